@@ -1,0 +1,226 @@
+// Package rpc is the pipe protocol between the trusted kernel and the
+// untrusted worker that runs researchers' Go code.
+//
+// It is imported by both sides, so it holds nothing but message shapes and
+// framing: no data access, no keys. Each message is one frame: a 4-byte
+// big-endian length followed by that many bytes of JSON. The kernel writes
+// requests (execute, complete, inspect, interrupt, input and call replies);
+// the worker writes events (stream, display, result, error, done) and its own
+// requests (input, API calls). IDs tie replies and events to the request that
+// caused them; an execute's ID is the cell's ID for all its events.
+package rpc
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// MaxFrame bounds one frame. A peer that announces a larger one is treated as
+// broken: the connection fails rather than allocate what it asks for.
+const MaxFrame = 64 << 20
+
+// ErrFrameTooLarge is returned by Recv for a frame longer than MaxFrame.
+var ErrFrameTooLarge = errors.New("rpc: frame too large")
+
+// Type names a message.
+type Type string
+
+// Kernel → worker.
+const (
+	Execute    Type = "execute"     // Exec: run a cell
+	Complete   Type = "complete"    // Query: completions at the cursor
+	Inspect    Type = "inspect"     // Query: documentation at the cursor
+	Interrupt  Type = "interrupt"   // cancel the running cell (ID = cell)
+	InputReply Type = "input_reply" // Text: the frontend's answer to InputRequest
+	CallReply  Type = "call_reply"  // Reply: the kernel's answer to Call
+	Shutdown   Type = "shutdown"    // finish and exit cleanly
+)
+
+// Worker → kernel.
+const (
+	Ready         Type = "ready"          // Hello: the worker is up
+	Stream        Type = "stream"         // Stream: stdout/stderr text of a cell
+	Display       Type = "display"        // Display: display_data / update_display_data
+	Result        Type = "result"         // Display: the value of the cell's last expression
+	Error         Type = "error"          // Err: the cell failed
+	Done          Type = "done"           // Done: the cell finished (after its events)
+	InputRequest  Type = "input_request"  // Input: ask the frontend for a line
+	Call          Type = "call"           // Call: an enclave API request served by the kernel
+	CompleteReply Type = "complete_reply" // Matches
+	InspectReply  Type = "inspect_reply"  // Found
+)
+
+// Msg is one frame. Type says which of the optional fields is set.
+type Msg struct {
+	Type Type   `json:"t"`
+	ID   uint64 `json:"id,omitempty"`
+
+	Exec    *ExecRequest `json:"exec,omitempty"`
+	Query   *CodeQuery   `json:"query,omitempty"`
+	Text    string       `json:"text,omitempty"`
+	Reply   *CallResult  `json:"reply,omitempty"`
+	Hello   *Hello       `json:"hello,omitempty"`
+	Stream  *StreamChunk `json:"stream,omitempty"`
+	Display *DisplayData `json:"display,omitempty"`
+	Err     *ErrorInfo   `json:"err,omitempty"`
+	Done    *DoneInfo    `json:"done,omitempty"`
+	Input   *InputPrompt `json:"input,omitempty"`
+	Call    *CallRequest `json:"call,omitempty"`
+	Matches *Completion  `json:"matches,omitempty"`
+	Found   *Inspection  `json:"found,omitempty"`
+}
+
+// ExecRequest asks the worker to run one cell.
+type ExecRequest struct {
+	Code       string `json:"code"`
+	Silent     bool   `json:"silent,omitempty"`
+	AllowStdin bool   `json:"allow_stdin,omitempty"`
+	CellNumber int    `json:"cell_number,omitempty"` // execution count, for tracebacks
+	MaxOutput  int64  `json:"max_output,omitempty"`  // bytes of stream output before truncation; 0 = worker default
+}
+
+// CodeQuery is a completion or inspection request.
+type CodeQuery struct {
+	Code        string `json:"code"`
+	CursorPos   int    `json:"cursor_pos"` // in Unicode code points, as Jupyter counts
+	DetailLevel int    `json:"detail_level,omitempty"`
+}
+
+// Hello is the worker's first message.
+type Hello struct {
+	GoVersion    string   `json:"go_version"`
+	YaegiVersion string   `json:"yaegi_version"`
+	Packages     []string `json:"packages"`    // importable package paths
+	Confinement  []string `json:"confinement"` // active hardening layers, human-readable
+}
+
+// StreamChunk is text written by the cell to stdout or stderr.
+type StreamChunk struct {
+	Name string `json:"name"` // "stdout" or "stderr"
+	Text string `json:"text"`
+}
+
+// DisplayData is a MIME bundle. Update marks update_display_data for DisplayID.
+type DisplayData struct {
+	Data      map[string]any `json:"data"`
+	Metadata  map[string]any `json:"metadata,omitempty"`
+	DisplayID string         `json:"display_id,omitempty"`
+	Update    bool           `json:"update,omitempty"`
+}
+
+// ErrorInfo is a failed cell as Jupyter shows it.
+type ErrorInfo struct {
+	Name      string   `json:"ename"`
+	Value     string   `json:"evalue"`
+	Traceback []string `json:"traceback"`
+}
+
+// DoneInfo ends a cell. Status is "ok", "error" or "aborted".
+type DoneInfo struct {
+	Status string `json:"status"`
+}
+
+// InputPrompt asks the frontend for one line of input.
+type InputPrompt struct {
+	Prompt   string `json:"prompt"`
+	Password bool   `json:"password,omitempty"`
+}
+
+// CallRequest is an enclave API call from user code, served on the trusted
+// side. Method names an operation ("catalog.tables", …); Args is its JSON.
+type CallRequest struct {
+	Method string          `json:"method"`
+	Args   json.RawMessage `json:"args,omitempty"`
+}
+
+// CallResult answers a CallRequest: Result on success, else Error (a text
+// already safe to show the researcher).
+type CallResult struct {
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  string          `json:"error,omitempty"`
+}
+
+// Completion answers Complete; offsets are in code points.
+type Completion struct {
+	Matches     []string `json:"matches"`
+	CursorStart int      `json:"cursor_start"`
+	CursorEnd   int      `json:"cursor_end"`
+}
+
+// Inspection answers Inspect. Data is empty when nothing was found.
+type Inspection struct {
+	Data map[string]any `json:"data,omitempty"`
+}
+
+// Conn sends and receives frames. Send is safe for concurrent use; Recv must
+// be called from one goroutine.
+type Conn struct {
+	r  *bufio.Reader
+	wm sync.Mutex
+	w  io.Writer
+	c  io.Closer
+}
+
+// NewConn returns a Conn reading frames from r and writing them to w. Close
+// closes c if it is not nil.
+func NewConn(r io.Reader, w io.Writer, c io.Closer) *Conn {
+	return &Conn{r: bufio.NewReaderSize(r, 64<<10), w: w, c: c}
+}
+
+// Send writes m as one frame.
+func (c *Conn) Send(m *Msg) error {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("rpc: encode %s: %w", m.Type, err)
+	}
+	if len(body) > MaxFrame {
+		return fmt.Errorf("rpc: encode %s: %w", m.Type, ErrFrameTooLarge)
+	}
+	frame := make([]byte, 4+len(body))
+	binary.BigEndian.PutUint32(frame, uint32(len(body)))
+	copy(frame[4:], body)
+	c.wm.Lock()
+	defer c.wm.Unlock()
+	if _, err := c.w.Write(frame); err != nil {
+		return fmt.Errorf("rpc: send %s: %w", m.Type, err)
+	}
+	return nil
+}
+
+// Recv reads the next frame. It returns io.EOF when the peer closed cleanly
+// between frames.
+func (c *Conn) Recv() (*Msg, error) {
+	var hdr [4]byte
+	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("rpc: truncated frame header: %w", err)
+		}
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n > MaxFrame {
+		return nil, fmt.Errorf("rpc: %d-byte frame: %w", n, ErrFrameTooLarge)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(c.r, body); err != nil {
+		return nil, fmt.Errorf("rpc: truncated frame: %w", err)
+	}
+	m := new(Msg)
+	if err := json.Unmarshal(body, m); err != nil {
+		return nil, fmt.Errorf("rpc: decode frame: %w", err)
+	}
+	return m, nil
+}
+
+// Close closes the underlying pipe, if any.
+func (c *Conn) Close() error {
+	if c.c == nil {
+		return nil
+	}
+	return c.c.Close()
+}
