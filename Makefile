@@ -1,0 +1,80 @@
+# enclave — build, demo, test and benchmark.
+#
+#   make run    install what is missing (Debian 12), build, install the kernelspec,
+#               make the synthetic demo workspaces and start Jupyter Notebook
+#   make test   everything CI runs: vet, gofmt, Go tests, end-to-end tests through
+#               real Jupyter clients, the adversarial sandbox suite
+#   make bench  speed and memory benchmarks (JSON lines), against ipykernel and plink
+#   make demo   run the example notebooks headless into HTML under build/demo
+
+SHELL   := /bin/bash
+GO      ?= go
+PY      := /usr/bin/python3
+JUPYTER := /usr/bin/jupyter
+BIN     := $(CURDIR)/bin
+DEMO    ?= $(CURDIR)/demo
+PORT    ?= 8888
+
+# Debian packages the build, the tests and the benchmarks use.
+APT_PACKAGES := build-essential python3-jupyter-client python3-ipykernel \
+	python3-jupyter-kernel-test jupyter-console python3-nbconvert python3-nbclient \
+	python3-notebook python3-pytest python3-yaml python3-pexpect plink1.9 plink2 \
+	bcftools tabix time
+
+export ENCLAVE        := $(BIN)/enclave
+export ENCLAVE_WORKER := $(BIN)/enclave-worker
+
+.PHONY: all deps build install-kernel demo-data run demo test test-go test-e2e bench vet clean
+
+all: build
+
+# deps installs the Debian packages that are missing. It needs root (or sudo).
+deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		SUDO=$$( [ $$(id -u) -eq 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required (https://go.dev/dl)"; exit 1; }
+
+build:
+	$(GO) build -o $(BIN)/enclave ./cmd/enclave
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/enclave-worker ./cmd/enclave-worker
+
+install-kernel: build
+	$(BIN)/enclave install --user --workspace $(DEMO)/registered --researcher demo
+
+demo-data: build
+	DEMO=$(DEMO) bash scripts/demo-workspace.sh
+
+run: deps build demo-data install-kernel
+	$(JUPYTER) notebook --no-browser --ip=127.0.0.1 --port=$(PORT) \
+		$$( [ $$(id -u) -eq 0 ] && echo --allow-root ) --notebook-dir=$(CURDIR)/examples
+
+demo: deps build demo-data
+	mkdir -p build/demo
+	ENCLAVE_HOME=$(DEMO)/home ENCLAVE_WORKSPACE=$(DEMO)/registered ENCLAVE_RESEARCHER=demo \
+	JUPYTER_PATH=$(CURDIR)/build/kernels $(BIN)/enclave install --prefix $(CURDIR)/build/kernels-prefix >/dev/null
+	JUPYTER_PATH=$(CURDIR)/build/kernels-prefix/share/jupyter \
+	ENCLAVE_HOME=$(DEMO)/home ENCLAVE_WORKSPACE=$(DEMO)/registered ENCLAVE_RESEARCHER=demo \
+		$(JUPYTER) nbconvert --to html --execute --output-dir build/demo examples/*.ipynb
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }
+
+test-go:
+	$(GO) test -count=1 ./...
+
+test-e2e: build
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+test: deps vet build test-go test-e2e
+
+bench: deps build
+	@for f in bench/*.sh; do echo "# $$f"; bash $$f || exit 1; done
+
+clean:
+	rm -rf bin build
