@@ -1,0 +1,155 @@
+package plink
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Magic is the first three bytes of a SNP-major PLINK 1 .bed file.
+var Magic = [3]byte{0x6c, 0x1b, 0x01}
+
+// ErrBadBed is wrapped by every error about a malformed .bed file.
+var ErrBadBed = errors.New("malformed .bed")
+
+// Fileset is an open PLINK 1.9 binary fileset. Its methods are safe for
+// concurrent use; Close must not race with them.
+type Fileset struct {
+	Prefix   string
+	Variants []Variant
+	Samples  []Sample
+	// PhenoBinary is true when the .fam phenotype is case/control.
+	PhenoBinary bool
+
+	bedPath  string
+	data     []byte // whole mapped .bed, magic included
+	rowBytes int
+}
+
+// Open reads PREFIX.bim and PREFIX.fam and maps PREFIX.bed.
+func Open(prefix string) (*Fileset, error) {
+	return OpenFiles(prefix+".bed", prefix+".bim", prefix+".fam")
+}
+
+// OpenFiles is Open with the three paths given separately.
+func OpenFiles(bed, bim, fam string) (*Fileset, error) {
+	vs, err := ReadBim(bim)
+	if err != nil {
+		return nil, err
+	}
+	fm, err := ReadFam(fam)
+	if err != nil {
+		return nil, err
+	}
+	fs := &Fileset{
+		Prefix:      trimExt(bed),
+		Variants:    vs,
+		Samples:     fm.Samples,
+		PhenoBinary: fm.Binary,
+		bedPath:     bed,
+		rowBytes:    (len(fm.Samples) + 3) / 4,
+	}
+	if err := fs.mapBed(bim, fam); err != nil {
+		return nil, err
+	}
+	return fs, nil
+}
+
+func trimExt(p string) string {
+	if len(p) > 4 && p[len(p)-4:] == ".bed" {
+		return p[:len(p)-4]
+	}
+	return p
+}
+
+func (fs *Fileset) mapBed(bim, fam string) error {
+	f, err := os.Open(fs.bedPath)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := st.Size()
+	var head [3]byte
+	if n, _ := f.ReadAt(head[:], 0); n < 3 {
+		return fmt.Errorf("%s: %w: %d bytes, too short for the 3-byte header", fs.bedPath, ErrBadBed, size)
+	}
+	if head != Magic {
+		if head[0] == Magic[0] && head[1] == Magic[1] && head[2] == 0 {
+			return fmt.Errorf("%s: %w: sample-major (individual-major) .bed, only SNP-major is supported; rewrite it with plink1.9 --make-bed", fs.bedPath, ErrBadBed)
+		}
+		return fmt.Errorf("%s: %w: magic bytes % x, want 6c 1b 01 (not a PLINK 1 .bed file)", fs.bedPath, ErrBadBed, head[:])
+	}
+	m, n := int64(len(fs.Variants)), int64(len(fs.Samples))
+	want := 3 + m*int64(fs.rowBytes)
+	if size != want {
+		what := "truncated"
+		if size > want {
+			what = "too long"
+		}
+		msg := fmt.Sprintf("%s: %d bytes, want 3 + %d variants (%s) × %d bytes per variant for %d samples (%s) = %d",
+			what, size, m, bim, fs.rowBytes, n, fam, want)
+		if fs.rowBytes > 0 && (size-3)%int64(fs.rowBytes) == 0 {
+			msg += fmt.Sprintf("; the size fits %d variants: .bim and .bed disagree", (size-3)/int64(fs.rowBytes))
+		} else if m > 0 && (size-3)%m == 0 {
+			msg += fmt.Sprintf("; the size fits %d bytes per variant (%d–%d samples): .fam and .bed disagree",
+				(size-3)/m, 4*((size-3)/m)-3, 4*((size-3)/m))
+		}
+		return fmt.Errorf("%s: %w: %s", fs.bedPath, ErrBadBed, msg)
+	}
+	if size == 3 || fs.rowBytes == 0 {
+		fs.data = head[:]
+		return nil
+	}
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("%s: mmap: %w", fs.bedPath, err)
+	}
+	_ = unix.Madvise(data, unix.MADV_WILLNEED)
+	fs.data = data
+	return nil
+}
+
+// Close unmaps the .bed. Rows obtained earlier become invalid.
+func (fs *Fileset) Close() error {
+	if fs.data == nil || len(fs.data) <= 3 {
+		fs.data = nil
+		return nil
+	}
+	err := unix.Munmap(fs.data)
+	fs.data = nil
+	return err
+}
+
+// NumVariants is the number of variants (rows of the .bed).
+func (fs *Fileset) NumVariants() int { return len(fs.Variants) }
+
+// NumSamples is the number of samples (genotypes per row).
+func (fs *Fileset) NumSamples() int { return len(fs.Samples) }
+
+// RowBytes is ceil(NumSamples/4), the length of every row.
+func (fs *Fileset) RowBytes() int { return fs.rowBytes }
+
+// BedPath is the path of the mapped .bed file.
+func (fs *Fileset) BedPath() string { return fs.bedPath }
+
+// Row returns the packed genotypes of variant v (ceil(N/4) bytes, see the
+// package comment for the encoding). The slice aliases the read-only
+// mapping: never write to it, and do not use it after Close.
+func (fs *Fileset) Row(v int) []byte {
+	off := 3 + v*fs.rowBytes
+	return fs.data[off : off+fs.rowBytes : off+fs.rowBytes]
+}
+
+// Rows returns the packed rows of variants lo..hi-1 as one contiguous slice.
+func (fs *Fileset) Rows(lo, hi int) []byte {
+	return fs.data[3+lo*fs.rowBytes : 3+hi*fs.rowBytes : 3+hi*fs.rowBytes]
+}
+
+// Counts returns the genotype counts of variant v over all samples.
+func (fs *Fileset) Counts(v int) Counts { return CountRow(fs.Row(v), len(fs.Samples)) }

@@ -1,0 +1,185 @@
+package plink
+
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+)
+
+// 2-bit genotype codes of a .bed row.
+const (
+	CodeHomA1   = 0 // 00: two copies of A1 (ALT)
+	CodeMissing = 1 // 01
+	CodeHet     = 2 // 10
+	CodeHomA2   = 3 // 11: two copies of A2 (REF)
+)
+
+// Counts are the genotype counts of one variant over a set of samples.
+type Counts struct {
+	HomA1, Het, HomA2, Missing int
+}
+
+// NonMissing is the number of called genotypes.
+func (c Counts) NonMissing() int { return c.HomA1 + c.Het + c.HomA2 }
+
+// A1Count is the number of A1 (ALT) alleles among diploid calls.
+func (c Counts) A1Count() int { return 2*c.HomA1 + c.Het }
+
+// Code returns the 2-bit code of sample i in a packed row.
+func Code(row []byte, i int) int { return int(row[i>>2]>>(2*(i&3))) & 3 }
+
+const lowBits = 0x5555555555555555
+
+// Mask is a subset of the samples of a fileset in the .bed's 2-bit layout,
+// for counting over founders, one sex, cases, ... without unpacking.
+type Mask struct {
+	words []uint64 // bit 2(i%32) of word i/32 set when sample i is included
+	n     int
+	count int
+}
+
+// NewMask returns the mask of the samples i < n for which include(i) is true.
+func NewMask(n int, include func(i int) bool) *Mask {
+	m := &Mask{words: make([]uint64, (n+31)/32), n: n}
+	for i := 0; i < n; i++ {
+		if include(i) {
+			m.words[i>>5] |= 1 << (2 * (i & 31))
+			m.count++
+		}
+	}
+	return m
+}
+
+// FullMask includes all n samples.
+func FullMask(n int) *Mask { return NewMask(n, func(int) bool { return true }) }
+
+// Count is the number of samples in the mask.
+func (m *Mask) Count() int { return m.count }
+
+// Has reports whether sample i is in the mask.
+func (m *Mask) Has(i int) bool { return m.words[i>>5]>>(2*(i&31))&1 != 0 }
+
+// And returns the samples in both masks.
+func (m *Mask) And(o *Mask) *Mask {
+	r := &Mask{words: make([]uint64, len(m.words)), n: m.n}
+	for k := range r.words {
+		r.words[k] = m.words[k] & o.words[k]
+		r.count += bits.OnesCount64(r.words[k])
+	}
+	return r
+}
+
+// countWord adds the counts of the (masked) genotypes in one 64-bit word.
+func countWord(w, mk uint64, miss, het, hom2 *int) {
+	lo := w & mk
+	hi := (w >> 1) & mk
+	*miss += bits.OnesCount64(lo &^ hi)
+	*het += bits.OnesCount64(hi &^ lo)
+	*hom2 += bits.OnesCount64(hi & lo)
+}
+
+// tailWord loads the last len(b) < 8 bytes of a row as a word.
+func tailWord(b []byte) uint64 {
+	var buf [8]byte
+	copy(buf[:], b)
+	return binary.LittleEndian.Uint64(buf[:])
+}
+
+// CountRow counts the genotypes of the first n samples of a packed row
+// with popcounts over 64-bit words (32 genotypes at a time).
+func CountRow(row []byte, n int) Counts {
+	full := n / 32
+	var miss, het, hom2 int
+	// Four independent accumulators keep the popcounts pipelined.
+	var m1, h1, o1 int
+	k := 0
+	for ; k+1 < full; k += 2 {
+		countWord(binary.LittleEndian.Uint64(row[8*k:]), lowBits, &miss, &het, &hom2)
+		countWord(binary.LittleEndian.Uint64(row[8*k+8:]), lowBits, &m1, &h1, &o1)
+	}
+	for ; k < full; k++ {
+		countWord(binary.LittleEndian.Uint64(row[8*k:]), lowBits, &miss, &het, &hom2)
+	}
+	if rem := n - 32*full; rem > 0 {
+		countWord(tailWord(row[8*full:(n+3)/4]), lowBits>>(64-2*rem), &miss, &het, &hom2)
+	}
+	miss, het, hom2 = miss+m1, het+h1, hom2+o1
+	return Counts{HomA1: n - miss - het - hom2, Het: het, HomA2: hom2, Missing: miss}
+}
+
+// CountRowMasked counts the genotypes of the samples in m.
+func CountRowMasked(row []byte, m *Mask) Counts {
+	full := len(row) / 8
+	var miss, het, hom2 int
+	for k := 0; k < full; k++ {
+		countWord(binary.LittleEndian.Uint64(row[8*k:]), m.words[k], &miss, &het, &hom2)
+	}
+	if len(row) > 8*full {
+		countWord(tailWord(row[8*full:]), m.words[full], &miss, &het, &hom2)
+	}
+	return Counts{HomA1: m.count - miss - het - hom2, Het: het, HomA2: hom2, Missing: miss}
+}
+
+var (
+	int8Table    [256][4]int8
+	float64Table [256][4]float64
+)
+
+func init() {
+	i8 := [4]int8{2, -1, 1, 0}
+	f := [4]float64{2, math.NaN(), 1, 0}
+	for b := 0; b < 256; b++ {
+		for j := 0; j < 4; j++ {
+			c := (b >> (2 * j)) & 3
+			int8Table[b][j] = i8[c]
+			float64Table[b][j] = f[c]
+		}
+	}
+}
+
+// UnpackInt8 writes the A1 (ALT) dosage 0, 1 or 2 of the first n samples of
+// a packed row to dst[:n], -1 where missing.
+func UnpackInt8(row []byte, n int, dst []int8) {
+	dst = dst[:n]
+	full := n / 4
+	for k := 0; k < full; k++ {
+		t := &int8Table[row[k]]
+		d := dst[4*k : 4*k+4 : 4*k+4]
+		d[0], d[1], d[2], d[3] = t[0], t[1], t[2], t[3]
+	}
+	for i := 4 * full; i < n; i++ {
+		dst[i] = int8Table[row[full]][i-4*full]
+	}
+}
+
+// UnpackFloat64 writes the A1 (ALT) dosage of the first n samples of a
+// packed row to dst[:n], NaN where missing.
+func UnpackFloat64(row []byte, n int, dst []float64) {
+	dst = dst[:n]
+	full := n / 4
+	for k := 0; k < full; k++ {
+		t := &float64Table[row[k]]
+		d := dst[4*k : 4*k+4 : 4*k+4]
+		d[0], d[1], d[2], d[3] = t[0], t[1], t[2], t[3]
+	}
+	for i := 4 * full; i < n; i++ {
+		dst[i] = float64Table[row[full]][i-4*full]
+	}
+}
+
+// UnpackMap writes vals[code] for each of the first n samples of a packed
+// row to dst[:n], with vals indexed by CodeHomA1, CodeMissing, CodeHet,
+// CodeHomA2. It serves standardised or mean-imputed genotypes in one pass,
+// e.g. vals = {(2-μ)/σ, 0, (1-μ)/σ, (0-μ)/σ}.
+func UnpackMap(row []byte, n int, vals [4]float64, dst []float64) {
+	dst = dst[:n]
+	full := n / 4
+	for k := 0; k < full; k++ {
+		b := row[k]
+		d := dst[4*k : 4*k+4 : 4*k+4]
+		d[0], d[1], d[2], d[3] = vals[b&3], vals[b>>2&3], vals[b>>4&3], vals[b>>6]
+	}
+	for i := 4 * full; i < n; i++ {
+		dst[i] = vals[Code(row, i)]
+	}
+}
