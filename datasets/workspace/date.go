@@ -79,39 +79,3 @@ func (d Date) MarshalJSON() ([]byte, error) {
 	}
 	return json.Marshal(d.String())
 }
-
-// Tier is a data access tier; a workspace has one, a researcher's record
-// allows zero, one or both.
-type Tier string
-
-// The tiers a workspace can hold (DESIGN.md §5).
-const (
-	Registered Tier = "registered"
-	Controlled Tier = "controlled"
-)
-
-// ParseTier accepts "registered" or "controlled" (any case).
-func ParseTier(s string) (Tier, error) {
-	switch t := Tier(strings.ToLower(strings.TrimSpace(s))); t {
-	case Registered, Controlled:
-		return t, nil
-	}
-	return "", fmt.Errorf("tier %q is not registered or controlled", s)
-}
-
-// UnmarshalYAML reads a tier and names the line of a bad one.
-func (t *Tier) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a tier (registered or controlled)", n.Line)
-	}
-	if n.Tag == "!!null" || n.Value == "" {
-		*t = ""
-		return nil
-	}
-	v, err := ParseTier(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*t = v
-	return nil
-}

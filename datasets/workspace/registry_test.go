@@ -48,7 +48,7 @@ func TestRegistryBadFile(t *testing.T) {
 		{"bad date", "researchers:\n  alice:\n    rcr_training: 2026-13-01\n", `researchers.yaml: line 3: date "2026-13-01" is not a day written as YYYY-MM-DD`},
 		{"misspelt field", "researchers:\n  alice:\n    rcr_trainig: 2026-01-01\n", "researchers.yaml: yaml: unmarshal errors:\n  line 3: field rcr_trainig not found"},
 		{"bad identity method", "researchers:\n  alice:\n    identity: {method: passport}\n  bob:\n    identity: {method: id.me}\n", `researchers.yaml:2: researcher alice: identity method "passport" is not login.gov or id.me`},
-		{"bad DURA", "researchers:\n  alice:\n    institution: {name: Acme, dura: public}\n", `researchers.yaml: line 3: tier "public" is not registered or controlled`},
+		{"bad DURA", "researchers:\n  alice:\n    institution: {name: Acme, dura: public}\n", `researchers.yaml:2: researcher alice: DURA "public" is not registered or controlled`},
 		{"DURA without institution", "researchers:\n  bob:\n    institution: {dura: registered}\n", "researchers.yaml:2: researcher bob: a DURA needs the institution's name"},
 		{"bad id", "researchers:\n  'a b':\n    name: x\n", `researchers.yaml:2: researcher id "a b" must be`},
 		{"duplicate id", "researchers:\n  alice: {}\n  alice: {}\n", `mapping key "alice" already defined at line 2`},

@@ -175,6 +175,11 @@ func (r Researcher) validate() error {
 	default:
 		return fmt.Errorf("researcher %s: identity method %q is not login.gov or id.me", r.ID, r.Identity.Method)
 	}
+	switch r.Institution.DURA {
+	case "", Registered, Controlled:
+	default:
+		return fmt.Errorf("researcher %s: DURA %q is not registered or controlled", r.ID, r.Institution.DURA)
+	}
 	if r.Institution.DURA != "" && r.Institution.Name == "" {
 		return fmt.Errorf("researcher %s: a DURA needs the institution's name", r.ID)
 	}

@@ -11,13 +11,34 @@ import (
 	"strings"
 	"time"
 
+	"enclave/datasets"
+
 	"gopkg.in/yaml.v3"
 )
+
+// Tier is a data access tier: a workspace has one, a researcher's record
+// allows none, registered, or both.
+type Tier = datasets.Tier
+
+// The tiers a workspace can hold (DESIGN.md §5).
+const (
+	Registered = datasets.Registered
+	Controlled = datasets.Controlled
+)
+
+// ParseTier accepts "registered" or "controlled" (any case).
+func ParseTier(s string) (Tier, error) {
+	switch t := Tier(strings.ToLower(strings.TrimSpace(s))); t {
+	case Registered, Controlled:
+		return t, nil
+	}
+	return "", fmt.Errorf("tier %q is not registered or controlled", s)
+}
 
 // Files and folders of a workspace directory.
 const (
 	ConfigFile = "workspace.yaml" // the Workspace record
-	DataDir    = "data"           // the imported data (DuckDB files, genomics)
+	DataDir    = "data"           // symlink to the current import data.<stamp>/ (DuckDB files, genomics)
 	ExportsDir = "exports"        // approved exports with manifests
 	AuditDir   = "audit"          // the append-only audit log
 	AuditFile  = "audit.jsonl"
@@ -184,7 +205,7 @@ func (w *Workspace) Save() error {
 }
 
 // Create makes a new workspace directory dir holding w: workspace.yaml,
-// data/, exports/ and audit/. dir must not exist or be empty. Every
+// exports/ and audit/ (data/ appears with the first Import). dir must not exist or be empty. Every
 // researcher of w must be registered in reg with a record allowing w's tier
 // on day now. Datasets default to DefaultDatasets(w.Tier).
 func Create(dir string, w Workspace, reg *Registry, now time.Time) (*Workspace, error) {
@@ -212,7 +233,7 @@ func Create(dir string, w Workspace, reg *Registry, now time.Time) (*Workspace, 
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("workspace: %w", err)
 	}
-	for _, sub := range []string{DataDir, ExportsDir, AuditDir} {
+	for _, sub := range []string{ExportsDir, AuditDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("workspace: %w", err)
 		}

@@ -37,7 +37,7 @@ func TestCreateLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, sub := range []string{ConfigFile, DataDir, ExportsDir, AuditDir} {
+	for _, sub := range []string{ConfigFile, ExportsDir, AuditDir} {
 		if _, err := os.Stat(filepath.Join(dir, sub)); err != nil {
 			t.Errorf("workspace lacks %s: %v", sub, err)
 		}
@@ -104,7 +104,7 @@ func TestLoadBadConfig(t *testing.T) {
 		{"missing purpose", "name: T2D\ntier: registered\nresearchers: [alice]\n", "workspace.yaml: research purpose is required"},
 		{"blank purpose", "name: T2D\npurpose: \"  \"\ntier: registered\nresearchers: [alice]\n", "workspace.yaml:2: research purpose is required"},
 		{"missing name", "purpose: p\ntier: registered\nresearchers: [alice]\n", "workspace.yaml: name is required"},
-		{"bad tier", "name: T2D\npurpose: p\ntier: public\nresearchers: [alice]\n", `workspace.yaml: line 3: tier "public" is not registered or controlled`},
+		{"bad tier", "name: T2D\npurpose: p\ntier: public\nresearchers: [alice]\n", `workspace.yaml:3: tier "public" is not registered or controlled`},
 		{"missing tier", "name: T2D\npurpose: p\nresearchers: [alice]\n", "workspace.yaml: tier is required"},
 		{"unknown dataset", "name: T2D\npurpose: p\ntier: registered\ndatasets: [omop, claims]\nresearchers: [alice]\n", `workspace.yaml:4: unknown dataset "claims"`},
 		{"genomics registered", "name: T2D\npurpose: p\ntier: registered\ndatasets: [genomics]\nresearchers: [alice]\n", "workspace.yaml:4: dataset genomics needs the controlled tier"},

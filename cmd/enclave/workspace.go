@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"time"
+
+	"enclave/datasets/workspace"
+)
+
+func init() {
+	register(&command{
+		Name: "workspace",
+		Usage: `workspace create DIR --name N --purpose TEXT --tier registered|controlled --researcher ID [--researcher ID…] [--datasets omop,fitbit,genomics]` +
+			` | workspace import DIR OMOP_FOLDER | workspace show DIR [--json] | workspace share DIR ID` +
+			` | workspace check DIR ID [--at DATE]`,
+		Run: runWorkspace,
+	})
+}
+
+// runWorkspace dispatches the steward's workspace commands.
+func runWorkspace(args []string) error {
+	if len(args) == 0 {
+		return errUsage
+	}
+	now := time.Now()
+	switch args[0] {
+	case "create":
+		return workspaceCreate(args[1:], os.Stdout, now)
+	case "import":
+		return workspaceImport(args[1:], os.Stdout, now)
+	case "show":
+		return workspaceShow(args[1:], os.Stdout, now)
+	case "share":
+		return workspaceShare(args[1:], os.Stdout, now)
+	case "check":
+		return workspaceCheck(args[1:], os.Stdout, now)
+	}
+	return errUsage
+}
+
+// workspaceCreate makes a new workspace directory.
+func workspaceCreate(args []string, out io.Writer, now time.Time) error {
+	fs := flag.NewFlagSet("workspace create", flag.ContinueOnError)
+	name := fs.String("name", "", "the workspace's `NAME`")
+	purpose := fs.String("purpose", "", "the research purpose (required): what question the data will answer")
+	tier := fs.String("tier", "", "`TIER`: registered or controlled")
+	var members workspaceList
+	fs.Var(&members, "researcher", "researcher `ID` to add (repeat for several; each must be registered and allowed the tier)")
+	ds := fs.String("datasets", "", "granted datasets, comma-separated: omop, fitbit, genomics (default: all the tier may hold)")
+	pos, err := workspaceParse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: workspace create takes one DIR", errUsage)
+	}
+	t, err := workspace.ParseTier(*tier)
+	if err != nil {
+		return fmt.Errorf("--tier: %w", err)
+	}
+	w := workspace.Workspace{Name: *name, Purpose: *purpose, Tier: t, Researchers: members}
+	if *ds != "" {
+		for _, d := range strings.Split(*ds, ",") {
+			w.Datasets = append(w.Datasets, strings.TrimSpace(d))
+		}
+	}
+	reg, err := researcherRegistry()
+	if err != nil {
+		return err
+	}
+	created, err := workspace.Create(pos[0], w, reg, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "created %s tier workspace %q in %s (datasets: %s; researchers: %s)\n",
+		created.Tier, created.Name, created.Dir, strings.Join(created.Datasets, ", "), strings.Join(created.Researchers, ", "))
+	fmt.Fprintf(out, "next: enclave workspace import %s OMOP_FOLDER\n", created.Dir)
+	return nil
+}
+
+// workspaceImport loads an OMOP folder into a workspace, atomically.
+func workspaceImport(args []string, out io.Writer, now time.Time) error {
+	fs := flag.NewFlagSet("workspace import", flag.ContinueOnError)
+	pos, err := workspaceParse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return fmt.Errorf("%w: workspace import takes DIR and OMOP_FOLDER", errUsage)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	start := time.Now()
+	w, err := workspace.Import(ctx, pos[0], pos[1], now, os.Stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "imported %s into workspace %q (%d tables, %s)\n", w.Import.Source, w.Name, len(w.Import.Tables), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// workspaceShowJSON is what `workspace show --json` prints.
+type workspaceShowJSON struct {
+	Dir         string                  `json:"dir"`
+	Name        string                  `json:"name"`
+	Purpose     string                  `json:"purpose"`
+	Tier        workspace.Tier          `json:"tier"`
+	Datasets    []string                `json:"datasets"`
+	Researchers []string                `json:"researchers"`
+	Access      map[string]string       `json:"access"` // researcher → "ok" or the refusal
+	Created     workspace.Date          `json:"created"`
+	Import      *workspace.ImportRecord `json:"import"`
+	Tables      map[string]int64        `json:"tables"` // row count of every table
+	AuditLog    string                  `json:"audit_log"`
+	Exports     string                  `json:"exports"`
+}
+
+// workspaceShow prints the steward's view of a workspace.
+func workspaceShow(args []string, out io.Writer, now time.Time) error {
+	fs := flag.NewFlagSet("workspace show", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print as JSON")
+	pos, err := workspaceParse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: workspace show takes one DIR", errUsage)
+	}
+	st, err := workspace.Stat(context.Background(), pos[0], now)
+	if err != nil {
+		return err
+	}
+	v := workspaceShowJSON{
+		Dir: st.Workspace.Dir, Name: st.Workspace.Name, Purpose: st.Workspace.Purpose, Tier: st.Workspace.Tier,
+		Datasets: st.Workspace.Datasets, Researchers: st.Workspace.Researchers, Access: st.Access,
+		Created: st.Workspace.Created, Import: st.Workspace.Import, Tables: st.Tables,
+		AuditLog: st.Workspace.AuditLogPath(), Exports: st.Workspace.ExportsPath(),
+	}
+	if v.Tables == nil {
+		v.Tables = map[string]int64{}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	fmt.Fprintf(out, "workspace   %s (%s)\n", v.Name, v.Dir)
+	fmt.Fprintf(out, "purpose     %s\n", v.Purpose)
+	fmt.Fprintf(out, "tier        %s\n", v.Tier)
+	fmt.Fprintf(out, "datasets    %s\n", strings.Join(v.Datasets, ", "))
+	fmt.Fprintf(out, "researchers\n")
+	for _, id := range v.Researchers {
+		fmt.Fprintf(out, "  %-20s %s\n", id, v.Access[id])
+	}
+	if v.Import == nil {
+		fmt.Fprintf(out, "data        none yet (enclave workspace import %s OMOP_FOLDER)\n", v.Dir)
+	} else {
+		fmt.Fprintf(out, "data        imported %s from %s\n", v.Import.At.Format(time.RFC3339), v.Import.Source)
+	}
+	fmt.Fprintf(out, "exports     %s\naudit log   %s\n", v.Exports, v.AuditLog)
+	if len(v.Tables) > 0 {
+		names := make([]string, 0, len(v.Tables))
+		for n := range v.Tables {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(out, "tables\n")
+		for _, n := range names {
+			fmt.Fprintf(out, "  %-40s %12d\n", n, v.Tables[n])
+		}
+	}
+	return nil
+}
+
+// workspaceShare adds a researcher to a workspace if their record allows its tier.
+func workspaceShare(args []string, out io.Writer, now time.Time) error {
+	fs := flag.NewFlagSet("workspace share", flag.ContinueOnError)
+	pos, err := workspaceParse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return fmt.Errorf("%w: workspace share takes DIR and ID", errUsage)
+	}
+	reg, err := researcherRegistry()
+	if err != nil {
+		return err
+	}
+	w, err := workspace.Share(pos[0], pos[1], reg, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "shared %s tier workspace %q with %s (researchers: %s)\n", w.Tier, w.Name, pos[1], strings.Join(w.Researchers, ", "))
+	return nil
+}
+
+// workspaceCheck opens the workspace as the kernel would, for researcher ID
+// on a given day, and says whether access is granted or why not.
+func workspaceCheck(args []string, out io.Writer, now time.Time) error {
+	fs := flag.NewFlagSet("workspace check", flag.ContinueOnError)
+	at := workspaceDateFlag{fs: "at"}
+	fs.Var(&at, "at", "check as of `DATE` (YYYY-MM-DD) instead of today, e.g. to see who expires next month")
+	pos, err := workspaceParse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return fmt.Errorf("%w: workspace check takes DIR and ID", errUsage)
+	}
+	if !at.d.IsZero() {
+		now, _ = time.Parse("2006-01-02", at.d.String())
+	}
+	s, err := workspace.Open(pos[0], pos[1], now)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fmt.Fprintf(out, "access granted\n%s", s.Info.Text())
+	return nil
+}
+
+// workspaceList is a repeatable string flag.
+type workspaceList []string
+
+func (l *workspaceList) String() string { return strings.Join(*l, ",") }
+
+func (l *workspaceList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
