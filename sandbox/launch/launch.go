@@ -1,11 +1,3 @@
-// Package launch starts the untrusted worker process from the trusted
-// kernel side and hands back the RPC connection to it.
-//
-// The worker gets no environment, no inherited descriptors but its pipes
-// (fd 3: requests from the kernel, fd 4: events to the kernel; stdin is
-// /dev/null, stdout and stderr are kept by the kernel for its log and for
-// the reason a worker died), and its own process group so that a kill
-// reaches everything it started.
 package launch
 
 import (
@@ -20,19 +12,59 @@ import (
 	"enclave/sandbox/rpc"
 )
 
-// Config says which worker binary to start and how.
+// Config says which worker binary to start and how. The zero value of every
+// hardening field means "the safe default"; Plain turns hardening off.
 type Config struct {
 	// Path is the enclave-worker binary.
 	Path string
 	// Args are extra arguments for the worker.
 	Args []string
+
+	// Plain starts the worker without the process-level hardening (no
+	// namespaces, no rlimits, no uid drop) and tells it not to confine
+	// itself. The environment stays empty and the descriptors are still
+	// limited to the pipes. For measurement and debugging only.
+	Plain bool
+	// MemoryBytes caps the worker's address space (RLIMIT_AS).
+	// 0 means DefaultMemoryBytes; a negative value means no cap.
+	MemoryBytes int64
+	// CPUSeconds is the RLIMIT_CPU backstop for the worker's whole life
+	// (the kernel's per-cell watchdog acts long before).
+	// 0 means DefaultCPUSeconds; a negative value means no cap.
+	CPUSeconds int64
+	// OpenFiles is RLIMIT_NOFILE. 0 means DefaultOpenFiles.
+	OpenFiles int64
+	// Procs, when positive, sets RLIMIT_NPROC. Off by default: the limit
+	// counts every thread of every process of the worker's uid, so a shared
+	// uid would make unrelated workers fail; fork and exec are denied by
+	// the worker's seccomp filter instead.
+	Procs int64
+	// KeepUID keeps a root kernel's uid for the worker instead of running it
+	// as nobody (65534), e.g. when the binary is not reachable by nobody.
+	KeepUID bool
+	// NoNetNS skips the new network namespace.
+	NoNetNS bool
 }
+
+// Defaults for Config's zero values.
+const (
+	DefaultMemoryBytes = 4 << 30
+	DefaultCPUSeconds  = 3600
+	DefaultOpenFiles   = 32
+	NobodyID           = 65534
+)
+
+// ConfineOffArg is passed to the worker as its first argument when Config.Plain
+// is set; confine.FromArgs recognises and removes it.
+const ConfineOffArg = "-confine=off"
 
 // Process is a running worker.
 type Process struct {
 	Conn *rpc.Conn
 	cmd  *exec.Cmd
 	tail *tailBuffer
+
+	layers []string
 
 	waitOnce sync.Once
 	waitErr  error
@@ -42,7 +74,9 @@ type Process struct {
 // ErrNoWorker is returned when the worker binary cannot be found or run.
 var ErrNoWorker = errors.New("launch: worker binary not available")
 
-// Start starts the worker. It does not wait for the worker's Ready message.
+// Start starts the worker. It does not wait for the worker's Ready message,
+// but the worker's resource limits are in force before Start returns, so
+// they hold before the worker can receive any code.
 func Start(cfg Config) (*Process, error) {
 	if cfg.Path == "" {
 		return nil, fmt.Errorf("%w: no path configured", ErrNoWorker)
@@ -50,6 +84,7 @@ func Start(cfg Config) (*Process, error) {
 	if fi, err := os.Stat(cfg.Path); err != nil || fi.IsDir() {
 		return nil, fmt.Errorf("%w: %s", ErrNoWorker, cfg.Path)
 	}
+	markCloseOnExec()
 	reqR, reqW, err := os.Pipe() // kernel → worker
 	if err != nil {
 		return nil, fmt.Errorf("launch: pipe: %w", err)
@@ -61,13 +96,31 @@ func Start(cfg Config) (*Process, error) {
 		return nil, fmt.Errorf("launch: pipe: %w", err)
 	}
 	tail := &tailBuffer{max: 16 << 10}
-	cmd := exec.Command(cfg.Path, cfg.Args...)
-	cmd.Env = []string{}
-	cmd.Stdout = tail
-	cmd.Stderr = tail
-	cmd.ExtraFiles = []*os.File{reqR, evW}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	args := cfg.Args
+	if cfg.Plain {
+		args = append([]string{ConfineOffArg}, args...)
+	}
+
+	var layers []string
+	var cmd *exec.Cmd
+	for _, attempt := range plan(cfg) {
+		cmd = exec.Command(cfg.Path, args...)
+		cmd.Env = []string{}
+		cmd.Stdout = tail
+		cmd.Stderr = tail
+		cmd.ExtraFiles = []*os.File{reqR, evW}
+		cmd.SysProcAttr = attempt.attr
+		err = cmd.Start()
+		if err == nil {
+			layers = append(layers, attempt.layers...)
+			break
+		}
+		if attempt.fallback == nil {
+			break
+		}
+		remember(attempt.fallback, err)
+	}
+	if err != nil {
 		for _, f := range []*os.File{reqR, reqW, evR, evW} {
 			f.Close()
 		}
@@ -75,15 +128,37 @@ func Start(cfg Config) (*Process, error) {
 	}
 	reqR.Close()
 	evW.Close()
+	if !cfg.Plain {
+		l, err := applyLimits(cmd.Process.Pid, cfg)
+		if err != nil {
+			// A worker we cannot limit must not run user code.
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			cmd.Process.Kill()
+			cmd.Wait()
+			reqW.Close()
+			evR.Close()
+			return nil, fmt.Errorf("launch: %w", err)
+		}
+		layers = append(layers, l...)
+	} else {
+		layers = append(layers, "hardening: off (plain worker)")
+	}
 	p := &Process{
-		Conn: rpc.NewConn(evR, reqW, closers{reqW, evR}),
-		cmd:  cmd,
-		tail: tail,
-		done: make(chan struct{}),
+		Conn:   rpc.NewConn(evR, reqW, closers{reqW, evR}),
+		cmd:    cmd,
+		tail:   tail,
+		layers: layers,
+		done:   make(chan struct{}),
 	}
 	go func() { p.Wait(); close(p.done) }()
 	return p, nil
 }
+
+// Layers describes the process-level hardening applied to the worker by
+// the kernel side, one human-readable line per layer ("netns: active",
+// "uid: unavailable (…)"). The worker reports its own layers in
+// rpc.Hello.Confinement.
+func (p *Process) Layers() []string { return append([]string(nil), p.layers...) }
 
 // Pid is the worker's process id.
 func (p *Process) Pid() int { return p.cmd.Process.Pid }

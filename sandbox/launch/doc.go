@@ -1,0 +1,20 @@
+// Package launch starts the untrusted worker process from the trusted
+// kernel side and hands back the RPC connection to it. Trust level:
+// trusted kernel side.
+//
+// The worker gets no environment, no inherited descriptors but its pipes
+// (fd 3: requests from the kernel, fd 4: events to the kernel; stdin is
+// /dev/null, stdout and stderr are kept by the kernel for its log and for
+// the reason a worker died), its own session and process group so that a
+// kill reaches everything it started, and SIGKILL when the kernel dies.
+//
+// On Linux, unless Config.Plain is set, it also gets what must be done from
+// outside the worker: a new network namespace without interfaces (and a new
+// IPC namespace), the nobody uid when the kernel runs as root, and resource
+// limits (address space, CPU time, open files, no file writes, no core
+// dumps) set with prlimit before Start returns, that is before the worker
+// can have received any code. Each layer the host refuses is dropped with a
+// reason instead of failing the start; Process.Layers says what is in force.
+// The worker confines itself further (Landlock, seccomp) with package
+// confine and reports that in rpc.Hello.Confinement.
+package launch

@@ -1,0 +1,30 @@
+//go:build !linux
+
+package launch
+
+import "syscall"
+
+type feature int
+
+type attempt struct {
+	attr     *syscall.SysProcAttr
+	layers   []string
+	fallback *feature
+}
+
+func remember(*feature, error) {}
+
+// plan on other systems: no namespaces, no uid drop; only the empty
+// environment and explicit descriptors.
+func plan(cfg Config) []attempt {
+	return []attempt{{
+		attr:   &syscall.SysProcAttr{Setpgid: true},
+		layers: []string{"netns: unavailable (not Linux)", "uid: unchanged (not Linux)", "env: empty"},
+	}}
+}
+
+func applyLimits(pid int, cfg Config) ([]string, error) {
+	return []string{"rlimits: unavailable (not Linux)"}, nil
+}
+
+func markCloseOnExec() {}

@@ -1,0 +1,349 @@
+//go:build linux
+
+package launch
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"enclave/sandbox/rpc"
+)
+
+// The test binary doubles as a stand-in worker: started with the marker
+// argument it probes its surroundings, reports them in its Ready message and
+// waits for its request pipe to close.
+const workerMarker = "enclave-launch-test-worker"
+
+// probeReport is what the stand-in worker finds out about itself.
+type probeReport struct {
+	Args    []string          `json:"args"`
+	Env     []string          `json:"env"`
+	UID     int               `json:"uid"`
+	Dial    string            `json:"dial"` // "connected" or the error
+	Limits  map[string]uint64 `json:"limits"`
+	Sid     int               `json:"sid"`
+	Pgid    int               `json:"pgid"`
+	Pid     int               `json:"pid"`
+	Ifaces  []string          `json:"ifaces"`
+	FDCount int               `json:"fd_count"`
+}
+
+var workerBin string // a copy of the test binary that nobody can execute
+
+func TestMain(m *testing.M) {
+	for i, a := range os.Args {
+		if a == workerMarker {
+			runProbeWorker(os.Args[i+1:])
+			return
+		}
+	}
+	dir, err := os.MkdirTemp("", "launchtest")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Chmod(dir, 0o755)
+	self, _ := os.Executable()
+	workerBin = filepath.Join(dir, "worker")
+	if err := copyFile(self, workerBin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
+}
+
+func runProbeWorker(args []string) {
+	in := os.NewFile(3, "requests")
+	out := os.NewFile(4, "events")
+	rep := probeReport{Args: args, Env: os.Environ(), UID: os.Getuid(), Limits: map[string]uint64{}, Pid: os.Getpid()}
+	if len(args) > 0 && args[0] != "" {
+		c, err := net.DialTimeout("tcp", args[0], 2*time.Second)
+		if err != nil {
+			rep.Dial = err.Error()
+		} else {
+			rep.Dial = "connected"
+			c.Close()
+		}
+	}
+	for name, res := range map[string]int{"as": unix.RLIMIT_AS, "nofile": unix.RLIMIT_NOFILE, "fsize": unix.RLIMIT_FSIZE, "core": unix.RLIMIT_CORE, "cpu": unix.RLIMIT_CPU} {
+		var rl unix.Rlimit
+		unix.Getrlimit(res, &rl)
+		rep.Limits[name] = rl.Cur
+	}
+	rep.Sid, _ = unix.Getsid(0)
+	rep.Pgid = unix.Getpgrp()
+	ifs, _ := net.Interfaces()
+	for _, i := range ifs {
+		rep.Ifaces = append(rep.Ifaces, fmt.Sprintf("%s up=%v", i.Name, i.Flags&net.FlagUp != 0))
+	}
+	b, _ := json.Marshal(rep)
+	conn := rpc.NewConn(in, out, nil)
+	conn.Send(&rpc.Msg{Type: rpc.Ready, Hello: &rpc.Hello{Confinement: []string{string(b)}}})
+	io.Copy(io.Discard, in) // until the kernel closes the pipe
+	os.Exit(0)
+}
+
+// startProbe starts the stand-in worker and reads its report.
+func startProbe(t *testing.T, cfg Config, dial string) (*Process, probeReport) {
+	t.Helper()
+	if cfg.Path == "" {
+		cfg.Path = workerBin
+	}
+	cfg.Args = append([]string{workerMarker, dial}, cfg.Args...)
+	p, err := Start(cfg)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() { p.Kill(); p.Wait() })
+	got := make(chan *rpc.Msg, 1)
+	go func() {
+		m, err := p.Conn.Recv()
+		if err != nil {
+			t.Errorf("Recv: %v (worker output: %s)", err, p.Output())
+		}
+		got <- m
+	}()
+	var m *rpc.Msg
+	select {
+	case m = <-got:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no Ready from worker; output: %s", p.Output())
+	}
+	if m == nil || m.Hello == nil || len(m.Hello.Confinement) != 1 {
+		t.Fatalf("bad Ready %+v", m)
+	}
+	var rep probeReport
+	if err := json.Unmarshal([]byte(m.Hello.Confinement[0]), &rep); err != nil {
+		t.Fatal(err)
+	}
+	return p, rep
+}
+
+func listen(t *testing.T) (net.Listener, <-chan net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	conns := make(chan net.Conn, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c
+		}
+	}()
+	return ln, conns
+}
+
+func TestHardenedWorker(t *testing.T) {
+	ln, conns := listen(t)
+	p, rep := startProbe(t, Config{}, ln.Addr().String())
+	t.Logf("layers: %q", p.Layers())
+
+	if len(rep.Env) != 0 {
+		t.Errorf("worker environment = %q, want empty", rep.Env)
+	}
+	if rep.Dial == "connected" {
+		t.Errorf("worker reached the kernel's listener on %s", ln.Addr())
+	}
+	select {
+	case c := <-conns:
+		c.Close()
+		t.Errorf("a connection from the worker arrived at %s", ln.Addr())
+	case <-time.After(50 * time.Millisecond):
+	}
+	for _, i := range rep.Ifaces {
+		if strings.HasSuffix(i, "up=true") {
+			t.Errorf("worker sees an interface that is up: %s", i)
+		}
+	}
+	if os.Geteuid() == 0 && rep.UID != NobodyID {
+		t.Errorf("worker uid = %d, want nobody (%d)", rep.UID, NobodyID)
+	}
+	if rep.Sid != rep.Pid || rep.Pgid != rep.Pid {
+		t.Errorf("worker pid %d has sid %d and pgid %d, want its own session and group", rep.Pid, rep.Sid, rep.Pgid)
+	}
+	want := map[string]uint64{"as": DefaultMemoryBytes, "nofile": DefaultOpenFiles, "fsize": 0, "core": 0, "cpu": DefaultCPUSeconds}
+	for k, v := range want {
+		if rep.Limits[k] != v {
+			t.Errorf("worker RLIMIT_%s = %d, want %d", strings.ToUpper(k), rep.Limits[k], v)
+		}
+	}
+	for _, l := range p.Layers() {
+		if strings.Contains(l, "unavailable") {
+			t.Errorf("layer not active on this host: %s", l)
+		}
+	}
+}
+
+func TestConfigLimits(t *testing.T) {
+	p, rep := startProbe(t, Config{MemoryBytes: 2 << 30, OpenFiles: 16, CPUSeconds: 60, NoNetNS: true}, "")
+	if rep.Limits["as"] != 2<<30 || rep.Limits["nofile"] != 16 || rep.Limits["cpu"] != 60 {
+		t.Errorf("limits = %v, want as=2GiB nofile=16 cpu=60", rep.Limits)
+	}
+	if !contains(p.Layers(), "netns: off") {
+		t.Errorf("layers %q do not say netns is off", p.Layers())
+	}
+}
+
+func TestPlainWorker(t *testing.T) {
+	ln, conns := listen(t)
+	p, rep := startProbe(t, Config{Plain: true}, ln.Addr().String())
+	// The control case: without a namespace the same dial works, which
+	// shows the hardened test's failure is the namespace's doing.
+	if rep.Dial != "connected" {
+		t.Errorf("plain worker could not dial %s: %s", ln.Addr(), rep.Dial)
+	}
+	select {
+	case c := <-conns:
+		c.Close()
+	case <-time.After(2 * time.Second):
+		t.Errorf("no connection arrived from the plain worker")
+	}
+	if len(rep.Env) != 0 {
+		t.Errorf("plain worker environment = %q, want empty", rep.Env)
+	}
+	cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.Pid()))
+	if args := strings.Split(string(cmdline), "\x00"); len(args) < 2 || args[1] != ConfineOffArg {
+		t.Errorf("plain worker args = %q, want %s first", args, ConfineOffArg)
+	}
+	if !contains(p.Layers(), "hardening: off") {
+		t.Errorf("layers %q do not say hardening is off", p.Layers())
+	}
+}
+
+// TestNoInheritedFDs opens a descriptor without close-on-exec, as C code in
+// the kernel process might, and checks that the worker holds nothing but
+// /dev/null, pipes and the Go runtime's own anonymous descriptors.
+func TestNoInheritedFDs(t *testing.T) {
+	leak, err := syscall.Open("/etc/passwd", syscall.O_RDONLY, 0) // no O_CLOEXEC
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(leak)
+	sock, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0) // no SOCK_CLOEXEC
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(sock)
+
+	p, _ := startProbe(t, Config{}, "")
+	dir := fmt.Sprintf("/proc/%d/fd", p.Pid())
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		fd, _ := strconv.Atoi(e.Name())
+		target, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		// The Go runtime (1.25+) keeps its cgroup CPU quota files open to
+		// follow GOMAXPROCS; everything else must be a pipe or anonymous.
+		ok := target == "/dev/null" || strings.HasPrefix(target, "pipe:") || strings.HasPrefix(target, "anon_inode:") ||
+			(fd > 4 && strings.HasPrefix(target, "/sys/fs/cgroup/"))
+		if !ok {
+			t.Errorf("worker fd %d → %s: not a pipe, /dev/null or Go runtime descriptor", fd, target)
+		}
+		if fd == 0 && target != "/dev/null" {
+			t.Errorf("worker stdin → %s, want /dev/null", target)
+		}
+		if (fd >= 1 && fd <= 4) && !strings.HasPrefix(target, "pipe:") {
+			t.Errorf("worker fd %d → %s, want a pipe", fd, target)
+		}
+	}
+}
+
+// TestUIDFallback starts a binary nobody may not execute (the go test
+// build directory is private): the uid layer must be dropped with a reason,
+// not the start.
+func TestUIDFallback(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("uid drop applies to root kernels only")
+	}
+	dir := t.TempDir() // mode 0700
+	bin := filepath.Join(dir, "worker")
+	if err := copyFile(workerBin, bin); err != nil {
+		t.Fatal(err)
+	}
+	unavailMu.Lock()
+	saved := unavailable
+	unavailable = map[feature]string{}
+	unavailMu.Unlock()
+	defer func() {
+		unavailMu.Lock()
+		unavailable = saved
+		unavailMu.Unlock()
+	}()
+	p, rep := startProbe(t, Config{Path: bin}, "")
+	if rep.UID != 0 {
+		t.Errorf("uid = %d, want root kept", rep.UID)
+	}
+	if !contains(p.Layers(), "userns: unavailable") {
+		t.Errorf("layers %q do not report the uid fallback", p.Layers())
+	}
+	if !contains(p.Layers(), "netns: active") {
+		t.Errorf("netns lost in the uid fallback: %q", p.Layers())
+	}
+}
+
+func TestKillEndsWorker(t *testing.T) {
+	p, _ := startProbe(t, Config{}, "")
+	p.Kill()
+	select {
+	case <-p.Exited():
+	case <-time.After(5 * time.Second):
+		t.Fatal("worker still running 5s after Kill")
+	}
+}
+
+func TestMissingBinary(t *testing.T) {
+	_, err := Start(Config{Path: "/nonexistent/enclave-worker"})
+	if err == nil || !strings.Contains(err.Error(), "not available") {
+		t.Errorf("Start of a missing binary: %v", err)
+	}
+}
+
+func contains(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}
