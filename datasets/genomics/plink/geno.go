@@ -183,3 +183,32 @@ func UnpackMap(row []byte, n int, vals [4]float64, dst []float64) {
 		dst[i] = vals[Code(row, i)]
 	}
 }
+
+// AddMissing adds 1 to perSample[i] for every sample i of m (all samples
+// when m is nil) whose genotype in row is missing. It walks the set bits of
+// the missing-call words only, so it costs little on well-genotyped rows.
+func AddMissing(row []byte, m *Mask, perSample []int32) {
+	full := len(row) / 8
+	n := len(perSample)
+	for k := 0; k <= full; k++ {
+		var w uint64
+		if k < full {
+			w = binary.LittleEndian.Uint64(row[8*k:])
+		} else if len(row) > 8*full {
+			w = tailWord(row[8*full:])
+		} else {
+			break
+		}
+		miss := w &^ (w >> 1) & lowBits
+		if m != nil {
+			miss &= m.words[k]
+		}
+		for miss != 0 {
+			i := 32*k + bits.TrailingZeros64(miss)/2
+			if i < n {
+				perSample[i]++
+			}
+			miss &= miss - 1
+		}
+	}
+}

@@ -21,18 +21,32 @@ func Parallel(n, threads int, fn func(lo, hi int) error) error {
 
 // ParallelRange is Parallel over variants start..end-1.
 func ParallelRange(start, end, threads int, fn func(lo, hi int) error) error {
+	return ParallelWorkers(start, end, threads, func(_, lo, hi int) error { return fn(lo, hi) })
+}
+
+// Workers is the number of goroutines ParallelWorkers starts for n
+// variants: threads (GOMAXPROCS if <= 0), at most one per block, at least 1.
+func Workers(n, threads int) int {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
+	if blocks := (n + BlockVariants - 1) / BlockVariants; threads > blocks {
+		threads = blocks
+	}
+	return max(threads, 1)
+}
+
+// ParallelWorkers is ParallelRange that also tells fn which worker
+// (0..Workers(end-start, threads)-1) runs the block, for per-worker
+// accumulators such as per-sample counts.
+func ParallelWorkers(start, end, threads int, fn func(worker, lo, hi int) error) error {
 	if end <= start {
 		return nil
 	}
-	if blocks := (end - start + BlockVariants - 1) / BlockVariants; threads > blocks {
-		threads = blocks
-	}
+	threads = Workers(end-start, threads)
 	if threads == 1 {
 		for lo := start; lo < end; lo += BlockVariants {
-			if err := fn(lo, min(lo+BlockVariants, end)); err != nil {
+			if err := fn(0, lo, min(lo+BlockVariants, end)); err != nil {
 				return err
 			}
 		}
@@ -46,20 +60,20 @@ func ParallelRange(start, end, threads int, fn func(lo, hi int) error) error {
 	var wg sync.WaitGroup
 	for t := 0; t < threads; t++ {
 		wg.Add(1)
-		go func() {
+		go func(worker int) {
 			defer wg.Done()
 			for !stop.Load() {
 				lo := int(next.Add(BlockVariants)) - BlockVariants
 				if lo >= end {
 					return
 				}
-				if err := fn(lo, min(lo+BlockVariants, end)); err != nil {
+				if err := fn(worker, lo, min(lo+BlockVariants, end)); err != nil {
 					once.Do(func() { first = err })
 					stop.Store(true)
 					return
 				}
 			}
-		}()
+		}(t)
 	}
 	wg.Wait()
 	return first

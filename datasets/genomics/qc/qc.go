@@ -1,0 +1,115 @@
+package qc
+
+import (
+	"enclave/datasets/genomics/plink"
+)
+
+// Options select what is counted.
+type Options struct {
+	Threads     int  // worker goroutines; <= 0 means GOMAXPROCS
+	Nonfounders bool // count non-founders too (plink2 --nonfounders)
+	MidP        bool // mid-p Hardy–Weinberg test (plink2 --hardy midp)
+}
+
+// Stats are one variant's genotype counts over the counted samples, split
+// by how plink2 counts them on the variant's chromosome.
+type Stats struct {
+	// Dip counts diploid calls: every counted sample on autosomes, XY and
+	// chromosome 0; females on chrX.
+	Dip plink.Counts
+	// Hap counts haploid calls: males on chrX and chrY, everyone on MT.
+	// Hap.Het are heterozygous haploid calls, which count as missing.
+	Hap plink.Counts
+	// NoSex counts unknown-sex samples on chrX (diploid); plink2 uses them
+	// for allele frequencies but not for the chrX HWE test.
+	NoSex plink.Counts
+}
+
+// AltHalfCount is twice the number of ALT (A1) alleles observed: plink2
+// counts a heterozygous haploid call as half an ALT and half a REF allele
+// in --freq, so allele counts are kept in halves.
+func (s *Stats) AltHalfCount() int {
+	return 4*(s.Dip.HomA1+s.NoSex.HomA1) + 2*(s.Dip.Het+s.NoSex.Het) + 2*s.Hap.HomA1 + s.Hap.Het
+}
+
+// ObsCount is the number of allele observations (plink2 OBS_CT): two per
+// diploid call, one per haploid call (heterozygous haploid calls included).
+func (s *Stats) ObsCount() int {
+	return 2*(s.Dip.NonMissing()+s.NoSex.NonMissing()) + s.Hap.NonMissing()
+}
+
+// AltFreq is the ALT allele frequency computed as plink2 does, to the last
+// bit (NaN when nothing was observed).
+func (s *Stats) AltFreq() float64 {
+	recip := 1.0 / float64(s.ObsCount())
+	return float64(s.AltHalfCount()) * recip * 0.5
+}
+
+// sampleSets are the masks a fileset's variants are counted over.
+type sampleSets struct {
+	counted      *plink.Mask // founders (or everyone)
+	all          bool        // counted includes every sample
+	males        *plink.Mask // counted males
+	females      *plink.Mask // counted females
+	nosex        *plink.Mask // counted unknown sex
+	allSamples   *plink.Mask
+	allMales     *plink.Mask
+	allFemales   *plink.Mask
+	allNoSex     *plink.Mask
+	hasNoSexOnly bool
+}
+
+func newSampleSets(fs *plink.Fileset, opts Options) *sampleSets {
+	n := fs.NumSamples()
+	s := fs.Samples
+	counted := func(i int) bool { return opts.Nonfounders || s[i].Founder() }
+	ss := &sampleSets{
+		counted:    plink.NewMask(n, counted),
+		males:      plink.NewMask(n, func(i int) bool { return counted(i) && s[i].Sex == 1 }),
+		females:    plink.NewMask(n, func(i int) bool { return counted(i) && s[i].Sex == 2 }),
+		nosex:      plink.NewMask(n, func(i int) bool { return counted(i) && s[i].Sex == 0 }),
+		allSamples: plink.FullMask(n),
+		allMales:   plink.NewMask(n, func(i int) bool { return s[i].Sex == 1 }),
+		allFemales: plink.NewMask(n, func(i int) bool { return s[i].Sex == 2 }),
+		allNoSex:   plink.NewMask(n, func(i int) bool { return s[i].Sex == 0 }),
+	}
+	ss.all = ss.counted.Count() == n
+	return ss
+}
+
+// Compute counts the genotypes of every variant of fs.
+func Compute(fs *plink.Fileset, opts Options) ([]Stats, error) {
+	ss := newSampleSets(fs, opts)
+	out := make([]Stats, fs.NumVariants())
+	n := fs.NumSamples()
+	err := plink.Parallel(fs.NumVariants(), opts.Threads, func(lo, hi int) error {
+		for v := lo; v < hi; v++ {
+			row := fs.Row(v)
+			st := &out[v]
+			switch fs.Variants[v].ChromCode {
+			case plink.ChromX:
+				st.Dip = plink.CountRowMasked(row, ss.females)
+				st.Hap = plink.CountRowMasked(row, ss.males)
+				if ss.nosex.Count() > 0 {
+					st.NoSex = plink.CountRowMasked(row, ss.nosex)
+				}
+			case plink.ChromY:
+				st.Hap = plink.CountRowMasked(row, ss.males)
+			case plink.ChromMT:
+				if ss.all {
+					st.Hap = plink.CountRow(row, n)
+				} else {
+					st.Hap = plink.CountRowMasked(row, ss.counted)
+				}
+			default:
+				if ss.all {
+					st.Dip = plink.CountRow(row, n)
+				} else {
+					st.Dip = plink.CountRowMasked(row, ss.counted)
+				}
+			}
+		}
+		return nil
+	})
+	return out, err
+}
