@@ -1,0 +1,108 @@
+// Package allowlist is the single, reviewed list of Go packages that
+// researchers' cells may import in the enclave worker, and of the symbols
+// dropped from them. It is pure data: the generator in ../gen reads it to
+// write the symbol tables, the worker reads it to explain a refused import,
+// and tests read it to prove nothing else is reachable.
+//
+// Trust level: untrusted worker side (compiled into enclave-worker), but
+// the list itself is reviewed like kernel code: every entry widens what
+// user code can touch.
+package allowlist
+
+import "sort"
+
+// Package is one importable package.
+type Package struct {
+	// Path is the import path user code writes ("fmt", "enclave/display").
+	Path string
+	// Source is the Go package the symbols come from, if not Path
+	// (enclave/display is implemented by enclave/api/display).
+	Source string
+	// Include, if set, keeps only the symbols matching one of these regexps.
+	Include []string
+	// Exclude drops symbols matching one of these regexps.
+	Exclude []string
+	// Why explains the exclusions, for reviewers.
+	Why string
+}
+
+// Packages is the allowlist. Keep it sorted by Path.
+var Packages = []Package{
+	{Path: "bufio"},
+	{Path: "bytes"},
+	{Path: "cmp"},
+	{Path: "container/heap"},
+	{Path: "container/list"},
+	{Path: "container/ring"},
+	{Path: "context"},
+	{Path: "crypto/sha256"},
+	{Path: "encoding/base64"},
+	{Path: "encoding/csv"},
+	{Path: "encoding/hex"},
+	{Path: "encoding/json"},
+	{
+		Path: "enclave/display", Source: "enclave/api/display",
+		Exclude: []string{"^SetSink$", "^Sink$"},
+		Why:     "the sink is installed by the worker runtime, never by user code",
+	},
+	{Path: "errors"},
+	{
+		Path:    "fmt",
+		Exclude: []string{"^Print$", "^Printf$", "^Println$", "^Scan$", "^Scanf$", "^Scanln$"},
+		Why:     "the worker supplies these per interpreter: output goes to the cell's stdout stream, input asks the frontend",
+	},
+	{Path: "hash/crc32"},
+	{Path: "html"},
+	{Path: "image"},
+	{Path: "image/color"},
+	{Path: "image/draw"},
+	{Path: "image/png"},
+	{Path: "io", Why: "interfaces and in-memory helpers only; no file is reachable without os"},
+	{Path: "maps"},
+	{Path: "math"},
+	{Path: "math/bits"},
+	{Path: "math/cmplx"},
+	{Path: "math/rand"},
+	{Path: "math/rand/v2"},
+	{Path: "net/url", Why: "parsing and escaping only; it opens no connection"},
+	{Path: "regexp"},
+	{
+		Path:    "runtime",
+		Include: []string{"^GOARCH$", "^GOOS$", "^NumCPU$", "^NumGoroutine$", "^Version$"},
+		Why:     "read-only facts; nothing that changes the process or reads its memory",
+	},
+	{Path: "slices"},
+	{Path: "sort"},
+	{Path: "strconv"},
+	{Path: "strings"},
+	{Path: "sync"},
+	{Path: "sync/atomic"},
+	{Path: "text/tabwriter"},
+	{
+		Path:    "time",
+		Exclude: []string{"^Sleep$", "^AfterFunc$", "^LoadLocation$"},
+		Why: "Sleep is supplied by the worker so that an interrupt ends it; AfterFunc runs user code on a " +
+			"goroutine after the cell ended; LoadLocation reads zoneinfo files from disk",
+	},
+	{Path: "unicode"},
+	{Path: "unicode/utf16"},
+	{Path: "unicode/utf8"},
+}
+
+// Lookup returns the allowlist entry for an import path.
+func Lookup(path string) (Package, bool) {
+	i := sort.Search(len(Packages), func(i int) bool { return Packages[i].Path >= path })
+	if i < len(Packages) && Packages[i].Path == path {
+		return Packages[i], true
+	}
+	return Package{}, false
+}
+
+// Paths returns the importable paths, sorted.
+func Paths() []string {
+	out := make([]string, len(Packages))
+	for i, p := range Packages {
+		out[i] = p.Path
+	}
+	return out
+}
