@@ -1,0 +1,352 @@
+package synth
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+)
+
+// Options configure Generate.
+type Options struct {
+	Persons   int    // cohort size, person_id 1..Persons
+	Seed      int64  // random seed; same seed and size give the same bytes
+	Out       string // output folder, created if missing
+	Format    string // "csv" (default) or "parquet"
+	Threads   int    // generator goroutines; 0 means GOMAXPROCS
+	Variants  int    // genotyped variants (0: no genomics sub-folder)
+	Genotyped int    // persons 1..Genotyped get genotypes
+}
+
+// Stats reports what Generate wrote.
+type Stats struct {
+	Rows  map[string]int64 // rows per table, vocabulary included
+	Files []string         // files written, relative to Out
+}
+
+// Total is the number of rows written.
+func (s *Stats) Total() int64 {
+	var n int64
+	for _, r := range s.Rows {
+		n += r
+	}
+	return n
+}
+
+// chunkPersons is the number of persons generated as one unit of work. It
+// is fixed (not derived from the thread count) so that the output order,
+// and hence the bytes, never depend on parallelism.
+const chunkPersons = 512
+
+// Formats.
+const (
+	FormatCSV     = "csv"
+	FormatParquet = "parquet"
+)
+
+// ErrNoGenotypeWriter is returned when genotypes are requested from a
+// build without the genotype writer.
+var ErrNoGenotypeWriter = errors.New("synth: the genotype writer (gensim.Write) is not available in this build")
+
+// Generate writes the cohort into opts.Out.
+func Generate(opts Options) (*Stats, error) {
+	if opts.Persons <= 0 {
+		return nil, fmt.Errorf("synth: --persons must be positive, got %d", opts.Persons)
+	}
+	if opts.Format == "" {
+		opts.Format = FormatCSV
+	}
+	if opts.Format != FormatCSV && opts.Format != FormatParquet {
+		return nil, fmt.Errorf("synth: unknown format %q (want csv or parquet)", opts.Format)
+	}
+	if opts.Variants < 0 || opts.Genotyped < 0 {
+		return nil, fmt.Errorf("synth: --variants and --genotyped must not be negative")
+	}
+	if opts.Genotyped > opts.Persons {
+		return nil, fmt.Errorf("synth: --genotyped %d exceeds --persons %d", opts.Genotyped, opts.Persons)
+	}
+	if (opts.Variants > 0) != (opts.Genotyped > 0) {
+		return nil, fmt.Errorf("synth: --variants and --genotyped go together (got %d and %d)", opts.Variants, opts.Genotyped)
+	}
+	if opts.Threads <= 0 {
+		opts.Threads = runtime.GOMAXPROCS(0)
+	}
+	if opts.Variants > 0 && writeGenotypes == nil {
+		return nil, ErrNoGenotypeWriter
+	}
+	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("synth: %w", err)
+	}
+	csvDir := opts.Out
+	if opts.Format == FormatParquet {
+		tmp, err := os.MkdirTemp(opts.Out, ".synth-csv-")
+		if err != nil {
+			return nil, fmt.Errorf("synth: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		csvDir = tmp
+	}
+	st := &Stats{Rows: map[string]int64{}}
+	ancs, err := generateCSV(opts, csvDir, st)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeVocabulary(csvDir, st); err != nil {
+		return nil, err
+	}
+	if opts.Format == FormatParquet {
+		if err := toParquet(csvDir, opts.Out, opts.Threads); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range allTables() {
+		st.Files = append(st.Files, t.name+"."+opts.Format)
+	}
+	if opts.Variants > 0 {
+		ps := make([]genotypedPerson, opts.Genotyped)
+		for i := range ps {
+			ps[i] = genotypedPerson{int64(i + 1), ancs[i]}
+		}
+		dir := filepath.Join(opts.Out, "genomics")
+		if err := writeGenotypes(dir, ps, opts); err != nil {
+			return nil, fmt.Errorf("synth: genotypes: %w", err)
+		}
+		st.Files = append(st.Files, "genomics/")
+	}
+	sort.Strings(st.Files)
+	return st, nil
+}
+
+// genotypedPerson is a person handed to the genotype writer.
+type genotypedPerson struct {
+	id       int64
+	ancestry string
+}
+
+// writeGenotypes is set by genomics.go when the genotype writer exists.
+var writeGenotypes func(dir string, ps []genotypedPerson, opts Options) error
+
+func allTables() []*table {
+	var ts []*table
+	for i := range personTables {
+		ts = append(ts, &personTables[i])
+	}
+	return append(ts, &tblLocation, &tblCDMSource, &tblConcept, &tblConceptAncestor, &tblConceptRelationship, &tblVocabulary)
+}
+
+// chunkOut is the encoded rows of one chunk of persons.
+type chunkOut struct {
+	idx  int
+	bufs [numPersonTables][]byte
+	rows [numPersonTables]int64
+	ancs []string
+}
+
+// generateCSV runs the generator goroutines and writes their chunks in
+// chunk order to one CSV file per table. It returns the ancestry of the
+// first opts.Genotyped persons.
+func generateCSV(opts Options, dir string, st *Stats) ([]string, error) {
+	files := make([]*os.File, numPersonTables)
+	ws := make([]*bufio.Writer, numPersonTables)
+	defer func() {
+		for _, f := range files {
+			if f != nil {
+				f.Close()
+			}
+		}
+	}()
+	for i := range personTables {
+		f, err := os.Create(filepath.Join(dir, personTables[i].name+".csv"))
+		if err != nil {
+			return nil, fmt.Errorf("synth: %w", err)
+		}
+		files[i] = f
+		ws[i] = bufio.NewWriterSize(f, 1<<20)
+		ws[i].Write(personTables[i].header())
+	}
+
+	nChunks := (opts.Persons + chunkPersons - 1) / chunkPersons
+	jobs := make(chan int)
+	results := make(chan *chunkOut, opts.Threads)
+	// free recycles chunk buffers and bounds the chunks in flight, which
+	// bounds memory whatever the cohort size.
+	inflight := 2*opts.Threads + 2
+	free := make(chan *chunkOut, inflight)
+	for i := 0; i < inflight; i++ {
+		free <- &chunkOut{}
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < opts.Threads; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			x := newGen(opts.Seed)
+			for idx := range jobs {
+				out := <-free
+				x.chunk(idx, opts.Persons, out)
+				results <- out
+			}
+		}()
+	}
+	go func() {
+		for i := 0; i < nChunks; i++ {
+			jobs <- i
+		}
+		close(jobs)
+		wg.Wait()
+		close(results)
+	}()
+
+	ancs := make([]string, 0, opts.Genotyped)
+	pending := map[int]*chunkOut{}
+	next := 0
+	var werr error
+	for out := range results {
+		pending[out.idx] = out
+		for {
+			c, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			for t := range c.bufs {
+				if werr == nil {
+					_, werr = ws[t].Write(c.bufs[t])
+				}
+				st.Rows[personTables[t].name] += c.rows[t]
+			}
+			for _, a := range c.ancs {
+				if len(ancs) < opts.Genotyped {
+					ancs = append(ancs, a)
+				}
+			}
+			free <- c
+			next++
+		}
+	}
+	for i, w := range ws {
+		if werr == nil {
+			werr = w.Flush()
+		}
+		if werr == nil {
+			werr = files[i].Close()
+			files[i] = nil
+		}
+	}
+	if werr != nil {
+		return nil, fmt.Errorf("synth: writing %s: %w", dir, werr)
+	}
+	return ancs, nil
+}
+
+// chunk generates persons idx*chunkPersons+1 … into out, reusing its
+// buffers.
+func (x *gen) chunk(idx, persons int, out *chunkOut) {
+	out.idx = idx
+	for t := range x.bufs {
+		x.bufs[t].b = out.bufs[t][:0]
+		x.bufs[t].rows = 0
+	}
+	x.ancs = out.ancs[:0]
+	lo := idx*chunkPersons + 1
+	hi := min(lo+chunkPersons-1, persons)
+	for id := lo; id <= hi; id++ {
+		x.person(int64(id))
+	}
+	for t := range x.bufs {
+		out.bufs[t] = x.bufs[t].b
+		out.rows[t] = x.bufs[t].rows
+	}
+	out.ancs = x.ancs
+}
+
+// writeTable writes a small table through fn.
+func writeTable(dir string, t *table, st *Stats, fn func(r *rowBuf)) error {
+	r := &rowBuf{ncol: len(t.cols)}
+	r.b = t.header()
+	fn(r)
+	if err := os.WriteFile(filepath.Join(dir, t.name+".csv"), r.b, 0o644); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	st.Rows[t.name] += r.rows
+	return nil
+}
+
+// writeVocabulary writes the vocabulary rows of every concept used, the
+// hierarchy edges, the state-level locations and cdm_source.
+func writeVocabulary(dir string, st *Stats) error {
+	steps := []struct {
+		t  *table
+		fn func(r *rowBuf)
+	}{
+		{&tblConcept, func(r *rowBuf) {
+			for _, c := range concepts {
+				r.int(c.id).str(quoteCSV(c.name)).str(c.domain).str(c.vocab).str(c.class).str(c.std).
+					str(quoteCSV(c.code)).str(c.validStart).str("2099-12-31").null().end()
+			}
+		}},
+		{&tblConceptAncestor, func(r *rowBuf) {
+			for _, c := range concepts {
+				if c.std == "S" && (c.domain == "Condition" || c.domain == "Drug" || c.domain == "Measurement") {
+					r.int(c.id).int(c.id).int(0).int(0).end()
+				}
+			}
+			for _, a := range ancestors {
+				r.int(a.ancestor).int(a.descendant).int(int64(a.levels)).int(int64(a.levels)).end()
+			}
+		}},
+		{&tblConceptRelationship, func(r *rowBuf) {
+			for _, a := range ancestors {
+				if a.levels == 1 {
+					r.int(a.descendant).int(a.ancestor).str("Is a").str("1970-01-01").str("2099-12-31").null().end()
+					r.int(a.ancestor).int(a.descendant).str("Subsumes").str("1970-01-01").str("2099-12-31").null().end()
+				}
+			}
+		}},
+		{&tblVocabulary, func(r *rowBuf) {
+			for _, v := range vocabularies {
+				r.str(v[0]).str(v[1]).str(v[2]).str(v[3]).str(v[4]).end()
+			}
+		}},
+		{&tblLocation, func(r *rowBuf) {
+			for i, s := range states {
+				r.int(int64(i + 1)).null().null().null().str(s.code).null().null().str(s.code).end()
+			}
+		}},
+		{&tblCDMSource, func(r *rowBuf) {
+			r.str("enclave synthetic cohort").str("enclave-synth").str("enclave").
+				str("Synthetic OMOP CDM v5.3 + Fitbit cohort generated by enclave synth").null().null().
+				date(dataCut).date(dataCut).str("v5.3.1").str("enclave synth").end()
+		}},
+	}
+	for _, s := range steps {
+		if err := writeTable(dir, s.t, st, s.fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// quoteCSV quotes s if it holds a comma or a quote.
+func quoteCSV(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == ',' || s[i] == '"' {
+			b := []byte{'"'}
+			for j := 0; j < len(s); j++ {
+				if s[j] == '"' {
+					b = append(b, '"')
+				}
+				b = append(b, s[j])
+			}
+			return string(append(b, '"'))
+		}
+	}
+	return s
+}
+
+var _ = io.EOF
