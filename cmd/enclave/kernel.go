@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"enclave/datasets/workspace"
+	"enclave/kernel"
+	"enclave/kernel/wire"
+	"enclave/kernel/wire/zmqsock"
+	"enclave/kernel/worker"
+)
+
+func init() {
+	register(&command{
+		Name:  "kernel",
+		Usage: "kernel [--connection-file] FILE [--worker PATH]   (started by Jupyter through kernel.json)",
+		Run:   runKernel,
+	})
+}
+
+// Environment read by the kernel.
+const (
+	envWorker      = "ENCLAVE_WORKER"       // path of enclave-worker
+	envCellTimeout = "ENCLAVE_CELL_TIMEOUT" // "10m", "90s" or seconds
+	envOutputCap   = "ENCLAVE_OUTPUT_CAP"   // bytes of output per cell
+)
+
+func runKernel(args []string) error {
+	fs := flag.NewFlagSet("kernel", flag.ContinueOnError)
+	connFile := fs.String("connection-file", "", "Jupyter connection file")
+	fs.StringVar(connFile, "f", "", "Jupyter connection file (as ipykernel's -f)")
+	workerPath := fs.String("worker", "", "enclave-worker binary (default: $"+envWorker+", else next to enclave)")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if *connFile == "" && fs.NArg() == 1 {
+		*connFile = fs.Arg(0)
+	}
+	if *connFile == "" || fs.NArg() > 1 {
+		return errUsage
+	}
+	logger := log.New(os.Stderr, "enclave kernel: ", log.LstdFlags|log.Lmicroseconds)
+
+	ci, err := wire.ReadConnectionFile(*connFile)
+	if err != nil {
+		return err
+	}
+	wpath, err := findWorker(*workerPath)
+	if err != nil {
+		return err
+	}
+	timeout, err := durationEnv(envCellTimeout, 10*time.Minute)
+	if err != nil {
+		return err
+	}
+	outCap, err := intEnv(envOutputCap, 32<<20)
+	if err != nil {
+		return err
+	}
+
+	// The worker starts while the sockets are bound; it is waited for at
+	// the first cell.
+	exec := worker.New(worker.Config{Path: wpath, Log: log.New(os.Stderr, "enclave worker: ", log.LstdFlags|log.Lmicroseconds)})
+	codec, err := wire.NewCodec(ci)
+	if err != nil {
+		exec.Close()
+		return err
+	}
+	socks, err := zmqsock.Listen(ci, codec, logger)
+	if err != nil {
+		exec.Close()
+		return err
+	}
+	defer socks.Close()
+	defer exec.Close()
+
+	cfg := kernel.Config{
+		Executor:    exec,
+		Log:         logger,
+		OutputCap:   outCap,
+		CellTimeout: timeout,
+		Ports: map[string]int{"shell_port": ci.ShellPort, "iopub_port": ci.IOPubPort, "stdin_port": ci.StdinPort,
+			"hb_port": ci.HBPort, "control_port": ci.ControlPort},
+		IsComplete: isComplete,
+	}
+	// A workspace the researcher may not open does not stop the kernel: it
+	// starts and answers every cell with the reason, so the researcher sees
+	// it in the notebook.
+	sess, err := workspace.FromEnv(time.Now())
+	switch {
+	case err != nil:
+		logger.Printf("workspace refused: %v", err)
+		cfg.WorkspaceErr = err
+	case sess != nil:
+		defer sess.Close()
+		i := sess.Info
+		cfg.Workspace = &kernel.WorkspaceInfo{Name: i.Name, Purpose: i.Purpose, Tier: string(i.Tier),
+			Datasets: i.Datasets, Researcher: i.Researcher, Text: i.Text(), Markdown: i.Markdown()}
+		logger.Printf("workspace %s (%s tier) open for %s", i.Name, i.Tier, i.Researcher)
+	}
+
+	k := kernel.New(cfg, socks)
+	socks.Serve(k.Deliver)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go k.Run(ctx)
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	parentGone := watchParent()
+	for {
+		select {
+		case s := <-sigs:
+			if s == syscall.SIGINT {
+				k.Interrupt()
+				continue
+			}
+			logger.Printf("%v: shutting down", s)
+			return nil
+		case <-parentGone:
+			logger.Printf("the process that started the kernel is gone: shutting down")
+			return nil
+		case <-k.Done():
+			time.Sleep(20 * time.Millisecond) // let iopub's last messages leave
+			return nil
+		}
+	}
+}
+
+// findWorker returns the enclave-worker binary: the flag, else
+// $ENCLAVE_WORKER, else the file next to this executable.
+func findWorker(flagPath string) (string, error) {
+	p, from := flagPath, "--worker"
+	if p == "" {
+		p, from = os.Getenv(envWorker), "$"+envWorker
+	}
+	if p == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return "", fmt.Errorf("cannot find the enclave-worker binary: %w", err)
+		}
+		if r, err := filepath.EvalSymlinks(self); err == nil {
+			self = r
+		}
+		p, from = filepath.Join(filepath.Dir(self), "enclave-worker"), "next to enclave"
+	}
+	fi, err := os.Stat(p)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("the Go worker binary %s (%s) is missing: build it with `make build` or set %s", p, from, envWorker)
+	case fi.IsDir() || fi.Mode().Perm()&0o111 == 0:
+		return "", fmt.Errorf("the Go worker binary %s (%s) is not an executable file", p, from)
+	}
+	return filepath.Abs(p)
+}
+
+func durationEnv(name string, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	if n, err := strconv.ParseFloat(v, 64); err == nil && n > 0 {
+		return time.Duration(n * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s=%q is not a positive duration such as 10m or 600", name, v)
+	}
+	return d, nil
+}
+
+func intEnv(name string, def int64) (int64, error) {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%s=%q is not a positive number of bytes", name, v)
+	}
+	return n, nil
+}
+
+// watchParent returns a channel closed when the process that started the
+// kernel (JPY_PARENT_PID, as jupyter_client sets it) is gone, so that a
+// crashed notebook server does not leave kernels and workers behind.
+func watchParent() <-chan struct{} {
+	gone := make(chan struct{})
+	pid, err := strconv.Atoi(os.Getenv("JPY_PARENT_PID"))
+	if err != nil || pid <= 1 {
+		return gone
+	}
+	go func() {
+		for range time.Tick(time.Second) {
+			if os.Getppid() != pid && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+				close(gone)
+				return
+			}
+		}
+	}()
+	return gone
+}
+
+// isComplete answers is_complete_request; replaced by the worker side's
+// pure-Go splitter once it is available.
+var isComplete func(code string) (status, indent string)

@@ -1,0 +1,268 @@
+package kernel
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"enclave/kernel/wire"
+)
+
+type executeContent struct {
+	Code            string            `json:"code"`
+	Silent          bool              `json:"silent"`
+	StoreHistory    *bool             `json:"store_history"`
+	UserExpressions map[string]string `json:"user_expressions"`
+	AllowStdin      bool              `json:"allow_stdin"`
+	StopOnError     *bool             `json:"stop_on_error"`
+}
+
+// execute runs a cell: execute_input, the cell's outputs as they come, an
+// error message if it failed, then the reply. After a failure with
+// stop_on_error, the requests already queued behind it are aborted.
+func (k *Kernel) execute(req *request) error {
+	var c executeContent
+	if !k.decode(req, &c, "execute_reply") {
+		return nil
+	}
+	store := !c.Silent && (c.StoreHistory == nil || *c.StoreHistory)
+	if !c.Silent {
+		k.count++
+		k.publish(req.msg, "execute_input", map[string]any{"code": c.Code, "execution_count": k.count})
+	}
+	if store {
+		k.hist.add(k.count, c.Code)
+	}
+	sink := k.newSink(req, c.Silent, c.AllowStdin, store)
+
+	ctx, cancel := context.WithCancelCause(context.Background())
+	ctx, stopTimer := context.WithTimeoutCause(ctx, k.cfg.CellTimeout, ErrCellTimeout)
+	k.cellMu.Lock()
+	k.cellCancel = cancel
+	k.cellMu.Unlock()
+	defer func() {
+		k.cellMu.Lock()
+		k.cellCancel = nil
+		k.cellMu.Unlock()
+		stopTimer()
+		cancel(nil)
+	}()
+
+	var cerr *CellError
+	if k.cfg.WorkspaceErr != nil {
+		cerr = &CellError{Name: "WorkspaceRefused", Value: k.cfg.WorkspaceErr.Error(),
+			Traceback: []string{"The workspace could not be opened, so no cell runs: " + k.cfg.WorkspaceErr.Error()}}
+	} else {
+		code, err := k.runMagics(ctx, c.Code, sink)
+		switch {
+		case err != nil:
+			cerr = err
+		case strings.TrimSpace(code) != "":
+			cerr = k.cfg.Executor.Execute(ctx, &Cell{Code: code, Silent: c.Silent, AllowStdin: c.AllowStdin,
+				Number: k.count, MaxOutput: k.cfg.OutputCap}, sink)
+		}
+	}
+	sink.stream.Stop()
+
+	ue := map[string]any{}
+	if cerr == nil && len(c.UserExpressions) > 0 {
+		ue = k.userExpressions(ctx, c.UserExpressions)
+	}
+	defer k.gate.CellDone(req.msg.Header.MsgID)
+	if cerr != nil {
+		tb := cerr.Traceback
+		if tb == nil {
+			tb = []string{cerr.Name + ": " + cerr.Value}
+		}
+		if !c.Silent {
+			k.publish(req.msg, "error", map[string]any{"ename": cerr.Name, "evalue": cerr.Value, "traceback": tb})
+		}
+		r := errorReply(cerr.Name, cerr.Value, tb)
+		r["execution_count"] = k.count
+		r["user_expressions"] = ue
+		r["payload"] = []any{}
+		k.reply(req, "execute_reply", r)
+		if c.StopOnError == nil || *c.StopOnError {
+			k.abortLeft = len(k.shellQ)
+		}
+		return nil
+	}
+	k.reply(req, "execute_reply", map[string]any{
+		"status": "ok", "execution_count": k.count, "user_expressions": ue, "payload": []any{},
+	})
+	return nil
+}
+
+// userExpressions evaluates each expression in the worker after the cell,
+// reporting an error per expression rather than failing the cell.
+func (k *Kernel) userExpressions(ctx context.Context, exprs map[string]string) map[string]any {
+	names := make([]string, 0, len(exprs))
+	for n := range exprs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := map[string]any{}
+	for _, n := range names {
+		var capt captureSink
+		cerr := k.cfg.Executor.Execute(ctx, &Cell{Code: exprs[n], Number: k.count}, &capt)
+		if cerr != nil {
+			out[n] = errorReply(cerr.Name, cerr.Value, cerr.Traceback)
+			continue
+		}
+		out[n] = map[string]any{"status": "ok", "data": orEmptyMap(capt.data), "metadata": orEmptyMap(capt.meta)}
+	}
+	return out
+}
+
+// captureSink keeps a user expression's value and drops its other output.
+type captureSink struct{ data, meta map[string]any }
+
+func (s *captureSink) Stream(string, string) {}
+func (s *captureSink) Display(*Display)      {}
+func (s *captureSink) Clear(bool)            {}
+func (s *captureSink) Result(data, meta map[string]any) {
+	s.data, s.meta = data, meta
+}
+func (s *captureSink) Input(context.Context, string, bool) (string, error) {
+	return "", fmt.Errorf("user expressions cannot read input")
+}
+func (s *captureSink) Call(context.Context, string, json.RawMessage) (json.RawMessage, error) {
+	return nil, fmt.Errorf("user expressions cannot call the enclave API")
+}
+
+func orEmptyMap(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+// cellSink publishes a running cell's events on iopub (through the gate).
+type cellSink struct {
+	k          *Kernel
+	req        *request
+	silent     bool
+	allowStdin bool
+	store      bool
+	stream     *streamBuffer
+}
+
+type streamContent struct {
+	Name string `json:"name"`
+	Text string `json:"text"`
+}
+
+func (k *Kernel) newSink(req *request, silent, allowStdin, store bool) *cellSink {
+	s := &cellSink{k: k, req: req, silent: silent, allowStdin: allowStdin, store: store}
+	s.stream = newStreamBuffer(k.cfg.FlushInterval, k.cfg.FlushSize, func(name, text string) {
+		k.publish(req.msg, "stream", streamContent{Name: name, Text: text})
+	})
+	return s
+}
+
+func (s *cellSink) Stream(name, text string) {
+	if s.silent {
+		return
+	}
+	if name != "stdout" {
+		name = "stderr"
+	}
+	s.stream.Write(name, text)
+}
+
+func (s *cellSink) Display(d *Display) {
+	if s.silent {
+		return
+	}
+	s.stream.Flush()
+	msgType := "display_data"
+	if d.Update {
+		msgType = "update_display_data"
+	}
+	transient := map[string]any{}
+	if d.DisplayID != "" {
+		transient["display_id"] = d.DisplayID
+	}
+	s.k.publish(s.req.msg, msgType, map[string]any{
+		"data": orEmptyMap(d.Data), "metadata": orEmptyMap(d.Metadata), "transient": transient,
+	})
+}
+
+func (s *cellSink) Result(data, meta map[string]any) {
+	if s.silent || len(data) == 0 {
+		return
+	}
+	s.stream.Flush()
+	s.k.publish(s.req.msg, "execute_result", map[string]any{
+		"execution_count": s.k.count, "data": data, "metadata": orEmptyMap(meta),
+	})
+	if t, ok := data["text/plain"].(string); ok && s.store {
+		s.k.hist.setOutput(s.k.count, t)
+	}
+}
+
+func (s *cellSink) Clear(wait bool) {
+	if s.silent {
+		return
+	}
+	s.stream.Flush()
+	s.k.publish(s.req.msg, "clear_output", map[string]any{"wait": wait})
+}
+
+// Input asks the frontend for a line on the stdin channel and waits for
+// the reply, the cell's interrupt or its timeout.
+func (s *cellSink) Input(ctx context.Context, prompt string, password bool) (string, error) {
+	if !s.allowStdin {
+		return "", fmt.Errorf("this frontend does not accept input (allow_stdin is false)")
+	}
+	s.stream.Flush()
+	for len(s.k.stdinQ) > 0 { // a stale reply to an earlier, abandoned prompt
+		<-s.k.stdinQ
+	}
+	m, err := wire.Reply(s.req.msg, "input_request", s.k.session, map[string]any{"prompt": prompt, "password": password})
+	if err != nil {
+		return "", err
+	}
+	if err := s.k.out.Send(wire.Stdin, m); err != nil {
+		return "", fmt.Errorf("cannot ask for input: %w", err)
+	}
+	select {
+	case r := <-s.k.stdinQ:
+		var c struct {
+			Value string `json:"value"`
+		}
+		if err := json.Unmarshal(r.Content, &c); err != nil {
+			return "", fmt.Errorf("unreadable input_reply: %w", err)
+		}
+		return c.Value, nil
+	case <-ctx.Done():
+		return "", context.Cause(ctx)
+	}
+}
+
+func (s *cellSink) Call(ctx context.Context, method string, args json.RawMessage) (json.RawMessage, error) {
+	if s.k.cfg.API == nil {
+		return nil, fmt.Errorf("%w %q", errNoAPI, method)
+	}
+	return s.k.cfg.API(ctx, method, args)
+}
+
+// inputReply passes a frontend's answer to the cell waiting for it.
+func (k *Kernel) inputReply(req *request) error {
+	select {
+	case k.stdinQ <- req.msg:
+	default:
+		k.log.Printf("dropped an input_reply nobody was waiting for")
+	}
+	return nil
+}
+
+// runeCount is the length of s in code points, as Jupyter counts cursors.
+func runeCount(s string) int { return utf8.RuneCountInString(s) }
+
+// queryTimeout bounds completion and inspection requests.
+const queryTimeout = 5 * time.Second

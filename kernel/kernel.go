@@ -1,0 +1,323 @@
+package kernel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"enclave/kernel/wire"
+)
+
+// Sender sends a message on a channel; the wire layer implements it by
+// signing and writing the frames. For iopub the message's identities are
+// its topic.
+type Sender interface {
+	Send(ch wire.Channel, m *wire.Message) error
+}
+
+// WorkspaceInfo is what %workspace shows about the open workspace.
+type WorkspaceInfo struct {
+	Name       string
+	Purpose    string
+	Tier       string
+	Datasets   []string
+	Researcher string
+	// Text and Markdown, when set, are the workspace layer's own renderings.
+	Text, Markdown string
+}
+
+// Config configures a Kernel. Zero values get the defaults noted.
+type Config struct {
+	Session    string   // kernel session id; a new UUID if empty
+	Executor   Executor // runs cells (required)
+	Gate       Gate     // every iopub message passes it; NewEgressGate(OutputCap) if nil
+	IsComplete func(code string) (status, indent string)
+	Log        *log.Logger    // the kernel log (stderr if nil)
+	Ports      map[string]int // for connect_reply: shell_port, …
+
+	FlushInterval time.Duration // stream coalescing timer; 30 ms
+	FlushSize     int           // stream bytes that force a flush; 1 MiB
+	OutputCap     int64         // output bytes per cell; 32 MiB
+	CellTimeout   time.Duration // a cell running longer is stopped; 10 min
+
+	// Workspace is the open workspace; WorkspaceErr is why it could not be
+	// opened. With WorkspaceErr set, every cell fails with its text.
+	Workspace    *WorkspaceInfo
+	WorkspaceErr error
+
+	// API serves enclave API calls from user code; nil answers every call
+	// with "no such API method".
+	API func(ctx context.Context, method string, args json.RawMessage) (json.RawMessage, error)
+	// Audit records requests of the AuditCode and AuditSession classes;
+	// nil logs them.
+	Audit func(class AuditClass, msgType, detail string)
+
+	Implementation  string // implementation_version in kernel_info
+	LanguageVersion string // Go version the worker runs
+}
+
+// Kernel is a running kernel core.
+type Kernel struct {
+	cfg     Config
+	out     Sender
+	gate    Gate
+	log     *log.Logger
+	session string
+
+	shellQ   chan *wire.Message
+	controlQ chan *wire.Message
+	stdinQ   chan *wire.Message
+
+	// Shell-loop state.
+	count     int     // execution counter
+	abortLeft int     // queued requests to abort after a failed cell (stop_on_error)
+	hist      history //
+
+	cellMu     sync.Mutex
+	cellCancel context.CancelCauseFunc // cancels the running cell; nil when idle
+
+	done     chan struct{}
+	doneOnce sync.Once
+	restart  bool
+}
+
+// New returns a kernel core that sends through out.
+func New(cfg Config, out Sender) *Kernel {
+	if cfg.Session == "" {
+		cfg.Session = uuid.NewString()
+	}
+	if cfg.Log == nil {
+		cfg.Log = log.New(os.Stderr, "enclave kernel: ", log.LstdFlags)
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = 30 * time.Millisecond
+	}
+	if cfg.FlushSize <= 0 {
+		cfg.FlushSize = 1 << 20
+	}
+	if cfg.OutputCap == 0 {
+		cfg.OutputCap = 32 << 20
+	}
+	if cfg.CellTimeout <= 0 {
+		cfg.CellTimeout = 10 * time.Minute
+	}
+	k := &Kernel{
+		cfg: cfg, out: out, gate: cfg.Gate, log: cfg.Log, session: cfg.Session,
+		shellQ:   make(chan *wire.Message, 1024),
+		controlQ: make(chan *wire.Message, 64),
+		stdinQ:   make(chan *wire.Message, 1),
+		done:     make(chan struct{}),
+	}
+	if k.gate == nil {
+		k.gate = NewEgressGate(cfg.OutputCap)
+	}
+	return k
+}
+
+// Deliver hands the kernel a verified message that arrived on ch. It is
+// called by the wire layer's receive goroutines; it queues shell and
+// control requests for their loops and passes stdin replies on at once.
+func (k *Kernel) Deliver(ch wire.Channel, m *wire.Message) {
+	switch ch {
+	case wire.Shell:
+		select {
+		case k.shellQ <- m:
+		case <-k.done:
+		}
+	case wire.Control:
+		select {
+		case k.controlQ <- m:
+		case <-k.done:
+		}
+	case wire.Stdin:
+		k.dispatch(ch, m)
+	default:
+		k.log.Printf("dropped %s on %s: not a request channel", m.Header.MsgType, ch)
+	}
+}
+
+// Run serves shell and control requests until a shutdown request or ctx
+// ends. It reports whether the frontend asked for a restart.
+func (k *Kernel) Run(ctx context.Context) (restart bool, err error) {
+	go func() {
+		for {
+			select {
+			case m := <-k.controlQ:
+				k.dispatch(wire.Control, m)
+			case <-k.done:
+				return
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for {
+		select {
+		case m := <-k.shellQ:
+			k.dispatch(wire.Shell, m)
+		case <-k.done:
+			return k.restart, nil
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+}
+
+// Done is closed once the kernel has answered a shutdown request.
+func (k *Kernel) Done() <-chan struct{} { return k.done }
+
+// Interrupt cancels the running cell, if any (interrupt_request, SIGINT).
+func (k *Kernel) Interrupt() {
+	k.cellMu.Lock()
+	defer k.cellMu.Unlock()
+	if k.cellCancel != nil {
+		k.cellCancel(ErrInterrupted)
+	}
+}
+
+// request is a message being handled and the channel it came on.
+type request struct {
+	ch  wire.Channel
+	msg *wire.Message
+}
+
+// dispatch routes one message, wrapped in busy/idle status for shell and
+// control requests so that no handler can forget it.
+func (k *Kernel) dispatch(ch wire.Channel, m *wire.Message) {
+	t := m.Header.MsgType
+	r, ok := routes[t]
+	if !ok {
+		k.log.Printf("ignored unknown message type %q on %s (msg_id %s)", t, ch, m.Header.MsgID)
+		return
+	}
+	if !r.allows(ch) {
+		k.log.Printf("ignored %s on the %s channel, where it does not belong", t, ch)
+		return
+	}
+	if r.audit == AuditCode || r.audit == AuditSession {
+		k.audit(r.audit, t, m)
+	}
+	req := &request{ch: ch, msg: m}
+	if ch == wire.Stdin {
+		if err := r.handle(k, req); err != nil {
+			k.log.Printf("%s: %v", t, err)
+		}
+		return
+	}
+	k.publish(m, "status", statusContent{"busy"})
+	defer k.publish(m, "status", statusContent{"idle"})
+	if ch == wire.Shell && k.abortLeft > 0 {
+		k.abortLeft--
+		if t == "execute_request" {
+			k.reply(req, "execute_reply", map[string]any{"status": "aborted", "execution_count": k.count})
+			return
+		}
+	}
+	defer func() {
+		if p := recover(); p != nil { // a handler bug must not take the kernel down
+			k.log.Printf("%s handler panicked: %v", t, p)
+		}
+	}()
+	if err := r.handle(k, req); err != nil {
+		k.log.Printf("%s: %v", t, err)
+	}
+}
+
+func (k *Kernel) audit(class AuditClass, msgType string, m *wire.Message) {
+	detail := ""
+	if msgType == "execute_request" {
+		var c struct {
+			Code string `json:"code"`
+		}
+		json.Unmarshal(m.Content, &c)
+		detail = c.Code
+	}
+	if k.cfg.Audit != nil {
+		k.cfg.Audit(class, msgType, detail)
+		return
+	}
+	if detail != "" {
+		k.log.Printf("audit %s %s: %d bytes of code", class, msgType, len(detail))
+	} else {
+		k.log.Printf("audit %s %s", class, msgType)
+	}
+}
+
+type statusContent struct {
+	State string `json:"execution_state"`
+}
+
+// publish sends an iopub message about parent through the gate.
+func (k *Kernel) publish(parent *wire.Message, msgType string, content any) {
+	body, err := wire.Marshal(content)
+	if err != nil {
+		k.log.Printf("encode %s: %v", msgType, err)
+		return
+	}
+	cell := ""
+	if parent != nil {
+		cell = parent.Header.MsgID
+	}
+	for _, o := range k.gate.Release(Output{Cell: cell, MsgType: msgType, Content: body}) {
+		m := &wire.Message{
+			Identities: [][]byte{[]byte("kernel." + k.session + "." + o.MsgType)},
+			Header:     wire.NewHeader(o.MsgType, k.session),
+			Metadata:   json.RawMessage("{}"),
+			Content:    o.Content,
+		}
+		if parent != nil {
+			m.Parent = parent.RawHeader
+		}
+		if err := k.out.Send(wire.IOPub, m); err != nil {
+			k.log.Printf("publish %s: %v", o.MsgType, err)
+		}
+	}
+}
+
+// reply answers req on the channel it came from.
+func (k *Kernel) reply(req *request, msgType string, content any) {
+	m, err := wire.Reply(req.msg, msgType, k.session, content)
+	if err != nil {
+		k.log.Printf("%v", err)
+		return
+	}
+	if err := k.out.Send(req.ch, m); err != nil {
+		k.log.Printf("reply %s: %v", msgType, err)
+	}
+}
+
+// decode unmarshals req's content into v; on failure it answers with an
+// error reply of replyType and returns false.
+func (k *Kernel) decode(req *request, v any, replyType string) bool {
+	if err := json.Unmarshal(req.msg.Content, v); err != nil {
+		k.reply(req, replyType, errorReply("BadRequest", fmt.Sprintf("cannot read %s: %v", req.msg.Header.MsgType, err), nil))
+		k.log.Printf("bad %s content: %v", req.msg.Header.MsgType, err)
+		return false
+	}
+	return true
+}
+
+func errorReply(name, value string, tb []string) map[string]any {
+	if tb == nil {
+		tb = []string{name + ": " + value}
+	}
+	return map[string]any{"status": "error", "ename": name, "evalue": value, "traceback": tb}
+}
+
+func (k *Kernel) finish(restart bool) {
+	k.doneOnce.Do(func() {
+		k.restart = restart
+		close(k.done)
+	})
+}
+
+var errNoAPI = errors.New("no such API method")
+
+func decodeContent(m *wire.Message, v any) error { return json.Unmarshal(m.Content, v) }

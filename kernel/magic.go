@@ -1,0 +1,80 @@
+package kernel
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// magic is a kernel-side command: a cell line starting with '%', answered
+// by the trusted kernel instead of the worker.
+type magic struct {
+	help string
+	run  func(k *Kernel, ctx context.Context, args string, s *cellSink) *CellError
+}
+
+// magics is the table of line magics. The data layer adds %sql, %tables
+// and friends here.
+var magics = map[string]magic{
+	"workspace": {"show the open workspace: name, purpose, tier, granted datasets", (*Kernel).magicWorkspace},
+}
+
+// runMagics runs the '%' lines at the top of code and returns the Go code
+// after them.
+func (k *Kernel) runMagics(ctx context.Context, code string, s *cellSink) (string, *CellError) {
+	for {
+		trimmed := strings.TrimLeft(code, " \t\r\n")
+		if !strings.HasPrefix(trimmed, "%") {
+			return code, nil
+		}
+		line, rest, _ := strings.Cut(trimmed, "\n")
+		name, args, _ := strings.Cut(strings.TrimSpace(line[1:]), " ")
+		m, ok := magics[name]
+		if !ok {
+			return "", &CellError{Name: "UnknownMagic", Value: fmt.Sprintf("%%%s is not a magic of this kernel (known: %s)", name, magicNames())}
+		}
+		if err := m.run(k, ctx, strings.TrimSpace(args), s); err != nil {
+			return "", err
+		}
+		code = rest
+	}
+}
+
+func magicNames() string {
+	var names []string
+	for n := range magics {
+		names = append(names, "%"+n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func (k *Kernel) magicWorkspace(_ context.Context, _ string, s *cellSink) *CellError {
+	var b strings.Builder
+	w := k.cfg.Workspace
+	if w == nil {
+		b.WriteString("No workspace is open: this kernel was started without ENCLAVE_WORKSPACE, so no datasets are attached.\n")
+		b.WriteString("Ask your data steward for a workspace, or install the kernel with `enclave install --workspace DIR`.\n")
+	} else if w.Text != "" {
+		b.WriteString(w.Text)
+	} else {
+		ds := "none"
+		if len(w.Datasets) > 0 {
+			ds = strings.Join(w.Datasets, ", ")
+		}
+		fmt.Fprintf(&b, "workspace   %s\npurpose     %s\ntier        %s\ndatasets    %s\n", w.Name, w.Purpose, w.Tier, ds)
+		if w.Researcher != "" {
+			fmt.Fprintf(&b, "researcher  %s\n", w.Researcher)
+		}
+	}
+	if g, ok := k.gate.(*EgressGate); ok {
+		fmt.Fprintf(&b, "released    %d bytes of output this session\n", g.Released())
+	}
+	if w != nil && w.Markdown != "" {
+		s.Display(&Display{Data: map[string]any{"text/plain": b.String(), "text/markdown": w.Markdown}})
+		return nil
+	}
+	s.Stream("stdout", b.String())
+	return nil
+}

@@ -1,0 +1,170 @@
+package zmqsock
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/go-zeromq/zmq4"
+	"github.com/go-zeromq/zmq4/transport"
+)
+
+// Transports registered with zmq4 that wrap tcp and unix sockets in the
+// ZMTP scanner.
+const (
+	tcpTransport = "enclave-tcp"
+	ipcTransport = "enclave-ipc"
+)
+
+// Limits applied to every accepted connection.
+var (
+	// MaxMessage bounds the bytes of one multipart message.
+	MaxMessage int64 = 64 << 20
+	// HandshakeTimeout bounds the ZMTP greeting and handshake.
+	HandshakeTimeout = 5 * time.Second
+)
+
+// ErrFrameTooLarge is returned to zmq4 (which then closes the connection)
+// when a peer announces a message larger than MaxMessage.
+var ErrFrameTooLarge = errors.New("zmqsock: message larger than the limit")
+
+func init() {
+	for name, network := range map[string]string{tcpTransport: "tcp", ipcTransport: "unix"} {
+		if err := zmq4.RegisterTransport(name, limitTransport{transport.New(network)}); err != nil {
+			panic(err)
+		}
+	}
+}
+
+type limitTransport struct{ inner transport.Transport }
+
+func (t limitTransport) Dial(ctx context.Context, d transport.Dialer, addr string) (net.Conn, error) {
+	return t.inner.Dial(ctx, d, addr)
+}
+
+func (t limitTransport) Listen(ctx context.Context, addr string) (net.Listener, error) {
+	l, err := t.inner.Listen(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	return limitListener{l}, nil
+}
+
+func (t limitTransport) Addr(ep string) (string, error) { return t.inner.Addr(ep) }
+
+type limitListener struct{ net.Listener }
+
+func (l limitListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	c.SetReadDeadline(time.Now().Add(HandshakeTimeout))
+	return &zmtpConn{Conn: c, greeting: 64, max: MaxMessage}, nil
+}
+
+// zmtpConn follows the ZMTP 3 framing of the bytes it reads: a 64-byte
+// greeting, then frames of flags (bit 0 more, bit 1 long size, bit 2
+// command), a 1- or 8-byte size and a body. It fails the read that carries
+// a size over the limit, before zmq4 sees it.
+type zmtpConn struct {
+	net.Conn
+	greeting  int  // greeting bytes still to come
+	state     int  // 0 flags, 1 size, 2 body
+	flags     byte //
+	size      []byte
+	sizeWant  int   // 1 or 8
+	body      int64 // body bytes still to come
+	frame     int64 // size of the current frame
+	msgBytes  int64 // bytes in the current multipart message
+	max       int64
+	handshook bool
+	failed    error
+}
+
+func (c *zmtpConn) Read(p []byte) (int, error) {
+	if c.failed != nil {
+		return 0, c.failed
+	}
+	n, err := c.Conn.Read(p)
+	if e := c.scan(p[:n]); e != nil {
+		c.failed = e
+		c.Conn.Close()
+		return 0, e
+	}
+	return n, err
+}
+
+func (c *zmtpConn) scan(b []byte) error {
+	for len(b) > 0 {
+		if c.greeting > 0 {
+			k := min(c.greeting, len(b))
+			c.greeting -= k
+			b = b[k:]
+			continue
+		}
+		switch c.state {
+		case 0:
+			c.flags = b[0]
+			b = b[1:]
+			c.sizeWant = 1
+			if c.flags&0x02 != 0 {
+				c.sizeWant = 8
+			}
+			c.size = c.size[:0]
+			c.state = 1
+		case 1:
+			k := min(c.sizeWant-len(c.size), len(b))
+			c.size = append(c.size, b[:k]...)
+			b = b[k:]
+			if len(c.size) < c.sizeWant {
+				continue
+			}
+			var n uint64
+			if c.sizeWant == 1 {
+				n = uint64(c.size[0])
+			} else {
+				n = binary.BigEndian.Uint64(c.size)
+			}
+			if n > uint64(c.max) || c.msgBytes+int64(n) > c.max {
+				return fmt.Errorf("%w: %d-byte frame from %s", ErrFrameTooLarge, n, c.RemoteAddr())
+			}
+			c.body = int64(n)
+			c.frame = int64(n)
+			c.state = 2
+			if c.body == 0 {
+				c.endFrame()
+			}
+		case 2:
+			k := int64(len(b))
+			if k > c.body {
+				k = c.body
+			}
+			c.body -= k
+			b = b[k:]
+			if c.body == 0 {
+				c.endFrame()
+			}
+		}
+	}
+	return nil
+}
+
+func (c *zmtpConn) endFrame() {
+	c.state = 0
+	if c.flags&0x04 != 0 { // command (READY during the handshake)
+		if !c.handshook {
+			c.handshook = true
+			c.Conn.SetReadDeadline(time.Time{})
+		}
+		c.msgBytes = 0
+		return
+	}
+	c.msgBytes += c.frame
+	if c.flags&0x01 == 0 {
+		c.msgBytes = 0
+	}
+}

@@ -1,0 +1,207 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"enclave/kernel"
+	"enclave/sandbox/rpc"
+)
+
+// Texts the researcher sees when the worker had to go.
+const (
+	lostInterrupt = "the Go worker was stopped by interrupt; variables were lost"
+	lostTimeout   = "the Go worker was stopped because the cell ran past its time limit; variables were lost"
+)
+
+// Execute runs one cell in the worker.
+func (e *Executor) Execute(ctx context.Context, c *kernel.Cell, ev kernel.Events) *kernel.CellError {
+	p, notice, err := e.current(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return stopped(context.Cause(ctx))
+		}
+		return &kernel.CellError{Name: "WorkerStopped", Value: err.Error()}
+	}
+	if notice != "" {
+		ev.Stream("stderr", "[enclave] "+notice+"\n")
+	}
+	id := e.nextID.Add(1)
+	w := p.register(id)
+	defer p.unregister(id)
+	req := &rpc.Msg{Type: rpc.Execute, ID: id, Exec: &rpc.ExecRequest{
+		Code: c.Code, Silent: c.Silent, AllowStdin: c.AllowStdin, CellNumber: c.Number, MaxOutput: c.MaxOutput,
+	}}
+	if err := p.p.Conn.Send(req); err != nil {
+		<-p.dead
+		return died(p)
+	}
+
+	var (
+		cerr     *kernel.CellError
+		deadline <-chan time.Time // set once the cell is cancelled
+		cause    error
+		ctxDone  = ctx.Done()
+	)
+	for {
+		select {
+		case m := <-w.ch:
+			switch m.Type {
+			case rpc.Stream:
+				if m.Stream != nil {
+					ev.Stream(m.Stream.Name, m.Stream.Text)
+				}
+			case rpc.Display:
+				if d := m.Display; d != nil {
+					if isClear(d) {
+						ev.Clear(clearWait(d))
+					} else {
+						ev.Display(&kernel.Display{Data: d.Data, Metadata: d.Metadata, DisplayID: d.DisplayID, Update: d.Update})
+					}
+				}
+			case rpc.Result:
+				if m.Display != nil {
+					ev.Result(m.Display.Data, m.Display.Metadata)
+				}
+			case rpc.Error:
+				if m.Err != nil {
+					cerr = &kernel.CellError{Name: m.Err.Name, Value: m.Err.Value, Traceback: m.Err.Traceback}
+				}
+			case rpc.Done:
+				if cerr == nil && m.Done != nil && m.Done.Status != "ok" {
+					cerr = &kernel.CellError{Name: "Error", Value: "the cell " + m.Done.Status}
+				}
+				return cerr
+			case rpc.InputRequest:
+				e.serveInput(ctx, p, m, ev)
+			case rpc.Call:
+				e.serveCall(ctx, p, m, ev)
+			}
+		case <-p.dead:
+			if cause != nil {
+				return stopped(cause)
+			}
+			return died(p)
+		case <-ctxDone:
+			ctxDone = nil
+			cause = context.Cause(ctx)
+			if errors.Is(cause, kernel.ErrCellTimeout) {
+				e.log.Printf("cell %d passed its time limit; stopping it", c.Number)
+			}
+			p.p.Conn.Send(&rpc.Msg{Type: rpc.Interrupt, ID: id})
+			deadline = time.After(e.cfg.Grace)
+		case <-deadline:
+			e.log.Printf("cell %d did not stop within %v of the interrupt; killing the worker", c.Number, e.cfg.Grace)
+			e.replace(p)
+			return stopped(cause)
+		}
+	}
+}
+
+// stopped is the error of a cell whose worker the kernel killed.
+func stopped(cause error) *kernel.CellError {
+	if errors.Is(cause, kernel.ErrCellTimeout) {
+		return &kernel.CellError{Name: "WorkerStopped", Value: lostTimeout}
+	}
+	return &kernel.CellError{Name: "WorkerStopped", Value: lostInterrupt}
+}
+
+// died is the error of a cell whose worker ended on its own; a fresh
+// worker is started for the next cell.
+func died(p *proc) *kernel.CellError {
+	p.e.replace(p)
+	return &kernel.CellError{Name: "WorkerStopped", Value: "the Go worker stopped: " + p.reason + "; variables were lost"}
+}
+
+// isClear reports whether a display event is a clear_output request: an
+// empty bundle whose metadata carries "clear_output".
+func isClear(d *rpc.DisplayData) bool {
+	if len(d.Data) != 0 {
+		return false
+	}
+	_, ok := d.Metadata["clear_output"]
+	return ok
+}
+
+func clearWait(d *rpc.DisplayData) bool {
+	switch v := d.Metadata["clear_output"].(type) {
+	case bool:
+		return v
+	case map[string]any:
+		w, _ := v["wait"].(bool)
+		return w
+	}
+	return false
+}
+
+func (e *Executor) serveInput(ctx context.Context, p *proc, m *rpc.Msg, ev kernel.Events) {
+	prompt, password := "", false
+	if m.Input != nil {
+		prompt, password = m.Input.Prompt, m.Input.Password
+	}
+	text, err := ev.Input(ctx, prompt, password)
+	reply := &rpc.Msg{Type: rpc.InputReply, ID: m.ID, Text: text}
+	if err != nil {
+		reply.Reply = &rpc.CallResult{Error: err.Error()}
+	}
+	p.p.Conn.Send(reply)
+}
+
+func (e *Executor) serveCall(ctx context.Context, p *proc, m *rpc.Msg, ev kernel.Events) {
+	reply := &rpc.Msg{Type: rpc.CallReply, ID: m.ID, Reply: &rpc.CallResult{}}
+	if m.Call == nil {
+		reply.Reply.Error = "empty API call"
+	} else if res, err := ev.Call(ctx, m.Call.Method, m.Call.Args); err != nil {
+		reply.Reply.Error = err.Error()
+	} else {
+		reply.Reply.Result = res
+	}
+	p.p.Conn.Send(reply)
+}
+
+// Complete asks the worker for completions at the cursor.
+func (e *Executor) Complete(ctx context.Context, code string, cursor int) (kernel.Completion, error) {
+	m, err := e.query(ctx, &rpc.Msg{Type: rpc.Complete, Query: &rpc.CodeQuery{Code: code, CursorPos: cursor}}, rpc.CompleteReply)
+	if err != nil || m.Matches == nil {
+		return kernel.Completion{Matches: []string{}, CursorStart: cursor, CursorEnd: cursor}, err
+	}
+	return kernel.Completion{Matches: m.Matches.Matches, CursorStart: m.Matches.CursorStart, CursorEnd: m.Matches.CursorEnd}, nil
+}
+
+// Inspect asks the worker for documentation at the cursor.
+func (e *Executor) Inspect(ctx context.Context, code string, cursor, detail int) (map[string]any, error) {
+	m, err := e.query(ctx, &rpc.Msg{Type: rpc.Inspect, Query: &rpc.CodeQuery{Code: code, CursorPos: cursor, DetailLevel: detail}}, rpc.InspectReply)
+	if err != nil || m.Found == nil {
+		return nil, err
+	}
+	return m.Found.Data, nil
+}
+
+func (e *Executor) query(ctx context.Context, req *rpc.Msg, want rpc.Type) (*rpc.Msg, error) {
+	p, _, err := e.current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req.ID = e.nextID.Add(1)
+	w := p.register(req.ID)
+	defer p.unregister(req.ID)
+	if err := p.p.Conn.Send(req); err != nil {
+		return nil, err
+	}
+	for {
+		select {
+		case m := <-w.ch:
+			if m.Type == want {
+				return m, nil
+			}
+			if m.Type == rpc.Error && m.Err != nil {
+				return nil, errors.New(m.Err.Value)
+			}
+		case <-p.dead:
+			return nil, errors.New("the Go worker stopped: " + p.reason)
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+}

@@ -1,0 +1,303 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"enclave/kernel"
+	"enclave/sandbox/launch"
+	"enclave/sandbox/rpc"
+)
+
+// Config says how to run the worker.
+type Config struct {
+	Path         string        // the enclave-worker binary
+	Args         []string      // extra worker arguments
+	Grace        time.Duration // interrupt → kill; 2 s
+	ReadyTimeout time.Duration // start → Ready; 30 s
+	Log          *log.Logger
+}
+
+// Executor runs cells in a worker process and replaces the process when
+// it dies. It implements kernel.Executor, kernel.Completer and
+// kernel.Inspector.
+type Executor struct {
+	cfg    Config
+	log    *log.Logger
+	nextID atomic.Uint64
+
+	mu     sync.Mutex
+	cur    *proc
+	closed bool
+}
+
+// New returns an executor and starts its first worker in the background.
+func New(cfg Config) *Executor {
+	if cfg.Grace <= 0 {
+		cfg.Grace = 2 * time.Second
+	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = 30 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = log.New(os.Stderr, "enclave worker: ", log.LstdFlags)
+	}
+	e := &Executor{cfg: cfg, log: cfg.Log}
+	e.cur = e.spawn()
+	return e
+}
+
+// proc is one worker process and the routing of its messages.
+type proc struct {
+	e       *Executor
+	started chan struct{} // closed when launch.Start returned
+	p       *launch.Process
+	err     error // launch failure
+
+	ready     chan struct{} // closed on Ready or death
+	readyOnce sync.Once
+	hello     *rpc.Hello
+
+	dead   chan struct{} // closed after the process is gone
+	reason string        // why it is gone, for the researcher
+
+	mu      sync.Mutex
+	waiters map[uint64]*waiter
+	killed  bool
+}
+
+func (e *Executor) spawn() *proc {
+	p := &proc{e: e, started: make(chan struct{}), ready: make(chan struct{}), dead: make(chan struct{}),
+		waiters: map[uint64]*waiter{}}
+	go func() {
+		lp, err := launch.Start(launch.Config{Path: e.cfg.Path, Args: e.cfg.Args})
+		p.p, p.err = lp, err
+		close(p.started)
+		if err != nil {
+			p.reason = err.Error()
+			p.readyOnce.Do(func() { close(p.ready) })
+			close(p.dead)
+			return
+		}
+		go p.read()
+		go func() {
+			select {
+			case <-p.ready:
+			case <-time.After(e.cfg.ReadyTimeout):
+				e.log.Printf("worker %d sent no Ready in %v; killing it", lp.Pid(), e.cfg.ReadyTimeout)
+				p.kill()
+			}
+		}()
+	}()
+	return p
+}
+
+// read routes the worker's messages until its pipe closes, then waits for
+// the process to end and records why.
+func (p *proc) read() {
+	conn := p.p.Conn
+	var rerr error
+	for {
+		m, err := conn.Recv()
+		if err != nil {
+			rerr = err
+			break
+		}
+		switch m.Type {
+		case rpc.Ready:
+			p.hello = m.Hello
+			p.readyOnce.Do(func() { close(p.ready) })
+			continue
+		}
+		p.mu.Lock()
+		w := p.waiters[m.ID]
+		p.mu.Unlock()
+		if w == nil {
+			p.e.log.Printf("worker sent %s for unknown id %d; ignored", m.Type, m.ID)
+			continue
+		}
+		select {
+		case w.ch <- m:
+		case <-w.gone:
+		}
+	}
+	if !errors.Is(rerr, os.ErrClosed) && rerr.Error() != "EOF" {
+		p.e.log.Printf("worker pipe: %v", rerr)
+	}
+	select {
+	case <-p.p.Exited():
+	case <-time.After(2 * time.Second):
+		p.e.log.Printf("worker closed its pipe but did not exit; killing it")
+		p.kill()
+		<-p.p.Exited()
+	}
+	p.reason = deathReason(p.p.Output(), p.p.Wait(), p.wasKilled())
+	if out := strings.TrimSpace(p.p.Output()); out != "" {
+		p.e.log.Printf("worker %d ended (%s); its last output:\n%s", p.p.Pid(), p.reason, out)
+	} else {
+		p.e.log.Printf("worker %d ended (%s)", p.p.Pid(), p.reason)
+	}
+	p.readyOnce.Do(func() { close(p.ready) })
+	conn.Close()
+	close(p.dead)
+}
+
+func (p *proc) kill() {
+	p.mu.Lock()
+	p.killed = true
+	p.mu.Unlock()
+	if p.p != nil {
+		p.p.Kill()
+	}
+}
+
+func (p *proc) wasKilled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.killed
+}
+
+func (p *proc) isDead() bool {
+	select {
+	case <-p.dead:
+		return true
+	default:
+		return false
+	}
+}
+
+// waiter receives the worker's messages for one id (a cell or a query).
+type waiter struct {
+	ch   chan *rpc.Msg
+	gone chan struct{} // closed when nobody reads ch any more
+}
+
+func (p *proc) register(id uint64) *waiter {
+	w := &waiter{ch: make(chan *rpc.Msg, 64), gone: make(chan struct{})}
+	p.mu.Lock()
+	p.waiters[id] = w
+	p.mu.Unlock()
+	return w
+}
+
+func (p *proc) unregister(id uint64) {
+	p.mu.Lock()
+	if w := p.waiters[id]; w != nil {
+		close(w.gone)
+		delete(p.waiters, id)
+	}
+	p.mu.Unlock()
+}
+
+// deathReason says in one line why the worker ended: Go's fatal error
+// line when there is one, else the panic line, else the exit status.
+func deathReason(output string, waitErr error, killed bool) string {
+	lines := strings.Split(output, "\n")
+	for _, l := range lines {
+		if strings.HasPrefix(l, "fatal error: ") {
+			return strings.TrimSpace(l)
+		}
+	}
+	if strings.Contains(output, "goroutine stack exceeds") {
+		return "fatal error: stack overflow"
+	}
+	for _, l := range lines {
+		if strings.HasPrefix(l, "panic: ") {
+			l = strings.TrimSpace(l)
+			if len(l) > 200 {
+				l = l[:200] + "…"
+			}
+			return l
+		}
+	}
+	if killed {
+		return "killed by the kernel"
+	}
+	if waitErr != nil {
+		return waitErr.Error()
+	}
+	return "it exited"
+}
+
+// current returns the worker to use, ready, starting a fresh one when the
+// last has died. notice says what happened to a worker that died idle.
+func (e *Executor) current(ctx context.Context) (p *proc, notice string, err error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, "", errors.New("the executor is closed")
+	}
+	p = e.cur
+	if p.isDead() {
+		if p.hello != nil {
+			notice = "the Go worker stopped between cells (" + p.reason + "); a fresh worker runs this cell and variables were lost"
+		}
+		p = e.spawn()
+		e.cur = p
+	}
+	e.mu.Unlock()
+	select {
+	case <-p.ready:
+	case <-ctx.Done():
+		return nil, "", context.Cause(ctx)
+	}
+	if p.hello == nil {
+		<-p.dead
+		return nil, "", fmt.Errorf("the Go worker could not start: %s", p.reason)
+	}
+	return p, notice, nil
+}
+
+// replace kills p (if it is still current) and starts a fresh worker.
+func (e *Executor) replace(p *proc) {
+	p.kill()
+	e.mu.Lock()
+	if e.cur == p && !e.closed {
+		e.cur = e.spawn()
+	}
+	e.mu.Unlock()
+}
+
+// Hello returns the current worker's Ready message, or nil if it is not
+// ready yet.
+func (e *Executor) Hello() *rpc.Hello {
+	e.mu.Lock()
+	p := e.cur
+	e.mu.Unlock()
+	select {
+	case <-p.ready:
+		return p.hello
+	default:
+		return nil
+	}
+}
+
+// Close shuts the worker down, killing it if it does not exit at once.
+func (e *Executor) Close() error {
+	e.mu.Lock()
+	e.closed = true
+	p := e.cur
+	e.mu.Unlock()
+	<-p.started
+	if p.p == nil {
+		return nil
+	}
+	p.p.Conn.Send(&rpc.Msg{Type: rpc.Shutdown})
+	select {
+	case <-p.p.Exited():
+	case <-time.After(500 * time.Millisecond):
+		p.kill()
+	}
+	return nil
+}
+
+var _ kernel.Executor = (*Executor)(nil)
+var _ kernel.Completer = (*Executor)(nil)
+var _ kernel.Inspector = (*Executor)(nil)
