@@ -1,0 +1,120 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"enclave/kernelspec"
+)
+
+func init() {
+	register(&command{
+		Name:  "install",
+		Usage: "install [--user|--sys-prefix|--prefix DIR] [--name N] [--display-name TEXT] [--worker PATH] [--workspace DIR]",
+		Run:   runInstall,
+	})
+	register(&command{
+		Name:  "uninstall",
+		Usage: "uninstall [--user|--sys-prefix|--prefix DIR] [--name N]",
+		Run:   runUninstall,
+	})
+}
+
+func scopeFlags(fs *flag.FlagSet) *kernelspec.Scope {
+	s := new(kernelspec.Scope)
+	fs.BoolVar(&s.User, "user", false, "install for this user (the default)")
+	fs.BoolVar(&s.SysPrefix, "sys-prefix", false, "install into Python's sys.prefix (a virtualenv or conda env)")
+	fs.StringVar(&s.Prefix, "prefix", "", "install into PREFIX/share/jupyter/kernels")
+	return s
+}
+
+func checkScope(s *kernelspec.Scope) error {
+	n := 0
+	for _, set := range []bool{s.User, s.SysPrefix, s.Prefix != ""} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		return fmt.Errorf("choose one of --user, --sys-prefix and --prefix")
+	}
+	return nil
+}
+
+func runInstall(args []string) error {
+	fs := flag.NewFlagSet("install", flag.ContinueOnError)
+	scope := scopeFlags(fs)
+	name := fs.String("name", kernelspec.DefaultName, "kernel name")
+	display := fs.String("display-name", "Go (enclave)", "name shown in Jupyter's launcher")
+	workerPath := fs.String("worker", "", "enclave-worker binary (default: next to enclave)")
+	ws := fs.String("workspace", "", "workspace directory the kernel opens (ENCLAVE_WORKSPACE)")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return errUsage
+	}
+	if err := checkScope(scope); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if r, err := filepath.EvalSymlinks(self); err == nil {
+		self = r
+	}
+	wp := *workerPath
+	if wp != "" {
+		if wp, err = findWorker(wp); err != nil {
+			return err
+		}
+	} else if _, err := findWorker(""); err != nil {
+		return fmt.Errorf("%w (or pass --worker PATH)", err)
+	}
+	wsDir := *ws
+	if wsDir != "" {
+		if wsDir, err = filepath.Abs(wsDir); err != nil {
+			return err
+		}
+		if _, err := os.Stat(filepath.Join(wsDir, "workspace.yaml")); err != nil {
+			return fmt.Errorf("--workspace %s: no workspace.yaml there (create it with `enclave workspace create`)", wsDir)
+		}
+	}
+	kdir, err := kernelspec.KernelsDir(*scope)
+	if err != nil {
+		return err
+	}
+	dir, err := kernelspec.Install(kdir, *name, kernelspec.Options{
+		Enclave: self, Worker: wp, Workspace: wsDir, DisplayName: *display, Version: version,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("installed kernelspec %s in %s\n", *name, dir)
+	return nil
+}
+
+func runUninstall(args []string) error {
+	fs := flag.NewFlagSet("uninstall", flag.ContinueOnError)
+	scope := scopeFlags(fs)
+	name := fs.String("name", kernelspec.DefaultName, "kernel name")
+	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
+		return errUsage
+	}
+	if err := checkScope(scope); err != nil {
+		return err
+	}
+	kdir, err := kernelspec.KernelsDir(*scope)
+	if err != nil {
+		return err
+	}
+	dir, err := kernelspec.Uninstall(kdir, *name)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("removed kernelspec %s from %s\n", *name, dir)
+	return nil
+}
+
+// version is the enclave version shown in kernel_info and kernel.json.
+const version = "0.1.0"
