@@ -1,0 +1,416 @@
+package assoc
+
+import (
+	"fmt"
+	"math"
+
+	"enclave/datasets/genomics/plink"
+)
+
+// maxCells bounds the covariate patterns for which samples are collapsed
+// into weighted cells (genotype × case status × pattern).
+const maxCells = 16
+
+// cellDesign lists the distinct covariate rows of the analysed samples, with
+// one sample mask per (pattern, case status) for popcount tallies.
+type cellDesign struct {
+	patterns [][]float64      // distinct Z rows (intercept first)
+	masks    [][2]*plink.Mask // [pattern][0 control, 1 case]
+}
+
+// rows is a logistic design: row r has predictors x_r = [z_r, g_r], weight
+// (sample count) n_r and s_r cases. Rows with g_r NaN are skipped.
+type rows struct {
+	z    []float64 // nrow × q
+	g    []float64
+	n    []float64 // nil: every weight is 1
+	s    []float64
+	nrow int
+}
+
+// logWork is per-goroutine scratch for logistic tests.
+type logWork struct {
+	lin   *linWork
+	g     []float64 // dense genotype (dosage, NaN missing) over analysed samples
+	cells rows
+	beta  []float64
+	step  []float64
+	grad  []float64
+	hess  []float64
+	inv   []float64
+	x     []float64
+	full  []float64 // unpacked .bed row
+}
+
+func (m *model) newLogWork() *logWork {
+	p := m.q + 1
+	wk := &logWork{lin: m.newLinWork(), beta: make([]float64, p), step: make([]float64, p), grad: make([]float64, p),
+		hess: make([]float64, p*p), inv: make([]float64, p*p), x: make([]float64, p)}
+	if m.cells != nil {
+		nc := 3 * len(m.cells.patterns)
+		wk.cells = rows{z: make([]float64, nc*m.q), g: make([]float64, nc), n: make([]float64, nc), s: make([]float64, nc), nrow: nc}
+		for pt, z := range m.cells.patterns {
+			for gi := 0; gi < 3; gi++ {
+				copy(wk.cells.z[(3*pt+gi)*m.q:], z)
+			}
+		}
+	} else {
+		wk.g = make([]float64, m.n)
+	}
+	return wk
+}
+
+// fitNull fits the covariate-only logistic model and decides whether the
+// samples collapse into cells.
+func (m *model) fitNull(name string) error {
+	q := m.q
+	// Distinct covariate patterns.
+	var pats [][]float64
+	patOf := make([]int, m.n)
+	index := map[string]int{}
+	key := make([]byte, 0, 8*q)
+	for i := 0; i < m.n && len(pats) <= maxCells; i++ {
+		zi := m.z[i*q : (i+1)*q]
+		key = key[:0]
+		for _, v := range zi {
+			b := math.Float64bits(v)
+			for s := 0; s < 64; s += 8 {
+				key = append(key, byte(b>>s))
+			}
+		}
+		k, ok := index[string(key)]
+		if !ok {
+			k = len(pats)
+			index[string(key)] = k
+			pats = append(pats, append([]float64(nil), zi...))
+		}
+		patOf[i] = k
+	}
+	if len(pats) <= maxCells {
+		cd := &cellDesign{patterns: pats, masks: make([][2]*plink.Mask, len(pats))}
+		for pt := range pats {
+			for y := 0; y < 2; y++ {
+				cd.masks[pt][y] = plink.NewMask(m.nAll, func(i int) bool {
+					k := m.idx[i]
+					return k >= 0 && patOf[k] == pt && m.y[k] == float64(y)
+				})
+			}
+		}
+		m.cells = cd
+	}
+	// Null model: IRLS on Z with y (g column absent: use q predictors).
+	d := rows{z: m.z, g: nil, s: m.y, nrow: m.n}
+	beta := make([]float64, q)
+	wk := &logWork{beta: beta, step: make([]float64, q), grad: make([]float64, q), hess: make([]float64, q*q), inv: make([]float64, q*q), x: make([]float64, q)}
+	st := irls(&d, q, wk)
+	if st.fail || st.unfinished {
+		return fmt.Errorf("phenotype %s: the covariate-only logistic model does not converge: %w", name, ErrModel)
+	}
+	m.null = append([]float64(nil), beta...)
+	return nil
+}
+
+type fitStatus struct {
+	fail, unfinished bool
+}
+
+// irls maximises the logistic likelihood by Newton–Raphson from wk.beta
+// (p predictors: q Z columns, plus g when d.g != nil). On return wk.inv
+// holds the inverse information matrix at the solution. It fails like
+// plink2's LogisticRegression: non-finite values, a non-positive-definite
+// information matrix, or steps that grow instead of shrinking.
+func irls(d *rows, p int, wk *logWork) fitStatus {
+	const maxIter = 25
+	beta, step, grad, hess := wk.beta, wk.step, wk.grad, wk.hess
+	minDelta := math.Inf(1)
+	for iter := 0; ; iter++ {
+		if !infoGrad(d, p, beta, grad, hess) {
+			return fitStatus{fail: true}
+		}
+		copy(wk.inv, hess)
+		if !cholInverse(wk.inv, p) {
+			return fitStatus{fail: true}
+		}
+		symMulVec(wk.inv, grad, step, p)
+		delta, maxAbs := 0.0, 0.0
+		for t := 0; t < p; t++ {
+			beta[t] += step[t]
+			delta += math.Abs(step[t])
+			maxAbs = math.Max(maxAbs, math.Abs(beta[t]))
+		}
+		if math.IsNaN(delta) {
+			return fitStatus{fail: true}
+		}
+		if iter > 3 && delta > 20 && delta > 2*minDelta {
+			return fitStatus{fail: true}
+		}
+		minDelta = math.Min(minDelta, delta)
+		if delta < 1e-10*(1+maxAbs) {
+			if maxAbs > 6e4 {
+				return fitStatus{fail: true}
+			}
+			// Information at the (converged) solution.
+			if !infoGrad(d, p, beta, grad, hess) {
+				return fitStatus{fail: true}
+			}
+			copy(wk.inv, hess)
+			if !cholInverse(wk.inv, p) {
+				return fitStatus{fail: true}
+			}
+			return fitStatus{}
+		}
+		if iter == maxIter {
+			if maxAbs > 8e3 {
+				return fitStatus{fail: true}
+			}
+			return fitStatus{unfinished: true}
+		}
+	}
+}
+
+// infoGrad computes the score X'(s - nμ) into grad and the information
+// X'diag(nμ(1-μ))X into hess (full p×p) at beta.
+func infoGrad(d *rows, p int, beta, grad, hess []float64) bool {
+	q := len(beta)
+	if d.g != nil {
+		q = p - 1
+	}
+	clear(grad[:p])
+	clear(hess[:p*p])
+	bz := beta[:q]
+	var bg float64
+	if d.g != nil {
+		bg = beta[q]
+	}
+	for r := 0; r < d.nrow; r++ {
+		var gi float64
+		if d.g != nil {
+			gi = d.g[r]
+			if gi != gi {
+				continue
+			}
+		}
+		nr := 1.0
+		if d.n != nil {
+			nr = d.n[r]
+			if nr == 0 {
+				continue
+			}
+		}
+		zr := d.z[r*q : r*q+q : r*q+q]
+		eta := gi * bg
+		for t, v := range zr {
+			eta += v * bz[t]
+		}
+		mu := 1 / (1 + math.Exp(-eta))
+		w := nr * mu * (1 - mu)
+		res := d.s[r] - nr*mu
+		for a := 0; a < q; a++ {
+			xa := zr[a]
+			grad[a] += res * xa
+			wa := w * xa
+			ha := hess[a*p : a*p+a+1]
+			for b := range ha {
+				ha[b] += wa * zr[b]
+			}
+		}
+		if d.g != nil {
+			grad[q] += res * gi
+			wg := w * gi
+			hq := hess[q*p : q*p+q+1]
+			for b := 0; b < q; b++ {
+				hq[b] += wg * zr[b]
+			}
+			hq[q] += wg * gi
+		}
+	}
+	for a := 0; a < p; a++ {
+		for b := 0; b < a; b++ {
+			hess[b*p+a] = hess[a*p+b]
+		}
+	}
+	return !math.IsNaN(hess[p*p-1]) && !math.IsInf(hess[p*p-1], 0)
+}
+
+// logistic fits case status ~ 1 + covariates + g for one variant with
+// plink2's logistic-Firth hybrid rules: Firth when the cases or the
+// controls carry no ALT allele, or when plain logistic regression fails.
+func (m *model) logistic(row []byte, wk *logWork, out *variantOut) {
+	c := plink.CountRowMasked(row, m.mask)
+	q := m.q
+	p := q + 1
+	nT := m.n - c.Missing
+	out.obs = nT
+	if nT <= p {
+		out.err = ErrSampleCt
+		return
+	}
+	if (c.HomA1 == nT) || (c.Het == nT) || (c.HomA2 == nT) {
+		out.err = ErrConstOmittedAllele
+		return
+	}
+	// Predictor checks, as for linear regression.
+	lw := wk.lin
+	a, gSum := m.normalMatrix(row, c, lw)
+	if e := m.checkPredictors(a, gSum, lw.cs, nT, lw); e != errNone {
+		out.err = e
+		return
+	}
+	var d *rows
+	var caseAlt, altTotal, caseObs int
+	if m.cells != nil {
+		d = &wk.cells
+		for pt := range m.cells.patterns {
+			for y := 0; y < 2; y++ {
+				cc := plink.CountRowMasked(row, m.cells.masks[pt][y])
+				for gi, k := range [3]int{cc.HomA2, cc.Het, cc.HomA1} {
+					r := 3*pt + gi
+					if y == 0 {
+						d.n[r], d.s[r] = float64(k), 0
+					} else {
+						d.n[r] += float64(k)
+						d.s[r] = float64(k)
+					}
+					d.g[r] = float64(gi)
+				}
+				if y == 1 {
+					caseAlt += 2*cc.HomA1 + cc.Het
+					caseObs += cc.NonMissing()
+				}
+				altTotal += 2*cc.HomA1 + cc.Het
+			}
+		}
+	} else {
+		plink.UnpackFloat64(row, m.nAll, wk.fullRow(m.nAll))
+		full := wk.full
+		g := wk.g
+		for i, k := range m.idx {
+			if k >= 0 {
+				g[k] = full[i]
+			}
+		}
+		for k, gi := range g {
+			if gi == gi {
+				altTotal += int(gi)
+				if m.y[k] == 1 {
+					caseAlt += int(gi)
+					caseObs++
+				}
+			}
+		}
+		d = &rows{z: m.z, g: g, s: m.y, nrow: m.n}
+	}
+	beta := wk.beta
+	copy(beta, m.null)
+	beta[q] = 0
+	// Separation check on the tested allele A1 (ALT or REF).
+	caseA1, a1Total := caseAlt, altTotal
+	if out.a1IsRef {
+		caseA1 = 2*caseObs - caseAlt
+		a1Total = 2*nT - altTotal
+	}
+	useFirth := caseA1 == 0 || caseA1 == a1Total
+	var st fitStatus
+	if !useFirth {
+		st = irls(d, p, wk)
+		if st.fail {
+			useFirth = true
+			copy(beta, m.null)
+			beta[q] = 0
+		}
+	}
+	if useFirth {
+		out.firth = true
+		st = firth(d, p, wk)
+		if st.fail {
+			out.err = ErrFirthConvergeFail
+			return
+		}
+	}
+	out.unfinished = st.unfinished
+	inv := wk.inv
+	// plink2's validParameters(): positive finite variances, no
+	// near-perfectly correlated estimates.
+	for t := 0; t < p; t++ {
+		v := inv[t*p+t]
+		if v < 1e-20 || math.IsNaN(v) || math.IsInf(v, 0) {
+			out.err = ErrInvalidResult
+			return
+		}
+	}
+	for s := 1; s < p; s++ {
+		for t := 0; t < s; t++ {
+			if inv[s*p+t] > 0.99999*math.Sqrt(inv[s*p+s]*inv[t*p+t]) {
+				out.err = ErrInvalidResult
+				return
+			}
+		}
+	}
+	set := func(k, t int) {
+		b := beta[t]
+		se := math.Sqrt(inv[t*p+t])
+		z := b / se
+		out.beta[k], out.se[k], out.stat[k], out.p[k] = b, se, z, normP(z)
+	}
+	set(0, q)
+	if out.a1IsRef {
+		out.beta[0], out.stat[0] = -out.beta[0], -out.stat[0]
+	}
+	for j := 1; j < len(out.beta); j++ {
+		set(j, j)
+	}
+}
+
+// fullRow returns scratch for a whole unpacked .bed row.
+func (wk *logWork) fullRow(n int) []float64 {
+	if cap(wk.full) < n {
+		wk.full = make([]float64, n)
+	}
+	wk.full = wk.full[:n]
+	return wk.full
+}
+
+// normalMatrix gathers the class sums of a row and returns the Q-basis
+// normal matrix of [g, Q] over the non-missing samples (as in linear) and
+// Σ_T g, for the predictor checks.
+func (m *model) normalMatrix(row []byte, c plink.Counts, wk *linWork) ([]float64, float64) {
+	q, w := m.q, m.w
+	p := q + 1
+	cs := wk.cs
+	m.gather(row, c, cs)
+	nT := m.n - c.Missing
+	hSum := float64(cs.nHet + 2*cs.nHom)
+	hh := float64(cs.nHet + 4*cs.nHom)
+	gq := wk.gq
+	for t := 0; t < q; t++ {
+		gq[t] = cs.het[t] + 2*cs.hom[t]
+	}
+	gSum, gg := hSum, hh
+	if cs.flip {
+		for t := 0; t < q; t++ {
+			gq[t] = 2*(m.qsum[t]-cs.miss[t]) - gq[t]
+		}
+		gSum = 2*float64(nT) - hSum
+		gg = 4*float64(nT) - 4*hSum + hh
+	}
+	a := wk.a
+	clear(a)
+	a[0] = gg
+	for t := 0; t < q; t++ {
+		a[t+1] = gq[t]
+		a[(t+1)*p] = gq[t]
+		a[(t+1)*p+t+1] = 1
+	}
+	if cs.nMiss > 0 {
+		mo := cs.missOuter
+		for s := 0; s < q; s++ {
+			for t := 0; t <= s; t++ {
+				a[(s+1)*p+t+1] -= mo[s*w+t]
+				if s != t {
+					a[(t+1)*p+s+1] -= mo[s*w+t]
+				}
+			}
+		}
+	}
+	return a, gSum
+}
