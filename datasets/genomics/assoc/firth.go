@@ -27,14 +27,18 @@ func firth(d *rows, p int, wk *logWork) fitStatus {
 		if math.IsNaN(maxStep) {
 			return fitStatus{fail: true}
 		}
-		// Converged when the Newton step and the modified score vanish, or
+		// Converged when the Newton step and the modified score vanish
+		// (logistf's xconv = gconv = 1e-5 at the least), or
 		// when the penalised likelihood no longer moves and the step is
 		// small: on the flat ridge of a one-carrier variant the Fisher-
 		// scoring step can oscillate around the optimum.
-		if (maxStep < 1e-9 && maxGrad < 1e-6) || (maxStep < 1e-4 && math.Abs(ll-prevLL) <= 1e-14*math.Abs(ll)) {
+		if (maxStep < 1e-9 && maxGrad < 1e-6) || (maxStep <= 1e-5 && maxGrad < 1e-5) || (maxStep < 1e-3 && math.Abs(ll-prevLL) <= 1e-14*math.Abs(ll)) {
 			return fitStatus{}
 		}
 		prevLL = ll
+		if iter > 90 {
+			println(iter, maxStep, maxGrad, ll)
+		}
 		if maxStep > 5 {
 			for t := range step[:p] {
 				step[t] *= 5 / maxStep
@@ -47,7 +51,7 @@ func firth(d *rows, p int, wk *logWork) fitStatus {
 				beta[t] = prev[t] + step[t]
 			}
 			newLL, ok = firthEval(d, p, beta, wk)
-			if ok && newLL >= ll-1e-12*math.Abs(ll) {
+			if ok && newLL >= ll-1e-11*math.Abs(ll) { // roundoff of the sum
 				break
 			}
 			if half == 30 {

@@ -25,7 +25,21 @@ type Fileset struct {
 
 	bedPath  string
 	data     []byte // whole mapped .bed, magic included
+	mapped   bool   // data is an mmap to release on Close
 	rowBytes int
+}
+
+// NewInMemory returns a Fileset over packed rows held in memory, e.g.
+// genotypes read from a VCF: rows holds len(variants) rows of
+// ceil(len(samples)/4) bytes each, in the .bed encoding.
+func NewInMemory(variants []Variant, samples []Sample, rows []byte) (*Fileset, error) {
+	rb := (len(samples) + 3) / 4
+	if len(rows) != len(variants)*rb {
+		return nil, fmt.Errorf("plink: %d bytes of rows for %d variants × %d bytes", len(rows), len(variants), rb)
+	}
+	data := make([]byte, 3, 3+len(rows))
+	copy(data, Magic[:])
+	return &Fileset{Variants: variants, Samples: samples, bedPath: "(memory)", data: append(data, rows...), rowBytes: rb, PhenoBinary: true}, nil
 }
 
 // Open reads PREFIX.bim and PREFIX.fam and maps PREFIX.bed.
@@ -111,16 +125,17 @@ func (fs *Fileset) mapBed(bim, fam string) error {
 		return fmt.Errorf("%s: mmap: %w", fs.bedPath, err)
 	}
 	_ = unix.Madvise(data, unix.MADV_WILLNEED)
-	fs.data = data
+	fs.data, fs.mapped = data, true
 	return nil
 }
 
 // Close unmaps the .bed. Rows obtained earlier become invalid.
 func (fs *Fileset) Close() error {
-	if fs.data == nil || len(fs.data) <= 3 {
+	if !fs.mapped {
 		fs.data = nil
 		return nil
 	}
+	fs.mapped = false
 	err := unix.Munmap(fs.data)
 	fs.data = nil
 	return err

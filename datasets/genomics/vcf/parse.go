@@ -1,0 +1,211 @@
+package vcf
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+
+	"enclave/datasets/genomics/plink"
+)
+
+// recordParser decodes one VCF data line.
+type recordParser struct {
+	n       int
+	opts    Options
+	variant plink.Variant
+	alts    []string
+	rest    []byte // FORMAT and sample columns
+	rows    [][]byte
+	chromC  map[string]string
+}
+
+var errColumns = fmt.Errorf("fewer than 8 tab-separated columns")
+
+// head parses the fixed columns.
+func (p *recordParser) head(line []byte) error {
+	line = bytes.TrimRight(line, "\r")
+	var f [8][]byte
+	rest := line
+	for i := 0; i < 8; i++ {
+		j := bytes.IndexByte(rest, '\t')
+		if j < 0 {
+			if i < 7 {
+				return errColumns
+			}
+			f[i], rest = rest, nil
+			break
+		}
+		f[i], rest = rest[:j], rest[j+1:]
+	}
+	code, ok := plink.ParseChrom(string(f[0]))
+	if !ok {
+		return fmt.Errorf("unknown chromosome name %q (want 1-22, X, Y, XY, MT, optionally with chr)", f[0])
+	}
+	pos, err := strconv.ParseInt(string(f[1]), 10, 64)
+	if err != nil || pos < 0 {
+		return fmt.Errorf("POS %q is not a position", f[1])
+	}
+	if len(f[3]) == 0 {
+		return fmt.Errorf("empty REF")
+	}
+	p.variant = plink.Variant{Chrom: plink.ChromName(code), ChromCode: code, ID: string(f[2]), Pos: pos, A2: string(f[3])}
+	p.alts = p.alts[:0]
+	if string(f[4]) == "." {
+		p.alts = append(p.alts, ".") // no ALT: monomorphic; plink2 writes "." in the .bim
+	} else {
+		for _, a := range bytes.Split(f[4], []byte(",")) {
+			p.alts = append(p.alts, string(a))
+		}
+	}
+	p.rest = rest
+	return nil
+}
+
+// genotypes fills one packed row per ALT from the FORMAT/sample columns.
+func (p *recordParser) genotypes(st *Stats) error {
+	rb := (p.n + 3) / 4
+	for len(p.rows) < len(p.alts) {
+		p.rows = append(p.rows, nil)
+	}
+	for j := range p.alts {
+		if cap(p.rows[j]) < rb {
+			p.rows[j] = make([]byte, rb)
+		}
+		p.rows[j] = p.rows[j][:rb]
+		clear(p.rows[j])
+	}
+	if p.n == 0 {
+		return nil
+	}
+	rest := p.rest
+	k := bytes.IndexByte(rest, '\t')
+	if k < 0 {
+		return fmt.Errorf("no sample columns (expected %d)", p.n)
+	}
+	format := rest[:k]
+	rest = rest[k+1:]
+	gtIdx, dsIdx := -1, -1
+	for i, key := range bytes.Split(format, []byte(":")) {
+		switch string(key) {
+		case "GT":
+			gtIdx = i
+		case "DS":
+			dsIdx = i
+		}
+	}
+	if !p.opts.Dosage {
+		dsIdx = -1
+	}
+	if gtIdx < 0 && dsIdx < 0 {
+		return fmt.Errorf("FORMAT %q has no GT%s", format, map[bool]string{true: " or DS", false: ""}[p.opts.Dosage])
+	}
+	fastGT := gtIdx == 0 && len(format) == 2 && len(p.alts) == 1
+	for i := 0; i < p.n; i++ {
+		var field []byte
+		k := bytes.IndexByte(rest, '\t')
+		if k < 0 {
+			if i != p.n-1 {
+				return fmt.Errorf("%d sample columns, header has %d", i+1, p.n)
+			}
+			field, rest = rest, nil
+		} else {
+			field, rest = rest[:k], rest[k+1:]
+		}
+		sh := uint(2 * (i & 3))
+		if fastGT && len(field) == 3 && (field[1] == '/' || field[1] == '|') {
+			if c, ok := fastCode[[2]byte{field[0], field[2]}]; ok {
+				p.rows[0][i>>2] |= c << sh
+				continue
+			}
+		}
+		gt, ds := subfield(field, gtIdx), subfield(field, dsIdx)
+		for j := range p.alts {
+			c, err := p.code(gt, ds, j+1, st)
+			if err != nil {
+				return fmt.Errorf("sample %d (column %d): %w", i+1, i+10, err)
+			}
+			p.rows[j][i>>2] |= c << sh
+		}
+	}
+	if rest != nil && len(bytes.TrimRight(rest, "\r")) > 0 {
+		return fmt.Errorf("more sample columns than the %d in the header", p.n)
+	}
+	return nil
+}
+
+// fastCode maps the common diploid biallelic GT strings to codes.
+var fastCode = map[[2]byte]byte{
+	{'0', '0'}: plink.CodeHomA2, {'0', '1'}: plink.CodeHet, {'1', '0'}: plink.CodeHet,
+	{'1', '1'}: plink.CodeHomA1, {'.', '.'}: plink.CodeMissing,
+}
+
+func subfield(field []byte, idx int) []byte {
+	if idx < 0 {
+		return nil
+	}
+	for i := 0; i < idx; i++ {
+		k := bytes.IndexByte(field, ':')
+		if k < 0 {
+			return nil // trailing fields dropped: missing
+		}
+		field = field[k+1:]
+	}
+	if k := bytes.IndexByte(field, ':'); k >= 0 {
+		field = field[:k]
+	}
+	return field
+}
+
+// code returns the 2-bit code of one genotype for ALT allele number alt.
+func (p *recordParser) code(gt, ds []byte, alt int, st *Stats) (byte, error) {
+	if len(gt) > 0 && !(len(gt) == 1 && gt[0] == '.') {
+		copies, called, total := 0, 0, 0
+		for len(gt) > 0 {
+			k := bytes.IndexAny(gt, "/|")
+			a := gt
+			if k >= 0 {
+				a, gt = gt[:k], gt[k+1:]
+			} else {
+				gt = nil
+			}
+			total++
+			if string(a) == "." {
+				continue
+			}
+			x, err := strconv.Atoi(string(a))
+			if err != nil || x < 0 || x > len(p.alts) {
+				return 0, fmt.Errorf("GT allele %q is not 0..%d or .", a, len(p.alts))
+			}
+			called++
+			if x == alt {
+				copies++
+			}
+		}
+		switch {
+		case total > 2:
+			return 0, fmt.Errorf("ploidy %d GT; only haploid and diploid calls are supported", total)
+		case called == total && total == 2:
+			return [3]byte{plink.CodeHomA2, plink.CodeHet, plink.CodeHomA1}[copies], nil
+		case called == total && total == 1:
+			// haploid call, stored as a homozygote as plink does
+			return [2]byte{plink.CodeHomA2, plink.CodeHomA1}[copies], nil
+		case called > 0:
+			st.HalfCalls++
+			return plink.CodeMissing, nil
+		}
+	}
+	if len(ds) > 0 && string(ds) != "." && len(p.alts) == 1 {
+		d, err := strconv.ParseFloat(string(ds), 64)
+		if err != nil || d < 0 || d > 2 {
+			return 0, fmt.Errorf("DS %q is not a dosage in [0, 2]", ds)
+		}
+		r := math.Round(d)
+		if math.Abs(d-r) > 0.1 {
+			return plink.CodeMissing, nil
+		}
+		st.DosageCalls++
+		return [3]byte{plink.CodeHomA2, plink.CodeHet, plink.CodeHomA1}[int(r)], nil
+	}
+	return plink.CodeMissing, nil
+}
