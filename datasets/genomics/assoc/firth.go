@@ -4,9 +4,10 @@ import "math"
 
 // firth maximises the Firth-penalised logistic likelihood
 // ℓ(β) + ½ log det I(β) from wk.beta, as logistf (and plink2's Firth
-// fallback) does: Newton steps with the modified score
-// U*_j = Σ (s - nμ + n h (½ - μ)) x_j, steps capped at 5 and halved while the
-// penalised likelihood drops. On return wk.inv is I(β)⁻¹ at the solution,
+// fallback) does: steps (X' diag((1+h)w) X)⁻¹ U* with the modified score
+// U*_j = Σ (s - nμ + n h (½ - μ)) x_j (the (1+h) weights of current plink2
+// keep rare-variant fits from oscillating), capped at 5 and halved until the
+// penalised likelihood rises. On return wk.inv is I(β)⁻¹ at the solution,
 // whose diagonal gives the reported standard errors.
 func firth(d *rows, p int, wk *logWork) fitStatus {
 	const maxIter = 100
@@ -18,7 +19,11 @@ func firth(d *rows, p int, wk *logWork) fitStatus {
 	}
 	prevLL := math.Inf(-1)
 	for iter := 0; iter < maxIter; iter++ {
-		symMulVec(wk.inv, wk.grad, step, p)
+		copy(wk.inv2, wk.hess2[:p*p])
+		if !cholInverse(wk.inv2, p) {
+			return fitStatus{fail: true}
+		}
+		symMulVec(wk.inv2, wk.grad, step, p)
 		maxStep, maxGrad := 0.0, 0.0
 		for t := 0; t < p; t++ {
 			maxStep = math.Max(maxStep, math.Abs(step[t]))
@@ -36,9 +41,6 @@ func firth(d *rows, p int, wk *logWork) fitStatus {
 			return fitStatus{}
 		}
 		prevLL = ll
-		if iter > 90 {
-			println(iter, maxStep, maxGrad, ll)
-		}
 		if maxStep > 5 {
 			for t := range step[:p] {
 				step[t] *= 5 / maxStep
@@ -51,14 +53,14 @@ func firth(d *rows, p int, wk *logWork) fitStatus {
 				beta[t] = prev[t] + step[t]
 			}
 			newLL, ok = firthEval(d, p, beta, wk)
-			if ok && newLL >= ll-1e-11*math.Abs(ll) { // roundoff of the sum
+			if ok && newLL > ll {
 				break
 			}
 			if half == 30 {
 				if !ok {
 					return fitStatus{fail: true}
 				}
-				break
+				break // no ascent left within roundoff
 			}
 			for t := range step[:p] {
 				step[t] /= 2
@@ -109,6 +111,8 @@ func firthEval(d *rows, p int, beta []float64, wk *logWork) (float64, bool) {
 		return 0, false
 	}
 	clear(grad[:p])
+	hess2 := wk.hess2
+	clear(hess2[:p*p])
 	inv := wk.inv
 	for r := 0; r < d.nrow; r++ {
 		gi := d.g[r]
@@ -132,8 +136,18 @@ func firthEval(d *rows, p int, beta []float64, wk *logWork) (float64, bool) {
 		}
 		h := mu * (1 - mu) * quad
 		u := d.s[r] - nr*mu + nr*h*(0.5-mu)
+		w2 := nr * (1 + h) * mu * (1 - mu)
 		for a := 0; a < p; a++ {
 			grad[a] += u * x[a]
+			wa := w2 * x[a]
+			for b := 0; b <= a; b++ {
+				hess2[a*p+b] += wa * x[b]
+			}
+		}
+	}
+	for a := 0; a < p; a++ {
+		for b := 0; b < a; b++ {
+			hess2[b*p+a] = hess2[a*p+b]
 		}
 	}
 	return ll + 0.5*logdet, true

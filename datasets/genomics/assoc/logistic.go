@@ -40,12 +40,15 @@ type logWork struct {
 	inv   []float64
 	x     []float64
 	full  []float64 // unpacked .bed row
+	hess2 []float64 // Firth step matrix X' diag((1+h)w) X
+	inv2  []float64
 }
 
 func (m *model) newLogWork() *logWork {
 	p := m.q + 1
 	wk := &logWork{lin: m.newLinWork(), beta: make([]float64, p), step: make([]float64, p), grad: make([]float64, p),
-		hess: make([]float64, p*p), inv: make([]float64, p*p), x: make([]float64, p)}
+		hess: make([]float64, p*p), inv: make([]float64, p*p), x: make([]float64, p),
+		hess2: make([]float64, p*p), inv2: make([]float64, p*p)}
 	if m.cells != nil {
 		nc := 3 * len(m.cells.patterns)
 		wk.cells = rows{z: make([]float64, nc*m.q), g: make([]float64, nc), n: make([]float64, nc), s: make([]float64, nc), nrow: nc}
