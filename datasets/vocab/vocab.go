@@ -57,12 +57,12 @@ func Search(ctx context.Context, db Querier, q datasets.ConceptQuery) ([]dataset
 	}
 	var where []string
 	var args []any
-	rank := "0"
+	rank := "" // ORDER BY prefix ranking exact and prefix matches first
 	if t := strings.TrimSpace(q.Text); t != "" {
 		where = append(where, `(c.concept_name ILIKE ? ESCAPE '\' OR c.concept_id IN (SELECT concept_id FROM concept_synonym WHERE concept_synonym_name ILIKE ? ESCAPE '\') OR c.concept_code = ? OR CAST(c.concept_id AS VARCHAR) = ?)`)
 		pat := "%" + likeEscape(t) + "%"
 		args = append(args, pat, pat, t, t)
-		rank = `CASE WHEN CAST(c.concept_id AS VARCHAR) = ? OR c.concept_code = ? THEN 0 WHEN lower(c.concept_name) = lower(?) THEN 1 WHEN c.concept_name ILIKE ? ESCAPE '\' THEN 2 ELSE 3 END`
+		rank = `CASE WHEN CAST(c.concept_id AS VARCHAR) = ? OR c.concept_code = ? THEN 0 WHEN lower(c.concept_name) = lower(?) THEN 1 WHEN c.concept_name ILIKE ? ESCAPE '\' THEN 2 ELSE 3 END, `
 	}
 	if q.Code != "" {
 		where = append(where, "c.concept_code = ?")
@@ -83,15 +83,15 @@ func Search(ctx context.Context, db Querier, q datasets.ConceptQuery) ([]dataset
 		return nil, datasets.Errorf("concept search needs a text, code, vocabulary or domain")
 	}
 	var rankArgs []any
-	if rank != "0" {
+	if rank != "" {
 		t := strings.TrimSpace(q.Text)
 		rankArgs = []any{t, t, t, likeEscape(t) + "%"}
 	}
 	query := `SELECT c.concept_id, c.concept_name, c.domain_id, c.vocabulary_id, c.concept_class_id,
 		coalesce(c.standard_concept, ''), c.concept_code, coalesce(c.invalid_reason, '')
 		FROM concept c WHERE ` + strings.Join(where, " AND ") + `
-		ORDER BY ` + rank + `, (c.standard_concept = 'S') DESC NULLS LAST, c.concept_name, c.concept_id LIMIT ` + fmt.Sprint(limit)
-	rows, err := db.QueryContext(ctx, query, append(rankArgs, args...)...)
+		ORDER BY ` + rank + `(c.standard_concept = 'S') DESC NULLS LAST, c.concept_name, c.concept_id LIMIT ` + fmt.Sprint(limit)
+	rows, err := db.QueryContext(ctx, query, append(args, rankArgs...)...)
 	if err != nil {
 		return nil, &datasets.Error{Safe: "concept search failed", Err: err}
 	}
