@@ -2,7 +2,8 @@ package synth
 
 import (
 	"math"
-	"strconv"
+
+	"enclave/datasets/synth/internal/pq"
 )
 
 // maxRowsPerPerson bounds the rows of one table per person: row ids are
@@ -87,10 +88,13 @@ type gen struct {
 	ancs   []string               // ancestry of each person of the chunk
 }
 
-func newGen(seed int64) *gen {
+func newGen(seed int64, format string) *gen {
 	x := &gen{seed: seed, g: newRNG()}
 	for i := range x.bufs {
 		x.bufs[i].ncol = len(personTables[i].cols)
+		if format == FormatParquet {
+			x.bufs[i].rg = pq.NewRowGroup(personTables[i].pqColumns())
+		}
 	}
 	return x
 }
@@ -634,5 +638,3 @@ func (x *gen) emitMeasurements(v *visit) {
 		x.measure(v, cCreatinine, clamp(cr, 0.3, 12), 2, cUnitMgDL)
 	}
 }
-
-var _ = strconv.Itoa

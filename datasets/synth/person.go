@@ -441,4 +441,3 @@ func (p *person) ageAt(t day) float64 { return float64(t-p.birth) / 365.25 }
 func (p *person) bmiAt(t day) float64 {
 	return clamp(p.bmi0+p.bmiSlope*float64(t-p.enrol)/365.25, 14, 75)
 }
-

@@ -3,27 +3,42 @@ package synth
 import (
 	"math"
 	"strconv"
+
+	"enclave/datasets/synth/internal/pq"
 )
 
-// rowBuf accumulates CSV rows of one table. Fields are appended in column
-// order; row checks the count so a generator bug cannot shift columns.
+// rowBuf accumulates the rows of one table, either as CSV text (b) or, when
+// rg is set, as Parquet columns. Fields are appended in column order; end
+// checks the count so a generator bug cannot shift columns.
 type rowBuf struct {
 	b    []byte
+	rg   *pq.RowGroup
 	ncol int // columns per row
 	nf   int // fields in the current row
 	rows int64
 }
 
 func (r *rowBuf) sep() {
-	if r.nf > 0 {
+	if r.nf > 0 && r.rg == nil {
 		r.b = append(r.b, ',')
 	}
 	r.nf++
 }
 
+// col returns the Parquet column of the field being appended.
+func (r *rowBuf) col() *pq.ColBuf { return r.rg.Col(r.nf - 1) }
+
 // int appends an integer field.
 func (r *rowBuf) int(v int64) *rowBuf {
 	r.sep()
+	if r.rg != nil {
+		if c := r.col(); c.Type() == pq.Double {
+			c.Float(float64(v))
+		} else {
+			c.Int(v)
+		}
+		return r
+	}
 	r.b = strconv.AppendInt(r.b, v, 10)
 	return r
 }
@@ -31,6 +46,9 @@ func (r *rowBuf) int(v int64) *rowBuf {
 // null appends an empty (NULL) field.
 func (r *rowBuf) null() *rowBuf {
 	r.sep()
+	if r.rg != nil {
+		r.col().Null()
+	}
 	return r
 }
 
@@ -42,16 +60,42 @@ func (r *rowBuf) nulls(n int) *rowBuf {
 	return r
 }
 
-// str appends a string field; the generator only writes strings without
-// commas, quotes or newlines, and quotes nothing.
+// str appends a string field without quoting: the generator's own strings
+// hold no commas, quotes or newlines (use text for other strings). A
+// string written to a Parquet DATE column must be YYYY-MM-DD.
 func (r *rowBuf) str(s string) *rowBuf {
 	r.sep()
+	if r.rg != nil {
+		if c := r.col(); c.Type() == pq.Date {
+			c.Int(int64(parseDay(s)))
+		} else {
+			c.Str(s)
+		}
+		return r
+	}
 	r.b = append(r.b, s...)
 	return r
 }
 
+// text appends a string field, quoted in CSV if it needs to be.
+func (r *rowBuf) text(s string) *rowBuf {
+	if r.rg != nil {
+		return r.str(s)
+	}
+	return r.str(quoteCSV(s))
+}
+
 // bool appends true or false.
 func (r *rowBuf) bool(v bool) *rowBuf {
+	if r.rg != nil {
+		r.sep()
+		if v {
+			r.col().Int(1)
+		} else {
+			r.col().Int(0)
+		}
+		return r
+	}
 	if v {
 		return r.str("true")
 	}
@@ -63,6 +107,15 @@ func (r *rowBuf) bool(v bool) *rowBuf {
 func (r *rowBuf) float(v float64, prec int) *rowBuf {
 	r.sep()
 	if math.IsNaN(v) || math.IsInf(v, 0) {
+		if r.rg != nil {
+			r.col().Null()
+		}
+		return r
+	}
+	if r.rg != nil {
+		// Round as the CSV text does, so both formats hold the same value.
+		v, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'f', prec, 64), 64)
+		r.col().Float(v)
 		return r
 	}
 	r.b = strconv.AppendFloat(r.b, v, 'f', prec, 64)
@@ -72,6 +125,10 @@ func (r *rowBuf) float(v float64, prec int) *rowBuf {
 // date appends a day number (days since 1970-01-01) as YYYY-MM-DD.
 func (r *rowBuf) date(d day) *rowBuf {
 	r.sep()
+	if r.rg != nil {
+		r.col().Int(int64(d))
+		return r
+	}
 	r.b = d.append(r.b)
 	return r
 }
@@ -79,6 +136,10 @@ func (r *rowBuf) date(d day) *rowBuf {
 // datetime appends seconds since the epoch as "YYYY-MM-DD HH:MM:SS".
 func (r *rowBuf) datetime(sec int64) *rowBuf {
 	r.sep()
+	if r.rg != nil {
+		r.col().Int(sec * 1_000_000)
+		return r
+	}
 	r.b = appendDatetime(r.b, sec)
 	return r
 }
@@ -88,7 +149,11 @@ func (r *rowBuf) end() {
 	if r.nf != r.ncol {
 		panic("synth: row has " + strconv.Itoa(r.nf) + " fields, table has " + strconv.Itoa(r.ncol))
 	}
-	r.b = append(r.b, '\n')
+	if r.rg != nil {
+		r.rg.EndRow()
+	} else {
+		r.b = append(r.b, '\n')
+	}
 	r.nf = 0
 	r.rows++
 }
@@ -111,6 +176,14 @@ func mkday(y, m, d int) day {
 	doy := (153*mp+2)/5 + d - 1
 	doe := yoe*365 + yoe/4 - yoe/100 + doy
 	return day(era*146097 + doe - 719468)
+}
+
+// parseDay parses YYYY-MM-DD (the generator's own constants).
+func parseDay(s string) day {
+	y, _ := strconv.Atoi(s[0:4])
+	m, _ := strconv.Atoi(s[5:7])
+	d, _ := strconv.Atoi(s[8:10])
+	return mkday(y, m, d)
 }
 
 // civil returns year, month, day of d.

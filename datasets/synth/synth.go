@@ -4,12 +4,13 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
 	"sync"
+
+	"enclave/datasets/synth/internal/pq"
 )
 
 // Options configure Generate.
@@ -41,7 +42,7 @@ func (s *Stats) Total() int64 {
 // chunkPersons is the number of persons generated as one unit of work. It
 // is fixed (not derived from the thread count) so that the output order,
 // and hence the bytes, never depend on parallelism.
-const chunkPersons = 512
+const chunkPersons = 2048
 
 // Formats.
 const (
@@ -82,27 +83,13 @@ func Generate(opts Options) (*Stats, error) {
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
-	csvDir := opts.Out
-	if opts.Format == FormatParquet {
-		tmp, err := os.MkdirTemp(opts.Out, ".synth-csv-")
-		if err != nil {
-			return nil, fmt.Errorf("synth: %w", err)
-		}
-		defer os.RemoveAll(tmp)
-		csvDir = tmp
-	}
 	st := &Stats{Rows: map[string]int64{}}
-	ancs, err := generateCSV(opts, csvDir, st)
+	ancs, err := generatePersons(opts, st)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeVocabulary(csvDir, st); err != nil {
+	if err := writeVocabulary(opts.Out, opts.Format, st); err != nil {
 		return nil, err
-	}
-	if opts.Format == FormatParquet {
-		if err := toParquet(csvDir, opts.Out, opts.Threads); err != nil {
-			return nil, err
-		}
 	}
 	for _, t := range allTables() {
 		st.Files = append(st.Files, t.name+"."+opts.Format)
@@ -142,32 +129,65 @@ func allTables() []*table {
 // chunkOut is the encoded rows of one chunk of persons.
 type chunkOut struct {
 	idx  int
-	bufs [numPersonTables][]byte
+	bufs [numPersonTables][]byte     // CSV
+	enc  [numPersonTables]pq.Encoded // Parquet
 	rows [numPersonTables]int64
 	ancs []string
 }
 
-// generateCSV runs the generator goroutines and writes their chunks in
-// chunk order to one CSV file per table. It returns the ancestry of the
-// first opts.Genotyped persons.
-func generateCSV(opts Options, dir string, st *Stats) ([]string, error) {
-	files := make([]*os.File, numPersonTables)
-	ws := make([]*bufio.Writer, numPersonTables)
+// tableFile is one output file being streamed.
+type tableFile struct {
+	f  *os.File
+	w  *bufio.Writer
+	pw *pq.Writer // nil for CSV
+}
+
+func createTable(dir, format string, t *table) (*tableFile, error) {
+	f, err := os.Create(filepath.Join(dir, t.name+"."+format))
+	if err != nil {
+		return nil, fmt.Errorf("synth: %w", err)
+	}
+	tf := &tableFile{f: f, w: bufio.NewWriterSize(f, 1<<20)}
+	if format == FormatParquet {
+		tf.pw = pq.NewWriter(tf.w, t.pqColumns())
+	} else {
+		tf.w.Write(t.header())
+	}
+	return tf, nil
+}
+
+func (tf *tableFile) close() error {
+	var err error
+	if tf.pw != nil {
+		err = tf.pw.Close()
+	}
+	if err2 := tf.w.Flush(); err == nil {
+		err = err2
+	}
+	if err2 := tf.f.Close(); err == nil {
+		err = err2
+	}
+	return err
+}
+
+// generatePersons runs the generator goroutines and writes their chunks in
+// chunk order to one file per table. It returns the ancestry of the first
+// opts.Genotyped persons.
+func generatePersons(opts Options, st *Stats) ([]string, error) {
+	files := make([]*tableFile, numPersonTables)
 	defer func() {
 		for _, f := range files {
 			if f != nil {
-				f.Close()
+				f.f.Close()
 			}
 		}
 	}()
 	for i := range personTables {
-		f, err := os.Create(filepath.Join(dir, personTables[i].name+".csv"))
+		tf, err := createTable(opts.Out, opts.Format, &personTables[i])
 		if err != nil {
-			return nil, fmt.Errorf("synth: %w", err)
+			return nil, err
 		}
-		files[i] = f
-		ws[i] = bufio.NewWriterSize(f, 1<<20)
-		ws[i].Write(personTables[i].header())
+		files[i] = tf
 	}
 
 	nChunks := (opts.Persons + chunkPersons - 1) / chunkPersons
@@ -175,7 +195,7 @@ func generateCSV(opts Options, dir string, st *Stats) ([]string, error) {
 	results := make(chan *chunkOut, opts.Threads)
 	// free recycles chunk buffers and bounds the chunks in flight, which
 	// bounds memory whatever the cohort size.
-	inflight := 2*opts.Threads + 2
+	inflight := opts.Threads + 2
 	free := make(chan *chunkOut, inflight)
 	for i := 0; i < inflight; i++ {
 		free <- &chunkOut{}
@@ -185,7 +205,7 @@ func generateCSV(opts Options, dir string, st *Stats) ([]string, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			x := newGen(opts.Seed)
+			x := newGen(opts.Seed, opts.Format)
 			for idx := range jobs {
 				out := <-free
 				x.chunk(idx, opts.Persons, out)
@@ -214,9 +234,14 @@ func generateCSV(opts Options, dir string, st *Stats) ([]string, error) {
 				break
 			}
 			delete(pending, next)
-			for t := range c.bufs {
-				if werr == nil {
-					_, werr = ws[t].Write(c.bufs[t])
+			for t, tf := range files {
+				if werr != nil {
+					break
+				}
+				if tf.pw != nil {
+					werr = tf.pw.Append(&c.enc[t])
+				} else {
+					_, werr = tf.w.Write(c.bufs[t])
 				}
 				st.Rows[personTables[t].name] += c.rows[t]
 			}
@@ -229,17 +254,14 @@ func generateCSV(opts Options, dir string, st *Stats) ([]string, error) {
 			next++
 		}
 	}
-	for i, w := range ws {
-		if werr == nil {
-			werr = w.Flush()
+	for i, tf := range files {
+		if err := tf.close(); werr == nil {
+			werr = err
 		}
-		if werr == nil {
-			werr = files[i].Close()
-			files[i] = nil
-		}
+		files[i] = nil
 	}
 	if werr != nil {
-		return nil, fmt.Errorf("synth: writing %s: %w", dir, werr)
+		return nil, fmt.Errorf("synth: writing %s: %w", opts.Out, werr)
 	}
 	return ancs, nil
 }
@@ -251,6 +273,9 @@ func (x *gen) chunk(idx, persons int, out *chunkOut) {
 	for t := range x.bufs {
 		x.bufs[t].b = out.bufs[t][:0]
 		x.bufs[t].rows = 0
+		if x.bufs[t].rg != nil {
+			x.bufs[t].rg.Reset()
+		}
 	}
 	x.ancs = out.ancs[:0]
 	lo := idx*chunkPersons + 1
@@ -261,17 +286,36 @@ func (x *gen) chunk(idx, persons int, out *chunkOut) {
 	for t := range x.bufs {
 		out.bufs[t] = x.bufs[t].b
 		out.rows[t] = x.bufs[t].rows
+		if rg := x.bufs[t].rg; rg != nil {
+			rg.Encode(&out.enc[t])
+		}
 	}
 	out.ancs = x.ancs
 }
 
 // writeTable writes a small table through fn.
-func writeTable(dir string, t *table, st *Stats, fn func(r *rowBuf)) error {
+func writeTable(dir, format string, t *table, st *Stats, fn func(r *rowBuf)) error {
+	tf, err := createTable(dir, format, t)
+	if err != nil {
+		return err
+	}
 	r := &rowBuf{ncol: len(t.cols)}
-	r.b = t.header()
+	if tf.pw != nil {
+		r.rg = pq.NewRowGroup(t.pqColumns())
+	}
 	fn(r)
-	if err := os.WriteFile(filepath.Join(dir, t.name+".csv"), r.b, 0o644); err != nil {
-		return fmt.Errorf("synth: %w", err)
+	if tf.pw != nil {
+		var e pq.Encoded
+		r.rg.Encode(&e)
+		err = tf.pw.Append(&e)
+	} else {
+		_, err = tf.w.Write(r.b)
+	}
+	if err2 := tf.close(); err == nil {
+		err = err2
+	}
+	if err != nil {
+		return fmt.Errorf("synth: writing %s: %w", t.name, err)
 	}
 	st.Rows[t.name] += r.rows
 	return nil
@@ -279,15 +323,15 @@ func writeTable(dir string, t *table, st *Stats, fn func(r *rowBuf)) error {
 
 // writeVocabulary writes the vocabulary rows of every concept used, the
 // hierarchy edges, the state-level locations and cdm_source.
-func writeVocabulary(dir string, st *Stats) error {
+func writeVocabulary(dir, format string, st *Stats) error {
 	steps := []struct {
 		t  *table
 		fn func(r *rowBuf)
 	}{
 		{&tblConcept, func(r *rowBuf) {
 			for _, c := range concepts {
-				r.int(c.id).str(quoteCSV(c.name)).str(c.domain).str(c.vocab).str(c.class).str(c.std).
-					str(quoteCSV(c.code)).str(c.validStart).str("2099-12-31").null().end()
+				r.int(c.id).text(c.name).str(c.domain).str(c.vocab).str(c.class).str(c.std).
+					text(c.code).str(c.validStart).str("2099-12-31").null().end()
 			}
 		}},
 		{&tblConceptAncestor, func(r *rowBuf) {
@@ -325,7 +369,7 @@ func writeVocabulary(dir string, st *Stats) error {
 		}},
 	}
 	for _, s := range steps {
-		if err := writeTable(dir, s.t, st, s.fn); err != nil {
+		if err := writeTable(dir, format, s.t, st, s.fn); err != nil {
 			return err
 		}
 	}
@@ -348,5 +392,3 @@ func quoteCSV(s string) string {
 	}
 	return s
 }
-
-var _ = io.EOF

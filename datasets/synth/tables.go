@@ -1,6 +1,10 @@
 package synth
 
-import "strings"
+import (
+	"strings"
+
+	"enclave/datasets/synth/internal/pq"
+)
 
 // column is one column of an output table; typ is the DuckDB type used when
 // the CSV is converted to Parquet.
@@ -143,4 +147,31 @@ func (t *table) header() []byte {
 		b = append(b, c.name...)
 	}
 	return append(b, '\n')
+}
+
+// pqColumns is t's Parquet schema. Row ids (the first column of tables
+// keyed by it) and timestamps are nearly unique, so they skip the
+// dictionary.
+func (t *table) pqColumns() []pq.Column {
+	out := make([]pq.Column, len(t.cols))
+	for i, c := range t.cols {
+		var typ pq.Type
+		switch c.typ {
+		case "DOUBLE":
+			typ = pq.Double
+		case "VARCHAR":
+			typ = pq.String
+		case "BOOLEAN":
+			typ = pq.Bool
+		case "DATE":
+			typ = pq.Date
+		case "TIMESTAMP":
+			typ = pq.Timestamp
+		default:
+			typ = pq.Int64
+		}
+		plain := typ == pq.Timestamp || (i == 0 && c.name == t.name+"_id")
+		out[i] = pq.Column{Name: c.name, Type: typ, Plain: plain}
+	}
+	return out
 }
