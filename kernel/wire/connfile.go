@@ -46,7 +46,7 @@ func ParseConnectionInfo(b []byte) (*ConnectionInfo, error) {
 	if err := json.Unmarshal(b, &ci); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			line, col := position(b, se.Offset)
+			line, col := position(b, se.Offset-1)
 			return nil, fmt.Errorf("%w: line %d column %d: %v", ErrConnectionFile, line, col, err)
 		}
 		return nil, fmt.Errorf("%w: %v", ErrConnectionFile, err)

@@ -23,6 +23,9 @@ type Config struct {
 	Grace        time.Duration // interrupt → kill; 2 s
 	ReadyTimeout time.Duration // start → Ready; 30 s
 	Log          *log.Logger
+	// Plain starts the worker without process hardening (tests and
+	// measurement only; see launch.Config.Plain).
+	Plain bool
 }
 
 // Executor runs cells in a worker process and replaces the process when
@@ -77,7 +80,7 @@ func (e *Executor) spawn() *proc {
 	p := &proc{e: e, started: make(chan struct{}), ready: make(chan struct{}), dead: make(chan struct{}),
 		waiters: map[uint64]*waiter{}}
 	go func() {
-		lp, err := launch.Start(launch.Config{Path: e.cfg.Path, Args: e.cfg.Args})
+		lp, err := launch.Start(launch.Config{Path: e.cfg.Path, Args: e.cfg.Args, Plain: e.cfg.Plain})
 		p.p, p.err = lp, err
 		close(p.started)
 		if err != nil {
