@@ -19,6 +19,7 @@ import (
 	"enclave/kernel/wire"
 	"enclave/kernel/wire/zmqsock"
 	"enclave/kernel/worker"
+	"enclave/sandbox/cells"
 )
 
 func init() {
@@ -213,6 +214,6 @@ func watchParent() <-chan struct{} {
 	return gone
 }
 
-// isComplete answers is_complete_request; replaced by the worker side's
-// pure-Go splitter once it is available.
-var isComplete func(code string) (status, indent string)
+// isComplete answers is_complete_request with the same cell splitter the
+// worker uses, run here: it is pure go/scanner code and needs no worker.
+var isComplete = cells.IsComplete

@@ -143,6 +143,9 @@ func (p *proc) read() {
 	}
 	p.reason = deathReason(p.p.Output(), p.p.Wait(), p.wasKilled())
 	if out := strings.TrimSpace(p.p.Output()); out != "" {
+		if len(out) > 2048 {
+			out = "…" + out[len(out)-2048:]
+		}
 		p.e.log.Printf("worker %d ended (%s); its last output:\n%s", p.p.Pid(), p.reason, out)
 	} else {
 		p.e.log.Printf("worker %d ended (%s)", p.p.Pid(), p.reason)
@@ -224,9 +227,30 @@ func deathReason(output string, waitErr error, killed bool) string {
 		return "killed by the kernel"
 	}
 	if waitErr != nil {
+		if strings.Contains(output, "\ngoroutine ") || strings.HasPrefix(output, "goroutine ") {
+			if deepRecursion(lines) {
+				return "it crashed with a Go runtime error (" + waitErr.Error() + "), its trace showing very deep recursion: most likely a stack overflow"
+			}
+			return "it crashed with a Go runtime error (" + waitErr.Error() + ")"
+		}
 		return waitErr.Error()
 	}
 	return "it exited"
+}
+
+// deepRecursion reports whether one function fills most of a Go
+// traceback, as in the tail of a stack overflow's trace.
+func deepRecursion(lines []string) bool {
+	counts := map[string]int{}
+	for _, l := range lines {
+		if fn, _, ok := strings.Cut(l, "("); ok && !strings.HasPrefix(l, "\t") && fn != "" {
+			counts[fn]++
+			if counts[fn] >= 40 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // current returns the worker to use, ready, starting a fresh one when the

@@ -233,3 +233,18 @@ func TestDeathReason(t *testing.T) {
 		}
 	}
 }
+
+func TestDeathReasonFromATruncatedTrace(t *testing.T) {
+	var b strings.Builder
+	for range 60 {
+		b.WriteString("github.com/traefik/yaegi/interp.runCfg(0x1, 0x2)\n\t/x/run.go:234 +0x265\n")
+	}
+	b.WriteString("\ngoroutine 1 gp=0x1 m=0 [syscall]:\nmain.main()\n")
+	got := deathReason(b.String(), errors.New("exit status 2"), false)
+	if !strings.Contains(got, "stack overflow") {
+		t.Errorf("got %q", got)
+	}
+	if got := deathReason("goroutine 1 [running]:\nmain.main()\n", errors.New("exit status 2"), false); !strings.Contains(got, "Go runtime error") {
+		t.Errorf("got %q", got)
+	}
+}
