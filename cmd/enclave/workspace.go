@@ -19,7 +19,7 @@ func init() {
 	register(&command{
 		Name: "workspace",
 		Usage: `workspace create DIR --name N --purpose TEXT --tier registered|controlled --researcher ID [--researcher ID…] [--datasets omop,fitbit,genomics]` +
-			` | workspace import DIR OMOP_FOLDER | workspace show DIR [--json] | workspace share DIR ID` +
+			` | workspace import DIR OMOP_FOLDER [--drop-invalid-rows] | workspace show DIR [--json] | workspace share DIR ID` +
 			` | workspace check DIR ID [--at DATE]`,
 		Run: runWorkspace,
 	})
@@ -89,6 +89,7 @@ func workspaceCreate(args []string, out io.Writer, now time.Time) error {
 // workspaceImport loads an OMOP folder into a workspace, atomically.
 func workspaceImport(args []string, out io.Writer, now time.Time) error {
 	fs := flag.NewFlagSet("workspace import", flag.ContinueOnError)
+	drop := fs.Bool("drop-invalid-rows", false, "load the folder even if some rows fail validation, leaving them out (each listed as a warning)")
 	pos, err := workspaceParse(fs, args)
 	if err != nil {
 		return err
@@ -99,11 +100,12 @@ func workspaceImport(args []string, out io.Writer, now time.Time) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	w, err := workspace.Import(ctx, pos[0], pos[1], now, os.Stderr)
+	w, err := workspace.Import(ctx, pos[0], pos[1], workspace.ImportOptions{Now: now, DropInvalidRows: *drop, Progress: os.Stderr})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "imported %s into workspace %q (%d tables, %s)\n", w.Import.Source, w.Name, len(w.Import.Tables), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(out, "imported %s into %s tier workspace %q (%d rows, %d warnings, %s)\n",
+		w.Import.Source, w.Tier, w.Name, w.Import.Rows, w.Import.Warnings, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -118,7 +120,8 @@ type workspaceShowJSON struct {
 	Access      map[string]string       `json:"access"` // researcher → "ok" or the refusal
 	Created     workspace.Date          `json:"created"`
 	Import      *workspace.ImportRecord `json:"import"`
-	Tables      map[string]int64        `json:"tables"` // row count of every table
+	Tables      map[string]int64        `json:"tables"`      // row count of every base table
+	TierTables  map[string]int64        `json:"tier_tables"` // row count of every table of the tier
 	AuditLog    string                  `json:"audit_log"`
 	Exports     string                  `json:"exports"`
 }
@@ -141,11 +144,14 @@ func workspaceShow(args []string, out io.Writer, now time.Time) error {
 	v := workspaceShowJSON{
 		Dir: st.Workspace.Dir, Name: st.Workspace.Name, Purpose: st.Workspace.Purpose, Tier: st.Workspace.Tier,
 		Datasets: st.Workspace.Datasets, Researchers: st.Workspace.Researchers, Access: st.Access,
-		Created: st.Workspace.Created, Import: st.Workspace.Import, Tables: st.Tables,
+		Created: st.Workspace.Created, Import: st.Workspace.Import, Tables: st.Tables, TierTables: st.TierTables,
 		AuditLog: st.Workspace.AuditLogPath(), Exports: st.Workspace.ExportsPath(),
 	}
 	if v.Tables == nil {
 		v.Tables = map[string]int64{}
+	}
+	if v.TierTables == nil {
+		v.TierTables = map[string]int64{}
 	}
 	if *asJSON {
 		enc := json.NewEncoder(out)
@@ -163,7 +169,8 @@ func workspaceShow(args []string, out io.Writer, now time.Time) error {
 	if v.Import == nil {
 		fmt.Fprintf(out, "data        none yet (enclave workspace import %s OMOP_FOLDER)\n", v.Dir)
 	} else {
-		fmt.Fprintf(out, "data        imported %s from %s\n", v.Import.At.Format(time.RFC3339), v.Import.Source)
+		fmt.Fprintf(out, "data        imported %s from %s (%d rows, %d warnings)\n",
+			v.Import.At.Format(time.RFC3339), v.Import.Source, v.Import.Rows, v.Import.Warnings)
 	}
 	fmt.Fprintf(out, "exports     %s\naudit log   %s\n", v.Exports, v.AuditLog)
 	if len(v.Tables) > 0 {
@@ -172,9 +179,13 @@ func workspaceShow(args []string, out io.Writer, now time.Time) error {
 			names = append(names, n)
 		}
 		sort.Strings(names)
-		fmt.Fprintf(out, "tables\n")
+		fmt.Fprintf(out, "tables%36s %12s %12s\n", "", "rows", v.Tier)
 		for _, n := range names {
-			fmt.Fprintf(out, "  %-40s %12d\n", n, v.Tables[n])
+			tier := "-"
+			if c, ok := v.TierTables[n]; ok {
+				tier = fmt.Sprint(c)
+			}
+			fmt.Fprintf(out, "  %-40s %12d %12s\n", n, v.Tables[n], tier)
 		}
 	}
 	return nil

@@ -8,19 +8,39 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 )
 
+// GenomicsDir is the sub-folder of an OMOP folder, and of a controlled tier
+// workspace's data, holding genotypes (cohort.bed/.bim/.fam,
+// cohort.vcf.gz(.tbi), linkage.csv).
+const GenomicsDir = "genomics"
+
+// ImportOptions tune Import. The zero value is the normal setting.
+type ImportOptions struct {
+	// Now is the time of the import (recorded, and the reference day for the
+	// registered tier's 89-and-over exclusion); default time.Now().
+	Now time.Time
+	// DropInvalidRows loads a folder with bad rows anyway, leaving them out
+	// and listing each as a warning (omop.Options.DropInvalidRows).
+	DropInvalidRows bool
+	// Progress receives the validation report; default discarded.
+	Progress io.Writer
+}
+
 // Import loads the OMOP folder (CDM v5.3 CSV or Parquet files, Fitbit tables,
-// vocabulary, an optional genomics/ sub-folder) into the workspace in dir and
-// materialises its tiers. It is atomic: the data is built in a staging
-// directory inside the workspace and swapped in by renaming a symlink, so a
-// bad folder leaves the workspace as it was, and kernels that have the old
-// data open keep reading it. Progress and problems go to progress (may be nil).
-func Import(ctx context.Context, dir, folder string, now time.Time, progress io.Writer) (*Workspace, error) {
-	if progress == nil {
-		progress = io.Discard
+// vocabulary, an optional genomics/ sub-folder) into the workspace in dir,
+// validates it and materialises the workspace's tier. It is atomic: a bad
+// folder fails with the problems (file:line) written to progress and leaves
+// the workspace as it was; kernels that have the old data open keep reading
+// it. Only the workspace's own tier is materialised. The genomics sub-folder is copied only into a controlled tier
+// workspace granted genomics.
+func Import(ctx context.Context, dir, folder string, opts ImportOptions) (*Workspace, error) {
+	if opts.Progress == nil {
+		opts.Progress = io.Discard
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
 	}
 	if st, err := os.Stat(folder); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("OMOP folder %s: not a directory", folder)
@@ -38,62 +58,103 @@ func Import(ctx context.Context, dir, folder string, now time.Time, progress io.
 	if err != nil {
 		return nil, err
 	}
-	staging, err := os.MkdirTemp(dir, ".import-")
-	if err != nil {
+	if err := os.MkdirAll(w.DataPath(), 0o755); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
-	keep := false
-	defer func() {
-		if !keep {
-			os.RemoveAll(staging)
-		}
-	}()
-	tables, err := loadFolder(ctx, abs, staging, progress)
-	if err != nil {
+	fail := func(err error) (*Workspace, error) {
 		return nil, fmt.Errorf("import of %s failed, workspace unchanged: %w", folder, err)
 	}
-	// Swap: staging becomes data.<stamp>, then the data symlink is replaced
-	// in one rename.
-	version := DataDir + "." + now.UTC().Format("20060102T150405.000000000")
-	if err := os.Rename(staging, filepath.Join(dir, version)); err != nil {
-		return nil, fmt.Errorf("import: %w", err)
-	}
-	keep = true
-	old, _ := os.Readlink(w.DataPath())
-	if err := swapSymlink(dir, version); err != nil {
-		os.RemoveAll(filepath.Join(dir, version))
-		return nil, fmt.Errorf("import: %w", err)
-	}
-	w.Import = &ImportRecord{Source: abs, At: now.UTC().Truncate(time.Second), Tables: tables}
-	if err := w.Save(); err != nil {
-		// Put the old data back so record and data agree.
-		if old != "" {
-			swapSymlink(dir, old)
+
+	// Genomics first, into a staging folder: it can fail without side effects.
+	var genomics string
+	src := filepath.Join(abs, GenomicsDir)
+	if st, err := os.Stat(src); err == nil && st.IsDir() {
+		if w.Tier == Controlled && w.Granted(DatasetGenomics) {
+			if genomics, err = os.MkdirTemp(w.DataPath(), ".genomics-"); err != nil {
+				return fail(err)
+			}
+			defer os.RemoveAll(genomics)
+			if err := copyDir(src, genomics); err != nil {
+				return fail(err)
+			}
+		} else {
+			fmt.Fprintf(opts.Progress, "%s: not copied: a %s tier workspace without genomics granted holds no genotypes\n", src, w.Tier)
 		}
-		return nil, fmt.Errorf("import: %w", err)
 	}
-	if old != "" && old != version && strings.HasPrefix(old, DataDir+".") {
-		os.RemoveAll(filepath.Join(dir, old))
+
+	rec, err := loadFolder(ctx, w, abs, opts)
+	if err != nil {
+		return fail(err)
+	}
+	if genomics != "" {
+		if err := replaceDir(genomics, filepath.Join(w.DataPath(), GenomicsDir)); err != nil {
+			return nil, fmt.Errorf("import: OMOP data imported but genomics not installed: %w", err)
+		}
+		rec.Genomics = true
+	}
+	rec.Source = abs
+	rec.At = opts.Now.UTC().Truncate(time.Second)
+	w.Import = rec
+	if err := w.Save(); err != nil {
+		return nil, fmt.Errorf("import: data imported but %s not updated: %w", ConfigFile, err)
 	}
 	return w, nil
 }
 
-// swapSymlink points dir/data at target (relative to dir) in one rename.
-func swapSymlink(dir, target string) error {
-	tmp := filepath.Join(dir, "."+DataDir+".new")
-	os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
-		return err
-	}
-	link := filepath.Join(dir, DataDir)
-	if st, err := os.Lstat(link); err == nil && st.IsDir() {
-		// An empty data/ directory left by an older layout: replace it.
-		if err := os.Remove(link); err != nil {
-			os.Remove(tmp)
-			return fmt.Errorf("%s is a non-empty directory, not the data link", link)
+// copyDir copies the regular files of src (one level, plus sub-folders) to
+// the existing directory dst.
+func copyDir(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
 		}
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return os.MkdirAll(target, 0o755)
+		case !d.Type().IsRegular():
+			return nil
+		}
+		return copyFile(path, target)
+	})
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, link)
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// replaceDir puts directory staged at dst, moving any previous dst aside
+// first and removing it after.
+func replaceDir(staged, dst string) error {
+	old := dst + ".old"
+	os.RemoveAll(old)
+	if err := os.Rename(dst, old); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.Rename(staged, dst); err != nil {
+		os.Rename(old, dst)
+		return err
+	}
+	return os.RemoveAll(old)
 }

@@ -8,9 +8,10 @@ import (
 // Status is the steward's view of a workspace: the record, each member's
 // access today and the row count of every table.
 type Status struct {
-	Workspace *Workspace
-	Access    map[string]string // researcher id → "ok" or the refusal
-	Tables    map[string]int64  // nil before the first import
+	Workspace  *Workspace
+	Access     map[string]string // researcher id → "ok" or the refusal
+	Tables     map[string]int64  // rows of every base table; nil before the first import
+	TierTables map[string]int64  // rows of every table of the workspace's tier
 }
 
 // Stat loads the workspace in dir, checks each member against the registry
@@ -40,7 +41,7 @@ func Stat(ctx context.Context, dir string, now time.Time) (*Status, error) {
 		}
 	}
 	if w.Import != nil {
-		if st.Tables, err = tableCounts(ctx, w); err != nil {
+		if st.Tables, st.TierTables, err = tableCounts(ctx, w); err != nil {
 			return nil, err
 		}
 	}

@@ -38,7 +38,7 @@ func ParseTier(s string) (Tier, error) {
 // Files and folders of a workspace directory.
 const (
 	ConfigFile = "workspace.yaml" // the Workspace record
-	DataDir    = "data"           // symlink to the current import data.<stamp>/ (DuckDB files, genomics)
+	DataDir    = "data"           // the imported data: DuckDB files, genomics/
 	ExportsDir = "exports"        // approved exports with manifests
 	AuditDir   = "audit"          // the append-only audit log
 	AuditFile  = "audit.jsonl"
@@ -84,9 +84,11 @@ type Workspace struct {
 
 // ImportRecord says what was imported into a workspace and when.
 type ImportRecord struct {
-	Source string    `yaml:"source" json:"source"`
-	At     time.Time `yaml:"at" json:"at"`
-	Tables []string  `yaml:"tables,omitempty" json:"tables,omitempty"`
+	Source   string    `yaml:"source" json:"source"` // the OMOP folder, absolute
+	At       time.Time `yaml:"at" json:"at"`
+	Rows     int64     `yaml:"rows" json:"rows"`         // data rows read, vocabulary included
+	Warnings int       `yaml:"warnings" json:"warnings"` // validation warnings (listed at import)
+	Genomics bool      `yaml:"genomics,omitempty" json:"genomics"`
 }
 
 // ConfigPath returns the path of workspace.yaml.
@@ -173,6 +175,9 @@ func (w *Workspace) validate(lines map[string]int) error {
 		}
 		seen[d] = true
 	}
+	if len(w.Datasets) > 0 && !seen[DatasetOMOP] {
+		return fmt.Errorf("%sdataset omop is required: every workspace holds the OMOP CDM (person, vocabulary)", at("datasets"))
+	}
 	if len(w.Researchers) == 0 {
 		return fmt.Errorf("%sat least one researcher is required", at("researchers"))
 	}
@@ -205,7 +210,7 @@ func (w *Workspace) Save() error {
 }
 
 // Create makes a new workspace directory dir holding w: workspace.yaml,
-// exports/ and audit/ (data/ appears with the first Import). dir must not exist or be empty. Every
+// data/ (empty until Import), exports/ and audit/. dir must not exist or be empty. Every
 // researcher of w must be registered in reg with a record allowing w's tier
 // on day now. Datasets default to DefaultDatasets(w.Tier).
 func Create(dir string, w Workspace, reg *Registry, now time.Time) (*Workspace, error) {
@@ -233,7 +238,7 @@ func Create(dir string, w Workspace, reg *Registry, now time.Time) (*Workspace, 
 	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("workspace: %w", err)
 	}
-	for _, sub := range []string{ExportsDir, AuditDir} {
+	for _, sub := range []string{DataDir, ExportsDir, AuditDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
 			return nil, fmt.Errorf("workspace: %w", err)
 		}

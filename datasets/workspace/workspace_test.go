@@ -37,7 +37,7 @@ func TestCreateLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, sub := range []string{ConfigFile, ExportsDir, AuditDir} {
+	for _, sub := range []string{ConfigFile, DataDir, ExportsDir, AuditDir} {
 		if _, err := os.Stat(filepath.Join(dir, sub)); err != nil {
 			t.Errorf("workspace lacks %s: %v", sub, err)
 		}
@@ -107,7 +107,8 @@ func TestLoadBadConfig(t *testing.T) {
 		{"bad tier", "name: T2D\npurpose: p\ntier: public\nresearchers: [alice]\n", `workspace.yaml:3: tier "public" is not registered or controlled`},
 		{"missing tier", "name: T2D\npurpose: p\nresearchers: [alice]\n", "workspace.yaml: tier is required"},
 		{"unknown dataset", "name: T2D\npurpose: p\ntier: registered\ndatasets: [omop, claims]\nresearchers: [alice]\n", `workspace.yaml:4: unknown dataset "claims"`},
-		{"genomics registered", "name: T2D\npurpose: p\ntier: registered\ndatasets: [genomics]\nresearchers: [alice]\n", "workspace.yaml:4: dataset genomics needs the controlled tier"},
+		{"genomics registered", "name: T2D\npurpose: p\ntier: registered\ndatasets: [omop, genomics]\nresearchers: [alice]\n", "workspace.yaml:4: dataset genomics needs the controlled tier"},
+		{"omop missing", "name: T2D\npurpose: p\ntier: registered\ndatasets: [fitbit]\nresearchers: [alice]\n", "workspace.yaml:4: dataset omop is required"},
 		{"misspelt field", "name: T2D\npurpose: p\nteir: controlled\nresearchers: [alice]\n", "line 3: field teir not found"},
 		{"bad researcher id", "name: T2D\npurpose: p\ntier: registered\nresearchers: [\"al ice\"]\n", `workspace.yaml:4: researcher id "al ice"`},
 		{"twice the same researcher", "name: T2D\npurpose: p\ntier: registered\nresearchers: [a, a]\n", "researcher a listed twice"},
