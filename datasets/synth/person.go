@@ -145,7 +145,7 @@ var raceGroups = []struct {
 	w       float64
 	answers []int64
 }{
-	{50, []int64{aRaceWhite}},
+	{56, []int64{aRaceWhite}},
 	{20, []int64{aRaceBlack}},
 	{10, []int64{aRaceHispanic}},
 	{4.5, []int64{aRaceHispanic, aRaceWhite}},
@@ -370,25 +370,25 @@ func (p *person) drawConditions(g *rng, black, female float64) {
 	case bmi >= 35:
 		set(condObesity, 0.8, 18)
 	case bmi >= 30:
-		set(condObesity, -0.2, 18)
+		set(condObesity, -0.35, 18)
 	default:
 		set(condObesity, -4.5, 18)
 	}
 	if p.has[condObesity] && bmi >= 40 {
 		p.concept[condObesity] = 434005
 	}
-	set(condHTN, -0.85+0.62*d+0.08*(bmi-28)+0.55*black+0.2*male, 25)
-	set(condT2D, -2.45+0.42*d+0.1*(bmi-28)+0.55*black+0.55*hisp+0.6*asian+0.45*hasf(condHTN)+p.t2dGene-0.3, 25)
-	set(condHLD, -1.35+0.45*d+0.022*(p.ldlBase-120)+0.5*hasf(condT2D)+0.3*hasf(condHTN)-0.3*black, 25)
+	set(condHTN, -1.42+0.62*d+0.08*(bmi-28)+0.55*black+0.2*male, 25)
+	set(condT2D, -3.05+0.42*d+0.1*(bmi-28)+0.55*black+0.55*hisp+0.6*asian+0.45*hasf(condHTN)+p.t2dGene-0.3, 25)
+	set(condHLD, -1.45+0.45*d+0.022*(p.ldlBase-120)+0.5*hasf(condT2D)+0.3*hasf(condHTN)-0.3*black, 25)
 	set(condAsthma, -2.3+0.35*female+0.3*black+0.03*(bmi-28)-0.05*d, 3)
 	set(condDepression, -1.95+0.6*female-0.08*d+0.2*hasf(condObesity)+0.2*smk, 14)
-	set(condCKD, -4.6+0.75*d+0.9*hasf(condT2D)+0.8*hasf(condHTN)+0.4*black, 30)
-	set(condCAD, -4.2+0.8*d+0.7*male+0.6*hasf(condT2D)+0.5*hasf(condHTN)+0.5*hasf(condHLD)+0.5*smk, 35)
-	set(condHF, -5.6+0.8*d+1.0*hasf(condCAD)+0.6*hasf(condHTN)+0.4*hasf(condT2D), 40)
-	set(condAF, -5.1+0.95*d+0.4*male+0.5*hasf(condHTN)+0.8*hasf(condHF), 40)
-	set(condOA, -2.6+0.7*d+0.3*female+0.04*(bmi-28), 35)
+	set(condCKD, -4.75+0.75*d+0.9*hasf(condT2D)+0.8*hasf(condHTN)+0.4*black, 30)
+	set(condCAD, -5.0+0.8*d+0.7*male+0.6*hasf(condT2D)+0.5*hasf(condHTN)+0.5*hasf(condHLD)+0.5*smk, 35)
+	set(condHF, -5.45+0.8*d+1.0*hasf(condCAD)+0.6*hasf(condHTN)+0.4*hasf(condT2D), 40)
+	set(condAF, -5.5+0.95*d+0.4*male+0.5*hasf(condHTN)+0.8*hasf(condHF), 40)
+	set(condOA, -2.96+0.7*d+0.3*female+0.04*(bmi-28), 35)
 	set(condCOPD, -4.6+0.6*d+1.9*smk, 40)
-	set(condHypothyroid, -3.4+1.0*female+0.3*d, 20)
+	set(condHypothyroid, -3.3+1.0*female+0.3*d, 20)
 	set(condGERD, -1.9+0.2*d+0.03*(bmi-28), 18)
 
 	if p.has[condCKD] {

@@ -2,7 +2,6 @@ package synth
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"sort"
 	"sync"
 
+	"enclave/datasets/genomics/gensim"
 	"enclave/datasets/synth/internal/pq"
 )
 
@@ -50,10 +50,6 @@ const (
 	FormatParquet = "parquet"
 )
 
-// ErrNoGenotypeWriter is returned when genotypes are requested from a
-// build without the genotype writer.
-var ErrNoGenotypeWriter = errors.New("synth: the genotype writer (gensim.Write) is not available in this build")
-
 // Generate writes the cohort into opts.Out.
 func Generate(opts Options) (*Stats, error) {
 	if opts.Persons <= 0 {
@@ -77,9 +73,6 @@ func Generate(opts Options) (*Stats, error) {
 	if opts.Threads <= 0 {
 		opts.Threads = runtime.GOMAXPROCS(0)
 	}
-	if opts.Variants > 0 && writeGenotypes == nil {
-		return nil, ErrNoGenotypeWriter
-	}
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
@@ -95,28 +88,24 @@ func Generate(opts Options) (*Stats, error) {
 		st.Files = append(st.Files, t.name+"."+opts.Format)
 	}
 	if opts.Variants > 0 {
-		ps := make([]genotypedPerson, opts.Genotyped)
+		// Persons 1..Genotyped with the ancestry their phenotypes were
+		// drawn with, so the genotypes carry the same planted dosages.
+		ps := make([]gensim.Person, opts.Genotyped)
 		for i := range ps {
-			ps[i] = genotypedPerson{int64(i + 1), ancs[i]}
+			ps[i] = gensim.Person{PersonID: int64(i + 1), Ancestry: ancs[i]}
 		}
 		dir := filepath.Join(opts.Out, "genomics")
-		if err := writeGenotypes(dir, ps, opts); err != nil {
+		gopts := gensim.Options{Seed: opts.Seed, Variants: opts.Variants, Threads: opts.Threads}
+		if err := gensim.Write(dir, ps, gopts); err != nil {
 			return nil, fmt.Errorf("synth: genotypes: %w", err)
 		}
-		st.Files = append(st.Files, "genomics/")
+		for _, f := range []string{"cohort.bed", "cohort.bim", "cohort.fam", "cohort.vcf.gz", "cohort.vcf.gz.tbi", "linkage.csv"} {
+			st.Files = append(st.Files, "genomics/"+f)
+		}
 	}
 	sort.Strings(st.Files)
 	return st, nil
 }
-
-// genotypedPerson is a person handed to the genotype writer.
-type genotypedPerson struct {
-	id       int64
-	ancestry string
-}
-
-// writeGenotypes is set by genomics.go when the genotype writer exists.
-var writeGenotypes func(dir string, ps []genotypedPerson, opts Options) error
 
 func allTables() []*table {
 	var ts []*table
