@@ -16,10 +16,11 @@ import (
 func init() {
 	register(&command{
 		Name: "researcher",
-		Usage: "researcher add ID --identity login.gov|id.me [--identity-verified DATE] --rcr-training DATE " +
-			"--code-of-conduct[=DATE] [--institution NAME --dura registered|controlled] [--ct-training DATE] " +
-			"[--name TEXT] [--replace] | researcher show ID [--json] | researcher list " +
-			"(registry: $ENCLAVE_HOME/researchers.yaml)",
+		Usage: "researcher add ID --identity login.gov|id.me [--identity-verified DATE] --rcr-training DATE\n" +
+			"        --code-of-conduct[=DATE] [--institution NAME --dura registered|controlled] [--ct-training DATE]\n" +
+			"        [--name TEXT] [--replace]         (registry: $ENCLAVE_HOME/researchers.yaml)\n" +
+			"  enclave researcher show ID [--json]\n" +
+			"  enclave researcher list",
 		Run: runResearcher,
 	})
 }

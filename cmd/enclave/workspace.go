@@ -18,9 +18,12 @@ import (
 func init() {
 	register(&command{
 		Name: "workspace",
-		Usage: `workspace create DIR --name N --purpose TEXT --tier registered|controlled --researcher ID [--researcher ID…] [--datasets omop,fitbit,genomics]` +
-			` | workspace import DIR OMOP_FOLDER [--drop-invalid-rows] | workspace show DIR [--json] | workspace share DIR ID` +
-			` | workspace check DIR ID [--at DATE]`,
+		Usage: "workspace create DIR --name N --purpose TEXT --tier registered|controlled --researcher ID\n" +
+			"        [--researcher ID…] [--datasets omop,fitbit,genomics]\n" +
+			"  enclave workspace import DIR OMOP_FOLDER [--drop-invalid-rows]\n" +
+			"  enclave workspace show DIR [--json]\n" +
+			"  enclave workspace share DIR ID\n" +
+			"  enclave workspace check DIR ID [--at DATE]",
 		Run: runWorkspace,
 	})
 }
