@@ -186,7 +186,7 @@ func flagsHardy(fs *flag.FlagSet) func(*genomicsInput) error {
 	midp := fs.Bool("midp", false, "mid-p exact test (plink2 --hardy midp)")
 	nonfounders := fs.Bool("nonfounders", false, "count non-founders too (plink2 --nonfounders)")
 	return func(in *genomicsInput) error {
-		st, err := qc.Compute(in.FS, qc.Options{Threads: in.Threads, Nonfounders: *nonfounders, MidP: *midp})
+		st, err := qc.Compute(in.FS, qc.Options{Threads: in.Threads, Nonfounders: *nonfounders, MidP: *midp, Hardy: true})
 		if err != nil {
 			return err
 		}

@@ -26,6 +26,7 @@ type Fileset struct {
 	bedPath  string
 	data     []byte // whole mapped .bed, magic included
 	mapped   bool   // data is an mmap to release on Close
+	file     *os.File
 	rowBytes int
 }
 
@@ -83,7 +84,12 @@ func (fs *Fileset) mapBed(bim, fam string) error {
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	keep := false
+	defer func() {
+		if !keep {
+			f.Close()
+		}
+	}()
 	st, err := f.Stat()
 	if err != nil {
 		return err
@@ -120,17 +126,23 @@ func (fs *Fileset) mapBed(bim, fam string) error {
 		fs.data = head[:]
 		return nil
 	}
+	// The mapping serves Row; nothing is read until a row is touched, so a
+	// pass that streams with ReadRows keeps the resident set small.
 	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("%s: mmap: %w", fs.bedPath, err)
 	}
-	_ = unix.Madvise(data, unix.MADV_WILLNEED)
 	fs.data, fs.mapped = data, true
+	fs.file, keep = f, true
 	return nil
 }
 
 // Close unmaps the .bed. Rows obtained earlier become invalid.
 func (fs *Fileset) Close() error {
+	if fs.file != nil {
+		fs.file.Close()
+		fs.file = nil
+	}
 	if !fs.mapped {
 		fs.data = nil
 		return nil
@@ -164,6 +176,27 @@ func (fs *Fileset) Row(v int) []byte {
 // Rows returns the packed rows of variants lo..hi-1 as one contiguous slice.
 func (fs *Fileset) Rows(lo, hi int) []byte {
 	return fs.data[3+lo*fs.rowBytes : 3+hi*fs.rowBytes : 3+hi*fs.rowBytes]
+}
+
+// ReadRows copies the packed rows of variants lo..hi-1 into buf (grown if
+// needed) with one positioned read and returns them, RowBytes() bytes per
+// variant. Sequential passes over a large fileset use it instead of Row so
+// that memory stays at one buffer per thread rather than the whole file
+// mapped into the resident set.
+func (fs *Fileset) ReadRows(lo, hi int, buf []byte) ([]byte, error) {
+	n := (hi - lo) * fs.rowBytes
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if fs.file == nil {
+		copy(buf, fs.Rows(lo, hi))
+		return buf, nil
+	}
+	if _, err := fs.file.ReadAt(buf, 3+int64(lo)*int64(fs.rowBytes)); err != nil {
+		return nil, fmt.Errorf("%s: reading variants %d-%d: %w", fs.bedPath, lo+1, hi, err)
+	}
+	return buf, nil
 }
 
 // Counts returns the genotype counts of variant v over all samples.

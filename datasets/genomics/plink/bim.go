@@ -27,23 +27,50 @@ func (v *Variant) Alt() string { return v.A1 }
 // Ref is the allele plink2 reports as REF for a PLINK 1 fileset (A2).
 func (v *Variant) Ref() string { return v.A2 }
 
-// ReadBim parses a .bim file.
+// ReadBim parses a .bim file; large files are parsed by two goroutines,
+// each taking half of the lines.
 func ReadBim(path string) ([]Variant, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return parseBim(f, path)
+	if len(data) < 1<<20 {
+		return parseBim(bytes.NewReader(data), path, 0)
+	}
+	mid := len(data) / 2
+	for mid < len(data) && data[mid-1] != '\n' {
+		mid++
+	}
+	var second []Variant
+	var err2 error
+	done := make(chan struct{})
+	skipped := bytes.Count(data[:mid], []byte{'\n'})
+	go func() {
+		second, err2 = parseBim(bytes.NewReader(data[mid:]), path, skipped)
+		close(done)
+	}()
+	first, err1 := parseBim(bytes.NewReader(data[:mid]), path, 0)
+	<-done
+	if err1 != nil {
+		return nil, err1
+	}
+	if err2 != nil {
+		return nil, err2
+	}
+	return append(first, second...), nil
 }
 
-func parseBim(r io.Reader, path string) ([]Variant, error) {
+// parseBim parses .bim lines; line numbers in errors start after
+// firstLine lines.
+func parseBim(r io.Reader, path string, firstLine int) ([]Variant, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<16), 1<<26)
 	var vs []Variant
 	var fields [7][]byte
 	intern := map[string]string{}
-	line := 0
+	var lastChrom []byte
+	lastCode := -1
+	line := firstLine
 	for sc.Scan() {
 		line++
 		b := sc.Bytes()
@@ -54,16 +81,19 @@ func parseBim(r io.Reader, path string) ([]Variant, error) {
 		if nf != 6 {
 			return nil, fmt.Errorf("%s line %d: %d columns, want 6 (chrom, id, cM, bp, A1, A2)", path, line, nf)
 		}
-		code, ok := ParseChrom(string(fields[0]))
+		code, ok := chromCache(fields[0], &lastChrom, &lastCode)
 		if !ok {
 			return nil, fmt.Errorf("%s line %d: unknown chromosome name %q (want 1-22, X, Y, XY, MT, 23-26 or 0)", path, line, fields[0])
 		}
-		cm, err := strconv.ParseFloat(string(fields[2]), 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s line %d: centimorgan position %q is not a number", path, line, fields[2])
+		var cm float64
+		if len(fields[2]) != 1 || fields[2][0] != '0' {
+			var err error
+			if cm, err = strconv.ParseFloat(string(fields[2]), 64); err != nil {
+				return nil, fmt.Errorf("%s line %d: centimorgan position %q is not a number", path, line, fields[2])
+			}
 		}
-		pos, err := strconv.ParseInt(string(fields[3]), 10, 64)
-		if err != nil {
+		pos, ok := atoi(fields[3])
+		if !ok {
 			return nil, fmt.Errorf("%s line %d: base-pair position %q is not an integer", path, line, fields[3])
 		}
 		vs = append(vs, Variant{
@@ -124,4 +154,45 @@ func splitFields(b []byte, dst [][]byte) int {
 		i = j
 	}
 	return n
+}
+
+// chromCache parses a chromosome name, remembering the previous line's
+// (a .bim is sorted, so nearly every line repeats it).
+func chromCache(b []byte, last *[]byte, lastCode *int) (int, bool) {
+	if *lastCode >= 0 && bytes.Equal(b, *last) {
+		return *lastCode, true
+	}
+	code, ok := ParseChrom(string(b))
+	if ok {
+		*last = append((*last)[:0], b...)
+		*lastCode = code
+	}
+	return code, ok
+}
+
+// atoi parses an optionally signed decimal integer.
+func atoi(b []byte) (int64, bool) {
+	if len(b) == 0 || len(b) > 18 {
+		v, err := strconv.ParseInt(string(b), 10, 64)
+		return v, err == nil
+	}
+	neg := false
+	if b[0] == '-' || b[0] == '+' {
+		neg = b[0] == '-'
+		b = b[1:]
+		if len(b) == 0 {
+			return 0, false
+		}
+	}
+	var v int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }

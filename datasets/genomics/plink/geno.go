@@ -69,15 +69,6 @@ func (m *Mask) And(o *Mask) *Mask {
 	return r
 }
 
-// countWord adds the counts of the (masked) genotypes in one 64-bit word.
-func countWord(w, mk uint64, miss, het, hom2 *int) {
-	lo := w & mk
-	hi := (w >> 1) & mk
-	*miss += bits.OnesCount64(lo &^ hi)
-	*het += bits.OnesCount64(hi &^ lo)
-	*hom2 += bits.OnesCount64(hi & lo)
-}
-
 // tailWord loads the last len(b) < 8 bytes of a row as a word.
 func tailWord(b []byte) uint64 {
 	var buf [8]byte
@@ -89,35 +80,64 @@ func tailWord(b []byte) uint64 {
 // with popcounts over 64-bit words (32 genotypes at a time).
 func CountRow(row []byte, n int) Counts {
 	full := n / 32
-	var miss, het, hom2 int
-	// Four independent accumulators keep the popcounts pipelined.
-	var m1, h1, o1 int
+	var lo1, hi1, both1, lo2, hi2, both2 int
 	k := 0
 	for ; k+1 < full; k += 2 {
-		countWord(binary.LittleEndian.Uint64(row[8*k:]), lowBits, &miss, &het, &hom2)
-		countWord(binary.LittleEndian.Uint64(row[8*k+8:]), lowBits, &m1, &h1, &o1)
+		w1 := binary.LittleEndian.Uint64(row[8*k:])
+		w2 := binary.LittleEndian.Uint64(row[8*k+8:])
+		l1, h1 := w1&lowBits, (w1>>1)&lowBits
+		l2, h2 := w2&lowBits, (w2>>1)&lowBits
+		lo1 += bits.OnesCount64(l1)
+		hi1 += bits.OnesCount64(h1)
+		both1 += bits.OnesCount64(l1 & h1)
+		lo2 += bits.OnesCount64(l2)
+		hi2 += bits.OnesCount64(h2)
+		both2 += bits.OnesCount64(l2 & h2)
 	}
 	for ; k < full; k++ {
-		countWord(binary.LittleEndian.Uint64(row[8*k:]), lowBits, &miss, &het, &hom2)
+		w := binary.LittleEndian.Uint64(row[8*k:])
+		l, h := w&lowBits, (w>>1)&lowBits
+		lo1 += bits.OnesCount64(l)
+		hi1 += bits.OnesCount64(h)
+		both1 += bits.OnesCount64(l & h)
 	}
 	if rem := n - 32*full; rem > 0 {
-		countWord(tailWord(row[8*full:(n+3)/4]), lowBits>>(64-2*rem), &miss, &het, &hom2)
+		w := tailWord(row[8*full : (n+3)/4])
+		mk := uint64(lowBits) >> (64 - 2*rem)
+		l, h := w&mk, (w>>1)&mk
+		lo1 += bits.OnesCount64(l)
+		hi1 += bits.OnesCount64(h)
+		both1 += bits.OnesCount64(l & h)
 	}
-	miss, het, hom2 = miss+m1, het+h1, hom2+o1
-	return Counts{HomA1: n - miss - het - hom2, Het: het, HomA2: hom2, Missing: miss}
+	lo, hi, both := lo1+lo2, hi1+hi2, both1+both2
+	// lo & hi = 11 (hom A2); lo only = 01 (missing); hi only = 10 (het).
+	miss, het := lo-both, hi-both
+	return Counts{HomA1: n - miss - het - both, Het: het, HomA2: both, Missing: miss}
 }
 
 // CountRowMasked counts the genotypes of the samples in m.
 func CountRowMasked(row []byte, m *Mask) Counts {
 	full := len(row) / 8
-	var miss, het, hom2 int
+	var lo, hi, both int
+	words := m.words
 	for k := 0; k < full; k++ {
-		countWord(binary.LittleEndian.Uint64(row[8*k:]), m.words[k], &miss, &het, &hom2)
+		w := binary.LittleEndian.Uint64(row[8*k:])
+		mk := words[k]
+		l, h := w&mk, (w>>1)&mk
+		lo += bits.OnesCount64(l)
+		hi += bits.OnesCount64(h)
+		both += bits.OnesCount64(l & h)
 	}
 	if len(row) > 8*full {
-		countWord(tailWord(row[8*full:]), m.words[full], &miss, &het, &hom2)
+		w := tailWord(row[8*full:])
+		mk := words[full]
+		l, h := w&mk, (w>>1)&mk
+		lo += bits.OnesCount64(l)
+		hi += bits.OnesCount64(h)
+		both += bits.OnesCount64(l & h)
 	}
-	return Counts{HomA1: m.count - miss - het - hom2, Het: het, HomA2: hom2, Missing: miss}
+	miss, het := lo-both, hi-both
+	return Counts{HomA1: m.count - miss - het - both, Het: het, HomA2: both, Missing: miss}
 }
 
 var (

@@ -289,3 +289,28 @@ func TestParallelCoversEveryVariantOnce(t *testing.T) {
 		t.Errorf("error not returned: %v", err)
 	}
 }
+
+// TestBigBimLineNumbers: a .bim large enough to be parsed in two halves
+// still reports the right line.
+func TestBigBimLineNumbers(t *testing.T) {
+	var b strings.Builder
+	for i := 1; i <= 60000; i++ {
+		chrom := "1"
+		if i == 45678 {
+			chrom = "chrZ"
+		}
+		b.WriteString(chrom + "\trs" + strconv.Itoa(i) + "\t0\t" + strconv.Itoa(i) + "\tA\tG\n")
+	}
+	p := filepath.Join(t.TempDir(), "big.bim")
+	os.WriteFile(p, []byte(b.String()), 0o644)
+	_, err := ReadBim(p)
+	if err == nil || !strings.Contains(err.Error(), "big.bim line 45678: unknown chromosome") {
+		t.Fatalf("error %v", err)
+	}
+	fixed := strings.Replace(b.String(), "chrZ", "2", 1)
+	os.WriteFile(p, []byte(fixed), 0o644)
+	vs, err := ReadBim(p)
+	if err != nil || len(vs) != 60000 || vs[59999].ID != "rs60000" || vs[45677].Chrom != "2" {
+		t.Fatalf("%d variants, %v", len(vs), err)
+	}
+}

@@ -89,9 +89,13 @@ func WriteAfreq(w io.Writer, fs *plink.Fileset, st []Stats) error {
 
 // HardyCounts returns the genotype counts and p-value plink2's .hardy
 // reports for an autosomal (or XY, or chromosome 0) variant: A1 there is
-// REF (the .bim A2 allele).
+// REF (the .bim A2 allele). The p-value is Stats.HweP when Compute made
+// it (Options.Hardy), else computed here.
 func HardyCounts(s *Stats, midp bool) (homA1, hetA1, twoAX int, p float64) {
 	homA1, hetA1, twoAX = s.Dip.HomA2, s.Dip.Het, s.Dip.HomA1
+	if s.hwe == hweFor(midp) {
+		return homA1, hetA1, twoAX, s.HweP
+	}
 	return homA1, hetA1, twoAX, HweP(hetA1, homA1, twoAX, midp)
 }
 
@@ -101,6 +105,9 @@ func HardyCounts(s *Stats, midp bool) (homA1, hetA1, twoAX int, p float64) {
 func HardyXCounts(s *Stats, midp bool) (fHomA1, fHetA1, fTwoAX, mA1, mAX int, p float64) {
 	fHomA1, fHetA1, fTwoAX = s.Dip.HomA2, s.Dip.Het, s.Dip.HomA1
 	mA1, mAX = s.Hap.HomA2, s.Hap.HomA1
+	if s.hwe == hweFor(midp) {
+		return fHomA1, fHetA1, fTwoAX, mA1, mAX, s.HweP
+	}
 	return fHomA1, fHetA1, fTwoAX, mA1, mAX, HweXchrP(fHetA1, fHomA1, fTwoAX, mA1, mAX, midp)
 }
 

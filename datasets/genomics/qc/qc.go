@@ -1,6 +1,8 @@
 package qc
 
 import (
+	"math"
+
 	"enclave/datasets/genomics/plink"
 )
 
@@ -9,6 +11,9 @@ type Options struct {
 	Threads     int  // worker goroutines; <= 0 means GOMAXPROCS
 	Nonfounders bool // count non-founders too (plink2 --nonfounders)
 	MidP        bool // mid-p Hardy–Weinberg test (plink2 --hardy midp)
+	// Hardy computes Stats.HweP in the parallel pass (the exact test costs
+	// more than the counting).
+	Hardy bool
 }
 
 // Stats are one variant's genotype counts over the counted samples, split
@@ -23,6 +28,23 @@ type Stats struct {
 	// NoSex counts unknown-sex samples on chrX (diploid); plink2 uses them
 	// for allele frequencies but not for the chrX HWE test.
 	NoSex plink.Counts
+	// HweP is the Hardy–Weinberg p-value (mid-p with Options.MidP) plink2
+	// --hardy reports, when Options.Hardy: the autosomal test, or the chrX
+	// test over females and males; NaN for chrY and MT.
+	HweP float64
+	hwe  uint8 // hweP or hweMidP when HweP is set
+}
+
+const (
+	hweP    = 1
+	hweMidP = 2
+)
+
+func hweFor(midp bool) uint8 {
+	if midp {
+		return hweMidP
+	}
+	return hweP
 }
 
 // AltHalfCount is twice the number of ALT (A1) alleles observed: plink2
@@ -77,14 +99,22 @@ func newSampleSets(fs *plink.Fileset, opts Options) *sampleSets {
 	return ss
 }
 
-// Compute counts the genotypes of every variant of fs.
+// Compute counts the genotypes of every variant of fs, streaming the .bed
+// in blocks on Options.Threads goroutines.
 func Compute(fs *plink.Fileset, opts Options) ([]Stats, error) {
 	ss := newSampleSets(fs, opts)
 	out := make([]Stats, fs.NumVariants())
 	n := fs.NumSamples()
-	err := plink.Parallel(fs.NumVariants(), opts.Threads, func(lo, hi int) error {
+	rb := fs.RowBytes()
+	bufs := make([][]byte, plink.Workers(fs.NumVariants(), opts.Threads))
+	err := plink.ParallelWorkers(0, fs.NumVariants(), opts.Threads, func(w, lo, hi int) error {
+		rows, err := fs.ReadRows(lo, hi, bufs[w])
+		if err != nil {
+			return err
+		}
+		bufs[w] = rows
 		for v := lo; v < hi; v++ {
-			row := fs.Row(v)
+			row := rows[(v-lo)*rb : (v-lo+1)*rb]
 			st := &out[v]
 			switch fs.Variants[v].ChromCode {
 			case plink.ChromX:
@@ -93,6 +123,11 @@ func Compute(fs *plink.Fileset, opts Options) ([]Stats, error) {
 				if ss.nosex.Count() > 0 {
 					st.NoSex = plink.CountRowMasked(row, ss.nosex)
 				}
+				if opts.Hardy {
+					st.HweP = HweXchrP(st.Dip.Het, st.Dip.HomA2, st.Dip.HomA1, st.Hap.HomA2, st.Hap.HomA1, opts.MidP)
+					st.hwe = hweFor(opts.MidP)
+				}
+				continue
 			case plink.ChromY:
 				st.Hap = plink.CountRowMasked(row, ss.males)
 			case plink.ChromMT:
@@ -107,7 +142,13 @@ func Compute(fs *plink.Fileset, opts Options) ([]Stats, error) {
 				} else {
 					st.Dip = plink.CountRowMasked(row, ss.counted)
 				}
+				if opts.Hardy {
+					st.HweP = HweP(st.Dip.Het, st.Dip.HomA2, st.Dip.HomA1, opts.MidP)
+					st.hwe = hweFor(opts.MidP)
+				}
+				continue
 			}
+			st.HweP = math.NaN()
 		}
 		return nil
 	})

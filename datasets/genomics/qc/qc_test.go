@@ -171,6 +171,7 @@ func TestAgainstPlink2(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer fs.Close()
+				opts.Hardy = opts.Threads == 2 // both paths: p in the pass, and in the writer
 				st, err := Compute(fs, opts)
 				if err != nil {
 					t.Fatal(err)
