@@ -46,7 +46,9 @@ var _ datasets.Catalog = (*Catalog)(nil)
 
 // OpenCatalog opens a tier database (see TierPath) read-only, with
 // external access disabled and configuration locked. Several kernels of
-// one workspace may open the same file at once.
+// one workspace may open the same file at once. Within one process, open a
+// tier file only through OpenCatalog or CountRows: DuckDB refuses a second
+// connection to an open file with a different configuration.
 func OpenCatalog(tierDBPath string) (datasets.Catalog, error) {
 	return openCatalog(tierDBPath)
 }
@@ -116,6 +118,41 @@ func openCatalog(tierDBPath string) (*Catalog, error) {
 	sort.Strings(rest)
 	c.order = append(c.order, rest...)
 	return c, nil
+}
+
+// CountRows counts the rows of every table of a base or tier database,
+// opened read-only with the same locked configuration as OpenCatalog (so it
+// can run beside open catalogs): the steward's view for `workspace show`.
+func CountRows(ctx context.Context, dbPath string) (map[string]int64, error) {
+	db, err := sql.Open("duckdb", dbPath+lockedDSN)
+	if err != nil {
+		return nil, fmt.Errorf("omop: open %s: %w", dbPath, err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT internal
+		AND table_name NOT IN ('enclave_meta', 'enclave_tier') ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("omop: list tables of %s: %w", dbPath, err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("omop: list tables of %s: %w", dbPath, err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	out := map[string]int64{}
+	for _, n := range names {
+		var c int64
+		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+quoteIdent(n)).Scan(&c); err != nil {
+			return nil, fmt.Errorf("omop: count %s in %s: %w", n, dbPath, err)
+		}
+		out[n] = c
+	}
+	return out, nil
 }
 
 // Tier implements datasets.Catalog.

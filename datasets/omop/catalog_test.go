@@ -287,3 +287,26 @@ func TestCatalogSharedReadOnly(t *testing.T) {
 }
 
 func errorsAs(err error, target **datasets.Error) bool { return errors.As(err, target) }
+
+func TestCountRowsBesideCatalog(t *testing.T) {
+	db, _ := importGood(t, Options{})
+	c := openTier(t, db, datasets.Registered)
+	_ = c
+	reg, err := CountRows(context.Background(), TierPath(db, datasets.Registered))
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := CountRows(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg["person"] != 5 || base["person"] != 6 || base["note"] != 1 {
+		t.Errorf("counts: registered person %d, base person %d note %d", reg["person"], base["person"], base["note"])
+	}
+	if _, ok := reg["note"]; ok {
+		t.Errorf("registered counts list note")
+	}
+	if _, ok := base["enclave_meta"]; ok {
+		t.Errorf("counts list enclave_meta")
+	}
+}

@@ -207,6 +207,9 @@ func TestRegisteredDatesShifted(t *testing.T) {
 	if n := queryInt(t, cc, `SELECT count(*) FROM (SELECT * FROM tier.condition_occurrence EXCEPT ALL SELECT * FROM base.condition_occurrence)`); n != 0 {
 		t.Errorf("controlled condition_occurrence differs from base in %d rows", n)
 	}
+	if _, ok := tierTables(t, cc)["enclave_meta"]; ok {
+		t.Errorf("controlled tier holds enclave_meta (the shift secret)")
+	}
 	if n := queryInt(t, cc, `SELECT count(*) FROM tier.steps_intraday WHERE person_id = 3`); n != 1 {
 		t.Errorf("controlled steps_intraday rows of person 3 = %d, want 1", n)
 	}
