@@ -166,3 +166,20 @@ func TestShare(t *testing.T) {
 		t.Errorf("refused shares changed members: %v", w.Researchers)
 	}
 }
+
+func TestPolicyOverridesKeptBySteward(t *testing.T) {
+	g := testRegistry(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ConfigFile), []byte("name: T2D\npurpose: p\ntier: registered\ndatasets: [omop]\nresearchers: [alice]\n"+
+		"policy:\n  small_cell_threshold: 50\n  dominance: {n: 2, k: 0.85}\n"), 0o644)
+	if _, err := Share(dir, "reggie", g, nov26); err != nil {
+		t.Fatal(err)
+	}
+	w, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Policy["small_cell_threshold"] != 50 || w.Policy["dominance"].(map[string]any)["k"] != 0.85 {
+		t.Errorf("policy after share: %#v", w.Policy)
+	}
+}
