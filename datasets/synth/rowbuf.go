@@ -66,10 +66,18 @@ func (r *rowBuf) nulls(n int) *rowBuf {
 func (r *rowBuf) str(s string) *rowBuf {
 	r.sep()
 	if r.rg != nil {
-		if c := r.col(); c.Type() == pq.Date {
-			c.Int(int64(parseDay(s)))
+		// An empty CSV field reads as NULL; so is an empty string here.
+		if c := r.col(); s == "" {
+			c.Null()
 		} else {
-			c.Str(s)
+			switch c.Type() {
+			case pq.Date:
+				c.Int(int64(parseDay(s)))
+			case pq.String:
+				c.Str(s)
+			default:
+				panic("synth: string " + strconv.Quote(s) + " written to a non-string column")
+			}
 		}
 		return r
 	}

@@ -343,7 +343,7 @@ func writeVocabulary(dir, format string, st *Stats) error {
 		}},
 		{&tblVocabulary, func(r *rowBuf) {
 			for _, v := range vocabularies {
-				r.str(v[0]).str(v[1]).str(v[2]).str(v[3]).str(v[4]).end()
+				r.str(v[0]).str(v[1]).str(v[2]).str(v[3]).int(0).end()
 			}
 		}},
 		{&tblLocation, func(r *rowBuf) {

@@ -296,9 +296,9 @@ var ancestors = []ancestry{
 	{1501700, 40174880, 2},
 }
 
-// vocabularies are the vocabulary rows for vocabularies the default
-// vocabulary may lack.
-var vocabularies = [][5]string{
-	{"PPI", "AllOfUs_PPI (Columbia)", "http://terminology.pmi-ops.org/CodeSystem/ppi", "Codebook Version 0.3", "0"},
-	{"AoU_General", "AoU_General", "All of Us Data and Research Center", "", "0"},
+// vocabularies are the vocabulary rows (id, name, reference, version) for
+// vocabularies the default vocabulary may lack; vocabulary_concept_id is 0.
+var vocabularies = [][4]string{
+	{"PPI", "AllOfUs_PPI (Columbia)", "http://terminology.pmi-ops.org/CodeSystem/ppi", "Codebook Version 0.3"},
+	{"AoU_General", "AoU_General", "All of Us Data and Research Center", ""},
 }
