@@ -182,7 +182,10 @@ func SafeText(err error) string {
 func AuditText(err error) string {
 	var e *Error
 	if errors.As(err, &e) && e.Err != nil {
-		return e.Safe + ": " + e.Err.Error()
+		if full := e.Err.Error(); full != e.Safe {
+			return e.Safe + ": " + full
+		}
+		return e.Safe
 	}
 	return err.Error()
 }

@@ -37,7 +37,7 @@ func TestErrorTexts(t *testing.T) {
 		t.Errorf("SafeText(plain error) = %q: plain errors must not reach the researcher", got)
 	}
 	var e *Error = Errorf("no table %q in the %s tier", "x", Registered)
-	if e.Error() != `no table "x" in the registered tier` || AuditText(e) != e.Safe+": "+e.Safe {
+	if e.Error() != `no table "x" in the registered tier` || AuditText(e) != e.Safe {
 		t.Errorf("Errorf texts %q / %q", e.Error(), AuditText(e))
 	}
 }
