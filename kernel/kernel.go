@@ -76,9 +76,10 @@ type Kernel struct {
 	stdinQ   chan *wire.Message
 
 	// Shell-loop state.
-	count     int     // execution counter
-	abortLeft int     // queued requests to abort after a failed cell (stop_on_error)
-	hist      history //
+	count     int        // execution counter
+	abortLeft int        // queued requests to abort after a failed cell (stop_on_error)
+	abortPre  abortClock // and requests the client sent before it could see the failure
+	hist      history    //
 
 	cellMu     sync.Mutex
 	cellCancel context.CancelCauseFunc // cancels the running cell; nil when idle
@@ -213,12 +214,9 @@ func (k *Kernel) dispatch(ch wire.Channel, m *wire.Message) {
 	}
 	k.publish(m, "status", statusContent{"busy"})
 	defer k.publish(m, "status", statusContent{"idle"})
-	if ch == wire.Shell && k.abortLeft > 0 {
-		k.abortLeft--
-		if t == "execute_request" {
-			k.reply(req, "execute_reply", map[string]any{"status": "aborted", "execution_count": k.count})
-			return
-		}
+	if ch == wire.Shell && k.aborted(m) {
+		k.reply(req, "execute_reply", map[string]any{"status": "aborted", "execution_count": k.count})
+		return
 	}
 	defer func() {
 		if p := recover(); p != nil { // a handler bug must not take the kernel down
@@ -228,6 +226,41 @@ func (k *Kernel) dispatch(ch wire.Channel, m *wire.Message) {
 	if err := r.handle(k, req); err != nil {
 		k.log.Printf("%s: %v", t, err)
 	}
+}
+
+// abortClock marks, in a client's own clock, the moment before which that
+// client cannot have seen a cell fail: the failed request's date plus the
+// time the kernel took to answer it. Comparing the client's dates with each
+// other needs no agreement between its clock and the kernel's.
+type abortClock struct {
+	session string
+	before  time.Time
+}
+
+// aborted reports whether a shell request must be answered "aborted"
+// because a cell before it failed with stop_on_error: it was already queued
+// when the failure was answered, or its client sent it before it could
+// have seen the failure (a pipelining client whose request was in flight).
+func (k *Kernel) aborted(m *wire.Message) bool {
+	queued := k.abortLeft > 0
+	if queued {
+		k.abortLeft--
+	}
+	if m.Header.MsgType != "execute_request" {
+		return false
+	}
+	if queued {
+		return true
+	}
+	if k.abortPre.session == "" || m.Header.Session != k.abortPre.session {
+		return false
+	}
+	d, err := time.Parse(time.RFC3339Nano, m.Header.Date)
+	if err == nil && d.Before(k.abortPre.before) {
+		return true
+	}
+	k.abortPre = abortClock{} // the client has moved past the failure
+	return false
 }
 
 func (k *Kernel) audit(class AuditClass, msgType string, m *wire.Message) {

@@ -672,3 +672,29 @@ func TestOutputCapThroughTheGate(t *testing.T) {
 		t.Error("the cap leaked into the next cell")
 	}
 }
+
+func TestStopOnErrorAbortsRequestsSentBeforeTheFailureWasSeen(t *testing.T) {
+	tk := newTestKernel(t, nil)
+	sentAt := time.Now().UTC()
+	deliver := func(date time.Time, code string) string {
+		h := wire.NewHeader("execute_request", "client")
+		h.Date = date.Format("2006-01-02T15:04:05.000000Z")
+		raw, _ := json.Marshal(h)
+		body, _ := json.Marshal(map[string]any{"code": code})
+		tk.Deliver(wire.Shell, &wire.Message{Header: h, RawHeader: raw, Content: body})
+		return h.MsgID
+	}
+	bad := deliver(sentAt, "block")
+	time.Sleep(30 * time.Millisecond)
+	tk.Interrupt() // the cell fails after ~30 ms
+	tk.rec.await(t, bad)
+	// In flight: sent 10 ms after the failing cell, arriving only now.
+	r, _ := tk.rec.await(t, deliver(sentAt.Add(10*time.Millisecond), "out x"))
+	if content(r)["status"] != "aborted" {
+		t.Errorf("a request sent before the client could see the failure ran: %v", content(r))
+	}
+	r, _ = tk.rec.await(t, deliver(time.Now().UTC(), "out y"))
+	if content(r)["status"] != "ok" {
+		t.Errorf("a request sent after the failure was aborted: %v", content(r))
+	}
+}
