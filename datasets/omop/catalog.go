@@ -352,12 +352,18 @@ func (c *Catalog) plan(q datasets.Query) (*plan, error) {
 		if err != nil {
 			return nil, err
 		}
+		if c.isIdentifier(t, g) {
+			return nil, datasets.Errorf("cannot group by %s: it identifies rows or persons (one cell each)", g)
+		}
 		p.groups = append(p.groups, e)
 	}
 	for _, f := range q.Where {
 		e, typ, err := col(f.Column)
 		if err != nil {
 			return nil, err
+		}
+		if c.isIdentifier(t, f.Column) {
+			return nil, datasets.Errorf("cannot filter on %s: it identifies rows or persons", f.Column)
 		}
 		op := strings.ToLower(strings.Join(strings.Fields(f.Op), " "))
 		need := func(n int) error {
@@ -429,6 +435,27 @@ func (c *Catalog) plan(q datasets.Query) (*plan, error) {
 		p.from += " JOIN person p ON p.person_id = x.person_id"
 	}
 	return p, nil
+}
+
+// isIdentifier reports whether a column reference names a row or person
+// identifier (person_id, a primary key, or any other *_id that is not a
+// concept id): grouping or filtering by one singles out persons, so the
+// structured query refuses it before the release rules ever see a cell.
+func (c *Catalog) isIdentifier(t *datasets.TableInfo, ref string) bool {
+	ref = strings.ToLower(strings.TrimSpace(ref))
+	tab := t
+	if name, ok := strings.CutPrefix(ref, "person."); ok {
+		ref, tab = name, c.tables["person"]
+	}
+	if !strings.HasSuffix(ref, "_id") {
+		return false
+	}
+	for _, col := range tab.Columns {
+		if col.Name == ref {
+			return !col.Concept
+		}
+	}
+	return true
 }
 
 // normalise maps driver values to the Key types documented in datasets.Cell.
