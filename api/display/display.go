@@ -46,8 +46,9 @@ type (
 // Sink receives what this package shows. The worker runtime installs it.
 type Sink interface {
 	// Display shows data; id is "" for a plain display_data, else the
-	// display_id; update marks update_display_data.
-	Display(data map[string]any, id string, update bool)
+	// display_id; update marks update_display_data. An empty data with
+	// metadata {"clear_output": {"wait": bool}} clears the cell's output.
+	Display(data, metadata map[string]any, id string, update bool)
 	// Stdout is the current cell's standard output.
 	Stdout() io.Writer
 }
@@ -68,13 +69,21 @@ func SetSink(s Sink) {
 	sinkMu.Unlock()
 }
 
-func send(data map[string]any, id string, update bool) {
+func send(data map[string]any, id string, update bool) { sendMeta(data, nil, id, update) }
+
+func sendMeta(data, metadata map[string]any, id string, update bool) {
 	sinkMu.RLock()
 	s := sink
 	sinkMu.RUnlock()
 	if s != nil {
-		s.Display(data, id, update)
+		s.Display(data, metadata, id, update)
 	}
+}
+
+// Clear clears the cell's output; with wait, only when new output arrives
+// (no flicker in loops that redraw).
+func Clear(wait bool) {
+	sendMeta(map[string]any{}, map[string]any{"clear_output": map[string]any{"wait": wait}}, "", false)
 }
 
 // Stdout returns the cell's standard output, for APIs that take an

@@ -49,10 +49,11 @@ type Run struct {
 	Line, Col int
 }
 
-// Source is Text prefixed with a line directive naming file, so that
-// positions the parser or interpreter reports are the cell's own.
-func (r Run) Source(file string) string {
-	return "/*line " + file + ":" + strconv.Itoa(r.Line) + ":" + strconv.Itoa(r.Col) + "*/" + r.Text
+// Source is Text prefixed with a line directive, so that the positions
+// the parser or interpreter reports are file:(lineOffset+line):column for
+// the cell's own line and column.
+func (r Run) Source(file string, lineOffset int) string {
+	return "/*line " + file + ":" + strconv.Itoa(lineOffset+r.Line) + ":" + strconv.Itoa(r.Col) + "*/" + r.Text
 }
 
 // ImportSpec is one imported package.
@@ -77,7 +78,9 @@ type Error struct {
 	Msg       string
 }
 
-func (e *Error) Error() string { return strconv.Itoa(e.Line) + ":" + strconv.Itoa(e.Col) + ": " + e.Msg }
+func (e *Error) Error() string {
+	return strconv.Itoa(e.Line) + ":" + strconv.Itoa(e.Col) + ": " + e.Msg
+}
 
 // unit is one top-level statement or declaration.
 type unit struct {
@@ -275,7 +278,7 @@ func stmtKind(text string) Kind {
 // importSpecs parses an import declaration.
 func importSpecs(r Run) ([]ImportSpec, error) {
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "", "package p;"+r.Source("cell"), parser.ImportsOnly)
+	f, err := parser.ParseFile(fset, "", "package p;"+r.Source("cell", 0), parser.ImportsOnly)
 	if err != nil {
 		if el, ok := err.(scanner.ErrorList); ok && len(el) > 0 {
 			return nil, &Error{Line: el[0].Pos.Line, Col: el[0].Pos.Column, Msg: el[0].Msg}

@@ -94,7 +94,7 @@ func TestRunSourcePositions(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := c.Runs[len(c.Runs)-1]
-	if got, want := r.Source("cell[4]"), "/*line cell[4]:1:1*/x := 1\n\n   y := x +"; got != want {
+	if got, want := r.Source("_.go", 1000), "/*line _.go:1001:1*/x := 1\n\n   y := x +"; got != want {
 		t.Errorf("Source = %q, want %q", got, want)
 	}
 }

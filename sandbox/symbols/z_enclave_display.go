@@ -20,6 +20,7 @@ func init() {
 		"AsSVG":      reflect.ValueOf(display.AsSVG),
 		"AsText":     reflect.ValueOf(display.AsText),
 		"AsVegaLite": reflect.ValueOf(display.AsVegaLite),
+		"Clear":      reflect.ValueOf(display.Clear),
 		"HTML":       reflect.ValueOf(display.HTML),
 		"JSON":       reflect.ValueOf(display.JSON),
 		"Markdown":   reflect.ValueOf(display.Markdown),

@@ -1,0 +1,42 @@
+// Command enclave-worker is the untrusted process that runs researchers' Go
+// cells for the enclave kernel. The kernel starts it (enclave/sandbox/launch)
+// with fd 3 carrying requests and fd 4 carrying events, no environment and
+// its stdout and stderr captured for the kernel's log. It confines itself
+// (enclave/sandbox/confine) before it creates the interpreter, then serves.
+//
+// Trust level: untrusted. It is built with CGO off and links nothing of the
+// data layer, the release machinery or the kernel.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+
+	"enclave/sandbox"
+	"enclave/sandbox/confine"
+	"enclave/sandbox/rpc"
+)
+
+func main() {
+	// A runaway recursion in a cell should end the worker quickly, not
+	// after it has grown a 1 GB stack.
+	debug.SetMaxStack(256 << 20)
+
+	in := os.NewFile(3, "requests")
+	out := os.NewFile(4, "events")
+	if in == nil || out == nil {
+		fmt.Fprintln(os.Stderr, "enclave-worker: fd 3 and 4 must be the kernel's pipes; this program is started by the enclave kernel")
+		os.Exit(2)
+	}
+	layers, err := confine.Apply(confine.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "enclave-worker: confine:", err)
+		os.Exit(1)
+	}
+	conn := rpc.NewConn(in, out, nil)
+	if err := sandbox.Serve(conn, sandbox.Options{Confinement: layers}); err != nil {
+		fmt.Fprintln(os.Stderr, "enclave-worker:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,249 @@
+package sandbox
+
+import (
+	"go/scanner"
+	"go/token"
+	"path"
+	"reflect"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"enclave/sandbox/rpc"
+	"enclave/sandbox/symbols"
+	"enclave/sandbox/symbols/allowlist"
+)
+
+var keywords = []string{
+	"break", "case", "chan", "const", "continue", "default", "defer", "else", "fallthrough", "for",
+	"func", "go", "goto", "if", "import", "interface", "map", "package", "range", "return", "select",
+	"struct", "switch", "type", "var",
+	// predeclared
+	"any", "append", "bool", "byte", "cap", "clear", "close", "comparable", "complex", "complex128",
+	"complex64", "copy", "delete", "error", "false", "float32", "float64", "imag", "int", "int16",
+	"int32", "int64", "int8", "iota", "len", "make", "max", "min", "new", "nil", "panic", "print",
+	"println", "real", "recover", "rune", "string", "true", "uint", "uint16", "uint32", "uint64",
+	"uint8", "uintptr",
+}
+
+// cursor turns a code-point offset into a byte offset.
+func cursor(code string, pos int) int {
+	if pos < 0 {
+		return len(code)
+	}
+	i := 0
+	for n := 0; n < pos && i < len(code); n++ {
+		_, size := utf8.DecodeRuneInString(code[i:])
+		i += size
+	}
+	return i
+}
+
+func runeCount(s string) int { return utf8.RuneCountInString(s) }
+
+// word finds the identifier ending at byte offset at, and the package
+// qualifier before it if any ("strings.To" → "strings", "To").
+func word(code string, at int) (qual, ident string, start int) {
+	start = at
+	for start > 0 {
+		r, size := utf8.DecodeLastRuneInString(code[:start])
+		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') {
+			break
+		}
+		start -= size
+	}
+	ident = code[start:at]
+	if start > 0 && code[start-1] == '.' {
+		q := start - 1
+		for q > 0 {
+			r, size := utf8.DecodeLastRuneInString(code[:q])
+			if !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') {
+				break
+			}
+			q -= size
+		}
+		qual = code[q : start-1]
+	}
+	return qual, ident, start
+}
+
+// packageFor maps a name used in code to an allowlisted package path: an
+// import of this cell (with its local name) or any allowlisted package
+// whose last element is name.
+func packageFor(code, name string) string {
+	var s scanner.Scanner
+	fset := token.NewFileSet()
+	f := fset.AddFile("", fset.Base(), len(code))
+	s.Init(f, []byte(code), nil, 0)
+	var prev, prevLit string
+	for {
+		_, tok, lit := s.Scan()
+		if tok == token.EOF {
+			break
+		}
+		if tok == token.STRING && (prev == "import" || prev == "(" || prev == ";" || prev == "IDENT") {
+			p := strings.Trim(lit, "\"`")
+			if (prev == "IDENT" && prevLit == name) || (prev != "IDENT" && path.Base(p) == name) {
+				if _, ok := allowlist.Lookup(p); ok {
+					return p
+				}
+			}
+		}
+		prev, prevLit = tok.String(), lit
+		if tok == token.IDENT {
+			prev = "IDENT"
+		}
+	}
+	for _, p := range allowlist.Packages {
+		base := path.Base(p.Path)
+		if p.Path == "math/rand/v2" {
+			base = "rand"
+		}
+		if base == name {
+			return p.Path
+		}
+	}
+	return ""
+}
+
+func pkgSymbols(p string) map[string]reflect.Value {
+	name := path.Base(p)
+	if p == "math/rand/v2" {
+		name = "rand"
+	}
+	return symbols.Symbols[p+"/"+name]
+}
+
+// extraSymbols are the symbols the worker supplies itself.
+var extraSymbols = map[string][]string{
+	"fmt":  {"Print", "Printf", "Println", "Scan", "Scanf", "Scanln"},
+	"time": {"Sleep"},
+}
+
+func (w *Worker) complete(q *rpc.CodeQuery) *rpc.Completion {
+	if q == nil {
+		return &rpc.Completion{Matches: []string{}}
+	}
+	at := cursor(q.Code, q.CursorPos)
+	qual, ident, start := word(q.Code, at)
+	var matches []string
+	if qual != "" {
+		if p := packageFor(q.Code, qual); p != "" {
+			for name := range pkgSymbols(p) {
+				if !strings.HasPrefix(name, "_") && strings.HasPrefix(name, ident) {
+					matches = append(matches, name)
+				}
+			}
+			for _, name := range extraSymbols[p] {
+				if strings.HasPrefix(name, ident) {
+					matches = append(matches, name)
+				}
+			}
+		}
+	} else {
+		matches = append(matches, w.names.withPrefix(ident)...)
+		for _, k := range keywords {
+			if strings.HasPrefix(k, ident) {
+				matches = append(matches, k)
+			}
+		}
+		for _, p := range allowlist.Packages {
+			if b := path.Base(p.Path); strings.HasPrefix(b, ident) && ident != "" {
+				matches = append(matches, b)
+			}
+		}
+	}
+	sort.Strings(matches)
+	matches = dedup(matches)
+	if matches == nil {
+		matches = []string{}
+	}
+	return &rpc.Completion{Matches: matches, CursorStart: runeCount(q.Code[:start]), CursorEnd: runeCount(q.Code[:at])}
+}
+
+func dedup(s []string) []string {
+	out := s[:0]
+	for i, x := range s {
+		if i == 0 || x != s[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// inspect describes the identifier at the cursor: a package symbol's type,
+// or what kind of name a cell declared.
+func (w *Worker) inspect(q *rpc.CodeQuery) *rpc.Inspection {
+	if q == nil {
+		return &rpc.Inspection{}
+	}
+	at := cursor(q.Code, q.CursorPos)
+	// Extend to the end of the identifier under the cursor.
+	for at < len(q.Code) {
+		r, size := utf8.DecodeRuneInString(q.Code[at:])
+		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') {
+			break
+		}
+		at += size
+	}
+	qual, ident, _ := word(q.Code, at)
+	if ident == "" {
+		return &rpc.Inspection{}
+	}
+	var text string
+	if qual != "" {
+		p := packageFor(q.Code, qual)
+		if p == "" {
+			return &rpc.Inspection{}
+		}
+		if v, ok := pkgSymbols(p)[ident]; ok {
+			text = describe(p, ident, v)
+		} else {
+			for _, name := range extraSymbols[p] {
+				if name == ident {
+					text = p + "." + ident + " (supplied by the enclave worker: output goes to the cell, input asks the notebook)"
+				}
+			}
+		}
+	} else if k, ok := w.names.kind(ident); ok {
+		text = k + " " + ident + " (declared in this notebook)"
+	} else if p := packageFor(q.Code, ident); p != "" {
+		text = "package " + p
+	}
+	if text == "" {
+		return &rpc.Inspection{}
+	}
+	return &rpc.Inspection{Data: map[string]any{"text/plain": text}}
+}
+
+func describe(pkg, name string, v reflect.Value) string {
+	full := pkg + "." + name
+	t := v.Type()
+	switch {
+	case t.Kind() == reflect.Func:
+		return "func " + full + strings.TrimPrefix(t.String(), "func")
+	case t.Kind() == reflect.Pointer && v.IsNil():
+		et := t.Elem()
+		s := "type " + full + " " + et.Kind().String()
+		if et.Kind() == reflect.Interface || et.Kind() == reflect.Struct {
+			var ms []string
+			for i := 0; i < reflect.PointerTo(et).NumMethod(); i++ {
+				m := reflect.PointerTo(et).Method(i)
+				ms = append(ms, m.Name)
+			}
+			if et.Kind() == reflect.Interface {
+				ms = ms[:0]
+				for i := 0; i < et.NumMethod(); i++ {
+					ms = append(ms, et.Method(i).Name)
+				}
+			}
+			if len(ms) > 0 {
+				s += "\nmethods: " + strings.Join(ms, ", ")
+			}
+		}
+		return s
+	default:
+		return full + " " + t.String() + " = " + Plain(v.Interface())
+	}
+}

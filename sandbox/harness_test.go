@@ -1,0 +1,164 @@
+package sandbox
+
+import (
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"enclave/sandbox/rpc"
+)
+
+// kernelSide drives a worker over an in-memory pipe, as the kernel does.
+type kernelSide struct {
+	t      testing.TB
+	conn   *rpc.Conn
+	hello  *rpc.Hello
+	nextID uint64
+	events chan *rpc.Msg
+	done   chan error
+	// input answers InputRequests; nil means none expected.
+	input func(prompt string) string
+	mu    sync.Mutex
+}
+
+func startWorker(t testing.TB, opts Options) *kernelSide {
+	t.Helper()
+	reqR, reqW := io.Pipe()
+	evR, evW := io.Pipe()
+	wconn := rpc.NewConn(reqR, evW, nil)
+	k := &kernelSide{t: t, conn: rpc.NewConn(evR, reqW, nil), events: make(chan *rpc.Msg, 1024), done: make(chan error, 1)}
+	go func() {
+		err := Serve(wconn, opts)
+		evW.Close()
+		k.done <- err
+	}()
+	m, err := k.conn.Recv()
+	if err != nil || m.Type != rpc.Ready {
+		t.Fatalf("first message %+v, %v; want ready", m, err)
+	}
+	k.hello = m.Hello
+	go func() {
+		for {
+			m, err := k.conn.Recv()
+			if err != nil {
+				close(k.events)
+				return
+			}
+			k.events <- m
+		}
+	}()
+	t.Cleanup(func() {
+		k.conn.Send(&rpc.Msg{Type: rpc.Shutdown})
+		select {
+		case <-k.done:
+		case <-time.After(5 * time.Second):
+			t.Errorf("worker did not stop after shutdown")
+		}
+		reqW.Close()
+	})
+	return k
+}
+
+// cellOutcome is what a cell produced, in the order the kernel saw it.
+type cellOutcome struct {
+	Stdout, Stderr string
+	Results        []map[string]any
+	Displays       []*rpc.DisplayData
+	Err            *rpc.ErrorInfo
+	Status         string
+	Inputs         int
+	Events         []rpc.Type
+}
+
+func (k *kernelSide) exec(code string, req rpc.ExecRequest) *cellOutcome {
+	k.t.Helper()
+	k.nextID++
+	id := k.nextID
+	req.Code = code
+	if req.CellNumber == 0 {
+		req.CellNumber = int(id)
+	}
+	if err := k.conn.Send(&rpc.Msg{Type: rpc.Execute, ID: id, Exec: &req}); err != nil {
+		k.t.Fatal(err)
+	}
+	return k.collect(id, 20*time.Second)
+}
+
+func (k *kernelSide) collect(id uint64, timeout time.Duration) *cellOutcome {
+	k.t.Helper()
+	out := &cellOutcome{}
+	var so, se strings.Builder
+	deadline := time.After(timeout)
+	for {
+		select {
+		case m, ok := <-k.events:
+			if !ok {
+				k.t.Fatalf("worker closed the pipe during cell %d", id)
+			}
+			if m.ID != id {
+				continue
+			}
+			out.Events = append(out.Events, m.Type)
+			switch m.Type {
+			case rpc.Stream:
+				if m.Stream.Name == "stdout" {
+					so.WriteString(m.Stream.Text)
+				} else {
+					se.WriteString(m.Stream.Text)
+				}
+			case rpc.Result:
+				out.Results = append(out.Results, m.Display.Data)
+			case rpc.Display:
+				out.Displays = append(out.Displays, m.Display)
+			case rpc.Error:
+				out.Err = m.Err
+			case rpc.InputRequest:
+				out.Inputs++
+				reply := &rpc.Msg{Type: rpc.InputReply, ID: m.ID}
+				if k.input != nil {
+					reply.Text = k.input(m.Input.Prompt)
+				} else {
+					reply.Reply = &rpc.CallResult{Error: "no input in this test"}
+				}
+				k.conn.Send(reply)
+			case rpc.Done:
+				out.Status = m.Done.Status
+				out.Stdout, out.Stderr = so.String(), se.String()
+				return out
+			}
+		case <-deadline:
+			k.t.Fatalf("cell %d did not finish in %v", id, timeout)
+		}
+	}
+}
+
+func TestSmoke(t *testing.T) {
+	k := startWorker(t, Options{})
+	for _, code := range []string{
+		"x := 5\nx * 2",
+		"import \"fmt\"\nfmt.Println(\"hi\", x)\nprintln(\"err\")",
+		"y := \"a\" + 1",
+		"func f(a int) int {\n\treturn 10 / a\n}\nf(0)",
+		"import \"os\"",
+		"type T struct{A int; B string}\nT{1, \"b\"}",
+		"func (t T) String() string { return \"T!\" }\nT{2, \"c\"}",
+		"[]string{\"a b\", \"c\"}",
+		"import \"enclave/display\"\ndisplay.HTML(\"<b>x</b>\")",
+		"for {}",
+	} {
+		var o *cellOutcome
+		if code == "for {}" {
+			k.nextID++
+			id := k.nextID
+			k.conn.Send(&rpc.Msg{Type: rpc.Execute, ID: id, Exec: &rpc.ExecRequest{Code: code, CellNumber: int(id)}})
+			time.Sleep(50 * time.Millisecond)
+			k.conn.Send(&rpc.Msg{Type: rpc.Interrupt, ID: id})
+			o = k.collect(id, 5*time.Second)
+		} else {
+			o = k.exec(code, rpc.ExecRequest{})
+		}
+		t.Logf("%q → %+v err=%+v", code, o, o.Err)
+	}
+}

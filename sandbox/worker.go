@@ -1,0 +1,223 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/traefik/yaegi/interp"
+
+	"enclave/api/display"
+	"enclave/sandbox/rpc"
+	"enclave/sandbox/symbols/allowlist"
+)
+
+// YaegiVersion is the interpreter version linked in (go.mod pins it).
+const YaegiVersion = "v0.16.1"
+
+// Options tunes a worker.
+type Options struct {
+	// Confinement lists the hardening layers the process applied to itself
+	// (confine.Apply), reported to the kernel in Ready.
+	Confinement []string
+	// MaxOutput is the default cap on a cell's stream output in bytes
+	// (DefaultMaxOutput if 0); an ExecRequest may set its own.
+	MaxOutput int64
+	// FlushInterval is how long output may wait before it is sent
+	// (DefaultFlushInterval if 0).
+	FlushInterval time.Duration
+}
+
+// Worker runs cells for one kernel connection.
+type Worker struct {
+	conn *rpc.Conn
+	opts Options
+	out  *streams
+	in   *stdin
+	ip   *interp.Interpreter
+	// trace collects what yaegi writes to its stderr: the positions a
+	// panic unwound through.
+	trace *traceBuffer
+	// spans number the lines of executed cells (see addSpan).
+	spans    []span
+	nextBase int
+	names    *names
+	// imported maps the package names imported so far to their paths.
+	imported map[string]string
+	// resultN numbers the variable that holds results (resultVar).
+	resultN int
+
+	mu   sync.Mutex
+	cell *cellRun // running cell, or nil
+
+	calls  chan *rpc.Msg // CallReply for the pending Call
+	callMu sync.Mutex
+}
+
+// cellRun is the state of the running cell.
+type cellRun struct {
+	id         uint64
+	ctx        context.Context
+	cancel     context.CancelCauseFunc
+	allowStdin bool
+}
+
+// ErrInterrupted is the cause of a cell cancelled by the kernel.
+var ErrInterrupted = errors.New("interrupted")
+
+// New builds a worker and its interpreter. Call Serve to run it.
+func New(conn *rpc.Conn, opts Options) (*Worker, error) {
+	if opts.MaxOutput <= 0 {
+		opts.MaxOutput = DefaultMaxOutput
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = DefaultFlushInterval
+	}
+	w := &Worker{
+		conn:     conn,
+		opts:     opts,
+		trace:    &traceBuffer{},
+		nextBase: firstBase,
+		imported: map[string]string{},
+		names:    newNames(),
+		calls:    make(chan *rpc.Msg, 1),
+	}
+	w.out = newStreams(conn, opts.FlushInterval)
+	w.in = newStdin(w)
+	ip, err := w.newInterpreter()
+	if err != nil {
+		return nil, fmt.Errorf("sandbox: start interpreter: %w", err)
+	}
+	w.ip = ip
+	display.SetSink(sink{w})
+	return w, nil
+}
+
+// Serve runs a worker on conn until the kernel sends Shutdown or closes the
+// pipe. It sends Ready first.
+func Serve(conn *rpc.Conn, opts Options) error {
+	w, err := New(conn, opts)
+	if err != nil {
+		return err
+	}
+	return w.Serve()
+}
+
+// Serve sends Ready and answers the kernel's requests until Shutdown or the
+// end of the pipe.
+func (w *Worker) Serve() error {
+	hello := &rpc.Hello{
+		GoVersion:    runtime.Version(),
+		YaegiVersion: YaegiVersion,
+		Packages:     allowlist.Paths(),
+		Confinement:  w.opts.Confinement,
+	}
+	if err := w.conn.Send(&rpc.Msg{Type: rpc.Ready, Hello: hello}); err != nil {
+		return err
+	}
+	execs := make(chan *rpc.Msg, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m := range execs {
+			w.execute(m)
+		}
+	}()
+	defer func() {
+		w.interrupt(0)
+		close(execs)
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+		}
+		w.out.flush()
+	}()
+	for {
+		m, err := w.conn.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		switch m.Type {
+		case rpc.Execute:
+			if m.Exec == nil {
+				w.sendError(m.ID, "ProtocolError", "execute request without code", nil)
+				w.conn.Send(&rpc.Msg{Type: rpc.Done, ID: m.ID, Done: &rpc.DoneInfo{Status: "error"}})
+				continue
+			}
+			execs <- m
+		case rpc.Interrupt:
+			w.interrupt(m.ID)
+		case rpc.InputReply:
+			select {
+			case w.in.replies <- m:
+			default:
+			}
+		case rpc.CallReply:
+			select {
+			case w.calls <- m:
+			default:
+			}
+		case rpc.Complete:
+			w.conn.Send(&rpc.Msg{Type: rpc.CompleteReply, ID: m.ID, Matches: w.complete(m.Query)})
+		case rpc.Inspect:
+			w.conn.Send(&rpc.Msg{Type: rpc.InspectReply, ID: m.ID, Found: w.inspect(m.Query)})
+		case rpc.Shutdown:
+			return nil
+		}
+	}
+}
+
+// interrupt cancels the running cell if it is id (any cell if id is 0).
+func (w *Worker) interrupt(id uint64) {
+	w.mu.Lock()
+	c := w.cell
+	w.mu.Unlock()
+	if c != nil && (id == 0 || c.id == id) {
+		c.cancel(ErrInterrupted)
+	}
+}
+
+func (w *Worker) currentCell() *cellRun {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.cell
+}
+
+// cellContext is the running cell's context, or a cancelled one between
+// cells (so that Sleep called from a leftover goroutine returns).
+func (w *Worker) cellContext() context.Context {
+	if c := w.currentCell(); c != nil {
+		return c.ctx
+	}
+	return context.Background()
+}
+
+func (w *Worker) sendError(id uint64, name, value string, tb []string) {
+	if tb == nil {
+		tb = []string{name + ": " + value}
+	}
+	w.out.flush()
+	w.conn.Send(&rpc.Msg{Type: rpc.Error, ID: id, Err: &rpc.ErrorInfo{Name: name, Value: value, Traceback: tb}})
+}
+
+// sink is how enclave/display reaches the kernel.
+type sink struct{ w *Worker }
+
+func (s sink) Display(data, metadata map[string]any, id string, update bool) {
+	c := s.w.currentCell()
+	var cid uint64
+	if c != nil {
+		cid = c.id
+	}
+	s.w.out.flush()
+	s.w.conn.Send(&rpc.Msg{Type: rpc.Display, ID: cid, Display: &rpc.DisplayData{Data: data, Metadata: metadata, DisplayID: id, Update: update}})
+}
+
+func (s sink) Stdout() io.Writer { return streamWriter{s.w.out, "stdout"} }
