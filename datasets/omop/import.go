@@ -69,8 +69,9 @@ const (
 )
 
 // Problem is one finding of the validation. Line is the 1-based line of a
-// CSV file (header = line 1; for Parquet, the row number + 1), 0 when the
-// problem concerns the whole file or a count of rows.
+// CSV file (the header is line 1, so the first data row is line 2; a quoted
+// field spanning lines shifts later numbers) or the 1-based row of a
+// Parquet file; 0 when the problem concerns the whole file or a count of rows.
 type Problem struct {
 	Severity Severity
 	File     string // file name inside the folder

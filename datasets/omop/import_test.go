@@ -317,6 +317,24 @@ func TestImportParquet(t *testing.T) {
 			t.Errorf("%s rows = %d, want %d", tab, rep.Tables[tab], n)
 		}
 	}
+	// A fractional person_id in a typed Parquet column is an error at its row.
+	bad := fmt.Sprintf(`COPY (SELECT observation_period_id, CASE WHEN observation_period_id = 3 THEN 2.5 ELSE person_id END AS person_id,
+		observation_period_start_date, observation_period_end_date, period_type_concept_id
+		FROM read_csv('testdata/good/observation_period.csv', header=true)) TO '%s' (FORMAT parquet)`, filepath.Join(folder, "observation_period.parquet"))
+	if _, err := conn.Exec(bad); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Import(context.Background(), db, folder, Options{AgeAsOf: asOf, Tiers: []datasets.Tier{}})
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("fractional person_id: err = %v\n%s", err, rep)
+	}
+	found := false
+	for _, p := range rep.Problems() {
+		found = found || (p.Severity == SevError && p.File == "observation_period.parquet" && p.Line == 3 && p.Column == "person_id")
+	}
+	if !found || rep.Errors != 1 {
+		t.Errorf("want one error at observation_period.parquet row 3 person_id, got\n%s", rep)
+	}
 }
 
 // TestImportDialects: a BOM, CRLF line ends, quoted header names, tab

@@ -176,7 +176,7 @@ func (l *loader) checks(f sourceFile, src *source) []check {
 		fld := c.field
 		if fld.DuckDBType() != "VARCHAR" {
 			bad := fmt.Sprintf("(%s IS NOT NULL AND %s IS NULL)", v, conv)
-			if t := fld.DuckDBType(); (t == "INTEGER" || t == "BIGINT") && !c.typed {
+			if t := fld.DuckDBType(); t == "INTEGER" || t == "BIGINT" { // TRY_CAST rounds 2.5 to 3: reject fractions
 				bad = fmt.Sprintf("(%s IS NOT NULL AND (%s IS NULL OR TRY_CAST(%s AS DOUBLE) <> %s))", v, conv, v, conv)
 			}
 			cs = append(cs, check{SevError, fld.Name, "value is not " + typeWord(fld), bad})
