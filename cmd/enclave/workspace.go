@@ -23,6 +23,7 @@ func init() {
 			"  enclave workspace import DIR OMOP_FOLDER [--drop-invalid-rows]\n" +
 			"  enclave workspace show DIR [--json]\n" +
 			"  enclave workspace share DIR ID\n" +
+			"  enclave workspace unshare DIR ID\n" +
 			"  enclave workspace check DIR ID [--at DATE]",
 		Run: runWorkspace,
 	})
@@ -43,6 +44,8 @@ func runWorkspace(args []string) error {
 		return workspaceShow(args[1:], os.Stdout, now)
 	case "share":
 		return workspaceShare(args[1:], os.Stdout, now)
+	case "unshare":
+		return workspaceUnshare(args[1:], os.Stdout)
 	case "check":
 		return workspaceCheck(args[1:], os.Stdout, now)
 	}
@@ -213,6 +216,25 @@ func workspaceShare(args []string, out io.Writer, now time.Time) error {
 		return err
 	}
 	fmt.Fprintf(out, "shared %s tier workspace %q with %s (researchers: %s)\n", w.Tier, w.Name, pos[1], strings.Join(w.Researchers, ", "))
+	return nil
+}
+
+// workspaceUnshare removes a researcher from a workspace.
+func workspaceUnshare(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("workspace unshare", flag.ContinueOnError)
+	pos, err := workspaceParse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return fmt.Errorf("%w: workspace unshare takes DIR and ID", errUsage)
+	}
+	w, err := workspace.Unshare(pos[0], pos[1])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "removed %s from workspace %q (researchers: %s); their running kernels keep their session until restarted\n",
+		pos[1], w.Name, strings.Join(w.Researchers, ", "))
 	return nil
 }
 

@@ -289,6 +289,22 @@ func Share(dir, id string, reg *Registry, now time.Time) (*Workspace, error) {
 	})
 }
 
+// Unshare removes researcher id from the workspace in dir. The last member
+// cannot be removed (a workspace needs one); removing a non-member is an error.
+func Unshare(dir, id string) (*Workspace, error) {
+	return Update(dir, func(w *Workspace) error {
+		i := slices.Index(w.Researchers, id)
+		switch {
+		case i < 0:
+			return fmt.Errorf("researcher %s is not a member of workspace %q", id, w.Name)
+		case len(w.Researchers) == 1:
+			return fmt.Errorf("researcher %s is the last member of workspace %q; a workspace needs one", id, w.Name)
+		}
+		w.Researchers = slices.Delete(w.Researchers, i, i+1)
+		return nil
+	})
+}
+
 // topLines maps each top-level key of a YAML document to its line.
 func topLines(b []byte) map[string]int {
 	m := map[string]int{}

@@ -183,3 +183,25 @@ func TestPolicyOverridesKeptBySteward(t *testing.T) {
 		t.Errorf("policy after share: %#v", w.Policy)
 	}
 }
+
+func TestUnshare(t *testing.T) {
+	g := testRegistry(t)
+	dir := filepath.Join(t.TempDir(), "ws")
+	if _, err := Create(dir, Workspace{Name: "R", Purpose: "p", Tier: Registered, Researchers: []string{"alice", "reggie"}}, g, nov26); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Unshare(dir, "mallory"); err == nil || !strings.Contains(err.Error(), `researcher mallory is not a member of workspace "R"`) {
+		t.Errorf("unshare non-member: %v", err)
+	}
+	w, err := Unshare(dir, "alice")
+	if err != nil || !slices.Equal(w.Researchers, []string{"reggie"}) {
+		t.Fatalf("unshare alice: %v %v", w, err)
+	}
+	if _, err := Unshare(dir, "reggie"); err == nil || !strings.Contains(err.Error(), "last member") {
+		t.Errorf("unshare last member: %v", err)
+	}
+	r, _ := g.Lookup("alice")
+	if err := Check(r, *w, nov26); err == nil || !strings.Contains(err.Error(), "not a member") {
+		t.Errorf("removed member still admitted: %v", err)
+	}
+}

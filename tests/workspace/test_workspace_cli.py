@@ -175,6 +175,10 @@ def test_share(home, imported, tmp_path):
     assert "researcher stranger is not in the researcher registry" in p.stderr
     run(home, "workspace", "share", imported, "reggie")
     assert show(home, imported)["researchers"] == ["alice", "reggie"]
+    run(home, "workspace", "unshare", imported, "reggie")
+    assert show(home, imported)["researchers"] == ["alice"]
+    p = run(home, "workspace", "check", imported, "reggie", ok=False)
+    assert 'researcher reggie is not a member of workspace "GI bleed"' in p.stderr
 
 
 def test_open_refuses_expired(home, imported):
