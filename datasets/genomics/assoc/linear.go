@@ -7,86 +7,43 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 )
 
-// classSums are the sums of the model rows u_i = [Q_i, y_i] over the
-// samples of each genotype class, gathered from a packed row.
+// classSums are the genotype-weighted sums of the model rows
+// u_i = [Q_i, y_i] over the non-missing analysed samples, and the sums over
+// the analysed samples whose genotype is missing.
 type classSums struct {
-	flip              bool      // minor-coded dosage h = 2 - ALT dosage (REF is the minor allele)
-	nHet, nHom, nMiss int       // het, minor-homozygous and missing counts
-	het, hom          []float64 // Σ u over hets and over minor homozygotes
-	miss              []float64 // Σ u over samples with a missing genotype
-	missOuter         []float64 // Σ u u' over samples with a missing genotype (w×w)
+	gu        []float64 // Σ_T g u (g = ALT dosage)
+	nMiss     int       // analysed samples with a missing call
+	missIdx   []int32   // scratch: fileset indices with a missing call
+	miss      []float64 // Σ u over analysed samples with a missing call
+	missOuter []float64 // Σ u u' over them (lower triangle, w×w)
 }
 
 func newClassSums(w int) *classSums {
-	return &classSums{het: make([]float64, w), hom: make([]float64, w), miss: make([]float64, w), missOuter: make([]float64, w*w)}
+	return &classSums{gu: make([]float64, w), miss: make([]float64, w), missOuter: make([]float64, w*w)}
 }
 
-// gather visits only the samples that are not homozygous for the major
-// allele (the minor-allele carriers and the missing), reading the packed
-// row byte by byte and skipping bytes of four major homozygotes.
-func (m *model) gather(row []byte, c plink.Counts, cs *classSums) {
+// gather fills cs for a packed row: one dense pass of the chunked kernel,
+// then the (rare) missing calls one by one.
+func (m *model) gather(row []byte, cs *classSums) {
 	w := m.w
-	clear(cs.het)
-	clear(cs.hom)
+	clear(cs.gu)
 	clear(cs.miss)
-	if c.Missing > 0 {
-		clear(cs.missOuter)
-	}
-	// ALT (A1) count vs REF count decides which homozygote is skipped.
-	cs.flip = 2*c.HomA1+c.Het > 2*c.HomA2+c.Het
-	major, minorHom := byte(plink.CodeHomA2), byte(plink.CodeHomA1)
-	cs.nHom = c.HomA1
-	if cs.flip {
-		major, minorHom = plink.CodeHomA1, plink.CodeHomA2
-		cs.nHom = c.HomA2
-	}
-	cs.nHet, cs.nMiss = c.Het, c.Missing
-	skip := major | major<<2 | major<<4 | major<<6
-	idx := m.idx
-	u := m.u
-	nAll := m.nAll
-	for b, x := range row {
-		if x == skip {
+	clear(cs.missOuter)
+	m.uc.dot(row, &dosTable, cs.gu)
+	cs.missIdx = missing(row, m.nAll, cs.missIdx)
+	cs.nMiss = 0
+	for _, i := range cs.missIdx {
+		k := m.idx[i]
+		if k < 0 {
 			continue
 		}
-		base := 4 * b
-		for j := 0; j < 4; j++ {
-			code := (x >> (2 * j)) & 3
-			if code == major {
-				continue
-			}
-			i := base + j
-			if i >= nAll {
-				break
-			}
-			k := idx[i]
-			if k < 0 {
-				continue
-			}
-			ui := u[int(k)*w : int(k)*w+w : int(k)*w+w]
-			switch code {
-			case plink.CodeHet:
-				acc := cs.het[:w:w]
-				for t, v := range ui {
-					acc[t] += v
-				}
-			case minorHom:
-				acc := cs.hom[:w:w]
-				for t, v := range ui {
-					acc[t] += v
-				}
-			default: // missing
-				acc := cs.miss[:w:w]
-				for t, v := range ui {
-					acc[t] += v
-				}
-				mo := cs.missOuter
-				for a, va := range ui {
-					r := mo[a*w : a*w+a+1]
-					for bb := range r {
-						r[bb] += va * ui[bb]
-					}
-				}
+		cs.nMiss++
+		ui := m.u[int(k)*w : int(k)*w+w]
+		for a, va := range ui {
+			cs.miss[a] += va
+			r := cs.missOuter[a*w : a*w+a+1]
+			for b := range r {
+				r[b] += va * ui[b]
 			}
 		}
 	}
@@ -127,27 +84,12 @@ func (m *model) linear(row []byte, wk *linWork, out *variantOut) {
 		return
 	}
 	cs := wk.cs
-	m.gather(row, c, cs)
-	// Sums over T (non-missing analysed samples) in basis [Q, y].
-	// h = minor-coded dosage; g = h, or 2 - h when flipped.
-	hSum := float64(cs.nHet + 2*cs.nHom)
-	hh := float64(cs.nHet + 4*cs.nHom)
+	m.gather(row, cs)
 	gq := wk.gq
-	var gy float64
-	for t := 0; t < q; t++ {
-		gq[t] = cs.het[t] + 2*cs.hom[t]
-	}
-	gy = cs.het[q] + 2*cs.hom[q]
-	gSum, gg := hSum, hh
-	if cs.flip {
-		// Σ_T g x = 2 Σ_T x - Σ_T h x, with Σ_T x = Σ_S x - Σ_miss x.
-		for t := 0; t < q; t++ {
-			gq[t] = 2*(m.qsum[t]-cs.miss[t]) - gq[t]
-		}
-		gy = 2*(0-cs.miss[q]) - gy // y is centred over S: Σ_S y = 0
-		gSum = 2*float64(nT) - hSum
-		gg = 4*float64(nT) - 4*hSum + hh
-	}
+	copy(gq, cs.gu[:q])
+	gy := cs.gu[q]
+	gSum := float64(2*c.HomA1 + c.Het)
+	gg := float64(4*c.HomA1 + c.Het)
 	a, rhs := wk.a, wk.rhs
 	clear(a)
 	a[0] = gg

@@ -380,22 +380,11 @@ func (m *model) normalMatrix(row []byte, c plink.Counts, wk *linWork) ([]float64
 	q, w := m.q, m.w
 	p := q + 1
 	cs := wk.cs
-	m.gather(row, c, cs)
-	nT := m.n - c.Missing
-	hSum := float64(cs.nHet + 2*cs.nHom)
-	hh := float64(cs.nHet + 4*cs.nHom)
+	m.gather(row, cs)
 	gq := wk.gq
-	for t := 0; t < q; t++ {
-		gq[t] = cs.het[t] + 2*cs.hom[t]
-	}
-	gSum, gg := hSum, hh
-	if cs.flip {
-		for t := 0; t < q; t++ {
-			gq[t] = 2*(m.qsum[t]-cs.miss[t]) - gq[t]
-		}
-		gSum = 2*float64(nT) - hSum
-		gg = 4*float64(nT) - 4*hSum + hh
-	}
+	copy(gq, cs.gu[:q])
+	gSum := float64(2*c.HomA1 + c.Het)
+	gg := float64(4*c.HomA1 + c.Het)
 	a := wk.a
 	clear(a)
 	a[0] = gg

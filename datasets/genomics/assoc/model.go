@@ -32,6 +32,7 @@ type model struct {
 	covars          []string    // covariate names (Z columns 1..q-1)
 	w               int         // row width of u: q + 1
 	u               []float64   // n × w rows [Q_i, y_i]; Q orthonormal basis of Z, y centred (linear)
+	uc              *chunked    // the same rows in fileset order, chunk-major, for the dense kernel
 	r               []float64   // q × q upper-triangular R with Z = Q R
 	rinv            []float64   // R⁻¹
 	qsum            []float64   // Σ_i Q_i (= first column of R up to sign conventions)
@@ -189,6 +190,14 @@ func (m *model) orthonormalise(name string) error {
 		}
 		row[q] = yc[i]
 		m.yty += yc[i] * yc[i]
+	}
+	m.uc = newChunked(m.w, m.nAll)
+	for i, k := range m.idx {
+		if k >= 0 {
+			for t, v := range m.u[int(k)*m.w : int(k+1)*m.w] {
+				m.uc.set(i, t, v)
+			}
+		}
 	}
 	return nil
 }
