@@ -201,3 +201,23 @@ func (fs *Fileset) ReadRows(lo, hi int, buf []byte) ([]byte, error) {
 
 // Counts returns the genotype counts of variant v over all samples.
 func (fs *Fileset) Counts(v int) Counts { return CountRow(fs.Row(v), len(fs.Samples)) }
+
+// Release tells the kernel that the mapped rows of variants lo..hi-1 are
+// no longer needed by this process (madvise MADV_DONTNEED on the whole
+// pages inside them). The file stays in the page cache; Row still works
+// and simply faults the pages in again. A sequential pass that releases
+// each block after use keeps its resident set to the blocks in flight
+// while reading through the mapping without copies.
+func (fs *Fileset) Release(lo, hi int) {
+	if !fs.mapped || hi <= lo {
+		return
+	}
+	const page = 4096
+	start := 3 + lo*fs.rowBytes
+	end := 3 + hi*fs.rowBytes
+	start = (start + page - 1) &^ (page - 1)
+	end &^= page - 1
+	if end > start {
+		_ = unix.Madvise(fs.data[start:end], unix.MADV_DONTNEED)
+	}
+}

@@ -77,39 +77,19 @@ func tailWord(b []byte) uint64 {
 }
 
 // CountRow counts the genotypes of the first n samples of a packed row
-// with popcounts over 64-bit words (32 genotypes at a time).
+// with popcounts over 64-bit words (32 genotypes at a time; the POPCNT
+// instruction in assembly on amd64).
 func CountRow(row []byte, n int) Counts {
 	full := n / 32
-	var lo1, hi1, both1, lo2, hi2, both2 int
-	k := 0
-	for ; k+1 < full; k += 2 {
-		w1 := binary.LittleEndian.Uint64(row[8*k:])
-		w2 := binary.LittleEndian.Uint64(row[8*k+8:])
-		l1, h1 := w1&lowBits, (w1>>1)&lowBits
-		l2, h2 := w2&lowBits, (w2>>1)&lowBits
-		lo1 += bits.OnesCount64(l1)
-		hi1 += bits.OnesCount64(h1)
-		both1 += bits.OnesCount64(l1 & h1)
-		lo2 += bits.OnesCount64(l2)
-		hi2 += bits.OnesCount64(h2)
-		both2 += bits.OnesCount64(l2 & h2)
-	}
-	for ; k < full; k++ {
-		w := binary.LittleEndian.Uint64(row[8*k:])
-		l, h := w&lowBits, (w>>1)&lowBits
-		lo1 += bits.OnesCount64(l)
-		hi1 += bits.OnesCount64(h)
-		both1 += bits.OnesCount64(l & h)
-	}
+	lo, hi, both := countWords(row, nil, full)
 	if rem := n - 32*full; rem > 0 {
 		w := tailWord(row[8*full : (n+3)/4])
 		mk := uint64(lowBits) >> (64 - 2*rem)
 		l, h := w&mk, (w>>1)&mk
-		lo1 += bits.OnesCount64(l)
-		hi1 += bits.OnesCount64(h)
-		both1 += bits.OnesCount64(l & h)
+		lo += bits.OnesCount64(l)
+		hi += bits.OnesCount64(h)
+		both += bits.OnesCount64(l & h)
 	}
-	lo, hi, both := lo1+lo2, hi1+hi2, both1+both2
 	// lo & hi = 11 (hom A2); lo only = 01 (missing); hi only = 10 (het).
 	miss, het := lo-both, hi-both
 	return Counts{HomA1: n - miss - het - both, Het: het, HomA2: both, Missing: miss}
@@ -118,19 +98,10 @@ func CountRow(row []byte, n int) Counts {
 // CountRowMasked counts the genotypes of the samples in m.
 func CountRowMasked(row []byte, m *Mask) Counts {
 	full := len(row) / 8
-	var lo, hi, both int
-	words := m.words
-	for k := 0; k < full; k++ {
-		w := binary.LittleEndian.Uint64(row[8*k:])
-		mk := words[k]
-		l, h := w&mk, (w>>1)&mk
-		lo += bits.OnesCount64(l)
-		hi += bits.OnesCount64(h)
-		both += bits.OnesCount64(l & h)
-	}
+	lo, hi, both := countWords(row, m.words, full)
 	if len(row) > 8*full {
 		w := tailWord(row[8*full:])
-		mk := words[full]
+		mk := m.words[full]
 		l, h := w&mk, (w>>1)&mk
 		lo += bits.OnesCount64(l)
 		hi += bits.OnesCount64(h)

@@ -314,3 +314,25 @@ func TestBigBimLineNumbers(t *testing.T) {
 		t.Fatalf("%d variants, %v", len(vs), err)
 	}
 }
+
+// TestCountWordsPortable: the assembly and portable loops agree.
+func TestCountWordsPortable(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, n := range []int{0, 1, 2, 7, 100} {
+		row := make([]byte, 8*n+3)
+		for i := range row {
+			row[i] = byte(r.Uint32())
+		}
+		m := make([]uint64, n)
+		for i := range m {
+			m[i] = r.Uint64() & lowBits
+		}
+		for _, mask := range [][]uint64{nil, m} {
+			a1, b1, c1 := countWords(row, mask, n)
+			a2, b2, c2 := countWordsGo(row, mask, n)
+			if a1 != a2 || b1 != b2 || c1 != c2 {
+				t.Errorf("n=%d mask=%v: %d %d %d vs portable %d %d %d", n, mask != nil, a1, b1, c1, a2, b2, c2)
+			}
+		}
+	}
+}

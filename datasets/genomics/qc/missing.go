@@ -32,10 +32,17 @@ func ComputeMissing(fs *plink.Fileset, threads int) (*Missingness, error) {
 	for w := range perWorker {
 		perWorker[w] = make([]int32, n)
 	}
+	bufs := make([][]byte, workers)
+	rb := fs.RowBytes()
 	err := plink.ParallelWorkers(0, m, threads, func(w, lo, hi int) error {
 		acc := perWorker[w]
+		rows, err := fs.ReadRows(lo, hi, bufs[w])
+		if err != nil {
+			return err
+		}
+		bufs[w] = rows
 		for v := lo; v < hi; v++ {
-			row := fs.Row(v)
+			row := rows[(v-lo)*rb : (v-lo+1)*rb]
 			var mask *plink.Mask
 			obs := n
 			if fs.Variants[v].ChromCode == plink.ChromY {
