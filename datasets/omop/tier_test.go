@@ -318,6 +318,9 @@ func TestTierLockdown(t *testing.T) {
 		"CREATE TABLE x (a INTEGER)",
 		"DELETE FROM person",
 		"EXPORT DATABASE '" + filepath.Dir(out) + "'",
+		"SELECT * FROM glob('/etc/*')",
+		"SELECT * FROM read_blob('/etc/hostname')",
+		"SELECT getenv('HOME')",
 	}
 	for _, q := range attempts {
 		rows, err := c.db.Query(q)
