@@ -516,33 +516,63 @@ func (x *gen) emitDrugs() {
 	}
 }
 
-// Reference ranges written with lab results.
-type labRange struct{ lo, hi float64 }
-
-var labRanges = map[int64]labRange{
-	cHbA1c: {4.0, 5.6}, cGlucose: {70, 99}, cLDL: {0, 99}, cHDL: {40, 100}, cTotalChol: {0, 199},
-	cTriglyceride: {0, 149}, cCreatinine: {0.6, 1.3},
+// measSpec is what a measurement row repeats: the LOINC code, the unit and
+// its code, and the reference range of labs.
+type measSpec struct {
+	code     string
+	unit     int64
+	unitCode string
+	lo, hi   float64
+	hasRange bool
 }
 
-var unitCode = map[int64]string{
-	cUnitPercent: "%", cUnitMgDL: "mg/dL", cUnitKgM2: "kg/m2", cUnitMmHg: "mm[Hg]", cUnitKg: "kg",
-	cUnitCm: "cm", cUnitPerMin: "/min",
+func specOf(concept int64) measSpec {
+	switch concept {
+	case cHbA1c:
+		return measSpec{"4548-4", cUnitPercent, "%", 4.0, 5.6, true}
+	case cGlucose:
+		return measSpec{"2345-7", cUnitMgDL, "mg/dL", 70, 99, true}
+	case cLDL:
+		return measSpec{"2089-1", cUnitMgDL, "mg/dL", 0, 99, true}
+	case cHDL:
+		return measSpec{"2085-9", cUnitMgDL, "mg/dL", 40, 100, true}
+	case cTotalChol:
+		return measSpec{"2093-3", cUnitMgDL, "mg/dL", 0, 199, true}
+	case cTriglyceride:
+		return measSpec{"2571-8", cUnitMgDL, "mg/dL", 0, 149, true}
+	case cCreatinine:
+		return measSpec{"2160-0", cUnitMgDL, "mg/dL", 0.6, 1.3, true}
+	case cSBP:
+		return measSpec{code: "8480-6", unit: cUnitMmHg, unitCode: "mm[Hg]"}
+	case cDBP:
+		return measSpec{code: "8462-4", unit: cUnitMmHg, unitCode: "mm[Hg]"}
+	case cWeight:
+		return measSpec{code: "29463-7", unit: cUnitKg, unitCode: "kg"}
+	case cHeight:
+		return measSpec{code: "8302-2", unit: cUnitCm, unitCode: "cm"}
+	case cBMI:
+		return measSpec{code: "39156-5", unit: cUnitKgM2, unitCode: "kg/m2"}
+	case cHeartRate:
+		return measSpec{code: "8867-4", unit: cUnitPerMin, unitCode: "/min"}
+	}
+	panic("synth: no measurement spec for concept")
 }
 
-func (x *gen) measure(v *visit, concept int64, value float64, prec int, unit int64) {
+func (x *gen) measure(v *visit, concept int64, value float64, prec int) {
 	id, ok := x.nextID(tMeasurement)
 	if !ok {
 		return
 	}
+	m := specOf(concept)
 	r := &x.bufs[tMeasurement]
 	r.int(id).int(x.p.id).int(concept).date(v.start).datetime(v.start.at(0, v.minute+5)).null().int(cTypeEHR).
-		null().float(value, prec).null().int(unit)
-	if rg, ok := labRanges[concept]; ok {
-		r.float(rg.lo, 1).float(rg.hi, 1)
+		null().float(value, prec).null().int(m.unit)
+	if m.hasRange {
+		r.float(m.lo, 1).float(m.hi, 1)
 	} else {
 		r.null().null()
 	}
-	r.null().int(v.id).null().str(conceptCode[concept]).int(0).str(unitCode[unit]).null().end()
+	r.null().int(v.id).null().str(m.code).int(0).str(m.unitCode).null().end()
 }
 
 // emitMeasurements writes the vitals and labs taken at a visit, with values
@@ -565,20 +595,20 @@ func (x *gen) emitMeasurements(v *visit) {
 		sbp := 116 + 0.45*(age-40) + 0.5*(p.bmiAt(t)-27) + 16*boolf(htn) - 9*boolf(x.onDrug(drugAntihypertensive, t)) + g.normal(0, 11)
 		sbp = clamp(sbp, 85, 220)
 		dbp := clamp(0.45*sbp+18+g.normal(0, 7), 45, 130)
-		x.measure(v, cSBP, math.Round(sbp), 0, cUnitMmHg)
-		x.measure(v, cDBP, math.Round(dbp), 0, cUnitMmHg)
+		x.measure(v, cSBP, math.Round(sbp), 0)
+		x.measure(v, cDBP, math.Round(dbp), 0)
 		if g.bern(0.8) {
 			bmi := p.bmiAt(t) + g.normal(0, 0.4)
 			h := p.heightCm / 100
-			x.measure(v, cWeight, bmi*h*h, 1, cUnitKg)
-			x.measure(v, cBMI, bmi, 1, cUnitKgM2)
+			x.measure(v, cWeight, bmi*h*h, 1)
+			x.measure(v, cBMI, bmi, 1)
 			if g.bern(0.2) {
-				x.measure(v, cHeight, p.heightCm+g.normal(0, 0.8), 1, cUnitCm)
+				x.measure(v, cHeight, p.heightCm+g.normal(0, 0.8), 1)
 			}
 		}
 		if g.bern(0.5) {
 			hr := 72 + 4*boolf(p.active(condHF, t)) - 3*boolf(p.male) + g.normal(0, 10)
-			x.measure(v, cHeartRate, math.Round(clamp(hr, 40, 150)), 0, cUnitPerMin)
+			x.measure(v, cHeartRate, math.Round(clamp(hr, 40, 150)), 0)
 		}
 	}
 	// Years until diabetes onset: glycaemia rises before the diagnosis.
@@ -593,7 +623,7 @@ func (x *gen) emitMeasurements(v *visit) {
 		if diabetic {
 			glu = 150 - 20*boolf(x.onDrug(drugMetformin, t)) + g.normal(0, 40)
 		}
-		x.measure(v, cGlucose, math.Round(clamp(glu, 55, 500)), 0, cUnitMgDL)
+		x.measure(v, cGlucose, math.Round(clamp(glu, 55, 500)), 0)
 	}
 	pa1c := 0.06 + 0.06*boolf(p.active(condObesity, t)) + 0.1*pre
 	if diabetic {
@@ -605,7 +635,7 @@ func (x *gen) emitMeasurements(v *visit) {
 			a1c = 7.6 - 0.7*boolf(x.onDrug(drugMetformin, t)) + 0.5*boolf(x.onDrug(drugInsulin, t)) + g.normal(0, 1.1)
 			a1c = math.Max(a1c, 5.7)
 		}
-		x.measure(v, cHbA1c, clamp(a1c, 4, 15), 1, cUnitPercent)
+		x.measure(v, cHbA1c, clamp(a1c, 4, 15), 1)
 	}
 	plip := 0.1
 	if p.active(condHLD, t) || p.active(condT2D, t) || p.active(condCAD, t) || x.onDrug(drugStatin, t) {
@@ -622,10 +652,10 @@ func (x *gen) emitMeasurements(v *visit) {
 		ldl = clamp(ldl+g.normal(0, 10), 20, 400)
 		hdl := clamp(54-0.7*(p.bmiAt(t)-27)+9*boolf(!p.male)+g.normal(0, 10), 18, 120)
 		tg := clamp(115+3.5*(p.bmiAt(t)-27)+40*boolf(diabetic)+g.normal(0, 45), 35, 900)
-		x.measure(v, cLDL, math.Round(ldl), 0, cUnitMgDL)
-		x.measure(v, cHDL, math.Round(hdl), 0, cUnitMgDL)
-		x.measure(v, cTriglyceride, math.Round(tg), 0, cUnitMgDL)
-		x.measure(v, cTotalChol, math.Round(ldl+hdl+tg/5), 0, cUnitMgDL)
+		x.measure(v, cLDL, math.Round(ldl), 0)
+		x.measure(v, cHDL, math.Round(hdl), 0)
+		x.measure(v, cTriglyceride, math.Round(tg), 0)
+		x.measure(v, cTotalChol, math.Round(ldl+hdl+tg/5), 0)
 	}
 	if p.active(condCKD, t) || p.active(condHTN, t) || diabetic {
 		pcreat += 0.25
@@ -635,6 +665,6 @@ func (x *gen) emitMeasurements(v *visit) {
 		if p.active(condCKD, t) {
 			cr += []float64{0, 0, 0.35, 0.9, 2.0}[p.ckdStage]
 		}
-		x.measure(v, cCreatinine, clamp(cr, 0.3, 12), 2, cUnitMgDL)
+		x.measure(v, cCreatinine, clamp(cr, 0.3, 12), 2)
 	}
 }

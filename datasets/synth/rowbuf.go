@@ -120,15 +120,19 @@ func (r *rowBuf) float(v float64, prec int) *rowBuf {
 		}
 		return r
 	}
+	// Round first so that the CSV text and the Parquet double are the
+	// same number: the nearest double to an integer over 10^prec prints
+	// back as exactly that decimal.
+	v = math.Round(v*pow10[prec]) / pow10[prec]
 	if r.rg != nil {
-		// Round as the CSV text does, so both formats hold the same value.
-		v, _ = strconv.ParseFloat(strconv.FormatFloat(v, 'f', prec, 64), 64)
 		r.col().Float(v)
 		return r
 	}
 	r.b = strconv.AppendFloat(r.b, v, 'f', prec, 64)
 	return r
 }
+
+var pow10 = [...]float64{1, 10, 100, 1000, 1e4, 1e5, 1e6}
 
 // date appends a day number (days since 1970-01-01) as YYYY-MM-DD.
 func (r *rowBuf) date(d day) *rowBuf {

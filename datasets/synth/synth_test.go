@@ -259,3 +259,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(ks)
 	return ks
 }
+
+// BenchmarkGenerate measures a 20k-person cohort per format
+// (bench/synth.sh times the full sizes).
+func BenchmarkGenerate(b *testing.B) {
+	for _, format := range []string{FormatParquet, FormatCSV} {
+		b.Run(format, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				dir := b.TempDir()
+				if _, err := Generate(Options{Persons: 20000, Seed: 1, Out: dir, Format: format}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

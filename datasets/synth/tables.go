@@ -150,8 +150,8 @@ func (t *table) header() []byte {
 }
 
 // pqColumns is t's Parquet schema. Row ids (the first column of tables
-// keyed by it) and timestamps are nearly unique, so they skip the
-// dictionary.
+// keyed by it), visit ids and timestamps are (nearly) unique within a row
+// group, so they skip the dictionary.
 func (t *table) pqColumns() []pq.Column {
 	out := make([]pq.Column, len(t.cols))
 	for i, c := range t.cols {
@@ -170,7 +170,7 @@ func (t *table) pqColumns() []pq.Column {
 		default:
 			typ = pq.Int64
 		}
-		plain := typ == pq.Timestamp || (i == 0 && c.name == t.name+"_id")
+		plain := typ == pq.Timestamp || (i == 0 && c.name == t.name+"_id") || strings.HasSuffix(c.name, "_occurrence_id")
 		out[i] = pq.Column{Name: c.name, Type: typ, Plain: plain}
 	}
 	return out

@@ -84,6 +84,15 @@ type RowGroup struct {
 	cols []Column
 	bufs []ColBuf
 	rows int
+	enc  encoder // scratch reused by Encode
+}
+
+// encoder holds the scratch memory of encoding, reused across columns.
+type encoder struct {
+	levels []byte
+	idx    []uint32
+	m64    map[int64]uint32
+	mstr   map[string]uint32
 }
 
 // NewRowGroup returns an empty row group for cols.
@@ -156,14 +165,13 @@ func (g *RowGroup) Encode(e *Encoded) {
 	e.data = e.data[:0]
 	e.rows = int64(g.rows)
 	e.cols = e.cols[:0]
-	var scratch []byte
 	for i := range g.bufs {
-		e.cols = append(e.cols, encodeChunk(&e.data, &g.bufs[i], g.cols[i].Plain, &scratch))
+		e.cols = append(e.cols, g.enc.chunk(&e.data, &g.bufs[i], g.cols[i].Plain))
 	}
 }
 
 // encodeChunk appends the pages of one column chunk to out.
-func encodeChunk(out *[]byte, b *ColBuf, plain bool, scratch *[]byte) chunkMeta {
+func (en *encoder) chunk(out *[]byte, b *ColBuf, plain bool) chunkMeta {
 	start := int64(len(*out))
 	m := chunkMeta{dictOff: -1, numValues: int64(len(b.defs))}
 	n := len(b.defs)
@@ -173,7 +181,7 @@ func encodeChunk(out *[]byte, b *ColBuf, plain bool, scratch *[]byte) chunkMeta 
 	}
 
 	// Definition levels: 4-byte length, then one RLE run or bit-packed groups.
-	lv := (*scratch)[:0]
+	lv := en.levels[:0]
 	lv = append(lv, 0, 0, 0, 0)
 	switch {
 	case nv == n:
@@ -199,7 +207,7 @@ func encodeChunk(out *[]byte, b *ColBuf, plain bool, scratch *[]byte) chunkMeta 
 	var dictPage, values []byte
 	enc := int32(encPlain)
 	if !plain && b.typ != Bool && nv > 0 {
-		if d, idx, ok := dictionary(b, nv); ok {
+		if d, idx, ok := en.dictionary(b, nv); ok {
 			dictPage = d.plain
 			width := bits.Len(uint(max(d.n-1, 1)))
 			values = append(values, byte(width))
@@ -219,7 +227,7 @@ func encodeChunk(out *[]byte, b *ColBuf, plain bool, scratch *[]byte) chunkMeta 
 	*out = append(*out, pageHeader(pageData, body, n, enc)...)
 	*out = append(*out, lv...)
 	*out = append(*out, values...)
-	*scratch = lv
+	en.levels = lv
 	m.size = int64(len(*out)) - start
 	m.encodings = []int32{enc, encRLE}
 	// Offsets are relative to the chunk; make them relative to data.
@@ -238,11 +246,18 @@ type dict struct {
 // maxDict caps dictionary size; beyond it the column is written PLAIN.
 const maxDict = 1 << 15
 
-func dictionary(b *ColBuf, nv int) (dict, []uint32, bool) {
-	idx := make([]uint32, nv)
+func (en *encoder) dictionary(b *ColBuf, nv int) (dict, []uint32, bool) {
+	if cap(en.idx) < nv {
+		en.idx = make([]uint32, nv)
+	}
+	idx := en.idx[:nv]
 	var d dict
 	if b.typ == String {
-		m := make(map[string]uint32)
+		if en.mstr == nil {
+			en.mstr = make(map[string]uint32, 1024)
+		}
+		m := en.mstr
+		clear(m)
 		prev := int32(0)
 		for i, end := range b.off {
 			s := b.str[prev:end]
@@ -262,8 +277,18 @@ func dictionary(b *ColBuf, nv int) (dict, []uint32, bool) {
 		d.n = len(m)
 		return d, idx, true
 	}
-	m := make(map[int64]uint32)
+	if en.m64 == nil {
+		en.m64 = make(map[int64]uint32, 1024)
+	}
+	m := en.m64
+	clear(m)
+	var last int64
+	var lastK uint32
 	for i, v := range b.i64 {
+		if i > 0 && v == last { // runs are common (person_id, dates)
+			idx[i] = lastK
+			continue
+		}
 		k, ok := m[v]
 		if !ok {
 			if len(m) >= maxDict || (len(m) > 64 && len(m) > nv/2) {
@@ -274,6 +299,7 @@ func dictionary(b *ColBuf, nv int) (dict, []uint32, bool) {
 			d.plain = appendPlain(d.plain, b.typ, v)
 		}
 		idx[i] = k
+		last, lastK = v, k
 	}
 	d.n = len(m)
 	return d, idx, true
