@@ -127,12 +127,12 @@ func plan(cfg Config) []attempt {
 			a.layers = append(a.layers, n)
 		}
 		if !has[featUserNS] && root && !cfg.Plain {
-			a.layers = append(a.layers, "uid: root (no user namespace)")
+			a.layers = append(a.layers, "uid: unavailable (still root: no user namespace)")
 		}
 		a.layers = append(a.layers,
-			"env: empty",
-			"fds: only stdin=/dev/null, stdout/stderr and the two RPC pipes",
-			"session: own session and process group, no controlling terminal, SIGKILL on kernel death")
+			"env: active (empty)",
+			"fds: active (only stdin=/dev/null, stdout/stderr and the two RPC pipes)",
+			"session: active (own session and process group, no controlling terminal, SIGKILL on kernel death)")
 		if len(want) == 0 {
 			out = append(out, a)
 			return out

@@ -19,7 +19,7 @@ func remember(*feature, error) {}
 func plan(cfg Config) []attempt {
 	return []attempt{{
 		attr:   &syscall.SysProcAttr{Setpgid: true},
-		layers: []string{"netns: unavailable (not Linux)", "uid: unchanged (not Linux)", "env: empty"},
+		layers: []string{"netns: unavailable (not Linux)", "uid: unchanged (not Linux)", "env: active (empty)"},
 	}}
 }
 

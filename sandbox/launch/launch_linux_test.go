@@ -85,6 +85,12 @@ func copyFile(from, to string) error {
 func runProbeWorker(args []string) {
 	in := os.NewFile(3, "requests")
 	out := os.NewFile(4, "events")
+	conn := rpc.NewConn(in, out, nil)
+	// Probe only once the kernel has sent something, as user code can only
+	// run once it arrives: launch promises its limits hold from then on.
+	if _, err := conn.Recv(); err != nil {
+		os.Exit(3)
+	}
 	rep := probeReport{Args: args, Env: os.Environ(), UID: os.Getuid(), Limits: map[string]uint64{}, Pid: os.Getpid()}
 	if len(args) > 0 && args[0] != "" {
 		c, err := net.DialTimeout("tcp", args[0], 2*time.Second)
@@ -107,7 +113,6 @@ func runProbeWorker(args []string) {
 		rep.Ifaces = append(rep.Ifaces, fmt.Sprintf("%s up=%v", i.Name, i.Flags&net.FlagUp != 0))
 	}
 	b, _ := json.Marshal(rep)
-	conn := rpc.NewConn(in, out, nil)
 	conn.Send(&rpc.Msg{Type: rpc.Ready, Hello: &rpc.Hello{Confinement: []string{string(b)}}})
 	io.Copy(io.Discard, in) // until the kernel closes the pipe
 	os.Exit(0)
@@ -125,6 +130,9 @@ func startProbe(t *testing.T, cfg Config, dial string) (*Process, probeReport) {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() { p.Kill(); p.Wait() })
+	if err := p.Conn.Send(&rpc.Msg{Type: rpc.Execute, Exec: &rpc.ExecRequest{Code: "probe"}}); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
 	got := make(chan *rpc.Msg, 1)
 	go func() {
 		m, err := p.Conn.Recv()

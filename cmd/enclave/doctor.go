@@ -1,0 +1,213 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"enclave/sandbox/confine"
+	"enclave/sandbox/launch"
+	"enclave/sandbox/rpc"
+)
+
+func init() {
+	register(&command{
+		Name:  "doctor",
+		Usage: "doctor [--worker PATH] [--starts N] [--json]   (which sandbox layers are active here; worker startup time and memory)",
+		Run:   runDoctor,
+	})
+}
+
+// doctorReport is what `enclave doctor --json` prints; bench/sandbox.sh
+// reads it.
+type doctorReport struct {
+	Worker       string   `json:"worker"`
+	Host         string   `json:"host"`
+	LandlockABI  int      `json:"landlock_abi"`
+	KernelSide   []string `json:"kernel_side"` // launch.Process.Layers
+	WorkerSide   []string `json:"worker_side"` // rpc.Hello.Confinement
+	Inactive     []string `json:"inactive"`    // layers not fully active
+	Starts       int      `json:"starts"`
+	HardenedMs   float64  `json:"startup_hardened_ms"` // median, start → Ready
+	PlainMs      float64  `json:"startup_plain_ms"`
+	HardenedRSS  int64    `json:"idle_rss_hardened_kib"`
+	PlainRSS     int64    `json:"idle_rss_plain_kib"`
+	PlainWarning string   `json:"plain_warning,omitempty"`
+}
+
+func runDoctor(args []string) error {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
+	workerPath := fs.String("worker", "", "enclave-worker binary (default: $"+envWorker+", else next to enclave)")
+	starts := fs.Int("starts", 5, "worker starts to time, hardened and plain each (median reported)")
+	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 || *starts < 1 {
+		return errUsage
+	}
+	path, err := findWorker(*workerPath)
+	if err != nil {
+		return err
+	}
+	rep := doctorReport{Worker: path, Host: hostLine(), LandlockABI: confine.LandlockABI(), Starts: *starts}
+
+	hard, err := timeStarts(launch.Config{Path: path}, *starts)
+	if err != nil {
+		return fmt.Errorf("hardened worker: %w", err)
+	}
+	plain, err := timeStarts(launch.Config{Path: path, Plain: true}, *starts)
+	if err != nil {
+		return fmt.Errorf("plain worker: %w", err)
+	}
+	rep.KernelSide, rep.WorkerSide = hard.kernelSide, hard.workerSide
+	rep.HardenedMs, rep.PlainMs = hard.medianMs, plain.medianMs
+	rep.HardenedRSS, rep.PlainRSS = hard.rssKiB, plain.rssKiB
+	_, rep.Inactive = confine.Active(append(append([]string(nil), rep.KernelSide...), rep.WorkerSide...))
+	if ok, _ := confine.Active(plain.workerSide); ok {
+		rep.PlainWarning = "the worker confined itself although asked not to (it ignores -confine=off): plain numbers include Landlock and seccomp"
+	}
+
+	if *asJSON {
+		b, _ := json.Marshal(rep)
+		fmt.Println(string(b))
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "worker:  %s\nhost:    %s, Landlock ABI %d\n\n", rep.Worker, rep.Host, rep.LandlockABI)
+	b.WriteString("set by the kernel (launch):\n")
+	for _, l := range rep.KernelSide {
+		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	b.WriteString("set by the worker on itself (confine):\n")
+	if len(rep.WorkerSide) == 0 {
+		b.WriteString("  (the worker reported no layers)\n")
+	}
+	for _, l := range rep.WorkerSide {
+		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	n := len(rep.KernelSide) + len(rep.WorkerSide)
+	if len(rep.Inactive) == 0 {
+		fmt.Fprintf(&b, "\nall %d layers active\n", n)
+	} else {
+		fmt.Fprintf(&b, "\n%d of %d layers NOT fully active:\n", len(rep.Inactive), n)
+		for _, l := range rep.Inactive {
+			fmt.Fprintf(&b, "  %s\n", l)
+		}
+	}
+	fmt.Fprintf(&b, "\nworker startup (start → ready, median of %d): hardened %.1f ms, plain %.1f ms\n", rep.Starts, rep.HardenedMs, rep.PlainMs)
+	fmt.Fprintf(&b, "idle worker memory (RSS): hardened %.1f MiB, plain %.1f MiB\n", float64(rep.HardenedRSS)/1024, float64(rep.PlainRSS)/1024)
+	if rep.PlainWarning != "" {
+		fmt.Fprintf(&b, "note: %s\n", rep.PlainWarning)
+	}
+	fmt.Print(b.String())
+	return nil
+}
+
+type startStats struct {
+	medianMs   float64
+	rssKiB     int64
+	kernelSide []string
+	workerSide []string
+}
+
+// timeStarts starts the worker n times, each until its Ready, and keeps the
+// layers and idle memory of the last one.
+func timeStarts(cfg launch.Config, n int) (startStats, error) {
+	var st startStats
+	var ms []float64
+	for i := 0; i < n; i++ {
+		t0 := time.Now()
+		p, err := launch.Start(cfg)
+		if err != nil {
+			return st, err
+		}
+		hello, err := awaitReady(p, 30*time.Second)
+		d := time.Since(t0)
+		if err != nil {
+			p.Kill()
+			p.Wait()
+			return st, err
+		}
+		ms = append(ms, float64(d.Microseconds())/1000)
+		if i == n-1 {
+			time.Sleep(100 * time.Millisecond) // let start-up garbage settle
+			st.rssKiB = rssKiB(p.Pid())
+			st.kernelSide = p.Layers()
+			st.workerSide = hello.Confinement
+		}
+		p.Conn.Send(&rpc.Msg{Type: rpc.Shutdown})
+		p.Conn.Close()
+		select {
+		case <-p.Exited():
+		case <-time.After(2 * time.Second):
+			p.Kill()
+		}
+		p.Wait()
+	}
+	sort.Float64s(ms)
+	st.medianMs = ms[len(ms)/2]
+	return st, nil
+}
+
+func awaitReady(p *launch.Process, timeout time.Duration) (*rpc.Hello, error) {
+	type res struct {
+		m   *rpc.Msg
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		for {
+			m, err := p.Conn.Recv()
+			if err != nil || m.Type == rpc.Ready {
+				ch <- res{m, err}
+				return
+			}
+		}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, fmt.Errorf("worker ended before it was ready: %v; its output: %s", r.err, strings.TrimSpace(p.Output()))
+		}
+		if r.m.Hello == nil {
+			return &rpc.Hello{}, nil
+		}
+		return r.m.Hello, nil
+	case <-time.After(timeout):
+		return nil, errors.New("worker sent no Ready within " + timeout.String())
+	}
+}
+
+// rssKiB reads VmRSS of pid from /proc; 0 if unknown.
+func rssKiB(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				v, _ := strconv.ParseInt(f[0], 10, 64)
+				return v
+			}
+		}
+	}
+	return 0
+}
+
+func hostLine() string {
+	rel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	r := strings.TrimSpace(string(rel))
+	if r == "" {
+		r = "unknown kernel"
+	}
+	return fmt.Sprintf("Linux %s, uid %d", r, os.Geteuid())
+}
