@@ -2,8 +2,11 @@ package vocab
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,5 +54,44 @@ func TestDefaultFiles(t *testing.T) {
 	}
 	if total > 5<<20 {
 		t.Errorf("default vocabulary is %d bytes, keep it under 5 MB", total)
+	}
+}
+
+// TestDefaultGenerated rebuilds the default vocabulary from the shards in
+// ../shared/omop/vocab (when present) and compares it with the embedded files.
+func TestDefaultGenerated(t *testing.T) {
+	shards := "../../../shared/omop/vocab"
+	if _, err := os.Stat(shards); err != nil {
+		t.Skipf("shards absent: %v", err)
+	}
+	out := t.TempDir()
+	cmd := exec.Command("go", "run", "./internal/mkdata", "-shards", shards, "-local", "local", "-out", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mkdata: %v\n%s", err, b)
+	}
+	committed, err := WriteDefault(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gunzip := func(p string) []byte {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, tab := range Tables {
+		if !bytes.Equal(gunzip(filepath.Join(out, tab+".csv.gz")), gunzip(committed[tab])) {
+			t.Errorf("%s: embedded file is stale, run go generate ./datasets/vocab", tab)
+		}
 	}
 }
