@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	_ "time/tzdata" // time.LoadLocation works with no zoneinfo readable
 
 	"enclave/sandbox"
 	"enclave/sandbox/confine"
@@ -29,7 +30,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "enclave-worker: fd 3 and 4 must be the kernel's pipes; this program is started by the enclave kernel")
 		os.Exit(2)
 	}
-	layers, err := confine.Apply(confine.Options{})
+	opts, _ := confine.FromArgs(os.Args[1:])
+	layers, err := confine.Apply(opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "enclave-worker: confine:", err)
 		os.Exit(1)

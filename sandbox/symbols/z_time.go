@@ -31,6 +31,7 @@ func init() {
 		"June":                   reflect.ValueOf(time.June),
 		"Kitchen":                reflect.ValueOf(constant.MakeFromLiteral("\"3:04PM\"", token.STRING, 0)),
 		"Layout":                 reflect.ValueOf(constant.MakeFromLiteral("\"01/02 03:04:05PM '06 -0700\"", token.STRING, 0)),
+		"LoadLocation":           reflect.ValueOf(time.LoadLocation),
 		"LoadLocationFromTZData": reflect.ValueOf(time.LoadLocationFromTZData),
 		"Local":                  copyOf(time.Local),
 		"March":                  reflect.ValueOf(time.March),

@@ -44,7 +44,13 @@ var Packages = []Package{
 	{Path: "encoding/base64"},
 	{Path: "encoding/csv"},
 	{Path: "encoding/hex"},
-	{Path: "encoding/json"},
+	{
+		Path: "encoding/json",
+		Exclude: []string{"^InvalidUnmarshalError$", "^MarshalerError$", "^UnmarshalFieldError$",
+			"^UnmarshalTypeError$", "^UnsupportedTypeError$", "^UnsupportedValueError$"},
+		Why: "these error types carry reflect.Type/reflect.Value fields; without the type names a cell " +
+			"cannot assert an error to them (their messages still print)",
+	},
 	{Path: "errors"},
 	{
 		Path:    "fmt",
@@ -76,13 +82,18 @@ var Packages = []Package{
 	{Path: "strconv"},
 	{Path: "strings"},
 	{Path: "sync"},
-	{Path: "sync/atomic"},
+	{
+		Path:    "sync/atomic",
+		Exclude: []string{"Pointer$"},
+		Why:     "the *Pointer functions take unsafe.Pointer",
+	},
 	{Path: "text/tabwriter"},
 	{
 		Path:    "time",
-		Exclude: []string{"^Sleep$", "^AfterFunc$", "^LoadLocation$"},
+		Exclude: []string{"^Sleep$", "^AfterFunc$"},
 		Why: "Sleep is supplied by the worker so that an interrupt ends it; AfterFunc runs user code on a " +
-			"goroutine after the cell ended; LoadLocation reads zoneinfo files from disk",
+			"goroutine after the cell ended. LoadLocation refuses paths with .. or a leading /, and the " +
+			"worker embeds time/tzdata, so it works when confinement forbids reading zoneinfo",
 	},
 	{Path: "unicode"},
 	{Path: "unicode/utf16"},
