@@ -152,16 +152,26 @@ func (w *Worker) run(c *cellRun, req *rpc.ExecRequest) bool {
 		if r.Kind == cells.Expr && !req.Silent {
 			mode = w.resultMode(r.Text)
 		}
-		prog, err = w.compile(src)
-		if err == nil && mode == showVar {
+		if mode == showVar && w.allKnown(r.Text) {
 			// Keep the value in a variable, to ask it for its rich forms.
-			// Only a valid expression is declared: a failed declaration
-			// leaves its names half-defined in yaegi.
-			if p, err := w.compile(w.resultVar() + " := " + src); err == nil {
-				prog = p
-			} else {
+			// Every name in it is known, so the declaration compiles.
+			prog, err = w.compile(w.resultVar() + " := " + src)
+			if err != nil {
 				w.resultN++ // never reuse a name yaegi may have half-defined
-				mode = showValue
+				prog = nil
+			}
+		}
+		if prog == nil {
+			prog, err = w.compile(src)
+			if err == nil && mode == showVar {
+				// Only a valid expression is declared: a failed
+				// declaration leaves its names half-defined in yaegi.
+				if p, err := w.compile(w.resultVar() + " := " + src); err == nil {
+					prog = p
+				} else {
+					w.resultN++
+					mode = showValue
+				}
 			}
 		}
 		if err != nil {
@@ -306,6 +316,59 @@ func (w *Worker) resultMode(text string) int {
 	}
 	return showNone
 }
+
+// allKnown reports whether every identifier an expression uses is a name
+// the notebook declared, an imported package or a predeclared name; such an
+// expression is declared without a trial compile. Function literals and
+// keyed composite literals take the slower, always safe path.
+func (w *Worker) allKnown(text string) bool {
+	e, err := parser.ParseExpr(text)
+	if err != nil {
+		return false
+	}
+	ok := true
+	ast.Inspect(e, func(n ast.Node) bool {
+		if !ok {
+			return false
+		}
+		switch n := n.(type) {
+		case *ast.FuncLit, *ast.KeyValueExpr:
+			ok = false
+		case *ast.SelectorExpr:
+			ast.Inspect(n.X, func(m ast.Node) bool {
+				if id, isID := m.(*ast.Ident); isID && !w.known(id.Name) {
+					ok = false
+				}
+				return ok
+			})
+			return false
+		case *ast.Ident:
+			if !w.known(n.Name) {
+				ok = false
+			}
+		}
+		return ok
+	})
+	return ok
+}
+
+func (w *Worker) known(name string) bool {
+	if _, ok := w.names.kind(name); ok {
+		return true
+	}
+	if _, ok := w.imported[name]; ok {
+		return true
+	}
+	return predeclared[name]
+}
+
+var predeclared = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range keywords {
+		m[k] = true
+	}
+	return m
+}()
 
 var builtinResults = map[string]int{
 	"append": 1, "cap": 1, "complex": 1, "copy": 1, "imag": 1, "len": 1, "make": 1, "max": 1,

@@ -12,6 +12,7 @@ package rpc
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -172,18 +173,31 @@ func NewConn(r io.Reader, w io.Writer, c io.Closer) *Conn {
 	return &Conn{r: bufio.NewReaderSize(r, 64<<10), w: w, c: c}
 }
 
+// framePool recycles encoding buffers: streams send many large frames.
+var framePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // Send writes m as one frame.
 func (c *Conn) Send(m *Msg) error {
-	body, err := json.Marshal(m)
-	if err != nil {
+	buf := framePool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			buf.Reset()
+			framePool.Put(buf)
+		}
+	}()
+	buf.Reset()
+	buf.Write([]byte{0, 0, 0, 0}) // length, set below
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
 		return fmt.Errorf("rpc: encode %s: %w", m.Type, err)
 	}
-	if len(body) > MaxFrame {
+	frame := buf.Bytes()
+	n := len(frame) - 4
+	if n > MaxFrame {
 		return fmt.Errorf("rpc: encode %s: %w", m.Type, ErrFrameTooLarge)
 	}
-	frame := make([]byte, 4+len(body))
-	binary.BigEndian.PutUint32(frame, uint32(len(body)))
-	copy(frame[4:], body)
+	binary.BigEndian.PutUint32(frame, uint32(n))
 	c.wm.Lock()
 	defer c.wm.Unlock()
 	if _, err := c.w.Write(frame); err != nil {
