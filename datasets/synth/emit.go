@@ -84,6 +84,7 @@ type gen struct {
 	bufs   [numPersonTables]rowBuf
 	visits []visit
 	drugs  []course
+	recs   [numConds][]day        // condition record dates of the current person
 	seq    [numPersonTables]int64 // row counter of the current person per table
 	ancs   []string               // ancestry of each person of the chunk
 }
@@ -253,6 +254,9 @@ func (x *gen) emitEHR() {
 	x.makeVisits()
 	x.drugs = x.drugs[:0]
 	var recorded [numConds]bool
+	for c := range x.recs {
+		x.recs[c] = x.recs[c][:0]
+	}
 	var prev int64
 	for i := range x.visits {
 		v := &x.visits[i]
@@ -284,7 +288,9 @@ func (x *gen) emitEHR() {
 				continue
 			}
 			recorded[c] = true
-			x.emitCondition(c, v)
+			if x.emitCondition(c, v) {
+				x.recs[c] = append(x.recs[c], v.start)
+			}
 			if first {
 				x.startTreatment(c, v)
 			}
@@ -292,6 +298,29 @@ func (x *gen) emitEHR() {
 		x.emitMeasurements(v)
 	}
 	x.emitDrugs()
+	x.emitConditionEras()
+}
+
+// emitConditionEras derives condition_era as the OHDSI era script does:
+// each record lasts one day, and records of the same concept less than 30
+// days apart join one era.
+func (x *gen) emitConditionEras() {
+	p := &x.p
+	for c := 0; c < numConds; c++ {
+		recs := x.recs[c] // chronological: visits are sorted
+		for i := 0; i < len(recs); {
+			start, end, n := recs[i], recs[i]+1, 1
+			for i++; i < len(recs) && recs[i] <= end+30; i++ {
+				end = max(end, recs[i]+1)
+				n++
+			}
+			id, ok := x.nextID(tConditionEra)
+			if !ok {
+				return
+			}
+			x.bufs[tConditionEra].int(id).int(p.id).int(p.concept[c]).date(start).date(min(end, p.end)).int(int64(n)).end()
+		}
+	}
 }
 
 func visitCode(kind int64) string {
@@ -373,10 +402,12 @@ func (x *gen) makeVisits() {
 	}
 }
 
-func (x *gen) emitCondition(c int, v *visit) {
+// emitCondition records condition c at visit v; false when the person's
+// rows of the table are exhausted.
+func (x *gen) emitCondition(c int, v *visit) bool {
 	id, ok := x.nextID(tConditionOccurrence)
 	if !ok {
-		return
+		return false
 	}
 	p := &x.p
 	icd := condInfo[c].icd10
@@ -392,6 +423,7 @@ func (x *gen) emitCondition(c int, v *visit) {
 	}
 	x.bufs[tConditionOccurrence].int(id).int(p.id).int(p.concept[c]).date(v.start).datetime(v.start.at(0, v.minute)).
 		null().null().int(cTypeEHR).null().null().null().int(v.id).null().str(icd).int(0).null().end()
+	return true
 }
 
 // treatments lists, per condition, the probability of treatment and the

@@ -129,6 +129,15 @@ func TestDatesWithinLife(t *testing.T) {
 	if outside != 0 {
 		t.Errorf("%d conditions outside the observation period", outside)
 	}
+	// Condition eras cover exactly the condition records.
+	eraRecs := query1[int](t, db, `SELECT sum(condition_occurrence_count) FROM condition_era`)
+	recs := query1[int](t, db, `SELECT count(*) FROM condition_occurrence`)
+	uncovered := query1[int](t, db, `SELECT count(*) FROM condition_occurrence c WHERE NOT EXISTS (SELECT 1 FROM condition_era e
+		WHERE e.person_id = c.person_id AND e.condition_concept_id = c.condition_concept_id
+		AND c.condition_start_date BETWEEN e.condition_era_start_date AND e.condition_era_end_date)`)
+	if eraRecs != recs || uncovered != 0 {
+		t.Errorf("condition eras count %d records of %d; %d records outside any era", eraRecs, recs, uncovered)
+	}
 	adults := query1[int](t, db, `SELECT count(*) FROM observation o JOIN person p USING (person_id)
 		WHERE date_diff('year', p.birth_datetime::DATE, o.observation_date) < 18`)
 	if adults != 0 {
@@ -143,7 +152,8 @@ func TestKeys(t *testing.T) {
 		"person": "person_id", "observation_period": "observation_period_id", "visit_occurrence": "visit_occurrence_id",
 		"condition_occurrence": "condition_occurrence_id", "drug_exposure": "drug_exposure_id",
 		"measurement": "measurement_id", "observation": "observation_id", "drug_era": "drug_era_id", "death": "person_id",
-		"concept": "concept_id",
+		"condition_era": "condition_era_id",
+		"concept":       "concept_id",
 	} {
 		if n := query1[int](t, db, fmt.Sprintf(`SELECT count(*) - count(DISTINCT %s) FROM %s`, key, tb)); n != 0 {
 			t.Errorf("%s.%s: %d duplicates", tb, key, n)

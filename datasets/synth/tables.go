@@ -32,6 +32,7 @@ const (
 	tMeasurement
 	tObservation
 	tDeath
+	tConditionEra
 	tDrugEra
 	tActivitySummary
 	tHeartRateSummary
@@ -98,6 +99,8 @@ var personTables = [numPersonTables]table{
 		value_source_concept_id value_source_value:VARCHAR`), true},
 	tDeath: {"death", cols(`person_id death_date:DATE death_datetime:TIMESTAMP death_type_concept_id
 		cause_concept_id cause_source_value:VARCHAR cause_source_concept_id`), true},
+	tConditionEra: {"condition_era", cols(`condition_era_id person_id condition_concept_id
+		condition_era_start_date:DATE condition_era_end_date:DATE condition_occurrence_count:INTEGER`), true},
 	tDrugEra: {"drug_era", cols(`drug_era_id person_id drug_concept_id drug_era_start_date:DATE
 		drug_era_end_date:DATE drug_exposure_count:INTEGER gap_days:INTEGER`), true},
 	tActivitySummary: {"activity_summary", cols(`person_id date:DATE activity_calories:DOUBLE
