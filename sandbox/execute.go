@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/parser"
+	"go/token"
 	"path"
 	"reflect"
 	"regexp"
@@ -139,6 +140,12 @@ func (w *Worker) run(c *cellRun, req *rpc.ExecRequest) bool {
 		}
 	}
 	for _, r := range cell.Runs {
+		if r.Kind == cells.Decl {
+			if name, line, col, ok := declaresMain(r); ok {
+				w.fail(c, ErrCompile, fmt.Sprintf("%s:%d:%d: a notebook needs no func %s: cells run top to bottom; give it another name and call it", file, line, col, name), base+line, col)
+				return false
+			}
+		}
 		if r.Kind == cells.Import {
 			if !w.importRun(c, r, file, base) {
 				return false
@@ -146,6 +153,13 @@ func (w *Worker) run(c *cellRun, req *rpc.ExecRequest) bool {
 			continue
 		}
 		src := r.Source(srcName, base)
+		decl := w.resultVar() + " := " + src
+		if r.Kind != cells.Decl {
+			// yaegi parses a source that starts with "func" as a file and,
+			// failing that, as the body of a func main that it then runs
+			// again before every later cell. Start statements with ";".
+			src = ";" + src
+		}
 		var prog *interp.Program
 		var err error
 		mode := showNone
@@ -155,9 +169,10 @@ func (w *Worker) run(c *cellRun, req *rpc.ExecRequest) bool {
 		if mode == showVar && w.allKnown(r.Text) {
 			// Keep the value in a variable, to ask it for its rich forms.
 			// Every name in it is known, so the declaration compiles.
-			prog, err = w.compile(w.resultVar() + " := " + src)
+			prog, err = w.compile(decl)
 			if err != nil {
 				w.resultN++ // never reuse a name yaegi may have half-defined
+				decl = w.resultVar() + " := " + r.Source(srcName, base)
 				prog = nil
 			}
 		}
@@ -166,7 +181,7 @@ func (w *Worker) run(c *cellRun, req *rpc.ExecRequest) bool {
 			if err == nil && mode == showVar {
 				// Only a valid expression is declared: a failed
 				// declaration leaves its names half-defined in yaegi.
-				if p, err := w.compile(w.resultVar() + " := " + src); err == nil {
+				if p, err := w.compile(decl); err == nil {
 					prog = p
 				} else {
 					w.resultN++
@@ -200,6 +215,23 @@ func (w *Worker) run(c *cellRun, req *rpc.ExecRequest) bool {
 		}
 	}
 	return true
+}
+
+// declaresMain finds a func main or init in a run of declarations: yaegi
+// would run main again before every later cell.
+func declaresMain(r cells.Run) (name string, line, col int, ok bool) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "", "package p;"+r.Source("cell", 0), parser.SkipObjectResolution)
+	if err != nil {
+		return "", 0, 0, false
+	}
+	for _, d := range f.Decls {
+		if fd, isFunc := d.(*ast.FuncDecl); isFunc && fd.Recv == nil && (fd.Name.Name == "main" || fd.Name.Name == "init") {
+			p := fset.Position(fd.Name.Pos())
+			return fd.Name.Name, p.Line, p.Column, true
+		}
+	}
+	return "", 0, 0, false
 }
 
 // importRun imports the packages of one import declaration that the
@@ -447,6 +479,13 @@ func (w *Worker) failCompile(c *cellRun, err error) {
 			}
 		}
 	}
+	if strings.Contains(msg, "constant definition loop") || strings.Contains(msg, "incomplete type") {
+		// yaegi's words for a name it cannot resolve in a declaration.
+		if l, c, name, ok := w.undefined(); ok {
+			msg = fmt.Sprintf("%d:%d: undefined: %s", l, c, name)
+			line, col = l, c
+		}
+	}
 	msg = w.cellPositions(msg)
 	if line == 0 {
 		if c := w.currentSpan(); c != nil {
@@ -454,6 +493,61 @@ func (w *Worker) failCompile(c *cellRun, err error) {
 		}
 	}
 	w.fail(c, ErrCompile, msg, line, col)
+}
+
+// undefined finds the first name the current cell uses that neither the
+// cell nor the notebook declares, at its reported position.
+func (w *Worker) undefined() (line, col int, name string, ok bool) {
+	sp := w.currentSpan()
+	if sp == nil {
+		return 0, 0, "", false
+	}
+	cell, err := cells.Split(sp.code)
+	if err != nil {
+		return 0, 0, "", false
+	}
+	for _, r := range cell.Runs {
+		var src string
+		switch r.Kind {
+		case cells.Decl:
+			src = "package p;" + r.Source(srcName, sp.base)
+		case cells.Stmt, cells.Expr:
+			src = "package p;func _(){" + r.Source(srcName, sp.base) + "\n}"
+		default:
+			continue
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, "", src, 0)
+		if err != nil {
+			continue
+		}
+		declared := map[string]bool{}
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				declared[d.Name.Name] = true
+			case *ast.GenDecl:
+				for _, s := range d.Specs {
+					switch s := s.(type) {
+					case *ast.TypeSpec:
+						declared[s.Name.Name] = true
+					case *ast.ValueSpec:
+						for _, n := range s.Names {
+							declared[n.Name] = true
+						}
+					}
+				}
+			}
+		}
+		for _, id := range f.Unresolved {
+			if declared[id.Name] || w.known(id.Name) {
+				continue
+			}
+			p := fset.Position(id.Pos())
+			return p.Line, p.Column, id.Name, true
+		}
+	}
+	return 0, 0, "", false
 }
 
 func (w *Worker) currentSpan() *span {
