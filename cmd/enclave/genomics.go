@@ -50,6 +50,8 @@ type genomicsInput struct {
 	Out     string         // --out prefix
 	Threads int            // --threads (0 = all CPUs)
 	Stdout  io.Writer      // where to print the one-line summary
+	// Region and VariantID restrict a --vcf input (already applied to FS).
+	Region, VariantID string
 }
 
 // genomicsCommand is one analysis of `enclave genomics`.
@@ -75,7 +77,7 @@ func registerGenomics(c *genomicsCommand) {
 func init() {
 	register(&command{
 		Name:  "genomics",
-		Usage: "genomics ANALYSIS --bfile PREFIX | --vcf FILE [--threads N] --out PREFIX  (enclave genomics help lists analyses)",
+		Usage: "genomics ANALYSIS --bfile PREFIX | --vcf FILE [--region CHR:FROM-TO | --variant ID] [--threads N] --out PREFIX  (enclave genomics help lists analyses)",
 		Run:   runGenomics,
 	})
 	registerGenomics(&genomicsCommand{Name: "freq", Usage: "[--nonfounders]", Flags: flagsFreq})
@@ -116,6 +118,8 @@ func runGenomics(args []string) error {
 	fs.StringVar(&in.VCF, "vcf", "", "bgzipped VCF with a tabix index (FILE.tbi)")
 	fs.StringVar(&in.Out, "out", "", "output prefix")
 	fs.IntVar(&in.Threads, "threads", 0, "worker threads (default: all CPUs)")
+	fs.StringVar(&in.Region, "region", "", "with --vcf: only variants in chr:start-end (tabix index)")
+	fs.StringVar(&in.VariantID, "variant", "", "with --vcf: only the variant with this id")
 	run := gc.Flags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -134,6 +138,9 @@ func runGenomics(args []string) error {
 	if (*bfile == "") == (in.VCF == "") {
 		return errors.New("give exactly one of --bfile PREFIX and --vcf FILE")
 	}
+	if *bfile != "" && (in.Region != "" || in.VariantID != "") {
+		return errors.New("--region and --variant select from a --vcf input")
+	}
 	if *bfile != "" {
 		f, err := plink.Open(*bfile)
 		if err != nil {
@@ -150,7 +157,7 @@ func runGenomics(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	st, err := vcf.Convert(in.VCF, filepath.Join(tmp, "g"), vcf.Options{})
+	st, err := vcf.Convert(in.VCF, filepath.Join(tmp, "g"), vcf.Options{Region: in.Region, ID: in.VariantID})
 	if err != nil {
 		return err
 	}
@@ -244,7 +251,7 @@ func flagsConvert(fs *flag.FlagSet) func(*genomicsInput) error {
 		if in.VCF == "" {
 			return errors.New("convert reads --vcf FILE (VCF → PLINK 1.9)")
 		}
-		st, err := vcf.Convert(in.VCF, in.Out, vcf.Options{Split: *split, Dosage: *ds})
+		st, err := vcf.Convert(in.VCF, in.Out, vcf.Options{Split: *split, Dosage: *ds, Region: in.Region, ID: in.VariantID})
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 // Convert writes the VCF's biallelic variants as a PLINK 1.9 fileset
 // PREFIX.bed/.bim/.fam, as plink2 --vcf FILE --make-bed does: A1 = ALT,
 // A2 = REF, FID 0, IID = VCF sample name, sex and phenotype unknown.
+// Options.Region and Options.ID restrict it to a region or a variant id.
 func Convert(vcfPath, outPrefix string, opts Options) (Stats, error) {
 	r, err := Open(vcfPath, opts)
 	if err != nil {
@@ -34,12 +35,23 @@ func Convert(vcfPath, outPrefix string, opts Options) (Stats, error) {
 	bim := bufio.NewWriterSize(bimF, 1<<20)
 	bed.Write(plink.Magic[:])
 	var line []byte
-	err = r.Scan(func(v *plink.Variant, row []byte) error {
+	write := func(v *plink.Variant, row []byte) error {
+		if opts.ID != "" && v.ID != opts.ID {
+			return nil
+		}
 		line = AppendBimLine(line[:0], v)
 		bim.Write(line)
 		_, err := bed.Write(row)
 		return err
-	})
+	}
+	switch {
+	case opts.Region != "":
+		err = r.Query(opts.Region, write)
+	case opts.ID != "":
+		err = r.QueryID(opts.ID, write)
+	default:
+		err = r.Scan(write)
+	}
 	if err != nil {
 		return r.Stats(), err
 	}

@@ -28,6 +28,9 @@ type Options struct {
 	Dosage bool
 	// NoIndex allows reading a VCF without a .tbi (whole-file scans only).
 	NoIndex bool
+	// Region restricts Convert to "chr:start-end" (through the index) and
+	// ID to the variants with that id.
+	Region, ID string
 }
 
 // Stats count what a scan met.

@@ -214,6 +214,20 @@ func TestQueries(t *testing.T) {
 			t.Errorf("%s: got %v\nwant %v", region, got, want)
 		}
 	}
+	// Convert restricted to a region equals plink2 --vcf --chr --from-bp --to-bp.
+	if _, err := exec.LookPath("plink2"); err == nil {
+		sh(t, "plink2", "--vcf", path, "--chr", "2", "--from-bp", "7000", "--to-bp", "9000", "--make-bed", "--out", filepath.Join(dir, "p2r"))
+		if _, err := Convert(path, filepath.Join(dir, "ours_r"), Options{Region: "chr2:7000-9000"}); err != nil {
+			t.Fatal(err)
+		}
+		for _, ext := range []string{".bed", ".bim"} {
+			a, _ := os.ReadFile(filepath.Join(dir, "ours_r"+ext))
+			b, _ := os.ReadFile(filepath.Join(dir, "p2r"+ext))
+			if !bytes.Equal(a, b) {
+				t.Errorf("region convert: %s differs from plink2's", ext)
+			}
+		}
+	}
 	n := 0
 	err = r.QueryID("rs25", func(v *plink.Variant, row []byte) error {
 		n++
