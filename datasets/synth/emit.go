@@ -172,7 +172,7 @@ func (x *gen) emitPerson() {
 	var raceSrcValue string
 	switch {
 	case len(races) > 1:
-		race, raceSrc, raceSrcValue = cRaceMoreThanOne, cRaceMoreThanOne, conceptCode[cRaceMoreThanOne]
+		race, raceSrc, raceSrcValue = cRaceMoreThanOne, cRaceMoreThanOne, "WhatRaceEthnicity_GeneralizedMultPopulations"
 	case len(races) == 1:
 		raceSrc, raceSrcValue = races[0], conceptCode[races[0]]
 		race = map[int64]int64{aRaceWhite: cRaceWhite, aRaceBlack: cRaceBlack, aRaceAsian: cRaceAsian,

@@ -206,8 +206,12 @@ func TestConceptsKnown(t *testing.T) {
 		mine[c.id] = strings.Join([]string{c.name, c.domain, c.vocab, c.class, c.std, c.code}, "|")
 	}
 	shardRows := map[int64][]string{}
-	for _, shard := range []string{"gibleed", "synthea27nj"} {
-		f, err := os.Open(filepath.Join("..", "..", "..", "shared", "omop", "vocab", shard, "concept.csv"))
+	for _, path := range []string{
+		filepath.Join("..", "..", "..", "shared", "omop", "vocab", "gibleed", "concept.csv"),
+		filepath.Join("..", "..", "..", "shared", "omop", "vocab", "synthea27nj", "concept.csv"),
+		filepath.Join("..", "vocab", "local", "concept.csv"), // the default vocabulary's local extension
+	} {
+		f, err := os.Open(path)
 		if err != nil {
 			t.Skipf("default vocabulary not found: %v", err)
 		}
