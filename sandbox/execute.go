@@ -261,6 +261,13 @@ func (w *Worker) importRun(c *cellRun, r cells.Run, file string, base int) bool 
 				file, line, col, name, prev, s.Path, name, s.Path), base+line, col)
 			return false
 		}
+		switch s.Path {
+		case "cmp", "maps", "slices":
+			if err := w.genericSources(); err != nil {
+				w.failCompile(c, err)
+				return false
+			}
+		}
 		src := fmt.Sprintf("/*line %s:%d:%d*/import %s %q", srcName, base+line, col, name, s.Path)
 		if s.Name == "" {
 			src = fmt.Sprintf("/*line %s:%d:%d*/import %q", srcName, base+line, col, s.Path)

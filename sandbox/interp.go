@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/traefik/yaegi/interp"
+	gen "github.com/traefik/yaegi/stdlib/generic"
 
 	"enclave/sandbox/symbols"
 )
@@ -46,36 +47,23 @@ func (w *Worker) newInterpreter() (*interp.Interpreter, error) {
 		}
 		exports[k] = m
 	}
+	fm := exports["fmt/fmt"]
+	fm["Print"] = reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fprint(stdout, a...) })
+	fm["Printf"] = reflect.ValueOf(func(f string, a ...any) (int, error) { return fmt.Fprintf(stdout, f, a...) })
+	fm["Println"] = reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fprintln(stdout, a...) })
+	fm["Scan"] = reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fscan(w.in, a...) })
+	fm["Scanf"] = reflect.ValueOf(func(f string, a ...any) (int, error) { return fmt.Fscanf(w.in, f, a...) })
+	fm["Scanln"] = reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fscanln(w.in, a...) })
 	exports["time/time"]["Sleep"] = reflect.ValueOf(w.sleep)
-	exports["."] = map[string]reflect.Value{"MapTypes": reflect.ValueOf(mapTypes(exports, w))}
-	// Use compiles yaegi's generic sources (cmp, maps, slices) too.
+	exports["."] = map[string]reflect.Value{"MapTypes": reflect.ValueOf(mapTypes(exports))}
+	// Given "fmt/fmt", Use would point fmt.Print* at the interpreter's
+	// Stdout (our stderr, for builtin println) and compile yaegi's generic
+	// sources at once (4 ms; genericSources does it when a cell first
+	// imports cmp, maps or slices). "fmt//fmt" names the same package
+	// (yaegi splits the key with path.Dir and path.Base) without that.
+	exports["fmt//fmt"] = fm
+	delete(exports, "fmt/fmt")
 	if err := ip.Use(exports); err != nil {
-		return nil, err
-	}
-	// Use also points fmt.Print* at the interpreter's Stdout (our stderr)
-	// when it sees "fmt/fmt"; put the cell's stdout and stdin back.
-	fm := ip.Symbols("fmt")["fmt"]
-	if fm == nil {
-		return nil, fmt.Errorf("fmt symbols missing")
-	}
-	print := map[string]reflect.Value{
-		"Print":   reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fprint(stdout, a...) }),
-		"Printf":  reflect.ValueOf(func(f string, a ...any) (int, error) { return fmt.Fprintf(stdout, f, a...) }),
-		"Println": reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fprintln(stdout, a...) }),
-		"Scan":    reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fscan(w.in, a...) }),
-		"Scanf":   reflect.ValueOf(func(f string, a ...any) (int, error) { return fmt.Fscanf(w.in, f, a...) }),
-		"Scanln":  reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fscanln(w.in, a...) }),
-	}
-	mt := map[reflect.Value][]reflect.Type{}
-	for name, v := range print {
-		fm[name] = v
-		if name[0] == 'S' {
-			mt[v] = scannerTypes
-		} else {
-			mt[v] = formatTypes
-		}
-	}
-	if err := ip.Use(interp.Exports{".": {"MapTypes": reflect.ValueOf(mt)}}); err != nil {
 		return nil, err
 	}
 	return ip, nil
@@ -92,14 +80,14 @@ var (
 // mapTypes tells yaegi which interfaces to look for when a cell passes its
 // own types to these functions as interface{} (so that fmt calls String
 // and encoding/json calls MarshalJSON on interpreted types).
-func mapTypes(ex interp.Exports, w *Worker) map[reflect.Value][]reflect.Type {
+func mapTypes(ex interp.Exports) map[reflect.Value][]reflect.Type {
 	mt := map[reflect.Value][]reflect.Type{}
-	for _, name := range []string{"Errorf", "Fprint", "Fprintf", "Fprintln", "Sprint", "Sprintf", "Sprintln", "Append", "Appendf", "Appendln"} {
+	for _, name := range []string{"Errorf", "Fprint", "Fprintf", "Fprintln", "Sprint", "Sprintf", "Sprintln", "Append", "Appendf", "Appendln", "Print", "Printf", "Println"} {
 		if v, ok := ex["fmt/fmt"][name]; ok {
 			mt[v] = formatTypes
 		}
 	}
-	for _, name := range []string{"Fscan", "Fscanf", "Fscanln", "Sscan", "Sscanf", "Sscanln"} {
+	for _, name := range []string{"Fscan", "Fscanf", "Fscanln", "Sscan", "Sscanf", "Sscanln", "Scan", "Scanf", "Scanln"} {
 		if v, ok := ex["fmt/fmt"][name]; ok {
 			mt[v] = scannerTypes
 		}
@@ -121,6 +109,21 @@ func mapTypes(ex interp.Exports, w *Worker) map[reflect.Value][]reflect.Type {
 		mt[v] = unmarshal
 	}
 	return mt
+}
+
+// genericSources compiles yaegi's source of the generic packages (cmp,
+// maps, slices), once, before a cell first imports one of them.
+func (w *Worker) genericSources() error {
+	if w.genericsDone {
+		return nil
+	}
+	for _, src := range gen.Sources {
+		if _, err := w.compile(src); err != nil {
+			return fmt.Errorf("generic packages: %w", err)
+		}
+	}
+	w.genericsDone = true
+	return nil
 }
 
 // sleep is time.Sleep for cells: an interrupt ends it.

@@ -50,6 +50,8 @@ type Worker struct {
 	imported map[string]string
 	// resultN numbers the variable that holds results (resultVar).
 	resultN int
+	// genericsDone is set once cmp, maps and slices are compiled.
+	genericsDone bool
 
 	mu   sync.Mutex
 	cell *cellRun // running cell, or nil
