@@ -179,13 +179,23 @@ func (w *Worker) inspect(q *rpc.CodeQuery) *rpc.Inspection {
 		return &rpc.Inspection{}
 	}
 	at := cursor(q.Code, q.CursorPos)
-	// Extend to the end of the identifier under the cursor.
-	for at < len(q.Code) {
-		r, size := utf8.DecodeRuneInString(q.Code[at:])
-		if !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') {
-			break
+	// Extend to the end of the identifier under the cursor, and over a
+	// selector after it (the cursor on "strings" in strings.ToUpper).
+	extend := func() {
+		for at < len(q.Code) {
+			r, size := utf8.DecodeRuneInString(q.Code[at:])
+			if !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') {
+				break
+			}
+			at += size
 		}
-		at += size
+	}
+	extend()
+	if at+1 < len(q.Code) && q.Code[at] == '.' {
+		if q0, _, _ := word(q.Code, at); q0 == "" {
+			at++
+			extend()
+		}
 	}
 	qual, ident, _ := word(q.Code, at)
 	if ident == "" {
