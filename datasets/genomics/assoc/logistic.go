@@ -40,6 +40,9 @@ type logWork struct {
 	inv   []float64
 	x     []float64
 	full  []float64 // unpacked .bed row
+	gi    []uint8   // dense genotype index, 3 missing
+	acc   []float64
+	pa    passArgs
 	hess2 []float64 // Firth step matrix X' diag((1+h)w) X
 	inv2  []float64
 }
@@ -59,6 +62,9 @@ func (m *model) newLogWork() *logWork {
 		}
 	} else {
 		wk.g = make([]float64, m.n)
+		wk.gi = make([]uint8, m.n)
+		wk.acc = make([]float64, m.q+1)
+		wk.pa.shift = make([]float64, m.q)
 	}
 	return wk
 }
@@ -110,6 +116,9 @@ func (m *model) fitNull(name string) error {
 		return fmt.Errorf("phenotype %s: the covariate-only logistic model does not converge: %w", name, ErrModel)
 	}
 	m.null = append([]float64(nil), beta...)
+	if m.cells == nil {
+		m.prepareDense()
+	}
 	return nil
 }
 
@@ -284,24 +293,9 @@ func (m *model) logistic(row []byte, wk *logWork, out *variantOut) {
 			}
 		}
 	} else {
-		plink.UnpackFloat64(row, m.nAll, wk.fullRow(m.nAll))
-		full := wk.full
-		g := wk.g
-		for i, k := range m.idx {
-			if k >= 0 {
-				g[k] = full[i]
-			}
-		}
-		for k, gi := range g {
-			if gi == gi {
-				altTotal += int(gi)
-				if m.y[k] == 1 {
-					caseAlt += int(gi)
-					caseObs++
-				}
-			}
-		}
-		d = &rows{z: m.z, g: g, s: m.y, nrow: m.n}
+		cc := plink.CountRowMasked(row, m.caseMask)
+		caseAlt, caseObs = 2*cc.HomA1+cc.Het, cc.NonMissing()
+		altTotal = 2*c.HomA1 + c.Het
 	}
 	beta := wk.beta
 	copy(beta, m.null)
@@ -315,7 +309,11 @@ func (m *model) logistic(row []byte, wk *logWork, out *variantOut) {
 	useFirth := caseA1 == 0 || caseA1 == a1Total
 	var st fitStatus
 	if !useFirth {
-		st = irls(d, p, wk)
+		if d != nil {
+			st = irls(d, p, wk)
+		} else {
+			st = m.denseFit(row, c, wk)
+		}
 		if st.fail {
 			useFirth = true
 			copy(beta, m.null)
@@ -324,6 +322,9 @@ func (m *model) logistic(row []byte, wk *logWork, out *variantOut) {
 	}
 	if useFirth {
 		out.firth = true
+		if d == nil {
+			d = m.denseRows(row, wk)
+		}
 		st = firth(d, p, wk)
 		if st.fail {
 			out.err = ErrFirthConvergeFail
@@ -362,6 +363,19 @@ func (m *model) logistic(row []byte, wk *logWork, out *variantOut) {
 	for j := 1; j < len(out.beta); j++ {
 		set(j, j)
 	}
+}
+
+// denseRows returns the per-sample design of a variant for the Firth fit,
+// with missing genotypes as NaN.
+func (m *model) denseRows(row []byte, wk *logWork) *rows {
+	full := wk.fullRow(m.nAll)
+	plink.UnpackFloat64(row, m.nAll, full)
+	for i, k := range m.idx {
+		if k >= 0 {
+			wk.g[k] = full[i]
+		}
+	}
+	return &rows{z: m.z, g: wk.g, s: m.y, nrow: m.n}
 }
 
 // fullRow returns scratch for a whole unpacked .bed row.

@@ -28,6 +28,7 @@ type model struct {
 	n               int         // analysed samples (phenotype and covariates present)
 	idx             []int32     // fileset sample → analysed index, -1 when excluded
 	mask            *plink.Mask // analysed samples
+	caseMask        *plink.Mask // analysed cases (case/control)
 	q               int         // columns of Z = [1, covariates]
 	covars          []string    // covariate names (Z columns 1..q-1)
 	w               int         // row width of u: q + 1
@@ -45,6 +46,7 @@ type model struct {
 	null            []float64   // null-model logistic coefficients in Z basis
 	eta0            []float64   // null linear predictor per sample
 	cells           *cellDesign // collapsed covariate patterns, nil when too many
+	dense           *denseNull  // null-model state of the dense logistic path (cells == nil)
 	maxCorr, vifMax float64
 }
 
@@ -78,6 +80,9 @@ func newModel(pheno Column, covars []Column, nAll int, maxCorr, vifMax float64) 
 		}
 	}
 	m.mask = plink.NewMask(nAll, func(i int) bool { return m.idx[i] >= 0 })
+	if m.binary {
+		m.caseMask = plink.NewMask(nAll, func(i int) bool { return m.idx[i] >= 0 && m.y[m.idx[i]] == 1 })
+	}
 	if m.n <= m.q+1 {
 		return nil, fmt.Errorf("phenotype %s: %d samples with phenotype and covariates, need more than %d: %w", pheno.Name, m.n, m.q+1, ErrModel)
 	}
