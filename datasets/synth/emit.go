@@ -17,6 +17,8 @@ const (
 type visit struct {
 	id         int64
 	kind       int64 // 9201 inpatient, 9202 outpatient, 9203 emergency
+	site       int64 // care_site_id
+	provider   int64 // provider_id
 	start, end day
 	minute     int // start time of day, minutes after midnight
 }
@@ -74,6 +76,7 @@ type course struct {
 	d           drug
 	start, stop day
 	visitID     int64
+	provider    int64 // prescriber, on the first prescription
 }
 
 // gen generates the rows of one chunk of persons; each worker owns one.
@@ -191,7 +194,7 @@ func (x *gen) emitPerson() {
 		eth, ethSrc, ethSrcValue = races[0], races[0], conceptCode[races[0]]
 	}
 	r.int(p.id).int(gender).int(int64(y)).int(int64(m)).int(int64(d)).datetime(p.birth.at(0, 0)).
-		int(race).int(eth).int(int64(p.state + 1)).null().null().null().
+		int(race).int(eth).int(int64(p.state + 1)).int(p.provider).int(p.site).null().
 		str(conceptCode[p.sexAns]).int(p.sexAns).str(raceSrcValue).int(raceSrc).str(ethSrcValue).int(ethSrc).end()
 
 	start := p.ehrStart
@@ -262,7 +265,7 @@ func (x *gen) emitEHR() {
 		v := &x.visits[i]
 		r := &x.bufs[tVisitOccurrence]
 		r.int(v.id).int(p.id).int(v.kind).date(v.start).datetime(v.start.at(0, v.minute)).
-			date(v.end).datetime(v.end.at(0, min(v.minute+30, 1439))).int(cTypeVisitEHR).null().null().
+			date(v.end).datetime(v.end.at(0, min(v.minute+30, 1439))).int(cTypeVisitEHR).int(v.provider).int(v.site).
 			str(visitCode(v.kind)).int(0).null().null().null().null()
 		if prev != 0 {
 			r.int(prev)
@@ -345,7 +348,13 @@ func (x *gen) makeVisits() {
 		if t < p.ehrStart || t > p.end || len(x.visits) >= 600 {
 			return
 		}
-		v := visit{kind: kind, start: t, end: t, minute: 7*60 + g.intn(11*60)}
+		v := visit{kind: kind, start: t, end: t, minute: 7*60 + g.intn(11*60), site: p.site, provider: p.provider}
+		if kind != cOutpatient || g.bern(0.15) { // seen elsewhere in the state, or by a colleague
+			if g.bern(0.5) {
+				v.site = siteID(p.state, g.intn(siteCount(p.state)))
+			}
+			v.provider = providerID(v.site, g.intn(providersPerSite))
+		}
 		if kind == cInpatient {
 			v.end = t + day(1+g.intn(6))
 			if v.end > p.end {
@@ -422,7 +431,7 @@ func (x *gen) emitCondition(c int, v *visit) bool {
 		icd = "F32.9"
 	}
 	x.bufs[tConditionOccurrence].int(id).int(p.id).int(p.concept[c]).date(v.start).datetime(v.start.at(0, v.minute)).
-		null().null().int(cTypeEHR).null().null().null().int(v.id).null().str(icd).int(0).null().end()
+		null().null().int(cTypeEHR).null().null().int(v.provider).int(v.id).null().str(icd).int(0).null().end()
 	return true
 }
 
@@ -467,15 +476,17 @@ func (x *gen) startTreatment(c int, v *visit) {
 	if tr.alts == nil || !g.bern(tr.p) {
 		return
 	}
-	x.addCourse(tr.alts[g.pick(tr.w)], v.start, v.id)
+	x.addCourse(tr.alts[g.pick(tr.w)], v.start, v)
 	for _, e := range tr.extra {
 		if g.bern(e.p) {
-			x.addCourse(e.d, v.start+day(g.intn(730)), 0)
+			x.addCourse(e.d, v.start+day(g.intn(730)), nil)
 		}
 	}
 }
 
-func (x *gen) addCourse(d drug, start day, visitID int64) {
+// addCourse starts drug d on start, prescribed at visit v (nil when the
+// prescription has no visit).
+func (x *gen) addCourse(d drug, start day, v *visit) {
 	p := &x.p
 	if start > p.end {
 		return
@@ -491,7 +502,11 @@ func (x *gen) addCourse(d drug, start day, visitID int64) {
 			stop = s
 		}
 	}
-	x.drugs = append(x.drugs, course{d: d, start: start, stop: stop, visitID: visitID})
+	c := course{d: d, start: start, stop: stop}
+	if v != nil {
+		c.visitID, c.provider = v.id, v.provider
+	}
+	x.drugs = append(x.drugs, c)
 }
 
 // onDrug reports whether a drug of the class is being taken on t.
@@ -529,11 +544,11 @@ func (x *gen) emitDrugs() {
 			} else {
 				r.int(3).float(90, 0).int(90)
 			}
-			r.null().null().null().null()
+			r.null().null().null()
 			if n == 0 && c.visitID != 0 {
-				r.int(c.visitID)
+				r.int(c.provider).int(c.visitID)
 			} else {
-				r.null()
+				r.null().null()
 			}
 			r.null().str(conceptCode[c.d.concept]).int(0).null().null().end()
 			n++
@@ -604,7 +619,7 @@ func (x *gen) measure(v *visit, concept int64, value float64, prec int) {
 	} else {
 		r.null().null()
 	}
-	r.null().int(v.id).null().str(m.code).int(0).str(m.unitCode).null().end()
+	r.int(v.provider).int(v.id).null().str(m.code).int(0).str(m.unitCode).null().end()
 }
 
 // emitMeasurements writes the vitals and labs taken at a visit, with values

@@ -166,6 +166,27 @@ func TestKeys(t *testing.T) {
 			t.Errorf("%s: %d rows whose visit is not the same person's", tb, n)
 		}
 	}
+	for _, fk := range []struct{ tb, col, ref string }{
+		{"visit_occurrence", "provider_id", "SELECT provider_id FROM provider"},
+		{"visit_occurrence", "care_site_id", "SELECT care_site_id FROM care_site"},
+		{"person", "provider_id", "SELECT provider_id FROM provider"},
+		{"person", "care_site_id", "SELECT care_site_id FROM care_site"},
+		{"person", "location_id", "SELECT location_id FROM location"},
+		{"measurement", "provider_id", "SELECT provider_id FROM provider"},
+		{"condition_occurrence", "provider_id", "SELECT provider_id FROM provider"},
+		{"drug_exposure", "provider_id", "SELECT provider_id FROM provider"},
+		{"provider", "care_site_id", "SELECT care_site_id FROM care_site"},
+		{"care_site", "location_id", "SELECT location_id FROM location"},
+	} {
+		q := fmt.Sprintf(`SELECT count(*) FILTER (WHERE %s NOT IN (%s)), count(%s) FROM %s`, fk.col, fk.ref, fk.col, fk.tb)
+		var bad, set int
+		if err := db.QueryRow(q).Scan(&bad, &set); err != nil {
+			t.Fatal(err)
+		}
+		if bad != 0 || set == 0 {
+			t.Errorf("%s.%s: %d of %d values unknown", fk.tb, fk.col, bad, set)
+		}
+	}
 	for _, tb := range []string{"observation_period", "visit_occurrence", "device", "death"} {
 		if n := query1[int](t, db, fmt.Sprintf(`SELECT count(*) FROM %s WHERE person_id NOT IN (SELECT person_id FROM person)`, tb)); n != 0 {
 			t.Errorf("%s: %d rows of unknown persons", tb, n)

@@ -72,6 +72,8 @@ type person struct {
 	hispanic bool
 	ancestry string // AFR AMR EAS EUR SAS, for the planted variants
 	state    int    // index into states
+	site     int64  // home care_site_id
+	provider int64  // primary care provider_id
 	orient   int64
 	educ     int64
 	employ   int64
@@ -116,6 +118,16 @@ var states = []struct {
 	{"NJ", 2}, {"MS", 1}, {"SC", 1}, {"CO", 1}, {"WA", 1}, {"MN", 1}, {"MO", 1}, {"KY", 0.5},
 	{"OR", 0.5}, {"UT", 0.5}, {"VA", 0.5}, {"MD", 0.5}, {"IN", 0.5}, {"CT", 0.5},
 }
+
+// Care sites: a few per state (more in states with more participants),
+// each with providersPerSite providers. Ids encode the state and site.
+const providersPerSite = 25
+
+func siteCount(state int) int { return max(1, int(states[state].w/2+0.5)) }
+
+func siteID(state, k int) int64 { return int64((state+1)*100 + k + 1) }
+
+func providerID(site int64, k int) int64 { return site*100 + int64(k) + 1 }
 
 var stateWeights = func() []float64 {
 	w := make([]float64, len(states))
@@ -324,6 +336,9 @@ func (p *person) draw(g *rng, seed int64) {
 		p.employ = pickAns(g, []int64{aEmpWages, aEmpSelf, aEmpOutOfWorkLong, aEmpOutOfWorkShort, aEmpHomemaker, aEmpStudent, aEmpRetired, aEmpUnable, cPMIPreferNotAnswer, cPMISkip},
 			weights(52, 9, 7, 5, 5, 1.5, 6, 10, 1.5, 2))
 	}
+
+	p.site = siteID(p.state, g.intn(siteCount(p.state)))
+	p.provider = providerID(p.site, g.intn(providersPerSite))
 
 	p.drawConditions(g, black, female)
 	p.drawDeath(g)

@@ -112,7 +112,7 @@ func allTables() []*table {
 	for i := range personTables {
 		ts = append(ts, &personTables[i])
 	}
-	return append(ts, &tblLocation, &tblCDMSource, &tblConcept, &tblConceptAncestor, &tblConceptRelationship, &tblVocabulary)
+	return append(ts, &tblLocation, &tblCareSite, &tblProvider, &tblCDMSource, &tblConcept, &tblConceptAncestor, &tblConceptRelationship, &tblVocabulary)
 }
 
 // chunkOut is the encoded rows of one chunk of persons.
@@ -349,6 +349,31 @@ func writeVocabulary(dir, format string, st *Stats) error {
 		{&tblLocation, func(r *rowBuf) {
 			for i, s := range states {
 				r.int(int64(i + 1)).null().null().null().str(s.code).null().null().str(s.code).end()
+			}
+		}},
+		{&tblCareSite, func(r *rowBuf) {
+			for i, s := range states {
+				for k := 0; k < siteCount(i); k++ {
+					id := siteID(i, k)
+					name := fmt.Sprintf("Site %d (%s)", id, s.code)
+					r.int(id).str(name).null().int(int64(i + 1)).str(fmt.Sprintf("SITE%d", id)).null().end()
+				}
+			}
+		}},
+		{&tblProvider, func(r *rowBuf) {
+			for i := range states {
+				for k := 0; k < siteCount(i); k++ {
+					site := siteID(i, k)
+					for j := 0; j < providersPerSite; j++ {
+						id := providerID(site, j)
+						h := splitmix64(uint64(id))
+						gender := []int64{cFemale, cMale}[h%2]
+						npi := fmt.Sprintf("1%09d", h%1_000_000_000)
+						r.int(id).str(fmt.Sprintf("Provider %d", id)).str(npi).null().null().int(site).
+							int(int64(1950 + (h>>8)%45)).int(gender).str(fmt.Sprintf("PRV%d", id)).null().null().
+							str(conceptCode[gender]).null().end()
+					}
+				}
 			}
 		}},
 		{&tblCDMSource, func(r *rowBuf) {

@@ -125,6 +125,12 @@ var personTables = [numPersonTables]table{
 var (
 	tblLocation = table{"location", cols(`location_id address_1:VARCHAR address_2:VARCHAR city:VARCHAR
 		state:VARCHAR zip:VARCHAR county:VARCHAR location_source_value:VARCHAR`), true}
+	tblCareSite = table{"care_site", cols(`care_site_id care_site_name:VARCHAR place_of_service_concept_id
+		location_id care_site_source_value:VARCHAR place_of_service_source_value:VARCHAR`), true}
+	tblProvider = table{"provider", cols(`provider_id provider_name:VARCHAR npi:VARCHAR dea:VARCHAR
+		specialty_concept_id care_site_id year_of_birth:INTEGER gender_concept_id provider_source_value:VARCHAR
+		specialty_source_value:VARCHAR specialty_source_concept_id gender_source_value:VARCHAR
+		gender_source_concept_id`), true}
 	tblCDMSource = table{"cdm_source", cols(`cdm_source_name:VARCHAR cdm_source_abbreviation:VARCHAR
 		cdm_holder:VARCHAR source_description:VARCHAR source_documentation_reference:VARCHAR
 		cdm_etl_reference:VARCHAR source_release_date:DATE cdm_release_date:DATE cdm_version:VARCHAR
