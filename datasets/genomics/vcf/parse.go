@@ -100,8 +100,22 @@ func (p *recordParser) genotypes(st *Stats) error {
 	if gtIdx < 0 && dsIdx < 0 {
 		return fmt.Errorf("FORMAT %q has no GT%s", format, map[bool]string{true: " or DS", false: ""}[p.opts.Dosage])
 	}
-	fastGT := gtIdx == 0 && len(format) == 2 && len(p.alts) == 1
-	for i := 0; i < p.n; i++ {
+	i := 0
+	if gtIdx == 0 && len(format) == 2 && len(p.alts) == 1 {
+		// Fast path for FORMAT "GT" on a biallelic record: fields of
+		// exactly "a/b" or "a|b" decoded by table, four samples per byte.
+		row := p.rows[0]
+		for i < p.n && len(rest) >= 4 && rest[3] == '\t' && (rest[1] == '/' || rest[1] == '|') {
+			c := gtTable[rest[0]][rest[2]]
+			if c == 0xff {
+				break
+			}
+			row[i>>2] |= c << uint(2*(i&3))
+			rest = rest[4:]
+			i++
+		}
+	}
+	for ; i < p.n; i++ {
 		var field []byte
 		k := bytes.IndexByte(rest, '\t')
 		if k < 0 {
@@ -113,12 +127,6 @@ func (p *recordParser) genotypes(st *Stats) error {
 			field, rest = rest[:k], rest[k+1:]
 		}
 		sh := uint(2 * (i & 3))
-		if fastGT && len(field) == 3 && (field[1] == '/' || field[1] == '|') {
-			if c, ok := fastCode[[2]byte{field[0], field[2]}]; ok {
-				p.rows[0][i>>2] |= c << sh
-				continue
-			}
-		}
 		gt, ds := subfield(field, gtIdx), subfield(field, dsIdx)
 		for j := range p.alts {
 			c, err := p.code(gt, ds, j+1, st)
@@ -134,11 +142,20 @@ func (p *recordParser) genotypes(st *Stats) error {
 	return nil
 }
 
-// fastCode maps the common diploid biallelic GT strings to codes.
-var fastCode = map[[2]byte]byte{
-	{'0', '0'}: plink.CodeHomA2, {'0', '1'}: plink.CodeHet, {'1', '0'}: plink.CodeHet,
-	{'1', '1'}: plink.CodeHomA1, {'.', '.'}: plink.CodeMissing,
-}
+// gtTable[a][b] is the code of the diploid biallelic call "a/b" (or
+// "a|b"), 0xff for anything the general parser must look at.
+var gtTable = func() (t [256][256]byte) {
+	for a := range t {
+		for b := range t[a] {
+			t[a][b] = 0xff
+		}
+	}
+	t['0']['0'] = plink.CodeHomA2
+	t['0']['1'], t['1']['0'] = plink.CodeHet, plink.CodeHet
+	t['1']['1'] = plink.CodeHomA1
+	t['.']['.'] = plink.CodeMissing
+	return t
+}()
 
 func subfield(field []byte, idx int) []byte {
 	if idx < 0 {

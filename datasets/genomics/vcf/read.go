@@ -71,6 +71,9 @@ func Open(path string, opts Options) (*Reader, error) {
 	if n < 18 || magic[3]&4 == 0 || magic[12] != 'B' || magic[13] != 'C' {
 		return nil, fmt.Errorf("%s: gzip but not BGZF (plain gzip cannot be indexed); recompress with bgzip", path)
 	}
+	if ok, err := bgzf.HasEOF(f); err == nil && !ok {
+		return nil, fmt.Errorf("%s: truncated: no BGZF end-of-file block (incomplete copy or download?)", path)
+	}
 	r := &Reader{Path: path, opts: opts}
 	if idx, err := readIndex(path + ".tbi"); err == nil {
 		r.index = idx
@@ -227,18 +230,27 @@ func (r *Reader) scan(from VOffset, keep func(*plink.Variant) (emit, stop bool),
 		return err
 	}
 	defer f.Close()
-	bg, err := bgzf.NewReader(f, 2)
-	if err != nil {
-		return fmt.Errorf("%s: %w", r.Path, err)
-	}
-	defer bg.Close()
-	lr := newLineReader(bg)
-	where := func() string { return fmt.Sprintf("%s line %d", r.Path, lr.line) }
-	if from != 0 {
+	var src io.Reader
+	where := func() string { return r.Path }
+	if from == 0 {
+		// Whole-file scan: inflate blocks on two goroutines.
+		pb := newParallelBGZF(f, r.Path, 2)
+		defer pb.Close()
+		src = pb
+	} else {
+		bg, err := bgzf.NewReader(f, 1)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.Path, err)
+		}
+		defer bg.Close()
 		if err := bg.Seek(bgzf.Offset{File: int64(from >> 16), Block: uint16(from & 0xffff)}); err != nil {
 			return fmt.Errorf("%s: seek: %w", r.Path, err)
 		}
-		where = func() string { return r.Path }
+		src = bg
+	}
+	lr := newLineReader(src)
+	if from == 0 {
+		where = func() string { return fmt.Sprintf("%s line %d", r.Path, lr.line) }
 	}
 	n := len(r.Samples)
 	p := &recordParser{n: n, opts: r.opts, rows: make([][]byte, 1)}

@@ -281,6 +281,21 @@ func TestBadInput(t *testing.T) {
 	if _, err := Open(plain, Options{NoIndex: true}); err == nil || !strings.Contains(err.Error(), "not BGZF") {
 		t.Errorf("plain gzip: %v", err)
 	}
+	// Truncated and corrupted files fail with the file named.
+	good := randomVCF(t, t.TempDir(), 40, 300, false)
+	data, _ := os.ReadFile(good)
+	trunc := filepath.Join(dir, "trunc.vcf.gz")
+	os.WriteFile(trunc, data[:len(data)*2/3], 0o644)
+	if _, err := Convert(trunc, filepath.Join(dir, "t"), Options{NoIndex: true}); err == nil || !strings.Contains(err.Error(), "trunc.vcf.gz") {
+		t.Errorf("truncated: %v", err)
+	}
+	corrupt := append([]byte(nil), data...)
+	corrupt[len(corrupt)/2] ^= 0x55
+	cpath := filepath.Join(dir, "corrupt.vcf.gz")
+	os.WriteFile(cpath, corrupt, 0o644)
+	if _, err := Convert(cpath, filepath.Join(dir, "c"), Options{NoIndex: true}); err == nil || !strings.Contains(err.Error(), "corrupt.vcf.gz") {
+		t.Errorf("corrupted: %v", err)
+	}
 	text := "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\ts1\nchr1\t5\t.\tA\tG\t.\t.\t.\tGT\t0/1\nchrUn_KI270302v1\t9\t.\tA\tG\t.\t.\t.\tGT\t0/1\n"
 	bad := filepath.Join(dir, "bad.vcf")
 	os.WriteFile(bad, []byte(text), 0o644)
