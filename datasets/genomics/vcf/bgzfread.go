@@ -182,4 +182,3 @@ func (p *parallelBGZF) Close() error {
 	}()
 	return nil
 }
-
