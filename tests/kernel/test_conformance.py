@@ -18,8 +18,8 @@ class EnclaveKernelTests(jkt.KernelTests):
     code_stderr = 'println("to stderr")'
 
     completion_samples = [
-        {"text": "fmt.Printl", "matches": {"Println"}},
-        {"text": "strings.ToUpp", "matches": {"ToUpper"}},
+        {"text": "fmt.Pri", "matches": {"Print", "Printf", "Println"}},
+        {"text": "strings.ToUpp", "matches": {"ToUpper", "ToUpperSpecial"}},
     ]
     complete_code_samples = ["x := 1", "fmt.Println(1)", "func f() int {\n\treturn 1\n}", "%workspace"]
     incomplete_code_samples = ["func f() int {", "for i := 0; i < 3; i++ {", "x := []int{1,"]
@@ -32,7 +32,7 @@ class EnclaveKernelTests(jkt.KernelTests):
 
     code_execute_result = [
         {"code": "6 * 7", "result": "42"},
-        {"code": 'y := "enclave"\ny', "result": "enclave"},
+        {"code": "y := 40\ny + 2", "result": "42"},
         {"code": "1 + 2", "result": "3"},
     ]
     code_history_pattern = "6 ?*"
