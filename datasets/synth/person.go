@@ -35,9 +35,8 @@ const (
 )
 
 // condInfo names a condition: the standard concept written (some
-// conditions pick one of several, see person.condConcept), the ICD-10-CM
-// code written as condition_source_value, and whether the disease is one
-// that ends in remission (its records stop).
+// conditions pick one of several descendants, see drawConditions), the
+// ICD-10-CM code written as condition_source_value, and a label.
 var condInfo = [numConds]struct {
 	concept int64
 	icd10   string

@@ -6,8 +6,9 @@ import (
 	"enclave/datasets/synth/internal/pq"
 )
 
-// column is one column of an output table; typ is the DuckDB type used when
-// the CSV is converted to Parquet.
+// column is one column of an output table; typ is its SQL type (BIGINT,
+// INTEGER, DOUBLE, VARCHAR, BOOLEAN, DATE, TIMESTAMP), which decides the
+// Parquet type and how tests read the CSV.
 type column struct {
 	name string
 	typ  string
