@@ -338,10 +338,23 @@ func (w *Worker) resultMode(text string) int {
 		} else if n, ok := w.names.results(f.Name); ok {
 			results = n
 		}
+	case *ast.IndexExpr: // explicit instantiation: slices.Max[[]int]
+		if sel, ok := f.X.(*ast.SelectorExpr); ok {
+			if x, ok := sel.X.(*ast.Ident); ok {
+				if p, ok := w.imported[x.Name]; ok {
+					if n, ok := w.sourceResults[p+"."+sel.Sel.Name]; ok {
+						results = n
+					}
+				}
+			}
+		}
 	case *ast.SelectorExpr:
 		if x, ok := f.X.(*ast.Ident); ok {
 			if p, ok := w.imported[x.Name]; ok {
 				results = symbolResults(p, f.Sel.Name)
+				if n, ok := w.sourceResults[p+"."+f.Sel.Name]; ok {
+					results = n
+				}
 			}
 		}
 	case *ast.ArrayType, *ast.MapType, *ast.ChanType, *ast.FuncType, *ast.InterfaceType, *ast.StructType, *ast.StarExpr:

@@ -4,6 +4,9 @@ import (
 	"encoding"
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"reflect"
 	"sync"
 	"testing/fstest"
@@ -117,9 +120,18 @@ func (w *Worker) genericSources() error {
 	if w.genericsDone {
 		return nil
 	}
-	for _, src := range gen.Sources {
+	w.sourceResults = map[string]int{}
+	for _, src := range append(gen.Sources[:], slicesExtra) {
 		if _, err := w.compile(src); err != nil {
 			return fmt.Errorf("generic packages: %w", err)
+		}
+		// Remember how many results each function has, for resultMode.
+		if f, err := parser.ParseFile(token.NewFileSet(), "", src, parser.SkipObjectResolution); err == nil {
+			for _, d := range f.Decls {
+				if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil {
+					w.sourceResults[f.Name.Name+"."+fd.Name.Name] = fieldCount(fd.Type.Results)
+				}
+			}
 		}
 	}
 	w.genericsDone = true

@@ -50,8 +50,10 @@ type Worker struct {
 	imported map[string]string
 	// resultN numbers the variable that holds results (resultVar).
 	resultN int
-	// genericsDone is set once cmp, maps and slices are compiled.
-	genericsDone bool
+	// genericsDone is set once cmp, maps and slices are compiled;
+	// sourceResults then has their functions' result counts ("slices.Max").
+	genericsDone  bool
+	sourceResults map[string]int
 
 	mu   sync.Mutex
 	cell *cellRun // running cell, or nil
