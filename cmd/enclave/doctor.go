@@ -58,18 +58,30 @@ func runDoctor(args []string) error {
 	}
 	rep := doctorReport{Worker: path, Host: hostLine(), LandlockABI: confine.LandlockABI(), Starts: *starts}
 
-	hard, err := timeStarts(launch.Config{Path: path}, *starts)
-	if err != nil {
-		return fmt.Errorf("hardened worker: %w", err)
+	// Interleaved, so that load from elsewhere on the host hits both alike.
+	var hard, plain startStats
+	var hardMs, plainMs []float64
+	for i := 0; i < *starts; i++ {
+		last := i == *starts-1
+		ms, err := timeStart(launch.Config{Path: path}, &hard, last)
+		if err != nil {
+			return fmt.Errorf("hardened worker: %w", err)
+		}
+		hardMs = append(hardMs, ms)
+		ms, err = timeStart(launch.Config{Path: path, Plain: true}, &plain, last)
+		if err != nil {
+			return fmt.Errorf("plain worker: %w", err)
+		}
+		plainMs = append(plainMs, ms)
 	}
-	plain, err := timeStarts(launch.Config{Path: path, Plain: true}, *starts)
-	if err != nil {
-		return fmt.Errorf("plain worker: %w", err)
-	}
+	hard.medianMs, plain.medianMs = median(hardMs), median(plainMs)
 	rep.KernelSide, rep.WorkerSide = hard.kernelSide, hard.workerSide
 	rep.HardenedMs, rep.PlainMs = hard.medianMs, plain.medianMs
 	rep.HardenedRSS, rep.PlainRSS = hard.rssKiB, plain.rssKiB
 	_, rep.Inactive = confine.Active(append(append([]string(nil), rep.KernelSide...), rep.WorkerSide...))
+	if rep.Inactive == nil {
+		rep.Inactive = []string{} // JSON [] rather than null
+	}
 	if ok, _ := confine.Active(plain.workerSide); ok {
 		rep.PlainWarning = "the worker confined itself although asked not to (it ignores -confine=off): plain numbers include Landlock and seccomp"
 	}
@@ -117,31 +129,15 @@ type startStats struct {
 	workerSide []string
 }
 
-// timeStarts starts the worker n times, each until its Ready, and keeps the
-// layers and idle memory of the last one.
-func timeStarts(cfg launch.Config, n int) (startStats, error) {
-	var st startStats
-	var ms []float64
-	for i := 0; i < n; i++ {
-		t0 := time.Now()
-		p, err := launch.Start(cfg)
-		if err != nil {
-			return st, err
-		}
-		hello, err := awaitReady(p, 30*time.Second)
-		d := time.Since(t0)
-		if err != nil {
-			p.Kill()
-			p.Wait()
-			return st, err
-		}
-		ms = append(ms, float64(d.Microseconds())/1000)
-		if i == n-1 {
-			time.Sleep(100 * time.Millisecond) // let start-up garbage settle
-			st.rssKiB = rssKiB(p.Pid())
-			st.kernelSide = p.Layers()
-			st.workerSide = hello.Confinement
-		}
+// timeStart starts the worker once, until its Ready, and returns the time
+// that took in ms; with keep, it records the worker's layers and idle memory.
+func timeStart(cfg launch.Config, st *startStats, keep bool) (float64, error) {
+	t0 := time.Now()
+	p, err := launch.Start(cfg)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
 		p.Conn.Send(&rpc.Msg{Type: rpc.Shutdown})
 		p.Conn.Close()
 		select {
@@ -150,10 +146,26 @@ func timeStarts(cfg launch.Config, n int) (startStats, error) {
 			p.Kill()
 		}
 		p.Wait()
+	}()
+	hello, err := awaitReady(p, 30*time.Second)
+	d := time.Since(t0)
+	if err != nil {
+		p.Kill()
+		return 0, err
 	}
-	sort.Float64s(ms)
-	st.medianMs = ms[len(ms)/2]
-	return st, nil
+	if keep {
+		time.Sleep(100 * time.Millisecond) // let start-up garbage settle
+		st.rssKiB = rssKiB(p.Pid())
+		st.kernelSide = p.Layers()
+		st.workerSide = hello.Confinement
+	}
+	return float64(d.Microseconds()) / 1000, nil
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[len(s)/2]
 }
 
 func awaitReady(p *launch.Process, timeout time.Duration) (*rpc.Hello, error) {
