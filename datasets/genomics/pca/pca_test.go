@@ -1,0 +1,172 @@
+package pca
+
+import (
+	"bufio"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"enclave/datasets/genomics/plink"
+)
+
+// writeCohort writes dir/c.{bed,bim,fam}: n samples from three populations
+// with diverged allele frequencies and some missing calls, m variants.
+func writeCohort(t *testing.T, dir string, n, m int, seed uint64, missRate float64) string {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, 3))
+	pop := make([]int, n)
+	for i := range pop {
+		pop[i] = r.IntN(3)
+	}
+	var bim, fam strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&fam, "f%d s%d 0 0 %d -9\n", i, i, 1+i%2)
+	}
+	rb := (n + 3) / 4
+	bed := []byte{0x6c, 0x1b, 0x01}
+	for v := 0; v < m; v++ {
+		fmt.Fprintf(&bim, "1\trs%d\t0\t%d\tA\tG\n", v, 100+v)
+		base := 0.05 + 0.9*r.Float64()
+		var ps [3]float64
+		for k := range ps {
+			ps[k] = math.Min(0.99, math.Max(0.01, base+0.12*r.NormFloat64()))
+		}
+		row := make([]byte, rb)
+		for i := 0; i < n; i++ {
+			var code byte
+			switch {
+			case r.Float64() < missRate:
+				code = 1
+			default:
+				d := 0
+				for a := 0; a < 2; a++ {
+					if r.Float64() < ps[pop[i]] {
+						d++
+					}
+				}
+				code = [3]byte{3, 2, 0}[d]
+			}
+			row[i/4] |= code << (2 * (i % 4))
+		}
+		bed = append(bed, row...)
+	}
+	base := filepath.Join(dir, "c")
+	for ext, data := range map[string][]byte{".bed": bed, ".bim": []byte(bim.String()), ".fam": []byte(fam.String())} {
+		if err := os.WriteFile(base+ext, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return base
+}
+
+func readEigen(t *testing.T, prefix string) ([]float64, [][]float64) {
+	t.Helper()
+	raw, err := os.ReadFile(prefix + ".eigenval")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vals []float64
+	for _, f := range strings.Fields(string(raw)) {
+		v, _ := strconv.ParseFloat(f, 64)
+		vals = append(vals, v)
+	}
+	f, err := os.Open(prefix + ".eigenvec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Scan()
+	k := len(strings.Fields(sc.Text())) - 2
+	vecs := make([][]float64, k)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		for c := 0; c < k; c++ {
+			v, _ := strconv.ParseFloat(fs[2+c], 64)
+			vecs[c] = append(vecs[c], v)
+		}
+	}
+	return vals, vecs
+}
+
+func corr(a, b []float64) float64 {
+	var sa, sb, saa, sbb, sab float64
+	n := float64(len(a))
+	for i := range a {
+		sa += a[i]
+		sb += b[i]
+		saa += a[i] * a[i]
+		sbb += b[i] * b[i]
+		sab += a[i] * b[i]
+	}
+	return (sab - sa*sb/n) / math.Sqrt((saa-sa*sa/n)*(sbb-sb*sb/n))
+}
+
+func TestPCAMatchesPlink2(t *testing.T) {
+	plink2, err := exec.LookPath("plink2")
+	if err != nil {
+		t.Skip("plink2 not installed")
+	}
+	dir := t.TempDir()
+	bfile := writeCohort(t, dir, 800, 2000, 1, missRate())
+	for _, args := range [][]string{
+		{"--pca", "10", "--out", "ref"},
+		{"--pca", "10", "meanimpute", "--out", "refmean"},
+	} {
+		cmd := exec.Command(plink2, append([]string{"--bfile", "c", "--threads", "2"}, args...)...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("plink2: %v\n%s", err, out)
+		}
+	}
+	fs, err := plink.Open(bfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	for _, tc := range []struct {
+		method Method
+		mean   bool
+		ref    string
+		top    int // PCs that must match (randomised: the structured ones)
+	}{
+		{Exact, false, "ref", 10},
+		{Exact, true, "refmean", 10},
+		{Randomized, true, "refmean", 2},
+	} {
+		refVals, refVecs := readEigen(t, filepath.Join(dir, tc.ref))
+		res, err := Run(fs, Options{PCs: 10, Method: tc.method, MeanImpute: tc.mean, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prefix := filepath.Join(dir, fmt.Sprintf("ours%d%v", tc.method, tc.mean))
+		if err := WriteFiles(prefix, fs.Samples, res); err != nil {
+			t.Fatal(err)
+		}
+		vals, vecs := readEigen(t, prefix)
+		for k := 0; k < tc.top; k++ {
+			rel := math.Abs(vals[k]-refVals[k]) / refVals[k]
+			r := math.Abs(corr(vecs[k], refVecs[k]))
+			if rel > 0.01 || (k < 5 && r < 0.99) {
+				t.Errorf("method %d PC%d: eigenvalue %g plink2 %g (rel %.2g), |r| %.5f", tc.method, k+1, vals[k], refVals[k], rel, r)
+			}
+			if k < 5 {
+				t.Logf("method %d PC%d: eigenvalue %g plink2 %g (rel %.2g), |r| %.6f", tc.method, k+1, vals[k], refVals[k], rel, r)
+			}
+		}
+	}
+}
+
+func missRate() float64 {
+	if s := os.Getenv("PCA_MISS"); s != "" {
+		v, _ := strconv.ParseFloat(s, 64)
+		return v
+	}
+	return 0.01
+}
