@@ -50,6 +50,10 @@ var Packages = []Package{
 	},
 	{Path: "hash/crc32"},
 	{Path: "html"},
+	{
+		Path: "html/template", Source: "enclave/api/htmltemplate",
+		Why: "a wrapper without ParseFiles, ParseGlob and ParseFS: the standard Template's methods read files",
+	},
 	{Path: "image"},
 	{Path: "image/color"},
 	{Path: "image/draw"},
@@ -79,6 +83,10 @@ var Packages = []Package{
 		Why:     "the *Pointer functions take unsafe.Pointer",
 	},
 	{Path: "text/tabwriter"},
+	{
+		Path: "text/template", Source: "enclave/api/texttemplate",
+		Why: "a wrapper without ParseFiles, ParseGlob and ParseFS: the standard Template's methods read files",
+	},
 	{
 		Path:    "time",
 		Exclude: []string{"^Sleep$", "^AfterFunc$"},

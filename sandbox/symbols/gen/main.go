@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"go/format"
 	"log"
 	"os"
 	"path"
@@ -34,7 +35,10 @@ func main() {
 		if _, err := e.Extract(src, src, &buf); err != nil {
 			log.Fatalf("%s: %v", src, err)
 		}
-		out := rewrite(buf.Bytes(), p, src)
+		out, err := format.Source(rewrite(buf.Bytes(), p, src))
+		if err != nil {
+			log.Fatalf("%s: %v", src, err)
+		}
 		name := "z_" + strings.NewReplacer("/", "_", ".", "_").Replace(p.Path) + ".go"
 		if err := os.WriteFile(name, out, 0o644); err != nil {
 			log.Fatal(err)
@@ -65,6 +69,8 @@ func rewrite(b []byte, p allowlist.Package, src string) []byte {
 		// real package path; register the wrappers (and nothing else)
 		// there too. Cells cannot import that path: the worker refuses
 		// every import outside the allowlist before yaegi sees it.
+		// The table exists even when empty, so the set of tables is the
+		// allowlist and its sources.
 		var b strings.Builder
 		fmt.Fprintf(&b, "\nfunc init() {\n\tSymbols[%q] = map[string]reflect.Value{\n", path.Join(src, path.Base(src)))
 		for _, m := range wrapperEntry.FindAllString(s, -1) {
