@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"enclave/sandbox/confine"
 	"enclave/sandbox/rpc"
 )
 
@@ -37,6 +38,10 @@ type probeReport struct {
 	Pid     int               `json:"pid"`
 	Ifaces  []string          `json:"ifaces"`
 	FDCount int               `json:"fd_count"`
+	// With "confine" among the arguments: the worker's own layers and what
+	// native code (an interpreter escape) could still do.
+	Layers  []string          `json:"layers"`
+	Escapes map[string]string `json:"escapes"`
 }
 
 var workerBin string // a copy of the test binary that nobody can execute
@@ -111,6 +116,15 @@ func runProbeWorker(args []string) {
 	ifs, _ := net.Interfaces()
 	for _, i := range ifs {
 		rep.Ifaces = append(rep.Ifaces, fmt.Sprintf("%s up=%v", i.Name, i.Flags&net.FlagUp != 0))
+	}
+	for i, a := range args {
+		switch a {
+		case "confine":
+			rep.Layers, _ = confine.Apply(confine.Options{})
+			rep.Escapes = tryEscapes(args[i+1:])
+		case "noconfine":
+			rep.Escapes = tryEscapes(args[i+1:])
+		}
 	}
 	b, _ := json.Marshal(rep)
 	conn.Send(&rpc.Msg{Type: rpc.Ready, Hello: &rpc.Hello{Confinement: []string{string(b)}}})
@@ -354,4 +368,135 @@ func contains(list []string, prefix string) bool {
 		}
 	}
 	return false
+}
+
+// tryEscapes is what an attacker who broke out of the interpreter (native
+// code in the worker) would try next. args: canary file, listener address,
+// a path in a world-writable directory to create.
+func tryEscapes(args []string) map[string]string {
+	canary, dial, write := args[0], args[1], args[2]
+	out := map[string]string{}
+	try := func(name string, f func() error) {
+		if err := f(); err != nil {
+			out[name] = err.Error()
+		} else {
+			out[name] = "ok"
+		}
+	}
+	read := func(path string) func() error {
+		return func() error { _, err := os.ReadFile(path); return err }
+	}
+	ppid := os.Getppid()
+	try("read /etc/passwd", read("/etc/passwd"))
+	try("read canary file", read(canary))
+	try("read kernel environ", read(fmt.Sprintf("/proc/%d/environ", ppid)))
+	try("list kernel fds", func() error { _, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", ppid)); return err })
+	try("write /tmp", func() error { return os.WriteFile(write, []byte("x"), 0o644) })
+	try("dial kernel listener", func() error {
+		c, err := net.DialTimeout("tcp", dial, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	try("raw socket", func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return err
+	})
+	try("start /bin/true", func() error {
+		pid, err := syscall.ForkExec("/bin/true", []string{"true"}, &syscall.ProcAttr{})
+		if err == nil {
+			var ws syscall.WaitStatus
+			syscall.Wait4(pid, &ws, 0, nil)
+		}
+		return err
+	})
+	try("signal kernel", func() error { return unix.Kill(ppid, 0) })
+	try("signal everyone", func() error { return unix.Kill(-1, 0) })
+	try("ptrace kernel", func() error {
+		err := unix.PtraceSeize(ppid)
+		if err == nil {
+			unix.PtraceDetach(ppid)
+		}
+		return err
+	})
+	try("raise RLIMIT_AS", func() error {
+		return unix.Setrlimit(unix.RLIMIT_AS, &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY})
+	})
+	try("map 5 GiB", func() error {
+		b, err := unix.Mmap(-1, 0, 5<<30, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
+		if err == nil {
+			unix.Munmap(b)
+		}
+		return err
+	})
+	try("new user namespace", func() error { return unix.Unshare(unix.CLONE_NEWUSER) })
+	try("setuid root", func() error { return unix.Setuid(0) })
+	return out
+}
+
+// TestEscapedInterpreter assumes the interpreter layer is broken: the
+// stand-in worker runs native code after launch (namespaces, nobody,
+// rlimits) and confine (Landlock, seccomp) and tries what an attacker would
+// try next. Every attempt must fail.
+func TestEscapedInterpreter(t *testing.T) {
+	ln, conns := listen(t)
+	dir, err := os.MkdirTemp("", "launch-canary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	canary := filepath.Join(dir, "canary")
+	os.WriteFile(canary, []byte("secret"), 0o644) // readable by nobody: only the sandbox keeps it out
+	written := filepath.Join(os.TempDir(), fmt.Sprintf("enclave-escape-%d", os.Getpid()))
+	defer os.Remove(written)
+	p, rep := startProbe(t, Config{Args: []string{"confine", canary, ln.Addr().String(), written}}, "")
+	if ok, missing := confine.Active(append(p.Layers(), rep.Layers...)); !ok {
+		t.Errorf("layers not active: %q", missing)
+	}
+	if len(rep.Escapes) == 0 {
+		t.Fatal("no escape attempts reported")
+	}
+	for what, res := range rep.Escapes {
+		if res == "ok" {
+			t.Errorf("escaped worker could %s", what)
+		} else {
+			t.Logf("%-22s refused: %s", what, res)
+		}
+	}
+	select {
+	case c := <-conns:
+		c.Close()
+		t.Errorf("a connection from the escaped worker arrived")
+	case <-time.After(20 * time.Millisecond):
+	}
+	if _, err := os.Stat(written); err == nil {
+		t.Errorf("the escaped worker wrote %s", written)
+	}
+}
+
+// TestLaunchLayersAlone shows the kernel-side layers hold on their own, with
+// the worker's Landlock and seccomp off: what needs a uid, a network or
+// limits is refused; reading world-readable files is left to Landlock.
+func TestLaunchLayersAlone(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the uid layer applies to root kernels")
+	}
+	ln, _ := listen(t)
+	written := filepath.Join(os.TempDir(), fmt.Sprintf("enclave-escape-alone-%d", os.Getpid()))
+	defer os.Remove(written)
+	_, rep := startProbe(t, Config{Args: []string{"noconfine", "/nonexistent", ln.Addr().String(), written}}, "")
+	for _, what := range []string{"dial kernel listener", "read kernel environ", "list kernel fds", "signal kernel",
+		"ptrace kernel", "raise RLIMIT_AS", "map 5 GiB", "setuid root"} {
+		if rep.Escapes[what] == "ok" {
+			t.Errorf("without confine, the launched worker could %s", what)
+		}
+	}
+	if rep.Escapes["read /etc/passwd"] != "ok" {
+		t.Logf("note: /etc/passwd unreadable even without Landlock: %s", rep.Escapes["read /etc/passwd"])
+	}
 }
