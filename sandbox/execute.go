@@ -152,6 +152,7 @@ func (w *Worker) run(c *cellRun, req *rpc.ExecRequest) bool {
 			}
 			continue
 		}
+		r := guardGoroutines(r)
 		src := r.Source(srcName, base)
 		decl := w.resultVar() + " := " + src
 		if r.Kind != cells.Decl {
