@@ -198,8 +198,8 @@ func flagsHardy(fs *flag.FlagSet) func(*genomicsInput) error {
 			return err
 		}
 		var auto, x int
-		for _, v := range in.FS.Variants {
-			switch qc.HardyKind(v.ChromCode) {
+		for v := range st {
+			switch st[v].HardyTable() {
 			case "autosomal":
 				auto++
 			case "x":
@@ -222,7 +222,7 @@ func flagsHardy(fs *flag.FlagSet) func(*genomicsInput) error {
 			written = append(written, path)
 		}
 		skipped := in.FS.NumVariants() - auto - x
-		fmt.Fprintf(in.Stdout, "wrote %s (%d variants; %d haploid chrY/MT variants skipped)\n", strings.Join(written, ", "), auto+x, skipped)
+		fmt.Fprintf(in.Stdout, "wrote %s (%d variants; %d haploid variants skipped)\n", strings.Join(written, ", "), auto+x, skipped)
 		return nil
 	}
 }

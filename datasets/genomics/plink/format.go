@@ -47,7 +47,8 @@ func appendFrac(dst []byte, remainder uint32, k int) []byte {
 
 // AppendG appends x formatted like plink2's dtoa_g: 6 significant digits,
 // trailing zeros dropped, exponential notation below 1e-4 and from 1e6 on
-// (two-digit exponent, "e-05"), "nan", "inf".
+// (two-digit exponent, "e-05"), "nan", "inf", and 0 for subnormal values
+// as plink2 (built to flush denormals to zero) prints them.
 func AppendG(dst []byte, x float64) []byte {
 	if x != x {
 		return append(dst, "nan"...)
@@ -57,7 +58,9 @@ func AppendG(dst []byte, x float64) []byte {
 		x = -x
 	}
 	if x < 9.9999949999999e-5 {
-		if x == 0 {
+		// plink2 runs with denormals flushed to zero: a subnormal value
+		// (tiny p-values) prints as 0.
+		if x < 2.2250738585072014e-308 {
 			return append(dst, '0')
 		}
 		xp10 := 0

@@ -22,7 +22,7 @@ func dummy(t *testing.T, n, m int, missing string) string {
 		t.Skip("plink1.9 not installed")
 	}
 	out := filepath.Join(t.TempDir(), "d")
-	cmd := exec.Command(exe, "--dummy", strconv.Itoa(n), strconv.Itoa(m), missing, "--out", out)
+	cmd := exec.Command(exe, "--dummy", strconv.Itoa(n), strconv.Itoa(m), missing, "--seed", strconv.Itoa(n), "--out", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("plink1.9 --dummy: %v\n%s", err, b)
 	}

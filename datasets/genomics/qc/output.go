@@ -111,17 +111,6 @@ func HardyXCounts(s *Stats, midp bool) (fHomA1, fHetA1, fTwoAX, mA1, mAX int, p 
 	return fHomA1, fHetA1, fTwoAX, mA1, mAX, HweXchrP(fHetA1, fHomA1, fTwoAX, mA1, mAX, midp)
 }
 
-// HardyKind tells which plink2 --hardy table a variant goes to.
-func HardyKind(chrom int) string {
-	switch chrom {
-	case plink.ChromX:
-		return "x"
-	case plink.ChromY, plink.ChromMT:
-		return "" // haploid: skipped
-	}
-	return "autosomal"
-}
-
 // WriteHardy writes plink2's .hardy table (autosomes, XY and chromosome 0).
 func WriteHardy(w io.Writer, fs *plink.Fileset, st []Stats, midp bool) error {
 	t := newTableWriter(w)
@@ -133,7 +122,7 @@ func WriteHardy(w io.Writer, fs *plink.Fileset, st []Stats, midp bool) error {
 	}
 	for v := range fs.Variants {
 		vr := &fs.Variants[v]
-		if HardyKind(vr.ChromCode) != "autosomal" {
+		if st[v].table != hardyAutosomal {
 			continue
 		}
 		homA1, het, twoAX, p := HardyCounts(&st[v], midp)
@@ -165,7 +154,7 @@ func WriteHardyX(w io.Writer, fs *plink.Fileset, st []Stats, midp bool) error {
 	}
 	for v := range fs.Variants {
 		vr := &fs.Variants[v]
-		if HardyKind(vr.ChromCode) != "x" {
+		if st[v].table != hardyX {
 			continue
 		}
 		fHom, fHet, fTwo, mA1, mAX, p := HardyXCounts(&st[v], midp)

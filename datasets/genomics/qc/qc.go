@@ -31,8 +31,27 @@ type Stats struct {
 	// HweP is the Hardy–Weinberg p-value (mid-p with Options.MidP) plink2
 	// --hardy reports, when Options.Hardy: the autosomal test, or the chrX
 	// test over females and males; NaN for chrY and MT.
-	HweP float64
-	hwe  uint8 // hweP or hweMidP when HweP is set
+	HweP  float64
+	hwe   uint8 // hweP or hweMidP when HweP is set
+	table uint8 // hardyAutosomal, hardyX or 0 (skipped by --hardy)
+}
+
+const (
+	hardyAutosomal = 1
+	hardyX         = 2
+)
+
+// HardyTable names the plink2 --hardy table the variant goes to:
+// "autosomal" (.hardy: autosomes, XY, chromosome 0), "x" (.hardy.x) or ""
+// (skipped: chrY, MT, and chrX when no counted sample has a known sex).
+func (s *Stats) HardyTable() string {
+	switch s.table {
+	case hardyAutosomal:
+		return "autosomal"
+	case hardyX:
+		return "x"
+	}
+	return ""
 }
 
 const (
@@ -78,7 +97,12 @@ type sampleSets struct {
 	allMales     *plink.Mask
 	allFemales   *plink.Mask
 	allNoSex     *plink.Mask
-	hasNoSexOnly bool
+	// femaleOrNoSex: plink2 counts unknown-sex samples as females in the
+	// chrX HWE test when no counted sample is male.
+	femaleOrNoSex *plink.Mask
+	// hweX: plink2 runs the chrX test only if a counted sample has a
+	// known sex.
+	hweX bool
 }
 
 func newSampleSets(fs *plink.Fileset, opts Options) *sampleSets {
@@ -96,6 +120,8 @@ func newSampleSets(fs *plink.Fileset, opts Options) *sampleSets {
 		allNoSex:   plink.NewMask(n, func(i int) bool { return s[i].Sex == 0 }),
 	}
 	ss.all = ss.counted.Count() == n
+	ss.femaleOrNoSex = plink.NewMask(n, func(i int) bool { return counted(i) && s[i].Sex != 1 })
+	ss.hweX = ss.males.Count()+ss.females.Count() > 0
 	return ss
 }
 
@@ -118,11 +144,21 @@ func Compute(fs *plink.Fileset, opts Options) ([]Stats, error) {
 			st := &out[v]
 			switch fs.Variants[v].ChromCode {
 			case plink.ChromX:
-				st.Dip = plink.CountRowMasked(row, ss.females)
-				st.Hap = plink.CountRowMasked(row, ss.males)
-				if ss.nosex.Count() > 0 {
-					st.NoSex = plink.CountRowMasked(row, ss.nosex)
+				if ss.males.Count() == 0 {
+					// As plink2: no male counts, no separate unknown-sex counts.
+					st.Dip = plink.CountRowMasked(row, ss.femaleOrNoSex)
+				} else {
+					st.Dip = plink.CountRowMasked(row, ss.females)
+					st.Hap = plink.CountRowMasked(row, ss.males)
+					if ss.nosex.Count() > 0 {
+						st.NoSex = plink.CountRowMasked(row, ss.nosex)
+					}
 				}
+				if !ss.hweX {
+					st.HweP = math.NaN()
+					continue
+				}
+				st.table = hardyX
 				if opts.Hardy {
 					st.HweP = HweXchrP(st.Dip.Het, st.Dip.HomA2, st.Dip.HomA1, st.Hap.HomA2, st.Hap.HomA1, opts.MidP)
 					st.hwe = hweFor(opts.MidP)
@@ -142,6 +178,7 @@ func Compute(fs *plink.Fileset, opts Options) ([]Stats, error) {
 				} else {
 					st.Dip = plink.CountRowMasked(row, ss.counted)
 				}
+				st.table = hardyAutosomal
 				if opts.Hardy {
 					st.HweP = HweP(st.Dip.Het, st.Dip.HomA2, st.Dip.HomA1, opts.MidP)
 					st.hwe = hweFor(opts.MidP)
