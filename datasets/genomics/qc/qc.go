@@ -88,15 +88,15 @@ func (s *Stats) AltFreq() float64 {
 
 // sampleSets are the masks a fileset's variants are counted over.
 type sampleSets struct {
-	counted      *plink.Mask // founders (or everyone)
-	all          bool        // counted includes every sample
-	males        *plink.Mask // counted males
-	females      *plink.Mask // counted females
-	nosex        *plink.Mask // counted unknown sex
-	allSamples   *plink.Mask
-	allMales     *plink.Mask
-	allFemales   *plink.Mask
-	allNoSex     *plink.Mask
+	counted    *plink.Mask // founders (or everyone)
+	all        bool        // counted includes every sample
+	males      *plink.Mask // counted males
+	females    *plink.Mask // counted females
+	nosex      *plink.Mask // counted unknown sex
+	allSamples *plink.Mask
+	allMales   *plink.Mask
+	allFemales *plink.Mask
+	allNoSex   *plink.Mask
 	// femaleOrNoSex: plink2 counts unknown-sex samples as females in the
 	// chrX HWE test when no counted sample is male.
 	femaleOrNoSex *plink.Mask
