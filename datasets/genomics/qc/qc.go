@@ -88,15 +88,11 @@ func (s *Stats) AltFreq() float64 {
 
 // sampleSets are the masks a fileset's variants are counted over.
 type sampleSets struct {
-	counted    *plink.Mask // founders (or everyone)
-	all        bool        // counted includes every sample
-	males      *plink.Mask // counted males
-	females    *plink.Mask // counted females
-	nosex      *plink.Mask // counted unknown sex
-	allSamples *plink.Mask
-	allMales   *plink.Mask
-	allFemales *plink.Mask
-	allNoSex   *plink.Mask
+	counted *plink.Mask // founders (or everyone)
+	all     bool        // counted includes every sample
+	males   *plink.Mask // counted males
+	females *plink.Mask // counted females
+	nosex   *plink.Mask // counted unknown sex
 	// femaleOrNoSex: plink2 counts unknown-sex samples as females in the
 	// chrX HWE test when no counted sample is male.
 	femaleOrNoSex *plink.Mask
@@ -110,14 +106,10 @@ func newSampleSets(fs *plink.Fileset, opts Options) *sampleSets {
 	s := fs.Samples
 	counted := func(i int) bool { return opts.Nonfounders || s[i].Founder() }
 	ss := &sampleSets{
-		counted:    plink.NewMask(n, counted),
-		males:      plink.NewMask(n, func(i int) bool { return counted(i) && s[i].Sex == 1 }),
-		females:    plink.NewMask(n, func(i int) bool { return counted(i) && s[i].Sex == 2 }),
-		nosex:      plink.NewMask(n, func(i int) bool { return counted(i) && s[i].Sex == 0 }),
-		allSamples: plink.FullMask(n),
-		allMales:   plink.NewMask(n, func(i int) bool { return s[i].Sex == 1 }),
-		allFemales: plink.NewMask(n, func(i int) bool { return s[i].Sex == 2 }),
-		allNoSex:   plink.NewMask(n, func(i int) bool { return s[i].Sex == 0 }),
+		counted: plink.NewMask(n, counted),
+		males:   plink.NewMask(n, func(i int) bool { return counted(i) && s[i].Sex == 1 }),
+		females: plink.NewMask(n, func(i int) bool { return counted(i) && s[i].Sex == 2 }),
+		nosex:   plink.NewMask(n, func(i int) bool { return counted(i) && s[i].Sex == 0 }),
 	}
 	ss.all = ss.counted.Count() == n
 	ss.femaleOrNoSex = plink.NewMask(n, func(i int) bool { return counted(i) && s[i].Sex != 1 })
