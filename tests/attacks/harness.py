@@ -34,7 +34,7 @@ OUTPUT_CAP = 64 << 10   # ENCLAVE_OUTPUT_CAP (bytes per cell)
 WAIT = 60               # seconds any one cell may take end to end
 PROBE = 'import "fmt"\nfmt.Println("probe", 6*7)'
 
-HEADER = re.compile(r"^//\s*(expect|match|output|xfail|after|why|forbid):\s*(.*)$")
+HEADER = re.compile(r"^//\s*(expect|match|output|shown|xfail|after|why|forbid):\s*(.*)$")
 
 
 class Case:

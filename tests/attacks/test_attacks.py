@@ -83,6 +83,8 @@ def test_attack(kern, case):
                 f"{where}: the worker was not said to be restarted: {said[:300]!r}"
     elif case.expect == "ok":
         assert r.status == "ok", f"{where}: expected ok, got {r.status}: {err}"
+    for pat in case.meta.get("shown", []):
+        assert re.search(pat, shown, re.I | re.S), f"{where}: nothing shown matches /{pat}/: {shown[:300]!r}"
     for pat in case.meta.get("output", []):
         assert re.search(pat, r.stdout(), re.S), f"{where}: stdout {r.stdout()[:300]!r} does not match /{pat}/"
     assert r.stdout_bytes <= 4 * harness.OUTPUT_CAP + 4096, \
