@@ -310,7 +310,7 @@ func (p *person) draw(g *rng, seed int64) {
 		p.heightCm = g.normal(162.5-4*asian-1*boolf(p.hispanic), 6.5)
 	}
 	ageAdj := math.Min(p.ageCut, 62) - 40 - 0.25*math.Max(0, p.ageCut-70)
-	mu := math.Log(28.3 + 0.09*ageAdj + 2.8*black*female + 1.2*boolf(p.hispanic) - 4*asian)
+	mu := math.Log(27.6 + 0.09*ageAdj + 2.8*black*female + 1.2*boolf(p.hispanic) - 4*asian)
 	p.bmi0 = clamp(math.Exp(g.normal(mu, 0.2)), 15, 70)
 	p.bmiSlope = g.normal(0.1, 0.25)
 
@@ -394,14 +394,14 @@ func (p *person) drawConditions(g *rng, black, female float64) {
 	set(condHTN, -1.42+0.62*d+0.08*(bmi-28)+0.55*black+0.2*male, 25)
 	set(condT2D, -3.05+0.42*d+0.1*(bmi-28)+0.55*black+0.55*hisp+0.6*asian+0.45*hasf(condHTN)+p.t2dGene-0.3, 25)
 	set(condHLD, -1.45+0.45*d+0.022*(p.ldlBase-120)+0.5*hasf(condT2D)+0.3*hasf(condHTN)-0.3*black, 25)
-	set(condAsthma, -2.3+0.35*female+0.3*black+0.03*(bmi-28)-0.05*d, 3)
-	set(condDepression, -1.95+0.6*female-0.08*d+0.2*hasf(condObesity)+0.2*smk, 14)
+	set(condAsthma, -2.4+0.35*female+0.3*black+0.03*(bmi-28)-0.05*d, 3)
+	set(condDepression, -2.12+0.6*female-0.08*d+0.2*hasf(condObesity)+0.2*smk, 14)
 	set(condCKD, -4.75+0.75*d+0.9*hasf(condT2D)+0.8*hasf(condHTN)+0.4*black, 30)
 	set(condCAD, -5.0+0.8*d+0.7*male+0.6*hasf(condT2D)+0.5*hasf(condHTN)+0.5*hasf(condHLD)+0.5*smk, 35)
 	set(condHF, -5.45+0.8*d+1.0*hasf(condCAD)+0.6*hasf(condHTN)+0.4*hasf(condT2D), 40)
 	set(condAF, -5.5+0.95*d+0.4*male+0.5*hasf(condHTN)+0.8*hasf(condHF), 40)
 	set(condOA, -2.96+0.7*d+0.3*female+0.04*(bmi-28), 35)
-	set(condCOPD, -4.6+0.6*d+1.9*smk, 40)
+	set(condCOPD, -4.75+0.6*d+1.9*smk, 40)
 	set(condHypothyroid, -3.3+1.0*female+0.3*d, 20)
 	set(condGERD, -1.9+0.2*d+0.03*(bmi-28), 18)
 
@@ -419,7 +419,7 @@ func (p *person) drawConditions(g *rng, black, female float64) {
 // implied probability.
 func (p *person) drawDeath(g *rng) {
 	ageEnrol := float64(p.enrol-p.birth) / 365.25
-	h := math.Exp(-10.3 + 0.09*ageEnrol)
+	h := math.Exp(-10.9 + 0.09*ageEnrol)
 	h *= 1 + 0.5*boolf(p.has[condCAD]) + 1.2*boolf(p.has[condHF]) + 0.3*boolf(p.has[condT2D]) +
 		0.8*boolf(p.has[condCOPD]) + 0.6*boolf(p.has[condCKD]) + 0.3*boolf(p.smoker)
 	years := float64(dataCut-p.enrol) / 365.25
