@@ -25,7 +25,6 @@ type executeContent struct {
 // error message if it failed, then the reply. After a failure with
 // stop_on_error, the requests already queued behind it are aborted.
 func (k *Kernel) execute(req *request) error {
-	start := time.Now()
 	var c executeContent
 	if !k.decode(req, &c, "execute_reply") {
 		return nil
@@ -89,9 +88,7 @@ func (k *Kernel) execute(req *request) error {
 		k.reply(req, "execute_reply", r)
 		if c.StopOnError == nil || *c.StopOnError {
 			k.abortLeft = len(k.shellQ)
-			if d, err := time.Parse(time.RFC3339Nano, req.msg.Header.Date); err == nil {
-				k.abortPre = abortClock{session: req.msg.Header.Session, before: d.Add(time.Since(start))}
-			}
+			k.abortPre = abortClock{session: req.msg.Header.Session, replied: time.Now()}
 		}
 		return nil
 	}

@@ -71,15 +71,16 @@ type Kernel struct {
 	log     *log.Logger
 	session string
 
-	shellQ   chan *wire.Message
+	shellQ   chan arrival
 	controlQ chan *wire.Message
 	stdinQ   chan *wire.Message
 
 	// Shell-loop state.
-	count     int        // execution counter
-	abortLeft int        // queued requests to abort after a failed cell (stop_on_error)
-	abortPre  abortClock // and requests the client sent before it could see the failure
-	hist      history    //
+	count     int                      // execution counter
+	abortLeft int                      // queued requests to abort after a failed cell (stop_on_error)
+	abortPre  abortClock               // and requests the client sent before it could see the failure
+	offsets   map[string]time.Duration // per client session: least (arrival − header date)
+	hist      history                  //
 
 	cellMu     sync.Mutex
 	cellCancel context.CancelCauseFunc // cancels the running cell; nil when idle
@@ -111,7 +112,8 @@ func New(cfg Config, out Sender) *Kernel {
 	}
 	k := &Kernel{
 		cfg: cfg, out: out, gate: cfg.Gate, log: cfg.Log, session: cfg.Session,
-		shellQ:   make(chan *wire.Message, 1024),
+		shellQ:   make(chan arrival, 1024),
+		offsets:  map[string]time.Duration{},
 		controlQ: make(chan *wire.Message, 64),
 		stdinQ:   make(chan *wire.Message, 1),
 		done:     make(chan struct{}),
@@ -129,7 +131,7 @@ func (k *Kernel) Deliver(ch wire.Channel, m *wire.Message) {
 	switch ch {
 	case wire.Shell:
 		select {
-		case k.shellQ <- m:
+		case k.shellQ <- arrival{m, time.Now()}:
 		case <-k.done:
 		}
 	case wire.Control:
@@ -161,8 +163,9 @@ func (k *Kernel) Run(ctx context.Context) (restart bool, err error) {
 	}()
 	for {
 		select {
-		case m := <-k.shellQ:
-			k.dispatch(wire.Shell, m)
+		case a := <-k.shellQ:
+			k.noteClock(a)
+			k.dispatch(wire.Shell, a.msg)
 		case <-k.done:
 			return k.restart, nil
 		case <-ctx.Done():
@@ -228,19 +231,46 @@ func (k *Kernel) dispatch(ch wire.Channel, m *wire.Message) {
 	}
 }
 
-// abortClock marks, in a client's own clock, the moment before which that
-// client cannot have seen a cell fail: the failed request's date plus the
-// time the kernel took to answer it. Comparing the client's dates with each
-// other needs no agreement between its clock and the kernel's.
+// arrival is a shell request and when it reached the kernel.
+type arrival struct {
+	msg *wire.Message
+	at  time.Time
+}
+
+// noteClock keeps, per client session, the least difference between a
+// request's arrival (kernel clock) and its header date (client clock): the
+// clock skew plus the shortest trip seen, an upper bound of the skew.
+func (k *Kernel) noteClock(a arrival) {
+	d, err := time.Parse(time.RFC3339Nano, a.msg.Header.Date)
+	if err != nil || a.msg.Header.Session == "" {
+		return
+	}
+	off := a.at.Sub(d)
+	if old, ok := k.offsets[a.msg.Header.Session]; ok && old <= off {
+		return
+	}
+	if len(k.offsets) >= 256 { // forget old sessions rather than grow
+		clear(k.offsets)
+	}
+	k.offsets[a.msg.Header.Session] = off
+}
+
+// abortClock records a failed cell under stop_on_error: the client session
+// and the kernel time its error reply was sent. A later request of that
+// session whose date, moved to the kernel clock with the session's offset,
+// is before that time was sent before the client could have seen the
+// failure: a "Run All" already on the wire behind the failing cell. The
+// offset overestimates the skew, so the rule never aborts a request sent
+// after the reply; no timer is involved.
 type abortClock struct {
 	session string
-	before  time.Time
+	replied time.Time
 }
 
 // aborted reports whether a shell request must be answered "aborted"
 // because a cell before it failed with stop_on_error: it was already queued
-// when the failure was answered, or its client sent it before it could
-// have seen the failure (a pipelining client whose request was in flight).
+// when the failure was answered, or its client sent it before the failure
+// was answered (a pipelining client whose request was in flight).
 func (k *Kernel) aborted(m *wire.Message) bool {
 	queued := k.abortLeft > 0
 	if queued {
@@ -255,8 +285,9 @@ func (k *Kernel) aborted(m *wire.Message) bool {
 	if k.abortPre.session == "" || m.Header.Session != k.abortPre.session {
 		return false
 	}
+	off, known := k.offsets[m.Header.Session]
 	d, err := time.Parse(time.RFC3339Nano, m.Header.Date)
-	if err == nil && d.Before(k.abortPre.before) {
+	if known && err == nil && d.Add(off).Before(k.abortPre.replied) {
 		return true
 	}
 	k.abortPre = abortClock{} // the client has moved past the failure

@@ -90,7 +90,7 @@ def test_worker_crash_by_unbounded_recursion(kernel):
     assert "the Go worker stopped" in r["evalue"], r["evalue"]
     assert "variables were lost" in r["evalue"], r["evalue"]
     assert any(t == "error" for t, _ in out)
-    r, out = run(kc, 'fmt.Println("alive")')
+    r, out = run(kc, 'import "fmt"\nfmt.Println("alive")')
     assert r["status"] == "ok", r
     assert text(out) == "alive\n"
     r, _ = run(kc, "lost")
@@ -119,7 +119,7 @@ def test_shutdown_is_clean_and_quick(kernel):
 
 def test_stdin_input(kernel):
     _, kc = kernel
-    msg_id = kc.execute('var name string\nfmt.Scanln(&name)\nfmt.Println("hello,", name)', allow_stdin=True)
+    msg_id = kc.execute('import "fmt"\nvar name string\nfmt.Scanln(&name)\nfmt.Println("hello,", name)', allow_stdin=True)
     req = kc.get_stdin_msg(timeout=TIMEOUT)
     assert req["msg_type"] == "input_request"
     assert req["parent_header"]["msg_id"] == msg_id
@@ -140,7 +140,12 @@ def test_stdin_input(kernel):
 
 def test_stop_on_error_aborts_queued_cells(kernel):
     _, kc = kernel
-    bad = kc.execute('panic("first")')
+    # The failing cell takes a moment, as real ones do, so the next request
+    # is on the wire before the failure is answered. (A cell that fails in
+    # well under a millisecond can be answered before a Python client has
+    # even sent its next request; the kernel cannot tell that request from
+    # one sent after the failure was seen, and runs it.)
+    bad = kc.execute('import "time"\ntime.Sleep(100 * time.Millisecond)\npanic("first")')
     queued = kc.execute("1 + 1")
     replies = {}
     while len(replies) < 2:
@@ -161,7 +166,7 @@ def test_stop_on_error_aborts_queued_cells(kernel):
 
 def test_output_streams_while_the_cell_runs(kernel):
     _, kc = kernel
-    msg_id = kc.execute('for i := 0; i < 3; i++ {\n\tfmt.Println("tick", i)\n\ttime.Sleep(300 * time.Millisecond)\n}')
+    msg_id = kc.execute('import (\n\t"fmt"\n\t"time"\n)\nfor i := 0; i < 3; i++ {\n\tfmt.Println("tick", i)\n\ttime.Sleep(300 * time.Millisecond)\n}')
     first = None
     while True:
         m = kc.get_iopub_msg(timeout=TIMEOUT)

@@ -14,7 +14,7 @@ class EnclaveKernelTests(jkt.KernelTests):
     language_name = "go"
     file_extension = ".go"
 
-    code_hello_world = 'fmt.Println("hello, world")'
+    code_hello_world = 'import "fmt"\nfmt.Println("hello, world")'
     code_stderr = 'println("to stderr")'
 
     completion_samples = [
