@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"strconv"
+	"unicode/utf8"
 	"sync"
 	"time"
 
@@ -45,7 +46,7 @@ func newStreams(conn *rpc.Conn, interval time.Duration) *streams {
 // start begins a cell: output goes to id, at most max bytes of it.
 func (s *streams) start(id uint64, max int64) {
 	s.mu.Lock()
-	s.flushLocked()
+	s.flushAllLocked()
 	s.id, s.max, s.written, s.truncated = id, max, 0, false
 	s.mu.Unlock()
 }
@@ -57,22 +58,41 @@ func (s *streams) timerFlush() {
 	s.mu.Unlock()
 }
 
-// flush sends what is buffered.
+// flush sends what is buffered, before another event of the cell.
 func (s *streams) flush() {
 	s.mu.Lock()
-	s.flushLocked()
+	s.flushAllLocked()
 	s.mu.Unlock()
 }
 
+// flushLocked sends the buffer but for an incomplete UTF-8 sequence at its
+// end, which waits for the bytes that complete it (a chunk boundary must
+// not turn one character into two U+FFFD).
 func (s *streams) flushLocked() {
-	if len(s.buf) == 0 {
+	cut := len(s.buf)
+	for i := len(s.buf) - 1; i >= 0 && i >= len(s.buf)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(s.buf[i]) {
+			if !utf8.FullRune(s.buf[i:]) {
+				cut = i
+			}
+			break
+		}
+	}
+	s.send(cut)
+}
+
+// flushAllLocked sends everything, complete or not (the cell ended).
+func (s *streams) flushAllLocked() { s.send(len(s.buf)) }
+
+func (s *streams) send(n int) {
+	if n == 0 {
 		return
 	}
-	err := s.conn.Send(&rpc.Msg{Type: rpc.Stream, ID: s.id, Stream: &rpc.StreamChunk{Name: s.name, Text: string(s.buf)}})
+	err := s.conn.Send(&rpc.Msg{Type: rpc.Stream, ID: s.id, Stream: &rpc.StreamChunk{Name: s.name, Text: string(s.buf[:n])}})
 	if err != nil && s.sendErr == nil {
 		s.sendErr = err
 	}
-	s.buf = s.buf[:0]
+	s.buf = s.buf[:copy(s.buf, s.buf[n:])]
 }
 
 func (s *streams) write(name string, p []byte) (int, error) {
@@ -83,11 +103,14 @@ func (s *streams) write(name string, p []byte) (int, error) {
 		return n, nil
 	}
 	if s.name != name {
-		s.flushLocked()
+		s.flushAllLocked()
 		s.name = name
 	}
 	if s.max > 0 && s.written+int64(len(p)) > s.max {
 		p = p[:s.max-s.written]
+		if i := lastRuneStart(p); i < len(p) && !utf8.FullRune(p[i:]) {
+			p = p[:i] // do not end on half a character
+		}
 		s.truncated = true
 	}
 	s.written += int64(len(p))
@@ -95,7 +118,7 @@ func (s *streams) write(name string, p []byte) (int, error) {
 		room := flushSize - len(s.buf)
 		if room <= 0 {
 			s.flushLocked()
-			room = flushSize
+			room = flushSize - len(s.buf)
 		}
 		k := min(room, len(p))
 		s.buf = append(s.buf, p[:k]...)
@@ -105,16 +128,27 @@ func (s *streams) write(name string, p []byte) (int, error) {
 		s.flushLocked()
 	}
 	if s.truncated {
-		s.flushLocked()
+		s.flushAllLocked()
 		s.name = "stderr"
 		s.buf = append(s.buf, "\n[enclave] output truncated: the cell wrote more than "+sizeText(s.max)+"; the rest was dropped\n"...)
-		s.flushLocked()
+		s.flushAllLocked()
 	}
 	if len(s.buf) > 0 && !s.pending {
 		s.pending = true
 		s.timer.Reset(s.interval)
 	}
 	return n, nil
+}
+
+// lastRuneStart is the index where the last (maybe incomplete) UTF-8
+// sequence of p starts.
+func lastRuneStart(p []byte) int {
+	for i := len(p) - 1; i >= 0 && i >= len(p)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(p[i]) {
+			return i
+		}
+	}
+	return len(p)
 }
 
 func sizeText(n int64) string {

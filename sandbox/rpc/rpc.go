@@ -176,8 +176,19 @@ func NewConn(r io.Reader, w io.Writer, c io.Closer) *Conn {
 // framePool recycles encoding buffers: streams send many large frames.
 var framePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// streamTag starts the body of a stream frame, which carries a Stream
+// message in binary: tag, 8-byte big-endian ID, 1-byte name length, name,
+// then the text as raw bytes. Every other body is JSON and starts with '{'.
+// Streams are most of the bytes a cell sends; the binary form spares both
+// sides JSON's per-byte escaping and validation. Send and Recv pick the
+// form themselves: users of Conn see only Msg.
+const streamTag = 0
+
 // Send writes m as one frame.
 func (c *Conn) Send(m *Msg) error {
+	if isPlainStream(m) {
+		return c.sendStream(m)
+	}
 	buf := framePool.Get().(*bytes.Buffer)
 	defer func() {
 		if buf.Cap() <= 1<<20 {
@@ -206,6 +217,54 @@ func (c *Conn) Send(m *Msg) error {
 	return nil
 }
 
+// isPlainStream reports whether m is a Stream message with nothing else
+// set, which the binary stream form carries exactly.
+func isPlainStream(m *Msg) bool {
+	return m.Type == Stream && m.Stream != nil && len(m.Stream.Name) < 256 &&
+		m.Exec == nil && m.Query == nil && m.Text == "" && m.Reply == nil && m.Hello == nil &&
+		m.Display == nil && m.Err == nil && m.Done == nil && m.Input == nil && m.Call == nil &&
+		m.Matches == nil && m.Found == nil
+}
+
+func (c *Conn) sendStream(m *Msg) error {
+	s := m.Stream
+	n := 1 + 8 + 1 + len(s.Name) + len(s.Text)
+	if n > MaxFrame {
+		return fmt.Errorf("rpc: encode %s: %w", m.Type, ErrFrameTooLarge)
+	}
+	buf := framePool.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= 1<<20 {
+			buf.Reset()
+			framePool.Put(buf)
+		}
+	}()
+	buf.Reset()
+	var hdr [14]byte
+	binary.BigEndian.PutUint32(hdr[0:], uint32(n))
+	hdr[4] = streamTag
+	binary.BigEndian.PutUint64(hdr[5:], m.ID)
+	hdr[13] = byte(len(s.Name))
+	buf.Write(hdr[:])
+	buf.WriteString(s.Name)
+	buf.WriteString(s.Text)
+	c.wm.Lock()
+	defer c.wm.Unlock()
+	if _, err := c.w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("rpc: send %s: %w", m.Type, err)
+	}
+	return nil
+}
+
+func decodeStream(body []byte) (*Msg, error) {
+	if len(body) < 10 || len(body) < 10+int(body[9]) {
+		return nil, fmt.Errorf("rpc: decode frame: short stream frame")
+	}
+	name := 10 + int(body[9])
+	return &Msg{Type: Stream, ID: binary.BigEndian.Uint64(body[1:9]),
+		Stream: &StreamChunk{Name: string(body[10:name]), Text: string(body[name:])}}, nil
+}
+
 // Recv reads the next frame. It returns io.EOF when the peer closed cleanly
 // between frames.
 func (c *Conn) Recv() (*Msg, error) {
@@ -223,6 +282,9 @@ func (c *Conn) Recv() (*Msg, error) {
 	body := make([]byte, n)
 	if _, err := io.ReadFull(c.r, body); err != nil {
 		return nil, fmt.Errorf("rpc: truncated frame: %w", err)
+	}
+	if len(body) > 0 && body[0] == streamTag {
+		return decodeStream(body)
 	}
 	m := new(Msg)
 	if err := json.Unmarshal(body, m); err != nil {

@@ -13,6 +13,8 @@ func TestRoundTrip(t *testing.T) {
 	msgs := []*Msg{
 		{Type: Execute, ID: 1, Exec: &ExecRequest{Code: "x := 1\nx", CellNumber: 3}},
 		{Type: Stream, ID: 1, Stream: &StreamChunk{Name: "stdout", Text: "héllo\n"}},
+		{Type: Stream, ID: 1<<40 + 7, Stream: &StreamChunk{Name: "stderr", Text: ""}},
+		{Type: Stream, ID: 2, Stream: &StreamChunk{Name: "stdout", Text: "{\"t\":\"not json\"}\x00\xff"}},
 		{Type: Display, ID: 1, Display: &DisplayData{Data: map[string]any{"text/plain": "1"}, DisplayID: "d", Update: true}},
 		{Type: Error, ID: 1, Err: &ErrorInfo{Name: "panic", Value: "boom", Traceback: []string{"cell 3, line 2"}}},
 		{Type: Done, ID: 1, Done: &DoneInfo{Status: "ok"}},
@@ -31,6 +33,9 @@ func TestRoundTrip(t *testing.T) {
 		}
 		if got.Type != want.Type || got.ID != want.ID {
 			t.Fatalf("got %s/%d, want %s/%d", got.Type, got.ID, want.Type, want.ID)
+		}
+		if want.Stream != nil && (got.Stream == nil || *got.Stream != *want.Stream) {
+			t.Fatalf("stream %+v, want %+v", got.Stream, want.Stream)
 		}
 	}
 	if got, _ := c.Recv(); got != nil {
@@ -55,6 +60,8 @@ func TestBadFrames(t *testing.T) {
 		{"truncated body", short, func(err error) bool { return err != nil && strings.Contains(err.Error(), "truncated") }},
 		{"truncated header", []byte{0, 0}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "truncated") }},
 		{"invalid json", notJSON, func(err error) bool { return err != nil && strings.Contains(err.Error(), "decode") }},
+		{"short stream", []byte{0, 0, 0, 3, 0, 1, 2}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "short stream") }},
+		{"stream name past end", []byte{0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 1, 200}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "short stream") }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
