@@ -196,7 +196,7 @@ type plan struct {
 	where   []string // conditions
 	args    []any    // their parameters
 	groups  []string // group-by expressions
-	measure string   // aggregate expression
+	measure string   // aggregate expression; "" when the value is the row or person count
 }
 
 // Aggregate implements datasets.Catalog.
@@ -206,7 +206,12 @@ func (c *Catalog) Aggregate(ctx context.Context, q datasets.Query) (*datasets.Re
 		return nil, err
 	}
 	sel := append([]string{}, p.groups...)
-	sel = append(sel, p.measure, "count(*)", "count(DISTINCT x.person_id)")
+	// Rows and distinct persons always; the measure only when it is neither
+	// (DuckDB would otherwise compute the distinct count twice).
+	sel = append(sel, "count(*)", "count(DISTINCT x.person_id)")
+	if p.measure != "" {
+		sel = append(sel, p.measure)
+	}
 	query := "SELECT " + strings.Join(sel, ", ") + " FROM " + p.from
 	if len(p.where) > 0 {
 		query += " WHERE " + strings.Join(p.where, " AND ")
@@ -225,9 +230,13 @@ func (c *Catalog) Aggregate(ctx context.Context, q datasets.Query) (*datasets.Re
 	defer rows.Close()
 	res := &datasets.Result{Query: q}
 	n := len(p.groups)
+	agg := q.Agg
+	if agg == "" {
+		agg = datasets.CountPersons
+	}
 	for rows.Next() {
-		vals := make([]any, n+3)
-		ptrs := make([]any, n+3)
+		vals := make([]any, len(sel))
+		ptrs := make([]any, len(sel))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
@@ -238,9 +247,16 @@ func (c *Catalog) Aggregate(ctx context.Context, q datasets.Query) (*datasets.Re
 		for i := 0; i < n; i++ {
 			cell.Key[i] = normalise(vals[i])
 		}
-		cell.Value = toFloat(vals[n])
-		cell.Rows = int64(toFloat(vals[n+1]))
-		cell.Persons = int64(toFloat(vals[n+2]))
+		cell.Rows = int64(toFloat(vals[n]))
+		cell.Persons = int64(toFloat(vals[n+1]))
+		switch agg {
+		case datasets.CountPersons:
+			cell.Value = float64(cell.Persons)
+		case datasets.CountRows:
+			cell.Value = float64(cell.Rows)
+		default:
+			cell.Value = toFloat(vals[n+2])
+		}
 		if len(p.groups) == 0 && cell.Rows == 0 {
 			break // no rows at all: no cell
 		}
@@ -414,9 +430,9 @@ func (c *Catalog) plan(q datasets.Query) (*plan, error) {
 	}
 	switch agg {
 	case datasets.CountPersons:
-		p.measure = "count(DISTINCT x.person_id)"
+		p.measure = ""
 	case datasets.CountRows:
-		p.measure = "count(*)"
+		p.measure = ""
 	case datasets.Sum, datasets.Mean, datasets.Min, datasets.Max, datasets.StdDev, datasets.Median:
 		e, typ, err := col(q.Of)
 		if err != nil {
