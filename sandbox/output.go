@@ -2,9 +2,9 @@ package sandbox
 
 import (
 	"strconv"
-	"unicode/utf8"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"enclave/sandbox/rpc"
 )
