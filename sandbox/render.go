@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"enclave/sandbox/rpc"
 )
@@ -125,6 +126,12 @@ func typeHasMethod(t reflect.Type, name string) bool {
 // rich holds the forms the value's own methods gave (HTML(), …); text is
 // its String() or Error() if it has one. A nil value shows nothing.
 func (w *Worker) result(v any, rich map[string]any, text string, hasText bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			// Formatting an odd value must not end the worker.
+			w.sendResult(map[string]any{"text/plain": fmt.Sprintf("<%T: could not be shown: %v>", v, r)})
+		}
+	}()
 	if isNil(v) && rich == nil {
 		return
 	}
@@ -151,6 +158,10 @@ func (w *Worker) result(v any, rich map[string]any, text string, hasText bool) {
 		}
 		data["text/plain"] = clip(text, maxPlain)
 	}
+	w.sendResult(data)
+}
+
+func (w *Worker) sendResult(data map[string]any) {
 	c := w.currentCell()
 	var id uint64
 	if c != nil {
@@ -211,6 +222,10 @@ func plain(b *strings.Builder, v reflect.Value, depth int) {
 	}
 	if depth > maxDepth {
 		b.WriteString("…")
+		return
+	}
+	if inner, ok := unwrapInterp(v); ok {
+		plain(b, inner, depth)
 		return
 	}
 	t := v.Type()
@@ -300,13 +315,37 @@ func plain(b *strings.Builder, v reflect.Value, depth int) {
 			plain(b, v.MapIndex(k), depth+1)
 		}
 		b.WriteByte(']')
+	case reflect.Bool:
+		b.WriteString(strconv.FormatBool(v.Bool()))
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		b.WriteString(strconv.FormatInt(v.Int(), 10))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		b.WriteString(strconv.FormatUint(v.Uint(), 10))
+	case reflect.Float32:
+		b.WriteString(strconv.FormatFloat(v.Float(), 'g', -1, 32))
+	case reflect.Float64:
+		b.WriteString(strconv.FormatFloat(v.Float(), 'g', -1, 64))
+	case reflect.Complex64, reflect.Complex128:
+		fmt.Fprint(b, v.Complex())
 	default:
-		if v.CanInterface() {
-			fmt.Fprint(b, v.Interface())
-		} else {
-			b.WriteString(v.String())
-		}
+		b.WriteString("<" + t.String() + ">")
 	}
+}
+
+// unwrapInterp returns the value inside yaegi's valueInterface, the box it
+// keeps values of the cells' own types in when they sit in an interface.
+// The box's fields are unexported; the worker's own code reads the one
+// holding the value (a reflect.Value) from an addressable copy.
+func unwrapInterp(v reflect.Value) (reflect.Value, bool) {
+	t := v.Type()
+	if t.Kind() != reflect.Struct || t.String() != "interp.valueInterface" || t.NumField() != 2 ||
+		t.Field(1).Name != "value" || t.Field(1).Type != reflect.TypeOf(reflect.Value{}) || !v.CanInterface() {
+		return reflect.Value{}, false
+	}
+	cp := reflect.New(t).Elem()
+	cp.Set(v)
+	inner := *(*reflect.Value)(unsafe.Pointer(cp.Field(1).UnsafeAddr()))
+	return inner, inner.IsValid()
 }
 
 // lessKey orders map keys as fmt does for the common kinds.
