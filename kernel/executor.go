@@ -30,6 +30,12 @@ type Inspector interface {
 	Inspect(ctx context.Context, code string, cursor, detail int) (map[string]any, error)
 }
 
+// Describer is an optional capability of an Executor: a plain-text account
+// of where cells run and how that place is confined, for %sandbox.
+type Describer interface {
+	Describe(ctx context.Context) (string, error)
+}
+
 // Causes with which a cell's context is cancelled.
 var (
 	ErrInterrupted = errors.New("kernel: interrupted")

@@ -18,6 +18,7 @@ type magic struct {
 // and friends here.
 var magics = map[string]magic{
 	"workspace": {"show the open workspace: name, purpose, tier, granted datasets", (*Kernel).magicWorkspace},
+	"sandbox":   {"show where cells run and the confinement in force", (*Kernel).magicSandbox},
 }
 
 // runMagics runs the '%' lines at the top of code and returns the Go code
@@ -76,5 +77,19 @@ func (k *Kernel) magicWorkspace(_ context.Context, _ string, s *cellSink) *CellE
 		return nil
 	}
 	s.Stream("stdout", b.String())
+	return nil
+}
+
+func (k *Kernel) magicSandbox(ctx context.Context, _ string, s *cellSink) *CellError {
+	d, ok := k.cfg.Executor.(Describer)
+	if !ok {
+		s.Stream("stdout", "cells run in-process (no worker description available)\n")
+		return nil
+	}
+	text, err := d.Describe(ctx)
+	if err != nil {
+		return &CellError{Name: "SandboxError", Value: err.Error()}
+	}
+	s.Stream("stdout", text)
 	return nil
 }

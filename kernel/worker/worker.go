@@ -59,10 +59,11 @@ func New(cfg Config) *Executor {
 
 // proc is one worker process and the routing of its messages.
 type proc struct {
-	e       *Executor
-	started chan struct{} // closed when launch.Start returned
-	p       *launch.Process
-	err     error // launch failure
+	e         *Executor
+	started   chan struct{} // closed when launch.Start returned
+	startedAt time.Time
+	p         *launch.Process
+	err       error // launch failure
 
 	ready     chan struct{} // closed on Ready or death
 	readyOnce sync.Once
@@ -77,7 +78,7 @@ type proc struct {
 }
 
 func (e *Executor) spawn() *proc {
-	p := &proc{e: e, started: make(chan struct{}), ready: make(chan struct{}), dead: make(chan struct{}),
+	p := &proc{e: e, startedAt: time.Now(), started: make(chan struct{}), ready: make(chan struct{}), dead: make(chan struct{}),
 		waiters: map[uint64]*waiter{}}
 	go func() {
 		lp, err := launch.Start(launch.Config{Path: e.cfg.Path, Args: e.cfg.Args, Plain: e.cfg.Plain})
@@ -115,7 +116,13 @@ func (p *proc) read() {
 		}
 		switch m.Type {
 		case rpc.Ready:
+			if m.Hello == nil {
+				m.Hello = &rpc.Hello{}
+			}
 			p.hello = m.Hello
+			p.e.log.Printf("worker %d ready in %v (Go %s, yaegi %s); process layers: %s; worker confinement: %s",
+				p.p.Pid(), time.Since(p.startedAt).Round(time.Microsecond), m.Hello.GoVersion, m.Hello.YaegiVersion,
+				strings.Join(p.p.Layers(), "; "), strings.Join(m.Hello.Confinement, "; "))
 			p.readyOnce.Do(func() { close(p.ready) })
 			continue
 		}
@@ -306,6 +313,33 @@ func (e *Executor) Hello() *rpc.Hello {
 	}
 }
 
+// Describe says where cells run: the worker process, the hardening the
+// launcher applied and the confinement the worker reports.
+func (e *Executor) Describe(ctx context.Context) (string, error) {
+	p, _, err := e.current(ctx)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	h := p.hello
+	fmt.Fprintf(&b, "worker       pid %d, %s, yaegi %s, %d importable packages\n", p.p.Pid(), h.GoVersion, h.YaegiVersion, len(h.Packages))
+	for i, l := range p.p.Layers() {
+		label := ""
+		if i == 0 {
+			label = "process"
+		}
+		fmt.Fprintf(&b, "%-12s %s\n", label, l)
+	}
+	for i, c := range h.Confinement {
+		label := ""
+		if i == 0 {
+			label = "confinement"
+		}
+		fmt.Fprintf(&b, "%-12s %s\n", label, c)
+	}
+	return b.String(), nil
+}
+
 // Close shuts the worker down, killing it if it does not exit at once.
 func (e *Executor) Close() error {
 	e.mu.Lock()
@@ -328,3 +362,4 @@ func (e *Executor) Close() error {
 var _ kernel.Executor = (*Executor)(nil)
 var _ kernel.Completer = (*Executor)(nil)
 var _ kernel.Inspector = (*Executor)(nil)
+var _ kernel.Describer = (*Executor)(nil)

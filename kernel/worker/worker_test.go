@@ -248,3 +248,14 @@ func TestDeathReasonFromATruncatedTrace(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestDescribe(t *testing.T) {
+	e := newExecutor(t)
+	d, err := e.Describe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(d, "go-fake") || !strings.Contains(d, "process") {
+		t.Errorf("description %q", d)
+	}
+}
