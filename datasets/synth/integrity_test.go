@@ -287,6 +287,13 @@ func TestGenomicsLinkage(t *testing.T) {
 	if st.Rows["person"] != 400 {
 		t.Errorf("person rows %d", st.Rows["person"])
 	}
+	// Regenerating in the other format leaves no stale tables behind.
+	if _, err := Generate(Options{Persons: 50, Seed: 5, Out: dir, Format: FormatCSV}); err != nil {
+		t.Fatal(err)
+	}
+	if stale, _ := filepath.Glob(filepath.Join(dir, "*.parquet")); len(stale) != 0 {
+		t.Errorf("stale Parquet files after a CSV run: %v", stale)
+	}
 	for _, bad := range []Options{
 		{Persons: 10, Out: dir, Variants: 300},
 		{Persons: 10, Out: dir, Variants: 300, Genotyped: 11},

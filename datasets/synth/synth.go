@@ -76,6 +76,15 @@ func Generate(opts Options) (*Stats, error) {
 	if err := os.MkdirAll(opts.Out, 0o755); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
+	// A table left from an earlier run in the other format would be
+	// imported beside the new one.
+	for _, t := range allTables() {
+		for _, ext := range []string{FormatCSV, FormatParquet} {
+			if err := os.Remove(filepath.Join(opts.Out, t.name+"."+ext)); err != nil && !os.IsNotExist(err) {
+				return nil, fmt.Errorf("synth: %w", err)
+			}
+		}
+	}
 	st := &Stats{Rows: map[string]int64{}}
 	ancs, err := generatePersons(opts, st)
 	if err != nil {
