@@ -33,7 +33,7 @@ EOF
 /usr/bin/python3 -Xfrozen_modules=off - <<'EOF'
 import json, os, statistics, sys, time
 sys.path.insert(0, os.path.join(os.getcwd(), "tests", "attacks"))
-import harness
+import attacks_harness as harness
 
 n = int(os.environ.get("CRASHES", "10"))
 crashes = {

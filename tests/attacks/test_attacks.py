@@ -24,7 +24,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-import harness  # noqa: E402
+import attacks_harness as harness  # noqa: E402
 
 CASES = harness.load_cases()
 

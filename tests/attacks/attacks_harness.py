@@ -155,7 +155,11 @@ class AttackKernel:
         prefix = os.path.join(self.tmp, "prefix")
         subprocess.run([ENCLAVE, "install", "--prefix", prefix, "--name", name, "--worker", WORKER],
                        check=True, capture_output=True, text=True)
-        os.environ["JUPYTER_PATH"] = os.path.join(prefix, "share", "jupyter")
+        # Prepend, not replace: other suites in the same pytest process keep
+        # finding their kernelspecs; restored in close().
+        self._old_jupyter_path = os.environ.get("JUPYTER_PATH")
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(
+            p for p in (os.path.join(prefix, "share", "jupyter"), self._old_jupyter_path) if p)
         env = dict(os.environ)
         env.pop("ENCLAVE_WORKSPACE", None)
         env.update({"ENCLAVE_CELL_TIMEOUT": CELL_TIMEOUT, "ENCLAVE_OUTPUT_CAP": str(OUTPUT_CAP),
@@ -232,13 +236,17 @@ class AttackKernel:
         finally:
             self.listener.close()
             self.log.close()
+            if self._old_jupyter_path is None:
+                os.environ.pop("JUPYTER_PATH", None)
+            else:
+                os.environ["JUPYTER_PATH"] = self._old_jupyter_path
 
     def cleanup(self):
         shutil.rmtree(self.tmp, True)
 
 
 def main():
-    """Print how each case ended: python3 tests/attacks/harness.py [NAME_SUBSTRING]"""
+    """Print how each case ended: python3 tests/attacks/attacks_harness.py [NAME_SUBSTRING]"""
     import sys
     k = AttackKernel(name="enclave-attacks-summary")
     try:
