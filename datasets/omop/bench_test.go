@@ -63,7 +63,7 @@ func TestBenchOMOP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cat.Close()
-	plain, err := sql.Open("duckdb", path+lockedDSN) // same file, same configuration as the catalog (DuckDB requires it in one process)
+	plain, err := sql.Open("duckdb", path+lockedDSN+"&memory_limit="+defaultCatalogMemory) // same file, same configuration as the catalog (DuckDB requires it in one process)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -20,6 +21,9 @@ import (
 // lockedDSN opens a tier database read-only with no way out of it: no file
 // system, no extensions, no settings changes. Several processes may hold
 // it open at once.
+// defaultCatalogMemory is the memory_limit of a catalog's DuckDB instance.
+const defaultCatalogMemory = "4GB"
+
 const lockedDSN = "?access_mode=READ_ONLY&enable_external_access=false&lock_configuration=true" +
 	"&autoinstall_known_extensions=false&autoload_known_extensions=false&allow_community_extensions=false"
 
@@ -50,11 +54,31 @@ var _ datasets.Catalog = (*Catalog)(nil)
 // tier file only through OpenCatalog or CountRows: DuckDB refuses a second
 // connection to an open file with a different configuration.
 func OpenCatalog(tierDBPath string) (datasets.Catalog, error) {
-	return openCatalog(tierDBPath)
+	return openCatalog(tierDBPath, CatalogOptions{})
 }
 
-func openCatalog(tierDBPath string) (*Catalog, error) {
-	db, err := sql.Open("duckdb", tierDBPath+lockedDSN)
+// CatalogOptions bound what one kernel's queries may use.
+type CatalogOptions struct {
+	MemoryLimit string // DuckDB memory_limit, e.g. "2GB" (default defaultCatalogMemory)
+	Threads     int    // DuckDB threads (default: all cores)
+}
+
+// OpenCatalogWith is OpenCatalog with resource limits. All catalogs of one
+// tier file in one process must use the same options (DuckDB shares one
+// instance per file and configuration).
+func OpenCatalogWith(tierDBPath string, o CatalogOptions) (datasets.Catalog, error) {
+	return openCatalog(tierDBPath, o)
+}
+
+func openCatalog(tierDBPath string, o CatalogOptions) (*Catalog, error) {
+	if o.MemoryLimit == "" {
+		o.MemoryLimit = defaultCatalogMemory
+	}
+	dsn := tierDBPath + lockedDSN + "&memory_limit=" + url.QueryEscape(o.MemoryLimit)
+	if o.Threads > 0 {
+		dsn += fmt.Sprintf("&threads=%d", o.Threads)
+	}
+	db, err := sql.Open("duckdb", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("omop: open tier database %s: %w", tierDBPath, err)
 	}
@@ -124,7 +148,7 @@ func openCatalog(tierDBPath string) (*Catalog, error) {
 // opened read-only with the same locked configuration as OpenCatalog (so it
 // can run beside open catalogs): the steward's view for `workspace show`.
 func CountRows(ctx context.Context, dbPath string) (map[string]int64, error) {
-	db, err := sql.Open("duckdb", dbPath+lockedDSN)
+	db, err := sql.Open("duckdb", dbPath+lockedDSN+"&memory_limit="+defaultCatalogMemory)
 	if err != nil {
 		return nil, fmt.Errorf("omop: open %s: %w", dbPath, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -37,6 +38,11 @@ type Options struct {
 	SmallGroup int
 	// Threads caps DuckDB's threads during the import (default: all cores).
 	Threads int
+	// MemoryLimit caps DuckDB's memory during the import and tier builds,
+	// e.g. "2GB" (default: DuckDB's, 80% of RAM; 1M synthetic persons peak
+	// near 5 GB without a cap). Beyond it DuckDB spills to a temporary
+	// directory beside dbPath.
+	MemoryLimit string
 	// DropInvalidRows loads a folder with bad rows anyway: rows failing a
 	// row-level check (type, required value, person_id not in person) are
 	// left out and duplicate primary keys keep their first row; each is
@@ -197,7 +203,7 @@ func Import(ctx context.Context, dbPath, folder string, opts Options) (*Report, 
 	tmpTiers := map[datasets.Tier]string{}
 	for _, tier := range opts.Tiers {
 		p := filepath.Join(work, "tier_"+string(tier)+".duckdb")
-		if err := BuildTier(ctx, tmpBase, tier, p, TierOptions{AgeAsOf: opts.AgeAsOf, SmallGroup: opts.SmallGroup}); err != nil {
+		if err := BuildTier(ctx, tmpBase, tier, p, TierOptions{AgeAsOf: opts.AgeAsOf, SmallGroup: opts.SmallGroup, Threads: opts.Threads, MemoryLimit: opts.MemoryLimit}); err != nil {
 			return rep, err
 		}
 		tmpTiers[tier] = p
@@ -217,6 +223,21 @@ func Import(ctx context.Context, dbPath, folder string, opts Options) (*Report, 
 	}
 	rep.Duration = time.Since(start)
 	return rep, nil
+}
+
+// duckConfig is the DSN suffix setting threads and memory_limit ("" for defaults).
+func duckConfig(threads int, memory string) string {
+	var kv []string
+	if threads > 0 {
+		kv = append(kv, fmt.Sprintf("threads=%d", threads))
+	}
+	if memory != "" {
+		kv = append(kv, "memory_limit="+url.QueryEscape(memory))
+	}
+	if len(kv) == 0 {
+		return ""
+	}
+	return "?" + strings.Join(kv, "&")
 }
 
 // sourceFile is one input file matched to a table.
@@ -311,10 +332,7 @@ func existingSecret(dbPath string) (string, error) {
 }
 
 func build(ctx context.Context, path, work, secret string, files []sourceFile, rep *Report, opts *Options) error {
-	dsn := path
-	if opts.Threads > 0 {
-		dsn += fmt.Sprintf("?threads=%d", opts.Threads)
-	}
+	dsn := path + duckConfig(opts.Threads, opts.MemoryLimit)
 	db, err := sql.Open("duckdb", dsn)
 	if err != nil {
 		return fmt.Errorf("omop: create %s: %w", path, err)

@@ -369,7 +369,7 @@ func TestImportDialects(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := filepath.Join(t.TempDir(), "omop.duckdb")
-	rep, err := Import(context.Background(), db, folder, Options{AgeAsOf: asOf, Tiers: []datasets.Tier{}})
+	rep, err := Import(context.Background(), db, folder, Options{AgeAsOf: asOf, Threads: 1, MemoryLimit: "256MB"})
 	if err != nil {
 		t.Fatalf("Import: %v\n%s", err, rep)
 	}

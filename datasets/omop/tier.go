@@ -14,8 +14,10 @@ import (
 
 // TierOptions tune BuildTier.
 type TierOptions struct {
-	AgeAsOf    time.Time // ages for the 89+ exclusion are computed at this date (default now)
-	SmallGroup int       // single races with fewer persons are generalised (default 200)
+	AgeAsOf     time.Time // ages for the 89+ exclusion are computed at this date (default now)
+	SmallGroup  int       // single races with fewer persons are generalised (default 200)
+	Threads     int       // DuckDB threads (default all cores)
+	MemoryLimit string    // DuckDB memory_limit (default DuckDB's)
 }
 
 // registeredExcluded are tables the registered tier does not hold: free
@@ -72,7 +74,7 @@ func BuildTier(ctx context.Context, basePath string, tier datasets.Tier, outPath
 	if _, err := os.Stat(outPath); !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("omop: build tier: %s already exists", outPath)
 	}
-	db, err := sql.Open("duckdb", outPath)
+	db, err := sql.Open("duckdb", outPath+duckConfig(opts.Threads, opts.MemoryLimit))
 	if err != nil {
 		return fmt.Errorf("omop: build tier %s: %w", tier, err)
 	}

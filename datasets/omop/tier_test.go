@@ -295,7 +295,7 @@ func TestRegisteredGeneralised(t *testing.T) {
 // other databases, settings, extensions or the base tables.
 func TestTierLockdown(t *testing.T) {
 	db, _ := importGood(t, Options{})
-	c, err := openCatalog(TierPath(db, datasets.Registered))
+	c, err := openCatalog(TierPath(db, datasets.Registered), CatalogOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
