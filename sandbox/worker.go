@@ -123,7 +123,9 @@ func (w *Worker) Serve() error {
 	if err := w.conn.Send(&rpc.Msg{Type: rpc.Ready, Hello: hello}); err != nil {
 		return err
 	}
-	execs := make(chan *rpc.Msg, 16)
+	// Cells wait here in order; the reader goes on answering interrupts,
+	// input and completion meanwhile.
+	execs := make(chan *rpc.Msg, 4096)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

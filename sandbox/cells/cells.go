@@ -164,7 +164,7 @@ func scanUnits(code string) ([]unit, error) {
 		first, lastT := cur[0], cur[len(cur)-1]
 		p := fset.Position(first.pos)
 		u := unit{start: file.Offset(first.pos), line: p.Line, col: p.Column}
-		u.end = file.Offset(lastT.pos) + tokLen(lastT)
+		u.end = min(file.Offset(lastT.pos)+tokLen(lastT), len(code))
 		switch first.tok {
 		case token.PACKAGE:
 			return &Error{Line: p.Line, Col: p.Column, Msg: "a cell holds top-level code without a package clause; remove \"package " + litAfter(cur) + "\""}
@@ -225,6 +225,9 @@ func litAfter(ts []tok) string {
 
 // tokLen is the length in bytes of a token's text.
 func tokLen(t tok) int {
+	if t.tok == token.SEMICOLON && t.lit == "\n" {
+		return 0 // inserted at a newline or the end: no text
+	}
 	if t.lit != "" {
 		return len(t.lit)
 	}
