@@ -124,7 +124,7 @@ var deniedSyscalls = []string{
 	// namespaces, mounts, roots
 	"unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "move_mount",
 	"open_tree", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
-	"name_to_handle_at", "open_by_handle_at",
+	"name_to_handle_at", "open_by_handle_at", "open_tree_attr", "listmount", "statmount",
 	// kernel interfaces an analyst never needs
 	"bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter",
 	"io_uring_register", "keyctl", "add_key", "request_key", "fanotify_init",
