@@ -1,0 +1,69 @@
+//go:build linux
+
+package launch
+
+import (
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestPlanDegrades checks what the kernel reports and tries when the host
+// refuses a layer: the first attempt drops what is known to fail, says why,
+// and later attempts fall back one layer at a time.
+func TestPlanDegrades(t *testing.T) {
+	if syscall.Geteuid() != 0 {
+		t.Skip("these plans are a root kernel's; an unprivileged kernel needs the user namespace for a network namespace")
+	}
+	tests := []struct {
+		name     string
+		cfg      Config
+		known    map[feature]string // remembered failures
+		attempts int
+		first    []string // prefixes expected among the first attempt's layers
+		flags    uintptr  // clone flags of the first attempt that must be set
+	}{
+		{"full", Config{}, nil, 3, []string{"userns: active", "netns: active"}, syscall.CLONE_NEWNET | syscall.CLONE_NEWUSER},
+		{"plain", Config{Plain: true}, nil, 1, []string{"netns: off (plain", "userns: off (plain"}, 0},
+		{"no netns asked", Config{NoNetNS: true}, nil, 2, []string{"netns: off (Config.NoNetNS)", "userns: active"}, syscall.CLONE_NEWUSER},
+		{"netns refused before", Config{}, map[feature]string{featNetNS: "clone: operation not permitted"}, 2,
+			[]string{"netns: unavailable (clone: operation not permitted)", "userns: active"}, syscall.CLONE_NEWUSER},
+		{"userns refused before", Config{}, map[feature]string{featUserNS: "EPERM"}, 2,
+			[]string{"userns: unavailable (EPERM)", "netns: active"}, syscall.CLONE_NEWNET},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			unavailMu.Lock()
+			saved := unavailable
+			unavailable = map[feature]string{}
+			for f, r := range tt.known {
+				unavailable[f] = r
+			}
+			unavailMu.Unlock()
+			defer func() { unavailMu.Lock(); unavailable = saved; unavailMu.Unlock() }()
+
+			as := plan(tt.cfg)
+			if len(as) != tt.attempts {
+				t.Errorf("%d attempts, want %d", len(as), tt.attempts)
+			}
+			got := strings.Join(as[0].layers, "\n")
+			for _, want := range tt.first {
+				if !strings.Contains(got, want) {
+					t.Errorf("first attempt layers lack %q:\n%s", want, got)
+				}
+			}
+			if as[0].attr.Cloneflags&tt.flags != tt.flags {
+				t.Errorf("clone flags %#x lack %#x", as[0].attr.Cloneflags, tt.flags)
+			}
+			last := as[len(as)-1]
+			if last.fallback != nil || last.attr.Cloneflags != 0 {
+				t.Errorf("last attempt must need nothing from the host: flags %#x", last.attr.Cloneflags)
+			}
+			for _, a := range as {
+				if !a.attr.Setsid || a.attr.Pdeathsig != syscall.SIGKILL {
+					t.Errorf("an attempt without its own session or death signal: %+v", a.attr)
+				}
+			}
+		})
+	}
+}
