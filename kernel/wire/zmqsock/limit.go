@@ -93,7 +93,7 @@ func (l limitListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	c.SetReadDeadline(time.Now().Add(HandshakeTimeout))
-	return &zmtpConn{Conn: c, greeting: 64, max: MaxMessage}, nil
+	return &zmtpConn{Conn: c, greeting: 64, max: MaxMessage, out: zmtpWriter{greeting: 64}}, nil
 }
 
 // zmtpConn follows the ZMTP 3 framing of the bytes it reads: a 64-byte
@@ -113,6 +113,102 @@ type zmtpConn struct {
 	max       int64
 	handshook bool
 	failed    error
+
+	wmu sync.Mutex
+	out zmtpWriter
+}
+
+// zmtpWriter gathers the frames zmq4 writes one by one (it cannot use
+// writev through a wrapped connection) and writes each message with one
+// call, so a Jupyter message of seven frames is one TCP segment, not
+// fourteen.
+type zmtpWriter struct {
+	buf      []byte
+	greeting int  // greeting bytes still to come
+	state    int  // 0 flags, 1 size, 2 body
+	flags    byte //
+	sizeLeft int  // size bytes still to come
+	size     []byte
+	body     int64 // body bytes still to come
+}
+
+// flushSize bounds what is held back before a message is complete.
+const flushSize = 64 << 10
+
+func (c *zmtpConn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	w := &c.out
+	w.buf = append(w.buf, p...)
+	if w.scan(p) || len(w.buf) >= flushSize {
+		_, err := c.Conn.Write(w.buf)
+		w.buf = w.buf[:0]
+		if cap(w.buf) > 4*flushSize {
+			w.buf = nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// scan follows the outgoing framing and reports whether b ended a unit
+// worth sending at once: the greeting, a command, or the last frame of a
+// message.
+func (w *zmtpWriter) scan(b []byte) (boundary bool) {
+	for len(b) > 0 {
+		if w.greeting > 0 {
+			k := min(w.greeting, len(b))
+			w.greeting -= k
+			b = b[k:]
+			if w.greeting == 0 {
+				boundary = true
+			}
+			continue
+		}
+		switch w.state {
+		case 0:
+			w.flags = b[0]
+			b = b[1:]
+			w.sizeLeft = 1
+			if w.flags&0x02 != 0 {
+				w.sizeLeft = 8
+			}
+			w.size = w.size[:0]
+			w.state = 1
+		case 1:
+			k := min(w.sizeLeft, len(b))
+			w.size = append(w.size, b[:k]...)
+			w.sizeLeft -= k
+			b = b[k:]
+			if w.sizeLeft > 0 {
+				continue
+			}
+			if len(w.size) == 1 {
+				w.body = int64(w.size[0])
+			} else {
+				w.body = int64(binary.BigEndian.Uint64(w.size))
+			}
+			w.state = 2
+			if w.body == 0 {
+				w.state = 0
+				boundary = boundary || w.flags&0x01 == 0 || w.flags&0x04 != 0
+			}
+		case 2:
+			k := int64(len(b))
+			if k > w.body {
+				k = w.body
+			}
+			w.body -= k
+			b = b[k:]
+			if w.body == 0 {
+				w.state = 0
+				boundary = boundary || w.flags&0x01 == 0 || w.flags&0x04 != 0
+			}
+		}
+	}
+	return boundary
 }
 
 func (c *zmtpConn) Read(p []byte) (int, error) {
