@@ -167,3 +167,11 @@ func (l *Linked) NonMissing(row []byte) *roaring.Bitmap {
 func (l *Linked) HomAlt(row []byte) *roaring.Bitmap {
 	return l.personSet(row, func(w uint64) uint64 { return ^w &^ (w >> 1) })
 }
+
+// PersonSets returns, for variant v of fs, the persons carrying an ALT
+// allele and the persons with a called genotype: the numerator and
+// denominator populations of its allele-frequency cell.
+func (l *Linked) PersonSets(fs *plink.Fileset, v int) (carriers, nonMissing *roaring.Bitmap) {
+	row := fs.Row(v)
+	return l.Carriers(row), l.NonMissing(row)
+}

@@ -39,7 +39,8 @@ func TestPersonSetsOfSyntheticCohort(t *testing.T) {
 	for v := range fs.Variants {
 		row := fs.Row(v)
 		plink.UnpackInt8(row, len(dos), dos)
-		car, nm, hom := l.Carriers(row), l.NonMissing(row), l.HomAlt(row)
+		car, nm := l.PersonSets(fs, v)
+		hom := l.HomAlt(row)
 		var nCar, nNM, nHom uint64
 		for i, d := range dos {
 			pid := uint32(persons[i].PersonID)
