@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -30,6 +31,9 @@ type Options struct {
 	// FlushInterval is how long output may wait before it is sent
 	// (DefaultFlushInterval if 0).
 	FlushInterval time.Duration
+	// Interrupts, if set, interrupts the running cell on each receive
+	// (the worker's main relays SIGINT here).
+	Interrupts <-chan os.Signal
 }
 
 // Worker runs cells for one kernel connection.
@@ -126,6 +130,13 @@ func (w *Worker) Serve() error {
 	// Cells wait here in order; the reader goes on answering interrupts,
 	// input and completion meanwhile.
 	execs := make(chan *rpc.Msg, 4096)
+	if w.opts.Interrupts != nil {
+		go func() {
+			for range w.opts.Interrupts {
+				w.interrupt(0)
+			}
+		}()
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	_ "time/tzdata" // time.LoadLocation works with no zoneinfo readable
 
@@ -28,8 +29,11 @@ func main() {
 		fmt.Fprintln(os.Stderr, "enclave-worker: confine:", err)
 		os.Exit(1)
 	}
+	// SIGINT interrupts the running cell instead of ending the worker.
+	sigint := make(chan os.Signal, 1)
+	signal.Notify(sigint, os.Interrupt)
 	conn := rpc.NewConn(in, out, nil)
-	if err := sandbox.Serve(conn, sandbox.Options{Confinement: layers}); err != nil {
+	if err := sandbox.Serve(conn, sandbox.Options{Confinement: layers, Interrupts: sigint}); err != nil {
 		fmt.Fprintln(os.Stderr, "enclave-worker:", err)
 		os.Exit(1)
 	}
