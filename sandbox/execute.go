@@ -153,50 +153,13 @@ func (w *Worker) run(c *cellRun, req *rpc.ExecRequest) bool {
 			continue
 		}
 		r := guardGoroutines(r)
-		src := r.Source(srcName, base)
-		decl := w.resultVar() + " := " + src
-		if r.Kind != cells.Decl {
-			// yaegi parses a source that starts with "func" as a file and,
-			// failing that, as the body of a func main that it then runs
-			// again before every later cell. Start statements with ";".
-			src = ";" + src
-		}
-		var prog *interp.Program
-		var err error
-		mode := showNone
-		if r.Kind == cells.Expr && !req.Silent {
-			mode = w.resultMode(r.Text)
-		}
-		if mode == showVar && w.allKnown(r.Text) {
-			// Keep the value in a variable, to ask it for its rich forms.
-			// Every name in it is known, so the declaration compiles.
-			prog, err = w.compile(decl)
-			if err != nil {
-				w.resultN++ // never reuse a name yaegi may have half-defined
-				decl = w.resultVar() + " := " + r.Source(srcName, base)
-				prog = nil
-			}
-		}
-		if prog == nil {
-			prog, err = w.compile(src)
-			if err == nil && mode == showVar {
-				// Only a valid expression is declared: a failed
-				// declaration leaves its names half-defined in yaegi.
-				if p, err := w.compile(decl); err == nil {
-					prog = p
-				} else {
-					w.resultN++
-					mode = showValue
-				}
-			}
-		}
+		prog, mode, err := w.compileRun(r, base, req.Silent)
 		if err != nil {
 			w.failCompile(c, err)
 			return false
 		}
 		w.trace.take()
-		var v reflect.Value
-		v, err = w.ip.ExecuteWithContext(c.ctx, prog)
+		v, err := w.ip.ExecuteWithContext(c.ctx, prog)
 		if err != nil {
 			if c.ctx.Err() != nil {
 				w.fail(c, ErrInterrupt, "the cell was interrupted", 0, 0)
@@ -216,6 +179,43 @@ func (w *Worker) run(c *cellRun, req *rpc.ExecRequest) bool {
 		}
 	}
 	return true
+}
+
+// compileRun compiles one run of a cell and says how to show its value.
+// A final expression with one value is compiled as a declaration of
+// resultVar, so that its rich forms can be asked for afterwards.
+func (w *Worker) compileRun(r cells.Run, base int, silent bool) (*interp.Program, int, error) {
+	src := r.Source(srcName, base)
+	decl := w.resultVar() + " := " + src
+	if r.Kind != cells.Decl {
+		// yaegi parses a source that starts with "func" as a file and,
+		// failing that, as the body of a func main that it then runs
+		// again before every later cell. Start statements with ";".
+		src = ";" + src
+	}
+	mode := showNone
+	if r.Kind == cells.Expr && !silent {
+		mode = w.resultMode(r.Text)
+	}
+	if mode == showVar && w.allKnown(r.Text) {
+		// Every name in it is known, so the declaration compiles.
+		if prog, err := w.compile(decl); err == nil {
+			return prog, mode, nil
+		}
+		w.resultN++ // never reuse a name yaegi may have half-defined
+		decl = w.resultVar() + " := " + r.Source(srcName, base)
+	}
+	prog, err := w.compile(src)
+	if err != nil || mode != showVar {
+		return prog, mode, err
+	}
+	// Declare only a valid expression: a failed declaration leaves its
+	// names half-defined in yaegi.
+	if p, err := w.compile(decl); err == nil {
+		return p, showVar, nil
+	}
+	w.resultN++
+	return prog, showValue, nil
 }
 
 // declaresMain finds a func main or init in a run of declarations: yaegi
