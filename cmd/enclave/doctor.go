@@ -32,6 +32,7 @@ type doctorReport struct {
 	LandlockABI  int      `json:"landlock_abi"`
 	KernelSide   []string `json:"kernel_side"` // launch.Process.Layers
 	WorkerSide   []string `json:"worker_side"` // rpc.Hello.Confinement
+	Verified     []string `json:"verified"`    // launch.Process.Verify, from /proc
 	Inactive     []string `json:"inactive"`    // layers not fully active
 	Starts       int      `json:"starts"`
 	HardenedMs   float64  `json:"startup_hardened_ms"` // median, start → Ready
@@ -75,10 +76,11 @@ func runDoctor(args []string) error {
 		plainMs = append(plainMs, ms)
 	}
 	hard.medianMs, plain.medianMs = median(hardMs), median(plainMs)
-	rep.KernelSide, rep.WorkerSide = hard.kernelSide, hard.workerSide
+	rep.KernelSide, rep.WorkerSide, rep.Verified = hard.kernelSide, hard.workerSide, hard.verified
 	rep.HardenedMs, rep.PlainMs = hard.medianMs, plain.medianMs
 	rep.HardenedRSS, rep.PlainRSS = hard.rssKiB, plain.rssKiB
-	_, rep.Inactive = confine.Active(append(append([]string(nil), rep.KernelSide...), rep.WorkerSide...))
+	all := append(append([]string(nil), rep.KernelSide...), rep.WorkerSide...)
+	_, rep.Inactive = confine.Active(append(all, rep.Verified...))
 	if rep.Inactive == nil {
 		rep.Inactive = []string{} // JSON [] rather than null
 	}
@@ -104,7 +106,11 @@ func runDoctor(args []string) error {
 	for _, l := range rep.WorkerSide {
 		fmt.Fprintf(&b, "  %s\n", l)
 	}
-	n := len(rep.KernelSide) + len(rep.WorkerSide)
+	b.WriteString("checked by the kernel in /proc (not self-reported):\n")
+	for _, l := range rep.Verified {
+		fmt.Fprintf(&b, "  %s\n", l)
+	}
+	n := len(rep.KernelSide) + len(rep.WorkerSide) + len(rep.Verified)
 	if len(rep.Inactive) == 0 {
 		fmt.Fprintf(&b, "\nall %d layers active\n", n)
 	} else {
@@ -127,6 +133,7 @@ type startStats struct {
 	rssKiB     int64
 	kernelSide []string
 	workerSide []string
+	verified   []string
 }
 
 // timeStart starts the worker once, until its Ready, and returns the time
@@ -158,6 +165,7 @@ func timeStart(cfg launch.Config, st *startStats, keep bool) (float64, error) {
 		st.rssKiB = rssKiB(p.Pid())
 		st.kernelSide = p.Layers()
 		st.workerSide = hello.Confinement
+		st.verified, _ = p.Verify()
 	}
 	return float64(d.Microseconds()) / 1000, nil
 }

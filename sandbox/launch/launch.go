@@ -65,6 +65,7 @@ type Process struct {
 	tail *tailBuffer
 
 	layers []string
+	plain  bool
 
 	waitOnce sync.Once
 	waitErr  error
@@ -148,6 +149,7 @@ func Start(cfg Config) (*Process, error) {
 		cmd:    cmd,
 		tail:   tail,
 		layers: layers,
+		plain:  cfg.Plain,
 		done:   make(chan struct{}),
 	}
 	go func() { p.Wait(); close(p.done) }()

@@ -230,6 +230,15 @@ func TestHardenedWorker(t *testing.T) {
 			t.Errorf("layer not active on this host: %s", l)
 		}
 	}
+	// This stand-in did not confine itself: the kernel must see that,
+	// whatever a worker would claim.
+	lines, ok := p.Verify()
+	if ok || !contains(lines, "verified seccomp: NOT active") || !contains(lines, "verified no_new_privs: NOT active") {
+		t.Errorf("Verify of an unconfined worker = %v, %q", ok, lines)
+	}
+	if !contains(lines, "verified netns: active") || !contains(lines, "verified capabilities: active") {
+		t.Errorf("Verify misses the kernel-side layers: %q", lines)
+	}
 }
 
 func TestConfigLimits(t *testing.T) {
@@ -457,6 +466,11 @@ func TestEscapedInterpreter(t *testing.T) {
 	p, rep := startProbe(t, Config{Args: []string{"confine", canary, ln.Addr().String(), written}}, "")
 	if ok, missing := confine.Active(append(p.Layers(), rep.Layers...)); !ok {
 		t.Errorf("layers not active: %q", missing)
+	}
+	if lines, ok := p.Verify(); !ok {
+		t.Errorf("kernel-side verification failed: %q", lines)
+	} else {
+		t.Logf("%q", lines)
 	}
 	if len(rep.Escapes) == 0 {
 		t.Fatal("no escape attempts reported")
