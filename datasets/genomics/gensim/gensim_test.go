@@ -60,6 +60,21 @@ func TestWriteDeterministicAndPlanted(t *testing.T) {
 	if hashFiles(t, d1) == hashFiles(t, d3) {
 		t.Error("seeds 42 and 43 wrote the same files")
 	}
+	// NoVCF: the same fileset, no VCF.
+	d4 := t.TempDir()
+	if err := Write(d4, ps, Options{Seed: 42, Variants: 3000, Threads: 2, NoVCF: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"cohort.bed", "cohort.bim", "cohort.fam", "linkage.csv"} {
+		a, _ := os.ReadFile(filepath.Join(d1, f))
+		b, _ := os.ReadFile(filepath.Join(d4, f))
+		if !bytes.Equal(a, b) {
+			t.Errorf("NoVCF changed %s", f)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(d4, "cohort.vcf.gz")); err == nil {
+		t.Error("NoVCF wrote a VCF")
+	}
 	fs, err := plink.Open(filepath.Join(d1, "cohort"))
 	if err != nil {
 		t.Fatal(err)

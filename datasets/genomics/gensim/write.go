@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -27,6 +28,10 @@ type Options struct {
 	Seed     int64 // same seed as the OMOP generator, so planted dosages agree
 	Variants int   // total variants, the planted ones included
 	Threads  int   // goroutines; <= 0 means GOMAXPROCS
+	// NoVCF writes only the PLINK fileset and linkage.csv. The VCF text is
+	// 4 bytes per genotype (a 1M × 100k cohort is 400 GB before
+	// compression), so very large cohorts skip it.
+	NoVCF bool
 }
 
 // SampleID is the genotype sample id Write gives the i-th person (0-based):
@@ -75,6 +80,7 @@ func Write(dir string, persons []Person, opts Options) error {
 	}
 	sites := layout(opts.Seed, opts.Variants)
 	g := newGenerator(opts.Seed, persons, sites)
+	g.vcf = !opts.NoVCF
 	if err := writeFamAndLinkage(dir, persons); err != nil {
 		return err
 	}
@@ -152,6 +158,7 @@ type generator struct {
 	members  [][]int32 // persons per group
 	rowBytes int
 	segSize  int
+	vcf      bool // also write the VCF
 }
 
 func newGenerator(seed int64, persons []Person, sites []site) *generator {
@@ -198,11 +205,19 @@ func (g *generator) writeBedAndVCF(dir string, threads int) error {
 	}
 	defer bedF.Close()
 	vcfPath := filepath.Join(dir, "cohort.vcf.gz")
-	vcfF, err := os.Create(vcfPath)
-	if err != nil {
-		return err
+	vcfF := io.Discard
+	if g.vcf {
+		f, err := os.Create(vcfPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		vcfF = f
+	} else {
+		// A VCF of an earlier run would no longer match the fileset.
+		os.Remove(vcfPath)
+		os.Remove(vcfPath + ".tbi")
 	}
-	defer vcfF.Close()
 	bedW := bufio.NewWriterSize(bedF, 4<<20)
 	vcfW := bufio.NewWriterSize(vcfF, 4<<20)
 	bedW.Write(plink.Magic[:])
@@ -262,6 +277,9 @@ func (g *generator) writeBedAndVCF(dir string, threads int) error {
 		}
 		lo := s * g.segSize
 		for j, rp := range seg.recs {
+			if !g.vcf {
+				break
+			}
 			st := &g.sites[lo+j]
 			start := vcf.MakeVOffset(offs[rp.startBlock], rp.startWithin)
 			end := vcf.MakeVOffset(offs[rp.endBlock], rp.endWithin)
@@ -285,7 +303,10 @@ func (g *generator) writeBedAndVCF(dir string, threads int) error {
 	if err := bedF.Close(); err != nil {
 		return err
 	}
-	if err := vcfF.Close(); err != nil {
+	if !g.vcf {
+		return nil
+	}
+	if err := vcfF.(*os.File).Close(); err != nil {
 		return err
 	}
 	return idx.WriteFile(vcfPath + ".tbi")
@@ -334,6 +355,10 @@ func (g *generator) segment(s int, c *vcf.BlockCompressor) *segment {
 		st := &g.sites[v]
 		row := seg.rows[(v-lo)*g.rowBytes : (v-lo+1)*g.rowBytes]
 		g.genotypes(r, st, hap, row)
+		if !g.vcf {
+			seg.recs = append(seg.recs, recPos{})
+			continue
+		}
 		// VCF line, cut into blocks.
 		text = text[:0]
 		text = append(text, VCFChrom(st.chrom)...)
