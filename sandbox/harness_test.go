@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"enclave/api/remote"
 	"enclave/sandbox/rpc"
 )
 
@@ -160,5 +161,37 @@ func TestSmoke(t *testing.T) {
 			o = k.exec(code, rpc.ExecRequest{})
 		}
 		t.Logf("%q → %+v err=%+v", code, o, o.Err)
+	}
+}
+
+// TestAPICall runs an API call from a compiled helper during a cell, as the
+// enclave API packages do, with the kernel side answering.
+func TestAPICall(t *testing.T) {
+	k := startWorker(t, Options{})
+	k.nextID++
+	id := k.nextID
+	// The cell waits on a channel the test closes after the call is answered.
+	if err := k.conn.Send(&rpc.Msg{Type: rpc.Execute, ID: id, Exec: &rpc.ExecRequest{Code: "import \"time\"\ntime.Sleep(200 * time.Millisecond)", CellNumber: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	result := make(chan error, 1)
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		var out map[string]int
+		result <- remote.Call("catalog.count", map[string]string{"table": "person"}, &out)
+	}()
+	for m := range k.events {
+		if m.Type == rpc.Call {
+			if m.ID != id || m.Call.Method != "catalog.count" || string(m.Call.Args) != `{"table":"person"}` {
+				t.Fatalf("call %+v %s", m, m.Call.Args)
+			}
+			k.conn.Send(&rpc.Msg{Type: rpc.CallReply, ID: m.ID, Reply: &rpc.CallResult{Result: []byte(`{"n":42}`)}})
+		}
+		if m.Type == rpc.Done {
+			break
+		}
+	}
+	if err := <-result; err != nil {
+		t.Fatalf("call: %v", err)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/traefik/yaegi/interp"
 
 	"enclave/api/display"
+	"enclave/api/remote"
 	"enclave/sandbox/rpc"
 	"enclave/sandbox/symbols/allowlist"
 )
@@ -102,6 +103,7 @@ func New(conn *rpc.Conn, opts Options) (*Worker, error) {
 	}
 	w.ip = ip
 	display.SetSink(sink{w})
+	remote.SetTransport(w.call)
 	return w, nil
 }
 
