@@ -84,7 +84,7 @@ func init() {
 	registerGenomics(&genomicsCommand{Name: "hardy", Usage: "[--midp] [--nonfounders]", Flags: flagsHardy})
 	registerGenomics(&genomicsCommand{Name: "missing", Usage: "", Flags: flagsMissing})
 	registerGenomics(&genomicsCommand{Name: "convert", Usage: "(--vcf FILE only) [--split-multiallelic] [--dosage-ds]", Flags: flagsConvert, NoInput: true})
-	registerGenomics(&genomicsCommand{Name: "simulate", Usage: "--persons N --variants M [--seed S] (writes --out DIR)", Flags: flagsSimulate, NoInput: true})
+	registerGenomics(&genomicsCommand{Name: "simulate", Usage: "--persons N --variants M [--seed S] [--no-vcf] (writes --out DIR)", Flags: flagsSimulate, NoInput: true})
 }
 
 func genomicsHelp(w io.Writer) {
@@ -269,6 +269,7 @@ func flagsSimulate(fs *flag.FlagSet) func(*genomicsInput) error {
 	persons := fs.Int("persons", 0, "persons (person_id 1..N, ancestries cycling through AFR AMR EAS EUR SAS)")
 	variants := fs.Int("variants", 0, "variants, the planted causal ones included")
 	seed := fs.Int64("seed", 1, "random seed")
+	noVCF := fs.Bool("no-vcf", false, "write only the PLINK fileset and linkage.csv")
 	return func(in *genomicsInput) error {
 		if *persons <= 0 || *variants <= 0 {
 			return errUsage
@@ -277,10 +278,14 @@ func flagsSimulate(fs *flag.FlagSet) func(*genomicsInput) error {
 		for i := range ps {
 			ps[i] = gensim.Person{PersonID: int64(i + 1), Ancestry: gensim.Ancestries[i%len(gensim.Ancestries)]}
 		}
-		if err := gensim.Write(in.Out, ps, gensim.Options{Seed: *seed, Variants: *variants, Threads: in.Threads}); err != nil {
+		if err := gensim.Write(in.Out, ps, gensim.Options{Seed: *seed, Variants: *variants, Threads: in.Threads, NoVCF: *noVCF}); err != nil {
 			return err
 		}
-		fmt.Fprintf(in.Stdout, "wrote %s/cohort.{bed,bim,fam,vcf.gz,vcf.gz.tbi} and linkage.csv: %d variants × %d persons\n", in.Out, *variants, *persons)
+		files := "cohort.{bed,bim,fam,vcf.gz,vcf.gz.tbi}"
+		if *noVCF {
+			files = "cohort.{bed,bim,fam}"
+		}
+		fmt.Fprintf(in.Stdout, "wrote %s/%s and linkage.csv: %d variants × %d persons\n", in.Out, files, *variants, *persons)
 		return nil
 	}
 }
