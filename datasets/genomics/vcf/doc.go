@@ -2,13 +2,19 @@
 // packed rows and writes BGZF files with tabix indexes. Trusted kernel side
 // only.
 //
-// Reading (Open, Reader): GT is decoded to 2-bit codes with ALT as the
-// counted allele (plink2's convention, so a converted fileset has A1 = ALT,
-// A2 = REF); DS is used when GT is absent or missing ("hard-called" like
-// plink2: dosage within 0.1 of an integer). Multi-allelic records are
-// skipped and counted (or split into biallelic rows with Options.Split).
-// Region queries go through the tabix index (github.com/biogo/hts bgzf and
-// tabix): chr:start-end (1-based, inclusive) or a variant id.
+// Reading (Open, Reader.Scan/Query/QueryID, Convert): GT is decoded to
+// 2-bit codes with ALT as the counted allele (plink2's convention, so a
+// converted fileset has A1 = ALT, A2 = REF, byte-identical to plink2 --vcf
+// --make-bed); haploid calls become homozygotes; half-calls become missing
+// (counted). With Options.Dosage, DS is used where GT is absent or missing,
+// hard-called like plink2 (within 0.1 of an integer). Multi-allelic records
+// are skipped and counted, or split into biallelic rows with Options.Split
+// (as bcftools norm -m-). Region queries go through the tabix index
+// (github.com/biogo/hts bgzf and tabix): chr:start-end (1-based,
+// inclusive, records overlapping it) with or without "chr"; QueryID scans
+// for a variant id. Whole-file scans inflate BGZF blocks on two goroutines
+// and check CRCs and the end-of-file block. A VCF without .tbi is refused
+// unless Options.NoIndex.
 //
 // Writing: BlockCompressor makes BGZF blocks (deflate level 1, one per
 // goroutine) and IndexBuilder the .tbi for a VCF written in order, so the
