@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -25,6 +26,11 @@ import (
 // argument it probes its surroundings, reports them in its Ready message and
 // waits for its request pipe to close.
 const workerMarker = "enclave-launch-test-worker"
+
+// kernelMarker makes the test binary a stand-in kernel: it launches a
+// worker (path in the next argument), prints the worker's pid and waits to
+// be killed.
+const kernelMarker = "enclave-launch-test-kernel"
 
 // probeReport is what the stand-in worker finds out about itself.
 type probeReport struct {
@@ -51,6 +57,17 @@ func TestMain(m *testing.M) {
 		if a == workerMarker {
 			runProbeWorker(os.Args[i+1:])
 			return
+		}
+		if a == kernelMarker {
+			p, err := Start(Config{Path: os.Args[i+1], Args: []string{workerMarker, "", "linger"}})
+			if err != nil {
+				fmt.Println("start:", err)
+				os.Exit(1)
+			}
+			p.Conn.Send(&rpc.Msg{Type: rpc.Execute, Exec: &rpc.ExecRequest{Code: "probe"}})
+			p.Conn.Recv() // its Ready: it is past its start and lingering
+			fmt.Println(p.Pid())
+			select {}
 		}
 	}
 	dir, err := os.MkdirTemp("", "launchtest")
@@ -129,6 +146,11 @@ func runProbeWorker(args []string) {
 	b, _ := json.Marshal(rep)
 	conn.Send(&rpc.Msg{Type: rpc.Ready, Hello: &rpc.Hello{Confinement: []string{string(b)}}})
 	io.Copy(io.Discard, in) // until the kernel closes the pipe
+	for _, a := range args {
+		if a == "linger" {
+			select {} // like user code in an endless loop: only a signal ends it
+		}
+	}
 	os.Exit(0)
 }
 
@@ -513,4 +535,39 @@ func TestLaunchLayersAlone(t *testing.T) {
 	if rep.Escapes["read /etc/passwd"] != "ok" {
 		t.Logf("note: /etc/passwd unreadable even without Landlock: %s", rep.Escapes["read /etc/passwd"])
 	}
+}
+
+// TestWorkerDiesWithKernel kills a kernel with SIGKILL: its worker, which
+// ignores the end of its pipe as a cell stuck in a loop would, must not
+// outlive it (Pdeathsig), or a crashed kernel would leave user code running.
+func TestWorkerDiesWithKernel(t *testing.T) {
+	self, _ := os.Executable()
+	k := exec.Command(self, kernelMarker, workerBin)
+	out, err := k.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer k.Process.Kill()
+	var pid int
+	if _, err := fmt.Fscan(out, &pid); err != nil || pid <= 0 {
+		t.Fatalf("stand-in kernel printed no worker pid: %v", err)
+	}
+	if err := syscall.Kill(pid, 0); err != nil {
+		t.Fatalf("worker %d not running: %v", pid, err)
+	}
+	k.Process.Signal(syscall.SIGKILL)
+	k.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(st), ") Z ") {
+			return // gone, or a zombie waiting for init
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	t.Errorf("worker %d still running 5 s after its kernel was killed", pid)
 }
