@@ -31,6 +31,7 @@ type streams struct {
 	written   int64 // bytes accepted for this cell
 	max       int64
 	truncated bool
+	noticed   map[string]bool // notices sent in this cell
 	timer     *time.Timer
 	pending   bool // timer armed
 	sendErr   error
@@ -48,6 +49,7 @@ func (s *streams) start(id uint64, max int64) {
 	s.mu.Lock()
 	s.flushAllLocked()
 	s.id, s.max, s.written, s.truncated = id, max, 0, false
+	clear(s.noticed)
 	s.mu.Unlock()
 }
 
@@ -132,6 +134,7 @@ func (s *streams) write(name string, p []byte) (int, error) {
 		s.name = "stderr"
 		s.buf = append(s.buf, "\n[enclave] output truncated: the cell wrote more than "+sizeText(s.max)+"; the rest was dropped\n"...)
 		s.flushAllLocked()
+		s.noticed = map[string]bool{"truncated": true}
 	}
 	if len(s.buf) > 0 && !s.pending {
 		s.pending = true
@@ -159,6 +162,45 @@ func sizeText(n int64) string {
 		return strconv.FormatInt(n>>10, 10) + " KiB"
 	}
 	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// notice writes a line of the worker's own to the cell's stderr, outside
+// the cap; each text at most once per cell.
+func (s *streams) notice(text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.noticed[text] {
+		return
+	}
+	if s.noticed == nil {
+		s.noticed = map[string]bool{}
+	}
+	s.noticed[text] = true
+	if s.name != "stderr" {
+		s.flushAllLocked()
+		s.name = "stderr"
+	}
+	s.buf = append(s.buf, "[enclave] "+text+"\n"...)
+	s.flushAllLocked()
+}
+
+// charge counts n bytes of other output (displays) against the cell's cap;
+// it reports false, and counts nothing, if they do not fit.
+func (s *streams) charge(n int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.max > 0 && s.written+n > s.max {
+		return false
+	}
+	s.written += n
+	return true
+}
+
+// limit is the running cell's cap.
+func (s *streams) limit() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.max
 }
 
 // streamWriter is the io.Writer of one stream.

@@ -229,14 +229,41 @@ func (w *Worker) sendError(id uint64, name, value string, tb []string) {
 // sink is how enclave/display reaches the kernel.
 type sink struct{ w *Worker }
 
+// Display sends a display, counting its text against the cell's output cap
+// like stream output; those over the cap, or too large for a frame, are
+// replaced by a notice on stderr.
 func (s sink) Display(data, metadata map[string]any, id string, update bool) {
 	c := s.w.currentCell()
 	var cid uint64
 	if c != nil {
 		cid = c.id
 	}
+	if !s.w.out.charge(bundleSize(data)) {
+		s.w.out.notice("displays dropped: the cell's output passed its limit of " + sizeText(s.w.out.limit()))
+		return
+	}
 	s.w.out.flush()
-	s.w.conn.Send(&rpc.Msg{Type: rpc.Display, ID: cid, Display: &rpc.DisplayData{Data: data, Metadata: metadata, DisplayID: id, Update: update}})
+	err := s.w.conn.Send(&rpc.Msg{Type: rpc.Display, ID: cid, Display: &rpc.DisplayData{Data: data, Metadata: metadata, DisplayID: id, Update: update}})
+	if errors.Is(err, rpc.ErrFrameTooLarge) {
+		s.w.out.notice("a display was dropped: larger than the " + sizeText(rpc.MaxFrame) + " a message may carry")
+	}
+}
+
+// bundleSize approximates the bytes a bundle carries.
+func bundleSize(data map[string]any) int64 {
+	var n int64
+	for k, v := range data {
+		n += int64(len(k))
+		switch x := v.(type) {
+		case string:
+			n += int64(len(x))
+		case []byte:
+			n += int64(len(x))
+		default:
+			n += 64
+		}
+	}
+	return n
 }
 
 func (s sink) Stdout() io.Writer { return streamWriter{s.w.out, "stdout"} }
