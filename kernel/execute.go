@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"enclave/kernel/wire"
@@ -52,8 +53,24 @@ func (k *Kernel) execute(req *request) error {
 		cancel(nil)
 	}()
 
-	var cerr *CellError
-	if k.cfg.WorkspaceErr != nil {
+	var (
+		cerr    *CellError
+		payload = []any{}
+	)
+	if target, ok := helpRequest(c.Code); ok && k.cfg.WorkspaceErr == nil {
+		// "fmt.Println?" pages the documentation, as IPython's "obj?" does.
+		if in, ok := k.cfg.Executor.(Inspector); ok {
+			data, err := in.Inspect(ctx, target, runeCount(target), 1)
+			switch {
+			case err != nil:
+				cerr = &CellError{Name: "InspectError", Value: err.Error()}
+			case len(data) == 0:
+				cerr = &CellError{Name: "NotFound", Value: "no documentation for " + target}
+			default:
+				payload = append(payload, map[string]any{"source": "page", "data": data, "start": 0})
+			}
+		}
+	} else if k.cfg.WorkspaceErr != nil {
 		cerr = &CellError{Name: "WorkspaceRefused", Value: k.cfg.WorkspaceErr.Error(),
 			Traceback: []string{"The workspace could not be opened, so no cell runs: " + k.cfg.WorkspaceErr.Error()}}
 	} else {
@@ -93,9 +110,25 @@ func (k *Kernel) execute(req *request) error {
 		return nil
 	}
 	k.reply(req, "execute_reply", map[string]any{
-		"status": "ok", "execution_count": k.count, "user_expressions": ue, "payload": []any{},
+		"status": "ok", "execution_count": k.count, "user_expressions": ue, "payload": payload,
 	})
 	return nil
+}
+
+// helpRequest recognises a cell that is just a Go name followed by "?"
+// ("fmt.Println?", "strings.Builder?") and returns the name.
+func helpRequest(code string) (string, bool) {
+	code = strings.TrimSpace(code)
+	name, ok := strings.CutSuffix(code, "?")
+	if !ok || name == "" {
+		return "", false
+	}
+	for _, r := range name {
+		if !(r == '.' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return "", false
+		}
+	}
+	return name, true
 }
 
 // userExpressions evaluates each expression in the worker after the cell,

@@ -698,3 +698,18 @@ func TestStopOnErrorAbortsRequestsSentBeforeTheFailureWasSeen(t *testing.T) {
 		t.Errorf("a request sent after the failure was aborted: %v", content(r))
 	}
 }
+
+func TestHelpPagesDocumentation(t *testing.T) {
+	tk := newTestKernel(t, nil)
+	c, _ := tk.run("fmt.Println?")
+	p := c["payload"].([]any)
+	if c["status"] != "ok" || len(p) != 1 || p[0].(map[string]any)["source"] != "page" {
+		t.Fatalf("reply %v", c)
+	}
+	if c, _ := tk.run("nothing?"); c["ename"] != "NotFound" {
+		t.Errorf("unknown name: %v", c)
+	}
+	if _, ok := helpRequest("x := a?b"); ok {
+		t.Error("code with a ? inside is not a help request")
+	}
+}

@@ -26,7 +26,7 @@ class EnclaveKernelTests(jkt.KernelTests):
     invalid_code_samples = ["x := )", "func ) {"]
 
     code_inspect_sample = "fmt.Println"
-    code_page_something = ""  # the kernel has no pager payloads
+    code_page_something = "fmt.Println?"
 
     code_generate_error = 'panic("boom")'
 
