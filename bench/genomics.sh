@@ -40,6 +40,9 @@ CASES=(
   "vcf-to-bed|1.2|genomics convert --vcf {D}/cohort.vcf.gz --out {O}|--vcf {D}/cohort.vcf.gz --make-bed --out {O}||.bed|synthetic*|1"
 )
 
+# calc EXPR: floating-point arithmetic and comparisons (1/0) through awk.
+calc() { awk "BEGIN { print ($1) }"; }
+
 for tool in "$ENCLAVE" "$PLINK2" "$PLINK19" "$TIME"; do
   command -v "$tool" >/dev/null || { echo "{\"bench\":\"genomics\",\"error\":\"$tool not found\"}"; exit 1; }
 done
@@ -73,7 +76,7 @@ make_data() {
     "$ENCLAVE" genomics simulate --persons "$N_SYN" --variants "$M_SYN" --seed 1 --threads "$THREADS" --out "$s" >/dev/null
     t1=$(date +%s.%N)
     printf '{"bench":"genomics","dataset":"synthetic-%dx%d","analysis":"simulate","tool":"enclave","seconds":%.3f}\n' \
-      "$N_SYN" "$M_SYN" "$(echo "$t1 - $t0" | bc -l)"
+      "$N_SYN" "$M_SYN" "$(calc "$t1 - $t0")"
   fi
   PREFIX[synthetic-${N_SYN}x${M_SYN}]=$s/cohort
 }
@@ -92,9 +95,9 @@ measure() {
       return 1
     fi
     _t1=$(date +%s.%N)
-    _el=$(echo "$_t1 - $_t0" | bc -l)
+    _el=$(calc "$_t1 - $_t0")
     _rss=$(tail -1 "$WORK/time.out")
-    if [[ -z "$_best" ]] || (($(echo "$_el < $_best" | bc -l))); then
+    if [[ -z "$_best" ]] || (($(calc "$_el < $_best"))); then
       _best=$_el _best_rss=$_rss
     fi
   done
@@ -134,23 +137,23 @@ for ds in $(printf '%s\n' "${!PREFIX[@]}" | sort); do
       measure sec rss "${cmd[@]}" "${args[@]}"
       SEC[$tool]=$sec RSS[$tool]=$rss
       printf '{"bench":"genomics","dataset":"%s","analysis":"%s","tool":"%s","threads":%d,"seconds":%s,"peak_rss_mb":%.1f}\n' \
-        "$ds" "$name" "$tool" "$THREADS" "$sec" "$(echo "$rss / 1024" | bc -l)"
+        "$ds" "$name" "$tool" "$THREADS" "$sec" "$(calc "$rss / 1024")"
     done
     fastest=""
     for tool in plink2 plink1.9; do
       [[ -z "${SEC[$tool]:-}" ]] && continue
-      if [[ -z "$fastest" ]] || (($(echo "${SEC[$tool]} < $fastest" | bc -l))); then fastest=${SEC[$tool]}; fi
+      if [[ -z "$fastest" ]] || (($(calc "${SEC[$tool]} < $fastest"))); then fastest=${SEC[$tool]}; fi
     done
     identical=null
     if [[ -n "$cmpsuffix" ]]; then
       if cmp -s "$WORK/out-enclave-$name$cmpsuffix" "$WORK/out-plink2-$name$cmpsuffix"; then identical=true; else identical=false; fi
     fi
-    ratio=$(echo "${SEC[enclave]} / $fastest" | bc -l)
-    pass=$( (($(echo "$ratio <= $target" | bc -l))) && echo true || echo false)
+    ratio=$(calc "${SEC[enclave]} / $fastest")
+    pass=$( (($(calc "$ratio <= $target"))) && echo true || echo false)
     [[ $target == 0 ]] && pass=null
     printf '{"bench":"genomics","dataset":"%s","analysis":"%s","summary":true,"enclave_s":%s,"plink2_s":%s,"plink19_s":%s,"ratio_vs_fastest_plink":%.2f,"target":%s,"pass":%s,"identical_to_plink2":%s,"enclave_rss_mb":%.1f,"plink2_rss_mb":%.1f,"plink19_rss_mb":%.1f}\n' \
       "$ds" "$name" "${SEC[enclave]}" "${SEC[plink2]:-null}" "${SEC[plink1.9]:-null}" "$ratio" "$target" "$pass" "$identical" \
-      "$(echo "${RSS[enclave]} / 1024" | bc -l)" "$(echo "${RSS[plink2]:-0} / 1024" | bc -l)" "$(echo "${RSS[plink1.9]:-0} / 1024" | bc -l)"
+      "$(calc "${RSS[enclave]} / 1024")" "$(calc "${RSS[plink2]:-0} / 1024")" "$(calc "${RSS[plink1.9]:-0} / 1024")"
     unset SEC RSS
   done
 done
