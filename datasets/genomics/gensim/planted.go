@@ -75,5 +75,12 @@ func uniform(seed, personID int64, v, hap int) float64 {
 	binary.LittleEndian.PutUint64(buf[16:], uint64(v))
 	binary.LittleEndian.PutUint64(buf[24:], uint64(hap))
 	h.Write(buf[:])
-	return float64(h.Sum64()>>11) / (1 << 53)
+	// FNV-1a of inputs that differ only in their last byte gives nearly
+	// equal hashes; the splitmix64 finalizer spreads them, so the two
+	// haplotypes are independent draws and dosages follow Hardy–Weinberg.
+	z := h.Sum64()
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return float64(z>>11) / (1 << 53)
 }
