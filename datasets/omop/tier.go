@@ -86,6 +86,10 @@ func BuildTier(ctx context.Context, basePath string, tier datasets.Tier, outPath
 		}
 		return nil
 	}
+	// Tier row order is irrelevant; parallel unordered inserts are faster.
+	if err := exec("SET preserve_insertion_order = false"); err != nil {
+		return err
+	}
 	if err := exec("ATTACH " + quoteString(basePath) + " AS base (READ_ONLY)"); err != nil {
 		return err
 	}
