@@ -67,7 +67,11 @@ func (k *Kernel) execute(req *request) error {
 			case len(data) == 0:
 				cerr = &CellError{Name: "NotFound", Value: "no documentation for " + target}
 			default:
-				payload = append(payload, map[string]any{"source": "page", "data": data, "start": 0})
+				if b := released(k.release(req.msg, "inspect_reply", data), "inspect_reply"); b != nil {
+					payload = append(payload, map[string]any{"source": "page", "data": b, "start": 0})
+				} else {
+					cerr = &CellError{Name: "Withheld", Value: "the documentation was withheld by the release gate"}
+				}
 			}
 		}
 	} else if k.cfg.WorkspaceErr != nil {
@@ -87,7 +91,7 @@ func (k *Kernel) execute(req *request) error {
 
 	ue := map[string]any{}
 	if cerr == nil && len(c.UserExpressions) > 0 {
-		ue = k.userExpressions(ctx, c.UserExpressions)
+		ue = k.userExpressions(ctx, req.msg, c.UserExpressions)
 	}
 	defer k.gate.CellDone(req.msg.Header.MsgID)
 	if cerr != nil {
@@ -95,10 +99,24 @@ func (k *Kernel) execute(req *request) error {
 		if tb == nil {
 			tb = []string{cerr.Name + ": " + cerr.Value}
 		}
-		if !c.Silent {
-			k.publish(req.msg, "error", map[string]any{"ename": cerr.Name, "evalue": cerr.Value, "traceback": tb})
+		// The reply repeats the error the gate released, never more.
+		content := map[string]any{"ename": cerr.Name, "evalue": cerr.Value, "traceback": tb}
+		var outs []Output
+		if c.Silent {
+			outs = k.release(req.msg, "error", content)
+		} else {
+			outs = k.publish(req.msg, "error", content)
 		}
-		r := errorReply(cerr.Name, cerr.Value, tb)
+		var shown struct {
+			Name      string   `json:"ename"`
+			Value     string   `json:"evalue"`
+			Traceback []string `json:"traceback"`
+		}
+		if b := released(outs, "error"); b == nil || json.Unmarshal(b, &shown) != nil {
+			shown.Name, shown.Value = "Withheld", "the error text was withheld by the release gate"
+			shown.Traceback = []string{shown.Name + ": " + shown.Value}
+		}
+		r := errorReply(shown.Name, shown.Value, shown.Traceback)
 		r["execution_count"] = k.count
 		r["user_expressions"] = ue
 		r["payload"] = []any{}
@@ -133,7 +151,7 @@ func helpRequest(code string) (string, bool) {
 
 // userExpressions evaluates each expression in the worker after the cell,
 // reporting an error per expression rather than failing the cell.
-func (k *Kernel) userExpressions(ctx context.Context, exprs map[string]string) map[string]any {
+func (k *Kernel) userExpressions(ctx context.Context, parent *wire.Message, exprs map[string]string) map[string]any {
 	names := make([]string, 0, len(exprs))
 	for n := range exprs {
 		names = append(names, n)
@@ -143,11 +161,15 @@ func (k *Kernel) userExpressions(ctx context.Context, exprs map[string]string) m
 	for _, n := range names {
 		var capt captureSink
 		cerr := k.cfg.Executor.Execute(ctx, &Cell{Code: exprs[n], Number: k.count}, &capt)
+		var v any = map[string]any{"status": "ok", "data": orEmptyMap(capt.data), "metadata": orEmptyMap(capt.meta)}
 		if cerr != nil {
-			out[n] = errorReply(cerr.Name, cerr.Value, cerr.Traceback)
-			continue
+			v = errorReply(cerr.Name, cerr.Value, cerr.Traceback)
 		}
-		out[n] = map[string]any{"status": "ok", "data": orEmptyMap(capt.data), "metadata": orEmptyMap(capt.meta)}
+		if b := released(k.release(parent, "user_expression", v), "user_expression"); b != nil {
+			out[n] = b
+		} else {
+			out[n] = errorReply("Withheld", "the value was withheld by the release gate", nil)
+		}
 	}
 	return out
 }
@@ -231,11 +253,16 @@ func (s *cellSink) Result(data, meta map[string]any) {
 		return
 	}
 	s.stream.Flush()
-	s.k.publish(s.req.msg, "execute_result", map[string]any{
+	outs := s.k.publish(s.req.msg, "execute_result", map[string]any{
 		"execution_count": s.k.count, "data": data, "metadata": orEmptyMap(meta),
 	})
-	if t, ok := data["text/plain"].(string); ok && s.store {
-		s.k.hist.setOutput(s.k.count, t)
+	var shown struct {
+		Data struct {
+			Text string `json:"text/plain"`
+		} `json:"data"`
+	}
+	if b := released(outs, "execute_result"); b != nil && s.store && json.Unmarshal(b, &shown) == nil {
+		s.k.hist.setOutput(s.k.count, shown.Data.Text) // history holds only what was released
 	}
 }
 
@@ -257,7 +284,11 @@ func (s *cellSink) Input(ctx context.Context, prompt string, password bool) (str
 	for len(s.k.stdinQ) > 0 { // a stale reply to an earlier, abandoned prompt
 		<-s.k.stdinQ
 	}
-	m, err := wire.Reply(s.req.msg, "input_request", s.k.session, map[string]any{"prompt": prompt, "password": password})
+	content := released(s.k.release(s.req.msg, "input_request", map[string]any{"prompt": prompt, "password": password}), "input_request")
+	if content == nil {
+		content = json.RawMessage(`{"prompt":"","password":false}`)
+	}
+	m, err := wire.Reply(s.req.msg, "input_request", s.k.session, content)
 	if err != nil {
 		return "", err
 	}

@@ -64,8 +64,16 @@ func (k *Kernel) inspect(req *request) error {
 		}
 		data = d
 	}
+	var shown any = map[string]any{}
+	if len(data) > 0 {
+		if b := released(k.release(req.msg, "inspect_reply", data), "inspect_reply"); b != nil {
+			shown = b
+		} else {
+			data = nil
+		}
+	}
 	k.reply(req, "inspect_reply", map[string]any{
-		"status": "ok", "found": len(data) > 0, "data": orEmptyMap(data), "metadata": map[string]any{},
+		"status": "ok", "found": len(data) > 0, "data": shown, "metadata": map[string]any{},
 	})
 	return nil
 }

@@ -318,18 +318,32 @@ type statusContent struct {
 	State string `json:"execution_state"`
 }
 
-// publish sends an iopub message about parent through the gate.
-func (k *Kernel) publish(parent *wire.Message, msgType string, content any) {
-	body, err := wire.Marshal(content)
-	if err != nil {
-		k.log.Printf("encode %s: %v", msgType, err)
-		return
+// release passes content about parent through the gate and returns what
+// may leave. Everything derived from user code or data goes through here:
+// iopub messages (publish) and the parts of shell and stdin messages that
+// echo them (error fields and user_expressions of execute_reply, inspect
+// data, input prompts).
+func (k *Kernel) release(parent *wire.Message, msgType string, content any) []Output {
+	body, ok := content.(json.RawMessage)
+	if !ok {
+		var err error
+		if body, err = wire.Marshal(content); err != nil {
+			k.log.Printf("encode %s: %v", msgType, err)
+			return nil
+		}
 	}
 	cell := ""
 	if parent != nil {
 		cell = parent.Header.MsgID
 	}
-	for _, o := range k.gate.Release(Output{Cell: cell, MsgType: msgType, Content: body}) {
+	return k.gate.Release(Output{Cell: cell, MsgType: msgType, Content: body})
+}
+
+// publish sends an iopub message about parent through the gate and
+// returns what was sent.
+func (k *Kernel) publish(parent *wire.Message, msgType string, content any) []Output {
+	outs := k.release(parent, msgType, content)
+	for _, o := range outs {
 		m := &wire.Message{
 			Identities: [][]byte{[]byte("kernel." + k.session + "." + o.MsgType)},
 			Header:     wire.NewHeader(o.MsgType, k.session),
@@ -343,6 +357,18 @@ func (k *Kernel) publish(parent *wire.Message, msgType string, content any) {
 			k.log.Printf("publish %s: %v", o.MsgType, err)
 		}
 	}
+	return outs
+}
+
+// released returns the content of the first output of type msgType, or
+// nil when the gate withheld it.
+func released(outs []Output, msgType string) json.RawMessage {
+	for _, o := range outs {
+		if o.MsgType == msgType {
+			return o.Content
+		}
+	}
+	return nil
 }
 
 // reply answers req on the channel it came from.

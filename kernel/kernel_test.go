@@ -713,3 +713,50 @@ func TestHelpPagesDocumentation(t *testing.T) {
 		t.Error("code with a ? inside is not a help request")
 	}
 }
+
+// withholdAll releases only protocol housekeeping.
+type withholdAll struct{}
+
+func (withholdAll) Release(o Output) []Output {
+	switch o.MsgType {
+	case "status", "execute_input", "comm_close", "shutdown_reply":
+		return []Output{o}
+	}
+	return nil
+}
+func (withholdAll) CellDone(string) {}
+
+func TestNothingBypassesTheGate(t *testing.T) {
+	tk := newTestKernel(t, func(c *Config) { c.Gate = withholdAll{} })
+	c, iopub := tk.call(wire.Shell, "execute_request", map[string]any{"code": "out secret\nvalue secret",
+		"user_expressions": map[string]string{"e": "value secret"}})
+	if got := types(iopub); got != "status execute_input status" {
+		t.Errorf("iopub %s", got)
+	}
+	if b, _ := json.Marshal(c); strings.Contains(string(b), "secret") {
+		t.Errorf("execute_reply leaks: %s", b)
+	}
+	c, _ = tk.run("fail secret")
+	if c["ename"] != "Withheld" || strings.Contains(fmt.Sprint(c), "secret") {
+		t.Errorf("error reply leaks: %v", c)
+	}
+	c, _ = tk.call(wire.Shell, "inspect_request", map[string]any{"code": "fmt.Println"})
+	if c["found"] != false {
+		t.Errorf("inspect_reply leaks: %v", c)
+	}
+	h, _ := tk.call(wire.Shell, "history_request", map[string]any{"hist_access_type": "tail", "n": 10, "output": true})
+	if strings.Contains(fmt.Sprint(h), "secret\"") || strings.Contains(fmt.Sprint(h), " secret]") {
+		t.Errorf("history leaks a withheld result: %v", h)
+	}
+	id := tk.send(wire.Shell, "execute_request", map[string]any{"code": "ask secret", "allow_stdin": true})
+	waitFor(t, func() bool { return tk.sentOn(wire.Stdin) > 0 })
+	tk.rec.mu.Lock()
+	for _, s := range tk.rec.msgs {
+		if s.ch == wire.Stdin && strings.Contains(string(s.msg.Content), "secret") {
+			t.Errorf("input prompt leaks: %s", s.msg.Content)
+		}
+	}
+	tk.rec.mu.Unlock()
+	tk.send(wire.Stdin, "input_reply", map[string]any{"value": "x"})
+	tk.rec.await(t, id)
+}

@@ -28,6 +28,7 @@ type Options struct {
 	Workspace   string // workspace directory, set as ENCLAVE_WORKSPACE
 	DisplayName string
 	Version     string
+	Env         map[string]string // more environment for the kernel (KEY=VALUE)
 }
 
 // DefaultName is the kernel name used when none is given.
@@ -59,8 +60,17 @@ func New(o Options) Spec {
 			"enclave":  map[string]any{"version": o.Version, "workspace": o.Workspace},
 		},
 	}
+	for k, v := range o.Env {
+		if s.Env == nil {
+			s.Env = map[string]string{}
+		}
+		s.Env[k] = v
+	}
 	if o.Workspace != "" {
-		s.Env = map[string]string{"ENCLAVE_WORKSPACE": o.Workspace}
+		if s.Env == nil {
+			s.Env = map[string]string{}
+		}
+		s.Env["ENCLAVE_WORKSPACE"] = o.Workspace
 	}
 	return s
 }

@@ -98,3 +98,10 @@ func TestKernelsDir(t *testing.T) {
 		t.Errorf("sys-prefix: %s", d)
 	}
 }
+
+func TestExtraEnv(t *testing.T) {
+	s := New(Options{Enclave: "/e", Workspace: "/ws", Env: map[string]string{"ENCLAVE_HOME": "/h", "ENCLAVE_RESEARCHER": "demo"}})
+	if s.Env["ENCLAVE_HOME"] != "/h" || s.Env["ENCLAVE_RESEARCHER"] != "demo" || s.Env["ENCLAVE_WORKSPACE"] != "/ws" {
+		t.Errorf("env %v", s.Env)
+	}
+}

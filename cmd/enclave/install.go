@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"enclave/kernelspec"
 )
@@ -12,7 +13,7 @@ import (
 func init() {
 	register(&command{
 		Name:  "install",
-		Usage: "install [--user|--sys-prefix|--prefix DIR] [--name N] [--display-name TEXT] [--worker PATH] [--workspace DIR]",
+		Usage: "install [--user|--sys-prefix|--prefix DIR] [--name N] [--display-name TEXT] [--worker PATH] [--workspace DIR] [--env KEY=VALUE]...",
 		Run:   runInstall,
 	})
 	register(&command{
@@ -50,6 +51,8 @@ func runInstall(args []string) error {
 	display := fs.String("display-name", "Go (enclave)", "name shown in Jupyter's launcher")
 	workerPath := fs.String("worker", "", "enclave-worker binary (default: next to enclave)")
 	ws := fs.String("workspace", "", "workspace directory the kernel opens (ENCLAVE_WORKSPACE)")
+	env := envFlag{}
+	fs.Var(env, "env", "KEY=VALUE put in the kernel's environment (repeatable)")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return errUsage
 	}
@@ -85,7 +88,7 @@ func runInstall(args []string) error {
 		return err
 	}
 	dir, err := kernelspec.Install(kdir, *name, kernelspec.Options{
-		Enclave: self, Worker: wp, Workspace: wsDir, DisplayName: *display, Version: version,
+		Enclave: self, Worker: wp, Workspace: wsDir, DisplayName: *display, Version: version, Env: env,
 	})
 	if err != nil {
 		return err
@@ -113,6 +116,23 @@ func runUninstall(args []string) error {
 		return err
 	}
 	fmt.Printf("removed kernelspec %s from %s\n", *name, dir)
+	return nil
+}
+
+// envFlag collects repeated --env KEY=VALUE flags.
+type envFlag map[string]string
+
+func (e envFlag) String() string { return "" }
+
+func (e envFlag) Set(kv string) error {
+	k, v, ok := strings.Cut(kv, "=")
+	if !ok || k == "" || strings.ContainsAny(k, " \t\n") {
+		return fmt.Errorf("--env %q: want KEY=VALUE", kv)
+	}
+	if k == "ENCLAVE_WORKSPACE" {
+		return fmt.Errorf("--env %q: use --workspace DIR", kv)
+	}
+	e[k] = v
 	return nil
 }
 

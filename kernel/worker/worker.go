@@ -299,18 +299,24 @@ func (e *Executor) replace(p *proc) {
 	e.mu.Unlock()
 }
 
-// Hello returns the current worker's Ready message, or nil if it is not
-// ready yet.
+// Hello returns a copy of the current worker's Ready message whose
+// Confinement lists the launcher's process layers first and then the
+// worker's own, or nil if no worker is ready yet.
 func (e *Executor) Hello() *rpc.Hello {
 	e.mu.Lock()
 	p := e.cur
 	e.mu.Unlock()
 	select {
 	case <-p.ready:
-		return p.hello
 	default:
 		return nil
 	}
+	if p.hello == nil || p.p == nil {
+		return nil
+	}
+	h := *p.hello
+	h.Confinement = append(p.p.Layers(), p.hello.Confinement...)
+	return &h
 }
 
 // Describe says where cells run: the worker process, the hardening the
