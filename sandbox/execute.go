@@ -64,16 +64,27 @@ func (w *Worker) execute(m *rpc.Msg) {
 	w.in.reset()
 	w.mu.Lock()
 	w.cell = c
+	late := w.latePanic
+	w.latePanic = ""
 	w.mu.Unlock()
-
-	status := "ok"
-	if !w.run(c, req) {
-		status = "error"
+	if late != "" {
+		w.out.notice("a goroutine of an earlier cell panicked: " + late)
 	}
+
+	ok := w.run(c, req)
 
 	w.mu.Lock()
 	w.cell = nil
+	goPanic := c.goPanic
 	w.mu.Unlock()
+	if ok && goPanic != "" {
+		w.fail(c, ErrPanic, "in a goroutine: "+goPanic, 0, 0)
+		ok = false
+	}
+	status := "ok"
+	if !ok {
+		status = "error"
+	}
 	cancel(nil)
 	w.out.flush()
 	w.conn.Send(&rpc.Msg{Type: rpc.Done, ID: m.ID, Done: &rpc.DoneInfo{Status: status}})

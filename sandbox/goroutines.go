@@ -12,9 +12,42 @@ import (
 // goGuard is put at the start of every function literal a cell starts as a
 // goroutine (go func() {…}()). yaegi runs goroutines without a recover, so
 // a panic in one would end the worker and lose the notebook's variables;
-// with the guard it is reported on stderr instead. It is inserted on the
+// with the guard it is reported (goPanic) instead. It is inserted on the
 // line of the literal's "{", so only columns after it on that line move.
-const goGuard = `defer func() { if r := recover(); r != nil { println("panic in a goroutine:", r) } }(); `
+const goGuard = `defer func() { if r := recover(); r != nil { ` + rtName + `.GoPanic(r) } }(); `
+
+// rtPath is the worker's own package of hooks for code it adds to cells;
+// the worker imports it once under rtName. It is not in the allowlist: a
+// cell cannot import it, though it can see the name.
+const (
+	rtPath = "enclave/internal/rt"
+	rtName = "__enclave"
+)
+
+// goPanic reports a panic recovered by goGuard: on stderr at once, and as
+// the cell's error when it ends (or, if no cell runs, at the start of the
+// next one).
+func (w *Worker) goPanic(r any) {
+	msg := Plain(r)
+	if s, ok := r.(string); ok {
+		msg = s
+	} else if e, ok := r.(error); ok {
+		msg = e.Error()
+	}
+	w.mu.Lock()
+	c := w.cell
+	if c != nil {
+		if c.goPanic == "" {
+			c.goPanic = msg
+		}
+	} else if w.latePanic == "" {
+		w.latePanic = msg
+	}
+	w.mu.Unlock()
+	if c != nil {
+		w.out.write("stderr", []byte("panic in a goroutine: "+msg+"\n"))
+	}
+}
 
 // guardGoroutines returns the run with goGuard in each go func literal.
 // Goroutines of named functions (go work(x)) are left as they are: their

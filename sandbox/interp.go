@@ -58,6 +58,7 @@ func (w *Worker) newInterpreter() (*interp.Interpreter, error) {
 	fm["Scanf"] = reflect.ValueOf(func(f string, a ...any) (int, error) { return fmt.Fscanf(w.in, f, a...) })
 	fm["Scanln"] = reflect.ValueOf(func(a ...any) (int, error) { return fmt.Fscanln(w.in, a...) })
 	exports["time/time"]["Sleep"] = reflect.ValueOf(w.sleep)
+	exports[rtPath+"/rt"] = map[string]reflect.Value{"GoPanic": reflect.ValueOf(w.goPanic)}
 	exports["."] = map[string]reflect.Value{"MapTypes": reflect.ValueOf(mapTypes(exports))}
 	// Given "fmt/fmt", Use would point fmt.Print* at the interpreter's
 	// Stdout (our stderr, for builtin println) and compile yaegi's generic
@@ -68,6 +69,9 @@ func (w *Worker) newInterpreter() (*interp.Interpreter, error) {
 	delete(exports, "fmt/fmt")
 	if err := ip.Use(exports); err != nil {
 		return nil, err
+	}
+	if _, err := ip.Eval(fmt.Sprintf("import %s %q", rtName, rtPath)); err != nil {
+		return nil, fmt.Errorf("worker hooks: %w", err)
 	}
 	return ip, nil
 }

@@ -27,7 +27,7 @@ import (
 //	// Display: M X  some display_data has MIME type M with content X
 //	// Update: M X   some update_display_data has M = X
 //	// Input: X    the frontend answers input requests with X (one per line)
-//	// Options: maxoutput=N nostdin interrupt=DURATION
+//	// Options: maxoutput=N nostdin interrupt=DURATION wait=DURATION
 //
 // A cell without Error must succeed.
 func TestCells(t *testing.T) {
@@ -132,6 +132,9 @@ func (c testCell) check(t *testing.T, file string, n int, k *kernelSide) {
 					req.AllowStdin = false
 				case "interrupt":
 					interrupt, _ = time.ParseDuration(val)
+				case "wait": // before sending the cell, with no cell running
+					d, _ := time.ParseDuration(val)
+					time.Sleep(d)
 				default:
 					t.Fatalf("%s: unknown option %q", where, o)
 				}

@@ -60,8 +60,9 @@ type Worker struct {
 	genericsDone  bool
 	sourceResults map[string]int
 
-	mu   sync.Mutex
-	cell *cellRun // running cell, or nil
+	mu        sync.Mutex
+	cell      *cellRun // running cell, or nil
+	latePanic string   // a goroutine's panic between cells, told next cell
 
 	calls  chan *rpc.Msg // CallReply for the pending Call
 	callMu sync.Mutex
@@ -73,6 +74,7 @@ type cellRun struct {
 	ctx        context.Context
 	cancel     context.CancelCauseFunc
 	allowStdin bool
+	goPanic    string // first panic of a goroutine during the cell (w.mu)
 }
 
 // ErrInterrupted is the cause of a cell cancelled by the kernel.

@@ -13,7 +13,6 @@ import (
 func init() {
 	Symbols["context/context"] = map[string]reflect.Value{
 		// function, constant and variable definitions
-		"AfterFunc":         reflect.ValueOf(context.AfterFunc),
 		"Background":        reflect.ValueOf(context.Background),
 		"Canceled":          copyOf(context.Canceled),
 		"Cause":             reflect.ValueOf(context.Cause),
