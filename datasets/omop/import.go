@@ -157,7 +157,8 @@ func TierPath(dbPath string, tier datasets.Tier) string {
 // Import loads the OMOP folder into a new base database at dbPath
 // (replacing the previous data, keeping the workspace's date-shift secret
 // if dbPath already exists), validates it against the schema, and builds
-// the tier databases (TierPath) from it.
+// the tier databases of opts.Tiers (TierPath) from it; a tier database of
+// another tier left from an earlier import is removed, being stale.
 //
 // It checks types, required fields, primary key uniqueness and foreign
 // keys to person (errors, with line numbers), varchar lengths and concept
@@ -210,16 +211,33 @@ func Import(ctx context.Context, dbPath, folder string, opts Options) (*Report, 
 	}
 	// Commit: tiers first, base last, so a crash in between leaves a base
 	// that still matches the old tiers' secret (the secret never changes).
+	// A write-ahead log left beside an old file would be replayed onto the
+	// new one: remove it before the rename.
+	install := func(src, dst string) error {
+		if err := os.Remove(dst + ".wal"); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("omop: install %s: %w", dst, err)
+		}
+		if err := os.Rename(src, dst); err != nil {
+			return fmt.Errorf("omop: install %s: %w", dst, err)
+		}
+		return nil
+	}
 	for _, tier := range opts.Tiers {
 		dst := TierPath(dbPath, tier)
-		if err := os.Rename(tmpTiers[tier], dst); err != nil {
-			return rep, fmt.Errorf("omop: install %s: %w", dst, err)
+		if err := install(tmpTiers[tier], dst); err != nil {
+			return rep, err
 		}
-		os.Remove(tmpTiers[tier] + ".wal")
 		rep.Tiers[tier] = dst
 	}
-	if err := os.Rename(tmpBase, dbPath); err != nil {
-		return rep, fmt.Errorf("omop: install %s: %w", dbPath, err)
+	if err := install(tmpBase, dbPath); err != nil {
+		return rep, err
+	}
+	// A tier not rebuilt would hold the previous data: remove it.
+	for _, tier := range []datasets.Tier{datasets.Registered, datasets.Controlled} {
+		if _, built := rep.Tiers[tier]; !built {
+			os.Remove(TierPath(dbPath, tier))
+			os.Remove(TierPath(dbPath, tier) + ".wal")
+		}
 	}
 	rep.Duration = time.Since(start)
 	return rep, nil

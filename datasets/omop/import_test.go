@@ -386,3 +386,26 @@ func TestImportDialects(t *testing.T) {
 		t.Errorf("CountRows person = %d", counts["person"])
 	}
 }
+
+// TestImportReplaces: a re-import replaces the data, drops a tier it did
+// not rebuild (stale) and is not confused by a stray write-ahead log.
+func TestImportReplaces(t *testing.T) {
+	db, _ := importGood(t, Options{})
+	if err := os.WriteFile(db+".wal", []byte("not a wal"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Import(context.Background(), db, "testdata/good", Options{AgeAsOf: asOf, Tiers: []datasets.Tier{datasets.Registered}})
+	if err != nil {
+		t.Fatalf("re-import: %v\n%s", err, rep)
+	}
+	if _, err := os.Stat(TierPath(db, datasets.Controlled)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stale controlled tier kept after a registered-only import")
+	}
+	if _, err := os.Stat(db + ".wal"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stray WAL kept")
+	}
+	counts, err := CountRows(context.Background(), db)
+	if err != nil || counts["person"] != 6 {
+		t.Errorf("after re-import: person %d, %v", counts["person"], err)
+	}
+}
