@@ -343,7 +343,7 @@ var ops = map[string]string{"=": "=", "!=": "<>", "<>": "<>", "<": "<", "<=": "<
 
 // plan validates q against the tier's tables and builds its SQL.
 func (c *Catalog) plan(q datasets.Query) (*plan, error) {
-	t := c.tables[strings.ToLower(q.Table)]
+	t := c.tables[strings.ToLower(strings.TrimSpace(q.Table))]
 	if t == nil {
 		return nil, datasets.Errorf("no table %q in the %s tier", q.Table, c.tier)
 	}

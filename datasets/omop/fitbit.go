@@ -1,5 +1,7 @@
 package omop
 
+import "strings"
+
 // FitbitTables are the seven All of Us Fitbit tables (DESIGN.md §6), each
 // with person_id. They are not part of the OMOP CDM; types follow the All of
 // Us Researcher Workbench data dictionary.
@@ -76,8 +78,11 @@ func personField() Field {
 	return Field{Name: "person_id", CDMType: "integer", Required: true, ForeignKey: true, FKTable: "person", FKField: "person_id"}
 }
 
-// IsFitbit reports whether name is one of the Fitbit tables.
+// IsFitbit reports whether name is one of the Fitbit tables, ignoring case
+// and surrounding space as the catalog does when it resolves a table name
+// (so a grant check built on IsFitbit cannot be sidestepped by "STEPS_INTRADAY").
 func IsFitbit(name string) bool {
+	name = strings.ToLower(strings.TrimSpace(name))
 	for _, t := range FitbitTables {
 		if t.Name == name {
 			return true

@@ -113,10 +113,11 @@ var tableIndex = func() map[string]*Table {
 }()
 
 // LookupTable returns the table called name (case-insensitive), or nil.
-func LookupTable(name string) *Table { return tableIndex[strings.ToLower(name)] }
+func LookupTable(name string) *Table { return tableIndex[strings.ToLower(strings.TrimSpace(name))] }
 
-// IsVocabulary reports whether name is a vocabulary table.
+// IsVocabulary reports whether name is a vocabulary table (ignoring case).
 func IsVocabulary(name string) bool {
+	name = strings.ToLower(strings.TrimSpace(name))
 	for _, v := range VocabularyTables {
 		if v == name {
 			return true

@@ -120,3 +120,16 @@ func TestDDLCreatesEveryTable(t *testing.T) {
 		}
 	}
 }
+
+// TestTableNamesCaseInsensitive: the helpers a grant check relies on resolve
+// names exactly as the catalog does.
+func TestTableNamesCaseInsensitive(t *testing.T) {
+	for _, n := range []string{"steps_intraday", "STEPS_INTRADAY", " Steps_Intraday "} {
+		if !IsFitbit(n) || LookupTable(n) == nil || LookupTable(n).Name != "steps_intraday" {
+			t.Errorf("%q not recognised as the Fitbit table steps_intraday", n)
+		}
+	}
+	if !IsVocabulary("CONCEPT") || IsVocabulary("person") || IsFitbit("person") {
+		t.Errorf("IsVocabulary/IsFitbit misclassify")
+	}
+}
