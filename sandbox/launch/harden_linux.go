@@ -3,6 +3,7 @@
 package launch
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -148,6 +149,17 @@ func plan(cfg Config) []attempt {
 			notes[featNetNS] = "netns: unavailable (clone refused)"
 		}
 	}
+}
+
+// refusal reports whether a failed start means the host does not allow a
+// layer (as opposed to a transient failure).
+func refusal(err error) bool {
+	for _, e := range []syscall.Errno{syscall.EPERM, syscall.EACCES, syscall.EINVAL, syscall.ENOSYS, syscall.ENOSPC, syscall.EUSERS} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func baseAttr() *syscall.SysProcAttr {

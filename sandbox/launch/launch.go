@@ -116,7 +116,10 @@ func Start(cfg Config) (*Process, error) {
 			layers = append(layers, attempt.layers...)
 			break
 		}
-		if attempt.fallback == nil {
+		// Fall back only when the host refuses the layer; a transient
+		// failure (out of memory, too many processes) fails the start rather
+		// than quietly running a weaker worker.
+		if attempt.fallback == nil || !refusal(err) {
 			break
 		}
 		remember(attempt.fallback, err)

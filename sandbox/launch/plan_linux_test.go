@@ -3,6 +3,7 @@
 package launch
 
 import (
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,5 +66,22 @@ func TestPlanDegrades(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestRefusal(t *testing.T) {
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{&os.PathError{Op: "fork/exec", Path: "/w", Err: syscall.EPERM}, true},
+		{&os.PathError{Op: "fork/exec", Path: "/w", Err: syscall.EACCES}, true},
+		{&os.PathError{Op: "fork/exec", Path: "/w", Err: syscall.ENOSPC}, true}, // user namespace count
+		{&os.PathError{Op: "fork/exec", Path: "/w", Err: syscall.ENOMEM}, false},
+		{&os.PathError{Op: "fork/exec", Path: "/w", Err: syscall.EAGAIN}, false},
+	} {
+		if got := refusal(tt.err); got != tt.want {
+			t.Errorf("refusal(%v) = %v, want %v", tt.err, got, tt.want)
+		}
 	}
 }
