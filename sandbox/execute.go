@@ -156,6 +156,14 @@ func (w *Worker) run(c *cellRun, req *rpc.ExecRequest) bool {
 				w.fail(c, ErrCompile, fmt.Sprintf("%s:%d:%d: a notebook needs no func %s: cells run top to bottom; give it another name and call it", file, line, col, name), base+line, col)
 				return false
 			}
+			if name, line, col, ok := w.names.redefinedType(r); ok {
+				what := "type"
+				if strings.Contains(name, ".") {
+					what = "method"
+				}
+				w.fail(c, ErrCompile, fmt.Sprintf("%s:%d:%d: %s %s was declared differently in an earlier cell, and the Go interpreter keeps the first declaration of a %s: give this one a new name, or restart the kernel to start over", file, line, col, what, name, what), base+line, col)
+				return false
+			}
 		}
 		if r.Kind == cells.Import {
 			if !w.importRun(c, r, file, base) {

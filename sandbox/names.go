@@ -17,6 +17,85 @@ type names struct {
 	set     map[string]string // name → kind ("var", "func", "type", "const")
 	methods map[string]bool   // method names declared on cells' types
 	funcs   map[string]int    // number of results of the cells' functions
+	types   map[string]string // type name → its definition, spaces folded
+}
+
+// redefinedType finds a type or method the run declares that an earlier
+// cell declared differently: yaegi keeps the first definition of a type or
+// method and would silently ignore the new one. (Functions and variables
+// can be redefined.)
+func (n *names) redefinedType(r cells.Run) (name string, line, col int, ok bool) {
+	for _, t := range typeSpecs(r) {
+		n.mu.Lock()
+		prev, seen := n.types[t.name]
+		n.mu.Unlock()
+		if seen && prev != t.def {
+			return t.name, t.line, t.col, true
+		}
+	}
+	return "", 0, 0, false
+}
+
+type typeSpec struct {
+	name, def string
+	line, col int
+}
+
+// typeSpecs lists the type declarations of a run of declarations.
+func typeSpecs(r cells.Run) []typeSpec {
+	if r.Kind != cells.Decl {
+		return nil
+	}
+	const prefix = "package p;"
+	src := prefix + r.Source("cell", 0)
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "", src, parser.SkipObjectResolution)
+	if err != nil {
+		return nil
+	}
+	var out []typeSpec
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv != nil && len(fd.Recv.List) == 1 {
+			// A method: named Type.Method, defined by its whole text.
+			recv := fd.Recv.List[0].Type
+			for {
+				switch x := recv.(type) {
+				case *ast.StarExpr:
+					recv = x.X
+					continue
+				case *ast.IndexExpr:
+					recv = x.X
+					continue
+				case *ast.IndexListExpr:
+					recv = x.X
+					continue
+				}
+				break
+			}
+			id, ok := recv.(*ast.Ident)
+			from, to := fset.Position(fd.Pos()).Offset, fset.Position(fd.End()).Offset
+			if !ok || from < 0 || to > len(src) || from > to {
+				continue
+			}
+			p := fset.Position(fd.Name.Pos())
+			out = append(out, typeSpec{name: id.Name + "." + fd.Name.Name, def: strings.Join(strings.Fields(src[from:to]), " "), line: p.Line, col: p.Column})
+			continue
+		}
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.TYPE {
+			continue
+		}
+		for _, s := range g.Specs {
+			ts := s.(*ast.TypeSpec)
+			from, to := fset.Position(ts.Pos()).Offset, fset.Position(ts.End()).Offset
+			if from < 0 || to > len(src) || from > to {
+				continue
+			}
+			p := fset.Position(ts.Name.Pos())
+			out = append(out, typeSpec{name: ts.Name.Name, def: strings.Join(strings.Fields(src[from:to]), " "), line: p.Line, col: p.Column})
+		}
+	}
+	return out
 }
 
 // results is the number of results of a function a cell declared.
@@ -28,7 +107,7 @@ func (n *names) results(name string) (int, bool) {
 }
 
 func newNames() *names {
-	return &names{set: map[string]string{}, methods: map[string]bool{}, funcs: map[string]int{}}
+	return &names{set: map[string]string{}, methods: map[string]bool{}, funcs: map[string]int{}, types: map[string]string{}}
 }
 
 // hasMethod reports whether a cell declared a method of that name.
@@ -40,6 +119,13 @@ func (n *names) hasMethod(name string) bool {
 
 // learn records the names a successfully run piece of a cell declared.
 func (n *names) learn(r cells.Run) {
+	for _, t := range typeSpecs(r) {
+		n.mu.Lock()
+		if _, seen := n.types[t.name]; !seen {
+			n.types[t.name] = t.def
+		}
+		n.mu.Unlock()
+	}
 	var src string
 	switch r.Kind {
 	case cells.Decl:
