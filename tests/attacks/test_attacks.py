@@ -118,3 +118,51 @@ def test_canaries_would_be_caught(kern):
         time.sleep(0.01)
     probe.close()
     assert probe.connections
+
+
+def worker_pids(kern):
+    """The kernel's child processes (its worker), from /proc."""
+    kpid = kern.km.provisioner.process.pid
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == kpid:
+            pids.append(int(d))
+    return pids
+
+
+def test_worker_after_crashes_is_hardened(kern):
+    """Seen from outside, after the suite's crashes and restarts: the live
+    worker is confined like the first one (a restart must not bring up a
+    weaker worker), with an empty environment and only its pipes open."""
+    r = kern.execute("b := make([]byte, 100<<30)\nb[0] = 1")
+    assert r.status == "error"
+    probe = kern.execute(harness.PROBE)
+    assert probe.status == "ok"
+    pids = worker_pids(kern)
+    assert len(pids) == 1, f"kernel children: {pids}"
+    pid = pids[0]
+    status = dict(l.split(":", 1) for l in open(f"/proc/{pid}/status").read().splitlines() if ":" in l)
+    assert status["NoNewPrivs"].strip() == "1"
+    assert status["Seccomp"].strip() == "2", "no seccomp filter on the restarted worker"
+    assert status["CapEff"].strip().strip("0") == "", f"worker has capabilities {status['CapEff']}"
+    if os.geteuid() == 0:
+        assert status["Uid"].split()[1] == "65534", f"worker uid {status['Uid']}"
+    assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net"), "worker shares the host network"
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        assert f.read() == b"", "worker has environment variables"
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        ok = (target == "/dev/null" or target.startswith(("pipe:", "anon_inode:"))
+              or (int(fd) > 4 and target.startswith("/sys/fs/cgroup/")))
+        assert ok, f"worker fd {fd} → {target}"
