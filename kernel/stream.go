@@ -14,7 +14,7 @@ import (
 type streamBuffer struct {
 	interval time.Duration
 	size     int
-	send     func(name, text string) // publishes one stream message
+	send     func(name string, text []byte) // publishes one stream message; text is only valid during the call
 
 	mu    sync.Mutex
 	name  string
@@ -23,7 +23,7 @@ type streamBuffer struct {
 	armed bool
 }
 
-func newStreamBuffer(interval time.Duration, size int, send func(name, text string)) *streamBuffer {
+func newStreamBuffer(interval time.Duration, size int, send func(name string, text []byte)) *streamBuffer {
 	return &streamBuffer{interval: interval, size: size, send: send}
 }
 
@@ -87,13 +87,12 @@ func (s *streamBuffer) flushLocked(all bool) {
 			return
 		}
 	}
-	text := string(s.buf[:n])
+	s.send(s.name, s.buf[:n])
 	rest := copy(s.buf, s.buf[n:])
 	s.buf = s.buf[:rest]
 	if cap(s.buf) > 4*s.size {
 		s.buf = append([]byte(nil), s.buf...)
 	}
-	s.send(s.name, text)
 }
 
 // completeUTF8 returns the length of b without a trailing incomplete

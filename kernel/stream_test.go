@@ -14,9 +14,9 @@ type streamLog struct {
 	msgs []string
 }
 
-func (l *streamLog) send(name, text string) {
+func (l *streamLog) send(name string, text []byte) {
 	l.mu.Lock()
-	l.msgs = append(l.msgs, name+":"+text)
+	l.msgs = append(l.msgs, name+":"+string(text))
 	l.mu.Unlock()
 }
 

@@ -28,7 +28,35 @@ func (e *Executor) Execute(ctx context.Context, c *kernel.Cell, ev kernel.Events
 		ev.Stream("stderr", "[enclave] "+notice+"\n")
 	}
 	id := e.nextID.Add(1)
-	w := p.register(id)
+	var cerr *kernel.CellError // set by the reader goroutine, read after Done
+	inline := func(m *rpc.Msg) bool {
+		switch m.Type {
+		case rpc.Stream:
+			if m.Stream != nil {
+				ev.Stream(m.Stream.Name, m.Stream.Text)
+			}
+		case rpc.Display:
+			if d := m.Display; d != nil {
+				if isClear(d) {
+					ev.Clear(clearWait(d))
+				} else {
+					ev.Display(&kernel.Display{Data: d.Data, Metadata: d.Metadata, DisplayID: d.DisplayID, Update: d.Update})
+				}
+			}
+		case rpc.Result:
+			if m.Display != nil {
+				ev.Result(m.Display.Data, m.Display.Metadata)
+			}
+		case rpc.Error:
+			if m.Err != nil {
+				cerr = &kernel.CellError{Name: m.Err.Name, Value: m.Err.Value, Traceback: m.Err.Traceback}
+			}
+		default:
+			return false
+		}
+		return true
+	}
+	w := p.register(id, inline)
 	defer p.unregister(id)
 	req := &rpc.Msg{Type: rpc.Execute, ID: id, Exec: &rpc.ExecRequest{
 		Code: c.Code, Silent: c.Silent, AllowStdin: c.AllowStdin, CellNumber: c.Number, MaxOutput: c.MaxOutput,
@@ -39,7 +67,6 @@ func (e *Executor) Execute(ctx context.Context, c *kernel.Cell, ev kernel.Events
 	}
 
 	var (
-		cerr     *kernel.CellError
 		deadline <-chan time.Time // set once the cell is cancelled
 		cause    error
 		ctxDone  = ctx.Done()
@@ -48,26 +75,6 @@ func (e *Executor) Execute(ctx context.Context, c *kernel.Cell, ev kernel.Events
 		select {
 		case m := <-w.ch:
 			switch m.Type {
-			case rpc.Stream:
-				if m.Stream != nil {
-					ev.Stream(m.Stream.Name, m.Stream.Text)
-				}
-			case rpc.Display:
-				if d := m.Display; d != nil {
-					if isClear(d) {
-						ev.Clear(clearWait(d))
-					} else {
-						ev.Display(&kernel.Display{Data: d.Data, Metadata: d.Metadata, DisplayID: d.DisplayID, Update: d.Update})
-					}
-				}
-			case rpc.Result:
-				if m.Display != nil {
-					ev.Result(m.Display.Data, m.Display.Metadata)
-				}
-			case rpc.Error:
-				if m.Err != nil {
-					cerr = &kernel.CellError{Name: m.Err.Name, Value: m.Err.Value, Traceback: m.Err.Traceback}
-				}
 			case rpc.Done:
 				if cerr == nil && m.Done != nil && m.Done.Status != "ok" {
 					cerr = &kernel.CellError{Name: "Error", Value: "the cell " + m.Done.Status}
@@ -184,7 +191,7 @@ func (e *Executor) query(ctx context.Context, req *rpc.Msg, want rpc.Type) (*rpc
 		return nil, err
 	}
 	req.ID = e.nextID.Add(1)
-	w := p.register(req.ID)
+	w := p.register(req.ID, nil)
 	defer p.unregister(req.ID)
 	if err := p.p.Conn.Send(req); err != nil {
 		return nil, err

@@ -139,8 +139,18 @@ func (c *zmtpConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	w := &c.out
+	boundary := w.scan(p)
+	if len(p) >= flushSize { // a big frame body: no copy, one writev with what is held
+		bufs := net.Buffers{w.buf, p}
+		_, err := bufs.WriteTo(c.Conn)
+		w.buf = w.buf[:0]
+		if err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	w.buf = append(w.buf, p...)
-	if w.scan(p) || len(w.buf) >= flushSize {
+	if boundary || len(w.buf) >= flushSize {
 		_, err := c.Conn.Write(w.buf)
 		w.buf = w.buf[:0]
 		if cap(w.buf) > 4*flushSize {
