@@ -16,6 +16,11 @@ func main() {
 	// A runaway recursion in a cell should end the worker quickly, not
 	// after it has grown a 1 GB stack.
 	debug.SetMaxStack(256 << 20)
+	// When the worker dies of a panic the kernel reads "panic: …" from its
+	// stderr: print no goroutine dumps after it (they carry raw argument
+	// words). Runtime fatal errors (stack overflow) dump all goroutines
+	// whatever this says.
+	debug.SetTraceback("none")
 
 	in := os.NewFile(3, "requests")
 	out := os.NewFile(4, "events")
