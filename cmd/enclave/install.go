@@ -13,7 +13,7 @@ import (
 func init() {
 	register(&command{
 		Name:  "install",
-		Usage: "install [--user|--sys-prefix|--prefix DIR] [--name N] [--display-name TEXT] [--worker PATH] [--workspace DIR] [--env KEY=VALUE]...",
+		Usage: "install [--user|--sys-prefix|--prefix DIR] [--name N] [--display-name TEXT] [--worker PATH] [--workspace DIR] [--researcher ID] [--env KEY=VALUE]...",
 		Run:   runInstall,
 	})
 	register(&command{
@@ -51,6 +51,7 @@ func runInstall(args []string) error {
 	display := fs.String("display-name", "Go (enclave)", "name shown in Jupyter's launcher")
 	workerPath := fs.String("worker", "", "enclave-worker binary (default: next to enclave)")
 	ws := fs.String("workspace", "", "workspace directory the kernel opens (ENCLAVE_WORKSPACE)")
+	researcher := fs.String("researcher", "", "researcher the kernel runs for (ENCLAVE_RESEARCHER; JupyterHub's user wins)")
 	env := envFlag{}
 	fs.Var(env, "env", "KEY=VALUE put in the kernel's environment (repeatable)")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
@@ -82,6 +83,9 @@ func runInstall(args []string) error {
 		if _, err := os.Stat(filepath.Join(wsDir, "workspace.yaml")); err != nil {
 			return fmt.Errorf("--workspace %s: no workspace.yaml there (create it with `enclave workspace create`)", wsDir)
 		}
+	}
+	if *researcher != "" {
+		env["ENCLAVE_RESEARCHER"] = *researcher
 	}
 	kdir, err := kernelspec.KernelsDir(*scope)
 	if err != nil {
