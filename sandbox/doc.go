@@ -8,10 +8,25 @@
 // compile errors and panics with the cell's own line and column, asks the
 // kernel for stdin, and cancels a cell on interrupt.
 //
+// How a cell runs (execute.go): enclave/sandbox/cells splits it into
+// imports, runs of declarations and runs of statements. Imports are checked
+// against the allowlist before anything runs. Each run goes to yaegi with a
+// line directive that numbers the cell's lines from a base of its own, so
+// positions in errors and panic traces map back to cell[N]:line:col (all
+// runs share yaegi's one source name, because yaegi scopes imports by file
+// name). A final expression known to have one value is bound to a hidden
+// variable so that the value's own methods (HTML, Markdown, String, …) can
+// be called for its rich forms. Function literals started as goroutines get
+// a recover guard. Several yaegi behaviours are worked around and tested in
+// testdata/cells: re-running a top-level func literal, a user func main, a
+// half-declared name after a failed declaration, redeclared types and
+// methods (refused, since yaegi keeps the first), missing generic slices
+// functions (generic.go).
+//
 // The interpreter can import only the packages of the generated allowlist
-// (enclave/sandbox/symbols); it loads no source from disk. This package
-// must never import the data layer, the release machinery or the kernel:
-// a test with `go list -deps` enforces it.
+// (enclave/sandbox/symbols); it loads no source from disk and gets no
+// environment. This package must never import the data layer, the release
+// machinery or the kernel: a test with `go list -deps` enforces it.
 //
 // Trust level: untrusted worker side. Nothing here holds a secret; the
 // kernel treats every message from it as hostile input.
