@@ -65,9 +65,11 @@ type proc struct {
 	p         *launch.Process
 	err       error // launch failure
 
-	ready     chan struct{} // closed on Ready or death
-	readyOnce sync.Once
-	hello     *rpc.Hello
+	ready      chan struct{} // closed on Ready or death
+	readyOnce  sync.Once
+	hello      *rpc.Hello
+	verified   []string // what /proc says about the worker's confinement
+	verifiedOK bool
 
 	dead   chan struct{} // closed after the process is gone
 	reason string        // why it is gone, for the researcher
@@ -120,6 +122,10 @@ func (p *proc) read() {
 				m.Hello = &rpc.Hello{}
 			}
 			p.hello = m.Hello
+			p.verified, p.verifiedOK = p.p.Verify()
+			if !p.verifiedOK && !p.e.cfg.Plain {
+				p.e.log.Printf("WARNING: worker %d is not confined as it should be: %s", p.p.Pid(), strings.Join(p.verified, "; "))
+			}
 			p.e.log.Printf("worker %d ready in %v (Go %s, yaegi %s); process layers: %s; worker confinement: %s",
 				p.p.Pid(), time.Since(p.startedAt).Round(time.Microsecond), m.Hello.GoVersion, m.Hello.YaegiVersion,
 				strings.Join(p.p.Layers(), "; "), strings.Join(m.Hello.Confinement, "; "))
@@ -365,6 +371,13 @@ func (e *Executor) Describe(ctx context.Context) (string, error) {
 			label = "confinement"
 		}
 		fmt.Fprintf(&b, "%-12s %s\n", label, c)
+	}
+	for i, v := range p.verified {
+		label := ""
+		if i == 0 {
+			label = "checked"
+		}
+		fmt.Fprintf(&b, "%-12s %s\n", label, v)
 	}
 	return b.String(), nil
 }
