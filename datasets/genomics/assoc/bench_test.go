@@ -36,3 +36,50 @@ func TestPass4CPU(t *testing.T) {
 	res := testing.Benchmark(BenchmarkPass4)
 	t.Logf("%v", res)
 }
+
+// BenchmarkChunkDot times one chunk (four columns) of the dosage kernel
+// over 10,000 samples.
+func BenchmarkChunkDot(b *testing.B) {
+	const n = 10000
+	r := rand.New(rand.NewPCG(1, 2))
+	c := newChunked(4, n)
+	for i := 0; i < n; i++ {
+		for t := 0; t < 4; t++ {
+			c.set(i, t, r.NormFloat64())
+		}
+	}
+	row := make([]byte, n/4)
+	for i := range row {
+		row[i] = byte(r.IntN(256))
+	}
+	acc := make([]float64, 4)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.dot(row, &dosTable, acc)
+	}
+}
+
+// BenchmarkSimdPass4 is BenchmarkPass4 for the vectorised pass (skipped
+// unless built with GOEXPERIMENT=simd on an AVX2 CPU).
+func BenchmarkSimdPass4(b *testing.B) {
+	const n, q = 10000, 4
+	if len(simdPasses) <= q {
+		b.Skip("no vectorised pass in this build")
+	}
+	r := rand.New(rand.NewPCG(1, 1))
+	sa := &simdArgs{z: make([][]float64, q), y: make([]float64, n), e0: make([]float64, n), g: make([]float64, n), m: make([]float64, n),
+		shift: []float64{1e-3, 1e-4, 2e-3, 1e-3}, tg: [4]float64{1, 0.97, 0.94, 0}, grad: make([]float64, q+1), hess: make([]float64, (q+1)*(q+1))}
+	for t := range sa.z {
+		sa.z[t] = make([]float64, n)
+		for i := range sa.z[t] {
+			sa.z[t][i] = r.NormFloat64()
+		}
+	}
+	for i := 0; i < n; i++ {
+		sa.y[i], sa.e0[i], sa.g[i], sa.m[i] = float64(r.IntN(2)), 1, float64(r.IntN(3)), 1
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		simdPasses[q](sa) // widest available
+	}
+}

@@ -9,25 +9,32 @@ package assoc
 // Genotype value tables by byte: the four samples' ALT dosage (0 when
 // missing) and its square, and whether the byte holds a missing call.
 var (
-	dosTable  [256][4]float64
-	dos2Table [256][4]float64
-	hasMiss   [256]bool
+	dosTable    [256][4]float64
+	dos2Table   [256][4]float64
+	weightTable [256][4]float64 // 1 for a call, 0 for missing
+	hasMiss     [256]bool
 )
 
 func init() {
 	for b := 0; b < 256; b++ {
 		for j := 0; j < 4; j++ {
+			weightTable[b][j] = 1
 			switch (b >> (2 * j)) & 3 {
 			case 0:
 				dosTable[b][j], dos2Table[b][j] = 2, 4
 			case 1:
 				hasMiss[b] = true
+				weightTable[b][j] = 0
 			case 2:
 				dosTable[b][j], dos2Table[b][j] = 1, 1
 			}
 		}
 	}
 }
+
+// dotChunkSIMD, when set (GOEXPERIMENT=simd builds on AVX2+FMA CPUs),
+// returns Σ_b Σ_j table[row[b]][j]·u[16b+4j : 16b+4j+4] for one chunk.
+var dotChunkSIMD func(row []byte, u []float64, table *[256][4]float64) [4]float64
 
 // chunked stores w per-sample columns in chunk-major layout.
 type chunked struct {
@@ -56,6 +63,13 @@ func (c *chunked) dot(row []byte, table *[256][4]float64, acc []float64) {
 	row = row[:nb]
 	for ch := 0; ch < c.chunks; ch++ {
 		u := c.data[ch*c.rows*4 : ch*c.rows*4+nb*16]
+		if dotChunkSIMD != nil {
+			s := dotChunkSIMD(row, u, table)
+			for k := 0; k < 4 && 4*ch+k < c.w; k++ {
+				acc[4*ch+k] += s[k]
+			}
+			continue
+		}
 		var a0, a1, a2, a3, b0, b1, b2, b3 float64
 		for b, x := range row {
 			t := &table[x]

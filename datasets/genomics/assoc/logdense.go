@@ -16,6 +16,10 @@ type denseNull struct {
 	h0  []float64 // Σ_S w0 z z' (q×q)
 	ucW *chunked  // [w0·z (q columns), r0] in fileset order
 	uc0 *chunked  // [w0] in fileset order, for Σ g² w0
+	// Column-major, zero-padded copies for the vectorised pass (nil when
+	// no simdPasses entry fits q).
+	zc      [][]float64
+	e0p, yp []float64
 }
 
 // prepareDense precomputes the null-model quantities of the dense path.
@@ -55,6 +59,18 @@ func (m *model) prepareDense() {
 		}
 		dn.ucW.set(i, q, dn.r0[k])
 		dn.uc0.set(i, 0, dn.w0[k])
+	}
+	if q < len(simdPasses) && simdPasses[q] != nil {
+		np := (n + 7) &^ 7
+		dn.zc = make([][]float64, q)
+		for t := range dn.zc {
+			dn.zc[t] = make([]float64, np)
+			for i := 0; i < n; i++ {
+				dn.zc[t][i] = m.z[i*q+t]
+			}
+		}
+		dn.e0p = append(append([]float64(nil), dn.e0...), make([]float64, np-n)...)
+		dn.yp = append(append([]float64(nil), m.y...), make([]float64, np-n)...)
 	}
 	m.dense = dn
 }
@@ -165,26 +181,62 @@ func (m *model) denseFit(row []byte, c plink.Counts, wk *logWork) fitStatus {
 	for t := 0; t < p; t++ {
 		beta[t] += step[t]
 	}
-	// Dense genotype vector.
-	g, gi := wk.g, wk.gi
-	full := wk.fullRow(m.nAll)
-	plink.UnpackFloat64(row, m.nAll, full)
-	for i, k := range m.idx {
-		if k >= 0 {
-			v := full[i]
-			if v != v {
-				g[k], gi[k] = 0, 3
-			} else {
-				g[k], gi[k] = v, uint8(v)
-			}
-		}
-	}
+	// Dense genotype vector: for the vectorised pass as dosage and 0/1
+	// weight arrays (filled straight from the packed bytes when every
+	// sample is analysed), otherwise as dosage and class index.
 	pa := &wk.pa
-	pa.z, pa.y, pa.e0, pa.g, pa.gi = m.z, m.y, dn.e0, g, gi
 	pa.grad, pa.hess = grad, hess
 	pass := passGeneric
 	if q < len(passFuncs) {
 		pass = passFuncs[q]
+	}
+	if dn.zc != nil {
+		sa := &wk.sa
+		if sa.g == nil {
+			np := len(dn.e0p)
+			sa.g, sa.m = make([]float64, np), make([]float64, np)
+			sa.z, sa.y, sa.e0 = dn.zc, dn.yp, dn.e0p
+			sa.shift, sa.grad, sa.hess = pa.shift, grad, hess
+		}
+		if m.n == m.nAll {
+			full := m.n / 4
+			for b := 0; b < full; b++ {
+				x := row[b]
+				copy(sa.g[4*b:4*b+4], dosTable[x][:])
+				copy(sa.m[4*b:4*b+4], weightTable[x][:])
+			}
+			for i := 4 * full; i < m.n; i++ {
+				x := row[full] >> (2 * (i - 4*full))
+				sa.g[i], sa.m[i] = dosTable[x][0], weightTable[x][0]
+			}
+		} else {
+			for i, k := range m.idx {
+				if k >= 0 {
+					x := row[i/4] >> (2 * (i % 4))
+					sa.g[k], sa.m[k] = dosTable[x][0], weightTable[x][0]
+				}
+			}
+		}
+		vp := simdPasses[q]
+		pass = func(pa *passArgs) {
+			sa.tg = pa.tg
+			vp(sa)
+		}
+	} else {
+		g, gi := wk.g, wk.gi
+		full := wk.fullRow(m.nAll)
+		plink.UnpackFloat64(row, m.nAll, full)
+		for i, k := range m.idx {
+			if k >= 0 {
+				v := full[i]
+				if v != v {
+					g[k], gi[k] = 0, 3
+				} else {
+					g[k], gi[k] = v, uint8(v)
+				}
+			}
+		}
+		pa.z, pa.y, pa.e0, pa.g, pa.gi = m.z, m.y, dn.e0, g, gi
 	}
 	const maxIter = 25
 	minDelta := math.Inf(1)

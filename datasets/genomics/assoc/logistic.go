@@ -7,6 +7,9 @@ import (
 	"enclave/datasets/genomics/plink"
 )
 
+// noCells disables the collapsed-cells path (tests compare both paths).
+var noCells bool
+
 // maxCells bounds the covariate patterns for which samples are collapsed
 // into weighted cells (genotype × case status × pattern).
 const maxCells = 16
@@ -43,6 +46,7 @@ type logWork struct {
 	gi    []uint8   // dense genotype index, 3 missing
 	acc   []float64
 	pa    passArgs
+	sa    simdArgs
 	hess2 []float64 // Firth step matrix X' diag((1+h)w) X
 	inv2  []float64
 }
@@ -95,7 +99,7 @@ func (m *model) fitNull(name string) error {
 		}
 		patOf[i] = k
 	}
-	if len(pats) <= maxCells {
+	if len(pats) <= maxCells && !noCells {
 		cd := &cellDesign{patterns: pats, masks: make([][2]*plink.Mask, len(pats))}
 		for pt := range pats {
 			for y := 0; y < 2; y++ {
