@@ -316,3 +316,33 @@ def test_install_and_uninstall(tmp_path):
     assert r.returncode == 0 and not d.exists()
     r = subprocess.run([kernelspec_env.ENCLAVE, "uninstall", "--prefix", str(tmp_path), "--name", "go-x"], capture_output=True, text=True)
     assert r.returncode != 0 and "not installed" in r.stderr
+
+
+def test_ipc_transport(tmp_path):
+    km = KernelManager(kernel_name=kernelspec_env.KERNEL_NAME, transport="ipc", ip=str(tmp_path / "k"))
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=TIMEOUT)
+        r, out = run(kc, "2 * 21")
+        assert r["status"] == "ok" and result(out) == "42"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize("scheme,key", [("hmac-sha512", b"k" * 32), ("hmac-sha1", b"secret"), ("hmac-sha256", b"")])
+def test_signature_schemes(scheme, key):
+    from jupyter_client.session import Session
+    km = KernelManager(kernel_name=kernelspec_env.KERNEL_NAME, session=Session(key=key, signature_scheme=scheme))
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=TIMEOUT)
+        r, out = run(kc, "6 * 7")
+        assert r["status"] == "ok" and result(out) == "42"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
