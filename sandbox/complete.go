@@ -5,6 +5,7 @@ import (
 	"go/token"
 	"path"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -115,11 +116,16 @@ func pkgSymbols(p string) map[string]reflect.Value {
 	return symbols.Symbols[p+"/"+name]
 }
 
-// extraSymbols are the symbols the worker supplies itself.
-var extraSymbols = map[string][]string{
-	"fmt":  {"Print", "Printf", "Println", "Scan", "Scanf", "Scanln"},
-	"time": {"Sleep"},
-}
+// extraSymbols are the symbols the worker supplies itself, by package.
+var extraSymbols = func() map[string][]string {
+	m := map[string][]string{}
+	for _, p := range allowlist.Packages {
+		if len(p.Supplied) > 0 {
+			m[p.Path] = p.Supplied
+		}
+	}
+	return m
+}()
 
 func (w *Worker) complete(q *rpc.CodeQuery) *rpc.Completion {
 	if q == nil {
@@ -207,14 +213,18 @@ func (w *Worker) inspect(q *rpc.CodeQuery) *rpc.Inspection {
 		if p == "" {
 			return &rpc.Inspection{}
 		}
-		if v, ok := pkgSymbols(p)[ident]; ok {
-			text = describe(p, ident, v)
-		} else {
-			for _, name := range extraSymbols[p] {
-				if name == ident {
-					text = p + "." + ident + " (supplied by the enclave worker: output goes to the cell, input asks the notebook)"
-				}
+		_, inTable := pkgSymbols(p)[ident]
+		supplied := slices.Contains(extraSymbols[p], ident)
+		if decl, doc, ok := symbols.Doc(p + "." + ident); ok && (inTable || supplied) {
+			text = decl
+			if supplied {
+				text += "\n(supplied by the enclave worker: output goes to the cell, input asks the notebook, an interrupt ends a sleep)"
 			}
+			if doc != "" {
+				text += "\n\n" + doc
+			}
+		} else if v, ok := pkgSymbols(p)[ident]; ok {
+			text = describe(p, ident, v)
 		}
 	} else if k, ok := w.names.kind(ident); ok {
 		text = k + " " + ident + " (declared in this notebook)"

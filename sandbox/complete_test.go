@@ -75,12 +75,14 @@ func TestCompleteAndInspect(t *testing.T) {
 	inspections := []struct {
 		code, want string
 	}{
-		{"strings.ToUpper", "func strings.ToUpper(string) string"},
+		{"strings.ToUpper", "func ToUpper(s string) string\n\nToUpper returns s with all Unicode letters mapped to their upper case."},
 		{"cohortSize", "var cohortSize (declared in this notebook)"},
 		{"summarize", "func summarize (declared in this notebook)"},
 		{"fmt.Println", "supplied by the enclave worker"},
-		{"strings.Builder", "type strings.Builder struct"},
-		{"math.Pi", "math.Pi"},
+		{"strings.Builder", "type Builder struct"},
+		{"math.Pi", "Pi"},
+		{"display.New", "func New(b Bundle) *Handle"},
+		{"time.AfterFunc", ""},
 		{"nothingHere", ""},
 	}
 	for _, tc := range inspections {

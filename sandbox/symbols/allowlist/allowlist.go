@@ -1,6 +1,9 @@
 package allowlist
 
-import "sort"
+import (
+	"regexp"
+	"sort"
+)
 
 // Package is one importable package.
 type Package struct {
@@ -13,6 +16,9 @@ type Package struct {
 	Include []string
 	// Exclude drops symbols matching one of these regexps.
 	Exclude []string
+	// Supplied names excluded symbols the worker provides itself, with
+	// the same signature (fmt.Println writing to the cell's stdout).
+	Supplied []string
 	// Why explains the exclusions, for reviewers.
 	Why string
 }
@@ -48,9 +54,10 @@ var Packages = []Package{
 	},
 	{Path: "errors"},
 	{
-		Path:    "fmt",
-		Exclude: []string{"^Print$", "^Printf$", "^Println$", "^Scan$", "^Scanf$", "^Scanln$"},
-		Why:     "the worker supplies these per interpreter: output goes to the cell's stdout stream, input asks the frontend",
+		Path:     "fmt",
+		Exclude:  []string{"^Print$", "^Printf$", "^Println$", "^Scan$", "^Scanf$", "^Scanln$"},
+		Supplied: []string{"Print", "Printf", "Println", "Scan", "Scanf", "Scanln"},
+		Why:      "the worker supplies these per interpreter: output goes to the cell's stdout stream, input asks the frontend",
 	},
 	{Path: "hash/crc32"},
 	{Path: "html"},
@@ -92,8 +99,9 @@ var Packages = []Package{
 		Why: "a wrapper without ParseFiles, ParseGlob and ParseFS: the standard Template's methods read files",
 	},
 	{
-		Path:    "time",
-		Exclude: []string{"^Sleep$", "^AfterFunc$"},
+		Path:     "time",
+		Exclude:  []string{"^Sleep$", "^AfterFunc$"},
+		Supplied: []string{"Sleep"},
 		Why: "Sleep is supplied by the worker so that an interrupt ends it; AfterFunc runs user code on a " +
 			"goroutine after the cell ended. LoadLocation refuses paths with .. or a leading /, and the " +
 			"worker embeds time/tzdata, so it works when confinement forbids reading zoneinfo",
@@ -101,6 +109,28 @@ var Packages = []Package{
 	{Path: "unicode"},
 	{Path: "unicode/utf16"},
 	{Path: "unicode/utf8"},
+}
+
+// Keeps reports whether the package's table keeps the exported symbol name
+// (its Include and Exclude lists) or the worker supplies it.
+func (p Package) Keeps(name string) bool {
+	for _, s := range p.Supplied {
+		if s == name {
+			return true
+		}
+	}
+	match := func(list []string) bool {
+		for _, re := range list {
+			if regexp.MustCompile(re).MatchString(name) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(p.Include) > 0 && !match(p.Include) {
+		return false
+	}
+	return !match(p.Exclude)
 }
 
 // Lookup returns the allowlist entry for an import path.

@@ -44,6 +44,9 @@ func main() {
 			log.Fatal(err)
 		}
 	}
+	if err := writeDocs("zdocs.txt"); err != nil {
+		log.Fatalf("docs: %v", err)
+	}
 }
 
 var (
