@@ -166,25 +166,6 @@ func TestNoWayOut(t *testing.T) {
 	}
 }
 
-// methods lists the exported methods of a type and of its pointer.
-func methods(tp reflect.Type) []reflect.Method {
-	var out []reflect.Method
-	for i := 0; i < tp.NumMethod(); i++ {
-		if m := tp.Method(i); m.IsExported() {
-			out = append(out, m)
-		}
-	}
-	if tp.Kind() != reflect.Pointer && tp.Kind() != reflect.Interface {
-		pt := reflect.PointerTo(tp)
-		for i := 0; i < pt.NumMethod(); i++ {
-			if m := pt.Method(i); m.IsExported() {
-				out = append(out, m)
-			}
-		}
-	}
-	return out
-}
-
 // TestWorkerDeps keeps the worker binary free of the data layer, the
 // release machinery, the kernel, DuckDB and yaegi's full symbol table.
 func TestWorkerDeps(t *testing.T) {

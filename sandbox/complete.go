@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"go/scanner"
 	"go/token"
 	"path"
@@ -127,6 +128,60 @@ var extraSymbols = func() map[string][]string {
 	return m
 }()
 
+// global returns a notebook variable's value, if no cell is running (the
+// interpreter's memory is not read while a cell changes it).
+func (w *Worker) global(name string) (reflect.Value, bool) {
+	if w.ip == nil || !w.busy.TryLock() {
+		return reflect.Value{}, false
+	}
+	defer w.busy.Unlock()
+	v, ok := w.ip.Globals()[name]
+	if !ok || !v.IsValid() {
+		return reflect.Value{}, false
+	}
+	if inner, ok := unwrapInterp(v); ok {
+		v = inner
+	}
+	return v, true
+}
+
+// members lists the fields and compiled methods of a value's type.
+func members(v reflect.Value) []string {
+	var out []string
+	t := v.Type()
+	for _, m := range methods(t) {
+		out = append(out, m.Name)
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() == reflect.Struct {
+		for i := 0; i < t.NumField(); i++ {
+			out = append(out, t.Field(i).Name)
+		}
+	}
+	return out
+}
+
+// methods lists the exported methods of a type and of its pointer.
+func methods(tp reflect.Type) []reflect.Method {
+	var out []reflect.Method
+	for i := 0; i < tp.NumMethod(); i++ {
+		if m := tp.Method(i); m.IsExported() {
+			out = append(out, m)
+		}
+	}
+	if tp.Kind() != reflect.Pointer && tp.Kind() != reflect.Interface {
+		pt := reflect.PointerTo(tp)
+		for i := 0; i < pt.NumMethod(); i++ {
+			if m := pt.Method(i); m.IsExported() {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
 func (w *Worker) complete(q *rpc.CodeQuery) *rpc.Completion {
 	if q == nil {
 		return &rpc.Completion{Matches: []string{}}
@@ -135,7 +190,13 @@ func (w *Worker) complete(q *rpc.CodeQuery) *rpc.Completion {
 	qual, ident, start := word(q.Code, at)
 	var matches []string
 	if qual != "" {
-		if p := packageFor(q.Code, qual); p != "" {
+		if v, ok := w.notebookValue(qual); ok {
+			for _, name := range members(v) {
+				if strings.HasPrefix(name, ident) {
+					matches = append(matches, name)
+				}
+			}
+		} else if p := packageFor(q.Code, qual); p != "" {
 			for name := range pkgSymbols(p) {
 				if !strings.HasPrefix(name, "_") && strings.HasPrefix(name, ident) {
 					matches = append(matches, name)
@@ -228,6 +289,9 @@ func (w *Worker) inspect(q *rpc.CodeQuery) *rpc.Inspection {
 		}
 	} else if k, ok := w.names.kind(ident); ok {
 		text = k + " " + ident + " (declared in this notebook)"
+		if v, ok := w.notebookValue(ident); ok && k != "func" && k != "type" {
+			text = fmt.Sprintf("%s %s %s (declared in this notebook)\n= %s", k, ident, v.Type(), clip(valuePreview(v), 2000))
+		}
 	} else if p := packageFor(q.Code, ident); p != "" {
 		text = "package " + p
 	}
@@ -235,6 +299,26 @@ func (w *Worker) inspect(q *rpc.CodeQuery) *rpc.Inspection {
 		return &rpc.Inspection{}
 	}
 	return &rpc.Inspection{Data: map[string]any{"text/plain": text}}
+}
+
+// notebookValue is the value of a variable a cell declared, when it can be
+// read (no cell running).
+func (w *Worker) notebookValue(name string) (reflect.Value, bool) {
+	if k, ok := w.names.kind(name); !ok || k == "func" || k == "type" {
+		return reflect.Value{}, false
+	}
+	return w.global(name)
+}
+
+func valuePreview(v reflect.Value) (s string) {
+	defer func() {
+		if recover() != nil {
+			s = "?"
+		}
+	}()
+	var b strings.Builder
+	plain(&b, v, 0)
+	return b.String()
 }
 
 func describe(pkg, name string, v reflect.Value) string {

@@ -10,7 +10,8 @@ import (
 
 func TestCompleteAndInspect(t *testing.T) {
 	k := startWorker(t, Options{})
-	for _, code := range []string{"import \"strings\"\ncohortSize := 12", "func summarize(n int) string { return \"\" }"} {
+	for _, code := range []string{"import \"strings\"\ncohortSize := 12", "func summarize(n int) string { return \"\" }",
+		"type Row struct{ Name string; Count int }\nvar best = Row{\"ldl\", 3}\nvar sb strings.Builder"} {
 		if o := k.exec(code, rpc.ExecRequest{}); o.Err != nil {
 			t.Fatalf("%s: %+v", code, o.Err)
 		}
@@ -48,6 +49,8 @@ func TestCompleteAndInspect(t *testing.T) {
 		{"__enc", -1, nil, []string{"__enclave_result0"}, 0, 5},
 		{"é := 1\nstrings.Fi", -1, []string{"Fields", "FieldsFunc"}, nil, 15, 17},
 		{"strings.Fi + 1", 10, []string{"Fields"}, nil, 8, 10},
+		{"best.Na", -1, []string{"Name"}, []string{"Count"}, 5, 7},
+		{"sb.Wr", -1, []string{"WriteString", "WriteByte"}, nil, 3, 5},
 	}
 	for _, tc := range completions {
 		cursor := tc.cursor
@@ -76,7 +79,8 @@ func TestCompleteAndInspect(t *testing.T) {
 		code, want string
 	}{
 		{"strings.ToUpper", "func ToUpper(s string) string\n\nToUpper returns s with all Unicode letters mapped to their upper case."},
-		{"cohortSize", "var cohortSize (declared in this notebook)"},
+		{"cohortSize", "var cohortSize int (declared in this notebook)\n= 12"},
+		{"best", "= {Name:\"ldl\" Count:3}"},
 		{"summarize", "func summarize (declared in this notebook)"},
 		{"fmt.Println", "supplied by the enclave worker"},
 		{"strings.Builder", "type Builder struct"},

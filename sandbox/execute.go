@@ -71,7 +71,9 @@ func (w *Worker) execute(m *rpc.Msg) {
 		w.out.notice("a goroutine of an earlier cell panicked: " + late)
 	}
 
+	w.busy.Lock()
 	ok := w.run(c, req)
+	w.busy.Unlock()
 
 	w.mu.Lock()
 	w.cell = nil

@@ -60,6 +60,10 @@ type Worker struct {
 	genericsDone  bool
 	sourceResults map[string]int
 
+	// busy is held while a cell runs; completion and inspection look at
+	// the interpreter's variables only when they can take it.
+	busy sync.Mutex
+
 	mu        sync.Mutex
 	cell      *cellRun // running cell, or nil
 	latePanic string   // a goroutine's panic between cells, told next cell
