@@ -21,11 +21,12 @@ import (
 // checkFDs reports descriptors the worker should not hold: anything above
 // the two RPC pipes (3, 4) that is not the Go runtime's own (epoll, eventfd,
 // its cgroup CPU quota files). It closes nothing: launch is what prevents
-// leaks; this makes a leak visible.
+// leaks; this makes a leak visible. Without /proc (an empty root) it tells
+// descriptors apart by fstat alone.
 func checkFDs() string {
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		return unavailable(LayerFDs, "cannot list /proc/self/fd: %v", err)
+		return checkFDsByStat()
 	}
 	var odd []string
 	for _, e := range ents {
@@ -42,6 +43,34 @@ func checkFDs() string {
 		}
 		odd = append(odd, fmt.Sprintf("%d → %s", fd, target))
 	}
+	return fdsReport(odd)
+}
+
+// checkFDsByStat scans descriptors 5 up to RLIMIT_NOFILE: anonymous inodes
+// (epoll, eventfd: no file type) are the runtime's; a file, directory,
+// socket, pipe or device is not expected.
+func checkFDsByStat() string {
+	var rl unix.Rlimit
+	max := uint64(1024)
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur < max {
+		max = rl.Cur
+	}
+	kinds := map[uint32]string{unix.S_IFREG: "file", unix.S_IFDIR: "directory", unix.S_IFSOCK: "socket",
+		unix.S_IFIFO: "pipe", unix.S_IFCHR: "device", unix.S_IFBLK: "device", unix.S_IFLNK: "link"}
+	var odd []string
+	for fd := 5; uint64(fd) < max; fd++ {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			continue
+		}
+		if k, ok := kinds[st.Mode&unix.S_IFMT]; ok {
+			odd = append(odd, fmt.Sprintf("%d → %s", fd, k))
+		}
+	}
+	return fdsReport(odd)
+}
+
+func fdsReport(odd []string) string {
 	if len(odd) > 0 {
 		return LayerFDs + ": partial (unexpected descriptors: " + strings.Join(odd, ", ") + ")"
 	}

@@ -3,8 +3,10 @@
 package launch
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -20,8 +22,11 @@ type feature int
 
 const (
 	featNetNS  feature = 1 << iota // new network (and IPC) namespace
+	featRoot                       // new mount namespace, chroot to an empty directory
 	featUserNS                     // new user namespace; as root, the worker runs as nobody in it
 )
+
+var featNames = map[feature]string{featNetNS: "netns", featRoot: "fsroot", featUserNS: "userns"}
 
 var (
 	unavailMu sync.Mutex
@@ -46,56 +51,74 @@ func unavailableReason(f feature) (string, bool) {
 }
 
 // attempt is one way to start the worker; fallback names the feature to
-// blame (and drop) if it fails.
+// blame (and drop) if it fails. emptyRoot asks Start to chroot the worker
+// into a fresh directory holding only (a link to) its binary.
 type attempt struct {
-	attr     *syscall.SysProcAttr
-	layers   []string
-	fallback *feature
+	attr      *syscall.SysProcAttr
+	layers    []string
+	fallback  *feature
+	emptyRoot bool
 }
 
 // plan lists the ways to start the worker, most hardened first, each next
-// one without one more feature.
+// one without one more feature (userns first, then fsroot, then netns).
 //
 // A root kernel puts the worker in a new user namespace mapping only nobody
 // and makes it nobody there: the worker has no capabilities anywhere, while
 // the kernel, owner of that namespace, may still set its resource limits
 // (prlimit on another uid needs CAP_SYS_RESOURCE over the target's
 // namespace, which a container's root often lacks on the host). An
-// unprivileged kernel needs the user namespace to be allowed a network
-// namespace at all; it maps its own uid.
+// unprivileged kernel needs the user namespace to be allowed a network or
+// mount namespace at all; it maps its own uid.
+//
+// The empty root is the filesystem layer that does not depend on Landlock:
+// the worker is chrooted (in its own mount namespace) into a directory that
+// holds only its binary and is deleted as soon as the worker has started,
+// so its "/" is an empty, deleted directory with no /proc, /etc or /dev.
 func plan(cfg Config) []attempt {
 	root := os.Geteuid() == 0
 	var want []feature
 	notes := map[feature]string{}
-	if cfg.Plain {
-		notes[featNetNS] = "netns: off (plain worker)"
-		notes[featUserNS] = "userns: off (plain worker)"
-	} else {
-		if cfg.NoNetNS {
-			notes[featNetNS] = "netns: off (Config.NoNetNS)"
-		} else if r, bad := unavailableReason(featNetNS); bad {
-			notes[featNetNS] = "netns: unavailable (" + r + ")"
-		} else {
-			want = append(want, featNetNS)
-		}
+	consider := func(f feature, off bool, why string) {
 		switch {
-		case root && cfg.KeepUID:
-			notes[featUserNS] = "userns: off, worker runs as root (Config.KeepUID)"
+		case cfg.Plain:
+			notes[f] = featNames[f] + ": off (plain worker)"
+		case off:
+			notes[f] = featNames[f] + ": off (" + why + ")"
 		default:
-			if r, bad := unavailableReason(featUserNS); bad {
-				notes[featUserNS] = "userns: unavailable (" + r + ")"
+			if r, bad := unavailableReason(f); bad {
+				notes[f] = featNames[f] + ": unavailable (" + r + ")"
 			} else {
-				want = append(want, featUserNS)
+				want = append(want, f)
 			}
 		}
 	}
+	consider(featNetNS, cfg.NoNetNS, "Config.NoNetNS")
+	if why := staticBinary(cfg.Path); why != "" && !cfg.Plain && !cfg.NoEmptyRoot {
+		notes[featRoot] = "fsroot: unavailable (" + why + ")"
+	} else {
+		consider(featRoot, cfg.NoEmptyRoot, "Config.NoEmptyRoot")
+	}
+	consider(featUserNS, root && cfg.KeepUID, "Config.KeepUID, worker runs as root")
+
 	var out []attempt
 	for {
-		a := attempt{attr: baseAttr()}
 		has := map[feature]bool{}
 		for _, f := range want {
 			has[f] = true
 		}
+		if !root && !has[featUserNS] && (has[featNetNS] || has[featRoot]) {
+			// Without a user namespace an unprivileged kernel can create
+			// neither a network nor a mount namespace: do not try.
+			for _, f := range []feature{featNetNS, featRoot} {
+				if has[f] {
+					notes[f] = featNames[f] + ": unavailable (needs root or a user namespace)"
+				}
+			}
+			want = want[:0]
+			continue
+		}
+		a := attempt{attr: baseAttr()}
 		if has[featUserNS] {
 			a.attr.Cloneflags |= syscall.CLONE_NEWUSER
 			a.attr.GidMappingsEnableSetgroups = true
@@ -115,16 +138,16 @@ func plan(cfg Config) []attempt {
 			a.layers = append(a.layers, n)
 		}
 		if has[featNetNS] {
-			if !root && !has[featUserNS] {
-				// Without a user namespace an unprivileged kernel cannot
-				// create a network namespace: do not try.
-				want = want[:0]
-				notes[featNetNS] = "netns: unavailable (needs root or a user namespace)"
-				continue
-			}
 			a.attr.Cloneflags |= syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC
 			a.layers = append(a.layers, "netns: active (new network namespace, no interfaces up; new IPC namespace)")
 		} else if n, ok := notes[featNetNS]; ok {
+			a.layers = append(a.layers, n)
+		}
+		if has[featRoot] {
+			a.attr.Cloneflags |= syscall.CLONE_NEWNS
+			a.emptyRoot = true
+			a.layers = append(a.layers, "fsroot: active (own mount namespace, chrooted into an empty deleted directory: no /proc, /etc, /dev)")
+		} else if n, ok := notes[featRoot]; ok {
 			a.layers = append(a.layers, n)
 		}
 		if !has[featUserNS] && root && !cfg.Plain {
@@ -138,17 +161,71 @@ func plan(cfg Config) []attempt {
 			out = append(out, a)
 			return out
 		}
-		// Drop the most recently added feature first: userns, then netns.
+		// Drop the most recently added feature first: userns, then fsroot,
+		// then netns.
 		last := want[len(want)-1]
 		a.fallback = &last
 		out = append(out, a)
 		want = want[:len(want)-1]
-		if last == featUserNS {
-			notes[featUserNS] = "userns: unavailable (clone refused)"
-		} else {
-			notes[featNetNS] = "netns: unavailable (clone refused)"
+		notes[last] = featNames[last] + ": unavailable (clone refused)"
+	}
+}
+
+// staticBinary returns why bin cannot run in an empty root, or "" if it
+// can: a dynamically linked binary needs its loader and libraries.
+func staticBinary(bin string) string {
+	f, err := elf.Open(bin)
+	if err != nil {
+		return "cannot read the worker binary: " + err.Error()
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return "the worker binary is dynamically linked; build it with CGO_ENABLED=0"
 		}
 	}
+	return ""
+}
+
+// prepareRoot makes the directory the worker is chrooted into: fresh,
+// traversable by nobody, holding only a hard link to (or else a copy of)
+// the worker binary. It returns the directory and the binary's path inside
+// it. The caller removes the directory once the worker has started.
+func prepareRoot(bin string) (dir, inside string, err error) {
+	dir, err = os.MkdirTemp("", "enclave-worker-root-")
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.Chmod(dir, 0o711); err != nil {
+		os.RemoveAll(dir)
+		return "", "", err
+	}
+	name := "enclave-worker"
+	dst := dir + "/" + name
+	if err := os.Link(bin, dst); err != nil {
+		if err := copyBinary(bin, dst); err != nil {
+			os.RemoveAll(dir)
+			return "", "", err
+		}
+	}
+	return dir, "/" + name, nil
+}
+
+func copyBinary(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
 }
 
 // refusal reports whether a failed start means the host does not allow a

@@ -7,10 +7,13 @@ import "syscall"
 type feature int
 
 type attempt struct {
-	attr     *syscall.SysProcAttr
-	layers   []string
-	fallback *feature
+	attr      *syscall.SysProcAttr
+	layers    []string
+	fallback  *feature
+	emptyRoot bool
 }
+
+func prepareRoot(bin string) (dir, inside string, err error) { return "", bin, nil }
 
 func remember(*feature, error) {}
 

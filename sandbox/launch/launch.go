@@ -44,6 +44,9 @@ type Config struct {
 	KeepUID bool
 	// NoNetNS skips the new network namespace.
 	NoNetNS bool
+	// NoEmptyRoot skips the chroot into an empty directory (the filesystem
+	// layer that holds without Landlock).
+	NoEmptyRoot bool
 }
 
 // Defaults for Config's zero values.
@@ -105,13 +108,33 @@ func Start(cfg Config) (*Process, error) {
 	var layers []string
 	var cmd *exec.Cmd
 	for _, attempt := range plan(cfg) {
-		cmd = exec.Command(cfg.Path, args...)
+		path, dir := cfg.Path, ""
+		if attempt.emptyRoot {
+			var inside string
+			dir, inside, err = prepareRoot(cfg.Path)
+			if err != nil {
+				err = fmt.Errorf("prepare empty root: %w", err)
+				if attempt.fallback == nil {
+					break
+				}
+				remember(attempt.fallback, err)
+				continue
+			}
+			attempt.attr.Chroot = dir
+			path = inside
+		}
+		cmd = exec.Command(path, args...)
 		cmd.Env = []string{}
+		cmd.Dir = "/" // after the chroot: no working directory outside it
 		cmd.Stdout = tail
 		cmd.Stderr = tail
 		cmd.ExtraFiles = []*os.File{reqR, evW}
 		cmd.SysProcAttr = attempt.attr
 		err = cmd.Start()
+		if dir != "" {
+			// The worker keeps its root and binary open; the names go.
+			os.RemoveAll(dir)
+		}
 		if err == nil {
 			layers = append(layers, attempt.layers...)
 			break

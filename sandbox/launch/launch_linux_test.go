@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,6 +49,10 @@ type probeReport struct {
 	// native code (an interpreter escape) could still do.
 	Layers  []string          `json:"layers"`
 	Escapes map[string]string `json:"escapes"`
+	// What the worker sees at "/" before any confinement of its own.
+	Root    []string `json:"root"`
+	RootErr string   `json:"root_err"`
+	Passwd  string   `json:"passwd"`
 }
 
 var workerBin string // a copy of the test binary that nobody can execute
@@ -78,14 +83,40 @@ func TestMain(m *testing.M) {
 	os.Chmod(dir, 0o755)
 	self, _ := os.Executable()
 	workerBin = filepath.Join(dir, "worker")
-	if err := copyFile(self, workerBin); err != nil {
+	// The empty root needs a statically linked worker: when this test
+	// binary is not one (cgo on), build it again with CGO_ENABLED=0.
+	if staticBinary(self) == "" {
+		err = copyFile(self, workerBin)
+	} else if err = buildStatic(workerBin); err != nil {
+		fmt.Fprintf(os.Stderr, "no static stand-in worker (%v); the empty-root layer goes untested\n", err)
+		err = copyFile(self, workerBin)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	os.Chmod(workerBin, 0o755)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
+
+// buildStatic builds this package's test binary with cgo off.
+func buildStatic(out string) error {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	cmd := exec.Command(goBin, "test", "-c", "-o", out, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%v: %s", err, b)
+	}
+	return nil
+}
+
+// staticWorker says whether the stand-in worker can run in an empty root.
+func staticWorker() bool { return staticBinary(workerBin) == "" }
 
 func copyFile(from, to string) error {
 	src, err := os.Open(from)
@@ -127,6 +158,18 @@ func runProbeWorker(args []string) {
 		var rl unix.Rlimit
 		unix.Getrlimit(res, &rl)
 		rep.Limits[name] = rl.Cur
+	}
+	if ents, err := os.ReadDir("/"); err != nil {
+		rep.RootErr = err.Error()
+	} else {
+		for _, e := range ents {
+			rep.Root = append(rep.Root, e.Name())
+		}
+	}
+	if _, err := os.ReadFile("/etc/passwd"); err != nil {
+		rep.Passwd = err.Error()
+	} else {
+		rep.Passwd = "readable"
 	}
 	rep.Sid, _ = unix.Getsid(0)
 	rep.Pgid = unix.Getpgrp()
@@ -342,9 +385,9 @@ func TestNoInheritedFDs(t *testing.T) {
 	}
 }
 
-// TestUIDFallback starts a binary nobody may not execute (the go test
-// build directory is private): the uid layer must be dropped with a reason,
-// not the start.
+// TestUIDFallback starts, without the empty root (which links the binary
+// into a directory nobody can reach), a binary nobody may not execute: the
+// uid layer must be dropped with a reason, not the start.
 func TestUIDFallback(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("uid drop applies to root kernels only")
@@ -363,7 +406,7 @@ func TestUIDFallback(t *testing.T) {
 		unavailable = saved
 		unavailMu.Unlock()
 	}()
-	p, rep := startProbe(t, Config{Path: bin}, "")
+	p, rep := startProbe(t, Config{Path: bin, NoEmptyRoot: true}, "")
 	if rep.UID != 0 {
 		t.Errorf("uid = %d, want root kept", rep.UID)
 	}
@@ -570,4 +613,38 @@ func TestWorkerDiesWithKernel(t *testing.T) {
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
 	t.Errorf("worker %d still running 5 s after its kernel was killed", pid)
+}
+
+// TestEmptyRoot: the worker's "/" is an empty, deleted directory, even
+// before Landlock — no /etc, no /proc, not even its own binary; and a
+// binary in a directory nobody cannot enter still starts as nobody.
+func TestEmptyRoot(t *testing.T) {
+	if !staticWorker() {
+		t.Skip("no statically linked stand-in worker")
+	}
+	dir := t.TempDir() // 0700: nobody could not reach a binary here
+	bin := filepath.Join(dir, "worker")
+	if err := copyFile(workerBin, bin); err != nil {
+		t.Fatal(err)
+	}
+	p, rep := startProbe(t, Config{Path: bin}, "")
+	if !contains(p.Layers(), "fsroot: active") {
+		t.Fatalf("layers %q: no empty root", p.Layers())
+	}
+	if len(rep.Root) != 0 {
+		t.Errorf("the worker's / holds %q, want nothing", rep.Root)
+	}
+	if rep.Passwd == "readable" {
+		t.Errorf("the worker read /etc/passwd from its empty root")
+	}
+	if os.Geteuid() == 0 && rep.UID != NobodyID {
+		t.Errorf("uid %d, want nobody", rep.UID)
+	}
+	root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", p.Pid()))
+	if err != nil || !strings.HasSuffix(root, "(deleted)") {
+		t.Errorf("worker root %q (%v), want a deleted directory", root, err)
+	}
+	if ents, _ := filepath.Glob(filepath.Join(os.TempDir(), "enclave-worker-root-*")); len(ents) > 0 {
+		t.Logf("note: leftover root directories (other kernels starting now?): %q", ents)
+	}
 }

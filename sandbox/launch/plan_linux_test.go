@@ -24,13 +24,17 @@ func TestPlanDegrades(t *testing.T) {
 		first    []string // prefixes expected among the first attempt's layers
 		flags    uintptr  // clone flags of the first attempt that must be set
 	}{
-		{"full", Config{}, nil, 3, []string{"userns: active", "netns: active"}, syscall.CLONE_NEWNET | syscall.CLONE_NEWUSER},
-		{"plain", Config{Plain: true}, nil, 1, []string{"netns: off (plain", "userns: off (plain"}, 0},
-		{"no netns asked", Config{NoNetNS: true}, nil, 2, []string{"netns: off (Config.NoNetNS)", "userns: active"}, syscall.CLONE_NEWUSER},
-		{"netns refused before", Config{}, map[feature]string{featNetNS: "clone: operation not permitted"}, 2,
+		{"full", Config{}, nil, 4, []string{"userns: active", "netns: active", "fsroot: active"},
+			syscall.CLONE_NEWNET | syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS},
+		{"plain", Config{Plain: true}, nil, 1, []string{"netns: off (plain", "userns: off (plain", "fsroot: off (plain"}, 0},
+		{"no netns asked", Config{NoNetNS: true}, nil, 3, []string{"netns: off (Config.NoNetNS)", "userns: active"}, syscall.CLONE_NEWUSER},
+		{"no empty root asked", Config{NoEmptyRoot: true}, nil, 3, []string{"fsroot: off (Config.NoEmptyRoot)", "netns: active"}, syscall.CLONE_NEWNET},
+		{"netns refused before", Config{}, map[feature]string{featNetNS: "clone: operation not permitted"}, 3,
 			[]string{"netns: unavailable (clone: operation not permitted)", "userns: active"}, syscall.CLONE_NEWUSER},
-		{"userns refused before", Config{}, map[feature]string{featUserNS: "EPERM"}, 2,
-			[]string{"userns: unavailable (EPERM)", "netns: active"}, syscall.CLONE_NEWNET},
+		{"userns refused before", Config{}, map[feature]string{featUserNS: "EPERM"}, 3,
+			[]string{"userns: unavailable (EPERM)", "netns: active", "uid: unavailable"}, syscall.CLONE_NEWNET},
+		{"dynamic binary", Config{Path: "/bin/true"}, nil, 3,
+			[]string{"fsroot: unavailable (the worker binary is dynamically linked", "userns: active"}, syscall.CLONE_NEWUSER},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,6 +47,12 @@ func TestPlanDegrades(t *testing.T) {
 			unavailMu.Unlock()
 			defer func() { unavailMu.Lock(); unavailable = saved; unavailMu.Unlock() }()
 
+			if tt.cfg.Path == "" {
+				if !staticWorker() {
+					t.Skip("no statically linked stand-in worker")
+				}
+				tt.cfg.Path = workerBin
+			}
 			as := plan(tt.cfg)
 			if len(as) != tt.attempts {
 				t.Errorf("%d attempts, want %d", len(as), tt.attempts)

@@ -56,6 +56,10 @@ func (p *Process) Verify() (lines []string, ok bool) {
 		its, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
 		check("netns", err == nil && its != mine, "worker "+its+", kernel "+mine)
 	}
+	if p.has("fsroot: active") {
+		root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
+		check("fsroot", err == nil && root != "/" && strings.HasSuffix(root, "(deleted)"), "root "+root)
+	}
 	if p.has("rlimits: active") {
 		limits, _ := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
 		var as string

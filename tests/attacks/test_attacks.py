@@ -156,6 +156,8 @@ def test_worker_after_crashes_is_hardened(kern):
     if os.geteuid() == 0:
         assert status["Uid"].split()[1] == "65534", f"worker uid {status['Uid']}"
     assert os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net"), "worker shares the host network"
+    root = os.readlink(f"/proc/{pid}/root")
+    assert root != "/" and root.endswith("(deleted)"), f"worker root is {root}, not an empty deleted directory"
     with open(f"/proc/{pid}/environ", "rb") as f:
         assert f.read() == b"", "worker has environment variables"
     for fd in os.listdir(f"/proc/{pid}/fd"):
