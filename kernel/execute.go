@@ -53,84 +53,97 @@ func (k *Kernel) execute(req *request) error {
 		cancel(nil)
 	}()
 
-	var (
-		cerr    *CellError
-		payload = []any{}
-	)
-	if target, ok := helpRequest(c.Code); ok && k.cfg.WorkspaceErr == nil {
-		// "fmt.Println?" pages the documentation, as IPython's "obj?" does.
-		if in, ok := k.cfg.Executor.(Inspector); ok {
-			data, err := in.Inspect(ctx, target, runeCount(target), 1)
-			switch {
-			case err != nil:
-				cerr = &CellError{Name: "InspectError", Value: err.Error()}
-			case len(data) == 0:
-				cerr = &CellError{Name: "NotFound", Value: "no documentation for " + target}
-			default:
-				if b := released(k.release(req.msg, "inspect_reply", data), "inspect_reply"); b != nil {
-					payload = append(payload, map[string]any{"source": "page", "data": b, "start": 0})
-				} else {
-					cerr = &CellError{Name: "Withheld", Value: "the documentation was withheld by the release gate"}
-				}
-			}
-		}
-	} else if k.cfg.WorkspaceErr != nil {
-		cerr = &CellError{Name: "WorkspaceRefused", Value: k.cfg.WorkspaceErr.Error(),
-			Traceback: []string{"The workspace could not be opened, so no cell runs: " + k.cfg.WorkspaceErr.Error()}}
-	} else {
-		code, err := k.runMagics(ctx, c.Code, sink)
-		switch {
-		case err != nil:
-			cerr = err
-		case strings.TrimSpace(code) != "":
-			cerr = k.cfg.Executor.Execute(ctx, &Cell{Code: code, Silent: c.Silent, AllowStdin: c.AllowStdin,
-				Number: k.count, MaxOutput: k.cfg.OutputCap}, sink)
-		}
-	}
+	cerr, payload := k.runCell(ctx, req, &c, sink)
 	sink.stream.Stop()
+	defer k.gate.CellDone(req.msg.Header.MsgID)
 
 	ue := map[string]any{}
 	if cerr == nil && len(c.UserExpressions) > 0 {
 		ue = k.userExpressions(ctx, req.msg, c.UserExpressions)
 	}
-	defer k.gate.CellDone(req.msg.Header.MsgID)
-	if cerr != nil {
-		tb := cerr.Traceback
-		if tb == nil {
-			tb = []string{cerr.Name + ": " + cerr.Value}
-		}
-		// The reply repeats the error the gate released, never more.
-		content := map[string]any{"ename": cerr.Name, "evalue": cerr.Value, "traceback": tb}
-		var outs []Output
-		if c.Silent {
-			outs = k.release(req.msg, "error", content)
-		} else {
-			outs = k.publish(req.msg, "error", content)
-		}
-		var shown struct {
-			Name      string   `json:"ename"`
-			Value     string   `json:"evalue"`
-			Traceback []string `json:"traceback"`
-		}
-		if b := released(outs, "error"); b == nil || json.Unmarshal(b, &shown) != nil {
-			shown.Name, shown.Value = "Withheld", "the error text was withheld by the release gate"
-			shown.Traceback = []string{shown.Name + ": " + shown.Value}
-		}
-		r := errorReply(shown.Name, shown.Value, shown.Traceback)
-		r["execution_count"] = k.count
-		r["user_expressions"] = ue
-		r["payload"] = []any{}
-		k.reply(req, "execute_reply", r)
-		if c.StopOnError == nil || *c.StopOnError {
-			k.abortLeft = len(k.shellQ)
-			k.abortPre = abortClock{session: req.msg.Header.Session, replied: time.Now()}
-		}
+	if cerr == nil {
+		k.reply(req, "execute_reply", map[string]any{
+			"status": "ok", "execution_count": k.count, "user_expressions": ue, "payload": payload,
+		})
 		return nil
 	}
-	k.reply(req, "execute_reply", map[string]any{
-		"status": "ok", "execution_count": k.count, "user_expressions": ue, "payload": payload,
-	})
+	r := k.releaseError(req.msg, cerr, !c.Silent)
+	r["execution_count"] = k.count
+	r["user_expressions"] = ue
+	r["payload"] = []any{}
+	k.reply(req, "execute_reply", r)
+	if c.StopOnError == nil || *c.StopOnError {
+		k.abortLeft = len(k.shellQ)
+		k.abortPre = abortClock{session: req.msg.Header.Session, replied: time.Now()}
+	}
 	return nil
+}
+
+// runCell runs what the cell asks for: nothing but the refusal when the
+// workspace was refused, a documentation page for "name?", else its
+// magics and then its Go code on the executor.
+func (k *Kernel) runCell(ctx context.Context, req *request, c *executeContent, sink *cellSink) (*CellError, []any) {
+	if err := k.cfg.WorkspaceErr; err != nil {
+		return &CellError{Name: "WorkspaceRefused", Value: err.Error(),
+			Traceback: []string{"The workspace could not be opened, so no cell runs: " + err.Error()}}, nil
+	}
+	if target, ok := helpRequest(c.Code); ok {
+		return k.page(ctx, req, target)
+	}
+	code, cerr := k.runMagics(ctx, c.Code, sink)
+	if cerr != nil || strings.TrimSpace(code) == "" {
+		return cerr, []any{}
+	}
+	return k.cfg.Executor.Execute(ctx, &Cell{Code: code, Silent: c.Silent, AllowStdin: c.AllowStdin,
+		Number: k.count, MaxOutput: k.cfg.OutputCap}, sink), []any{}
+}
+
+// page answers "fmt.Println?" with the documentation as a page payload, as
+// IPython answers "obj?".
+func (k *Kernel) page(ctx context.Context, req *request, target string) (*CellError, []any) {
+	in, ok := k.cfg.Executor.(Inspector)
+	if !ok {
+		return &CellError{Name: "NotFound", Value: "no documentation available"}, nil
+	}
+	data, err := in.Inspect(ctx, target, runeCount(target), 1)
+	switch {
+	case err != nil:
+		return &CellError{Name: "InspectError", Value: err.Error()}, nil
+	case len(data) == 0:
+		return &CellError{Name: "NotFound", Value: "no documentation for " + target}, nil
+	}
+	b := released(k.release(req.msg, "inspect_reply", data), "inspect_reply")
+	if b == nil {
+		return &CellError{Name: "Withheld", Value: "the documentation was withheld by the release gate"}, nil
+	}
+	return nil, []any{map[string]any{"source": "page", "data": b, "start": 0}}
+}
+
+// releaseError passes a failed cell's error through the gate (publishing it
+// on iopub unless the cell is silent) and returns the error part of the
+// execute_reply: what the gate released, never more.
+func (k *Kernel) releaseError(parent *wire.Message, cerr *CellError, publish bool) map[string]any {
+	tb := cerr.Traceback
+	if tb == nil {
+		tb = []string{cerr.Name + ": " + cerr.Value}
+	}
+	content := map[string]any{"ename": cerr.Name, "evalue": cerr.Value, "traceback": tb}
+	var outs []Output
+	if publish {
+		outs = k.publish(parent, "error", content)
+	} else {
+		outs = k.release(parent, "error", content)
+	}
+	var shown struct {
+		Name      string   `json:"ename"`
+		Value     string   `json:"evalue"`
+		Traceback []string `json:"traceback"`
+	}
+	if b := released(outs, "error"); b == nil || json.Unmarshal(b, &shown) != nil {
+		shown.Name, shown.Value = "Withheld", "the error text was withheld by the release gate"
+		shown.Traceback = []string{shown.Name + ": " + shown.Value}
+	}
+	return errorReply(shown.Name, shown.Value, shown.Traceback)
 }
 
 // helpRequest recognises a cell that is just a Go name followed by "?"
