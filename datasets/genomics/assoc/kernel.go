@@ -115,3 +115,21 @@ func missing(row []byte, n int, dst []int32) []int32 {
 	}
 	return dst
 }
+
+// Kernel exposes the dense dosage kernel to the other genomics packages
+// (pca applies the GRM with it): rows×w values, and for a packed .bed-coded
+// row of those rows, acc[t] += Σ_i g_i·u_i[t] with g the A1 (ALT) dosage and
+// 0 for missing calls.
+type Kernel struct{ c *chunked }
+
+// NewKernel returns a zeroed kernel for rows vectors of w values.
+func NewKernel(w, rows int) *Kernel { return &Kernel{c: newChunked(w, rows)} }
+
+// Set stores value v of vector i, column t.
+func (k *Kernel) Set(i, t int, v float64) { k.c.set(i, t, v) }
+
+// Clear zeroes every value.
+func (k *Kernel) Clear() { clear(k.c.data) }
+
+// DosageDot adds Σ_i g_i·u_i to acc (length ≥ w) for a packed row.
+func (k *Kernel) DosageDot(row []byte, acc []float64) { k.c.dot(row, &dosTable, acc) }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"sync"
 
+	"enclave/datasets/genomics/assoc"
 	"enclave/datasets/genomics/plink"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -45,7 +46,7 @@ type Options struct {
 	Threads  int         // goroutines, <= 0 means 2
 	Method   Method      // Auto, Exact or Randomized
 	Founders *plink.Mask // samples for allele frequencies; nil means all
-	Iter     int         // subspace iterations (Randomized), default 12
+	Iter     int         // subspace iterations (Randomized), default 8
 	Seed     uint64      // random start (Randomized)
 	// MeanImpute divides the GRM by the variant count instead of the
 	// per-pair count of shared calls (plink2 --pca meanimpute); Randomized
@@ -114,7 +115,7 @@ func Run(g Genotypes, opt Options) (*Result, error) {
 		opt.Threads = 2
 	}
 	if opt.Iter <= 0 {
-		opt.Iter = 12
+		opt.Iter = 8
 	}
 	n := g.NumSamples()
 	if opt.Founders == nil {
@@ -273,7 +274,8 @@ func exact(g Genotypes, st *standard, opt Options) (*Result, error) {
 }
 
 // randomized runs block subspace iteration with l = PCs + 10 columns on the
-// GRM, applied as X (X' Y) straight from the packed rows, then a
+// mean-imputed GRM, applied as X (X' Y) with the dense dosage kernel over
+// the packed rows and over a sample-major transposed copy, then a
 // Rayleigh–Ritz step.
 func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 	n := g.NumSamples()
@@ -281,6 +283,7 @@ func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 	if l > n {
 		l = n
 	}
+	op := newGRMOperator(g, st, n, l, opt.Threads)
 	r := rand.New(rand.NewPCG(opt.Seed, 0x9e3779b97f4a7c15))
 	y := make([]float64, n*l) // row-major n × l
 	for i := range y {
@@ -289,11 +292,11 @@ func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 	orthonormalise(y, n, l)
 	ky := make([]float64, n*l)
 	for it := 0; it < opt.Iter; it++ {
-		applyGRM(g, st, y, ky, n, l, opt.Threads)
+		op.apply(y, ky)
 		copy(y, ky)
 		orthonormalise(y, n, l)
 	}
-	applyGRM(g, st, y, ky, n, l, opt.Threads)
+	op.apply(y, ky)
 	// B = Y' K Y (l × l).
 	b := make([]float64, l*l)
 	for i := 0; i < n; i++ {
@@ -333,66 +336,140 @@ func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 	return res, nil
 }
 
-// applyGRM computes out = X X' y / M for row-major n × l y, two passes over
-// the packed rows: W = X' y by variant blocks in parallel, then
-// out = X W by sample bands in parallel.
-func applyGRM(g Genotypes, st *standard, y, out []float64, n, l, threads int) {
+// grmOperator applies the mean-imputed GRM K = X X'/M to n × l blocks.
+// X holds x_ij = a_j g_ij + b_j for a call (a = 1/sd, b = -2p/sd) and 0 for
+// a missing one, so both products reduce to dosage-weighted sums over packed
+// rows plus corrections for the (few) missing calls:
+//
+//	(X'Y)_j = a_j Σ_i g_ij Y_i + b_j (Σ_i Y_i - Σ_{i missing at j} Y_i)
+//	(X W)_i = Σ_j g_ij a_j W_j + Σ_j b_j W_j - Σ_{j missing at i} b_j W_j
+//
+// The second sum runs over the sample-major transposed genotypes.
+type grmOperator struct {
+	g          Genotypes
+	st         *standard
+	n, m, l    int
+	threads    int
+	a, b       []float64
+	varMiss    [][]int32 // per used variant: samples with a missing call
+	sampleMiss [][]int32 // per sample: used variants with a missing call
+	tr         []byte    // sample-major packed genotypes, trBytes per sample
+	trBytes    int
+	yk, vk     *assoc.Kernel
+}
+
+func newGRMOperator(g Genotypes, st *standard, n, l, threads int) *grmOperator {
 	m := len(st.used)
-	colSum := make([]float64, l) // Σ_i y_i
-	for i := 0; i < n; i++ {
-		for p := 0; p < l; p++ {
-			colSum[p] += y[i*l+p]
-		}
+	op := &grmOperator{g: g, st: st, n: n, m: m, l: l, threads: threads,
+		a: make([]float64, m), b: make([]float64, m), varMiss: make([][]int32, m), sampleMiss: make([][]int32, n),
+		trBytes: (m + 3) / 4}
+	for j := range st.used {
+		v := st.vals[j]
+		op.a[j] = v[0] - v[2] // value(2) - value(1)
+		op.b[j] = v[3]        // value(0)
 	}
-	w := make([]float64, m*l)
-	plink.Parallel(m, threads, func(lo, hi int) error {
-		acc := make([]float64, l)
-		for j := lo; j < hi; j++ {
-			row := g.Row(st.used[j])
-			vals := st.vals[j]
-			clear(acc)
-			for b := 0; b < (n+3)/4; b++ {
-				x := row[b]
-				for k := 0; k < 4 && 4*b+k < n; k++ {
-					v := vals[(x>>(2*k))&3]
-					if v == 0 {
-						continue
-					}
-					yi := y[(4*b+k)*l : (4*b+k+1)*l]
-					for p, yv := range yi {
-						acc[p] += v * yv
-					}
-				}
-			}
-			copy(w[j*l:(j+1)*l], acc)
-		}
-		return nil
-	})
-	clear(out)
-	inv := 1 / float64(m)
+	// Transpose: thread t owns samples [lo, hi) and writes their rows.
+	op.tr = make([]byte, n*op.trBytes)
 	var wg sync.WaitGroup
-	nb := (n + 3) / 4
+	var mu sync.Mutex
 	for t := 0; t < threads; t++ {
-		b0, b1 := nb*t/threads, nb*(t+1)/threads
+		lo, hi := n*t/threads, n*(t+1)/threads
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for j := 0; j < m; j++ {
-				row := g.Row(st.used[j])
-				vals := st.vals[j]
-				wj := w[j*l : (j+1)*l]
-				for b := b0; b < b1; b++ {
-					x := row[b]
-					for k := 0; k < 4 && 4*b+k < n; k++ {
-						v := vals[(x>>(2*k))&3] * inv
-						if v == 0 {
-							continue
-						}
-						oi := out[(4*b+k)*l : (4*b+k+1)*l]
-						for p, wv := range wj {
-							oi[p] += v * wv
-						}
+			local := map[int][]int32{}
+			for j, v := range st.used {
+				row := g.Row(v)
+				jb, js := j/4, uint(2*(j%4))
+				for i := lo; i < hi; i++ {
+					code := (row[i>>2] >> (2 * (i & 3))) & 3
+					op.tr[i*op.trBytes+jb] |= code << js
+					if code == 1 {
+						op.sampleMiss[i] = append(op.sampleMiss[i], int32(j))
+						local[j] = append(local[j], int32(i))
 					}
+				}
+			}
+			mu.Lock()
+			for j, is := range local {
+				op.varMiss[j] = append(op.varMiss[j], is...)
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	// Padding codes of the transposed rows must read as missing-free zeros:
+	// code 3 (dosage 0) for variant slots past m.
+	for i := 0; i < n; i++ {
+		for j := m; j < 4*op.trBytes; j++ {
+			op.tr[i*op.trBytes+j/4] |= 3 << (2 * (j % 4))
+		}
+	}
+	op.yk = assoc.NewKernel(l, n)
+	op.vk = assoc.NewKernel(l, m)
+	return op
+}
+
+func (op *grmOperator) apply(y, out []float64) {
+	n, m, l := op.n, op.m, op.l
+	colSum := make([]float64, l)
+	op.yk.Clear()
+	for i := 0; i < n; i++ {
+		for p := 0; p < l; p++ {
+			v := y[i*l+p]
+			colSum[p] += v
+			op.yk.Set(i, p, v)
+		}
+	}
+	bw := make([]float64, m*l) // b_j W_j
+	op.vk.Clear()
+	var vmu sync.Mutex
+	plink.Parallel(m, op.threads, func(lo, hi int) error {
+		acc := make([]float64, l)
+		for j := lo; j < hi; j++ {
+			clear(acc)
+			op.yk.DosageDot(op.g.Row(op.st.used[j]), acc)
+			aj, bj := op.a[j], op.b[j]
+			for p := 0; p < l; p++ {
+				s := colSum[p]
+				for _, i := range op.varMiss[j] {
+					s -= y[int(i)*l+p]
+				}
+				w := aj*acc[p] + bj*s
+				bw[j*l+p] = bj * w
+				acc[p] = aj * w
+			}
+			vmu.Lock() // Set writes into shared chunk storage of disjoint rows; the lock keeps the race detector quiet
+			for p := 0; p < l; p++ {
+				op.vk.Set(j, p, acc[p])
+			}
+			vmu.Unlock()
+		}
+		return nil
+	})
+	c := make([]float64, l)
+	for j := 0; j < m; j++ {
+		for p := 0; p < l; p++ {
+			c[p] += bw[j*l+p]
+		}
+	}
+	inv := 1 / float64(m)
+	var wg sync.WaitGroup
+	for t := 0; t < op.threads; t++ {
+		lo, hi := n*t/op.threads, n*(t+1)/op.threads
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			acc := make([]float64, l)
+			for i := lo; i < hi; i++ {
+				clear(acc)
+				op.vk.DosageDot(op.tr[i*op.trBytes:(i+1)*op.trBytes], acc)
+				for p := 0; p < l; p++ {
+					s := acc[p] + c[p]
+					for _, j := range op.sampleMiss[i] {
+						s -= bw[int(j)*l+p]
+					}
+					out[i*l+p] = s * inv
 				}
 			}
 		}()
