@@ -19,7 +19,7 @@ var forbidden = []string{
 	"golang.org/x/sys/unix", "unsafe", "reflect", "plugin", "runtime/debug", "runtime/pprof",
 	"io/ioutil", "io/fs", "embed", "path/filepath", "log", "log/slog", "debug/elf", "testing",
 	"github.com/traefik/yaegi/interp", "github.com/traefik/yaegi/stdlib", "github.com/traefik/yaegi",
-	"enclave/sandbox", "enclave/sandbox/rpc", "enclave/datasets/omop", "enclave/api/remote",
+	"enclave/sandbox", "enclave/sandbox/rpc", "enclave/datasets/omop", "enclave/api/remote", "enclave/internal/rt",
 	"C", "crypto/tls", "database/sql", "go/build", "expvar", "flag",
 }
 
