@@ -259,3 +259,21 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("description %q", d)
 	}
 }
+
+func TestWorkerDeathBetweenCellsIsToldToTheNextCell(t *testing.T) {
+	e := newExecutor(t)
+	run(t, e, "print warm", &events{})
+	e.mu.Lock()
+	p := e.cur
+	e.mu.Unlock()
+	p.p.Kill()
+	<-p.dead
+	ev := &events{}
+	if cerr := run(t, e, "print after", ev); cerr != nil {
+		t.Fatal(cerr)
+	}
+	out := ev.out.String()
+	if !strings.Contains(out, "stderr:[enclave] the Go worker stopped between cells") || !strings.Contains(out, "variables were lost") || !strings.HasSuffix(out, "stdout:after\n") {
+		t.Errorf("output %q", out)
+	}
+}
