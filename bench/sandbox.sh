@@ -2,7 +2,8 @@
 # Sandbox costs, as JSON lines:
 #   1. worker startup (launch.Start → Ready), hardened vs plain (the baseline:
 #      same binary, no namespaces/rlimits/uid drop/Landlock/seccomp), median
-#      of STARTS starts each, and idle RSS — from `enclave doctor --json`;
+#      of STARTS starts each (and without each of netns, fsroot, userns), and
+#      idle RSS — from `enclave doctor --json --breakdown`;
 #   2. crash recovery through the real kernel: ms from the crashed cell's
 #      error reply to the next cell's reply, for an out-of-memory crash and a
 #      fatal "concurrent map writes", median of CRASHES each, against the same
@@ -16,13 +17,14 @@ STARTS=${STARTS:-20}
 CRASHES=${CRASHES:-10}
 export ENCLAVE ENCLAVE_WORKER CRASHES PYDEVD_DISABLE_FILE_VALIDATION=1
 
-doc=$("$ENCLAVE" doctor --json --starts "$STARTS" --worker "$ENCLAVE_WORKER")
+doc=$("$ENCLAVE" doctor --json --breakdown --starts "$STARTS" --worker "$ENCLAVE_WORKER")
 /usr/bin/python3 - "$doc" <<'EOF'
 import json, sys
 d = json.loads(sys.argv[1])
 print(json.dumps({"bench": "sandbox.startup", "starts": d["starts"],
                   "hardened_ms": d["startup_hardened_ms"], "plain_ms": d["startup_plain_ms"],
-                  "overhead_ms": round(d["startup_hardened_ms"] - d["startup_plain_ms"], 2)}))
+                  "overhead_ms": round(d["startup_hardened_ms"] - d["startup_plain_ms"], 2),
+                  "without_layer_ms": d.get("startup_without_ms", {})}))
 print(json.dumps({"bench": "sandbox.idle_rss", "hardened_kib": d["idle_rss_hardened_kib"],
                   "plain_kib": d["idle_rss_plain_kib"]}))
 print(json.dumps({"bench": "sandbox.layers", "inactive": d["inactive"] or [],

@@ -19,7 +19,7 @@ import (
 func init() {
 	register(&command{
 		Name:  "doctor",
-		Usage: "doctor [--worker PATH] [--starts N] [--json]   (which sandbox layers are active here; worker startup time and memory)",
+		Usage: "doctor [--worker PATH] [--starts N] [--breakdown] [--json]   (which sandbox layers are active here; worker startup time and memory)",
 		Run:   runDoctor,
 	})
 }
@@ -40,6 +40,9 @@ type doctorReport struct {
 	HardenedRSS  int64    `json:"idle_rss_hardened_kib"`
 	PlainRSS     int64    `json:"idle_rss_plain_kib"`
 	PlainWarning string   `json:"plain_warning,omitempty"`
+	// With --breakdown: median startup with all hardening but one
+	// kernel-side layer, by layer name.
+	Without map[string]float64 `json:"startup_without_ms,omitempty"`
 }
 
 func runDoctor(args []string) error {
@@ -47,6 +50,7 @@ func runDoctor(args []string) error {
 	workerPath := fs.String("worker", "", "enclave-worker binary (default: $"+envWorker+", else next to enclave)")
 	starts := fs.Int("starts", 5, "worker starts to time, hardened and plain each (median reported)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	breakdown := fs.Bool("breakdown", false, "also time starts without each kernel-side layer (netns, fsroot, userns)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,9 +63,16 @@ func runDoctor(args []string) error {
 	}
 	rep := doctorReport{Worker: path, Host: hostLine(), LandlockABI: confine.LandlockABI(), Starts: *starts}
 
-	// Interleaved, so that load from elsewhere on the host hits both alike.
-	var hard, plain startStats
+	// Interleaved, so that load from elsewhere on the host hits all alike.
+	var hard, plain, scratch startStats
 	var hardMs, plainMs []float64
+	without := map[string]launch.Config{}
+	if *breakdown {
+		without["netns"] = launch.Config{Path: path, NoNetNS: true}
+		without["fsroot"] = launch.Config{Path: path, NoEmptyRoot: true}
+		without["userns"] = launch.Config{Path: path, KeepUID: true}
+	}
+	withoutMs := map[string][]float64{}
 	for i := 0; i < *starts; i++ {
 		last := i == *starts-1
 		ms, err := timeStart(launch.Config{Path: path}, &hard, last)
@@ -74,8 +85,21 @@ func runDoctor(args []string) error {
 			return fmt.Errorf("plain worker: %w", err)
 		}
 		plainMs = append(plainMs, ms)
+		for name, cfg := range without {
+			ms, err := timeStart(cfg, &scratch, false)
+			if err != nil {
+				return fmt.Errorf("worker without %s: %w", name, err)
+			}
+			withoutMs[name] = append(withoutMs[name], ms)
+		}
 	}
 	hard.medianMs, plain.medianMs = median(hardMs), median(plainMs)
+	if *breakdown {
+		rep.Without = map[string]float64{}
+		for name, ms := range withoutMs {
+			rep.Without[name] = median(ms)
+		}
+	}
 	rep.KernelSide, rep.WorkerSide, rep.Verified = hard.kernelSide, hard.workerSide, hard.verified
 	rep.HardenedMs, rep.PlainMs = hard.medianMs, plain.medianMs
 	rep.HardenedRSS, rep.PlainRSS = hard.rssKiB, plain.rssKiB
@@ -120,6 +144,11 @@ func runDoctor(args []string) error {
 		}
 	}
 	fmt.Fprintf(&b, "\nworker startup (start → ready, median of %d): hardened %.1f ms, plain %.1f ms\n", rep.Starts, rep.HardenedMs, rep.PlainMs)
+	for _, name := range []string{"netns", "fsroot", "userns"} {
+		if ms, ok := rep.Without[name]; ok {
+			fmt.Fprintf(&b, "  without %s: %.1f ms\n", name, ms)
+		}
+	}
 	fmt.Fprintf(&b, "idle worker memory (RSS): hardened %.1f MiB, plain %.1f MiB\n", float64(rep.HardenedRSS)/1024, float64(rep.PlainRSS)/1024)
 	if rep.PlainWarning != "" {
 		fmt.Fprintf(&b, "note: %s\n", rep.PlainWarning)
