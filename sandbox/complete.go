@@ -269,7 +269,18 @@ func (w *Worker) inspect(q *rpc.CodeQuery) *rpc.Inspection {
 		return &rpc.Inspection{}
 	}
 	var text string
-	if qual != "" {
+	if v, ok := w.notebookValue(qual); ok && qual != "" {
+		// A method of a compiled type held in a notebook variable.
+		t := v.Type()
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if key := docPath(t.PkgPath()) + "." + t.Name() + "." + ident; t.Name() != "" {
+			if decl, doc, ok := symbols.Doc(key); ok {
+				text = strings.TrimSpace(decl + "\n\n" + doc)
+			}
+		}
+	} else if qual != "" {
 		p := packageFor(q.Code, qual)
 		if p == "" {
 			return &rpc.Inspection{}
@@ -299,6 +310,17 @@ func (w *Worker) inspect(q *rpc.CodeQuery) *rpc.Inspection {
 		return &rpc.Inspection{}
 	}
 	return &rpc.Inspection{Data: map[string]any{"text/plain": text}}
+}
+
+// docPath is the import path cells use for a compiled package path
+// (enclave/api/display is enclave/display to them).
+func docPath(pkgPath string) string {
+	for _, p := range allowlist.Packages {
+		if p.Source == pkgPath {
+			return p.Path
+		}
+	}
+	return pkgPath
 }
 
 // notebookValue is the value of a variable a cell declared, when it can be

@@ -86,6 +86,7 @@ func TestCompleteAndInspect(t *testing.T) {
 		{"strings.Builder", "type Builder struct"},
 		{"math.Pi", "Pi"},
 		{"display.New", "func New(b Bundle) *Handle"},
+		{"sb.WriteString", "func (b *Builder) WriteString(s string) (int, error)"},
 		{"time.AfterFunc", ""},
 		{"nothingHere", ""},
 	}
