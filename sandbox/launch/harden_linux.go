@@ -61,7 +61,7 @@ type attempt struct {
 }
 
 // plan lists the ways to start the worker, most hardened first, each next
-// one without one more feature (userns first, then fsroot, then netns).
+// one without one more feature (fsroot first, then userns, then netns).
 //
 // A root kernel puts the worker in a new user namespace mapping only nobody
 // and makes it nobody there: the worker has no capabilities anywhere, while
@@ -93,13 +93,16 @@ func plan(cfg Config) []attempt {
 			}
 		}
 	}
+	// The order is the order of giving up, last first: the empty root
+	// (Landlock covers the filesystem too), then the user namespace, then
+	// the network namespace.
 	consider(featNetNS, cfg.NoNetNS, "Config.NoNetNS")
+	consider(featUserNS, root && cfg.KeepUID, "Config.KeepUID, worker runs as root")
 	if why := staticBinary(cfg.Path); why != "" && !cfg.Plain && !cfg.NoEmptyRoot {
 		notes[featRoot] = "fsroot: unavailable (" + why + ")"
 	} else {
 		consider(featRoot, cfg.NoEmptyRoot, "Config.NoEmptyRoot")
 	}
-	consider(featUserNS, root && cfg.KeepUID, "Config.KeepUID, worker runs as root")
 
 	var out []attempt
 	for {
@@ -161,7 +164,7 @@ func plan(cfg Config) []attempt {
 			out = append(out, a)
 			return out
 		}
-		// Drop the most recently added feature first: userns, then fsroot,
+		// Drop the most recently added feature first: fsroot, then userns,
 		// then netns.
 		last := want[len(want)-1]
 		a.fallback = &last

@@ -95,3 +95,20 @@ func TestRefusal(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanGivesUpFSRootFirst: when the fully hardened start is refused, the
+// next attempt keeps the user and network namespaces and drops the empty
+// root, which Landlock backs up; the uid has no such backup.
+func TestPlanGivesUpFSRootFirst(t *testing.T) {
+	if syscall.Geteuid() != 0 || !staticWorker() {
+		t.Skip("needs a root kernel and a static stand-in worker")
+	}
+	as := plan(Config{Path: workerBin})
+	if len(as) < 2 || *as[0].fallback != featRoot {
+		t.Fatalf("first fallback is not the empty root: %d attempts", len(as))
+	}
+	f := as[1].attr.Cloneflags
+	if f&syscall.CLONE_NEWNS != 0 || f&syscall.CLONE_NEWUSER == 0 || f&syscall.CLONE_NEWNET == 0 {
+		t.Errorf("second attempt clone flags %#x: want user and network namespaces, no mount namespace", f)
+	}
+}
