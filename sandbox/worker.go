@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -18,8 +19,18 @@ import (
 	"enclave/sandbox/symbols/allowlist"
 )
 
-// YaegiVersion is the interpreter version linked in (go.mod pins it).
-const YaegiVersion = "v0.16.1"
+// YaegiVersion is the interpreter version linked in, from the binary's
+// build information (go.mod pins it).
+func YaegiVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/traefik/yaegi" {
+				return d.Version
+			}
+		}
+	}
+	return "unknown"
+}
 
 // Options tunes a worker.
 type Options struct {
@@ -128,7 +139,7 @@ func Serve(conn *rpc.Conn, opts Options) error {
 func (w *Worker) Serve() error {
 	hello := &rpc.Hello{
 		GoVersion:    runtime.Version(),
-		YaegiVersion: YaegiVersion,
+		YaegiVersion: YaegiVersion(),
 		Packages:     allowlist.Paths(),
 		Confinement:  w.opts.Confinement,
 	}
