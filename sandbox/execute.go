@@ -173,7 +173,7 @@ func (w *Worker) run(c *cellRun, req *rpc.ExecRequest) bool {
 			}
 			continue
 		}
-		r := guardGoroutines(r)
+		r := guardGoroutines(r, base)
 		prog, mode, err := w.compileRun(r, base, req.Silent)
 		if err != nil {
 			w.failCompile(c, err)

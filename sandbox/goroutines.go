@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -12,8 +13,9 @@ import (
 // goGuard is put at the start of every function literal a cell starts as a
 // goroutine (go func() {…}()). yaegi runs goroutines without a recover, so
 // a panic in one would end the worker and lose the notebook's variables;
-// with the guard it is reported (goPanic) instead. It is inserted on the
-// line of the literal's "{", so only columns after it on that line move.
+// with the guard it is reported (goPanic) instead. It is inserted after the
+// literal's "{", followed by a line directive that gives the rest of the
+// line its own positions back.
 const goGuard = `defer func() { if r := recover(); r != nil { ` + rtName + `.GoPanic(r) } }(); `
 
 // rtPath is the worker's own package of hooks for code it adds to cells;
@@ -49,10 +51,11 @@ func (w *Worker) goPanic(r any) {
 	}
 }
 
-// guardGoroutines returns the run with goGuard in each go func literal.
-// Goroutines of named functions (go work(x)) are left as they are: their
-// arguments must be evaluated when the go statement runs.
-func guardGoroutines(r cells.Run) cells.Run {
+// guardGoroutines returns the run with goGuard in each go func literal;
+// base is the run's line numbering (see Worker.addSpan). Goroutines of
+// named functions (go work(x)) are left as they are: their arguments must
+// be evaluated when the go statement runs.
+func guardGoroutines(r cells.Run, base int) cells.Run {
 	var prefix string
 	switch r.Kind {
 	case cells.Decl:
@@ -71,11 +74,17 @@ func guardGoroutines(r cells.Run) cells.Run {
 	if err != nil {
 		return r
 	}
-	var at []int // offsets in r.Text just after a "{"
+	type site struct{ off, line, col int } // in r.Text; cell line and column after "{"
+	var at []site
 	ast.Inspect(f, func(n ast.Node) bool {
 		if g, ok := n.(*ast.GoStmt); ok {
 			if lit, ok := g.Call.Fun.(*ast.FuncLit); ok {
-				at = append(at, fset.Position(lit.Body.Lbrace).Offset-len(prefix)+1)
+				p := fset.Position(lit.Body.Lbrace)
+				line, col := r.Line+p.Line-1, p.Column+1
+				if p.Line == 1 {
+					col = r.Col + p.Column - len(prefix)
+				}
+				at = append(at, site{p.Offset - len(prefix) + 1, line, col})
 			}
 		}
 		return true
@@ -83,11 +92,11 @@ func guardGoroutines(r cells.Run) cells.Run {
 	if len(at) == 0 {
 		return r
 	}
-	sort.Sort(sort.Reverse(sort.IntSlice(at)))
+	sort.Slice(at, func(i, j int) bool { return at[i].off > at[j].off })
 	text := r.Text
-	for _, off := range at {
-		if off > 0 && off <= len(text) {
-			text = text[:off] + goGuard + text[off:]
+	for _, s := range at {
+		if s.off > 0 && s.off <= len(text) {
+			text = text[:s.off] + goGuard + fmt.Sprintf("/*line %s:%d:%d*/", srcName, base+s.line, s.col) + text[s.off:]
 		}
 	}
 	r.Text = text

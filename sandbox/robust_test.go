@@ -38,7 +38,7 @@ func TestNoPanicOnOddInput(t *testing.T) {
 			}
 			w.resultMode(code)
 			w.allKnown(code)
-			guardGoroutines(cells.Run{Kind: cells.Stmt, Text: code})
+			guardGoroutines(cells.Run{Kind: cells.Stmt, Text: code, Line: 1, Col: 1}, firstBase)
 		}()
 	}
 }
