@@ -5,7 +5,7 @@ package main
 // connection file named on the command line and listens on its five ports,
 // so a frontend that connects right after spawning the kernel is queued by
 // the OS instead of being refused and retrying 100 ms later. The Go side
-// adopts these listeners (zmqsock.Config.Prebound); on any doubt (ipc, an
+// adopts these listeners (the prebound argument of zmqsock.Listen); on any doubt (ipc, an
 // odd file, a port in use) nothing is pre-bound and Go binds as usual,
 // reporting errors itself.
 
