@@ -423,7 +423,6 @@ func (op *grmOperator) apply(y, out []float64) {
 	}
 	bw := make([]float64, m*l) // b_j W_j
 	op.vk.Clear()
-	var vmu sync.Mutex
 	plink.Parallel(m, op.threads, func(lo, hi int) error {
 		acc := make([]float64, l)
 		for j := lo; j < hi; j++ {
@@ -439,11 +438,9 @@ func (op *grmOperator) apply(y, out []float64) {
 				bw[j*l+p] = bj * w
 				acc[p] = aj * w
 			}
-			vmu.Lock() // Set writes into shared chunk storage of disjoint rows; the lock keeps the race detector quiet
-			for p := 0; p < l; p++ {
+			for p := 0; p < l; p++ { // row j of the kernel: disjoint per goroutine
 				op.vk.Set(j, p, acc[p])
 			}
-			vmu.Unlock()
 		}
 		return nil
 	})
