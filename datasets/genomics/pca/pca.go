@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 
 	"enclave/datasets/genomics/assoc"
@@ -43,7 +44,7 @@ const ExactMaxSamples = 4000
 // Options control Run.
 type Options struct {
 	PCs      int         // number of components, default 10
-	Threads  int         // goroutines, <= 0 means 2
+	Threads  int         // goroutines, <= 0 means GOMAXPROCS
 	Method   Method      // Auto, Exact or Randomized
 	Founders *plink.Mask // samples for allele frequencies; nil means all
 	Iter     int         // subspace iterations (Randomized), default 8
@@ -112,7 +113,7 @@ func Run(g Genotypes, opt Options) (*Result, error) {
 		opt.PCs = 10
 	}
 	if opt.Threads <= 0 {
-		opt.Threads = 2
+		opt.Threads = runtime.GOMAXPROCS(0)
 	}
 	if opt.Iter <= 0 {
 		opt.Iter = 8
