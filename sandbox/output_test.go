@@ -18,6 +18,7 @@ func TestStreamChunks(t *testing.T) {
 	r, w := io.Pipe()
 	kernel := rpc.NewConn(r, nil, nil)
 	s := newStreams(rpc.NewConn(nil, w, nil), time.Hour)
+	s.chunk = 64 << 10
 	type chunk struct{ name, text string }
 	got := make(chan []chunk)
 	go func() {
@@ -48,8 +49,8 @@ func TestStreamChunks(t *testing.T) {
 		if !utf8.ValidString(c.text) {
 			t.Errorf("chunk %d is not valid UTF-8 (a character was split)", i)
 		}
-		if len(c.text) > flushSize {
-			t.Errorf("chunk %d has %d bytes, more than %d", i, len(c.text), flushSize)
+		if len(c.text) > s.chunk {
+			t.Errorf("chunk %d has %d bytes, more than %d", i, len(c.text), s.chunk)
 		}
 		if c.name == "stdout" {
 			out.WriteString(c.text)
