@@ -90,7 +90,12 @@ def test_attack(kern, case):
     assert r.stdout_bytes <= 4 * harness.OUTPUT_CAP + 4096, \
         f"{where}: {r.stdout_bytes} bytes of stdout passed a {harness.OUTPUT_CAP}-byte cap"
 
-    # 3. the kernel survives and the next cell works
+    # 3. nothing of the cell keeps running in the worker once it has ended
+    if "worker-idle" in case.meta.get("after", []):
+        busy = worker_cpu_seconds(kern, 1.0)
+        assert busy < 0.3, f"{where}: the worker still burns {busy:.2f} CPU-seconds per second after the cell ended"
+
+    # 4. the kernel survives and the next cell works
     assert kern.kernel_info_ok(), f"{where}: no kernel_info_reply after the cell"
     if "worker-stopped-ok" in case.meta.get("after", []):
         time.sleep(0.5)  # let a late goroutine do its worst before the next cell
@@ -136,6 +141,23 @@ def worker_pids(kern):
         if ppid == kpid:
             pids.append(int(d))
     return pids
+
+
+def worker_cpu_seconds(kern, window):
+    """CPU time the kernel's worker(s) use over window seconds of idle kernel."""
+    def total():
+        t = 0
+        for pid in worker_pids(kern):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    st = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            t += (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+        return t
+    t0 = total()
+    time.sleep(window)
+    return total() - t0
 
 
 def test_worker_after_crashes_is_hardened(kern):
