@@ -83,7 +83,7 @@ func (k *Kernel) execute(req *request) error {
 // workspace was refused, a documentation page for "name?", else its
 // magics and then its Go code on the executor.
 func (k *Kernel) runCell(ctx context.Context, req *request, c *executeContent, sink *cellSink) (*CellError, []any) {
-	if err := k.cfg.WorkspaceErr; err != nil {
+	if _, err := k.workspace(); err != nil {
 		return &CellError{Name: "WorkspaceRefused", Value: err.Error(),
 			Traceback: []string{"The workspace could not be opened, so no cell runs: " + err.Error()}}, nil
 	}

@@ -29,7 +29,7 @@ func (k *Kernel) complete(req *request) error {
 	}
 	cur := q.cursor()
 	res := Completion{Matches: []string{}, CursorStart: cur, CursorEnd: cur}
-	if c, ok := k.cfg.Executor.(Completer); ok && k.cfg.WorkspaceErr == nil {
+	if c, ok := k.cfg.Executor.(Completer); ok && k.workspaceOK() {
 		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		r, err := c.Complete(ctx, q.Code, cur)
 		cancel()
@@ -55,7 +55,7 @@ func (k *Kernel) inspect(req *request) error {
 		return nil
 	}
 	var data map[string]any
-	if in, ok := k.cfg.Executor.(Inspector); ok && k.cfg.WorkspaceErr == nil {
+	if in, ok := k.cfg.Executor.(Inspector); ok && k.workspaceOK() {
 		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		d, err := in.Inspect(ctx, q.Code, q.cursor(), q.DetailLevel)
 		cancel()
@@ -215,4 +215,9 @@ func (k *Kernel) debug(req *request) error {
 		"message": "enclave has no debugger", "body": map[string]any{},
 	})
 	return nil
+}
+
+func (k *Kernel) workspaceOK() bool {
+	_, err := k.workspace()
+	return err == nil
 }

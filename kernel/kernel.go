@@ -51,6 +51,11 @@ type Config struct {
 	// opened. With WorkspaceErr set, every cell fails with its text.
 	Workspace    *WorkspaceInfo
 	WorkspaceErr error
+	// OpenWorkspace, when set, is called once, at the first request that
+	// needs the workspace, and its result replaces Workspace and
+	// WorkspaceErr: the caller starts opening it in the background so that
+	// a slow catalog does not delay kernel_info.
+	OpenWorkspace func() (*WorkspaceInfo, error)
 
 	// API serves enclave API calls from user code; nil answers every call
 	// with "no such API method".
@@ -88,6 +93,19 @@ type Kernel struct {
 	done     chan struct{}
 	doneOnce sync.Once
 	restart  bool
+
+	wsOnce sync.Once
+}
+
+// workspace returns the open workspace or why it could not be opened,
+// waiting for a background open on first use.
+func (k *Kernel) workspace() (*WorkspaceInfo, error) {
+	k.wsOnce.Do(func() {
+		if k.cfg.OpenWorkspace != nil {
+			k.cfg.Workspace, k.cfg.WorkspaceErr = k.cfg.OpenWorkspace()
+		}
+	})
+	return k.cfg.Workspace, k.cfg.WorkspaceErr
 }
 
 // New returns a kernel core that sends through out.

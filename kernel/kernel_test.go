@@ -760,3 +760,24 @@ func TestNothingBypassesTheGate(t *testing.T) {
 	tk.send(wire.Stdin, "input_reply", map[string]any{"value": "x"})
 	tk.rec.await(t, id)
 }
+
+func TestSlowWorkspaceDoesNotDelayKernelInfo(t *testing.T) {
+	release := make(chan struct{})
+	tk := newTestKernel(t, func(c *Config) {
+		c.OpenWorkspace = func() (*WorkspaceInfo, error) {
+			<-release
+			return nil, errors.New("researcher r1 is not on this workspace")
+		}
+	})
+	start := time.Now()
+	if c, _ := tk.call(wire.Shell, "kernel_info_request", map[string]any{}); c["status"] != "ok" {
+		t.Fatal(c)
+	}
+	if time.Since(start) > time.Second {
+		t.Error("kernel_info waited for the workspace")
+	}
+	close(release)
+	if c, _ := tk.run("out x"); c["ename"] != "WorkspaceRefused" || c["evalue"] != "researcher r1 is not on this workspace" {
+		t.Errorf("cell after a background refusal: %v", c)
+	}
+}

@@ -53,7 +53,7 @@ func magicNames() string {
 
 func (k *Kernel) magicWorkspace(_ context.Context, _ string, s *cellSink) *CellError {
 	var b strings.Builder
-	w := k.cfg.Workspace
+	w, _ := k.workspace()
 	if w == nil {
 		b.WriteString("No workspace is open: this kernel was started without ENCLAVE_WORKSPACE, so no datasets are attached.\n")
 		b.WriteString("Ask your data steward for a workspace, or install the kernel with `enclave install --workspace DIR`.\n")

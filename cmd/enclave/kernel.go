@@ -236,18 +236,34 @@ func runKernel(args []string) error {
 	}
 	// A workspace the researcher may not open does not stop the kernel: it
 	// starts and answers every cell with the reason, so the researcher sees
-	// it in the notebook.
-	sess, err := workspace.FromEnv(time.Now())
-	switch {
-	case err != nil:
-		logger.Printf("workspace refused: %v", err)
-		cfg.WorkspaceErr = err
-	case sess != nil:
-		defer sess.Close()
-		i := sess.Info
-		cfg.Workspace = &kernel.WorkspaceInfo{Name: i.Name, Purpose: i.Purpose, Tier: string(i.Tier),
-			Datasets: i.Datasets, Researcher: i.Researcher, Text: i.Text(), Markdown: i.Markdown()}
-		logger.Printf("workspace %s (%s tier) open for %s", i.Name, i.Tier, i.Researcher)
+	// it in the notebook. It is opened in the background (its catalog may
+	// take a moment) and waited for at the first cell.
+	var sess *workspace.Session
+	opened := make(chan struct{})
+	var wsInfo *kernel.WorkspaceInfo
+	var wsErr error
+	go func() {
+		defer close(opened)
+		s, err := workspace.FromEnv(time.Now())
+		switch {
+		case err != nil:
+			logger.Printf("workspace refused: %v", err)
+			wsErr = err
+		case s != nil:
+			sess = s
+			i := s.Info
+			wsInfo = &kernel.WorkspaceInfo{Name: i.Name, Purpose: i.Purpose, Tier: string(i.Tier),
+				Datasets: i.Datasets, Researcher: i.Researcher, Text: i.Text(), Markdown: i.Markdown()}
+			logger.Printf("workspace %s (%s tier) open for %s", i.Name, i.Tier, i.Researcher)
+		}
+	}()
+	defer func() {
+		<-opened
+		sess.Close() // the session stays open for the kernel's life: the analysis API attaches to it
+	}()
+	cfg.OpenWorkspace = func() (*kernel.WorkspaceInfo, error) {
+		<-opened
+		return wsInfo, wsErr
 	}
 
 	k := kernel.New(cfg, socks)
