@@ -19,7 +19,7 @@ type Output struct {
 // Gate sees every iopub message before it is sent, and every part of a
 // shell or stdin message that carries what user code produced (MsgType
 // "error" for the error fields of execute_reply, "user_expression",
-// "inspect_reply", "input_request"), and decides what leaves: the output
+// "inspect_reply", "complete_reply", "input_request"), and decides what leaves: the output
 // unchanged, changed (truncated), replaced by a notice, or nothing. The
 // release layer (disclosure control, airlock) implements it; EgressGate is
 // the gate used until then. Release is called in send order and may be

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"context"
+	"encoding/json"
 	"runtime"
 	"strings"
 
@@ -42,8 +43,21 @@ func (k *Kernel) complete(req *request) error {
 			}
 		}
 	}
+	// Matches can name what user code made (struct fields, variables): the
+	// gate sees them like any other output of the worker.
+	matches := json.RawMessage("[]")
+	if len(res.Matches) > 0 {
+		if b := released(k.release(req.msg, "complete_reply", map[string]any{"matches": res.Matches}), "complete_reply"); b != nil {
+			var shown struct {
+				Matches json.RawMessage `json:"matches"`
+			}
+			if json.Unmarshal(b, &shown) == nil && len(shown.Matches) > 0 {
+				matches = shown.Matches
+			}
+		}
+	}
 	k.reply(req, "complete_reply", map[string]any{
-		"status": "ok", "matches": res.Matches, "cursor_start": res.CursorStart,
+		"status": "ok", "matches": matches, "cursor_start": res.CursorStart,
 		"cursor_end": res.CursorEnd, "metadata": map[string]any{},
 	})
 	return nil

@@ -744,6 +744,10 @@ func TestNothingBypassesTheGate(t *testing.T) {
 	if c["found"] != false {
 		t.Errorf("inspect_reply leaks: %v", c)
 	}
+	c, _ = tk.call(wire.Shell, "complete_request", map[string]any{"code": "fmt.Pri", "cursor_pos": 7})
+	if len(c["matches"].([]any)) != 0 {
+		t.Errorf("complete_reply leaks: %v", c)
+	}
 	h, _ := tk.call(wire.Shell, "history_request", map[string]any{"hist_access_type": "tail", "n": 10, "output": true})
 	if strings.Contains(fmt.Sprint(h), "secret\"") || strings.Contains(fmt.Sprint(h), " secret]") {
 		t.Errorf("history leaks a withheld result: %v", h)

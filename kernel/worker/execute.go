@@ -3,6 +3,9 @@ package worker
 import (
 	"context"
 	"errors"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"enclave/kernel"
@@ -79,6 +82,13 @@ func (e *Executor) Execute(ctx context.Context, c *kernel.Cell, ev kernel.Events
 				if cerr == nil && m.Done != nil && m.Done.Status != "ok" {
 					cerr = &kernel.CellError{Name: "Error", Value: "the cell " + m.Done.Status}
 				}
+				if cause != nil && stillBusy(p.p.Pid()) {
+					// The worker said the cell stopped, but it is still
+					// computing (a compiled call the interrupt cannot reach).
+					e.log.Printf("cell %d reported stopped but worker %d is still busy; killing it", c.Number, p.p.Pid())
+					e.replace(p)
+					return stopped(cause)
+				}
 				return cerr
 			case rpc.InputRequest:
 				e.serveInput(ctx, p, m, ev)
@@ -104,6 +114,36 @@ func (e *Executor) Execute(ctx context.Context, c *kernel.Cell, ev kernel.Events
 			return stopped(cause)
 		}
 	}
+}
+
+// stillBusy reports whether the process pid keeps at least half a CPU busy
+// over a short window, by its utime+stime in /proc (false if unreadable).
+// Replaced in tests.
+var stillBusy = func(pid int) bool {
+	const window = 200 * time.Millisecond
+	before, ok := cpuTicks(pid)
+	if !ok {
+		return false
+	}
+	time.Sleep(window)
+	after, ok := cpuTicks(pid)
+	return ok && after-before >= 10 // clock ticks of 10 ms: ≥ 100 ms of CPU in 200 ms
+}
+
+// cpuTicks is utime+stime of pid in clock ticks.
+func cpuTicks(pid int) (int64, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	_, rest, ok := strings.Cut(string(b), ") ") // the command may hold spaces
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	return u + s, err1 == nil && err2 == nil
 }
 
 // stopped is the error of a cell whose worker the kernel killed.

@@ -277,3 +277,18 @@ func TestWorkerDeathBetweenCellsIsToldToTheNextCell(t *testing.T) {
 		t.Errorf("output %q", out)
 	}
 }
+
+func TestInterruptedButStillBusyWorkerIsKilled(t *testing.T) {
+	e := newExecutor(t)
+	run(t, e, "print warm", &events{})
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(50*time.Millisecond, func() { cancel(kernel.ErrInterrupted) })
+	cerr := e.Execute(ctx, &kernel.Cell{Code: "spinbg"}, &events{})
+	if cerr == nil || cerr.Value != lostInterrupt {
+		t.Fatalf("got %v, want %q: the worker kept computing after saying it stopped", cerr, lostInterrupt)
+	}
+	ev := &events{}
+	if cerr := run(t, e, "print fresh", ev); cerr != nil || ev.out.String() != "stdout:fresh\n" {
+		t.Fatalf("next cell: %v %q", cerr, ev.out.String())
+	}
+}

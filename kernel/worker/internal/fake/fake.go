@@ -5,7 +5,8 @@
 //
 // Cell lines: "print TEXT", "eprint TEXT", "result TEXT", "display",
 // "update ID", "clear", "err TEXT", "input PROMPT", "call METHOD",
-// "spin" (ignores interrupts), "wait" (until interrupted), "crash"
+// "spin" (ignores interrupts), "wait" (until interrupted), "spinbg"
+// (answers the interrupt but keeps a goroutine computing), "crash"
 // (prints a Go fatal error and exits 2), "exit", "big N" (N bytes of
 // stdout), "sleep MS".
 package fake
@@ -121,6 +122,14 @@ func run(c *rpc.Conn, id uint64, ex *rpc.ExecRequest, stop chan struct{}, replie
 		case "spin":
 			select {}
 		case "wait":
+			<-stop
+			fail("Interrupted", "the cell was interrupted")
+			return
+		case "spinbg": // like yaegi inside a compiled call: says stopped, keeps computing
+			go func() {
+				for {
+				}
+			}()
 			<-stop
 			fail("Interrupted", "the cell was interrupted")
 			return
