@@ -46,13 +46,15 @@ class Case:
         self.name = name or os.path.basename(path)[: -len(".cell")]
         self.code = code if code is not None else open(path).read()
         self.meta = {}
-        for line in self.code.splitlines():
+        lines = self.code.splitlines()
+        n = 0  # leading header lines, left out of the cell sent (a magic must come first)
+        for line in lines:
             m = HEADER.match(line.strip())
             if not m:
-                if line.strip() and not line.strip().startswith("//"):
-                    break
-                continue
+                break
             self.meta.setdefault(m.group(1), []).append(m.group(2).strip())
+            n += 1
+        self.body = "\n".join(lines[n:]) + "\n"
         self.expect = self.first("expect")
         if self.expect not in ("error", "restart", "ok", "any"):
             raise ValueError(f"{path}: '// expect:' must be error, restart, ok or any, not {self.expect!r}")
@@ -253,7 +255,7 @@ def main():
         for c in load_cases():
             if len(sys.argv) > 1 and sys.argv[1] not in c.name:
                 continue
-            r = k.execute(k.placeholders(c.code))
+            r = k.execute(k.placeholders(c.body))
             e = r.error() or {}
             said = (e.get("ename", "") + ": " + e.get("evalue", "")).replace("\n", " ")[:110]
             print(f"{c.name:38s} {c.expect:7s} {r.status:5s} {r.seconds:5.2f}s out={r.stdout_bytes:<8d} {said}", flush=True)

@@ -58,7 +58,7 @@ def test_cases_are_well_formed():
 
 @pytest.mark.parametrize("case", params())
 def test_attack(kern, case):
-    r = kern.execute(kern.placeholders(case.code))
+    r = kern.execute(kern.placeholders(case.body))
     shown = r.text()
     err = r.error()
     where = f"{case.name} ({case.first('why')})"
