@@ -29,7 +29,9 @@ type Genotypes interface {
 type Method int
 
 const (
-	// Auto uses Exact up to ExactMaxSamples samples, Randomized beyond.
+	// Auto uses Exact when the GRM is cheap to form (at most
+	// ExactMaxSamples samples and N²·M/2 ≤ ExactMaxWork), Randomized
+	// otherwise.
 	Auto Method = iota
 	// Exact builds the full GRM and diagonalises it (plink2 --pca).
 	Exact
@@ -38,8 +40,12 @@ const (
 	Randomized
 )
 
-// ExactMaxSamples is the largest sample count Auto decomposes exactly.
-const ExactMaxSamples = 4000
+// Limits of Auto's exact path: the GRM costs N²·M/2 multiply-adds and
+// its diagonalisation O(N³).
+const (
+	ExactMaxSamples = 4000
+	ExactMaxWork    = 2e10
+)
 
 // Options control Run.
 type Options struct {
@@ -132,7 +138,7 @@ func Run(g Genotypes, opt Options) (*Result, error) {
 	method := opt.Method
 	if method == Auto {
 		method = Exact
-		if n > ExactMaxSamples {
+		if n > ExactMaxSamples || float64(n)*float64(n)*float64(len(st.used))/2 > ExactMaxWork {
 			method = Randomized
 		}
 	}
@@ -274,10 +280,13 @@ func exact(g Genotypes, st *standard, opt Options) (*Result, error) {
 	return res, nil
 }
 
-// randomized runs block subspace iteration with l = PCs + 10 columns on the
-// mean-imputed GRM, applied as X (X' Y) with the dense dosage kernel over
-// the packed rows and over a sample-major transposed copy, then a
-// Rayleigh–Ritz step.
+// randomized runs a randomised block Krylov method (Musco & Musco 2015)
+// with blocks of l = PCs + 10 columns on the mean-imputed GRM, applied as
+// X (X' Y) with the dense dosage kernel over the packed rows and over a
+// sample-major transposed copy: Y_{i+1} = orth(K Y_i) for Iter steps, then a
+// Rayleigh–Ritz step on the span of all blocks. Keeping every block makes
+// the Ritz values converge even when the top of the spectrum is flat (no
+// population structure), where plain subspace iteration stalls.
 func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 	n := g.NumSamples()
 	l := opt.PCs + 10
@@ -291,50 +300,95 @@ func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 		y[i] = r.NormFloat64()
 	}
 	orthonormalise(y, n, l)
-	ky := make([]float64, n*l)
-	for it := 0; it < opt.Iter; it++ {
+	// Basis blocks Y_i and their images K Y_i.
+	var ys, kys [][]float64
+	for it := 0; it <= opt.Iter; it++ {
+		ky := make([]float64, n*l)
 		op.apply(y, ky)
-		copy(y, ky)
+		ys = append(ys, y)
+		kys = append(kys, ky)
+		if it == opt.Iter {
+			break
+		}
+		y = append([]float64(nil), ky...)
 		orthonormalise(y, n, l)
 	}
-	op.apply(y, ky)
-	// B = Y' K Y (l × l).
-	b := make([]float64, l*l)
-	for i := 0; i < n; i++ {
-		yi, ki := y[i*l:(i+1)*l], ky[i*l:(i+1)*l]
-		for p := 0; p < l; p++ {
-			for q := 0; q < l; q++ {
-				b[p*l+q] += yi[p] * ki[q]
+	// Orthonormalise the columns of [Y_0 ... Y_q] by modified Gram–Schmidt,
+	// tracking Q = V C so that K Q = (K V) C, and dropping columns that are
+	// (numerically) in the span of the earlier ones.
+	L := len(ys) * l
+	col := func(blocks [][]float64, c int) []float64 {
+		b, k := blocks[c/l], c%l
+		v := make([]float64, n)
+		for i := 0; i < n; i++ {
+			v[i] = b[i*l+k]
+		}
+		return v
+	}
+	var qs, kqs [][]float64 // orthonormal columns and their images
+	for c := 0; c < L; c++ {
+		v, kv := col(ys, c), col(kys, c)
+		norm0 := math.Sqrt(dot(v, v))
+		for pass := 0; pass < 2; pass++ {
+			for d := range qs {
+				h := dot(qs[d], v)
+				axpy(-h, qs[d], v)
+				axpy(-h, kqs[d], kv)
 			}
 		}
+		nv := math.Sqrt(dot(v, v))
+		if nv < 1e-8*norm0 || nv == 0 {
+			continue
+		}
+		for i := range v {
+			v[i] /= nv
+			kv[i] /= nv
+		}
+		qs = append(qs, v)
+		kqs = append(kqs, kv)
 	}
-	for p := 0; p < l; p++ {
-		for q := 0; q < p; q++ {
-			v := (b[p*l+q] + b[q*l+p]) / 2
-			b[p*l+q], b[q*l+p] = v, v
+	k := len(qs)
+	if k < opt.PCs {
+		return nil, fmt.Errorf("Krylov basis has rank %d < %d PCs: %w", k, opt.PCs, ErrPCA)
+	}
+	b := make([]float64, k*k)
+	for p := 0; p < k; p++ {
+		for q := 0; q <= p; q++ {
+			v := (dot(qs[p], kqs[q]) + dot(qs[q], kqs[p])) / 2
+			b[p*k+q], b[q*k+p] = v, v
 		}
 	}
 	var es mat.EigenSym
-	if !es.Factorize(mat.NewSymDense(l, b), true) {
+	if !es.Factorize(mat.NewSymDense(k, b), true) {
 		return nil, fmt.Errorf("Ritz eigendecomposition did not converge: %w", ErrPCA)
 	}
 	vals := es.Values(nil)
 	var u mat.Dense
 	es.VectorsTo(&u)
 	res := &Result{}
-	for c := l - 1; c >= l-opt.PCs; c-- {
+	for c := k - 1; c >= k-opt.PCs; c-- {
 		res.Eigenvalues = append(res.Eigenvalues, vals[c])
 		vec := make([]float64, n)
-		for i := 0; i < n; i++ {
-			s := 0.0
-			for p := 0; p < l; p++ {
-				s += y[i*l+p] * u.At(p, c)
-			}
-			vec[i] = s
+		for p := 0; p < k; p++ {
+			axpy(u.At(p, c), qs[p], vec)
 		}
 		res.Vectors = append(res.Vectors, vec)
 	}
 	return res, nil
+}
+
+func dot(a, b []float64) float64 {
+	s := 0.0
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+func axpy(a float64, x, y []float64) {
+	for i := range x {
+		y[i] += a * x[i]
+	}
 }
 
 // grmOperator applies the mean-imputed GRM K = X X'/M to n × l blocks.
