@@ -115,7 +115,7 @@ func flagsGLM(fs *flag.FlagSet) func(*genomicsInput) error {
 
 func flagsPCA(fs *flag.FlagSet) func(*genomicsInput) error {
 	pcs := fs.Int("pcs", 10, "number of principal components")
-	method := fs.String("method", "auto", "auto (exact up to 4000 samples), exact (full GRM) or randomized")
+	method := fs.String("method", "auto", "auto (exact when the GRM is small), exact (full GRM, plink2 --pca) or randomized (block Krylov, plink2 --pca approx)")
 	meanImpute := fs.Bool("meanimpute", false, "divide the GRM by the variant count (plink2 --pca meanimpute)")
 	seed := fs.Uint64("seed", 1, "random start of the randomized method")
 	return func(in *genomicsInput) error {
