@@ -19,7 +19,7 @@ import (
 func init() {
 	register(&command{
 		Name:  "doctor",
-		Usage: "doctor [--worker PATH] [--starts N] [--breakdown] [--json]   (which sandbox layers are active here; worker startup time and memory)",
+		Usage: "doctor [--worker PATH] [--starts N] [--breakdown] [--strict] [--json]   (which sandbox layers are active here; worker startup time and memory)",
 		Run:   runDoctor,
 	})
 }
@@ -50,6 +50,7 @@ func runDoctor(args []string) error {
 	workerPath := fs.String("worker", "", "enclave-worker binary (default: $"+envWorker+", else next to enclave)")
 	starts := fs.Int("starts", 5, "worker starts to time, hardened and plain each (median reported)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	strict := fs.Bool("strict", false, "exit with an error when any layer is not fully active (for deployment checks)")
 	breakdown := fs.Bool("breakdown", false, "also time starts without each kernel-side layer (netns, fsroot, userns)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -115,7 +116,7 @@ func runDoctor(args []string) error {
 	if *asJSON {
 		b, _ := json.Marshal(rep)
 		fmt.Println(string(b))
-		return nil
+		return strictErr(*strict, rep.Inactive)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "worker:  %s\nhost:    %s, Landlock ABI %d\n\n", rep.Worker, rep.Host, rep.LandlockABI)
@@ -154,7 +155,14 @@ func runDoctor(args []string) error {
 		fmt.Fprintf(&b, "note: %s\n", rep.PlainWarning)
 	}
 	fmt.Print(b.String())
-	return nil
+	return strictErr(*strict, rep.Inactive)
+}
+
+func strictErr(strict bool, inactive []string) error {
+	if !strict || len(inactive) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d sandbox layer(s) not fully active on this host: %s", len(inactive), strings.Join(inactive, "; "))
 }
 
 type startStats struct {

@@ -33,3 +33,18 @@ def test_doctor_text_names_the_worker_and_the_verdict():
     assert WORKER in text
     assert "layers active" in text or "NOT fully active" in text
     assert "worker startup" in text and "idle worker memory" in text
+
+
+def test_doctor_strict_fails_on_a_weaker_worker(tmp_path):
+    """--strict is a deployment check: a worker that cannot run in the empty
+    root (here: a shell wrapper around the real one) makes it fail."""
+    wrapper = tmp_path / "worker.sh"
+    wrapper.write_text(f"#!/bin/sh\nexec {WORKER} \"$@\"\n")
+    wrapper.chmod(0o755)
+    os.chmod(tmp_path, 0o755)
+    out = subprocess.run([ENCLAVE, "doctor", "--worker", str(wrapper), "--starts", "1", "--strict"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "fsroot: unavailable" in out.stderr
+    subprocess.run([ENCLAVE, "doctor", "--worker", WORKER, "--starts", "1", "--strict"],
+                   check=True, capture_output=True, text=True, timeout=120)
