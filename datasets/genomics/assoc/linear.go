@@ -14,12 +14,11 @@ type classSums struct {
 	gu        []float64 // Σ_T g u (g = ALT dosage)
 	nMiss     int       // analysed samples with a missing call
 	missIdx   []int32   // scratch: fileset indices with a missing call
-	miss      []float64 // Σ u over analysed samples with a missing call
 	missOuter []float64 // Σ u u' over them (lower triangle, w×w)
 }
 
 func newClassSums(w int) *classSums {
-	return &classSums{gu: make([]float64, w), miss: make([]float64, w), missOuter: make([]float64, w*w)}
+	return &classSums{gu: make([]float64, w), missOuter: make([]float64, w*w)}
 }
 
 // gather fills cs for a packed row: one dense pass of the chunked kernel,
@@ -27,7 +26,6 @@ func newClassSums(w int) *classSums {
 func (m *model) gather(row []byte, cs *classSums) {
 	w := m.w
 	clear(cs.gu)
-	clear(cs.miss)
 	clear(cs.missOuter)
 	m.uc.dot(row, &dosTable, cs.gu)
 	cs.missIdx = missing(row, m.nAll, cs.missIdx)
@@ -40,7 +38,6 @@ func (m *model) gather(row []byte, cs *classSums) {
 		cs.nMiss++
 		ui := m.u[int(k)*w : int(k)*w+w]
 		for a, va := range ui {
-			cs.miss[a] += va
 			r := cs.missOuter[a*w : a*w+a+1]
 			for b := range r {
 				r[b] += va * ui[b]
@@ -83,36 +80,18 @@ func (m *model) linear(row []byte, wk *linWork, out *variantOut) {
 		out.err = ErrConstOmittedAllele
 		return
 	}
+	a, gSum := m.normalMatrix(row, c, wk)
 	cs := wk.cs
-	m.gather(row, cs)
-	gq := wk.gq
-	copy(gq, cs.gu[:q])
-	gy := cs.gu[q]
-	gSum := float64(2*c.HomA1 + c.Het)
-	gg := float64(4*c.HomA1 + c.Het)
-	a, rhs := wk.a, wk.rhs
-	clear(a)
-	a[0] = gg
-	for t := 0; t < q; t++ {
-		a[t+1] = gq[t]
-		a[(t+1)*p] = gq[t]
-		a[(t+1)*p+t+1] = 1
-	}
-	rhs[0] = gy
+	rhs := wk.rhs
+	rhs[0] = cs.gu[q] // Σ_T g y
 	yy := m.yty
 	for t := 0; t < q; t++ {
 		rhs[t+1] = m.qty[t]
 	}
 	if cs.nMiss > 0 {
 		mo := cs.missOuter
-		for s := 0; s < q; s++ {
-			for t := 0; t <= s; t++ {
-				a[(s+1)*p+t+1] -= mo[s*w+t]
-				if s != t {
-					a[(t+1)*p+s+1] -= mo[s*w+t]
-				}
-			}
-			rhs[s+1] -= mo[q*w+s]
+		for t := 0; t < q; t++ {
+			rhs[t+1] -= mo[q*w+t]
 		}
 		yy -= mo[q*w+q]
 	}
@@ -221,4 +200,38 @@ func (m *model) checkPredictors(a []float64, gSum float64, cs *classSums, nT int
 		}
 	}
 	return corrVIF(dot, sums, k, float64(nT), m.maxCorr, m.vifMax)
+}
+
+// normalMatrix gathers the sums of a row and returns the Q-basis normal
+// matrix of [g, Q] over the samples with a call, [[g'g, g'Q], [Q'g, Q_T'Q_T]],
+// and Σ_T g (for the predictor checks).
+func (m *model) normalMatrix(row []byte, c plink.Counts, wk *linWork) ([]float64, float64) {
+	q, w := m.q, m.w
+	p := q + 1
+	cs := wk.cs
+	m.gather(row, cs)
+	gq := wk.gq
+	copy(gq, cs.gu[:q])
+	gSum := float64(2*c.HomA1 + c.Het)
+	gg := float64(4*c.HomA1 + c.Het)
+	a := wk.a
+	clear(a)
+	a[0] = gg
+	for t := 0; t < q; t++ {
+		a[t+1] = gq[t]
+		a[(t+1)*p] = gq[t]
+		a[(t+1)*p+t+1] = 1
+	}
+	if cs.nMiss > 0 {
+		mo := cs.missOuter
+		for s := 0; s < q; s++ {
+			for t := 0; t <= s; t++ {
+				a[(s+1)*p+t+1] -= mo[s*w+t]
+				if s != t {
+					a[(t+1)*p+s+1] -= mo[s*w+t]
+				}
+			}
+		}
+	}
+	return a, gSum
 }

@@ -390,37 +390,3 @@ func (wk *logWork) fullRow(n int) []float64 {
 	wk.full = wk.full[:n]
 	return wk.full
 }
-
-// normalMatrix gathers the class sums of a row and returns the Q-basis
-// normal matrix of [g, Q] over the non-missing samples (as in linear) and
-// Σ_T g, for the predictor checks.
-func (m *model) normalMatrix(row []byte, c plink.Counts, wk *linWork) ([]float64, float64) {
-	q, w := m.q, m.w
-	p := q + 1
-	cs := wk.cs
-	m.gather(row, cs)
-	gq := wk.gq
-	copy(gq, cs.gu[:q])
-	gSum := float64(2*c.HomA1 + c.Het)
-	gg := float64(4*c.HomA1 + c.Het)
-	a := wk.a
-	clear(a)
-	a[0] = gg
-	for t := 0; t < q; t++ {
-		a[t+1] = gq[t]
-		a[(t+1)*p] = gq[t]
-		a[(t+1)*p+t+1] = 1
-	}
-	if cs.nMiss > 0 {
-		mo := cs.missOuter
-		for s := 0; s < q; s++ {
-			for t := 0; t <= s; t++ {
-				a[(s+1)*p+t+1] -= mo[s*w+t]
-				if s != t {
-					a[(t+1)*p+s+1] -= mo[s*w+t]
-				}
-			}
-		}
-	}
-	return a, gSum
-}
