@@ -265,12 +265,16 @@ func (m *model) logistic(row []byte, wk *logWork, out *variantOut) {
 		out.err = ErrConstOmittedAllele
 		return
 	}
-	// Predictor checks, as for linear regression.
-	lw := wk.lin
-	a, gSum := m.normalMatrix(row, c, lw)
-	if e := m.checkPredictors(a, gSum, lw.cs, nT, lw); e != errNone {
-		out.err = e
-		return
+	// Predictor checks, as for linear regression (nothing to check for a
+	// lone non-constant genotype column; the dense path also needs the
+	// missing calls the gathering finds).
+	if q > 1 || m.cells == nil {
+		lw := wk.lin
+		a, gSum := m.normalMatrix(row, c, lw)
+		if e := m.checkPredictors(a, gSum, lw.cs, nT, lw); e != errNone {
+			out.err = e
+			return
+		}
 	}
 	var d *rows
 	var caseAlt, altTotal, caseObs int
