@@ -19,7 +19,7 @@
 // whose values are all 1, 2, 0 or missing is case/control (1 control, 2 case,
 // 0 missing), as in plink2; anything else is quantitative.
 //
-// The tested allele A1 is the minor allele among founders (ALT on a tie), as
+// The tested allele A1 is the minor allele among founders (ties as plink2), as
 // in plink2 2.00a3; estimates for a REF A1 are those of the ALT coding with
 // the sign of the ADD coefficient flipped.
 //

@@ -15,8 +15,9 @@ type Options struct {
 	MaxCorr   float64 // --max-corr, default 0.999
 	VIF       float64 // --vif, default 50
 	// Founders are the samples whose allele counts choose A1, the tested
-	// allele: plink2 tests the minor allele (ALT on a tie), counted over
-	// founders. Nil means all samples.
+	// allele: plink2 tests the minor allele, counted over
+	// founders (an exact tie follows plink2's rounding). Nil means all
+	// samples.
 	Founders *plink.Mask
 }
 
@@ -106,7 +107,7 @@ func Run(g Genotypes, pheno Column, covars []Column, opt Options) (*Result, erro
 			}
 			row := g.Row(v)
 			fc := plink.CountRowMasked(row, founders)
-			o.a1IsRef = fc.HomA1 > fc.HomA2
+			o.a1IsRef = a1IsRef(fc)
 			res.A1IsRef[v] = o.a1IsRef
 			if m.binary {
 				m.logistic(row, gw, &o)
@@ -129,6 +130,18 @@ func Run(g Genotypes, pheno Column, covars []Column, opt Options) (*Result, erro
 		return nil, err
 	}
 	return res, nil
+}
+
+// a1IsRef decides plink2's tested allele from founder counts: REF is the
+// major allele (and ALT tested) when its frequency, computed as plink2 does
+// (count × 1/total, so an exact tie can round either way), is at least 0.5.
+func a1IsRef(c plink.Counts) bool {
+	tot := 2 * c.NonMissing()
+	if tot == 0 {
+		return false
+	}
+	refFreq := float64(2*c.HomA2+c.Het) * (1 / float64(tot))
+	return !(refFreq >= 0.5)
 }
 
 // Lambda is the genomic inflation factor: the median ADD χ² (Stat²) over
