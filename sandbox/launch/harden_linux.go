@@ -279,8 +279,9 @@ func applyLimits(pid int, cfg Config) ([]string, error) {
 		{"msgqueue", unix.RLIMIT_MSGQUEUE, 0, 0},
 	}
 	if cpu > 0 {
-		// Soft limit sends SIGXCPU (fatal to a Go program), hard limit SIGKILL.
-		lims = append(lims, lim{"cpu", unix.RLIMIT_CPU, cpu, cpu + 5})
+		// The soft limit sends SIGXCPU, which the Go runtime ignores unless
+		// asked; the hard limit one second later is the SIGKILL.
+		lims = append(lims, lim{"cpu", unix.RLIMIT_CPU, cpu, cpu + 1})
 	}
 	if cfg.Procs > 0 {
 		lims = append(lims, lim{"nproc", unix.RLIMIT_NPROC, cfg.Procs, cfg.Procs})

@@ -190,6 +190,10 @@ func runProbeWorker(args []string) {
 	conn.Send(&rpc.Msg{Type: rpc.Ready, Hello: &rpc.Hello{Confinement: []string{string(b)}}})
 	io.Copy(io.Discard, in) // until the kernel closes the pipe
 	for _, a := range args {
+		if a == "spin" {
+			for {
+			}
+		}
 		if a == "linger" {
 			select {} // like user code in an endless loop: only a signal ends it
 		}
@@ -646,5 +650,23 @@ func TestEmptyRoot(t *testing.T) {
 	}
 	if ents, _ := filepath.Glob(filepath.Join(os.TempDir(), "enclave-worker-root-*")); len(ents) > 0 {
 		t.Logf("note: leftover root directories (other kernels starting now?): %q", ents)
+	}
+}
+
+// TestCPUBackstop: a worker that spins past RLIMIT_CPU is killed by the
+// host even if nothing on the kernel side acts (2 s of CPU).
+func TestCPUBackstop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spends 2 s of CPU")
+	}
+	p, _ := startProbe(t, Config{CPUSeconds: 1, Args: []string{"spin"}}, "")
+	p.Conn.Close() // the probe now reaches its spin loop
+	select {
+	case <-p.Exited():
+		if err := p.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+			t.Errorf("worker ended with %v, want killed by the CPU limit", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("worker still spinning 20 s after a 1 s CPU limit")
 	}
 }
