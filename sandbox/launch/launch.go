@@ -29,7 +29,9 @@ type Config struct {
 	// 0 means DefaultMemoryBytes; a negative value means no cap.
 	MemoryBytes int64
 	// CPUSeconds is the RLIMIT_CPU backstop for the worker's whole life
-	// (the kernel's per-cell watchdog acts long before).
+	// (the kernel's per-cell watchdog acts long before): 4 h by default,
+	// two dozen cells at the default 10-minute cell limit; past it the
+	// worker is killed and restarted, its variables lost.
 	// 0 means DefaultCPUSeconds; a negative value means no cap.
 	CPUSeconds int64
 	// OpenFiles is RLIMIT_NOFILE. 0 means DefaultOpenFiles.
@@ -52,7 +54,7 @@ type Config struct {
 // Defaults for Config's zero values.
 const (
 	DefaultMemoryBytes = 4 << 30
-	DefaultCPUSeconds  = 3600
+	DefaultCPUSeconds  = 4 * 3600
 	DefaultOpenFiles   = 32
 	NobodyID           = 65534
 )
