@@ -71,11 +71,13 @@ func (k *Kernel) execute(req *request) error {
 	r["execution_count"] = k.count
 	r["user_expressions"] = ue
 	r["payload"] = []any{}
-	k.reply(req, "execute_reply", r)
 	if c.StopOnError == nil || *c.StopOnError {
+		// Before the reply leaves: what arrives after it may have been sent
+		// by a client that saw the failure.
 		k.abortLeft = len(k.shellQ)
 		k.abortPre = abortClock{session: req.msg.Header.Session, replied: time.Now()}
 	}
+	k.reply(req, "execute_reply", r)
 	return nil
 }
 
