@@ -85,7 +85,7 @@ type Kernel struct {
 	abortLeft int                      // queued requests to abort after a failed cell (stop_on_error)
 	abortPre  abortClock               // and requests the client sent before it could see the failure
 	offsets   map[string]time.Duration // per client session: least (arrival − header date)
-	hist      history                  //
+	hist      history                  // this session's inputs and released outputs
 
 	cellMu     sync.Mutex
 	cellCancel context.CancelCauseFunc // cancels the running cell; nil when idle
