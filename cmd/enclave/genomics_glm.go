@@ -21,7 +21,7 @@ func init() {
 	})
 	registerGenomics(&genomicsCommand{
 		Name:  "pca",
-		Usage: "[--pcs 10] [--method auto|exact|randomized] [--meanimpute] [--seed S]",
+		Usage: "[--pcs 10] [--method auto|exact|randomized] [--meanimpute] [--seed S] [--iter N]",
 		Flags: flagsPCA,
 	})
 }
@@ -118,8 +118,9 @@ func flagsPCA(fs *flag.FlagSet) func(*genomicsInput) error {
 	method := fs.String("method", "auto", "auto (exact when the GRM is small), exact (full GRM, plink2 --pca) or randomized (block Krylov, plink2 --pca approx)")
 	meanImpute := fs.Bool("meanimpute", false, "divide the GRM by the variant count (plink2 --pca meanimpute)")
 	seed := fs.Uint64("seed", 1, "random start of the randomized method")
+	iter := fs.Int("iter", 0, "block Krylov steps of the randomized method (default 14)")
 	return func(in *genomicsInput) error {
-		opt := pca.Options{PCs: *pcs, Threads: in.Threads, Founders: founders(in.FS), MeanImpute: *meanImpute, Seed: *seed}
+		opt := pca.Options{PCs: *pcs, Threads: in.Threads, Founders: founders(in.FS), MeanImpute: *meanImpute, Seed: *seed, Iter: *iter}
 		switch *method {
 		case "auto":
 		case "exact":

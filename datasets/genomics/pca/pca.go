@@ -53,7 +53,7 @@ type Options struct {
 	Threads  int         // goroutines, <= 0 means GOMAXPROCS
 	Method   Method      // Auto, Exact or Randomized
 	Founders *plink.Mask // samples for allele frequencies; nil means all
-	Iter     int         // subspace iterations (Randomized), default 8
+	Iter     int         // block Krylov steps (Randomized), default 14
 	Seed     uint64      // random start (Randomized)
 	// MeanImpute divides the GRM by the variant count instead of the
 	// per-pair count of shared calls (plink2 --pca meanimpute); Randomized
@@ -122,7 +122,7 @@ func Run(g Genotypes, opt Options) (*Result, error) {
 		opt.Threads = runtime.GOMAXPROCS(0)
 	}
 	if opt.Iter <= 0 {
-		opt.Iter = 8
+		opt.Iter = 14 // within ~0.5% of the exact eigenvalues even on structureless data
 	}
 	n := g.NumSamples()
 	if opt.Founders == nil {
