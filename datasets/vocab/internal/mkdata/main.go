@@ -70,14 +70,13 @@ func run(shards, local, out string) error {
 		return err
 	}
 	for _, t := range []string{"concept", "concept_relationship", "concept_ancestor", "concept_synonym", "domain", "relationship", "vocabulary"} {
-		order := "1"
-		if t == "vocabulary" {
-			order = "vocabulary_id"
-		}
-		q := fmt.Sprintf("COPY (SELECT * EXCLUDE (%s) FROM %s ORDER BY ALL) TO '%s' (HEADER, DELIMITER ',', COMPRESSION gzip)",
-			"prio", t, filepath.Join(out, t+".csv.gz"))
-		if t != "concept" {
-			q = fmt.Sprintf("COPY (SELECT * FROM %s ORDER BY %s) TO '%s' (HEADER, DELIMITER ',', COMPRESSION gzip)", t, order, filepath.Join(out, t+".csv.gz"))
+		// ORDER BY ALL gives a total order, so a rebuild is byte-identical
+		// to the committed files whatever DuckDB's parallel scan did.
+		q := fmt.Sprintf("COPY (SELECT * FROM %s ORDER BY ALL) TO '%s' (HEADER, DELIMITER ',', COMPRESSION gzip)",
+			t, filepath.Join(out, t+".csv.gz"))
+		if t == "concept" {
+			q = fmt.Sprintf("COPY (SELECT * EXCLUDE (prio) FROM %s ORDER BY ALL) TO '%s' (HEADER, DELIMITER ',', COMPRESSION gzip)",
+				t, filepath.Join(out, t+".csv.gz"))
 		}
 		if _, err := db.Exec(q); err != nil {
 			return fmt.Errorf("%s: %w", t, err)
