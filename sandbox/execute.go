@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/traefik/yaegi/interp"
 
@@ -72,7 +73,7 @@ func (w *Worker) execute(m *rpc.Msg) {
 	}
 
 	w.busy.Lock()
-	ok := w.run(c, req)
+	ok := w.supervise(c, req)
 	w.busy.Unlock()
 
 	w.mu.Lock()
@@ -90,6 +91,36 @@ func (w *Worker) execute(m *rpc.Msg) {
 	cancel(nil)
 	w.out.flush()
 	w.conn.Send(&rpc.Msg{Type: rpc.Done, ID: m.ID, Done: &rpc.DoneInfo{Status: status}})
+}
+
+// supervise runs the cell in a goroutine of its own and returns what run
+// returned, once it has: a cell is reported interrupted only when its code
+// has stopped, never while a call it made still computes. If an interrupted
+// cell does not return within the grace, the cell's stderr and Options.Stuck
+// are told; the worker then stays busy with it (its main exits in Stuck).
+func (w *Worker) supervise(c *cellRun, req *rpc.ExecRequest) bool {
+	fin := make(chan bool, 1)
+	go func() { fin <- w.run(c, req) }()
+	select {
+	case ok := <-fin:
+		return ok
+	case <-c.ctx.Done():
+	}
+	grace := time.NewTimer(w.opts.StopGrace)
+	defer grace.Stop()
+	select {
+	case ok := <-fin:
+		return ok
+	case <-grace.C:
+	}
+	msg := fmt.Sprintf("%s did not stop within %v of the interrupt: it is inside one long call to compiled library code, which an interrupt cannot reach; the worker is being stopped and the notebook's variables are lost",
+		cellFile(req.CellNumber), w.opts.StopGrace)
+	w.out.notice(msg)
+	w.out.flush()
+	if w.opts.Stuck != nil {
+		w.opts.Stuck(msg)
+	}
+	return <-fin
 }
 
 // cellFile is the name positions of a cell carry.
@@ -180,7 +211,7 @@ func (w *Worker) run(c *cellRun, req *rpc.ExecRequest) bool {
 			return false
 		}
 		w.trace.take()
-		v, err := w.ip.ExecuteWithContext(c.ctx, prog)
+		v, err := w.stop.run(c.ctx, prog)
 		if err != nil {
 			if c.ctx.Err() != nil {
 				w.fail(c, ErrInterrupt, "the cell was interrupted", 0, 0)
@@ -296,7 +327,11 @@ func (w *Worker) importRun(c *cellRun, r cells.Run, file string, base int) bool 
 		}
 		prog, err := w.compile(src)
 		if err == nil {
-			_, err = w.ip.ExecuteWithContext(c.ctx, prog)
+			_, err = w.stop.run(c.ctx, prog)
+		}
+		if err != nil && c.ctx.Err() != nil {
+			w.fail(c, ErrInterrupt, "the cell was interrupted", 0, 0)
+			return false
 		}
 		if err != nil {
 			w.failCompile(c, err)

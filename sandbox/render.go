@@ -87,7 +87,7 @@ func (w *Worker) callInterpreted(c *cellRun, method string) (any, bool) {
 	if err != nil {
 		return nil, false
 	}
-	out, err := w.ip.ExecuteWithContext(c.ctx, prog)
+	out, err := w.stop.run(c.ctx, prog)
 	if err != nil || !out.IsValid() || !out.CanInterface() {
 		return nil, false
 	}

@@ -46,7 +46,23 @@ type Options struct {
 	// Interrupts, if set, interrupts the running cell on each receive
 	// (the worker's main relays SIGINT here).
 	Interrupts <-chan os.Signal
+	// StopGrace is how long an interrupted cell may take to return
+	// (DefaultStopGrace if 0). Interpreted code returns within
+	// milliseconds; one long call into compiled code (a regexp over a
+	// huge string) cannot be reached and runs on.
+	StopGrace time.Duration
+	// Stuck is called, once, when an interrupted cell has not returned
+	// within StopGrace; msg says so in a sentence. The worker's main exits
+	// there (the process is the only thing that can stop such a call). If
+	// Stuck is nil or returns, the worker stays busy with the cell and
+	// reports it only once it has really returned, leaving the kernel to
+	// kill the process.
+	Stuck func(msg string)
 }
+
+// DefaultStopGrace is under the kernel's 2 s between its interrupt and its
+// kill, so that the worker ends itself first and says why.
+const DefaultStopGrace = 1500 * time.Millisecond
 
 // Worker runs cells for one kernel connection.
 type Worker struct {
@@ -55,6 +71,8 @@ type Worker struct {
 	out  *streams
 	in   *stdin
 	ip   *interp.Interpreter
+	// stop runs the interpreter's programs; an interrupt stops them.
+	stop *stopper
 	// trace collects what yaegi writes to its stderr: the positions a
 	// panic unwound through.
 	trace *traceBuffer
@@ -103,6 +121,9 @@ func New(conn *rpc.Conn, opts Options) (*Worker, error) {
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = DefaultFlushInterval
 	}
+	if opts.StopGrace <= 0 {
+		opts.StopGrace = DefaultStopGrace
+	}
 	w := &Worker{
 		conn:     conn,
 		opts:     opts,
@@ -119,6 +140,9 @@ func New(conn *rpc.Conn, opts Options) (*Worker, error) {
 		return nil, fmt.Errorf("sandbox: start interpreter: %w", err)
 	}
 	w.ip = ip
+	if w.stop, err = newStopper(ip); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
 	display.SetSink(sink{w})
 	remote.SetTransport(w.call)
 	return w, nil

@@ -12,6 +12,10 @@ import (
 	"enclave/sandbox/rpc"
 )
 
+// ExitStuck is the exit status of a worker that ended itself because an
+// interrupted cell did not stop.
+const ExitStuck = 3
+
 func main() {
 	// A runaway recursion in a cell should end the worker quickly, not
 	// after it has grown a 1 GB stack.
@@ -38,7 +42,18 @@ func main() {
 	sigint := make(chan os.Signal, 1)
 	signal.Notify(sigint, os.Interrupt)
 	conn := rpc.NewConn(in, out, nil)
-	if err := sandbox.Serve(conn, sandbox.Options{Confinement: layers, Interrupts: sigint}); err != nil {
+	wopts := sandbox.Options{
+		Confinement: layers,
+		Interrupts:  sigint,
+		// A cell that an interrupt cannot stop (one long compiled call)
+		// ends the process: nothing else stops that call, and the kernel
+		// must not be told the cell stopped while it computes on.
+		Stuck: func(msg string) {
+			fmt.Fprintln(os.Stderr, "enclave-worker: "+msg)
+			os.Exit(ExitStuck)
+		},
+	}
+	if err := sandbox.Serve(conn, wopts); err != nil {
 		fmt.Fprintln(os.Stderr, "enclave-worker:", err)
 		os.Exit(1)
 	}

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"enclave/sandbox/confine"
+	"enclave/sandbox/rpc"
+)
+
+// TestMain runs main itself when the test binary is started as a worker.
+func TestMain(m *testing.M) {
+	if os.Getenv("ENCLAVE_WORKER_TEST_MAIN") == "1" {
+		os.Args = []string{"enclave-worker", confine.OffArg}
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// An interrupted cell stuck in one long compiled call ends the worker
+// process: the cell's stderr says so, no Done is sent (the cell is not
+// reported stopped while the call runs), the process exits with ExitStuck
+// and its stderr carries the reason for the kernel's log.
+func TestStuckCellEndsWorker(t *testing.T) {
+	reqR, reqW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	evR, evW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "ENCLAVE_WORKER_TEST_MAIN=1")
+	cmd.ExtraFiles = []*os.File{reqR, evW} // fd 3, 4
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	reqR.Close()
+	evW.Close()
+	defer cmd.Process.Kill()
+	conn := rpc.NewConn(evR, reqW, nil)
+	if m, err := conn.Recv(); err != nil || m.Type != rpc.Ready {
+		t.Fatalf("first message %+v, %v", m, err)
+	}
+	// The regexp engine over 16 MB: seconds, past the worker's 1.5 s grace.
+	code := "import (\n\t\"regexp\"\n\t\"strings\"\n)\n" +
+		"s := strings.Repeat(\"ab\", 1<<23)\n" +
+		"regexp.MustCompile(`([ab]{1,20})*c`).MatchString(s)"
+	conn.Send(&rpc.Msg{Type: rpc.Execute, ID: 1, Exec: &rpc.ExecRequest{Code: code, CellNumber: 7}})
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	conn.Send(&rpc.Msg{Type: rpc.Interrupt, ID: 1})
+	var cellErr strings.Builder
+	for {
+		m, err := conn.Recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("recv: %v", err)
+		}
+		switch m.Type {
+		case rpc.Done, rpc.Error, rpc.Result:
+			t.Fatalf("worker sent %s for a cell whose call still runs", m.Type)
+		case rpc.Stream:
+			if m.Stream.Name == "stderr" {
+				cellErr.WriteString(m.Stream.Text)
+			}
+		}
+	}
+	err = cmd.Wait()
+	took := time.Since(start)
+	t.Logf("interrupt → exit %v (%v); cell stderr %q; process stderr %q", took, err, cellErr.String(), stderr.String())
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != ExitStuck {
+		t.Errorf("worker ended with %v, want exit status %d", err, ExitStuck)
+	}
+	want := "cell[7] did not stop within 1.5s of the interrupt"
+	if !strings.Contains(cellErr.String(), "[enclave] "+want) || !strings.Contains(cellErr.String(), "variables are lost") {
+		t.Errorf("cell stderr %q lacks %q and the lost variables", cellErr.String(), want)
+	}
+	if !strings.Contains(stderr.String(), "enclave-worker: "+want) {
+		t.Errorf("process stderr %q lacks %q", stderr.String(), want)
+	}
+	if took > 10*time.Second {
+		t.Errorf("worker took %v to end", took)
+	}
+}

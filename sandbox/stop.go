@@ -1,0 +1,121 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/traefik/yaegi/interp"
+)
+
+// stopper runs the interpreter's programs so that an interrupt stops them
+// the way yaegi's ExecuteWithContext does, but returns only once the
+// program has really returned.
+//
+// ExecuteWithContext runs Execute in a goroutine of its own and returns as
+// soon as the context is done, after telling the program to stop
+// (interp.stop: the run id is bumped, so interpreted code ends at its next
+// step, and the done channel is closed, so channel operations end). A
+// program inside one long call to compiled code (a regexp over 512 MB) goes
+// on computing after that return, with nothing left to tell when it ends:
+// the worker would report the cell interrupted while it still runs, and
+// start the next cell on an interpreter that is still in use.
+//
+// yaegi v0.16.1 exports no other way to stop a program, so the stopper does
+// what ExecuteWithContext does through the interpreter's unexported fields
+// (located by name and type; newStopper fails if they change) and calls
+// Execute on the caller's goroutine.
+type stopper struct {
+	ip         *interp.Interpreter
+	imu        *sync.RWMutex  // interp.mutex, guards done and cancelChan
+	done       *chan struct{} // interp.done, closed to end channel operations
+	cancelChan *bool          // interp.cancelChan: channel operations watch done
+	id         *uint64        // interp.id, the run id a running frame must match
+	fastChan   bool           // interp.opt.fastChan (YAEGI_FAST_CHAN)
+
+	mu      sync.Mutex
+	armed   bool // a program runs and *done is open
+	stopped bool // it was told to stop
+}
+
+// newStopper finds the fields of ip that cancellation uses.
+func newStopper(ip *interp.Interpreter) (*stopper, error) {
+	v := reflect.ValueOf(ip).Elem()
+	field := func(name string, t reflect.Type) (unsafe.Pointer, error) {
+		f := v.FieldByName(name)
+		if !f.IsValid() || f.Type() != t {
+			return nil, fmt.Errorf("yaegi's Interpreter has no field %s of type %v (the worker stops cells through it; see sandbox/stop.go)", name, t)
+		}
+		return unsafe.Pointer(f.UnsafeAddr()), nil
+	}
+	s := &stopper{ip: ip}
+	p, err := field("mutex", reflect.TypeOf(sync.RWMutex{}))
+	if err != nil {
+		return nil, err
+	}
+	s.imu = (*sync.RWMutex)(p)
+	if p, err = field("done", reflect.TypeOf(make(chan struct{}))); err != nil {
+		return nil, err
+	}
+	s.done = (*chan struct{})(p)
+	if p, err = field("cancelChan", reflect.TypeOf(false)); err != nil {
+		return nil, err
+	}
+	s.cancelChan = (*bool)(p)
+	if p, err = field("id", reflect.TypeOf(uint64(0))); err != nil {
+		return nil, err
+	}
+	s.id = (*uint64)(p)
+	if p, err = field("fastChan", reflect.TypeOf(false)); err != nil {
+		return nil, err
+	}
+	s.fastChan = *(*bool)(p)
+	return s, nil
+}
+
+// run executes prog; when ctx is done first, it stops prog and returns
+// ctx's error once Execute has returned. It does not return before then,
+// however long a compiled call inside prog takes.
+func (s *stopper) run(ctx context.Context, prog *interp.Program) (reflect.Value, error) {
+	if err := ctx.Err(); err != nil {
+		return reflect.Value{}, err
+	}
+	s.imu.Lock()
+	*s.done = make(chan struct{})
+	*s.cancelChan = !s.fastChan
+	s.imu.Unlock()
+	s.mu.Lock()
+	s.armed, s.stopped = true, false
+	s.mu.Unlock()
+
+	unwatch := context.AfterFunc(ctx, s.stop)
+	res, err := s.ip.Execute(prog)
+	unwatch()
+
+	s.mu.Lock()
+	s.armed = false
+	stopped := s.stopped
+	s.mu.Unlock()
+	if stopped {
+		// Execute returns no error when stopped: interpreted code just
+		// ends where it was.
+		return reflect.Value{}, ctx.Err()
+	}
+	return res, err
+}
+
+// stop tells the running program to end, as interp.stop does; once per
+// program.
+func (s *stopper) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.armed || s.stopped {
+		return
+	}
+	s.stopped = true
+	atomic.AddUint64(s.id, 1)
+	close(*s.done)
+}
