@@ -43,23 +43,30 @@ build:
 	$(GO) build -o $(BIN)/enclave ./cmd/enclave
 	CGO_ENABLED=0 $(GO) build -o $(BIN)/enclave-worker ./cmd/enclave-worker
 
+# The demo kernelspec opens the registered demo workspace as researcher "demo",
+# whose record lives in the demo's own registry ($(DEMO)/home).
 install-kernel: build
-	$(BIN)/enclave install --user --workspace $(DEMO)/registered --researcher demo
+	$(BIN)/enclave install --user --workspace $(DEMO)/registered --researcher demo \
+		--env ENCLAVE_HOME=$(DEMO)/home
 
 demo-data: build
-	DEMO=$(DEMO) bash scripts/demo-workspace.sh
+	DEMO=$(DEMO) ENCLAVE=$(BIN)/enclave SYNTH_FLAGS="--variants 20000 --genotyped 5000" \
+		bash scripts/demo-workspace.sh
 
 run: deps build demo-data install-kernel
 	$(JUPYTER) notebook --no-browser --ip=127.0.0.1 --port=$(PORT) \
 		$$( [ $$(id -u) -eq 0 ] && echo --allow-root ) --notebook-dir=$(CURDIR)/examples
 
+# demo runs the examples headless with a kernelspec private to build/, so it
+# works without install-kernel and leaves the user's Jupyter untouched.
 demo: deps build demo-data
 	mkdir -p build/demo
-	ENCLAVE_HOME=$(DEMO)/home ENCLAVE_WORKSPACE=$(DEMO)/registered ENCLAVE_RESEARCHER=demo \
-	JUPYTER_PATH=$(CURDIR)/build/kernels $(BIN)/enclave install --prefix $(CURDIR)/build/kernels-prefix >/dev/null
-	JUPYTER_PATH=$(CURDIR)/build/kernels-prefix/share/jupyter \
-	ENCLAVE_HOME=$(DEMO)/home ENCLAVE_WORKSPACE=$(DEMO)/registered ENCLAVE_RESEARCHER=demo \
-		$(JUPYTER) nbconvert --to html --execute --output-dir build/demo examples/*.ipynb
+	$(BIN)/enclave install --prefix $(CURDIR)/build/jupyter --workspace $(DEMO)/registered \
+		--researcher demo --env ENCLAVE_HOME=$(DEMO)/home >/dev/null
+	JUPYTER_PATH=$(CURDIR)/build/jupyter/share/jupyter \
+		$(PY) -m nbconvert --to html --execute --ExecutePreprocessor.kernel_name=enclave \
+		--output-dir build/demo examples/*.ipynb
+	@echo "demo: HTML in build/demo"
 
 vet:
 	$(GO) vet ./...
