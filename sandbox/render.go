@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -167,8 +168,28 @@ func (w *Worker) sendResult(data map[string]any) {
 	if c != nil {
 		id = c.id
 	}
+	// Rich forms count against the cell's output cap like displays; the
+	// text (clipped to maxPlain) is always sent.
+	if !w.out.charge(bundleSize(data)) {
+		w.out.notice("the result's rich forms were dropped: the cell's output passed its limit of " + sizeText(w.out.limit()))
+		data = plainOnly(data)
+	}
 	w.out.flush()
-	w.conn.Send(&rpc.Msg{Type: rpc.Result, ID: id, Display: &rpc.DisplayData{Data: data}})
+	err := w.conn.Send(&rpc.Msg{Type: rpc.Result, ID: id, Display: &rpc.DisplayData{Data: data}})
+	if errors.Is(err, rpc.ErrFrameTooLarge) {
+		w.out.notice("the result's rich forms were dropped: larger than the " + sizeText(rpc.MaxFrame) + " a message may carry")
+		w.conn.Send(&rpc.Msg{Type: rpc.Result, ID: id, Display: &rpc.DisplayData{Data: plainOnly(data)}})
+	}
+}
+
+// plainOnly is a bundle's text/plain form alone, at most maxPlain bytes
+// (a rich bundle a cell built may carry any text/plain).
+func plainOnly(data map[string]any) map[string]any {
+	s, ok := data["text/plain"].(string)
+	if !ok {
+		s = "<the result could not be shown>"
+	}
+	return map[string]any{"text/plain": clip(s, maxPlain)}
 }
 
 func isNil(v any) bool {
