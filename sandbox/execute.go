@@ -637,6 +637,7 @@ func (w *Worker) currentSpan() *span {
 // fail sends an error with, in its traceback, the source line of the
 // reported position (line as yaegi numbers it) and a caret under col.
 func (w *Worker) fail(c *cellRun, name, value string, line, col int) {
+	value = clip(value, maxErrorText)
 	tb := []string{name + ": " + value}
 	if line > 0 {
 		tb = append(tb, w.snippet(line, col)...)
@@ -675,7 +676,7 @@ func (w *Worker) failPanic(c *cellRun, p interp.Panic, trace string) {
 	if e, ok := p.Value.(error); ok {
 		value = e.Error()
 	}
-	value = w.cellPositions(value)
+	value = w.cellPositions(clip(value, maxErrorText))
 	tb := []string{"panic: " + value, ""}
 	for _, line := range strings.Split(trace, "\n") {
 		m := frameRE.FindStringSubmatch(strings.TrimSpace(line))

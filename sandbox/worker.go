@@ -259,9 +259,19 @@ func (w *Worker) cellContext() context.Context {
 	return context.Background()
 }
 
+// maxErrorText bounds an error's value and each traceback line: a panic
+// value can be any size, and a message over rpc.MaxFrame would be lost.
+const maxErrorText = 64 << 10
+
 func (w *Worker) sendError(id uint64, name, value string, tb []string) {
+	// fail and failPanic clip at maxErrorText; this is the backstop for
+	// every other error (with room for their prefixes).
+	value = clip(value, maxErrorText+1024)
 	if tb == nil {
 		tb = []string{name + ": " + value}
+	}
+	for i, l := range tb {
+		tb[i] = clip(l, maxErrorText+1024) // room for "panic: " + value
 	}
 	w.out.flush()
 	w.conn.Send(&rpc.Msg{Type: rpc.Error, ID: id, Err: &rpc.ErrorInfo{Name: name, Value: value, Traceback: tb}})
