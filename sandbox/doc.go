@@ -23,6 +23,14 @@
 // methods (refused, since yaegi keeps the first), missing generic slices
 // functions (generic.go).
 //
+// Interrupts (stop.go): the cell runs in a goroutine the worker watches. An
+// interrupt stops the interpreted code at its next step; the cell is
+// reported Interrupted only once its code has returned, so the next cell
+// never starts on a busy interpreter. A call into compiled library code
+// cannot be reached by an interrupt: if the cell has not returned within
+// Options.StopGrace, its stderr says the worker is being stopped and
+// Options.Stuck is called (cmd/enclave-worker exits there).
+//
 // The interpreter can import only the packages of the generated allowlist
 // (enclave/sandbox/symbols); it loads no source from disk and gets no
 // environment. This package must never import the data layer, the release
