@@ -1,10 +1,11 @@
 package assoc
 
 // Dense kernels over packed .bed rows. A model keeps per-sample vectors in
-// "chunk-major" layout: columns are grouped four at a time, and chunk c holds
-// for every fileset sample i (excluded samples and row padding as zeros) the
-// four values at [c][i][0..3]. Summing d_i·u_i over a row then streams each
-// chunk once with eight register accumulators and no per-sample branches.
+// "chunk-major" layout: columns are grouped four (eight with AVX-512) at a
+// time, and chunk c holds for every fileset sample i (excluded samples and
+// row padding as zeros) the values at [c][i][0..cw-1]. Summing d_i·u_i over
+// a row then streams each chunk once with register accumulators (vector
+// FMAs in GOEXPERIMENT=simd builds) and no per-sample branches.
 
 // Genotype value tables by byte: the four samples' ALT dosage (0 when
 // missing) and its square, and whether the byte holds a missing call.
@@ -36,33 +37,60 @@ func init() {
 // returns Σ_b Σ_j table[row[b]][j]·u[16b+4j : 16b+4j+4] for one chunk.
 var dotChunkSIMD func(row []byte, u []float64, table *[256][4]float64) [4]float64
 
+// chunkWidth is the number of columns per chunk: 4, or 8 when an AVX-512
+// kernel is available (dotChunk8).
+var chunkWidth = 4
+
+// dotChunk8 is the 8-column chunk kernel (GOEXPERIMENT=simd, AVX-512).
+var dotChunk8 func(row []byte, u []float64, table *[256][4]float64) [8]float64
+
 // chunked stores w per-sample columns in chunk-major layout.
 type chunked struct {
-	w, chunks, rows int // columns, chunks of four, padded sample rows
+	w, chunks, rows int // columns, chunks, padded sample rows
+	cw              int // columns per chunk (chunkWidth at creation)
 	data            []float64
 }
 
 func newChunked(w, nAll int) *chunked {
+	cw := chunkWidth
 	rows := (nAll + 3) &^ 3
-	ch := (w + 3) / 4
-	return &chunked{w: w, chunks: ch, rows: rows, data: make([]float64, ch*rows*4)}
+	ch := (w + cw - 1) / cw
+	return &chunked{w: w, chunks: ch, rows: rows, cw: cw, data: make([]float64, ch*rows*cw)}
 }
 
 // set stores value v for sample i (fileset order), column t.
 func (c *chunked) set(i, t int, v float64) {
-	c.data[(t/4)*c.rows*4+i*4+t%4] = v
+	c.data[(t/c.cw)*c.rows*c.cw+i*c.cw+t%c.cw] = v
 }
 
 // dot adds Σ_i table(d_i)·u_i[t] over the samples of a packed row to acc
 // (length ≥ w), for table = dosTable (Σ g u) or dos2Table (Σ g² u).
 func (c *chunked) dot(row []byte, table *[256][4]float64, acc []float64) {
-	nb := c.rows / 4
+	c.dotRange(row, 0, table, acc)
+}
+
+// dotRange is dot over bytes off.. of a packed row (row holds just those
+// bytes, samples 4·off ...), for cache blocking.
+func (c *chunked) dotRange(row []byte, off int, table *[256][4]float64, acc []float64) {
+	nb := c.rows/4 - off
 	if len(row) < nb {
 		nb = len(row)
 	}
 	row = row[:nb]
+	cw := c.cw
+	if cw == 8 {
+		for ch := 0; ch < c.chunks; ch++ {
+			base := ch*c.rows*8 + off*32
+			s := dotChunk8(row, c.data[base:base+nb*32], table)
+			for k := 0; k < 8 && 8*ch+k < c.w; k++ {
+				acc[8*ch+k] += s[k]
+			}
+		}
+		return
+	}
 	for ch := 0; ch < c.chunks; ch++ {
-		u := c.data[ch*c.rows*4 : ch*c.rows*4+nb*16]
+		base := ch*c.rows*4 + off*16
+		u := c.data[base : base+nb*16]
 		if dotChunkSIMD != nil {
 			s := dotChunkSIMD(row, u, table)
 			for k := 0; k < 4 && 4*ch+k < c.w; k++ {
@@ -133,3 +161,13 @@ func (k *Kernel) Clear() { clear(k.c.data) }
 
 // DosageDot adds Σ_i g_i·u_i to acc (length ≥ w) for a packed row.
 func (k *Kernel) DosageDot(row []byte, acc []float64) { k.c.dot(row, &dosTable, acc) }
+
+// DosageDotRange is DosageDot over the bytes off.. of a packed row, given
+// as row (vectors 4·off onwards), for cache-blocked loops.
+func (k *Kernel) DosageDotRange(row []byte, off int, acc []float64) {
+	k.c.dotRange(row, off, &dosTable, acc)
+}
+
+// KernelWidth is the column granularity of a Kernel: vectors are padded to
+// a multiple of it, so callers may use that many columns for free.
+func KernelWidth() int { return chunkWidth }

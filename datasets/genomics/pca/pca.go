@@ -281,7 +281,7 @@ func exact(g Genotypes, st *standard, opt Options) (*Result, error) {
 }
 
 // randomized runs a randomised block Krylov method (Musco & Musco 2015)
-// with blocks of l = PCs + 10 columns on the mean-imputed GRM, applied as
+// with blocks of l ≥ PCs + 10 columns on the mean-imputed GRM, applied as
 // X (X' Y) with the dense dosage kernel over the packed rows and over a
 // sample-major transposed copy: Y_{i+1} = orth(K Y_i) for Iter steps, then a
 // Rayleigh–Ritz step on the span of all blocks. Keeping every block makes
@@ -289,7 +289,10 @@ func exact(g Genotypes, st *standard, opt Options) (*Result, error) {
 // population structure), where plain subspace iteration stalls.
 func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 	n := g.NumSamples()
-	l := opt.PCs + 10
+	// Block size: PCs + 10, rounded up to the kernel's column granularity
+	// (the extra columns cost nothing and speed convergence).
+	kw := assoc.KernelWidth()
+	l := (opt.PCs + 10 + kw - 1) / kw * kw
 	if l > n {
 		l = n
 	}
@@ -465,6 +468,10 @@ func newGRMOperator(g Genotypes, st *standard, n, l, threads int) *grmOperator {
 	return op
 }
 
+// blockBytes is the cache-blocking width in packed bytes: 512 bytes cover
+// 2048 samples (or variants), whose kernel rows (l ≤ 32 columns) stay in L2.
+const blockBytes = 512
+
 func (op *grmOperator) apply(y, out []float64) {
 	n, m, l := op.n, op.m, op.l
 	colSum := make([]float64, l)
@@ -478,23 +485,29 @@ func (op *grmOperator) apply(y, out []float64) {
 	}
 	bw := make([]float64, m*l) // b_j W_j
 	op.vk.Clear()
+	rowBytes := (n + 3) / 4
 	plink.Parallel(m, op.threads, func(lo, hi int) error {
-		acc := make([]float64, l)
+		// acc[(j-lo)*l+p] accumulates Σ_i g_ij Y_ip over sample blocks, so
+		// each block of Y stays in cache while all variants pass over it.
+		acc := make([]float64, (hi-lo)*l)
+		for off := 0; off < rowBytes; off += blockBytes {
+			end := min(off+blockBytes, rowBytes)
+			for j := lo; j < hi; j++ {
+				row := op.g.Row(op.st.used[j])
+				op.yk.DosageDotRange(row[off:end], off, acc[(j-lo)*l:(j-lo+1)*l])
+			}
+		}
 		for j := lo; j < hi; j++ {
-			clear(acc)
-			op.yk.DosageDot(op.g.Row(op.st.used[j]), acc)
 			aj, bj := op.a[j], op.b[j]
+			a := acc[(j-lo)*l : (j-lo+1)*l]
 			for p := 0; p < l; p++ {
 				s := colSum[p]
 				for _, i := range op.varMiss[j] {
 					s -= y[int(i)*l+p]
 				}
-				w := aj*acc[p] + bj*s
+				w := aj*a[p] + bj*s
 				bw[j*l+p] = bj * w
-				acc[p] = aj * w
-			}
-			for p := 0; p < l; p++ { // row j of the kernel: disjoint per goroutine
-				op.vk.Set(j, p, acc[p])
+				op.vk.Set(j, p, aj*w) // row j: disjoint per goroutine
 			}
 		}
 		return nil
@@ -506,22 +519,28 @@ func (op *grmOperator) apply(y, out []float64) {
 		}
 	}
 	inv := 1 / float64(m)
+	clear(out)
 	var wg sync.WaitGroup
 	for t := 0; t < op.threads; t++ {
 		lo, hi := n*t/op.threads, n*(t+1)/op.threads
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			acc := make([]float64, l)
+			for off := 0; off < op.trBytes; off += blockBytes {
+				end := min(off+blockBytes, op.trBytes)
+				for i := lo; i < hi; i++ {
+					tr := op.tr[i*op.trBytes : (i+1)*op.trBytes]
+					op.vk.DosageDotRange(tr[off:end], off, out[i*l:(i+1)*l])
+				}
+			}
 			for i := lo; i < hi; i++ {
-				clear(acc)
-				op.vk.DosageDot(op.tr[i*op.trBytes:(i+1)*op.trBytes], acc)
+				o := out[i*l : (i+1)*l]
 				for p := 0; p < l; p++ {
-					s := acc[p] + c[p]
+					s := o[p] + c[p]
 					for _, j := range op.sampleMiss[i] {
 						s -= bw[int(j)*l+p]
 					}
-					out[i*l+p] = s * inv
+					o[p] = s * inv
 				}
 			}
 		}()
