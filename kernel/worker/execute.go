@@ -116,34 +116,49 @@ func (e *Executor) Execute(ctx context.Context, c *kernel.Cell, ev kernel.Events
 	}
 }
 
-// stillBusy reports whether the process pid keeps at least half a CPU busy
-// over a short window, by its utime+stime in /proc (false if unreadable).
-// Replaced in tests.
+// stillBusy reports whether the process pid keeps computing after its cell
+// ended, e.g. in a goroutine the cell left spinning. It samples the state of
+// every thread in /proc over a short window and calls the process busy when
+// some thread was running or runnable in nearly every sample. Being runnable
+// does not depend on how loaded the machine is, unlike CPU time, and an idle
+// worker (all threads asleep, sysmon waking briefly) is almost never seen so.
+// False if /proc is unreadable. Replaced in tests.
 var stillBusy = func(pid int) bool {
-	const window = 200 * time.Millisecond
-	before, ok := cpuTicks(pid)
-	if !ok {
-		return false
+	const samples, every = 10, 20 * time.Millisecond
+	busy := 0
+	for i := 0; i < samples; i++ {
+		if i > 0 {
+			time.Sleep(every)
+		}
+		running, ok := anyThreadRunning(pid)
+		if !ok {
+			return false
+		}
+		if running {
+			busy++
+		}
 	}
-	time.Sleep(window)
-	after, ok := cpuTicks(pid)
-	return ok && after-before >= 10 // clock ticks of 10 ms: ≥ 100 ms of CPU in 200 ms
+	return busy >= samples-1
 }
 
-// cpuTicks is utime+stime of pid in clock ticks.
-func cpuTicks(pid int) (int64, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// anyThreadRunning reports whether a thread of pid is in state R.
+func anyThreadRunning(pid int) (running, ok bool) {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
 	if err != nil {
-		return 0, false
+		return false, false
 	}
-	_, rest, ok := strings.Cut(string(b), ") ") // the command may hold spaces
-	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0, false
+	for _, t := range tasks {
+		b, err := os.ReadFile(dir + "/" + t.Name() + "/stat")
+		if err != nil {
+			continue // the thread ended between ReadDir and ReadFile
+		}
+		_, rest, found := strings.Cut(string(b), ") ") // the command may hold spaces
+		if found && strings.HasPrefix(rest, "R") {
+			return true, true
+		}
 	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	s, err2 := strconv.ParseInt(f[12], 10, 64)
-	return u + s, err1 == nil && err2 == nil
+	return false, true
 }
 
 // stopped is the error of a cell whose worker the kernel killed.
