@@ -1,149 +1,11 @@
 package main
 
-// The kernel binds its TCP sockets before the Go runtime and the linked C++
-// libraries have started: a constructor run by the dynamic loader reads the
-// connection file named on the command line and listens on its five ports,
-// so a frontend that connects right after spawning the kernel is queued by
-// the OS instead of being refused and retrying 100 ms later. The Go side
-// adopts these listeners (the prebound argument of zmqsock.Listen); on any doubt (ipc, an
-// odd file, a port in use) nothing is pre-bound and Go binds as usual,
-// reporting errors itself.
-
-/*
-#include <arpa/inet.h>
-#include <stdio.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-static int enclave_pre_port[5];
-static int enclave_pre_fd[5] = {-1, -1, -1, -1, -1};
-
-// enclave_json_value finds "key" in s and returns a pointer to its value.
-static const char *enclave_json_value(const char *s, const char *key) {
-	char pat[64];
-	snprintf(pat, sizeof pat, "\"%s\"", key);
-	const char *p = strstr(s, pat);
-	if (!p) return NULL;
-	p += strlen(pat);
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
-	if (*p != ':') return NULL;
-	p++;
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
-	return p;
-}
-
-static int enclave_json_string(const char *s, const char *key, char *out, size_t n) {
-	const char *p = enclave_json_value(s, key);
-	if (!p || *p != '"') return -1;
-	p++;
-	size_t i = 0;
-	while (*p && *p != '"' && *p != '\\' && i + 1 < n) out[i++] = *p++;
-	if (*p != '"') return -1;
-	out[i] = 0;
-	return 0;
-}
-
-static void enclave_close_pre(void) {
-	for (int i = 0; i < 5; i++) {
-		if (enclave_pre_fd[i] >= 0) close(enclave_pre_fd[i]);
-		enclave_pre_fd[i] = -1;
-	}
-}
-
-__attribute__((constructor(101))) static void enclave_prebind(int argc, char **argv, char **envp) {
-	(void)envp;
-	if (argc < 3 || strcmp(argv[1], "kernel") != 0) return;
-	const char *path = NULL;
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i];
-		if ((!strcmp(a, "--connection-file") || !strcmp(a, "-connection-file") || !strcmp(a, "-f") || !strcmp(a, "--f")) && i + 1 < argc) {
-			path = argv[++i];
-		} else if (!strncmp(a, "--connection-file=", 18)) {
-			path = a + 18;
-		} else if ((!strcmp(a, "--worker") || !strcmp(a, "-worker")) && i + 1 < argc) {
-			i++;
-		} else if (a[0] != '-') {
-			path = a;
-		}
-	}
-	if (!path) return;
-	int f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0) return;
-	char buf[8192];
-	ssize_t n = read(f, buf, sizeof buf - 1);
-	close(f);
-	if (n <= 0) return;
-	buf[n] = 0;
-	char transport[16] = "tcp", ip[64];
-	enclave_json_string(buf, "transport", transport, sizeof transport);
-	if (strcmp(transport, "tcp") != 0 || enclave_json_string(buf, "ip", ip, sizeof ip) != 0) return;
-	static const char *keys[5] = {"shell_port", "control_port", "iopub_port", "stdin_port", "hb_port"};
-	for (int i = 0; i < 5; i++) {
-		const char *v = enclave_json_value(buf, keys[i]);
-		if (!v) return;
-		long p = strtol(v, NULL, 10);
-		if (p <= 0 || p > 65535) return;
-		enclave_pre_port[i] = (int)p;
-	}
-	struct sockaddr_storage ss;
-	socklen_t len;
-	memset(&ss, 0, sizeof ss);
-	int family;
-	if (!strcmp(ip, "*") || !strcmp(ip, "0.0.0.0")) {
-		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-		a->sin_family = family = AF_INET;
-		a->sin_addr.s_addr = htonl(INADDR_ANY);
-		len = sizeof *a;
-	} else if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		ss.ss_family = family = AF_INET;
-		len = sizeof(struct sockaddr_in);
-	} else if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		ss.ss_family = family = AF_INET6;
-		len = sizeof(struct sockaddr_in6);
-	} else {
-		return;
-	}
-	for (int i = 0; i < 5; i++) {
-		int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0) { enclave_close_pre(); return; }
-		int one = 1;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-		if (family == AF_INET) ((struct sockaddr_in *)&ss)->sin_port = htons(enclave_pre_port[i]);
-		else ((struct sockaddr_in6 *)&ss)->sin6_port = htons(enclave_pre_port[i]);
-		if (bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 128) != 0) {
-			close(fd);
-			enclave_close_pre();
-			return;
-		}
-		enclave_pre_fd[i] = fd;
-	}
-}
-
-// enclave_prebound hands over the listener for port, once; -1 if none.
-static int enclave_prebound(int port) {
-	for (int i = 0; i < 5; i++) {
-		if (enclave_pre_fd[i] >= 0 && enclave_pre_port[i] == port) {
-			int fd = enclave_pre_fd[i];
-			enclave_pre_fd[i] = -1;
-			return fd;
-		}
-	}
-	return -1;
-}
-*/
-import "C"
-
 import (
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -217,7 +79,7 @@ func runKernel(args []string) error {
 		exec.Close()
 		return err
 	}
-	socks, err := zmqsock.Listen(ci, codec, logger, prebound(ci))
+	socks, err := zmqsock.Listen(ci, codec, logger)
 	if err != nil {
 		exec.Close()
 		return err
@@ -294,24 +156,6 @@ func runKernel(args []string) error {
 			return nil
 		}
 	}
-}
-
-// prebound collects the listeners the loader-time constructor opened.
-func prebound(ci *wire.ConnectionInfo) map[int]net.Listener {
-	m := map[int]net.Listener{}
-	for _, port := range []int{ci.ShellPort, ci.ControlPort, ci.IOPubPort, ci.StdinPort, ci.HBPort} {
-		fd := C.enclave_prebound(C.int(port))
-		if fd < 0 {
-			continue
-		}
-		f := os.NewFile(uintptr(fd), fmt.Sprintf("prebound port %d", port))
-		l, err := net.FileListener(f)
-		f.Close()
-		if err == nil {
-			m[port] = l
-		}
-	}
-	return m
 }
 
 // findWorker returns the enclave-worker binary: the flag, else

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"sync"
 	"time"
 
@@ -48,39 +47,11 @@ func (t limitTransport) Dial(ctx context.Context, d transport.Dialer, addr strin
 }
 
 func (t limitTransport) Listen(ctx context.Context, addr string) (net.Listener, error) {
-	if _, port, err := net.SplitHostPort(addr); err == nil {
-		if p, err := strconv.Atoi(port); err == nil {
-			if l := adopted(p); l != nil {
-				return limitListener{l}, nil
-			}
-		}
-	}
 	l, err := t.inner.Listen(ctx, addr)
 	if err != nil {
 		return nil, err
 	}
 	return limitListener{l}, nil
-}
-
-// Listeners opened before the sockets were made, waiting to be adopted.
-var (
-	adoptMu  sync.Mutex
-	adoptees = map[int]net.Listener{}
-)
-
-func adopt(port int, l net.Listener) {
-	adoptMu.Lock()
-	adoptees[port] = l
-	adoptMu.Unlock()
-}
-
-// adopted takes the listener waiting for port, if any.
-func adopted(port int) net.Listener {
-	adoptMu.Lock()
-	defer adoptMu.Unlock()
-	l := adoptees[port]
-	delete(adoptees, port)
-	return l
 }
 
 func (t limitTransport) Addr(ep string) (string, error) { return t.inner.Addr(ep) }

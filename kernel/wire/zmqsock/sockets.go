@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,20 +31,8 @@ type Sockets struct {
 }
 
 // Listen binds the five sockets of ci. On failure it closes what it bound
-// and names the socket and endpoint that failed. prebound holds TCP
-// listeners already open on some of the ports (by port), which the sockets
-// adopt instead of binding anew; it may be nil.
-func Listen(ci *wire.ConnectionInfo, codec *wire.Codec, logger *log.Logger, prebound map[int]net.Listener) (*Sockets, error) {
-	for port, l := range prebound {
-		adopt(port, l)
-	}
-	defer func() {
-		for port := range prebound {
-			if l := adopted(port); l != nil { // not used: close it
-				l.Close()
-			}
-		}
-	}()
+// and names the socket and endpoint that failed.
+func Listen(ci *wire.ConnectionInfo, codec *wire.Codec, logger *log.Logger) (*Sockets, error) {
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Sockets{codec: codec, log: logger, ctx: ctx, stop: stop,
 		socks: map[wire.Channel]zmq4.Socket{}, mu: map[wire.Channel]*sync.Mutex{}}

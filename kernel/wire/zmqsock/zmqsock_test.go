@@ -70,7 +70,7 @@ func start(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{ci: ci, codec: codec, got: make(chan *wire.Message, 16), logs: &syncBuffer{}}
-	h.socks, err = Listen(ci, codec, log.New(h.logs, "", 0), nil)
+	h.socks, err = Listen(ci, codec, log.New(h.logs, "", 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestListenFailureNamesSocket(t *testing.T) {
 	ci := &wire.ConnectionInfo{Transport: "tcp", IP: "127.0.0.1", ShellPort: l.Addr().(*net.TCPAddr).Port,
 		ControlPort: p[0], IOPubPort: p[1], StdinPort: p[2], HBPort: p[3], SignatureScheme: "hmac-sha256"}
 	codec, _ := wire.NewCodec(ci)
-	_, err = Listen(ci, codec, log.New(io.Discard, "", 0), nil)
+	_, err = Listen(ci, codec, log.New(io.Discard, "", 0))
 	if err == nil || !bytes.Contains([]byte(err.Error()), []byte("shell socket")) {
 		t.Fatalf("got %v, want an error naming the shell socket", err)
 	}
@@ -264,7 +264,7 @@ func TestIPCTransport(t *testing.T) {
 	ci := &wire.ConnectionInfo{Transport: "ipc", IP: dir + "/k", ShellPort: 1, ControlPort: 2, IOPubPort: 3,
 		StdinPort: 4, HBPort: 5, SignatureScheme: "hmac-sha256", Key: "k"}
 	codec, _ := wire.NewCodec(ci)
-	socks, err := Listen(ci, codec, log.New(io.Discard, "", 0), nil)
+	socks, err := Listen(ci, codec, log.New(io.Discard, "", 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,42 +282,5 @@ func TestIPCTransport(t *testing.T) {
 	case <-got:
 	case <-time.After(5 * time.Second):
 		t.Fatal("nothing over ipc")
-	}
-}
-
-func TestPreboundListenersAreAdopted(t *testing.T) {
-	pre, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A frontend connecting before the sockets exist is queued by the OS.
-	early, err := net.Dial("tcp", pre.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	early.Close()
-	p := freePorts(t, 4)
-	shell := pre.Addr().(*net.TCPAddr).Port
-	ci := &wire.ConnectionInfo{Transport: "tcp", IP: "127.0.0.1", ShellPort: shell, ControlPort: p[0],
-		IOPubPort: p[1], StdinPort: p[2], HBPort: p[3], SignatureScheme: "hmac-sha256", Key: "k"}
-	codec, _ := wire.NewCodec(ci)
-	socks, err := Listen(ci, codec, log.New(io.Discard, "", 0), map[int]net.Listener{shell: pre})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer socks.Close()
-	got := make(chan *wire.Message, 1)
-	socks.Serve(func(ch wire.Channel, m *wire.Message) { got <- m })
-	d := zmq4.NewDealer(context.Background(), zmq4.WithID(zmq4.SocketIdentity("x")))
-	defer d.Close()
-	if err := d.Dial(ci.Endpoint(shell)); err != nil {
-		t.Fatal(err)
-	}
-	f, _ := codec.Encode(&wire.Message{Header: wire.NewHeader("kernel_info_request", "c"), Content: json.RawMessage(`{}`)})
-	d.SendMulti(zmq4.NewMsgFrom(f...))
-	select {
-	case <-got:
-	case <-time.After(5 * time.Second):
-		t.Fatal("nothing through the adopted listener")
 	}
 }
