@@ -33,6 +33,7 @@ func startWorker(t testing.TB, opts Options) *kernelSide {
 	go func() {
 		err := Serve(wconn, opts)
 		evW.Close()
+		reqR.Close() // like a process that ended: later sends fail
 		k.done <- err
 	}()
 	m, err := k.conn.Recv()

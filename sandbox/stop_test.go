@@ -149,3 +149,26 @@ func TestInterruptCompiledCall(t *testing.T) {
 		t.Errorf("completion during the stuck cell was not answered before the cell ended")
 	}
 }
+
+// Shutdown is still obeyed while a cell is stuck in a compiled call.
+func TestShutdownWhileStuck(t *testing.T) {
+	stuck := make(chan string, 1)
+	k := startWorker(t, Options{StopGrace: 50 * time.Millisecond, Stuck: func(msg string) { stuck <- msg }})
+	id := k.send(slowCall)
+	time.Sleep(50 * time.Millisecond)
+	k.conn.Send(&rpc.Msg{Type: rpc.Interrupt, ID: id})
+	select {
+	case <-stuck:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Stuck not called")
+	}
+	start := time.Now()
+	k.conn.Send(&rpc.Msg{Type: rpc.Shutdown})
+	select {
+	case err := <-k.done:
+		t.Logf("Serve returned %v after %v", err, time.Since(start))
+		k.done <- err // for the cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after Shutdown")
+	}
+}
