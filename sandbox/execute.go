@@ -228,6 +228,10 @@ func (w *Worker) run(c *cellRun, req *rpc.ExecRequest) bool {
 		w.names.learn(r)
 		if mode != showNone {
 			w.show(c, v, mode == showVar)
+			if c.ctx.Err() != nil {
+				w.fail(c, ErrInterrupt, "the cell was interrupted while its result was being rendered", 0, 0)
+				return false
+			}
 		}
 	}
 	return true

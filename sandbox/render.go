@@ -75,6 +75,9 @@ func (w *Worker) show(c *cellRun, v reflect.Value, inVar bool) {
 			}
 		}
 	}
+	if c.ctx.Err() != nil {
+		return // interrupted while rendering: its forms may be cut short
+	}
 	var val any
 	if v.CanInterface() {
 		val = v.Interface()
