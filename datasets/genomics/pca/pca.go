@@ -35,8 +35,9 @@ const (
 	Auto Method = iota
 	// Exact builds the full GRM and diagonalises it (plink2 --pca).
 	Exact
-	// Randomized runs block subspace iteration on the GRM without
-	// forming it (plink2 --pca approx plays the same role).
+	// Randomized runs a randomised block Krylov method on the
+	// mean-imputed GRM without forming it (plink2 --pca approx plays the
+	// same role).
 	Randomized
 )
 
