@@ -99,6 +99,8 @@ func (w *Worker) execute(m *rpc.Msg) {
 // cell does not return within the grace, the cell's stderr and Options.Stuck
 // are told; the worker then stays busy with it (its main exits in Stuck).
 func (w *Worker) supervise(c *cellRun, req *rpc.ExecRequest) bool {
+	end := w.stop.cell(c.ctx)
+	defer end()
 	fin := make(chan bool, 1)
 	go func() { fin <- w.run(c, req) }()
 	select {

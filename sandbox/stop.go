@@ -27,7 +27,9 @@ import (
 // yaegi v0.16.1 exports no other way to stop a program, so the stopper does
 // what ExecuteWithContext does through the interpreter's unexported fields
 // (located by name and type; newStopper fails if they change) and calls
-// Execute on the caller's goroutine.
+// Execute on the caller's goroutine. It is armed for a whole cell, so that
+// interpreted code the worker calls outside Execute (a String method while
+// rendering the result) is stopped too.
 type stopper struct {
 	ip         *interp.Interpreter
 	imu        *sync.RWMutex  // interp.mutex, guards done and cancelChan
@@ -37,7 +39,7 @@ type stopper struct {
 	fastChan   bool           // interp.opt.fastChan (YAEGI_FAST_CHAN)
 
 	mu      sync.Mutex
-	armed   bool // a program runs and *done is open
+	armed   bool // a cell runs and *done is open
 	stopped bool // it was told to stop
 }
 
@@ -76,13 +78,11 @@ func newStopper(ip *interp.Interpreter) (*stopper, error) {
 	return s, nil
 }
 
-// run executes prog; when ctx is done first, it stops prog and returns
-// ctx's error once Execute has returned. It does not return before then,
-// however long a compiled call inside prog takes.
-func (s *stopper) run(ctx context.Context, prog *interp.Program) (reflect.Value, error) {
-	if err := ctx.Err(); err != nil {
-		return reflect.Value{}, err
-	}
+// cell arms the stopper for one cell: from here until the returned end is
+// called, ctx being done stops whatever interpreted code runs for the cell
+// (its programs, a String method the worker calls to show a value, its
+// goroutines).
+func (s *stopper) cell(ctx context.Context) (end func()) {
 	s.imu.Lock()
 	*s.done = make(chan struct{})
 	*s.cancelChan = !s.fastChan
@@ -90,13 +90,24 @@ func (s *stopper) run(ctx context.Context, prog *interp.Program) (reflect.Value,
 	s.mu.Lock()
 	s.armed, s.stopped = true, false
 	s.mu.Unlock()
-
 	unwatch := context.AfterFunc(ctx, s.stop)
-	res, err := s.ip.Execute(prog)
-	unwatch()
+	return func() {
+		unwatch()
+		s.mu.Lock()
+		s.armed = false
+		s.mu.Unlock()
+	}
+}
 
+// run executes prog for the armed cell; if the cell is stopped meanwhile,
+// it returns ctx's error once Execute has returned. It does not return
+// before then, however long a compiled call inside prog takes.
+func (s *stopper) run(ctx context.Context, prog *interp.Program) (reflect.Value, error) {
+	if err := ctx.Err(); err != nil {
+		return reflect.Value{}, err
+	}
+	res, err := s.ip.Execute(prog)
 	s.mu.Lock()
-	s.armed = false
 	stopped := s.stopped
 	s.mu.Unlock()
 	if stopped {
@@ -107,8 +118,7 @@ func (s *stopper) run(ctx context.Context, prog *interp.Program) (reflect.Value,
 	return res, err
 }
 
-// stop tells the running program to end, as interp.stop does; once per
-// program.
+// stop tells the cell's code to end, as interp.stop does; once per cell.
 func (s *stopper) stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
