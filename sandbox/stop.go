@@ -107,13 +107,12 @@ func (s *stopper) run(ctx context.Context, prog *interp.Program) (reflect.Value,
 		return reflect.Value{}, err
 	}
 	res, err := s.ip.Execute(prog)
-	s.mu.Lock()
-	stopped := s.stopped
-	s.mu.Unlock()
-	if stopped {
-		// Execute returns no error when stopped: interpreted code just
-		// ends where it was.
-		return reflect.Value{}, ctx.Err()
+	// Execute returns no error when stopped: interpreted code just ends
+	// where it was. Nor when the interrupt ended a time.Sleep (or an input
+	// wait) that was the program's last step before stop ran: it is
+	// interrupted all the same.
+	if err := ctx.Err(); err != nil {
+		return reflect.Value{}, err
 	}
 	return res, err
 }

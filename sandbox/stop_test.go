@@ -172,3 +172,19 @@ func TestShutdownWhileStuck(t *testing.T) {
 		t.Fatal("Serve did not return after Shutdown")
 	}
 }
+
+// A cell whose last step is a Sleep (or an input wait) that the interrupt
+// ends is reported Interrupted, never ok: the code returns normally, before
+// or after the stop, and only the cell's context tells.
+func TestInterruptEndsSleep(t *testing.T) {
+	k := startWorker(t, Options{})
+	k.exec("import \"time\"", rpc.ExecRequest{})
+	for i := 0; i < 20; i++ {
+		id := k.send("time.Sleep(time.Hour)")
+		time.Sleep(5 * time.Millisecond)
+		k.conn.Send(&rpc.Msg{Type: rpc.Interrupt, ID: id})
+		if o := k.collect(id, 5*time.Second); o.Status != "error" || o.Err == nil || o.Err.Name != ErrInterrupt {
+			t.Fatalf("run %d: status %s, error %+v; want %s", i, o.Status, o.Err, ErrInterrupt)
+		}
+	}
+}
