@@ -115,7 +115,7 @@ func (w *Worker) supervise(c *cellRun, req *rpc.ExecRequest) bool {
 		return ok
 	case <-grace.C:
 	}
-	msg := fmt.Sprintf("%s did not stop within %v of the interrupt: it is inside one long call to compiled library code, which an interrupt cannot reach; the worker is being stopped and the notebook's variables are lost",
+	msg := fmt.Sprintf("%s did not stop within %v of the interrupt: it is inside a call to compiled library code (a long computation, or a wait such as sync.Mutex.Lock), which an interrupt cannot reach; the worker is being stopped and the notebook's variables are lost",
 		cellFile(req.CellNumber), w.opts.StopGrace)
 	w.out.notice(msg)
 	w.out.flush()
