@@ -124,7 +124,7 @@ func (e *Executor) Execute(ctx context.Context, c *kernel.Cell, ev kernel.Events
 // worker (all threads asleep, sysmon waking briefly) is almost never seen so.
 // False if /proc is unreadable. Replaced in tests.
 var stillBusy = func(pid int) bool {
-	const samples, every = 10, 20 * time.Millisecond
+	const samples, every = 8, 8 * time.Millisecond
 	busy := 0
 	for i := 0; i < samples; i++ {
 		if i > 0 {
