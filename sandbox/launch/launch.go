@@ -67,7 +67,7 @@ const ConfineOffArg = "-confine=off"
 type Process struct {
 	Conn *rpc.Conn
 	cmd  *exec.Cmd
-	tail *tailBuffer
+	tail *outputBuffer
 
 	layers []string
 	plain  bool
@@ -101,7 +101,7 @@ func Start(cfg Config) (*Process, error) {
 		reqW.Close()
 		return nil, fmt.Errorf("launch: pipe: %w", err)
 	}
-	tail := &tailBuffer{max: 16 << 10}
+	tail := newOutputBuffer(4<<10, 12<<10)
 	args := cfg.Args
 	if cfg.Plain {
 		args = append([]string{ConfineOffArg}, args...)
@@ -211,9 +211,56 @@ func (p *Process) Kill() {
 // Signal sends sig to the worker process.
 func (p *Process) Signal(sig os.Signal) error { return p.cmd.Process.Signal(sig) }
 
-// Output returns the last bytes the worker wrote to its stdout and stderr,
-// such as Go's "fatal error: stack overflow" report.
+// Output returns what the worker wrote to its stdout and stderr: the first
+// 4 KiB (where Go puts "fatal error: stack overflow" or "panic: …") and
+// the last 12 KiB, joined by a "…" line when something between was lost.
 func (p *Process) Output() string { return p.tail.String() }
+
+// outputBuffer keeps the first head and the last tail bytes written to it:
+// Go prints "fatal error: stack overflow" (or a panic line) at the start of
+// a crash report that can run on for megabytes of goroutine dumps, and the
+// kernel needs both that line and the end.
+type outputBuffer struct {
+	mu      sync.Mutex
+	head    []byte
+	headMax int
+	tail    tailBuffer
+	dropped bool // bytes between head and tail were lost
+}
+
+func newOutputBuffer(headMax, tailMax int) *outputBuffer {
+	return &outputBuffer{headMax: headMax, tail: tailBuffer{max: tailMax}}
+}
+
+func (o *outputBuffer) Write(b []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	n := len(b)
+	if room := o.headMax - len(o.head); room > 0 {
+		k := min(room, len(b))
+		o.head = append(o.head, b[:k]...)
+		b = b[k:]
+	}
+	if len(b) > 0 {
+		if o.tail.buf.Len()+len(b) > o.tail.max {
+			o.dropped = true
+		}
+		o.tail.Write(b)
+	}
+	return n, nil
+}
+
+// String is the head, then " …" on a line of its own if anything was
+// dropped, then the tail.
+func (o *outputBuffer) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	t := o.tail.String()
+	if !o.dropped {
+		return string(o.head) + t
+	}
+	return string(o.head) + "\n…\n" + t
+}
 
 // tailBuffer keeps the last max bytes written to it.
 type tailBuffer struct {
