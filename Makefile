@@ -16,7 +16,7 @@ DEMO    ?= $(CURDIR)/demo
 PORT    ?= 8888
 
 # Debian packages the build, the tests and the benchmarks use.
-APT_PACKAGES := build-essential python3-jupyter-client python3-ipykernel \
+APT_PACKAGES := build-essential jupyter-client python3-jupyter-client python3-ipykernel \
 	python3-jupyter-kernel-test jupyter-console python3-nbconvert python3-nbclient \
 	python3-notebook python3-pytest python3-yaml python3-pexpect plink1.9 plink2 \
 	bcftools tabix time
