@@ -36,18 +36,9 @@ func (g *rng) reset(seed, person int64, label uint64) {
 
 func (g *rng) float() float64               { return g.r.Float64() }
 func (g *rng) intn(n int) int               { return g.r.IntN(n) }
-func (g *rng) norm() float64                { return g.r.NormFloat64() }
 func (g *rng) exp() float64                 { return g.r.ExpFloat64() }
 func (g *rng) bern(p float64) bool          { return g.r.Float64() < p }
 func (g *rng) normal(m, sd float64) float64 { return m + sd*g.r.NormFloat64() }
-
-// between returns a uniform integer in [lo, hi].
-func (g *rng) between(lo, hi int) int {
-	if hi <= lo {
-		return lo
-	}
-	return lo + g.r.IntN(hi-lo+1)
-}
 
 // pick returns an index drawn with the given weights (need not sum to 1).
 func (g *rng) pick(w []float64) int {

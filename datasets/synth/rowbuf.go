@@ -52,14 +52,6 @@ func (r *rowBuf) null() *rowBuf {
 	return r
 }
 
-// nulls appends n empty fields.
-func (r *rowBuf) nulls(n int) *rowBuf {
-	for i := 0; i < n; i++ {
-		r.sep()
-	}
-	return r
-}
-
 // str appends a string field without quoting: the generator's own strings
 // hold no commas, quotes or newlines (use text for other strings). A
 // string written to a Parquet DATE column must be YYYY-MM-DD.
@@ -221,16 +213,12 @@ func (d day) civil() (int, int, int) {
 	return y, m, dd
 }
 
-func (d day) year() int { y, _, _ := d.civil(); return y }
-
 func (d day) append(b []byte) []byte {
 	y, m, dd := d.civil()
 	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
 		byte('0'+m/10), byte('0'+m%10), '-', byte('0'+dd/10), byte('0'+dd%10))
 	return b
 }
-
-func (d day) String() string { return string(d.append(nil)) }
 
 // secs returns the epoch seconds of d at hh:mm.
 func (d day) at(hh, mm int) int64 { return int64(d)*86400 + int64(hh*3600+mm*60) }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -248,16 +247,6 @@ func TestFitbitColumns(t *testing.T) {
 			t.Errorf("%s header %q, want %q", name, got, cols)
 		}
 	}
-}
-
-// sortedKeys is for stable test logs.
-func sortedKeys[V any](m map[string]V) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // BenchmarkGenerate measures a 20k-person cohort per format

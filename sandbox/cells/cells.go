@@ -1,7 +1,6 @@
 package cells
 
 import (
-	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/scanner"
@@ -396,9 +395,4 @@ func syntaxError(r Run) (msg string, atEnd bool) {
 	// The error is at the end if nothing but blanks follows it in the run.
 	atEnd = off >= len(strings.TrimRight(r.Text, " \t\r\n"))
 	return el[0].Msg, atEnd
-}
-
-// Position formats a position in a cell as the worker reports it.
-func Position(file string, line, col int) string {
-	return fmt.Sprintf("%s:%d:%d", file, line, col)
 }
