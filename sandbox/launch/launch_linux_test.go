@@ -86,10 +86,11 @@ func TestMain(m *testing.M) {
 	// The empty root needs a statically linked worker: when this test
 	// binary is not one (cgo on), build it again with CGO_ENABLED=0.
 	if staticBinary(self) == "" {
-		err = copyFile(self, workerBin)
+		err = copyBinary(self, workerBin)
 	} else if err = buildStatic(workerBin); err != nil {
 		fmt.Fprintf(os.Stderr, "no static stand-in worker (%v); the empty-root layer goes untested\n", err)
-		err = copyFile(self, workerBin)
+		os.Remove(workerBin) // a failed build may have left part of one
+		err = copyBinary(self, workerBin)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -117,23 +118,6 @@ func buildStatic(out string) error {
 
 // staticWorker says whether the stand-in worker can run in an empty root.
 func staticWorker() bool { return staticBinary(workerBin) == "" }
-
-func copyFile(from, to string) error {
-	src, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dst, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		return err
-	}
-	return dst.Close()
-}
 
 func runProbeWorker(args []string) {
 	in := os.NewFile(3, "requests")
@@ -398,7 +382,7 @@ func TestUIDFallback(t *testing.T) {
 	}
 	dir := t.TempDir() // mode 0700
 	bin := filepath.Join(dir, "worker")
-	if err := copyFile(workerBin, bin); err != nil {
+	if err := copyBinary(workerBin, bin); err != nil {
 		t.Fatal(err)
 	}
 	unavailMu.Lock()
@@ -628,7 +612,7 @@ func TestEmptyRoot(t *testing.T) {
 	}
 	dir := t.TempDir() // 0700: nobody could not reach a binary here
 	bin := filepath.Join(dir, "worker")
-	if err := copyFile(workerBin, bin); err != nil {
+	if err := copyBinary(workerBin, bin); err != nil {
 		t.Fatal(err)
 	}
 	p, rep := startProbe(t, Config{Path: bin}, "")
