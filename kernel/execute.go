@@ -55,19 +55,22 @@ func (k *Kernel) execute(req *request) error {
 
 	cerr, payload := k.runCell(ctx, req, &c, sink)
 	sink.stream.Stop()
-	defer k.gate.CellDone(req.msg.Header.MsgID)
 
 	ue := map[string]any{}
 	if cerr == nil && len(c.UserExpressions) > 0 {
 		ue = k.userExpressions(ctx, req.msg, c.UserExpressions)
 	}
+	var r map[string]any
+	if cerr != nil {
+		r = k.releaseError(req.msg, cerr, !c.Silent)
+	}
+	k.cellDone(req.msg, c.Silent)
 	if cerr == nil {
 		k.reply(req, "execute_reply", map[string]any{
 			"status": "ok", "execution_count": k.count, "user_expressions": ue, "payload": payload,
 		})
 		return nil
 	}
-	r := k.releaseError(req.msg, cerr, !c.Silent)
 	r["execution_count"] = k.count
 	r["user_expressions"] = ue
 	r["payload"] = []any{}
@@ -81,6 +84,26 @@ func (k *Kernel) execute(req *request) error {
 	return nil
 }
 
+// cellDone tells the gate the cell's outputs are over and publishes what
+// it has to add (a notice of withheld output) before the reply.
+func (k *Kernel) cellDone(parent *wire.Message, silent bool) {
+	for _, o := range k.gate.CellDone(parent.Header.MsgID) {
+		if silent {
+			continue
+		}
+		m := &wire.Message{
+			Identities: [][]byte{[]byte("kernel." + k.session + "." + o.MsgType)},
+			Header:     wire.NewHeader(o.MsgType, k.session),
+			Parent:     parent.RawHeader,
+			Metadata:   json.RawMessage("{}"),
+			Content:    o.Content,
+		}
+		if err := k.out.Send(wire.IOPub, m); err != nil {
+			k.log.Printf("publish %s: %v", o.MsgType, err)
+		}
+	}
+}
+
 // runCell runs what the cell asks for: nothing but the refusal when the
 // workspace was refused, a documentation page for "name?", else its
 // magics and then its Go code on the executor.
@@ -92,7 +115,7 @@ func (k *Kernel) runCell(ctx context.Context, req *request, c *executeContent, s
 	if target, ok := helpRequest(c.Code); ok {
 		return k.page(ctx, req, target)
 	}
-	code, cerr := k.runMagics(ctx, c.Code, sink)
+	code, cerr := k.runMagics(ctx, req.msg.Header.MsgID, c.Code, sink)
 	if cerr != nil || strings.TrimSpace(code) == "" {
 		return cerr, []any{}
 	}
@@ -175,7 +198,10 @@ func (k *Kernel) userExpressions(ctx context.Context, parent *wire.Message, expr
 	out := map[string]any{}
 	for _, n := range names {
 		var capt captureSink
-		cerr := k.cfg.Executor.Execute(ctx, &Cell{Code: exprs[n], Number: k.count}, &capt)
+		// They run code that can change state: audited like a cell, and
+		// their output bounded by the cell's budget.
+		k.auditDetail(AuditCode, "user_expression", exprs[n])
+		cerr := k.cfg.Executor.Execute(ctx, &Cell{Code: exprs[n], Number: k.count, MaxOutput: k.cfg.OutputCap}, &capt)
 		var v any = map[string]any{"status": "ok", "data": orEmptyMap(capt.data), "metadata": orEmptyMap(capt.meta)}
 		if cerr != nil {
 			v = errorReply(cerr.Name, cerr.Value, cerr.Traceback)
@@ -328,7 +354,7 @@ func (s *cellSink) Call(ctx context.Context, method string, args json.RawMessage
 	if s.k.cfg.API == nil {
 		return nil, fmt.Errorf("%w %q", errNoAPI, method)
 	}
-	return s.k.cfg.API(ctx, method, args)
+	return s.k.cfg.API(ctx, s.req.msg.Header.MsgID, method, args)
 }
 
 // inputReply passes a frontend's answer to the cell waiting for it.

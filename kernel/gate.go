@@ -26,8 +26,10 @@ type Output struct {
 // called from several goroutines.
 type Gate interface {
 	Release(o Output) []Output
-	// CellDone is called after the last output of a cell.
-	CellDone(cell string)
+	// CellDone is called after the last output of a cell, before its
+	// execute_reply; what it returns (a notice of withheld output) is
+	// published as the cell's last outputs.
+	CellDone(cell string) []Output
 }
 
 // EgressGate counts the bytes released in this session and caps the
@@ -102,10 +104,11 @@ func (g *EgressGate) Release(o Output) []Output {
 }
 
 // CellDone implements Gate.
-func (g *EgressGate) CellDone(cell string) {
+func (g *EgressGate) CellDone(cell string) []Output {
 	g.mu.Lock()
 	delete(g.cells, cell)
 	g.mu.Unlock()
+	return nil
 }
 
 // Released is the number of content bytes sent on iopub in this session.

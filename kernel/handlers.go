@@ -187,7 +187,7 @@ func (k *Kernel) info() map[string]any {
 		},
 		"banner": "enclave " + impl + ": Go (" + goVersion + ", interpreted by yaegi) for protected health cohorts.\n" +
 			"Cells run in a separate, confined worker; all output passes the kernel's release gate.\n" +
-			"Magics: " + magicNames(),
+			"Magics: " + k.magicNames(),
 		"debugger": false,
 		"help_links": []map[string]string{
 			{"text": "Go documentation", "url": "https://go.dev/doc/"},

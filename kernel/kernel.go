@@ -59,7 +59,10 @@ type Config struct {
 
 	// API serves enclave API calls from user code; nil answers every call
 	// with "no such API method".
-	API func(ctx context.Context, method string, args json.RawMessage) (json.RawMessage, error)
+	// cell is the msg_id of the execute_request whose code made the call.
+	API func(ctx context.Context, cell, method string, args json.RawMessage) (json.RawMessage, error)
+	// Magics are magics served by other layers, by name without '%'.
+	Magics map[string]Magic
 	// Audit records requests of the AuditCode and AuditSession classes;
 	// nil logs them.
 	Audit func(class AuditClass, msgType, detail string)
@@ -321,6 +324,10 @@ func (k *Kernel) audit(class AuditClass, msgType string, m *wire.Message) {
 		json.Unmarshal(m.Content, &c)
 		detail = c.Code
 	}
+	k.auditDetail(class, msgType, detail)
+}
+
+func (k *Kernel) auditDetail(class AuditClass, msgType, detail string) {
 	if k.cfg.Audit != nil {
 		k.cfg.Audit(class, msgType, detail)
 		return

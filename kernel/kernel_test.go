@@ -724,7 +724,7 @@ func (withholdAll) Release(o Output) []Output {
 	}
 	return nil
 }
-func (withholdAll) CellDone(string) {}
+func (withholdAll) CellDone(string) []Output { return nil }
 
 func TestNothingBypassesTheGate(t *testing.T) {
 	tk := newTestKernel(t, func(c *Config) { c.Gate = withholdAll{} })

@@ -21,30 +21,70 @@ var magics = map[string]magic{
 	"sandbox":   {"show where cells run and the confinement in force", (*Kernel).magicSandbox},
 }
 
+// Magic is a magic served outside this package (the analysis layer's
+// %sql, %tables, %concepts, %policy, %releases, %audit). As a line magic
+// ("%name args") Body is empty; as a cell magic ("%%name args" on the first
+// line) Body is the rest of the cell, which is then not run as Go.
+type Magic struct {
+	Help string
+	Run  func(ctx context.Context, m MagicCall) *CellError
+}
+
+// MagicCall is one use of a Magic.
+type MagicCall struct {
+	Cell string // msg_id of the execute_request
+	Args string
+	Body string
+	Out  MagicOutput
+}
+
+// MagicOutput is where a magic shows its results; they pass the gate as
+// every other output does.
+type MagicOutput interface {
+	Stream(name, text string)
+	Display(d *Display)
+}
+
 // runMagics runs the '%' lines at the top of code and returns the Go code
 // after them.
-func (k *Kernel) runMagics(ctx context.Context, code string, s *cellSink) (string, *CellError) {
+func (k *Kernel) runMagics(ctx context.Context, cell, code string, s *cellSink) (string, *CellError) {
 	for {
 		trimmed := strings.TrimLeft(code, " \t\r\n")
 		if !strings.HasPrefix(trimmed, "%") {
 			return code, nil
 		}
 		line, rest, _ := strings.Cut(trimmed, "\n")
-		name, args, _ := strings.Cut(strings.TrimSpace(line[1:]), " ")
-		m, ok := magics[name]
-		if !ok {
-			return "", &CellError{Name: "UnknownMagic", Value: fmt.Sprintf("%%%s is not a magic of this kernel (known: %s)", name, magicNames())}
+		whole := strings.HasPrefix(line, "%%")
+		name, args, _ := strings.Cut(strings.TrimSpace(strings.TrimLeft(line, "%")), " ")
+		args = strings.TrimSpace(args)
+		if ext, ok := k.cfg.Magics[name]; ok {
+			call := MagicCall{Cell: cell, Args: args, Out: s}
+			if whole {
+				call.Body, rest = rest, ""
+			}
+			if err := ext.Run(ctx, call); err != nil {
+				return "", err
+			}
+			code = rest
+			continue
 		}
-		if err := m.run(k, ctx, strings.TrimSpace(args), s); err != nil {
+		m, ok := magics[name]
+		if !ok || whole {
+			return "", &CellError{Name: "UnknownMagic", Value: fmt.Sprintf("%s%s is not a magic of this kernel (known: %s)", map[bool]string{false: "%", true: "%%"}[whole], name, k.magicNames())}
+		}
+		if err := m.run(k, ctx, args, s); err != nil {
 			return "", err
 		}
 		code = rest
 	}
 }
 
-func magicNames() string {
+func (k *Kernel) magicNames() string {
 	var names []string
 	for n := range magics {
+		names = append(names, "%"+n)
+	}
+	for n := range k.cfg.Magics {
 		names = append(names, "%"+n)
 	}
 	sort.Strings(names)

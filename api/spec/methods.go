@@ -159,7 +159,9 @@ type RegressArgs struct {
 	Kind    string `json:"kind"`
 	Cohort  string `json:"cohort"`
 	Formula string `json:"formula"`
-	At      string `json:"at,omitempty"`
+	// Bind maps the names used in has(NAME) and mean(NAME) to handle ids.
+	Bind map[string]string `json:"bind,omitempty"`
+	At   string            `json:"at,omitempty"`
 }
 
 // HistogramArgs draws the distribution of a numeric column of an events

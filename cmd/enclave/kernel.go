@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,11 +15,17 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/uuid"
+
+	"enclave/analysis"
 	"enclave/datasets/workspace"
 	"enclave/kernel"
 	"enclave/kernel/wire"
 	"enclave/kernel/wire/zmqsock"
 	"enclave/kernel/worker"
+	"enclave/release"
+	"enclave/release/airlock"
+	"enclave/release/audit"
 	"enclave/sandbox/cells"
 )
 
@@ -71,9 +78,20 @@ func runKernel(args []string) error {
 		return err
 	}
 
+	// The release layer: a session of default policy until the workspace
+	// is open, then the workspace's (policy, history, audit, airlock).
+	session := uuid.NewString()
+	gate := release.NewGate(&release.Session{Policy: release.Defaults(), ID: session})
+	var rel *release.Session // the workspace's, once open
+
 	// The worker starts while the sockets are bound; it is waited for at
-	// the first cell.
-	exec := worker.New(worker.Config{Path: wpath, Log: log.New(os.Stderr, "enclave worker: ", log.LstdFlags|log.Lmicroseconds)})
+	// the first cell. A fresh worker has no rows in memory: taint ends.
+	exec := worker.New(worker.Config{Path: wpath, Log: log.New(os.Stderr, "enclave worker: ", log.LstdFlags|log.Lmicroseconds),
+		OnFresh: func() {
+			if rel != nil {
+				rel.Untaint()
+			}
+		}})
 	codec, err := wire.NewCodec(ci)
 	if err != nil {
 		exec.Close()
@@ -88,6 +106,8 @@ func runKernel(args []string) error {
 	defer exec.Close()
 
 	cfg := kernel.Config{
+		Session:     session,
+		Gate:        gate,
 		Executor:    exec,
 		Log:         logger,
 		OutputCap:   outCap,
@@ -101,18 +121,26 @@ func runKernel(args []string) error {
 	// it in the notebook. It is opened in the background (its catalog may
 	// take a moment) and waited for at the first cell.
 	var sess *workspace.Session
+	var api *analysis.Server
 	opened := make(chan struct{})
 	var wsInfo *kernel.WorkspaceInfo
 	var wsErr error
 	go func() {
 		defer close(opened)
 		s, err := workspace.FromEnv(time.Now())
+		if err == nil && s != nil {
+			rel, api, err = openRelease(s, session, logger)
+			if err != nil {
+				s.Close()
+			}
+		}
 		switch {
 		case err != nil:
 			logger.Printf("workspace refused: %v", err)
 			wsErr = err
 		case s != nil:
 			sess = s
+			gate.Use(rel)
 			i := s.Info
 			wsInfo = &kernel.WorkspaceInfo{Name: i.Name, Purpose: i.Purpose, Tier: string(i.Tier),
 				Datasets: i.Datasets, Researcher: i.Researcher, Text: i.Text(), Markdown: i.Markdown()}
@@ -121,11 +149,45 @@ func runKernel(args []string) error {
 	}()
 	defer func() {
 		<-opened
+		if rel != nil {
+			rel.Record(audit.Entry{Type: "session_stop"})
+			rel.Close()
+		}
 		sess.Close() // the session stays open for the kernel's life: the analysis API attaches to it
 	}()
 	cfg.OpenWorkspace = func() (*kernel.WorkspaceInfo, error) {
 		<-opened
 		return wsInfo, wsErr
+	}
+	server := func() (*analysis.Server, error) {
+		<-opened
+		switch {
+		case wsErr != nil:
+			return nil, wsErr
+		case api == nil:
+			return nil, errNoWorkspace
+		}
+		return api, nil
+	}
+	cfg.Magics = analysis.Magics(server)
+	cfg.API = func(ctx context.Context, cell, method string, args json.RawMessage) (json.RawMessage, error) {
+		a, err := server()
+		if err != nil {
+			return nil, err
+		}
+		return a.Call(ctx, cell, method, args)
+	}
+	cfg.Audit = func(class kernel.AuditClass, msgType, detail string) {
+		<-opened
+		if rel == nil {
+			logger.Printf("audit %s %s (no workspace: not recorded)", class, msgType)
+			return
+		}
+		e := audit.Entry{Type: string(class), Data: mustJSON(map[string]string{"msg_type": msgType})}
+		if detail != "" {
+			e.Data = mustJSON(map[string]string{"msg_type": msgType, "code": detail})
+		}
+		rel.Record(e)
 	}
 
 	k := kernel.New(cfg, socks)
@@ -235,3 +297,53 @@ func watchParent() <-chan struct{} {
 // isComplete answers is_complete_request with the same cell splitter the
 // worker uses, run here: it is pure go/scanner code and needs no worker.
 var isComplete = cells.IsComplete
+
+var errNoWorkspace = errors.New("no workspace is open: this kernel was started without ENCLAVE_WORKSPACE, so no data is attached")
+
+// openRelease opens the release layer of an opened workspace (policy,
+// history, audit log, airlock) and the analysis API over its catalog.
+func openRelease(s *workspace.Session, session string, logger *log.Logger) (*release.Session, *analysis.Server, error) {
+	dir := s.Workspace.Dir
+	pol, err := release.LoadPolicy(dir, s.Workspace.Policy)
+	if err != nil {
+		return nil, nil, err
+	}
+	hist, err := release.OpenHistory(filepath.Join(dir, release.HistoryDir, release.HistoryFile), session)
+	if err != nil {
+		return nil, nil, err
+	}
+	log, err := audit.Open(filepath.Join(dir, workspace.AuditDir, workspace.AuditFile))
+	if err != nil {
+		hist.Close()
+		return nil, nil, err
+	}
+	air, err := airlock.Open(filepath.Join(dir, release.AirlockDir))
+	if err != nil {
+		hist.Close()
+		log.Close()
+		return nil, nil, err
+	}
+	rel := &release.Session{Policy: pol, History: hist, Audit: log, Airlock: air, ID: session,
+		Researcher: s.Info.Researcher, Workspace: s.Info.Name}
+	rel.Record(audit.Entry{Type: "session_start", Data: mustJSON(map[string]any{"workspace": s.Info.Name, "tier": s.Info.Tier,
+		"purpose": s.Info.Purpose, "datasets": s.Info.Datasets})})
+	cat, ok := s.Catalog.(analysis.Engine)
+	if !ok {
+		rel.Close()
+		return nil, nil, fmt.Errorf("the workspace's catalog cannot serve the analysis API")
+	}
+	api, err := analysis.New(context.Background(), cat, rel, analysis.Options{Datasets: s.Info.Datasets, Log: logger})
+	if err != nil {
+		rel.Close()
+		return nil, nil, err
+	}
+	return rel, api, nil
+}
+
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(`{}`)
+	}
+	return b
+}

@@ -580,3 +580,14 @@ func safeErr(err error, safe string) error {
 	}
 	return &datasets.Error{Safe: safe, Err: err}
 }
+
+// QueryContext runs SQL that trusted code built (the analysis layer's
+// compiled handles and checked %sql) on the tier database, read-only.
+// Errors are *datasets.Error: their Safe text names only the error class.
+func (c *Catalog) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := c.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, engineErr(ctx, err)
+	}
+	return rows, nil
+}

@@ -26,6 +26,11 @@ type Config struct {
 	// Plain starts the worker without process hardening (tests and
 	// measurement only; see launch.Config.Plain).
 	Plain bool
+	// OnFresh, when set, is called when a request is first served by a
+	// worker other than the one that served the last request: the worker
+	// was restarted and its memory is gone (the release layer clears taint).
+	// Output of the request that saw the old worker die comes before it.
+	OnFresh func()
 }
 
 // Executor runs cells in a worker process and replaces the process when
@@ -36,9 +41,10 @@ type Executor struct {
 	log    *log.Logger
 	nextID atomic.Uint64
 
-	mu     sync.Mutex
-	cur    *proc
-	closed bool
+	mu       sync.Mutex
+	cur      *proc
+	lastUsed *proc // the worker that served the last request
+	closed   bool
 }
 
 // New returns an executor and starts its first worker in the background.
@@ -314,6 +320,13 @@ func (e *Executor) current(ctx context.Context) (p *proc, notice string, err err
 	if p.hello == nil {
 		<-p.dead
 		return nil, "", fmt.Errorf("the Go worker could not start: %s", p.reason)
+	}
+	e.mu.Lock()
+	fresh := e.lastUsed != nil && e.lastUsed != p
+	e.lastUsed = p
+	e.mu.Unlock()
+	if fresh && e.cfg.OnFresh != nil {
+		e.cfg.OnFresh()
 	}
 	return p, notice, nil
 }

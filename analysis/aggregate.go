@@ -1,0 +1,692 @@
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"enclave/api/spec"
+	"enclave/datasets"
+	"enclave/release"
+)
+
+// at returns the date ages are taken at: a's, checked, or the data cut.
+func (s *Server) at(a string) (string, error) {
+	if a == "" {
+		return s.dataCut, nil
+	}
+	return a, checkDate("at", a)
+}
+
+func (s *Server) descendants(ctx context.Context, cell string, args json.RawMessage) (any, error) {
+	var a spec.ConceptArgs
+	if err := decode(args, &a); err != nil {
+		return nil, err
+	}
+	if err := s.knownConcepts(ctx, a.IDs); err != nil {
+		return nil, err
+	}
+	return s.db.Descendants(ctx, a.IDs...)
+}
+
+func (s *Server) mapStandard(ctx context.Context, cell string, args json.RawMessage) (any, error) {
+	var a spec.ConceptArgs
+	if err := decode(args, &a); err != nil {
+		return nil, err
+	}
+	if err := s.knownConcepts(ctx, a.IDs); err != nil {
+		return nil, err
+	}
+	m, err := s.db.MapToStandard(ctx, a.IDs...)
+	if err != nil {
+		return nil, err
+	}
+	var out []int64
+	for _, id := range a.IDs {
+		out = append(out, m[id]...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+func specConcepts(cs []datasets.Concept) []spec.Concept {
+	out := make([]spec.Concept, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, spec.Concept{ID: c.ID, Name: c.Name, Domain: c.Domain, Vocabulary: c.Vocabulary, Code: c.Code, Standard: c.Standard == "S"})
+	}
+	return out
+}
+
+func (s *Server) search(ctx context.Context, cell string, args json.RawMessage) (any, error) {
+	var a spec.SearchArgs
+	if err := decode(args, &a); err != nil {
+		return nil, err
+	}
+	cs, err := s.db.SearchConcepts(ctx, datasets.ConceptQuery{Text: a.Text, Domain: a.Domain, Vocabulary: a.Vocabulary, StandardOnly: a.Standard, Limit: a.Limit})
+	if err != nil {
+		return nil, err
+	}
+	return specConcepts(cs), nil
+}
+
+func (s *Server) lookup(ctx context.Context, cell string, args json.RawMessage) (any, error) {
+	var a spec.ConceptArgs
+	if err := decode(args, &a); err != nil {
+		return nil, err
+	}
+	names, err := s.conceptNames(ctx, a.IDs)
+	if err != nil {
+		return nil, err
+	}
+	var out []spec.Concept
+	for _, id := range a.IDs {
+		if n, ok := names[id]; ok {
+			out = append(out, spec.Concept{ID: id, Name: n})
+		}
+	}
+	return out, nil
+}
+
+// vars resolves grouping variables for h.
+func (s *Server) vars(h *handle, names []string, at string, max int) ([]variable, error) {
+	if len(names) > max {
+		return nil, datasets.Errorf("at most %d grouping variables here", max)
+	}
+	var out []variable
+	for _, n := range names {
+		v, err := s.variable(n, h.events, at)
+		if err != nil {
+			return nil, err
+		}
+		if v.Name == "age" {
+			return nil, datasets.Errorf("group by age_decade or age_group, not single years of age")
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// levels lists the distinct fixed values of variable i in rows, sorted.
+func levels(rows []groupRow, i int) []any {
+	seen := map[string]bool{}
+	var out []any
+	for _, r := range rows {
+		if !r.fixed[i] {
+			continue
+		}
+		k := fmt.Sprintf("%T:%v", r.key[i], r.key[i])
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, r.key[i])
+		}
+	}
+	sort.SliceStable(out, func(a, b int) bool { return lessKey(out[a], out[b]) })
+	return out
+}
+
+func lessKey(a, b any) bool {
+	if a == nil || b == nil {
+		return b == nil && a != nil // Unknown last
+	}
+	switch x := a.(type) {
+	case int64:
+		if y, ok := b.(int64); ok {
+			return x < y
+		}
+	case float64:
+		if y, ok := b.(float64); ok {
+			return x < y
+		}
+	case string:
+		if y, ok := b.(string); ok {
+			return x < y
+		}
+	}
+	return fmt.Sprint(a) < fmt.Sprint(b)
+}
+
+// allSets is every grouping set over n variables, largest first.
+func allSets(n int) [][]int {
+	switch n {
+	case 0:
+		return nil
+	case 1:
+		return [][]int{{0}, {}}
+	}
+	return [][]int{{0, 1}, {0}, {1}, {}}
+}
+
+func (s *Server) count(ctx context.Context, cell string, args json.RawMessage) (any, error) {
+	var a spec.CountArgs
+	if err := decode(args, &a); err != nil {
+		return nil, err
+	}
+	t, _, err := s.countTable(ctx, cell, a)
+	return t, err
+}
+
+// countTable counts a handle's persons (and rows) by up to two variables:
+// one variable gives a column of levels and a total, two a crosstab with
+// margins.
+func (s *Server) countTable(ctx context.Context, cell string, a spec.CountArgs) (*spec.Table, *built, error) {
+	h, err := s.handle(a.Handle)
+	if err != nil {
+		return nil, nil, err
+	}
+	at, err := s.at(a.At)
+	if err != nil {
+		return nil, nil, err
+	}
+	vars, err := s.vars(h, a.By, at, 2)
+	if err != nil {
+		return nil, nil, err
+	}
+	rows, err := s.grouped(ctx, h, vars, allSets(len(vars)), nil, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	byKey := map[string]groupRow{}
+	for _, r := range rows {
+		byKey[keyString(r.key, r.fixed)] = r
+	}
+	events := h.events != nil
+	partition := true
+	for _, v := range vars {
+		partition = partition && v.person
+	}
+	t := &built{title: a.Title}
+	if t.title == "" {
+		t.title = "Persons: " + h.desc
+		if len(a.By) > 0 {
+			t.title += " by " + strings.Join(a.By, " × ")
+		}
+	}
+	// mk makes the person (and row) cells of one group.
+	mk := func(key []any, fixed []bool) (*release.Cell, *release.Cell) {
+		r := byKey[keyString(key, fixed)]
+		plan := planFor(h, at, vars, key, fixed)
+		desc := describeKey(s, ctx, "persons in "+h.desc, vars, key, fixed)
+		pc := t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons), Persons: r.persons, Plan: plan.bytes(), Desc: desc})
+		var rc *release.Cell
+		if events {
+			rc = t.add(&release.Cell{Stat: release.Rows, Value: float64(r.rows), Persons: r.persons, Of: pc, Desc: "rows: " + desc})
+		}
+		return pc, rc
+	}
+	switch len(vars) {
+	case 0:
+		t.columns = []string{"", "persons"}
+		pc, rc := mk(nil, nil)
+		row := []*slot{{text: "all"}, {cell: pc}}
+		if events {
+			t.columns = append(t.columns, "rows")
+			row = append(row, &slot{cell: rc})
+		}
+		t.rows = append(t.rows, row)
+	case 1:
+		t.columns = []string{vars[0].Name, "persons"}
+		if events {
+			t.columns = append(t.columns, "rows")
+		}
+		total, trc := mk([]any{nil}, []bool{false})
+		var parts []*release.Cell
+		for _, lv := range levels(rows, 0) {
+			pc, rc := mk([]any{lv}, []bool{true})
+			parts = append(parts, pc)
+			row := []*slot{{text: s.label(ctx, vars[0], lv)}, {cell: pc}}
+			if events {
+				row = append(row, &slot{cell: rc})
+			}
+			t.rows = append(t.rows, row)
+		}
+		row := []*slot{{text: "Total"}, {cell: total}}
+		if events {
+			row = append(row, &slot{cell: trc})
+		}
+		t.rows = append(t.rows, row)
+		if partition {
+			t.margins = append(t.margins, release.Margin{Total: total, Parts: parts})
+		}
+	case 2:
+		l0, l1 := levels(rows, 0), levels(rows, 1)
+		t.columns = []string{vars[0].Name + " \\ " + vars[1].Name}
+		for _, c := range l1 {
+			t.columns = append(t.columns, s.label(ctx, vars[1], c))
+		}
+		t.columns = append(t.columns, "Total")
+		colParts := make([][]*release.Cell, len(l1))
+		var rowTotals []*release.Cell
+		for _, r := range l0 {
+			row := []*slot{{text: s.label(ctx, vars[0], r)}}
+			var parts []*release.Cell
+			for j, c := range l1 {
+				pc, _ := mk([]any{r, c}, []bool{true, true})
+				parts = append(parts, pc)
+				colParts[j] = append(colParts[j], pc)
+				row = append(row, &slot{cell: pc})
+			}
+			rt, _ := mk([]any{r, nil}, []bool{true, false})
+			rowTotals = append(rowTotals, rt)
+			row = append(row, &slot{cell: rt})
+			t.rows = append(t.rows, row)
+			if partition {
+				t.margins = append(t.margins, release.Margin{Total: rt, Parts: parts})
+			}
+		}
+		row := []*slot{{text: "Total"}}
+		var colTotals []*release.Cell
+		for j, c := range l1 {
+			ct, _ := mk([]any{nil, c}, []bool{false, true})
+			colTotals = append(colTotals, ct)
+			row = append(row, &slot{cell: ct})
+			if partition {
+				t.margins = append(t.margins, release.Margin{Total: ct, Parts: colParts[j]})
+			}
+		}
+		grand, _ := mk([]any{nil, nil}, []bool{false, false})
+		row = append(row, &slot{cell: grand})
+		t.rows = append(t.rows, row)
+		if partition {
+			t.margins = append(t.margins, release.Margin{Total: grand, Parts: rowTotals}, release.Margin{Total: grand, Parts: colTotals})
+		}
+		t.notes = append(t.notes, "cells are distinct persons")
+	}
+	out, err := s.finish(ctx, cell, "stats.Count("+h.desc+groupDesc(a.By)+")", t)
+	return out, t, err
+}
+
+func groupDesc(by []string) string {
+	if len(by) == 0 {
+		return ""
+	}
+	return " by " + strings.Join(by, ", ")
+}
+
+// describeKey describes a group for the history and the audit log.
+func describeKey(s *Server, ctx context.Context, what string, vars []variable, key []any, fixed []bool) string {
+	var parts []string
+	for i, v := range vars {
+		if fixed[i] {
+			parts = append(parts, v.Name+"="+s.label(ctx, v, key[i]))
+		}
+	}
+	if len(parts) == 0 {
+		return what
+	}
+	return what + " | " + strings.Join(parts, ", ")
+}
+
+func (s *Server) table1(ctx context.Context, cell string, args json.RawMessage) (any, error) {
+	var a spec.Table1Args
+	if err := decode(args, &a); err != nil {
+		return nil, err
+	}
+	at, err := s.at(a.At)
+	if err != nil {
+		return nil, err
+	}
+	base, bdesc, err := s.cohortHandle(a.Cohort, "stats.Table1")
+	if err != nil {
+		return nil, err
+	}
+	if len(a.Vars) == 0 {
+		a.Vars = []string{"gender", "age_group", "race", "ethnicity"}
+	}
+	if len(a.Vars) > 12 {
+		return nil, datasets.Errorf("at most 12 variables in a Table 1")
+	}
+	type group struct {
+		name string
+		h    *handle
+	}
+	groups := []group{{"all", &handle{cohort: base, desc: bdesc}}}
+	if len(a.Groups) > 0 {
+		groups = nil
+		for i, id := range a.Groups {
+			c, d, err := s.cohortHandle(id, "stats.Table1 groups")
+			if err != nil {
+				return nil, err
+			}
+			name := d
+			if i < len(a.GroupNames) && a.GroupNames[i] != "" {
+				name = a.GroupNames[i]
+			}
+			groups = append(groups, group{name, &handle{cohort: &cohortPlan{Op: "and", A: base, B: c}, desc: "(" + bdesc + ") and (" + d + ")"}})
+		}
+	}
+	var vars []variable
+	for _, n := range a.Vars {
+		v, err := s.variable(n, nil, at)
+		if err != nil {
+			return nil, err
+		}
+		if v.Name == "age" {
+			return nil, datasets.Errorf("Table 1 shows age as age_group or age_decade")
+		}
+		vars = append(vars, v)
+	}
+	t := &built{title: "Table 1: " + bdesc}
+	t.columns = []string{"characteristic"}
+	for _, g := range groups {
+		t.columns = append(t.columns, g.name+" n", g.name+" %")
+	}
+	// One query per group: each variable's levels and the group's total.
+	type result struct {
+		byKey  map[string]groupRow
+		levels [][]any
+	}
+	res := make([]result, len(groups))
+	sets := [][]int{{}}
+	for i := range vars {
+		sets = append(sets, []int{i})
+	}
+	for gi, g := range groups {
+		rows, err := s.grouped(ctx, g.h, vars, sets, nil, "")
+		if err != nil {
+			return nil, err
+		}
+		res[gi].byKey = map[string]groupRow{}
+		for _, r := range rows {
+			res[gi].byKey[keyString(r.key, r.fixed)] = r
+		}
+		for i := range vars {
+			res[gi].levels = append(res[gi].levels, levels(rows, i))
+		}
+	}
+	key := func(i int, lv any) ([]any, []bool) {
+		k, f := make([]any, len(vars)), make([]bool, len(vars))
+		if i >= 0 {
+			k[i], f[i] = lv, true
+		}
+		return k, f
+	}
+	totals := make([]*release.Cell, len(groups))
+	totalRow := []*slot{{text: "N (persons)"}}
+	for gi, g := range groups {
+		k, f := key(-1, nil)
+		r := res[gi].byKey[keyString(k, f)]
+		totals[gi] = t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons), Persons: r.persons,
+			Plan: planFor(g.h, at, vars, k, f).bytes(), Desc: "persons in " + g.h.desc})
+		totalRow = append(totalRow, &slot{cell: totals[gi]}, &slot{text: "100%"})
+	}
+	t.rows = append(t.rows, totalRow)
+	for i, v := range vars {
+		// The union of levels over groups, so columns line up.
+		var lvls []any
+		seen := map[string]bool{}
+		for gi := range groups {
+			for _, lv := range res[gi].levels[i] {
+				k := fmt.Sprintf("%T:%v", lv, lv)
+				if !seen[k] {
+					seen[k] = true
+					lvls = append(lvls, lv)
+				}
+			}
+		}
+		sort.SliceStable(lvls, func(a, b int) bool { return lessKey(lvls[a], lvls[b]) })
+		t.rows = append(t.rows, []*slot{{text: v.Name}})
+		parts := make([][]*release.Cell, len(groups))
+		for _, lv := range lvls {
+			row := []*slot{{text: "  " + s.label(ctx, v, lv)}}
+			for gi, g := range groups {
+				k, f := key(i, lv)
+				r := res[gi].byKey[keyString(k, f)]
+				desc := describeKey(s, ctx, "persons in "+g.h.desc, vars, k, f)
+				c := t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons), Persons: r.persons,
+					Plan: planFor(g.h, at, vars, k, f).bytes(), Desc: desc})
+				pct := 0.0
+				if totals[gi].Persons > 0 {
+					pct = 100 * float64(r.persons) / float64(totals[gi].Persons)
+				}
+				p := t.add(&release.Cell{Stat: release.Percent, Value: pct, Persons: r.persons, Denom: totals[gi].Persons, Of: c, Desc: "% " + desc})
+				parts[gi] = append(parts[gi], c)
+				row = append(row, &slot{cell: c}, &slot{cell: p})
+			}
+			t.rows = append(t.rows, row)
+		}
+		for gi := range groups {
+			t.margins = append(t.margins, release.Margin{Total: totals[gi], Parts: parts[gi]})
+		}
+	}
+	t.notes = append(t.notes, "ages on "+at)
+	return s.finish(ctx, cell, "stats.Table1("+bdesc+groupDesc(a.Vars)+")", t)
+}
+
+func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage) (any, error) {
+	var a spec.DescribeArgs
+	if err := decode(args, &a); err != nil {
+		return nil, err
+	}
+	h, err := s.handle(a.Handle)
+	if err != nil {
+		return nil, err
+	}
+	at, err := s.at(a.At)
+	if err != nil {
+		return nil, err
+	}
+	expr, name, err := s.numericExpr(h, a.Column, at)
+	if err != nil {
+		return nil, err
+	}
+	vars, err := s.vars(h, a.By, at, 2)
+	if err != nil {
+		return nil, err
+	}
+	// Only persons with a value contribute: the plan says so.
+	hv := withValue(h, name, at)
+	extras := []string{"avg(" + expr + ")", "stddev_samp(" + expr + ")", "quantile_cont(" + expr + ", 0.25)",
+		"quantile_cont(" + expr + ", 0.5)", "quantile_cont(" + expr + ", 0.75)"}
+	sets := [][]int{{}}
+	if len(vars) == 1 {
+		sets = [][]int{{0}}
+	} else if len(vars) == 2 {
+		sets = [][]int{{0, 1}}
+	}
+	rows, err := s.grouped(ctx, hv, vars, sets, extras, "("+expr+") IS NOT NULL")
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		for k := range rows[i].key {
+			if lessKey(rows[i].key[k], rows[j].key[k]) {
+				return true
+			}
+			if lessKey(rows[j].key[k], rows[i].key[k]) {
+				return false
+			}
+		}
+		return false
+	})
+	t := &built{title: fmt.Sprintf("%s of %s", name, h.desc)}
+	for _, v := range vars {
+		t.columns = append(t.columns, v.Name)
+	}
+	unit := "rows"
+	if h.events == nil {
+		unit = "—"
+	}
+	t.columns = append(t.columns, "persons", unit, "mean", "sd", "q1", "median", "q3")
+	for _, r := range rows {
+		if r.rows == 0 {
+			continue
+		}
+		plan := planFor(hv, at, vars, r.key, r.fixed).bytes()
+		desc := describeKey(s, ctx, name+" of "+h.desc, vars, r.key, r.fixed)
+		pc := t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons), Persons: r.persons, Plan: plan, Desc: "persons with " + desc})
+		row := []*slot{}
+		for i, v := range vars {
+			row = append(row, &slot{text: s.label(ctx, v, r.key[i])})
+		}
+		row = append(row, &slot{cell: pc})
+		if h.events != nil {
+			row = append(row, &slot{cell: t.add(&release.Cell{Stat: release.Rows, Value: float64(r.rows), Persons: r.persons, Of: pc})})
+		} else {
+			row = append(row, &slot{text: ""})
+		}
+		for i, st := range []release.Stat{release.Mean, release.Mean, release.Quantile, release.Quantile, release.Quantile} {
+			row = append(row, &slot{cell: t.add(&release.Cell{Stat: st, Value: toFloat(r.extra[i]), Persons: r.persons, Of: pc, Digits: 2})})
+		}
+		t.rows = append(t.rows, row)
+	}
+	if len(t.rows) == 0 {
+		t.notes = append(t.notes, "no rows with a value")
+	}
+	t.notes = append(t.notes, "quartiles are interpolated; minimum and maximum are never released")
+	return s.finish(ctx, cell, "stats.Describe("+name+" of "+h.desc+groupDesc(a.By)+")", t)
+}
+
+// withValue restricts h to rows (or persons) with a value of column name.
+func withValue(h *handle, name, at string) *handle {
+	if h.events == nil || name == "age" {
+		return h
+	}
+	e := *h.events
+	e.Where = append(append([]filterPlan(nil), e.Where...), filterPlan{Column: name, Op: "is not null"})
+	return &handle{events: &e, desc: h.desc}
+}
+
+func (s *Server) incidence(ctx context.Context, cell string, args json.RawMessage) (any, error) {
+	var a spec.IncidenceArgs
+	if err := decode(args, &a); err != nil {
+		return nil, err
+	}
+	at, err := s.at(a.At)
+	if err != nil {
+		return nil, err
+	}
+	c, cdesc, err := s.cohortHandle(a.Cohort, "stats.Incidence")
+	if err != nil {
+		return nil, err
+	}
+	o, odesc, err := s.cohortHandle(a.Outcome, "stats.Incidence outcome")
+	if err != nil {
+		return nil, err
+	}
+	h := &handle{cohort: c, desc: cdesc}
+	vars, err := s.vars(h, a.By, at, 1)
+	if err != nil {
+		return nil, err
+	}
+	b := &sqlb{s: s}
+	opred, err := b.pred(o, "p")
+	if err != nil {
+		return nil, err
+	}
+	if len(b.args) > 0 {
+		// grouped() binds only the base's arguments; an outcome with
+		// bound values is counted as its own handle instead.
+		return s.incidenceJoined(ctx, cell, a, h, o, odesc, vars, at)
+	}
+	rows, err := s.grouped(ctx, h, vars, allSets(len(vars)), []string{"count(DISTINCT p.person_id) FILTER (WHERE " + opred + ")"}, "")
+	if err != nil {
+		return nil, err
+	}
+	return s.incidenceTable(ctx, cell, a, h, o, odesc, vars, at, rows)
+}
+
+// incidenceJoined counts the outcome as a second grouped query over the
+// cohort ∧ outcome handle.
+func (s *Server) incidenceJoined(ctx context.Context, cell string, a spec.IncidenceArgs, h *handle, o *cohortPlan, odesc string, vars []variable, at string) (any, error) {
+	rows, err := s.grouped(ctx, h, vars, allSets(len(vars)), nil, "")
+	if err != nil {
+		return nil, err
+	}
+	both := &handle{cohort: &cohortPlan{Op: "and", A: h.cohort, B: o}}
+	num, err := s.grouped(ctx, both, vars, allSets(len(vars)), nil, "")
+	if err != nil {
+		return nil, err
+	}
+	n := map[string]int64{}
+	for _, r := range num {
+		n[keyString(r.key, r.fixed)] = r.persons
+	}
+	for i := range rows {
+		rows[i].extra = []any{n[keyString(rows[i].key, rows[i].fixed)]}
+	}
+	return s.incidenceTable(ctx, cell, a, h, o, odesc, vars, at, rows)
+}
+
+func (s *Server) incidenceTable(ctx context.Context, cell string, a spec.IncidenceArgs, h *handle, o *cohortPlan, odesc string, vars []variable, at string, rows []groupRow) (any, error) {
+	both := &handle{cohort: &cohortPlan{Op: "and", A: h.cohort, B: o}, desc: "(" + h.desc + ") with (" + odesc + ")"}
+	t := &built{title: "Proportion with " + odesc + " among " + h.desc}
+	if len(vars) == 1 {
+		t.columns = []string{vars[0].Name}
+	} else {
+		t.columns = []string{""}
+	}
+	t.columns = append(t.columns, "persons", "with outcome", "%", "95% CI")
+	byKey := map[string]groupRow{}
+	for _, r := range rows {
+		byKey[keyString(r.key, r.fixed)] = r
+	}
+	var keys [][]any
+	var fixes [][]bool
+	if len(vars) == 1 {
+		for _, lv := range levels(rows, 0) {
+			keys, fixes = append(keys, []any{lv}), append(fixes, []bool{true})
+		}
+		keys, fixes = append(keys, []any{nil}), append(fixes, []bool{false})
+	} else {
+		keys, fixes = [][]any{nil}, [][]bool{nil}
+	}
+	var denParts, numParts []*release.Cell
+	var denTotal, numTotal *release.Cell
+	for i, k := range keys {
+		f := fixes[i]
+		r := byKey[keyString(k, f)]
+		num := int64(0)
+		if len(r.extra) > 0 {
+			num = toInt(r.extra[0])
+		}
+		desc := describeKey(s, ctx, h.desc, vars, k, f)
+		den := t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons), Persons: r.persons, Plan: planFor(h, at, vars, k, f).bytes(), Desc: "persons in " + desc})
+		nc := t.add(&release.Cell{Stat: release.Count, Value: float64(num), Persons: num, Plan: planFor(both, at, vars, k, f).bytes(), Desc: "with outcome: " + desc})
+		// The persons without the outcome can be derived: a hidden cell
+		// that the margin rule protects like any other.
+		rest := t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons - num), Persons: r.persons - num})
+		t.margins = append(t.margins, release.Margin{Total: den, Parts: []*release.Cell{nc, rest}})
+		pct, lo, hi := wilson(num, r.persons)
+		pc := t.add(&release.Cell{Stat: release.Percent, Value: pct, Persons: num, Denom: r.persons, Of: nc, Digits: 1})
+		ci := t.add(&release.Cell{Stat: release.Percent, Value: lo, Persons: num, Denom: r.persons, Of: nc, Digits: 1})
+		ci2 := t.add(&release.Cell{Stat: release.Percent, Value: hi, Persons: num, Denom: r.persons, Of: nc, Digits: 1})
+		label := "all"
+		if len(vars) == 1 {
+			label = "Total"
+			if f[0] {
+				label = s.label(ctx, vars[0], k[0])
+				denParts, numParts = append(denParts, den), append(numParts, nc)
+			} else {
+				denTotal, numTotal = den, nc
+			}
+		}
+		t.rows = append(t.rows, []*slot{{text: label}, {cell: den}, {cell: nc}, {cell: pc}, {cell: ci}, {cell: ci2}})
+	}
+	if len(vars) == 1 {
+		t.columns = append(t.columns[:4], "95% CI low", "95% CI high")
+		if vars[0].person {
+			t.margins = append(t.margins, release.Margin{Total: denTotal, Parts: denParts}, release.Margin{Total: numTotal, Parts: numParts})
+		}
+	} else {
+		t.columns = append(t.columns[:4], "95% CI low", "95% CI high")
+	}
+	t.notes = append(t.notes, "Wilson score intervals")
+	return s.finish(ctx, cell, "stats.Incidence("+odesc+" in "+h.desc+groupDesc(a.By)+")", t)
+}
+
+// wilson is the proportion k/n in percent with its 95% Wilson interval.
+func wilson(k, n int64) (p, lo, hi float64) {
+	if n == 0 {
+		return math.NaN(), math.NaN(), math.NaN()
+	}
+	const z = 1.959963984540054
+	ph := float64(k) / float64(n)
+	nn := float64(n)
+	den := 1 + z*z/nn
+	mid := (ph + z*z/(2*nn)) / den
+	half := z * math.Sqrt(ph*(1-ph)/nn+z*z/(4*nn*nn)) / den
+	return 100 * ph, 100 * math.Max(0, mid-half), 100 * math.Min(1, mid+half)
+}

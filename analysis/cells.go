@@ -1,0 +1,323 @@
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"enclave/analysis/render"
+	"enclave/api/spec"
+	"enclave/datasets"
+	"enclave/release"
+)
+
+// cellPlan rebuilds the person set of one released cell. It is
+// self-contained: it names tables, concepts and filters, never a handle,
+// so any kernel of the workspace can rebuild it from the history.
+type cellPlan struct {
+	C   *cohortPlan `json:"c,omitempty"`
+	E   *eventsPlan `json:"e,omitempty"`
+	At  string      `json:"at,omitempty"`
+	Fix []fixVar    `json:"fix,omitempty"`
+}
+
+// fixVar fixes a grouping variable to a value (nil: the value is NULL).
+type fixVar struct {
+	Var string `json:"var"`
+	V   any    `json:"v"`
+}
+
+func (p cellPlan) bytes() []byte {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil // not differenced rather than wrong
+	}
+	return b
+}
+
+// planFor is the cell plan of handle h with the given variables fixed.
+func planFor(h *handle, at string, vars []variable, key []any, fixed []bool) cellPlan {
+	p := cellPlan{C: h.cohort, E: h.events, At: at}
+	for i, v := range vars {
+		if fixed[i] {
+			p.Fix = append(p.Fix, fixVar{Var: v.Name, V: key[i]})
+		}
+	}
+	return p
+}
+
+// PersonSet implements release.SetSource.
+func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, error) {
+	if strings.HasPrefix(string(raw), `{"sql":`) {
+		var sp sqlPlan
+		d := json.NewDecoder(strings.NewReader(string(raw)))
+		d.UseNumber()
+		if err := d.Decode(&sp); err != nil {
+			return nil, fmt.Errorf("analysis: unreadable %%sql plan: %w", err)
+		}
+		return s.sqlPersonSet(ctx, sp)
+	}
+	var p cellPlan
+	d := json.NewDecoder(strings.NewReader(string(raw)))
+	d.UseNumber()
+	if err := d.Decode(&p); err != nil {
+		return nil, fmt.Errorf("analysis: unreadable cell plan: %w", err)
+	}
+	b := &sqlb{s: s}
+	var q string
+	var where []string
+	switch {
+	case p.C != nil:
+		pr, err := b.pred(p.C, "p")
+		if err != nil {
+			return nil, err
+		}
+		q = "SELECT p.person_id FROM person p"
+		where = append(where, pr)
+	case p.E != nil:
+		w, err := b.eventsWhere(p.E, "x")
+		if err != nil {
+			return nil, err
+		}
+		q = "SELECT DISTINCT x.person_id FROM " + quoteIdent(p.E.Table) + " x JOIN person p ON p.person_id = x.person_id"
+		where = append(where, w...)
+	default:
+		return nil, fmt.Errorf("analysis: empty cell plan")
+	}
+	for _, f := range p.Fix {
+		if err := checkDate("plan date", p.At); err != nil {
+			return nil, err
+		}
+		v, err := s.variable(f.Var, p.E, p.At)
+		if err != nil {
+			return nil, err
+		}
+		if f.V == nil {
+			where = append(where, "("+v.expr+") IS NULL")
+		} else {
+			where = append(where, "("+v.expr+") = "+b.arg(normaliseValues([]any{f.V})[0]))
+		}
+	}
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := s.db.QueryContext(ctx, q, b.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	bm := roaring.New()
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		if id < 0 || id > math.MaxUint32 {
+			return nil, &datasets.Error{Safe: "person id outside the range of person sets", Err: fmt.Errorf("person_id %d", id)}
+		}
+		bm.Add(uint32(id))
+	}
+	return bm, rows.Err()
+}
+
+// groupRow is one row of a grouped query: the key of each variable
+// (fixed[i] false for a margin over variable i), persons, rows and the
+// extra aggregates.
+type groupRow struct {
+	key     []any
+	fixed   []bool
+	persons int64
+	rows    int64
+	extra   []any
+}
+
+// grouped runs count(DISTINCT person), count(*) and the extra aggregates
+// over handle h grouped by the grouping sets of vars (indexes into vars).
+// cond, when not empty, further restricts rows (it must take no arguments).
+func (s *Server) grouped(ctx context.Context, h *handle, vars []variable, sets [][]int, extras []string, cond string) ([]groupRow, error) {
+	b := &sqlb{s: s}
+	var sel []string
+	for _, v := range vars {
+		sel = append(sel, v.expr)
+	}
+	for _, v := range vars {
+		sel = append(sel, "GROUPING("+v.expr+")")
+	}
+	from, where, pid, err := s.base(b, h)
+	if err != nil {
+		return nil, err
+	}
+	sel = append(sel, "count(DISTINCT "+pid+")", "count(*)")
+	sel = append(sel, extras...)
+	if cond != "" {
+		where = append(where, cond)
+	}
+	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + from
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if len(vars) > 0 {
+		var gs []string
+		for _, set := range sets {
+			var es []string
+			for _, i := range set {
+				es = append(es, vars[i].expr)
+			}
+			gs = append(gs, "("+strings.Join(es, ", ")+")")
+		}
+		q += " GROUP BY GROUPING SETS (" + strings.Join(gs, ", ") + ")"
+	}
+	rows, err := s.db.QueryContext(ctx, q, b.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []groupRow
+	n := len(vars)
+	for rows.Next() {
+		vals := make([]any, 2*n+2+len(extras))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		r := groupRow{key: make([]any, n), fixed: make([]bool, n)}
+		for i := 0; i < n; i++ {
+			r.key[i] = normaliseKey(vals[i])
+			g, _ := normaliseKey(vals[n+i]).(int64)
+			r.fixed[i] = g == 0
+			if !r.fixed[i] {
+				r.key[i] = nil
+			}
+		}
+		r.persons = toInt(vals[2*n])
+		r.rows = toInt(vals[2*n+1])
+		r.extra = vals[2*n+2:]
+		if n == 0 && r.rows == 0 {
+			r.persons = 0
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// base is the FROM clause, conditions and person column of handle h.
+func (s *Server) base(b *sqlb, h *handle) (from string, where []string, pid string, err error) {
+	if h.cohort != nil {
+		pr, err := b.pred(h.cohort, "p")
+		if err != nil {
+			return "", nil, "", err
+		}
+		return "person p", []string{pr}, "p.person_id", nil
+	}
+	w, err := b.eventsWhere(h.events, "x")
+	if err != nil {
+		return "", nil, "", err
+	}
+	return quoteIdent(h.events.Table) + " x JOIN person p ON p.person_id = x.person_id", w, "x.person_id", nil
+}
+
+func toInt(v any) int64 {
+	switch x := normaliseKey(v).(type) {
+	case int64:
+		return x
+	case float64:
+		return int64(x)
+	}
+	return 0
+}
+
+func toFloat(v any) float64 {
+	switch x := normaliseKey(v).(type) {
+	case int64:
+		return float64(x)
+	case float64:
+		return x
+	}
+	return math.NaN()
+}
+
+// keyString identifies a group key (with its margins) in maps.
+func keyString(key []any, fixed []bool) string {
+	var b strings.Builder
+	for i, k := range key {
+		if !fixed[i] {
+			b.WriteString("*|")
+			continue
+		}
+		fmt.Fprintf(&b, "%T:%v|", k, k)
+	}
+	return b.String()
+}
+
+// built is a result under construction: its cells, the table layout
+// pointing at them, and its margins.
+type built struct {
+	title   string
+	columns []string
+	rows    [][]*slot
+	cells   []*release.Cell
+	margins []release.Margin
+	notes   []string
+}
+
+// slot is one place in a table: a fixed text or a judged cell.
+type slot struct {
+	text string
+	cell *release.Cell
+}
+
+func (t *built) add(c *release.Cell) *release.Cell {
+	t.cells = append(t.cells, c)
+	return c
+}
+
+// finish judges the result's cells, renders the released table, registers
+// the rendering and returns the table the worker gets.
+func (s *Server) finish(ctx context.Context, cell, what string, t *built) (*spec.Table, error) {
+	d := &release.Decision{What: what, Cells: t.cells, Margins: t.margins}
+	if _, err := s.sess.Decide(ctx, cell, d); err != nil {
+		return nil, err
+	}
+	pol := s.sess.Policy
+	out := &spec.Table{Title: t.title, Columns: t.columns}
+	for _, r := range t.rows {
+		row := make([]spec.Cell, len(r))
+		for i, sl := range r {
+			if sl == nil {
+				continue
+			}
+			if sl.cell == nil {
+				row[i] = spec.Cell{Text: sl.text}
+				continue
+			}
+			row[i] = pol.SpecCell(sl.cell)
+		}
+		out.Rows = append(out.Rows, row)
+	}
+	out.Notes = append(pol.Legend(t.cells), t.notes...)
+	out.Ref = s.register(render.TableBundle(out), out)
+	return out, nil
+}
+
+// register keeps a rendering (and its table, for export) and returns its
+// reference.
+func (s *Server) register(bundle map[string]any, t *spec.Table) string {
+	ref := s.sess.Register(bundle)
+	s.sess.SetRef(ref)
+	if t != nil {
+		s.mu.Lock()
+		if len(s.tablesR) > 4096 {
+			clear(s.tablesR)
+		}
+		s.tablesR[ref] = t
+		s.mu.Unlock()
+	}
+	return ref
+}

@@ -1,0 +1,361 @@
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"enclave/analysis/models"
+	"enclave/api/spec"
+	"enclave/datasets"
+	"enclave/release"
+)
+
+// term is one side of a model formula.
+type term struct {
+	name   string // as written
+	kind   string // age, categorical, has, mean
+	column string // categorical: person column
+	h      *handle
+	hcol   string // mean: the column averaged
+}
+
+var termRE = regexp.MustCompile(`^(has|mean)\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:,\s*([a-z_][a-z0-9_]*)\s*)?\)$`)
+
+// parseTerm resolves one term of a formula.
+func (s *Server) parseTerm(src string, bind map[string]string) (term, error) {
+	src = strings.TrimSpace(src)
+	switch strings.ToLower(src) {
+	case "age":
+		return term{name: "age", kind: "age"}, nil
+	case "sex", "gender":
+		return term{name: "gender", kind: "categorical", column: "gender_concept_id"}, nil
+	case "race":
+		return term{name: "race", kind: "categorical", column: "race_concept_id"}, nil
+	case "ethnicity":
+		return term{name: "ethnicity", kind: "categorical", column: "ethnicity_concept_id"}, nil
+	}
+	m := termRE.FindStringSubmatch(src)
+	if m == nil {
+		return term{}, datasets.Errorf("model term %q: use age, gender, race, ethnicity, has(NAME) or mean(NAME) with NAME bound to a handle", clip(src, 60))
+	}
+	id, ok := bind[m[2]]
+	if !ok {
+		return term{}, datasets.Errorf("model term %s: the name %s is not bound to a handle (pass it in the Vars map)", clip(src, 60), m[2])
+	}
+	h, err := s.handle(id)
+	if err != nil {
+		return term{}, err
+	}
+	t := term{name: src, kind: m[1], h: h}
+	if t.kind == "mean" {
+		if h.events == nil {
+			return term{}, datasets.Errorf("mean(%s) needs an events handle with values (a measurement, a Fitbit table)", m[2])
+		}
+		t.hcol = m[3]
+		if t.hcol == "" {
+			t.hcol = "value_as_number"
+		}
+		if _, _, err := s.numericExpr(h, t.hcol, s.dataCut); err != nil {
+			return term{}, err
+		}
+	}
+	return t, nil
+}
+
+func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage) (any, error) {
+	var a spec.RegressArgs
+	if err := decode(args, &a); err != nil {
+		return nil, err
+	}
+	if a.Kind != "linear" && a.Kind != "logistic" {
+		return nil, datasets.Errorf("model kind %q: linear or logistic", clip(a.Kind, 20))
+	}
+	at, err := s.at(a.At)
+	if err != nil {
+		return nil, err
+	}
+	c, cdesc, err := s.cohortHandle(a.Cohort, "a model")
+	if err != nil {
+		return nil, err
+	}
+	lhs, rhs, ok := strings.Cut(a.Formula, "~")
+	if !ok {
+		return nil, datasets.Errorf("a formula reads \"outcome ~ term + term\"")
+	}
+	y, err := s.parseTerm(lhs, a.Bind)
+	if err != nil {
+		return nil, err
+	}
+	if y.kind == "categorical" {
+		return nil, datasets.Errorf("the outcome cannot be categorical; use has(NAME) for a binary outcome")
+	}
+	if a.Kind == "logistic" && y.kind != "has" {
+		return nil, datasets.Errorf("a logistic model needs a binary outcome: has(NAME)")
+	}
+	var xs []term
+	for _, part := range strings.Split(rhs, "+") {
+		t, err := s.parseTerm(part, a.Bind)
+		if err != nil {
+			return nil, err
+		}
+		xs = append(xs, t)
+	}
+	if len(xs) > 20 {
+		return nil, datasets.Errorf("at most 20 terms")
+	}
+	// One row per person of the cohort with every term.
+	b := &sqlb{s: s}
+	var sel []string
+	var joins []string
+	complete := c
+	expr := func(t term, i int) (string, error) {
+		switch t.kind {
+		case "age":
+			return "CAST(" + ageExpr("p", at) + " AS DOUBLE)", nil
+		case "categorical":
+			return "p." + t.column, nil
+		case "has":
+			var inner string
+			var err error
+			if t.h.events != nil {
+				inner, err = b.eventsSQL(t.h.events, fmt.Sprintf("h%d", i), "person_id")
+			} else {
+				q := fmt.Sprintf("q%d", i)
+				var pr string
+				pr, err = b.pred(t.h.cohort, q)
+				inner = "SELECT " + q + ".person_id FROM person " + q + " WHERE " + pr
+			}
+			if err != nil {
+				return "", err
+			}
+			return "CAST(CASE WHEN p.person_id IN (" + inner + ") THEN 1 ELSE 0 END AS DOUBLE)", nil
+		}
+		return fmt.Sprintf("m%d.v", i), nil
+	}
+	all := append([]term{y}, xs...)
+	for i, t := range all {
+		e, err := expr(t, i)
+		if err != nil {
+			return nil, err
+		}
+		sel = append(sel, e)
+	}
+	for i, t := range all {
+		if t.kind != "mean" {
+			continue
+		}
+		vx, _, _ := s.numericExpr(t.h, t.hcol, at)
+		alias := fmt.Sprintf("mx%d", i)
+		w, err := b.eventsWhere(t.h.events, alias)
+		if err != nil {
+			return nil, err
+		}
+		w = append(w, strings.Replace(vx, "x.", alias+".", 1)+" IS NOT NULL")
+		joins = append(joins, fmt.Sprintf("LEFT JOIN (SELECT %s.person_id, avg(%s) AS v FROM %s %s WHERE %s GROUP BY 1) m%d ON m%d.person_id = p.person_id",
+			alias, strings.Replace(vx, "x.", alias+".", 1), quoteIdent(t.h.events.Table), alias, strings.Join(w, " AND "), i, i))
+		e := *t.h.events
+		e.Where = append(append([]filterPlan(nil), e.Where...), filterPlan{Column: t.hcol, Op: "is not null"})
+		complete = &cohortPlan{Op: "and", A: complete, B: &cohortPlan{Op: "with", Events: &e}}
+	}
+	pr, err := b.pred(c, "p")
+	if err != nil {
+		return nil, err
+	}
+	q := "SELECT " + strings.Join(sel, ", ") + " FROM person p " + strings.Join(joins, " ") + " WHERE " + pr
+	rows, err := s.db.QueryContext(ctx, q, b.args...)
+	if err != nil {
+		return nil, err
+	}
+	var data [][]any
+	for rows.Next() {
+		vals := make([]any, len(all))
+		ptrs := make([]any, len(all))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ok := true
+		for i := range vals {
+			vals[i] = normaliseKey(vals[i])
+			if vals[i] == nil {
+				ok = false
+			}
+		}
+		if ok {
+			data = append(data, vals)
+		}
+		if len(data) > 5_000_000 {
+			rows.Close()
+			return nil, datasets.Errorf("the model has more than 5 million persons; narrow the cohort")
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return s.fitTable(ctx, cell, a, cdesc, complete, at, y, xs, data)
+}
+
+// fitTable checks the design against the model rules, fits it and
+// returns the released coefficient table.
+func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, cdesc string, complete *cohortPlan, at string, y term, xs []term, data [][]any) (any, error) {
+	pol := s.sess.Policy
+	minN := int64(pol.MinCount)
+	t := &built{title: fmt.Sprintf("%s regression: %s (persons: %s)", strings.Title(a.Kind), strings.TrimSpace(a.Formula), cdesc)}
+	n := int64(len(data))
+	nCell := t.add(&release.Cell{Stat: release.Count, Value: float64(n), Persons: n,
+		Plan: cellPlan{C: complete, At: at}.bytes(), Desc: "model persons: " + cdesc})
+	var refused []string
+	// Expand categorical terms; check each level and binary term.
+	d := models.Design{}
+	type col struct {
+		name  string
+		get   func(row []any) float64
+		count func() (ones int64)
+	}
+	var cols []col
+	for i, x := range xs {
+		i := i + 1
+		switch x.kind {
+		case "categorical":
+			counts := map[int64]int64{}
+			for _, r := range data {
+				counts[r[i].(int64)]++
+			}
+			lv := make([]int64, 0, len(counts))
+			for k := range counts {
+				lv = append(lv, k)
+			}
+			sort.Slice(lv, func(a, b int) bool {
+				if counts[lv[a]] != counts[lv[b]] {
+					return counts[lv[a]] > counts[lv[b]]
+				}
+				return lv[a] < lv[b]
+			})
+			v := variable{concept: true}
+			for _, l := range lv {
+				if counts[l] < minN {
+					refused = append(refused, fmt.Sprintf("level %q of %s has fewer than %d persons: merge or drop it", s.label(ctx, v, l), x.name, pol.MinCount))
+				}
+			}
+			for _, l := range lv[1:] { // the most frequent level is the reference
+				l := l
+				cols = append(cols, col{name: x.name + "=" + s.label(ctx, v, l), get: func(r []any) float64 {
+					if r[i].(int64) == l {
+						return 1
+					}
+					return 0
+				}})
+			}
+		default:
+			cols = append(cols, col{name: x.name, get: func(r []any) float64 { return toFloat(r[i]) }})
+			if x.kind == "has" {
+				ones := int64(0)
+				for _, r := range data {
+					if toFloat(r[i]) == 1 {
+						ones++
+					}
+				}
+				if ones < minN || n-ones < minN {
+					refused = append(refused, fmt.Sprintf("%s: fewer than %d persons in one of its two groups", x.name, pol.MinCount))
+				}
+			}
+		}
+	}
+	if y.kind == "has" {
+		ones := int64(0)
+		for _, r := range data {
+			if toFloat(r[0]) == 1 {
+				ones++
+			}
+		}
+		if ones < minN || n-ones < minN {
+			refused = append(refused, fmt.Sprintf("outcome %s: fewer than %d persons with or without it", y.name, pol.MinCount))
+		}
+	}
+	for _, c := range cols {
+		d.Names = append(d.Names, c.name)
+	}
+	for _, r := range data {
+		row := make([]float64, len(cols))
+		for j, c := range cols {
+			row[j] = c.get(r)
+		}
+		d.X = append(d.X, row)
+		d.Y = append(d.Y, toFloat(r[0]))
+	}
+	p := len(cols) + 1
+	if int(n)-p < pol.MinDOF {
+		refused = append(refused, fmt.Sprintf("residual degrees of freedom below %d", pol.MinDOF))
+	}
+	t.columns = []string{"term", "estimate", "SE", "statistic", "p", "95% CI low", "95% CI high"}
+	if a.Kind == "logistic" {
+		t.columns = append(t.columns, "OR", "OR low", "OR high")
+	}
+	var fit *models.Fit
+	var err error
+	if len(refused) == 0 && n > int64(p) {
+		if a.Kind == "linear" {
+			fit, err = models.Linear(d)
+		} else {
+			fit, err = models.Logistic(d)
+		}
+		var me *models.Error
+		if errors.As(err, &me) {
+			refused = append(refused, me.Error())
+			fit, err = nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	names := append([]string{models.InterceptName}, d.Names...)
+	for i, name := range names {
+		row := []*slot{{text: name}}
+		var vals []float64
+		if fit != nil {
+			tm := fit.Terms[i]
+			vals = []float64{tm.Coef, tm.SE, tm.Stat, tm.P, tm.Lo, tm.Hi}
+			if a.Kind == "logistic" {
+				vals = append(vals, tm.OR, tm.ORLo, tm.ORHi)
+			}
+		} else {
+			vals = make([]float64, len(t.columns)-1)
+		}
+		for j, v := range vals {
+			c := &release.Cell{Stat: release.Coef, Value: v, Persons: n, Of: nCell, Digits: 4}
+			if j == 3 {
+				c.Digits = 6
+			}
+			if fit == nil {
+				c.Status = spec.Model
+			}
+			row = append(row, &slot{cell: t.add(c)})
+		}
+		t.rows = append(t.rows, row)
+	}
+	t.rows = append(t.rows, []*slot{{text: "persons"}, {cell: nCell}})
+	if fit != nil {
+		dof := t.add(&release.Cell{Stat: release.Coef, Value: float64(fit.DF), Persons: n, Of: nCell, Digits: 0})
+		t.rows = append(t.rows, []*slot{{text: "residual df"}, {cell: dof}})
+		if a.Kind == "linear" {
+			r2 := t.add(&release.Cell{Stat: release.Coef, Value: fit.R2, Persons: n, Of: nCell, Digits: 4})
+			t.rows = append(t.rows, []*slot{{text: "R²"}, {cell: r2}})
+		} else {
+			aic := t.add(&release.Cell{Stat: release.Coef, Value: fit.AIC, Persons: n, Of: nCell, Digits: 1})
+			t.rows = append(t.rows, []*slot{{text: "AIC"}, {cell: aic}})
+		}
+	}
+	for _, r := range refused {
+		t.notes = append(t.notes, "model refused: "+r)
+	}
+	t.notes = append(t.notes, "no residuals or fitted values are released; ages on "+at)
+	return s.finish(ctx, cell, "stats."+strings.Title(a.Kind)+"("+strings.TrimSpace(a.Formula)+" in "+cdesc+")", t)
+}

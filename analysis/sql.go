@@ -1,0 +1,183 @@
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"enclave/analysis/sqlagg"
+	"enclave/datasets"
+	"enclave/kernel"
+	"enclave/release"
+	"enclave/release/audit"
+)
+
+// sqlPlan rebuilds the person set of one group of a %sql query.
+type sqlPlan struct {
+	SQL string `json:"sql"`
+	Key []any  `json:"key"`
+}
+
+// schema is what %sql may read: the tier's tables visible to this workspace.
+func (s *Server) schema() sqlagg.Schema {
+	sc := sqlagg.Schema{Tables: map[string][]string{}}
+	for n, t := range s.tables {
+		var cols []string
+		for _, c := range t.Columns {
+			cols = append(cols, c.Name)
+		}
+		sc.Tables[n] = cols
+	}
+	return sc
+}
+
+func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellError {
+	q := strings.TrimSpace(m.Args + "\n" + m.Body)
+	if q == "" {
+		return magicErr(datasets.Errorf("%%sql needs a query: %%sql SELECT gender_concept_id, count(*) FROM person GROUP BY 1"))
+	}
+	s.sess.Record(audit.Entry{Type: "sql", Cell: m.Cell, Data: auditJSON(map[string]any{"sql": q})})
+	plan, err := sqlagg.Rewrite(ctx, s.db, q, s.schema())
+	var refused *sqlagg.RefusalError
+	if errors.As(err, &refused) {
+		s.sess.Record(audit.Entry{Type: "refused", Cell: m.Cell, Rules: []string{"sql:" + refused.Rule}})
+		return &kernel.CellError{Name: "SQLRefused", Value: refused.Error()}
+	}
+	if err != nil {
+		return magicErr(err)
+	}
+	rows, err := s.db.QueryContext(ctx, plan.SQL)
+	if err != nil {
+		s.sess.Record(audit.Entry{Type: "error", Cell: m.Cell, Data: auditJSON(map[string]any{"sql": q, "error": datasets.AuditText(err)})})
+		return magicErr(err)
+	}
+	defer rows.Close()
+	n := len(plan.Items)
+	t := &built{title: "%sql: " + clip(strings.Join(strings.Fields(q), " "), 120)}
+	for _, it := range plan.Items {
+		t.columns = append(t.columns, it.Name)
+	}
+	t.columns = append(t.columns, "persons")
+	sums := false
+	count := 0
+	for rows.Next() {
+		vals := make([]any, n+1)
+		ptrs := make([]any, n+1)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return magicErr(err)
+		}
+		count++
+		if count > 10000 {
+			return magicErr(datasets.Errorf("the query returns more than 10,000 groups; group more coarsely"))
+		}
+		persons := toInt(vals[n])
+		var key []any
+		for i, it := range plan.Items {
+			if it.Kind == sqlagg.KindGroup {
+				key = append(key, normaliseKey(vals[i]))
+			}
+		}
+		pb, _ := json.Marshal(sqlPlan{SQL: q, Key: key})
+		pc := t.add(&release.Cell{Stat: release.Count, Value: float64(persons), Persons: persons, Plan: pb,
+			Desc: fmt.Sprintf("%%sql group %v", key)})
+		row := make([]*slot, 0, n+1)
+		for i, it := range plan.Items {
+			v := normaliseKey(vals[i])
+			switch it.Kind {
+			case sqlagg.KindGroup:
+				row = append(row, &slot{text: groupText(v)})
+				continue
+			case sqlagg.KindCount:
+				row = append(row, &slot{cell: t.add(&release.Cell{Stat: release.Rows, Value: toFloat(v), Persons: persons, Of: pc})})
+			case sqlagg.KindDerived:
+				row = append(row, &slot{cell: t.add(&release.Cell{Stat: release.Mean, Value: toFloat(v), Persons: persons, Of: pc, Digits: 3})})
+			case sqlagg.KindSum:
+				// A sum needs each person's share for the dominance rules,
+				// which SQL does not give: it is not released here.
+				sums = true
+				row = append(row, &slot{cell: t.add(&release.Cell{Stat: release.Sum, Value: toFloat(v), Persons: persons, Of: pc, Status: "dominance"})})
+			default:
+				row = append(row, &slot{cell: t.add(&release.Cell{Stat: release.Extreme, Value: toFloat(v), Persons: persons})})
+			}
+		}
+		row = append(row, &slot{cell: pc})
+		t.rows = append(t.rows, row)
+	}
+	if err := rows.Err(); err != nil {
+		return magicErr(err)
+	}
+	if sums {
+		t.notes = append(t.notes, "sums are not released from %sql (the dominance rules need each person's share): use averages, or stats.Describe")
+	}
+	tab, err := s.finish(ctx, m.Cell, "%sql", t)
+	if err != nil {
+		return magicErr(err)
+	}
+	s.show(m.Out, s.sessRendered(tab.Ref), nil)
+	return nil
+}
+
+// sessRendered returns the bundle registered under ref.
+func (s *Server) sessRendered(ref string) map[string]any {
+	b, _ := s.sess.Rendered(ref)
+	return b
+}
+
+// sqlPersonSet rebuilds the person set of one %sql group.
+func (s *Server) sqlPersonSet(ctx context.Context, p sqlPlan) (*roaring.Bitmap, error) {
+	plan, err := sqlagg.Rewrite(ctx, s.db, p.SQL, s.schema())
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, plan.SetsSQL)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	n := len(plan.Items)
+	want := fmt.Sprint(normaliseValues(p.Key))
+	for rows.Next() {
+		vals := make([]any, n+1)
+		ptrs := make([]any, n+1)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		var key []any
+		for i, it := range plan.Items {
+			if it.Kind == sqlagg.KindGroup {
+				key = append(key, normaliseKey(vals[i]))
+			}
+		}
+		if fmt.Sprint(key) != want {
+			continue
+		}
+		bm := roaring.New()
+		if list, ok := vals[n].([]any); ok {
+			for _, v := range list {
+				id := toInt(v)
+				if id >= 0 && id <= 1<<32-1 {
+					bm.Add(uint32(id))
+				}
+			}
+		}
+		return bm, nil
+	}
+	return roaring.New(), rows.Err()
+}
+
+func groupText(v any) string {
+	if v == nil {
+		return "NULL"
+	}
+	return fmt.Sprint(v)
+}

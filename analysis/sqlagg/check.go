@@ -1,0 +1,1268 @@
+package sqlagg
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+)
+
+// Messages shared by several rules. None of them echoes query text.
+const (
+	msgRowLevel = "row-level SQL is not released: every select item must be a GROUP BY column or an aggregate (count, sum, avg, stddev, median, quantile…)"
+	msgIDUse    = "person_id and other *_id columns (except *_concept_id) identify persons or rows: they may only be used to join tables (a.person_id = b.person_id, USING (person_id)), in x.person_id IN (SELECT person_id …), in count(DISTINCT person_id), in IS [NOT] NULL, or passed unchanged through a subquery or CTE; filtering, grouping or computing on them is not accepted"
+	msgGroupID  = "grouping by person_id or another *_id column (other than *_concept_id) identifies persons or rows and is not released; group by concepts, dates or demographics instead"
+	msgTable    = "only the tier's own tables are accepted, unqualified (no table functions such as read_csv, read_parquet or glob, no duckdb_* or pragma_* functions, no information_schema, pg_catalog or sqlite_master, no other schemas or databases)"
+	msgJoin     = "tables that hold person rows must be joined to each other on person_id (JOIN … ON a.person_id = b.person_id, or USING (person_id)); joining person data on other columns or as a cross join mixes different persons' values into one cell"
+	msgSubAgg   = "inside subqueries and CTEs, data about persons may only be aggregated per person (GROUP BY person_id, in every grouping set); aggregate across persons in the outer SELECT"
+	msgWindow   = "window functions (OVER, QUALIFY) are not accepted: they put other rows' values on each row; use GROUP BY aggregates"
+)
+
+type checker struct {
+	tables     map[string]bool // lower-case table name → holds person_id
+	schemaCols map[string]bool // every column name of the schema, lower-case
+	relNames   map[string]bool // every relation name/alias/CTE name in the query
+	cat        *funcCatalog
+	reload     func() (*funcCatalog, error)
+	reloaded   bool
+}
+
+func newChecker(s Schema, cat *funcCatalog, reload func() (*funcCatalog, error)) *checker {
+	c := &checker{
+		tables:     map[string]bool{},
+		schemaCols: map[string]bool{},
+		relNames:   map[string]bool{},
+		cat:        cat,
+		reload:     reload,
+	}
+	for t, cols := range s.Tables {
+		person := false
+		for _, col := range cols {
+			lc := strings.ToLower(col)
+			c.schemaCols[lc] = true
+			if lc == "person_id" {
+				person = true
+			}
+		}
+		c.tables[strings.ToLower(t)] = person
+	}
+	return c
+}
+
+type topResult struct {
+	node     map[string]any
+	kinds    []Kind
+	personOf string
+}
+
+// scope is what names a query node can see: CTEs by name, and the
+// relations of the enclosing FROM clauses (for qualified column refs).
+type scope struct {
+	parent *scope
+	ctes   map[string]bool // CTE name → its body touches person data
+	rels   map[string]bool // relation names of this SELECT's FROM
+}
+
+func (s *scope) cte(name string) (touches, ok bool) {
+	for p := s; p != nil; p = p.parent {
+		if t, ok := p.ctes[name]; ok {
+			return t, true
+		}
+	}
+	return false, false
+}
+
+func (s *scope) rel(name string) bool {
+	for p := s; p != nil; p = p.parent {
+		if p.rels[name] {
+			return true
+		}
+	}
+	return false
+}
+
+// outCol describes one output column of a subquery, CTE or set operation.
+type outCol struct {
+	id   string // the *_id column name if the item is that bare column
+	name string
+}
+
+type nodeInfo struct {
+	touches    bool // reads person data (directly or through a subquery/CTE)
+	outs       []outCol
+	star       bool
+	correlated bool // linked to an outer relation by person_id equality
+}
+
+// ectx is the state of walking the expressions of one SELECT node.
+type ectx struct {
+	sc      *scope
+	top     bool
+	aggs    int
+	inAgg   bool
+	touches bool
+}
+
+type ref struct {
+	name         string // lower-case alias or table name
+	orig         string
+	person       bool // holds person rows
+	schemaPerson bool // a base table of the schema with person_id
+	nullable     bool // on the optional side of an outer join
+	filterOnly   bool // right side of SEMI/ANTI joins
+}
+
+type eqLink struct{ a, b string } // qualifiers of a.person_id = b.person_id
+
+type usingLink struct {
+	a, b, e int // refs[a:b] left, refs[b:e] right
+	natural bool
+}
+
+type fromState struct {
+	refs   []ref
+	eqs    []eqLink
+	usings []usingLink
+}
+
+// vocabularyIDs are OMOP vocabulary keys named *_id that identify concepts,
+// not persons or their rows.
+var vocabularyIDs = map[string]bool{
+	"concept_id": true, "domain_id": true, "vocabulary_id": true,
+	"concept_class_id": true, "relationship_id": true,
+}
+
+// isIDName reports a column name that identifies persons or rows:
+// person_id, rowid, and every *_id except *_concept_id and vocabulary keys.
+func isIDName(s string) bool {
+	s = strings.ToLower(s)
+	if s == "rowid" || s == "id" {
+		return true
+	}
+	if vocabularyIDs[s] || strings.HasSuffix(s, "_concept_id") {
+		return false
+	}
+	return strings.HasSuffix(s, "_id")
+}
+
+func lowerNames(m map[string]any) []string {
+	var out []string
+	for _, v := range arr(m, "column_names") {
+		s, _ := v.(string)
+		out = append(out, strings.ToLower(s))
+	}
+	return out
+}
+
+func sortedKeys(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func (c *checker) checkStatement(root map[string]any) (*topResult, error) {
+	sts := arr(root, "statements")
+	if len(sts) == 0 {
+		return nil, refuse("statement", "the query has no statement; %s", acceptedShape)
+	}
+	if len(sts) > 1 {
+		return nil, refuse("statement", "only one statement is accepted (found several separated by ;); %s", acceptedShape)
+	}
+	stmt, _ := sts[0].(map[string]any)
+	node := obj(stmt, "node")
+	if node == nil {
+		return nil, refuse("statement", "the statement could not be read; %s", acceptedShape)
+	}
+	if len(arr(stmt, "named_param_map")) > 0 {
+		return nil, refuse("parameter", "query parameters ($1, ?) are not accepted; write values into the query")
+	}
+	if err := c.scan(stmt); err != nil {
+		return nil, err
+	}
+	switch str(node, "type") {
+	case "SELECT_NODE":
+		return c.topSelect(node)
+	case "SET_OPERATION_NODE":
+		return nil, refuse("set-operation", "UNION, EXCEPT and INTERSECT are accepted only inside subqueries and CTEs, not as the released query; %s", acceptedShape)
+	}
+	return nil, refuse("statement", "this statement form is not accepted; %s", acceptedShape)
+}
+
+// scan checks the whole tree for constructs refused wherever they occur and
+// collects relation names.
+func (c *checker) scan(v any) error {
+	switch t := v.(type) {
+	case []any:
+		for _, x := range t {
+			if err := c.scan(x); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		if err := c.scanObject(t); err != nil {
+			return err
+		}
+		for _, k := range sortedKeys(t) {
+			if err := c.scan(t[k]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *checker) scanObject(m map[string]any) error {
+	if strings.HasPrefix(strings.ToLower(str(m, "alias")), "__enclave") {
+		return refuse("reserved", "names starting with __enclave are reserved for the kernel")
+	}
+	if s, ok := m["sample"]; ok && s != nil {
+		return refuse("sample", "sampling (USING SAMPLE, TABLESAMPLE) is not accepted")
+	}
+	_, isExpr := m["class"]
+	if !isExpr {
+		switch str(m, "type") {
+		case "TABLE_FUNCTION":
+			return refuse("table", "table functions are not accepted; %s", msgTable)
+		case "EXPRESSION_LIST":
+			return refuse("values", "VALUES lists are not accepted; filter the tier's tables with WHERE … IN (…) instead")
+		case "SHOW_REF":
+			return refuse("statement", "DESCRIBE, SHOW and SUMMARIZE are not accepted here (use %%tables); %s", acceptedShape)
+		case "PIVOT":
+			return refuse("pivot", "PIVOT and UNPIVOT are not accepted; use GROUP BY")
+		case "RECURSIVE_CTE_NODE":
+			return refuse("recursive", "WITH RECURSIVE is not accepted")
+		case "BASE_TABLE":
+			c.relNames[strings.ToLower(str(m, "table_name"))] = true
+			if a := str(m, "alias"); a != "" {
+				c.relNames[strings.ToLower(a)] = true
+			}
+		case "SUBQUERY", "JOIN":
+			if a := str(m, "alias"); a != "" {
+				c.relNames[strings.ToLower(a)] = true
+			}
+		}
+		if cm := obj(m, "cte_map"); cm != nil {
+			for _, e := range arr(cm, "map") {
+				if em, ok := e.(map[string]any); ok {
+					c.relNames[strings.ToLower(str(em, "key"))] = true
+				}
+			}
+		}
+		return nil
+	}
+	switch str(m, "class") {
+	case "WINDOW":
+		return refuse("window", msgWindow)
+	case "PARAMETER":
+		return refuse("parameter", "query parameters ($1, ?) are not accepted; write values into the query")
+	case "POSITIONAL_REFERENCE":
+		return refuse("positional", "positional column references (#n) are not accepted; name the columns")
+	case "STAR":
+		if flag(m, "columns") || len(arr(m, "replace_list")) > 0 || len(arr(m, "rename_list")) > 0 || m["expr"] != nil {
+			return refuse("star", "COLUMNS(…), * REPLACE and * RENAME are not accepted; name the columns")
+		}
+	case "FUNCTION":
+		return c.checkFunctionName(m)
+	}
+	return nil
+}
+
+func (c *checker) checkFunctionName(m map[string]any) error {
+	if flag(m, "is_operator") {
+		return nil
+	}
+	name := strings.ToLower(str(m, "function_name"))
+	schema := strings.ToLower(str(m, "schema"))
+	if (schema != "" && schema != "main") || str(m, "catalog") != "" {
+		return refuse("function", "schema-qualified functions are not accepted")
+	}
+	if deniedFuncs[name] || strings.HasPrefix(name, "duckdb_") || strings.HasPrefix(name, "pragma_") {
+		if c.cat.known(name) {
+			return refuse("function", "function %s is not accepted (it reads session state, runs SQL or injects randomness or errors)", name)
+		}
+		return refuse("function", "a function that reads session state or the catalog is not accepted")
+	}
+	if !c.cat.known(name) && !c.reloaded && c.reload != nil {
+		c.reloaded = true
+		if cat, err := c.reload(); err == nil {
+			c.cat = cat
+		}
+	}
+	switch {
+	case !c.cat.known(name):
+		return refuse("function", "the query uses a function this DuckDB does not know; %s", acceptedShape)
+	case c.cat.isAggregate(name) || c.cat.isScalar(name):
+		return nil
+	case c.cat.isMacro(name):
+		if allowedMacros[name] {
+			return nil
+		}
+		if individualValueAggs[name] {
+			return refuse("individual-values", "aggregate %s returns individual values and is not released; accepted aggregates: %s", name, acceptedAggregates())
+		}
+		return refuse("function", "macro %s is not accepted; use the underlying functions", name)
+	}
+	return refuse("function", "%s is a table function; %s", name, msgTable)
+}
+
+// walkCTEs checks a node's WITH list; each CTE sees the ones before it.
+func (c *checker) walkCTEs(n map[string]any, sc *scope) (*scope, error) {
+	ctes := map[string]bool{}
+	for _, e := range arr(obj(n, "cte_map"), "map") {
+		em, _ := e.(map[string]any)
+		val := obj(em, "value")
+		if len(arr(val, "aliases")) > 0 {
+			return nil, refuse("alias-list", "column alias lists (WITH t(a, b) AS …, FROM x AS t(a, b)) are not accepted; name columns in the select list")
+		}
+		body := obj(obj(val, "query"), "node")
+		seen := make(map[string]bool, len(ctes))
+		for k, v := range ctes {
+			seen[k] = v
+		}
+		info, err := c.walkNode(body, &scope{parent: sc, ctes: seen})
+		if err != nil {
+			return nil, err
+		}
+		ctes[strings.ToLower(str(em, "key"))] = info.touches
+	}
+	return &scope{parent: sc, ctes: ctes}, nil
+}
+
+// walkNode checks a query node that is not the released one (CTE body,
+// subquery, set-operation branch).
+func (c *checker) walkNode(n map[string]any, sc *scope) (nodeInfo, error) {
+	switch str(n, "type") {
+	case "SELECT_NODE":
+		return c.walkSelect(n, sc)
+	case "SET_OPERATION_NODE":
+		return c.walkSetOp(n, sc)
+	case "RECURSIVE_CTE_NODE":
+		return nodeInfo{}, refuse("recursive", "WITH RECURSIVE is not accepted")
+	}
+	return nodeInfo{}, refuse("feature", "this query form is not accepted; %s", acceptedShape)
+}
+
+func (c *checker) walkSetOp(n map[string]any, sc *scope) (nodeInfo, error) {
+	scc, err := c.walkCTEs(n, sc)
+	if err != nil {
+		return nodeInfo{}, err
+	}
+	var branches []map[string]any
+	for _, k := range []string{"left", "right"} {
+		if b := obj(n, k); b != nil {
+			branches = append(branches, b)
+		}
+	}
+	for _, b := range arr(n, "children") {
+		if bm, ok := b.(map[string]any); ok {
+			branches = append(branches, bm)
+		}
+	}
+	if len(branches) < 2 {
+		return nodeInfo{}, refuse("feature", "this set operation could not be read")
+	}
+	var out nodeInfo
+	for i, b := range branches {
+		info, err := c.walkNode(b, scc)
+		if err != nil {
+			return nodeInfo{}, err
+		}
+		if info.star {
+			return nodeInfo{}, refuse("star", "* is not accepted in UNION/EXCEPT/INTERSECT branches; list the columns")
+		}
+		out.touches = out.touches || info.touches
+		if i == 0 {
+			out.outs = info.outs
+			continue
+		}
+		for j := 0; j < len(info.outs) && j < len(out.outs); j++ {
+			a, b := out.outs[j], info.outs[j]
+			if a.id != b.id || (a.id != "" && a.name != b.name) {
+				return nodeInfo{}, refuse("identifier", "in UNION/EXCEPT/INTERSECT an *_id column must be at the same position, under the same name, in every branch; %s", msgIDUse)
+			}
+		}
+	}
+	x := &ectx{sc: scc}
+	if err := c.walkModifiers(n, x, false); err != nil {
+		return nodeInfo{}, err
+	}
+	out.touches = out.touches || x.touches
+	return out, nil
+}
+
+func shallowRels(t map[string]any, into map[string]bool) {
+	switch str(t, "type") {
+	case "BASE_TABLE":
+		name := str(t, "alias")
+		if name == "" {
+			name = str(t, "table_name")
+		}
+		into[strings.ToLower(name)] = true
+	case "SUBQUERY":
+		if a := str(t, "alias"); a != "" {
+			into[strings.ToLower(a)] = true
+		}
+	case "JOIN":
+		shallowRels(obj(t, "left"), into)
+		shallowRels(obj(t, "right"), into)
+	}
+}
+
+// prepareSelect walks the WITH list and FROM/WHERE of a SELECT node.
+func (c *checker) prepareSelect(n map[string]any, sc *scope, top bool) (*scope, *fromState, *ectx, error) {
+	scc, err := c.walkCTEs(n, sc)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	from := obj(n, "from_table")
+	if from == nil {
+		return nil, nil, nil, refuse("feature", "the FROM clause could not be read")
+	}
+	ns := &scope{parent: scc, rels: map[string]bool{}}
+	shallowRels(from, ns.rels)
+	st := &fromState{}
+	x := &ectx{sc: ns, top: top}
+	if err := c.walkFrom(from, st, x, false, false); err != nil {
+		return nil, nil, nil, err
+	}
+	if w := n["where_clause"]; w != nil {
+		if err := c.cond(w, x, st); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if n["qualify"] != nil {
+		return nil, nil, nil, refuse("window", msgWindow)
+	}
+	switch str(n, "aggregate_handling") {
+	case "STANDARD_HANDLING", "FORCE_AGGREGATES", "":
+	default:
+		return nil, nil, nil, refuse("feature", "this aggregation form is not accepted; %s", acceptedShape)
+	}
+	if err := linkRefs(st); err != nil {
+		return nil, nil, nil, err
+	}
+	return ns, st, x, nil
+}
+
+func (c *checker) walkSelect(n map[string]any, sc *scope) (nodeInfo, error) {
+	ns, st, x, err := c.prepareSelect(n, sc, false)
+	if err != nil {
+		return nodeInfo{}, err
+	}
+	var info nodeInfo
+	for _, it := range arr(n, "select_list") {
+		m, _ := it.(map[string]any)
+		if str(m, "class") == "STAR" {
+			info.star = true
+			continue
+		}
+		alias := strings.ToLower(str(m, "alias"))
+		id, ok, err := c.bareID(m, ns)
+		if err != nil {
+			return nodeInfo{}, err
+		}
+		if ok {
+			if alias != "" && alias != id {
+				return nodeInfo{}, refuse("identifier", "renaming an *_id column is not accepted; %s", msgIDUse)
+			}
+			info.outs = append(info.outs, outCol{id: id, name: id})
+			continue
+		}
+		if isIDName(alias) {
+			return nodeInfo{}, refuse("identifier", "only the column itself may be output under an *_id name; %s", msgIDUse)
+		}
+		if err := c.expr(m, x); err != nil {
+			return nodeInfo{}, err
+		}
+		name := alias
+		if name == "" && str(m, "class") == "COLUMN_REF" {
+			if names := lowerNames(m); len(names) > 0 {
+				name = names[len(names)-1]
+			}
+		}
+		info.outs = append(info.outs, outCol{name: name})
+	}
+	groups := arr(n, "group_expressions")
+	personGroup := map[int]bool{}
+	for i, g := range groups {
+		gm, _ := g.(map[string]any)
+		id, ok, err := c.bareID(gm, ns)
+		if err != nil {
+			return nodeInfo{}, err
+		}
+		if ok {
+			personGroup[i] = id == "person_id"
+			continue
+		}
+		if err := c.expr(gm, x); err != nil {
+			return nodeInfo{}, err
+		}
+	}
+	if h := n["having"]; h != nil {
+		if err := c.expr(h, x); err != nil {
+			return nodeInfo{}, err
+		}
+	}
+	if err := c.walkModifiers(n, x, false); err != nil {
+		return nodeInfo{}, err
+	}
+	for _, r := range st.refs {
+		if r.person {
+			info.touches = true
+		}
+	}
+	info.touches = info.touches || x.touches
+	force := str(n, "aggregate_handling") == "FORCE_AGGREGATES"
+	aggregated := x.aggs > 0 || len(groups) > 0 || force
+	if info.touches && aggregated {
+		ok := false
+		if force {
+			for _, o := range info.outs {
+				ok = ok || o.id == "person_id"
+			}
+		} else {
+			sets := arr(n, "group_sets")
+			if len(sets) == 0 && len(groups) > 0 {
+				all := make([]any, len(groups))
+				for i := range groups {
+					all[i] = json.Number(itoa(i))
+				}
+				sets = []any{all}
+			}
+			ok = len(sets) > 0
+			for _, s := range sets {
+				has := false
+				for _, ix := range asSlice(s) {
+					if i, ok := asInt(ix); ok && personGroup[i] {
+						has = true
+					}
+				}
+				ok = ok && has
+			}
+		}
+		if !ok {
+			return nodeInfo{}, refuse("aggregation", msgSubAgg)
+		}
+	}
+	// Correlated on person_id with an outer relation?
+	local := map[string]ref{}
+	for _, r := range st.refs {
+		if r.name != "" {
+			local[r.name] = r
+		}
+	}
+	for _, e := range st.eqs {
+		for _, p := range [][2]string{{e.a, e.b}, {e.b, e.a}} {
+			r, in := local[p[0]]
+			_, otherLocal := local[p[1]]
+			if in && r.person && !otherLocal && p[1] != "" && ns.parent.rel(p[1]) {
+				info.correlated = true
+			}
+		}
+	}
+	return info, nil
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
+
+func asSlice(v any) []any { s, _ := v.([]any); return s }
+
+func asInt(v any) (int, bool) {
+	switch t := v.(type) {
+	case json.Number:
+		i, err := t.Int64()
+		return int(i), err == nil
+	case float64:
+		return int(t), t == float64(int(t))
+	}
+	return 0, false
+}
+
+func (c *checker) walkModifiers(n map[string]any, x *ectx, top bool) error {
+	for _, mv := range arr(n, "modifiers") {
+		m, _ := mv.(map[string]any)
+		switch str(m, "type") {
+		case "ORDER_MODIFIER":
+			for _, o := range arr(m, "orders") {
+				if err := c.expr(obj(asMap(o), "expression"), x); err != nil {
+					return err
+				}
+			}
+		case "LIMIT_MODIFIER", "LIMIT_PERCENT_MODIFIER":
+			for _, k := range []string{"limit", "offset"} {
+				if v := m[k]; v != nil {
+					if err := c.expr(v, x); err != nil {
+						return err
+					}
+				}
+			}
+		case "DISTINCT_MODIFIER":
+			targets := arr(m, "distinct_on_targets")
+			if top && len(targets) > 0 {
+				return refuse("distinct-on", "DISTINCT ON picks individual rows and is not accepted in the released query")
+			}
+			for _, t := range targets {
+				if _, ok, err := c.bareID(asMap(t), x.sc); err != nil {
+					return err
+				} else if ok {
+					continue
+				}
+				if err := c.expr(t, x); err != nil {
+					return err
+				}
+			}
+		default:
+			return refuse("feature", "this query modifier is not accepted; %s", acceptedShape)
+		}
+	}
+	return nil
+}
+
+func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
+
+func (c *checker) walkFrom(t map[string]any, st *fromState, x *ectx, nullable, filterOnly bool) error {
+	switch str(t, "type") {
+	case "EMPTY":
+		return nil
+	case "BASE_TABLE":
+		if len(arr(t, "column_name_alias")) > 0 {
+			return refuse("alias-list", "column alias lists (FROM t AS x(a, b)) are not accepted; name columns in the select list")
+		}
+		if t["at_clause"] != nil {
+			return refuse("feature", "AT (VERSION/TIMESTAMP) is not accepted")
+		}
+		if str(t, "schema_name") != "" || str(t, "catalog_name") != "" {
+			return refuse("table", "schema- or database-qualified tables are not accepted; %s", msgTable)
+		}
+		table := str(t, "table_name")
+		orig := str(t, "alias")
+		if orig == "" {
+			orig = table
+		}
+		r := ref{name: strings.ToLower(orig), orig: orig, nullable: nullable, filterOnly: filterOnly}
+		if touches, ok := x.sc.cte(strings.ToLower(table)); ok {
+			r.person = touches
+		} else if person, ok := c.tables[strings.ToLower(table)]; ok {
+			r.person, r.schemaPerson = person, person
+		} else {
+			return refuse("table", "the query reads a table that is not part of this tier's data; %s", msgTable)
+		}
+		st.refs = append(st.refs, r)
+		return nil
+	case "SUBQUERY":
+		if len(arr(t, "column_name_alias")) > 0 {
+			return refuse("alias-list", "column alias lists (FROM (…) AS x(a, b)) are not accepted; name columns in the select list")
+		}
+		info, err := c.walkNode(obj(obj(t, "subquery"), "node"), x.sc)
+		if err != nil {
+			return err
+		}
+		a := str(t, "alias")
+		st.refs = append(st.refs, ref{name: strings.ToLower(a), orig: a, person: info.touches, nullable: nullable, filterOnly: filterOnly})
+		return nil
+	case "JOIN":
+		rt := str(t, "ref_type")
+		switch rt {
+		case "REGULAR", "CROSS", "NATURAL", "ASOF", "DEPENDENT", "":
+		default:
+			return refuse("join", "%s joins are not accepted; %s", strings.ToUpper(SanitizeMessage(rt)), msgJoin)
+		}
+		ln, rn, lf, rf := nullable, nullable, filterOnly, filterOnly
+		switch str(t, "join_type") {
+		case "INNER":
+		case "LEFT":
+			rn = true
+		case "RIGHT":
+			ln = true
+		case "OUTER", "FULL":
+			ln, rn = true, true
+		case "SEMI", "ANTI":
+			rf = true
+		default:
+			return refuse("join", "this join type is not accepted; use INNER, LEFT, RIGHT, FULL, SEMI or ANTI joins")
+		}
+		a := len(st.refs)
+		if err := c.walkFrom(obj(t, "left"), st, x, ln, lf); err != nil {
+			return err
+		}
+		b := len(st.refs)
+		if err := c.walkFrom(obj(t, "right"), st, x, rn, rf); err != nil {
+			return err
+		}
+		e := len(st.refs)
+		if cond := t["condition"]; cond != nil {
+			if err := c.cond(cond, x, st); err != nil {
+				return err
+			}
+		}
+		using := false
+		for _, u := range arr(t, "using_columns") {
+			s, _ := u.(string)
+			if strings.EqualFold(s, "person_id") {
+				using = true
+			}
+		}
+		if using || rt == "NATURAL" {
+			st.usings = append(st.usings, usingLink{a: a, b: b, e: e, natural: rt == "NATURAL" && !using})
+		}
+		return nil
+	}
+	return refuse("table", "this kind of FROM item is not accepted; %s", msgTable)
+}
+
+// cond checks a WHERE or ON condition and records its person_id equalities.
+func (c *checker) cond(v any, x *ectx, st *fromState) error {
+	for _, cj := range conjuncts(v) {
+		m := asMap(cj)
+		if str(m, "class") != "COMPARISON" {
+			continue
+		}
+		typ := str(m, "type")
+		if typ != "COMPARE_EQUAL" && typ != "COMPARE_NOT_DISTINCT_FROM" {
+			continue
+		}
+		l, r := obj(m, "left"), obj(m, "right")
+		ln, rn := lowerNames(l), lowerNames(r)
+		if str(l, "class") != "COLUMN_REF" || str(r, "class") != "COLUMN_REF" || len(ln) == 0 || len(rn) == 0 {
+			continue
+		}
+		if ln[len(ln)-1] != "person_id" || rn[len(rn)-1] != "person_id" {
+			continue
+		}
+		st.eqs = append(st.eqs, eqLink{a: qualifier(ln), b: qualifier(rn)})
+	}
+	return c.expr(v, x)
+}
+
+func qualifier(names []string) string {
+	if len(names) == 2 {
+		return names[0]
+	}
+	return ""
+}
+
+func conjuncts(v any) []any {
+	m := asMap(v)
+	if str(m, "class") == "CONJUNCTION" && str(m, "type") == "CONJUNCTION_AND" {
+		var out []any
+		for _, ch := range arr(m, "children") {
+			out = append(out, conjuncts(ch)...)
+		}
+		return out
+	}
+	return []any{v}
+}
+
+// linkRefs requires every person-holding relation of one FROM clause to be
+// connected to the others by person_id equalities.
+func linkRefs(st *fromState) error {
+	n := len(st.refs)
+	parent := make([]int, n)
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	union := func(a, b int) { parent[find(a)] = find(b) }
+	idx := map[string]int{}
+	for i, r := range st.refs {
+		if _, dup := idx[r.name]; !dup && r.name != "" {
+			idx[r.name] = i
+		}
+	}
+	for _, e := range st.eqs {
+		i, ok1 := idx[e.a]
+		j, ok2 := idx[e.b]
+		if ok1 && ok2 {
+			union(i, j)
+		}
+	}
+	persons := func(a, b int) (out []int, allSchema bool) {
+		allSchema = true
+		for i := a; i < b; i++ {
+			if st.refs[i].person {
+				out = append(out, i)
+				allSchema = allSchema && st.refs[i].schemaPerson
+			}
+		}
+		return out, allSchema
+	}
+	connected := func(ix []int) bool {
+		for _, i := range ix {
+			if find(i) != find(ix[0]) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, u := range st.usings {
+		l, ls := persons(u.a, u.b)
+		r, rs := persons(u.b, u.e)
+		if u.natural && !(ls && rs) {
+			continue
+		}
+		if len(l) > 0 && len(r) > 0 && connected(l) && connected(r) {
+			union(l[0], r[0])
+		}
+	}
+	all, _ := persons(0, n)
+	if len(all) > 1 && !connected(all) {
+		return refuse("join", msgJoin)
+	}
+	return nil
+}
+
+// bareID reports whether m is a column reference to an *_id column, and
+// checks that a qualifier names a relation (not a struct value).
+func (c *checker) bareID(m map[string]any, sc *scope) (string, bool, error) {
+	if str(m, "class") != "COLUMN_REF" {
+		return "", false, nil
+	}
+	names := lowerNames(m)
+	if len(names) == 0 || !isIDName(names[len(names)-1]) {
+		return "", false, nil
+	}
+	switch len(names) {
+	case 1:
+	case 2:
+		if !sc.rel(names[0]) {
+			return "", false, refuse("identifier", "an *_id field is read from a value that is not a table of the FROM clause; %s", msgIDUse)
+		}
+	default:
+		return "", false, refuse("identifier", "*_id columns must be referenced as column or table.column; %s", msgIDUse)
+	}
+	return names[len(names)-1], true, nil
+}
+
+func (c *checker) expr(v any, x *ectx) error {
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			if err := c.expr(e, x); err != nil {
+				return err
+			}
+		}
+		return nil
+	case map[string]any:
+		switch str(t, "class") {
+		case "COLUMN_REF":
+			return c.colref(t)
+		case "COMPARISON":
+			if ok, err := c.idEquality(t, x); ok || err != nil {
+				return err
+			}
+		case "OPERATOR":
+			typ := str(t, "type")
+			if ch := arr(t, "children"); (typ == "OPERATOR_IS_NULL" || typ == "OPERATOR_IS_NOT_NULL") && len(ch) == 1 {
+				if _, ok, err := c.bareID(asMap(ch[0]), x.sc); ok || err != nil {
+					return err
+				}
+			}
+		case "SUBQUERY":
+			return c.subqueryExpr(t, x)
+		case "FUNCTION":
+			return c.function(t, x)
+		case "WINDOW":
+			return refuse("window", msgWindow)
+		case "STAR":
+			return refuse("star", "* is accepted only as a whole select item of a subquery or CTE (and in count(*))")
+		case "PARAMETER", "POSITIONAL_REFERENCE":
+			return refuse("parameter", "parameters and positional references are not accepted")
+		}
+		for _, k := range sortedKeys(t) {
+			if k == "query_location" {
+				continue
+			}
+			if err := c.expr(t[k], x); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (c *checker) colref(m map[string]any) error {
+	names := lowerNames(m)
+	if len(names) == 0 {
+		return nil
+	}
+	last := names[len(names)-1]
+	if isIDName(last) {
+		return refuse("identifier", msgIDUse)
+	}
+	if len(names) == 1 && c.relNames[last] && !c.schemaCols[last] {
+		return refuse("whole-row", "a table name or alias is used as a value (a whole-row reference); refer to its columns")
+	}
+	return nil
+}
+
+// idEquality accepts a.x_id = b.x_id between two *_id columns of the same
+// name (or two non-person ids).
+func (c *checker) idEquality(m map[string]any, x *ectx) (bool, error) {
+	typ := str(m, "type")
+	if typ != "COMPARE_EQUAL" && typ != "COMPARE_NOT_DISTINCT_FROM" {
+		return false, nil
+	}
+	a, okA, err := c.bareID(obj(m, "left"), x.sc)
+	if err != nil {
+		return false, err
+	}
+	b, okB, err := c.bareID(obj(m, "right"), x.sc)
+	if err != nil {
+		return false, err
+	}
+	if !okA || !okB {
+		return false, nil
+	}
+	personish := func(s string) bool { return s == "person_id" || s == "rowid" || s == "id" }
+	if a != b && (personish(a) || personish(b)) {
+		return false, refuse("identifier", "person_id may only be joined to person_id; %s", msgIDUse)
+	}
+	return true, nil
+}
+
+func (c *checker) subqueryExpr(m map[string]any, x *ectx) error {
+	node := obj(obj(m, "subquery"), "node")
+	switch str(m, "subquery_type") {
+	case "SCALAR":
+		return refuse("subquery", "scalar subqueries (SELECT …) used as values are not accepted; join on person_id, or filter with … IN (SELECT …) / EXISTS (…)")
+	case "EXISTS", "NOT_EXISTS":
+		info, err := c.walkNode(node, x.sc)
+		if err != nil {
+			return err
+		}
+		if info.touches && !info.correlated {
+			return refuse("subquery", "EXISTS (…) over person data must be correlated with the outer query on person_id (… WHERE c.person_id = p.person_id)")
+		}
+		x.touches = x.touches || info.touches
+		return nil
+	case "ANY":
+		info, err := c.walkNode(node, x.sc)
+		if err != nil {
+			return err
+		}
+		x.touches = x.touches || info.touches
+		child := obj(m, "child")
+		id, ok, err := c.bareID(child, x.sc)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if str(m, "comparison_type") != "COMPARE_EQUAL" || info.star || len(info.outs) != 1 || info.outs[0].id != id {
+				return refuse("subquery", "x.person_id IN (SELECT …) must select that same *_id column, unchanged; %s", msgIDUse)
+			}
+			return nil
+		}
+		if info.touches {
+			return refuse("subquery", "IN (SELECT …) over person data must compare person_id (p.person_id IN (SELECT person_id FROM …)); comparing other values lets one person's data select others")
+		}
+		for _, o := range info.outs {
+			if o.id != "" {
+				return refuse("identifier", msgIDUse)
+			}
+		}
+		return c.expr(child, x)
+	}
+	return refuse("subquery", "this kind of subquery is not accepted; use … IN (SELECT …) or EXISTS (…)")
+}
+
+func (c *checker) function(m map[string]any, x *ectx) error {
+	name := strings.ToLower(str(m, "function_name"))
+	if flag(m, "is_operator") || !c.cat.isAggregate(name) {
+		for _, k := range []string{"children", "filter", "order_bys"} {
+			if v := m[k]; v != nil {
+				if err := c.expr(v, x); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if x.inAgg {
+		return refuse("aggregate", "aggregates nested in aggregates are not accepted")
+	}
+	if x.top {
+		if individualValueAggs[name] {
+			return refuse("individual-values", "aggregate %s returns individual values and is not released; accepted aggregates: %s", name, acceptedAggregates())
+		}
+		if _, ok := aggKinds[name]; !ok {
+			return refuse("aggregate", "aggregate %s is not accepted in released output; accepted aggregates: %s", name, acceptedAggregates())
+		}
+	}
+	x.aggs++
+	x.inAgg = true
+	defer func() { x.inAgg = false }()
+	children := arr(m, "children")
+	if (name == "count" || name == "count_star") && len(children) == 1 {
+		if _, ok, err := c.bareID(asMap(children[0]), x.sc); err != nil {
+			return err
+		} else if ok {
+			children = nil
+		}
+	}
+	if err := c.expr(children, x); err != nil {
+		return err
+	}
+	for _, k := range []string{"filter", "order_bys"} {
+		if v := m[k]; v != nil {
+			if err := c.expr(v, x); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// hasAggregate reports an aggregate call in v outside nested subqueries.
+func (c *checker) hasAggregate(v any) bool {
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			if c.hasAggregate(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		switch str(t, "class") {
+		case "SUBQUERY":
+			return false
+		case "FUNCTION":
+			if !flag(t, "is_operator") && c.cat.isAggregate(strings.ToLower(str(t, "function_name"))) {
+				return true
+			}
+		}
+		for _, k := range sortedKeys(t) {
+			if c.hasAggregate(t[k]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func containsIDRef(v any) bool {
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			if containsIDRef(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		if str(t, "class") == "COLUMN_REF" {
+			names := lowerNames(t)
+			return len(names) > 0 && isIDName(names[len(names)-1])
+		}
+		for _, k := range sortedKeys(t) {
+			if containsIDRef(t[k]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (c *checker) topSelect(n map[string]any) (*topResult, error) {
+	ns, st, x, err := c.prepareSelect(n, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	_ = x
+	personOf := ""
+	for _, r := range st.refs {
+		if r.schemaPerson && !r.nullable && !r.filterOnly {
+			personOf = r.orig
+			break
+		}
+	}
+	if personOf == "" {
+		return nil, refuse("no-person-table", "the outer FROM must include one of the tier's tables that hold person rows (with person_id, e.g. person, condition_occurrence, measurement) directly, not only through subqueries or CTEs and not only on the optional side of an outer join")
+	}
+	groups := arr(n, "group_expressions")
+	force := str(n, "aggregate_handling") == "FORCE_AGGREGATES"
+	for _, g := range groups {
+		if containsIDRef(g) {
+			return nil, refuse("group-id", msgGroupID)
+		}
+		gx := &ectx{sc: ns, top: true}
+		if err := c.expr(g, gx); err != nil {
+			return nil, err
+		}
+		if gx.aggs > 0 {
+			return nil, refuse("aggregate", "aggregates are not accepted in GROUP BY")
+		}
+	}
+	sel := arr(n, "select_list")
+	if len(sel) == 0 {
+		return nil, refuse("row-level", msgRowLevel)
+	}
+	kinds := make([]Kind, 0, len(sel))
+	for i, it := range sel {
+		m := asMap(it)
+		if m == nil {
+			return nil, refuse("row-level", msgRowLevel)
+		}
+		if str(m, "class") == "STAR" {
+			return nil, refuse("star", "SELECT * is row-level output; %s", msgRowLevel)
+		}
+		isGroup := false
+		if force {
+			isGroup = !c.hasAggregate(m)
+		} else {
+			isGroup = matchesGroup(m, i, groups)
+		}
+		if isGroup {
+			if containsIDRef(m) {
+				return nil, refuse("group-id", msgGroupID)
+			}
+			gx := &ectx{sc: ns, top: true}
+			if err := c.expr(m, gx); err != nil {
+				return nil, err
+			}
+			if gx.aggs > 0 {
+				return nil, refuse("row-level", msgRowLevel)
+			}
+			kinds = append(kinds, KindGroup)
+			continue
+		}
+		ax := &ectx{sc: ns, top: true}
+		k, has, err := c.aggTree(m, ax)
+		if err != nil {
+			return nil, err
+		}
+		if !has {
+			return nil, refuse("row-level", "select item %d is neither grouped nor aggregated: %s", i+1, msgRowLevel)
+		}
+		kinds = append(kinds, k)
+	}
+	hx := &ectx{sc: ns, top: true}
+	if h := n["having"]; h != nil {
+		if err := c.expr(h, hx); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.walkModifiers(n, hx, true); err != nil {
+		return nil, err
+	}
+	return &topResult{node: n, kinds: kinds, personOf: personOf}, nil
+}
+
+// aggTree classifies a released select item built from aggregates,
+// constants, arithmetic, CAST and round.
+func (c *checker) aggTree(v any, x *ectx) (Kind, bool, error) {
+	m := asMap(v)
+	rowLevel := func() (Kind, bool, error) {
+		if c.hasAggregate(m) {
+			return "", false, refuse("row-level", "an aggregate may be wrapped only in arithmetic (+ - * / %%), CAST, round, abs, ceil, floor, nullif or coalesce together with constants and other aggregates; %s", msgRowLevel)
+		}
+		return "", false, refuse("row-level", msgRowLevel)
+	}
+	switch str(m, "class") {
+	case "CONSTANT":
+		return "", false, nil
+	case "CAST":
+		return c.aggTree(m["child"], x)
+	case "FUNCTION":
+		name := strings.ToLower(str(m, "function_name"))
+		op := flag(m, "is_operator")
+		if !op && c.cat.isAggregate(name) {
+			if err := c.function(m, x); err != nil {
+				return "", false, err
+			}
+			return aggKinds[name], true, nil
+		}
+		isArith := op && (name == "+" || name == "-" || name == "*" || name == "/" || name == "//" || name == "%")
+		if !isArith && (op || !wrapperFuncs[name]) {
+			return rowLevel()
+		}
+		if m["filter"] != nil || len(arr(obj(m, "order_bys"), "orders")) > 0 {
+			return rowLevel()
+		}
+		var kind Kind
+		has := false
+		for _, ch := range arr(m, "children") {
+			k, h, err := c.aggTree(ch, x)
+			if err != nil {
+				return "", false, err
+			}
+			if h {
+				has = true
+				if kindRank(k) > kindRank(kind) {
+					kind = k
+				}
+			}
+		}
+		if has && kindRank(kind) < kindRank(KindDerived) {
+			kind = KindDerived
+		}
+		return kind, has, nil
+	}
+	return rowLevel()
+}
+
+// matchesGroup reports whether select item i is one of the GROUP BY keys:
+// the same expression, its alias, or its position.
+func matchesGroup(m map[string]any, i int, groups []any) bool {
+	alias := strings.ToLower(str(m, "alias"))
+	for _, g := range groups {
+		gm := asMap(g)
+		switch str(gm, "class") {
+		case "CONSTANT":
+			if p, ok := asInt(obj(gm, "value")["value"]); ok && p == i+1 {
+				return true
+			}
+		case "COLUMN_REF":
+			gn := lowerNames(gm)
+			if len(gn) == 1 && alias != "" && gn[0] == alias {
+				return true
+			}
+			if str(m, "class") == "COLUMN_REF" {
+				mn := lowerNames(m)
+				if len(mn) > 0 && len(gn) > 0 && mn[len(mn)-1] == gn[len(gn)-1] &&
+					(len(mn) == 1 || len(gn) == 1 || strings.Join(mn, ".") == strings.Join(gn, ".")) {
+					return true
+				}
+			}
+		}
+		if sameExpr(m, gm) {
+			return true
+		}
+	}
+	return false
+}
+
+func sameExpr(a, b map[string]any) bool {
+	return sameTree(stripAlias(a), stripAlias(b))
+}
+
+func stripAlias(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			if k == "alias" {
+				continue
+			}
+			out[k] = stripAlias(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = stripAlias(x)
+		}
+		return out
+	}
+	return v
+}

@@ -1,0 +1,369 @@
+package sqlagg
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// PersonsColumn is the name of the column Rewrite appends to the user's
+// select list: the distinct-person count of each cell in Plan.SQL, the list
+// of distinct person ids of each cell in Plan.SetsSQL.
+const PersonsColumn = "__enclave_persons"
+
+// maxSQLBytes bounds the query text handed to the parser.
+const maxSQLBytes = 1 << 20
+
+// Querier runs a query; *sql.DB, *sql.Conn and *sql.Tx satisfy it.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// Schema says what the tier holds: table name → column names. Tables whose
+// columns include person_id hold person rows.
+type Schema struct {
+	Tables map[string][]string
+}
+
+// Kind classifies an output column for the disclosure rules.
+type Kind string
+
+// Kinds of output columns.
+const (
+	KindGroup   Kind = "group"   // a GROUP BY key
+	KindCount   Kind = "count"   // count(*), count(x), count(DISTINCT x)
+	KindDerived Kind = "derived" // avg, mean, stddev*, var*, median, quantile*, arithmetic of aggregates
+	KindSum     Kind = "sum"     // sum (magnitude: dominance rules apply)
+	KindExtreme Kind = "extreme" // min, max, arg_min, arg_max, first, last, any_value, mode
+)
+
+// Item describes one of the user's select items.
+type Item struct {
+	Name string // output column name as DuckDB reports it
+	Kind Kind
+}
+
+// Plan is an accepted, rewritten query.
+type Plan struct {
+	// SQL is the user's select items in order, then PersonsColumn =
+	// count(DISTINCT <PersonOf>.person_id) per cell.
+	SQL string
+	// Items has one entry per user select item (PersonsColumn excluded).
+	Items []Item
+	// SetsSQL is SQL whose last column is list(DISTINCT <PersonOf>.person_id)
+	// instead of the count, for materialising the person set of each cell.
+	SetsSQL string
+	// PersonOf is the alias (or table name) whose person_id is counted.
+	PersonOf string
+}
+
+// ErrRefused matches (errors.Is) every *RefusalError.
+var ErrRefused = errors.New("sql refused")
+
+// RefusalError is returned when a query is not accepted. Msg says what is
+// accepted and never contains literal values from the query.
+type RefusalError struct {
+	Rule string // short machine-readable rule name, e.g. "row-level"
+	Msg  string
+}
+
+func (e *RefusalError) Error() string { return "sql refused (" + e.Rule + "): " + e.Msg }
+
+// Is reports whether target is ErrRefused.
+func (e *RefusalError) Is(target error) bool { return target == ErrRefused }
+
+func refuse(rule, format string, args ...any) error {
+	return &RefusalError{Rule: rule, Msg: fmt.Sprintf(format, args...)}
+}
+
+const acceptedShape = "accepted is one SELECT over the tier's tables whose every item is a GROUP BY column or an aggregate (count, sum, avg, stddev, median, quantile, min, max…)"
+
+// Rewrite checks userSQL and returns the plan that adds per-cell person
+// counts. A query that is not accepted yields a *RefusalError.
+func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, error) {
+	if len(userSQL) > maxSQLBytes {
+		return nil, refuse("size", "the query text is longer than %d bytes", maxSQLBytes)
+	}
+	if strings.TrimSpace(userSQL) == "" {
+		return nil, refuse("statement", "the query is empty; %s", acceptedShape)
+	}
+	root, err := parse(ctx, q, userSQL)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := loadCatalog(ctx, q, false)
+	if err != nil {
+		return nil, err
+	}
+	c := newChecker(s, cat, func() (*funcCatalog, error) { return loadCatalog(ctx, q, true) })
+	top, err := c.checkStatement(root)
+	if err != nil {
+		return nil, err
+	}
+
+	// The extra select items, serialised by DuckDB from a template so that
+	// their JSON shape matches this DuckDB version exactly.
+	alias := quoteIdent(top.personOf)
+	tmpl, err := parse(ctx, q, fmt.Sprintf(
+		"SELECT count(DISTINCT %s.person_id) AS %s, list(DISTINCT %s.person_id) FILTER (WHERE %s.person_id IS NOT NULL) AS %s",
+		alias, PersonsColumn, alias, alias, PersonsColumn))
+	if err != nil {
+		return nil, fmt.Errorf("sqlagg: template: %w", err)
+	}
+	tsel := arr(obj(firstStatement(tmpl), "node"), "select_list")
+	if len(tsel) != 2 {
+		return nil, errors.New("sqlagg: template has an unexpected shape")
+	}
+
+	sel := top.node["select_list"].([]any)
+	n := len(sel)
+	build := func(extra any) (string, error) {
+		top.node["select_list"] = append(append([]any{}, sel...), extra)
+		defer func() { top.node["select_list"] = sel }()
+		want, err := encode(root)
+		if err != nil {
+			return "", err
+		}
+		out, err := deserialize(ctx, q, want)
+		if err != nil {
+			return "", err
+		}
+		// The SQL that will run must parse back to exactly the tree that
+		// was checked (plus the extra item).
+		back, err := parse(ctx, q, out)
+		if err != nil {
+			return "", refuse("rewrite", "the rewritten query did not parse back; %s", acceptedShape)
+		}
+		if !sameTree(root, back) {
+			return "", refuse("rewrite", "the query uses a construct that does not survive rewriting; %s", acceptedShape)
+		}
+		return out, nil
+	}
+	plan := &Plan{PersonOf: top.personOf}
+	if plan.SQL, err = build(tsel[0]); err != nil {
+		return nil, err
+	}
+	if plan.SetsSQL, err = build(tsel[1]); err != nil {
+		return nil, err
+	}
+
+	names, err := describe(ctx, q, plan.SQL)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) != n+1 || names[n] != PersonsColumn {
+		return nil, refuse("rewrite", "the query's output columns could not be matched to its select items; %s", acceptedShape)
+	}
+	plan.Items = make([]Item, n)
+	for i := range n {
+		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i]}
+	}
+	return plan, nil
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// parse returns DuckDB's AST of text, or a refusal for parse errors and
+// statements that are not SELECT.
+func parse(ctx context.Context, q Querier, text string) (map[string]any, error) {
+	var js string
+	if err := queryString(ctx, q, "SELECT CAST(json_serialize_sql(CAST(? AS VARCHAR)) AS VARCHAR)", &js, text); err != nil {
+		return nil, refuse("syntax", "the query could not be parsed (%s); %s", SanitizeMessage(err.Error()), acceptedShape)
+	}
+	v, err := decode(js)
+	if err != nil {
+		// DuckDB writes e.g. an infinite constant as a bare Infinity.
+		return nil, refuse("syntax", "the parsed query could not be read (a constant out of range?); %s", acceptedShape)
+	}
+	root, ok := v.(map[string]any)
+	if !ok {
+		return nil, errors.New("sqlagg: the parser's JSON is not an object")
+	}
+	if b, _ := root["error"].(bool); b {
+		etype, _ := root["error_type"].(string)
+		emsg, _ := root["error_message"].(string)
+		if strings.Contains(emsg, "Only SELECT statements") {
+			return nil, refuse("statement", "only a SELECT statement is accepted (not INSERT, UPDATE, DELETE, COPY, ATTACH, PRAGMA, SET, CREATE, EXPORT…); %s", acceptedShape)
+		}
+		class := etype
+		if sub, _ := root["error_subtype"].(string); sub != "" {
+			class += "/" + sub
+		}
+		return nil, refuse("syntax", "DuckDB %s error: %s", SanitizeMessage(class), SanitizeMessage(emsg))
+	}
+	return root, nil
+}
+
+func deserialize(ctx context.Context, q Querier, ast []byte) (string, error) {
+	var out string
+	if err := queryString(ctx, q, "SELECT json_deserialize_sql(CAST(? AS JSON))", &out, string(ast)); err != nil {
+		return "", refuse("rewrite", "the query could not be rewritten (%s); %s", SanitizeMessage(err.Error()), acceptedShape)
+	}
+	return out, nil
+}
+
+func queryString(ctx context.Context, q Querier, query string, dst *string, args ...any) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return errors.New("no result row")
+	}
+	var ns sql.NullString
+	if err := rows.Scan(&ns); err != nil {
+		return err
+	}
+	*dst = ns.String
+	return rows.Close()
+}
+
+// describe binds the query without running it and returns its column names.
+func describe(ctx context.Context, q Querier, query string) ([]string, error) {
+	rows, err := q.QueryContext(ctx, "DESCRIBE "+query)
+	if err != nil {
+		return nil, refuse("bind", "DuckDB could not bind the query: %s", SanitizeMessage(err.Error()))
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		name, _ := vals[0].(string)
+		names = append(names, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, refuse("bind", "DuckDB could not bind the query: %s", SanitizeMessage(err.Error()))
+	}
+	return names, nil
+}
+
+func decode(s string) (any, error) {
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func encode(v any) ([]byte, error) {
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// sameTree compares two ASTs ignoring source positions.
+func sameTree(a, b any) bool {
+	ea, err1 := encode(stripLocations(a))
+	eb, err2 := encode(stripLocations(b))
+	return err1 == nil && err2 == nil && bytes.Equal(ea, eb)
+}
+
+func stripLocations(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			if k == "query_location" {
+				continue
+			}
+			m[k] = stripLocations(x)
+		}
+		return m
+	case []any:
+		s := make([]any, len(t))
+		for i, x := range t {
+			s[i] = stripLocations(x)
+		}
+		return s
+	}
+	return v
+}
+
+var (
+	reQuoted = regexp.MustCompile(`'(?:[^']|'')*'?|"(?:[^"]|"")*"?`)
+	reNumber = regexp.MustCompile(`[0-9]+(?:\.[0-9]+)?`)
+	reSpaces = regexp.MustCompile(`\s+`)
+)
+
+// SanitizeMessage strips what a DuckDB error message may echo from the
+// query or the data: quoted spans become '…', numbers become …, and the
+// "LINE n:" query excerpt and everything after the first line are dropped.
+func SanitizeMessage(msg string) string {
+	if i := strings.Index(msg, "LINE "); i >= 0 {
+		msg = msg[:i]
+	}
+	if i := strings.IndexAny(msg, "\r\n"); i >= 0 {
+		msg = msg[:i]
+	}
+	msg = reQuoted.ReplaceAllString(msg, "'…'")
+	msg = reNumber.ReplaceAllString(msg, "…")
+	msg = reSpaces.ReplaceAllString(msg, " ")
+	return strings.TrimSpace(msg)
+}
+
+func firstStatement(root map[string]any) map[string]any {
+	st := arr(root, "statements")
+	if len(st) == 0 {
+		return nil
+	}
+	m, _ := st[0].(map[string]any)
+	return m
+}
+
+func obj(m map[string]any, k string) map[string]any {
+	if m == nil {
+		return nil
+	}
+	v, _ := m[k].(map[string]any)
+	return v
+}
+
+func arr(m map[string]any, k string) []any {
+	if m == nil {
+		return nil
+	}
+	v, _ := m[k].([]any)
+	return v
+}
+
+func str(m map[string]any, k string) string {
+	if m == nil {
+		return ""
+	}
+	v, _ := m[k].(string)
+	return v
+}
+
+func flag(m map[string]any, k string) bool {
+	if m == nil {
+		return false
+	}
+	v, _ := m[k].(bool)
+	return v
+}

@@ -1,0 +1,351 @@
+package release
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"enclave/api/spec"
+)
+
+// SetSource rebuilds the person set of a cell from its plan. The data of a
+// workspace's tier is immutable, so a plan always gives the same set.
+type SetSource interface {
+	PersonSet(ctx context.Context, plan []byte) (*roaring.Bitmap, error)
+}
+
+// Record is one released cell in the workspace's release history: its
+// size, what it was and how to rebuild its person set. It holds no data
+// value beyond the released size.
+type Record struct {
+	Size    int64           `json:"n"`
+	Desc    string          `json:"desc"`
+	Plan    json.RawMessage `json:"plan"`
+	Session string          `json:"session,omitempty"`
+	Time    time.Time       `json:"time"`
+}
+
+// History is the workspace's history of released cells, shared by every
+// kernel of every member of the workspace: an append-only JSON-lines file
+// read incrementally and written under an exclusive file lock, so that two
+// notebooks cannot each release one half of a differencing pair.
+type History struct {
+	path    string
+	session string
+
+	mu    sync.Mutex
+	f     *os.File
+	off   int64    // bytes of the file already read
+	recs  []Record // every record read, in file order
+	order []int32  // indexes of recs sorted by Size
+	seen  map[string]bool
+	cache *setCache
+}
+
+// OpenHistory opens (creating if needed, mode 0600) the history file at
+// path; session labels the records this kernel adds.
+func OpenHistory(path, session string) (*History, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("release: history: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("release: history: %w", err)
+	}
+	h := &History{path: path, session: session, f: f, seen: map[string]bool{}, cache: newSetCache(256)}
+	if err := h.lock(syscall.LOCK_SH); err != nil {
+		f.Close()
+		return nil, err
+	}
+	err = h.refresh()
+	h.unlock()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// Close closes the history file.
+func (h *History) Close() error { return h.f.Close() }
+
+// Len is the number of records known.
+func (h *History) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.recs)
+}
+
+func (h *History) lock(how int) error {
+	for {
+		err := syscall.Flock(int(h.f.Fd()), how)
+		if err != syscall.EINTR {
+			if err != nil {
+				return fmt.Errorf("release: lock history: %w", err)
+			}
+			return nil
+		}
+	}
+}
+
+func (h *History) unlock() { syscall.Flock(int(h.f.Fd()), syscall.LOCK_UN) }
+
+// refresh reads the records other kernels appended since the last read.
+// The caller holds the file lock.
+func (h *History) refresh() error {
+	fi, err := h.f.Stat()
+	if err != nil {
+		return fmt.Errorf("release: history: %w", err)
+	}
+	if fi.Size() <= h.off {
+		return nil
+	}
+	r := bufio.NewReaderSize(io.NewSectionReader(h.f, h.off, fi.Size()-h.off), 1<<16)
+	defer h.index(len(h.recs))
+	for {
+		line, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			return nil // a partial last line is read again next time
+		}
+		if err != nil {
+			return fmt.Errorf("release: history: %w", err)
+		}
+		h.off += int64(len(line))
+		var rec Record
+		if json.Unmarshal(bytes.TrimSpace(line), &rec) != nil {
+			return fmt.Errorf("release: history %s is corrupt at byte %d", h.path, h.off-int64(len(line)))
+		}
+		h.seen[recordKey(rec.Size, rec.Plan)] = true
+		h.recs = append(h.recs, rec) // indexed by the deferred h.index
+	}
+}
+
+// add inserts rec into the in-memory index.
+func (h *History) add(rec Record) {
+	h.seen[recordKey(rec.Size, rec.Plan)] = true
+	h.recs = append(h.recs, rec)
+	h.insert(int32(len(h.recs) - 1))
+}
+
+// index adds recs[from:] to order: one at a time when they are few, else
+// by sorting once (inserting 100,000 records one at a time is quadratic).
+func (h *History) index(from int) {
+	if len(h.recs)-from <= 64 {
+		for i := from; i < len(h.recs); i++ {
+			h.insert(int32(i))
+		}
+		return
+	}
+	for i := from; i < len(h.recs); i++ {
+		h.order = append(h.order, int32(i))
+	}
+	// Stable: records of equal size stay in file order, as insert keeps them.
+	slices.SortStableFunc(h.order, func(a, b int32) int { return cmp.Compare(h.recs[a].Size, h.recs[b].Size) })
+}
+
+// insert puts recs[i] into order after the records of its size or smaller.
+func (h *History) insert(i int32) {
+	rec := &h.recs[i]
+	at := sort.Search(len(h.order), func(j int) bool { return h.recs[h.order[j]].Size > rec.Size })
+	h.order = append(h.order, 0)
+	copy(h.order[at+1:], h.order[at:])
+	h.order[at] = i
+}
+
+func recordKey(n int64, plan []byte) string { return fmt.Sprintf("%d|%s", n, plan) }
+
+// neighbours calls f for every record whose size differs from n by 1..d.
+func (h *History) neighbours(n, d int64, f func(*Record) (stop bool, err error)) error {
+	lo := sort.Search(len(h.order), func(j int) bool { return h.recs[h.order[j]].Size >= n-d })
+	for j := lo; j < len(h.order); j++ {
+		r := &h.recs[h.order[j]]
+		if r.Size > n+d {
+			break
+		}
+		if r.Size == n {
+			continue // nested sets of equal size are equal
+		}
+		if stop, err := f(r); stop || err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// judge suppresses the cells of d that are nested with a released cell
+// (in the history, or earlier in d) and differ from it by 1..MinCount-1
+// persons, calling resuppress after each round that suppressed something,
+// and then appends d's released cells to the history, all under one
+// exclusive lock.
+func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSource, resuppress func()) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.lock(syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer h.unlock()
+	if err := h.refresh(); err != nil {
+		return err
+	}
+	limit := int64(p.MinCount - 1)
+	for {
+		changed := false
+		for i, c := range d.Cells {
+			if c.Suppressed() || c.Plan == nil || c.Persons == 0 {
+				continue
+			}
+			bad, err := h.nested(ctx, c, d.Cells[:i], limit, sets)
+			if err != nil {
+				return err
+			}
+			if bad {
+				c.Status = spec.Difference
+				changed = true
+			}
+		}
+		if !changed {
+			break
+		}
+		resuppress()
+	}
+	var buf bytes.Buffer
+	// The plan is stored compact and unescaped, as it is keyed in memory,
+	// so that it reads back byte for byte.
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	now := time.Now().UTC()
+	var added []Record
+	for _, c := range d.Cells {
+		if c.Suppressed() || c.Plan == nil || c.Persons == 0 {
+			continue
+		}
+		var plan bytes.Buffer
+		if err := json.Compact(&plan, c.Plan); err != nil {
+			return fmt.Errorf("release: history: the plan of %q is not JSON: %w", c.Desc, err)
+		}
+		if h.seen[recordKey(c.Persons, plan.Bytes())] {
+			continue
+		}
+		rec := Record{Size: c.Persons, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now}
+		if err := enc.Encode(rec); err != nil { // one line, with its newline
+			return fmt.Errorf("release: history: %w", err)
+		}
+		h.seen[recordKey(c.Persons, plan.Bytes())] = true
+		added = append(added, rec)
+	}
+	if buf.Len() == 0 {
+		return nil
+	}
+	// Under the exclusive lock nobody is writing: bytes past the last
+	// complete line are a record a crashed or failed write left unfinished,
+	// never released. Cut them, or the next line would be glued to them.
+	if fi, err := h.f.Stat(); err != nil {
+		return fmt.Errorf("release: history: %w", err)
+	} else if fi.Size() > h.off {
+		if err := h.f.Truncate(h.off); err != nil {
+			return fmt.Errorf("release: history: %w", err)
+		}
+	}
+	if _, err := h.f.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("release: history: %w", err)
+	}
+	if err := h.f.Sync(); err != nil {
+		return fmt.Errorf("release: history: %w", err)
+	}
+	h.off += int64(buf.Len())
+	for _, r := range added {
+		delete(h.seen, recordKey(r.Size, r.Plan)) // add sets it again
+		h.add(r)
+	}
+	return nil
+}
+
+// nested reports whether c's person set is nested with that of a history
+// record or an earlier released cell of the same decision, differing by
+// 1..limit persons. Sets are built only for such near neighbours.
+func (h *History) nested(ctx context.Context, c *Cell, earlier []*Cell, limit int64, sets SetSource) (bool, error) {
+	var mine *roaring.Bitmap
+	check := func(size int64, plan []byte) (bool, error) {
+		if string(plan) == string(c.Plan) {
+			return false, nil
+		}
+		if mine == nil {
+			var err error
+			if mine, err = h.cache.get(ctx, sets, c.Plan); err != nil {
+				return false, err
+			}
+		}
+		other, err := h.cache.get(ctx, sets, plan)
+		if err != nil {
+			return false, err
+		}
+		inter := mine.AndCardinality(other)
+		a, b := int64(mine.GetCardinality()), int64(other.GetCardinality())
+		diff := a + b - 2*int64(inter)
+		nestedSets := inter == uint64(a) || inter == uint64(b)
+		return nestedSets && diff > 0 && diff <= limit, nil
+	}
+	found := false
+	err := h.neighbours(c.Persons, limit, func(r *Record) (bool, error) {
+		bad, err := check(r.Size, r.Plan)
+		found = bad
+		return bad, err
+	})
+	if err != nil || found {
+		return found, err
+	}
+	for _, e := range earlier {
+		if e.Suppressed() || e.Plan == nil || e.Persons == c.Persons {
+			continue
+		}
+		if d := e.Persons - c.Persons; d < -limit || d > limit {
+			continue
+		}
+		if bad, err := check(e.Persons, e.Plan); err != nil || bad {
+			return bad, err
+		}
+	}
+	return false, nil
+}
+
+// setCache keeps recently built person sets by plan.
+type setCache struct {
+	max  int
+	sets map[string]*roaring.Bitmap
+	fifo []string
+}
+
+func newSetCache(max int) *setCache { return &setCache{max: max, sets: map[string]*roaring.Bitmap{}} }
+
+func (s *setCache) get(ctx context.Context, src SetSource, plan []byte) (*roaring.Bitmap, error) {
+	if b, ok := s.sets[string(plan)]; ok {
+		return b, nil
+	}
+	if src == nil {
+		return nil, fmt.Errorf("release: no way to rebuild person sets for differencing")
+	}
+	b, err := src.PersonSet(ctx, plan)
+	if err != nil {
+		return nil, err
+	}
+	if len(s.fifo) >= s.max {
+		delete(s.sets, s.fifo[0])
+		s.fifo = s.fifo[1:]
+	}
+	s.sets[string(plan)] = b
+	s.fifo = append(s.fifo, string(plan))
+	return b, nil
+}

@@ -1,0 +1,397 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"enclave/api/spec"
+)
+
+// fakeSets maps plans to person sets.
+type fakeSets struct {
+	mu    sync.Mutex
+	sets  map[string]*roaring.Bitmap
+	fail  map[string]error
+	calls int
+}
+
+func newFakeSets() *fakeSets {
+	return &fakeSets{sets: map[string]*roaring.Bitmap{}, fail: map[string]error{}}
+}
+
+// add registers the persons [lo, hi) minus drop under plan and returns a
+// count cell for it.
+func (f *fakeSets) add(plan string, lo, hi uint32, drop ...uint32) *Cell {
+	b := roaring.New()
+	b.AddRange(uint64(lo), uint64(hi))
+	for _, d := range drop {
+		b.Remove(d)
+	}
+	return f.addSet(plan, b)
+}
+
+func (f *fakeSets) addSet(plan string, b *roaring.Bitmap) *Cell {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sets[plan] = b
+	n := int64(b.GetCardinality())
+	return &Cell{Stat: Count, Value: float64(n), Persons: n, Plan: []byte(plan), Desc: "persons of " + plan}
+}
+
+func (f *fakeSets) PersonSet(_ context.Context, plan []byte) (*roaring.Bitmap, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if err := f.fail[string(plan)]; err != nil {
+		return nil, err
+	}
+	b, ok := f.sets[string(plan)]
+	if !ok {
+		return nil, fmt.Errorf("no plan %s", plan)
+	}
+	return b, nil
+}
+
+// plan is a JSON plan naming a query.
+func plan(name string) string { return fmt.Sprintf(`{"q":%q}`, name) }
+
+func openHistory(t testing.TB, path, session string) *History {
+	t.Helper()
+	h, err := OpenHistory(path, session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+func judgeCells(t testing.TB, p Policy, h *History, sets SetSource, cells ...*Cell) {
+	t.Helper()
+	if err := p.Judge(context.Background(), &Decision{Cells: cells}, h, sets); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func lines(t testing.TB, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "\n")
+}
+
+func TestDifferencingAgainstHistory(t *testing.T) {
+	tests := []struct {
+		name   string
+		second func(f *fakeSets) *Cell
+		status string
+	}{
+		{"A minus 1", func(f *fakeSets) *Cell { return f.add(plan("B"), 0, 100, 42) }, spec.Difference},
+		{"A minus 20", func(f *fakeSets) *Cell { return f.add(plan("B"), 20, 100) }, spec.Difference},
+		{"A minus 21", func(f *fakeSets) *Cell { return f.add(plan("B"), 21, 100) }, spec.Released},
+		{"A plus 1", func(f *fakeSets) *Cell { return f.add(plan("B"), 0, 101) }, spec.Difference},
+		{"A plus 20", func(f *fakeSets) *Cell { return f.add(plan("B"), 0, 120) }, spec.Difference},
+		{"A plus 21", func(f *fakeSets) *Cell { return f.add(plan("B"), 0, 121) }, spec.Released},
+		{"99 not nested", func(f *fakeSets) *Cell { return f.add(plan("B"), 1, 101, 50) }, spec.Released},
+		{"same persons, other plan", func(f *fakeSets) *Cell { return f.add(plan("B"), 0, 100) }, spec.Released},
+		{"disjoint", func(f *fakeSets) *Cell { return f.add(plan("B"), 1000, 1095) }, spec.Released},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "history.jsonl")
+			h := openHistory(t, path, "s1")
+			f := newFakeSets()
+			a := f.add(plan("A"), 0, 100)
+			judgeCells(t, Defaults(), h, f, a)
+			if a.Suppressed() {
+				t.Fatalf("A suppressed: %q", a.Status)
+			}
+			b := tt.second(f)
+			judgeCells(t, Defaults(), h, f, b)
+			if b.Status != tt.status {
+				t.Fatalf("B of %d persons: status %q, want %q", b.Persons, b.Status, tt.status)
+			}
+			if b.Status == spec.Difference && Defaults().SpecCell(b).Text != "*" {
+				t.Errorf("differenced count shown as %q", Defaults().SpecCell(b).Text)
+			}
+			want := 1
+			if !b.Suppressed() {
+				want = 2
+			}
+			if h.Len() != want || lines(t, path) != want {
+				t.Errorf("history has %d records (%d lines), want %d: suppressed cells are not recorded", h.Len(), lines(t, path), want)
+			}
+		})
+	}
+}
+
+func TestDifferencingBuildsSetsOnlyForNearNeighbours(t *testing.T) {
+	h := openHistory(t, filepath.Join(t.TempDir(), "h"), "s1")
+	f := newFakeSets()
+	judgeCells(t, Defaults(), h, f, f.add(plan("A"), 0, 100), f.add(plan("C"), 0, 1000))
+	if f.calls != 0 {
+		t.Errorf("%d sets built for cells with no near neighbour", f.calls)
+	}
+	judgeCells(t, Defaults(), h, f, f.add(plan("D"), 5000, 5500))
+	if f.calls != 0 {
+		t.Errorf("%d sets built for a cell with no near neighbour", f.calls)
+	}
+	judgeCells(t, Defaults(), h, f, f.add(plan("E"), 200, 290))
+	if f.calls != 2 {
+		t.Errorf("%d sets built for one near neighbour, want 2", f.calls)
+	}
+}
+
+func TestDifferencingEqualPlansRecordedOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h")
+	h := openHistory(t, path, "s1")
+	f := newFakeSets()
+	for i := 0; i < 2; i++ {
+		a := f.add(plan("A"), 0, 100)
+		judgeCells(t, Defaults(), h, f, a)
+		if a.Suppressed() {
+			t.Fatalf("release %d of the same cell: %q", i+1, a.Status)
+		}
+	}
+	if h.Len() != 1 || lines(t, path) != 1 {
+		t.Errorf("%d records, %d lines; want 1", h.Len(), lines(t, path))
+	}
+	// Again after reopening, and with the plan written differently.
+	h.Close()
+	h2 := openHistory(t, path, "s2")
+	for _, p := range []string{plan("A"), `{ "q": "A" }`} {
+		f.add(p, 0, 100)
+		a := f.add(p, 0, 100)
+		judgeCells(t, Defaults(), h2, f, a)
+		if a.Suppressed() {
+			t.Fatalf("%s after reopen: %q", p, a.Status)
+		}
+	}
+	if h2.Len() != 1 || lines(t, path) != 1 {
+		t.Errorf("after reopen: %d records, %d lines; want 1", h2.Len(), lines(t, path))
+	}
+}
+
+func TestDifferencingPlanWithMarkup(t *testing.T) {
+	// encoding/json escapes <, > and & unless told not to: the stored plan
+	// must be the plan, byte for byte, or a re-release after reopening is
+	// recorded again and the set source is handed other bytes.
+	path := filepath.Join(t.TempDir(), "h")
+	h := openHistory(t, path, "s1")
+	f := newFakeSets()
+	p := `{"where":"age < 30 && sex <> 'F'"}`
+	judgeCells(t, Defaults(), h, f, f.add(p, 0, 100))
+	h.Close()
+	h2 := openHistory(t, path, "s2")
+	a := f.add(p, 0, 100)
+	judgeCells(t, Defaults(), h2, f, a)
+	if h2.Len() != 1 {
+		t.Errorf("%d records after re-releasing the same cell, want 1", h2.Len())
+	}
+	// The stored plan rebuilds the set: B nested with it is differenced.
+	b := f.add(plan("B"), 0, 95)
+	judgeCells(t, Defaults(), h2, f, b)
+	if b.Status != spec.Difference {
+		t.Errorf("B status %q, want difference", b.Status)
+	}
+}
+
+func TestDifferencingWithinDecision(t *testing.T) {
+	tests := []struct {
+		name  string
+		order string
+	}{{"superset first", "AB"}, {"subset first", "BA"}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "h")
+			h := openHistory(t, path, "s1")
+			f := newFakeSets()
+			cells := map[byte]*Cell{'A': f.add(plan("A"), 0, 100), 'B': f.add(plan("B"), 5, 100)}
+			first, later := cells[tt.order[0]], cells[tt.order[1]]
+			judgeCells(t, Defaults(), h, f, first, later)
+			if first.Suppressed() || later.Status != spec.Difference {
+				t.Errorf("first %q, later %q; want released, difference", first.Status, later.Status)
+			}
+			if h.Len() != 1 {
+				t.Errorf("%d records, want 1", h.Len())
+			}
+		})
+	}
+	t.Run("margin re-suppressed after differencing", func(t *testing.T) {
+		// A earlier release; now a table whose part is A minus 3: the part
+		// is differenced, so the margin must hide another member.
+		h := openHistory(t, filepath.Join(t.TempDir(), "h"), "s1")
+		f := newFakeSets()
+		judgeCells(t, Defaults(), h, f, f.add(plan("A"), 0, 100))
+		p1 := f.add(plan("p1"), 3, 100)
+		p2 := f.add(plan("p2"), 1000, 1200)
+		p3 := f.add(plan("p3"), 2000, 2300)
+		tot := &Cell{Stat: Count, Value: 97 + 200 + 300, Persons: 597}
+		d := &Decision{Cells: []*Cell{p1, p2, p3, tot}, Margins: []Margin{{Total: tot, Parts: []*Cell{p1, p2, p3}}}}
+		if err := Defaults().Judge(context.Background(), d, h, f); err != nil {
+			t.Fatal(err)
+		}
+		if p1.Status != spec.Difference || p2.Status != spec.Secondary {
+			t.Errorf("p1 %q, p2 %q; want difference, secondary", p1.Status, p2.Status)
+		}
+		checkMargins(t, d.Margins, func(c *Cell) string { return c.Desc })
+		if h.Len() != 2 {
+			t.Errorf("%d records, want 2 (A and p3)", h.Len())
+		}
+	})
+}
+
+// Two kernels of one workspace share the history: the second sees what
+// the first released.
+func TestDifferencingAcrossKernels(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ws", "history.jsonl")
+	k1 := openHistory(t, path, "kernel1")
+	k2 := openHistory(t, path, "kernel2") // opened before k1 releases
+	f := newFakeSets()
+	a := f.add(plan("A"), 0, 100)
+	judgeCells(t, Defaults(), k1, f, a)
+	half := f.add(plan("B"), 0, 90)
+	judgeCells(t, Defaults(), k2, f, half)
+	if a.Suppressed() || half.Status != spec.Difference {
+		t.Errorf("kernel1 %q, kernel2 %q; want released, difference", a.Status, half.Status)
+	}
+	if k2.Len() != 1 {
+		t.Errorf("kernel2 knows %d records, want 1", k2.Len())
+	}
+	c := f.add(plan("C"), 1000, 1500)
+	judgeCells(t, Defaults(), k2, f, c)
+	judgeCells(t, Defaults(), k1, f, f.add(plan("D"), 1000, 1490))
+	if k1.Len() != 2 || lines(t, path) != 2 {
+		t.Errorf("kernel1 knows %d records, file has %d; want 2", k1.Len(), lines(t, path))
+	}
+	b, _ := os.ReadFile(path)
+	if !strings.Contains(string(b), `"session":"kernel1"`) || !strings.Contains(string(b), `"session":"kernel2"`) {
+		t.Errorf("records not labelled by session:\n%s", b)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("history file mode %v (%v), want 0600", fi.Mode(), err)
+	}
+}
+
+// Two kernels releasing the halves of a differencing pair at the same
+// moment: the lock lets exactly one through.
+func TestDifferencingRace(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		path := filepath.Join(t.TempDir(), "h")
+		k1, k2 := openHistory(t, path, "k1"), openHistory(t, path, "k2")
+		f := newFakeSets()
+		a, b := f.add(plan("A"), 0, 100), f.add(plan("B"), 0, 99)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for j, kc := range []struct {
+			h *History
+			c *Cell
+		}{{k1, a}, {k2, b}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[j] = Defaults().Judge(context.Background(), &Decision{Cells: []*Cell{kc.c}}, kc.h, f)
+			}()
+		}
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatal(errs)
+		}
+		if a.Suppressed() == b.Suppressed() {
+			t.Fatalf("round %d: A %q, B %q; want exactly one released", i, a.Status, b.Status)
+		}
+		if lines(t, path) != 1 {
+			t.Fatalf("round %d: %d records", i, lines(t, path))
+		}
+	}
+}
+
+func TestDifferencingSetSourceError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h")
+	h := openHistory(t, path, "s1")
+	f := newFakeSets()
+	judgeCells(t, Defaults(), h, f, f.add(plan("A"), 0, 100))
+	boom := errors.New("catalog unavailable")
+	b := f.add(plan("B"), 0, 95)
+	f.fail[plan("B")] = boom
+	other := f.add(plan("C"), 5000, 6000)
+	mean := &Cell{Stat: Mean, Value: 3, Persons: 1000}
+	err := Defaults().Judge(context.Background(), &Decision{Cells: []*Cell{other, b, mean}}, h, f)
+	if !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want the set source's", err)
+	}
+	for _, c := range []*Cell{other, b, mean} {
+		if !c.Suppressed() {
+			t.Errorf("%q released after a history error", c.Desc)
+		}
+	}
+	if h.Len() != 1 || lines(t, path) != 1 {
+		t.Errorf("history changed by a failed decision: %d records", h.Len())
+	}
+	// No set source at all, with a near neighbour: also an error.
+	c := f.add(plan("B2"), 0, 95)
+	if err := Defaults().Judge(context.Background(), &Decision{Cells: []*Cell{c}}, h, nil); err == nil || !c.Suppressed() {
+		t.Errorf("nil set source: err %v, status %q", err, c.Status)
+	}
+}
+
+func TestHistoryReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h")
+	h := openHistory(t, path, "s1")
+	f := newFakeSets()
+	judgeCells(t, Defaults(), h, f, f.add(plan("A"), 0, 100), f.add(plan("C"), 0, 5000))
+	h.Close()
+	h2 := openHistory(t, path, "s2")
+	if h2.Len() != 2 {
+		t.Fatalf("%d records after reopen, want 2", h2.Len())
+	}
+	f2 := newFakeSets() // a new kernel: rebuilds sets from the stored plans
+	f2.add(plan("A"), 0, 100)
+	b := f2.add(plan("B"), 0, 110)
+	judgeCells(t, Defaults(), h2, f2, b)
+	if b.Status != spec.Difference {
+		t.Errorf("B after reopen: %q, want difference", b.Status)
+	}
+}
+
+func TestHistoryFileDamage(t *testing.T) {
+	t.Run("corrupt line", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "h")
+		os.WriteFile(path, []byte("{\"n\":100,\"plan\":{}}\nnot json\n"), 0o600)
+		if _, err := OpenHistory(path, "s"); err == nil || !strings.Contains(err.Error(), "corrupt") {
+			t.Fatalf("err = %v, want corrupt", err)
+		}
+	})
+	t.Run("partial last line from a crashed writer", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "h")
+		os.WriteFile(path, []byte(`{"n":100,"plan":{"q":"A"}}`+"\n"+`{"n":50,"pla`), 0o600)
+		h := openHistory(t, path, "s")
+		if h.Len() != 1 {
+			t.Fatalf("%d records, want 1", h.Len())
+		}
+		f := newFakeSets()
+		c := f.add(plan("C"), 1000, 2000)
+		judgeCells(t, Defaults(), h, f, c)
+		if c.Suppressed() {
+			t.Fatalf("C %q", c.Status)
+		}
+		judgeCells(t, Defaults(), h, f, f.add(plan("D"), 5000, 6000))
+		h2, err := OpenHistory(path, "s2")
+		if err != nil {
+			t.Fatalf("history unreadable after a crashed writer: %v", err)
+		}
+		defer h2.Close()
+		if h2.Len() != 3 || h.Len() != 3 {
+			t.Errorf("%d and %d records, want 3", h2.Len(), h.Len())
+		}
+	})
+}

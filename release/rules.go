@@ -1,0 +1,438 @@
+package release
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"enclave/api/spec"
+)
+
+// Stat says what a cell's number is; the rules that apply depend on it.
+type Stat int
+
+// Kinds of cells.
+const (
+	Count    Stat = iota // distinct persons
+	Rows                 // rows (records), judged by their distinct persons
+	Percent              // a share of a denominator, in percent
+	Rate                 // a rate or proportion
+	Mean                 // mean, standard deviation or another moment
+	Quantile             // a quantile (median, quartiles) interpolated between values
+	Sum                  // a sum of magnitudes: dominance rules apply
+	Extreme              // minimum, maximum or any single-person value
+	Coef                 // a model estimate (the model's checks are made by its caller)
+)
+
+// Cell is one number of a result awaiting the release decision.
+type Cell struct {
+	Stat    Stat
+	Value   float64
+	Persons int64 // distinct persons contributing to the number
+	// Denom is the persons of a Percent or Rate's denominator.
+	Denom int64
+	// Top holds the largest per-person contributions of a Sum, largest
+	// first (at least Policy.DominanceN of them when there are that many).
+	Top []float64
+	// Of is the count cell a Percent, Rate or derived value follows: when
+	// Of is suppressed, so is this cell.
+	Of *Cell
+	// Plan rebuilds the cell's person set (see SetSource); nil when the
+	// cell cannot be nested with others (then it is not differenced).
+	Plan []byte
+	// Desc describes the cell in words, from trusted names only, for the
+	// release history and the audit log.
+	Desc string
+	// Digits is the decimals shown for a non-count value (default 1).
+	Digits int
+
+	// Status is the outcome: spec.Released or why the cell is suppressed.
+	// A caller may set it before Judge (e.g. spec.Model); Judge keeps it.
+	Status string
+}
+
+// Suppressed reports whether the cell may not be shown.
+func (c *Cell) Suppressed() bool { return c.Status != spec.Released }
+
+// Margin declares that Total is the sum of Parts (a row, column or grand
+// total), so a suppressed part could be recomputed from the others.
+type Margin struct {
+	Total *Cell
+	Parts []*Cell
+}
+
+// Decision is one result's cells and the relations between them.
+type Decision struct {
+	What    string // e.g. "stats.Table1(h3: persons with 201826…)"
+	Cells   []*Cell
+	Margins []Margin
+}
+
+// primary applies the rules that need only the cell itself.
+func (p Policy) primary(c *Cell) {
+	if c.Status != spec.Released {
+		return
+	}
+	small := func(n int64) bool { return n > 0 && n < int64(p.MinCount) }
+	switch c.Stat {
+	case Count, Rows:
+		if small(c.Persons) {
+			c.Status = spec.Small
+		}
+	case Percent, Rate:
+		if small(c.Persons) || c.Denom < int64(p.MinCount) {
+			c.Status = spec.Derived
+		}
+	case Mean, Quantile, Coef:
+		if c.Persons < int64(p.MinCount) {
+			c.Status = spec.Derived
+		}
+	case Sum:
+		if c.Persons < int64(p.MinCount) {
+			c.Status = spec.Derived
+		} else if p.dominated(c) {
+			c.Status = spec.Dominance
+		}
+	case Extreme:
+		c.Status = spec.Extreme
+	}
+	if c.Status == spec.Released && (math.IsNaN(c.Value) || math.IsInf(c.Value, 0)) {
+		c.Status = spec.NoData
+	}
+}
+
+// dominated applies the (n,k) and p-ratio rules to a sum.
+func (p Policy) dominated(c *Cell) bool {
+	total := math.Abs(c.Value)
+	if total == 0 {
+		return false
+	}
+	if int64(len(c.Top)) < min(int64(p.DominanceN), c.Persons) {
+		return true // the contributions needed to check it are missing
+	}
+	topN := 0.0
+	for i := 0; i < p.DominanceN && i < len(c.Top); i++ {
+		topN += math.Abs(c.Top[i])
+	}
+	if topN > p.DominanceK*total {
+		return true
+	}
+	top1 := math.Abs(c.Top[0])
+	top2 := 0.0
+	if len(c.Top) > 1 {
+		top2 = math.Abs(c.Top[1])
+	}
+	return total-top1-top2 < p.PRatio*top1
+}
+
+// secondary suppresses, for every margin with exactly one suppressed
+// member, the smallest other member, until no margin has one: so no
+// suppressed count can be recomputed from a total and the other parts.
+// While a suppressed cell still follows from several margins taken
+// together, it also suppresses the smallest other member of one of that
+// cell's margins, and starts again. It reports whether it changed anything.
+func (p Policy) secondary(margins []Margin) bool {
+	changed := false
+	for again := true; again; {
+		again = false
+		for _, m := range margins {
+			hidden := 0
+			if m.Total.Suppressed() {
+				hidden++
+			}
+			for _, c := range m.Parts {
+				if c.Suppressed() {
+					hidden++
+				}
+			}
+			if hidden != 1 {
+				continue
+			}
+			if pick := complement(m); pick != nil {
+				pick.Status = spec.Secondary
+				again, changed = true, true
+			} // else only zeros are left: a known zero reveals nothing
+		}
+		if again {
+			continue
+		}
+		for _, x := range determined(margins) {
+			if pick := linkedComplement(margins, x); pick != nil {
+				pick.Status = spec.Secondary
+				again, changed = true, true
+				break
+			}
+		}
+	}
+	return changed
+}
+
+// linkedComplement is the smallest complement of x's margins; when they
+// have none, of the margins linked to them through suppressed cells,
+// nearest first.
+func linkedComplement(margins []Margin, x *Cell) *Cell {
+	used := make([]bool, len(margins))
+	seen := map[*Cell]bool{x: true}
+	for level := []*Cell{x}; len(level) > 0; {
+		var pick *Cell
+		var next []*Cell
+		for _, c := range level {
+			for i, m := range margins {
+				if used[i] || !m.has(c) {
+					continue
+				}
+				used[i] = true
+				if k := complement(m); k != nil && (pick == nil || k.Value < pick.Value) {
+					pick = k
+				}
+				for _, o := range append([]*Cell{m.Total}, m.Parts...) {
+					if o.Suppressed() && !seen[o] {
+						seen[o] = true
+						next = append(next, o)
+					}
+				}
+			}
+		}
+		if pick != nil {
+			return pick
+		}
+		level = next
+	}
+	return nil
+}
+
+// complement is the member of m to suppress with its suppressed ones: the
+// smallest released non-zero part, else the total if released.
+func complement(m Margin) *Cell {
+	var pick *Cell
+	for _, c := range m.Parts {
+		if c.Suppressed() || c.Value == 0 {
+			continue
+		}
+		if pick == nil || c.Value < pick.Value {
+			pick = c
+		}
+	}
+	if pick == nil && !m.Total.Suppressed() {
+		pick = m.Total
+	}
+	return pick
+}
+
+func (m Margin) has(c *Cell) bool {
+	return m.Total == c || slices.Contains(m.Parts, c)
+}
+
+// determined returns the suppressed cells whose values follow from the
+// released cells and the margins: x is determined when the margins,
+// restricted to the suppressed cells and brought to reduced row echelon
+// form, have a row that is 1 at x and 0 everywhere else.
+func determined(margins []Margin) []*Cell {
+	col := map[*Cell]int{}
+	var hid []*Cell
+	for _, m := range margins {
+		for _, c := range append([]*Cell{m.Total}, m.Parts...) {
+			if _, ok := col[c]; !ok && c.Suppressed() {
+				col[c] = len(hid)
+				hid = append(hid, c)
+			}
+		}
+	}
+	if len(hid) == 0 {
+		return nil
+	}
+	a := make([][]float64, 0, len(margins))
+	for _, m := range margins {
+		r := make([]float64, len(hid))
+		if j, ok := col[m.Total]; ok {
+			r[j]--
+		}
+		for _, c := range m.Parts {
+			if j, ok := col[c]; ok {
+				r[j]++
+			}
+		}
+		a = append(a, r)
+	}
+	const eps = 1e-9
+	var pivots []int // pivots[i] is the column of row i's leading 1
+	for j := 0; j < len(hid) && len(pivots) < len(a); j++ {
+		r := len(pivots)
+		best := r
+		for i := r + 1; i < len(a); i++ {
+			if math.Abs(a[i][j]) > math.Abs(a[best][j]) {
+				best = i
+			}
+		}
+		if math.Abs(a[best][j]) < eps {
+			continue
+		}
+		a[r], a[best] = a[best], a[r]
+		f := a[r][j]
+		for k := range a[r] {
+			a[r][k] /= f
+		}
+		for i := range a {
+			if i != r && math.Abs(a[i][j]) >= eps {
+				f := a[i][j]
+				for k := range a[i] {
+					a[i][k] -= f * a[r][k]
+				}
+			}
+		}
+		pivots = append(pivots, j)
+	}
+	var out []*Cell
+	for i, j := range pivots {
+		unit := true
+		for k, v := range a[i] {
+			if k != j && math.Abs(v) >= eps {
+				unit = false
+				break
+			}
+		}
+		if unit {
+			out = append(out, hid[j])
+		}
+	}
+	return out
+}
+
+// follow suppresses derived cells whose count cell is suppressed (also
+// through chains, in any order). It reports whether it changed anything.
+func follow(cells []*Cell) bool {
+	changed := false
+	for again := true; again; {
+		again = false
+		for _, c := range cells {
+			if c.Of != nil && c.Of.Suppressed() && !c.Suppressed() {
+				c.Status = spec.Derived
+				again, changed = true, true
+			}
+		}
+	}
+	return changed
+}
+
+// settle applies secondary suppression and derived cells until neither
+// changes anything: a derived cell may be a member of a margin.
+func (p Policy) settle(d *Decision) {
+	for p.secondary(d.Margins) || follow(d.Cells) {
+	}
+}
+
+// Judge applies the policy to d: primary rules, secondary suppression,
+// derived cells, then differencing against the history (when h is not
+// nil) and rounding. Released cells with a Plan are recorded in h. Only a
+// failure to read or write the history or rebuild a set is an error; then
+// nothing is released.
+func (p Policy) Judge(ctx context.Context, d *Decision, h *History, sets SetSource) error {
+	for _, c := range d.Cells {
+		p.primary(c)
+	}
+	p.settle(d)
+	if h != nil && p.Differencing {
+		err := h.judge(ctx, p, d, sets, func() { p.settle(d) })
+		if err != nil {
+			for _, c := range d.Cells {
+				if c.Status == spec.Released {
+					c.Status = spec.NoData
+				}
+			}
+			return err
+		}
+	}
+	if p.Rounding > 0 {
+		for _, c := range d.Cells {
+			if (c.Stat == Count || c.Stat == Rows) && !c.Suppressed() {
+				c.Value = math.Round(c.Value/float64(p.Rounding)) * float64(p.Rounding)
+			}
+		}
+	}
+	return nil
+}
+
+// SpecCell is the released form of c: its text as shown and its value
+// only when released.
+func (p Policy) SpecCell(c *Cell) spec.Cell {
+	if c.Suppressed() {
+		return spec.Cell{Text: p.MarkerFor(c), Status: c.Status}
+	}
+	v := c.Value
+	return spec.Cell{Text: formatValue(c.Stat, v, c.Digits), Value: &v}
+}
+
+// MarkerFor is the text a suppressed cell shows: the policy's marker for
+// counts hidden for being small (and cells hidden with them), a dash for
+// other values.
+func (p Policy) MarkerFor(c *Cell) string {
+	switch {
+	case c.Status == spec.NoData:
+		return "–"
+	case (c.Stat == Count || c.Stat == Rows) && c.Status == spec.Small:
+		return p.Marker
+	}
+	// A count hidden to protect another (secondary, differencing) is not
+	// small: "≤20" would tell the researcher something false.
+	return "*"
+}
+
+// Legend explains the statuses present in cells, one line each.
+func (p Policy) Legend(cells []*Cell) []string {
+	seen := map[string]bool{}
+	for _, c := range cells {
+		seen[c.Status] = true
+	}
+	var out []string
+	add := func(status, text string) {
+		if seen[status] {
+			out = append(out, text)
+		}
+	}
+	add(spec.Small, fmt.Sprintf("%s: 1–%d persons (not shown, All of Us policy)", p.Marker, p.MinCount-1))
+	add(spec.Secondary, "* (secondary): hidden so that a small cell cannot be recomputed from the totals")
+	add(spec.Difference, fmt.Sprintf("* (differencing): nested with an earlier release of this workspace and differs from it by 1–%d persons", p.MinCount-1))
+	add(spec.Derived, fmt.Sprintf("*: a value over fewer than %d persons, or derived from a hidden count", p.MinCount))
+	add(spec.Dominance, fmt.Sprintf("*: a sum dominated by one or two persons (n=%d, k=%.0f%%; p-ratio %.0f%%)", p.DominanceN, p.DominanceK*100, p.PRatio*100))
+	add(spec.Extreme, "*: minimum, maximum and single-person values are never released")
+	add(spec.Model, "*: model output refused (see the note)")
+	add(spec.NoData, "–: no value")
+	return out
+}
+
+// formatValue renders a released number.
+func formatValue(s Stat, v float64, digits int) string {
+	switch s {
+	case Count, Rows:
+		return thousands(int64(math.Round(v)))
+	case Percent:
+		return strconv.FormatFloat(v, 'f', max(digits, 1), 64) + "%"
+	}
+	if digits <= 0 {
+		digits = 1
+	}
+	if math.Abs(v) >= 1e6 || (v != 0 && math.Abs(v) < math.Pow10(-digits)) {
+		return strconv.FormatFloat(v, 'g', 4, 64)
+	}
+	return strconv.FormatFloat(v, 'f', digits, 64)
+}
+
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

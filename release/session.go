@@ -1,0 +1,305 @@
+package release
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"enclave/api/spec"
+	"enclave/release/airlock"
+	"enclave/release/audit"
+)
+
+// Session is the release state of one kernel session in one workspace:
+// the policy, the workspace's shared history, audit log and airlock, the
+// worker's taint, the results the kernel rendered for this session, and
+// the egress counters. The analysis API and the Gate share it.
+type Session struct {
+	Policy     Policy
+	History    *History
+	Audit      *audit.Log // nil: decisions are not recorded (tests)
+	Airlock    *airlock.Queue
+	Sets       SetSource
+	ID         string // kernel session id
+	Researcher string
+	Workspace  string
+
+	mu       sync.Mutex
+	tainted  string // why the worker is tainted; "" when clean
+	results  map[string]map[string]any
+	resOrder []string
+	nextRef  int
+	recent   []Summary // the last decisions, for %releases
+	egress   int64     // bytes released this session
+	alerted  bool
+}
+
+// auditFailures counts audit appends that failed (for the kernel log).
+var auditFailures atomic.Int64
+
+// AuditFailures reports how many audit appends failed in this process.
+func AuditFailures() int64 { return auditFailures.Load() }
+
+// maxResults bounds the renderings kept for references.
+const maxResults = 4096
+
+// Summary is one result's release decision as %releases shows it: sizes
+// only as released, never a hidden value.
+type Summary struct {
+	Time     time.Time      `json:"time"`
+	Cell     string         `json:"cell,omitempty"`
+	What     string         `json:"what"`
+	Cells    int            `json:"cells"`
+	Released int            `json:"released"`
+	Rules    map[string]int `json:"rules,omitempty"` // status → cells
+	Ref      string         `json:"ref,omitempty"`
+}
+
+// Taint marks the worker as holding row-level data (why says which call).
+func (s *Session) Taint(why string) {
+	s.mu.Lock()
+	first := s.tainted == ""
+	if first {
+		s.tainted = why
+	}
+	s.mu.Unlock()
+	if first {
+		s.record(audit.Entry{Type: "taint", Data: jsonObj(map[string]any{"why": why})})
+	}
+}
+
+// Untaint is called when a fresh worker replaces the tainted one: its
+// memory, and the rows in it, are gone.
+func (s *Session) Untaint() {
+	s.mu.Lock()
+	was := s.tainted
+	s.tainted = ""
+	s.mu.Unlock()
+	if was != "" {
+		s.record(audit.Entry{Type: "untaint", Data: jsonObj(map[string]any{"why": "fresh worker"})})
+	}
+}
+
+// Tainted returns why the worker is tainted, or "".
+func (s *Session) Tainted() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tainted
+}
+
+// Register keeps a bundle the kernel rendered and returns its reference,
+// which the worker may show in place of the bundle (spec.MIMERef).
+func (s *Session) Register(bundle map[string]any) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.results == nil {
+		s.results = map[string]map[string]any{}
+	}
+	s.nextRef++
+	ref := fmt.Sprintf("res-%d", s.nextRef)
+	s.results[ref] = bundle
+	s.resOrder = append(s.resOrder, ref)
+	if len(s.resOrder) > maxResults {
+		delete(s.results, s.resOrder[0])
+		s.resOrder = s.resOrder[1:]
+	}
+	return ref
+}
+
+// Rendered returns the bundle registered under ref.
+func (s *Session) Rendered(ref string) (map[string]any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.results[ref]
+	return b, ok
+}
+
+// Decide judges d under the policy and the workspace history, records the
+// decision in the audit log and in the session's recent decisions, and
+// returns the decision's summary.
+func (s *Session) Decide(ctx context.Context, cell string, d *Decision) (Summary, error) {
+	err := s.Policy.Judge(ctx, d, s.History, s.Sets)
+	sum := Summary{Time: time.Now().UTC(), Cell: cell, What: d.What, Cells: len(d.Cells), Rules: map[string]int{}}
+	var rules []string
+	cells := make([]map[string]any, 0, len(d.Cells))
+	for _, c := range d.Cells {
+		if c.Suppressed() {
+			if sum.Rules[c.Status] == 0 {
+				rules = append(rules, c.Status)
+			}
+			sum.Rules[c.Status]++
+		} else {
+			sum.Released++
+		}
+		e := map[string]any{"desc": c.Desc, "status": statusName(c.Status), "persons": c.Persons}
+		if !c.Suppressed() {
+			e["value"] = c.Value
+		}
+		cells = append(cells, e)
+	}
+	sort.Strings(rules)
+	data := map[string]any{"what": d.What, "cells": cells}
+	if err != nil {
+		data["error"] = err.Error()
+	}
+	// The audit log is the steward's: it holds the hidden sizes too.
+	s.record(audit.Entry{Type: "decision", Cell: cell, Rules: rules, Data: jsonObj(data)})
+	s.mu.Lock()
+	s.recent = append(s.recent, sum)
+	if len(s.recent) > 200 {
+		s.recent = s.recent[len(s.recent)-200:]
+	}
+	s.mu.Unlock()
+	return sum, err
+}
+
+// SetRef notes the rendering of the last decision (for %releases).
+func (s *Session) SetRef(ref string) {
+	s.mu.Lock()
+	if n := len(s.recent); n > 0 {
+		s.recent[n-1].Ref = ref
+	}
+	s.mu.Unlock()
+}
+
+// Recent returns the last n decisions, newest last.
+func (s *Session) Recent(n int) []Summary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n > len(s.recent) {
+		n = len(s.recent)
+	}
+	return append([]Summary(nil), s.recent[len(s.recent)-n:]...)
+}
+
+// RecentText renders the last n decisions for %releases.
+func (s *Session) RecentText(n int) string {
+	rs := s.Recent(n)
+	if len(rs) == 0 {
+		return "no results released in this session yet\n"
+	}
+	var b strings.Builder
+	for _, r := range rs {
+		fmt.Fprintf(&b, "%s  %s\n    %d cells: %d released", r.Time.Local().Format("15:04:05"), r.What, r.Cells, r.Released)
+		keys := make([]string, 0, len(r.Rules))
+		for k := range r.Rules {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(&b, ", %d %s", r.Rules[k], statusName(k))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// statusName names a cell status for people.
+func statusName(st string) string {
+	switch st {
+	case spec.Released:
+		return "released"
+	case spec.Small:
+		return "small cell"
+	case spec.Secondary:
+		return "secondary suppression"
+	case spec.Derived:
+		return "derived from few persons"
+	case spec.Dominance:
+		return "dominance"
+	case spec.Extreme:
+		return "extreme value"
+	case spec.Difference:
+		return "differencing"
+	case spec.Model:
+		return "model rule"
+	case spec.NoData:
+		return "no value"
+	}
+	return st
+}
+
+// Record appends an entry to the audit log with the session's identity.
+func (s *Session) Record(e audit.Entry) { s.record(e) }
+
+func (s *Session) record(e audit.Entry) {
+	if s.Audit == nil {
+		return
+	}
+	if e.Session == "" {
+		e.Session = s.ID
+	}
+	if e.Researcher == "" {
+		e.Researcher = s.Researcher
+	}
+	if _, err := s.Audit.Append(e); err != nil {
+		// The audit log is the steward's record: failing to write it is
+		// reported on the kernel log by the caller's logger; nothing here
+		// may leak to the researcher.
+		auditFailures.Add(1)
+	}
+}
+
+func jsonObj(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(`{"error":"unencodable audit data"}`)
+	}
+	return b
+}
+
+// addEgress counts released bytes and raises the egress alert once the
+// session's volume is spent.
+func (s *Session) addEgress(n int64) {
+	s.mu.Lock()
+	s.egress += n
+	alert := !s.alerted && s.Policy.SessionEgress > 0 && s.egress > s.Policy.SessionEgress
+	if alert {
+		s.alerted = true
+	}
+	total := s.egress
+	s.mu.Unlock()
+	if alert {
+		s.record(audit.Entry{Type: "alert", Rules: []string{"egress"},
+			Data: jsonObj(map[string]any{"released_bytes": total, "session_egress": s.Policy.SessionEgress})})
+	}
+}
+
+// egressSpent reports whether free-form output must now be held.
+func (s *Session) egressSpent() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.alerted
+}
+
+// Egress is the bytes released in this session.
+func (s *Session) Egress() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.egress
+}
+
+// Where the release layer keeps its files in a workspace directory.
+const (
+	HistoryDir  = "release"
+	HistoryFile = "history.jsonl"
+	AirlockDir  = "airlock"
+)
+
+// Close closes the session's history and audit log.
+func (s *Session) Close() error {
+	var errs []error
+	if s.History != nil {
+		errs = append(errs, s.History.Close())
+	}
+	if s.Audit != nil {
+		errs = append(errs, s.Audit.Close())
+	}
+	return errors.Join(errs...)
+}
