@@ -101,6 +101,18 @@ func (s *script) Execute(ctx context.Context, c *Cell, ev Events) *CellError {
 			ev.Display(&Display{Data: map[string]any{"text/plain": arg}, DisplayID: "d1", Update: true})
 		case "clear":
 			ev.Clear(true)
+		case "emitall": // every kind of output, each carrying a token not in the code
+			tok := strings.ToUpper("token")
+			ev.Stream("stdout", tok)
+			ev.Stream("stderr", tok)
+			ev.Display(&Display{Data: map[string]any{"text/html": tok}, DisplayID: "d-" + tok})
+			ev.Display(&Display{Data: map[string]any{"text/plain": tok}, DisplayID: "d-" + tok, Update: true})
+			ev.Clear(false)
+			ev.Result(map[string]any{"text/plain": tok}, nil)
+			if c.AllowStdin {
+				ev.Input(ctx, tok, false)
+			}
+			return &CellError{Name: "E" + tok, Value: tok, Traceback: []string{tok}}
 		case "fail":
 			return &CellError{Name: "Boom", Value: arg, Traceback: []string{"cell line 1: " + arg}}
 		case "ask":
@@ -132,12 +144,18 @@ func (s *script) Execute(ctx context.Context, c *Cell, ev Events) *CellError {
 func (s *script) Close() error { return nil }
 
 func (s *script) Complete(ctx context.Context, code string, cursor int) (Completion, error) {
+	if strings.Contains(code, "emitall") {
+		return Completion{Matches: []string{strings.ToUpper("token")}, CursorStart: 0, CursorEnd: cursor}, nil
+	}
 	return Completion{Matches: []string{"Println", "Printf"}, CursorStart: cursor - 3, CursorEnd: cursor}, nil
 }
 
 func (s *script) Inspect(ctx context.Context, code string, cursor, detail int) (map[string]any, error) {
 	if strings.Contains(code, "nothing") {
 		return nil, nil
+	}
+	if strings.Contains(code, "emitall") {
+		return map[string]any{"text/plain": strings.ToUpper("token")}, nil
 	}
 	return map[string]any{"text/plain": "func Println(a ...any)"}, nil
 }

@@ -417,10 +417,10 @@ func TestItemNames(t *testing.T) {
 
 func TestSanitizeMessage(t *testing.T) {
 	for in, want := range map[string]string{
-		`Conversion Error: Could not convert string 'Jane Doe' to INT32`:                      `Conversion Error: Could not convert string '…' to INT…`,
+		`Conversion Error: Could not convert string 'Jane Doe' to INT32`:                         `Conversion Error: Could not convert string '…' to INT…`,
 		`Binder Error: Referenced column "secret_col" not found` + "\nLINE 1: SELECT secret_col": `Binder Error: Referenced column '…' not found`,
-		`Out of Range Error: value 123456789 is out of range`:                                  `Out of Range Error: value … is out of range`,
-		`syntax error at or near "it''s"`:                                                      `syntax error at or near '…'`,
+		`Out of Range Error: value 123456789 is out of range`:                                    `Out of Range Error: value … is out of range`,
+		`syntax error at or near "it''s"`:                                                        `syntax error at or near '…'`,
 	} {
 		if got := SanitizeMessage(in); got != want {
 			t.Errorf("SanitizeMessage(%q) = %q, want %q", in, got, want)

@@ -52,11 +52,25 @@ func TestStuckCellEndsWorker(t *testing.T) {
 		t.Fatalf("first message %+v, %v", m, err)
 	}
 	// The regexp engine over 16 MB: seconds, past the worker's 1.5 s grace.
-	code := "import (\n\t\"regexp\"\n\t\"strings\"\n)\n" +
+	// The cell says when it reaches the slow call; the interrupt is sent
+	// only then, so a slow machine cannot interrupt it earlier.
+	code := "import (\n\t\"fmt\"\n\t\"regexp\"\n\t\"strings\"\n)\n" +
 		"s := strings.Repeat(\"ab\", 1<<23)\n" +
+		"fmt.Println(\"calling\")\n" +
 		"regexp.MustCompile(`([ab]{1,20})*c`).MatchString(s)"
 	conn.Send(&rpc.Msg{Type: rpc.Execute, ID: 1, Exec: &rpc.ExecRequest{Code: code, CellNumber: 7}})
-	time.Sleep(300 * time.Millisecond)
+	for {
+		m, err := conn.Recv()
+		if err != nil {
+			t.Fatalf("recv before the call: %v", err)
+		}
+		if m.Type == rpc.Stream && strings.Contains(m.Stream.Text, "calling") {
+			break
+		}
+		if m.Type == rpc.Done || m.Type == rpc.Error {
+			t.Fatalf("cell ended before its slow call: %+v", m)
+		}
+	}
 	start := time.Now()
 	conn.Send(&rpc.Msg{Type: rpc.Interrupt, ID: 1})
 	var cellErr strings.Builder
