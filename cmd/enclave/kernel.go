@@ -81,7 +81,9 @@ func runKernel(args []string) error {
 	// The release layer: a session of default policy until the workspace
 	// is open, then the workspace's (policy, history, audit, airlock).
 	session := uuid.NewString()
-	gate := release.NewGate(&release.Session{Policy: release.Defaults(), ID: session})
+	pol := release.Defaults()
+	pol.CellOutput = min(pol.CellOutput, outCap)
+	gate := release.NewGate(&release.Session{Policy: pol, ID: session})
 	var rel *release.Session // the workspace's, once open
 
 	// The worker starts while the sockets are bound; it is waited for at
@@ -129,7 +131,7 @@ func runKernel(args []string) error {
 		defer close(opened)
 		s, err := workspace.FromEnv(time.Now())
 		if err == nil && s != nil {
-			rel, api, err = openRelease(s, session, logger)
+			rel, api, err = openRelease(s, session, outCap, logger)
 			if err != nil {
 				s.Close()
 			}
@@ -302,12 +304,13 @@ var errNoWorkspace = errors.New("no workspace is open: this kernel was started w
 
 // openRelease opens the release layer of an opened workspace (policy,
 // history, audit log, airlock) and the analysis API over its catalog.
-func openRelease(s *workspace.Session, session string, logger *log.Logger) (*release.Session, *analysis.Server, error) {
+func openRelease(s *workspace.Session, session string, outCap int64, logger *log.Logger) (*release.Session, *analysis.Server, error) {
 	dir := s.Workspace.Dir
 	pol, err := release.LoadPolicy(dir, s.Workspace.Policy)
 	if err != nil {
 		return nil, nil, err
 	}
+	pol.CellOutput = min(pol.CellOutput, outCap) // ENCLAVE_OUTPUT_CAP may only tighten it
 	hist, err := release.OpenHistory(filepath.Join(dir, release.HistoryDir, release.HistoryFile), session)
 	if err != nil {
 		return nil, nil, err

@@ -1,0 +1,178 @@
+"""Release control through the real kernel on a synthetic workspace: what a
+curious researcher tries, and what the frontend receives, byte for byte
+where it matters."""
+import json
+import os
+import re
+import signal
+
+import pytest
+
+import workspace_fixture as wf
+
+HEADER = 'import ("fmt"; "enclave/omop"; "enclave/stats"; "enclave/display")\n'
+AGE = 'a := omop.Persons().AgeBetween(40, 80, "2020-01-01")\n'
+# In the controlled tier of the 5,000-person demo (seed 1; unshifted dates,
+# so ages are exact) 3,168 persons are aged 40–80 on 2020-01-01 and 20 of
+# them have condition 443601: a differencing pair that differs by 20.
+# (Registered tier dates are shifted by a per-workspace secret.)
+RARE = 443601
+
+
+@pytest.fixture
+def ws(demo):
+    return wf.fresh_workspace(demo)
+
+
+@pytest.fixture
+def kernel(demo, ws):
+    k = wf.Kernel(demo, ws)
+    yield k
+    k.close()
+
+
+def ok(reply):
+    assert reply["status"] == "ok", reply
+    return reply
+
+
+def test_small_cells_and_margins_in_a_crosstab(kernel):
+    ok(kernel.run(HEADER)[0])
+    r, msgs = kernel.run('stats.Count(omop.Persons(), "race", "gender")')
+    ok(r)
+    html, plain = wf.html_of(msgs), wf.plain_of(msgs)
+    assert "<table" in html and "≤20" in html and "enclave-suppressed" in html
+    # Every row with exactly one hidden cell would let the total recompute
+    # it: the rule hides a second one.
+    for line in plain.splitlines():
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) >= 4 and cells[0] not in ("Total",) and not line.startswith("race"):
+            hidden = sum(1 for c in cells[1:-1] if c in ("≤20", "*"))
+            total_hidden = cells[-1] in ("≤20", "*")
+            assert hidden + total_hidden != 1, f"one hidden cell in a row with its total: {line}"
+
+
+def test_rare_condition_count_is_hidden(kernel):
+    ok(kernel.run(HEADER + AGE)[0])
+    r, msgs = kernel.run(f"stats.Count(a.WithCondition({RARE}))")
+    ok(r)
+    rows = [l.split() for l in wf.plain_of(msgs).splitlines() if l.startswith("all")]
+    assert rows == [["all", "≤20"]], wf.plain_of(msgs)
+
+
+def test_two_kernels_cannot_each_release_half_of_a_differencing_pair(demo):
+    ws = wf.fresh_workspace(demo, "controlled")
+    k1, k2 = wf.Kernel(demo, ws), wf.Kernel(demo, ws)
+    try:
+        ok(k1.run(HEADER + AGE)[0])
+        r, msgs = k1.run("stats.Count(a)")
+        ok(r)
+        assert "3,168" in wf.plain_of(msgs)
+        ok(k2.run(HEADER + AGE)[0])
+        r, msgs = k2.run(f"stats.Count(a.Minus(omop.Persons().WithCondition({RARE})))")
+        ok(r)
+        everything = wf.texts(msgs)
+        assert "3,148" not in everything and "3148" not in everything, everything
+        assert "differencing" in wf.plain_of(msgs)
+        r, msgs = k2.run("%releases")
+        assert "1 differencing" in wf.plain_of(msgs)
+    finally:
+        k1.close()
+        k2.close()
+
+
+def test_percentage_mean_and_max_of_small_groups_are_hidden(kernel):
+    ok(kernel.run(HEADER + AGE)[0])
+    r, msgs = kernel.run(f'stats.Describe(omop.Measurements(3004410).Of(a.WithCondition({RARE})), "value_as_number")')
+    ok(r)
+    plain = wf.plain_of(msgs)
+    assert "mean" in plain and not re.search(r"\d\.\d", plain.split("Notes")[0]), plain
+    r, msgs = kernel.run("%sql SELECT max(year_of_birth), min(year_of_birth), count(*) FROM person")
+    ok(r)
+    plain = wf.plain_of(msgs)
+    assert not re.search(r"\b19\d\d\b|\b20[01]\d\b", plain.split("\n", 2)[-1]), plain
+    r, msgs = kernel.run(f'stats.Table1(a.WithCondition({RARE}), "gender")')
+    ok(r)
+    assert "%" not in "".join(re.findall(r"\d+\.\d%", wf.plain_of(msgs)))
+
+
+def test_engine_errors_do_not_echo_data(kernel):
+    r, msgs = kernel.run("%sql SELECT CAST(zone_name AS INTEGER) z, count(*) FROM heart_rate_summary GROUP BY 1")
+    assert r["status"] == "error"
+    everything = wf.texts(msgs) + json.dumps(r)
+    for value in ("Fat Burn", "Cardio", "Peak", "Out of Range"):
+        assert value not in everything, everything
+
+
+def test_row_level_sql_is_refused(kernel):
+    r, _ = kernel.run("%sql SELECT person_id, year_of_birth FROM person")
+    assert r["status"] == "error" and "row-level" in r["evalue"]
+    r, _ = kernel.run("%sql SELECT count(*) FROM person WHERE person_id <> 17")
+    assert r["status"] == "error" and "17" not in r["evalue"]
+
+
+def test_taint_withholds_free_form_output_until_restart(demo, ws, kernel):
+    ok(kernel.run(HEADER)[0])
+    r, msgs = kernel.run('rows := omop.Collect(omop.Persons(), 5, "person_id", "year_of_birth")\n'
+                         'fmt.Println(rows)\nfmt.Println(rows.Len())')
+    ok(r)
+    streams = [m["content"]["text"] for m in msgs if m["msg_type"] == "stream"]
+    assert len(streams) == 1 and streams[0].startswith("[enclave] output withheld for review: r-0001"), streams
+    assert "8 lines" in streams[0]  # the header, 5 rows, a blank line, the count
+    # A kernel-built result is still released, whatever the worker holds.
+    r, msgs = kernel.run('stats.Count(omop.Persons(), "gender")')
+    ok(r)
+    assert "<table" in wf.html_of(msgs)
+    # Free-form displays, display ids and errors are held too.
+    r, msgs = kernel.run('display.HTML(fmt.Sprint(rows.Data[0][0]))')
+    assert [m["msg_type"] for m in msgs if m["msg_type"] not in ("execute_input", "status")] == ["stream"]
+    r, msgs = kernel.run('panic(fmt.Sprint(rows.Data[0]))')
+    assert r["status"] == "error" and r["ename"] == "Withheld", r
+    assert all(m["msg_type"] != "error" for m in msgs)
+    # The steward's queue holds the items; the author cannot approve them.
+    out = wf.enclave("review", "list", ws, "--json").stdout
+    items = json.loads(out)
+    assert {i["id"] for i in items} >= {"r-0001", "r-0002", "r-0003"}
+    res = wf.enclave("review", "approve", ws, "r-0001", "--as", "demo", check=False)
+    assert res.returncode != 0 and "cannot approve" in res.stderr
+    wf.enclave("review", "approve", ws, "r-0001", "--as", "steward", "--reason", "ok")
+    exported = [f for f in os.listdir(os.path.join(ws, "exports")) if f.startswith("r-0001")]
+    assert exported
+    manifest = json.load(open(os.path.join(ws, "exports", "manifest.json")))
+    assert any(e["id"] == "r-0001" for e in (manifest if isinstance(manifest, list) else manifest.get("items", [])))
+    # A fresh worker has no rows: output flows again.
+    kernel.restart()
+    r, msgs = kernel.run('import "fmt"\nfmt.Println("clean", 6*7)')
+    assert [m["content"]["text"] for m in msgs if m["msg_type"] == "stream"] == ["clean 42\n"]
+
+
+def test_audit_log_is_chained_and_survives_kill(demo, ws):
+    k = wf.Kernel(demo, ws)
+    ok(k.run(HEADER + 'stats.Count(omop.Persons(), "gender")')[0])
+    k.km.signal_kernel(signal.SIGKILL)
+    k.km.provisioner.process.wait(timeout=10)
+    assert not k.km.is_alive()
+    k.kc.stop_channels()
+    res = wf.enclave("audit", "verify", ws)
+    assert "chain intact" in res.stdout
+    show = wf.enclave("audit", "show", ws, "--type", "decision", "--json").stdout
+    entries = json.loads(show)
+    assert any("stats.Count" in json.dumps(e) for e in entries)
+    code = wf.enclave("audit", "show", ws, "--type", "code", "--json").stdout
+    assert "stats.Count" in code
+
+
+def test_output_budget_covers_every_channel(demo, ws):
+    k = wf.Kernel(demo, ws, env={"ENCLAVE_OUTPUT_CAP": "100000"})
+    try:
+        # clear_output floods count.
+        r, msgs = k.run('import "enclave/display"\nfor i := 0; i < 20000; i++ { display.Clear(false) }')
+        assert sum(1 for m in msgs if m["msg_type"] == "clear_output") < 10000
+        # user_expressions are bounded by the same budget and audited.
+        r, _ = k.run('import "strings"', user_expressions={f"e{i}": 'strings.Repeat("x", 10<<20)' for i in range(5)})
+        assert len(json.dumps(r["user_expressions"])) < 1 << 20
+        # A huge error is cut, on iopub and in the reply.
+        r, msgs = k.run('import "strings"\npanic(strings.Repeat("y", 5<<20))')
+        assert r["status"] == "error" and len(json.dumps(r)) < 200000
+    finally:
+        k.close()
