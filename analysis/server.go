@@ -150,6 +150,7 @@ var methods = map[string]method{
 	spec.MTable1:      (*Server).table1,
 	spec.MDescribe:    (*Server).describe,
 	spec.MIncidence:   (*Server).incidence,
+	spec.MSurvival:    (*Server).survival,
 	spec.MRegress:     (*Server).regress,
 	spec.MHistogram:   (*Server).histogram,
 	spec.MBar:         (*Server).bar,

@@ -198,3 +198,12 @@ func Linear(c omop.Cohort, formula string, vars Vars) Table {
 func Logistic(c omop.Cohort, formula string, vars Vars) Table {
 	return regress("stats.Logistic", "logistic", c, formula, vars)
 }
+
+// Survival is a Kaplan–Meier table of the time from each person's first
+// row of start (e.g. a diagnosis) to their first row of event on or after
+// it, censored at the end of observation, at the given days (default 1,
+// 2, 3 and 5 years). Days with few persons at risk or few events since
+// the previous day are hidden.
+func Survival(start, event omop.Events, days ...int) Table {
+	return table("stats.Survival", spec.MSurvival, spec.SurvivalArgs{Start: id("stats.Survival", start), Event: id("stats.Survival", event), Days: days})
+}

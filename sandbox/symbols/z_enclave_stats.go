@@ -19,6 +19,7 @@ func init() {
 		"Incidence": reflect.ValueOf(stats.Incidence),
 		"Linear":    reflect.ValueOf(stats.Linear),
 		"Logistic":  reflect.ValueOf(stats.Logistic),
+		"Survival":  reflect.ValueOf(stats.Survival),
 		"Table1":    reflect.ValueOf(stats.Table1),
 
 		// type definitions

@@ -1,0 +1,183 @@
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"enclave/api/spec"
+	"enclave/datasets"
+	"enclave/release"
+)
+
+// survival is a Kaplan–Meier table: from each person's first row of Start
+// to their first row of Event on or after it, censored at the end of the
+// person's observation (or the data cut), reported at the days asked for.
+//
+// The estimate at a day is a product over the event times before it, so
+// it is released only when the persons at risk and the events since the
+// previous reported day are each 0 or at least the minimum count: the
+// cumulative event counts are tied by margins (cumulative = previous +
+// interval), so an interval of 1–20 events hides its day.
+func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage) (any, error) {
+	var a spec.SurvivalArgs
+	if err := decode(args, &a); err != nil {
+		return nil, err
+	}
+	start, err := s.handle(a.Start)
+	if err != nil {
+		return nil, err
+	}
+	event, err := s.handle(a.Event)
+	if err != nil {
+		return nil, err
+	}
+	if start.events == nil || event.events == nil {
+		return nil, datasets.Errorf("stats.Survival takes two events handles: the start (e.g. a diagnosis) and the event")
+	}
+	if len(a.Days) == 0 {
+		a.Days = []int{365, 730, 1095, 1825}
+	}
+	if len(a.Days) > 40 {
+		return nil, datasets.Errorf("at most 40 report days")
+	}
+	days := append([]int(nil), a.Days...)
+	sort.Ints(days)
+	for _, d := range days {
+		if d <= 0 || d > 36500 {
+			return nil, datasets.Errorf("report days must be between 1 and 36500")
+		}
+	}
+	sd, ed := dateColumn(s.table(start.events.Table)), dateColumn(s.table(event.events.Table))
+	if sd == "" || ed == "" {
+		return nil, datasets.Errorf("both tables need a date column")
+	}
+	b := &sqlb{s: s}
+	sw, err := b.eventsWhere(start.events, "x")
+	if err != nil {
+		return nil, err
+	}
+	ew, err := b.eventsWhere(event.events, "y")
+	if err != nil {
+		return nil, err
+	}
+	cut := "DATE '" + s.dataCut + "'"
+	end := cut
+	if s.tables["observation_period"] != nil {
+		end = "coalesce((SELECT max(o.observation_period_end_date) FROM observation_period o WHERE o.person_id = st.person_id), " + cut + ")"
+	}
+	q := "WITH st AS (SELECT x.person_id, min(x." + quoteIdent(sd) + ") AS t0 FROM " + quoteIdent(start.events.Table) + " x" +
+		whereClause(sw) + " GROUP BY 1), ev AS (SELECT st.person_id, min(y." + quoteIdent(ed) + ") AS t1 FROM st JOIN " +
+		quoteIdent(event.events.Table) + " y ON y.person_id = st.person_id AND y." + quoteIdent(ed) + " >= st.t0" +
+		andClause(ew) + " GROUP BY 1) " +
+		"SELECT date_diff('day', st.t0, coalesce(ev.t1, least(" + end + ", " + cut + "))) AS t, ev.t1 IS NOT NULL AS e " +
+		"FROM st LEFT JOIN ev ON ev.person_id = st.person_id"
+	rows, err := s.db.QueryContext(ctx, q, b.args...)
+	if err != nil {
+		return nil, err
+	}
+	type obs struct {
+		t int
+		e bool
+	}
+	var data []obs
+	for rows.Next() {
+		var t int64
+		var e bool
+		if err := rows.Scan(&t, &e); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if t >= 0 {
+			data = append(data, obs{int(t), e})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	sort.Slice(data, func(i, j int) bool { return data[i].t < data[j].t })
+	n := int64(len(data))
+	tb := &built{title: fmt.Sprintf("Kaplan–Meier: from %s to %s", start.desc, event.desc)}
+	tb.columns = []string{"day", "at risk", "events so far", "survival", "95% CI low", "95% CI high"}
+	startPlan := cellPlan{C: &cohortPlan{Op: "with", Events: start.events}, At: s.dataCut}.bytes()
+	total := tb.add(&release.Cell{Stat: release.Count, Value: float64(n), Persons: n, Plan: startPlan, Desc: "persons with " + start.desc})
+	tb.rows = append(tb.rows, []*slot{{text: "0"}, {cell: total}, {text: "0"}, {text: "1.000"}, {text: ""}, {text: ""}})
+	// Walk the event times once, noting the estimate at each report day.
+	surv, varSum := 1.0, 0.0
+	i := 0
+	atRisk := n
+	var cumEvents int64
+	prevCum := tb.add(&release.Cell{Stat: release.Count, Value: 0, Persons: 0})
+	for _, d := range days {
+		for i < len(data) && data[i].t < d {
+			t := data[i].t
+			var deaths, gone int64
+			for i < len(data) && data[i].t == t {
+				if data[i].e {
+					deaths++
+				}
+				gone++
+				i++
+			}
+			if deaths > 0 && atRisk > 0 {
+				surv *= 1 - float64(deaths)/float64(atRisk)
+				if atRisk > deaths {
+					varSum += float64(deaths) / (float64(atRisk) * float64(atRisk-deaths))
+				}
+			}
+			cumEvents += deaths
+			atRisk -= gone
+		}
+		lo, hi := logLogCI(surv, varSum)
+		risk := tb.add(&release.Cell{Stat: release.Count, Value: float64(atRisk), Persons: atRisk})
+		cum := tb.add(&release.Cell{Stat: release.Count, Value: float64(cumEvents), Persons: cumEvents})
+		interval := tb.add(&release.Cell{Stat: release.Count, Value: cum.Value - prevCum.Value, Persons: cumEvents - prevCum.Persons})
+		if interval.Persons > 0 && interval.Persons < int64(s.sess.Policy.MinCount) {
+			// Hide this day rather than let the margin rule reach back
+			// and hide every earlier one.
+			cum.Status = spec.Secondary
+		}
+		tb.margins = append(tb.margins, release.Margin{Total: cum, Parts: []*release.Cell{prevCum, interval}})
+		sc := tb.add(&release.Cell{Stat: release.Rate, Value: surv, Persons: n, Denom: atRisk, Of: cum, Digits: 3})
+		lc := tb.add(&release.Cell{Stat: release.Rate, Value: lo, Persons: n, Denom: atRisk, Of: cum, Digits: 3})
+		hc := tb.add(&release.Cell{Stat: release.Rate, Value: hi, Persons: n, Denom: atRisk, Of: cum, Digits: 3})
+		for _, c := range []*release.Cell{sc, lc, hc} {
+			if atRisk < int64(s.sess.Policy.MinCount) {
+				c.Status = spec.Derived
+			}
+		}
+		tb.rows = append(tb.rows, []*slot{{text: fmt.Sprint(d)}, {cell: risk}, {cell: cum}, {cell: sc}, {cell: lc}, {cell: hc}})
+		prevCum = cum
+	}
+	tb.notes = append(tb.notes, "time from each person's first start row to their first event row on or after it; censored at the end of observation",
+		"a day is hidden when fewer than 21 persons are at risk or 1–20 events fall since the previous day shown; Greenwood log-log intervals")
+	return s.finish(ctx, cell, "stats.Survival("+start.desc+" → "+event.desc+")", tb)
+}
+
+// logLogCI is the 95% interval of a survival estimate s with Greenwood sum v.
+func logLogCI(s, v float64) (lo, hi float64) {
+	if s <= 0 || s >= 1 || v <= 0 {
+		return s, s
+	}
+	const z = 1.959963984540054
+	se := math.Sqrt(v) / math.Abs(math.Log(s))
+	return math.Pow(s, math.Exp(z*se)), math.Pow(s, math.Exp(-z*se))
+}
+
+func whereClause(w []string) string {
+	if len(w) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w, " AND ")
+}
+
+func andClause(w []string) string {
+	if len(w) == 0 {
+		return ""
+	}
+	return " AND " + strings.Join(w, " AND ")
+}
