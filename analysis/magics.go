@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 
 	"enclave/analysis/render"
@@ -40,6 +41,12 @@ func Magics(server func() (*Server, error)) map[string]kernel.Magic {
 				return &kernel.CellError{Name: "NoData", Value: err.Error()}
 			}
 			return m.run(s, ctx, c)
+		}, Complete: func(word string) []string {
+			s, err := server()
+			if err != nil {
+				return nil
+			}
+			return s.completeNames(word)
 		}}
 	}
 	return out
@@ -159,4 +166,31 @@ func (s *Server) magicAudit(ctx context.Context, m kernel.MagicCall) *kernel.Cel
 	}
 	s.showText(m.Out, b.String())
 	return nil
+}
+
+// completeNames completes table and column names of the tier (for %sql
+// and %describe): public schema, not data.
+func (s *Server) completeNames(word string) []string {
+	w := strings.ToLower(word)
+	seen := map[string]bool{}
+	var out []string
+	add := func(n string) {
+		if strings.HasPrefix(n, w) && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	for _, n := range s.order {
+		add(n)
+	}
+	for _, n := range s.order {
+		for _, c := range s.tables[n].Columns {
+			add(c.Name)
+		}
+	}
+	sort.Strings(out)
+	if len(out) > 200 {
+		out = out[:200]
+	}
+	return out
 }

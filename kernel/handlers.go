@@ -30,7 +30,9 @@ func (k *Kernel) complete(req *request) error {
 	}
 	cur := q.cursor()
 	res := Completion{Matches: []string{}, CursorStart: cur, CursorEnd: cur}
-	if c, ok := k.cfg.Executor.(Completer); ok && k.workspaceOK() {
+	if m, ok := k.magicCompletion(q.Code, cur); ok {
+		res = m
+	} else if c, ok := k.cfg.Executor.(Completer); ok && k.workspaceOK() {
 		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
 		r, err := c.Complete(ctx, q.Code, cur)
 		cancel()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // magic is a kernel-side command: a cell line starting with '%', answered
@@ -28,6 +29,43 @@ var magics = map[string]magic{
 type Magic struct {
 	Help string
 	Run  func(ctx context.Context, m MagicCall) *CellError
+	// Complete, when set, returns completions of the word before the
+	// cursor in a cell of this magic (table and column names for %sql).
+	Complete func(word string) []string
+}
+
+// magicCompletion completes the words of a magic cell ("%sql SELECT …
+// FROM meas", "%describe cond") with the magic's own Complete, when the
+// cursor is in a cell that starts with a served magic.
+func (k *Kernel) magicCompletion(code string, cursor int) (Completion, bool) {
+	r := []rune(code)
+	if cursor > len(r) {
+		cursor = len(r)
+	}
+	trimmed := strings.TrimLeft(code, " \t\r\n")
+	if !strings.HasPrefix(trimmed, "%") {
+		return Completion{}, false
+	}
+	line, _, _ := strings.Cut(trimmed, "\n")
+	name, _, _ := strings.Cut(strings.TrimLeft(line, "%"), " ")
+	m, ok := k.cfg.Magics[name]
+	if !ok || m.Complete == nil {
+		return Completion{}, false
+	}
+	start := cursor
+	for start > 0 && (r[start-1] == '_' || r[start-1] == '.' || unicode.IsLetter(r[start-1]) || unicode.IsDigit(r[start-1])) {
+		start--
+	}
+	word := string(r[start:cursor])
+	if i := strings.LastIndex(word, "."); i >= 0 { // table.column: complete the column
+		start += len([]rune(word[:i+1]))
+		word = word[i+1:]
+	}
+	matches := m.Complete(word)
+	if matches == nil {
+		matches = []string{}
+	}
+	return Completion{Matches: matches, CursorStart: start, CursorEnd: cursor}, true
 }
 
 // MagicCall is one use of a Magic.
