@@ -165,7 +165,9 @@ func (s *Server) Call(ctx context.Context, cell, name string, args json.RawMessa
 	if !ok {
 		return nil, fmt.Errorf("no enclave API method %q", clip(name, 60))
 	}
+	stop := s.progress(ctx, name)
 	v, err := m(s, ctx, cell, args)
+	stop()
 	if err != nil {
 		s.sess.Record(audit.Entry{Type: "error", Cell: cell, Data: auditJSON(map[string]any{"method": name, "error": datasets.AuditText(err)})})
 		var de *datasets.Error

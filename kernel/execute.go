@@ -354,7 +354,22 @@ func (s *cellSink) Call(ctx context.Context, method string, args json.RawMessage
 	if s.k.cfg.API == nil {
 		return nil, fmt.Errorf("%w %q", errNoAPI, method)
 	}
-	return s.k.cfg.API(ctx, s.req.msg.Header.MsgID, method, args)
+	return s.k.cfg.API(WithDisplay(ctx, s.Display), s.req.msg.Header.MsgID, method, args)
+}
+
+type displayKey struct{}
+
+// WithDisplay returns ctx carrying show, for DisplayFrom.
+func WithDisplay(ctx context.Context, show func(*Display)) context.Context {
+	return context.WithValue(ctx, displayKey{}, show)
+}
+
+// DisplayFrom returns, inside an API call (Config.API), a function that
+// shows a display in the calling cell (progress of long work), or nil.
+// It may be used until the call returns, from one goroutine at a time.
+func DisplayFrom(ctx context.Context) func(*Display) {
+	f, _ := ctx.Value(displayKey{}).(func(*Display))
+	return f
 }
 
 // inputReply passes a frontend's answer to the cell waiting for it.
