@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"enclave/datasets/workspace"
+	"enclave/release"
 )
 
 func init() {
@@ -259,8 +260,17 @@ func workspaceCheck(args []string, out io.Writer, now time.Time) error {
 		return err
 	}
 	defer s.Close()
-	fmt.Fprintf(out, "access granted\n%s", s.Info.Text())
+	// The kernel refuses a workspace whose policy loosens a rule: say so here.
+	pol, err := release.LoadPolicy(s.Workspace.Dir, s.Workspace.Policy)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "access granted\n%sdisclosure policy:\n%s", s.Info.Text(), indent(pol.Text()))
 	return nil
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(strings.TrimSuffix(s, "\n"), "\n", "\n  ") + "\n"
 }
 
 // workspaceList is a repeatable string flag.
