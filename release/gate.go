@@ -239,6 +239,7 @@ func (g *Gate) CellDone(cell string) []kernel.Output {
 		data["held_dropped_bytes"] = c.heldDrop
 	}
 	sess.record(audit.Entry{Type: "output", Cell: cell, Data: jsonObj(data)})
+	sess.cellReleased(c.used)
 	return out
 }
 

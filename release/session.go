@@ -26,7 +26,10 @@ type Session struct {
 	Audit      *audit.Log // nil: decisions are not recorded (tests)
 	Airlock    *airlock.Queue
 	Sets       SetSource
-	ID         string // kernel session id
+	// WorkspaceEgress counts what all sessions of the workspace released;
+	// nil in sessions without a workspace.
+	WorkspaceEgress *WorkspaceEgress
+	ID              string // kernel session id
 	Researcher string
 	Workspace  string
 
@@ -271,6 +274,29 @@ func (s *Session) addEgress(n int64) {
 	}
 }
 
+// cellReleased adds a finished cell's bytes to the workspace's volume and
+// raises the workspace egress alert once it is spent.
+func (s *Session) cellReleased(n int64) {
+	if s.WorkspaceEgress == nil || n == 0 {
+		return
+	}
+	total, err := s.WorkspaceEgress.Add(n)
+	if err != nil {
+		s.record(audit.Entry{Type: "error", Data: jsonObj(map[string]any{"egress": err.Error()})})
+		return
+	}
+	s.mu.Lock()
+	alert := !s.alerted && s.Policy.WorkspaceEgress > 0 && total > s.Policy.WorkspaceEgress
+	if alert {
+		s.alerted = true
+	}
+	s.mu.Unlock()
+	if alert {
+		s.record(audit.Entry{Type: "alert", Rules: []string{"workspace_egress"},
+			Data: jsonObj(map[string]any{"workspace_released_bytes": total, "workspace_egress": s.Policy.WorkspaceEgress})})
+	}
+}
+
 // egressSpent reports whether free-form output must now be held.
 func (s *Session) egressSpent() bool {
 	s.mu.Lock()
@@ -287,7 +313,7 @@ func (s *Session) Egress() int64 {
 
 // Where the release layer keeps its files in a workspace directory.
 const (
-	HistoryDir  = "release"
+	HistoryDir  = "release" // also holds EgressFile
 	HistoryFile = "history.jsonl"
 	AirlockDir  = "airlock"
 )

@@ -326,7 +326,13 @@ func openRelease(s *workspace.Session, session string, outCap int64, logger *log
 		log.Close()
 		return nil, nil, err
 	}
-	rel := &release.Session{Policy: pol, History: hist, Audit: log, Airlock: air, ID: session,
+	egress, err := release.OpenWorkspaceEgress(filepath.Join(dir, release.HistoryDir, release.EgressFile))
+	if err != nil {
+		hist.Close()
+		log.Close()
+		return nil, nil, err
+	}
+	rel := &release.Session{Policy: pol, History: hist, Audit: log, Airlock: air, WorkspaceEgress: egress, ID: session,
 		Researcher: s.Info.Researcher, Workspace: s.Info.Name}
 	rel.Record(audit.Entry{Type: "session_start", Data: mustJSON(map[string]any{"workspace": s.Info.Name, "tier": s.Info.Tier,
 		"purpose": s.Info.Purpose, "datasets": s.Info.Datasets})})

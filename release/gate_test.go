@@ -1,0 +1,190 @@
+package release
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"enclave/api/spec"
+	"enclave/kernel"
+	"enclave/release/airlock"
+	"enclave/release/audit"
+)
+
+func testSession(t *testing.T, mod func(*Policy)) *Session {
+	t.Helper()
+	dir := t.TempDir()
+	air, err := airlock.Open(filepath.Join(dir, AirlockDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := audit.Open(filepath.Join(dir, "audit", "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eg, err := OpenWorkspaceEgress(filepath.Join(dir, HistoryDir, EgressFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Defaults()
+	if mod != nil {
+		mod(&p)
+	}
+	s := &Session{Policy: p, Airlock: air, Audit: log, WorkspaceEgress: eg, ID: "sess-1234567890", Researcher: "alice"}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func out(cell, msgType string, content any) kernel.Output {
+	b, _ := json.Marshal(content)
+	return kernel.Output{Cell: cell, MsgType: msgType, Content: b}
+}
+
+func stream(cell, text string) kernel.Output {
+	return out(cell, "stream", map[string]string{"name": "stdout", "text": text})
+}
+
+func TestGateSubstitutesKernelRenderings(t *testing.T) {
+	s := testSession(t, nil)
+	g := NewGate(s)
+	ref := s.Register(map[string]any{"text/html": "<table>kernel</table>", "text/plain": "kernel"})
+	got := g.Release(out("c1", "display_data", map[string]any{
+		"data":      map[string]any{spec.MIMERef: spec.Ref{Ref: ref}, "text/plain": "worker's own text"},
+		"metadata":  map[string]any{"worker": "meta"},
+		"transient": map[string]any{"display_id": "value-42"},
+	}))
+	if len(got) != 1 {
+		t.Fatalf("got %v", got)
+	}
+	c := string(got[0].Content)
+	for _, bad := range []string{"worker's own text", "value-42", "worker", spec.MIMERef} {
+		if strings.Contains(c, bad) {
+			t.Errorf("released display keeps %q: %s", bad, c)
+		}
+	}
+	if !strings.Contains(c, "<table>kernel</table>") || !strings.Contains(c, `"display_id":"enclave-`) {
+		t.Errorf("released %s", c)
+	}
+	// An unknown reference shows a notice, never the worker's bundle.
+	got = g.Release(out("c1", "execute_result", map[string]any{"execution_count": 1,
+		"data": map[string]any{spec.MIMERef: spec.Ref{Ref: "res-999"}, "text/plain": "forged"}}))
+	if len(got) != 1 || got[0].MsgType != "stream" || strings.Contains(string(got[0].Content), "forged") {
+		t.Errorf("unknown ref: %v", got)
+	}
+	// A free-form display keeps its content but not the worker's display id.
+	got = g.Release(out("c1", "display_data", map[string]any{"data": map[string]any{"text/plain": "x"},
+		"metadata": map[string]any{}, "transient": map[string]any{"display_id": "secret-value"}}))
+	if len(got) != 1 || strings.Contains(string(got[0].Content), "secret-value") {
+		t.Errorf("display id passed: %s", got[0].Content)
+	}
+	g.CellDone("c1")
+}
+
+func TestTaintWithholdsFreeFormToTheAirlock(t *testing.T) {
+	s := testSession(t, nil)
+	g := NewGate(s)
+	if got := g.Release(stream("c1", "before\n")); len(got) != 1 {
+		t.Fatalf("clean worker's output withheld: %v", got)
+	}
+	g.CellDone("c1")
+	s.Taint("Collect of all persons")
+	ref := s.Register(map[string]any{"text/plain": "a released table"})
+	for _, o := range []kernel.Output{
+		stream("c2", "row 1\nrow 2\n"),
+		out("c2", "display_data", map[string]any{"data": map[string]any{"text/html": "<b>123</b>"}}),
+		out("c2", "clear_output", map[string]any{"wait": false}),
+		out("c2", "error", map[string]any{"ename": "panic", "evalue": "person 123", "traceback": []string{}}),
+		out("c2", "user_expression", map[string]any{"status": "ok"}),
+	} {
+		if got := g.Release(o); len(got) != 0 {
+			t.Errorf("%s released under taint: %s", o.MsgType, got[0].Content)
+		}
+	}
+	if got := g.Release(out("c2", "execute_result", map[string]any{"execution_count": 2,
+		"data": map[string]any{spec.MIMERef: spec.Ref{Ref: ref}}})); len(got) != 1 {
+		t.Errorf("a kernel-built result was withheld under taint")
+	}
+	if got := g.Release(out("q1", "inspect_reply", map[string]any{"text/plain": "value"})); got != nil {
+		t.Errorf("inspect under taint: %v", got)
+	}
+	notice := g.CellDone("c2")
+	if len(notice) != 1 {
+		t.Fatalf("no notice: %v", notice)
+	}
+	var n struct{ Text string }
+	json.Unmarshal(notice[0].Content, &n)
+	if !strings.HasPrefix(n.Text, "[enclave] output withheld for review: r-0001, 2 lines") || !strings.Contains(n.Text, "1 error") {
+		t.Errorf("notice %q", n.Text)
+	}
+	it, content, err := s.Airlock.Get("r-0001")
+	if err != nil || it.Author != "alice" || it.Cell != "c2" || !strings.Contains(string(content), "row 2") || !strings.Contains(string(content), "person 123") {
+		t.Fatalf("airlock item %+v %q %v", it, content, err)
+	}
+	s.Untaint()
+	if got := g.Release(stream("c3", "after restart\n")); len(got) != 1 {
+		t.Errorf("output withheld after a fresh worker")
+	}
+}
+
+func TestBudgetCoversEveryChannel(t *testing.T) {
+	s := testSession(t, func(p *Policy) { p.CellOutput = 1000 })
+	g := NewGate(s)
+	var released int
+	for i := 0; i < 200; i++ {
+		for _, o := range g.Release(out("c1", "clear_output", map[string]any{"wait": false})) {
+			released += len(o.Content)
+		}
+	}
+	if released > 1000+200 {
+		t.Errorf("clear_output flood released %d bytes past a 1000-byte budget", released)
+	}
+	g.CellDone("c1")
+	got := g.Release(out("c2", "error", map[string]any{"ename": "panic", "evalue": strings.Repeat("v", 100000),
+		"traceback": []string{strings.Repeat("t", 100000)}}))
+	if len(got) < 1 || got[0].MsgType != "error" || len(got[0].Content) > errorMax+500 {
+		t.Fatalf("a huge error: %d outputs, first %d bytes", len(got), len(got[0].Content))
+	}
+	g.CellDone("c2")
+	got = g.Release(stream("c3", strings.Repeat("s", 5000)))
+	total := 0
+	for _, o := range got {
+		total += len(o.Content)
+	}
+	if total > 1000+200 || len(got) != 2 {
+		t.Errorf("stream over budget: %d outputs, %d bytes", len(got), total)
+	}
+}
+
+func TestEgressVolumesHoldFreeForm(t *testing.T) {
+	s := testSession(t, func(p *Policy) { p.SessionEgress = 300 })
+	g := NewGate(s)
+	for i := 0; i < 10; i++ {
+		g.Release(stream("c1", strings.Repeat("x", 50)))
+	}
+	if !s.egressSpent() {
+		t.Fatal("session volume spent but no alert")
+	}
+	if got := g.Release(stream("c1", "more")); len(got) != 0 {
+		t.Errorf("free-form output released past the session volume")
+	}
+	if n := g.CellDone("c1"); len(n) != 1 || !strings.Contains(string(n[0].Content), "egress volume") {
+		t.Errorf("notice %v", n)
+	}
+	es, _ := audit.Read(s.Audit.Path(), audit.Filter{Type: "alert"})
+	if len(es) != 1 || es[0].Rules[0] != "egress" {
+		t.Errorf("alerts %+v", es)
+	}
+
+	// Two sessions of one workspace share the workspace volume.
+	a := testSession(t, func(p *Policy) { p.WorkspaceEgress = 500 })
+	b := &Session{Policy: a.Policy, WorkspaceEgress: a.WorkspaceEgress, Audit: a.Audit, ID: "other"}
+	ga, gb := NewGate(a), NewGate(b)
+	ga.Release(stream("a1", strings.Repeat("x", 300)))
+	ga.CellDone("a1")
+	gb.Release(stream("b1", strings.Repeat("y", 300)))
+	gb.CellDone("b1")
+	if !b.egressSpent() {
+		t.Error("the workspace volume spent by two sessions raised no alert")
+	}
+}
