@@ -21,17 +21,17 @@ import (
 // worker's taint, the results the kernel rendered for this session, and
 // the egress counters. The analysis API and the Gate share it.
 type Session struct {
-	Policy     Policy
-	History    *History
-	Audit      *audit.Log // nil: decisions are not recorded (tests)
-	Airlock    *airlock.Queue
-	Sets       SetSource
+	Policy  Policy
+	History *History
+	Audit   *audit.Log // nil: decisions are not recorded (tests)
+	Airlock *airlock.Queue
+	Sets    SetSource
 	// WorkspaceEgress counts what all sessions of the workspace released;
 	// nil in sessions without a workspace.
 	WorkspaceEgress *WorkspaceEgress
 	ID              string // kernel session id
-	Researcher string
-	Workspace  string
+	Researcher      string
+	Workspace       string
 
 	mu       sync.Mutex
 	tainted  string // why the worker is tainted; "" when clean
