@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"enclave/datasets"
+	"enclave/datasets/omop"
 )
 
 // variable is a grouping variable: a SQL expression over the person alias
@@ -147,33 +148,12 @@ func (s *Server) label(ctx context.Context, v variable, val any) string {
 
 func label(s *Server, ctx context.Context, v variable, x int64) string { return s.label(ctx, v, x) }
 
-// normaliseKey maps driver values to int64, float64, string, bool or nil.
+// normaliseKey maps driver values to int64, float64, string, bool or nil
+// (dates as YYYY-MM-DD).
 func normaliseKey(v any) any {
-	switch x := v.(type) {
-	case int8:
-		return int64(x)
-	case int16:
-		return int64(x)
-	case int32:
-		return int64(x)
-	case int64:
-		return x
-	case uint8:
-		return int64(x)
-	case uint16:
-		return int64(x)
-	case uint32:
-		return int64(x)
-	case uint64:
-		return int64(x)
-	case float32:
-		return float64(x)
-	case []byte:
-		return string(x)
-	case time.Time:
-		return x.Format("2006-01-02")
-	case float64, string, bool, nil:
-		return x
+	x := omop.Normalise(v)
+	if t, ok := x.(time.Time); ok {
+		return t.Format("2006-01-02")
 	}
-	return fmt.Sprint(v)
+	return x
 }

@@ -85,7 +85,7 @@ func (g *EgressGate) Release(o Output) []Output {
 	}
 	var out []Output
 	if !c.noticed && o.MsgType == "stream" {
-		if cut, ok := cutStream(o, g.CellCap-c.used); ok {
+		if cut, ok := CutStream(o, g.CellCap-c.used); ok {
 			out = append(out, cut)
 			c.used += int64(len(cut.Content))
 			g.released += int64(len(cut.Content))
@@ -96,7 +96,7 @@ func (g *EgressGate) Release(o Output) []Output {
 	g.withheld += size
 	if !c.noticed {
 		c.noticed = true
-		n := g.notice(o.Cell, fmt.Sprintf("\n[enclave] this cell's output passed the %s limit; the rest is not shown.\n", byteSize(g.CellCap)))
+		n := g.notice(o.Cell, fmt.Sprintf("\n[enclave] this cell's output passed the %s limit; the rest is not shown.\n", ByteSize(g.CellCap)))
 		g.released += int64(len(n.Content))
 		out = append(out, n)
 	}
@@ -130,8 +130,9 @@ func (g *EgressGate) notice(cell, text string) Output {
 	return Output{Cell: cell, MsgType: "stream", Content: b}
 }
 
-// cutStream returns o with its text cut so the content fits in room bytes.
-func cutStream(o Output, room int64) (Output, bool) {
+// CutStream returns o, a stream output, with its text cut at a rune
+// boundary so the content fits in room bytes; false if nothing fits.
+func CutStream(o Output, room int64) (Output, bool) {
 	var s struct {
 		Name string `json:"name"`
 		Text string `json:"text"`
@@ -157,8 +158,11 @@ func cutStream(o Output, room int64) (Output, bool) {
 	return Output{Cell: o.Cell, MsgType: o.MsgType, Content: b}, true
 }
 
-func byteSize(n int64) string {
+// ByteSize renders a byte count for people: "32 MiB", "64 KiB", "100-byte".
+func ByteSize(n int64) string {
 	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
 	case n >= 1<<20 && n%(1<<20) == 0:
 		return fmt.Sprintf("%d MiB", n>>20)
 	case n >= 1<<10 && n%(1<<10) == 0:

@@ -136,7 +136,7 @@ func (g *Gate) admit(c *cellState, o kernel.Output) []kernel.Output {
 	var out []kernel.Output
 	switch o.MsgType {
 	case "stream":
-		if cut, ok := cutStream(o, limit-c.used); ok && !c.capNoticed {
+		if cut, ok := kernel.CutStream(o, limit-c.used); ok && !c.capNoticed {
 			out = append(out, g.count(c, cut)...)
 			c.cut += size - int64(len(cut.Content))
 		} else {
@@ -149,7 +149,7 @@ func (g *Gate) admit(c *cellState, o kernel.Output) []kernel.Output {
 	}
 	if !c.capNoticed {
 		c.capNoticed = true
-		n := g.notice(o.Cell, fmt.Sprintf("\n[enclave] this cell's output passed the %s limit; the rest is not shown.\n", byteSize(limit)))
+		n := g.notice(o.Cell, fmt.Sprintf("\n[enclave] this cell's output passed the %s limit; the rest is not shown.\n", kernel.ByteSize(limit)))
 		out = append(out, g.count(c, n)...)
 	}
 	return out
@@ -355,33 +355,6 @@ func shortID(s string) string {
 func (g *Gate) notice(cell, text string) kernel.Output {
 	b, _ := wire.Marshal(map[string]string{"name": "stderr", "text": text})
 	return kernel.Output{Cell: cell, MsgType: "stream", Content: b}
-}
-
-// cutStream returns o with its text cut so the content fits in room bytes.
-func cutStream(o kernel.Output, room int64) (kernel.Output, bool) {
-	var s struct {
-		Name string `json:"name"`
-		Text string `json:"text"`
-	}
-	if room <= 0 || json.Unmarshal(o.Content, &s) != nil {
-		return kernel.Output{}, false
-	}
-	b := []byte(o.Content)
-	keep := len(s.Text)
-	for int64(len(b)) > room {
-		keep -= int(int64(len(b)) - room)
-		for keep > 0 && !utf8.RuneStart(s.Text[keep]) {
-			keep--
-		}
-		if keep <= 0 {
-			return kernel.Output{}, false
-		}
-		var err error
-		if b, err = wire.Marshal(map[string]string{"name": s.Name, "text": s.Text[:keep]}); err != nil {
-			return kernel.Output{}, false
-		}
-	}
-	return kernel.Output{Cell: o.Cell, MsgType: o.MsgType, Content: b}, true
 }
 
 // shortError cuts an error to errorMax bytes: its name, the start of its

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"enclave/kernel"
 )
 
 // Policy is the set of disclosure rules in force in a workspace. Defaults()
@@ -243,18 +245,6 @@ func (p Policy) Text() string {
 		b.WriteString("row-level access   not allowed in this workspace\n")
 	}
 	fmt.Fprintf(&b, "output budget      %s per cell; %s per session and %s per workspace before output is held for review\n",
-		byteSize(p.CellOutput), byteSize(p.SessionEgress), byteSize(p.WorkspaceEgress))
+		kernel.ByteSize(p.CellOutput), kernel.ByteSize(p.SessionEgress), kernel.ByteSize(p.WorkspaceEgress))
 	return b.String()
-}
-
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
 }

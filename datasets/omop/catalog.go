@@ -269,7 +269,7 @@ func (c *Catalog) Aggregate(ctx context.Context, q datasets.Query) (*datasets.Re
 		}
 		cell := datasets.Cell{Key: make([]any, n)}
 		for i := 0; i < n; i++ {
-			cell.Key[i] = normalise(vals[i])
+			cell.Key[i] = Normalise(vals[i])
 		}
 		cell.Rows = int64(toFloat(vals[n]))
 		cell.Persons = int64(toFloat(vals[n+1]))
@@ -498,8 +498,9 @@ func (c *Catalog) isIdentifier(t *datasets.TableInfo, ref string) bool {
 	return true
 }
 
-// normalise maps driver values to the Key types documented in datasets.Cell.
-func normalise(v any) any {
+// Normalise maps DuckDB driver values to the Key types documented in
+// datasets.Cell: int64, float64, string, bool, time.Time or nil.
+func Normalise(v any) any {
 	switch x := v.(type) {
 	case int8:
 		return int64(x)
@@ -528,7 +529,7 @@ func normalise(v any) any {
 }
 
 func toFloat(v any) float64 {
-	switch x := normalise(v).(type) {
+	switch x := Normalise(v).(type) {
 	case int64:
 		return float64(x)
 	case float64:
