@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 
+from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -48,8 +49,10 @@ class Kernel:
                         "--workspace", ws, "--researcher", "demo", "--env", "ENCLAVE_HOME=" + os.path.join(demo, "home")]
                        + [a for k, v in (env or {}).items() for a in ("--env", f"{k}={v}")],
                        check=True, capture_output=True)
-        os.environ["JUPYTER_PATH"] = os.path.join(self.prefix, "share", "jupyter")
-        self.km = KernelManager(kernel_name="enclave-rel")
+        # Only this kernel's spec directory, without changing the
+        # environment other test modules rely on.
+        ksm = KernelSpecManager(kernel_dirs=[os.path.join(self.prefix, "share", "jupyter", "kernels")])
+        self.km = KernelManager(kernel_name="enclave-rel", kernel_spec_manager=ksm)
         self.km.start_kernel()
         self.kc = self.km.client()
         self.kc.start_channels()
