@@ -18,8 +18,9 @@ const ExitStuck = 3
 
 func main() {
 	// A runaway recursion in a cell should end the worker quickly, not
-	// after it has grown a 1 GB stack.
-	debug.SetMaxStack(256 << 20)
+	// after it has grown a 1 GB stack. 128 MB holds over 100,000 frames of
+	// interpreted recursion (400,000 overflow it in about a second here).
+	debug.SetMaxStack(128 << 20)
 	// When the worker dies of a panic the kernel reads "panic: …" from its
 	// stderr: print no goroutine dumps after it (they carry raw argument
 	// words). Runtime fatal errors (stack overflow) dump all goroutines
