@@ -209,7 +209,8 @@ func (s *Server) countTable(ctx context.Context, cell string, a spec.CountArgs) 
 		r := byKey[keyString(key, fixed)]
 		plan := planFor(h, at, vars, key, fixed)
 		desc := describeKey(s, ctx, "persons in "+h.desc, vars, key, fixed)
-		pc := t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons), Persons: r.persons, Plan: plan.bytes(), Desc: desc})
+		pc := t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons), Persons: r.persons, Plan: plan.bytes(), Desc: desc,
+			Partitions: partitionsOf(h, at, vars, key, fixed)})
 		var rc *release.Cell
 		if events {
 			rc = t.add(&release.Cell{Stat: release.Rows, Value: float64(r.rows), Persons: r.persons, Of: pc, Desc: "rows: " + desc})
@@ -409,7 +410,7 @@ func (s *Server) table1(ctx context.Context, cell string, args json.RawMessage) 
 		k, f := key(-1, nil)
 		r := res[gi].byKey[keyString(k, f)]
 		totals[gi] = t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons), Persons: r.persons,
-			Plan: planFor(g.h, at, vars, k, f).bytes(), Desc: "persons in " + g.h.desc})
+			Plan: planFor(g.h, at, vars, k, f).bytes(), Desc: "persons in " + g.h.desc, Partitions: partitionsOf(g.h, at, vars, k, f)})
 		totalRow = append(totalRow, &slot{cell: totals[gi]}, &slot{text: "100%"})
 	}
 	t.rows = append(t.rows, totalRow)
@@ -436,7 +437,7 @@ func (s *Server) table1(ctx context.Context, cell string, args json.RawMessage) 
 				r := res[gi].byKey[keyString(k, f)]
 				desc := describeKey(s, ctx, "persons in "+g.h.desc, vars, k, f)
 				c := t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons), Persons: r.persons,
-					Plan: planFor(g.h, at, vars, k, f).bytes(), Desc: desc})
+					Plan: planFor(g.h, at, vars, k, f).bytes(), Desc: desc, Partitions: partitionsOf(g.h, at, vars, k, f)})
 				pct := 0.0
 				if totals[gi].Persons > 0 {
 					pct = 100 * float64(r.persons) / float64(totals[gi].Persons)
@@ -516,7 +517,8 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		}
 		plan := planFor(hv, at, vars, r.key, r.fixed).bytes()
 		desc := describeKey(s, ctx, name+" of "+h.desc, vars, r.key, r.fixed)
-		pc := t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons), Persons: r.persons, Plan: plan, Desc: "persons with " + desc})
+		pc := t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons), Persons: r.persons, Plan: plan, Desc: "persons with " + desc,
+			Partitions: partitionsOf(hv, at, vars, r.key, r.fixed)})
 		row := []*slot{}
 		for i, v := range vars {
 			row = append(row, &slot{text: s.label(ctx, v, r.key[i])})
@@ -643,8 +645,10 @@ func (s *Server) incidenceTable(ctx context.Context, cell string, a spec.Inciden
 			num = toInt(r.extra[0])
 		}
 		desc := describeKey(s, ctx, h.desc, vars, k, f)
-		den := t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons), Persons: r.persons, Plan: planFor(h, at, vars, k, f).bytes(), Desc: "persons in " + desc})
-		nc := t.add(&release.Cell{Stat: release.Count, Value: float64(num), Persons: num, Plan: planFor(both, at, vars, k, f).bytes(), Desc: "with outcome: " + desc})
+		den := t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons), Persons: r.persons, Plan: planFor(h, at, vars, k, f).bytes(),
+			Desc: "persons in " + desc, Partitions: partitionsOf(h, at, vars, k, f)})
+		nc := t.add(&release.Cell{Stat: release.Count, Value: float64(num), Persons: num, Plan: planFor(both, at, vars, k, f).bytes(),
+			Desc: "with outcome: " + desc, Partitions: partitionsOf(both, at, vars, k, f)})
 		// The persons without the outcome can be derived: a hidden cell
 		// that the margin rule protects like any other.
 		rest := t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons - num), Persons: r.persons - num})

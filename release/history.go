@@ -36,6 +36,15 @@ type Record struct {
 	Plan    json.RawMessage `json:"plan"`
 	Session string          `json:"session,omitempty"`
 	Time    time.Time       `json:"time"`
+	// Parts are the partitions the cell belongs to (count cells only).
+	Parts []Partition `json:"parts,omitempty"`
+}
+
+// partitionState is what the history knows of one partition group.
+type partitionState struct {
+	total    int64
+	hasTotal bool
+	parts    map[string]int64
 }
 
 // History is the workspace's history of released cells, shared by every
@@ -52,6 +61,7 @@ type History struct {
 	recs  []Record // every record read, in file order
 	order []int32  // indexes of recs sorted by Size
 	seen  map[string]bool
+	parts map[string]*partitionState // by Partition.Group
 	cache *setCache
 }
 
@@ -65,7 +75,7 @@ func OpenHistory(path, session string) (*History, error) {
 	if err != nil {
 		return nil, fmt.Errorf("release: history: %w", err)
 	}
-	h := &History{path: path, session: session, f: f, seen: map[string]bool{}, cache: newSetCache(256)}
+	h := &History{path: path, session: session, f: f, seen: map[string]bool{}, parts: map[string]*partitionState{}, cache: newSetCache(256)}
 	if err := h.lock(syscall.LOCK_SH); err != nil {
 		f.Close()
 		return nil, err
@@ -129,6 +139,7 @@ func (h *History) refresh() error {
 			return fmt.Errorf("release: history %s is corrupt at byte %d", h.path, h.off-int64(len(line)))
 		}
 		h.seen[recordKey(rec.Size, rec.Plan)] = true
+		h.notePartitions(rec)
 		h.recs = append(h.recs, rec) // indexed by the deferred h.index
 	}
 }
@@ -136,8 +147,68 @@ func (h *History) refresh() error {
 // add inserts rec into the in-memory index.
 func (h *History) add(rec Record) {
 	h.seen[recordKey(rec.Size, rec.Plan)] = true
+	h.notePartitions(rec)
 	h.recs = append(h.recs, rec)
 	h.insert(int32(len(h.recs) - 1))
+}
+
+// notePartitions records a released count in its partition groups.
+func (h *History) notePartitions(rec Record) {
+	for _, p := range rec.Parts {
+		st := h.parts[p.Group]
+		if st == nil {
+			st = &partitionState{parts: map[string]int64{}}
+			h.parts[p.Group] = st
+		}
+		if p.Level == "" {
+			st.total, st.hasTotal = rec.Size, true
+		} else {
+			st.parts[p.Level] = rec.Size
+		}
+	}
+}
+
+// remainderSmall reports whether releasing c, together with the other
+// released cells of d, leaves a partition group with a remainder (its
+// total less its released parts) of 1..limit persons.
+func (h *History) remainderSmall(c *Cell, d *Decision, limit int64) bool {
+	for _, p := range c.Partitions {
+		st := h.parts[p.Group]
+		total, hasTotal := int64(0), false
+		parts := map[string]int64{}
+		if st != nil {
+			total, hasTotal = st.total, st.hasTotal
+			for l, n := range st.parts {
+				parts[l] = n
+			}
+		}
+		for _, o := range d.Cells {
+			if o.Suppressed() || o.Stat != Count {
+				continue
+			}
+			for _, q := range o.Partitions {
+				if q.Group != p.Group {
+					continue
+				}
+				if q.Level == "" {
+					total, hasTotal = o.Persons, true
+				} else {
+					parts[q.Level] = o.Persons
+				}
+			}
+		}
+		if !hasTotal || len(parts) == 0 {
+			continue
+		}
+		rest := total
+		for _, n := range parts {
+			rest -= n
+		}
+		if rest > 0 && rest <= limit {
+			return true
+		}
+	}
+	return false
 }
 
 // index adds recs[from:] to order: one at a time when they are few, else
@@ -216,6 +287,17 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 				changed = true
 			}
 		}
+		// Partitions: a count that, with what is released, leaves a small
+		// remainder of a partition is hidden too.
+		for _, c := range d.Cells {
+			if c.Suppressed() || c.Stat != Count || len(c.Partitions) == 0 {
+				continue
+			}
+			if h.remainderSmall(c, d, limit) {
+				c.Status = spec.Difference
+				changed = true
+			}
+		}
 		if !changed {
 			break
 		}
@@ -240,6 +322,9 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 			continue
 		}
 		rec := Record{Size: c.Persons, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now}
+		if c.Stat == Count {
+			rec.Parts = c.Partitions
+		}
 		if err := enc.Encode(rec); err != nil { // one line, with its newline
 			return fmt.Errorf("release: history: %w", err)
 		}

@@ -395,3 +395,54 @@ func TestHistoryFileDamage(t *testing.T) {
 		}
 	})
 }
+
+// TestPartitionRemainder: the total of a cohort and its female part are
+// released; its male part would leave the small rest (everyone else) as
+// the remainder, so it is hidden, in another kernel too, and across a
+// reopen of the history.
+func TestPartitionRemainder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	g := "cohort-x by gender"
+	cell := func(n int64, level string) *Cell {
+		return &Cell{Stat: Count, Value: float64(n), Persons: n, Plan: []byte(fmt.Sprintf(`{"n":%d,"l":%q}`, n, level)),
+			Partitions: []Partition{{Group: g, Level: level}}}
+	}
+	judgeOne := func(h *History, c *Cell) {
+		t.Helper()
+		d := &Decision{Cells: []*Cell{c}}
+		if err := Defaults().Judge(context.Background(), d, h, noSets{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h1, err := OpenHistory(path, "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h1.Close()
+	total, female := cell(586, ""), cell(353, "8532")
+	judgeOne(h1, total)
+	judgeOne(h1, female)
+	if total.Suppressed() || female.Suppressed() {
+		t.Fatalf("total %q female %q", total.Status, female.Status)
+	}
+	h2, err := OpenHistory(path, "k2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	male := cell(220, "8507") // leaves 13 persons of other genders
+	judgeOne(h2, male)
+	if male.Status != spec.Difference {
+		t.Errorf("male part released though it leaves a remainder of 13: %q", male.Status)
+	}
+	big := cell(200, "8507b") // another level leaving 33: fine
+	judgeOne(h2, big)
+	if big.Suppressed() {
+		t.Errorf("a part leaving a remainder of 33 was hidden: %q", big.Status)
+	}
+}
+
+// noSets builds no person sets: the cells here have no near neighbours.
+type noSets struct{}
+
+func (noSets) PersonSet(context.Context, []byte) (*roaring.Bitmap, error) { return roaring.New(), nil }

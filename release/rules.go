@@ -46,6 +46,10 @@ type Cell struct {
 	// Desc describes the cell in words, from trusted names only, for the
 	// release history and the audit log.
 	Desc string
+	// Partitions place a count cell in partitions of persons (see
+	// Partition), so that counts released in separate results cannot be
+	// subtracted to leave a small remainder.
+	Partitions []Partition
 	// Digits is the decimals shown for a non-count value (default 1).
 	Digits int
 
@@ -56,6 +60,19 @@ type Cell struct {
 
 // Suppressed reports whether the cell may not be shown.
 func (c *Cell) Suppressed() bool { return c.Status != spec.Released }
+
+// Partition places a count cell in a partition of persons: Group names the
+// partition (a base set of persons and a person-level variable such as
+// gender, in a canonical form the caller chooses), Level the part of it the
+// cell counts ("" when the cell counts the whole base set). Across all the
+// workspace's releases, once a group's total and some of its parts are
+// released, what remains (the total less the parts) must be 0 or at least
+// MinCount: "female" and "male" released after "all" would otherwise
+// reveal the small count of everyone else.
+type Partition struct {
+	Group string `json:"g"`
+	Level string `json:"l,omitempty"`
+}
 
 // Margin declares that Total is the sum of Parts (a row, column or grand
 // total), so a suppressed part could be recomputed from the others.
@@ -394,7 +411,7 @@ func (p Policy) Legend(cells []*Cell) []string {
 	}
 	add(spec.Small, fmt.Sprintf("%s: 1–%d persons (not shown, All of Us policy)", p.Marker, p.MinCount-1))
 	add(spec.Secondary, "* (secondary): hidden so that a small cell cannot be recomputed from the totals")
-	add(spec.Difference, fmt.Sprintf("* (differencing): nested with an earlier release of this workspace and differs from it by 1–%d persons", p.MinCount-1))
+	add(spec.Difference, fmt.Sprintf("* (differencing): with earlier releases of this workspace it would reveal a group of 1–%d persons", p.MinCount-1))
 	add(spec.Derived, fmt.Sprintf("*: a value over fewer than %d persons, or derived from a hidden count", p.MinCount))
 	add(spec.Dominance, fmt.Sprintf("*: a sum dominated by one or two persons (n=%d, k=%.0f%%; p-ratio %.0f%%)", p.DominanceN, p.DominanceK*100, p.PRatio*100))
 	add(spec.Extreme, "*: minimum, maximum and single-person values are never released")

@@ -176,3 +176,21 @@ def test_output_budget_covers_every_channel(demo, ws):
         assert r["status"] == "error" and len(json.dumps(r)) < 200000
     finally:
         k.close()
+
+
+def test_parts_released_separately_cannot_leave_a_small_remainder(demo):
+    """All, then female, then male: the third would reveal the 1–20 persons
+    of other genders as all − female − male."""
+    ws = wf.fresh_workspace(demo, "controlled")
+    k = wf.Kernel(demo, ws)
+    try:
+        ok(k.run(HEADER + "c := omop.Persons().WithCondition(201826)")[0])
+        shown = []
+        for cell in ("stats.Count(c)", "stats.Count(c.Female())", "stats.Count(c.Male())"):
+            r, msgs = k.run(cell)
+            ok(r)
+            rows = [l.split() for l in wf.plain_of(msgs).splitlines() if l.startswith("all")]
+            shown.append(rows[0][1])
+        assert shown[0] == "586" and shown[1] == "353" and shown[2] == "*", shown
+    finally:
+        k.close()
