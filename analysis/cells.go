@@ -302,14 +302,14 @@ func (s *Server) finish(ctx context.Context, cell, what string, t *built) (*spec
 		out.Rows = append(out.Rows, row)
 	}
 	out.Notes = append(pol.Legend(t.cells), t.notes...)
-	out.Ref = s.register(render.TableBundle(out), out)
+	out.Ref = s.register(cell, render.TableBundle(out), out)
 	return out, nil
 }
 
 // register keeps a rendering (and its table, for export) and returns its
 // reference.
-func (s *Server) register(bundle map[string]any, t *spec.Table) string {
-	ref := s.sess.Register(bundle)
+func (s *Server) register(cell string, bundle map[string]any, t *spec.Table) string {
+	ref := s.sess.Register(cell, bundle)
 	s.sess.SetRef(ref)
 	if t != nil {
 		s.mu.Lock()

@@ -54,14 +54,14 @@ func Magics(server func() (*Server, error)) map[string]kernel.Magic {
 
 // show displays a bundle rendered here through a reference, so the gate
 // releases it even when the worker is tainted.
-func (s *Server) show(out kernel.MagicOutput, bundle map[string]any, t *spec.Table) {
-	ref := s.register(bundle, t)
+func (s *Server) show(cell string, out kernel.MagicOutput, bundle map[string]any, t *spec.Table) {
+	ref := s.register(cell, bundle, t)
 	out.Display(&kernel.Display{Data: map[string]any{spec.MIMERef: spec.Ref{Ref: ref}}})
 }
 
 // showText displays kernel-built plain text (and optional markdown).
-func (s *Server) showText(out kernel.MagicOutput, text string) {
-	s.show(out, map[string]any{"text/plain": text}, nil)
+func (s *Server) showText(cell string, out kernel.MagicOutput, text string) {
+	s.show(cell, out, map[string]any{"text/plain": text}, nil)
 }
 
 func magicErr(err error) *kernel.CellError {
@@ -78,7 +78,7 @@ func (s *Server) magicTables(ctx context.Context, m kernel.MagicCall) *kernel.Ce
 		t.Rows = append(t.Rows, []spec.Cell{{Text: n}, {Text: fmt.Sprint(len(ti.Columns))}, {Text: conceptColumn(ti)}, {Text: dateColumn(ti)}})
 	}
 	t.Notes = []string{"vocabulary tables (concept, concept_ancestor, …) are searched with %concepts", "row counts are not shown: they are counts of persons' records"}
-	s.show(m.Out, render.TableBundle(t), t)
+	s.show(m.Cell, m.Out, render.TableBundle(t), t)
 	return nil
 }
 
@@ -102,7 +102,7 @@ func (s *Server) magicDescribe(ctx context.Context, m kernel.MagicCall) *kernel.
 		}
 		t.Rows = append(t.Rows, []spec.Cell{{Text: c.Name}, {Text: strings.ToLower(c.Type)}, {Text: use}})
 	}
-	s.show(m.Out, render.TableBundle(t), t)
+	s.show(m.Cell, m.Out, render.TableBundle(t), t)
 	return nil
 }
 
@@ -125,19 +125,19 @@ func (s *Server) magicConcepts(ctx context.Context, m kernel.MagicCall) *kernel.
 	if len(cs) == 0 {
 		t.Notes = []string{"no concept matches"}
 	}
-	s.show(m.Out, render.TableBundle(t), t)
+	s.show(m.Cell, m.Out, render.TableBundle(t), t)
 	return nil
 }
 
 func (s *Server) magicPolicy(ctx context.Context, m kernel.MagicCall) *kernel.CellError {
-	s.showText(m.Out, s.sess.Policy.Text())
+	s.showText(m.Cell, m.Out, s.sess.Policy.Text())
 	return nil
 }
 
 func (s *Server) magicReleases(ctx context.Context, m kernel.MagicCall) *kernel.CellError {
 	n := 10
 	fmt.Sscan(m.Args, &n)
-	s.showText(m.Out, s.sess.RecentText(n))
+	s.showText(m.Cell, m.Out, s.sess.RecentText(n))
 	return nil
 }
 
@@ -145,7 +145,7 @@ func (s *Server) magicAudit(ctx context.Context, m kernel.MagicCall) *kernel.Cel
 	n := 20
 	fmt.Sscan(m.Args, &n)
 	if s.sess.Audit == nil {
-		s.showText(m.Out, "no audit log in this session\n")
+		s.showText(m.Cell, m.Out, "no audit log in this session\n")
 		return nil
 	}
 	es, err := audit.Read(s.sess.Audit.Path(), audit.Filter{Session: s.sess.ID})
@@ -164,7 +164,7 @@ func (s *Server) magicAudit(ctx context.Context, m kernel.MagicCall) *kernel.Cel
 		}
 		b.WriteString("\n")
 	}
-	s.showText(m.Out, b.String())
+	s.showText(m.Cell, m.Out, b.String())
 	return nil
 }
 

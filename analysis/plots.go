@@ -147,11 +147,11 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 	if err != nil {
 		return nil, err
 	}
-	return s.barsPlot(tab, render.Bars{Title: tab.Title, XLabel: name, YLabel: unit, Labels: labels}, heights)
+	return s.barsPlot(cell, tab, render.Bars{Title: tab.Title, XLabel: name, YLabel: unit, Labels: labels}, heights)
 }
 
 // barsPlot draws released bar heights and registers the plot.
-func (s *Server) barsPlot(tab *spec.Table, bars render.Bars, heights []*release.Cell) (*spec.Plot, error) {
+func (s *Server) barsPlot(cell string, tab *spec.Table, bars render.Bars, heights []*release.Cell) (*spec.Plot, error) {
 	for _, c := range heights {
 		bars.Heights = append(bars.Heights, c.Value)
 		bars.Suppressed = append(bars.Suppressed, c.Suppressed())
@@ -162,7 +162,7 @@ func (s *Server) barsPlot(tab *spec.Table, bars render.Bars, heights []*release.
 	if err != nil {
 		return nil, err
 	}
-	return &spec.Plot{Ref: s.register(bundle, tab), Title: bars.Title, Table: tab}, nil
+	return &spec.Plot{Ref: s.register(cell, bundle, tab), Title: bars.Title, Table: tab}, nil
 }
 
 // binHandle restricts h to values of column name in [lo, hi) ([lo, hi]
@@ -227,5 +227,5 @@ func (s *Server) bar(ctx context.Context, cell string, args json.RawMessage) (an
 		labels = append(labels, r[0].text)
 		heights = append(heights, r[1].cell)
 	}
-	return s.barsPlot(tab, render.Bars{Title: tab.Title, XLabel: a.By[0], YLabel: "persons", Labels: labels}, heights)
+	return s.barsPlot(cell, tab, render.Bars{Title: tab.Title, XLabel: a.By[0], YLabel: "persons", Labels: labels}, heights)
 }

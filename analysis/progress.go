@@ -18,7 +18,7 @@ const progressAfter = time.Second
 // second (update_display_data), and says when it finished. The display is
 // a kernel rendering (a reference), so it is shown even when the worker is
 // tainted. The returned function ends it; it waits for the updater.
-func (s *Server) progress(ctx context.Context, method string) (stop func()) {
+func (s *Server) progress(ctx context.Context, cell, method string) (stop func()) {
 	show := kernel.DisplayFrom(ctx)
 	if show == nil {
 		return func() {}
@@ -29,7 +29,7 @@ func (s *Server) progress(ctx context.Context, method string) (stop func()) {
 	id := fmt.Sprintf("progress-%d", start.UnixNano())
 	shown := false
 	put := func(text string, update bool) {
-		ref := s.sess.Register(map[string]any{"text/plain": text, "text/html": "<i>" + text + "</i>"})
+		ref := s.sess.Register(cell, map[string]any{"text/plain": text, "text/html": "<i>" + text + "</i>"})
 		show(&kernel.Display{Data: map[string]any{spec.MIMERef: spec.Ref{Ref: ref}}, DisplayID: id, Update: update})
 	}
 	wg.Add(1)

@@ -13,7 +13,7 @@ import (
 func TestQuickCallShowsNoProgress(t *testing.T) {
 	s := &Server{sess: &release.Session{Policy: release.Defaults()}}
 	shown := 0
-	stop := s.progress(kernel.WithDisplay(context.Background(), func(*kernel.Display) { shown++ }), "stats.Quick")
+	stop := s.progress(kernel.WithDisplay(context.Background(), func(*kernel.Display) { shown++ }), "c1", "stats.Quick")
 	stop()
 	if shown != 0 {
 		t.Fatalf("a quick call showed %d displays", shown)
@@ -25,7 +25,7 @@ func TestProgressTextAndIDs(t *testing.T) {
 	s := &Server{sess: sess}
 	got := make(chan *kernel.Display, 16)
 	ctx := kernel.WithDisplay(context.Background(), func(d *kernel.Display) { got <- d })
-	stop := s.progress(ctx, "stats.Slow")
+	stop := s.progress(ctx, "c1", "stats.Slow")
 	first := <-got // the updater shows the first line after progressAfter
 	stop()
 	last := <-got

@@ -165,7 +165,7 @@ func (s *Server) Call(ctx context.Context, cell, name string, args json.RawMessa
 	if !ok {
 		return nil, fmt.Errorf("no enclave API method %q", clip(name, 60))
 	}
-	stop := s.progress(ctx, name)
+	stop := s.progress(ctx, cell, name)
 	v, err := m(s, ctx, cell, args)
 	stop()
 	if err != nil {

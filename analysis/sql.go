@@ -120,7 +120,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	if err != nil {
 		return magicErr(err)
 	}
-	s.show(m.Out, s.sessRendered(tab.Ref), nil)
+	s.show(m.Cell, m.Out, s.sessRendered(tab.Ref), nil)
 	return nil
 }
 

@@ -285,8 +285,13 @@ func (g *Gate) substitute(o kernel.Output) (kernel.Output, bool) {
 	if raw, ok := d.Data[spec.MIMERef]; !ok || json.Unmarshal(raw, &ref) != nil {
 		return o, false
 	}
-	bundle, ok := g.s.Rendered(ref.Ref)
+	bundle, cell, ok := g.s.rendered(ref.Ref)
 	if !ok {
+		return o, false
+	}
+	if cell != o.Cell && g.s.Tainted() != "" {
+		// A worker holding rows could choose which earlier result to show
+		// again as a signal: once tainted, only this cell's own results.
 		return o, false
 	}
 	content := map[string]any{"data": bundle, "metadata": map[string]any{}}

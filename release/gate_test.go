@@ -48,7 +48,7 @@ func stream(cell, text string) kernel.Output {
 func TestGateSubstitutesKernelRenderings(t *testing.T) {
 	s := testSession(t, nil)
 	g := NewGate(s)
-	ref := s.Register(map[string]any{"text/html": "<table>kernel</table>", "text/plain": "kernel"})
+	ref := s.Register("c1", map[string]any{"text/html": "<table>kernel</table>", "text/plain": "kernel"})
 	got := g.Release(out("c1", "display_data", map[string]any{
 		"data":      map[string]any{spec.MIMERef: spec.Ref{Ref: ref}, "text/plain": "worker's own text"},
 		"metadata":  map[string]any{"worker": "meta"},
@@ -89,7 +89,7 @@ func TestTaintWithholdsFreeFormToTheAirlock(t *testing.T) {
 	}
 	g.CellDone("c1")
 	s.Taint("Collect of all persons")
-	ref := s.Register(map[string]any{"text/plain": "a released table"})
+	ref := s.Register("c2", map[string]any{"text/plain": "a released table"})
 	for _, o := range []kernel.Output{
 		stream("c2", "row 1\nrow 2\n"),
 		out("c2", "display_data", map[string]any{"data": map[string]any{"text/html": "<b>123</b>"}}),
@@ -186,5 +186,28 @@ func TestEgressVolumesHoldFreeForm(t *testing.T) {
 	gb.CellDone("b1")
 	if !b.egressSpent() {
 		t.Error("the workspace volume spent by two sessions raised no alert")
+	}
+}
+
+// TestTaintedWorkerCannotReplayEarlierResults: once tainted, a worker that
+// shows an earlier cell's result (chosen by row data, as a signal) gets a
+// notice; its own cell's results still show.
+func TestTaintedWorkerCannotReplayEarlierResults(t *testing.T) {
+	s := testSession(t, nil)
+	g := NewGate(s)
+	old := s.Register("c1", map[string]any{"text/plain": "earlier table"})
+	show := func(cell, ref string) []kernel.Output {
+		return g.Release(out(cell, "display_data", map[string]any{"data": map[string]any{spec.MIMERef: spec.Ref{Ref: ref}}}))
+	}
+	if got := show("c2", old); len(got) != 1 || !strings.Contains(string(got[0].Content), "earlier table") {
+		t.Fatalf("a clean worker could not show an earlier result: %v", got)
+	}
+	s.Taint("Collect")
+	if got := show("c3", old); len(got) != 1 || strings.Contains(string(got[0].Content), "earlier table") {
+		t.Errorf("a tainted worker replayed an earlier result: %v", got)
+	}
+	mine := s.Register("c3", map[string]any{"text/plain": "this cell's table"})
+	if got := show("c3", mine); len(got) != 1 || !strings.Contains(string(got[0].Content), "this cell's table") {
+		t.Errorf("this cell's own result was not shown under taint: %v", got)
 	}
 }

@@ -35,7 +35,7 @@ type Session struct {
 
 	mu       sync.Mutex
 	tainted  string // why the worker is tainted; "" when clean
-	results  map[string]map[string]any
+	results  map[string]registered
 	resOrder []string
 	nextRef  int
 	recent   []Summary // the last decisions, for %releases
@@ -96,17 +96,24 @@ func (s *Session) Tainted() string {
 	return s.tainted
 }
 
-// Register keeps a bundle the kernel rendered and returns its reference,
-// which the worker may show in place of the bundle (spec.MIMERef).
-func (s *Session) Register(bundle map[string]any) string {
+// registered is a rendering and the cell it was made for.
+type registered struct {
+	bundle map[string]any
+	cell   string
+}
+
+// Register keeps a bundle the kernel rendered for cell (the msg_id of the
+// execute_request) and returns its reference, which the worker may show
+// in place of the bundle (spec.MIMERef).
+func (s *Session) Register(cell string, bundle map[string]any) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.results == nil {
-		s.results = map[string]map[string]any{}
+		s.results = map[string]registered{}
 	}
 	s.nextRef++
 	ref := fmt.Sprintf("res-%d", s.nextRef)
-	s.results[ref] = bundle
+	s.results[ref] = registered{bundle, cell}
 	s.resOrder = append(s.resOrder, ref)
 	if len(s.resOrder) > maxResults {
 		delete(s.results, s.resOrder[0])
@@ -117,10 +124,15 @@ func (s *Session) Register(bundle map[string]any) string {
 
 // Rendered returns the bundle registered under ref.
 func (s *Session) Rendered(ref string) (map[string]any, bool) {
+	b, _, ok := s.rendered(ref)
+	return b, ok
+}
+
+func (s *Session) rendered(ref string) (map[string]any, string, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b, ok := s.results[ref]
-	return b, ok
+	r, ok := s.results[ref]
+	return r.bundle, r.cell, ok
 }
 
 // Decide judges d under the policy and the workspace history, records the
