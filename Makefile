@@ -19,7 +19,7 @@ PORT    ?= 8888
 APT_PACKAGES := build-essential jupyter-client python3-jupyter-client python3-ipykernel \
 	python3-jupyter-kernel-test jupyter-console python3-nbconvert python3-nbclient \
 	python3-notebook python3-pytest python3-yaml python3-pexpect plink1.9 plink2 \
-	bcftools tabix time
+	bcftools tabix time chromium chromium-driver python3-selenium
 
 export ENCLAVE        := $(BIN)/enclave
 export ENCLAVE_WORKER := $(BIN)/enclave-worker

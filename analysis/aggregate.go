@@ -233,13 +233,14 @@ func (s *Server) countTable(ctx context.Context, cell string, a spec.CountArgs) 
 			t.columns = append(t.columns, "rows")
 		}
 		total, trc := mk([]any{nil}, []bool{false})
-		var parts []*release.Cell
+		var parts, rowParts []*release.Cell
 		for _, lv := range levels(rows, 0) {
 			pc, rc := mk([]any{lv}, []bool{true})
 			parts = append(parts, pc)
 			row := []*slot{{text: s.label(ctx, vars[0], lv)}, {cell: pc}}
 			if events {
 				row = append(row, &slot{cell: rc})
+				rowParts = append(rowParts, rc)
 			}
 			t.rows = append(t.rows, row)
 		}
@@ -250,6 +251,13 @@ func (s *Server) countTable(ctx context.Context, cell string, a spec.CountArgs) 
 		t.rows = append(t.rows, row)
 		if partition {
 			t.margins = append(t.margins, release.Margin{Total: total, Parts: parts})
+		}
+		if events {
+			// Every row has exactly one value of the variable, so the
+			// rows always add up to the total, even when a person's rows
+			// fall in several levels: a hidden level's rows must not be
+			// total less the others.
+			t.margins = append(t.margins, release.Margin{Total: trc, Parts: rowParts})
 		}
 	case 2:
 		l0, l1 := levels(rows, 0), levels(rows, 1)
@@ -511,6 +519,7 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		unit = "—"
 	}
 	t.columns = append(t.columns, "persons", unit, "mean", "sd", "q1", "median", "q3")
+	var shown []shownGroup
 	for _, r := range rows {
 		if r.rows == 0 {
 			continue
@@ -524,21 +533,97 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 			row = append(row, &slot{text: s.label(ctx, v, r.key[i])})
 		}
 		row = append(row, &slot{cell: pc})
+		var rc *release.Cell
 		if h.events != nil {
-			row = append(row, &slot{cell: t.add(&release.Cell{Stat: release.Rows, Value: float64(r.rows), Persons: r.persons, Of: pc})})
+			rc = t.add(&release.Cell{Stat: release.Rows, Value: float64(r.rows), Persons: r.persons, Of: pc})
+			row = append(row, &slot{cell: rc})
 		} else {
 			row = append(row, &slot{text: ""})
 		}
+		shown = append(shown, shownGroup{r, pc, rc})
+		tails := []float64{0, 0, 0.25, 0.5, 0.25}
 		for i, st := range []release.Stat{release.Mean, release.Mean, release.Quantile, release.Quantile, release.Quantile} {
-			row = append(row, &slot{cell: t.add(&release.Cell{Stat: st, Value: toFloat(r.extra[i]), Persons: r.persons, Of: pc, Digits: 2})})
+			row = append(row, &slot{cell: t.add(&release.Cell{Stat: st, Value: toFloat(r.extra[i]), Persons: r.persons, Of: pc, Digits: 2, Tail: tails[i]})})
 		}
 		t.rows = append(t.rows, row)
 	}
 	if len(t.rows) == 0 {
 		t.notes = append(t.notes, "no rows with a value")
 	}
+	s.hiddenTotals(ctx, t, hv, at, vars, shown)
 	t.notes = append(t.notes, "quartiles are interpolated; minimum and maximum are never released")
 	return s.finish(ctx, cell, "stats.Describe("+name+" of "+h.desc+groupDesc(a.By)+")", t)
+}
+
+// shownGroup is a group of a result without totals: its persons cell and,
+// for events, its rows cell.
+type shownGroup struct {
+	r      groupRow
+	pc, rc *release.Cell
+}
+
+// hiddenTotals ties the groups of a result that shows no totals (Describe)
+// to their totals. The result does not show them, but other results do
+// (stats.Count of the same handle): a group hidden alone would be such a
+// total less the released groups. Each total (persons of the handle with
+// a value, per margin) is added as a cell that is judged and recorded like
+// any other (so differencing sees it) but not shown, with a margin over its
+// groups, so that a hidden group always hides another. Persons add up over
+// person-level variables only; rows add up over any variable.
+func (s *Server) hiddenTotals(ctx context.Context, t *built, h *handle, at string, vars []variable, shown []shownGroup) {
+	n := len(vars)
+	if n == 0 || len(shown) == 0 {
+		return
+	}
+	for mask := 0; mask < 1<<n-1; mask++ { // every margin: the variables kept fixed
+		fixed := make([]bool, n)
+		persons := true
+		for i := range vars {
+			fixed[i] = mask&(1<<i) != 0
+			persons = persons && (fixed[i] || vars[i].person)
+		}
+		type total struct {
+			key           []any
+			persons, rows int64
+			pcs, rcs      []*release.Cell
+		}
+		var order []string
+		totals := map[string]*total{}
+		for _, g := range shown {
+			key := make([]any, n)
+			for i := range key {
+				if fixed[i] {
+					key[i] = g.r.key[i]
+				}
+			}
+			k := keyString(key, fixed)
+			tt := totals[k]
+			if tt == nil {
+				tt = &total{key: key}
+				totals[k] = tt
+				order = append(order, k)
+			}
+			tt.persons += g.r.persons
+			tt.rows += g.r.rows
+			tt.pcs = append(tt.pcs, g.pc)
+			if g.rc != nil {
+				tt.rcs = append(tt.rcs, g.rc)
+			}
+		}
+		for _, k := range order {
+			tt := totals[k]
+			if persons {
+				desc := describeKey(s, ctx, "persons with a value in "+h.desc, vars, tt.key, fixed)
+				pc := t.add(&release.Cell{Stat: release.Count, Value: float64(tt.persons), Persons: tt.persons, Desc: desc + " (total, not shown)",
+					Plan: planFor(h, at, vars, tt.key, fixed).bytes(), Partitions: partitionsOf(h, at, vars, tt.key, fixed)})
+				t.margins = append(t.margins, release.Margin{Total: pc, Parts: tt.pcs})
+			}
+			if len(tt.rcs) > 0 {
+				rc := t.add(&release.Cell{Stat: release.Rows, Value: float64(tt.rows), Persons: tt.persons})
+				t.margins = append(t.margins, release.Margin{Total: rc, Parts: tt.rcs})
+			}
+		}
+	}
 }
 
 // withValue restricts h to rows (or persons) with a value of column name.

@@ -309,7 +309,12 @@ func (s *Server) finish(ctx context.Context, cell, what string, t *built) (*spec
 // register keeps a rendering (and its table, for export) and returns its
 // reference.
 func (s *Server) register(cell string, bundle map[string]any, t *spec.Table) string {
-	ref := s.sess.Register(cell, bundle)
+	var ref string
+	if s.held {
+		ref = s.sess.RegisterHeld(cell, bundle)
+	} else {
+		ref = s.sess.Register(cell, bundle)
+	}
 	s.sess.SetRef(ref)
 	if t != nil {
 		s.mu.Lock()

@@ -61,7 +61,11 @@ func (s *Server) collect(ctx context.Context, cell string, args json.RawMessage)
 	for i, c := range cols {
 		sel[i] = alias + "." + quoteIdent(c)
 	}
-	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + from + " WHERE " + strings.Join(where, " AND ") + fmt.Sprintf(" LIMIT %d", limit)
+	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + from
+	if len(where) > 0 { // an events handle of a whole table has no condition
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += fmt.Sprintf(" LIMIT %d", limit)
 	s.sess.Taint(fmt.Sprintf("Collect of %s", h.desc))
 	rows, err := s.db.QueryContext(ctx, q, b.args...)
 	if err != nil {

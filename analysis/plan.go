@@ -43,6 +43,9 @@ type handle struct {
 	cohort *cohortPlan
 	events *eventsPlan
 	desc   string
+	// afterTaint marks a handle made while the worker held rows: its
+	// parameters may encode them.
+	afterTaint bool
 }
 
 var datePattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)

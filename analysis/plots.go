@@ -121,8 +121,11 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 	if h.events == nil {
 		unit = "persons"
 	}
-	t.columns = []string{name, "persons", unit}
-	var heights []*release.Cell
+	t.columns = []string{name, "persons"}
+	if h.events != nil {
+		t.columns = append(t.columns, unit)
+	}
+	var heights, pcs, rcs []*release.Cell
 	var labels []string
 	for i := 0; i < a.Bins; i++ {
 		blo, bhi := lo+float64(i)*width, lo+float64(i+1)*width
@@ -135,12 +138,41 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 		}
 		pc := t.add(&release.Cell{Stat: release.Count, Value: float64(persons[i]), Persons: persons[i], Plan: plan, Desc: name + " in " + label + ": " + h.desc})
 		hc := pc
+		row := []*slot{{text: label}, {cell: pc}}
 		if h.events != nil {
 			hc = t.add(&release.Cell{Stat: release.Rows, Value: float64(recs[i]), Persons: persons[i], Of: pc})
+			row = append(row, &slot{cell: hc})
+			rcs = append(rcs, hc)
 		}
+		pcs = append(pcs, pc)
 		heights = append(heights, hc)
 		labels = append(labels, label)
-		t.rows = append(t.rows, []*slot{{text: label}, {cell: pc}, {cell: hc}})
+		t.rows = append(t.rows, row)
+	}
+	// The bins add up to the persons (ages: one per person) and rows with
+	// a value in [lo, hi], which other results release (stats.Count of the
+	// cohort when the range holds everyone): their total less the bins
+	// would show a bin hidden alone, or the few persons outside the range.
+	// The total is judged and recorded (differencing sees it) but not
+	// shown, with a margin over the bins, as Describe's (hiddenTotals).
+	if name == "age" {
+		var n int64
+		for _, p := range persons {
+			n += p
+		}
+		span := binHandle(h, name, lo, hi, true, at)
+		label := fmt.Sprintf("[%s, %s]", fmtNum(lo), fmtNum(hi))
+		tc := t.add(&release.Cell{Stat: release.Count, Value: float64(n), Persons: n, Plan: planFor(span, at, nil, nil, nil).bytes(),
+			Desc: name + " in " + label + ": " + h.desc + " (total, not shown)"})
+		t.margins = append(t.margins, release.Margin{Total: tc, Parts: pcs})
+	}
+	if len(rcs) > 0 {
+		var n, np int64
+		for i := range recs {
+			n, np = n+recs[i], np+persons[i]
+		}
+		tc := t.add(&release.Cell{Stat: release.Rows, Value: float64(n), Persons: np})
+		t.margins = append(t.margins, release.Margin{Total: tc, Parts: rcs})
 	}
 	t.notes = append(t.notes, fmt.Sprintf("values outside [%s, %s] are not drawn", fmtNum(lo), fmtNum(hi)))
 	tab, err := s.finish(ctx, cell, "plot.Histogram("+name+" of "+h.desc+")", t)

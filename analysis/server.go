@@ -31,6 +31,9 @@ type Options struct {
 	// genomics): tables of a dataset not granted are invisible.
 	Datasets []string
 	Log      *log.Logger
+	// Genomics is the folder of the workspace's genotype datasets ("" =
+	// data/genomics beside the tier database).
+	Genomics string
 }
 
 // Server answers API calls and data magics for one kernel session.
@@ -48,14 +51,19 @@ type Server struct {
 	mu      sync.Mutex
 	handles map[string]*handle
 	nextH   int
-	names   map[int64]string       // concept names
+	names   map[int64]string // concept names
+	// held says that the call being served must have its results reviewed
+	// before they are shown (see heldCall). Calls are served one at a time.
+	held    bool
 	tablesR map[string]*spec.Table // released tables by ref, for export
+
+	geno *genoState // genomics handles and scans (genomics.go)
 }
 
 // New opens the analysis layer over db for session sess.
 func New(ctx context.Context, db Engine, sess *release.Session, o Options) (*Server, error) {
 	s := &Server{db: db, sess: sess, tier: db.Tier(), tables: map[string]*datasets.TableInfo{}, log: o.Log,
-		handles: map[string]*handle{}, names: map[int64]string{}, tablesR: map[string]*spec.Table{}}
+		handles: map[string]*handle{}, names: map[int64]string{}, tablesR: map[string]*spec.Table{}, geno: newGenoState(o)}
 	if s.log == nil {
 		s.log = log.Default()
 	}
@@ -99,7 +107,7 @@ func New(ctx context.Context, db Engine, sess *release.Session, o Options) (*Ser
 		}
 		rows.Close()
 	}
-	sess.Sets = s
+	sess.Sets = setSource{s} // genomics plans, then Server.PersonSet
 	return s, nil
 }
 
@@ -156,6 +164,14 @@ var methods = map[string]method{
 	spec.MBar:         (*Server).bar,
 	spec.MCollect:     (*Server).collect,
 	spec.MExport:      (*Server).export,
+	// Genomics (genomics*.go).
+	spec.MGenoVariants: (*Server).genoVariants,
+	spec.MGenoSummary:  (*Server).genoSummary,
+	spec.MGenoPCA:      (*Server).genoPCA,
+	spec.MGenoGLM:      (*Server).genoGLM,
+	spec.MGenoRows:     (*Server).genoRows,
+	spec.MManhattan:    (*Server).manhattan,
+	spec.MQQ:           (*Server).qq,
 }
 
 // Call serves one API call from the cell cell. The error's text is safe to
@@ -165,9 +181,11 @@ func (s *Server) Call(ctx context.Context, cell, name string, args json.RawMessa
 	if !ok {
 		return nil, fmt.Errorf("no enclave API method %q", clip(name, 60))
 	}
+	s.held = s.heldCall(args)
 	stop := s.progress(ctx, cell, name)
 	v, err := m(s, ctx, cell, args)
 	stop()
+	s.held = false
 	if err != nil {
 		s.sess.Record(audit.Entry{Type: "error", Cell: cell, Data: auditJSON(map[string]any{"method": name, "error": datasets.AuditText(err)})})
 		var de *datasets.Error
@@ -208,6 +226,7 @@ func (s *Server) newHandle(h *handle) spec.Handle {
 	defer s.mu.Unlock()
 	s.nextH++
 	id := fmt.Sprintf("h%d", s.nextH)
+	h.afterTaint = s.sess.Tainted() != ""
 	s.handles[id] = h
 	out := spec.Handle{ID: id, Desc: h.desc, Kind: spec.KindCohort}
 	if h.events != nil {
@@ -221,6 +240,9 @@ func (s *Server) handle(id string) (*handle, error) {
 	defer s.mu.Unlock()
 	h := s.handles[id]
 	if h == nil {
+		if s.isGenoHandle(id) {
+			return nil, datasets.Errorf("%s is a genomics handle: it only goes to enclave/genomics calls (genotypes and PC scores never leave the kernel)", clip(id, 40))
+		}
 		return nil, datasets.Errorf("no handle %q in this session (handles do not survive a kernel restart)", clip(id, 40))
 	}
 	return h, nil

@@ -24,13 +24,21 @@ type sqlPlan struct {
 
 // schema is what %sql may read: the tier's tables visible to this workspace.
 func (s *Server) schema() sqlagg.Schema {
-	sc := sqlagg.Schema{Tables: map[string][]string{}}
+	sc := sqlagg.Schema{Tables: map[string][]string{}, Types: map[string]string{}}
+	conflict := map[string]bool{}
 	for n, t := range s.tables {
 		var cols []string
 		for _, c := range t.Columns {
 			cols = append(cols, c.Name)
+			if old, ok := sc.Types[c.Name]; ok && old != c.Type {
+				conflict[c.Name] = true
+			}
+			sc.Types[c.Name] = c.Type
 		}
 		sc.Tables[n] = cols
+	}
+	for n := range conflict {
+		sc.Types[n] = "MIXED" // not a category everywhere: not a group key
 	}
 	return sc
 }
@@ -97,7 +105,11 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 			case sqlagg.KindCount:
 				row = append(row, &slot{cell: t.add(&release.Cell{Stat: release.Rows, Value: toFloat(v), Persons: persons, Of: pc})})
 			case sqlagg.KindDerived:
-				row = append(row, &slot{cell: t.add(&release.Cell{Stat: release.Mean, Value: toFloat(v), Persons: persons, Of: pc, Digits: 3})})
+				st := release.Mean
+				if it.Tail > 0 {
+					st = release.Quantile
+				}
+				row = append(row, &slot{cell: t.add(&release.Cell{Stat: st, Value: toFloat(v), Persons: persons, Of: pc, Digits: 3, Tail: it.Tail})})
 			case sqlagg.KindSum:
 				// A sum needs each person's share for the dominance rules,
 				// which SQL does not give: it is not released here.
@@ -116,6 +128,10 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	if sums {
 		t.notes = append(t.notes, "sums are not released from %sql (the dominance rules need each person's share): use averages, or stats.Describe")
 	}
+	// The query text is the researcher's own: once the worker holds rows,
+	// it may encode them, so the result is held for review.
+	s.held = s.sess.Tainted() != ""
+	defer func() { s.held = false }()
 	tab, err := s.finish(ctx, m.Cell, "%sql", t)
 	if err != nil {
 		return magicErr(err)

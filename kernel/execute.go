@@ -1,10 +1,12 @@
 package kernel
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -202,7 +204,7 @@ func (k *Kernel) userExpressions(ctx context.Context, parent *wire.Message, expr
 		// their output bounded by the cell's budget.
 		k.auditDetail(AuditCode, "user_expression", exprs[n])
 		cerr := k.cfg.Executor.Execute(ctx, &Cell{Code: exprs[n], Number: k.count, MaxOutput: k.cfg.OutputCap}, &capt)
-		var v any = map[string]any{"status": "ok", "data": orEmptyMap(capt.data), "metadata": orEmptyMap(capt.meta)}
+		var v any = map[string]any{"status": "ok", "data": objectOrEmpty(capt.data), "metadata": objectOrEmpty(capt.meta)}
 		if cerr != nil {
 			v = errorReply(cerr.Name, cerr.Value, cerr.Traceback)
 		}
@@ -216,12 +218,16 @@ func (k *Kernel) userExpressions(ctx context.Context, parent *wire.Message, expr
 }
 
 // captureSink keeps a user expression's value and drops its other output.
-type captureSink struct{ data, meta map[string]any }
+type captureSink struct{ data, meta json.RawMessage }
 
 func (s *captureSink) Stream(string, string) {}
 func (s *captureSink) Display(*Display)      {}
 func (s *captureSink) Clear(bool)            {}
 func (s *captureSink) Result(data, meta map[string]any) {
+	s.data, _ = wire.Marshal(orEmptyMap(data))
+	s.meta, _ = wire.Marshal(orEmptyMap(meta))
+}
+func (s *captureSink) RawResult(data, meta json.RawMessage) {
 	s.data, s.meta = data, meta
 }
 func (s *captureSink) Input(context.Context, string, bool) (string, error) {
@@ -271,32 +277,64 @@ func (s *cellSink) Stream(name, text string) {
 	s.stream.Write(name, text)
 }
 
+// Display publishes d as display_data or update_display_data. The content
+// is spliced around the bundle, which is never decoded here: a display of
+// tens of megabytes costs one copy of it, not a tree of Go values.
 func (s *cellSink) Display(d *Display) {
 	if s.silent {
 		return
 	}
-	s.stream.Flush()
 	msgType := "display_data"
 	if d.Update {
 		msgType = "update_display_data"
 	}
-	transient := map[string]any{}
-	if d.DisplayID != "" {
-		transient["display_id"] = d.DisplayID
+	data, err := bundleJSON(d.Raw, d.Data)
+	if err != nil {
+		s.k.log.Printf("%s not shown: data: %v", msgType, err)
+		return
 	}
-	s.k.publish(s.req.msg, msgType, map[string]any{
-		"data": orEmptyMap(d.Data), "metadata": orEmptyMap(d.Metadata), "transient": transient,
-	})
+	meta, err := bundleJSON(d.RawMetadata, d.Metadata)
+	if err != nil {
+		s.k.log.Printf("%s not shown: metadata: %v", msgType, err)
+		return
+	}
+	s.stream.Flush()
+	s.k.publish(s.req.msg, msgType, json.RawMessage(displayJSON(data, meta, d.DisplayID)))
 }
 
 func (s *cellSink) Result(data, meta map[string]any) {
 	if s.silent || len(data) == 0 {
 		return
 	}
+	d, err := wire.Marshal(data)
+	if err != nil {
+		s.k.log.Printf("execute_result not shown: data: %v", err)
+		return
+	}
+	m, err := bundleJSON(nil, meta)
+	if err != nil {
+		s.k.log.Printf("execute_result not shown: metadata: %v", err)
+		return
+	}
+	s.RawResult(d, m)
+}
+
+// RawResult publishes execute_result, spliced like Display's content.
+func (s *cellSink) RawResult(data, meta json.RawMessage) {
+	if s.silent || emptyObject(data) {
+		return
+	}
+	data, err := bundleJSON(data, nil)
+	if err != nil {
+		s.k.log.Printf("execute_result not shown: data: %v", err)
+		return
+	}
+	if meta, err = bundleJSON(meta, nil); err != nil {
+		s.k.log.Printf("execute_result not shown: metadata: %v", err)
+		return
+	}
 	s.stream.Flush()
-	outs := s.k.publish(s.req.msg, "execute_result", map[string]any{
-		"execution_count": s.k.count, "data": data, "metadata": orEmptyMap(meta),
-	})
+	outs := s.k.publish(s.req.msg, "execute_result", json.RawMessage(resultJSON(s.k.count, data, meta)))
 	var shown struct {
 		Data struct {
 			Text string `json:"text/plain"`
@@ -313,6 +351,69 @@ func (s *cellSink) Clear(wait bool) {
 	}
 	s.stream.Flush()
 	s.k.publish(s.req.msg, "clear_output", map[string]any{"wait": wait})
+}
+
+// bundleJSON is a bundle (or metadata) as a JSON object: raw as it is, or,
+// when raw is nil, m encoded. An empty one is {}.
+func bundleJSON(raw json.RawMessage, m map[string]any) (json.RawMessage, error) {
+	if raw == nil {
+		return wire.Marshal(orEmptyMap(m))
+	}
+	if emptyObject(raw) {
+		return json.RawMessage("{}"), nil
+	}
+	if t := bytes.TrimLeft(raw, " \t\r\n"); t[0] != '{' {
+		return nil, fmt.Errorf("not a JSON object")
+	}
+	return raw, nil
+}
+
+// emptyObject reports whether raw is no bundle at all: nothing, null or {}.
+func emptyObject(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || string(t) == "null" {
+		return true
+	}
+	return t[0] == '{' && len(bytes.TrimSpace(t[1:])) == 1 && t[len(t)-1] == '}'
+}
+
+// objectOrEmpty is raw, or {} when it is empty, for a content field.
+func objectOrEmpty(raw json.RawMessage) json.RawMessage {
+	if emptyObject(raw) {
+		return json.RawMessage("{}")
+	}
+	return raw
+}
+
+// displayJSON is the content of a display_data or update_display_data
+// message, built in one allocation around data and meta (JSON objects):
+// {"data":…,"metadata":…,"transient":{"display_id":…}}, the keys in the
+// order encoding/json writes a map's, as before.
+func displayJSON(data, meta json.RawMessage, displayID string) []byte {
+	b := make([]byte, 0, len(data)+len(meta)+6*len(displayID)+64)
+	b = append(b, `{"data":`...)
+	b = append(b, data...)
+	b = append(b, `,"metadata":`...)
+	b = append(b, meta...)
+	b = append(b, `,"transient":{`...)
+	if displayID != "" {
+		b = append(b, `"display_id":`...)
+		b = appendJSONString(b, []byte(displayID))
+	}
+	return append(b, "}}"...)
+}
+
+// resultJSON is the content of an execute_result message, built like
+// displayJSON's: {"data":…,"execution_count":n,"metadata":…}.
+func resultJSON(count int, data, meta json.RawMessage) []byte {
+	b := make([]byte, 0, len(data)+len(meta)+64)
+	b = append(b, `{"data":`...)
+	b = append(b, data...)
+	b = append(b, `,"execution_count":`...)
+	b = strconv.AppendInt(b, int64(count), 10)
+	b = append(b, `,"metadata":`...)
+	b = append(b, meta...)
+	return append(b, '}')
 }
 
 // Input asks the frontend for a line on the stdin channel and waits for

@@ -68,19 +68,30 @@ type Completion struct {
 	CursorEnd   int
 }
 
-// Display is a MIME bundle shown during a cell.
+// Display is a MIME bundle shown during a cell: Data, a bundle built on
+// the trusted side (magics, API calls), or Raw, one the worker encoded.
 type Display struct {
-	Data      map[string]any
-	Metadata  map[string]any
-	DisplayID string
-	Update    bool // update_display_data for DisplayID
+	Data     map[string]any
+	Metadata map[string]any
+	// Raw and RawMetadata, when set, take the place of Data and Metadata:
+	// JSON objects in valid UTF-8, spliced into the message as they are.
+	// The kernel does not decode them (a display can be tens of megabytes);
+	// only a gate rule that needs to looks inside.
+	Raw         json.RawMessage
+	RawMetadata json.RawMessage
+	DisplayID   string
+	Update      bool // update_display_data for DisplayID
 }
 
 // Events receives a running cell's output and requests.
 type Events interface {
 	Stream(name, text string)
 	Display(d *Display)
+	// Result shows the value of the cell's last expression (execute_result).
 	Result(data, metadata map[string]any)
+	// RawResult is Result for a bundle and metadata already encoded, as in
+	// Display.Raw (nil metadata is none).
+	RawResult(data, metadata json.RawMessage)
 	// Clear asks the frontend to clear the cell's output (wait: on next output).
 	Clear(wait bool)
 	// Input asks the researcher for one line on the stdin channel.

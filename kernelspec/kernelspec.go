@@ -84,11 +84,16 @@ func Install(kernelsDir, name string, o Options) (string, error) {
 	if !filepath.IsAbs(o.Enclave) {
 		return "", fmt.Errorf("the enclave path %q must be absolute", o.Enclave)
 	}
+	return installSpec(kernelsDir, name, New(o))
+}
+
+// installSpec writes spec and the logos into kernelsDir/name.
+func installSpec(kernelsDir, name string, spec Spec) (string, error) {
 	dir := filepath.Join(kernelsDir, name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("kernelspec: %w", err)
 	}
-	b, err := json.MarshalIndent(New(o), "", "  ")
+	b, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {
 		return "", err
 	}

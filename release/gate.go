@@ -104,9 +104,13 @@ func (g *Gate) Release(o kernel.Output) []kernel.Output {
 	switch o.MsgType {
 	case "display_data", "update_display_data", "execute_result":
 		if bytes.Contains(o.Content, []byte(spec.MIMERef)) {
-			out, ok := g.substitute(o)
+			out, held, ok := g.substitute(o)
 			if !ok {
 				return g.admit(c, g.notice(o.Cell, "[enclave] a result reference was not recognised and is not shown\n"))
+			}
+			if held {
+				g.hold(c, out)
+				return nil
 			}
 			o, structured = out, true
 		} else {
@@ -218,11 +222,13 @@ func (g *Gate) CellDone(cell string) []kernel.Output {
 				review = it.ID
 			}
 		}
+		// The notice names the review item only: how much was held, and of
+		// which kinds, would itself tell something of what the rows hold.
 		text := "[enclave] output withheld for review"
 		if review != "" {
 			text += ": " + review
 		}
-		text += ", " + summary + " — " + why + "\n"
+		text += " — " + why + "\n"
 		n := g.notice(cell, text)
 		g.mu.Lock()
 		out = g.count(c, n)
@@ -275,25 +281,27 @@ type displayContent struct {
 	} `json:"transient"`
 }
 
-// substitute replaces a reference bundle by the kernel's rendering.
-func (g *Gate) substitute(o kernel.Output) (kernel.Output, bool) {
+// substitute replaces a reference bundle by the kernel's rendering, and
+// says whether the rendering must be held for review.
+func (g *Gate) substitute(o kernel.Output) (out kernel.Output, held, ok bool) {
 	var d displayContent
 	if json.Unmarshal(o.Content, &d) != nil {
-		return o, false
+		return o, false, false
 	}
 	var ref spec.Ref
 	if raw, ok := d.Data[spec.MIMERef]; !ok || json.Unmarshal(raw, &ref) != nil {
-		return o, false
+		return o, false, false
 	}
-	bundle, cell, ok := g.s.rendered(ref.Ref)
+	r, ok := g.s.rendered(ref.Ref)
 	if !ok {
-		return o, false
+		return o, false, false
 	}
-	if cell != o.Cell && g.s.Tainted() != "" {
+	if r.cell != o.Cell && g.s.Tainted() != "" {
 		// A worker holding rows could choose which earlier result to show
 		// again as a signal: once tainted, only this cell's own results.
-		return o, false
+		return o, false, false
 	}
+	bundle := r.bundle
 	content := map[string]any{"data": bundle, "metadata": map[string]any{}}
 	if d.ExecutionCount != nil {
 		content["execution_count"] = *d.ExecutionCount
@@ -307,9 +315,9 @@ func (g *Gate) substitute(o kernel.Output) (kernel.Output, bool) {
 	}
 	b, err := wire.Marshal(content)
 	if err != nil {
-		return o, false
+		return o, false, false
 	}
-	return kernel.Output{Cell: o.Cell, MsgType: o.MsgType, Content: b}, true
+	return kernel.Output{Cell: o.Cell, MsgType: o.MsgType, Content: b}, r.held, true
 }
 
 // ownDisplayID replaces the worker's display id by the kernel's, so a

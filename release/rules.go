@@ -52,6 +52,11 @@ type Cell struct {
 	Partitions []Partition
 	// Digits is the decimals shown for a non-count value (default 1).
 	Digits int
+	// Tail is, for a Quantile, the smaller of p and 1−p: a quantile is an
+	// individual's value (or between two) unless enough persons lie on
+	// each side of it, so it needs Persons·Tail ≥ MinCount (a median 42
+	// persons, quartiles 84). 0 means only the Persons rule applies.
+	Tail float64
 
 	// Status is the outcome: spec.Released or why the cell is suppressed.
 	// A caller may set it before Judge (e.g. spec.Model); Judge keeps it.
@@ -103,8 +108,12 @@ func (p Policy) primary(c *Cell) {
 		if small(c.Persons) || c.Denom < int64(p.MinCount) {
 			c.Status = spec.Derived
 		}
-	case Mean, Quantile, Coef:
+	case Mean, Coef:
 		if c.Persons < int64(p.MinCount) {
+			c.Status = spec.Derived
+		}
+	case Quantile:
+		if c.Persons < int64(p.MinCount) || (c.Tail > 0 && float64(c.Persons)*c.Tail < float64(p.MinCount)) {
 			c.Status = spec.Derived
 		}
 	case Sum:

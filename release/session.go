@@ -100,12 +100,24 @@ func (s *Session) Tainted() string {
 type registered struct {
 	bundle map[string]any
 	cell   string
+	held   bool
 }
 
 // Register keeps a bundle the kernel rendered for cell (the msg_id of the
 // execute_request) and returns its reference, which the worker may show
 // in place of the bundle (spec.MIMERef).
 func (s *Session) Register(cell string, bundle map[string]any) string {
+	return s.register(cell, bundle, false)
+}
+
+// RegisterHeld is Register for a result that must be reviewed before it is
+// shown: one a worker holding rows may have chosen the parameters of. The
+// gate files it in the airlock instead of releasing it.
+func (s *Session) RegisterHeld(cell string, bundle map[string]any) string {
+	return s.register(cell, bundle, true)
+}
+
+func (s *Session) register(cell string, bundle map[string]any, held bool) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.results == nil {
@@ -113,7 +125,7 @@ func (s *Session) Register(cell string, bundle map[string]any) string {
 	}
 	s.nextRef++
 	ref := fmt.Sprintf("res-%d", s.nextRef)
-	s.results[ref] = registered{bundle, cell}
+	s.results[ref] = registered{bundle, cell, held}
 	s.resOrder = append(s.resOrder, ref)
 	if len(s.resOrder) > maxResults {
 		delete(s.results, s.resOrder[0])
@@ -124,15 +136,15 @@ func (s *Session) Register(cell string, bundle map[string]any) string {
 
 // Rendered returns the bundle registered under ref.
 func (s *Session) Rendered(ref string) (map[string]any, bool) {
-	b, _, ok := s.rendered(ref)
-	return b, ok
+	r, ok := s.rendered(ref)
+	return r.bundle, ok
 }
 
-func (s *Session) rendered(ref string) (map[string]any, string, bool) {
+func (s *Session) rendered(ref string) (registered, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.results[ref]
-	return r.bundle, r.cell, ok
+	return r, ok
 }
 
 // Decide judges d under the policy and the workspace history, records the

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"encoding/json"
 	"io"
 	"strings"
 	"sync"
@@ -63,11 +64,28 @@ func startWorker(t testing.TB, opts Options) *kernelSide {
 	return k
 }
 
+// shownDisplay is a display event with its bundle decoded.
+type shownDisplay struct {
+	*rpc.DisplayData
+	Bundle map[string]any
+}
+
+// decodeBundle decodes a bundle the worker encoded, which must be a JSON
+// object.
+func decodeBundle(t testing.TB, raw json.RawMessage) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		t.Errorf("bundle %.200q is not a JSON object: %v", raw, err)
+	}
+	return m
+}
+
 // cellOutcome is what a cell produced, in the order the kernel saw it.
 type cellOutcome struct {
 	Stdout, Stderr string
 	Results        []map[string]any
-	Displays       []*rpc.DisplayData
+	Displays       []shownDisplay
 	Err            *rpc.ErrorInfo
 	Status         string
 	Inputs         int
@@ -111,9 +129,9 @@ func (k *kernelSide) collect(id uint64, timeout time.Duration) *cellOutcome {
 					se.WriteString(m.Stream.Text)
 				}
 			case rpc.Result:
-				out.Results = append(out.Results, m.Display.Data)
+				out.Results = append(out.Results, decodeBundle(k.t, m.Display.Data))
 			case rpc.Display:
-				out.Displays = append(out.Displays, m.Display)
+				out.Displays = append(out.Displays, shownDisplay{m.Display, decodeBundle(k.t, m.Display.Data)})
 			case rpc.Error:
 				out.Err = m.Err
 			case rpc.InputRequest:

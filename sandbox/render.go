@@ -177,11 +177,19 @@ func (w *Worker) sendResult(data map[string]any) {
 		w.out.notice("the result's rich forms were dropped: the cell's output passed its limit of " + sizeText(w.out.limit()))
 		data = plainOnly(data)
 	}
+	raw, problems := encodeBundle(data)
+	for _, p := range problems {
+		w.out.notice(p + "; that part of the result is not shown")
+	}
+	if len(problems) == len(data) {
+		raw, _ = encodeBundle(plainOnly(data)) // a result always shows something
+	}
 	w.out.flush()
-	err := w.conn.Send(&rpc.Msg{Type: rpc.Result, ID: id, Display: &rpc.DisplayData{Data: data}})
+	err := w.conn.Send(&rpc.Msg{Type: rpc.Result, ID: id, Display: &rpc.DisplayData{Data: raw}})
 	if errors.Is(err, rpc.ErrFrameTooLarge) {
 		w.out.notice("the result's rich forms were dropped: larger than the " + sizeText(rpc.MaxFrame) + " a message may carry")
-		w.conn.Send(&rpc.Msg{Type: rpc.Result, ID: id, Display: &rpc.DisplayData{Data: plainOnly(data)}})
+		raw, _ = encodeBundle(plainOnly(data))
+		w.conn.Send(&rpc.Msg{Type: rpc.Result, ID: id, Display: &rpc.DisplayData{Data: raw}})
 	}
 }
 

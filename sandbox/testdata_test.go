@@ -211,14 +211,14 @@ func (c testCell) check(t *testing.T, file string, n int, k *kernelSide) {
 			mime, want, _ := strings.Cut(s.text(), " ")
 			found := false
 			for _, d := range o.Displays {
-				if d.Update == (s.name == "Update") && fmt.Sprint(d.Data[mime]) == want {
+				if d.Update == (s.name == "Update") && fmt.Sprint(d.Bundle[mime]) == want {
 					found = true
 				}
 			}
 			if !found {
 				var got []string
 				for _, d := range o.Displays {
-					got = append(got, fmt.Sprintf("update=%v id=%q %v", d.Update, d.DisplayID, d.Data))
+					got = append(got, fmt.Sprintf("update=%v id=%q %v", d.Update, d.DisplayID, d.Bundle))
 				}
 				t.Errorf("%s: no %s with %s = %q among %q", where, strings.ToLower(s.name), mime, want, got)
 			}

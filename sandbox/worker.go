@@ -282,7 +282,8 @@ type sink struct{ w *Worker }
 
 // Display sends a display, counting its text against the cell's output cap
 // like stream output; those over the cap, or too large for a frame, are
-// replaced by a notice on stderr.
+// replaced by a notice on stderr. The bundle is encoded here, once; an
+// entry JSON cannot hold is left out and the notice says why.
 func (s sink) Display(data, metadata map[string]any, id string, update bool) {
 	c := s.w.currentCell()
 	var cid uint64
@@ -293,12 +294,24 @@ func (s sink) Display(data, metadata map[string]any, id string, update bool) {
 		s.w.out.notice("displays dropped: the cell's output passed its limit of " + sizeText(s.w.out.limit()))
 		return
 	}
+	raw, problems := encodeBundle(data)
+	meta, metaProblems := encodeMetadata(metadata)
+	for _, p := range append(problems, metaProblems...) {
+		s.w.out.notice(p + "; that part of the display is not shown")
+	}
+	if len(problems) == len(data) && len(data) > 0 {
+		return // nothing left to show; an empty bundle would be a clear_output
+	}
 	s.w.out.flush()
-	err := s.w.conn.Send(&rpc.Msg{Type: rpc.Display, ID: cid, Display: &rpc.DisplayData{Data: data, Metadata: metadata, DisplayID: id, Update: update}})
+	err := s.w.conn.Send(&rpc.Msg{Type: rpc.Display, ID: cid, Display: &rpc.DisplayData{Data: raw, Metadata: meta, DisplayID: id, Update: update}})
 	if errors.Is(err, rpc.ErrFrameTooLarge) {
 		s.w.out.notice("a display was dropped: larger than the " + sizeText(rpc.MaxFrame) + " a message may carry")
 	}
 }
+
+// Notice tells the cell, on its stderr, about something enclave/display
+// could not show.
+func (s sink) Notice(text string) { s.w.out.notice(text) }
 
 // bundleSize approximates the bytes a bundle carries.
 func bundleSize(data map[string]any) int64 {

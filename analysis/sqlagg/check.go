@@ -1,6 +1,7 @@
 package sqlagg
 
 import (
+	"fmt"
 	"encoding/json"
 	"sort"
 	"strings"
@@ -21,6 +22,7 @@ type checker struct {
 	tables     map[string]bool // lower-case table name → holds person_id
 	schemaCols map[string]bool // every column name of the schema, lower-case
 	relNames   map[string]bool // every relation name/alias/CTE name in the query
+	types      map[string]string // column name → type, where the schema says
 	cat        *funcCatalog
 	reload     func() (*funcCatalog, error)
 	reloaded   bool
@@ -31,6 +33,7 @@ func newChecker(s Schema, cat *funcCatalog, reload func() (*funcCatalog, error))
 		tables:     map[string]bool{},
 		schemaCols: map[string]bool{},
 		relNames:   map[string]bool{},
+		types:      map[string]string{},
 		cat:        cat,
 		reload:     reload,
 	}
@@ -45,12 +48,16 @@ func newChecker(s Schema, cat *funcCatalog, reload func() (*funcCatalog, error))
 		}
 		c.tables[strings.ToLower(t)] = person
 	}
+	for col, typ := range s.Types {
+		c.types[strings.ToLower(col)] = strings.ToUpper(typ)
+	}
 	return c
 }
 
 type topResult struct {
 	node     map[string]any
 	kinds    []Kind
+	tails    []float64
 	personOf string
 }
 
@@ -100,6 +107,7 @@ type ectx struct {
 	aggs    int
 	inAgg   bool
 	touches bool
+	tail    float64 // smallest min(p, 1-p) of the quantiles seen (top level)
 }
 
 type ref struct {
@@ -1000,6 +1008,11 @@ func (c *checker) function(m map[string]any, x *ectx) error {
 			return refuse("aggregate", "aggregate %s is not accepted in released output; accepted aggregates: %s", name, acceptedAggregates())
 		}
 	}
+	if x.top {
+		if err := c.plainAggregate(name, m, x); err != nil {
+			return err
+		}
+	}
 	x.aggs++
 	x.inAgg = true
 	defer func() { x.inAgg = false }()
@@ -1095,6 +1108,9 @@ func (c *checker) topSelect(n map[string]any) (*topResult, error) {
 		if containsIDRef(g) {
 			return nil, refuse("group-id", msgGroupID)
 		}
+		if err := c.groupKey(g, ns); err != nil {
+			return nil, err
+		}
 		gx := &ectx{sc: ns, top: true}
 		if err := c.expr(g, gx); err != nil {
 			return nil, err
@@ -1108,6 +1124,7 @@ func (c *checker) topSelect(n map[string]any) (*topResult, error) {
 		return nil, refuse("row-level", msgRowLevel)
 	}
 	kinds := make([]Kind, 0, len(sel))
+	tails := make([]float64, 0, len(sel))
 	for i, it := range sel {
 		m := asMap(it)
 		if m == nil {
@@ -1133,7 +1150,11 @@ func (c *checker) topSelect(n map[string]any) (*topResult, error) {
 			if gx.aggs > 0 {
 				return nil, refuse("row-level", msgRowLevel)
 			}
+			if err := c.groupKey(m, ns); err != nil {
+				return nil, err
+			}
 			kinds = append(kinds, KindGroup)
+			tails = append(tails, 0)
 			continue
 		}
 		ax := &ectx{sc: ns, top: true}
@@ -1145,17 +1166,23 @@ func (c *checker) topSelect(n map[string]any) (*topResult, error) {
 			return nil, refuse("row-level", "select item %d is neither grouped nor aggregated: %s", i+1, msgRowLevel)
 		}
 		kinds = append(kinds, k)
+		tails = append(tails, ax.tail)
 	}
 	hx := &ectx{sc: ns, top: true}
-	if h := n["having"]; h != nil {
-		if err := c.expr(h, hx); err != nil {
-			return nil, err
+	if n["having"] != nil {
+		// Which groups a HAVING keeps tells whether a hidden count has a
+		// given value.
+		return nil, refuse("having", "HAVING is not accepted: it filters groups by their aggregates, which reveals hidden counts; filter rows with WHERE")
+	}
+	for _, mv := range arr(n, "modifiers") {
+		if str(asMap(mv), "type") == "ORDER_MODIFIER" && c.hasAggregate(mv) {
+			return nil, refuse("order", "ORDER BY an aggregate is not accepted: the order of hidden counts tells about them; order by the grouping columns")
 		}
 	}
 	if err := c.walkModifiers(n, hx, true); err != nil {
 		return nil, err
 	}
-	return &topResult{node: n, kinds: kinds, personOf: personOf}, nil
+	return &topResult{node: n, kinds: kinds, tails: tails, personOf: personOf}, nil
 }
 
 // aggTree classifies a released select item built from aggregates,
@@ -1265,4 +1292,135 @@ func stripAlias(v any) any {
 		return out
 	}
 	return v
+}
+
+// quantileFuncs take the quantile as their second argument; median is 0.5.
+var quantileFuncs = map[string]bool{"quantile": true, "quantile_cont": true, "quantile_disc": true}
+
+// plainAggregate accepts a released aggregate only over plain columns: a
+// FILTER, or an expression inside the aggregate (CASE, a comparison),
+// would make the aggregate describe fewer persons than the cell's person
+// count says, and the rules judge the cell by that count.
+func (c *checker) plainAggregate(name string, m map[string]any, x *ectx) error {
+	if m["filter"] != nil {
+		return refuse("filter", "FILTER (WHERE …) on an aggregate is not accepted: the cell's person count would not describe it; put the condition in WHERE or group by it")
+	}
+	children := arr(m, "children")
+	plain := func(v any) bool {
+		ch := asMap(v)
+		if str(ch, "class") == "CAST" {
+			ch = asMap(ch["child"])
+		}
+		return str(ch, "class") == "COLUMN_REF" || str(ch, "class") == "STAR"
+	}
+	if name == "median" {
+		x.tail = tailOf(x.tail, 0.5)
+	}
+	for i, ch := range children {
+		if quantileFuncs[name] && i == 1 {
+			p, ok := constFloat(ch)
+			if !ok || p < 0 || p > 1 {
+				return refuse("quantile", "the quantile of %s must be a number between 0 and 1", name)
+			}
+			x.tail = tailOf(x.tail, p)
+			continue
+		}
+		if (name == "count" || name == "count_star") && str(asMap(ch), "class") == "CONSTANT" {
+			continue // count(1)
+		}
+		if !plain(ch) {
+			return refuse("aggregate-argument", "%s takes a column here, not an expression: a CASE or comparison inside an aggregate counts fewer persons than its cell shows; filter with WHERE or group by the condition", name)
+		}
+	}
+	return nil
+}
+
+func tailOf(cur, p float64) float64 {
+	t := min(p, 1-p)
+	if cur == 0 || t < cur {
+		return t
+	}
+	return cur
+}
+
+// constFloat reads a numeric constant.
+func constFloat(v any) (float64, bool) {
+	m := asMap(v)
+	if str(m, "class") == "CAST" {
+		m = asMap(m["child"])
+	}
+	if str(m, "class") != "CONSTANT" {
+		return 0, false
+	}
+	switch t := obj(m, "value")["value"].(type) {
+	case json.Number:
+		f, err := t.Float64()
+		return f, err == nil
+	case float64:
+		return t, true
+	case string:
+		var f float64
+		_, err := fmt.Sscan(t, &f)
+		return f, err == nil
+	}
+	return 0, false
+}
+
+// groupKey accepts a grouping expression only when it is a category: a
+// concept column, a text or boolean column, year_of_birth, or year() of a
+// date. Grouping by a measured value, a date or a day of birth labels each
+// small cell with an individual's value.
+func (c *checker) groupKey(v any, sc *scope) error {
+	m := asMap(v)
+	if str(m, "class") == "CONSTANT" {
+		return nil // GROUP BY 1: the select item is checked
+	}
+	bad := func() error {
+		return refuse("group-value", "group by categories: a *_concept_id column, a text column, year_of_birth or year(a date column), or arithmetic on them (year_of_birth // 10 * 10); grouping by measured values, dates or days shows individual values as labels")
+	}
+	switch str(m, "class") {
+	case "CAST":
+		return c.groupKey(m["child"], sc)
+	case "FUNCTION":
+		name := strings.ToLower(str(m, "function_name"))
+		ch := arr(m, "children")
+		if name == "year" {
+			if len(ch) == 1 && str(asMap(ch[0]), "class") == "COLUMN_REF" {
+				return nil
+			}
+			return bad()
+		}
+		if flag(m, "is_operator") && (name == "+" || name == "-" || name == "*" || name == "//" || name == "/") {
+			for _, x := range ch {
+				if err := c.groupKey(x, sc); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return bad()
+	case "COLUMN_REF":
+	default:
+		return bad()
+	}
+	names := lowerNames(m)
+	if len(names) == 0 {
+		return bad()
+	}
+	col := names[len(names)-1]
+	switch {
+	case strings.HasSuffix(col, "_concept_id"), col == "year_of_birth":
+		return nil
+	}
+	switch c.types[col] {
+	case "VARCHAR", "BOOLEAN":
+		return nil
+	case "":
+		// Not a column of the schema: an alias of a select item, which is
+		// checked itself, or a CTE's column.
+		if len(names) == 1 && !c.schemaCols[col] {
+			return nil
+		}
+	}
+	return bad()
 }

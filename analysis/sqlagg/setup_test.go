@@ -14,7 +14,8 @@ var testSchema = Schema{Tables: map[string][]string{
 	"condition_occurrence": {"condition_occurrence_id", "person_id", "condition_concept_id", "condition_start_date", "visit_occurrence_id"},
 	"measurement":          {"measurement_id", "person_id", "measurement_concept_id", "value_as_number", "unit_concept_id"},
 	"concept":              {"concept_id", "concept_name", "domain_id"},
-}}
+}, Types: map[string]string{"concept_name": "VARCHAR", "domain_id": "VARCHAR", "value_as_number": "DOUBLE",
+	"condition_start_date": "DATE", "year_of_birth": "INTEGER"}}
 
 const testData = `
 CREATE TABLE person (person_id BIGINT, gender_concept_id INTEGER, year_of_birth INTEGER, race_concept_id INTEGER);

@@ -28,6 +28,10 @@ type Querier interface {
 // columns include person_id hold person rows.
 type Schema struct {
 	Tables map[string][]string
+	// Types maps a column name to its DuckDB type (INTEGER, DOUBLE, DATE,
+	// VARCHAR…) where all tables agree on it; grouping is allowed only by
+	// categories (see groupKey).
+	Types map[string]string
 }
 
 // Kind classifies an output column for the disclosure rules.
@@ -46,6 +50,10 @@ const (
 type Item struct {
 	Name string // output column name as DuckDB reports it
 	Kind Kind
+	// Tail is, for an item built on a quantile (median, quantile_cont…),
+	// the smaller of p and 1−p over its quantiles: the release rules need
+	// enough persons on each side of a released quantile. 0 otherwise.
+	Tail float64
 }
 
 // Plan is an accepted, rewritten query.
@@ -161,7 +169,7 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 	}
 	plan.Items = make([]Item, n)
 	for i := range n {
-		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i]}
+		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i], Tail: top.tails[i]}
 	}
 	return plan, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/png"
@@ -53,6 +54,10 @@ type Sink interface {
 	Stdout() io.Writer
 }
 
+// noticer is a Sink that can also tell the cell, on its stderr, why
+// something it asked to show was not shown.
+type noticer interface{ Notice(text string) }
+
 var (
 	sinkMu sync.RWMutex
 	sink   Sink
@@ -98,7 +103,20 @@ func Stdout() io.Writer {
 	return s.Stdout()
 }
 
-// Publish shows a bundle as display_data.
+// notify tells the cell about err, a display that failed, in case it does
+// not look at the error it is returned.
+func notify(err error) error {
+	sinkMu.RLock()
+	s := sink
+	sinkMu.RUnlock()
+	if n, ok := s.(noticer); ok {
+		n.Notice(err.Error())
+	}
+	return err
+}
+
+// Publish shows a bundle as display_data. An entry JSON cannot encode (a
+// NaN, a channel) is left out, and the cell's stderr says which and why.
 func Publish(b Bundle) { send(b, "", false) }
 
 // Text shows plain text.
@@ -113,11 +131,12 @@ func Markdown(s string) { Publish(AsMarkdown(s)) }
 // SVG shows an SVG document.
 func SVG(s string) { Publish(AsSVG(s)) }
 
-// PNG shows an image, encoded as PNG.
+// PNG shows an image, encoded as PNG. If it cannot, it shows nothing, says
+// why on the cell's stderr and returns the error.
 func PNG(img image.Image) error {
 	b, err := AsPNG(img)
 	if err != nil {
-		return err
+		return notify(err)
 	}
 	Publish(b)
 	return nil
@@ -126,22 +145,25 @@ func PNG(img image.Image) error {
 // PNGBytes shows an already encoded PNG.
 func PNGBytes(data []byte) { Publish(AsPNGBytes(data)) }
 
-// JSON shows v as application/json.
+// JSON shows v as application/json. If v is not JSON (it holds NaN or ±Inf,
+// a channel, …), it shows nothing, says why on the cell's stderr and
+// returns the error.
 func JSON(v any) error {
 	b, err := AsJSON(v)
 	if err != nil {
-		return err
+		return notify(err)
 	}
 	Publish(b)
 	return nil
 }
 
 // VegaLite shows a Vega-Lite (v5) specification, given as a JSON string or
-// any value that encodes to one.
+// any value that encodes to one. Like JSON, it says why on the cell's
+// stderr as well as returning the error if it cannot.
 func VegaLite(spec any) error {
 	b, err := AsVegaLite(spec)
 	if err != nil {
-		return err
+		return notify(err)
 	}
 	Publish(b)
 	return nil
@@ -189,7 +211,7 @@ func pngBundle(data []byte, r image.Rectangle) Bundle {
 
 // AsJSON is an application/json bundle of v.
 func AsJSON(v any) (Bundle, error) {
-	j, err := toJSON(v)
+	j, err := toJSON("application/json", v)
 	if err != nil {
 		return nil, err
 	}
@@ -199,16 +221,16 @@ func AsJSON(v any) (Bundle, error) {
 
 // AsVegaLite is an application/vnd.vegalite.v5+json bundle.
 func AsVegaLite(spec any) (Bundle, error) {
-	j, err := toJSON(spec)
+	j, err := toJSON("application/vnd.vegalite.v5+json", spec)
 	if err != nil {
 		return nil, err
 	}
 	return Bundle{"application/vnd.vegalite.v5+json": j, "text/plain": "<VegaLite chart>"}, nil
 }
 
-// toJSON turns v into a generic JSON value; a string or []byte is taken as
-// JSON text.
-func toJSON(v any) (any, error) {
+// toJSON turns v, the content of a mime entry, into a generic JSON value;
+// a string or []byte is taken as JSON text.
+func toJSON(mime string, v any) (any, error) {
 	var raw []byte
 	switch x := v.(type) {
 	case string:
@@ -220,19 +242,35 @@ func toJSON(v any) (any, error) {
 	default:
 		b, err := json.Marshal(v)
 		if err != nil {
-			return nil, fmt.Errorf("display: encode JSON: %w", err)
+			return nil, encodeError(mime, err)
 		}
 		raw = b
 	}
 	var j any
 	if err := json.Unmarshal(raw, &j); err != nil {
-		return nil, fmt.Errorf("display: not JSON: %w", err)
+		return nil, fmt.Errorf("display: %s is not JSON: %w", mime, err)
 	}
 	return j, nil
 }
 
+// encodeError says why v, the content of a mime entry, could not be
+// encoded, in words a researcher can act on: "display: application/json
+// holds NaN, which JSON cannot encode".
+func encodeError(mime string, err error) error {
+	var uv *json.UnsupportedValueError
+	var ut *json.UnsupportedTypeError
+	switch {
+	case errors.As(err, &uv) && (uv.Str == "NaN" || uv.Str == "+Inf" || uv.Str == "-Inf"):
+		return fmt.Errorf("display: %s holds %s, which JSON cannot encode", mime, uv.Str)
+	case errors.As(err, &ut):
+		return fmt.Errorf("display: %s holds a %s, which JSON cannot encode", mime, ut.Type)
+	}
+	return fmt.Errorf("display: %s could not be encoded as JSON: %w", mime, err)
+}
+
 // Handle is a display that can be updated in place (progress, live
-// tables), as update_display_data.
+// tables), as update_display_data. Handles come from New: the methods of a
+// zero (or nil) Handle, which names no display, panic.
 type Handle struct {
 	id string
 }
@@ -245,11 +283,21 @@ func New(b Bundle) *Handle {
 }
 
 // ID is the display_id.
-func (h *Handle) ID() string { return h.id }
+func (h *Handle) ID() string { return h.displayID("ID") }
 
 // Update replaces what the handle shows, wherever it is shown.
-func (h *Handle) Update(b Bundle) { send(b, h.id, true) }
+func (h *Handle) Update(b Bundle) { send(b, h.displayID("Update"), true) }
 
 // Show shows b again under the same display_id (a second place that later
 // updates also change).
-func (h *Handle) Show(b Bundle) { send(b, h.id, false) }
+func (h *Handle) Show(b Bundle) { send(b, h.displayID("Show"), false) }
+
+// displayID is h's display_id. A zero Handle has none, and an
+// update_display_data without one is not a valid message: using it is a
+// mistake in the cell, reported like one.
+func (h *Handle) displayID(method string) string {
+	if h == nil || h.id == "" {
+		panic("display: " + method + " called on a zero Handle; use the *Handle that display.New returns")
+	}
+	return h.id
+}

@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"math"
 	"strings"
 	"testing"
 )
@@ -18,14 +19,16 @@ type shown struct {
 }
 
 type fakeSink struct {
-	got []shown
-	out bytes.Buffer
+	got     []shown
+	out     bytes.Buffer
+	notices []string
 }
 
 func (f *fakeSink) Display(data, meta map[string]any, id string, update bool) {
 	f.got = append(f.got, shown{data, meta, id, update})
 }
-func (f *fakeSink) Stdout() io.Writer { return &f.out }
+func (f *fakeSink) Stdout() io.Writer  { return &f.out }
+func (f *fakeSink) Notice(text string) { f.notices = append(f.notices, text) }
 
 func TestBundles(t *testing.T) {
 	img := image.NewRGBA(image.Rect(0, 0, 4, 2))
@@ -113,5 +116,71 @@ func TestNoSink(t *testing.T) {
 	HTML("dropped") // must not panic
 	if Stdout() != io.Discard {
 		t.Error("Stdout without a sink should discard")
+	}
+}
+
+func TestZeroHandle(t *testing.T) {
+	f := &fakeSink{}
+	SetSink(f)
+	defer SetSink(nil)
+	var nilHandle *Handle
+	for _, h := range []*Handle{{}, nilHandle} {
+		for name, call := range map[string]func(){
+			"Update": func() { h.Update(AsText("x")) },
+			"Show":   func() { h.Show(AsText("x")) },
+			"ID":     func() { h.ID() },
+		} {
+			func() {
+				defer func() {
+					msg, _ := recover().(string)
+					if want := "display: " + name + " called on a zero Handle"; !strings.HasPrefix(msg, want) {
+						t.Errorf("%s on %#v: panic %q, want one starting %q", name, h, msg, want)
+					}
+				}()
+				call()
+			}()
+		}
+	}
+	if len(f.got) != 0 {
+		t.Errorf("a zero Handle sent %+v", f.got)
+	}
+}
+
+func TestUnencodableJSON(t *testing.T) {
+	f := &fakeSink{}
+	SetSink(f)
+	defer SetSink(nil)
+	cases := []struct {
+		name string
+		show func() error
+		want string
+	}{
+		{"NaN", func() error { return JSON(map[string]any{"x": math.NaN()}) },
+			"display: application/json holds NaN, which JSON cannot encode"},
+		{"Inf in a struct", func() error { return JSON(struct{ Y []float64 }{[]float64{1, math.Inf(-1)}}) },
+			"display: application/json holds -Inf, which JSON cannot encode"},
+		{"VegaLite +Inf", func() error { return VegaLite(map[string]any{"y": math.Inf(1)}) },
+			"display: application/vnd.vegalite.v5+json holds +Inf, which JSON cannot encode"},
+		{"channel", func() error { return JSON(map[string]any{"c": make(chan int)}) },
+			"display: application/json holds a chan int, which JSON cannot encode"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f.got, f.notices = nil, nil
+			err := tc.show()
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+			// A cell that ignores the error still hears of it.
+			if len(f.notices) != 1 || f.notices[0] != tc.want {
+				t.Errorf("notices %q, want [%q]", f.notices, tc.want)
+			}
+			if len(f.got) != 0 {
+				t.Errorf("shown %+v", f.got)
+			}
+		})
+	}
+	if _, err := AsJSON(map[string]float64{"x": math.NaN()}); err == nil || err.Error() != cases[0].want {
+		t.Errorf("AsJSON: %v", err)
 	}
 }

@@ -194,3 +194,113 @@ type ExportReceipt struct {
 	Review string `json:"review"` // the airlock item id, e.g. "r-0007"
 	Status string `json:"status"` // "pending"
 }
+
+// Genomics methods (controlled tier workspaces granted the genomics
+// dataset). Genotypes, dosages, PC scores and residuals never cross the
+// pipe: only handles, released tables and plots do.
+const (
+	MGenoVariants = "genomics.variants" // GenoVariantsArgs → Handle (KindVariants)
+	MGenoSummary  = "genomics.summary"  // GenoSummaryArgs → Table (frequencies, Hardy–Weinberg, missingness)
+	MGenoPCA      = "genomics.pca"      // GenoPCAArgs → GenoPCs
+	MGenoGLM      = "genomics.glm"      // GenoGLMArgs → GenoScan
+	MGenoRows     = "genomics.rows"     // GenoRowsArgs → Table: released rows of a scan
+	MManhattan    = "plot.manhattan"    // GenoPlotArgs → Plot
+	MQQ           = "plot.qq"           // GenoPlotArgs → Plot
+)
+
+// Handle kinds of genomics handles.
+const (
+	KindVariants = "variants" // a selection of variants of one genotype dataset
+	KindPCs      = "pcs"      // principal components, held by the kernel
+)
+
+// GenoVariantsArgs selects variants of a genotype dataset ("" = the
+// workspace's default one). Each entry of Select is a region
+// ("chr19:44905000-44910000", "19:44905000-44910000"), a chromosome
+// ("chr19", "X") or a variant id ("rs429358"); none selects every variant.
+type GenoVariantsArgs struct {
+	Dataset string   `json:"dataset,omitempty"`
+	Select  []string `json:"select,omitempty"`
+}
+
+// GenoSummaryArgs asks for per-variant genotype summaries of Variants over
+// the genotyped persons of Cohort, optionally per group (each group is
+// intersected with Cohort). Kind is "freq", "hardy" or "missing".
+type GenoSummaryArgs struct {
+	Kind       string   `json:"kind"`
+	Variants   string   `json:"variants"`
+	Cohort     string   `json:"cohort"`
+	Groups     []string `json:"groups,omitempty"`
+	GroupNames []string `json:"group_names,omitempty"`
+}
+
+// GenoPCAArgs computes PCs principal components of the genotypes of the
+// persons of Cohort, over Variants ("" = every autosomal variant).
+type GenoPCAArgs struct {
+	PCs      int    `json:"pcs"`
+	Cohort   string `json:"cohort"`
+	Variants string `json:"variants,omitempty"`
+}
+
+// GenoPCs is a PCs handle and its released eigenvalues.
+type GenoPCs struct {
+	Handle Handle `json:"handle"`
+	Table  Table  `json:"table"`
+}
+
+// GenoPhenotype is the outcome of a scan. Kind "binary": 1 for the persons
+// of the cohort Cases, 0 for those of Controls ("" = everyone else tested).
+// Kind "quantitative": each person's mean of Column (default
+// value_as_number) over the rows of the events handle Handle.
+type GenoPhenotype struct {
+	Kind     string `json:"kind"`
+	Cases    string `json:"cases,omitempty"`
+	Controls string `json:"controls,omitempty"`
+	Handle   string `json:"handle,omitempty"`
+	Column   string `json:"column,omitempty"`
+}
+
+// GenoCovariate is one covariate: Name "age" or "sex", or a Handle: a PCs
+// handle (its components), a cohort (1 for its persons) or an events handle
+// (the person's mean of value_as_number).
+type GenoCovariate struct {
+	Name   string `json:"name,omitempty"`
+	Handle string `json:"handle,omitempty"`
+}
+
+// GenoGLMArgs runs an association scan of Pheno on every variant of
+// Variants, adjusted for Covariates, over the genotyped persons of Cohort
+// ("" = every genotyped person). At is the date ages are taken at ("" =
+// the data cut). Top is the number of rows of the summary table (default 20).
+type GenoGLMArgs struct {
+	Variants   string          `json:"variants"`
+	Pheno      GenoPhenotype   `json:"pheno"`
+	Covariates []GenoCovariate `json:"covariates,omitempty"`
+	Cohort     string          `json:"cohort,omitempty"`
+	At         string          `json:"at,omitempty"`
+	Top        int             `json:"top,omitempty"`
+}
+
+// GenoScan is a released association scan: the summary table (the top
+// rows by p, the persons tested, λ_GC and why rows were dropped) whose Ref
+// also stands for the full released table (export.File, plots).
+type GenoScan struct {
+	Table    Table `json:"table"`
+	Lambda   Cell  `json:"lambda"`
+	Variants int   `json:"variants"` // variants tested
+	Released int   `json:"released"` // rows released
+	Dropped  int   `json:"dropped"`  // rows dropped by the genomics rules
+}
+
+// GenoRowsArgs reads released rows of the scan whose table is Ref: the Top
+// rows by p, or the rows of the variants IDs.
+type GenoRowsArgs struct {
+	Ref string   `json:"ref"`
+	Top int      `json:"top,omitempty"`
+	IDs []string `json:"ids,omitempty"`
+}
+
+// GenoPlotArgs draws the scan whose table is Ref.
+type GenoPlotArgs struct {
+	Ref string `json:"ref"`
+}

@@ -14,12 +14,13 @@ import (
 	"enclave/sandbox/confine"
 	"enclave/sandbox/launch"
 	"enclave/sandbox/rpc"
+	"enclave/service"
 )
 
 func init() {
 	register(&command{
 		Name:  "doctor",
-		Usage: "doctor [--worker PATH] [--starts N] [--breakdown] [--strict] [--json]   (which sandbox layers are active here; worker startup time and memory)",
+		Usage: "doctor [--worker PATH] [--starts N] [--breakdown] [--strict] [--json] [--socket PATH]   (deployment mode; which sandbox layers are active here; worker startup time and memory)",
 		Run:   runDoctor,
 	})
 }
@@ -43,6 +44,9 @@ type doctorReport struct {
 	// With --breakdown: median startup with all hardening but one
 	// kernel-side layer, by layer name.
 	Without map[string]float64 `json:"startup_without_ms,omitempty"`
+	// Deployment says which mode kernels run in (the enclave service or
+	// single-user) and, with a service, whether its files are protected.
+	Deployment deploymentReport `json:"deployment"`
 }
 
 func runDoctor(args []string) error {
@@ -52,6 +56,7 @@ func runDoctor(args []string) error {
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	strict := fs.Bool("strict", false, "exit with an error when any layer is not fully active (for deployment checks)")
 	breakdown := fs.Bool("breakdown", false, "also time starts without each kernel-side layer (netns, fsroot, userns)")
+	socket := fs.String("socket", service.DefaultSocket, "the enclave service's socket (its absence means single-user mode)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,7 +67,8 @@ func runDoctor(args []string) error {
 	if err != nil {
 		return err
 	}
-	rep := doctorReport{Worker: path, Host: hostLine(), LandlockABI: confine.LandlockABI(), Starts: *starts}
+	rep := doctorReport{Worker: path, Host: hostLine(), LandlockABI: confine.LandlockABI(), Starts: *starts,
+		Deployment: deployment(*socket)}
 
 	// Interleaved, so that load from elsewhere on the host hits all alike.
 	var hard, plain, scratch startStats
@@ -116,9 +122,10 @@ func runDoctor(args []string) error {
 	if *asJSON {
 		b, _ := json.Marshal(rep)
 		fmt.Println(string(b))
-		return strictErr(*strict, rep.Inactive)
+		return strictErr(*strict, append(rep.Inactive, rep.Deployment.problems()...))
 	}
 	var b strings.Builder
+	b.WriteString(rep.Deployment.text() + "\n")
 	fmt.Fprintf(&b, "worker:  %s\nhost:    %s, Landlock ABI %d\n\n", rep.Worker, rep.Host, rep.LandlockABI)
 	b.WriteString("set by the kernel (launch):\n")
 	for _, l := range rep.KernelSide {
@@ -155,7 +162,7 @@ func runDoctor(args []string) error {
 		fmt.Fprintf(&b, "note: %s\n", rep.PlainWarning)
 	}
 	fmt.Print(b.String())
-	return strictErr(*strict, rep.Inactive)
+	return strictErr(*strict, append(rep.Inactive, rep.Deployment.problems()...))
 }
 
 func strictErr(strict bool, inactive []string) error {

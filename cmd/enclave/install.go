@@ -8,13 +8,16 @@ import (
 	"strings"
 
 	"enclave/kernelspec"
+	"enclave/service"
 )
 
 func init() {
 	register(&command{
-		Name:  "install",
-		Usage: "install [--user|--sys-prefix|--prefix DIR] [--name N] [--display-name TEXT] [--worker PATH] [--workspace DIR] [--researcher ID] [--env KEY=VALUE]...",
-		Run:   runInstall,
+		Name: "install",
+		Usage: "install [--user|--sys-prefix|--prefix DIR] [--name N] [--display-name TEXT] [--worker PATH] [--workspace DIR] [--researcher ID] [--env KEY=VALUE]...\n" +
+			"  enclave install --service [--socket PATH] --workspace NAME [--user|--sys-prefix|--prefix DIR] [--name N] [--display-name TEXT]\n" +
+			"        (a protected deployment's kernelspec: enclave launch asks the enclave service for the kernel)",
+		Run: runInstall,
 	})
 	register(&command{
 		Name:  "uninstall",
@@ -54,11 +57,18 @@ func runInstall(args []string) error {
 	researcher := fs.String("researcher", "", "researcher the kernel runs for (ENCLAVE_RESEARCHER; JupyterHub's user wins)")
 	env := envFlag{}
 	fs.Var(env, "env", "KEY=VALUE put in the kernel's environment (repeatable)")
+	svc := fs.Bool("service", false, "a kernelspec whose kernel the enclave service starts (enclave launch); --workspace is then the workspace's name on the service")
+	socket := fs.String("socket", service.DefaultSocket, "with --service: the service's socket")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return errUsage
 	}
 	if err := checkScope(scope); err != nil {
 		return err
+	}
+	if *svc {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		return installService(*scope, set, *name, *display, *ws, *socket)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -142,3 +152,45 @@ func (e envFlag) Set(kv string) error {
 
 // version is the enclave version shown in kernel_info and kernel.json.
 const version = "0.1.0"
+
+// installService writes a kernelspec of a protected deployment: argv
+// `enclave launch --socket S --workspace NAME {connection_file}`, no
+// environment. Identity, worker and registry are the service's business.
+func installService(scope kernelspec.Scope, set map[string]bool, name, display, ws, socket string) error {
+	for _, f := range []string{"researcher", "env", "worker"} {
+		if set[f] {
+			return fmt.Errorf("--%s cannot be used with --service: the service takes the researcher from the socket and chooses the kernel's environment and worker", f)
+		}
+	}
+	if ws != "" {
+		if err := service.ValidWorkspaceName(ws); err != nil {
+			return fmt.Errorf("--workspace with --service: %w", err)
+		}
+	}
+	if !set["name"] {
+		name = kernelspec.ServiceName(ws)
+	}
+	if !set["display-name"] {
+		display = ""
+	}
+	sock, err := filepath.Abs(socket)
+	if err != nil {
+		return err
+	}
+	self, err := selfPath()
+	if err != nil {
+		return err
+	}
+	kdir, err := kernelspec.KernelsDir(scope)
+	if err != nil {
+		return err
+	}
+	dir, err := kernelspec.InstallService(kdir, name, kernelspec.ServiceOptions{
+		Enclave: self, Socket: sock, Workspace: ws, DisplayName: display, Version: version,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("installed kernelspec %s in %s (enclave service at %s, workspace %q)\n", name, dir, sock, ws)
+	return nil
+}

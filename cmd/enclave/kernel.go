@@ -27,12 +27,13 @@ import (
 	"enclave/release/airlock"
 	"enclave/release/audit"
 	"enclave/sandbox/cells"
+	"enclave/service"
 )
 
 func init() {
 	register(&command{
 		Name:  "kernel",
-		Usage: "kernel [--connection-file] FILE [--worker PATH]   (started by Jupyter through kernel.json)",
+		Usage: "kernel [--connection-file] FILE [--worker PATH]   (started by Jupyter through kernel.json, or by enclave serve with --service-fd N)",
 		Run:   runKernel,
 	})
 }
@@ -50,19 +51,30 @@ func runKernel(args []string) error {
 	connFile := fs.String("connection-file", "", "Jupyter connection file")
 	fs.StringVar(connFile, "f", "", "Jupyter connection file (as ipykernel's -f)")
 	workerPath := fs.String("worker", "", "enclave-worker binary (default: $"+envWorker+", else next to enclave)")
+	serviceFD := fs.Int("service-fd", 0, "read the connection, researcher and workspace from the enclave service on this descriptor (set by enclave serve), not from a connection file and the environment")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	if *connFile == "" && fs.NArg() == 1 {
 		*connFile = fs.Arg(0)
 	}
-	if *connFile == "" || fs.NArg() > 1 {
+	if (*connFile == "") == (*serviceFD <= 0) || fs.NArg() > 1 {
 		return errUsage
 	}
 	logger := log.New(os.Stderr, "enclave kernel: ", log.LstdFlags|log.Lmicroseconds)
 
-	ci, err := wire.ReadConnectionFile(*connFile)
-	if err != nil {
+	// Started by the service, the kernel waits here (a spare) until the
+	// service assigns it a researcher's connection and workspace.
+	var assigned *service.Assignment
+	var ci *wire.ConnectionInfo
+	var err error
+	if *serviceFD > 0 {
+		if assigned, err = service.ReadAssignment(os.NewFile(uintptr(*serviceFD), "service")); err != nil {
+			return err
+		}
+		t0 = time.Now()
+		ci = &assigned.Connection
+	} else if ci, err = wire.ReadConnectionFile(*connFile); err != nil {
 		return err
 	}
 	wpath, err := findWorker(*workerPath)
@@ -110,7 +122,7 @@ func runKernel(args []string) error {
 	cfg := kernel.Config{
 		Session:     session,
 		Gate:        gate,
-		Executor:    exec,
+		Executor:    modeExecutor{exec, assigned},
 		Log:         logger,
 		OutputCap:   outCap,
 		CellTimeout: timeout,
@@ -129,7 +141,7 @@ func runKernel(args []string) error {
 	var wsErr error
 	go func() {
 		defer close(opened)
-		s, err := workspace.FromEnv(time.Now())
+		s, err := openAssigned(assigned, time.Now())
 		if err == nil && s != nil {
 			rel, api, err = openRelease(s, session, outCap, logger)
 			if err != nil {
@@ -300,7 +312,7 @@ func watchParent() <-chan struct{} {
 // worker uses, run here: it is pure go/scanner code and needs no worker.
 var isComplete = cells.IsComplete
 
-var errNoWorkspace = errors.New("no workspace is open: this kernel was started without ENCLAVE_WORKSPACE, so no data is attached")
+var errNoWorkspace = errors.New("no workspace is open: this kernel was started without a workspace (ENCLAVE_WORKSPACE, or --workspace in its kernelspec), so no data is attached")
 
 // openRelease opens the release layer of an opened workspace (policy,
 // history, audit log, airlock) and the analysis API over its catalog.

@@ -21,7 +21,8 @@ func init() {
 		Name: "workspace",
 		Usage: "workspace create DIR --name N --purpose TEXT --tier registered|controlled --researcher ID\n" +
 			"        [--researcher ID…] [--datasets omop,fitbit,genomics]\n" +
-			"  enclave workspace import DIR OMOP_FOLDER [--drop-invalid-rows]\n" +
+			"  enclave workspace import DIR OMOP_FOLDER [--strict]\n" +
+			"  enclave workspace quality DIR [--json] [--all]\n" +
 			"  enclave workspace show DIR [--json]\n" +
 			"  enclave workspace share DIR ID\n" +
 			"  enclave workspace unshare DIR ID\n" +
@@ -41,6 +42,8 @@ func runWorkspace(args []string) error {
 		return workspaceCreate(args[1:], os.Stdout, now)
 	case "import":
 		return workspaceImport(args[1:], os.Stdout, now)
+	case "quality":
+		return workspaceQuality(args[1:], os.Stdout)
 	case "show":
 		return workspaceShow(args[1:], os.Stdout, now)
 	case "share":
@@ -96,7 +99,8 @@ func workspaceCreate(args []string, out io.Writer, now time.Time) error {
 // workspaceImport loads an OMOP folder into a workspace, atomically.
 func workspaceImport(args []string, out io.Writer, now time.Time) error {
 	fs := flag.NewFlagSet("workspace import", flag.ContinueOnError)
-	drop := fs.Bool("drop-invalid-rows", false, "load the folder even if some rows fail validation, leaving them out (each listed as a warning)")
+	strict := fs.Bool("strict", false, "refuse the import if any data-quality check fails (default: keep every row and report the checks)")
+	drop := fs.Bool("drop-invalid-rows", false, "no longer needed, ignored: every row is kept in the base and the tier leaves out what cannot be curated, as the quality report says")
 	pos, err := workspaceParse(fs, args)
 	if err != nil {
 		return err
@@ -104,16 +108,55 @@ func workspaceImport(args []string, out io.Writer, now time.Time) error {
 	if len(pos) != 2 {
 		return fmt.Errorf("%w: workspace import takes DIR and OMOP_FOLDER", errUsage)
 	}
+	if *drop {
+		fmt.Fprintln(os.Stderr, "note: --drop-invalid-rows is no longer needed and is ignored: every source row is kept in the base database, and the tier leaves out the rows it cannot curate, counted in the data-quality report")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	start := time.Now()
-	w, err := workspace.Import(ctx, pos[0], pos[1], workspace.ImportOptions{Now: now, DropInvalidRows: *drop, Progress: os.Stderr})
+	w, err := workspace.Import(ctx, pos[0], pos[1], workspace.ImportOptions{Now: now, Strict: *strict, Progress: os.Stderr})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "imported %s into %s tier workspace %q (%d rows, %d warnings, %s)\n",
-		w.Import.Source, w.Tier, w.Name, w.Import.Rows, w.Import.Warnings, time.Since(start).Round(time.Millisecond))
+	checks := ""
+	if _, q, err := workspace.Quality(pos[0]); err == nil {
+		checks = fmt.Sprintf("; %d of %d data-quality checks failed, %d warned: enclave workspace quality %s", q.Failed(), len(q.Checks), q.Warned(), pos[0])
+	}
+	fmt.Fprintf(out, "imported %s into %s tier workspace %q (%d rows, %d warnings%s; %s)\n",
+		w.Import.Source, w.Tier, w.Name, w.Import.Rows, w.Import.Warnings, checks, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// workspaceQuality prints the data-quality report of the last import.
+func workspaceQuality(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("workspace quality", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print the whole report as JSON (every check, passed ones included)")
+	all := fs.Bool("all", false, "list the checks that passed too")
+	pos, err := workspaceParse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: workspace quality takes one DIR", errUsage)
+	}
+	_, q, err := workspace.Quality(pos[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(q)
+	}
+	q.WriteText(out, *all)
+	return nil
+}
+
+// workspaceQualityJSON is the data-quality summary of `workspace show --json`.
+type workspaceQualityJSON struct {
+	Checks int `json:"checks"`
+	Failed int `json:"failed"`
+	Warned int `json:"warned"`
 }
 
 // workspaceShowJSON is what `workspace show --json` prints.
@@ -127,6 +170,7 @@ type workspaceShowJSON struct {
 	Access      map[string]string       `json:"access"` // researcher → "ok" or the refusal
 	Created     workspace.Date          `json:"created"`
 	Import      *workspace.ImportRecord `json:"import"`
+	Quality     *workspaceQualityJSON   `json:"quality"`     // checks of the last import (enclave workspace quality)
 	Tables      map[string]int64        `json:"tables"`      // row count of every base table
 	TierTables  map[string]int64        `json:"tier_tables"` // row count of every table of the tier
 	AuditLog    string                  `json:"audit_log"`
@@ -160,6 +204,9 @@ func workspaceShow(args []string, out io.Writer, now time.Time) error {
 	if v.TierTables == nil {
 		v.TierTables = map[string]int64{}
 	}
+	if _, q, err := workspace.Quality(pos[0]); err == nil {
+		v.Quality = &workspaceQualityJSON{Checks: len(q.Checks), Failed: q.Failed(), Warned: q.Warned()}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -178,6 +225,10 @@ func workspaceShow(args []string, out io.Writer, now time.Time) error {
 	} else {
 		fmt.Fprintf(out, "data        imported %s from %s (%d rows, %d warnings)\n",
 			v.Import.At.Format(time.RFC3339), v.Import.Source, v.Import.Rows, v.Import.Warnings)
+		if v.Quality != nil {
+			fmt.Fprintf(out, "quality     %d of %d checks failed, %d warned (enclave workspace quality %s)\n",
+				v.Quality.Failed, v.Quality.Checks, v.Quality.Warned, v.Dir)
+		}
 	}
 	fmt.Fprintf(out, "exports     %s\naudit log   %s\n", v.Exports, v.AuditLog)
 	if len(v.Tables) > 0 {

@@ -49,7 +49,7 @@ func TestBenchOMOP(t *testing.T) {
 		"rows_per_s": float64(rep.Rows) / load.Seconds(), "persons": rep.Tables["person"], "warnings": rep.Warnings})
 	for _, tier := range []datasets.Tier{datasets.Registered, datasets.Controlled} {
 		start := time.Now()
-		if err := BuildTier(ctx, db, tier, TierPath(db, tier), TierOptions{}); err != nil {
+		if _, err := BuildTier(ctx, db, tier, TierPath(db, tier), TierOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		el := time.Since(start)

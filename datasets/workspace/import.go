@@ -21,20 +21,32 @@ type ImportOptions struct {
 	// Now is the time of the import (recorded, and the reference day for the
 	// registered tier's 89-and-over exclusion); default time.Now().
 	Now time.Time
-	// DropInvalidRows loads a folder with bad rows anyway, leaving them out
-	// and listing each as a warning (omop.Options.DropInvalidRows).
+	// Strict refuses the import when any data-quality check fails
+	// (omop.Options.Strict); by default every row is kept in the base
+	// database and the checks are reported.
+	Strict bool
+	// DropInvalidRows is no longer used: the base keeps every source row,
+	// the tiers leave out what cannot be curated, and the quality report
+	// counts it.
+	//
+	// Deprecated: has no effect.
 	DropInvalidRows bool
-	// Progress receives the validation report; default discarded.
+	// Progress receives the import's report (file problems, the
+	// data-quality summary, what the tier left out); default discarded.
 	Progress io.Writer
 }
 
-// Import loads the OMOP folder (CDM v5.3 CSV or Parquet files, Fitbit tables,
-// vocabulary, an optional genomics/ sub-folder) into the workspace in dir,
-// validates it and materialises the workspace's tier. It is atomic: a bad
-// folder fails with the problems (file:line) written to progress and leaves
-// the workspace as it was; kernels that have the old data open keep reading
-// it. Only the workspace's own tier is materialised. The genomics sub-folder is copied only into a controlled tier
-// workspace granted genomics.
+// Import loads the OMOP folder (CDM v5.3 or v5.4 CSV or Parquet files,
+// Fitbit tables, vocabulary, an optional genomics/ sub-folder) into the
+// workspace in dir, checks its quality and materialises the workspace's
+// tier. Every source row is kept in the base database; the data-quality
+// report (Quality) lists each check and what the tier left out. It is
+// atomic: a folder that cannot be read (a malformed file, a value that does
+// not parse, an unknown table; or, with Strict, a failed check) fails with
+// the problems (file:line:column) written to progress and leaves the
+// workspace as it was; kernels that have the old data open keep reading it.
+// Only the workspace's own tier is materialised. The genomics sub-folder is
+// copied only into a controlled tier workspace granted genomics.
 func Import(ctx context.Context, dir, folder string, opts ImportOptions) (*Workspace, error) {
 	if opts.Progress == nil {
 		opts.Progress = io.Discard
@@ -82,7 +94,7 @@ func Import(ctx context.Context, dir, folder string, opts ImportOptions) (*Works
 		}
 	}
 
-	rec, err := loadFolder(ctx, w, abs, opts)
+	rec, err := importOMOP(ctx, w, abs, opts)
 	if err != nil {
 		return fail(err)
 	}

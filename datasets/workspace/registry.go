@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"syscall"
 
 	"gopkg.in/yaml.v3"
@@ -20,11 +22,17 @@ import (
 type Registry struct {
 	Path        string
 	Researchers map[string]*Researcher
+	// UnixUsers maps a Unix user (its name, or its numeric uid) to the
+	// researcher it is. The enclave service (enclave serve) takes a kernel's
+	// researcher from this mapping and the uid of the process that asked
+	// for the kernel, never from the environment.
+	UnixUsers map[string]string
 }
 
 // registryFile is the on-disk shape of researchers.yaml.
 type registryFile struct {
 	Researchers map[string]*Researcher `yaml:"researchers"`
+	UnixUsers   map[string]string      `yaml:"unix_users,omitempty"`
 }
 
 const registryHeader = "# enclave researcher registry, kept by the data steward.\n" +
@@ -33,7 +41,7 @@ const registryHeader = "# enclave researcher registry, kept by the data steward.
 // LoadRegistry reads the registry at path. A missing file is an empty
 // registry; a malformed one is an error naming the file and line.
 func LoadRegistry(path string) (*Registry, error) {
-	reg := &Registry{Path: path, Researchers: map[string]*Researcher{}}
+	reg := &Registry{Path: path, Researchers: map[string]*Researcher{}, UnixUsers: map[string]string{}}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return reg, nil
@@ -56,7 +64,38 @@ func LoadRegistry(path string) (*Registry, error) {
 		}
 		reg.Researchers[id] = r
 	}
+	users := keyLines(b, "unix_users")
+	for name, id := range f.UnixUsers {
+		if err := ValidUnixUser(name); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, users[name], err)
+		}
+		if err := ValidID(id); err != nil {
+			return nil, fmt.Errorf("%s:%d: Unix user %s: %w", path, users[name], name, err)
+		}
+		reg.UnixUsers[name] = id
+	}
 	return reg, nil
+}
+
+var unixUserPattern = regexp.MustCompile(`^([a-z_][a-z0-9_.-]{0,31}\$?|[0-9]{1,10})$`)
+
+// ValidUnixUser reports whether name can key the Unix user mapping: a
+// POSIX-style user name or a numeric uid.
+func ValidUnixUser(name string) error {
+	if !unixUserPattern.MatchString(name) {
+		return fmt.Errorf("Unix user %q is not a user name (lower case letters, digits, _ . -) or a numeric uid", name)
+	}
+	return nil
+}
+
+// ResearcherOf returns the researcher the Unix user with this name and uid
+// is mapped to: by name first, then by numeric uid.
+func (g *Registry) ResearcherOf(name string, uid int) (string, bool) {
+	if id, ok := g.UnixUsers[name]; ok && name != "" {
+		return id, true
+	}
+	id, ok := g.UnixUsers[strconv.Itoa(uid)]
+	return id, ok
 }
 
 // Lookup returns the record of researcher id, or an error telling the
@@ -85,7 +124,7 @@ func (g *Registry) Save() error {
 	buf.WriteString(registryHeader)
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
-	if err := enc.Encode(registryFile{Researchers: g.Researchers}); err != nil {
+	if err := enc.Encode(registryFile{Researchers: g.Researchers, UnixUsers: g.UnixUsers}); err != nil {
 		return fmt.Errorf("researcher registry: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Dir(g.Path), 0o755); err != nil {
@@ -147,8 +186,11 @@ func keyLines(b []byte, top string) map[string]int {
 }
 
 // writeAtomic writes data to a temporary file next to path, syncs it and
-// renames it over path.
+// renames it over path. The file is never more open than perm, than the file
+// it replaces, or than its directory: in a directory closed to group and
+// others (an enclave service's home) it is written 0600.
 func writeAtomic(path string, data []byte, perm os.FileMode) error {
+	perm = privatePerm(path, perm)
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return err
@@ -172,9 +214,22 @@ func writeAtomic(path string, data []byte, perm os.FileMode) error {
 	return os.Rename(tmp.Name(), path)
 }
 
+// privatePerm narrows perm for a file written at path: to the bits of the
+// file already there, and without group and other bits when the directory
+// has none.
+func privatePerm(path string, perm os.FileMode) os.FileMode {
+	if fi, err := os.Stat(path); err == nil {
+		perm &= fi.Mode().Perm()
+	}
+	if di, err := os.Stat(filepath.Dir(path)); err == nil && di.Mode().Perm()&0o077 == 0 {
+		perm &^= 0o077
+	}
+	return perm
+}
+
 // lockFile takes an exclusive advisory lock on path, creating it.
 func lockFile(path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, privatePerm(path, 0o644))
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)
 	}

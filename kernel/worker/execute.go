@@ -1,12 +1,16 @@
 package worker
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"enclave/kernel"
 	"enclave/sandbox/rpc"
@@ -42,13 +46,19 @@ func (e *Executor) Execute(ctx context.Context, c *kernel.Cell, ev kernel.Events
 			if d := m.Display; d != nil {
 				if isClear(d) {
 					ev.Clear(clearWait(d))
+				} else if data, meta, err := vetBundle(d); err != nil {
+					e.log.Printf("cell %d: a display was dropped: %v", c.Number, err)
 				} else {
-					ev.Display(&kernel.Display{Data: d.Data, Metadata: d.Metadata, DisplayID: d.DisplayID, Update: d.Update})
+					ev.Display(&kernel.Display{Raw: data, RawMetadata: meta, DisplayID: d.DisplayID, Update: d.Update})
 				}
 			}
 		case rpc.Result:
-			if m.Display != nil {
-				ev.Result(m.Display.Data, m.Display.Metadata)
+			if d := m.Display; d != nil {
+				if data, meta, err := vetBundle(d); err != nil {
+					e.log.Printf("cell %d: a result was dropped: %v", c.Number, err)
+				} else {
+					ev.RawResult(data, meta)
+				}
 			}
 		case rpc.Error:
 			if m.Err != nil {
@@ -176,25 +186,74 @@ func died(p *proc) *kernel.CellError {
 	return &kernel.CellError{Name: "WorkerStopped", Value: "the Go worker stopped: " + p.reason + "; variables were lost"}
 }
 
+// vetBundle checks a display's bundle and metadata, which the kernel passes
+// on without decoding (rpc.Conn.Recv has checked they are JSON): each must
+// be a JSON object or absent. Invalid UTF-8, which decoding would have
+// replaced, is replaced here, as frontends reject it; valid JSON has it
+// only inside strings, so the replacement keeps it valid.
+func vetBundle(d *rpc.DisplayData) (data, meta json.RawMessage, err error) {
+	if data, err = vetObject(d.Data); err != nil {
+		return nil, nil, fmt.Errorf("data: %w", err)
+	}
+	if meta, err = vetObject(d.Metadata); err != nil {
+		return nil, nil, fmt.Errorf("metadata: %w", err)
+	}
+	return data, meta, nil
+}
+
+func vetObject(raw json.RawMessage) (json.RawMessage, error) {
+	t := bytes.TrimSpace(raw)
+	switch {
+	case len(t) == 0 || string(t) == "null":
+		return nil, nil
+	case t[0] != '{':
+		return nil, errors.New("not a JSON object")
+	case !utf8.Valid(t):
+		return bytes.ToValidUTF8(t, []byte("\uFFFD")), nil
+	}
+	return t, nil
+}
+
 // isClear reports whether a display event is a clear_output request: an
-// empty bundle whose metadata carries "clear_output".
+// empty bundle whose metadata carries "clear_output". Only then is the
+// metadata decoded, and of it only that key.
 func isClear(d *rpc.DisplayData) bool {
-	if len(d.Data) != 0 {
+	if !emptyObject(d.Data) {
 		return false
 	}
-	_, ok := d.Metadata["clear_output"]
-	return ok
+	return clearOutput(d) != nil
+}
+
+func clearOutput(d *rpc.DisplayData) json.RawMessage {
+	var m struct {
+		Clear json.RawMessage `json:"clear_output"`
+	}
+	if json.Unmarshal(d.Metadata, &m) != nil {
+		return nil
+	}
+	return m.Clear
 }
 
 func clearWait(d *rpc.DisplayData) bool {
-	switch v := d.Metadata["clear_output"].(type) {
-	case bool:
-		return v
-	case map[string]any:
-		w, _ := v["wait"].(bool)
-		return w
+	raw := clearOutput(d)
+	var wait bool
+	if json.Unmarshal(raw, &wait) == nil {
+		return wait
 	}
-	return false
+	var opts struct {
+		Wait bool `json:"wait"`
+	}
+	json.Unmarshal(raw, &opts) // a wait that is not a bool is false
+	return opts.Wait
+}
+
+// emptyObject reports whether raw is no bundle: nothing, null or {}.
+func emptyObject(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	if len(t) == 0 || string(t) == "null" {
+		return true
+	}
+	return t[0] == '{' && len(bytes.TrimSpace(t[1:])) == 1 && t[len(t)-1] == '}'
 }
 
 func (e *Executor) serveInput(ctx context.Context, p *proc, m *rpc.Msg, ev kernel.Events) {

@@ -64,6 +64,15 @@ func (ev *events) Result(data, _ map[string]any) {
 	ev.results = append(ev.results, data["text/plain"].(string))
 	ev.mu.Unlock()
 }
+func (ev *events) RawResult(data, _ json.RawMessage) {
+	var b struct {
+		Text string `json:"text/plain"`
+	}
+	json.Unmarshal(data, &b)
+	ev.mu.Lock()
+	ev.results = append(ev.results, b.Text)
+	ev.mu.Unlock()
+}
 func (ev *events) Clear(bool) { ev.mu.Lock(); ev.clears++; ev.mu.Unlock() }
 func (ev *events) Input(ctx context.Context, prompt string, _ bool) (string, error) {
 	if ev.input == "" {

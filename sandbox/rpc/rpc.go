@@ -107,11 +107,17 @@ type StreamChunk struct {
 }
 
 // DisplayData is a MIME bundle. Update marks update_display_data for DisplayID.
+//
+// Data and Metadata are JSON objects, encoded once by the worker: the kernel
+// passes them on into the Jupyter message without decoding them, so a
+// display of tens of megabytes costs it a few copies, not a tree of Go
+// values. A bundle with no entries and metadata {"clear_output": …} is a
+// clear_output request.
 type DisplayData struct {
-	Data      map[string]any `json:"data"`
-	Metadata  map[string]any `json:"metadata,omitempty"`
-	DisplayID string         `json:"display_id,omitempty"`
-	Update    bool           `json:"update,omitempty"`
+	Data      json.RawMessage `json:"data"`
+	Metadata  json.RawMessage `json:"metadata,omitempty"`
+	DisplayID string          `json:"display_id,omitempty"`
+	Update    bool            `json:"update,omitempty"`
 }
 
 // ErrorInfo is a failed cell as Jupyter shows it.

@@ -3,6 +3,7 @@ package rpc
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -15,7 +16,8 @@ func TestRoundTrip(t *testing.T) {
 		{Type: Stream, ID: 1, Stream: &StreamChunk{Name: "stdout", Text: "héllo\n"}},
 		{Type: Stream, ID: 1<<40 + 7, Stream: &StreamChunk{Name: "stderr", Text: ""}},
 		{Type: Stream, ID: 2, Stream: &StreamChunk{Name: "stdout", Text: "{\"t\":\"not json\"}\x00\xff"}},
-		{Type: Display, ID: 1, Display: &DisplayData{Data: map[string]any{"text/plain": "1"}, DisplayID: "d", Update: true}},
+		{Type: Display, ID: 1, Display: &DisplayData{Data: json.RawMessage(`{"text/html":"<b>1</b>","text/plain":"1"}`),
+			Metadata: json.RawMessage(`{"isolated":true}`), DisplayID: "d", Update: true}},
 		{Type: Error, ID: 1, Err: &ErrorInfo{Name: "panic", Value: "boom", Traceback: []string{"cell 3, line 2"}}},
 		{Type: Done, ID: 1, Done: &DoneInfo{Status: "ok"}},
 	}
@@ -36,6 +38,11 @@ func TestRoundTrip(t *testing.T) {
 		}
 		if want.Stream != nil && (got.Stream == nil || *got.Stream != *want.Stream) {
 			t.Fatalf("stream %+v, want %+v", got.Stream, want.Stream)
+		}
+		// A bundle arrives as the bytes the worker encoded ("<" unescaped).
+		if w := want.Display; w != nil && (got.Display == nil || string(got.Display.Data) != string(w.Data) ||
+			string(got.Display.Metadata) != string(w.Metadata) || got.Display.DisplayID != w.DisplayID || got.Display.Update != w.Update) {
+			t.Fatalf("display %+v, want %+v", got.Display, w)
 		}
 	}
 	if got, _ := c.Recv(); got != nil {

@@ -15,12 +15,30 @@ func init() {
 		"Bar":            reflect.ValueOf(plot.Bar),
 		"Histogram":      reflect.ValueOf(plot.Histogram),
 		"HistogramRange": reflect.ValueOf(plot.HistogramRange),
+		"Manhattan":      reflect.ValueOf(plot.Manhattan),
+		"QQ":             reflect.ValueOf(plot.QQ),
 
 		// type definitions
 		"Plot": reflect.ValueOf((*plot.Plot)(nil)),
+		"Scan": reflect.ValueOf((*plot.Scan)(nil)),
+
+		// interface wrapper definitions
+		"_Scan": reflect.ValueOf((*_enclave_api_plot_Scan)(nil)),
 	}
 }
 
+// _enclave_api_plot_Scan is an interface wrapper for Scan type
+type _enclave_api_plot_Scan struct {
+	IValue     interface{}
+	WResultRef func() string
+}
+
+func (W _enclave_api_plot_Scan) ResultRef() string {
+	return W.WResultRef()
+}
+
 func init() {
-	Symbols["enclave/api/plot/plot"] = map[string]reflect.Value{}
+	Symbols["enclave/api/plot/plot"] = map[string]reflect.Value{
+		"_Scan": reflect.ValueOf((*_enclave_api_plot_Scan)(nil)),
+	}
 }

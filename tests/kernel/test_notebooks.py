@@ -9,7 +9,10 @@ from nbconvert import HTMLExporter
 
 import kernelspec_env
 
-EXAMPLES = sorted(glob.glob(os.path.join(kernelspec_env.ROOT, "examples", "*.ipynb")))
+# Notebooks that read data run on a demo workspace in tests/notebooks; this
+# kernel has none.
+EXAMPLES = [p for p in sorted(glob.glob(os.path.join(kernelspec_env.ROOT, "examples", "*.ipynb")))
+            if 'enclave/omop' not in open(p).read()]
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=os.path.basename)

@@ -118,7 +118,7 @@ def test_taint_withholds_free_form_output_until_restart(demo, ws, kernel):
     ok(r)
     streams = [m["content"]["text"] for m in msgs if m["msg_type"] == "stream"]
     assert len(streams) == 1 and streams[0].startswith("[enclave] output withheld for review: r-0001"), streams
-    assert "8 lines" in streams[0]  # the header, 5 rows, a blank line, the count
+    assert "line" not in streams[0]  # how much was held would itself be a signal
     # A kernel-built result is still released, whatever the worker holds.
     r, msgs = kernel.run('stats.Count(omop.Persons(), "gender")')
     ok(r)

@@ -1,22 +1,28 @@
 """End-to-end tests of the steward's CLI: enclave researcher and enclave workspace.
 
-Runs bin/enclave (env ENCLAVE) with a throw-away ENCLAVE_HOME, imports the
-Eunomia GiBleed folder (../shared/omop/eunomia/gibleed_5.3_partial) when it is
-there, else a tiny generated folder, and checks what a data steward checks:
-row counts after import, refusals with their exact reasons, and that a bad
-import leaves the workspace as it was.
+Runs bin/enclave (env ENCLAVE) with a throw-away ENCLAVE_HOME, imports the real
+Eunomia GiBleed export with its vocabulary in one folder
+(../shared/omop/eunomia/gibleed_5.3_partial + ../shared/omop/vocab/gibleed) when
+it is there, else a tiny generated folder (in CI, CI=true, a missing ../shared
+fails the tests instead), and checks what a data steward checks: row counts
+after import, the data-quality report, refusals with their exact reasons, and
+that a bad or refused import leaves the workspace as it was.
 """
 import datetime
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ENCLAVE = os.environ.get("ENCLAVE", str(ROOT / "bin" / "enclave"))
-GIBLEED = ROOT.parent / "shared" / "omop" / "eunomia" / "gibleed_5.3_partial"
+SHARED = ROOT.parent / "shared" / "omop"
+GIBLEED = SHARED / "eunomia" / "gibleed_5.3_partial"
+GIBLEED_VOCAB = SHARED / "vocab" / "gibleed"
+IN_CI = os.environ.get("CI") == "true"
 
 TODAY = datetime.date.today()
 
@@ -74,13 +80,30 @@ def tiny_folder(path, bad=False):
     return path
 
 
+def gibleed_folder(path):
+    """GiBleed and its vocabulary shard in one folder, as a steward receives an export."""
+    path.mkdir(parents=True, exist_ok=True)
+    for src in (GIBLEED, GIBLEED_VOCAB):
+        for f in src.iterdir():
+            shutil.copyfile(f, path / f.name)
+    return path
+
+
+def real_gibleed():
+    if (GIBLEED / "person.csv").exists():
+        return True
+    if IN_CI:
+        pytest.fail(f"{GIBLEED} is missing: CI imports the real OHDSI Eunomia export, check out ../shared")
+    return False
+
+
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
-    """The OMOP folder imported by the tests and its expected row counts."""
-    if (GIBLEED / "person.csv").exists():
-        # The partial GiBleed copy has observation periods of persons it lacks and
-        # six duplicate observation ids: --drop-invalid-rows leaves those out.
-        return GIBLEED, {"person": 2694, "observation_period": 2694, "visit_occurrence": 1037, "observation": 1471}
+    """The OMOP folder imported by the tests and its expected base row counts (the source's)."""
+    if real_gibleed():
+        return gibleed_folder(tmp_path_factory.mktemp("gibleed")), {
+            "person": 2694, "observation_period": 5343, "visit_occurrence": 1037,
+            "procedure_occurrence": 37409, "observation": 1477}
     return tiny_folder(tmp_path_factory.mktemp("omop")), {"person": 3, "observation_period": 3}
 
 
@@ -92,7 +115,8 @@ def imported(home, source, tmp_path_factory):
     run(home, "workspace", "create", ws, "--name", "GI bleed", "--purpose",
         "Risk of gastrointestinal bleeding after NSAID exposure", "--tier", "registered",
         "--researcher", "alice")
-    run(home, "workspace", "import", ws, source[0], "--drop-invalid-rows")
+    p = run(home, "workspace", "import", ws, source[0])
+    assert "data-quality checks:" in p.stderr
     return ws
 
 
@@ -226,3 +250,96 @@ def test_bad_import_leaves_workspace(home, imported, tmp_path):
     assert show(home, imported)["tables"] == before["tables"]
     leftovers = [f.name for f in (imported / "data").iterdir() if f.name.startswith(".import")]
     assert leftovers == []
+
+
+def quality(home, ws):
+    return json.loads(run(home, "workspace", "quality", ws, "--json").stdout)
+
+
+def test_quality_report(home, imported, source):
+    q = quality(home, imported)
+    failed = sorted((c["check"], c["table"], c["field"], c["rows"]) for c in q["checks"] if c["status"] == "fail")
+    if source[1]["person"] == 2694:
+        # Exactly what the real export breaks: observation periods of persons
+        # not in person, and six observation ids held by two rows each.
+        assert failed == [("isForeignKey", "observation_period", "person_id", 2649),
+                          ("isPrimaryKey", "observation", "observation_id", 12)]
+        pk = next(c for c in q["checks"] if c["check"] == "isPrimaryKey" and c["table"] == "observation")
+        assert pk["keys"] == 6 and pk["threshold"] == 0 and pk["denominator"] == 1477
+    else:
+        assert failed == []
+    for c in q["checks"]:
+        assert c["status"] in ("pass", "fail", "warn")
+        assert set(c) >= {"check", "table", "rows", "pct", "threshold", "status", "denominator"}
+    # The tier holds the base minus what the report says it left out.
+    (tier,) = q["tiers"]
+    assert tier["tier"] == "registered"
+    j = show(home, imported)
+    for table, base in j["tables"].items():
+        left_out = sum(e["rows"] for e in tier["excluded"] if e["table"] == table)
+        assert j["tier_tables"].get(table, 0) == base - left_out, table
+    if source[1]["person"] == 2694:
+        reasons = {(e["table"], e["reason"]): e["rows"] for e in tier["excluded"]}
+        assert reasons[("observation_period", "person_unknown")] == 2649
+        assert reasons[("observation", "duplicate_key")] == 6
+    assert j["quality"]["failed"] == len(failed)
+    text = run(home, "workspace", "quality", imported).stdout
+    assert "data-quality checks:" in text and "registered tier:" in text
+    if failed:
+        assert "FAIL isForeignKey" in text and "observation_period.person_id" in text
+
+
+def test_strict_refuses(home, imported, source):
+    if source[1]["person"] != 2694:
+        pytest.skip("the tiny folder fails no check")
+    yaml_before = (imported / "workspace.yaml").read_text()
+    report_before = (imported / "data" / "quality.json").read_text()
+    p = run(home, "workspace", "import", imported, source[0], "--strict", ok=False)
+    assert "strict import refused: 2 data-quality checks failed" in p.stderr
+    assert "workspace unchanged" in p.stderr
+    assert (imported / "workspace.yaml").read_text() == yaml_before
+    assert (imported / "data" / "quality.json").read_text() == report_before
+
+
+def _damaged(tmp_path, name, body=None, remove=()):
+    folder = tiny_folder(tmp_path / name)
+    for f in remove:
+        (folder / f).unlink()
+    if body is not None:
+        for fname, content in body.items():
+            (folder / fname).write_bytes(content)
+    return folder
+
+
+PERSON_HEADER = b"person_id,gender_concept_id,year_of_birth,race_concept_id,ethnicity_concept_id\n"
+
+
+@pytest.mark.parametrize("name,files,remove,expect", [
+    ("truncated", {"observation_period.csv":
+                   b"observation_period_id,person_id,observation_period_start_date,observation_period_end_date,period_type_concept_id\n"
+                   b"1,1,2010-01-01,2020-01-01,44814724\n2,2,2011-01"}, (),
+     "observation_period.csv:3: error: missing columns: fewer fields than the header (truncated or damaged file?)"),
+    ("delimiter", {"person.csv": PERSON_HEADER.replace(b",", b";") + b"1;8532;1960;8527;38003564\n"}, (),
+     'person.csv: error: read header: the header is separated by ";"'),
+    ("unknown_table", {"persons.csv": PERSON_HEADER + b"1,8532,1960,8527,38003564\n"}, (),
+     'persons.csv: error: "persons" is not a table of OMOP CDM v5.3 or v5.4 nor a Fitbit table'),
+    ("header_only", {"person.csv": PERSON_HEADER}, (),
+     "has a header-only person.csv, so no row of observation_period belongs to a known person"),
+    ("non_utf8", {"person.csv": PERSON_HEADER + b"1,8532,1960,8527,38003564\n2,8507,19\xff71,8516,38003564\n"}, (),
+     "person.csv:3: error: column year_of_birth: invalid encoding: bytes that are not UTF-8 text"),
+    ("bad_date", {"observation_period.csv":
+                  b"observation_period_id,person_id,observation_period_start_date,observation_period_end_date,period_type_concept_id\n"
+                  b"1,1,2010-01-01,2020-01-01,44814724\n2,2,2011-02-30,2020-01-01,44814724\n"}, (),
+     'observation_period.csv:3: error: column observation_period_start_date: value "2011-02-30" is not a date (YYYY-MM-DD)'),
+])
+def test_bad_input_leaves_workspace(home, imported, tmp_path, name, files, remove, expect):
+    before = show(home, imported)
+    yaml_before = (imported / "workspace.yaml").read_text()
+    report_before = (imported / "data" / "quality.json").read_text()
+    p = run(home, "workspace", "import", imported, _damaged(tmp_path, name, files, remove), ok=False)
+    assert expect in p.stderr, p.stderr
+    assert "workspace unchanged" in p.stderr
+    assert (imported / "workspace.yaml").read_text() == yaml_before
+    assert (imported / "data" / "quality.json").read_text() == report_before
+    assert show(home, imported)["tables"] == before["tables"]
+    assert not [f.name for f in (imported / "data").iterdir() if f.name.startswith(".import")]

@@ -47,6 +47,7 @@ var Packages = []Package{
 	},
 	{Path: "enclave/export", Source: "enclave/api/export", Why: "export requests go to the airlock through the kernel"},
 	{Path: "enclave/fitbit", Source: "enclave/api/fitbit", Why: "handles over the Fitbit tables; data stays in the kernel"},
+	{Path: "enclave/genomics", Source: "enclave/api/genomics", Why: "handles over genotypes (controlled tier); genotypes, dosages and PC scores stay in the kernel"},
 	{Path: "enclave/omop", Source: "enclave/api/omop", Why: "handles over the OMOP tables; data stays in the kernel"},
 	{Path: "enclave/plot", Source: "enclave/api/plot", Why: "figures drawn by the kernel from released values"},
 	{Path: "enclave/stats", Source: "enclave/api/stats", Why: "statistics computed and judged by the kernel"},

@@ -8,7 +8,8 @@
 // "spin" (ignores interrupts), "wait" (until interrupted), "spinbg"
 // (answers the interrupt but keeps a goroutine computing), "crash"
 // (prints a Go fatal error and exits 2), "exit", "big N" (N bytes of
-// stdout), "sleep MS".
+// stdout), "bigdisplay N" and "bigresult N" (an N-byte text/html
+// display_data or execute_result), "sleep MS".
 package fake
 
 import (
@@ -75,6 +76,15 @@ func Main() {
 	}
 }
 
+// bundle encodes a MIME bundle as the worker does.
+func bundle(m map[string]any) json.RawMessage {
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 func run(c *rpc.Conn, id uint64, ex *rpc.ExecRequest, stop chan struct{}, replies chan *rpc.Msg) {
 	send := func(m *rpc.Msg) { m.ID = id; c.Send(m) }
 	fail := func(name, value string) {
@@ -92,14 +102,23 @@ func run(c *rpc.Conn, id uint64, ex *rpc.ExecRequest, stop chan struct{}, replie
 			}
 			send(&rpc.Msg{Type: rpc.Stream, Stream: &rpc.StreamChunk{Name: name, Text: arg + "\n"}})
 		case "result":
-			send(&rpc.Msg{Type: rpc.Result, Display: &rpc.DisplayData{Data: map[string]any{"text/plain": arg}}})
+			send(&rpc.Msg{Type: rpc.Result, Display: &rpc.DisplayData{Data: bundle(map[string]any{"text/plain": arg})}})
 		case "display":
-			send(&rpc.Msg{Type: rpc.Display, Display: &rpc.DisplayData{Data: map[string]any{
-				"text/html": "<b>hi</b>", "text/plain": "hi"}, DisplayID: arg}})
+			send(&rpc.Msg{Type: rpc.Display, Display: &rpc.DisplayData{Data: bundle(map[string]any{
+				"text/html": "<b>hi</b>", "text/plain": "hi"}), DisplayID: arg}})
 		case "update":
-			send(&rpc.Msg{Type: rpc.Display, Display: &rpc.DisplayData{Data: map[string]any{"text/plain": "updated"}, DisplayID: arg, Update: true}})
+			send(&rpc.Msg{Type: rpc.Display, Display: &rpc.DisplayData{Data: bundle(map[string]any{"text/plain": "updated"}), DisplayID: arg, Update: true}})
 		case "clear":
-			send(&rpc.Msg{Type: rpc.Display, Display: &rpc.DisplayData{Metadata: map[string]any{"clear_output": map[string]any{"wait": false}}}})
+			send(&rpc.Msg{Type: rpc.Display, Display: &rpc.DisplayData{Data: bundle(map[string]any{}),
+				Metadata: bundle(map[string]any{"clear_output": map[string]any{"wait": false}})}})
+		case "bigdisplay", "bigresult": // an N-byte text/html bundle, as display_data or execute_result
+			n, _ := strconv.Atoi(arg)
+			d := &rpc.DisplayData{Data: bundle(map[string]any{"text/html": strings.Repeat("x", n), "text/plain": "<HTML>"})}
+			t := rpc.Display
+			if cmd == "bigresult" {
+				t = rpc.Result
+			}
+			send(&rpc.Msg{Type: t, Display: d})
 		case "err":
 			fail("Error", arg)
 			return

@@ -1,0 +1,409 @@
+package analysis_test
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"enclave/api/spec"
+)
+
+// labelSQL is the label the kernel shows for a grouping variable, written
+// in SQL over the person alias p (and the events alias x): concept names
+// for concept ids, "40–49" for decades.
+func labelSQL(v, at string) string {
+	concept := func(col string) string {
+		return fmt.Sprintf("CASE WHEN %[1]s IS NULL THEN 'Unknown' WHEN %[1]s = 0 THEN 'No matching concept' ELSE coalesce((SELECT c.concept_name FROM concept c WHERE c.concept_id = %[1]s), 'concept ' || %[1]s) END", col)
+	}
+	age := ageSQL("p", at)
+	decade := func(e string) string {
+		return fmt.Sprintf("CAST(floor((%[1]s) / 10) * 10 AS BIGINT) || '–' || (CAST(floor((%[1]s) / 10) * 10 AS BIGINT) + 9)", e)
+	}
+	switch v {
+	case "gender":
+		return concept("p.gender_concept_id")
+	case "race":
+		return concept("p.race_concept_id")
+	case "ethnicity":
+		return concept("p.ethnicity_concept_id")
+	case "age_decade":
+		return decade(age)
+	case "birth_decade":
+		return decade("p.year_of_birth")
+	case "age_group":
+		return fmt.Sprintf("CASE WHEN %[1]s <= 17 THEN '0–17' WHEN %[1]s <= 44 THEN '18–44' WHEN %[1]s <= 64 THEN '45–64' ELSE '65+' END", age)
+	case "condition_concept_id":
+		return concept("x.condition_concept_id")
+	case "year(condition_start_date)":
+		return "CAST(year(x.condition_start_date) AS VARCHAR)"
+	}
+	panic("no label SQL for " + v)
+}
+
+// truth is a ground-truth group: persons and rows.
+type truth struct{ persons, rows int64 }
+
+// groupTruth counts persons and rows of from/where by the labels of vars
+// ("" for a margin): the cells of a count table.
+func groupTruth(t *testing.T, from, where string, vars []string, at string) map[[2]string]truth {
+	t.Helper()
+	out := map[[2]string]truth{}
+	var ls []string
+	for _, v := range vars {
+		ls = append(ls, labelSQL(v, at))
+	}
+	for len(ls) < 2 {
+		ls = append(ls, "''")
+	}
+	q := fmt.Sprintf("SELECT coalesce(l0, ''), coalesce(l1, ''), count(DISTINCT pid), count(*) FROM (SELECT %s AS l0, %s AS l1, p.person_id AS pid FROM %s WHERE %s) GROUP BY CUBE (l0, l1)", ls[0], ls[1], from, where)
+	for _, r := range queryRows(t, q) {
+		k := [2]string{r[0].(string), r[1].(string)}
+		out[k] = truth{r[2].(int64), r[3].(int64)}
+	}
+	return out
+}
+
+// hiddenDetermined reports the hidden cells (by name) whose value follows
+// from released cells through the margins: each margin says total = Σ
+// parts. Gaussian elimination over the hidden cells; a hidden cell is
+// determined when a row of the reduced system is 1 at it and 0 elsewhere.
+func hiddenDetermined(margins [][]string, hidden map[string]bool) []string {
+	idx := map[string]int{}
+	var names []string
+	for _, m := range margins {
+		for _, c := range m {
+			if hidden[c] {
+				if _, ok := idx[c]; !ok {
+					idx[c] = len(names)
+					names = append(names, c)
+				}
+			}
+		}
+	}
+	var a [][]float64
+	for _, m := range margins { // m[0] is the total
+		r := make([]float64, len(names))
+		for i, c := range m {
+			if j, ok := idx[c]; ok {
+				if i == 0 {
+					r[j]--
+				} else {
+					r[j]++
+				}
+			}
+		}
+		a = append(a, r)
+	}
+	row := 0
+	var piv []int
+	for j := 0; j < len(names) && row < len(a); j++ {
+		best := -1
+		for i := row; i < len(a); i++ {
+			if math.Abs(a[i][j]) > 1e-9 && (best < 0 || math.Abs(a[i][j]) > math.Abs(a[best][j])) {
+				best = i
+			}
+		}
+		if best < 0 {
+			continue
+		}
+		a[row], a[best] = a[best], a[row]
+		f := a[row][j]
+		for k := range a[row] {
+			a[row][k] /= f
+		}
+		for i := range a {
+			if i != row && math.Abs(a[i][j]) > 1e-9 {
+				g := a[i][j]
+				for k := range a[i] {
+					a[i][k] -= g * a[row][k]
+				}
+			}
+		}
+		piv = append(piv, j)
+		row++
+	}
+	var out []string
+	for i, j := range piv {
+		unit := true
+		for k, v := range a[i] {
+			if k != j && math.Abs(v) > 1e-9 {
+				unit = false
+			}
+		}
+		if unit {
+			out = append(out, names[j])
+		}
+	}
+	return out
+}
+
+func TestCountNoGrouping(t *testing.T) {
+	e := newEnv(t)
+	all := e.count(e.persons())
+	checkCount(t, "all persons", all, queryInt(t, "SELECT count(*) FROM person"))
+	tab := e.table(spec.MCount, spec.CountArgs{Handle: e.events("condition_occurrence", cT2D).ID})
+	if len(tab.Rows) != 1 || len(tab.Columns) != 3 || tab.Columns[2] != "rows" || tab.Ref == "" {
+		t.Fatalf("table %+v", tab)
+	}
+	checkCount(t, "T2D persons", tab.Rows[0][1], queryInt(t, "SELECT count(DISTINCT person_id) FROM condition_occurrence WHERE condition_concept_id = 201826"))
+	checkCount(t, "T2D rows", tab.Rows[0][2], queryInt(t, "SELECT count(*) FROM condition_occurrence WHERE condition_concept_id = 201826"))
+	// A small cohort: 19 persons with the rare condition.
+	rare := e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cRare}}})
+	n := queryInt(t, "SELECT count(DISTINCT person_id) FROM condition_occurrence WHERE condition_concept_id = 443601")
+	if n < 1 || n > 20 {
+		t.Fatalf("the rare condition has %d persons", n)
+	}
+	c := e.count(rare)
+	checkCount(t, "rare", c, n)
+	if c.Status != spec.Small {
+		t.Errorf("rare cohort status %q", c.Status)
+	}
+	// A cohort of nobody shows 0, released.
+	none := e.count(e.derive(e.persons(), spec.Step{Age: &spec.AgeStep{Min: 140, Max: 150}}))
+	if v := released(t, "nobody", none); v != 0 || none.Text != "0" {
+		t.Errorf("nobody: %q", none.Text)
+	}
+}
+
+func TestCountByOneVar(t *testing.T) {
+	cut := dataCut(t)
+	inT2D := "p.person_id IN (SELECT person_id FROM condition_occurrence WHERE condition_concept_id = 201826)"
+	cases := []struct {
+		name, by   string
+		events     bool
+		mk         func(e *env) spec.Handle
+		from, cond string
+		partition  bool
+	}{
+		{"all by gender", "gender", false, func(e *env) spec.Handle { return e.persons() }, "person p", "TRUE", true},
+		{"all by race", "race", false, func(e *env) spec.Handle { return e.persons() }, "person p", "TRUE", true},
+		{"all by ethnicity", "ethnicity", false, func(e *env) spec.Handle { return e.persons() }, "person p", "TRUE", true},
+		{"all by age_group", "age_group", false, func(e *env) spec.Handle { return e.persons() }, "person p", "TRUE", true},
+		{"all by age_decade", "age_decade", false, func(e *env) spec.Handle { return e.persons() }, "person p", "TRUE", true},
+		{"all by birth_decade", "birth_decade", false, func(e *env) spec.Handle { return e.persons() }, "person p", "TRUE", true},
+		{"T2D by gender", "gender", false, func(e *env) spec.Handle {
+			return e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+		}, "person p", inT2D, true},
+		{"T2D by race", "race", false, func(e *env) spec.Handle {
+			return e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+		}, "person p", inT2D, true},
+		{"T2D rows by gender", "gender", true, func(e *env) spec.Handle { return e.events("condition_occurrence", cT2D) },
+			"condition_occurrence x JOIN person p ON p.person_id = x.person_id", "x.condition_concept_id = 201826", true},
+		{"conditions by concept", "condition_concept_id", true, func(e *env) spec.Handle { return e.events("condition_occurrence") },
+			"condition_occurrence x JOIN person p ON p.person_id = x.person_id", "TRUE", false},
+		{"drugs of females by concept", "drug_concept_id", true, func(e *env) spec.Handle {
+			return e.derive(e.events("drug_exposure"), spec.Step{Of: e.derive(e.persons(), spec.Step{Sex: "female"}).ID})
+		}, "drug_exposure x JOIN person p ON p.person_id = x.person_id", "p.gender_concept_id = 8532", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			tab := e.table(spec.MCount, spec.CountArgs{Handle: c.mk(e).ID, By: []string{c.by}})
+			lbl := ""
+			if c.by == "drug_concept_id" {
+				lbl = strings.ReplaceAll(labelSQL("condition_concept_id", cut), "x.condition_concept_id", "x.drug_concept_id")
+			} else {
+				lbl = labelSQL(c.by, cut)
+			}
+			want := groupTruthLabel(t, c.from, c.cond, lbl)
+			wantCols := []string{c.by, "persons"}
+			if c.events {
+				wantCols = append(wantCols, "rows")
+			}
+			if fmt.Sprint(tab.Columns) != fmt.Sprint(wantCols) {
+				t.Fatalf("columns %q", tab.Columns)
+			}
+			if len(tab.Rows) != len(want) {
+				t.Errorf("%d rows, SQL has %d groups with the total", len(tab.Rows), len(want))
+			}
+			if last := tab.Rows[len(tab.Rows)-1][0].Text; last != "Total" {
+				t.Errorf("last row %q", last)
+			}
+			hiddenP, hiddenR := map[string]bool{}, map[string]bool{}
+			var margP, margR []string
+			small := 0
+			for _, r := range tab.Rows {
+				label := r[0].Text
+				key := label
+				if label == "Total" {
+					key = ""
+				}
+				w, ok := want[key]
+				if !ok {
+					t.Errorf("row %q is not a group in SQL", label)
+					continue
+				}
+				checkCount(t, label+" persons", r[1], w.persons)
+				if r[1].Status == spec.Small {
+					small++
+				}
+				if r[1].Value == nil {
+					hiddenP[key] = true
+				}
+				if c.events {
+					checkCount(t, label+" rows", r[2], w.rows)
+					if r[2].Value == nil {
+						hiddenR[key] = true
+					}
+					if r[1].Value == nil && r[2].Value != nil {
+						t.Errorf("%s: rows of hidden persons shown", label)
+					}
+				}
+				if key == "" {
+					margP, margR = append([]string{""}, margP...), append([]string{""}, margR...)
+				} else {
+					margP, margR = append(margP, key), append(margR, key)
+				}
+			}
+			if c.partition && small == 1 && len(hiddenP) < 2 {
+				t.Errorf("one small level and no other cell hidden")
+			}
+			if c.partition {
+				if d := hiddenDetermined([][]string{margP}, hiddenP); len(d) > 0 {
+					t.Errorf("hidden person counts %q follow from the total and the other levels", d)
+				}
+			}
+			// Every row has exactly one level: the rows always add up.
+			if c.events {
+				if d := hiddenDetermined([][]string{margR}, hiddenR); len(d) > 0 {
+					t.Errorf("hidden row counts %q follow from the total rows and the other levels", d)
+				}
+			}
+			if small > 0 && !contains(tab.Notes, "≤20") {
+				t.Errorf("notes %q do not explain ≤20", tab.Notes)
+			}
+			t.Logf("%d levels, %d small, %d persons hidden", len(tab.Rows)-1, small, len(hiddenP))
+		})
+	}
+}
+
+// groupTruthLabel counts persons and rows by a label expression, with the
+// total under "".
+func groupTruthLabel(t *testing.T, from, where, label string) map[string]truth {
+	t.Helper()
+	q := fmt.Sprintf("SELECT coalesce(l, ''), count(DISTINCT pid), count(*) FROM (SELECT %s AS l, p.person_id AS pid FROM %s WHERE %s) GROUP BY GROUPING SETS ((l), ())", label, from, where)
+	out := map[string]truth{}
+	for _, r := range queryRows(t, q) {
+		out[r[0].(string)] = truth{r[1].(int64), r[2].(int64)}
+	}
+	return out
+}
+
+func contains(list []string, sub string) bool {
+	for _, s := range list {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCountByTwoVars(t *testing.T) {
+	cut := dataCut(t)
+	cases := []struct {
+		name   string
+		by     []string
+		mk     func(e *env) spec.Handle
+		from   string
+		cond   string
+		events bool
+	}{
+		{"all: gender × age_group", []string{"gender", "age_group"}, func(e *env) spec.Handle { return e.persons() }, "person p", "TRUE", false},
+		{"all: race × gender", []string{"race", "gender"}, func(e *env) spec.Handle { return e.persons() }, "person p", "TRUE", false},
+		{"T2D: age_decade × gender", []string{"age_decade", "gender"}, func(e *env) spec.Handle {
+			return e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+		}, "person p", "p.person_id IN (SELECT person_id FROM condition_occurrence WHERE condition_concept_id = 201826)", false},
+		{"HTN rows: gender × year", []string{"gender", "year(condition_start_date)"}, func(e *env) spec.Handle {
+			return e.events("condition_occurrence", cHTN)
+		}, "condition_occurrence x JOIN person p ON p.person_id = x.person_id", "x.condition_concept_id = 320128", true},
+		{"conditions: gender × concept", []string{"gender", "condition_concept_id"}, func(e *env) spec.Handle {
+			return e.derive(e.events("condition_occurrence"), where("condition_concept_id", "in", cT2D, cHTN, 432867))
+		}, "condition_occurrence x JOIN person p ON p.person_id = x.person_id", "x.condition_concept_id IN (201826, 320128, 432867)", true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			tab := e.table(spec.MCount, spec.CountArgs{Handle: c.mk(e).ID, By: c.by})
+			want := groupTruth(t, c.from, c.cond, c.by, cut)
+			if tab.Columns[len(tab.Columns)-1] != "Total" || tab.Rows[len(tab.Rows)-1][0].Text != "Total" {
+				t.Fatalf("no margins: %q", tab.Columns)
+			}
+			hidden := map[string]bool{}
+			name := func(k [2]string) string { return k[0] + "|" + k[1] }
+			var rowsM, colsM [][]string
+			grandRows, grandCols := []string{"|"}, []string{"|"}
+			colKeys := tab.Columns[1 : len(tab.Columns)-1]
+			for j := range colKeys {
+				colsM = append(colsM, []string{"|" + colKeys[j]})
+			}
+			cells, small := 0, 0
+			for _, r := range tab.Rows {
+				rl := r[0].Text
+				if rl == "Total" {
+					rl = ""
+				}
+				m := []string{rl + "|"}
+				for j, cl := range tab.Columns[1:] {
+					if cl == "Total" {
+						cl = ""
+					}
+					k := [2]string{rl, cl}
+					w := want[k] // missing: a zero cell
+					checkCount(t, name(k), r[j+1], w.persons)
+					cells++
+					if r[j+1].Status == spec.Small {
+						small++
+					}
+					if r[j+1].Value == nil {
+						hidden[name(k)] = true
+					}
+					if rl != "" && cl != "" {
+						m = append(m, name(k))
+						colsM[j] = append(colsM[j], name(k))
+					}
+				}
+				if rl != "" {
+					rowsM = append(rowsM, m)
+					grandRows = append(grandRows, rl+"|")
+				}
+			}
+			for _, cl := range colKeys {
+				grandCols = append(grandCols, "|"+cl)
+			}
+			// Every group in SQL is in the table.
+			for k, w := range want {
+				if w.persons > 0 && !hasCell(tab, k) {
+					t.Errorf("group %q missing", k)
+				}
+			}
+			// The margins that add up: over a person-level variable
+			// (each person has one value) every total is the sum of its
+			// parts; over an events column (a person's rows may have
+			// several values) only the margins over the person variable do.
+			margins := append(append(rowsM, colsM...), grandRows, grandCols)
+			if c.events {
+				margins = append(colsM, grandRows) // the rows are gender
+			}
+			if d := hiddenDetermined(margins, hidden); len(d) > 0 {
+				t.Errorf("hidden cells %q follow from the margins", d)
+			}
+			t.Logf("%d cells, %d small, %d hidden", cells, small, len(hidden))
+		})
+	}
+}
+
+func hasCell(tab *spec.Table, k [2]string) bool {
+	row, col := false, false
+	for _, r := range tab.Rows {
+		if r[0].Text == k[0] || (k[0] == "" && r[0].Text == "Total") {
+			row = true
+		}
+	}
+	for _, c := range tab.Columns {
+		if c == k[1] || (k[1] == "" && c == "Total") {
+			col = true
+		}
+	}
+	return row && col
+}

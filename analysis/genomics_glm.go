@@ -1,0 +1,730 @@
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"enclave/analysis/render"
+	"enclave/api/spec"
+	"enclave/datasets"
+	"enclave/datasets/genomics/assoc"
+	"enclave/datasets/genomics/plink"
+	"enclave/release"
+)
+
+// glmInputs are the inputs of a scan as assoc.Run got them (kept for the
+// tests that rerun the scan with `enclave genomics glm`).
+type glmInputs struct {
+	fs     *plink.Fileset
+	pheno  assoc.Column
+	covars []assoc.Column
+	plan   *cohortPlan
+	ds     string
+}
+
+// genoScan is a released scan, kept for its rows and plots.
+type genoScan struct {
+	ref      string
+	title    string
+	pheno    string
+	logistic bool
+	lambda   *release.Cell
+	lambdaOK bool
+	columns  []string // of the summary rows
+	rows     []*scanRow
+	notes    []string
+}
+
+// scanRow is one kept (not dropped) row of a scan.
+type scanRow struct {
+	id                 string
+	chrom              int
+	chromName          string
+	pos                int64
+	n, beta, se, p, or *release.Cell
+	slots              []*slot // the summary row
+}
+
+// released reports whether the row's p-value was released.
+func (r *scanRow) released() bool { return !r.p.Suppressed() && !r.beta.Suppressed() }
+
+// glmTerm is one resolved covariate.
+type glmTerm struct {
+	names []string // the design columns it adds
+	kind  string   // age, sex, cohort, events, pcs
+	h     *handle
+	gh    *genoHandle
+	col   string
+}
+
+// genoGLM serves genomics.GLM.
+func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage) (any, error) {
+	var a spec.GenoGLMArgs
+	if err := decode(args, &a); err != nil {
+		return nil, err
+	}
+	vh, err := s.genoHandle(a.Variants, spec.KindVariants, "genomics.GLM")
+	if err != nil {
+		return nil, err
+	}
+	ds, fs := vh.ds, vh.fs
+	at, err := s.at(a.At)
+	if err != nil {
+		return nil, err
+	}
+	pol := s.sess.Policy
+	minN := pol.MinCount
+	// The population: the cohort (or everyone), and every condition that
+	// a person needs to have a phenotype and covariates. The same plan
+	// rebuilds the tested set for the release history.
+	pop := &cohortPlan{Op: "all"}
+	popDesc := "all genotyped persons"
+	if a.Cohort != "" {
+		if pop, popDesc, err = s.cohortHandle(a.Cohort, "Scan.Of"); err != nil {
+			return nil, err
+		}
+	}
+	conj := []*cohortPlan{pop}
+	// Arguments bind in the order of the query text: SELECT expressions
+	// (b), then the joins (bj), then the predicate (bp).
+	b, bj, bp := &sqlb{s: s}, &sqlb{s: s}, &sqlb{s: s}
+	var joins []string
+	meanJoin := func(e *eventsPlan, col string, i int) (string, *cohortPlan, error) {
+		h := &handle{events: e}
+		vx, _, err := s.numericExpr(h, col, at)
+		if err != nil {
+			return "", nil, err
+		}
+		alias := fmt.Sprintf("gm%d", i)
+		w, err := bj.eventsWhere(e, alias)
+		if err != nil {
+			return "", nil, err
+		}
+		vxa := strings.Replace(vx, "x.", alias+".", 1)
+		w = append(w, vxa+" IS NOT NULL")
+		joins = append(joins, fmt.Sprintf("LEFT JOIN (SELECT %s.person_id, avg(%s) AS v FROM %s %s WHERE %s GROUP BY 1) gj%d ON gj%d.person_id = p.person_id",
+			alias, vxa, quoteIdent(e.Table), alias, strings.Join(w, " AND "), i, i))
+		ee := *e
+		ee.Where = append(append([]filterPlan(nil), e.Where...), filterPlan{Column: col, Op: "is not null"})
+		return fmt.Sprintf("gj%d.v", i), &cohortPlan{Op: "with", Events: &ee}, nil
+	}
+	// Phenotype.
+	var yExpr, phenoDesc string
+	var casesPlan, controlsPlan *cohortPlan
+	binary := false
+	switch a.Pheno.Kind {
+	case "binary":
+		binary = true
+		cs, cdesc, err := s.cohortHandle(a.Pheno.Cases, "genomics.Binary")
+		if err != nil {
+			return nil, err
+		}
+		casesPlan = cs
+		inCases, err := b.pred(cs, "gq")
+		if err != nil {
+			return nil, err
+		}
+		yExpr = "CAST(CASE WHEN p.person_id IN (SELECT gq.person_id FROM person gq WHERE " + inCases + ") THEN 1.0 ELSE 0.0 END AS DOUBLE)"
+		phenoDesc = "in (" + cdesc + ")"
+		if a.Pheno.Controls != "" {
+			ct, ctdesc, err := s.cohortHandle(a.Pheno.Controls, "Phenotype.Versus")
+			if err != nil {
+				return nil, err
+			}
+			conj = append(conj, &cohortPlan{Op: "minus", A: &cohortPlan{Op: "or", A: cs, B: ct}, B: &cohortPlan{Op: "and", A: cs, B: ct}})
+			phenoDesc += " versus (" + ctdesc + ")"
+		}
+		// Controls are the tested persons who are not cases.
+		controlsPlan = &cohortPlan{Op: "minus", A: &cohortPlan{Op: "all"}, B: cs}
+	case "quantitative":
+		h, err := s.handle(a.Pheno.Handle)
+		if err != nil {
+			return nil, err
+		}
+		if h.events == nil {
+			return nil, datasets.Errorf("genomics.Quantitative needs events with values (omop.Measurements…); %s is a cohort", a.Pheno.Handle)
+		}
+		col := a.Pheno.Column
+		if col == "" {
+			col = "value_as_number"
+		}
+		if strings.EqualFold(strings.TrimSpace(col), "age") {
+			return nil, datasets.Errorf("genomics.Quantitative: age is a covariate, not a phenotype column")
+		}
+		expr, have, err := meanJoin(h.events, col, 0)
+		if err != nil {
+			return nil, err
+		}
+		yExpr, phenoDesc = expr, "mean "+col+" of "+h.desc
+		conj = append(conj, have)
+	default:
+		return nil, datasets.Errorf("genomics.GLM: the phenotype is genomics.Binary or genomics.Quantitative")
+	}
+	// Covariates.
+	if len(a.Covariates) > 30 {
+		return nil, datasets.Errorf("genomics.GLM: at most 30 covariates")
+	}
+	var terms []glmTerm
+	var sel []string
+	seen := map[string]bool{}
+	for i, c := range a.Covariates {
+		key := strings.ToLower(strings.TrimSpace(c.Name)) + "|" + c.Handle
+		if seen[key] {
+			return nil, datasets.Errorf("genomics.GLM: covariate %s given twice", clip(c.Name+c.Handle, 40))
+		}
+		seen[key] = true
+		switch {
+		case c.Handle == "":
+			switch strings.ToLower(strings.TrimSpace(c.Name)) {
+			case "age":
+				terms = append(terms, glmTerm{kind: "age", names: []string{"age"}})
+				sel = append(sel, "CAST("+ageExpr("p", at)+" AS DOUBLE)")
+			case "sex", "gender":
+				terms = append(terms, glmTerm{kind: "sex", names: []string{"sex"}})
+				sel = append(sel, "CAST(CASE p.gender_concept_id WHEN 8507 THEN 1 WHEN 8532 THEN 0 END AS DOUBLE)")
+				conj = append(conj, &cohortPlan{Op: "or", A: &cohortPlan{Op: "sex", Sex: 8507}, B: &cohortPlan{Op: "sex", Sex: 8532}})
+			default:
+				return nil, datasets.Errorf("genomics.GLM: covariate %q: use \"age\", \"sex\", PCs from genomics.PCA, a cohort or events handle", clip(c.Name, 40))
+			}
+		case s.isGenoHandle(c.Handle):
+			gh, err := s.genoHandle(c.Handle, spec.KindPCs, "a covariate")
+			if err != nil {
+				return nil, err
+			}
+			if gh.ds != ds {
+				return nil, datasets.Errorf("genomics.GLM: the PCs %s were computed on dataset %s, the variants are of %s", c.Handle, gh.ds.name, ds.name)
+			}
+			t := glmTerm{kind: "pcs", gh: gh}
+			for k := range gh.scores {
+				t.names = append(t.names, fmt.Sprintf("PC%d", k+1))
+			}
+			terms = append(terms, t)
+			conj = append(conj, gh.cohort)
+		default:
+			h, err := s.handle(c.Handle)
+			if err != nil {
+				return nil, err
+			}
+			if h.cohort != nil {
+				q := fmt.Sprintf("gc%d", i)
+				inner, err := b.pred(h.cohort, q)
+				if err != nil {
+					return nil, err
+				}
+				terms = append(terms, glmTerm{kind: "cohort", h: h, names: []string{fmt.Sprintf("in(%s)", c.Handle)}})
+				sel = append(sel, "CAST(CASE WHEN p.person_id IN (SELECT "+q+".person_id FROM person "+q+" WHERE "+inner+") THEN 1.0 ELSE 0.0 END AS DOUBLE)")
+			} else {
+				expr, have, err := meanJoin(h.events, "value_as_number", i+1)
+				if err != nil {
+					return nil, err
+				}
+				terms = append(terms, glmTerm{kind: "events", h: h, names: []string{fmt.Sprintf("mean(%s)", c.Handle)}})
+				sel = append(sel, expr)
+				conj = append(conj, have)
+			}
+		}
+	}
+	tested := conj[0]
+	for _, c := range conj[1:] {
+		tested = &cohortPlan{Op: "and", A: tested, B: c}
+	}
+	// One row per person of the tested plan.
+	pr, err := bp.pred(tested, "p")
+	if err != nil {
+		return nil, err
+	}
+	q := "SELECT p.person_id, " + yExpr
+	for _, e := range sel {
+		q += ", " + e
+	}
+	q += " FROM person p " + strings.Join(joins, " ") + " WHERE " + pr
+	qargs := append(append(append([]any(nil), b.args...), bj.args...), bp.args...)
+	rows, err := s.db.QueryContext(ctx, q, qargs...)
+	if err != nil {
+		return nil, err
+	}
+	nS := len(ds.samples)
+	sampleOf := map[int64]int{}
+	for i, p := range ds.person {
+		if p >= 0 {
+			sampleOf[p] = i
+		}
+	}
+	ncol := 1 + len(sel)
+	pheno := assoc.Column{Name: "PHENO", Values: nanSlice(nS), Binary: binary}
+	direct := make([][]float64, len(sel)) // the SQL covariates, by sample
+	for j := range direct {
+		direct[j] = nanSlice(nS)
+	}
+	inT := make([]bool, nS)
+	for rows.Next() {
+		vals := make([]any, ncol+1)
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		pid := toInt(vals[0])
+		i, ok := sampleOf[pid]
+		if !ok {
+			continue
+		}
+		inT[i] = true
+		pheno.Values[i] = toFloat(vals[1])
+		for j := range sel {
+			direct[j][i] = toFloat(vals[2+j])
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// Design columns aligned to the dataset's samples.
+	var covars []assoc.Column
+	var covNames []string
+	si := 0
+	for _, t := range terms {
+		switch t.kind {
+		case "pcs":
+			for k, sc := range t.gh.scores {
+				covars = append(covars, assoc.Column{Name: t.names[k], Values: sc})
+			}
+		default:
+			covars = append(covars, assoc.Column{Name: t.names[0], Values: direct[si]})
+			si++
+		}
+		covNames = append(covNames, t.names...)
+	}
+	// The tested persons: in the plan, genotyped, with every value. A
+	// person the plan admits always has them; check rather than assume.
+	n, cases := 0, 0
+	for i := range inT {
+		if !inT[i] {
+			pheno.Values[i] = math.NaN()
+			continue
+		}
+		ok := !math.IsNaN(pheno.Values[i])
+		for _, c := range covars {
+			if math.IsNaN(c.Values[i]) {
+				ok = false
+			}
+		}
+		if !ok {
+			return nil, fmt.Errorf("genomics.GLM: person of the tested plan without a value (sample %d)", i)
+		}
+		n++
+		if binary && pheno.Values[i] == 1 {
+			cases++
+		}
+	}
+	// Standardise the covariates over the persons tested (plink2
+	// --covar-variance-standardize): the ADD estimates do not change, and
+	// ages in years sit beside unit-norm PC scores without an unstable
+	// scale. Binary covariates are checked as 0/1 first.
+	binCov := make([]bool, len(covars))
+	for ci := range covars {
+		binCov[ci] = isBinaryColumn(covars[ci], inT)
+		if n < 2 {
+			continue
+		}
+		mean, sd := 0.0, 0.0
+		for i := range inT {
+			if inT[i] {
+				mean += covars[ci].Values[i]
+			}
+		}
+		mean /= float64(n)
+		for i := range inT {
+			if inT[i] {
+				d := covars[ci].Values[i] - mean
+				sd += d * d
+			}
+		}
+		sd = math.Sqrt(sd / float64(n-1))
+		if sd == 0 {
+			return nil, datasets.Errorf("genomics.GLM: covariate %s is the same for every person tested", covNames[ci])
+		}
+		std := nanSlice(nS)
+		for i := range inT {
+			if inT[i] {
+				std[i] = (covars[ci].Values[i] - mean) / sd
+			}
+		}
+		covars[ci] = assoc.Column{Name: covars[ci].Name, Values: std}
+	}
+	mask := plink.NewMask(nS, func(i int) bool { return inT[i] })
+	var caseMask, ctrlMask *plink.Mask
+	if binary {
+		caseMask = plink.NewMask(nS, func(i int) bool { return inT[i] && pheno.Values[i] == 1 })
+		ctrlMask = plink.NewMask(nS, func(i int) bool { return inT[i] && pheno.Values[i] == 0 })
+	}
+	s.geno.mu.Lock()
+	s.geno.lastGLM = &glmInputs{fs: fs, pheno: pheno, covars: covars, plan: tested, ds: ds.name}
+	s.geno.mu.Unlock()
+
+	kind := "Linear"
+	if binary {
+		kind = "Logistic (Firth fallback)"
+	}
+	model := "A1 dosage"
+	if len(covNames) > 0 {
+		model += " + " + strings.Join(compactPCs(covNames), " + ")
+	}
+	t := &built{title: fmt.Sprintf("%s scan: %s ~ %s; %s; persons: %s", kind, phenoDesc, model, vh.desc, popDesc)}
+	anchor := t.add(anchorCell(ds.name, tested, n, "persons tested: "+phenoDesc+" in "+popDesc))
+	chain := anchor
+	var casesCell, ctrlCell *release.Cell
+	if binary {
+		casesCell = t.add(&release.Cell{Stat: release.Count, Value: float64(cases), Persons: int64(cases), Of: anchor,
+			Plan: genoPlanBytes(ds.name, &cohortPlan{Op: "and", A: tested, B: casesPlan}), Desc: "cases tested: " + phenoDesc})
+		ctrlCell = t.add(&release.Cell{Stat: release.Count, Value: float64(n - cases), Persons: int64(n - cases), Of: casesCell,
+			Plan: genoPlanBytes(ds.name, &cohortPlan{Op: "and", A: tested, B: controlsPlan}), Desc: "controls tested: " + phenoDesc})
+		chain = ctrlCell
+	}
+	// Model rules: enough persons, cases and controls, each level of a
+	// binary covariate, and residual degrees of freedom.
+	var refused []string
+	if n < minN {
+		refused = append(refused, fmt.Sprintf("fewer than %d persons tested", minN))
+	}
+	if binary && (cases < minN || n-cases < minN) {
+		refused = append(refused, fmt.Sprintf("fewer than %d cases or controls", minN))
+	}
+	for ci, c := range covars {
+		if binCov[ci] {
+			ones := 0
+			hi := math.Inf(-1)
+			for i := range inT {
+				if inT[i] {
+					hi = math.Max(hi, c.Values[i])
+				}
+			}
+			for i := range inT {
+				if inT[i] && c.Values[i] == hi {
+					ones++
+				}
+			}
+			if ones < minN || n-ones < minN {
+				refused = append(refused, fmt.Sprintf("covariate %s: fewer than %d persons in one of its two groups", covNames[ci], minN))
+			}
+		}
+	}
+	if n-(len(covars)+2) < pol.MinDOF {
+		refused = append(refused, fmt.Sprintf("residual degrees of freedom below %d", pol.MinDOF))
+	}
+	// Rows the release rules drop by their genotype counts are not fitted
+	// at all (most are rare variants, where the Firth fallback costs the
+	// most); the others are fitted, and dropped if the fit fails.
+	nv := len(fs.Variants)
+	drop := make([]string, nv)
+	var res *assoc.Result
+	var keep []int           // variants fitted
+	rowOf := make([]int, nv) // variant → row of res, -1 when not fitted
+	if len(refused) == 0 {
+		err = plink.Parallel(nv, threads(), func(lo, hi int) error {
+			for v := lo; v < hi; v++ {
+				drop[v] = countReason(fs.Row(v), mask, caseMask, ctrlMask, minN)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for v := range drop {
+			rowOf[v] = -1
+			if drop[v] == "" {
+				rowOf[v] = len(keep)
+				keep = append(keep, v)
+			}
+		}
+		res, err = assoc.Run(variantSubset{fs, keep}, pheno, covars, assoc.Options{Threads: threads(), HideCovar: true, Founders: ds.founders})
+		if err != nil {
+			return nil, &datasets.Error{Safe: "genomics.GLM: the model cannot be fitted: collinear or badly scaled covariates (as plink2 --glm would refuse)", Err: err}
+		}
+		for v, k := range rowOf {
+			if k >= 0 {
+				drop[v] = fitReason(res, k)
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sc := &genoScan{title: t.title, pheno: phenoDesc, logistic: binary}
+	sc.columns = []string{"variant", "chrom", "pos", "A1", "n", "beta", "SE", "p"}
+	t.columns = []string{"variant", "chrom", "pos", "ref", "alt", "A1", "n", "beta", "SE", "p"}
+	if binary {
+		sc.columns = []string{"variant", "chrom", "pos", "A1", "n", "log OR", "SE", "OR", "p", "Firth"}
+		t.columns = []string{"variant", "chrom", "pos", "ref", "alt", "A1", "n", "log OR", "SE", "p", "Firth"}
+	}
+	dropped := map[string]int{}
+	var chi []float64
+	if res != nil {
+		nt := len(res.Tests)
+		for v := range fs.Variants {
+			if drop[v] != "" {
+				dropped[drop[v]]++
+				continue
+			}
+			vr := &fs.Variants[v]
+			rv := rowOf[v]
+			k := rv * nt
+			obs := int64(res.Obs[rv])
+			coef := func(x float64, digits int, what string) *release.Cell {
+				return t.add(&release.Cell{Stat: release.Coef, Value: x, Persons: obs, Of: chain, Digits: digits, Desc: vr.ID + ": " + what})
+			}
+			r := &scanRow{id: vr.ID, chrom: vr.ChromCode, chromName: vr.Chrom, pos: vr.Pos}
+			r.n = t.add(&release.Cell{Stat: release.Count, Value: float64(obs), Persons: obs, Of: chain, Desc: vr.ID + ": persons tested"})
+			r.beta = coef(res.Beta[k], 4, "beta")
+			r.se = coef(res.SE[k], 4, "SE")
+			r.p = coef(res.P[k], 4, "p")
+			a1 := vr.Alt()
+			if res.A1IsRef[rv] {
+				a1 = vr.Ref()
+			}
+			pos := strconv.FormatInt(vr.Pos, 10)
+			full := []*slot{{text: vr.ID}, {text: vr.Chrom}, {text: pos}, {text: vr.Ref()}, {text: vr.Alt()}, {text: a1},
+				{cell: r.n}, {cell: r.beta}, {cell: r.se}, {cell: r.p}}
+			r.slots = []*slot{{text: vr.ID}, {text: vr.Chrom}, {text: pos}, {text: a1}, {cell: r.n}, {cell: r.beta}, {cell: r.se}}
+			if binary {
+				firth := "N"
+				if res.Firth[rv] {
+					firth = "Y"
+				}
+				full = append(full, &slot{text: firth})
+				r.or = coef(math.Exp(res.Beta[k]), 4, "OR")
+				r.slots = append(r.slots, &slot{cell: r.or}, &slot{cell: r.p}, &slot{text: firth})
+			} else {
+				r.slots = append(r.slots, &slot{cell: r.p})
+			}
+			t.rows = append(t.rows, full)
+			sc.rows = append(sc.rows, r)
+			z := res.Beta[k] / res.SE[k]
+			chi = append(chi, z*z)
+		}
+	}
+	lam := math.NaN()
+	if len(chi) > 0 {
+		sort.Float64s(chi)
+		med := chi[len(chi)/2]
+		if len(chi)%2 == 0 {
+			med = (chi[len(chi)/2-1] + chi[len(chi)/2]) / 2
+		}
+		lam = med / 0.45493642311957283
+	}
+	sc.lambda = t.add(&release.Cell{Stat: release.Coef, Value: lam, Persons: int64(n), Of: chain, Digits: 3, Desc: "lambda GC"})
+	if res == nil {
+		sc.lambda.Status = spec.Model
+	}
+	// Judge.
+	what := fmt.Sprintf("genomics.GLM(%s ~ %s; %s; %s)", phenoDesc, model, vh.desc, popDesc)
+	if _, err := s.sess.Decide(ctx, cell, &release.Decision{What: what, Cells: t.cells}); err != nil {
+		return nil, err
+	}
+	released := 0
+	for _, r := range sc.rows {
+		if r.released() {
+			released++
+		}
+	}
+	// Notes, from judged cells only.
+	var notes []string
+	notes = append(notes, s.sess.Policy.Legend(t.cells)...)
+	for _, r := range refused {
+		notes = append(notes, "scan refused: "+r)
+	}
+	tested2 := "persons tested: " + s.cellText(anchor)
+	if binary {
+		tested2 += " (cases " + s.cellText(casesCell) + ", controls " + s.cellText(ctrlCell) + ")"
+	}
+	notes = append(notes, tested2)
+	totalDropped := 0
+	if res != nil {
+		notes = append(notes, fmt.Sprintf("variants tested: %s; rows released: %s; λ_GC = %s (median χ² of the released rows / 0.4549)",
+			groupDigits(nv), groupDigits(released), s.cellText(sc.lambda)))
+		reasons := make([]string, 0, len(dropped))
+		for why, k := range dropped {
+			reasons = append(reasons, fmt.Sprintf("%s %s", groupDigits(k), why))
+			totalDropped += k
+		}
+		sort.Strings(reasons)
+		if totalDropped > 0 {
+			notes = append(notes, fmt.Sprintf("rows dropped: %s (%s)", groupDigits(totalDropped), strings.Join(reasons, "; ")))
+		}
+	}
+	notes = append(notes, "A1 is the tested allele, the minor allele among the dataset's founders (plink2 --glm); beta per copy of A1; no residuals, fitted values, dosages or PC scores are released; ages on "+at)
+	sc.notes = notes
+	// The full table (every kept row, genome order) for export; the
+	// summary (top rows by p) for the notebook.
+	pol = s.sess.Policy
+	full := &spec.Table{Title: t.title, Columns: t.columns, Notes: notes}
+	for _, r := range t.rows {
+		full.Rows = append(full.Rows, s.specRow(r))
+	}
+	top := a.Top
+	if top <= 0 {
+		top = 20
+	}
+	summary := sc.topTable(s, min(top, 1000), nil)
+	ref := s.register(cell, render.TableBundle(summary), full)
+	full.Ref, summary.Ref, sc.ref = ref, ref, ref
+	s.geno.mu.Lock()
+	if len(s.geno.scans) > 64 {
+		clear(s.geno.scans)
+	}
+	s.geno.scans[ref] = sc
+	s.geno.mu.Unlock()
+	out := spec.GenoScan{Table: *summary, Lambda: pol.SpecCell(sc.lambda), Variants: nv, Released: released, Dropped: totalDropped}
+	return out, nil
+}
+
+// specRow renders judged slots.
+func (s *Server) specRow(r []*slot) []spec.Cell {
+	pol := s.sess.Policy
+	row := make([]spec.Cell, len(r))
+	for i, sl := range r {
+		switch {
+		case sl == nil:
+		case sl.cell == nil:
+			row[i] = spec.Cell{Text: sl.text}
+		default:
+			row[i] = pol.SpecCell(sl.cell)
+		}
+	}
+	return row
+}
+
+// topTable is the summary table of sc: the top rows by p (or the rows of
+// ids), released rows only.
+func (sc *genoScan) topTable(s *Server, top int, ids []string) *spec.Table {
+	var rows []*scanRow
+	if ids != nil {
+		want := map[string]bool{}
+		for _, id := range ids {
+			want[id] = true
+		}
+		for _, r := range sc.rows {
+			if want[r.id] && r.released() {
+				rows = append(rows, r)
+			}
+		}
+	} else {
+		for _, r := range sc.rows {
+			if r.released() {
+				rows = append(rows, r)
+			}
+		}
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].p.Value < rows[j].p.Value })
+		if len(rows) > top {
+			rows = rows[:top]
+		}
+	}
+	t := &spec.Table{Title: sc.title, Columns: sc.columns, Notes: sc.notes}
+	for _, r := range rows {
+		t.Rows = append(t.Rows, s.specRow(r.slots))
+	}
+	return t
+}
+
+// compactPCs writes PC1 … PCk as "PC1–PCk".
+func compactPCs(names []string) []string {
+	var out []string
+	for i := 0; i < len(names); i++ {
+		if names[i] == "PC1" {
+			j := i
+			for j+1 < len(names) && names[j+1] == fmt.Sprintf("PC%d", j-i+2) {
+				j++
+			}
+			if j > i {
+				out = append(out, names[i]+"–"+names[j])
+				i = j
+				continue
+			}
+		}
+		out = append(out, names[i])
+	}
+	return out
+}
+
+func nanSlice(n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = math.NaN()
+	}
+	return v
+}
+
+// isBinaryColumn reports whether c takes only 0 and 1 over the tested samples.
+func isBinaryColumn(c assoc.Column, in []bool) bool {
+	for i, x := range c.Values {
+		if in[i] && x != 0 && x != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// variantSubset is the variants idx of a fileset, for assoc.Run.
+type variantSubset struct {
+	fs  *plink.Fileset
+	idx []int
+}
+
+func (g variantSubset) NumSamples() int  { return g.fs.NumSamples() }
+func (g variantSubset) NumVariants() int { return len(g.idx) }
+func (g variantSubset) Row(v int) []byte { return g.fs.Row(g.idx[v]) }
+
+// countReason says why the genomics release rules drop a row, from the
+// genotype counts among the persons tested (mask), or "" to fit it.
+func countReason(row []byte, mask, cases, controls *plink.Mask, minN int) string {
+	c := plink.CountRowMasked(row, mask)
+	nm := c.NonMissing()
+	alt := c.A1Count()
+	mac := min(alt, 2*nm-alt)
+	small := func(k int) bool { return k > 0 && k < minN }
+	if mac < minN {
+		return fmt.Sprintf("with a minor allele count below %d", minN)
+	}
+	if small(c.HomA1) || small(c.Het) || small(c.HomA2) {
+		return fmt.Sprintf("with a genotype class of 1–%d persons", minN-1)
+	}
+	if cases != nil {
+		minorAlt := c.HomA1 <= c.HomA2
+		carriers := func(m *plink.Mask) int {
+			k := plink.CountRowMasked(row, m)
+			if minorAlt {
+				return k.HomA1 + k.Het
+			}
+			return k.HomA2 + k.Het
+		}
+		if small(carriers(cases)) || small(carriers(controls)) {
+			return fmt.Sprintf("with 1–%d minor-allele carriers among the cases or the controls", minN-1)
+		}
+	}
+	return ""
+}
+
+// fitReason says why a fitted row k of res is dropped ("" = kept).
+func fitReason(res *assoc.Result, k int) string {
+	if res.Err[k] != 0 {
+		return "without an estimate (" + res.Err[k].String() + ")"
+	}
+	if res.Unfinished[k] {
+		return "whose fit did not converge"
+	}
+	if nt := len(res.Tests); math.IsNaN(res.P[k*nt]) || math.IsNaN(res.SE[k*nt]) || res.SE[k*nt] == 0 {
+		return "without an estimate"
+	}
+	return ""
+}

@@ -1,0 +1,183 @@
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"enclave/api/spec"
+	"enclave/datasets"
+	"enclave/datasets/genomics/pca"
+	"enclave/datasets/genomics/plink"
+	"enclave/release"
+)
+
+// PCA variant filters: autosomal variants with a minor allele frequency of
+// at least pcaMinMAF and a call rate of at least pcaMinCall in the cohort,
+// evenly thinned to at most pcaMaxVariants.
+const (
+	pcaMinMAF      = 0.01
+	pcaMinCall     = 0.9
+	pcaMaxVariants = 50_000
+	pcaMaxPCs      = 50
+	pcaExactMax    = 1000 // persons up to which the exact GRM is formed
+)
+
+// subsetSamples repacks rows of fs (the variants idx) to the samples keep
+// (ascending sample indices), in the .bed encoding.
+func subsetSamples(fs *plink.Fileset, idx []int, keep []int) (*plink.Fileset, error) {
+	n := len(keep)
+	rb := (n + 3) / 4
+	rows := make([]byte, len(idx)*rb)
+	err := plink.Parallel(len(idx), threads(), func(lo, hi int) error {
+		for k := lo; k < hi; k++ {
+			src := fs.Row(idx[k])
+			dst := rows[k*rb : (k+1)*rb]
+			for j, i := range keep {
+				code := (src[i>>2] >> (2 * (i & 3))) & 3
+				dst[j>>2] |= code << (2 * (j & 3))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	vs := make([]plink.Variant, len(idx))
+	for k, v := range idx {
+		vs[k] = fs.Variants[v]
+	}
+	samples := make([]plink.Sample, n)
+	for j, i := range keep {
+		samples[j] = fs.Samples[i]
+	}
+	return plink.NewInMemory(vs, samples, rows)
+}
+
+// genoPCA serves genomics.PCA.
+func (s *Server) genoPCA(ctx context.Context, cell string, args json.RawMessage) (any, error) {
+	var a spec.GenoPCAArgs
+	if err := decode(args, &a); err != nil {
+		return nil, err
+	}
+	if a.PCs < 1 || a.PCs > pcaMaxPCs {
+		return nil, datasets.Errorf("genomics.PCA: between 1 and %d components", pcaMaxPCs)
+	}
+	c, cdesc, err := s.cohortHandle(a.Cohort, "genomics.PCA")
+	if err != nil {
+		return nil, err
+	}
+	var ds *genoDataset
+	var fs *plink.Fileset
+	vdesc := ""
+	if a.Variants != "" {
+		vh, err := s.genoHandle(a.Variants, spec.KindVariants, "genomics.PCA Using")
+		if err != nil {
+			return nil, err
+		}
+		ds, fs, vdesc = vh.ds, vh.fs, vh.desc
+	} else {
+		if ds, err = s.dataset(ctx, ""); err != nil {
+			return nil, err
+		}
+		if fs, err = s.selectVariants(ds, true, nil, nil); err != nil {
+			return nil, err
+		}
+		vdesc = "autosomal variants of " + ds.name
+	}
+	set, err := s.cohortSet(ctx, ds, c)
+	if err != nil {
+		return nil, err
+	}
+	mask := ds.mask(set)
+	n := mask.Count()
+	pol := s.sess.Policy
+	var keep []int
+	for i := range ds.samples {
+		if mask.Has(i) {
+			keep = append(keep, i)
+		}
+	}
+	t := &built{title: fmt.Sprintf("PCA: %d components of %s; persons: %s", a.PCs, vdesc, cdesc), columns: []string{"PC", "eigenvalue"}}
+	anchor := t.add(anchorCell(ds.name, c, n, "persons genotyped in "+cdesc+" (PCA)"))
+	if n < pol.MinCount || n <= 2*a.PCs+pol.MinDOF {
+		return nil, datasets.Errorf("genomics.PCA: the cohort has too few genotyped persons for %d components", a.PCs)
+	}
+	// Variants: common, well called, autosomal in the cohort.
+	var idx []int
+	for v := range fs.Variants {
+		if code := fs.Variants[v].ChromCode; code < 1 || code > 22 {
+			continue
+		}
+		cn := plink.CountRowMasked(fs.Row(v), mask)
+		nm := cn.NonMissing()
+		if nm == 0 || float64(nm) < pcaMinCall*float64(n) {
+			continue
+		}
+		f := float64(cn.A1Count()) / float64(2*nm)
+		if math.Min(f, 1-f) < pcaMinMAF {
+			continue
+		}
+		idx = append(idx, v)
+	}
+	if len(idx) > pcaMaxVariants {
+		thin := make([]int, pcaMaxVariants)
+		for k := range thin {
+			thin[k] = idx[k*len(idx)/pcaMaxVariants]
+		}
+		idx = thin
+	}
+	if len(idx) <= a.PCs {
+		return nil, datasets.Errorf("genomics.PCA: %d usable variants (minor allele frequency ≥ 1%%, call rate ≥ 90%%, autosomal) in the cohort, need more than %d", len(idx), a.PCs)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sub, err := subsetSamples(fs, idx, keep)
+	if err != nil {
+		return nil, err
+	}
+	// The randomized method (plink2 --pca approx's role) unless the cohort
+	// is small: the exact GRM costs N²·M/2 and takes minutes from 2,000
+	// persons on.
+	method := pca.Randomized
+	if n <= pcaExactMax {
+		method = pca.Exact
+	}
+	res, err := pca.Run(sub, pca.Options{PCs: a.PCs, Threads: threads(), Seed: 1, Method: method})
+	if err != nil {
+		return nil, &datasets.Error{Safe: "genomics.PCA: the decomposition failed (details in the audit log)", Err: err}
+	}
+	scores := make([][]float64, len(res.Vectors))
+	for k, vec := range res.Vectors {
+		sc := make([]float64, len(ds.samples))
+		for i := range sc {
+			sc[i] = math.NaN()
+		}
+		for j, i := range keep {
+			sc[i] = vec[j]
+		}
+		scores[k] = sc
+	}
+	for k, ev := range res.Eigenvalues {
+		c := t.add(&release.Cell{Stat: release.Coef, Value: ev, Persons: int64(n), Of: anchor, Digits: 4, Desc: fmt.Sprintf("PCA eigenvalue %d", k+1)})
+		t.rows = append(t.rows, []*slot{{text: fmt.Sprintf("PC%d", k+1)}, {cell: c}})
+	}
+	how := "exact GRM decomposition (plink2 --pca)"
+	if res.Method == pca.Randomized {
+		how = "randomized decomposition of the mean-imputed GRM (plink2 --pca approx)"
+	}
+	t.notes = append(t.notes, fmt.Sprintf("%s variants used (minor allele frequency ≥ 1%%, call rate ≥ 90%%, autosomal, thinned to at most %s); %s",
+		groupDigits(len(idx)), groupDigits(pcaMaxVariants), how),
+		"the scores of each person stay in the kernel: use the PCs as covariates of genomics.GLM")
+	full, _, err := s.genoFinish(ctx, cell, fmt.Sprintf("genomics.PCA(%d of %s)", a.PCs, cdesc), t, 0, func() []string {
+		return []string{"persons genotyped in the cohort: " + s.cellText(anchor)}
+	})
+	if err != nil {
+		return nil, err
+	}
+	h := s.newGenoHandle(&genoHandle{kind: spec.KindPCs, ds: ds, scores: scores, cohort: c,
+		desc: fmt.Sprintf("%d PCs of the genotypes of %s (%s)", a.PCs, cdesc, ds.name)})
+	return spec.GenoPCs{Handle: h, Table: *full}, nil
+}

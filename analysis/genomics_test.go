@@ -1,0 +1,525 @@
+package analysis
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"enclave/api/spec"
+	"enclave/datasets"
+	"enclave/datasets/genomics/plink"
+	"enclave/datasets/omop"
+	"enclave/datasets/synth"
+	"enclave/release"
+	"enclave/release/audit"
+)
+
+// The genomics fixture: a synthetic cohort whose persons are all
+// genotyped, imported into both tiers; built once per test binary.
+const (
+	genoPersons  = 1200
+	genoVariants = 600
+)
+
+var genoFix struct {
+	once       sync.Once
+	err        error
+	dir        string
+	genomics   string
+	controlled Engine
+	registered Engine
+}
+
+func genoEngine(t *testing.T, tier datasets.Tier) (Engine, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds a synthetic cohort")
+	}
+	genoFix.once.Do(func() { genoFix.err = buildGenoFixture() })
+	if genoFix.err != nil {
+		t.Fatalf("genomics fixture: %v", genoFix.err)
+	}
+	if tier == datasets.Registered {
+		return genoFix.registered, genoFix.genomics
+	}
+	return genoFix.controlled, genoFix.genomics
+}
+
+func buildGenoFixture() error {
+	dir, err := os.MkdirTemp("", "analysis-genomics-")
+	if err != nil {
+		return err
+	}
+	genoFix.dir = dir
+	src := filepath.Join(dir, "omop")
+	if _, err := synth.Generate(synth.Options{Persons: genoPersons, Seed: 3, Out: src, Format: synth.FormatParquet,
+		Variants: genoVariants, Genotyped: genoPersons}); err != nil {
+		return err
+	}
+	genoFix.genomics = filepath.Join(src, "genomics")
+	base := filepath.Join(dir, "data", "cdm.duckdb")
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		return err
+	}
+	asOf := time.Date(2024, 7, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := omop.Import(context.Background(), base, src, omop.Options{AgeAsOf: asOf}); err != nil {
+		return err
+	}
+	for _, tier := range []datasets.Tier{datasets.Controlled, datasets.Registered} {
+		cat, err := omop.OpenCatalog(omop.TierPath(base, tier))
+		if err != nil {
+			return err
+		}
+		db, ok := cat.(Engine)
+		if !ok {
+			return fmt.Errorf("the catalog is not an Engine")
+		}
+		if tier == datasets.Controlled {
+			genoFix.controlled = db
+		} else {
+			genoFix.registered = db
+		}
+	}
+	return nil
+}
+
+// genoEnv is one kernel session over the fixture, with its own history.
+type genoEnv struct {
+	t     *testing.T
+	srv   *Server
+	sess  *release.Session
+	ctx   context.Context
+	cells int
+}
+
+func newGenoEnv(t *testing.T, tier datasets.Tier, grants ...string) *genoEnv {
+	t.Helper()
+	db, gdir := genoEngine(t, tier)
+	dir := t.TempDir()
+	hist, err := release.OpenHistory(filepath.Join(dir, "history.jsonl"), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alog, err := audit.Open(filepath.Join(dir, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := &release.Session{Policy: release.Defaults(), History: hist, Audit: alog, ID: "test", Researcher: "tester"}
+	t.Cleanup(func() { sess.Close() })
+	if grants == nil {
+		grants = []string{"omop", "fitbit", "genomics"}
+	}
+	srv, err := New(context.Background(), db, sess, Options{Datasets: grants, Genomics: gdir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &genoEnv{t: t, srv: srv, sess: sess, ctx: context.Background()}
+}
+
+func (e *genoEnv) call(method string, args, out any) error {
+	e.t.Helper()
+	b, err := json.Marshal(args)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.cells++
+	raw, err := e.srv.Call(e.ctx, fmt.Sprintf("cell-%d", e.cells), method, b)
+	if err != nil {
+		return err
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			e.t.Fatalf("%s answered %s: %v", method, raw, err)
+		}
+	}
+	return nil
+}
+
+func (e *genoEnv) must(method string, args, out any) {
+	e.t.Helper()
+	if err := e.call(method, args, out); err != nil {
+		b, _ := json.Marshal(args)
+		e.t.Fatalf("%s(%s): %v", method, b, err)
+	}
+}
+
+func (e *genoEnv) handle(method string, args any) spec.Handle {
+	e.t.Helper()
+	var h spec.Handle
+	e.must(method, args, &h)
+	return h
+}
+
+func (e *genoEnv) persons() spec.Handle { return e.handle(spec.MPersons, spec.PersonsArgs{}) }
+
+func (e *genoEnv) variants(sel ...string) spec.Handle {
+	return e.handle(spec.MGenoVariants, spec.GenoVariantsArgs{Select: sel})
+}
+
+func col(t *spec.Table, name string) int {
+	for i, c := range t.Columns {
+		if c == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestGenomicsTierAndGrant(t *testing.T) {
+	e := newGenoEnv(t, datasets.Registered)
+	err := e.call(spec.MGenoVariants, spec.GenoVariantsArgs{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "registered tier") {
+		t.Fatalf("registered tier: %v, want an error naming the tier", err)
+	}
+	e = newGenoEnv(t, datasets.Controlled, "omop")
+	err = e.call(spec.MGenoVariants, spec.GenoVariantsArgs{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "not granted the genomics dataset") {
+		t.Fatalf("not granted: %v", err)
+	}
+}
+
+// TestGenomicsFreqRules: carrier and allele counts of 1–20 persons never
+// show, nor can they be recomputed from the row's other cells.
+func TestGenomicsFreqRules(t *testing.T) {
+	e := newGenoEnv(t, datasets.Controlled)
+	all := e.persons()
+	g := e.variants()
+	var freq, hardy spec.Table
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: g.ID, Cohort: all.ID}, &freq)
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "hardy", Variants: g.ID, Cohort: all.ID}, &hardy)
+	if len(freq.Rows) != genoVariants || len(hardy.Rows) != genoVariants {
+		t.Fatalf("%d and %d rows, want %d", len(freq.Rows), len(hardy.Rows), genoVariants)
+	}
+	small := func(c spec.Cell) bool { return c.Value != nil && *c.Value > 0 && *c.Value < 21 }
+	cc, ac := col(&freq, "carriers"), col(&freq, "A1 count")
+	hom, het, other, hwe := col(&hardy, "hom A1"), col(&hardy, "het"), col(&hardy, "hom other"), col(&hardy, "HWE p")
+	rare := 0
+	for i, r := range freq.Rows {
+		h := hardy.Rows[i]
+		if r[0].Text != h[0].Text {
+			t.Fatalf("row %d: %s vs %s", i, r[0].Text, h[0].Text)
+		}
+		for _, c := range []spec.Cell{r[cc], h[hom], h[het], h[other]} {
+			if small(c) {
+				t.Errorf("%s: a count of 1–20 persons is shown: %+v", r[0].Text, c)
+			}
+		}
+		if r[cc].Status == spec.Small {
+			rare++
+			if r[ac].Value != nil {
+				t.Errorf("%s: allele count shown for 1–20 carriers", r[0].Text)
+			}
+		}
+		// carriers = het + hom A1: never two of them with the third hidden.
+		shown := 0
+		for _, c := range []spec.Cell{r[cc], h[het], h[hom]} {
+			if c.Value != nil {
+				shown++
+			}
+		}
+		if shown == 2 {
+			t.Errorf("%s: carriers, het, hom A1: one hidden cell follows from the two shown", r[0].Text)
+		}
+		anyHidden := h[hom].Value == nil || h[het].Value == nil || h[other].Value == nil
+		if anyHidden && h[hwe].Value != nil {
+			t.Errorf("%s: HWE p shown with a hidden genotype class", r[0].Text)
+		}
+	}
+	if rare == 0 {
+		t.Error("no variant had 1–20 carriers: the fixture does not exercise the rule")
+	}
+}
+
+// genoPersonWith finds, by SQL (the test is trusted), a condition concept
+// held by exactly one person.
+func genoPersonWith(t *testing.T, db Engine) int64 {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), `SELECT condition_concept_id FROM condition_occurrence
+		GROUP BY 1 HAVING count(DISTINCT person_id) = 1 ORDER BY 1 LIMIT 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		t.Skip("no condition held by exactly one person")
+	}
+	var id int64
+	rows.Scan(&id)
+	return id
+}
+
+// TestGenomicsDifferencing: a cohort and the same cohort less one person
+// cannot both release variant counts, nor both release a scan.
+func TestGenomicsDifferencing(t *testing.T) {
+	e := newGenoEnv(t, datasets.Controlled)
+	db, _ := genoEngine(t, datasets.Controlled)
+	concept := genoPersonWith(t, db)
+	all := e.persons()
+	one := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{concept}}}})
+	less := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Minus: one.ID}})
+	g := e.variants()
+	var a, b spec.Table
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: g.ID, Cohort: all.ID}, &a)
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: g.ID, Cohort: less.ID}, &b)
+	cc := col(&b, "carriers")
+	releasedA := 0
+	for i := range a.Rows {
+		if a.Rows[i][cc].Value != nil {
+			releasedA++
+		}
+		if b.Rows[i][cc].Value != nil || b.Rows[i][col(&b, "A1 count")].Value != nil {
+			t.Fatalf("%s: a carrier count released for both the cohort and the cohort less one person", b.Rows[i][0].Text)
+		}
+	}
+	if releasedA == 0 {
+		t.Fatal("the first table released nothing")
+	}
+	if !strings.Contains(strings.Join(b.Notes, "\n"), "differencing") {
+		t.Errorf("notes do not say why: %q", b.Notes)
+	}
+	// A scan whose cases differ by one person from an earlier scan.
+	t2d := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{201826}}}})
+	t2dOr := e.handle(spec.MDerive, spec.DeriveArgs{Base: t2d.ID, Step: spec.Step{Or: one.ID}})
+	t2dLess := e.handle(spec.MDerive, spec.DeriveArgs{Base: t2d.ID, Step: spec.Step{Minus: one.ID}})
+	var s1, s2 spec.GenoScan
+	e.must(spec.MGenoGLM, spec.GenoGLMArgs{Variants: g.ID, Pheno: spec.GenoPhenotype{Kind: "binary", Cases: t2dOr.ID}}, &s1)
+	e.must(spec.MGenoGLM, spec.GenoGLMArgs{Variants: g.ID, Pheno: spec.GenoPhenotype{Kind: "binary", Cases: t2dLess.ID}}, &s2)
+	if s1.Released == 0 {
+		t.Fatalf("first scan released nothing: %v", s1.Table.Notes)
+	}
+	if len(s2.Table.Rows) != 0 || s2.Released != 0 || s2.Lambda.Value != nil {
+		t.Fatalf("second scan, one case changed, released %d rows (λ %v)", s2.Released, s2.Lambda.Value)
+	}
+}
+
+// TestGenomicsPCScoresStay: PCs are a handle; no API call gives scores.
+func TestGenomicsPCScoresStay(t *testing.T) {
+	e := newGenoEnv(t, datasets.Controlled)
+	all := e.persons()
+	var pcs spec.GenoPCs
+	e.must(spec.MGenoPCA, spec.GenoPCAArgs{PCs: 4, Cohort: all.ID}, &pcs)
+	if len(pcs.Table.Rows) != 4 || pcs.Handle.Kind != spec.KindPCs {
+		t.Fatalf("PCA answered %+v", pcs)
+	}
+	for _, try := range []struct {
+		method string
+		args   any
+	}{
+		{spec.MCollect, spec.CollectArgs{Handle: pcs.Handle.ID}},
+		{spec.MCount, spec.CountArgs{Handle: pcs.Handle.ID}},
+		{spec.MDescribe, spec.DescribeArgs{Handle: pcs.Handle.ID, Column: "PC1"}},
+		{spec.MHistogram, spec.HistogramArgs{Handle: pcs.Handle.ID, Column: "PC1", Bins: 10}},
+		{spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: pcs.Handle.ID, Cohort: all.ID}},
+	} {
+		err := e.call(try.method, try.args, nil)
+		if err == nil || !strings.Contains(err.Error(), "genomics") {
+			t.Errorf("%s with PCs: %v", try.method, err)
+		}
+	}
+}
+
+// TestGenomicsGLMMatchesCLI reruns a scan's inputs with `enclave genomics
+// glm` and compares every released row.
+func TestGenomicsGLMMatchesCLI(t *testing.T) {
+	bin, err := filepath.Abs(filepath.Join("..", "bin", "enclave"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Skip("bin/enclave not built (make build)")
+	}
+	e := newGenoEnv(t, datasets.Controlled)
+	all := e.persons()
+	// Persons of known sex: the PCs, the sex covariate and the scans then
+	// share one population (a population that differs by 1–20 persons
+	// from an earlier release would be hidden as differencing).
+	known := e.handle(spec.MDerive, spec.DeriveArgs{Base: e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Sex: "female"}}).ID,
+		Step: spec.Step{Or: e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Sex: "male"}}).ID}})
+	g := e.variants()
+	var pcs spec.GenoPCs
+	e.must(spec.MGenoPCA, spec.GenoPCAArgs{PCs: 5, Cohort: known.ID}, &pcs)
+	t2d := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{201826}}}})
+	ldl := e.handle(spec.MEvents, spec.EventsArgs{Table: "measurement", Concepts: []int64{3028437}})
+	var htnIDs []int64
+	e.must(spec.MDescendants, spec.ConceptArgs{IDs: []int64{316866}}, &htnIDs)
+	htn := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: htnIDs}}})
+	covs := []spec.GenoCovariate{{Name: "age"}, {Name: "sex"}, {Handle: htn.ID}, {Handle: pcs.Handle.ID}}
+	for _, ph := range []spec.GenoPhenotype{{Kind: "binary", Cases: t2d.ID}, {Kind: "quantitative", Handle: ldl.ID}} {
+		t.Run(ph.Kind, func(t *testing.T) {
+			e.t = t
+			var sc spec.GenoScan
+			e.must(spec.MGenoGLM, spec.GenoGLMArgs{Variants: g.ID, Pheno: ph, Covariates: covs, Cohort: known.ID}, &sc)
+			if sc.Released == 0 {
+				t.Fatalf("nothing released: %v", sc.Table.Notes)
+			}
+			e.srv.geno.mu.Lock()
+			in := e.srv.geno.lastGLM
+			e.srv.geno.mu.Unlock()
+			full, _ := e.srv.releasedTable(sc.Table.Ref)
+			if full == nil || len(full.Rows) != sc.Released {
+				t.Fatalf("full table: %v rows, want %d", full, sc.Released)
+			}
+			ref := runCLI(t, bin, in)
+			bc, sc2, pc, nc := col(full, "beta"), col(full, "SE"), col(full, "p"), col(full, "n")
+			if ph.Kind == "binary" {
+				bc = col(full, "log OR")
+			}
+			for _, r := range full.Rows {
+				want, ok := ref[r[0].Text]
+				if !ok {
+					t.Fatalf("%s: not in the CLI output", r[0].Text)
+				}
+				got := []float64{*r[bc].Value, *r[sc2].Value, *r[pc].Value, *r[nc].Value}
+				if ph.Kind == "binary" {
+					got[0] = math.Exp(got[0])
+				}
+				for k := range got {
+					if d := math.Abs(got[k]-want[k]) / math.Max(math.Abs(want[k]), 1e-300); d > 2e-5 {
+						t.Fatalf("%s: column %d: kernel %g, enclave genomics glm %g", r[0].Text, k, got[k], want[k])
+					}
+				}
+			}
+			// Every released row obeys the row rules.
+			mask := plink.NewMask(in.fs.NumSamples(), func(i int) bool { return !math.IsNaN(in.pheno.Values[i]) })
+			ids := map[string]int{}
+			for v := range in.fs.Variants {
+				ids[in.fs.Variants[v].ID] = v
+			}
+			for _, r := range full.Rows {
+				c := plink.CountRowMasked(in.fs.Row(ids[r[0].Text]), mask)
+				alt := c.A1Count()
+				if mac := min(alt, 2*c.NonMissing()-alt); mac < 21 {
+					t.Errorf("%s released with MAC %d", r[0].Text, mac)
+				}
+				for _, k := range []int{c.HomA1, c.Het, c.HomA2} {
+					if k > 0 && k < 21 {
+						t.Errorf("%s released with a genotype class of %d", r[0].Text, k)
+					}
+				}
+			}
+			// The tested set rebuilt from the anchor's plan is the set tested.
+			set, err := setSource{e.srv}.PersonSet(e.ctx, genoPlanBytes(in.ds, in.plan))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if int(set.GetCardinality()) != mask.Count() {
+				t.Errorf("plan rebuilds %d persons, the scan tested %d", set.GetCardinality(), mask.Count())
+			}
+			if sc.Lambda.Value == nil || *sc.Lambda.Value < 0.5 || *sc.Lambda.Value > 2 {
+				t.Errorf("λ %v", sc.Lambda.Value)
+			}
+		})
+	}
+}
+
+// runCLI writes the scan's phenotype and covariates as plink files, runs
+// `enclave genomics glm` and returns, per variant id, the ADD row's
+// OR/BETA, SE, P and OBS_CT.
+func runCLI(t *testing.T, bin string, in *glmInputs) map[string][]float64 {
+	t.Helper()
+	dir := t.TempDir()
+	fs := in.fs
+	num := func(x float64) string {
+		if math.IsNaN(x) {
+			return "NA"
+		}
+		return strconv.FormatFloat(x, 'g', 17, 64)
+	}
+	var ph, cv strings.Builder
+	ph.WriteString("FID IID PHENO\n")
+	cv.WriteString("FID IID")
+	for _, c := range in.covars {
+		cv.WriteString(" " + c.Name)
+	}
+	cv.WriteString("\n")
+	for i, s := range fs.Samples {
+		y := in.pheno.Values[i]
+		v := num(y)
+		if in.pheno.Binary && !math.IsNaN(y) {
+			v = strconv.Itoa(int(y) + 1)
+		}
+		fmt.Fprintf(&ph, "%s %s %s\n", s.FID, s.IID, v)
+		cv.WriteString(s.FID + " " + s.IID)
+		for _, c := range in.covars {
+			cv.WriteString(" " + num(c.Values[i]))
+		}
+		cv.WriteString("\n")
+	}
+	os.WriteFile(filepath.Join(dir, "pheno.txt"), []byte(ph.String()), 0o600)
+	os.WriteFile(filepath.Join(dir, "covar.txt"), []byte(cv.String()), 0o600)
+	out := filepath.Join(dir, "out")
+	cmd := exec.Command(bin, "genomics", "glm", "--bfile", fs.Prefix, "--pheno", filepath.Join(dir, "pheno.txt"),
+		"--covar", filepath.Join(dir, "covar.txt"), "--hide-covar", "--out", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("enclave genomics glm: %v\n%s", err, b)
+	}
+	matches, _ := filepath.Glob(out + ".PHENO.glm.*")
+	if len(matches) != 1 {
+		t.Fatalf("CLI output: %v", matches)
+	}
+	f, err := os.Open(matches[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	var head []string
+	res := map[string][]float64{}
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), "\t")
+		if head == nil {
+			head = fields
+			continue
+		}
+		get := func(name string) float64 {
+			for i, h := range head {
+				if h == name {
+					v, _ := strconv.ParseFloat(fields[i], 64)
+					return v
+				}
+			}
+			return math.NaN()
+		}
+		est := get("BETA")
+		if in.pheno.Binary {
+			est = get("OR")
+		}
+		se := get("SE")
+		if in.pheno.Binary {
+			se = get("LOG(OR)_SE")
+		}
+		res[fields[2]] = []float64{est, se, get("P"), get("OBS_CT")}
+	}
+	return res
+}
+
+// TestGenomicsVCF: the VCF dataset gives the same summary as the PLINK one.
+func TestGenomicsVCF(t *testing.T) {
+	e := newGenoEnv(t, datasets.Controlled)
+	all := e.persons()
+	g1 := e.handle(spec.MGenoVariants, spec.GenoVariantsArgs{Select: []string{"chr1:1-60000000", "rs_t2d_1"}})
+	g2 := e.handle(spec.MGenoVariants, spec.GenoVariantsArgs{Dataset: "cohort.vcf", Select: []string{"chr1:1-60000000", "rs_t2d_1"}})
+	var a, b spec.Table
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: g1.ID, Cohort: all.ID}, &a)
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: g2.ID, Cohort: all.ID}, &b)
+	if len(a.Rows) < 2 || len(a.Rows) != len(b.Rows) {
+		t.Fatalf("PLINK %d rows, VCF %d rows", len(a.Rows), len(b.Rows))
+	}
+	for i := range a.Rows {
+		for j := range a.Rows[i] {
+			if a.Rows[i][j].Text != b.Rows[i][j].Text {
+				t.Fatalf("row %d col %s: PLINK %q, VCF %q", i, a.Columns[j], a.Rows[i][j].Text, b.Rows[i][j].Text)
+			}
+		}
+	}
+}

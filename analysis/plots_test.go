@@ -1,0 +1,258 @@
+package analysis_test
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"enclave/api/spec"
+)
+
+// binRange reads a histogram label "[lo, hi)" or "[lo, hi]".
+func binRange(t *testing.T, label string) (lo, hi float64, closed bool) {
+	t.Helper()
+	closed = strings.HasSuffix(label, "]")
+	in := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(label, "["), ")"), "]")
+	a, b, ok := strings.Cut(in, ", ")
+	if !ok {
+		t.Fatalf("bin label %q", label)
+	}
+	var err1, err2 error
+	lo, err1 = strconv.ParseFloat(a, 64)
+	hi, err2 = strconv.ParseFloat(b, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("bin label %q", label)
+	}
+	return lo, hi, closed
+}
+
+// checkPlot checks what every plot must have: a rendering registered in
+// the session whose text lists each bar (suppressed ones by the marker
+// only) and the released table it was drawn from.
+func checkPlot(t *testing.T, e *env, p *spec.Plot, bars int) {
+	t.Helper()
+	if p.Ref == "" || p.Table == nil || p.Table.Ref == "" || p.Table.Ref == p.Ref {
+		t.Fatalf("plot refs: %q, table %v", p.Ref, p.Table)
+	}
+	b, ok := e.sess.Rendered(p.Ref)
+	if !ok {
+		t.Fatalf("plot %s is not registered", p.Ref)
+	}
+	for _, mime := range []string{"image/png", "image/svg+xml", "text/plain"} {
+		if b[mime] == nil {
+			t.Errorf("plot bundle has no %s", mime)
+		}
+	}
+	if _, ok := e.sess.Rendered(p.Table.Ref); !ok {
+		t.Errorf("the plot's table %s is not registered", p.Table.Ref)
+	}
+	text, _ := b["text/plain"].(string)
+	lines := strings.Split(text, "\n")
+	suppressed := 0
+	for _, r := range p.Table.Rows[:bars] {
+		h := r[len(r)-1]
+		var line string
+		for _, l := range lines {
+			if strings.HasPrefix(strings.TrimSpace(l), r[0].Text+" ") {
+				line = l
+			}
+		}
+		if line == "" {
+			t.Errorf("bar %q not in the plot's text %q", r[0].Text, text)
+			continue
+		}
+		if h.Value == nil {
+			suppressed++
+			if !strings.HasSuffix(line, "≤20 (suppressed)") {
+				t.Errorf("suppressed bar drawn as %q", line)
+			}
+		} else if strings.Contains(line, "suppressed") {
+			t.Errorf("released bar %q drawn as suppressed", line)
+		}
+	}
+	t.Logf("%d bars, %d suppressed", bars, suppressed)
+}
+
+func TestHistogramAge(t *testing.T) {
+	cut := dataCut(t)
+	age := ageSQL("p", cut)
+	for _, c := range []struct {
+		name     string
+		args     spec.HistogramArgs
+		from     string
+		suppress bool // expect suppressed bins
+	}{
+		{"fixed range", spec.HistogramArgs{Column: "age", Bins: 10, Min: 0, Max: 100}, "person p", false},
+		{"data range", spec.HistogramArgs{Column: "age", Bins: 20}, "person p", false},
+		{"T2D, fine bins", spec.HistogramArgs{Column: "age", Bins: 20}, "person p WHERE p.person_id IN (SELECT person_id FROM condition_occurrence WHERE condition_concept_id = 201826)", true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			h := e.persons()
+			if strings.Contains(c.from, "WHERE") {
+				h = e.derive(h, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+			}
+			c.args.Handle = h.ID
+			p := e.plot(spec.MHistogram, c.args)
+			if fmt.Sprint(p.Table.Columns) != "[age persons]" {
+				t.Errorf("columns %q", p.Table.Columns)
+			}
+			where := " WHERE "
+			if strings.Contains(c.from, "WHERE") {
+				where = " AND "
+			}
+			var sum int64
+			var first, last float64
+			hidden := 0
+			for i, r := range p.Table.Rows {
+				lo, hi, closed := binRange(t, r[0].Text)
+				if i == 0 {
+					first = lo
+				}
+				last = hi
+				if closed != (i == len(p.Table.Rows)-1) {
+					t.Errorf("bin %q: only the last bin is closed", r[0].Text)
+				}
+				op := "<"
+				if closed {
+					op = "<="
+				}
+				n := queryInt(t, fmt.Sprintf("SELECT count(*) FROM %s%s%s >= %v AND %s %s %v", c.from, where, age, lo, age, op, hi))
+				sum += n
+				checkCount(t, r[0].Text, r[1], n)
+				if r[1].Value == nil {
+					hidden++
+				}
+			}
+			if c.args.Min == 0 && c.args.Max == 0 {
+				// The data range reaches the 1st and 99th percentiles.
+				q := queryRows(t, fmt.Sprintf("SELECT quantile_cont(%s, 0.01), quantile_cont(%s, 0.99) FROM %s", age, age, c.from))
+				if first > q[0][0].(float64) || last < q[0][1].(float64) {
+					t.Errorf("range [%v, %v] misses the percentiles %v", first, last, q[0])
+				}
+			}
+			all := queryInt(t, fmt.Sprintf("SELECT count(*) FROM %s%s%s BETWEEN %v AND %v", c.from, where, age, first, last))
+			if sum != all {
+				t.Errorf("bins hold %d persons, the range %d", sum, all)
+			}
+			if c.suppress != (hidden > 0) {
+				t.Errorf("%d bins hidden", hidden)
+			}
+			if hidden == 1 {
+				t.Errorf("a single hidden bin is the range's total less the others")
+			}
+			checkPlot(t, e, p, len(p.Table.Rows))
+		})
+	}
+}
+
+func TestHistogramValues(t *testing.T) {
+	e := newEnv(t)
+	a1c := e.events("measurement", cHbA1c)
+	p := e.plot(spec.MHistogram, spec.HistogramArgs{Handle: a1c.ID, Column: "value_as_number", Bins: 22, Min: 4, Max: 15})
+	if fmt.Sprint(p.Table.Columns) != "[value_as_number persons rows]" || len(p.Table.Rows) != 22 {
+		t.Fatalf("table %q, %d rows", p.Table.Columns, len(p.Table.Rows))
+	}
+	var rows int64
+	hidden := 0
+	for i, r := range p.Table.Rows {
+		lo, hi := 4+0.5*float64(i), 4+0.5*float64(i+1)
+		wl, wh, _ := binRange(t, r[0].Text)
+		if wl != lo || wh != hi {
+			t.Errorf("bin %d is %q", i, r[0].Text)
+		}
+		op := "<"
+		if i == 21 {
+			op = "<="
+		}
+		w := queryRows(t, fmt.Sprintf("SELECT count(DISTINCT person_id), count(*) FROM measurement WHERE measurement_concept_id = 3004410 AND value_as_number >= %v AND value_as_number %s %v", lo, op, hi))
+		persons, n := w[0][0].(int64), w[0][1].(int64)
+		rows += n
+		checkCount(t, r[0].Text+" persons", r[1], persons)
+		checkCount(t, r[0].Text+" rows", r[2], n)
+		if r[2].Value == nil {
+			hidden++
+		}
+	}
+	if want := queryInt(t, "SELECT count(*) FROM measurement WHERE measurement_concept_id = 3004410 AND value_as_number BETWEEN 4 AND 15"); rows != want {
+		t.Errorf("bins hold %d rows, the range %d", rows, want)
+	}
+	if hidden == 0 {
+		t.Errorf("expected sparse bins at high HbA1c to be hidden")
+	}
+	checkPlot(t, e, p, 22)
+}
+
+func TestBar(t *testing.T) {
+	e := newEnv(t)
+	cut := dataCut(t)
+	p := e.plot(spec.MBar, spec.CountArgs{Handle: e.persons().ID, By: []string{"race"}})
+	want := groupTruthLabel(t, "person p", "TRUE", labelSQL("race", cut))
+	rows := p.Table.Rows
+	if rows[len(rows)-1][0].Text != "Total" || len(rows) != len(want) {
+		t.Fatalf("%d rows, %d groups", len(rows), len(want))
+	}
+	var sum int64
+	for _, r := range rows[:len(rows)-1] {
+		w, ok := want[r[0].Text]
+		if !ok {
+			t.Fatalf("bar %q is not a race", r[0].Text)
+		}
+		sum += w.persons
+		checkCount(t, r[0].Text, r[1], w.persons)
+	}
+	if total := released(t, "total", rows[len(rows)-1][1]); total != float64(sum) || sum != want[""].persons {
+		t.Errorf("total %v, bars sum to %d, SQL %d", total, sum, want[""].persons)
+	}
+	checkPlot(t, e, p, len(rows)-1)
+	var err error
+	if err = e.call(spec.MBar, spec.CountArgs{Handle: e.persons().ID}, nil); err == nil || !strings.Contains(err.Error(), "exactly one grouping variable") {
+		t.Errorf("bar without a variable: %v", err)
+	}
+}
+
+// TestHistogramTails: a histogram over the data's range leaves out the
+// persons beyond its ends; released with the cohort's count, the bins must
+// not give away how few they are, whichever comes first.
+func TestHistogramTails(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		sex  string
+		bins int
+	}{{"all, 20 bins", "", 20}, {"women, 5 bins", "female", 5}} {
+		for _, countFirst := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, count first %v", c.name, countFirst), func(t *testing.T) {
+				e := newEnv(t)
+				h := e.persons()
+				if c.sex != "" {
+					h = e.derive(h, spec.Step{Sex: c.sex})
+				}
+				var total spec.Cell
+				if countFirst {
+					total = e.count(h)
+				}
+				p := e.plot(spec.MHistogram, spec.HistogramArgs{Handle: h.ID, Column: "age", Bins: c.bins})
+				if !countFirst {
+					total = e.count(h)
+				}
+				sum, hidden := 0.0, 0
+				for _, r := range p.Table.Rows {
+					if r[1].Value == nil {
+						hidden++
+					} else {
+						sum += *r[1].Value
+					}
+				}
+				// What the released numbers say about everyone not in a
+				// released bin (hidden bins and both tails): 0 or ≥21.
+				if total.Value != nil {
+					if rest := *total.Value - sum; rest > 0 && rest < 21 {
+						t.Errorf("count %v less the released bins %v: %v persons", *total.Value, sum, rest)
+					}
+				}
+				t.Logf("count %q, %d bins hidden", total.Text, hidden)
+			})
+		}
+	}
+}

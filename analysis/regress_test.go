@@ -1,0 +1,251 @@
+package analysis_test
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/gonum/mat"
+
+	"enclave/api/spec"
+)
+
+// fitRef fits y ~ X (with an intercept) independently of analysis/models:
+// ordinary least squares through the normal equations, or logistic
+// regression by plain Newton–Raphson. It returns coefficients and standard
+// errors, intercept first.
+func fitRef(t *testing.T, logistic bool, x [][]float64, y []float64) (coef, se []float64) {
+	t.Helper()
+	n, p := len(y), len(x[0])+1
+	X := mat.NewDense(n, p, nil)
+	for i, r := range x {
+		X.Set(i, 0, 1)
+		for j, v := range r {
+			X.Set(i, j+1, v)
+		}
+	}
+	Y := mat.NewVecDense(n, y)
+	beta := mat.NewVecDense(p, nil)
+	var cov mat.Dense
+	if !logistic {
+		var xtx mat.Dense
+		xtx.Mul(X.T(), X)
+		var xty mat.VecDense
+		xty.MulVec(X.T(), Y)
+		if err := beta.SolveVec(&xtx, &xty); err != nil {
+			t.Fatal(err)
+		}
+		var fit mat.VecDense
+		fit.MulVec(X, beta)
+		rss := 0.0
+		for i := 0; i < n; i++ {
+			d := y[i] - fit.AtVec(i)
+			rss += d * d
+		}
+		if err := cov.Inverse(&xtx); err != nil {
+			t.Fatal(err)
+		}
+		cov.Scale(rss/float64(n-p), &cov)
+	} else {
+		for it := 0; it < 100; it++ {
+			var eta mat.VecDense
+			eta.MulVec(X, beta)
+			w := make([]float64, n)
+			grad := mat.NewVecDense(p, nil)
+			info := mat.NewDense(p, p, nil)
+			for i := 0; i < n; i++ {
+				mu := 1 / (1 + math.Exp(-eta.AtVec(i)))
+				w[i] = mu * (1 - mu)
+				for a := 0; a < p; a++ {
+					grad.SetVec(a, grad.AtVec(a)+X.At(i, a)*(y[i]-mu))
+					for b := 0; b < p; b++ {
+						info.Set(a, b, info.At(a, b)+X.At(i, a)*w[i]*X.At(i, b))
+					}
+				}
+			}
+			var step mat.VecDense
+			if err := step.SolveVec(info, grad); err != nil {
+				t.Fatal(err)
+			}
+			beta.AddVec(beta, &step)
+			if err := cov.Inverse(info); err != nil {
+				t.Fatal(err)
+			}
+			if mat.Norm(&step, math.Inf(1)) < 1e-12 {
+				break
+			}
+		}
+	}
+	for j := 0; j < p; j++ {
+		coef = append(coef, beta.AtVec(j))
+		se = append(se, math.Sqrt(cov.At(j, j)))
+	}
+	return coef, se
+}
+
+// modelRows indexes a model table's rows by term.
+func modelRows(tab *spec.Table) map[string][]spec.Cell {
+	out := map[string][]spec.Cell{}
+	for _, r := range tab.Rows {
+		out[r[0].Text] = r[1:]
+	}
+	return out
+}
+
+func TestRegressLinear(t *testing.T) {
+	e := newEnv(t)
+	cut := dataCut(t)
+	all := e.persons()
+	a1c := e.events("measurement", cHbA1c)
+	t2d := e.derive(all, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+	fm := e.derive(e.derive(all, spec.Step{Sex: "female"}), spec.Step{Or: e.derive(all, spec.Step{Sex: "male"}).ID})
+	cohort := e.derive(fm, spec.Step{With: &spec.Has{Handle: a1c.ID}})
+	tab := e.table(spec.MRegress, spec.RegressArgs{Kind: "linear", Cohort: cohort.ID, Formula: "mean(a1c) ~ age + sex + has(t2d)",
+		Bind: map[string]string{"a1c": a1c.ID, "t2d": t2d.ID}})
+	for _, n := range tab.Notes {
+		if strings.HasPrefix(n, "model refused") {
+			t.Fatalf("refused: %q", tab.Notes)
+		}
+	}
+	// The same design, from SQL written here.
+	rows := queryRows(t, `SELECT m.v, CAST(`+ageSQL("p", cut)+` AS DOUBLE), CASE WHEN p.gender_concept_id = 8507 THEN 1::DOUBLE ELSE 0::DOUBLE END,
+		CASE WHEN p.person_id IN (SELECT person_id FROM condition_occurrence WHERE condition_concept_id = 201826) THEN 1::DOUBLE ELSE 0::DOUBLE END
+		FROM person p JOIN (SELECT person_id, avg(value_as_number) AS v FROM measurement WHERE measurement_concept_id = 3004410 AND value_as_number IS NOT NULL GROUP BY 1) m
+		ON m.person_id = p.person_id WHERE p.gender_concept_id IN (8507, 8532) ORDER BY p.person_id`)
+	var x [][]float64
+	var y []float64
+	for _, r := range rows {
+		y = append(y, r[0].(float64))
+		x = append(x, []float64{r[1].(float64), r[2].(float64), r[3].(float64)})
+	}
+	// Female is the larger group, so it is the reference level.
+	if queryInt(t, "SELECT count(*) FROM person WHERE gender_concept_id = 8532") <= queryInt(t, "SELECT count(*) FROM person WHERE gender_concept_id = 8507") {
+		t.Fatal("fixture: expected more women than men")
+	}
+	coef, se := fitRef(t, false, x, y)
+	got := modelRows(tab)
+	checkTerms(t, got, []string{"(intercept)", "age", "gender=MALE", "has(t2d)"}, coef, se)
+	if v := released(t, "persons", got["persons"][0]); v != float64(len(y)) {
+		t.Errorf("persons %v, want %d", v, len(y))
+	}
+	if v := released(t, "df", got["residual df"][0]); v != float64(len(y)-4) {
+		t.Errorf("residual df %v, want %d", v, len(y)-4)
+	}
+	if _, ok := got["R²"]; !ok {
+		t.Errorf("no R² row")
+	}
+	// The planted effect: diabetes raises HbA1c a lot.
+	if b := *got["has(t2d)"][0].Value; b < 0.5 {
+		t.Errorf("has(t2d) on HbA1c: %v, want a large positive effect", b)
+	}
+}
+
+// checkTerms compares a model table's estimates and standard errors with
+// the reference fit.
+func checkTerms(t *testing.T, got map[string][]spec.Cell, names []string, coef, se []float64) {
+	t.Helper()
+	for j, n := range names {
+		r, ok := got[n]
+		if !ok {
+			t.Errorf("no term %q in %v", n, got)
+			continue
+		}
+		b, s := released(t, n+" estimate", r[0]), released(t, n+" SE", r[1])
+		if math.Abs(b-coef[j]) > 1e-7*math.Max(1, math.Abs(coef[j])) || math.Abs(s-se[j]) > 1e-6*se[j] {
+			t.Errorf("%s: estimate %v (SE %v), reference %v (SE %v)", n, b, s, coef[j], se[j])
+		}
+		if r[0].Text != fmt.Sprintf("%.4f", b) && math.Abs(b) >= 1e-4 {
+			t.Errorf("%s: estimate shown as %q", n, r[0].Text)
+		}
+		lo, hi := released(t, n+" lo", r[4]), released(t, n+" hi", r[5])
+		if lo >= b || hi <= b {
+			t.Errorf("%s: CI [%v, %v] around %v", n, lo, hi, b)
+		}
+	}
+}
+
+func TestRegressLogistic(t *testing.T) {
+	e := newEnv(t)
+	cut := dataCut(t)
+	all := e.persons()
+	bmi := e.events("measurement", cBMI)
+	t2d := e.derive(all, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+	fm := e.derive(e.derive(all, spec.Step{Sex: "female"}), spec.Step{Or: e.derive(all, spec.Step{Sex: "male"}).ID})
+	tab := e.table(spec.MRegress, spec.RegressArgs{Kind: "logistic", Cohort: fm.ID, Formula: "has(t2d) ~ age + gender + mean(bmi)",
+		Bind: map[string]string{"bmi": bmi.ID, "t2d": t2d.ID}})
+	rows := queryRows(t, `SELECT CASE WHEN p.person_id IN (SELECT person_id FROM condition_occurrence WHERE condition_concept_id = 201826) THEN 1::DOUBLE ELSE 0::DOUBLE END,
+		CAST(`+ageSQL("p", cut)+` AS DOUBLE), CASE WHEN p.gender_concept_id = 8507 THEN 1::DOUBLE ELSE 0::DOUBLE END, b.v
+		FROM person p JOIN (SELECT person_id, avg(value_as_number) AS v FROM measurement WHERE measurement_concept_id = 3038553 AND value_as_number IS NOT NULL GROUP BY 1) b
+		ON b.person_id = p.person_id WHERE p.gender_concept_id IN (8507, 8532) ORDER BY p.person_id`)
+	var x [][]float64
+	var y []float64
+	for _, r := range rows {
+		y = append(y, r[0].(float64))
+		x = append(x, []float64{r[1].(float64), r[2].(float64), r[3].(float64)})
+	}
+	coef, se := fitRef(t, true, x, y)
+	got := modelRows(tab)
+	checkTerms(t, got, []string{"(intercept)", "age", "gender=MALE", "mean(bmi)"}, coef, se)
+	if v := released(t, "persons", got["persons"][0]); v != float64(len(y)) {
+		t.Errorf("persons %v, want %d", v, len(y))
+	}
+	// The generator's planted effects (datasets/synth drawConditions):
+	// logit T2D rises 0.042 per year of age and 0.1 per BMI unit
+	// (plus what runs through hypertension), with no direct sex effect.
+	age, bm, sex := *got["age"][0].Value, *got["mean(bmi)"][0].Value, *got["gender=MALE"][0].Value
+	t.Logf("log-ORs: age %.4f, BMI %.4f, male %.4f (%d persons)", age, bm, sex, len(y))
+	if age < 0.03 || age > 0.09 {
+		t.Errorf("age log-OR %v, planted ≈0.042–0.06", age)
+	}
+	if bm < 0.05 || bm > 0.2 {
+		t.Errorf("BMI log-OR %v, planted ≈0.1", bm)
+	}
+	if math.Abs(sex) > 0.6 {
+		t.Errorf("male log-OR %v, planted ≈0", sex)
+	}
+	or := got["age"][6]
+	if v := released(t, "OR", or); math.Abs(v-math.Exp(age)) > 1e-9 {
+		t.Errorf("OR %v, exp(coef) %v", v, math.Exp(age))
+	}
+	if _, ok := got["AIC"]; !ok {
+		t.Errorf("no AIC row")
+	}
+}
+
+func TestRegressRefusals(t *testing.T) {
+	e := newEnv(t)
+	all := e.persons()
+	t2d := e.derive(all, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+	rare := e.derive(all, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cRare}}})
+	cases := []struct {
+		name    string
+		args    spec.RegressArgs
+		refusal string
+	}{
+		{"tiny race level", spec.RegressArgs{Kind: "logistic", Cohort: all.ID, Formula: "has(t2d) ~ age + race", Bind: map[string]string{"t2d": t2d.ID}},
+			"of race has fewer than 21 persons"},
+		{"rare outcome", spec.RegressArgs{Kind: "logistic", Cohort: all.ID, Formula: "has(r) ~ age", Bind: map[string]string{"r": rare.ID}},
+			"outcome has(r): fewer than 21 persons with or without it"},
+		{"rare predictor", spec.RegressArgs{Kind: "linear", Cohort: all.ID, Formula: "age ~ has(r)", Bind: map[string]string{"r": rare.ID}},
+			"has(r): fewer than 21 persons in one of its two groups"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tab := e.table(spec.MRegress, c.args)
+			if !contains(tab.Notes, c.refusal) {
+				t.Errorf("notes %q, want %q", tab.Notes, c.refusal)
+			}
+			for _, r := range tab.Rows {
+				if r[0].Text == "persons" {
+					continue
+				}
+				for _, cell := range r[1:] {
+					if cell.Value != nil || cell.Status != spec.Model {
+						t.Errorf("%s: %q released (status %q) in a refused model", r[0].Text, cell.Text, cell.Status)
+					}
+				}
+			}
+		})
+	}
+}

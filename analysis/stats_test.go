@@ -1,0 +1,348 @@
+package analysis_test
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+
+	"enclave/api/spec"
+)
+
+func TestTable1(t *testing.T) {
+	e := newEnv(t)
+	cut := dataCut(t)
+	t2d := e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+	vars := []string{"gender", "age_group", "race"}
+	tab := e.table(spec.MTable1, spec.Table1Args{Cohort: t2d.ID, Vars: vars})
+	from, cond := "person p", "p.person_id IN (SELECT person_id FROM condition_occurrence WHERE condition_concept_id = 201826)"
+	n := queryInt(t, "SELECT count(*) FROM person p WHERE "+cond)
+	if fmt.Sprint(tab.Columns) != "[characteristic all n all %]" {
+		t.Fatalf("columns %q", tab.Columns)
+	}
+	if tab.Rows[0][0].Text != "N (persons)" || released(t, "N", tab.Rows[0][1]) != float64(n) {
+		t.Fatalf("N row %+v, want %d", tab.Rows[0], n)
+	}
+	// Variable header rows, then one row per level.
+	var cur string
+	var want map[string]truth
+	hidden := map[string]bool{}
+	margins := map[string][]string{}
+	seen := map[string]int{}
+	for _, r := range tab.Rows[1:] {
+		if len(r) == 1 {
+			cur = r[0].Text
+			want = groupTruthLabel(t, from, cond, labelSQL(cur, cut))
+			margins[cur] = []string{"N"}
+			continue
+		}
+		label := strings.TrimPrefix(r[0].Text, "  ")
+		w, ok := want[label]
+		if !ok {
+			t.Errorf("%s: level %q not in SQL", cur, label)
+			continue
+		}
+		seen[cur]++
+		name := cur + "=" + label
+		checkCount(t, name, r[1], w.persons)
+		margins[cur] = append(margins[cur], name)
+		if r[1].Value == nil {
+			hidden[name] = true
+			if r[2].Value != nil {
+				t.Errorf("%s: percentage %q of a hidden count", name, r[2].Text)
+			}
+			continue
+		}
+		pct := 100 * float64(w.persons) / float64(n)
+		if r[2].Value == nil || math.Abs(*r[2].Value-pct) > 1e-9 || r[2].Text != fmt.Sprintf("%.1f%%", pct) {
+			t.Errorf("%s: %q (%v), want %.1f%%", name, r[2].Text, r[2].Value, pct)
+		}
+	}
+	for _, v := range vars {
+		// want has the levels and the total ("").
+		if got, w := seen[v], len(groupTruthLabel(t, from, cond, labelSQL(v, cut)))-1; got != w {
+			t.Errorf("%s: %d levels, SQL %d", v, got, w)
+		}
+		if d := hiddenDetermined([][]string{margins[v]}, hidden); len(d) > 0 {
+			t.Errorf("%s: hidden levels %q follow from N and the others", v, d)
+		}
+	}
+	if len(hidden) == 0 {
+		t.Errorf("expected small levels in race and gender of the T2D cohort")
+	}
+
+	// Split by sex: each group's N is its own cohort's size.
+	e = newEnv(t)
+	t2d = e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+	fem := e.derive(e.persons(), spec.Step{Sex: "female"})
+	mal := e.derive(e.persons(), spec.Step{Sex: "male"})
+	tab = e.table(spec.MTable1, spec.Table1Args{Cohort: t2d.ID, Vars: []string{"age_group"}, Groups: []string{fem.ID, mal.ID}, GroupNames: []string{"F", "M"}})
+	if fmt.Sprint(tab.Columns) != "[characteristic F n F % M n M %]" {
+		t.Fatalf("columns %q", tab.Columns)
+	}
+	for i, g := range []int{8532, 8507} {
+		want := queryInt(t, fmt.Sprintf("SELECT count(*) FROM person p WHERE %s AND p.gender_concept_id = %d", cond, g))
+		if v := released(t, "group N", tab.Rows[0][1+2*i]); v != float64(want) {
+			t.Errorf("group %d N %v, want %d", g, v, want)
+		}
+		lv := groupTruthLabel(t, from, fmt.Sprintf("%s AND p.gender_concept_id = %d", cond, g), labelSQL("age_group", cut))
+		for _, r := range tab.Rows[2:] {
+			w := lv[strings.TrimPrefix(r[0].Text, "  ")]
+			checkCount(t, r[0].Text, r[1+2*i], w.persons)
+			if r[1+2*i].Value != nil && math.Abs(*r[2+2*i].Value-100*float64(w.persons)/float64(want)) > 1e-9 {
+				t.Errorf("%s: %s", r[0].Text, r[2+2*i].Text)
+			}
+		}
+	}
+}
+
+// describeTruth is DuckDB's own summary of the same rows.
+type describeTruth struct {
+	persons, rows                 int64
+	mean, sd, q1, med, q3, lo, hi float64
+}
+
+func TestDescribe(t *testing.T) {
+	cut := dataCut(t)
+	m := "measurement x JOIN person p ON p.person_id = x.person_id"
+	a1c := "x.measurement_concept_id = 3004410 AND x.value_as_number IS NOT NULL"
+	cases := []struct {
+		name   string
+		mk     func(e *env) spec.Handle
+		column string
+		by     []string
+		from   string
+		cond   string
+		value  string
+		events bool
+		minmax bool // check no released statistic equals a group's extreme
+	}{
+		{"HbA1c", func(e *env) spec.Handle { return e.events("measurement", cHbA1c) }, "value_as_number", nil, m, a1c, "x.value_as_number", true, true},
+		{"HbA1c by gender", func(e *env) spec.Handle { return e.events("measurement", cHbA1c) }, "value_as_number", []string{"gender"}, m, a1c, "x.value_as_number", true, true},
+		{"HbA1c of T2D by gender", func(e *env) spec.Handle {
+			t2d := e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+			return e.derive(e.events("measurement", cHbA1c), spec.Step{Of: t2d.ID})
+		}, "value_as_number", []string{"gender"}, m, a1c + " AND p.person_id IN (SELECT person_id FROM condition_occurrence WHERE condition_concept_id = 201826)", "x.value_as_number", true, true},
+		{"HbA1c by race", func(e *env) spec.Handle { return e.events("measurement", cHbA1c) }, "value_as_number", []string{"race"}, m, a1c, "x.value_as_number", true, true},
+		{"HbA1c by gender × age_group", func(e *env) spec.Handle { return e.events("measurement", cHbA1c) }, "value_as_number", []string{"gender", "age_group"}, m, a1c, "x.value_as_number", true, true},
+		{"age of T2D by race", func(e *env) spec.Handle {
+			return e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+		}, "age", []string{"race"}, "person p", "p.person_id IN (SELECT person_id FROM condition_occurrence WHERE condition_concept_id = 201826)", "CAST(" + ageSQL("p", cut) + " AS DOUBLE)", false, false},
+		{"steps by gender", func(e *env) spec.Handle { return e.events("activity_summary") }, "steps", []string{"gender"},
+			"activity_summary x JOIN person p ON p.person_id = x.person_id", "x.steps IS NOT NULL", "CAST(x.steps AS DOUBLE)", true, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			tab := e.table(spec.MDescribe, spec.DescribeArgs{Handle: c.mk(e).ID, Column: c.column, By: c.by})
+			for _, col := range tab.Columns {
+				if l := strings.ToLower(col); strings.Contains(l, "min") || strings.Contains(l, "max") {
+					t.Errorf("column %q", col)
+				}
+			}
+			nb := len(c.by)
+			want := map[string]describeTruth{}
+			var ls []string
+			for _, v := range c.by {
+				ls = append(ls, labelSQL(v, cut))
+			}
+			key := "''"
+			if nb > 0 {
+				key = strings.Join(ls, " || '|' || ")
+			}
+			v := c.value
+			q := fmt.Sprintf(`SELECT %s, count(DISTINCT p.person_id), count(*), avg(%[2]s), stddev_samp(%[2]s), quantile_cont(%[2]s, 0.25),
+				quantile_cont(%[2]s, 0.5), quantile_cont(%[2]s, 0.75), min(%[2]s), max(%[2]s) FROM %s WHERE %s GROUP BY 1`, key, v, c.from, c.cond)
+			for _, r := range queryRows(t, q) {
+				f := func(i int) float64 {
+					switch x := r[i].(type) {
+					case float64:
+						return x
+					case int64:
+						return float64(x)
+					}
+					return math.NaN()
+				}
+				want[r[0].(string)] = describeTruth{r[1].(int64), r[2].(int64), f(3), f(4), f(5), f(6), f(7), f(8), f(9)}
+			}
+			if len(tab.Rows) != len(want) {
+				t.Errorf("%d rows, SQL %d groups", len(tab.Rows), len(want))
+			}
+			small := 0
+			hidden := map[string]bool{}
+			for _, r := range tab.Rows {
+				var parts []string
+				for i := 0; i < nb; i++ {
+					parts = append(parts, r[i].Text)
+				}
+				k := strings.Join(parts, "|")
+				w, ok := want[k]
+				if !ok {
+					t.Errorf("group %q not in SQL", k)
+					continue
+				}
+				checkCount(t, k+" persons", r[nb], w.persons)
+				if c.events {
+					checkCount(t, k+" rows", r[nb+1], w.rows)
+				}
+				stats := r[nb+2:]
+				if len(stats) != 5 {
+					t.Fatalf("row %+v", r)
+				}
+				hidden[k] = r[nb].Value == nil
+				if r[nb].Value == nil {
+					if w.persons < 21 {
+						small++
+					}
+					// Hidden persons (small, or hidden with a small
+					// group): every statistic of the group is hidden.
+					for i, s := range stats {
+						if s.Value != nil || s.Status == spec.Released {
+							t.Errorf("%s (%d persons): statistic %d shown %q", k, w.persons, i, s.Text)
+						}
+					}
+					continue
+				}
+				exact := []float64{w.mean, w.sd, w.q1, w.med, w.q3}
+				tails := []float64{1, 1, 0.25, 0.5, 0.25}
+				for i, s := range stats {
+					if s.Value == nil {
+						if float64(w.persons)*tails[i] >= 21 && i < 2 || w.persons >= 84 {
+							t.Errorf("%s (%d persons): statistic %d hidden (%s)", k, w.persons, i, s.Status)
+						}
+						continue
+					}
+					if d := math.Abs(*s.Value - exact[i]); d > 1e-9*math.Max(1, math.Abs(exact[i])) {
+						t.Errorf("%s: statistic %d = %v, DuckDB %v", k, i, *s.Value, exact[i])
+					}
+					if s.Text != fmt.Sprintf("%.2f", exact[i]) {
+						t.Errorf("%s: statistic %d shown %q, want %.2f", k, i, s.Text, exact[i])
+					}
+					if c.minmax && (*s.Value == w.lo || *s.Value == w.hi) {
+						t.Errorf("%s: statistic %d equals the group's minimum or maximum", k, i)
+					}
+				}
+			}
+			// The groups add up to the persons with a value, which
+			// stats.count releases: no hidden group may follow from
+			// that total and the others.
+			if nb == 1 {
+				m := []string{"(total)"}
+				for k := range hidden {
+					m = append(m, k)
+				}
+				if d := hiddenDetermined([][]string{m}, hidden); len(d) > 0 {
+					t.Errorf("hidden groups %q follow from the total and the others", d)
+				}
+			}
+			if c.name == "HbA1c by race" && small == 0 {
+				t.Errorf("expected races with fewer than 21 persons")
+			}
+		})
+	}
+}
+
+// wilson95 is the Wilson score interval, from its textbook form.
+func wilson95(k, n int64) (lo, hi float64) {
+	z := 1.959963984540054
+	p := float64(k) / float64(n)
+	nn := float64(n)
+	centre := p + z*z/(2*nn)
+	spread := z * math.Sqrt(p*(1-p)/nn+z*z/(4*nn*nn))
+	d := 1 + z*z/nn
+	return 100 * (centre - spread) / d, 100 * (centre + spread) / d
+}
+
+func TestIncidence(t *testing.T) {
+	cut := dataCut(t)
+	inT2D := "p.person_id IN (SELECT person_id FROM condition_occurrence WHERE condition_concept_id = 201826)"
+	cases := []struct {
+		name       string
+		mk         func(e *env) (cohort, outcome spec.Handle)
+		by         []string
+		cohortSQL  string
+		outcomeSQL string
+		// nonCasesSmall lists groups whose non-cases number 1–20.
+		nonCasesSmall []string
+	}{
+		{"T2D among 40–80 by gender", func(e *env) (spec.Handle, spec.Handle) {
+			return e.derive(e.persons(), spec.Step{Age: &spec.AgeStep{Min: 40, Max: 80}}),
+				e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+		}, []string{"gender"}, ageSQL("p", cut) + " BETWEEN 40 AND 80", inT2D, nil},
+		{"T2D among 40–80", func(e *env) (spec.Handle, spec.Handle) {
+			return e.derive(e.persons(), spec.Step{Age: &spec.AgeStep{Min: 40, Max: 80}}),
+				e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+		}, nil, ageSQL("p", cut) + " BETWEEN 40 AND 80", inT2D, nil},
+		{"any visit by age_group (an outcome with no bound values)", func(e *env) (spec.Handle, spec.Handle) {
+			return e.persons(), e.derive(e.events("visit_occurrence"), toPersons)
+		}, []string{"age_group"}, "TRUE", "p.person_id IN (SELECT person_id FROM visit_occurrence)", nil},
+		{"HbA1c tested among T2D by gender", func(e *env) (spec.Handle, spec.Handle) {
+			return e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}}),
+				e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "measurement", Concepts: []int64{cHbA1c}}})
+		}, []string{"gender"}, inT2D, "p.person_id IN (SELECT person_id FROM measurement WHERE measurement_concept_id = 3004410)",
+			[]string{"FEMALE", "MALE", "Total"}},
+		{"T2D among metformin users: everyone", func(e *env) (spec.Handle, spec.Handle) {
+			return e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "drug_exposure", Concepts: []int64{40163924}}}),
+				e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+		}, nil, "p.person_id IN (SELECT person_id FROM drug_exposure WHERE drug_concept_id = 40163924)", inT2D, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			co, out := c.mk(e)
+			tab := e.table(spec.MIncidence, spec.IncidenceArgs{Cohort: co.ID, Outcome: out.ID, By: c.by})
+			label := "'all'"
+			if len(c.by) == 1 {
+				label = labelSQL(c.by[0], cut)
+			}
+			q := fmt.Sprintf(`SELECT coalesce(l, 'Total'), count(*), count(*) FILTER (WHERE o) FROM (SELECT %s AS l, (%s) AS o FROM person p WHERE %s)
+				GROUP BY GROUPING SETS ((l), ())`, label, c.outcomeSQL, c.cohortSQL)
+			want := map[string][2]int64{}
+			for _, r := range queryRows(t, q) {
+				want[r[0].(string)] = [2]int64{r[1].(int64), r[2].(int64)}
+			}
+			if len(c.by) == 0 {
+				want = map[string][2]int64{"all": want["all"]}
+			}
+			if len(tab.Rows) != len(want) {
+				t.Fatalf("%d rows, SQL %d", len(tab.Rows), len(want))
+			}
+			if len(tab.Columns) != 6 {
+				t.Fatalf("columns %q", tab.Columns)
+			}
+			for _, r := range tab.Rows {
+				w, ok := want[r[0].Text]
+				if !ok {
+					t.Errorf("group %q not in SQL", r[0].Text)
+					continue
+				}
+				den, num := w[0], w[1]
+				checkCount(t, r[0].Text+" persons", r[1], den)
+				checkCount(t, r[0].Text+" with outcome", r[2], num)
+				restSmall := den-num >= 1 && den-num <= 20
+				if restSmall && r[2].Value != nil {
+					t.Errorf("%s: numerator %s shown while only %d persons lack the outcome", r[0].Text, r[2].Text, den-num)
+				}
+				if contains(c.nonCasesSmall, r[0].Text) != restSmall {
+					t.Errorf("%s: %d of %d: the test expects otherwise", r[0].Text, num, den)
+				}
+				if r[2].Value == nil {
+					for _, s := range r[3:] {
+						if s.Value != nil {
+							t.Errorf("%s: %q shown with a hidden numerator", r[0].Text, s.Text)
+						}
+					}
+					continue
+				}
+				pct := 100 * float64(num) / float64(den)
+				lo, hi := wilson95(num, den)
+				for i, x := range []float64{pct, lo, hi} {
+					s := r[3+i]
+					if s.Value == nil || math.Abs(*s.Value-x) > 1e-9 || s.Text != fmt.Sprintf("%.1f%%", x) {
+						t.Errorf("%s: column %d is %q (%v), want %.4f", r[0].Text, 3+i, s.Text, s.Value, x)
+					}
+				}
+			}
+		})
+	}
+}

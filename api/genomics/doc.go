@@ -1,0 +1,39 @@
+// Package genomics runs genetic analyses over the workspace's genotypes
+// from Go cells: allele frequencies, Hardy–Weinberg tests and missingness
+// per variant, principal components, and association scans (linear and
+// logistic regression with Firth fallback, as plink2 --glm). It exists
+// only in controlled tier workspaces granted the genomics dataset; in any
+// other workspace the first call stops the cell with a message naming the
+// tier.
+//
+// Cells import it as "enclave/genomics":
+//
+//	g := genomics.Variants("chr19:44905000-44910000")   // or Variants() for all, or ids "rs429358"
+//	f := genomics.Freq(g).Of(cohort)                     // released table
+//	pcs := genomics.PCA(10).Of(cohort)                   // handle: the PCs stay in the kernel
+//	r := genomics.GLM(genomics.Variants(), genomics.Binary(t2d)).Covariates("age", "sex", pcs)
+//	r                                                    // the top rows, λ_GC, what was dropped
+//	plot.Manhattan(r); plot.QQ(r)
+//
+// Genotypes are linked to persons by the workspace's linkage table;
+// persons outside the workspace's tier are invisible. A phenotype is a
+// cohort (Binary: its persons are cases, everyone else tested controls, or
+// the persons of Versus) or an events handle (Quantitative: each person's
+// mean value). Covariates are "age", "sex", PCs from PCA, cohorts (0/1)
+// and events handles (mean value). A scan runs over the genotyped persons
+// with the phenotype and every covariate (restricted by Of).
+//
+// What comes back is judged by the kernel's release rules: allele and
+// carrier counts of 1–20 persons are hidden (≤20), with whatever would let
+// them be recomputed; an association row is dropped when, among the
+// persons tested, the minor allele count is below 21 or a genotype class
+// (or, for a binary phenotype, the minor-allele carriers among cases or
+// among controls) holds 1–20 persons, and the table says how many rows
+// were dropped and why; the persons tested, the cases and the controls are
+// differenced against the workspace's earlier releases, so a cohort and the
+// same cohort less a person cannot both release variant counts or
+// estimates. No genotype, dosage, PC score or residual ever leaves the
+// kernel. Plots are drawn from released rows only.
+//
+// Trust level: untrusted worker side.
+package genomics

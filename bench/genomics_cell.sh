@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Genomics from a notebook cell vs plink: a logistic association scan of
+# 100,000 variants × 20,000 persons with 3 covariates (age, sex,
+# hypertension) + 10 PCs, run from a Go cell through the real kernel
+# (genomics.GLM … .Covariates("age", "sex", htn, pcs)), against plink2 --glm
+# and plink1.9 --logistic on the same .bed/.bim/.fam with the same
+# phenotype and covariates.
+#
+# The workspace is the synthetic controlled demo (scripts/demo-workspace.sh
+# with PERSONS persons, all genotyped, VARIANTS variants). The cell times
+# are wall seconds from execute_request to execute_reply as a frontend sees
+# them (the scan cell includes the SQL for the phenotype and covariates,
+# the scan, the release rules over every row, the audit entry and the
+# rendering). The same scan run by the steward through the analysis API
+# (go test -run TestGenomicsBenchInputs) writes the phenotype and
+# covariates for plink (the kernel standardises covariates, as plink2
+# --covar-variance-standardize) and the released rows, which are compared
+# with plink2's (max relative difference of OR and SE over non-Firth rows).
+#
+# Prints one JSON line per (case, tool) and a summary line.
+#
+# Environment: ENCLAVE (default bin/enclave), ENCLAVE_WORKER, THREADS (2; the
+# kernel uses GOMAXPROCS=THREADS), BENCH_DIR (work directory, kept; default
+# a temporary one, removed), PERSONS (20000), VARIANTS (100000),
+# BENCH_SMALL=1 (2000 × 10000), SKIP_PLINK19=1 (plink1.9 --logistic with
+# 13 covariates takes long).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+ENCLAVE=${ENCLAVE:-$root/bin/enclave}
+export ENCLAVE_WORKER=${ENCLAVE_WORKER:-$(dirname "$ENCLAVE")/enclave-worker}
+THREADS=${THREADS:-2}
+PLINK2=${PLINK2:-plink2}
+PLINK19=${PLINK19:-plink1.9}
+PY=/usr/bin/python3
+PERSONS=${PERSONS:-20000}
+VARIANTS=${VARIANTS:-100000}
+if [[ "${BENCH_SMALL:-0}" == 1 ]]; then PERSONS=2000 VARIANTS=10000; fi
+
+for tool in "$ENCLAVE" "$PLINK2" "$PLINK19" /usr/bin/time "$PY" go; do
+  command -v "$tool" >/dev/null || { echo "{\"bench\":\"genomics_cell\",\"error\":\"$tool not found\"}"; exit 1; }
+done
+
+if [[ -n "${BENCH_DIR:-}" ]]; then
+  WORK=$BENCH_DIR; mkdir -p "$WORK"
+else
+  WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
+fi
+WORK=$(cd "$WORK" && pwd)
+DEMO=$WORK/demo-$PERSONS-$VARIANTS
+
+# The workspace (kept across runs in BENCH_DIR).
+start=$(date +%s.%N)
+DEMO=$DEMO ENCLAVE=$ENCLAVE PERSONS=$PERSONS SYNTH_FLAGS="--variants $VARIANTS --genotyped $PERSONS" \
+  bash "$root/scripts/demo-workspace.sh" >/dev/null 2>"$WORK/demo.log"
+echo "{\"bench\":\"genomics_cell\",\"case\":\"workspace\",\"persons\":$PERSONS,\"variants\":$VARIANTS,\"seconds\":$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}')}"
+BFILE=$DEMO/controlled/data/genomics/cohort
+
+# The cells, through a real kernel.
+GOMAXPROCS=$THREADS ROOT=$root DEMO=$DEMO ENCLAVE=$ENCLAVE THREADS=$THREADS PERSONS=$PERSONS VARIANTS=$VARIANTS "$PY" - <<'EOF'
+import json, os, sys, time
+sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests", "release"))
+import workspace_fixture as wf
+
+demo = os.environ["DEMO"]
+k = wf.Kernel(demo, wf.fresh_workspace(demo, "controlled"),
+              env={"GOMAXPROCS": os.environ["THREADS"], "ENCLAVE_CELL_TIMEOUT": "60m"})
+def pid_rss():
+    try:
+        pid = k.km.provisioner.process.pid
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except Exception:
+        return None
+cells = [
+    ("setup", '''import (
+	"fmt"
+	"enclave/genomics"
+	"enclave/omop"
+	"enclave/plot"
+)
+#
+all := omop.Persons()
+known := all.Female().Or(all.Male())
+t2d := omop.Persons().WithCondition(omop.Concepts(201826).Descendants()...)
+htn := omop.Persons().WithCondition(omop.Concepts(316866).Descendants()...)
+g := genomics.Variants()
+fmt.Println(g)'''),
+    ("pca10", 'pcs := genomics.PCA(10).Of(known)\npcs'),
+    ("logistic_scan", '''r := genomics.GLM(g, genomics.Binary(t2d)).Covariates("age", "sex", htn, pcs).Of(known)
+fmt.Println(r.Tested(), r.Released(), r.Dropped())
+r'''),
+    ("manhattan", "plot.Manhattan(r)"),
+    ("qq", "plot.QQ(r)"),
+]
+for name, code in cells:
+    parts = code.split("\n#\n")
+    t0 = time.time()
+    for p in parts:
+        rep, msgs = k.run(p, timeout=3600)
+        if rep["status"] != "ok":
+            print(json.dumps({"bench": "genomics_cell", "case": name, "tool": "enclave_cell", "error": rep.get("evalue")}))
+            k.close(); sys.exit(1)
+    secs = time.time() - t0
+    out = {"bench": "genomics_cell", "case": name, "tool": "enclave_cell", "n": int(os.environ["PERSONS"]),
+           "m": int(os.environ["VARIANTS"]), "threads": int(os.environ["THREADS"]), "seconds": round(secs, 2)}
+    if name == "logistic_scan":
+        text = "".join(m["content"].get("text", "") for m in msgs if m["msg_type"] == "stream").split()
+        out["tested"], out["released"], out["dropped"] = map(int, text[:3])
+        res = [m for m in msgs if m["msg_type"] == "execute_result"][-1]["content"]["data"]["text/plain"]
+        out["lambda_line"] = next((l.strip() for l in res.splitlines() if "λ_GC" in l), "")
+    out["kernel_peak_rss_kb"] = pid_rss()
+    print(json.dumps(out, ensure_ascii=False), flush=True)
+k.close()
+EOF
+
+# The same scan's inputs for plink (the steward's side).
+OUT=$WORK/plink-inputs
+(cd "$root" && GOMAXPROCS=$THREADS ENCLAVE_GENO_BENCH_WS=$DEMO/controlled ENCLAVE_GENO_BENCH_OUT=$OUT \
+  go test -count=1 -run '^TestGenomicsBenchInputs$' ./analysis/ >"$WORK/inputs.log" 2>&1) || { echo "{\"bench\":\"genomics_cell\",\"error\":\"TestGenomicsBenchInputs: $(tail -1 "$WORK/inputs.log")\"}"; exit 1; }
+sed 's/^{/{"tool":"enclave_api",/' "$OUT/server.json"; echo
+
+# run CASE TOOL cmd...: one timed run, JSON line, seconds in SECS[TOOL].
+declare -A SECS
+run() {
+  local case=$1 tool=$2; shift 2
+  if ! /usr/bin/time -v -o "$WORK/time.txt" "$@" >"$WORK/run.log" 2>&1; then
+    echo "{\"bench\":\"genomics_cell\",\"case\":\"$case\",\"tool\":\"$tool\",\"error\":\"$(tail -1 "$WORK/run.log" | tr -d '"')\"}"
+    return
+  fi
+  local wall rss
+  wall=$(awk -F': ' '/Elapsed \(wall clock\)/{n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$WORK/time.txt")
+  rss=$(awk -F': ' '/Maximum resident set size/{print $2}' "$WORK/time.txt")
+  SECS[$tool]=$wall
+  echo "{\"bench\":\"genomics_cell\",\"case\":\"$case\",\"tool\":\"$tool\",\"n\":$PERSONS,\"m\":$VARIANTS,\"threads\":$THREADS,\"seconds\":$wall,\"peak_rss_kb\":$rss}"
+}
+cd "$WORK"
+run logistic_scan plink2 "$PLINK2" --bfile "$BFILE" --pheno "$OUT/pheno.txt" --covar "$OUT/covar.txt" \
+  --glm hide-covar firth-fallback --threads "$THREADS" --out p2
+if [[ "${SKIP_PLINK19:-0}" != 1 ]]; then
+  run logistic_scan plink1.9 "$PLINK19" --bfile "$BFILE" --pheno "$OUT/pheno.txt" --covar "$OUT/covar.txt" \
+    --logistic hide-covar --allow-no-sex --threads "$THREADS" --out p1
+fi
+
+# Agreement of the released rows with plink2 (non-Firth ADD rows).
+agree=$(awk -F'\t' 'FNR==1 { f++; for (i=1;i<=NF;i++) c[f,$i]=i; next }
+  f==1 { or[$1]=$2; se[$1]=$3; next }
+  $c[2,"TEST"]=="ADD" && ($1 in or) && $c[2,"FIRTH?"]=="N" {
+    d=($c[2,"OR"]-or[$1])/or[$1]; if (d<0) d=-d; if (d>mx) mx=d
+    d=($c[2,"LOG(OR)_SE"]-se[$1])/se[$1]; if (d<0) d=-d; if (d>mx) mx=d; n++ }
+  END { printf "{\"rows_compared\":%d,\"max_rel_diff\":%.3g}", n, mx }' \
+  "$OUT/released.tsv" <(sed 's/^#//' p2.T2D.glm.logistic.hybrid | awk -F'\t' 'NR==1 { for (i=1;i<=NF;i++) if ($i=="ID") id=i } { t=$id; $id=$1; $1=t; print }' OFS='\t'))
+echo "{\"bench\":\"genomics_cell\",\"case\":\"logistic_scan\",\"summary\":true,\"plink2_seconds\":${SECS[plink2]:-null},\"plink19_seconds\":${SECS[plink1.9]:-null},\"agreement_with_plink2\":$agree}"

@@ -1,0 +1,132 @@
+package workspace
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"enclave/datasets/omop"
+)
+
+// eunomiaGiBleed copies the real Eunomia GiBleed export and its vocabulary
+// into one folder. Outside CI a missing ../shared skips the test; in CI
+// (CI=true) it fails it.
+func eunomiaGiBleed(t *testing.T) string {
+	t.Helper()
+	shared := filepath.Join("..", "..", "..", "shared", "omop")
+	folder := t.TempDir()
+	for _, sub := range []string{"eunomia/gibleed_5.3_partial", "vocab/gibleed"} {
+		src := filepath.Join(shared, sub)
+		entries, err := os.ReadDir(src)
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s absent: CI runs the real OHDSI Eunomia imports, check out ../shared beside the repository", src)
+			}
+			t.Skipf("%s absent", src)
+		}
+		for _, e := range entries {
+			b, err := os.ReadFile(filepath.Join(src, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(folder, e.Name()), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return folder
+}
+
+// TestImportGiBleedWorkspace: the steward imports the real GiBleed export
+// into a controlled workspace as it is. The base holds every source row,
+// the quality report names the two failed checks, the tier holds the base
+// minus what the report says it left out; a strict import refuses and
+// leaves the workspace as it was.
+func TestImportGiBleedWorkspace(t *testing.T) {
+	dir := setupHome(t)
+	folder := eunomiaGiBleed(t)
+	var progress bytes.Buffer
+	w, err := Import(context.Background(), dir, folder, ImportOptions{Now: nov26, Progress: &progress})
+	if err != nil {
+		t.Fatalf("import: %v\n%s", err, &progress)
+	}
+	for _, s := range []string{"data-quality checks:", "2 failed", "FAIL isForeignKey", "FAIL isPrimaryKey", "controlled tier: 2655 rows of the base left out"} {
+		if !strings.Contains(progress.String(), s) {
+			t.Errorf("import report lacks %q:\n%s", s, &progress)
+		}
+	}
+	st, err := Stat(context.Background(), dir, nov26)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tab, n := range map[string]int64{"person": 2694, "observation_period": 5343, "visit_occurrence": 1037, "procedure_occurrence": 37409, "observation": 1477} {
+		if st.Tables[tab] != n {
+			t.Errorf("base %s: %d rows, want %d", tab, st.Tables[tab], n)
+		}
+	}
+	_, q, err := Quality(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, c := range q.FailedChecks() {
+		failed = append(failed, c.Name())
+	}
+	slices.Sort(failed)
+	if want := []string{"isForeignKey observation_period.person_id", "isPrimaryKey observation.observation_id"}; !slices.Equal(failed, want) {
+		t.Errorf("failed checks %q, want %q", failed, want)
+	}
+	tr := q.Tier(string(w.Tier))
+	if tr == nil || len(q.Tiers) != 1 {
+		t.Fatalf("tiers in the report: %+v", q.Tiers)
+	}
+	for tab, base := range st.Tables {
+		if got, want := st.TierTables[tab], base-tr.ExcludedRows(tab, ""); got != want {
+			t.Errorf("tier %s: %d rows, base %d minus reported %d", tab, got, base, base-want)
+		}
+	}
+	if st.TierTables["observation_period"] != 2694 || st.TierTables["observation"] != 1471 {
+		t.Errorf("tier: observation_period %d, observation %d", st.TierTables["observation_period"], st.TierTables["observation"])
+	}
+
+	yaml, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
+	report, _ := os.ReadFile(w.QualityPath())
+	progress.Reset()
+	_, err = Import(context.Background(), dir, folder, ImportOptions{Now: nov26, Strict: true, Progress: &progress})
+	if err == nil || !strings.Contains(err.Error(), "strict import refused: 2 data-quality checks failed") || !strings.Contains(err.Error(), "workspace unchanged") {
+		t.Errorf("strict import: %v", err)
+	}
+	yaml2, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
+	report2, _ := os.ReadFile(w.QualityPath())
+	if !bytes.Equal(yaml, yaml2) || !bytes.Equal(report, report2) {
+		t.Errorf("refused strict import changed workspace.yaml or the quality report")
+	}
+}
+
+func TestQualityBeforeImport(t *testing.T) {
+	dir := setupHome(t)
+	if _, _, err := Quality(dir); err == nil || !strings.Contains(err.Error(), "has no data yet") {
+		t.Errorf("quality before import: %v", err)
+	}
+	if _, err := Import(context.Background(), dir, writeFolder(t, false), ImportOptions{Now: nov26}); err != nil {
+		t.Fatal(err)
+	}
+	w, q, err := Quality(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Failed() != 0 || q.Tables["person"] != 3 || q.Tier(string(w.Tier)) == nil {
+		t.Errorf("report %+v", q)
+	}
+	os.Remove(w.QualityPath())
+	if _, _, err := Quality(dir); err == nil || !strings.Contains(err.Error(), "import it again") {
+		t.Errorf("quality without a report: %v", err)
+	}
+	if _, err := omop.ReadQuality(w.QualityPath()); err == nil {
+		t.Error("read a removed report")
+	}
+}
