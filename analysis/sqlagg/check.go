@@ -1,8 +1,8 @@
 package sqlagg
 
 import (
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 )
@@ -19,9 +19,9 @@ const (
 )
 
 type checker struct {
-	tables     map[string]bool // lower-case table name → holds person_id
-	schemaCols map[string]bool // every column name of the schema, lower-case
-	relNames   map[string]bool // every relation name/alias/CTE name in the query
+	tables     map[string]bool   // lower-case table name → holds person_id
+	schemaCols map[string]bool   // every column name of the schema, lower-case
+	relNames   map[string]bool   // every relation name/alias/CTE name in the query
 	types      map[string]string // column name → type, where the schema says
 	cat        *funcCatalog
 	reload     func() (*funcCatalog, error)
