@@ -29,7 +29,7 @@ ENCLAVE = os.environ.get("ENCLAVE", os.path.join(ROOT, "bin", "enclave"))
 WORKER = os.environ.get("ENCLAVE_WORKER", os.path.join(os.path.dirname(ENCLAVE), "enclave-worker"))
 CASES_DIR = os.path.join(ROOT, "sandbox", "attacks")
 
-CELL_TIMEOUT = "2s"     # ENCLAVE_CELL_TIMEOUT for the attack kernel
+CELL_TIMEOUT = "4s"     # ENCLAVE_CELL_TIMEOUT for the attack kernel (2 s was too tight on a loaded 2-core machine)
 OUTPUT_CAP = 64 << 10   # ENCLAVE_OUTPUT_CAP (bytes per cell)
 WAIT = 60               # seconds any one cell may take end to end
 PROBE = 'import "fmt"\nfmt.Println("probe", 6*7)'

@@ -112,17 +112,22 @@ def test_row_level_sql_is_refused(kernel):
 
 
 def test_taint_withholds_free_form_output_until_restart(demo, ws, kernel):
-    ok(kernel.run(HEADER)[0])
+    ok(kernel.run(HEADER + "P := omop.Persons()")[0])
     r, msgs = kernel.run('rows := omop.Collect(omop.Persons(), 5, "person_id", "year_of_birth")\n'
                          'fmt.Println(rows)\nfmt.Println(rows.Len())')
     ok(r)
     streams = [m["content"]["text"] for m in msgs if m["msg_type"] == "stream"]
     assert len(streams) == 1 and streams[0].startswith("[enclave] output withheld for review: r-0001"), streams
     assert "line" not in streams[0]  # how much was held would itself be a signal
-    # A kernel-built result is still released, whatever the worker holds.
-    r, msgs = kernel.run('stats.Count(omop.Persons(), "gender")')
+    # A kernel-built result of a handle made before the rows came is still
+    # released; one whose handle was made after is held (its parameters
+    # could encode the rows).
+    r, msgs = kernel.run('stats.Count(P, "gender")')
     ok(r)
     assert "<table" in wf.html_of(msgs)
+    r, msgs = kernel.run('stats.Count(omop.Persons(), "gender")')
+    ok(r)
+    assert not wf.html_of(msgs) and "withheld for review" in wf.texts(msgs)
     # Free-form displays, display ids and errors are held too.
     r, msgs = kernel.run('display.HTML(fmt.Sprint(rows.Data[0][0]))')
     assert [m["msg_type"] for m in msgs if m["msg_type"] not in ("execute_input", "status")] == ["stream"]
@@ -132,7 +137,7 @@ def test_taint_withholds_free_form_output_until_restart(demo, ws, kernel):
     # The steward's queue holds the items; the author cannot approve them.
     out = wf.enclave("review", "list", ws, "--json").stdout
     items = json.loads(out)
-    assert {i["id"] for i in items} >= {"r-0001", "r-0002", "r-0003"}
+    assert {i["id"] for i in items} >= {"r-0001", "r-0002", "r-0003", "r-0004"}
     res = wf.enclave("review", "approve", ws, "r-0001", "--as", "demo", check=False)
     assert res.returncode != 0 and "cannot approve" in res.stderr
     wf.enclave("review", "approve", ws, "r-0001", "--as", "steward", "--reason", "ok")
