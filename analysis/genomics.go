@@ -95,7 +95,8 @@ type genoHandle struct {
 	cohort *cohortPlan
 }
 
-// genoErr is the error a genomics call gets in a workspace without genotypes.
+// genoAvailable refuses genomics in a workspace without genotypes, naming
+// why (the tier, or the grant), and finds the datasets once.
 func (s *Server) genoAvailable() error {
 	if s.tier != datasets.Controlled {
 		return datasets.Errorf("genomics is not available in this workspace: it is a %s tier workspace, and genotypes are only in controlled tier workspaces granted the genomics dataset", s.tier)

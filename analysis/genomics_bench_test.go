@@ -60,7 +60,9 @@ func TestGenomicsBenchInputs(t *testing.T) {
 	all := e.persons()
 	known := e.handle(spec.MDerive, spec.DeriveArgs{Base: e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Sex: "female"}}).ID,
 		Step: spec.Step{Or: e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Sex: "male"}}).ID}})
-	t2d := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{201826}}}})
+	var t2dIDs []int64
+	e.must(spec.MDescendants, spec.ConceptArgs{IDs: []int64{201826}}, &t2dIDs)
+	t2d := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: t2dIDs}}})
 	var htnIDs []int64
 	e.must(spec.MDescendants, spec.ConceptArgs{IDs: []int64{316866}}, &htnIDs)
 	htn := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: htnIDs}}})

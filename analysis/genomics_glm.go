@@ -59,7 +59,6 @@ type glmTerm struct {
 	kind  string   // age, sex, cohort, events, pcs
 	h     *handle
 	gh    *genoHandle
-	col   string
 }
 
 // genoGLM serves genomics.GLM.

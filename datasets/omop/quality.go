@@ -230,12 +230,22 @@ func (q *Quality) store(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// Kinds of checkSpec: how the rows violating it are counted.
+const (
+	kindRow     = iota // expr, true on a violating row: all of a table's in one scan
+	kindFK             // col's value not in refTable.refField: an anti join of its own
+	kindConcept        // col's concept id not in concept: on the column's distinct values
+	kindDomain         // col's concept of another domain than domain: likewise
+)
+
 // checkSpec is one row-level check of a table, as SQL.
 type checkSpec struct {
 	check, level, field, refers, desc string
 	threshold                         float64
-	expr                              string // true when the row violates the check
-	example                           bool   // list a few offending values of the field
+	kind                              int
+	expr                              string // kindRow: true when the row violates the check
+	col                               string // quoted column of the other kinds
+	refTable, refField, domain        string
 }
 
 // Date bounds of the plausibility checks, as the Data Quality Dashboard
@@ -259,27 +269,23 @@ func specsFor(t *Table, asOf time.Time) []checkSpec {
 		}
 		switch {
 		case f.FKTable == "person":
-			cs = append(cs, checkSpec{check: "isForeignKey", level: LevelError, field: name, refers: "person.person_id", example: true,
-				expr: fmt.Sprintf("%[1]s IS NOT NULL AND %[1]s NOT IN (SELECT person_id FROM person WHERE person_id IS NOT NULL)", c),
+			cs = append(cs, checkSpec{check: "isForeignKey", level: LevelError, field: name, refers: "person.person_id",
+				kind: kindFK, col: c, refTable: "person", refField: "person_id",
 				desc: "person_id not in person: the tiers leave these rows out"})
 		case f.IsConcept():
-			cs = append(cs, checkSpec{check: "isForeignKey", level: LevelWarning, field: name, refers: "concept.concept_id", example: true,
-				expr: fmt.Sprintf("%[1]s IS NOT NULL AND %[1]s <> 0 AND %[1]s NOT IN (SELECT concept_id FROM concept WHERE concept_id IS NOT NULL)", c),
-				desc: "concept id not in the vocabulary"})
+			cs = append(cs, checkSpec{check: "isForeignKey", level: LevelWarning, field: name, refers: "concept.concept_id",
+				kind: kindConcept, col: c, desc: "concept id not in the vocabulary"})
 			if f.FKDomain != "" {
-				cs = append(cs, checkSpec{check: "fkDomain", level: LevelWarning, field: name, example: true,
-					expr: fmt.Sprintf("%s IN (SELECT concept_id FROM concept WHERE concept_id <> 0 AND domain_id <> %s)", c, quoteString(f.FKDomain)),
+				cs = append(cs, checkSpec{check: "fkDomain", level: LevelWarning, field: name, kind: kindDomain, col: c, domain: f.FKDomain,
 					desc: "concept of another domain than " + f.FKDomain})
 			}
 		case f.FKTable != "" && f.FKField != "" && LookupTable(f.FKTable) != nil && !IsVocabulary(f.FKTable):
-			fk := quoteIdent(f.FKField)
-			cs = append(cs, checkSpec{check: "isForeignKey", level: LevelWarning, field: name, refers: f.FKTable + "." + f.FKField, example: true,
-				expr: fmt.Sprintf("%[1]s IS NOT NULL AND %[1]s NOT IN (SELECT %[2]s FROM %[3]s WHERE %[2]s IS NOT NULL)", c, fk, quoteIdent(f.FKTable)),
-				desc: "id not in " + f.FKTable})
+			cs = append(cs, checkSpec{check: "isForeignKey", level: LevelWarning, field: name, refers: f.FKTable + "." + f.FKField,
+				kind: kindFK, col: c, refTable: f.FKTable, refField: f.FKField, desc: "id not in " + f.FKTable})
 		}
 		if n := f.MaxLen(); n > 0 {
 			cs = append(cs, checkSpec{check: "cdmDatatype", level: LevelWarning, field: name,
-				expr: fmt.Sprintf("length(%s) > %d", c, n), desc: fmt.Sprintf("text longer than varchar(%d)", n)})
+				expr: fmt.Sprintf("length(%s) > %d", c, n), desc: lengthWhy(t, f, n)})
 		}
 		switch {
 		case t.Name == "person" && f.Name == "year_of_birth":
@@ -336,9 +342,7 @@ func runChecks(ctx context.Context, db *sql.DB, rep *Report, opts *Options) (*Qu
 		tq := quoteIdent(t.Name)
 		if pk := pkField(t); pk != "" {
 			var keys, rows sql.NullInt64
-			ts := time.Now()
 			unique, err := keysUnique(ctx, db, tq, quoteIdent(pk))
-			fmt.Fprintln(os.Stderr, "TRACE pk", t.Name, time.Since(ts), unique)
 			if err != nil {
 				return nil, fmt.Errorf("omop: check %s keys: %w", t.Name, err)
 			}
@@ -361,19 +365,8 @@ func runChecks(ctx context.Context, db *sql.DB, rep *Report, opts *Options) (*Qu
 			q.Checks = append(q.Checks, c.judge())
 		}
 		specs := specsFor(t, opts.AgeAsOf)
-		if len(specs) == 0 {
-			continue
-		}
-		sel := make([]string, len(specs))
-		counts := make([]int64, len(specs))
-		ptrs := make([]any, len(specs))
-		for i, s := range specs {
-			sel[i] = "count(*) FILTER (WHERE " + s.expr + ")"
-			ptrs[i] = &counts[i]
-		}
-		ts := time.Now()
-		defer func(name string) { fmt.Fprintln(os.Stderr, "TRACE scan", name, time.Since(ts)) }(t.Name)
-		if err := db.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+tq).Scan(ptrs...); err != nil {
+		counts, err := countViolations(ctx, db, tq, specs)
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -383,13 +376,10 @@ func runChecks(ctx context.Context, db *sql.DB, rep *Report, opts *Options) (*Qu
 			c := Check{Check: s.check, Level: s.level, Table: t.Name, Field: s.field, Refers: s.refers, Rows: counts[i], Denominator: n,
 				Threshold: s.threshold, Description: s.desc}
 			c = c.judge()
-			if c.Status != StatusPass && s.example {
-				f := quoteIdent(s.field)
-				ex, err := examples(ctx, db, fmt.Sprintf("SELECT CAST(%[1]s AS VARCHAR) FROM %[2]s WHERE %[3]s GROUP BY %[1]s ORDER BY %[1]s LIMIT 5", f, tq, s.expr))
-				if err != nil {
+			if ex := s.examplesSQL(tq); c.Status != StatusPass && ex != "" {
+				if c.Examples, err = examples(ctx, db, ex); err != nil {
 					return nil, fmt.Errorf("omop: check %s.%s: %w", t.Name, s.field, err)
 				}
-				c.Examples = ex
 			}
 			q.Checks = append(q.Checks, c)
 		}
@@ -398,6 +388,75 @@ func runChecks(ctx context.Context, db *sql.DB, rep *Report, opts *Options) (*Qu
 		q.Files = append(q.Files, f)
 	}
 	return q, nil
+}
+
+// countViolations counts the rows of table tq violating each spec. The
+// plain predicates share one scan; each reference to another table is an
+// anti join of its own (chaining them into that scan would carry every
+// column through every join); concept ids are checked on the column's
+// distinct values, which are few.
+func countViolations(ctx context.Context, db *sql.DB, tq string, specs []checkSpec) ([]int64, error) {
+	counts := make([]int64, len(specs))
+	var sel []string
+	var ptrs []any
+	for i, s := range specs {
+		if s.kind == kindRow {
+			sel = append(sel, "count(*) FILTER (WHERE "+s.expr+")")
+			ptrs = append(ptrs, &counts[i])
+		}
+	}
+	if len(sel) > 0 {
+		if err := db.QueryRowContext(ctx, "SELECT "+strings.Join(sel, ", ")+" FROM "+tq).Scan(ptrs...); err != nil {
+			return nil, err
+		}
+	}
+	for i, s := range specs {
+		var q string
+		switch s.kind {
+		case kindFK:
+			q = fmt.Sprintf("SELECT count(*) FROM %s x ANTI JOIN %s y ON y.%s = x.%s WHERE x.%[4]s IS NOT NULL",
+				tq, quoteIdent(s.refTable), quoteIdent(s.refField), s.col)
+		case kindConcept, kindDomain:
+			q = "SELECT coalesce(sum(n), 0) FROM " + s.conceptGroups(tq)
+		default:
+			continue
+		}
+		if err := db.QueryRowContext(ctx, q).Scan(&counts[i]); err != nil {
+			return nil, err
+		}
+	}
+	return counts, nil
+}
+
+// conceptGroups is a relation (v, n) of the distinct non-zero concept ids
+// of the spec's column that violate it, with their rows.
+func (s checkSpec) conceptGroups(tq string) string {
+	cond := "v NOT IN (SELECT concept_id FROM concept WHERE concept_id IS NOT NULL)"
+	if s.kind == kindDomain {
+		cond = fmt.Sprintf("v IN (SELECT concept_id FROM concept WHERE domain_id <> %s)", quoteString(s.domain))
+	}
+	return fmt.Sprintf("(SELECT %[1]s AS v, count(*) AS n FROM %[2]s WHERE %[1]s IS NOT NULL AND %[1]s <> 0 GROUP BY 1) g WHERE %[3]s", s.col, tq, cond)
+}
+
+// examplesSQL lists a few offending ids of a reference check, "" for
+// other checks (their values are not shown).
+func (s checkSpec) examplesSQL(tq string) string {
+	switch s.kind {
+	case kindFK:
+		return fmt.Sprintf("SELECT CAST(v AS VARCHAR) FROM (SELECT DISTINCT x.%s AS v FROM %s x ANTI JOIN %s y ON y.%s = x.%[1]s WHERE x.%[1]s IS NOT NULL) ORDER BY v LIMIT 5",
+			s.col, tq, quoteIdent(s.refTable), quoteIdent(s.refField))
+	case kindConcept, kindDomain:
+		return "SELECT CAST(v AS VARCHAR) FROM " + s.conceptGroups(tq) + " ORDER BY v LIMIT 5"
+	}
+	return ""
+}
+
+// lengthWhy describes the cdmDatatype check of a varchar(n) field.
+func lengthWhy(t *Table, f Field, n int) string {
+	if t.Name == "device_exposure" && f.Name == "unique_device_id" {
+		return fmt.Sprintf("text longer than varchar(%d) (CDM v5.4 widened it to varchar(255); the whole value is loaded)", n)
+	}
+	return fmt.Sprintf("text longer than varchar(%d)", n)
 }
 
 // maxKeyBits bounds the bitmap keysUnique sets for an integer key: one bit
