@@ -170,10 +170,7 @@ func TestSmoke(t *testing.T) {
 	} {
 		var o *cellOutcome
 		if code == "for {}" {
-			k.nextID++
-			id := k.nextID
-			k.conn.Send(&rpc.Msg{Type: rpc.Execute, ID: id, Exec: &rpc.ExecRequest{Code: code, CellNumber: int(id)}})
-			time.Sleep(50 * time.Millisecond)
+			id := k.sendStarted(code)
 			k.conn.Send(&rpc.Msg{Type: rpc.Interrupt, ID: id})
 			o = k.collect(id, 5*time.Second)
 		} else {
