@@ -89,7 +89,7 @@ test: deps vet build test-go test-e2e
 # package:target pairs, each fuzzed in turn (go test runs one -fuzz at a time).
 FUZZTIME ?= 60s
 FUZZ_TARGETS := ./kernel/wire:FuzzDecode ./kernel/wire/zmqsock:FuzzZMTPScan \
-	./sandbox/rpc:FuzzRecv ./datasets/genomics/vcf:FuzzRecord ./sandbox/cells:FuzzCell \
+	./rpc:FuzzRecv ./datasets/genomics/vcf:FuzzRecord ./sandbox/cells:FuzzCell \
 	./analysis/sqlagg:FuzzRewrite
 
 fuzz:

@@ -19,7 +19,7 @@ var forbidden = []string{
 	"golang.org/x/sys/unix", "unsafe", "reflect", "plugin", "runtime/debug", "runtime/pprof",
 	"io/ioutil", "io/fs", "embed", "path/filepath", "log", "log/slog", "debug/elf", "testing",
 	"github.com/traefik/yaegi/interp", "github.com/traefik/yaegi/stdlib", "github.com/traefik/yaegi",
-	"enclave/sandbox", "enclave/sandbox/rpc", "enclave/datasets/omop", "enclave/api/remote", "enclave/internal/rt",
+	"enclave/sandbox", "enclave/rpc", "enclave/datasets/omop", "enclave/api/remote", "enclave/internal/rt",
 	"C", "crypto/tls", "database/sql", "go/build", "expvar", "flag",
 }
 
@@ -180,7 +180,7 @@ func TestWorkerDeps(t *testing.T) {
 	}
 	deps := strings.Fields(string(out))
 	bad := []string{"enclave/datasets", "enclave/release", "enclave/kernel", "github.com/duckdb", "github.com/apache/arrow",
-		"github.com/traefik/yaegi/stdlib", "github.com/go-zeromq", "enclave/sandbox/launch", "runtime/cgo"}
+		"github.com/traefik/yaegi/stdlib", "github.com/go-zeromq", "enclave/kernel/worker/launch", "runtime/cgo"}
 	for _, d := range deps {
 		for _, b := range bad {
 			if (d == b || strings.HasPrefix(d, b+"/")) && d != "github.com/traefik/yaegi/stdlib/generic" {

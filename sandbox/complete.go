@@ -12,7 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 	"enclave/sandbox/symbols"
 	"enclave/sandbox/symbols/allowlist"
 )

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"enclave/api/remote"
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // kernelSide drives a worker over an in-memory pipe, as the kernel does.

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // send starts a cell without waiting for it.
