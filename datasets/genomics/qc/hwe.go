@@ -38,9 +38,11 @@ const (
 	// hweTieTolerance is the relative difference below which two table
 	// probabilities count as equal.
 	hweTieTolerance = 1e-9
-	// hweNegligible: a term this much smaller than the running tail sum,
-	// on a side where terms shrink at least twofold per step, ends the walk.
-	hweNegligible = 1e-20
+	// hweNegligible ends a walk once the terms left can add no more than
+	// this fraction of the tail sum: past the mode the ratio q of
+	// consecutive terms only falls (the distribution is log-concave), so
+	// the terms after r sum to less than r·q/(1−q) < r/(1−q).
+	hweNegligible = 1e-16
 	// hweRescale bounds relative terms before the sums are rescaled.
 	hweRescale = 0x1p900
 )
@@ -59,15 +61,6 @@ func HweP(obsHets, obsHom1, obsHom2 int, midp bool) float64 {
 	// which is obs in the current units (1 until a rescale).
 	obs := 1.0
 	tail, ties, total := 1.0, 1.0, 1.0
-	add := func(r float64) {
-		total += r
-		if r <= obs*(1+hweTieTolerance) {
-			tail += r
-			if r >= obs*(1-hweTieTolerance) {
-				ties += r
-			}
-		}
-	}
 	rescale := func(r float64) float64 {
 		obs *= 1 / hweRescale
 		tail *= 1 / hweRescale
@@ -75,30 +68,31 @@ func HweP(obsHets, obsHom1, obsHom2 int, midp bool) float64 {
 		total *= 1 / hweRescale
 		return r * (1 / hweRescale)
 	}
-	// Towards more heterozygotes.
-	r := 1.0
-	for h := h0; h+2 <= a; h += 2 {
-		ratio := float64(a-h) * float64(b-h) / (float64(h+1) * float64(h+2))
-		r *= ratio
-		if r > hweRescale {
-			r = rescale(r)
-		}
-		add(r)
-		if r == 0 || (ratio <= 0.5 && r < tail*hweNegligible) {
-			break
-		}
-	}
-	// Towards fewer heterozygotes.
-	r = obs
-	for h := h0; h >= 2; h -= 2 {
-		ratio := float64(h) * float64(h-1) / (float64(a-h+2) * float64(b-h+2))
-		r *= ratio
-		if r > hweRescale {
-			r = rescale(r)
-		}
-		add(r)
-		if r == 0 || (ratio <= 0.5 && r < tail*hweNegligible) {
-			break
+	// Walk away from the observed table, towards more heterozygotes
+	// (dir 2) and towards fewer (dir −2), with P(h±2)/P(h) as the ratio.
+	for _, dir := range [2]int{2, -2} {
+		r := obs
+		for h := h0; dir > 0 && h+2 <= a || dir < 0 && h >= 2; h += dir {
+			var ratio float64
+			if dir > 0 {
+				ratio = float64(a-h) * float64(b-h) / (float64(h+1) * float64(h+2))
+			} else {
+				ratio = float64(h) * float64(h-1) / (float64(a-h+2) * float64(b-h+2))
+			}
+			r *= ratio
+			if r > hweRescale {
+				r = rescale(r)
+			}
+			total += r
+			if r <= obs*(1+hweTieTolerance) {
+				tail += r
+				if r >= obs*(1-hweTieTolerance) {
+					ties += r
+				}
+			}
+			if r == 0 || (ratio < 1 && r < tail*hweNegligible*(1-ratio)) {
+				break
+			}
 		}
 	}
 	if midp {
@@ -228,7 +222,7 @@ func HweXchrP(femaleHets, femaleHom1, femaleHom2, male1, male2 int, midp bool) f
 				}
 				r := ratio(h)
 				v *= r
-				if v == 0 || (r <= 0.5 && v < 1e-17) {
+				if v == 0 || (r < 1 && v < hweNegligible*(1-r)) { // the tail sum is at least 1
 					return
 				}
 			}
