@@ -5,6 +5,7 @@
 #   make test   everything CI runs: vet, gofmt, Go tests, end-to-end tests through
 #               real Jupyter clients, the adversarial sandbox suite
 #   make bench  speed and memory benchmarks (JSON lines), against ipykernel and plink
+#   make fuzz   each fuzz target for FUZZTIME (their seed corpora run in make test)
 #   make demo   run the example notebooks headless into HTML under build/demo
 
 SHELL   := /bin/bash
@@ -24,7 +25,7 @@ APT_PACKAGES := build-essential jupyter-client python3-jupyter-client python3-ip
 export ENCLAVE        := $(BIN)/enclave
 export ENCLAVE_WORKER := $(BIN)/enclave-worker
 
-.PHONY: all deps build install-kernel demo-data run demo test test-go test-e2e bench vet clean
+.PHONY: all deps build install-kernel demo-data run demo test test-go test-e2e bench fuzz vet clean
 
 all: build
 
@@ -83,6 +84,19 @@ test-e2e: build
 	$(PY) -m pytest -q -p no:cacheprovider tests
 
 test: deps vet build test-go test-e2e
+
+# The parsers that read bytes from outside the trust boundary or from users:
+# package:target pairs, each fuzzed in turn (go test runs one -fuzz at a time).
+FUZZTIME ?= 60s
+FUZZ_TARGETS := ./kernel/wire:FuzzDecode ./kernel/wire/zmqsock:FuzzZMTPScan \
+	./rpc:FuzzRecv ./datasets/genomics/vcf:FuzzRecord ./sandbox/cells:FuzzCell \
+	./analysis/sqlagg:FuzzRewrite
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "# fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
 
 bench: deps build
 	@for f in bench/*.sh; do echo "# $$f"; bash $$f || exit 1; done
