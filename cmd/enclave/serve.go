@@ -438,9 +438,35 @@ func (m modeExecutor) Describe(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if m.assigned != nil {
-		return m.assigned.ModeText() + text, nil
+		home, _ := workspace.Home() // the service sets ENCLAVE_HOME
+		return m.assigned.ModeText(home) + text, nil
 	}
 	return service.SingleUserModeText() + text, nil
+}
+
+// noWorkspaceText is what %workspace says when the kernel opened no
+// workspace, in the words of its mode.
+func noWorkspaceText(a *service.Assignment) string {
+	if a != nil {
+		return a.NoWorkspaceText()
+	}
+	return service.SingleUserNoWorkspaceText()
+}
+
+// identityText is the line %workspace adds: where the researcher and the
+// workspace came from.
+func identityText(a *service.Assignment) string {
+	if a != nil {
+		return a.IdentityText()
+	}
+	return service.SingleUserIdentityText()
+}
+
+// noWorkspaceErr is the error of an API call or data magic in a kernel
+// without a workspace.
+func noWorkspaceErr(a *service.Assignment) error {
+	first, _, _ := strings.Cut(noWorkspaceText(a), "\n")
+	return errors.New(first)
 }
 
 // deploymentReport is the deployment part of enclave doctor: which mode
