@@ -28,7 +28,7 @@ import (
 func init() {
 	register(&command{
 		Name: "serve",
-		Usage: "serve [--home DIR] [--workspaces DIR] [--socket PATH] [--worker PATH] [--spares N] [--max-kernels N] [--allow-ip IP]...\n" +
+		Usage: "serve [--home DIR] [--workspaces DIR] [--socket PATH] [--worker PATH] [--spares N] [--max-kernels N] [--grace D] [--allow-ip IP]...\n" +
 			"        (the data service, run as its own system user: starts kernels for enclave launch)\n" +
 			"  enclave serve --check | --fix-permissions [--home DIR] [--workspaces DIR]\n" +
 			"  enclave serve --install [--user NAME] [--home DIR] [--socket PATH] [--unit-dir DIR] [--no-systemctl]\n" +
