@@ -228,8 +228,10 @@ def dep():
         d.jupyter = os.path.join(d.base, "jupyter")
         for name in d.ws:
             run(d.enclave, "install", "--prefix", d.jupyter, "--service", "--socket", d.socket, "--workspace", name)
-        # and one without a workspace (kernel "enclave").
+        # and one without a workspace (kernel "enclave"); and, for
+        # contrast, a single-user kernelspec (enclave kernel, no service).
         run(d.enclave, "install", "--prefix", d.jupyter, "--service", "--socket", d.socket)
+        run(d.enclave, "install", "--prefix", d.jupyter, "--name", "enclave-single")
         run("chmod", "-R", "a+rX", d.jupyter)
         d.jupyter_path = os.path.join(d.jupyter, "share", "jupyter")
         yield d
@@ -507,6 +509,19 @@ def test_two_researchers_at_once_each_in_their_workspace(dep, researcher):
     b2.call("start", kernel="theirs")
     r = b2.call("run", code=COUNT)
     assert r["status"] == "error" and 'researcher b is not a member of workspace "WA"' in r["evalue"], r
+
+
+def test_single_user_kernel_says_it_is_not_protected(dep, researcher):
+    """The same researcher through a single-user kernelspec: the kernel
+    runs as them, and says so."""
+    a = researcher(dep.a)
+    launcher = a.call("start", kernel="enclave-single")["launcher_pid"]
+    assert uid_of(launcher)[0] == dep.uid[dep.a]
+    s = a.call("run", code="%sandbox")["text"]
+    assert "mode         single-user: NOT a protected deployment" in s, s
+    assert f"kernel user  {dep.a} (uid {dep.uid[dep.a]})" in s and "files        " not in s, s
+    w = a.call("run", code="%workspace")["text"]
+    assert "started without ENCLAVE_WORKSPACE" in w, w
 
 
 def test_doctor_reports_service_mode_and_permissions(dep, researcher):
