@@ -104,6 +104,7 @@ d, s = med("enclave-direct", "ready_ms"), med("enclave-service", "ready_ms")
 print(json.dumps({
     "bench": "service_start", "rounds": len(runs) // 2,
     "direct_ready_ms": d, "service_ready_ms": s, "delta_ms": round(s - d, 1), "target": "<= 20",
+    "within_target": s - d <= 20,
     "direct_exec_p50_ms": med("enclave-direct", "exec_p50_ms"), "service_exec_p50_ms": med("enclave-service", "exec_p50_ms"),
 }))
 PY
