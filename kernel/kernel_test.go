@@ -645,6 +645,12 @@ func TestWorkspaceMagic(t *testing.T) {
 	if !strings.Contains(string(iopub[2].Content), "No workspace is open") {
 		t.Errorf("without workspace: %s", iopub[2].Content)
 	}
+	how := "This kernel's kernelspec names no workspace."
+	tk = newTestKernel(t, func(c *Config) { c.NoWorkspace = how })
+	_, iopub = tk.run("%workspace")
+	if !strings.Contains(string(iopub[2].Content), how) {
+		t.Errorf("without workspace, the deployment's text: %s", iopub[2].Content)
+	}
 	tk = newTestKernel(t, func(c *Config) {
 		c.Workspace = &WorkspaceInfo{Name: "t2d", Purpose: "Study type 2 diabetes", Tier: "registered", Datasets: []string{"omop", "fitbit"}}
 	})
