@@ -408,7 +408,7 @@ func TestGenomicsGLMMatchesCLI(t *testing.T) {
 				}
 			}
 			// The tested set rebuilt from the anchor's plan is the set tested.
-			set, err := setSource{e.srv}.PersonSet(e.ctx, genoPlanBytes(in.ds, in.plan))
+			set, err := setSource{e.srv}.PersonSet(e.ctx, genoPlanBytes(in.ds, in.plan, in.fs))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -521,5 +521,79 @@ func TestGenomicsVCF(t *testing.T) {
 				t.Fatalf("row %d col %s: PLINK %q, VCF %q", i, a.Columns[j], a.Rows[i][j].Text, b.Rows[i][j].Text)
 			}
 		}
+	}
+}
+
+// TestGenomicsVariantDifferencing: a cohort and the same cohort less a
+// group large enough to pass the population rule (21+ persons) still
+// cannot both release a variant count that differs by 1–20: the two
+// carrier counts would give the small count of carriers in the group.
+func TestGenomicsVariantDifferencing(t *testing.T) {
+	e := newGenoEnv(t, datasets.Controlled)
+	db, _ := genoEngine(t, datasets.Controlled)
+	rows, err := db.QueryContext(context.Background(), `SELECT condition_concept_id FROM condition_occurrence
+		GROUP BY 1 HAVING count(DISTINCT person_id) BETWEEN 40 AND 120 ORDER BY 1 LIMIT 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rows.Next() {
+		t.Skip("no condition held by 40–120 persons")
+	}
+	var concept int64
+	rows.Scan(&concept)
+	rows.Close()
+	all := e.persons()
+	group := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{concept}}}})
+	less := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Minus: group.ID}})
+	g := e.variants()
+	var a, b spec.Table
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: g.ID, Cohort: all.ID}, &a)
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: g.ID, Cohort: less.ID}, &b)
+	a1, cc, ac, called := col(&b, "A1"), col(&b, "carriers"), col(&b, "A1 count"), col(&b, "called")
+	compared, hidden := 0, 0
+	for i := range a.Rows {
+		ra, rb := a.Rows[i], b.Rows[i]
+		if rb[cc].Status == spec.Difference {
+			hidden++
+		}
+		for _, c := range []int{cc, ac, called} {
+			if ra[a1].Text != rb[a1].Text || ra[c].Value == nil || rb[c].Value == nil {
+				continue
+			}
+			compared++
+			if d := math.Abs(*ra[c].Value - *rb[c].Value); d > 0 && d < 21 {
+				t.Errorf("%s %s: released %v and %v, a difference of %v persons", ra[0].Text, b.Columns[c], *ra[c].Value, *rb[c].Value, d)
+			}
+		}
+	}
+	if compared == 0 || hidden == 0 {
+		t.Fatalf("%d counts released in both tables, %d variants hidden for differencing: the test exercises nothing", compared, hidden)
+	}
+	t.Logf("%d counts released in both, %d of %d variants hidden in the second table", compared, hidden, len(b.Rows))
+	// Scans: the persons tested per variant (n) obey the same rule.
+	// (A quantitative phenotype: a binary one would chain the cases,
+	// which the group may change by 1–20 and hide the whole scan.)
+	ldl := e.handle(spec.MEvents, spec.EventsArgs{Table: "measurement", Concepts: []int64{3028437}})
+	var s1, s2 spec.GenoScan
+	e.must(spec.MGenoGLM, spec.GenoGLMArgs{Variants: g.ID, Pheno: spec.GenoPhenotype{Kind: "quantitative", Handle: ldl.ID}, Cohort: all.ID, Top: 1000}, &s1)
+	e.must(spec.MGenoGLM, spec.GenoGLMArgs{Variants: g.ID, Pheno: spec.GenoPhenotype{Kind: "quantitative", Handle: ldl.ID}, Cohort: less.ID, Top: 1000}, &s2)
+	n1 := map[string]float64{}
+	for _, r := range s1.Table.Rows {
+		if v := r[col(&s1.Table, "n")].Value; v != nil {
+			n1[r[0].Text] = *v
+		}
+	}
+	both := 0
+	for _, r := range s2.Table.Rows {
+		v := r[col(&s2.Table, "n")].Value
+		if x, ok := n1[r[0].Text]; ok && v != nil {
+			both++
+			if d := math.Abs(x - *v); d > 0 && d < 21 {
+				t.Errorf("%s: scans released n = %v and %v", r[0].Text, x, *v)
+			}
+		}
+	}
+	if both == 0 {
+		t.Fatalf("no variant released by both scans (%d, %d rows): nothing compared", len(s1.Table.Rows), len(s2.Table.Rows))
 	}
 }
