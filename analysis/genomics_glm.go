@@ -185,12 +185,17 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 			case "age":
 				terms = append(terms, glmTerm{kind: "age", names: []string{"age"}})
 				sel = append(sel, "CAST("+ageExpr("p", at)+" AS DOUBLE)")
+			case "race", "ethnicity":
+				// Categorical: expanded once the levels are known.
+				name := strings.ToLower(strings.TrimSpace(c.Name))
+				terms = append(terms, glmTerm{kind: "categorical", names: []string{name}})
+				sel = append(sel, "CAST(p."+name+"_concept_id AS DOUBLE)")
 			case "sex", "gender":
 				terms = append(terms, glmTerm{kind: "sex", names: []string{"sex"}})
 				sel = append(sel, "CAST(CASE p.gender_concept_id WHEN 8507 THEN 1 WHEN 8532 THEN 0 END AS DOUBLE)")
 				conj = append(conj, &cohortPlan{Op: "or", A: &cohortPlan{Op: "sex", Sex: 8507}, B: &cohortPlan{Op: "sex", Sex: 8532}})
 			default:
-				return nil, datasets.Errorf("genomics.GLM: covariate %q: use \"age\", \"sex\", PCs from genomics.PCA, a cohort or events handle", clip(c.Name, 40))
+				return nil, datasets.Errorf("genomics.GLM: covariate %q: use \"age\", \"sex\", \"race\", \"ethnicity\", PCs from genomics.PCA, a cohort or events handle", clip(c.Name, 40))
 			}
 		case s.isGenoHandle(c.Handle):
 			gh, err := s.genoHandle(c.Handle, spec.KindPCs, "a covariate")
@@ -299,9 +304,10 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	// Design columns aligned to the dataset's samples.
 	var covars []assoc.Column
 	var covNames []string
+	var termOf []int // covariate column → term
 	sexCovar := ""
 	si := 0
-	for _, t := range terms {
+	for ti, t := range terms {
 		if t.kind == "sex" {
 			sexCovar = t.names[0]
 		}
@@ -309,9 +315,25 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		case "pcs":
 			for k, sc := range t.gh.scores {
 				covars = append(covars, assoc.Column{Name: t.names[k], Values: sc})
+				termOf = append(termOf, ti)
 			}
+			covNames = append(covNames, t.names...)
+			continue
+		case "categorical":
+			cols, err := s.expandCategorical(ctx, t.names[0], direct[si], inT)
+			if err != nil {
+				return nil, err
+			}
+			si++
+			for _, c := range cols {
+				covars = append(covars, c)
+				covNames = append(covNames, c.Name)
+				termOf = append(termOf, ti)
+			}
+			continue
 		default:
 			covars = append(covars, assoc.Column{Name: t.names[0], Values: direct[si]})
+			termOf = append(termOf, ti)
 			si++
 		}
 		covNames = append(covNames, t.names...)
@@ -407,8 +429,14 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		kind = "Logistic (Firth fallback)"
 	}
 	model := "A1 dosage"
-	if len(covNames) > 0 {
-		model += " + " + strings.Join(compactPCs(covNames), " + ")
+	if len(terms) > 0 {
+		// Terms, not the levels of a categorical covariate: which levels
+		// the persons tested hold is not released.
+		var tn []string
+		for _, t := range terms {
+			tn = append(tn, t.names...)
+		}
+		model += " + " + strings.Join(compactPCs(tn), " + ")
 	}
 	t := &built{title: fmt.Sprintf("%s scan: %s ~ %s; %s; persons: %s", kind, phenoDesc, model, vh.desc, popDesc)}
 	anchor := t.add(anchorCell(ds.name, tested, fs, n, "persons tested: "+phenoDesc+" in "+popDesc))
@@ -445,7 +473,11 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 				}
 			}
 			if ones < minN || n-ones < minN {
-				refused = append(refused, fmt.Sprintf("covariate %s: fewer than %d persons in one of its two groups", covNames[ci], minN))
+				if t := terms[termOf[ci]]; t.kind == "categorical" {
+					refused = append(refused, fmt.Sprintf("covariate %s: a level with fewer than %d persons (merge small levels into a cohort covariate)", t.names[0], minN))
+				} else {
+					refused = append(refused, fmt.Sprintf("covariate %s: fewer than %d persons in one of its two groups", covNames[ci], minN))
+				}
 			}
 		}
 	}
@@ -724,6 +756,63 @@ func isBinaryColumn(c assoc.Column, in []bool) bool {
 		}
 	}
 	return true
+}
+
+// expandCategorical turns a concept-valued covariate into 0/1 columns as
+// plink2 --glm does: one per level among the persons tested (in), named
+// "name=LEVEL", in the order of the level names, leaving out the most
+// common level (the reference; a tie goes to the first name).
+func (s *Server) expandCategorical(ctx context.Context, name string, ids []float64, in []bool) ([]assoc.Column, error) {
+	count := map[int64]int{}
+	for i, x := range ids {
+		if in[i] && !math.IsNaN(x) {
+			count[int64(x)]++
+		}
+	}
+	var levels []int64
+	for id := range count {
+		levels = append(levels, id)
+	}
+	names, err := s.conceptNames(ctx, levels)
+	if err != nil {
+		return nil, err
+	}
+	label := func(id int64) string {
+		if n := names[id]; n != "" {
+			return n
+		}
+		if id == 0 {
+			return "No matching concept"
+		}
+		return fmt.Sprintf("concept %d", id)
+	}
+	sort.Slice(levels, func(a, b int) bool { return label(levels[a]) < label(levels[b]) })
+	if len(levels) < 2 {
+		return nil, datasets.Errorf("genomics.GLM: covariate %s is the same for every person tested", name)
+	}
+	ref := levels[0]
+	for _, id := range levels {
+		if count[id] > count[ref] {
+			ref = id
+		}
+	}
+	var out []assoc.Column
+	for _, id := range levels {
+		if id == ref {
+			continue
+		}
+		v := nanSlice(len(ids))
+		for i, x := range ids {
+			if in[i] && !math.IsNaN(x) {
+				v[i] = 0
+				if int64(x) == id {
+					v[i] = 1
+				}
+			}
+		}
+		out = append(out, assoc.Column{Name: name + "=" + label(id), Values: v})
+	}
+	return out, nil
 }
 
 // testedMasks are the samples a variant is tested on, and among them the

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -596,4 +597,65 @@ func TestGenomicsVariantDifferencing(t *testing.T) {
 	if both == 0 {
 		t.Fatalf("no variant released by both scans (%d, %d rows): nothing compared", len(s1.Table.Rows), len(s2.Table.Rows))
 	}
+}
+
+// TestGenomicsCategoricalCovariate: "race" enters a scan as plink2 expands
+// a categorical covariate (one 0/1 column per level, the most common level
+// left out as the reference), and a level of 1–20 persons refuses the
+// scan without naming the level.
+func TestGenomicsCategoricalCovariate(t *testing.T) {
+	e := newGenoEnv(t, datasets.Controlled)
+	all := e.persons()
+	g := e.variants()
+	ldl := e.handle(spec.MEvents, spec.EventsArgs{Table: "measurement", Concepts: []int64{3028437}})
+	var sc spec.GenoScan
+	e.must(spec.MGenoGLM, spec.GenoGLMArgs{Variants: g.ID, Pheno: spec.GenoPhenotype{Kind: "quantitative", Handle: ldl.ID},
+		Covariates: []spec.GenoCovariate{{Name: "age"}, {Name: "race"}}, Cohort: all.ID}, &sc)
+	e.srv.geno.mu.Lock()
+	in := e.srv.geno.lastGLM
+	e.srv.geno.mu.Unlock()
+	// The design: age, then race=LEVEL columns in name order; the persons
+	// of each level and of the reference (in no level column).
+	tested := 0
+	for _, v := range in.pheno.Values {
+		if !math.IsNaN(v) {
+			tested++
+		}
+	}
+	var levels []string
+	inLevel := 0
+	largest := 0
+	for _, c := range in.covars[1:] {
+		if !strings.HasPrefix(c.Name, "race=") {
+			t.Fatalf("covariate %q, want race=LEVEL", c.Name)
+		}
+		levels = append(levels, c.Name)
+		hi, k := math.Inf(-1), 0
+		for _, v := range c.Values {
+			if !math.IsNaN(v) {
+				hi = math.Max(hi, v)
+			}
+		}
+		for _, v := range c.Values {
+			if v == hi {
+				k++
+			}
+		}
+		inLevel += k
+		largest = max(largest, k)
+	}
+	if len(levels) == 0 || !slices.IsSorted(levels) {
+		t.Fatalf("race levels %q: want at least one, in name order", levels)
+	}
+	if ref := tested - inLevel; ref < largest {
+		t.Errorf("reference level holds %d persons, a level column %d: the most common level is the reference", ref, largest)
+	}
+	text := sc.Table.Title + "\n" + strings.Join(sc.Table.Notes, "\n")
+	if strings.Contains(text, "race=") {
+		t.Errorf("the result names a level: %s", text)
+	}
+	if small := strings.Contains(text, "covariate race: a level with fewer than 21 persons"); small != (sc.Released == 0) {
+		t.Fatalf("released %d rows; refusal note present = %v: %s", sc.Released, small, text)
+	}
+	t.Logf("%d race levels besides the reference; %d rows released", len(levels), sc.Released)
 }
