@@ -241,19 +241,18 @@ func TestGenomicsFreqRules(t *testing.T) {
 	}
 }
 
-// genoPersonWith finds, by SQL (the test is trusted), a condition concept
-// held by the fewest persons, 1 to 20 (the fixture may have none held by
-// exactly one; any 1–20 is a differencing pair).
-func genoPersonWith(t *testing.T, db Engine) int64 {
+// genoConceptHeldBy finds, by SQL (the test is trusted), the condition
+// concept held by the fewest persons between lo and hi.
+func genoConceptHeldBy(t *testing.T, db Engine, lo, hi int) int64 {
 	t.Helper()
 	rows, err := db.QueryContext(context.Background(), `SELECT condition_concept_id FROM condition_occurrence
-		GROUP BY 1 HAVING count(DISTINCT person_id) BETWEEN 1 AND 20 ORDER BY count(DISTINCT person_id), 1 LIMIT 1`)
+		GROUP BY 1 HAVING count(DISTINCT person_id) BETWEEN ? AND ? ORDER BY count(DISTINCT person_id), 1 LIMIT 1`, lo, hi)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		t.Fatal("no condition held by 1–20 persons in the fixture")
+		t.Fatalf("no condition held by %d–%d persons in the fixture", lo, hi)
 	}
 	var id int64
 	rows.Scan(&id)
@@ -265,7 +264,9 @@ func genoPersonWith(t *testing.T, db Engine) int64 {
 func TestGenomicsDifferencing(t *testing.T) {
 	e := newGenoEnv(t, datasets.Controlled)
 	db, _ := genoEngine(t, datasets.Controlled)
-	concept := genoPersonWith(t, db)
+	// The fewest persons, 1–20 (the fixture may have no condition held by
+	// exactly one; any 1–20 makes a differencing pair).
+	concept := genoConceptHeldBy(t, db, 1, 20)
 	all := e.persons()
 	one := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{concept}}}})
 	less := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Minus: one.ID}})
@@ -533,17 +534,7 @@ func TestGenomicsVCF(t *testing.T) {
 func TestGenomicsVariantDifferencing(t *testing.T) {
 	e := newGenoEnv(t, datasets.Controlled)
 	db, _ := genoEngine(t, datasets.Controlled)
-	rows, err := db.QueryContext(context.Background(), `SELECT condition_concept_id FROM condition_occurrence
-		GROUP BY 1 HAVING count(DISTINCT person_id) BETWEEN 40 AND 120 ORDER BY 1 LIMIT 1`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rows.Next() {
-		t.Skip("no condition held by 40–120 persons")
-	}
-	var concept int64
-	rows.Scan(&concept)
-	rows.Close()
+	concept := genoConceptHeldBy(t, db, 40, 120)
 	all := e.persons()
 	group := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{concept}}}})
 	less := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Minus: group.ID}})
