@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"enclave/api/spec"
 	"enclave/datasets"
 	"enclave/datasets/omop"
@@ -38,12 +40,17 @@ type Options struct {
 
 // Server answers API calls and data magics for one kernel session.
 type Server struct {
-	db     Engine
-	sess   *release.Session
-	tier   datasets.Tier
-	tables map[string]*datasets.TableInfo
-	order  []string
-	log    *log.Logger
+	db   Engine
+	sess *release.Session
+	tier datasets.Tier
+
+	// %sql group sets of the last queries (see sqlPersonSet).
+	sqlSetsMu    sync.Mutex
+	sqlSets      map[string]map[string]*roaring.Bitmap
+	sqlSetsOrder []string
+	tables       map[string]*datasets.TableInfo
+	order        []string
+	log          *log.Logger
 	// dataCut is the default date ages are taken at: the last day of
 	// observation in the tier, so results do not change with the calendar.
 	dataCut string
