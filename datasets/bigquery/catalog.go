@@ -109,7 +109,7 @@ func (c *Catalog) Budget() int64 { return c.cfg.sessionBytes() }
 
 // columnName matches the names the catalog accepts from INFORMATION_SCHEMA:
 // they are spliced into SQL as quoted identifiers.
-var columnName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,299}$`)
+var columnName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,127}$`)
 
 func (c *Catalog) load(ctx context.Context) error {
 	var tier string
@@ -148,7 +148,13 @@ func (c *Catalog) load(ctx context.Context) error {
 		}
 		col := datasets.Column{Name: cn, Type: duckType(typ)}
 		if t := omop.LookupTable(tn); t != nil {
-			if f, ok := t.Field(cn); ok {
+			// The DuckDB schema keeps a reserved word quoted ("offset");
+			// BigQuery takes it bare.
+			f, ok := t.Field(cn)
+			if q, okq := t.Field(`"` + cn + `"`); !ok && okq {
+				f, ok, col.Name = q, true, `"`+cn+`"`
+			}
+			if ok {
 				col.Concept = f.IsConcept()
 				col.Type = f.DuckDBType()
 			}

@@ -43,7 +43,7 @@ var (
 	// ones may carry a "domain:" prefix.
 	projectPattern = regexp.MustCompile(`^([a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 	// Dataset ids are letters, digits and underscores, at most 1024.
-	datasetPattern = regexp.MustCompile(`^[A-Za-z0-9_]{1,1024}$`)
+	datasetPattern = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
 )
 
 // Validate checks the names and the endpoint. Names are checked because
@@ -52,7 +52,7 @@ func (c Config) Validate() error {
 	if !projectPattern.MatchString(c.Project) {
 		return fmt.Errorf("bigquery: project %q is not a BigQuery project id", c.Project)
 	}
-	if !datasetPattern.MatchString(c.Dataset) {
+	if !datasetPattern.MatchString(c.Dataset) || len(c.Dataset) > 1024 {
 		return fmt.Errorf("bigquery: dataset %q is not a BigQuery dataset id (letters, digits, underscores)", c.Dataset)
 	}
 	if c.SessionBytes < 0 {

@@ -72,7 +72,7 @@ func (c *Catalog) plan(q datasets.Query) (*plan, error) {
 			if cc.Name != name {
 				continue
 			}
-			expr := alias + ".`" + cc.Name + "`"
+			expr := alias + ".`" + strings.Trim(cc.Name, `"`) + "`"
 			if fn != "" {
 				if cc.Type != "DATE" && !strings.HasPrefix(cc.Type, "TIMESTAMP") {
 					return "", "", datasets.Errorf("%s(%s): not a date column", fn, ref)

@@ -132,4 +132,3 @@ func str(v bq.Value) string {
 	s, _ := v.(string)
 	return s
 }
-
