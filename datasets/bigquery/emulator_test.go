@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -61,6 +62,9 @@ func startEmulator(t *testing.T, dataset string) *emulator {
 	cmd := exec.Command(bin, "--host=127.0.0.1", "--project="+testProject, "--dataset="+dataset,
 		"--port="+strconv.Itoa(port), "--grpc-port="+strconv.Itoa(grpc), "--log-level=error")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	// Killed with the test binary, even when a test timeout panics past
+	// the cleanup.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

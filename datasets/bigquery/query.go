@@ -397,21 +397,31 @@ func (c *Catalog) PersonSet(ctx context.Context, q datasets.Query, key []any) (*
 	if len(key) != len(p.groups) {
 		return nil, datasets.Errorf("cell key has %d values, the query groups by %d columns", len(key), len(p.groups))
 	}
-	where := append([]string{}, p.where...)
+	// The same inner query as Aggregate, the cell picked outside it
+	// (BigQuery pushes the key filter down; the emulator runs a key filter
+	// on a joined column inside the join very slowly).
+	inner := []string{"x.person_id AS pid"}
+	var outer []string
 	for i, g := range p.groups {
+		k := "k" + strconv.Itoa(i)
+		inner = append(inner, g+" AS "+k)
 		if key[i] == nil {
-			where = append(where, g+" IS NULL")
+			outer = append(outer, k+" IS NULL")
 			continue
 		}
 		v, err := bindValue(key[i], p.types[i])
 		if err != nil {
 			return nil, datasets.Errorf("cell key %d: %v", i+1, err)
 		}
-		where = append(where, g+" = "+p.param(v))
+		outer = append(outer, k+" = "+p.param(v))
 	}
-	sql := "SELECT DISTINCT x.person_id FROM " + p.from
-	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
+	src := "SELECT " + strings.Join(inner, ", ") + " FROM " + p.from
+	if len(p.where) > 0 {
+		src += " WHERE " + strings.Join(p.where, " AND ")
+	}
+	sql := "SELECT DISTINCT pid FROM (" + src + ")"
+	if len(outer) > 0 {
+		sql += " WHERE " + strings.Join(outer, " AND ")
 	}
 	bm := roaring.New()
 	err = c.query(ctx, "person_set", sql, p.params, func(row []bq.Value) error {

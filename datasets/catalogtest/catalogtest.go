@@ -184,7 +184,7 @@ func Run(t *testing.T, ref, got datasets.Catalog) {
 	}
 	t.Run("descendants and mapping", func(t *testing.T) {
 		var ids []int64
-		cs, err := ref.SearchConcepts(ctx, datasets.ConceptQuery{Domain: "Condition", Limit: 200})
+		cs, err := ref.SearchConcepts(ctx, datasets.ConceptQuery{Domain: "Condition", StandardOnly: true, Limit: 40})
 		if err != nil {
 			t.Fatal(err)
 		}
