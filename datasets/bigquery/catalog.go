@@ -131,8 +131,18 @@ func (c *Catalog) load(ctx context.Context) error {
 	if c.tier, err = datasets.ParseTier(tier); err != nil {
 		return &datasets.Error{Safe: fmt.Sprintf("BigQuery dataset %s.%s names no known tier", c.cfg.Project, c.cfg.Dataset), Err: err}
 	}
+	// The DuckDB types Load recorded (absent in a dataset loaded by other
+	// means: then the BigQuery types are mapped).
+	duck := map[string]string{}
+	err = c.query(ctx, "tables", "SELECT table_name, column_name, data_type FROM "+c.ref(ColumnsTable), nil, func(row []bq.Value) error {
+		duck[str(row[0])+"."+str(row[1])] = str(row[2])
+		return nil
+	})
+	if err != nil && !strings.Contains(datasets.SafeText(err), "missing") && !strings.Contains(datasets.SafeText(err), "query failed") {
+		return err
+	}
 	q := "SELECT table_name, column_name, data_type FROM " + c.ref("INFORMATION_SCHEMA.COLUMNS") +
-		" WHERE table_name <> '" + TierTable + "' ORDER BY table_name, ordinal_position"
+		" WHERE table_name NOT IN ('" + TierTable + "', '" + ColumnsTable + "') ORDER BY table_name, ordinal_position"
 	err = c.query(ctx, "tables", q, nil, func(row []bq.Value) error {
 		tn, _ := row[0].(string)
 		cn, _ := row[1].(string)
@@ -158,6 +168,9 @@ func (c *Catalog) load(ctx context.Context) error {
 				col.Concept = f.IsConcept()
 				col.Type = f.DuckDBType()
 			}
+		}
+		if typ, ok := duck[tn+"."+cn]; ok {
+			col.Type = typ
 		}
 		if cn == "person_id" {
 			ti.HasPerson = true

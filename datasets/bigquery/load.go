@@ -63,6 +63,11 @@ func Load(ctx context.Context, cfg Config, tierDB *sql.DB, progress io.Writer) (
 		return nil, fmt.Errorf("bigquery: list tier tables: %w", err)
 	}
 	rep := &LoadReport{Tables: map[string]int64{}}
+	// The DuckDB column types, which BigQuery's INT64/FLOAT64/STRING
+	// collapse, so the catalog reports the types the DuckDB one does.
+	if err := loadColumns(ctx, ds, tierDB); err != nil {
+		return nil, fmt.Errorf("bigquery: load %s: %w", ColumnsTable, err)
+	}
 	for _, n := range names {
 		start := time.Now()
 		count, err := loadTable(ctx, ds, tierDB, n)
@@ -201,4 +206,57 @@ func csvValue(v any, t bq.FieldType) string {
 		return strconv.FormatBool(x)
 	}
 	return fmt.Sprint(v)
+}
+
+// ColumnsTable holds the DuckDB type of every tier column (table_name,
+// column_name, data_type).
+const ColumnsTable = "enclave_columns"
+
+func loadColumns(ctx context.Context, ds *bq.Dataset, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT table_name, column_name, data_type FROM duckdb_columns()
+		WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name, column_index`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	f, err := os.CreateTemp("", "enclave-bq-*.csv")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	cw := csv.NewWriter(f)
+	cw.Write([]string{"table_name", "column_name", "data_type"})
+	for rows.Next() {
+		var t, c, typ string
+		if err := rows.Scan(&t, &c, &typ); err != nil {
+			return err
+		}
+		cw.Write([]string{t, strings.Trim(c, `"`), typ})
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	src := bq.NewReaderSource(f)
+	src.SourceFormat = bq.CSV
+	src.SkipLeadingRows = 1
+	src.Schema = bq.Schema{{Name: "table_name", Type: bq.StringFieldType}, {Name: "column_name", Type: bq.StringFieldType}, {Name: "data_type", Type: bq.StringFieldType}}
+	loader := ds.Table(ColumnsTable).LoaderFrom(src)
+	loader.WriteDisposition = bq.WriteTruncate
+	job, err := loader.Run(ctx)
+	if err != nil {
+		return err
+	}
+	status, err := job.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	return status.Err()
 }
