@@ -91,7 +91,7 @@ test: deps vet build test-go test-e2e
 BQ_EMULATOR_VERSION := v0.8.1
 BQ_CACHE            ?= $(HOME)/.cache/enclave
 BQ_EMULATOR         := $(BQ_CACHE)/bigquery-emulator-$(BQ_EMULATOR_VERSION)
-BQ_PERSONS          ?= 2000
+BQ_PERSONS          ?= 300
 
 $(BQ_EMULATOR): | tools/bigquery-emulator/go.mod
 	mkdir -p $(BQ_CACHE)

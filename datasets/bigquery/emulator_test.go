@@ -27,7 +27,7 @@ import (
 const (
 	envEmulator = "ENCLAVE_BIGQUERY_EMULATOR"
 	envRequired = "ENCLAVE_BIGQUERY_REQUIRED"
-	envPersons  = "ENCLAVE_BIGQUERY_PERSONS" // synthetic cohort size (default 2000)
+	envPersons  = "ENCLAVE_BIGQUERY_PERSONS" // synthetic cohort size (default 300: the emulator answers each query in about a second)
 	testProject = "enclave-test"
 )
 
@@ -143,7 +143,7 @@ func load(t *testing.T, cfg Config, tierPath string) *LoadReport {
 }
 
 func persons(t *testing.T) int {
-	n := 2000
+	n := 300
 	if s := os.Getenv(envPersons); s != "" {
 		v, err := strconv.Atoi(s)
 		if err != nil || v <= 0 {
