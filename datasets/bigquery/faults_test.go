@@ -90,13 +90,12 @@ func TestFaults(t *testing.T) {
 	})
 
 	t.Run("emulator stopped", func(t *testing.T) {
-		short := cfg
-		short.QueryTimeout = 3 * time.Second
-		c, err := Open(ctx, short)
+		c, err := Open(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		c.cfg.QueryTimeout = 3 * time.Second
 		e.stop()
 		_, err = c.Aggregate(ctx, datasets.Query{Table: "person", GroupBy: []string{"gender_concept_id"}})
 		safe(t, err, "BigQuery did not answer within 3s")

@@ -2,6 +2,7 @@ package bigquery
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -73,19 +74,20 @@ func (c *Catalog) Descendants(ctx context.Context, ids ...int64) ([]int64, error
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	p := &plan{}
-	ph := idList(p, ids)
 	set := map[int64]bool{}
 	for _, id := range ids {
 		set[id] = true
 	}
-	err := c.query(ctx, "descendants", "SELECT DISTINCT descendant_concept_id FROM "+c.ref("concept_ancestor")+
-		" WHERE ancestor_concept_id IN ("+ph+")", p.params, func(row []bq.Value) error {
-		set[toInt(row[0])] = true
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	for chunk := range slices.Chunk(ids, maxInList) {
+		p := &plan{}
+		err := c.query(ctx, "descendants", "SELECT DISTINCT descendant_concept_id FROM "+c.ref("concept_ancestor")+
+			" WHERE ancestor_concept_id IN ("+idList(p, chunk)+")", p.params, func(row []bq.Value) error {
+			set[toInt(row[0])] = true
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	out := make([]int64, 0, len(set))
 	for id := range set {
@@ -101,20 +103,30 @@ func (c *Catalog) MapToStandard(ctx context.Context, ids ...int64) (map[int64][]
 	if len(ids) == 0 {
 		return out, nil
 	}
-	p := &plan{}
-	ph := idList(p, ids)
-	err := c.query(ctx, "map_to_standard", "SELECT DISTINCT concept_id_1, concept_id_2 FROM "+c.ref("concept_relationship")+
-		" WHERE relationship_id = 'Maps to' AND invalid_reason IS NULL AND concept_id_1 IN ("+ph+") ORDER BY 1, 2", p.params,
-		func(row []bq.Value) error {
-			a, b := toInt(row[0]), toInt(row[1])
-			out[a] = append(out[a], b)
-			return nil
-		})
-	if err != nil {
-		return nil, err
+	for chunk := range slices.Chunk(ids, maxInList) {
+		p := &plan{}
+		err := c.query(ctx, "map_to_standard", "SELECT DISTINCT concept_id_1, concept_id_2 FROM "+c.ref("concept_relationship")+
+			" WHERE relationship_id = 'Maps to' AND invalid_reason IS NULL AND concept_id_1 IN ("+idList(p, chunk)+")", p.params,
+			func(row []bq.Value) error {
+				a, b := toInt(row[0]), toInt(row[1])
+				out[a] = append(out[a], b)
+				return nil
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for k, v := range out { // as DuckDB's ORDER BY 1, 2; an id repeated across chunks once
+		slices.Sort(v)
+		out[k] = slices.Compact(v)
 	}
 	return out, nil
 }
+
+// maxInList is the most ids one IN list binds; longer lists are asked in
+// chunks. BigQuery caps a query's parameters (10,000) and the emulator's IN
+// takes a few hundred arguments (it rejects an ARRAY parameter with UNNEST).
+const maxInList = 200
 
 func idList(p *plan, ids []int64) string {
 	ph := make([]string, len(ids))
