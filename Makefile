@@ -5,6 +5,7 @@
 #   make test   everything CI runs: vet, gofmt, Go tests, end-to-end tests through
 #               real Jupyter clients, the adversarial sandbox suite
 #   make bench  speed and memory benchmarks (JSON lines), against ipykernel and plink
+#   make fuzz   each fuzz target for FUZZTIME (their seed corpora run in make test)
 #   make demo   run the example notebooks headless into HTML under build/demo
 
 SHELL   := /bin/bash
@@ -24,7 +25,7 @@ APT_PACKAGES := build-essential jupyter-client python3-jupyter-client python3-ip
 export ENCLAVE        := $(BIN)/enclave
 export ENCLAVE_WORKER := $(BIN)/enclave-worker
 
-.PHONY: all deps build install-kernel demo-data run demo test test-go test-e2e test-bigquery bench vet clean
+.PHONY: all deps build install-kernel demo-data run demo test test-go test-e2e test-bigquery bench fuzz vet clean
 
 all: build
 
@@ -101,6 +102,19 @@ $(BQ_EMULATOR): | tools/bigquery-emulator/go.mod
 test-bigquery: $(BQ_EMULATOR)
 	ENCLAVE_BIGQUERY_EMULATOR=$(BQ_EMULATOR) ENCLAVE_BIGQUERY_REQUIRED=1 ENCLAVE_BIGQUERY_PERSONS=$(BQ_PERSONS) \
 		$(GO) test -count=1 -timeout 30m ./datasets/bigquery/...
+
+# The parsers that read bytes from outside the trust boundary or from users:
+# package:target pairs, each fuzzed in turn (go test runs one -fuzz at a time).
+FUZZTIME ?= 60s
+FUZZ_TARGETS := ./kernel/wire:FuzzDecode ./kernel/wire/zmqsock:FuzzZMTPScan \
+	./rpc:FuzzRecv ./datasets/genomics/vcf:FuzzRecord ./sandbox/cells:FuzzCell \
+	./analysis/sqlagg:FuzzRewrite
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		echo "# fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
 
 bench: deps build
 	@for f in bench/*.sh; do echo "# $$f"; bash $$f || exit 1; done

@@ -51,6 +51,9 @@ type genoState struct {
 	handles map[string]*genoHandle
 	nextH   int
 	scans   map[string]*genoScan // released scans by table ref
+	// priorSets caches the person sets of genomics populations in the
+	// release history, by plan (the tier's data does not change).
+	priorSets map[string]*roaring.Bitmap
 	// lastGLM keeps the inputs of the last scan, for tests that rerun it
 	// with `enclave genomics glm`.
 	lastGLM *glmInputs
@@ -58,7 +61,7 @@ type genoState struct {
 
 func newGenoState(o Options) *genoState {
 	return &genoState{dir: o.Genomics, granted: slices.Contains(o.Datasets, genomicsDataset),
-		handles: map[string]*genoHandle{}, scans: map[string]*genoScan{}}
+		handles: map[string]*genoHandle{}, scans: map[string]*genoScan{}, priorSets: map[string]*roaring.Bitmap{}}
 }
 
 // genoDataset is one genotype dataset of the workspace.
@@ -277,14 +280,48 @@ type genoPlan struct {
 type genoSetPlan struct {
 	DS string      `json:"ds"`
 	C  *cohortPlan `json:"c"`
+	// V are the variants the result released counts of, as spans
+	// [chrom, first pos, last pos] per chromosome (a superset); NoV marks
+	// a result without variant counts (PCA). A plan with neither (an
+	// older history) counts for every variant.
+	V   [][3]int64 `json:"v,omitempty"`
+	NoV bool       `json:"nov,omitempty"`
 }
 
-func genoPlanBytes(ds string, c *cohortPlan) []byte {
-	b, err := json.Marshal(genoPlan{G: genoSetPlan{DS: ds, C: c}})
+// genoPlanBytes is the plan of the persons of c genotyped in ds, for a
+// result about the variants of sel (nil: no variant counts).
+func genoPlanBytes(ds string, c *cohortPlan, sel *plink.Fileset) []byte {
+	p := genoSetPlan{DS: ds, C: c, NoV: sel == nil}
+	if sel != nil {
+		p.V = variantSpans(sel)
+	}
+	b, err := json.Marshal(genoPlan{G: p})
 	if err != nil {
 		return nil
 	}
 	return b
+}
+
+// variantSpans are the chromosome spans of the variants of fs.
+func variantSpans(fs *plink.Fileset) [][3]int64 {
+	var out [][3]int64
+	at := map[int64]int{}
+	for v := range fs.Variants {
+		vr := &fs.Variants[v]
+		c := int64(vr.ChromCode)
+		i, ok := at[c]
+		if !ok {
+			at[c] = len(out)
+			out = append(out, [3]int64{c, vr.Pos, vr.Pos})
+			continue
+		}
+		out[i][1] = min(out[i][1], vr.Pos)
+		out[i][2] = max(out[i][2], vr.Pos)
+	}
+	if out == nil {
+		out = [][3]int64{} // no variant: still not "every variant"
+	}
+	return out
 }
 
 // setSource rebuilds person sets for the release history: genomics plans

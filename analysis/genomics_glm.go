@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"enclave/analysis/render"
 	"enclave/api/spec"
 	"enclave/datasets"
@@ -183,12 +185,17 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 			case "age":
 				terms = append(terms, glmTerm{kind: "age", names: []string{"age"}})
 				sel = append(sel, "CAST("+ageExpr("p", at)+" AS DOUBLE)")
+			case "race", "ethnicity":
+				// Categorical: expanded once the levels are known.
+				name := strings.ToLower(strings.TrimSpace(c.Name))
+				terms = append(terms, glmTerm{kind: "categorical", names: []string{name}})
+				sel = append(sel, "CAST(p."+name+"_concept_id AS DOUBLE)")
 			case "sex", "gender":
 				terms = append(terms, glmTerm{kind: "sex", names: []string{"sex"}})
 				sel = append(sel, "CAST(CASE p.gender_concept_id WHEN 8507 THEN 1 WHEN 8532 THEN 0 END AS DOUBLE)")
 				conj = append(conj, &cohortPlan{Op: "or", A: &cohortPlan{Op: "sex", Sex: 8507}, B: &cohortPlan{Op: "sex", Sex: 8532}})
 			default:
-				return nil, datasets.Errorf("genomics.GLM: covariate %q: use \"age\", \"sex\", PCs from genomics.PCA, a cohort or events handle", clip(c.Name, 40))
+				return nil, datasets.Errorf("genomics.GLM: covariate %q: use \"age\", \"sex\", \"race\", \"ethnicity\", PCs from genomics.PCA, a cohort or events handle", clip(c.Name, 40))
 			}
 		case s.isGenoHandle(c.Handle):
 			gh, err := s.genoHandle(c.Handle, spec.KindPCs, "a covariate")
@@ -241,6 +248,9 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	for _, e := range sel {
 		q += ", " + e
 	}
+	// Sex for chrX and chrY (plink2: sex covariate on chrX, males only
+	// on chrY), from the person's gender as the "sex" covariate.
+	q += ", CASE p.gender_concept_id WHEN 8507 THEN 1 WHEN 8532 THEN 2 ELSE 0 END"
 	q += " FROM person p " + strings.Join(joins, " ") + " WHERE " + pr
 	qargs := append(append(append([]any(nil), b.args...), bj.args...), bp.args...)
 	rows, err := s.db.QueryContext(ctx, q, qargs...)
@@ -254,7 +264,8 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 			sampleOf[p] = i
 		}
 	}
-	ncol := 1 + len(sel)
+	ncol := 2 + len(sel)
+	sexOf := make([]int, nS)
 	pheno := assoc.Column{Name: "PHENO", Values: nanSlice(nS), Binary: binary}
 	direct := make([][]float64, len(sel)) // the SQL covariates, by sample
 	for j := range direct {
@@ -281,6 +292,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		for j := range sel {
 			direct[j][i] = toFloat(vals[2+j])
 		}
+		sexOf[i] = int(toInt(vals[2+len(sel)]))
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -292,15 +304,36 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	// Design columns aligned to the dataset's samples.
 	var covars []assoc.Column
 	var covNames []string
+	var termOf []int // covariate column → term
+	sexCovar := ""
 	si := 0
-	for _, t := range terms {
+	for ti, t := range terms {
+		if t.kind == "sex" {
+			sexCovar = t.names[0]
+		}
 		switch t.kind {
 		case "pcs":
 			for k, sc := range t.gh.scores {
 				covars = append(covars, assoc.Column{Name: t.names[k], Values: sc})
+				termOf = append(termOf, ti)
 			}
+			covNames = append(covNames, t.names...)
+			continue
+		case "categorical":
+			cols, err := s.expandCategorical(ctx, t.names[0], direct[si], inT)
+			if err != nil {
+				return nil, err
+			}
+			si++
+			for _, c := range cols {
+				covars = append(covars, c)
+				covNames = append(covNames, c.Name)
+				termOf = append(termOf, ti)
+			}
+			continue
 		default:
 			covars = append(covars, assoc.Column{Name: t.names[0], Values: direct[si]})
+			termOf = append(termOf, ti)
 			si++
 		}
 		covNames = append(covNames, t.names...)
@@ -362,11 +395,30 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		}
 		covars[ci] = assoc.Column{Name: covars[ci].Name, Values: std}
 	}
-	mask := plink.NewMask(nS, func(i int) bool { return inT[i] })
-	var caseMask, ctrlMask *plink.Mask
-	if binary {
-		caseMask = plink.NewMask(nS, func(i int) bool { return inT[i] && pheno.Values[i] == 1 })
-		ctrlMask = plink.NewMask(nS, func(i int) bool { return inT[i] && pheno.Values[i] == 0 })
+	// The persons each variant is tested on: everyone tested, but on chrX
+	// only those of known sex, on chrY only males (as assoc.Run models
+	// them); the release rules count genotypes over exactly those.
+	nv := len(fs.Variants)
+	chroms := make([]int, nv)
+	for v := range fs.Variants {
+		chroms[v] = fs.Variants[v].ChromCode
+	}
+	masks := map[int]*testedMasks{}
+	for _, c := range []int{0, plink.ChromX, plink.ChromY} {
+		in := func(i int) bool { return inT[i] }
+		switch c {
+		case plink.ChromX:
+			in = func(i int) bool { return inT[i] && (sexCovar != "" || sexOf[i] != 0) }
+		case plink.ChromY:
+			in = func(i int) bool { return inT[i] && sexOf[i] == 1 }
+		}
+		masks[c] = newTestedMasks(nS, in, binary, pheno.Values)
+	}
+	masksOf := func(v int) *testedMasks {
+		if m := masks[chroms[v]]; m != nil {
+			return m
+		}
+		return masks[0]
 	}
 	s.geno.mu.Lock()
 	s.geno.lastGLM = &glmInputs{fs: fs, pheno: pheno, covars: covars, plan: tested, ds: ds.name}
@@ -377,18 +429,24 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		kind = "Logistic (Firth fallback)"
 	}
 	model := "A1 dosage"
-	if len(covNames) > 0 {
-		model += " + " + strings.Join(compactPCs(covNames), " + ")
+	if len(terms) > 0 {
+		// Terms, not the levels of a categorical covariate: which levels
+		// the persons tested hold is not released.
+		var tn []string
+		for _, t := range terms {
+			tn = append(tn, t.names...)
+		}
+		model += " + " + strings.Join(compactPCs(tn), " + ")
 	}
 	t := &built{title: fmt.Sprintf("%s scan: %s ~ %s; %s; persons: %s", kind, phenoDesc, model, vh.desc, popDesc)}
-	anchor := t.add(anchorCell(ds.name, tested, n, "persons tested: "+phenoDesc+" in "+popDesc))
+	anchor := t.add(anchorCell(ds.name, tested, fs, n, "persons tested: "+phenoDesc+" in "+popDesc))
 	chain := anchor
 	var casesCell, ctrlCell *release.Cell
 	if binary {
 		casesCell = t.add(&release.Cell{Stat: release.Count, Value: float64(cases), Persons: int64(cases), Of: anchor,
-			Plan: genoPlanBytes(ds.name, &cohortPlan{Op: "and", A: tested, B: casesPlan}), Desc: "cases tested: " + phenoDesc})
+			Plan: genoPlanBytes(ds.name, &cohortPlan{Op: "and", A: tested, B: casesPlan}, fs), Desc: "cases tested: " + phenoDesc})
 		ctrlCell = t.add(&release.Cell{Stat: release.Count, Value: float64(n - cases), Persons: int64(n - cases), Of: casesCell,
-			Plan: genoPlanBytes(ds.name, &cohortPlan{Op: "and", A: tested, B: controlsPlan}), Desc: "controls tested: " + phenoDesc})
+			Plan: genoPlanBytes(ds.name, &cohortPlan{Op: "and", A: tested, B: controlsPlan}, fs), Desc: "controls tested: " + phenoDesc})
 		chain = ctrlCell
 	}
 	// Model rules: enough persons, cases and controls, each level of a
@@ -415,7 +473,11 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 				}
 			}
 			if ones < minN || n-ones < minN {
-				refused = append(refused, fmt.Sprintf("covariate %s: fewer than %d persons in one of its two groups", covNames[ci], minN))
+				if t := terms[termOf[ci]]; t.kind == "categorical" {
+					refused = append(refused, fmt.Sprintf("covariate %s: a level with fewer than %d persons (merge small levels into a cohort covariate)", t.names[0], minN))
+				} else {
+					refused = append(refused, fmt.Sprintf("covariate %s: fewer than %d persons in one of its two groups", covNames[ci], minN))
+				}
 			}
 		}
 	}
@@ -425,15 +487,32 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	// Rows the release rules drop by their genotype counts are not fitted
 	// at all (most are rare variants, where the Firth fallback costs the
 	// most); the others are fitted, and dropped if the fit fails.
-	nv := len(fs.Variants)
 	drop := make([]string, nv)
 	var res *assoc.Result
 	var keep []int           // variants fitted
 	rowOf := make([]int, nv) // variant → row of res, -1 when not fitted
 	if len(refused) == 0 {
+		// Variant-level differencing of the persons tested, and of the
+		// cases, against the genomics populations released before.
+		prior, err := s.priorSets(ctx, ds)
+		if err != nil {
+			return nil, err
+		}
+		testedSet := roaring.New()
+		for i, in := range inT {
+			if in && ds.person[i] >= 0 {
+				testedSet.Add(uint32(ds.person[i]))
+			}
+		}
+		diffs := popDiffs(ds, testedSet, prior)
 		err = plink.Parallel(nv, threads(), func(lo, hi int) error {
 			for v := lo; v < hi; v++ {
-				drop[v] = countReason(fs.Row(v), mask, caseMask, ctrlMask, minN)
+				m := masksOf(v)
+				row := fs.Row(v)
+				drop[v] = countReason(row, m.all, m.cases, m.controls, minN)
+				if drop[v] == "" && differenced(&fs.Variants[v], row, diffs, minN, true) {
+					drop[v] = fmt.Sprintf("whose persons with a call differ by 1–%d from a population released before (differencing)", minN-1)
+				}
 			}
 			return nil
 		})
@@ -447,7 +526,12 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 				keep = append(keep, v)
 			}
 		}
-		res, err = assoc.Run(variantSubset{fs, keep}, pheno, covars, assoc.Options{Threads: threads(), HideCovar: true, Founders: ds.founders})
+		kc := make([]int, len(keep))
+		for i, v := range keep {
+			kc[i] = chroms[v]
+		}
+		res, err = assoc.Run(variantSubset{fs, keep}, pheno, covars, assoc.Options{Threads: threads(), HideCovar: true, Founders: ds.founders,
+			Chrom: kc, Sex: sexOf, SexCovariate: sexCovar})
 		if err != nil {
 			return nil, &datasets.Error{Safe: "genomics.GLM: the model cannot be fitted: collinear or badly scaled covariates (as plink2 --glm would refuse)", Err: err}
 		}
@@ -672,6 +756,76 @@ func isBinaryColumn(c assoc.Column, in []bool) bool {
 		}
 	}
 	return true
+}
+
+// expandCategorical turns a concept-valued covariate into 0/1 columns as
+// plink2 --glm does: one per level among the persons tested (in), named
+// "name=LEVEL", in the order of the level names, leaving out the most
+// common level (the reference; a tie goes to the first name).
+func (s *Server) expandCategorical(ctx context.Context, name string, ids []float64, in []bool) ([]assoc.Column, error) {
+	count := map[int64]int{}
+	for i, x := range ids {
+		if in[i] && !math.IsNaN(x) {
+			count[int64(x)]++
+		}
+	}
+	var levels []int64
+	for id := range count {
+		levels = append(levels, id)
+	}
+	names, err := s.conceptNames(ctx, levels)
+	if err != nil {
+		return nil, err
+	}
+	label := func(id int64) string {
+		if n := names[id]; n != "" {
+			return n
+		}
+		if id == 0 {
+			return "No matching concept"
+		}
+		return fmt.Sprintf("concept %d", id)
+	}
+	sort.Slice(levels, func(a, b int) bool { return label(levels[a]) < label(levels[b]) })
+	if len(levels) < 2 {
+		return nil, datasets.Errorf("genomics.GLM: covariate %s is the same for every person tested", name)
+	}
+	ref := levels[0]
+	for _, id := range levels {
+		if count[id] > count[ref] {
+			ref = id
+		}
+	}
+	var out []assoc.Column
+	for _, id := range levels {
+		if id == ref {
+			continue
+		}
+		v := nanSlice(len(ids))
+		for i, x := range ids {
+			if in[i] && !math.IsNaN(x) {
+				v[i] = 0
+				if int64(x) == id {
+					v[i] = 1
+				}
+			}
+		}
+		out = append(out, assoc.Column{Name: name + "=" + label(id), Values: v})
+	}
+	return out, nil
+}
+
+// testedMasks are the samples a variant is tested on, and among them the
+// cases and the controls of a binary phenotype (nil otherwise).
+type testedMasks struct{ all, cases, controls *plink.Mask }
+
+func newTestedMasks(n int, in func(int) bool, binary bool, y []float64) *testedMasks {
+	m := &testedMasks{all: plink.NewMask(n, in)}
+	if binary {
+		m.cases = plink.NewMask(n, func(i int) bool { return in(i) && y[i] == 1 })
+		m.controls = plink.NewMask(n, func(i int) bool { return in(i) && y[i] == 0 })
+	}
+	return m
 }
 
 // variantSubset is the variants idx of a fileset, for assoc.Run.

@@ -100,7 +100,7 @@ func (s *Server) genoPCA(ctx context.Context, cell string, args json.RawMessage)
 		}
 	}
 	t := &built{title: fmt.Sprintf("PCA: %d components of %s; persons: %s", a.PCs, vdesc, cdesc), columns: []string{"PC", "eigenvalue"}}
-	anchor := t.add(anchorCell(ds.name, c, n, "persons genotyped in "+cdesc+" (PCA)"))
+	anchor := t.add(anchorCell(ds.name, c, nil, n, "persons genotyped in "+cdesc+" (PCA)"))
 	if n < pol.MinCount || n <= 2*a.PCs+pol.MinDOF {
 		return nil, datasets.Errorf("genomics.PCA: the cohort has too few genotyped persons for %d components", a.PCs)
 	}

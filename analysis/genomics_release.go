@@ -26,17 +26,26 @@ package analysis
 //     MinCount, a genotype class holds 1..MinCount-1 persons, or (binary)
 //     the minor-allele carriers among the cases or among the controls are
 //     1..MinCount-1; the table's notes count the dropped rows by reason.
+//   - Variant counts are differenced too (see popDiff below): a class of
+//     a variant whose persons differ by 1..MinCount-1 from those of an
+//     earlier released population hides the variant's cells (summaries)
+//     or drops its row (scans).
 //   - Nothing per person is ever put in a result: no genotype, dosage, PC
 //     score, fitted value or residual. Missing calls are not genotypes: the
 //     persons with a call are released per variant (as allele numbers are
 //     in public variant browsers), and only when at least MinCount.
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+
+	"github.com/RoaringBitmap/roaring/v2"
 
 	"enclave/analysis/render"
 	"enclave/api/spec"
+	"enclave/datasets/genomics/plink"
 	"enclave/release"
 )
 
@@ -96,6 +105,132 @@ func (s *Server) cellText(c *release.Cell) string { return s.sess.Policy.SpecCel
 
 // anchorCell is the count of persons of a genomics result's population,
 // differenced against the workspace's releases.
-func anchorCell(ds string, c *cohortPlan, n int, desc string) *release.Cell {
-	return &release.Cell{Stat: release.Count, Value: float64(n), Persons: int64(n), Plan: genoPlanBytes(ds, c), Desc: desc}
+// sel is the result's variants (nil when it releases no variant counts).
+func anchorCell(ds string, c *cohortPlan, sel *plink.Fileset, n int, desc string) *release.Cell {
+	return &release.Cell{Stat: release.Count, Value: float64(n), Persons: int64(n), Plan: genoPlanBytes(ds, c, sel), Desc: desc}
+}
+
+// Differencing at the variant level. The anchors stop a population that
+// differs by 1..MinCount-1 persons from an earlier one; but two
+// populations that differ by more can still differ by 1..MinCount-1
+// carriers of one variant, and the difference of the two carrier counts
+// is then a small count. The variant counts are too many to go to the
+// history one by one, so they are differenced here, against every
+// genomics population the workspace released on the dataset (from the
+// history, any kernel's) and the other populations of the same result:
+// for an earlier population E and this one P, D1 = E \ P and D2 = P \ E;
+// a genotype class (each genotype, the carriers of either allele, the
+// persons with a call) has person sets C∩E and C∩P, which are nested
+// when C∩D1 or C∩D2 is empty and then differ by |C∩D1| + |C∩D2|. When
+// that is 1..MinCount-1 for any class, the variant's cells are hidden in
+// P (a summary) or its row dropped (a scan).
+
+// popDiff is an earlier population's difference from the current one, as
+// sample masks.
+// spans are the earlier result's variants (nil: every variant).
+type popDiff struct {
+	gone, only *plink.Mask
+	spans      [][3]int64
+}
+
+// priorPop is an earlier population and the variants it released.
+type priorPop struct {
+	set   *roaring.Bitmap
+	spans [][3]int64 // nil: every variant
+}
+
+func (d popDiff) covers(v *plink.Variant) bool {
+	if d.spans == nil {
+		return true
+	}
+	for _, s := range d.spans {
+		if int64(v.ChromCode) == s[0] && v.Pos >= s[1] && v.Pos <= s[2] {
+			return true
+		}
+	}
+	return false
+}
+
+// maxPriorSets bounds the rebuilt sets kept per session.
+const maxPriorSets = 512
+
+// priorSets returns the person sets (genotyped in d) of the genomics
+// populations the workspace released on d.
+func (s *Server) priorSets(ctx context.Context, d *genoDataset) ([]priorPop, error) {
+	if s.sess.History == nil {
+		return nil, nil
+	}
+	plans, err := s.sess.History.Plans([]byte(`{"g":`))
+	if err != nil {
+		return nil, err
+	}
+	var out []priorPop
+	for _, raw := range plans {
+		var p genoPlan
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(&p); err != nil || p.G.C == nil {
+			return nil, fmt.Errorf("analysis: unreadable genomics plan in the release history: %v", err)
+		}
+		if p.G.DS != d.name || p.G.NoV {
+			continue
+		}
+		g := s.geno
+		g.mu.Lock()
+		set := g.priorSets[string(raw)]
+		g.mu.Unlock()
+		if set == nil {
+			if set, err = s.cohortSet(ctx, d, p.G.C); err != nil {
+				return nil, err
+			}
+			g.mu.Lock()
+			if len(g.priorSets) >= maxPriorSets {
+				clear(g.priorSets)
+			}
+			g.priorSets[string(raw)] = set
+			g.mu.Unlock()
+		}
+		out = append(out, priorPop{set: set, spans: p.G.V})
+	}
+	return out, nil
+}
+
+// popDiffs are the differences of pop from the earlier populations (and
+// the others given), leaving out those equal to pop.
+func popDiffs(d *genoDataset, pop *roaring.Bitmap, earlier []priorPop) []popDiff {
+	var out []popDiff
+	for _, e := range earlier {
+		gone := roaring.AndNot(e.set, pop)
+		only := roaring.AndNot(pop, e.set)
+		if gone.IsEmpty() && only.IsEmpty() {
+			continue
+		}
+		out = append(out, popDiff{gone: d.mask(gone), only: d.mask(only), spans: e.spans})
+	}
+	return out
+}
+
+// differenced reports whether a genotype class of variant v (row) is
+// nested between pop and an earlier population that released v and
+// differs by 1..minN-1 persons. calledOnly checks only the persons with a
+// call (a scan releases no other count of a variant).
+func differenced(v *plink.Variant, row []byte, diffs []popDiff, minN int, calledOnly bool) bool {
+	for _, d := range diffs {
+		if !d.covers(v) {
+			continue
+		}
+		a := plink.CountRowMasked(row, d.gone)
+		b := plink.CountRowMasked(row, d.only)
+		classes := [][2]int{{a.NonMissing(), b.NonMissing()}}
+		if !calledOnly {
+			classes = append(classes, [2]int{a.HomA1, b.HomA1}, [2]int{a.Het, b.Het}, [2]int{a.HomA2, b.HomA2},
+				[2]int{a.HomA1 + a.Het, b.HomA1 + b.Het}, [2]int{a.HomA2 + a.Het, b.HomA2 + b.Het})
+		}
+		for _, k := range classes {
+			if (k[0] == 0 || k[1] == 0) && k[0]+k[1] > 0 && k[0]+k[1] < minN {
+				return true
+			}
+		}
+	}
+	return false
 }

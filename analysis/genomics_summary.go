@@ -7,6 +7,8 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"enclave/api/spec"
 	"enclave/datasets"
 	"enclave/datasets/genomics/plink"
@@ -119,6 +121,7 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 	type pop struct {
 		name   string
 		plan   *cohortPlan
+		set    *roaring.Bitmap
 		mask   *plink.Mask
 		anchor *release.Cell
 	}
@@ -129,7 +132,7 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 	allMask := ds.mask(all)
 	var pops []pop
 	if len(a.Groups) == 0 {
-		pops = append(pops, pop{name: "", plan: c, mask: allMask})
+		pops = append(pops, pop{name: "", plan: c, set: all, mask: allMask})
 	}
 	for i, gid := range a.Groups {
 		gc, _, err := s.cohortHandle(gid, op+" group")
@@ -145,7 +148,7 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 		if name == "" {
 			name = "group " + strconv.Itoa(i+1)
 		}
-		pops = append(pops, pop{name: clip(name, 60), plan: plan, mask: ds.mask(set)})
+		pops = append(pops, pop{name: clip(name, 60), plan: plan, set: set, mask: ds.mask(set)})
 	}
 	t := &built{title: fmt.Sprintf("%s: %s; persons: %s", op, vh.desc, cdesc)}
 	for i := range pops {
@@ -154,7 +157,7 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 		if p.name != "" {
 			desc += " (" + p.name + ")"
 		}
-		p.anchor = t.add(anchorCell(ds.name, p.plan, p.mask.Count(), desc))
+		p.anchor = t.add(anchorCell(ds.name, p.plan, fs, p.mask.Count(), desc))
 	}
 	grouped := len(a.Groups) > 0
 	t.columns = []string{"variant"}
@@ -169,18 +172,38 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 	case "missing":
 		t.columns = append(t.columns, "called", "call rate %")
 	}
+	// Variant-level differencing against the populations released before
+	// and the other populations of this result.
+	prior, err := s.priorSets(ctx, ds)
+	if err != nil {
+		return nil, err
+	}
+	diffs := make([][]popDiff, len(pops))
+	for k := range pops {
+		earlier := append([]priorPop(nil), prior...)
+		for j := range pops {
+			if j != k {
+				earlier = append(earlier, priorPop{set: pops[j].set})
+			}
+		}
+		diffs[k] = popDiffs(ds, pops[k].set, earlier)
+	}
+	minN := s.sess.Policy.MinCount
 	// Counting is cheap (popcounts); do it in parallel, then judge.
 	nv := len(fs.Variants)
 	counts := make([][]plink.Counts, nv)
 	minorAlt := make([]bool, nv)
+	differ := make([][]bool, nv)
 	err = plink.Parallel(nv, threads(), func(lo, hi int) error {
 		for v := lo; v < hi; v++ {
 			row := fs.Row(v)
 			c := plink.CountRowMasked(row, allMask)
 			minorAlt[v] = 2*c.HomA1 <= 2*c.HomA2 // ALT count ≤ REF count (ties: ALT)
 			counts[v] = make([]plink.Counts, len(pops))
+			differ[v] = make([]bool, len(pops))
 			for k := range pops {
 				counts[v][k] = plink.CountRowMasked(row, pops[k].mask)
+				differ[v][k] = differenced(&fs.Variants[v], row, diffs[k], minN, false)
 			}
 		}
 		return nil
@@ -200,6 +223,13 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 		autosomal := vr.ChromCode >= 1 && vr.ChromCode <= 22
 		for k, p := range pops {
 			vc := s.summaryCells(ctx, counts[v][k], minorAlt[v], p.mask.Count(), autosomal, p.anchor, vr.ID)
+			if differ[v][k] {
+				for _, c := range []*release.Cell{vc.called, vc.homMajor, vc.het, vc.homMinor, vc.carriers, vc.mac, vc.maf, vc.callRate, vc.hwe} {
+					if !c.Suppressed() {
+						c.Status = spec.Difference
+					}
+				}
+			}
 			row := []*slot{{text: vr.ID}}
 			if grouped {
 				row = append(row, &slot{text: p.name})

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -240,18 +241,18 @@ func TestGenomicsFreqRules(t *testing.T) {
 	}
 }
 
-// genoPersonWith finds, by SQL (the test is trusted), a condition concept
-// held by exactly one person.
-func genoPersonWith(t *testing.T, db Engine) int64 {
+// genoConceptHeldBy finds, by SQL (the test is trusted), the condition
+// concept held by the fewest persons between lo and hi.
+func genoConceptHeldBy(t *testing.T, db Engine, lo, hi int) int64 {
 	t.Helper()
 	rows, err := db.QueryContext(context.Background(), `SELECT condition_concept_id FROM condition_occurrence
-		GROUP BY 1 HAVING count(DISTINCT person_id) = 1 ORDER BY 1 LIMIT 1`)
+		GROUP BY 1 HAVING count(DISTINCT person_id) BETWEEN ? AND ? ORDER BY count(DISTINCT person_id), 1 LIMIT 1`, lo, hi)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	if !rows.Next() {
-		t.Skip("no condition held by exactly one person")
+		t.Fatalf("no condition held by %d–%d persons in the fixture", lo, hi)
 	}
 	var id int64
 	rows.Scan(&id)
@@ -263,7 +264,9 @@ func genoPersonWith(t *testing.T, db Engine) int64 {
 func TestGenomicsDifferencing(t *testing.T) {
 	e := newGenoEnv(t, datasets.Controlled)
 	db, _ := genoEngine(t, datasets.Controlled)
-	concept := genoPersonWith(t, db)
+	// The fewest persons, 1–20 (the fixture may have no condition held by
+	// exactly one; any 1–20 makes a differencing pair).
+	concept := genoConceptHeldBy(t, db, 1, 20)
 	all := e.persons()
 	one := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{concept}}}})
 	less := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Minus: one.ID}})
@@ -408,7 +411,7 @@ func TestGenomicsGLMMatchesCLI(t *testing.T) {
 				}
 			}
 			// The tested set rebuilt from the anchor's plan is the set tested.
-			set, err := setSource{e.srv}.PersonSet(e.ctx, genoPlanBytes(in.ds, in.plan))
+			set, err := setSource{e.srv}.PersonSet(e.ctx, genoPlanBytes(in.ds, in.plan, in.fs))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -522,4 +525,129 @@ func TestGenomicsVCF(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestGenomicsVariantDifferencing: a cohort and the same cohort less a
+// group large enough to pass the population rule (21+ persons) still
+// cannot both release a variant count that differs by 1–20: the two
+// carrier counts would give the small count of carriers in the group.
+func TestGenomicsVariantDifferencing(t *testing.T) {
+	e := newGenoEnv(t, datasets.Controlled)
+	db, _ := genoEngine(t, datasets.Controlled)
+	concept := genoConceptHeldBy(t, db, 40, 120)
+	all := e.persons()
+	group := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{concept}}}})
+	less := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Minus: group.ID}})
+	g := e.variants()
+	var a, b spec.Table
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: g.ID, Cohort: all.ID}, &a)
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: g.ID, Cohort: less.ID}, &b)
+	a1, cc, ac, called := col(&b, "A1"), col(&b, "carriers"), col(&b, "A1 count"), col(&b, "called")
+	compared, hidden := 0, 0
+	for i := range a.Rows {
+		ra, rb := a.Rows[i], b.Rows[i]
+		if rb[cc].Status == spec.Difference {
+			hidden++
+		}
+		for _, c := range []int{cc, ac, called} {
+			if ra[a1].Text != rb[a1].Text || ra[c].Value == nil || rb[c].Value == nil {
+				continue
+			}
+			compared++
+			if d := math.Abs(*ra[c].Value - *rb[c].Value); d > 0 && d < 21 {
+				t.Errorf("%s %s: released %v and %v, a difference of %v persons", ra[0].Text, b.Columns[c], *ra[c].Value, *rb[c].Value, d)
+			}
+		}
+	}
+	if compared == 0 || hidden == 0 {
+		t.Fatalf("%d counts released in both tables, %d variants hidden for differencing: the test exercises nothing", compared, hidden)
+	}
+	t.Logf("%d counts released in both, %d of %d variants hidden in the second table", compared, hidden, len(b.Rows))
+	// Scans: the persons tested per variant (n) obey the same rule.
+	// (A quantitative phenotype: a binary one would chain the cases,
+	// which the group may change by 1–20 and hide the whole scan.)
+	ldl := e.handle(spec.MEvents, spec.EventsArgs{Table: "measurement", Concepts: []int64{3028437}})
+	var s1, s2 spec.GenoScan
+	e.must(spec.MGenoGLM, spec.GenoGLMArgs{Variants: g.ID, Pheno: spec.GenoPhenotype{Kind: "quantitative", Handle: ldl.ID}, Cohort: all.ID, Top: 1000}, &s1)
+	e.must(spec.MGenoGLM, spec.GenoGLMArgs{Variants: g.ID, Pheno: spec.GenoPhenotype{Kind: "quantitative", Handle: ldl.ID}, Cohort: less.ID, Top: 1000}, &s2)
+	n1 := map[string]float64{}
+	for _, r := range s1.Table.Rows {
+		if v := r[col(&s1.Table, "n")].Value; v != nil {
+			n1[r[0].Text] = *v
+		}
+	}
+	both := 0
+	for _, r := range s2.Table.Rows {
+		v := r[col(&s2.Table, "n")].Value
+		if x, ok := n1[r[0].Text]; ok && v != nil {
+			both++
+			if d := math.Abs(x - *v); d > 0 && d < 21 {
+				t.Errorf("%s: scans released n = %v and %v", r[0].Text, x, *v)
+			}
+		}
+	}
+	if both == 0 {
+		t.Fatalf("no variant released by both scans (%d, %d rows): nothing compared", len(s1.Table.Rows), len(s2.Table.Rows))
+	}
+}
+
+// TestGenomicsCategoricalCovariate: "race" enters a scan as plink2 expands
+// a categorical covariate (one 0/1 column per level, the most common level
+// left out as the reference), and a level of 1–20 persons refuses the
+// scan without naming the level.
+func TestGenomicsCategoricalCovariate(t *testing.T) {
+	e := newGenoEnv(t, datasets.Controlled)
+	all := e.persons()
+	g := e.variants()
+	ldl := e.handle(spec.MEvents, spec.EventsArgs{Table: "measurement", Concepts: []int64{3028437}})
+	var sc spec.GenoScan
+	e.must(spec.MGenoGLM, spec.GenoGLMArgs{Variants: g.ID, Pheno: spec.GenoPhenotype{Kind: "quantitative", Handle: ldl.ID},
+		Covariates: []spec.GenoCovariate{{Name: "age"}, {Name: "race"}}, Cohort: all.ID}, &sc)
+	e.srv.geno.mu.Lock()
+	in := e.srv.geno.lastGLM
+	e.srv.geno.mu.Unlock()
+	// The design: age, then race=LEVEL columns in name order; the persons
+	// of each level and of the reference (in no level column).
+	tested := 0
+	for _, v := range in.pheno.Values {
+		if !math.IsNaN(v) {
+			tested++
+		}
+	}
+	var levels []string
+	inLevel := 0
+	largest := 0
+	for _, c := range in.covars[1:] {
+		if !strings.HasPrefix(c.Name, "race=") {
+			t.Fatalf("covariate %q, want race=LEVEL", c.Name)
+		}
+		levels = append(levels, c.Name)
+		hi, k := math.Inf(-1), 0
+		for _, v := range c.Values {
+			if !math.IsNaN(v) {
+				hi = math.Max(hi, v)
+			}
+		}
+		for _, v := range c.Values {
+			if v == hi {
+				k++
+			}
+		}
+		inLevel += k
+		largest = max(largest, k)
+	}
+	if len(levels) == 0 || !slices.IsSorted(levels) {
+		t.Fatalf("race levels %q: want at least one, in name order", levels)
+	}
+	if ref := tested - inLevel; ref < largest {
+		t.Errorf("reference level holds %d persons, a level column %d: the most common level is the reference", ref, largest)
+	}
+	text := sc.Table.Title + "\n" + strings.Join(sc.Table.Notes, "\n")
+	if strings.Contains(text, "race=") {
+		t.Errorf("the result names a level: %s", text)
+	}
+	if small := strings.Contains(text, "covariate race: a level with fewer than 21 persons"); small != (sc.Released == 0) {
+		t.Fatalf("released %d rows; refusal note present = %v: %s", sc.Released, small, text)
+	}
+	t.Logf("%d race levels besides the reference; %d rows released", len(levels), sc.Released)
 }

@@ -57,7 +57,7 @@ echo "{\"bench\":\"genomics_cell\",\"case\":\"workspace\",\"persons\":$PERSONS,\
 BFILE=$DEMO/controlled/data/genomics/cohort
 
 # The cells, through a real kernel.
-GOMAXPROCS=$THREADS ROOT=$root DEMO=$DEMO ENCLAVE=$ENCLAVE THREADS=$THREADS PERSONS=$PERSONS VARIANTS=$VARIANTS "$PY" - <<'EOF'
+{ GOMAXPROCS=$THREADS ROOT=$root DEMO=$DEMO ENCLAVE=$ENCLAVE THREADS=$THREADS PERSONS=$PERSONS VARIANTS=$VARIANTS "$PY" - <<'EOF'
 import json, os, sys, time
 sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests", "release"))
 import workspace_fixture as wf
@@ -114,6 +114,7 @@ for name, code in cells:
     print(json.dumps(out, ensure_ascii=False), flush=True)
 k.close()
 EOF
+} | tee "$WORK/cells.jsonl"
 
 # The same scan's inputs for plink (the steward's side).
 OUT=$WORK/plink-inputs
@@ -138,6 +139,10 @@ run() {
 cd "$WORK"
 run logistic_scan plink2 "$PLINK2" --bfile "$BFILE" --pheno "$OUT/pheno.txt" --covar "$OUT/covar.txt" \
   --glm hide-covar firth-fallback --threads "$THREADS" --out p2
+# The same scan by the steward's command line (the engine alone: no SQL,
+# release rules, worker or protocol).
+run logistic_scan enclave_cli "$ENCLAVE" genomics glm --bfile "$BFILE" --pheno "$OUT/pheno.txt" --covar "$OUT/covar.txt" \
+  --hide-covar --threads "$THREADS" --out e
 if [[ "${SKIP_PLINK19:-0}" != 1 ]]; then
   run logistic_scan plink1.9 "$PLINK19" --bfile "$BFILE" --pheno "$OUT/pheno.txt" --covar "$OUT/covar.txt" \
     --logistic hide-covar --allow-no-sex --threads "$THREADS" --out p1
@@ -151,4 +156,15 @@ agree=$(awk -F'\t' 'FNR==1 { f++; for (i=1;i<=NF;i++) c[f,$i]=i; next }
     d=($c[2,"LOG(OR)_SE"]-se[$1])/se[$1]; if (d<0) d=-d; if (d>mx) mx=d; n++ }
   END { printf "{\"rows_compared\":%d,\"max_rel_diff\":%.3g}", n, mx }' \
   "$OUT/released.tsv" <(sed 's/^#//' p2.T2D.glm.logistic.hybrid | awk -F'\t' 'NR==1 { for (i=1;i<=NF;i++) if ($i=="ID") id=i } { t=$id; $id=$1; $1=t; print }' OFS='\t'))
-echo "{\"bench\":\"genomics_cell\",\"case\":\"logistic_scan\",\"summary\":true,\"plink2_seconds\":${SECS[plink2]:-null},\"plink19_seconds\":${SECS[plink1.9]:-null},\"agreement_with_plink2\":$agree}"
+# Summary: the cell against plink1.9 (target <= 0.5x) and the cell's
+# overhead over the same scan called in the kernel process without the
+# worker and the protocol (server_call, target < 5%).
+CELL=$(awk -F'"seconds": ' '/"case": "logistic_scan"/ { split($2, a, /[,}]/); print a[1] }' "$WORK/cells.jsonl")
+SERVER=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["scan_seconds"])' "$OUT/server.json")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "null"; else printf "%.3f", a / b }'; }
+R19=$(ratio "$CELL" "${SECS[plink1.9]:-}")
+R2=$(ratio "$CELL" "${SECS[plink2]:-}")
+OVER=$(awk -v c="$CELL" -v s="$SERVER" 'BEGIN { printf "%.3f", (c - s) / s }')
+pass19=null; [[ "$R19" != null ]] && pass19=$(awk -v r="$R19" 'BEGIN { print (r <= 0.5) ? "true" : "false" }')
+passOver=$(awk -v o="$OVER" 'BEGIN { print (o < 0.05) ? "true" : "false" }')
+echo "{\"bench\":\"genomics_cell\",\"case\":\"logistic_scan\",\"summary\":true,\"cell_seconds\":$CELL,\"server_call_seconds\":$SERVER,\"enclave_cli_seconds\":${SECS[enclave_cli]:-null},\"plink2_seconds\":${SECS[plink2]:-null},\"plink19_seconds\":${SECS[plink1.9]:-null},\"cell_vs_plink19\":$R19,\"target_vs_plink19\":0.5,\"pass_vs_plink19\":$pass19,\"cell_vs_plink2\":$R2,\"cell_overhead\":$OVER,\"target_overhead\":0.05,\"pass_overhead\":$passOver,\"agreement_with_plink2\":$agree}"

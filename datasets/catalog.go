@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -20,11 +21,12 @@ const (
 	Controlled Tier = "controlled"
 )
 
-// ParseTier parses "registered" or "controlled".
+// ParseTier parses "registered" or "controlled", in any case and with
+// surrounding space (as typed on a command line or in a config file).
 func ParseTier(s string) (Tier, error) {
-	switch Tier(s) {
+	switch t := Tier(strings.ToLower(strings.TrimSpace(s))); t {
 	case Registered, Controlled:
-		return Tier(s), nil
+		return t, nil
 	}
 	return "", fmt.Errorf("datasets: unknown tier %q (want registered or controlled)", s)
 }

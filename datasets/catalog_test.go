@@ -11,7 +11,7 @@ func TestParseTier(t *testing.T) {
 		in   string
 		want Tier
 		ok   bool
-	}{{"registered", Registered, true}, {"controlled", Controlled, true}, {"public", "", false}, {"Registered", "", false}} {
+	}{{"registered", Registered, true}, {"controlled", Controlled, true}, {"public", "", false}, {"Registered", Registered, true}, {" CONTROLLED\n", Controlled, true}, {"", "", false}} {
 		got, err := ParseTier(tt.in)
 		if got != tt.want || (err == nil) != tt.ok {
 			t.Errorf("ParseTier(%q) = %q, %v", tt.in, got, err)

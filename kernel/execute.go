@@ -132,7 +132,7 @@ func (k *Kernel) page(ctx context.Context, req *request, target string) (*CellEr
 	if !ok {
 		return &CellError{Name: "NotFound", Value: "no documentation available"}, nil
 	}
-	data, err := in.Inspect(ctx, target, runeCount(target), 1)
+	data, err := in.Inspect(ctx, target, utf8.RuneCountInString(target), 1)
 	switch {
 	case err != nil:
 		return &CellError{Name: "InspectError", Value: err.Error()}, nil
@@ -482,9 +482,6 @@ func (k *Kernel) inputReply(req *request) error {
 	}
 	return nil
 }
-
-// runeCount is the length of s in code points, as Jupyter counts cursors.
-func runeCount(s string) int { return utf8.RuneCountInString(s) }
 
 // queryTimeout bounds completion and inspection requests.
 const queryTimeout = 5 * time.Second

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"runtime"
 	"strings"
+	"unicode/utf8"
 
 	"enclave/kernel/wire"
 )
@@ -15,8 +16,9 @@ type codeQuery struct {
 	DetailLevel int    `json:"detail_level"`
 }
 
+// cursor is the cursor position in code points, as Jupyter counts it.
 func (q *codeQuery) cursor() int {
-	n := runeCount(q.Code)
+	n := utf8.RuneCountInString(q.Code)
 	if q.CursorPos == nil || *q.CursorPos > n || *q.CursorPos < 0 {
 		return n
 	}

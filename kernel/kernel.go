@@ -56,6 +56,11 @@ type Config struct {
 	// WorkspaceErr: the caller starts opening it in the background so that
 	// a slow catalog does not delay kernel_info.
 	OpenWorkspace func() (*WorkspaceInfo, error)
+	// NoWorkspace is what %workspace says when no workspace is open: how
+	// this kernel's deployment names one (the kernelspec's environment in
+	// single-user mode, the kernelspec checked by the enclave service in
+	// service mode). Empty: a sentence that names no mechanism.
+	NoWorkspace string
 
 	// API serves enclave API calls from user code; nil answers every call
 	// with "no such API method".

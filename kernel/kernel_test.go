@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -78,8 +77,28 @@ func (r *recorder) await(t *testing.T, parent string) (reply *wire.Message, iopu
 
 // script is a fake executor: each cell line is a command.
 type script struct {
-	mu    sync.Mutex
-	cells []string
+	mu      sync.Mutex
+	cells   []string
+	blocked chan struct{} // one value each time a "block" command starts waiting
+}
+
+func (s *script) blockedEvents() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.blocked == nil {
+		s.blocked = make(chan struct{}, 64)
+	}
+	return s.blocked
+}
+
+// waitBlocked returns once a cell is inside a "block" command.
+func (s *script) waitBlocked(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.blockedEvents():
+	case <-time.After(20 * time.Second):
+		t.Fatal("no cell reached its block command")
+	}
 }
 
 func (s *script) Execute(ctx context.Context, c *Cell, ev Events) *CellError {
@@ -125,6 +144,10 @@ func (s *script) Execute(ctx context.Context, c *Cell, ev Events) *CellError {
 			_, err := ev.Call(ctx, arg, nil)
 			return &CellError{Name: "APIError", Value: err.Error()}
 		case "block":
+			select {
+			case s.blockedEvents() <- struct{}{}:
+			default:
+			}
 			<-ctx.Done()
 			if errors.Is(context.Cause(ctx), ErrInterrupted) {
 				return &CellError{Name: "Interrupted", Value: "interrupted"}
@@ -257,18 +280,6 @@ func TestEveryRequestOfTheSpecHasARoute(t *testing.T) {
 	}
 	if !routes["execute_request"].blocking || routes["execute_request"].audit != AuditCode {
 		t.Error("execute_request must block the shell and be audited as code")
-	}
-}
-
-func TestCoreDoesNotImportZeroMQ(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "enclave/kernel").Output()
-	if err != nil {
-		t.Skipf("go list: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if strings.Contains(dep, "zmq") || strings.HasPrefix(dep, "enclave/datasets") || strings.HasPrefix(dep, "enclave/sandbox") {
-			t.Errorf("kernel core depends on %s", dep)
-		}
 	}
 }
 
@@ -507,7 +518,7 @@ func TestStdinInput(t *testing.T) {
 func TestInterruptFromControlWhileRunning(t *testing.T) {
 	tk := newTestKernel(t, nil)
 	id := tk.send(wire.Shell, "execute_request", map[string]any{"code": "block"})
-	time.Sleep(20 * time.Millisecond)
+	tk.exec.waitBlocked(t)
 	// Control is answered while the cell runs.
 	info, _ := tk.call(wire.Control, "kernel_info_request", map[string]any{})
 	if info["status"] != "ok" {
@@ -634,6 +645,12 @@ func TestWorkspaceMagic(t *testing.T) {
 	if !strings.Contains(string(iopub[2].Content), "No workspace is open") {
 		t.Errorf("without workspace: %s", iopub[2].Content)
 	}
+	how := "This kernel's kernelspec names no workspace."
+	tk = newTestKernel(t, func(c *Config) { c.NoWorkspace = how })
+	_, iopub = tk.run("%workspace")
+	if !strings.Contains(string(iopub[2].Content), how) {
+		t.Errorf("without workspace, the deployment's text: %s", iopub[2].Content)
+	}
 	tk = newTestKernel(t, func(c *Config) {
 		c.Workspace = &WorkspaceInfo{Name: "t2d", Purpose: "Study type 2 diabetes", Tier: "registered", Datasets: []string{"omop", "fitbit"}}
 	})
@@ -693,6 +710,8 @@ func TestOutputCapThroughTheGate(t *testing.T) {
 
 func TestStopOnErrorAbortsRequestsSentBeforeTheFailureWasSeen(t *testing.T) {
 	tk := newTestKernel(t, nil)
+	// The client sends the failing cell and the next request together, as
+	// Run All does: the second was sent before the failure, whenever it comes.
 	sentAt := time.Now().UTC()
 	deliver := func(date time.Time, code string) string {
 		h := wire.NewHeader("execute_request", "client")
@@ -703,11 +722,11 @@ func TestStopOnErrorAbortsRequestsSentBeforeTheFailureWasSeen(t *testing.T) {
 		return h.MsgID
 	}
 	bad := deliver(sentAt, "block")
-	time.Sleep(30 * time.Millisecond)
-	tk.Interrupt() // the cell fails after ~30 ms
+	tk.exec.waitBlocked(t)
+	tk.Interrupt() // the cell fails once it is running
 	tk.rec.await(t, bad)
-	// In flight: sent 10 ms after the failing cell, arriving only now.
-	r, _ := tk.rec.await(t, deliver(sentAt.Add(10*time.Millisecond), "out x"))
+	// In flight: sent with the failing cell, arriving only now.
+	r, _ := tk.rec.await(t, deliver(sentAt, "out x"))
 	if content(r)["status"] != "aborted" {
 		t.Errorf("a request sent before the client could see the failure ran: %v", content(r))
 	}

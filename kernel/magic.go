@@ -133,8 +133,11 @@ func (k *Kernel) magicWorkspace(_ context.Context, _ string, s *cellSink) *CellE
 	var b strings.Builder
 	w, _ := k.workspace()
 	if w == nil {
-		b.WriteString("No workspace is open: this kernel was started without ENCLAVE_WORKSPACE, so no datasets are attached.\n")
-		b.WriteString("Ask your data steward for a workspace, or install the kernel with `enclave install --workspace DIR`.\n")
+		if k.cfg.NoWorkspace != "" {
+			b.WriteString(strings.TrimRight(k.cfg.NoWorkspace, "\n") + "\n")
+		} else {
+			b.WriteString("No workspace is open: no datasets are attached to this kernel. Ask your data steward for a workspace.\n")
+		}
 	} else if w.Text != "" {
 		b.WriteString(w.Text)
 	} else {

@@ -279,6 +279,9 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 				continue
 			}
 			bad, err := h.nested(ctx, c, d.Cells[:i], limit, sets)
+			if err == nil && !bad {
+				bad, err = h.combined(ctx, c, d.Cells[:i], limit, sets)
+			}
 			if err != nil {
 				return err
 			}
@@ -404,6 +407,43 @@ func (h *History) nested(ctx context.Context, c *Cell, earlier []*Cell, limit in
 		}
 	}
 	return false, nil
+}
+
+// combined reports whether c, with the same result's earlier released
+// cells and the workspace's most recent releases, lets a small group be
+// computed by adding and subtracting counts (see combine.go).
+func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit int64, sets SetSource) (bool, error) {
+	plans := [][]byte{c.Plan}
+	seen := map[string]bool{string(c.Plan): true}
+	add := func(plan []byte) {
+		if !seen[string(plan)] {
+			seen[string(plan)] = true
+			plans = append(plans, plan)
+		}
+	}
+	for i, n := len(earlier)-1, 0; i >= 0 && n < auditSameCell; i-- {
+		if e := earlier[i]; !e.Suppressed() && e.Plan != nil && e.Persons > 0 {
+			add(e.Plan)
+			n++
+		}
+	}
+	for i, n := len(h.recs)-1, 0; i >= 0 && n < auditWindow; i-- {
+		add(h.recs[i].Plan)
+		n++
+	}
+	if len(plans) < 3 { // pairs are the nested check's
+		return false, nil
+	}
+	bms := make([]*roaring.Bitmap, len(plans))
+	for i, p := range plans {
+		b, err := h.cache.get(ctx, sets, p)
+		if err != nil {
+			return false, err
+		}
+		bms[i] = b
+	}
+	sp, _ := splitAtoms(bms)
+	return revealsSmall(sp, limit), nil
 }
 
 // setCache keeps recently built person sets by plan.

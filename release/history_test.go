@@ -134,20 +134,22 @@ func TestDifferencingAgainstHistory(t *testing.T) {
 	}
 }
 
-func TestDifferencingBuildsSetsOnlyForNearNeighbours(t *testing.T) {
+// TestDifferencingBuildsEachSetOnce: the linear audit needs the sets of
+// the recent releases, but each is rebuilt from its plan once per kernel.
+func TestDifferencingBuildsEachSetOnce(t *testing.T) {
 	h := openHistory(t, filepath.Join(t.TempDir(), "h"), "s1")
 	f := newFakeSets()
 	judgeCells(t, Defaults(), h, f, f.add(plan("A"), 0, 100), f.add(plan("C"), 0, 1000))
 	if f.calls != 0 {
-		t.Errorf("%d sets built for cells with no near neighbour", f.calls)
+		t.Errorf("%d sets built for two cells with no near neighbour", f.calls)
 	}
 	judgeCells(t, Defaults(), h, f, f.add(plan("D"), 5000, 5500))
-	if f.calls != 0 {
-		t.Errorf("%d sets built for a cell with no near neighbour", f.calls)
+	if f.calls != 3 {
+		t.Errorf("%d sets built for a third release, want 3 (it and the two before)", f.calls)
 	}
 	judgeCells(t, Defaults(), h, f, f.add(plan("E"), 200, 290))
-	if f.calls != 2 {
-		t.Errorf("%d sets built for one near neighbour, want 2", f.calls)
+	if f.calls != 4 {
+		t.Errorf("%d sets built after a fourth release, want 4: earlier sets are rebuilt", f.calls)
 	}
 }
 
@@ -379,6 +381,7 @@ func TestHistoryFileDamage(t *testing.T) {
 			t.Fatalf("%d records, want 1", h.Len())
 		}
 		f := newFakeSets()
+		f.add(plan("A"), 0, 100)
 		c := f.add(plan("C"), 1000, 2000)
 		judgeCells(t, Defaults(), h, f, c)
 		if c.Suppressed() {

@@ -4,7 +4,7 @@ import (
 	"io"
 	"testing"
 
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // BenchmarkTrivialCell is the round trip of a cell that computes 1+1,

@@ -1,8 +1,6 @@
 package sandbox
 
 import (
-	"os"
-	"os/exec"
 	"reflect"
 	"sort"
 	"strings"
@@ -19,7 +17,7 @@ var forbidden = []string{
 	"golang.org/x/sys/unix", "unsafe", "reflect", "plugin", "runtime/debug", "runtime/pprof",
 	"io/ioutil", "io/fs", "embed", "path/filepath", "log", "log/slog", "debug/elf", "testing",
 	"github.com/traefik/yaegi/interp", "github.com/traefik/yaegi/stdlib", "github.com/traefik/yaegi",
-	"enclave/sandbox", "enclave/sandbox/rpc", "enclave/datasets/omop", "enclave/api/remote", "enclave/internal/rt",
+	"enclave/sandbox", "enclave/rpc", "enclave/datasets/omop", "enclave/api/remote", "enclave/internal/rt",
 	"C", "crypto/tls", "database/sql", "go/build", "expvar", "flag",
 }
 
@@ -162,30 +160,6 @@ func TestNoWayOut(t *testing.T) {
 				tp = tp.Elem()
 			}
 			walk(tp, key+"."+name)
-		}
-	}
-}
-
-// TestWorkerDeps keeps the worker binary free of the data layer, the
-// release machinery, the kernel, DuckDB and yaegi's full symbol table.
-func TestWorkerDeps(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go list")
-	}
-	cmd := exec.Command("go", "list", "-deps", "enclave/cmd/enclave-worker")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as the worker is built
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
-	}
-	deps := strings.Fields(string(out))
-	bad := []string{"enclave/datasets", "enclave/release", "enclave/kernel", "github.com/duckdb", "github.com/apache/arrow",
-		"github.com/traefik/yaegi/stdlib", "github.com/go-zeromq", "enclave/sandbox/launch", "runtime/cgo"}
-	for _, d := range deps {
-		for _, b := range bad {
-			if (d == b || strings.HasPrefix(d, b+"/")) && d != "github.com/traefik/yaegi/stdlib/generic" {
-				t.Errorf("enclave-worker depends on %s", d)
-			}
 		}
 	}
 }

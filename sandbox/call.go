@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // ErrNoCell is returned by an API call made when no cell is running (from

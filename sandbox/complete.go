@@ -12,7 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 	"enclave/sandbox/symbols"
 	"enclave/sandbox/symbols/allowlist"
 )
@@ -41,8 +41,6 @@ func cursor(code string, pos int) int {
 	}
 	return i
 }
-
-func runeCount(s string) int { return utf8.RuneCountInString(s) }
 
 // word finds the identifier ending at byte offset at, and the package
 // qualifier before it if any ("strings.To" → "strings", "To").
@@ -226,7 +224,7 @@ func (w *Worker) complete(q *rpc.CodeQuery) *rpc.Completion {
 	if matches == nil {
 		matches = []string{}
 	}
-	return &rpc.Completion{Matches: matches, CursorStart: runeCount(q.Code[:start]), CursorEnd: runeCount(q.Code[:at])}
+	return &rpc.Completion{Matches: matches, CursorStart: utf8.RuneCountInString(q.Code[:start]), CursorEnd: utf8.RuneCountInString(q.Code[:at])}
 }
 
 func dedup(s []string) []string {

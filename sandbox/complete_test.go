@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 func TestCompleteAndInspect(t *testing.T) {

@@ -17,8 +17,8 @@ import (
 
 	"github.com/traefik/yaegi/interp"
 
+	"enclave/rpc"
 	"enclave/sandbox/cells"
-	"enclave/sandbox/rpc"
 	"enclave/sandbox/symbols/allowlist"
 )
 

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"enclave/api/remote"
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // kernelSide drives a worker over an in-memory pipe, as the kernel does.
@@ -154,32 +154,68 @@ func (k *kernelSide) collect(id uint64, timeout time.Duration) *cellOutcome {
 	}
 }
 
+// TestSmoke runs one cell of each basic kind in one worker, in order (later
+// cells use earlier ones' variables and types), and checks what each sent.
 func TestSmoke(t *testing.T) {
 	k := startWorker(t, Options{})
-	for _, code := range []string{
-		"x := 5\nx * 2",
-		"import \"fmt\"\nfmt.Println(\"hi\", x)\nprintln(\"err\")",
-		"y := \"a\" + 1",
-		"func f(a int) int {\n\treturn 10 / a\n}\nf(0)",
-		"import \"os\"",
-		"type T struct{A int; B string}\nT{1, \"b\"}",
-		"func (t T) String() string { return \"T!\" }\nT{2, \"c\"}",
-		"[]string{\"a b\", \"c\"}",
-		"import \"enclave/display\"\ndisplay.HTML(\"<b>x</b>\")",
-		"for {}",
+	for _, c := range []struct {
+		code           string
+		stdout, stderr string
+		result         string // text/plain of the cell's value
+		html           string // text/html of its display
+		errName        string // the error's name; empty when the cell is ok
+		errHas         string
+	}{
+		{code: "x := 5\nx * 2", result: "10"},
+		{code: "import \"fmt\"\nfmt.Println(\"hi\", x)\nprintln(\"err\")", stdout: "hi 5\n", stderr: "err\n"},
+		{code: "y := \"a\" + 1", errName: "CompileError", errHas: "mismatched types untyped string and untyped int"},
+		{code: "func f(a int) int {\n\treturn 10 / a\n}\nf(0)", errName: "panic", errHas: "integer divide by zero"},
+		{code: "import \"os\"", errName: "ImportError", errHas: `package "os" is not available`},
+		{code: "type T struct{A int; B string}\nT{1, \"b\"}", result: `{A:1 B:"b"}`},
+		{code: "func (t T) String() string { return \"T!\" }\nT{2, \"c\"}", result: "T!"},
+		{code: "[]string{\"a b\", \"c\"}", result: `["a b" "c"]`},
+		{code: "import \"enclave/display\"\ndisplay.HTML(\"<b>x</b>\")", html: "<b>x</b>"},
+		{code: "for {}", errName: ErrInterrupt, errHas: "interrupted"},
 	} {
 		var o *cellOutcome
-		if code == "for {}" {
-			k.nextID++
-			id := k.nextID
-			k.conn.Send(&rpc.Msg{Type: rpc.Execute, ID: id, Exec: &rpc.ExecRequest{Code: code, CellNumber: int(id)}})
-			time.Sleep(50 * time.Millisecond)
+		if c.code == "for {}" {
+			id := k.sendStarted(c.code)
 			k.conn.Send(&rpc.Msg{Type: rpc.Interrupt, ID: id})
 			o = k.collect(id, 5*time.Second)
+			o.Stdout = strings.TrimPrefix(o.Stdout, startedMarker)
 		} else {
-			o = k.exec(code, rpc.ExecRequest{})
+			o = k.exec(c.code, rpc.ExecRequest{})
 		}
-		t.Logf("%q → %+v err=%+v", code, o, o.Err)
+		wantStatus := "ok"
+		if c.errName != "" {
+			wantStatus = "error"
+		}
+		if o.Status != wantStatus {
+			t.Errorf("%q: status %q, want %q (error %+v)", c.code, o.Status, wantStatus, o.Err)
+		}
+		if o.Stdout != c.stdout || o.Stderr != c.stderr {
+			t.Errorf("%q: stdout %q stderr %q, want %q and %q", c.code, o.Stdout, o.Stderr, c.stdout, c.stderr)
+		}
+		var result string
+		if len(o.Results) == 1 {
+			result, _ = o.Results[0]["text/plain"].(string)
+		}
+		if result != c.result || len(o.Results) > 1 {
+			t.Errorf("%q: results %v, want text/plain %q", c.code, o.Results, c.result)
+		}
+		var html string
+		if len(o.Displays) == 1 {
+			html, _ = o.Displays[0].Bundle["text/html"].(string)
+		}
+		if html != c.html || len(o.Displays) > 1 {
+			t.Errorf("%q: displays %v, want text/html %q", c.code, o.Displays, c.html)
+		}
+		switch {
+		case c.errName == "" && o.Err != nil:
+			t.Errorf("%q: unexpected error %+v", c.code, o.Err)
+		case c.errName != "" && (o.Err == nil || o.Err.Name != c.errName || !strings.Contains(o.Err.Value, c.errHas)):
+			t.Errorf("%q: error %+v, want %s containing %q", c.code, o.Err, c.errName, c.errHas)
+		}
 	}
 }
 

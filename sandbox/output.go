@@ -6,7 +6,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // Defaults for output coalescing and the per-cell cap.

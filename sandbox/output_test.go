@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // TestStreamChunks writes through streams and checks what the kernel

@@ -14,7 +14,7 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // maxPlain bounds the text/plain form of a result.

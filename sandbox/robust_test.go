@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"enclave/rpc"
 	"enclave/sandbox/cells"
-	"enclave/sandbox/rpc"
 )
 
 // TestNoPanicOnOddInput feeds the splitter, is_complete, completion and

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // ErrNoStdin is what reading stdin returns when the frontend does not

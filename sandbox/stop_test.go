@@ -1,12 +1,13 @@
 package sandbox
 
 import (
+	"strconv"
 	"strings"
 
 	"testing"
 	"time"
 
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // send starts a cell without waiting for it.
@@ -20,6 +21,41 @@ func (k *kernelSide) send(code string) uint64 {
 	return id
 }
 
+// startedMarker is what a cell started by sendStarted prints first.
+const startedMarker = "enclave-test: cell running\n"
+
+// sendStarted starts a cell (statements only) whose first statement prints
+// startedMarker and returns once the marker arrived: the cell is running,
+// so an interrupt sent now finds it.
+func (k *kernelSide) sendStarted(code string) uint64 {
+	k.t.Helper()
+	id := k.send("print(" + strconv.Quote(startedMarker) + ")\n" + code)
+	var seen strings.Builder
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case m, ok := <-k.events:
+			if !ok {
+				k.t.Fatalf("worker closed the pipe before cell %d started", id)
+			}
+			if m.ID != id {
+				continue
+			}
+			switch m.Type {
+			case rpc.Stream:
+				seen.WriteString(m.Stream.Text)
+				if strings.Contains(seen.String(), startedMarker) {
+					return id
+				}
+			case rpc.Done, rpc.Error:
+				k.t.Fatalf("cell %d ended (%s) before printing its start marker", id, m.Type)
+			}
+		case <-deadline:
+			k.t.Fatalf("cell %d did not print its start marker in 20 s", id)
+		}
+	}
+}
+
 // An interpreted loop is stopped at its next step: the cell is reported
 // Interrupted within milliseconds of the interrupt and the notebook keeps
 // its variables.
@@ -30,8 +66,7 @@ func TestInterruptInterpretedLoop(t *testing.T) {
 		t.Fatal(o.Err)
 	}
 	for _, code := range []string{"for {\n}", "for {\n\tn++\n}", "func spin() {\n\tfor {\n\t}\n}\nspin()"} {
-		id := k.send(code)
-		time.Sleep(50 * time.Millisecond)
+		id := k.sendStarted(code)
 		start := time.Now()
 		k.conn.Send(&rpc.Msg{Type: rpc.Interrupt, ID: id})
 		o := k.collect(id, 5*time.Second)
@@ -55,12 +90,20 @@ func TestInterruptInterpretedLoop(t *testing.T) {
 	}
 }
 
-// slowCall is one call into compiled code (the regexp engine over 2 MB:
+// slowStep is one call into compiled code (the regexp engine over 2 MB:
 // 0.5 s on an idle core, more under load); an interrupt cannot reach
-// inside it.
-const slowCall = "import (\n\t\"regexp\"\n\t\"strings\"\n)\n" +
-	"s := strings.Repeat(\"ab\", 1<<20)\n" +
-	"regexp.MustCompile(`([ab]{1,20})*c`).MatchString(s)"
+// inside it. startSlowCall prepares its input in a cell of its own, so
+// that in the slowStep cell started by sendStarted the only interpreted
+// step between the start marker and the call is building the regexp.
+const slowStep = "regexp.MustCompile(`([ab]{1,20})*c`).MatchString(s)"
+
+func startSlowCall(k *kernelSide) {
+	k.t.Helper()
+	code := "import (\n\t\"regexp\"\n\t\"strings\"\n)\ns := strings.Repeat(\"ab\", 1<<20)"
+	if o := k.exec(code, rpc.ExecRequest{}); o.Err != nil {
+		k.t.Fatal(o.Err)
+	}
+}
 
 // A cell inside one long compiled call is not reported interrupted while
 // the call runs: past the grace the worker says on the cell's stderr that
@@ -75,8 +118,8 @@ func TestInterruptCompiledCall(t *testing.T) {
 	}
 	stuck := make(chan stuckCall, 1)
 	k := startWorker(t, Options{StopGrace: grace, Stuck: func(msg string) { stuck <- stuckCall{time.Now(), msg} }})
-	id := k.send(slowCall)
-	time.Sleep(100 * time.Millisecond)
+	startSlowCall(k)
+	id := k.sendStarted(slowStep)
 	interruptAt := time.Now()
 	k.conn.Send(&rpc.Msg{Type: rpc.Interrupt, ID: id})
 
@@ -154,8 +197,8 @@ func TestInterruptCompiledCall(t *testing.T) {
 func TestShutdownWhileStuck(t *testing.T) {
 	stuck := make(chan string, 1)
 	k := startWorker(t, Options{StopGrace: 50 * time.Millisecond, Stuck: func(msg string) { stuck <- msg }})
-	id := k.send(slowCall)
-	time.Sleep(50 * time.Millisecond)
+	startSlowCall(k)
+	id := k.sendStarted(slowStep)
 	k.conn.Send(&rpc.Msg{Type: rpc.Interrupt, ID: id})
 	select {
 	case <-stuck:
@@ -180,8 +223,7 @@ func TestInterruptEndsSleep(t *testing.T) {
 	k := startWorker(t, Options{})
 	k.exec("import \"time\"", rpc.ExecRequest{})
 	for i := 0; i < 20; i++ {
-		id := k.send("time.Sleep(time.Hour)")
-		time.Sleep(5 * time.Millisecond)
+		id := k.sendStarted("time.Sleep(time.Hour)")
 		k.conn.Send(&rpc.Msg{Type: rpc.Interrupt, ID: id})
 		if o := k.collect(id, 5*time.Second); o.Status != "error" || o.Err == nil || o.Err.Name != ErrInterrupt {
 			t.Fatalf("run %d: status %s, error %+v; want %s", i, o.Status, o.Err, ErrInterrupt)

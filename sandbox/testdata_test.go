@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // TestCells runs the notebooks in testdata/cells/*.cell, each in a fresh

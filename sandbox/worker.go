@@ -15,7 +15,7 @@ import (
 
 	"enclave/api/display"
 	"enclave/api/remote"
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 	"enclave/sandbox/symbols/allowlist"
 )
 

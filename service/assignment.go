@@ -38,8 +38,10 @@ func (a *Assignment) Open(now time.Time) (*workspace.Session, error) {
 	return workspace.Open(a.WorkspaceDir, a.Researcher, now)
 }
 
-// ModeText is the first lines of %sandbox in a kernel the service started.
-func (a *Assignment) ModeText() string {
+// ModeText is the first lines of %sandbox in a kernel the service started,
+// with home the service's home (the kernel's $ENCLAVE_HOME): the mode, who
+// the kernel runs as and for whom, and a fresh check of the files.
+func (a *Assignment) ModeText(home string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "mode         service (protected deployment): kernel %s started by the enclave service\n", a.Kernel)
 	fmt.Fprintf(&b, "kernel user  %s (uid %d), the service user: alone can read the workspace, registry, release history and audit log\n", a.ServiceUser, a.ServiceUID)
@@ -51,7 +53,76 @@ func (a *Assignment) ModeText() string {
 	if a.Workspace != "" {
 		fmt.Fprintf(&b, "workspace    %s, named by the kernelspec and checked by the service\n", a.Workspace)
 	}
+	b.WriteString("files        " + a.FilesText(home) + "\n")
 	return b.String()
+}
+
+// FilesText checks, as the kernel runs (as the service user), that the
+// files this kernel reads are the service user's alone: the service's
+// home and its researcher registry, and the kernel's workspace with
+// everything in it. It says how many entries it checked and, if any are
+// open to other users or owned by someone else, how many, without their
+// names (those are the steward's business: enclave serve --check).
+func (a *Assignment) FilesText(home string) string {
+	var checked int
+	var problems []Problem
+	entry := func(path string) {
+		fi, err := os.Lstat(path)
+		if err != nil {
+			problems = append(problems, Problem{path, err.Error()})
+			return
+		}
+		checked++
+		if what := entryProblem(fi, a.ServiceUID); what != "" {
+			problems = append(problems, Problem{path, what})
+		}
+	}
+	if home != "" {
+		entry(home)
+		entry(workspace.RegistryPath(home))
+	}
+	if a.WorkspaceDir != "" {
+		n, p, err := CheckTree(a.WorkspaceDir, a.ServiceUID)
+		if err != nil {
+			problems = append(problems, Problem{a.WorkspaceDir, err.Error()})
+		}
+		checked += n
+		problems = append(problems, p...)
+	}
+	switch {
+	case checked == 0 && len(problems) == 0:
+		return "not checked: the kernel knows no service home"
+	case len(problems) == 0:
+		return fmt.Sprintf("protected: %d entries checked (home, registry, workspace), all the service user's, files 0600 and directories 0700", checked)
+	}
+	return fmt.Sprintf("NOT protected: %d problem(s) among %d entries checked (open to other users, not the service user's, or unreadable); tell the data steward (enclave serve --check lists them)",
+		len(problems), checked)
+}
+
+// NoWorkspaceText is what %workspace says in a kernel the service started
+// without a workspace.
+func (a *Assignment) NoWorkspaceText() string {
+	return "No workspace is open: this kernel's kernelspec names no workspace (enclave install --service without --workspace), so no datasets are attached.\n" +
+		"The data steward installs one kernel per workspace; choose the one named after yours (Go (enclave: NAME)).\n"
+}
+
+// IdentityText is the line %workspace adds in a kernel the service
+// started: where the researcher and the workspace came from.
+func (a *Assignment) IdentityText() string {
+	return fmt.Sprintf("identity:   Unix user %s (uid %d), from the enclave service's socket; workspace named by the kernelspec and checked by the service\n", a.UnixUser, a.UID)
+}
+
+// SingleUserNoWorkspaceText is what %workspace says in a single-user
+// kernel without a workspace.
+func SingleUserNoWorkspaceText() string {
+	return fmt.Sprintf("No workspace is open: this kernel was started without %s (set by --workspace in its kernelspec), so no datasets are attached.\n", workspace.EnvWorkspace) +
+		"Ask your data steward for a workspace, or install the kernel with `enclave install --workspace DIR`.\n"
+}
+
+// SingleUserIdentityText is the line %workspace adds in a single-user
+// kernel.
+func SingleUserIdentityText() string {
+	return fmt.Sprintf("identity:   from the environment (%s or %s): single-user mode, NOT a protected deployment\n", workspace.EnvJupyterHubUser, workspace.EnvResearcher)
 }
 
 // SingleUserModeText is the first lines of %sandbox in a kernel Jupyter

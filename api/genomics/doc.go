@@ -32,7 +32,12 @@
 // were dropped and why; the persons tested, the cases and the controls are
 // differenced against the workspace's earlier releases, so a cohort and the
 // same cohort less a person cannot both release variant counts or
-// estimates. No genotype, dosage, PC score or residual ever leaves the
+// estimates; and per variant, a genotype class (carriers, each genotype,
+// the persons with a call) that differs by 1–20 persons from the same
+// class of a population released before hides that variant's counts (a
+// scan drops the row). Scans model chrX, chrY and MT as plink2 --glm
+// does: sex as a covariate on chrX, males only on chrY, haploid dosage on
+// chrY and MT. No genotype, dosage, PC score or residual ever leaves the
 // kernel. Plots are drawn from released rows only.
 //
 // Trust level: untrusted worker side.

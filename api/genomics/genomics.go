@@ -284,7 +284,9 @@ func (s *Scan) clone() *Scan {
 	return c
 }
 
-// Covariates adjusts the scan for covariates: "age", "sex", PCs from
+// Covariates adjusts the scan for covariates: "age", "sex", "race" and
+// "ethnicity" (categorical: one 0/1 column per level but the most common,
+// as plink2), PCs from
 // genomics.PCA, cohorts (0/1) and events handles (the person's mean
 // value_as_number).
 func (s *Scan) Covariates(cs ...any) *Scan {

@@ -1,5 +1,5 @@
 // Command enclave-worker is the untrusted process that runs researchers' Go
-// cells for the enclave kernel. The kernel starts it (enclave/sandbox/launch)
+// cells for the enclave kernel. The kernel starts it (enclave/kernel/worker/launch)
 // with fd 3 carrying requests and fd 4 carrying events, no environment and
 // its stdout and stderr captured for the kernel's log. It confines itself
 // (enclave/sandbox/confine) before it creates the interpreter, then serves.

@@ -7,9 +7,9 @@ import (
 	"runtime/debug"
 	_ "time/tzdata" // time.LoadLocation works with no zoneinfo readable
 
+	"enclave/rpc"
 	"enclave/sandbox"
 	"enclave/sandbox/confine"
-	"enclave/sandbox/rpc"
 )
 
 // ExitStuck is the exit status of a worker that ended itself because an

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"enclave/rpc"
 	"enclave/sandbox/confine"
-	"enclave/sandbox/rpc"
 )
 
 // TestMain runs main itself when the test binary is started as a worker.

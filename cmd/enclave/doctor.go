@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"enclave/kernel/worker/launch"
+	"enclave/rpc"
 	"enclave/sandbox/confine"
-	"enclave/sandbox/launch"
-	"enclave/sandbox/rpc"
 	"enclave/service"
 )
 

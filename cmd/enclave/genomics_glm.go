@@ -86,7 +86,7 @@ func flagsGLM(fs *flag.FlagSet) func(*genomicsInput) error {
 				return err
 			}
 		}
-		opt := assoc.Options{Threads: in.Threads, HideCovar: *hideCovar, VIF: *vif, MaxCorr: *maxCorr, Founders: founders(in.FS)}
+		opt := assoc.Options{Threads: in.Threads, HideCovar: *hideCovar, VIF: *vif, MaxCorr: *maxCorr, Founders: founders(in.FS)}.WithFileset(in.FS)
 		for _, ph := range phenos {
 			res, err := assoc.Run(in.FS, ph, covars, opt)
 			if err != nil {

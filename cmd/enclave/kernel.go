@@ -129,7 +129,8 @@ func runKernel(args []string) error {
 		CellTimeout: timeout,
 		Ports: map[string]int{"shell_port": ci.ShellPort, "iopub_port": ci.IOPubPort, "stdin_port": ci.StdinPort,
 			"hb_port": ci.HBPort, "control_port": ci.ControlPort},
-		IsComplete: isComplete,
+		IsComplete:  isComplete,
+		NoWorkspace: noWorkspaceText(assigned),
 	}
 	// A workspace the researcher may not open does not stop the kernel: it
 	// starts and answers every cell with the reason, so the researcher sees
@@ -158,7 +159,8 @@ func runKernel(args []string) error {
 			gate.Use(rel)
 			i := s.Info
 			wsInfo = &kernel.WorkspaceInfo{Name: i.Name, Purpose: i.Purpose, Tier: string(i.Tier),
-				Datasets: i.Datasets, Researcher: i.Researcher, Text: i.Text(), Markdown: i.Markdown()}
+				Datasets: i.Datasets, Researcher: i.Researcher, Text: i.Text() + identityText(assigned),
+				Markdown: i.Markdown() + "| identity | " + strings.TrimSpace(strings.TrimPrefix(identityText(assigned), "identity:")) + " |\n"}
 			logger.Printf("workspace %s (%s tier) open for %s", i.Name, i.Tier, i.Researcher)
 		}
 	}()
@@ -180,7 +182,7 @@ func runKernel(args []string) error {
 		case wsErr != nil:
 			return nil, wsErr
 		case api == nil:
-			return nil, errNoWorkspace
+			return nil, noWorkspaceErr(assigned)
 		}
 		return api, nil
 	}
@@ -312,8 +314,6 @@ func watchParent() <-chan struct{} {
 // isComplete answers is_complete_request with the same cell splitter the
 // worker uses, run here: it is pure go/scanner code and needs no worker.
 var isComplete = cells.IsComplete
-
-var errNoWorkspace = errors.New("no workspace is open: this kernel was started without a workspace (ENCLAVE_WORKSPACE, or --workspace in its kernelspec), so no data is attached")
 
 // openRelease opens the release layer of an opened workspace (policy,
 // history, audit log, airlock) and the analysis API over its catalog.

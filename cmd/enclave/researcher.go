@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"enclave/datasets"
 	"enclave/datasets/workspace"
 )
 
@@ -88,7 +89,7 @@ func researcherAdd(args []string, out io.Writer, now time.Time) error {
 		return errors.New("--rcr-training DATE is required (the Responsible Conduct of Research training)")
 	}
 	if *dura != "" {
-		t, err := workspace.ParseTier(*dura)
+		t, err := datasets.ParseTier(*dura)
 		if err != nil {
 			return fmt.Errorf("--dura: %w", err)
 		}

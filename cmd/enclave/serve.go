@@ -28,7 +28,7 @@ import (
 func init() {
 	register(&command{
 		Name: "serve",
-		Usage: "serve [--home DIR] [--workspaces DIR] [--socket PATH] [--worker PATH] [--spares N] [--max-kernels N] [--allow-ip IP]...\n" +
+		Usage: "serve [--home DIR] [--workspaces DIR] [--socket PATH] [--worker PATH] [--spares N] [--max-kernels N] [--grace D] [--allow-ip IP]...\n" +
 			"        (the data service, run as its own system user: starts kernels for enclave launch)\n" +
 			"  enclave serve --check | --fix-permissions [--home DIR] [--workspaces DIR]\n" +
 			"  enclave serve --install [--user NAME] [--home DIR] [--socket PATH] [--unit-dir DIR] [--no-systemctl]\n" +
@@ -47,29 +47,47 @@ func init() {
 // own environment stays with it.
 var kernelEnvKeys = []string{"PATH", "TMPDIR", "TZ", "LANG", envCellTimeout, envOutputCap}
 
-func runServe(args []string) error {
+// serveOptions are the flags of enclave serve.
+type serveOptions struct {
+	home, wsDir, socket, workerPath string
+	spares, maxKernels              int
+	grace                           time.Duration
+	allowIPs                        listFlag
+	allowRoot, check, fix           bool
+	install, printUnit, noSystemctl bool
+	userName, unitDir               string
+}
+
+// serveFlags is the flag set of enclave serve; the systemd unit's
+// ExecStart is parsed with it in a test.
+func serveFlags() (*flag.FlagSet, *serveOptions) {
+	o := &serveOptions{}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	defHome := os.Getenv("ENCLAVE_HOME")
 	if defHome == "" {
 		defHome = service.DefaultHome
 	}
-	home := fs.String("home", defHome, "the service's home: researchers.yaml and workspaces/ ($ENCLAVE_HOME, else "+service.DefaultHome+")")
-	wsDir := fs.String("workspaces", "", "directory of the workspaces, one per name (default HOME/workspaces)")
-	socket := fs.String("socket", service.DefaultSocket, "the Unix socket enclave launch connects to")
-	workerPath := fs.String("worker", "", "enclave-worker binary for the kernels (default: $"+envWorker+", else next to enclave)")
-	spares := fs.Int("spares", 1, "kernel processes started ahead, waiting for a researcher (0: start each on demand)")
-	maxKernels := fs.Int("max-kernels", 8, "kernels one Unix user may run at once")
-	grace := fs.Duration("grace", time.Second, "how long a kernel asked to stop has before SIGKILL")
-	var allowIPs listFlag
-	fs.Var(&allowIPs, "allow-ip", "a kernel address allowed besides loopback (repeatable)")
-	allowRoot := fs.Bool("allow-root", false, "serve as root (kernels then run as root; only for a throwaway machine)")
-	check := fs.Bool("check", false, "check the permissions of the service's files and exit")
-	fix := fs.Bool("fix-permissions", false, "remove group and other permissions from the service user's files (chmod go=) and exit")
-	install := fs.Bool("install", false, "as root: create the service user and its home, write the systemd unit, enable it")
-	printUnit := fs.Bool("print-unit", false, "print the systemd unit and exit")
-	userName := fs.String("user", "enclave", "with --install/--print-unit: the service user")
-	unitDir := fs.String("unit-dir", "/etc/systemd/system", "with --install: where the unit goes")
-	noSystemctl := fs.Bool("no-systemctl", false, "with --install: write the unit but do not run systemctl")
+	fs.StringVar(&o.home, "home", defHome, "the service's home: researchers.yaml and workspaces/ ($ENCLAVE_HOME, else "+service.DefaultHome+")")
+	fs.StringVar(&o.wsDir, "workspaces", "", "directory of the workspaces, one per name (default HOME/workspaces)")
+	fs.StringVar(&o.socket, "socket", service.DefaultSocket, "the Unix socket enclave launch connects to")
+	fs.StringVar(&o.workerPath, "worker", "", "enclave-worker binary for the kernels (default: $"+envWorker+", else next to enclave)")
+	fs.IntVar(&o.spares, "spares", 1, "kernel processes started ahead, waiting for a researcher (0: start each on demand)")
+	fs.IntVar(&o.maxKernels, "max-kernels", 8, "kernels one Unix user may run at once")
+	fs.DurationVar(&o.grace, "grace", time.Second, "how long a kernel asked to stop has before SIGKILL")
+	fs.Var(&o.allowIPs, "allow-ip", "a kernel address allowed besides loopback (repeatable)")
+	fs.BoolVar(&o.allowRoot, "allow-root", false, "serve as root (kernels then run as root; only for a throwaway machine)")
+	fs.BoolVar(&o.check, "check", false, "check the permissions of the service's files and exit")
+	fs.BoolVar(&o.fix, "fix-permissions", false, "remove group and other permissions from the service user's files (chmod go=) and exit")
+	fs.BoolVar(&o.install, "install", false, "as root: create the service user and its home, write the systemd unit, enable it")
+	fs.BoolVar(&o.printUnit, "print-unit", false, "print the systemd unit and exit")
+	fs.StringVar(&o.userName, "user", "enclave", "with --install/--print-unit: the service user")
+	fs.StringVar(&o.unitDir, "unit-dir", "/etc/systemd/system", "with --install: where the unit goes")
+	fs.BoolVar(&o.noSystemctl, "no-systemctl", false, "with --install: write the unit but do not run systemctl")
+	return fs, o
+}
+
+func runServe(args []string) error {
+	fs, o := serveFlags()
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return errUsage
 	}
@@ -81,41 +99,41 @@ func runServe(args []string) error {
 		*p = a
 		return err
 	}
-	for _, p := range []*string{home, wsDir, socket} {
+	for _, p := range []*string{&o.home, &o.wsDir, &o.socket} {
 		if err := abs(p); err != nil {
 			return err
 		}
 	}
 	switch {
-	case *printUnit, *install:
+	case o.printUnit, o.install:
 		self, err := selfPath()
 		if err != nil {
 			return err
 		}
-		wp := *workerPath
+		wp := o.workerPath
 		if wp != "" {
 			if wp, err = findWorker(wp); err != nil {
 				return err
 			}
 		}
-		unit, err := service.Unit(service.UnitOptions{Enclave: self, Worker: wp, User: *userName, Home: *home, Socket: *socket})
+		unit, err := service.Unit(service.UnitOptions{Enclave: self, Worker: wp, User: o.userName, Home: o.home, Socket: o.socket})
 		if err != nil {
 			return err
 		}
-		if *printUnit {
+		if o.printUnit {
 			fmt.Print(unit)
 			return nil
 		}
-		return serveInstall(unit, self, *userName, *home, *socket, *unitDir, !*noSystemctl)
-	case *check, *fix:
-		return serveCheck(*home, *wsDir, *fix)
+		return serveInstall(unit, self, o.userName, o.home, o.socket, o.unitDir, !o.noSystemctl)
+	case o.check, o.fix:
+		return serveCheck(o.home, o.wsDir, o.fix)
 	}
 
-	if os.Geteuid() == 0 && !*allowRoot {
+	if os.Geteuid() == 0 && !o.allowRoot {
 		return errors.New("refusing to serve as root: run the service as its own system user (enclave serve --install creates one and its systemd unit)")
 	}
 	syscall.Umask(0o077) // what the service and its kernels create is theirs alone
-	wp, err := findWorker(*workerPath)
+	wp, err := findWorker(o.workerPath)
 	if err != nil {
 		return err
 	}
@@ -123,7 +141,7 @@ func runServe(args []string) error {
 	if err != nil {
 		return err
 	}
-	env := []string{"ENCLAVE_HOME=" + *home, "HOME=" + *home}
+	env := []string{"ENCLAVE_HOME=" + o.home, "HOME=" + o.home}
 	for _, k := range kernelEnvKeys {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
@@ -131,14 +149,14 @@ func runServe(args []string) error {
 	}
 	logger := log.New(os.Stderr, "enclave serve: ", log.LstdFlags|log.Lmicroseconds)
 	srv, err := service.New(service.Config{
-		Home: *home, Workspaces: *wsDir, Socket: *socket,
+		Home: o.home, Workspaces: o.wsDir, Socket: o.socket,
 		Kernel: []string{self, "kernel", "--worker", wp}, Env: env,
-		Spares: *spares, MaxPerUser: *maxKernels, AllowIPs: allowIPs, Grace: *grace, Log: logger,
+		Spares: o.spares, MaxPerUser: o.maxKernels, AllowIPs: o.allowIPs, Grace: o.grace, Log: logger,
 	})
 	if err != nil {
 		return err
 	}
-	ln, err := service.Listen(*socket)
+	ln, err := service.Listen(o.socket)
 	if err != nil {
 		srv.Close()
 		return err
@@ -154,7 +172,7 @@ func runServe(args []string) error {
 	if pw, err := user.LookupId(u); err == nil {
 		u = pw.Username + " (uid " + u + ")"
 	}
-	logger.Printf("listening on %s as %s, home %s, %d spare kernel(s)", *socket, u, *home, *spares)
+	logger.Printf("listening on %s as %s, home %s, %d spare kernel(s)", o.socket, u, o.home, o.spares)
 	return srv.Serve(ln)
 }
 
@@ -420,9 +438,35 @@ func (m modeExecutor) Describe(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if m.assigned != nil {
-		return m.assigned.ModeText() + text, nil
+		home, _ := workspace.Home() // the service sets ENCLAVE_HOME
+		return m.assigned.ModeText(home) + text, nil
 	}
 	return service.SingleUserModeText() + text, nil
+}
+
+// noWorkspaceText is what %workspace says when the kernel opened no
+// workspace, in the words of its mode.
+func noWorkspaceText(a *service.Assignment) string {
+	if a != nil {
+		return a.NoWorkspaceText()
+	}
+	return service.SingleUserNoWorkspaceText()
+}
+
+// identityText is the line %workspace adds: where the researcher and the
+// workspace came from.
+func identityText(a *service.Assignment) string {
+	if a != nil {
+		return a.IdentityText()
+	}
+	return service.SingleUserIdentityText()
+}
+
+// noWorkspaceErr is the error of an API call or data magic in a kernel
+// without a workspace.
+func noWorkspaceErr(a *service.Assignment) error {
+	first, _, _ := strings.Cut(noWorkspaceText(a), "\n")
+	return errors.New(first)
 }
 
 // deploymentReport is the deployment part of enclave doctor: which mode

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"enclave/datasets"
 	"enclave/datasets/workspace"
 	"enclave/release"
 )
@@ -72,7 +73,7 @@ func workspaceCreate(args []string, out io.Writer, now time.Time) error {
 	if len(pos) != 1 {
 		return fmt.Errorf("%w: workspace create takes one DIR", errUsage)
 	}
-	t, err := workspace.ParseTier(*tier)
+	t, err := datasets.ParseTier(*tier)
 	if err != nil {
 		return fmt.Errorf("--tier: %w", err)
 	}

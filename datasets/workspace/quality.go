@@ -12,7 +12,8 @@ import (
 )
 
 // QualityPath returns the path of the data-quality report of the last
-// import (omop.QualityPath): steward-only, kernels never read it.
+// import (omop.QualityPath). It is the steward's; a kernel reads from it
+// only its tier's exclusion counts, rounded (Info.LeftOut).
 func (w *Workspace) QualityPath() string { return omop.QualityPath(w.BasePath()) }
 
 // Quality loads the workspace in dir and returns the data-quality report of

@@ -93,6 +93,38 @@ func TestImportGiBleedWorkspace(t *testing.T) {
 		t.Errorf("tier: observation_period %d, observation %d", st.TierTables["observation_period"], st.TierTables["observation"])
 	}
 
+	// The researcher's kernel says what the tier left out, counts rounded
+	// up to a multiple of 20 (the six duplicated observation rows as ≤20),
+	// and nothing else of the steward's report.
+	s, err := Open(dir, "alice", nov26)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLeft := []LeftOut{
+		{Table: "observation_period", Reason: omop.ReasonPersonUnknown, Rows: "2660",
+			Detail: "person_id empty or not in person: cannot be date-shifted or age-checked"},
+		{Table: "observation", Reason: omop.ReasonDuplicateKey, Rows: "≤20",
+			Detail: "rows repeating another row's observation_id (one row kept per key)"},
+	}
+	if !slices.Equal(s.Info.LeftOut, wantLeft) {
+		t.Errorf("researcher's notes %+v, want %+v", s.Info.LeftOut, wantLeft)
+	}
+	txt, md := s.Info.Text(), s.Info.Markdown()
+	s.Close()
+	for _, want := range []string{"left out of the controlled tier", "observation_period           2660 rows  person_id empty or not in person"} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("Text lacks %q:\n%s", want, txt)
+		}
+	}
+	if !strings.Contains(md, "| observation | ≤20 | rows repeating another row's observation\\_id (one row kept per key) |") {
+		t.Errorf("Markdown lacks the observation row:\n%s", md)
+	}
+	for _, never := range []string{"2649", "isForeignKey", "72"} {
+		if strings.Contains(txt+md, never) {
+			t.Errorf("the researcher's view shows %q:\n%s\n%s", never, txt, md)
+		}
+	}
+
 	yaml, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
 	report, _ := os.ReadFile(w.QualityPath())
 	progress.Reset()
@@ -128,5 +160,13 @@ func TestQualityBeforeImport(t *testing.T) {
 	}
 	if _, err := omop.ReadQuality(w.QualityPath()); err == nil {
 		t.Error("read a removed report")
+	}
+}
+
+func TestRoundedRows(t *testing.T) {
+	for n, want := range map[int64]string{1: "≤20", 6: "≤20", 20: "≤20", 21: "40", 40: "40", 2649: "2660", 2660: "2660"} {
+		if got := roundedRows(n); got != want {
+			t.Errorf("roundedRows(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

@@ -3,11 +3,13 @@ package workspace
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
 
 	"enclave/datasets"
+	"enclave/datasets/omop"
 )
 
 // Info is what a researcher may know about the workspace their kernel
@@ -19,6 +21,62 @@ type Info struct {
 	Datasets   []string `json:"datasets"` // granted datasets
 	Researcher string   `json:"researcher"`
 	Dir        string   `json:"dir"`
+	// LeftOut says which rows of the steward's source the workspace's tier
+	// does not hold and why, so a researcher knows what every count is over
+	// (empty when the tier left nothing out, or when the import predates
+	// the data-quality report).
+	LeftOut []LeftOut `json:"left_out,omitempty"`
+}
+
+// LeftOut is one table's rows the tier left out for one reason, as the
+// researcher sees it: the row count is rounded up to a multiple of
+// leftOutRounding and a count of 1 to leftOutRounding shows as
+// "≤leftOutRounding", as the All of Us Data Browser shows counts, so the
+// note releases no small count (of persons aged 89 or over, say).
+type LeftOut struct {
+	Table  string `json:"table"`
+	Reason string `json:"reason"` // omop.Reason*
+	Rows   string `json:"rows"`   // rounded: "≤20", "2660"
+	Detail string `json:"detail"`
+}
+
+// leftOutRounding is the rounding of LeftOut.Rows.
+const leftOutRounding = 20
+
+// roundedRows renders n rows for a researcher: "≤20" for 1–20, else n
+// rounded up to a multiple of leftOutRounding.
+func roundedRows(n int64) string {
+	if n <= leftOutRounding {
+		return fmt.Sprintf("≤%d", leftOutRounding)
+	}
+	return fmt.Sprint((n + leftOutRounding - 1) / leftOutRounding * leftOutRounding)
+}
+
+// leftOut reads, from the last import's data-quality report, what w's tier
+// left out of each table and why; tables the tier does not hold at all
+// are not listed (the researcher sees which tables there are). Only the
+// tier's exclusion counts are taken from the report, rounded; the
+// report's checks, examples and base counts stay with the steward.
+func leftOut(w *Workspace) ([]LeftOut, error) {
+	q, err := omop.ReadQuality(w.QualityPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("data-quality report: %w", err)
+	}
+	tr := q.Tier(string(w.Tier))
+	if tr == nil {
+		return nil, nil
+	}
+	var out []LeftOut
+	for _, e := range tr.Excluded {
+		if e.Reason == omop.ReasonNotInTier || e.Rows <= 0 {
+			continue
+		}
+		out = append(out, LeftOut{Table: e.Table, Reason: e.Reason, Rows: roundedRows(e.Rows), Detail: e.Detail})
+	}
+	return out, nil
 }
 
 // Session is an opened workspace: its Info, the tier's catalog (read-only)
@@ -76,6 +134,10 @@ func Open(dir, researcherID string, now time.Time) (*Session, error) {
 	if w.Import == nil {
 		return nil, &noDataError{fmt.Sprintf("workspace %q has no data yet; the data steward imports it with `enclave workspace import %s OMOP_FOLDER`", w.Name, dir)}
 	}
+	left, err := leftOut(w)
+	if err != nil {
+		return nil, fmt.Errorf("workspace %q: %w", w.Name, err)
+	}
 	cat, err := openCatalog(w)
 	if err != nil {
 		return nil, fmt.Errorf("workspace %q: %w", w.Name, err)
@@ -88,6 +150,7 @@ func Open(dir, researcherID string, now time.Time) (*Session, error) {
 			Datasets:   append([]string(nil), w.Datasets...),
 			Researcher: r.ID,
 			Dir:        dir,
+			LeftOut:    left,
 		},
 		Catalog:    cat,
 		Workspace:  w,
@@ -142,6 +205,12 @@ func (i Info) Text() string {
 	fmt.Fprintf(&b, "tier:       %s\n", i.Tier)
 	fmt.Fprintf(&b, "datasets:   %s\n", listOrNone(i.Datasets))
 	fmt.Fprintf(&b, "researcher: %s\n", i.Researcher)
+	if len(i.LeftOut) > 0 {
+		fmt.Fprintf(&b, "left out of the %s tier (rows rounded up to a multiple of %d); counts are over the rows it holds:\n", i.Tier, leftOutRounding)
+		for _, l := range i.LeftOut {
+			fmt.Fprintf(&b, "  %-24s %8s rows  %s\n", l.Table, l.Rows, l.Detail)
+		}
+	}
 	return b.String()
 }
 
@@ -154,6 +223,13 @@ func (i Info) Markdown() string {
 	fmt.Fprintf(&b, "| tier | %s |\n", i.Tier)
 	fmt.Fprintf(&b, "| datasets | %s |\n", mdEscape(listOrNone(i.Datasets)))
 	fmt.Fprintf(&b, "| researcher | %s |\n", mdEscape(i.Researcher))
+	if len(i.LeftOut) > 0 {
+		fmt.Fprintf(&b, "\nRows left out of the %s tier (rounded up to a multiple of %d); counts are over the rows it holds:\n\n", i.Tier, leftOutRounding)
+		b.WriteString("| table | rows | why |\n|---|---:|---|\n")
+		for _, l := range i.LeftOut {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", mdEscape(l.Table), mdEscape(l.Rows), mdEscape(l.Detail))
+		}
+	}
 	return b.String()
 }
 

@@ -27,15 +27,6 @@ const (
 	Controlled = datasets.Controlled
 )
 
-// ParseTier accepts "registered" or "controlled" (any case).
-func ParseTier(s string) (Tier, error) {
-	switch t := Tier(strings.ToLower(strings.TrimSpace(s))); t {
-	case Registered, Controlled:
-		return t, nil
-	}
-	return "", fmt.Errorf("tier %q is not registered or controlled", s)
-}
-
 // Files and folders of a workspace directory.
 const (
 	ConfigFile = "workspace.yaml" // the Workspace record

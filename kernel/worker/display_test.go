@@ -15,7 +15,7 @@ import (
 
 	"enclave/kernel"
 	"enclave/kernel/wire"
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // iopubTap is a kernel Sender that keeps no message: it notes the size of

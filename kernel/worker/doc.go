@@ -1,5 +1,5 @@
 // Package worker is the kernel.Executor that runs cells in the untrusted
-// enclave-worker process over the sandbox/rpc pipe protocol.
+// enclave-worker process over the rpc pipe protocol.
 //
 // Trust level: trusted kernel side. The worker is hostile: its events are
 // bounded by rpc.MaxFrame, routed by id to the cell that asked, and its

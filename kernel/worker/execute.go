@@ -13,7 +13,7 @@ import (
 	"unicode/utf8"
 
 	"enclave/kernel"
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // Texts the researcher sees when the worker had to go.

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"enclave/kernel"
-	"enclave/sandbox/launch"
-	"enclave/sandbox/rpc"
+	"enclave/kernel/worker/launch"
+	"enclave/rpc"
 )
 
 // Config says how to run the worker.

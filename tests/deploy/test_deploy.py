@@ -136,6 +136,22 @@ class Deployment:
     pass
 
 
+def read_unit(path):
+    """The [Service] keys of a systemd unit: key -> values in order."""
+    keys, section = {}, None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("["):
+                section = line.strip("[]")
+            elif section == "Service":
+                k, v = line.split("=", 1)
+                keys.setdefault(k, []).append(v)
+    return keys
+
+
 @pytest.fixture(scope="module")
 def dep():
     if not all(shutil.which(t) for t in TOOLS):
@@ -194,9 +210,15 @@ def dep():
             steward("workspace", "import", d.ws[name], omop)
         assert "permissions ok" in steward("serve", "--check", "--home", d.home).stdout
 
-        # The service, as its user.
-        d.proc = subprocess.Popen(as_user(d.svc, d.enclave, "serve", "--home", d.home, "--socket", d.socket,
-                                          env={"PATH": "/usr/bin:/bin"}),
+        # The service, as the unit --install wrote says: its User, UMask,
+        # Environment and ExecStart (systemd itself does not run here).
+        unit = read_unit(os.path.join(d.base, "unit", "enclave.service"))
+        assert unit["User"] == [d.svc] and unit["Group"] == [d.svc] and unit["UMask"] == ["0077"], unit
+        exec_start = unit["ExecStart"][0].split()
+        assert exec_start == [d.enclave, "serve", "--home", d.home, "--socket", d.socket], exec_start
+        env = dict(e.split("=", 1) for e in unit["Environment"])
+        d.proc = subprocess.Popen(as_user(unit["User"][0], "sh", "-c", 'umask "$0" && exec "$@"', unit["UMask"][0],
+                                          *exec_start, env={"PATH": "/usr/bin:/bin", **env}),
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         procs.append(d.proc)
         d.log = Log(d.proc.stderr)
@@ -206,6 +228,10 @@ def dep():
         d.jupyter = os.path.join(d.base, "jupyter")
         for name in d.ws:
             run(d.enclave, "install", "--prefix", d.jupyter, "--service", "--socket", d.socket, "--workspace", name)
+        # and one without a workspace (kernel "enclave"); and, for
+        # contrast, a single-user kernelspec (enclave kernel, no service).
+        run(d.enclave, "install", "--prefix", d.jupyter, "--service", "--socket", d.socket)
+        run(d.enclave, "install", "--prefix", d.jupyter, "--name", "enclave-single")
         run("chmod", "-R", "a+rX", d.jupyter)
         d.jupyter_path = os.path.join(d.jupyter, "share", "jupyter")
         yield d
@@ -343,10 +369,26 @@ def test_kernel_runs_as_service_user_for_the_socket_peer(dep, researcher, claim)
     assert set(uid_of(kpid)) == {dep.uid[dep.svc]}
     w = a.call("run", code="%workspace")
     assert w["status"] == "ok" and "workspace:  WA" in w["text"] and "researcher: a" in w["text"], w
+    assert f"identity:   Unix user {dep.a} (uid {dep.uid[dep.a]}), from the enclave service's socket" in w["text"], w
+    assert "ENCLAVE_" not in w["text"] and "JUPYTERHUB_USER" not in w["text"], w
     assert 0 < persons(a.call("run", code=COUNT)) <= 1000
     s = a.call("run", code="%sandbox")["text"]
     assert "mode         service (protected deployment)" in s, s
     assert f"kernel user  {dep.svc}" in s and f"Unix user {dep.a}" in s, s
+    assert "files        protected: " in s, s
+
+
+def test_kernel_without_workspace_says_so_in_service_terms(dep, researcher):
+    a = researcher(dep.a)
+    a.call("start", kernel="enclave")
+    w = a.call("run", code="%workspace")
+    assert w["status"] == "ok" and "this kernel's kernelspec names no workspace" in w["text"], w
+    assert "ENCLAVE_WORKSPACE" not in w["text"], w
+    r = a.call("run", code=COUNT)
+    assert r["status"] == "error" and "kernelspec names no workspace" in r["evalue"], r
+    s = a.call("run", code="%sandbox")["text"]
+    assert "mode         service (protected deployment)" in s and "researcher   a," in s, s
+    assert "files        protected: 2 entries checked" in s, s
 
 
 def test_researcher_cannot_read_the_service_files(dep, researcher):
@@ -469,6 +511,19 @@ def test_two_researchers_at_once_each_in_their_workspace(dep, researcher):
     assert r["status"] == "error" and 'researcher b is not a member of workspace "WA"' in r["evalue"], r
 
 
+def test_single_user_kernel_says_it_is_not_protected(dep, researcher):
+    """The same researcher through a single-user kernelspec: the kernel
+    runs as them, and says so."""
+    a = researcher(dep.a)
+    launcher = a.call("start", kernel="enclave-single")["launcher_pid"]
+    assert uid_of(launcher)[0] == dep.uid[dep.a]
+    s = a.call("run", code="%sandbox")["text"]
+    assert "mode         single-user: NOT a protected deployment" in s, s
+    assert f"kernel user  {dep.a} (uid {dep.uid[dep.a]})" in s and "files        " not in s, s
+    w = a.call("run", code="%workspace")["text"]
+    assert "started without ENCLAVE_WORKSPACE" in w, w
+
+
 def test_doctor_reports_service_mode_and_permissions(dep, researcher):
     def doctor(*prefix, env=None):
         out = run(*prefix, dep.enclave, "doctor", "--socket", dep.socket, "--starts", "1", "--json", env=env).stdout
@@ -487,8 +542,15 @@ def test_doctor_reports_service_mode_and_permissions(dep, researcher):
     # A database file opened to others: doctor says so, and the service
     # refuses to open that workspace until it is fixed.
     db = os.path.join(dep.ws["wa"], "data", "cdm.duckdb")
+    running = researcher(dep.a)
+    running.call("start", kernel="enclave-wa")
+    persons(running.call("run", code=COUNT))
+    assert "files        protected: " in running.call("run", code="%sandbox")["text"]
     os.chmod(db, 0o644)
     try:
+        # A kernel already running sees it in %sandbox, without the path.
+        s = running.call("run", code="%sandbox")["text"]
+        assert "files        NOT protected: 1 problem(s)" in s and "cdm.duckdb" not in s, s
         d = doctor()
         assert d["permissions"].startswith("1 entries open") and any("cdm.duckdb" in p for p in d["problems"]), d
         a = researcher(dep.a)

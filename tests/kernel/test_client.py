@@ -45,6 +45,22 @@ def result(out):
     return None
 
 
+STARTED = "enclave-test: cell running"
+
+
+def start_running(kc, code):
+    """Send code behind a statement printing STARTED; return its msg_id once
+    that marker reached iopub, so the cell is running past it."""
+    msg_id = kc.execute('println("%s")\n%s' % (STARTED, code))
+    while True:
+        m = kc.get_iopub_msg(timeout=TIMEOUT)
+        if m["parent_header"].get("msg_id") != msg_id:
+            continue
+        if m["msg_type"] == "stream" and STARTED in m["content"]["text"]:
+            return msg_id
+        assert m["msg_type"] in ("status", "execute_input", "stream"), m
+
+
 def test_execute_state_and_counter(kernel):
     _, kc = kernel
     r1, _ = run(kc, "x := 20")
@@ -57,8 +73,7 @@ def test_execute_state_and_counter(kernel):
 def test_interrupt_infinite_loop(kernel):
     km, kc = kernel
     run(kc, "kept := 7")
-    msg_id = kc.execute("for {}")
-    time.sleep(0.5)
+    msg_id = start_running(kc, "for {}")
     t0 = time.time()
     km.interrupt_kernel()  # interrupt_mode message: interrupt_request on control
     reply = kc.get_shell_msg(timeout=TIMEOUT)
@@ -72,8 +87,7 @@ def test_interrupt_infinite_loop(kernel):
 
 def test_sigint_interrupts(kernel):
     km, kc = kernel
-    msg_id = kc.execute("for {}")
-    time.sleep(0.5)
+    msg_id = start_running(kc, "for {}")
     os.kill(km.provisioner.process.pid, signal.SIGINT)
     reply = kc.get_shell_msg(timeout=TIMEOUT)
     assert reply["parent_header"]["msg_id"] == msg_id

@@ -67,6 +67,20 @@ def log_has(log, text, wait=2.0):
     return False
 
 
+def log_count(log, text):
+    return log.read_text().count(text)
+
+
+def log_gains(log, text, before, wait=5.0):
+    """Whether the kernel log comes to hold text more than before times."""
+    deadline = time.time() + wait
+    while time.time() < deadline:
+        if log_count(log, text) > before:
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_bad_signature_is_dropped_and_logged(kernel, raw):
     km, kc, log = kernel
     _, frames = signed(km, "execute_request", {"code": 'fmt.Println("pwned")', "silent": False})
@@ -78,11 +92,13 @@ def test_bad_signature_is_dropped_and_logged(kernel, raw):
 
 
 def test_missing_signature_is_dropped(kernel, raw):
-    km, kc, _ = kernel
+    km, kc, log = kernel
     _, frames = signed(km, "kernel_info_request")
     frames[1] = b""
+    before = log_count(log, "bad or missing signature")
     raw.send_multipart(frames)
     assert no_reply(raw)
+    assert log_gains(log, "bad or missing signature", before)
     alive(kc)
 
 
@@ -98,17 +114,19 @@ def test_replay_is_rejected(kernel, raw):
     alive(kc)
 
 
-@pytest.mark.parametrize("frames", [
-    [b"garbage"],
-    [b"<IDS|MSG>"],
-    [b"<IDS|MSG>", b"sig", b"{}"],
-    [os.urandom(256) for _ in range(7)],
-    [b""] * 10,
+@pytest.mark.parametrize("frames,logged", [
+    ([b"garbage"], "no <IDS|MSG> delimiter"),
+    ([b"<IDS|MSG>"], "fewer than 5 frames"),
+    ([b"<IDS|MSG>", b"sig", b"{}"], "fewer than 5 frames"),
+    ([os.urandom(256) for _ in range(7)], "no <IDS|MSG> delimiter"),
+    ([b""] * 10, "no <IDS|MSG> delimiter"),
 ])
-def test_garbage_frames(kernel, raw, frames):
-    _, kc, _ = kernel
+def test_garbage_frames(kernel, raw, frames, logged):
+    _, kc, log = kernel
+    before = log_count(log, logged)
     raw.send_multipart(frames)
     assert no_reply(raw, 0.2)
+    assert log_gains(log, logged, before), f"the kernel did not log {logged!r}"
     alive(kc)
 
 

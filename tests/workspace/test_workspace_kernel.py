@@ -1,5 +1,5 @@
 """The kernel opens its workspace as the researcher: admitted researchers see
-the workspace in %workspace; one whose training expired gets a kernel that
+the workspace in %workspace, with what its tier left out; one whose training expired gets a kernel that
 answers every cell with the exact reason.
 
 Uses the kernelspec helper of tests/kernel (bin/enclave and bin/enclave-worker)
@@ -35,7 +35,12 @@ def setup(tmp_path_factory):
     run(home, "workspace", "create", ws, "--name", "Steps and sleep", "--purpose",
         "How daily steps relate to sleep duration", "--tier", "registered", "--researcher", "kim",
         "--researcher", "lee")
-    run(home, "workspace", "import", ws, tiny_folder(tmp_path_factory.mktemp("omop")))
+    folder = tiny_folder(tmp_path_factory.mktemp("omop"))
+    # One observation period of a person not in person: kept in the base,
+    # left out of the tier, and the researcher is told so.
+    with open(folder / "observation_period.csv", "a") as f:
+        f.write("4,9,2012-01-01,2020-01-01,44814724\n")
+    run(home, "workspace", "import", ws, folder)
     # lee's training record turns out to be 400 days old.
     taken = days_ago(400)
     run(home, "researcher", "add", "lee", "--replace", "--identity", "id.me", "--rcr-training", taken,
@@ -81,6 +86,9 @@ def test_admitted_researcher_sees_workspace(setup):
         s = shown(out)
         assert "Steps and sleep" in s and "How daily steps relate to sleep duration" in s
         assert "registered" in s and "omop" in s
+        # What the tier left out, with the count rounded (1 row shows as ≤20).
+        assert "left out of the registered tier" in s
+        assert "≤20" in s and "not in person" in s
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

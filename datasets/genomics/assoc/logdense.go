@@ -6,7 +6,7 @@ import (
 	"enclave/datasets/genomics/plink"
 )
 
-//go:generate /usr/bin/python3 logpass_gen.py
+//go:generate go run ./internal/genlogpass
 
 // denseNull is the null-model state the dense logistic path starts from.
 type denseNull struct {

@@ -19,6 +19,23 @@ type Options struct {
 	// founders (an exact tie follows plink2's rounding). Nil means all
 	// samples.
 	Founders *plink.Mask
+	// Chrom is the chromosome code of each variant (plink.ChromX, …); nil
+	// treats every variant as autosomal. With it, chrX and chrY are
+	// modelled as plink2 --glm does by default (xchr-model 2): on chrX sex
+	// is added as a covariate (male 1, female 2; samples of unknown sex
+	// are left out) and genotypes keep their 0..2 coding; on chrY only
+	// males are analysed; chrY and MT dosages are haploid (0..1, so the
+	// ADD beta and SE are twice those of the hardcall coding). The
+	// pseudo-autosomal XY is autosomal. A1 on chrX, chrY and MT is the minor allele counted with
+	// haploid calls as one allele, as plink2's allele frequencies are.
+	Chrom []int
+	// Sex of each sample (1 male, 2 female, 0 unknown), as in the .fam;
+	// needed with Chrom.
+	Sex []int
+	// SexCovariate names the covariate of covars that already is sex: on
+	// chrX no second one is added (plink2 --glm 'sex'), on chrY it is left
+	// out (it is constant among males).
+	SexCovariate string
 }
 
 // Result holds the association results of one phenotype over all variants.
@@ -37,7 +54,13 @@ type Result struct {
 	// Per variant and test, index v*len(Tests)+t. Beta is ln(OR) for
 	// logistic; Stat is T_STAT (linear) or Z_STAT (logistic).
 	Beta, SE, Stat, P []float64
+	// absent[v*len(Tests)+t] is set when test t is not in variant v's
+	// model (SEX off chrX, a sex covariate on chrY); Write skips it.
+	absent []bool
 }
+
+// Has reports whether test t is in variant v's model.
+func (r *Result) Has(v, t int) bool { return r.absent == nil || !r.absent[v*len(r.Tests)+t] }
 
 // variantOut is the slice of a Result one variant writes.
 type variantOut struct {
@@ -60,6 +83,7 @@ func Run(g Genotypes, pheno Column, covars []Column, opt Options) (*Result, erro
 		opt.VIF = 50
 	}
 	nAll := g.NumSamples()
+	nv := g.NumVariants()
 	if len(pheno.Values) != nAll {
 		return nil, fmt.Errorf("phenotype %s has %d values for %d samples", pheno.Name, len(pheno.Values), nAll)
 	}
@@ -68,68 +92,200 @@ func Run(g Genotypes, pheno Column, covars []Column, opt Options) (*Result, erro
 			return nil, fmt.Errorf("covariate %s has %d values for %d samples", c.Name, len(c.Values), nAll)
 		}
 	}
-	m, err := newModel(pheno, covars, nAll, opt.MaxCorr, opt.VIF)
-	if err != nil {
-		return nil, err
+	if opt.Chrom != nil && len(opt.Chrom) != nv {
+		return nil, fmt.Errorf("%d chromosome codes for %d variants", len(opt.Chrom), nv)
 	}
-	if m.binary {
-		if err := m.fitNull(pheno.Name); err != nil {
-			return nil, err
+	if opt.Chrom != nil && len(opt.Sex) != nAll {
+		return nil, fmt.Errorf("%d sexes for %d samples", len(opt.Sex), nAll)
+	}
+	sexCov := -1
+	for i, c := range covars {
+		if opt.SexCovariate != "" && c.Name == opt.SexCovariate {
+			sexCov = i
 		}
+	}
+	if opt.SexCovariate != "" && sexCov < 0 {
+		return nil, fmt.Errorf("sex covariate %s is not among the covariates", opt.SexCovariate)
+	}
+	// The variants of each model: autosomal (and MT, XY), chrX, chrY.
+	var groups [3][]int
+	for v := 0; v < nv; v++ {
+		k := 0
+		if opt.Chrom != nil {
+			switch opt.Chrom[v] {
+			case plink.ChromX:
+				k = 1
+			case plink.ChromY:
+				k = 2
+			}
+		}
+		groups[k] = append(groups[k], v)
 	}
 	tests := []string{"ADD"}
 	if !opt.HideCovar {
-		tests = append(tests, m.covars...)
+		for _, c := range covars {
+			tests = append(tests, c.Name)
+		}
+		if len(groups[1]) > 0 && sexCov < 0 {
+			tests = append(tests, "SEX")
+		}
 	}
-	nv := g.NumVariants()
 	nt := len(tests)
 	res := &Result{
-		Pheno: pheno.Name, Logistic: m.binary, Tests: tests, Samples: m.n, Cases: m.cases,
+		Pheno: pheno.Name, Logistic: pheno.Binary, Tests: tests,
 		Obs: make([]int32, nv), Err: make([]ErrCode, nv), Firth: make([]bool, nv), Unfinished: make([]bool, nv), A1IsRef: make([]bool, nv),
 		Beta: make([]float64, nv*nt), SE: make([]float64, nv*nt), Stat: make([]float64, nv*nt), P: make([]float64, nv*nt),
+	}
+	if opt.Chrom != nil && !opt.HideCovar {
+		res.absent = make([]bool, nv*nt)
 	}
 	founders := opt.Founders
 	if founders == nil {
 		founders = plink.FullMask(nAll)
 	}
-	err = plink.Parallel(nv, opt.Threads, func(lo, hi int) error {
-		var lw *linWork
-		var gw *logWork
-		if m.binary {
-			gw = m.newLogWork()
-		} else {
-			lw = m.newLinWork()
+	for k, vs := range groups {
+		if len(vs) == 0 && !(k == 0 && nv == 0) {
+			continue
 		}
-		for v := lo; v < hi; v++ {
-			o := variantOut{
-				beta: res.Beta[v*nt : (v+1)*nt], se: res.SE[v*nt : (v+1)*nt],
-				stat: res.Stat[v*nt : (v+1)*nt], p: res.P[v*nt : (v+1)*nt],
+		ph, cv, cols := pheno, covars, make([]int, 0, nt) // cols: the model's tests as columns of res
+		cols = append(cols, 0)
+		for i := range covars {
+			cols = append(cols, 1+i)
+		}
+		switch k {
+		case 1: // chrX: sex as a covariate, unknown sex left out.
+			if sexCov < 0 {
+				sex := make([]float64, nAll)
+				for i, s := range opt.Sex {
+					sex[i] = math.NaN()
+					if s == 1 || s == 2 {
+						sex[i] = float64(s)
+					}
+				}
+				cv = append(append([]Column(nil), covars...), Column{Name: "SEX", Values: sex})
+				cols = append(cols, len(covars)+1)
 			}
-			row := g.Row(v)
-			fc := plink.CountRowMasked(row, founders)
-			o.a1IsRef = a1IsRef(fc)
-			res.A1IsRef[v] = o.a1IsRef
-			if m.binary {
-				m.logistic(row, gw, &o)
-			} else {
-				m.linear(row, lw, &o)
-			}
-			res.Obs[v] = int32(o.obs)
-			res.Err[v] = o.err
-			res.Firth[v] = o.firth
-			res.Unfinished[v] = o.unfinished
-			if o.err != errNone {
-				for t := range o.beta {
-					o.beta[t], o.se[t], o.stat[t], o.p[t] = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		case 2: // chrY: males only, without a sex covariate.
+			y := make([]float64, nAll)
+			for i, s := range opt.Sex {
+				y[i] = math.NaN()
+				if s == 1 {
+					y[i] = pheno.Values[i]
 				}
 			}
+			ph = Column{Name: pheno.Name, Values: y, Binary: pheno.Binary}
+			if sexCov >= 0 {
+				cv = append(append([]Column(nil), covars[:sexCov]...), covars[sexCov+1:]...)
+				cols = append(cols[:1+sexCov], cols[2+sexCov:]...)
+			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		if opt.HideCovar {
+			cols = cols[:1]
+		}
+		m, err := newModel(ph, cv, nAll, opt.MaxCorr, opt.VIF)
+		if err == nil && m.binary {
+			err = m.fitNull(ph.Name)
+		}
+		if err != nil {
+			if k == 0 {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%s: %w", [3]string{"", "chrX", "chrY"}[k], err)
+		}
+		if k == 0 || res.Samples == 0 {
+			res.Samples, res.Cases = m.n, m.cases
+		}
+		a1 := func(row []byte, _ int) bool { return a1IsRef(plink.CountRowMasked(row, founders)) }
+		if opt.Chrom != nil {
+			a1 = a1Haploid(founders, opt.Sex)
+		}
+		err = plink.Parallel(len(vs), opt.Threads, func(lo, hi int) error {
+			var lw *linWork
+			var gw *logWork
+			if m.binary {
+				gw = m.newLogWork()
+			} else {
+				lw = m.newLinWork()
+			}
+			nm := len(cols)
+			o := variantOut{beta: make([]float64, nm), se: make([]float64, nm), stat: make([]float64, nm), p: make([]float64, nm)}
+			for _, v := range vs[lo:hi] {
+				row := g.Row(v)
+				o.obs, o.err, o.firth, o.unfinished = 0, errNone, false, false
+				chrom := 0
+				if opt.Chrom != nil {
+					chrom = opt.Chrom[v]
+				}
+				o.a1IsRef = a1(row, chrom)
+				res.A1IsRef[v] = o.a1IsRef
+				if m.binary {
+					m.logistic(row, gw, &o)
+				} else {
+					m.linear(row, lw, &o)
+				}
+				res.Obs[v] = int32(o.obs)
+				res.Err[v] = o.err
+				res.Firth[v] = o.firth
+				res.Unfinished[v] = o.unfinished
+				for t := 0; t < nt; t++ {
+					res.Beta[v*nt+t], res.SE[v*nt+t], res.Stat[v*nt+t], res.P[v*nt+t] = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+					if res.absent != nil {
+						res.absent[v*nt+t] = true
+					}
+				}
+				for j, t := range cols {
+					if res.absent != nil {
+						res.absent[v*nt+t] = false
+					}
+					if o.err == errNone {
+						res.Beta[v*nt+t], res.SE[v*nt+t], res.Stat[v*nt+t], res.P[v*nt+t] = o.beta[j], o.se[j], o.stat[j], o.p[j]
+					}
+				}
+				if chrom == plink.ChromY || chrom == plink.ChromMT {
+					// Haploid dosage 0..1: the ADD column is half the
+					// hardcall, so its coefficient and SE double.
+					res.Beta[v*nt] *= 2
+					res.SE[v*nt] *= 2
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
+}
+
+// a1Haploid chooses A1 as a1IsRef does, from allele counts in which a
+// haploid call (a male's on chrX and chrY, everyone's on MT) is one allele
+// and a heterozygous haploid call is missing, as plink2 counts alleles;
+// samples of unknown sex are diploid on chrX and left out on chrY.
+func a1Haploid(founders *plink.Mask, sex []int) func(row []byte, chrom int) bool {
+	n := len(sex)
+	males := plink.NewMask(n, func(i int) bool { return founders.Has(i) && sex[i] == 1 })
+	others := plink.NewMask(n, func(i int) bool { return founders.Has(i) && sex[i] != 1 })
+	return func(row []byte, chrom int) bool {
+		var alt, tot int // ALT (.bed A1) alleles and all alleles counted
+		hap := func(c plink.Counts) { alt += c.HomA1; tot += c.HomA1 + c.HomA2 }
+		dip := func(c plink.Counts) { alt += 2*c.HomA1 + c.Het; tot += 2 * c.NonMissing() }
+		switch chrom {
+		case plink.ChromX:
+			hap(plink.CountRowMasked(row, males))
+			dip(plink.CountRowMasked(row, others))
+		case plink.ChromY:
+			hap(plink.CountRowMasked(row, males))
+		case plink.ChromMT:
+			hap(plink.CountRowMasked(row, founders))
+		default:
+			return a1IsRef(plink.CountRowMasked(row, founders))
+		}
+		if tot == 0 {
+			return false
+		}
+		refFreq := float64(tot-alt) * (1 / float64(tot))
+		return !(refFreq >= 0.5)
+	}
 }
 
 // a1IsRef decides plink2's tested allele from founder counts: REF is the
@@ -167,4 +323,18 @@ func (r *Result) Lambda() float64 {
 		med = (chi[len(chi)/2-1] + chi[len(chi)/2]) / 2
 	}
 	return med / 0.45493642311957283
+}
+
+// WithFileset fills Chrom and Sex from the .bim and .fam of fs, so that
+// chrX and chrY are modelled as plink2 does.
+func (o Options) WithFileset(fs *plink.Fileset) Options {
+	o.Chrom = make([]int, len(fs.Variants))
+	for v := range fs.Variants {
+		o.Chrom[v] = fs.Variants[v].ChromCode
+	}
+	o.Sex = make([]int, len(fs.Samples))
+	for i := range fs.Samples {
+		o.Sex[i] = fs.Samples[i].Sex
+	}
+	return o
 }

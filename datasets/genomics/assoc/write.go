@@ -39,7 +39,8 @@ func WriteFile(prefix string, variants []plink.Variant, r *Result) (string, erro
 //	#CHROM POS ID REF ALT A1 TEST OBS_CT BETA SE T_STAT P ERRCODE   (linear)
 //	#CHROM POS ID REF ALT A1 FIRTH? TEST OBS_CT OR LOG(OR)_SE Z_STAT P ERRCODE
 //
-// and per variant one line per test (ADD, then covariates), numbers with six
+// and per variant one line per test of its model (ADD, then covariates;
+// SEX on chrX), numbers with six
 // significant digits as plink2's dtoa_g, NA where there is no estimate.
 func Write(w io.Writer, variants []plink.Variant, r *Result) error {
 	if len(variants) != len(r.Obs) {
@@ -57,6 +58,9 @@ func Write(w io.Writer, variants []plink.Variant, r *Result) error {
 		vr := &variants[v]
 		for t, name := range r.Tests {
 			k := v*nt + t
+			if !r.Has(v, t) {
+				continue
+			}
 			line = append(line[:0], vr.Chrom...)
 			line = append(line, '\t')
 			line = appendInt(line, vr.Pos)

@@ -1,223 +1,140 @@
 package plink
 
-import "strconv"
+import "math"
 
 // plink2 prints floating-point table cells (frequencies, HWE p-values,
-// betas ...) with its own 6-significant-digit routine, dtoa_g, which rounds
-// half to even with a small tolerance after scaling by powers of ten. The
-// functions below reproduce it operation by operation so that our tables
-// match plink2's byte for byte, not merely to printf("%g") precision.
+// betas, …) with 6 significant digits in the style of printf("%g"):
+// trailing zeros dropped, exponential notation for values below 1e-4 or of
+// 1e6 and more, with at least two exponent digits ("1e-05"). It rounds the
+// scaled six-digit value half to even, where printf rounds the exact binary
+// value, so decimal halves such as 0.1234565 go to the even digit, and it
+// prints subnormal values as 0 (its builds flush denormals to zero).
 
-// bankerRound8 is plink2's kBankerRound8: the rounding offsets for even and
-// odd integer parts.
-var bankerRound8 = [2]float64{0.499999995, 0.500000005}
+// halfTolerance: a scaled value this close to an integer plus one half
+// rounds as an exact half.
+const halfTolerance = 1e-9
 
-func bankerRoundD(x float64) uint32 {
-	r := uint32(int32(x))
-	return r + uint32(int32((x-float64(r))+bankerRound8[r&1]))
-}
-
-// bankerRoundScaled is plink2's BankerRoundD<k>: round x·10^k and split off
-// the last k digits.
-func bankerRoundScaled(x float64, pow10 uint32) (quotient, remainder uint32) {
-	x *= float64(pow10)
-	r := uint32(int32(x))
-	r += uint32(int32((x - float64(r)) + bankerRound8[r&1]))
-	return r / pow10, r % pow10
-}
-
-// appendFrac appends "." and the k-digit remainder without trailing zeros,
-// or nothing when it is zero.
-func appendFrac(dst []byte, remainder uint32, k int) []byte {
-	if remainder == 0 {
-		return dst
-	}
-	var buf [8]byte
-	for i := k - 1; i >= 0; i-- {
-		buf[i] = byte('0' + remainder%10)
-		remainder /= 10
-	}
-	end := k
-	for end > 0 && buf[end-1] == '0' {
-		end--
-	}
-	dst = append(dst, '.')
-	return append(dst, buf[:end]...)
-}
-
-// AppendG appends x formatted like plink2's dtoa_g: 6 significant digits,
-// trailing zeros dropped, exponential notation below 1e-4 and from 1e6 on
-// (two-digit exponent, "e-05"), "nan", "inf", and 0 for subnormal values
-// as plink2 (built to flush denormals to zero) prints them.
+// AppendG appends x formatted as plink2 prints it (see above); NaN is
+// "nan" and infinities "inf" / "-inf".
 func AppendG(dst []byte, x float64) []byte {
-	if x != x {
+	if math.IsNaN(x) {
 		return append(dst, "nan"...)
 	}
 	if x < 0 {
 		dst = append(dst, '-')
 		x = -x
 	}
-	if x < 9.9999949999999e-5 {
-		// plink2 runs with denormals flushed to zero: a subnormal value
-		// (tiny p-values) prints as 0.
-		if x < 2.2250738585072014e-308 {
-			return append(dst, '0')
-		}
-		xp10 := 0
-		if x < 9.9999949999999e-16 {
-			if x < 9.9999949999999e-128 {
-				if x < 9.9999949999999e-256 {
-					x *= 1.0e256
-					xp10 |= 256
-				} else {
-					x *= 1.0e128
-					xp10 |= 128
-				}
-			}
-			if x < 9.9999949999999e-64 {
-				x *= 1.0e64
-				xp10 |= 64
-			}
-			if x < 9.9999949999999e-32 {
-				x *= 1.0e32
-				xp10 |= 32
-			}
-			if x < 9.9999949999999e-16 {
-				x *= 1.0e16
-				xp10 |= 16
-			}
-		}
-		if x < 9.9999949999999e-8 {
-			x *= 100000000
-			xp10 |= 8
-		}
-		if x < 9.9999949999999e-4 {
-			x *= 10000
-			xp10 |= 4
-		}
-		if x < 9.9999949999999e-2 {
-			x *= 100
-			xp10 |= 2
-		}
-		if x < 9.9999949999999e-1 {
-			x *= 10
-			xp10++
-		}
-		q, r := bankerRoundScaled(x, 100000)
-		dst = append(dst, byte('0'+q))
-		dst = appendFrac(dst, r, 5)
-		dst = append(dst, 'e', '-')
-		return appendExp(dst, xp10)
+	if math.IsInf(x, 0) {
+		return append(dst, "inf"...)
 	}
-	if x >= 999999.49999999 {
-		xp10 := 0
-		if x >= 9.9999949999999e15 {
-			if x >= 9.9999949999999e127 {
-				if x > 1.7976931348623157e308 {
-					return append(dst, "inf"...)
-				}
-				if x >= 9.9999949999999e255 {
-					x *= 1.0e-256
-					xp10 |= 256
-				} else {
-					x *= 1.0e-128
-					xp10 |= 128
-				}
-			}
-			if x >= 9.9999949999999e63 {
-				x *= 1.0e-64
-				xp10 |= 64
-			}
-			if x >= 9.9999949999999e31 {
-				x *= 1.0e-32
-				xp10 |= 32
-			}
-			if x >= 9.9999949999999e15 {
-				x *= 1.0e-16
-				xp10 |= 16
-			}
-		}
-		if x >= 9.9999949999999e7 {
-			x *= 1.0e-8
-			xp10 |= 8
-		}
-		if x >= 9.9999949999999e3 {
-			x *= 1.0e-4
-			xp10 |= 4
-		}
-		if x >= 9.9999949999999e1 {
-			x *= 1.0e-2
-			xp10 |= 2
-		}
-		if x >= 9.9999949999999e0 {
-			x *= 1.0e-1
-			xp10++
-		}
-		q, r := bankerRoundScaled(x, 100000)
-		dst = append(dst, byte('0'+q))
-		dst = appendFrac(dst, r, 5)
-		dst = append(dst, 'e', '+')
-		return appendExp(dst, xp10)
+	if x < 0x1p-1022 { // zero or subnormal
+		return append(dst, '0')
 	}
-	if x >= 0.99999949999999 {
-		return appendSo6(dst, x)
+	exp := int(math.Floor(math.Log10(x)))
+	digits := roundHalfEven(scale10(x, 5-exp))
+	// Log10 can land one off near powers of ten; rounding can carry.
+	for digits >= 1e6 {
+		exp++
+		digits = roundHalfEven(scale10(x, 5-exp))
 	}
-	// 6 significant digits after "0.", no less than ~0.0001.
-	dst = append(dst, '0', '.')
-	if x < 9.9999949999999e-3 {
-		x *= 100
-		dst = append(dst, '0', '0')
+	for digits < 1e5 {
+		exp--
+		digits = roundHalfEven(scale10(x, 5-exp))
 	}
-	if x < 9.9999949999999e-2 {
-		x *= 10
-		dst = append(dst, '0')
-	}
-	v := bankerRoundD(x * 1000000)
 	var buf [6]byte
 	for i := 5; i >= 0; i-- {
-		buf[i] = byte('0' + v%10)
-		v /= 10
+		buf[i] = byte('0' + digits%10)
+		digits /= 10
 	}
-	end := 6
-	for end > 0 && buf[end-1] == '0' {
-		end--
+	n := 6
+	for n > 1 && buf[n-1] == '0' {
+		n--
 	}
-	return append(dst, buf[:end]...)
-}
-
-func appendExp(dst []byte, xp10 int) []byte {
-	if xp10 >= 100 {
-		dst = append(dst, byte('0'+xp10/100))
-		xp10 %= 100
-	}
-	return append(dst, byte('0'+xp10/10), byte('0'+xp10%10))
-}
-
-// appendSo6 is plink2's dtoa_so6: 0.999995 <= x < 999999.5.
-func appendSo6(dst []byte, x float64) []byte {
-	var q, r uint32
-	var k int
+	sig := buf[:n]
 	switch {
-	case x < 9.9999949999999:
-		q, r = bankerRoundScaled(x, 100000)
-		k = 5
-	case x < 99.999949999999:
-		q, r = bankerRoundScaled(x, 10000)
-		k = 4
-	case x < 999.99949999999:
-		q, r = bankerRoundScaled(x, 1000)
-		k = 3
-	case x < 9999.9949999999:
-		q, r = bankerRoundScaled(x, 100)
-		k = 2
-	case x < 99999.949999999:
-		q, r = bankerRoundScaled(x, 10)
-		k = 1
+	case exp < -4 || exp >= 6:
+		dst = append(dst, sig[0])
+		if len(sig) > 1 {
+			dst = append(dst, '.')
+			dst = append(dst, sig[1:]...)
+		}
+		dst = append(dst, 'e')
+		if exp < 0 {
+			dst = append(dst, '-')
+			exp = -exp
+		} else {
+			dst = append(dst, '+')
+		}
+		if exp < 10 {
+			dst = append(dst, '0')
+		}
+		return appendUint(dst, exp)
+	case exp < 0:
+		dst = append(dst, "0."...)
+		for i := -1; i > exp; i-- {
+			dst = append(dst, '0')
+		}
+		return append(dst, sig...)
 	default:
-		return strconv.AppendUint(dst, uint64(bankerRoundD(x)), 10)
+		intDigits := exp + 1
+		for i := 0; i < intDigits; i++ {
+			if i < len(sig) {
+				dst = append(dst, sig[i])
+			} else {
+				dst = append(dst, '0')
+			}
+		}
+		if len(sig) > intDigits {
+			dst = append(dst, '.')
+			dst = append(dst, sig[intDigits:]...)
+		}
+		return dst
 	}
-	dst = strconv.AppendUint(dst, uint64(q), 10)
-	return appendFrac(dst, r, k)
+}
+
+// scale10 is x·10^k, with exact powers of ten where float64 has them.
+func scale10(x float64, k int) float64 {
+	switch {
+	case k >= 0 && k <= 22:
+		return x * math.Pow10(k)
+	case k < 0 && k >= -22:
+		return x / math.Pow10(-k)
+	case k > 0:
+		return x * math.Pow10(22) * math.Pow10(k-22)
+	default:
+		return x / math.Pow10(22) / math.Pow10(-k-22)
+	}
+}
+
+// roundHalfEven rounds v to an integer, halves (within halfTolerance) to
+// the even neighbour.
+func roundHalfEven(v float64) int {
+	f := math.Floor(v)
+	d := v - f
+	i := int(f)
+	switch {
+	case math.Abs(d-0.5) < halfTolerance:
+		if i%2 != 0 {
+			i++
+		}
+	case d > 0.5:
+		i++
+	}
+	return i
+}
+
+func appendUint(dst []byte, v int) []byte {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			break
+		}
+	}
+	return append(dst, b[i:]...)
 }
 
 // FormatG is AppendG to a string.

@@ -1,525 +1,249 @@
 package qc
 
-import "math"
+import (
+	"math"
+	"sort"
+	"sync/atomic"
+)
 
-// The Hardy–Weinberg exact tests below are ports of plink2's HweP and
-// HweXchrP (Wigginton, Cutler & Abecasis 2005 with Christopher Chang's
-// underflow-aware summation and mid-p option; Graffelman & Weir 2016 for
-// chrX), kept operation for operation so that p-values agree with plink2
-// to the last printed digit. plink2 licenses these two routines under GPL 2+.
+// Hardy–Weinberg exact tests, written from the published methods:
+//
+//   - Wigginton, Cutler & Abecasis (2005), "A note on exact tests of
+//     Hardy–Weinberg equilibrium", Am J Hum Genet 76:887. Given n genotyped
+//     individuals carrying a copies of one allele and b = 2n−a of the other,
+//     the probability of h heterozygotes is
+//     P(h) = 2^h n! a! b! / ((a−h)/2)! h! ((b−h)/2)! (2n)!,
+//     and consecutive terms (h and h+2) have the ratio
+//     P(h+2)/P(h) = (a−h)(b−h) / ((h+1)(h+2)).
+//     The p-value is the total probability of the tables no more likely than
+//     the observed one.
+//   - Graffelman & Moreno (2013), "The mid p-value in exact tests for
+//     Hardy–Weinberg equilibrium", Stat Appl Genet Mol Biol 12:433: the mid
+//     p-value counts the tables exactly as likely as the observed one at half
+//     weight.
+//   - Graffelman & Weir (2016), "Testing for Hardy–Weinberg equilibrium at
+//     biallelic genetic markers on the X chromosome", Heredity 116:558: with
+//     nf females and nm hemizygous males, the joint probability of m male
+//     copies and a female table with h heterozygotes, given the total count
+//     of the allele, factors as W(m)·P_f(h), where W(m) is the hypergeometric
+//     probability C(nm, m)·C(2nf, A−m)/C(2nf+nm, A) of the male/female split
+//     and P_f is the autosomal distribution above over the females.
+//
+// Probabilities are summed relative to a reference term so that nothing
+// overflows; two tables whose probabilities agree to within hweTieTolerance
+// (relative) are treated as equally likely, since exact ties (symmetric
+// tables) come out of floating-point arithmetic a few ulps apart.
 
 const (
-	smallEpsilon      = 0.00000000000005684341886080801486968994140625 // 2^-44
-	exactTestBias     = 0.00000000000000000000000010339757656912845935892608650874535669572651386260986328125
-	exactTestEpsilon2 = 0.0000000000009094947017729282379150390625 // 2^-40
+	// hweTieTolerance is the relative difference below which two table
+	// probabilities count as equal.
+	hweTieTolerance = 1e-9
+	// hweNegligible ends a walk once the terms left can add no more than
+	// this fraction of the tail sum: past the mode the ratio q of
+	// consecutive terms only falls (the distribution is log-concave), so
+	// the terms after r sum to less than r·q/(1−q) < r/(1−q).
+	hweNegligible = 1e-16
+	// hweRescale bounds relative terms before the sums are rescaled.
+	hweRescale = 0x1p900
 )
 
 // HweP is the exact Hardy–Weinberg test p-value for a biallelic variant
 // with the given heterozygote and homozygote counts; midp selects the
-// mid-p variant (Graffelman & Moreno 2013).
+// mid-p variant (Graffelman & Moreno 2013). With no genotypes the test has
+// one table: p is 1 (mid-p 0.5).
 func HweP(obsHets, obsHom1, obsHom2 int, midp bool) float64 {
-	obsHomc, obsHomr := obsHom1, obsHom2
-	if obsHom1 < obsHom2 {
-		obsHomc, obsHomr = obsHom2, obsHom1
+	n := obsHets + obsHom1 + obsHom2
+	a := 2*min(obsHom1, obsHom2) + obsHets // copies of the rarer allele
+	b := 2*n - a
+	h0 := obsHets
+
+	// Every term is kept relative to the observed table's probability,
+	// which is obs in the current units (1 until a rescale).
+	obs := 1.0
+	tail, ties, total := 1.0, 1.0, 1.0
+	rescale := func(r float64) float64 {
+		obs *= 1 / hweRescale
+		tail *= 1 / hweRescale
+		ties *= 1 / hweRescale
+		total *= 1 / hweRescale
+		return r * (1 / hweRescale)
 	}
-	rareCopies := int64(2*obsHomr + obsHets)
-	genotypes2 := int64(obsHets+obsHomc+obsHomr) * 2
-	if genotypes2 == 0 {
-		if midp {
-			return 0.5
-		}
-		return 1
-	}
-	tieCt := 1
-	currHetsT2 := float64(obsHets)
-	currHomrT2 := float64(obsHomr)
-	currHomcT2 := float64(obsHomc)
-	tailp := (1 - smallEpsilon) * exactTestBias
-	centerp := 0.0
-	lastp2 := tailp
-	lastp1 := tailp
-	if int64(obsHets)*genotypes2 > rareCopies*(genotypes2-rareCopies) {
-		// tail 1 = upper
-		for currHetsT2 > 1.5 {
-			currHomrT2++
-			currHomcT2++
-			lastp2 *= (currHetsT2 * (currHetsT2 - 1)) / (4 * currHomrT2 * currHomcT2)
-			currHetsT2 -= 2
-			if lastp2 < exactTestBias {
-				if lastp2 > (1-2*smallEpsilon)*exactTestBias {
-					tieCt++
+	// Walk away from the observed table, towards more heterozygotes
+	// (dir 2) and towards fewer (dir −2), with P(h±2)/P(h) as the ratio.
+	for _, dir := range [2]int{2, -2} {
+		r := obs
+		for h := h0; dir > 0 && h+2 <= a || dir < 0 && h >= 2; h += dir {
+			var ratio float64
+			if dir > 0 {
+				ratio = float64(a-h) * float64(b-h) / (float64(h+1) * float64(h+2))
+			} else {
+				ratio = float64(h) * float64(h-1) / (float64(a-h+2) * float64(b-h+2))
+			}
+			r *= ratio
+			if r > hweRescale {
+				r = rescale(r)
+			}
+			total += r
+			if r <= obs*(1+hweTieTolerance) {
+				tail += r
+				if r >= obs*(1-hweTieTolerance) {
+					ties += r
 				}
-				tailp += lastp2
+			}
+			if r == 0 || (ratio < 1 && r < tail*hweNegligible*(1-ratio)) {
 				break
 			}
-			centerp += lastp2
-			if centerp > math.MaxFloat64 {
-				return 0
-			}
-		}
-		if centerp == 0 && !midp {
-			return 1
-		}
-		for currHetsT2 > 1.5 {
-			currHomrT2++
-			currHomcT2++
-			lastp2 *= (currHetsT2 * (currHetsT2 - 1)) / (4 * currHomrT2 * currHomcT2)
-			currHetsT2 -= 2
-			pre := tailp
-			tailp += lastp2
-			if tailp <= pre {
-				break
-			}
-		}
-		currHetsT1 := float64(obsHets) + 2
-		currHomrT1 := float64(obsHomr)
-		currHomcT1 := float64(obsHomc)
-		for currHomrT1 > 0.5 {
-			lastp1 *= (4 * currHomrT1 * currHomcT1) / (currHetsT1 * (currHetsT1 - 1))
-			pre := tailp
-			tailp += lastp1
-			if tailp <= pre {
-				break
-			}
-			currHetsT1 += 2
-			currHomrT1--
-			currHomcT1--
-		}
-	} else {
-		// tail 1 = lower
-		for currHomrT2 > 0.5 {
-			currHetsT2 += 2
-			lastp2 *= (4 * currHomrT2 * currHomcT2) / (currHetsT2 * (currHetsT2 - 1))
-			currHomrT2--
-			currHomcT2--
-			if lastp2 < exactTestBias {
-				if lastp2 > (1-2*smallEpsilon)*exactTestBias {
-					tieCt++
-				}
-				tailp += lastp2
-				break
-			}
-			centerp += lastp2
-			if centerp > math.MaxFloat64 {
-				return 0
-			}
-		}
-		if centerp == 0 && !midp {
-			return 1
-		}
-		for currHomrT2 > 0.5 {
-			currHetsT2 += 2
-			lastp2 *= (4 * currHomrT2 * currHomcT2) / (currHetsT2 * (currHetsT2 - 1))
-			currHomrT2--
-			currHomcT2--
-			pre := tailp
-			tailp += lastp2
-			if tailp <= pre {
-				break
-			}
-		}
-		currHetsT1 := float64(obsHets)
-		currHomrT1 := float64(obsHomr)
-		currHomcT1 := float64(obsHomc)
-		for currHetsT1 > 1.5 {
-			currHomrT1++
-			currHomcT1++
-			lastp1 *= (currHetsT1 * (currHetsT1 - 1)) / (4 * currHomrT1 * currHomcT1)
-			pre := tailp
-			tailp += lastp1
-			if tailp <= pre {
-				break
-			}
-			currHetsT1 -= 2
 		}
 	}
-	if !midp {
-		return tailp / (tailp + centerp)
+	if midp {
+		tail -= ties / 2
 	}
-	return (tailp - ((1-smallEpsilon)*exactTestBias*0.5)*float64(tieCt)) / (tailp + centerp)
+	return tail / total
 }
 
-// hweXchrTailsum is plink2's HweXchrPTailsum.
-func hweXchrTailsum(highHetSide bool, baseProbp, savedHetsp, savedHom1p, savedHom2p *float64, tieCtp *int, totalp *float64) bool {
-	total := 0.0
-	curProb := *baseProbp
-	tmpHets := *savedHetsp
-	tmpHom1 := *savedHom1p
-	tmpHom2 := *savedHom2p
-	var tmpsHets, tmpsHom1, tmpsHom2 float64
-	if highHetSide {
-		if curProb > exactTestBias {
-			prevProb := tmpHom1 * tmpHom2
-			for prevProb > 0.5 {
-				tmpHets += 2
-				curProb *= (4 * prevProb) / (tmpHets * (tmpHets - 1))
-				tmpHom1--
-				tmpHom2--
-				if curProb <= exactTestBias {
-					break
-				}
-				prevProb = tmpHom1 * tmpHom2
-			}
-			*baseProbp = curProb
-			tmpsHets, tmpsHom1, tmpsHom2 = tmpHets, tmpHom1, tmpHom2
-		} else {
-			tmpsHets, tmpsHom1, tmpsHom2 = tmpHets, tmpHom1, tmpHom2
-			for {
-				prevProb := curProb
-				tmpHom1++
-				tmpHom2++
-				curProb *= (tmpHets * (tmpHets - 1)) / (4 * tmpHom1 * tmpHom2)
-				if curProb < prevProb {
-					return true
-				}
-				tmpHets -= 2
-				if curProb > (1-2*exactTestEpsilon2)*exactTestBias {
-					if curProb > (1-smallEpsilon)*exactTestBias {
-						break
-					}
-					*tieCtp++
-				}
-				total += curProb
-			}
-			prevProb := curProb
-			curProb = *baseProbp
-			*baseProbp = prevProb
-		}
-	} else {
-		if curProb > exactTestBias {
-			for tmpHets > 1.5 {
-				tmpHom1++
-				tmpHom2++
-				curProb *= (tmpHets * (tmpHets - 1)) / (4 * tmpHom1 * tmpHom2)
-				tmpHets -= 2
-				if curProb <= exactTestBias {
-					break
-				}
-			}
-			*baseProbp = curProb
-			tmpsHets, tmpsHom1, tmpsHom2 = tmpHets, tmpHom1, tmpHom2
-		} else {
-			tmpsHets, tmpsHom1, tmpsHom2 = tmpHets, tmpHom1, tmpHom2
-			for {
-				prevProb := curProb
-				tmpHets += 2
-				curProb *= (4 * tmpHom1 * tmpHom2) / (tmpHets * (tmpHets - 1))
-				if curProb < prevProb {
-					return true
-				}
-				tmpHom1--
-				tmpHom2--
-				if curProb > (1-2*exactTestEpsilon2)*exactTestBias {
-					if curProb > exactTestBias {
-						break
-					}
-					*tieCtp++
-				}
-				total += curProb
-			}
-			prevProb := curProb
-			curProb = *baseProbp
-			*baseProbp = prevProb
-		}
+// logFactorials holds log k! for k < len; it grows to the largest sample
+// seen and is shared read-only between goroutines.
+var logFactorials atomic.Pointer[[]float64]
+
+func logFactorialTable(n int) []float64 {
+	if t := logFactorials.Load(); t != nil && len(*t) > n {
+		return *t
 	}
-	*savedHetsp, *savedHom1p, *savedHom2p = tmpHets, tmpHom1, tmpHom2
-	if curProb > (1-2*exactTestEpsilon2)*exactTestBias {
-		if curProb > exactTestBias {
-			*totalp = 0
-			return false
-		}
-		*tieCtp++
+	t := make([]float64, max(n+1, 1024))
+	for k := range t {
+		t[k], _ = math.Lgamma(float64(k) + 1)
 	}
-	if highHetSide {
-		for {
-			prev := total
-			total += curProb
-			if total <= prev {
-				break
-			}
-			tmpsHets += 2
-			curProb *= (4 * tmpsHom1 * tmpsHom2) / (tmpsHets * (tmpsHets - 1))
-			tmpsHom1--
-			tmpsHom2--
-		}
-	} else {
-		for {
-			prev := total
-			total += curProb
-			if total <= prev {
-				break
-			}
-			tmpsHom1++
-			tmpsHom2++
-			curProb *= (tmpsHets * (tmpsHets - 1)) / (4 * tmpsHom1 * tmpsHom2)
-			tmpsHets -= 2
-		}
-	}
-	*totalp = total
-	return false
+	logFactorials.Store(&t)
+	return t
 }
 
-// hweFirstRow is plink2's HweFirstRow; it reports true when p is 0.
-type firstRow struct {
-	tailp, centerp                           float64
-	tieCt                                    int
-	baseProbl, baseProbr                     float64
-	lhets, lhoma, lhomb, rhets, rhoma, rhomb float64
+// xchrTables is the set of chrX tables with a given allele total: m male
+// copies and, among the nf females, h heterozygotes; a = total−m female
+// copies, x = (a−h)/2 homozygotes for the allele, y = nf−x−h for the other.
+// By Graffelman & Weir,
+// P(m, h) = A! B! nf! nm! 2^h / (m! (nm−m)! x! h! y! (2nf+nm)!)
+// with A, B the totals of the two alleles.
+type xchrTables struct {
+	nf, nm, total int
+	lf            []float64
+	logK          float64
 }
 
-func hweFirstRow(hetab, homa, homb float64, fr *firstRow) bool {
-	curProb := (1 - exactTestEpsilon2) * exactTestBias
-	tailp := curProb
-	centerp := 0.0
-	tieCt := 1
-	tmpHets := hetab
-	if hetab*hetab > 4*homa*homb {
-		fr.baseProbr = curProb
-		fr.rhets, fr.rhoma, fr.rhomb = hetab, homa, homb
-		tmpHoma, tmpHomb := homa, homb
-		for tmpHets > 1.5 {
-			tmpHoma++
-			tmpHomb++
-			curProb *= (tmpHets * (tmpHets - 1)) / (4 * tmpHoma * tmpHomb)
-			tmpHets -= 2
-			if curProb < exactTestBias {
-				if curProb > (1-2*exactTestEpsilon2)*exactTestBias {
-					tieCt++
-				}
-				tailp += curProb
-				break
-			}
-			centerp += curProb
-			if centerp > math.MaxFloat64 {
-				return true
-			}
-		}
-		fr.lhets, fr.lhoma, fr.lhomb = tmpHets, tmpHoma, tmpHomb
-		fr.baseProbl = curProb
-		for tmpHets > 1.5 {
-			tmpHoma++
-			tmpHomb++
-			curProb *= (tmpHets * (tmpHets - 1)) / (4 * tmpHoma * tmpHomb)
-			tmpHets -= 2
-			pre := tailp
-			tailp += curProb
-			if tailp <= pre {
-				break
-			}
-		}
-		tmpHets, tmpHoma, tmpHomb = hetab, homa, homb
-		curProb = fr.baseProbr
-		for {
-			tmpHets += 2
-			curProb *= (4 * tmpHoma * tmpHomb) / (tmpHets * (tmpHets - 1))
-			pre := tailp
-			tailp += curProb
-			if tailp <= pre {
-				break
-			}
-			tmpHoma--
-			tmpHomb--
-		}
-	} else {
-		fr.baseProbl = curProb
-		fr.lhets, fr.lhoma, fr.lhomb = hetab, homa, homb
-		tmpHoma, tmpHomb := homa, homb
-		var quarterNumer float64
-		for {
-			quarterNumer = tmpHoma * tmpHomb
-			if quarterNumer <= 0.5 {
-				break
-			}
-			tmpHets += 2
-			curProb *= (4 * quarterNumer) / (tmpHets * (tmpHets - 1))
-			tmpHoma--
-			tmpHomb--
-			if curProb < exactTestBias {
-				// plink2 writes this bound as (1 - (2ε)·bias), which is
-				// always true; kept for identical tie counts.
-				if curProb > (1 - (2*exactTestEpsilon2)*exactTestBias) {
-					tieCt++
-				}
-				tailp += curProb
-				quarterNumer = tmpHoma * tmpHomb
-				break
-			}
-			centerp += curProb
-			if centerp > math.MaxFloat64 {
-				return true
-			}
-		}
-		fr.rhets, fr.rhoma, fr.rhomb = tmpHets, tmpHoma, tmpHomb
-		fr.baseProbr = curProb
-		for quarterNumer > 0.5 {
-			tmpHets += 2
-			curProb *= (4 * quarterNumer) / (tmpHets * (tmpHets - 1))
-			tmpHoma--
-			tmpHomb--
-			pre := tailp
-			tailp += curProb
-			if tailp <= pre {
-				break
-			}
-			quarterNumer = tmpHoma * tmpHomb
-		}
-		tmpHets, tmpHoma, tmpHomb = hetab, homa, homb
-		curProb = fr.baseProbl
-		for tmpHets > 1.5 {
-			tmpHoma++
-			tmpHomb++
-			curProb *= (tmpHets * (tmpHets - 1)) / (4 * tmpHoma * tmpHomb)
-			pre := tailp
-			tailp += curProb
-			if tailp <= pre {
-				break
-			}
-			tmpHets -= 2
-		}
-	}
-	fr.tailp, fr.centerp, fr.tieCt = tailp, centerp, tieCt
-	return false
+func (t *xchrTables) logP(m, h int) float64 {
+	a := t.total - m
+	x := (a - h) / 2
+	y := t.nf - x - h
+	return t.logK + float64(h)*math.Ln2 - t.lf[m] - t.lf[t.nm-m] - t.lf[x] - t.lf[h] - t.lf[y]
+}
+
+// logW is log of the probability of m male copies, summed over female tables:
+// C(nm, m)·C(2nf, a)/C(2nf+nm, total).
+func (t *xchrTables) logW(m int) float64 {
+	a, nt := t.total-m, 2*t.nf+t.nm
+	lf := t.lf
+	return lf[t.nm] - lf[m] - lf[t.nm-m] + lf[2*t.nf] - lf[a] - lf[2*t.nf-a] -
+		(lf[nt] - lf[t.total] - lf[nt-t.total])
 }
 
 // HweXchrP is the exact Hardy–Weinberg test for a chrX variant jointly over
-// female genotypes and male allele counts (Graffelman & Weir 2016), as
-// plink2 computes it. male1/male2 are hemizygous males carrying allele 1/2.
+// female genotypes and male allele counts (Graffelman & Weir 2016): the
+// p-value sums the probabilities of all (male count, female table) pairs
+// with the observed allele total that are no more likely than the observed
+// pair. male1/male2 are hemizygous males carrying allele 1/2; midp selects
+// the mid-p variant.
+//
+// The column of each male count m holds the female tables with a = total−m
+// copies; its mass is the hypergeometric W(m), and within it the table
+// probabilities rise to one mode and fall again. So a column lighter than
+// the observed table is wholly in the tail, and in any other column the
+// tail is the two runs beyond where the probability drops below the
+// observed one, found by bisection on the log probabilities and summed
+// outwards until the terms no longer matter.
 func HweXchrP(femaleHets, femaleHom1, femaleHom2, male1, male2 int, midp bool) float64 {
-	if male1 == 0 && male2 == 0 {
-		return HweP(femaleHets, femaleHom1, femaleHom2, midp)
-	}
-	curFemaleHetd := float64(femaleHets)
-	curFemaleHom1d := float64(femaleHom1)
-	curFemaleHom2d := float64(femaleHom2)
-	n1 := curFemaleHetd + 2*curFemaleHom1d
-	n2 := curFemaleHetd + 2*curFemaleHom2d
-	var fr firstRow
-	if hweFirstRow(curFemaleHetd, curFemaleHom1d, curFemaleHom2d, &fr) {
-		return 0
-	}
-	tailp, centerp, tieCt := fr.tailp, fr.centerp, fr.tieCt
-	origRowProb := tailp + centerp
-	n1 += float64(male1)
-	n2 += float64(male2)
-	for male1Decreasing := 0; male1Decreasing != 2; male1Decreasing++ {
-		curMale1 := float64(male1)
-		curMale2 := float64(male2)
-		rowProb := origRowProb
-		curLhets, curLhom1, curLhom2 := fr.lhets, fr.lhoma, fr.lhomb
-		curRhets, curRhom1, curRhom2 := fr.rhets, fr.rhoma, fr.rhomb
-		baseProbl, baseProbr := fr.baseProbl, fr.baseProbr
-		var iterCt int
-		if male1Decreasing == 1 {
-			iterCt = 2*femaleHom2 + femaleHets
-			if iterCt > male1 {
-				iterCt = male1
+	nf := femaleHets + femaleHom1 + femaleHom2
+	nm := male1 + male2
+	total := 2*femaleHom1 + femaleHets + male1
+	nt := 2*nf + nm
+	t := xchrTables{nf: nf, nm: nm, total: total, lf: logFactorialTable(nt)}
+	lf := t.lf
+	t.logK = lf[total] + lf[nt-total] + lf[nf] + lf[nm] - lf[nt]
+	logObs := t.logP(male1, femaleHets)
+	tolUp := math.Log1p(hweTieTolerance)
+
+	// Probabilities in units of the observed table's.
+	sum, ties := 0.0, 0.0
+	for m := max(0, total-2*nf); m <= min(nm, total); m++ {
+		lw := t.logW(m) - logObs
+		if lw < -tolUp {
+			// No table in the column is as likely as the observed one.
+			if lw > -40 {
+				sum += math.Exp(lw)
 			}
-		} else {
-			iterCt = 2*femaleHom1 + femaleHets
-			if iterCt > male2 {
-				iterCt = male2
+			continue
+		}
+		a := total - m
+		b := 2*nf - a
+		lo, hi := a%2, min(a, b)
+		up := func(h int) float64 { // P(m, h+2)/P(m, h)
+			return float64(a-h) * float64(b-h) / (float64(h+1) * float64(h+2))
+		}
+		down := func(h int) float64 { // P(m, h−2)/P(m, h)
+			return float64(h) * float64(h-1) / (float64(a-h+2) * float64(b-h+2))
+		}
+		mode := lo
+		if nf > 0 {
+			mode = int(float64(a) * float64(b) / float64(max(2*nf-1, 1)))
+		}
+		mode = max(lo, min(hi, mode))
+		mode -= (mode - lo) % 2
+		for mode+2 <= hi && up(mode) > 1 {
+			mode += 2
+		}
+		for mode-2 >= lo && down(mode) > 1 {
+			mode -= 2
+		}
+		in := func(h int) bool { return t.logP(m, h)-logObs <= tolUp }
+		// First table at or above the mode in the tail, and the first
+		// below it; in(h) is monotone on each side of the mode.
+		cu := bisectParity(mode, hi, in)
+		cl := bisectParity(lo, mode-2, func(h int) bool { return !in(h) }) - 2
+		add := func(start, stop, dir int, ratio func(int) float64) {
+			if dir > 0 && start > stop || dir < 0 && start < stop {
+				return
+			}
+			v := math.Exp(t.logP(m, start) - logObs)
+			for h := start; ; h += dir {
+				sum += v
+				if v >= 1-hweTieTolerance {
+					ties += v
+				}
+				if h == stop {
+					return
+				}
+				r := ratio(h)
+				v *= r
+				if v == 0 || (r < 1 && v < hweNegligible*(1-r)) { // the tail sum is at least 1
+					return
+				}
 			}
 		}
-		for iter := 0; iter != iterCt; iter++ {
-			if male1Decreasing == 1 {
-				oldMale1 := curMale1
-				oldFemale2 := n2 - curMale2
-				curMale2++
-				curMale1--
-				rowProb *= (oldMale1 * oldFemale2) / (curMale2 * (n1 - curMale1))
-				if curLhets != 0 {
-					curLhom1++
-					baseProbl *= (oldMale1 * curLhets) / (2 * curMale2 * curLhom1)
-					curLhets--
-				} else {
-					curLhets++
-					baseProbl *= (2 * oldMale1 * curLhom2) / (curMale2 * curLhets)
-					curLhom2--
-				}
-			} else {
-				oldMale2 := curMale2
-				oldFemale1 := n1 - curMale1
-				curMale1++
-				curMale2--
-				rowProb *= (oldMale2 * oldFemale1) / (curMale1 * (n2 - curMale2))
-				if curLhets != 0 {
-					curLhom2++
-					baseProbl *= (oldMale2 * curLhets) / (2 * curMale1 * curLhom2)
-					curLhets--
-				} else {
-					curLhets++
-					baseProbl *= (2 * oldMale2 * curLhom1) / (curMale1 * curLhets)
-					curLhom1--
-				}
-			}
-			var tailIncr1 float64
-			if hweXchrTailsum(false, &baseProbl, &curLhets, &curLhom1, &curLhom2, &tieCt, &tailIncr1) {
-				curFemale1 := n1 - curMale1
-				curFemale2 := n2 - curMale2
-				if male1Decreasing == 1 {
-					for {
-						pre := tailp
-						tailp += rowProb
-						if tailp == pre {
-							break
-						}
-						curMale2++
-						curFemale1++
-						rowProb *= (curMale1 * curFemale2) / (curMale2 * curFemale1)
-						curMale1--
-						curFemale2--
-					}
-				} else {
-					for {
-						pre := tailp
-						tailp += rowProb
-						if tailp == pre {
-							break
-						}
-						curMale1++
-						curFemale2++
-						rowProb *= (curMale2 * curFemale1) / (curMale1 * curFemale2)
-						curMale2--
-						curFemale1--
-					}
-				}
-				break
-			}
-			tailp += tailIncr1
-			if male1Decreasing == 1 {
-				oldMale1 := curMale1 + 1
-				if curRhom2 != 0 {
-					curRhets++
-					baseProbr *= (2 * oldMale1 * curRhom2) / (curMale2 * curRhets)
-					curRhom2--
-				} else {
-					curRhom1++
-					baseProbr *= (oldMale1 * curRhets) / (2 * curMale2 * curRhom1)
-					curRhets--
-				}
-			} else {
-				oldMale2 := curMale2 + 1
-				if curRhom1 != 0 {
-					curRhets++
-					baseProbr *= (2 * oldMale2 * curRhom1) / (curMale1 * curRhets)
-					curRhom1--
-				} else {
-					curRhom2++
-					baseProbr *= (oldMale2 * curRhets) / (2 * curMale1 * curRhom2)
-					curRhets--
-				}
-			}
-			tailIncr2 := 0.0
-			hweXchrTailsum(true, &baseProbr, &curRhets, &curRhom1, &curRhom2, &tieCt, &tailIncr2)
-			tailp += tailIncr2
-			centerp += rowProb - tailIncr1 - tailIncr2
-			if centerp > math.MaxFloat64 {
-				return 0
-			}
-		}
+		add(cu, hi, 2, up)
+		add(cl, lo, -2, down)
 	}
-	if !midp {
-		return tailp / (tailp + centerp)
+	if midp {
+		sum -= ties / 2
 	}
-	return (tailp - ((1-exactTestEpsilon2)*exactTestBias*0.5)*float64(tieCt)) / (tailp + centerp)
+	return math.Min(1, sum*math.Exp(logObs))
+}
+
+// bisectParity returns the smallest h in lo, lo+2, …, hi with pred(h),
+// where pred is false then true along that sequence, or hi+2 if none.
+func bisectParity(lo, hi int, pred func(int) bool) int {
+	if hi < lo {
+		return lo
+	}
+	// index i stands for lo+2i
+	n := (hi-lo)/2 + 1
+	i := sort.Search(n, func(i int) bool { return pred(lo + 2*i) })
+	return lo + 2*i
 }

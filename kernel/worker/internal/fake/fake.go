@@ -1,4 +1,4 @@
-// Package fake is a stand-in for enclave-worker that speaks sandbox/rpc on
+// Package fake is a stand-in for enclave-worker that speaks rpc on
 // fds 3 and 4 and runs a tiny command language instead of Go, so the
 // kernel's executor and protocol can be tested without yaegi. Test-only;
 // untrusted-worker side of the boundary.
@@ -21,7 +21,7 @@ import (
 	"sync"
 	"time"
 
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // Main runs the fake worker until its pipe closes.

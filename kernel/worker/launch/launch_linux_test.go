@@ -19,8 +19,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"enclave/rpc"
 	"enclave/sandbox/confine"
-	"enclave/sandbox/rpc"
 )
 
 // The test binary doubles as a stand-in worker: started with the marker

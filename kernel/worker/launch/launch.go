@@ -9,7 +9,7 @@ import (
 	"sync"
 	"syscall"
 
-	"enclave/sandbox/rpc"
+	"enclave/rpc"
 )
 
 // Config says which worker binary to start and how. The zero value of every
