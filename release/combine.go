@@ -42,48 +42,80 @@ type atomSplit struct {
 	in    [][]bool
 }
 
+// atoms is a partition of the persons of a family of sets into atoms:
+// bms[j] are atom j's persons, in[i][j] whether atom j lies in set i. Its
+// bitmaps are never changed in place, so a copy of the slices is a copy.
+type atoms struct {
+	bms []*roaring.Bitmap
+	in  [][]bool
+}
+
+// refine adds set s to the family, splitting the atoms it cuts; it
+// returns false, leaving a unchanged, when that would make more than
+// maxAtoms atoms.
+func (a *atoms) refine(s *roaring.Bitmap) bool {
+	var next []*roaring.Bitmap
+	var origin []int // atom each new atom came from
+	var inside []bool
+	covered := s.Clone()
+	for j, at := range a.bms {
+		both := roaring.And(at, s)
+		if !both.IsEmpty() {
+			next, origin, inside = append(next, both), append(origin, j), append(inside, true)
+			covered.AndNot(both)
+		}
+		if both.GetCardinality() < at.GetCardinality() {
+			next, origin, inside = append(next, roaring.AndNot(at, s)), append(origin, j), append(inside, false)
+		}
+	}
+	if !covered.IsEmpty() { // persons in no earlier set
+		next, origin, inside = append(next, covered), append(origin, -1), append(inside, true)
+	}
+	if len(next) > maxAtoms {
+		return false
+	}
+	in := make([][]bool, 0, len(a.in)+1)
+	for _, old := range a.in {
+		row := make([]bool, len(next))
+		for j, o := range origin {
+			row[j] = o >= 0 && old[o]
+		}
+		in = append(in, row)
+	}
+	a.bms, a.in = next, append(in, inside)
+	return true
+}
+
+// split is the atoms' sizes and membership, with the rows reordered so
+// that set last comes first (revealsSmall's new set).
+func (a *atoms) split(last int) atomSplit {
+	sp := atomSplit{sizes: make([]int64, len(a.bms))}
+	for j, b := range a.bms {
+		sp.sizes[j] = int64(b.GetCardinality())
+	}
+	sp.in = append(sp.in, a.in[last])
+	for i, row := range a.in {
+		if i != last {
+			sp.in = append(sp.in, row)
+		}
+	}
+	return sp
+}
+
 // splitAtoms refines the union of sets into atoms, adding sets in order
-// and stopping before a set that would make more than maxAtoms atoms; it
-// returns the split and how many sets it took.
+// and leaving out a set that would make more than maxAtoms atoms; it
+// returns the split (rows in the order taken) and how many sets it took.
 func splitAtoms(sets []*roaring.Bitmap) (atomSplit, int) {
-	var atoms []*roaring.Bitmap
-	var in [][]bool // per set, per atom
+	var a atoms
 	taken := 0
 	for _, s := range sets {
-		var next []*roaring.Bitmap
-		var origin []int // atom each new atom came from
-		var inside []bool
-		covered := s.Clone()
-		for j, a := range atoms {
-			both := roaring.And(a, s)
-			if !both.IsEmpty() {
-				next, origin, inside = append(next, both), append(origin, j), append(inside, true)
-				covered.AndNot(both)
-			}
-			if both.GetCardinality() < a.GetCardinality() {
-				next, origin, inside = append(next, roaring.AndNot(a, s)), append(origin, j), append(inside, false)
-			}
+		if a.refine(s) {
+			taken++
 		}
-		if !covered.IsEmpty() { // persons in no earlier set
-			next, origin, inside = append(next, covered), append(origin, -1), append(inside, true)
-		}
-		if len(next) > maxAtoms {
-			break
-		}
-		for i := range in {
-			row := make([]bool, len(next))
-			for j, o := range origin {
-				row[j] = o >= 0 && in[i][o]
-			}
-			in[i] = row
-		}
-		in = append(in, inside)
-		atoms = next
-		taken++
 	}
-	sp := atomSplit{sizes: make([]int64, len(atoms)), in: in}
-	for j, a := range atoms {
-		sp.sizes[j] = int64(a.GetCardinality())
+	sp := a.split(0)
+	if len(a.in) > 0 {
+		sp.in = a.in
 	}
 	return sp, taken
 }

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -160,4 +161,35 @@ func TestLinearDifferencingOldTotal(t *testing.T) {
 	if m.Status != spec.Difference {
 		t.Errorf("M after an old total: %q, want difference (5 of unknown sex)", m.Status)
 	}
+}
+
+// BenchmarkLinearAudit: results of ten counts judged against a full window of recent
+// releases, each a cohort of about 100,000 of a million persons cut by
+// age band and sex, sets already built (the per-cell cost after the first).
+func BenchmarkLinearAudit(b *testing.B) {
+	h := openHistory(b, filepath.Join(b.TempDir(), "h"), "s1")
+	f := newFakeSets()
+	for i := 0; i < auditWindow+auditLargest; i++ {
+		lo := uint32(i%8) * 100000
+		bm := roaring.New()
+		for p := lo; p < lo+100000; p++ {
+			if p%uint32(2+i%3) == 0 {
+				bm.Add(p)
+			}
+		}
+		judgeCells(b, Defaults(), h, f, f.addSet(plan(fmt.Sprint("r", i)), bm))
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// A result of 10 cells: the history's atoms are split once.
+		var cells []*Cell
+		for k := 0; k < 10; k++ {
+			lo := uint32(50000 + 70000*k)
+			cells = append(cells, f.add(plan(fmt.Sprint("new", i, "/", k)), lo, lo+60000))
+		}
+		if err := Defaults().Judge(context.Background(), &Decision{Cells: cells}, h, f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10)/1e6, "ms/cell")
 }

@@ -63,6 +63,10 @@ type History struct {
 	seen  map[string]bool
 	parts map[string]*partitionState // by Partition.Group
 	cache *setCache
+	// base is the atoms of the sets of the audit window of the first
+	// baseLen records (see combined).
+	base    *atoms
+	baseLen int
 }
 
 // OpenHistory opens (creating if needed, mode 0600) the history file at
@@ -410,21 +414,17 @@ func (h *History) nested(ctx context.Context, c *Cell, earlier []*Cell, limit in
 }
 
 // combined reports whether c, with the same result's earlier released
-// cells and the workspace's most recent releases, lets a small group be
-// computed by adding and subtracting counts (see combine.go).
+// cells and the workspace's recent and largest releases, lets a small
+// group be computed by adding and subtracting counts (see combine.go).
+// The atoms of the history's sets are kept while the history is
+// unchanged, so each cell of a result splits them only by its own sets.
 func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit int64, sets SetSource) (bool, error) {
-	plans := [][]byte{c.Plan}
+	var plans [][]byte
 	seen := map[string]bool{string(c.Plan): true}
 	add := func(plan []byte) {
 		if !seen[string(plan)] {
 			seen[string(plan)] = true
 			plans = append(plans, plan)
-		}
-	}
-	for i, n := len(earlier)-1, 0; i >= 0 && n < auditSameCell; i-- {
-		if e := earlier[i]; !e.Suppressed() && e.Plan != nil && e.Persons > 0 {
-			add(e.Plan)
-			n++
 		}
 	}
 	for i, n := len(h.recs)-1, 0; i >= 0 && n < auditWindow; i-- {
@@ -436,19 +436,45 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 	for j := len(h.order) - 1; j >= 0 && j >= len(h.order)-auditLargest; j-- {
 		add(h.recs[h.order[j]].Plan)
 	}
-	if len(plans) < 3 { // pairs are the nested check's
+	fromHistory := len(plans)
+	for i, n := len(earlier)-1, 0; i >= 0 && n < auditSameCell; i-- {
+		if e := earlier[i]; !e.Suppressed() && e.Plan != nil && e.Persons > 0 {
+			add(e.Plan)
+			n++
+		}
+	}
+	if len(plans) < 2 { // pairs are the nested check's
 		return false, nil
 	}
-	bms := make([]*roaring.Bitmap, len(plans))
-	for i, p := range plans {
-		b, err := h.cache.get(ctx, sets, p)
-		if err != nil {
+	build := func(plans [][]byte, a *atoms) error {
+		for _, p := range plans {
+			b, err := h.cache.get(ctx, sets, p)
+			if err != nil {
+				return err
+			}
+			a.refine(b)
+		}
+		return nil
+	}
+	if h.base == nil || h.baseLen != len(h.recs) {
+		var a atoms
+		if err := build(plans[:fromHistory], &a); err != nil {
 			return false, err
 		}
-		bms[i] = b
+		h.base, h.baseLen = &a, len(h.recs)
 	}
-	sp, _ := splitAtoms(bms)
-	return revealsSmall(sp, limit), nil
+	a := *h.base
+	if err := build(plans[fromHistory:], &a); err != nil {
+		return false, err
+	}
+	mine, err := h.cache.get(ctx, sets, c.Plan)
+	if err != nil {
+		return false, err
+	}
+	if !a.refine(mine) {
+		return false, nil // beyond the audit's bound: the nested check stands
+	}
+	return revealsSmall(a.split(len(a.in)-1), limit), nil
 }
 
 // setCache keeps recently built person sets by plan.
