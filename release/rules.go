@@ -388,15 +388,18 @@ func (p Policy) SpecCell(c *Cell) spec.Cell {
 		return spec.Cell{Text: p.MarkerFor(c), Status: c.Status}
 	}
 	text := formatValue(c.Stat, c.Value, c.Digits)
-	v := shownValue(text)
+	v := c.Value
+	if c.Stat == Mean || c.Stat == Quantile {
+		v = shownValue(text)
+	}
 	return spec.Cell{Text: text, Value: &v}
 }
 
-// shownValue is the number a released text shows. A cell's code gets
-// this, never the value before rounding: the hidden digits of a mean
-// times its rows are a sum, and two such sums over row sets differing by
-// a few rows (the same persons, another date range) give those rows'
-// values.
+// shownValue is the number a released text shows. For means, standard
+// deviations and quantiles a cell's code gets this, never the value
+// before rounding: the hidden digits of a mean times its rows are a sum,
+// and two such sums over row sets differing by a few rows (the same
+// persons, another date range) give those rows' values.
 func shownValue(text string) float64 {
 	v, err := strconv.ParseFloat(strings.NewReplacer(",", "", "%", "").Replace(text), 64)
 	if err != nil {

@@ -501,7 +501,7 @@ func TestSpecCellValueIsTheShownValue(t *testing.T) {
 		{Cell{Stat: Mean, Value: 5.6351234, Persons: 2123}, "5.6", 5.6},
 		{Cell{Stat: Mean, Value: 5.6351234, Persons: 2123, Digits: 3}, "5.635", 5.635},
 		{Cell{Stat: Count, Value: 6270, Persons: 2123}, "6,270", 6270},
-		{Cell{Stat: Percent, Value: 61.2571, Persons: 2123, Denom: 3000}, "61.3%", 61.3},
+		{Cell{Stat: Quantile, Value: 61.2571, Persons: 2123, Tail: 0.5}, "61.3", 61.3},
 		{Cell{Stat: Mean, Value: 2.5e-7, Persons: 2123}, "2.5e-07", 2.5e-7},
 	}
 	for _, tt := range tests {
