@@ -2,8 +2,9 @@ package sqlagg
 
 import (
 	"encoding/json"
-	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -1319,8 +1320,9 @@ func (c *checker) plainAggregate(name string, m map[string]any, x *ectx) error {
 	for i, ch := range children {
 		if quantileFuncs[name] && i == 1 {
 			p, ok := constFloat(ch)
-			if !ok || p < 0 || p > 1 {
-				return refuse("quantile", "the quantile of %s must be a number between 0 and 1", name)
+			if !ok || p <= 0 || p >= 1 {
+				// p = 0 and p = 1 are the minimum and maximum.
+				return refuse("quantile", "the quantile of %s must be one number strictly between 0 and 1 (0 and 1 are the minimum and maximum)", name)
 			}
 			x.tail = tailOf(x.tail, p)
 			continue
@@ -1343,7 +1345,9 @@ func tailOf(cur, p float64) float64 {
 	return cur
 }
 
-// constFloat reads a numeric constant.
+// constFloat reads a numeric constant. DuckDB's parse tree writes a decimal
+// literal such as 0.25 as a DECIMAL value holding the unscaled integer (25)
+// with the scale (2) in its type.
 func constFloat(v any) (float64, bool) {
 	m := asMap(v)
 	if str(m, "class") == "CAST" {
@@ -1352,18 +1356,38 @@ func constFloat(v any) (float64, bool) {
 	if str(m, "class") != "CONSTANT" {
 		return 0, false
 	}
-	switch t := obj(m, "value")["value"].(type) {
-	case json.Number:
-		f, err := t.Float64()
-		return f, err == nil
-	case float64:
-		return t, true
-	case string:
-		var f float64
-		_, err := fmt.Sscan(t, &f)
-		return f, err == nil
+	val := obj(m, "value")
+	if flag(val, "is_null") {
+		return 0, false
 	}
-	return 0, false
+	var f float64
+	switch t := val["value"].(type) {
+	case json.Number:
+		x, err := strconv.ParseFloat(string(t), 64)
+		if err != nil {
+			return 0, false
+		}
+		f = x
+	default:
+		return 0, false
+	}
+	typ := obj(val, "type")
+	switch str(typ, "id") {
+	case "DECIMAL":
+		scale, ok := asInt(obj(typ, "type_info")["scale"])
+		if !ok || scale < 0 || scale > 38 {
+			return 0, false
+		}
+		f /= math.Pow10(scale)
+	case "DOUBLE", "FLOAT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT",
+		"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT":
+	default:
+		return 0, false
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
 }
 
 // groupKey accepts a grouping expression only when it is a category: a

@@ -448,3 +448,52 @@ func TestRewriteContextCancelled(t *testing.T) {
 		t.Fatal("want an error for a cancelled context")
 	}
 }
+
+// TestQuantileArgument: a released quantile must be strictly inside (0, 1)
+// (0 and 1 are the minimum and maximum), decimal literals are read with
+// their scale, and Tail is min(p, 1−p) over the item's quantiles.
+func TestQuantileArgument(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		sql  string
+		rule string  // "" when accepted
+		tail float64 // of the first item, when accepted
+	}{
+		{"p = 0 is the minimum", `SELECT quantile_cont(year_of_birth, 0) FROM person`, "quantile", 0},
+		{"p = 1 is the maximum", `SELECT quantile_cont(year_of_birth, 1) FROM person`, "quantile", 0},
+		{"p = 0.0 decimal", `SELECT quantile_disc(year_of_birth, 0.0) FROM person`, "quantile", 0},
+		{"p = 1.00 decimal", `SELECT quantile_disc(year_of_birth, 1.00) FROM person`, "quantile", 0},
+		{"p = 1.5", `SELECT quantile_cont(year_of_birth, 1.5) FROM person`, "quantile", 0},
+		{"negative p", `SELECT quantile_cont(year_of_birth, -0.5) FROM person`, "quantile", 0},
+		{"p = 0e0 double", `SELECT quantile(year_of_birth, 0e0) FROM person`, "quantile", 0},
+		{"p is NULL", `SELECT quantile_cont(year_of_birth, NULL) FROM person`, "quantile", 0},
+		{"list of quantiles", `SELECT quantile_cont(year_of_birth, [0.25, 0.75]) FROM person`, "quantile", 0},
+		{"p = 0.5", `SELECT quantile_cont(year_of_birth, 0.5) FROM person`, "", 0.5},
+		{"p = 0.75", `SELECT quantile_cont(year_of_birth, 0.75) FROM person`, "", 0.25},
+		{"p = 0.25 disc", `SELECT quantile_disc(year_of_birth, 0.25) FROM person`, "", 0.25},
+		{"p = 0.01", `SELECT quantile(year_of_birth, 0.01) FROM person`, "", 0.01},
+		{"p = 0.90 scale 2", `SELECT quantile(year_of_birth, 0.90) FROM person`, "", 0.1},
+		{"two quantiles in one item", `SELECT quantile_cont(year_of_birth, 0.9) - quantile_cont(year_of_birth, 0.3) FROM person`, "", 0.1},
+		{"median", `SELECT median(year_of_birth) FROM person`, "", 0.5},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Rewrite(ctx, db, tc.sql, testSchema)
+			if tc.rule != "" {
+				var re *RefusalError
+				if !errors.As(err, &re) || re.Rule != tc.rule {
+					t.Fatalf("got %v, want refusal %q", err, tc.rule)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if got := p.Items[0].Tail; got < tc.tail-1e-12 || got > tc.tail+1e-12 {
+				t.Errorf("Tail = %v, want %v", got, tc.tail)
+			}
+		})
+	}
+}
