@@ -1175,13 +1175,18 @@ func (c *checker) topSelect(n map[string]any) (*topResult, error) {
 		// given value.
 		return nil, refuse("having", "HAVING is not accepted: it filters groups by their aggregates, which reveals hidden counts; filter rows with WHERE")
 	}
-	for _, mv := range arr(n, "modifiers") {
-		if str(asMap(mv), "type") == "ORDER_MODIFIER" && c.hasAggregate(mv) {
-			return nil, refuse("order", "ORDER BY an aggregate is not accepted: the order of hidden counts tells about them; order by the grouping columns")
-		}
-	}
 	if err := c.walkModifiers(n, hx, true); err != nil {
 		return nil, err
+	}
+	for _, mv := range arr(n, "modifiers") {
+		if str(asMap(mv), "type") != "ORDER_MODIFIER" {
+			continue
+		}
+		for _, o := range arr(asMap(mv), "orders") {
+			if !orderByGroup(obj(asMap(o), "expression"), sel, kinds, groups) {
+				return nil, refuse("order", "ORDER BY is accepted only on grouping columns (by name, select alias or position): ordering by an aggregate, or by an alias or position of one, tells about hidden counts")
+			}
+		}
 	}
 	return &topResult{node: n, kinds: kinds, tails: tails, personOf: personOf}, nil
 }
@@ -1237,6 +1242,37 @@ func (c *checker) aggTree(v any, x *ectx) (Kind, bool, error) {
 		return kind, has, nil
 	}
 	return rowLevel()
+}
+
+// orderByGroup reports whether an ORDER BY expression of the released query
+// is one of its grouping keys. Like DuckDB, a bare name is first a select
+// alias and an integer constant a select position; otherwise the
+// expression must be a grouping select item or GROUP BY expression.
+func orderByGroup(e map[string]any, sel []any, kinds []Kind, groups []any) bool {
+	switch str(e, "class") {
+	case "CONSTANT":
+		p, ok := asInt(obj(e, "value")["value"])
+		return ok && p >= 1 && p <= len(kinds) && kinds[p-1] == KindGroup
+	case "COLUMN_REF":
+		if names := lowerNames(e); len(names) == 1 {
+			for i, it := range sel {
+				if a := strings.ToLower(str(asMap(it), "alias")); a != "" && a == names[0] {
+					return kinds[i] == KindGroup
+				}
+			}
+		}
+	}
+	for i, it := range sel {
+		if kinds[i] == KindGroup && (sameExpr(e, asMap(it)) || matchesGroup(e, -1, []any{it})) {
+			return true
+		}
+	}
+	for _, g := range groups {
+		if str(asMap(g), "class") != "CONSTANT" && (sameExpr(e, asMap(g)) || matchesGroup(e, -1, []any{g})) {
+			return true
+		}
+	}
+	return false
 }
 
 // matchesGroup reports whether select item i is one of the GROUP BY keys:

@@ -497,3 +497,41 @@ func TestQuantileArgument(t *testing.T) {
 		})
 	}
 }
+
+// TestOrderBy: the released query may be ordered only by its grouping keys;
+// an alias or position of an aggregate orders by a hidden count.
+func TestOrderBy(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	cases := []struct {
+		name, sql string
+		refused   bool
+	}{
+		{"alias of count", `SELECT gender_concept_id, count(*) AS n FROM person GROUP BY 1 ORDER BY n`, true},
+		{"alias of arithmetic on count", `SELECT gender_concept_id, floor(count(*) / 6) AS f FROM person GROUP BY 1 ORDER BY f DESC LIMIT 1`, true},
+		{"position of count", `SELECT gender_concept_id, count(*) FROM person GROUP BY 1 ORDER BY 2`, true},
+		{"count itself", `SELECT gender_concept_id, count(*) FROM person GROUP BY 1 ORDER BY count(*)`, true},
+		{"alias shadowing a column name", `SELECT gender_concept_id AS g, count(*) AS race_concept_id FROM person GROUP BY 1 ORDER BY race_concept_id`, true},
+		{"ORDER BY a qualified count alias", `SELECT gender_concept_id, count(*) AS n FROM person GROUP BY 1 ORDER BY n NULLS FIRST, 1`, true},
+		{"non-grouped column", `SELECT gender_concept_id, count(*) FROM person GROUP BY 1 ORDER BY race_concept_id`, true},
+		{"GROUP BY ALL, position of avg", `SELECT gender_concept_id, avg(year_of_birth) FROM person GROUP BY ALL ORDER BY 2`, true},
+		{"group column", `SELECT gender_concept_id, count(*) AS n FROM person GROUP BY 1 ORDER BY gender_concept_id`, false},
+		{"group alias", `SELECT p.gender_concept_id AS g, count(*) AS n FROM person p GROUP BY 1 ORDER BY g DESC`, false},
+		{"group position", `SELECT race_concept_id, gender_concept_id, count(*) FROM person GROUP BY 1, 2 ORDER BY 2, 1`, false},
+		{"qualified group column", `SELECT gender_concept_id, count(*) FROM person p GROUP BY gender_concept_id ORDER BY p.gender_concept_id`, false},
+		{"group expression", `SELECT year_of_birth // 10 * 10, count(*) FROM person GROUP BY year_of_birth // 10 * 10 ORDER BY year_of_birth // 10 * 10`, false},
+		{"GROUP BY ALL, group column", `SELECT gender_concept_id, count(*) FROM person GROUP BY ALL ORDER BY gender_concept_id`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Rewrite(ctx, db, tc.sql, testSchema)
+			var re *RefusalError
+			switch {
+			case tc.refused && (!errors.As(err, &re) || re.Rule != "order"):
+				t.Fatalf("got %v, want refusal \"order\"", err)
+			case !tc.refused && err != nil:
+				t.Fatalf("refused: %v", err)
+			}
+		})
+	}
+}
