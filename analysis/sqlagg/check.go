@@ -56,9 +56,14 @@ func newChecker(s Schema, cat *funcCatalog, reload func() (*funcCatalog, error))
 }
 
 type topResult struct {
-	node     map[string]any
-	kinds    []Kind
-	tails    []float64
+	node  map[string]any
+	kinds []Kind
+	tails []float64
+	// args holds, per released aggregate that has value arguments (not
+	// count(*), count(1); not a quantile's p), those arguments: aggregates
+	// skip NULLs, so each one describes only the persons of rows where its
+	// arguments are all non-NULL.
+	args     [][]any
 	personOf string
 }
 
@@ -109,6 +114,7 @@ type ectx struct {
 	inAgg   bool
 	touches bool
 	tail    float64 // smallest min(p, 1-p) of the quantiles seen (top level)
+	args    [][]any // value arguments of each aggregate seen (top level)
 }
 
 type ref struct {
@@ -1126,6 +1132,7 @@ func (c *checker) topSelect(n map[string]any) (*topResult, error) {
 	}
 	kinds := make([]Kind, 0, len(sel))
 	tails := make([]float64, 0, len(sel))
+	var args [][]any
 	for i, it := range sel {
 		m := asMap(it)
 		if m == nil {
@@ -1168,6 +1175,7 @@ func (c *checker) topSelect(n map[string]any) (*topResult, error) {
 		}
 		kinds = append(kinds, k)
 		tails = append(tails, ax.tail)
+		args = append(args, ax.args...)
 	}
 	hx := &ectx{sc: ns, top: true}
 	if n["having"] != nil {
@@ -1188,7 +1196,7 @@ func (c *checker) topSelect(n map[string]any) (*topResult, error) {
 			}
 		}
 	}
-	return &topResult{node: n, kinds: kinds, tails: tails, personOf: personOf}, nil
+	return &topResult{node: n, kinds: kinds, tails: tails, personOf: personOf, args: args}, nil
 }
 
 // aggTree classifies a released select item built from aggregates,
@@ -1343,6 +1351,12 @@ func (c *checker) plainAggregate(name string, m map[string]any, x *ectx) error {
 		return refuse("filter", "FILTER (WHERE …) on an aggregate is not accepted: the cell's person count would not describe it; put the condition in WHERE or group by it")
 	}
 	children := arr(m, "children")
+	var values []any
+	defer func() {
+		if len(values) > 0 {
+			x.args = append(x.args, values)
+		}
+	}()
 	plain := func(v any) bool {
 		ch := asMap(v)
 		if str(ch, "class") == "CAST" {
@@ -1365,6 +1379,9 @@ func (c *checker) plainAggregate(name string, m map[string]any, x *ectx) error {
 		}
 		if (name == "count" || name == "count_star") && str(asMap(ch), "class") == "CONSTANT" {
 			continue // count(1)
+		}
+		if str(asMap(ch), "class") != "STAR" {
+			values = append(values, ch)
 		}
 		if !plain(ch) {
 			return refuse("aggregate-argument", "%s takes a column here, not an expression: a CASE or comparison inside an aggregate counts fewer persons than its cell shows; filter with WHERE or group by the condition", name)
