@@ -27,6 +27,10 @@ type checker struct {
 	cat        *funcCatalog
 	reload     func() (*funcCatalog, error)
 	reloaded   bool
+	// constCasts are the CASTs of constant expressions: they are run once
+	// at check time (see checkConstCasts), so that one that fails is refused
+	// whatever the data.
+	constCasts []map[string]any
 }
 
 func newChecker(s Schema, cat *funcCatalog, reload func() (*funcCatalog, error)) *checker {
@@ -278,10 +282,53 @@ func (c *checker) scanObject(m map[string]any) error {
 		if flag(m, "columns") || len(arr(m, "replace_list")) > 0 || len(arr(m, "rename_list")) > 0 || m["expr"] != nil {
 			return refuse("star", "COLUMNS(…), * REPLACE and * RENAME are not accepted; name the columns")
 		}
+	case "CAST":
+		if flag(m, "try_cast") {
+			return nil
+		}
+		if !c.constantExpr(m["child"]) {
+			return refuse("cast", "CAST and :: are not accepted on column values: one that does not convert raises an error, and whether a query fails tells whether such a row exists; use TRY_CAST(… AS type), which gives NULL instead")
+		}
+		c.constCasts = append(c.constCasts, m)
 	case "FUNCTION":
+		if name := strings.ToLower(str(m, "function_name")); !flag(m, "is_operator") && raisingFuncs[name] != "" {
+			return refuse("error-oracle", "%s raises an error on a value it cannot read, and whether a query fails tells whether such a row exists; use %s, which gives NULL instead", name, raisingFuncs[name])
+		}
 		return c.checkFunctionName(m)
 	}
 	return nil
+}
+
+// raisingFuncs raise an error on bad data values and have a form that gives
+// NULL instead.
+var raisingFuncs = map[string]string{"strptime": "try_strptime"}
+
+// constantExpr reports an expression that reads no data: no column, *,
+// subquery, aggregate or window.
+func (c *checker) constantExpr(v any) bool {
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			if !c.constantExpr(e) {
+				return false
+			}
+		}
+	case map[string]any:
+		switch str(t, "class") {
+		case "COLUMN_REF", "STAR", "SUBQUERY", "WINDOW", "LAMBDA_REF", "PARAMETER", "POSITIONAL_REFERENCE":
+			return false
+		case "FUNCTION":
+			if !flag(t, "is_operator") && c.cat.isAggregate(strings.ToLower(str(t, "function_name"))) {
+				return false
+			}
+		}
+		for _, k := range sortedKeys(t) {
+			if !c.constantExpr(t[k]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (c *checker) checkFunctionName(m map[string]any) error {

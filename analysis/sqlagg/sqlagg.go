@@ -114,6 +114,9 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 	if err != nil {
 		return nil, err
 	}
+	if err := checkConstCasts(ctx, q, c.constCasts); err != nil {
+		return nil, err
+	}
 
 	// The extra select items, serialised by DuckDB from a template so that
 	// their JSON shape matches this DuckDB version exactly.
@@ -223,6 +226,44 @@ func personsItems(ctx context.Context, q Querier, top *topResult) ([]any, error)
 		}
 	}
 	return tsel, nil
+}
+
+// checkConstCasts runs each CAST of a constant expression on its own: one
+// that fails would fail or not depending on whether a row reaches it.
+func checkConstCasts(ctx context.Context, q Querier, casts []map[string]any) error {
+	for _, cast := range casts {
+		tmpl, err := parse(ctx, q, "SELECT NULL")
+		if err != nil {
+			return fmt.Errorf("sqlagg: template: %w", err)
+		}
+		node := obj(firstStatement(tmpl), "node")
+		if node == nil {
+			return errors.New("sqlagg: template has an unexpected shape")
+		}
+		node["select_list"] = []any{cast}
+		js, err := encode(tmpl)
+		if err != nil {
+			return err
+		}
+		text, err := deserialize(ctx, q, js)
+		if err != nil {
+			return err
+		}
+		rows, err := q.QueryContext(ctx, text)
+		if err == nil {
+			for rows.Next() {
+			}
+			err = rows.Err()
+			rows.Close()
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("sqlagg: checking a constant CAST: %w", ctx.Err())
+			}
+			return refuse("cast", "a CAST of a constant fails (%s)", SanitizeMessage(err.Error()))
+		}
+	}
+	return nil
 }
 
 // argPlaceholder names the column reference the template holds in place of

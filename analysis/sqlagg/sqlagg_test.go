@@ -383,7 +383,7 @@ var refuseCases = []refuseCase{
 	{"window function", `SELECT gender_concept_id, count(*) OVER (PARTITION BY race_concept_id) FROM person WHERE year_of_birth > 1901`, "window", nil},
 	{"qualify", `SELECT gender_concept_id, count(*) FROM person GROUP BY 1 QUALIFY row_number() OVER () = 1`, "window", nil},
 	{"list()", `SELECT gender_concept_id, list(year_of_birth) FROM person GROUP BY 1`, "individual-values", nil},
-	{"string_agg", `SELECT string_agg(CAST(year_of_birth AS VARCHAR), '#zzq#') FROM person`, "individual-values", nil},
+	{"string_agg", `SELECT string_agg(TRY_CAST(year_of_birth AS VARCHAR), '#zzq#') FROM person`, "individual-values", nil},
 	{"array_agg", `SELECT gender_concept_id, array_agg(race_concept_id) FROM person GROUP BY 1`, "individual-values", nil},
 	{"histogram", `SELECT histogram(year_of_birth) FROM person`, "individual-values", nil},
 	{"no person table", `SELECT count(*) FROM concept WHERE concept_name = 'Zzq secret name'`, "no-person-table", nil},
@@ -583,6 +583,55 @@ func TestOrderBy(t *testing.T) {
 				t.Fatalf("got %v, want refusal \"order\"", err)
 			case !tc.refused && err != nil:
 				t.Fatalf("refused: %v", err)
+			}
+		})
+	}
+}
+
+// TestErrorOracles: an expression that raises on some data values makes
+// "did the query fail" tell whether such a row exists, so CAST/:: on data
+// and functions with a TRY_ form are refused; TRY_CAST and casts of
+// constants (checked once) are accepted.
+func TestErrorOracles(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	cases := []struct {
+		name, sql string
+		rule      string // "" when accepted
+	}{
+		{"CAST in a CASE branch", `SELECT count(*) FROM person p JOIN concept co ON co.concept_id = p.gender_concept_id
+			WHERE CASE WHEN p.race_concept_id = 8516 AND p.year_of_birth = 1970 THEN CAST(co.concept_name AS DATE) > DATE '2000-01-01' ELSE true END`, "cast"},
+		{":: on a column", `SELECT count(*) FROM person WHERE year_of_birth::TINYINT > 0`, "cast"},
+		{"CAST of an aggregate", `SELECT gender_concept_id, CAST(count(*) AS TINYINT) FROM person GROUP BY 1`, "cast"},
+		{"CAST inside an aggregate", `SELECT avg(CAST(year_of_birth AS SMALLINT)) FROM person`, "cast"},
+		{"CAST in a subquery", `SELECT count(*) FROM person p WHERE p.person_id IN (SELECT person_id FROM measurement WHERE CAST(value_as_number AS TINYINT) > 0)`, "cast"},
+		{"CAST in GROUP BY", `SELECT CAST(year_of_birth AS VARCHAR), count(*) FROM person GROUP BY 1`, "cast"},
+		{"failing CAST of a constant", `SELECT count(*) FROM person WHERE CASE WHEN year_of_birth = 1970 THEN CAST('zzq' AS INTEGER) > 0 ELSE true END`, "cast"},
+		{"strptime", `SELECT count(*) FROM person p JOIN concept co ON co.concept_id = p.gender_concept_id WHERE strptime(co.concept_name, '%Y') IS NULL`, "error-oracle"},
+		{"TRY_CAST in a CASE branch", `SELECT count(*) FROM person p JOIN concept co ON co.concept_id = p.gender_concept_id
+			WHERE CASE WHEN p.race_concept_id = 8516 AND p.year_of_birth = 1970 THEN TRY_CAST(co.concept_name AS DATE) > DATE '2000-01-01' ELSE true END`, ""},
+		{"DATE literal and INTERVAL", `SELECT count(*) FROM person p JOIN condition_occurrence c USING (person_id)
+			WHERE c.condition_start_date >= DATE '2020-01-01' + INTERVAL 30 DAY`, ""},
+		{":: on a constant", `SELECT count(*) FROM person WHERE year_of_birth > '1960'::INTEGER`, ""},
+		{"TRY_CAST of an aggregate", `SELECT gender_concept_id, TRY_CAST(count(*) AS DOUBLE) / 2 AS half FROM person GROUP BY 1`, ""},
+		{"TRY_CAST inside an aggregate", `SELECT avg(TRY_CAST(year_of_birth AS DOUBLE)) FROM person`, ""},
+		{"try_strptime", `SELECT count(*) FROM person p JOIN concept co ON co.concept_id = p.gender_concept_id WHERE try_strptime(co.concept_name, '%Y') IS NULL`, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Rewrite(ctx, db, tc.sql, testSchema)
+			if tc.rule == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var re *RefusalError
+			if !errors.As(err, &re) || re.Rule != tc.rule {
+				t.Fatalf("got %v, want refusal %q", err, tc.rule)
+			}
+			if strings.Contains(err.Error(), "zzq") {
+				t.Errorf("error echoes a literal: %v", err)
 			}
 		})
 	}
