@@ -89,8 +89,9 @@ func TestErrors(t *testing.T) {
 	}{
 		{"unknown concept", spec.MEvents, spec.EventsArgs{Table: "condition_occurrence", Concepts: []int64{cT2D, 999999999}}, "unknown concept id(s) 999999999"},
 		{"unknown concept in With", spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{999999999}}}}, "unknown concept id(s) 999999999"},
-		{"unknown table", spec.MEvents, spec.EventsArgs{Table: "no_such_table"}, `no person table "no_such_table"`},
-		{"vocabulary table", spec.MEvents, spec.EventsArgs{Table: "concept"}, `no person table "concept"`},
+		{"unknown table", spec.MEvents, spec.EventsArgs{Table: "no_such_table"}, `no table of events "no_such_table"`},
+		{"vocabulary table", spec.MEvents, spec.EventsArgs{Table: "concept"}, `no table of events "concept"`},
+		{"person table", spec.MEvents, spec.EventsArgs{Table: "person"}, `use omop.Persons()`},
 		{"unknown column", spec.MDerive, spec.DeriveArgs{Base: a1c.ID, Step: where("no_such_column", "=", 1)}, `no column "no_such_column" in table measurement`},
 		{"person_id in Where", spec.MDerive, spec.DeriveArgs{Base: a1c.ID, Step: where("person_id", "=", 1)}, "column person_id identifies persons or rows"},
 		{"row id in Where", spec.MDerive, spec.DeriveArgs{Base: a1c.ID, Step: where("measurement_id", "in", 1, 2)}, "column measurement_id identifies persons or rows"},

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"enclave/api/spec"
 	"enclave/datasets"
 	"enclave/datasets/omop"
@@ -38,12 +40,17 @@ type Options struct {
 
 // Server answers API calls and data magics for one kernel session.
 type Server struct {
-	db     Engine
-	sess   *release.Session
-	tier   datasets.Tier
-	tables map[string]*datasets.TableInfo
-	order  []string
-	log    *log.Logger
+	db   Engine
+	sess *release.Session
+	tier datasets.Tier
+
+	// %sql group sets of the last queries (see sqlPersonSet).
+	sqlSetsMu    sync.Mutex
+	sqlSets      map[string]map[string]*roaring.Bitmap
+	sqlSetsOrder []string
+	tables       map[string]*datasets.TableInfo
+	order        []string
+	log          *log.Logger
 	// dataCut is the default date ages are taken at: the last day of
 	// observation in the tier, so results do not change with the calendar.
 	dataCut string
@@ -269,8 +276,11 @@ func (s *Server) eventsHandle(ctx context.Context, cell string, args json.RawMes
 		return nil, err
 	}
 	t := s.table(a.Table)
-	if t == nil || t.Name == "person" || !t.HasPerson {
-		return nil, datasets.Errorf("no person table %q in this workspace (see %%tables)", clip(a.Table, 60))
+	if t != nil && t.Name == "person" {
+		return nil, datasets.Errorf("person has one row per person, not events: use omop.Persons() for a cohort of them (with Female(), AgeBetween(…) and the other cohort steps)")
+	}
+	if t == nil || !t.HasPerson {
+		return nil, datasets.Errorf("no table of events %q in this workspace: events tables have a person_id column (see %%tables)", clip(a.Table, 60))
 	}
 	if len(a.Concepts) > 0 && conceptColumn(t) == "" {
 		return nil, datasets.Errorf("table %s has no concept column to select concepts", t.Name)

@@ -71,7 +71,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	}
 	t.columns = append(t.columns, "persons")
 	sums := false
-	count := 0
+	count, small := 0, 0
 	for rows.Next() {
 		vals := make([]any, n+1)
 		ptrs := make([]any, n+1)
@@ -86,6 +86,12 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 			return magicErr(datasets.Errorf("the query returns more than 10,000 groups; group more coarsely"))
 		}
 		persons := toInt(vals[n])
+		if persons > 0 && persons < int64(s.sess.Policy.MinCount) {
+			// A group's labels say that someone with those values exists:
+			// groups of 1..MinCount-1 persons are not listed at all.
+			small++
+			continue
+		}
 		var key []any
 		for i, it := range plan.Items {
 			if it.Kind == sqlagg.KindGroup {
@@ -125,6 +131,9 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	if err := rows.Err(); err != nil {
 		return magicErr(err)
 	}
+	if small > 0 {
+		t.notes = append(t.notes, fmt.Sprintf("groups of 1–%d persons are not listed (their values would say that such persons exist)", s.sess.Policy.MinCount-1))
+	}
 	if sums {
 		t.notes = append(t.notes, "sums are not released from %sql (the dominance rules need each person's share): use averages, or stats.Describe")
 	}
@@ -146,9 +155,43 @@ func (s *Server) sessRendered(ref string) map[string]any {
 	return b
 }
 
-// sqlPersonSet rebuilds the person set of one %sql group.
+// sqlPersonSet rebuilds the person set of one %sql group. One pass of
+// the query gives every group's set; the sets of the last few queries are
+// kept, since differencing asks for the groups of one query one by one.
 func (s *Server) sqlPersonSet(ctx context.Context, p sqlPlan) (*roaring.Bitmap, error) {
-	plan, err := sqlagg.Rewrite(ctx, s.db, p.SQL, s.schema())
+	want := fmt.Sprint(normaliseValues(p.Key))
+	s.sqlSetsMu.Lock()
+	groups, ok := s.sqlSets[p.SQL]
+	s.sqlSetsMu.Unlock()
+	if !ok {
+		var err error
+		if groups, err = s.sqlGroupSets(ctx, p.SQL); err != nil {
+			return nil, err
+		}
+		s.sqlSetsMu.Lock()
+		if s.sqlSets == nil {
+			s.sqlSets = map[string]map[string]*roaring.Bitmap{}
+		}
+		if len(s.sqlSetsOrder) >= sqlSetsKept {
+			delete(s.sqlSets, s.sqlSetsOrder[0])
+			s.sqlSetsOrder = s.sqlSetsOrder[1:]
+		}
+		s.sqlSets[p.SQL] = groups
+		s.sqlSetsOrder = append(s.sqlSetsOrder, p.SQL)
+		s.sqlSetsMu.Unlock()
+	}
+	if bm, ok := groups[want]; ok {
+		return bm, nil
+	}
+	return roaring.New(), nil
+}
+
+// sqlSetsKept is how many queries' group sets sqlPersonSet keeps.
+const sqlSetsKept = 8
+
+// sqlGroupSets runs a query's sets form once: group key → person set.
+func (s *Server) sqlGroupSets(ctx context.Context, q string) (map[string]*roaring.Bitmap, error) {
+	plan, err := sqlagg.Rewrite(ctx, s.db, q, s.schema())
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +201,7 @@ func (s *Server) sqlPersonSet(ctx context.Context, p sqlPlan) (*roaring.Bitmap, 
 	}
 	defer rows.Close()
 	n := len(plan.Items)
-	want := fmt.Sprint(normaliseValues(p.Key))
+	out := map[string]*roaring.Bitmap{}
 	for rows.Next() {
 		vals := make([]any, n+1)
 		ptrs := make([]any, n+1)
@@ -174,9 +217,6 @@ func (s *Server) sqlPersonSet(ctx context.Context, p sqlPlan) (*roaring.Bitmap, 
 				key = append(key, normaliseKey(vals[i]))
 			}
 		}
-		if fmt.Sprint(key) != want {
-			continue
-		}
 		bm := roaring.New()
 		if list, ok := vals[n].([]any); ok {
 			for _, v := range list {
@@ -186,9 +226,9 @@ func (s *Server) sqlPersonSet(ctx context.Context, p sqlPlan) (*roaring.Bitmap, 
 				}
 			}
 		}
-		return bm, nil
+		out[fmt.Sprint(key)] = bm
 	}
-	return roaring.New(), rows.Err()
+	return out, rows.Err()
 }
 
 func groupText(v any) string {

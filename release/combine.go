@@ -23,11 +23,12 @@ import (
 // no one is both female and male), which is the cautious reading.
 
 // Bounds of the audit, so a cell's check stays a few milliseconds: the
-// sets considered (the cell, the same result's earlier cells, then the
-// workspace's most recent releases) and the atoms they may split into.
+// sets considered (the cell, the same result's earlier cells, the
+// workspace's most recent releases and its largest) and the atoms they may split into.
 // Sets that would split the atoms beyond maxAtoms are left out.
 const (
-	auditWindow   = 48 // most recent history records
+	auditWindow   = 40 // most recent history records
+	auditLargest  = 8  // largest history records
 	auditSameCell = 16 // earlier cells of the same result
 	maxAtoms      = 1024
 	maxSmallEnum  = 14  // small atoms enumerated as unions; beyond, singles and pairs

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -141,5 +142,22 @@ func TestRevealsSmallManyAtoms(t *testing.T) {
 	}
 	if revealsSmall(build(25), 20) {
 		t.Errorf("slivers of 25 persons: held")
+	}
+}
+
+// TestLinearDifferencingOldTotal: the total a part is subtracted from may
+// be older than the window of recent releases.
+func TestLinearDifferencingOldTotal(t *testing.T) {
+	h := openHistory(t, filepath.Join(t.TempDir(), "h"), "s1")
+	f := newFakeSets()
+	judgeCells(t, Defaults(), h, f, f.add(plan("All"), 0, 1005))
+	for i := 0; i < auditWindow+10; i++ { // unrelated releases
+		judgeCells(t, Defaults(), h, f, f.add(plan(fmt.Sprint("other", i)), 10000+uint32(i)*100, 10000+uint32(i)*100+50))
+	}
+	judgeCells(t, Defaults(), h, f, f.add(plan("F"), 0, 500))
+	m := f.add(plan("M"), 500, 1000)
+	judgeCells(t, Defaults(), h, f, m)
+	if m.Status != spec.Difference {
+		t.Errorf("M after an old total: %q, want difference (5 of unknown sex)", m.Status)
 	}
 }

@@ -431,6 +431,11 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 		add(h.recs[i].Plan)
 		n++
 	}
+	// The largest releases, however old: totals ("all persons", a whole
+	// cohort) are what parts are subtracted from.
+	for j := len(h.order) - 1; j >= 0 && j >= len(h.order)-auditLargest; j-- {
+		add(h.recs[h.order[j]].Plan)
+	}
 	if len(plans) < 3 { // pairs are the nested check's
 		return false, nil
 	}

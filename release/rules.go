@@ -387,8 +387,22 @@ func (p Policy) SpecCell(c *Cell) spec.Cell {
 	if c.Suppressed() {
 		return spec.Cell{Text: p.MarkerFor(c), Status: c.Status}
 	}
-	v := c.Value
-	return spec.Cell{Text: formatValue(c.Stat, v, c.Digits), Value: &v}
+	text := formatValue(c.Stat, c.Value, c.Digits)
+	v := shownValue(text)
+	return spec.Cell{Text: text, Value: &v}
+}
+
+// shownValue is the number a released text shows. A cell's code gets
+// this, never the value before rounding: the hidden digits of a mean
+// times its rows are a sum, and two such sums over row sets differing by
+// a few rows (the same persons, another date range) give those rows'
+// values.
+func shownValue(text string) float64 {
+	v, err := strconv.ParseFloat(strings.NewReplacer(",", "", "%", "").Replace(text), 64)
+	if err != nil {
+		return math.NaN() // formatValue writes only numbers; NaN/Inf stay so
+	}
+	return v
 }
 
 // MarkerFor is the text a suppressed cell shows: the policy's marker for

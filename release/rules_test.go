@@ -489,3 +489,27 @@ func TestFormatValue(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecCellValueIsTheShownValue: the value a cell's code gets is the
+// number shown, so hidden digits cannot carry a sum of a few rows.
+func TestSpecCellValueIsTheShownValue(t *testing.T) {
+	tests := []struct {
+		c    Cell
+		text string
+		v    float64
+	}{
+		{Cell{Stat: Mean, Value: 5.6351234, Persons: 2123}, "5.6", 5.6},
+		{Cell{Stat: Mean, Value: 5.6351234, Persons: 2123, Digits: 3}, "5.635", 5.635},
+		{Cell{Stat: Count, Value: 6270, Persons: 2123}, "6,270", 6270},
+		{Cell{Stat: Percent, Value: 61.2571, Persons: 2123, Denom: 3000}, "61.3%", 61.3},
+		{Cell{Stat: Mean, Value: 2.5e-7, Persons: 2123}, "2.5e-07", 2.5e-7},
+	}
+	for _, tt := range tests {
+		c := tt.c
+		c.Status = spec.Released
+		got := Defaults().SpecCell(&c)
+		if got.Text != tt.text || got.Value == nil || *got.Value != tt.v {
+			t.Errorf("%v: %q %v, want %q %v", tt.c.Value, got.Text, got.Value, tt.text, tt.v)
+		}
+	}
+}

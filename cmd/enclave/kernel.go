@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"enclave/analysis"
+	"enclave/datasets/bigquery"
 	"enclave/datasets/workspace"
 	"enclave/kernel"
 	"enclave/kernel/wire"
@@ -348,10 +349,16 @@ func openRelease(s *workspace.Session, session string, outCap int64, logger *log
 		Researcher: s.Info.Researcher, Workspace: s.Info.Name}
 	rel.Record(audit.Entry{Type: "session_start", Data: mustJSON(map[string]any{"workspace": s.Info.Name, "tier": s.Info.Tier,
 		"purpose": s.Info.Purpose, "datasets": s.Info.Datasets})})
+	if bqc, ok := s.Catalog.(*bigquery.Catalog); ok {
+		// Bytes BigQuery processed, per query, to the audit log.
+		bqc.SetQueryLog(func(st bigquery.QueryStats) {
+			rel.Record(audit.Entry{Type: "bigquery_query", Data: mustJSON(st)})
+		})
+	}
 	cat, ok := s.Catalog.(analysis.Engine)
 	if !ok {
 		rel.Close()
-		return nil, nil, fmt.Errorf("the workspace's catalog cannot serve the analysis API")
+		return nil, nil, fmt.Errorf("the workspace's catalog cannot serve the analysis API (a BigQuery workspace serves the catalog only: the analysis API's handles are compiled to DuckDB SQL)")
 	}
 	api, err := analysis.New(context.Background(), cat, rel, analysis.Options{Datasets: s.Info.Datasets, Log: logger})
 	if err != nil {

@@ -2,13 +2,16 @@ package workspace
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"enclave/datasets"
+	"enclave/datasets/bigquery"
 	"enclave/datasets/omop"
 )
 
@@ -51,6 +54,9 @@ func loadFolder(ctx context.Context, w *Workspace, folder string, opts ImportOpt
 // openCatalog opens the catalog of w's tier over w's data, read-only, makes
 // sure the file really is that tier, and hides datasets w is not granted.
 func openCatalog(w *Workspace) (datasets.Catalog, error) {
+	if w.BigQuery != nil {
+		return openBigQuery(w)
+	}
 	cat, err := omop.OpenCatalog(w.TierPath())
 	if err != nil {
 		return nil, err
@@ -80,4 +86,32 @@ func tableCounts(ctx context.Context, w *Workspace) (base, tier map[string]int64
 		}
 	}
 	return base, tier, nil
+}
+
+// openBigQuery opens the catalog of w's tier in the BigQuery dataset its
+// workspace.yaml names, with the data service's own credentials.
+func openBigQuery(w *Workspace) (datasets.Catalog, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cat, err := bigquery.Open(ctx, *w.BigQuery)
+	if err != nil {
+		return nil, err
+	}
+	if cat.Tier() != w.Tier {
+		cat.Close()
+		return nil, fmt.Errorf("BigQuery dataset %s.%s holds the %s tier, the workspace is %s", w.BigQuery.Project, w.BigQuery.Dataset, cat.Tier(), w.Tier)
+	}
+	return grantCatalog(cat, w), nil
+}
+
+// loadBigQuery copies w's freshly built tier database into its BigQuery
+// dataset, so the tier is curated once by the DuckDB import.
+func loadBigQuery(ctx context.Context, w *Workspace, progress io.Writer) error {
+	db, err := sql.Open("duckdb", w.TierPath()+"?access_mode=READ_ONLY")
+	if err != nil {
+		return fmt.Errorf("open %s: %w", w.TierPath(), err)
+	}
+	defer db.Close()
+	_, err = bigquery.Load(ctx, *w.BigQuery, db, progress)
+	return err
 }

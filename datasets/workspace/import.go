@@ -104,6 +104,15 @@ func Import(ctx context.Context, dir, folder string, opts ImportOptions) (*Works
 		}
 		rec.Genomics = true
 	}
+	if w.BigQuery != nil {
+		// The tier is curated by the DuckDB import above, then copied
+		// table by table: after a failed load the dataset may hold some
+		// new tables and some old ones until the import is rerun.
+		if err := loadBigQuery(ctx, w, opts.Progress); err != nil {
+			return nil, fmt.Errorf("import: tier built locally but not loaded into BigQuery %s.%s (rerun the import): %w",
+				w.BigQuery.Project, w.BigQuery.Dataset, err)
+		}
+	}
 	rec.Source = abs
 	rec.At = opts.Now.UTC().Truncate(time.Second)
 	w.Import = rec

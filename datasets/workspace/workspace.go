@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"enclave/datasets"
+	"enclave/datasets/bigquery"
 
 	"gopkg.in/yaml.v3"
 )
@@ -69,6 +70,10 @@ type Workspace struct {
 	// (DESIGN.md §3). It is kept as data here; the release package reads it
 	// and accepts only overrides that make the policy stricter.
 	Policy map[string]any `yaml:"policy,omitempty"`
+	// BigQuery, when set, names the BigQuery dataset holding the tier's
+	// tables: kernels open it instead of the local DuckDB tier file, and
+	// import loads the curated tier into it (datasets/bigquery).
+	BigQuery *bigquery.Config `yaml:"bigquery,omitempty"`
 	// Import records the last successful import, nil before the first.
 	Import *ImportRecord `yaml:"import,omitempty"`
 }
@@ -168,6 +173,11 @@ func (w *Workspace) validate(lines map[string]int) error {
 	}
 	if len(w.Datasets) > 0 && !seen[DatasetOMOP] {
 		return fmt.Errorf("%sdataset omop is required: every workspace holds the OMOP CDM (person, vocabulary)", at("datasets"))
+	}
+	if w.BigQuery != nil {
+		if err := w.BigQuery.Validate(); err != nil {
+			return fmt.Errorf("%s%w", at("bigquery"), err)
+		}
 	}
 	if len(w.Researchers) == 0 {
 		return fmt.Errorf("%sat least one researcher is required", at("researchers"))

@@ -1,0 +1,268 @@
+// Package catalogtest is the conformance suite every datasets.Catalog
+// backend must pass: the same questions asked of a reference catalog (the
+// DuckDB one) and of the catalog under test must get identical answers —
+// tables and columns, concept search, descendant expansion, mapping to
+// standard, aggregate cells (keys, rows, distinct persons, values) and the
+// person sets of cells.
+//
+// Cases are a table; the concepts they use are taken from the data (the
+// most frequent conditions, measurements with values), so the suite runs on
+// any OMOP tier: the synthetic cohort or the Eunomia datasets.
+//
+// Trust level: test code.
+package catalogtest
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"enclave/datasets"
+)
+
+// Case is one aggregate question.
+type Case struct {
+	Name string
+	Q    datasets.Query
+}
+
+// Cases builds the aggregate questions for the data in ref: fixed shapes
+// over the concepts the data holds.
+func Cases(ctx context.Context, t testing.TB, ref datasets.Catalog) []Case {
+	t.Helper()
+	top := func(table, col string, n int, where ...datasets.Filter) []any {
+		r, err := ref.Aggregate(ctx, datasets.Query{Table: table, GroupBy: []string{col}, Where: where, Agg: datasets.CountRows})
+		if err != nil {
+			t.Fatalf("catalogtest: top %s.%s: %v", table, col, err)
+		}
+		cells := slices.Clone(r.Cells)
+		slices.SortStableFunc(cells, func(a, b datasets.Cell) int { return int(b.Rows - a.Rows) })
+		var out []any
+		for _, c := range cells {
+			if c.Key[0] != nil && len(out) < n {
+				out = append(out, c.Key[0])
+			}
+		}
+		return out
+	}
+	conds := top("condition_occurrence", "condition_concept_id", 3)
+	meas := top("measurement", "measurement_concept_id", 2, datasets.Filter{Column: "value_as_number", Op: "is not null"})
+	if len(conds) < 2 || len(meas) < 1 {
+		t.Fatalf("catalogtest: the data has too few conditions (%d) or measurements with values (%d)", len(conds), len(meas))
+	}
+	onMeas := datasets.Filter{Column: "measurement_concept_id", Op: "=", Values: []any{meas[0]}}
+	cases := []Case{
+		{"persons", datasets.Query{Table: "person"}},
+		{"persons by gender", datasets.Query{Table: "person", GroupBy: []string{"gender_concept_id"}}},
+		{"persons by race and ethnicity", datasets.Query{Table: "person", GroupBy: []string{"race_concept_id", "ethnicity_concept_id"}}},
+		{"gender x condition", datasets.Query{Table: "condition_occurrence", GroupBy: []string{"person.gender_concept_id", "condition_concept_id"}}},
+		{"condition rows", datasets.Query{Table: "condition_occurrence", Agg: datasets.CountRows}},
+		{"top conditions by year of onset", datasets.Query{Table: "condition_occurrence", GroupBy: []string{"year(condition_start_date)"},
+			Where: []datasets.Filter{{Column: "condition_concept_id", Op: "in", Values: conds}}}},
+		{"month of onset", datasets.Query{Table: "condition_occurrence", GroupBy: []string{"month(condition_start_date)"}}},
+		{"descendants of the top condition", datasets.Query{Table: "condition_occurrence",
+			Where: []datasets.Filter{{Column: "condition_concept_id", Op: "descendant of", Values: conds[:1]}}}},
+		{"born 1950-1980, not the top condition", datasets.Query{Table: "condition_occurrence", GroupBy: []string{"person.gender_concept_id"},
+			Where: []datasets.Filter{{Column: "person.year_of_birth", Op: "between", Values: []any{1950, 1980}},
+				{Column: "condition_concept_id", Op: "!=", Values: conds[:1]}}}},
+		{"onset since 2015 (date as text)", datasets.Query{Table: "condition_occurrence",
+			Where: []datasets.Filter{{Column: "condition_start_date", Op: ">=", Values: []any{"2015-01-01"}}}}},
+		{"onset before 2010 (date as time)", datasets.Query{Table: "condition_occurrence",
+			Where: []datasets.Filter{{Column: "condition_start_date", Op: "<", Values: []any{time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)}}}}},
+		{"not in top conditions", datasets.Query{Table: "condition_occurrence", Where: []datasets.Filter{{Column: "condition_concept_id", Op: "not in", Values: conds}}}},
+		{"no end date", datasets.Query{Table: "condition_occurrence", Where: []datasets.Filter{{Column: "condition_end_date", Op: "is null"}}}},
+		{"empty", datasets.Query{Table: "condition_occurrence", Where: []datasets.Filter{{Column: "condition_concept_id", Op: "=", Values: []any{-1}}}}},
+	}
+	for _, agg := range []datasets.AggFunc{datasets.Sum, datasets.Mean, datasets.Min, datasets.Max, datasets.StdDev, datasets.Median} {
+		cases = append(cases, Case{fmt.Sprintf("%s of the top measurement by gender", agg), datasets.Query{Table: "measurement",
+			GroupBy: []string{"person.gender_concept_id"}, Where: []datasets.Filter{onMeas}, Agg: agg, Of: "value_as_number"}})
+	}
+	cases = append(cases, Case{"median of measurements by concept, no group filter", datasets.Query{Table: "measurement",
+		GroupBy: []string{"measurement_concept_id"}, Where: []datasets.Filter{{Column: "measurement_concept_id", Op: "in", Values: meas}},
+		Agg: datasets.Median, Of: "value_as_number"}})
+	return cases
+}
+
+// Errors are queries both backends must refuse, with the same safe text.
+var Errors = []Case{
+	{"unknown table", datasets.Query{Table: "no_such_table"}},
+	{"unknown column", datasets.Query{Table: "person", GroupBy: []string{"no_such_column"}}},
+	{"group by person_id", datasets.Query{Table: "condition_occurrence", GroupBy: []string{"person_id"}}},
+	{"filter on a row id", datasets.Query{Table: "condition_occurrence", Where: []datasets.Filter{{Column: "condition_occurrence_id", Op: "=", Values: []any{1}}}}},
+	{"vocabulary table", datasets.Query{Table: "concept"}},
+	{"bad operator", datasets.Query{Table: "person", Where: []datasets.Filter{{Column: "year_of_birth", Op: "like", Values: []any{1}}}}},
+	{"between needs two", datasets.Query{Table: "person", Where: []datasets.Filter{{Column: "year_of_birth", Op: "between", Values: []any{1}}}}},
+	{"mean of text", datasets.Query{Table: "person", Agg: datasets.Mean, Of: "gender_source_value"}},
+	{"five groups", datasets.Query{Table: "person", GroupBy: []string{"gender_concept_id", "race_concept_id", "ethnicity_concept_id", "year_of_birth", "month_of_birth"}}},
+}
+
+// Run asks ref and got the same questions and fails t on any difference.
+func Run(t *testing.T, ref, got datasets.Catalog) {
+	ctx := context.Background()
+	t.Run("tier", func(t *testing.T) {
+		if ref.Tier() != got.Tier() {
+			t.Fatalf("tier %s, want %s", got.Tier(), ref.Tier())
+		}
+	})
+	t.Run("tables", func(t *testing.T) {
+		want, err := ref.Tables(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		have, err := got.Tables(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, h := fmt.Sprint(want), fmt.Sprint(have); w != h {
+			t.Fatalf("tables differ:\n got %s\nwant %s", h, w)
+		}
+	})
+	for _, c := range Cases(ctx, t, ref) {
+		t.Run("aggregate/"+c.Name, func(t *testing.T) {
+			want, err := ref.Aggregate(ctx, c.Q)
+			if err != nil {
+				t.Fatalf("reference: %v", err)
+			}
+			have, err := got.Aggregate(ctx, c.Q)
+			if err != nil {
+				t.Fatalf("%s (%s)", err, datasets.AuditText(err))
+			}
+			if d := diffCells(want.Cells, have.Cells); d != "" {
+				t.Fatal(d)
+			}
+			// The person set of up to three cells, the largest first.
+			cells := slices.Clone(want.Cells)
+			slices.SortStableFunc(cells, func(a, b datasets.Cell) int { return int(b.Persons - a.Persons) })
+			for _, cell := range cells[:min(3, len(cells))] {
+				ws, err := ref.PersonSet(ctx, c.Q, cell.Key)
+				if err != nil {
+					t.Fatalf("reference person set %v: %v", cell.Key, err)
+				}
+				hs, err := got.PersonSet(ctx, c.Q, cell.Key)
+				if err != nil {
+					t.Fatalf("person set %v: %s (%s)", cell.Key, err, datasets.AuditText(err))
+				}
+				if !ws.Equals(hs) || int64(hs.GetCardinality()) != cell.Persons {
+					t.Fatalf("person set of %v: %d persons, want %d (cell says %d)", cell.Key, hs.GetCardinality(), ws.GetCardinality(), cell.Persons)
+				}
+			}
+		})
+	}
+	for _, c := range Errors {
+		t.Run("refused/"+c.Name, func(t *testing.T) {
+			_, werr := ref.Aggregate(ctx, c.Q)
+			_, herr := got.Aggregate(ctx, c.Q)
+			if werr == nil || herr == nil {
+				t.Fatalf("reference error %v, got error %v: both must refuse", werr, herr)
+			}
+			if werr.Error() != herr.Error() {
+				t.Fatalf("safe text %q, want %q", herr, werr)
+			}
+		})
+	}
+	concepts := []datasets.ConceptQuery{
+		{Text: "diabetes"}, {Text: "diabetes", StandardOnly: true, Limit: 5}, {Text: "heart", Domain: "condition"},
+		{Vocabulary: "Gender"}, {Text: "50%_"}, {Text: "8507"}, {Domain: "Measurement", Limit: 20},
+	}
+	for _, q := range concepts {
+		t.Run(fmt.Sprintf("concepts/%+v", q), func(t *testing.T) {
+			want, err := ref.SearchConcepts(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			have, err := got.SearchConcepts(ctx, q)
+			if err != nil {
+				t.Fatalf("%s (%s)", err, datasets.AuditText(err))
+			}
+			if w, h := fmt.Sprint(want), fmt.Sprint(have); w != h {
+				t.Fatalf("concepts differ:\n got %s\nwant %s", h, w)
+			}
+		})
+	}
+	t.Run("descendants and mapping", func(t *testing.T) {
+		var ids []int64
+		cs, err := ref.SearchConcepts(ctx, datasets.ConceptQuery{Domain: "Condition", StandardOnly: true, Limit: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cs {
+			ids = append(ids, c.ID)
+		}
+		if len(ids) == 0 {
+			t.Fatal("no condition concepts in the vocabulary")
+		}
+		expanded := 0
+		for _, id := range ids {
+			want, err := ref.Descendants(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			have, err := got.Descendants(ctx, id)
+			if err != nil {
+				t.Fatalf("%s (%s)", err, datasets.AuditText(err))
+			}
+			if !slices.Equal(want, have) {
+				t.Fatalf("descendants of %d: %v, want %v", id, have, want)
+			}
+			if len(want) > 1 {
+				expanded++
+			}
+		}
+		if expanded == 0 {
+			t.Fatal("no condition concept has descendants: the case compares nothing")
+		}
+		wantAll, err := ref.Descendants(ctx, ids...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		haveAll, err := got.Descendants(ctx, ids...)
+		if err != nil || !slices.Equal(wantAll, haveAll) {
+			t.Fatalf("descendants of all: %d ids (err %v), want %d", len(haveAll), err, len(wantAll))
+		}
+		src, err := ref.SearchConcepts(ctx, datasets.ConceptQuery{Text: "a", Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []int64
+		for _, c := range src {
+			all = append(all, c.ID)
+		}
+		wm, err := ref.MapToStandard(ctx, all...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hm, err := got.MapToStandard(ctx, all...)
+		if err != nil {
+			t.Fatalf("%s (%s)", err, datasets.AuditText(err))
+		}
+		if w, h := fmt.Sprint(wm), fmt.Sprint(hm); w != h || len(wm) == 0 {
+			t.Fatalf("mapping of %d concepts: %d mapped, want %d (and some)", len(all), len(hm), len(wm))
+		}
+	})
+}
+
+// diffCells compares cells exactly (keys, rows, persons) and values to
+// 1e-9 relative: the two engines may add floating-point numbers in
+// another order.
+func diffCells(want, have []datasets.Cell) string {
+	if len(want) != len(have) {
+		return fmt.Sprintf("%d cells, want %d:\n got %v\nwant %v", len(have), len(want), have, want)
+	}
+	for i := range want {
+		w, h := want[i], have[i]
+		if fmt.Sprint(w.Key) != fmt.Sprint(h.Key) || w.Rows != h.Rows || w.Persons != h.Persons || !close(w.Value, h.Value) {
+			return fmt.Sprintf("cell %d: got %+v, want %+v", i, h, w)
+		}
+	}
+	return ""
+}
+
+func close(a, b float64) bool {
+	if math.IsNaN(a) || math.IsNaN(b) {
+		return math.IsNaN(a) && math.IsNaN(b)
+	}
+	return math.Abs(a-b) <= 1e-9*math.Max(1, math.Max(math.Abs(a), math.Abs(b)))
+}
