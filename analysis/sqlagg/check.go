@@ -2,8 +2,9 @@ package sqlagg
 
 import (
 	"encoding/json"
-	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -26,6 +27,10 @@ type checker struct {
 	cat        *funcCatalog
 	reload     func() (*funcCatalog, error)
 	reloaded   bool
+	// constCasts are the CASTs of constant expressions: they are run once
+	// at check time (see checkConstCasts), so that one that fails is refused
+	// whatever the data.
+	constCasts []map[string]any
 }
 
 func newChecker(s Schema, cat *funcCatalog, reload func() (*funcCatalog, error)) *checker {
@@ -55,9 +60,14 @@ func newChecker(s Schema, cat *funcCatalog, reload func() (*funcCatalog, error))
 }
 
 type topResult struct {
-	node     map[string]any
-	kinds    []Kind
-	tails    []float64
+	node  map[string]any
+	kinds []Kind
+	tails []float64
+	// args holds, per released aggregate that has value arguments (not
+	// count(*), count(1); not a quantile's p), those arguments: aggregates
+	// skip NULLs, so each one describes only the persons of rows where its
+	// arguments are all non-NULL.
+	args     [][]any
 	personOf string
 }
 
@@ -108,6 +118,7 @@ type ectx struct {
 	inAgg   bool
 	touches bool
 	tail    float64 // smallest min(p, 1-p) of the quantiles seen (top level)
+	args    [][]any // value arguments of each aggregate seen (top level)
 }
 
 type ref struct {
@@ -271,10 +282,53 @@ func (c *checker) scanObject(m map[string]any) error {
 		if flag(m, "columns") || len(arr(m, "replace_list")) > 0 || len(arr(m, "rename_list")) > 0 || m["expr"] != nil {
 			return refuse("star", "COLUMNS(…), * REPLACE and * RENAME are not accepted; name the columns")
 		}
+	case "CAST":
+		if flag(m, "try_cast") {
+			return nil
+		}
+		if !c.constantExpr(m["child"]) {
+			return refuse("cast", "CAST and :: are not accepted on column values: one that does not convert raises an error, and whether a query fails tells whether such a row exists; use TRY_CAST(… AS type), which gives NULL instead")
+		}
+		c.constCasts = append(c.constCasts, m)
 	case "FUNCTION":
+		if name := strings.ToLower(str(m, "function_name")); !flag(m, "is_operator") && raisingFuncs[name] != "" {
+			return refuse("error-oracle", "%s raises an error on a value it cannot read, and whether a query fails tells whether such a row exists; use %s, which gives NULL instead", name, raisingFuncs[name])
+		}
 		return c.checkFunctionName(m)
 	}
 	return nil
+}
+
+// raisingFuncs raise an error on bad data values and have a form that gives
+// NULL instead.
+var raisingFuncs = map[string]string{"strptime": "try_strptime"}
+
+// constantExpr reports an expression that reads no data: no column, *,
+// subquery, aggregate or window.
+func (c *checker) constantExpr(v any) bool {
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			if !c.constantExpr(e) {
+				return false
+			}
+		}
+	case map[string]any:
+		switch str(t, "class") {
+		case "COLUMN_REF", "STAR", "SUBQUERY", "WINDOW", "LAMBDA_REF", "PARAMETER", "POSITIONAL_REFERENCE":
+			return false
+		case "FUNCTION":
+			if !flag(t, "is_operator") && c.cat.isAggregate(strings.ToLower(str(t, "function_name"))) {
+				return false
+			}
+		}
+		for _, k := range sortedKeys(t) {
+			if !c.constantExpr(t[k]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (c *checker) checkFunctionName(m map[string]any) error {
@@ -1125,6 +1179,7 @@ func (c *checker) topSelect(n map[string]any) (*topResult, error) {
 	}
 	kinds := make([]Kind, 0, len(sel))
 	tails := make([]float64, 0, len(sel))
+	var args [][]any
 	for i, it := range sel {
 		m := asMap(it)
 		if m == nil {
@@ -1167,6 +1222,7 @@ func (c *checker) topSelect(n map[string]any) (*topResult, error) {
 		}
 		kinds = append(kinds, k)
 		tails = append(tails, ax.tail)
+		args = append(args, ax.args...)
 	}
 	hx := &ectx{sc: ns, top: true}
 	if n["having"] != nil {
@@ -1174,15 +1230,20 @@ func (c *checker) topSelect(n map[string]any) (*topResult, error) {
 		// given value.
 		return nil, refuse("having", "HAVING is not accepted: it filters groups by their aggregates, which reveals hidden counts; filter rows with WHERE")
 	}
-	for _, mv := range arr(n, "modifiers") {
-		if str(asMap(mv), "type") == "ORDER_MODIFIER" && c.hasAggregate(mv) {
-			return nil, refuse("order", "ORDER BY an aggregate is not accepted: the order of hidden counts tells about them; order by the grouping columns")
-		}
-	}
 	if err := c.walkModifiers(n, hx, true); err != nil {
 		return nil, err
 	}
-	return &topResult{node: n, kinds: kinds, tails: tails, personOf: personOf}, nil
+	for _, mv := range arr(n, "modifiers") {
+		if str(asMap(mv), "type") != "ORDER_MODIFIER" {
+			continue
+		}
+		for _, o := range arr(asMap(mv), "orders") {
+			if !orderByGroup(obj(asMap(o), "expression"), sel, kinds, groups) {
+				return nil, refuse("order", "ORDER BY is accepted only on grouping columns (by name, select alias or position): ordering by an aggregate, or by an alias or position of one, tells about hidden counts")
+			}
+		}
+	}
+	return &topResult{node: n, kinds: kinds, tails: tails, personOf: personOf, args: args}, nil
 }
 
 // aggTree classifies a released select item built from aggregates,
@@ -1236,6 +1297,37 @@ func (c *checker) aggTree(v any, x *ectx) (Kind, bool, error) {
 		return kind, has, nil
 	}
 	return rowLevel()
+}
+
+// orderByGroup reports whether an ORDER BY expression of the released query
+// is one of its grouping keys. Like DuckDB, a bare name is first a select
+// alias and an integer constant a select position; otherwise the
+// expression must be a grouping select item or GROUP BY expression.
+func orderByGroup(e map[string]any, sel []any, kinds []Kind, groups []any) bool {
+	switch str(e, "class") {
+	case "CONSTANT":
+		p, ok := asInt(obj(e, "value")["value"])
+		return ok && p >= 1 && p <= len(kinds) && kinds[p-1] == KindGroup
+	case "COLUMN_REF":
+		if names := lowerNames(e); len(names) == 1 {
+			for i, it := range sel {
+				if a := strings.ToLower(str(asMap(it), "alias")); a != "" && a == names[0] {
+					return kinds[i] == KindGroup
+				}
+			}
+		}
+	}
+	for i, it := range sel {
+		if kinds[i] == KindGroup && (sameExpr(e, asMap(it)) || matchesGroup(e, -1, []any{it})) {
+			return true
+		}
+	}
+	for _, g := range groups {
+		if str(asMap(g), "class") != "CONSTANT" && (sameExpr(e, asMap(g)) || matchesGroup(e, -1, []any{g})) {
+			return true
+		}
+	}
+	return false
 }
 
 // matchesGroup reports whether select item i is one of the GROUP BY keys:
@@ -1306,6 +1398,12 @@ func (c *checker) plainAggregate(name string, m map[string]any, x *ectx) error {
 		return refuse("filter", "FILTER (WHERE …) on an aggregate is not accepted: the cell's person count would not describe it; put the condition in WHERE or group by it")
 	}
 	children := arr(m, "children")
+	var values []any
+	defer func() {
+		if len(values) > 0 {
+			x.args = append(x.args, values)
+		}
+	}()
 	plain := func(v any) bool {
 		ch := asMap(v)
 		if str(ch, "class") == "CAST" {
@@ -1319,14 +1417,18 @@ func (c *checker) plainAggregate(name string, m map[string]any, x *ectx) error {
 	for i, ch := range children {
 		if quantileFuncs[name] && i == 1 {
 			p, ok := constFloat(ch)
-			if !ok || p < 0 || p > 1 {
-				return refuse("quantile", "the quantile of %s must be a number between 0 and 1", name)
+			if !ok || p <= 0 || p >= 1 {
+				// p = 0 and p = 1 are the minimum and maximum.
+				return refuse("quantile", "the quantile of %s must be one number strictly between 0 and 1 (0 and 1 are the minimum and maximum)", name)
 			}
 			x.tail = tailOf(x.tail, p)
 			continue
 		}
 		if (name == "count" || name == "count_star") && str(asMap(ch), "class") == "CONSTANT" {
 			continue // count(1)
+		}
+		if str(asMap(ch), "class") != "STAR" {
+			values = append(values, ch)
 		}
 		if !plain(ch) {
 			return refuse("aggregate-argument", "%s takes a column here, not an expression: a CASE or comparison inside an aggregate counts fewer persons than its cell shows; filter with WHERE or group by the condition", name)
@@ -1343,7 +1445,9 @@ func tailOf(cur, p float64) float64 {
 	return cur
 }
 
-// constFloat reads a numeric constant.
+// constFloat reads a numeric constant. DuckDB's parse tree writes a decimal
+// literal such as 0.25 as a DECIMAL value holding the unscaled integer (25)
+// with the scale (2) in its type.
 func constFloat(v any) (float64, bool) {
 	m := asMap(v)
 	if str(m, "class") == "CAST" {
@@ -1352,18 +1456,38 @@ func constFloat(v any) (float64, bool) {
 	if str(m, "class") != "CONSTANT" {
 		return 0, false
 	}
-	switch t := obj(m, "value")["value"].(type) {
-	case json.Number:
-		f, err := t.Float64()
-		return f, err == nil
-	case float64:
-		return t, true
-	case string:
-		var f float64
-		_, err := fmt.Sscan(t, &f)
-		return f, err == nil
+	val := obj(m, "value")
+	if flag(val, "is_null") {
+		return 0, false
 	}
-	return 0, false
+	var f float64
+	switch t := val["value"].(type) {
+	case json.Number:
+		x, err := strconv.ParseFloat(string(t), 64)
+		if err != nil {
+			return 0, false
+		}
+		f = x
+	default:
+		return 0, false
+	}
+	typ := obj(val, "type")
+	switch str(typ, "id") {
+	case "DECIMAL":
+		scale, ok := asInt(obj(typ, "type_info")["scale"])
+		if !ok || scale < 0 || scale > 38 {
+			return 0, false
+		}
+		f /= math.Pow10(scale)
+	case "DOUBLE", "FLOAT", "INTEGER", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT",
+		"UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT":
+	default:
+		return 0, false
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f, true
 }
 
 // groupKey accepts a grouping expression only when it is a category: a

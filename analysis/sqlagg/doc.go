@@ -3,8 +3,10 @@
 //
 // The query is parsed by DuckDB itself (json_serialize_sql), the abstract
 // syntax tree is walked in Go, and the accepted tree is extended with one
-// column, __enclave_persons = count(DISTINCT <person table>.person_id), then
-// turned back into SQL with json_deserialize_sql. A second variant, SetsSQL,
+// column, __enclave_persons = count(DISTINCT <person table>.person_id) over
+// the rows where the arguments of each aggregate are non-NULL (the least over
+// the aggregates, as aggregates skip NULLs), then turned back into SQL with
+// json_deserialize_sql. A second variant, SetsSQL,
 // lists the person ids of every cell instead of counting them; the release
 // layer runs it only when a cell's set is needed (differencing checks).
 //

@@ -58,13 +58,14 @@ type Item struct {
 
 // Plan is an accepted, rewritten query.
 type Plan struct {
-	// SQL is the user's select items in order, then PersonsColumn =
-	// count(DISTINCT <PersonOf>.person_id) per cell.
+	// SQL is the user's select items in order, then PersonsColumn: per
+	// cell, the fewest distinct <PersonOf>.person_id that any aggregate
+	// describes (see personsItems).
 	SQL string
 	// Items has one entry per user select item (PersonsColumn excluded).
 	Items []Item
-	// SetsSQL is SQL whose last column is list(DISTINCT <PersonOf>.person_id)
-	// instead of the count, for materialising the person set of each cell.
+	// SetsSQL is SQL whose last column is the list of those person ids
+	// instead of their count, for materialising the person set of each cell.
 	SetsSQL string
 	// PersonOf is the alias (or table name) whose person_id is counted.
 	PersonOf string
@@ -113,19 +114,15 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 	if err != nil {
 		return nil, err
 	}
+	if err := checkConstCasts(ctx, q, c.constCasts); err != nil {
+		return nil, err
+	}
 
 	// The extra select items, serialised by DuckDB from a template so that
 	// their JSON shape matches this DuckDB version exactly.
-	alias := quoteIdent(top.personOf)
-	tmpl, err := parse(ctx, q, fmt.Sprintf(
-		"SELECT count(DISTINCT %s.person_id) AS %s, list(DISTINCT %s.person_id) FILTER (WHERE %s.person_id IS NOT NULL) AS %s",
-		alias, PersonsColumn, alias, alias, PersonsColumn))
+	tsel, err := personsItems(ctx, q, top)
 	if err != nil {
-		return nil, fmt.Errorf("sqlagg: template: %w", err)
-	}
-	tsel := arr(obj(firstStatement(tmpl), "node"), "select_list")
-	if len(tsel) != 2 {
-		return nil, errors.New("sqlagg: template has an unexpected shape")
+		return nil, err
 	}
 
 	sel := top.node["select_list"].([]any)
@@ -172,6 +169,146 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i], Tail: top.tails[i]}
 	}
 	return plan, nil
+}
+
+// personsItems returns the two extra select items: the cell's persons and
+// the list of their ids. Aggregates skip NULLs, so avg(x) over a mostly-NULL
+// x (a column of the optional side of an outer join, a per-person CASE in a
+// subquery) describes only the persons of rows where x is set. The cell's
+// persons are therefore the fewest that any aggregate describes: the least
+// of the cell's distinct persons and, per aggregate with value arguments,
+// the distinct persons of its rows whose arguments are all non-NULL, where
+// that is not 0 (an aggregate over nobody is NULL or a count of 0 and tells
+// nothing more). The list is the one of the aggregate that gives that least.
+func personsItems(ctx context.Context, q Querier, top *topResult) ([]any, error) {
+	pid := quoteIdent(top.personOf) + ".person_id"
+	var flat []any
+	filters := []string{""}
+	for _, group := range top.args {
+		conds := make([]string, len(group))
+		for k, a := range group {
+			conds[k] = quoteIdent(argPlaceholder(len(flat))) + " IS NOT NULL"
+			flat = append(flat, a)
+		}
+		filters = append(filters, " AND "+strings.Join(conds, " AND "))
+	}
+	counts := make([]string, len(filters))
+	lists := make([]string, len(filters))
+	for i, f := range filters {
+		counts[i] = fmt.Sprintf("count(DISTINCT %s) FILTER (WHERE %s IS NOT NULL%s)", pid, pid, f)
+		lists[i] = fmt.Sprintf("list(DISTINCT %s) FILTER (WHERE %s IS NOT NULL%s)", pid, pid, f)
+		if i > 0 {
+			counts[i] = "nullif(" + counts[i] + ", 0)"
+		}
+	}
+	persons, set := counts[0], lists[0]
+	if len(filters) > 1 {
+		persons = "least(" + strings.Join(counts, ", ") + ")"
+		var b strings.Builder
+		b.WriteString("CASE")
+		for i := len(lists) - 1; i > 0; i-- {
+			fmt.Fprintf(&b, " WHEN %s = %s THEN %s", counts[i], persons, lists[i])
+		}
+		fmt.Fprintf(&b, " ELSE %s END", lists[0])
+		set = b.String()
+	}
+	tmpl, err := parse(ctx, q, fmt.Sprintf("SELECT %s AS %s, %s AS %s", persons, PersonsColumn, set, PersonsColumn))
+	if err != nil {
+		return nil, fmt.Errorf("sqlagg: template: %w", err)
+	}
+	tsel := arr(obj(firstStatement(tmpl), "node"), "select_list")
+	if len(tsel) != 2 {
+		return nil, errors.New("sqlagg: template has an unexpected shape")
+	}
+	for i := range tsel {
+		if tsel[i], err = fillPlaceholders(tsel[i], flat); err != nil {
+			return nil, err
+		}
+	}
+	return tsel, nil
+}
+
+// checkConstCasts runs each CAST of a constant expression on its own: one
+// that fails would fail or not depending on whether a row reaches it.
+func checkConstCasts(ctx context.Context, q Querier, casts []map[string]any) error {
+	for _, cast := range casts {
+		tmpl, err := parse(ctx, q, "SELECT NULL")
+		if err != nil {
+			return fmt.Errorf("sqlagg: template: %w", err)
+		}
+		node := obj(firstStatement(tmpl), "node")
+		if node == nil {
+			return errors.New("sqlagg: template has an unexpected shape")
+		}
+		node["select_list"] = []any{cast}
+		js, err := encode(tmpl)
+		if err != nil {
+			return err
+		}
+		text, err := deserialize(ctx, q, js)
+		if err != nil {
+			return err
+		}
+		rows, err := q.QueryContext(ctx, text)
+		if err == nil {
+			for rows.Next() {
+			}
+			err = rows.Err()
+			rows.Close()
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("sqlagg: checking a constant CAST: %w", ctx.Err())
+			}
+			return refuse("cast", "a CAST of a constant fails (%s)", SanitizeMessage(err.Error()))
+		}
+	}
+	return nil
+}
+
+// argPlaceholder names the column reference the template holds in place of
+// the i-th aggregate argument (the __enclave prefix is refused in queries).
+func argPlaceholder(i int) string { return fmt.Sprintf("__enclave_arg_%d", i) }
+
+// fillPlaceholders returns a copy of the template tree v whose placeholder
+// column references are replaced by the aggregate arguments they stand for.
+func fillPlaceholders(v any, args []any) (any, error) {
+	switch t := v.(type) {
+	case map[string]any:
+		if str(t, "class") == "COLUMN_REF" {
+			if names := arr(t, "column_names"); len(names) == 1 {
+				name, _ := names[0].(string)
+				for i := range args {
+					if name == argPlaceholder(i) {
+						return args[i], nil
+					}
+				}
+				if strings.HasPrefix(name, "__enclave_arg_") {
+					return nil, errors.New("sqlagg: template placeholder without an argument")
+				}
+			}
+		}
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			y, err := fillPlaceholders(x, args)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = y
+		}
+		return out, nil
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			y, err := fillPlaceholders(x, args)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = y
+		}
+		return out, nil
+	}
+	return v, nil
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

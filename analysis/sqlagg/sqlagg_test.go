@@ -146,13 +146,65 @@ var acceptCases = []acceptCase{
 		persons: map[string]int64{"": 2},
 		sets:    map[string][]int64{"": {7, 123456}},
 	},
+	// Found by an adversarial review (F1): aggregates skip NULLs, so a
+	// cell's persons are counted only where every aggregate argument is set.
+	{
+		name: "outer join narrowed in ON counts only the matched persons", personOf: "p",
+		sql: `SELECT count(*) AS n, count(p2.year_of_birth) AS k, avg(p2.year_of_birth) AS yob
+		      FROM person p LEFT JOIN person p2 ON p.person_id = p2.person_id AND p2.race_concept_id = 8516 AND p2.year_of_birth = 1970`,
+		kinds:   []Kind{KindCount, KindCount, KindDerived},
+		persons: map[string]int64{"": 1},
+		sets:    map[string][]int64{"": {3}},
+	},
+	{
+		name: "per-person CASE in a subquery counts only persons it sets", personOf: "p",
+		sql: `SELECT avg(x.v) AS v FROM person p
+		      JOIN (SELECT person_id, CASE WHEN year_of_birth = 1975 THEN year_of_birth END AS v FROM person) x USING (person_id)`,
+		kinds:   []Kind{KindDerived},
+		persons: map[string]int64{"": 1},
+		sets:    map[string][]int64{"": {123456}},
+	},
+	{
+		name: "count of a mostly-NULL column", personOf: "p",
+		sql: `SELECT p.gender_concept_id, count(m.value_as_number) AS k, max(p.year_of_birth) AS latest
+		      FROM person p LEFT JOIN measurement m ON m.person_id = p.person_id GROUP BY 1`,
+		kinds:   []Kind{KindGroup, KindCount, KindExtreme},
+		persons: map[string]int64{"8507": 3, "8532": 3},
+		sets:    map[string][]int64{"8507": {1, 2, 6}, "8532": {3, 4, 5}},
+	},
+	{
+		name: "an aggregate over nobody does not lift the others' persons", personOf: "p",
+		sql: `SELECT count(p2.year_of_birth) AS k, avg(m.value_as_number) AS v FROM person p
+		      LEFT JOIN person p2 ON p2.person_id = p.person_id AND p2.year_of_birth = 1970
+		      LEFT JOIN measurement m ON m.person_id = p.person_id AND m.value_as_number > 1000`,
+		kinds:   []Kind{KindCount, KindDerived},
+		persons: map[string]int64{"": 1},
+		sets:    map[string][]int64{"": {3}},
+	},
+	{
+		name: "count(*) beside a count over nobody keeps the cell's persons", personOf: "p",
+		sql: `SELECT p.gender_concept_id, count(*) AS n, count(m.value_as_number) AS k FROM person p
+		      LEFT JOIN measurement m ON m.person_id = p.person_id AND m.value_as_number > 1000 GROUP BY 1`,
+		kinds:   []Kind{KindGroup, KindCount, KindCount},
+		persons: map[string]int64{"8507": 4, "8532": 4},
+		sets:    map[string][]int64{"8507": {1, 2, 6, 123456}, "8532": {3, 4, 5, 7}},
+	},
+	{
+		name: "count(*) beside a quantile: p is not an argument", personOf: "m",
+		sql:     `SELECT count(*) AS n, quantile_cont(m.value_as_number, 0.5) AS q FROM measurement m`,
+		kinds:   []Kind{KindCount, KindDerived},
+		persons: map[string]int64{"": 6},
+		sets:    map[string][]int64{"": {1, 2, 3, 4, 5, 6}},
+	},
 	{
 		name: "RIGHT JOIN counts the preserved side", personOf: "p",
 		sql: `SELECT count(*), count(c.condition_occurrence_id) AS with_condition
 		      FROM condition_occurrence c RIGHT JOIN person p ON c.person_id = p.person_id`,
-		kinds:   []Kind{KindCount, KindCount},
-		persons: map[string]int64{"": 8},
-		sets:    map[string][]int64{"": {1, 2, 3, 4, 5, 6, 7, 123456}},
+		kinds: []Kind{KindCount, KindCount},
+		// count(c.…) covers only the persons with a condition, so the
+		// cell's persons are counted over them.
+		persons: map[string]int64{"": 6},
+		sets:    map[string][]int64{"": {1, 2, 3, 4, 5, 123456}},
 	},
 }
 
@@ -331,7 +383,7 @@ var refuseCases = []refuseCase{
 	{"window function", `SELECT gender_concept_id, count(*) OVER (PARTITION BY race_concept_id) FROM person WHERE year_of_birth > 1901`, "window", nil},
 	{"qualify", `SELECT gender_concept_id, count(*) FROM person GROUP BY 1 QUALIFY row_number() OVER () = 1`, "window", nil},
 	{"list()", `SELECT gender_concept_id, list(year_of_birth) FROM person GROUP BY 1`, "individual-values", nil},
-	{"string_agg", `SELECT string_agg(CAST(year_of_birth AS VARCHAR), '#zzq#') FROM person`, "individual-values", nil},
+	{"string_agg", `SELECT string_agg(TRY_CAST(year_of_birth AS VARCHAR), '#zzq#') FROM person`, "individual-values", nil},
 	{"array_agg", `SELECT gender_concept_id, array_agg(race_concept_id) FROM person GROUP BY 1`, "individual-values", nil},
 	{"histogram", `SELECT histogram(year_of_birth) FROM person`, "individual-values", nil},
 	{"no person table", `SELECT count(*) FROM concept WHERE concept_name = 'Zzq secret name'`, "no-person-table", nil},
@@ -446,5 +498,141 @@ func TestRewriteContextCancelled(t *testing.T) {
 	time.Sleep(time.Millisecond)
 	if _, err := Rewrite(ctx, db, `SELECT count(*) FROM person`, testSchema); err == nil {
 		t.Fatal("want an error for a cancelled context")
+	}
+}
+
+// TestQuantileArgument: a released quantile must be strictly inside (0, 1)
+// (0 and 1 are the minimum and maximum), decimal literals are read with
+// their scale, and Tail is min(p, 1−p) over the item's quantiles.
+func TestQuantileArgument(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	cases := []struct {
+		name string
+		sql  string
+		rule string  // "" when accepted
+		tail float64 // of the first item, when accepted
+	}{
+		{"p = 0 is the minimum", `SELECT quantile_cont(year_of_birth, 0) FROM person`, "quantile", 0},
+		{"p = 1 is the maximum", `SELECT quantile_cont(year_of_birth, 1) FROM person`, "quantile", 0},
+		{"p = 0.0 decimal", `SELECT quantile_disc(year_of_birth, 0.0) FROM person`, "quantile", 0},
+		{"p = 1.00 decimal", `SELECT quantile_disc(year_of_birth, 1.00) FROM person`, "quantile", 0},
+		{"p = 1.5", `SELECT quantile_cont(year_of_birth, 1.5) FROM person`, "quantile", 0},
+		{"negative p", `SELECT quantile_cont(year_of_birth, -0.5) FROM person`, "quantile", 0},
+		{"p = 0e0 double", `SELECT quantile(year_of_birth, 0e0) FROM person`, "quantile", 0},
+		{"p is NULL", `SELECT quantile_cont(year_of_birth, NULL) FROM person`, "quantile", 0},
+		{"list of quantiles", `SELECT quantile_cont(year_of_birth, [0.25, 0.75]) FROM person`, "quantile", 0},
+		{"p = 0.5", `SELECT quantile_cont(year_of_birth, 0.5) FROM person`, "", 0.5},
+		{"p = 0.75", `SELECT quantile_cont(year_of_birth, 0.75) FROM person`, "", 0.25},
+		{"p = 0.25 disc", `SELECT quantile_disc(year_of_birth, 0.25) FROM person`, "", 0.25},
+		{"p = 0.01", `SELECT quantile(year_of_birth, 0.01) FROM person`, "", 0.01},
+		{"p = 0.90 scale 2", `SELECT quantile(year_of_birth, 0.90) FROM person`, "", 0.1},
+		{"two quantiles in one item", `SELECT quantile_cont(year_of_birth, 0.9) - quantile_cont(year_of_birth, 0.3) FROM person`, "", 0.1},
+		{"median", `SELECT median(year_of_birth) FROM person`, "", 0.5},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Rewrite(ctx, db, tc.sql, testSchema)
+			if tc.rule != "" {
+				var re *RefusalError
+				if !errors.As(err, &re) || re.Rule != tc.rule {
+					t.Fatalf("got %v, want refusal %q", err, tc.rule)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if got := p.Items[0].Tail; got < tc.tail-1e-12 || got > tc.tail+1e-12 {
+				t.Errorf("Tail = %v, want %v", got, tc.tail)
+			}
+		})
+	}
+}
+
+// TestOrderBy: the released query may be ordered only by its grouping keys;
+// an alias or position of an aggregate orders by a hidden count.
+func TestOrderBy(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	cases := []struct {
+		name, sql string
+		refused   bool
+	}{
+		{"alias of count", `SELECT gender_concept_id, count(*) AS n FROM person GROUP BY 1 ORDER BY n`, true},
+		{"alias of arithmetic on count", `SELECT gender_concept_id, floor(count(*) / 6) AS f FROM person GROUP BY 1 ORDER BY f DESC LIMIT 1`, true},
+		{"position of count", `SELECT gender_concept_id, count(*) FROM person GROUP BY 1 ORDER BY 2`, true},
+		{"count itself", `SELECT gender_concept_id, count(*) FROM person GROUP BY 1 ORDER BY count(*)`, true},
+		{"alias shadowing a column name", `SELECT gender_concept_id AS g, count(*) AS race_concept_id FROM person GROUP BY 1 ORDER BY race_concept_id`, true},
+		{"ORDER BY a qualified count alias", `SELECT gender_concept_id, count(*) AS n FROM person GROUP BY 1 ORDER BY n NULLS FIRST, 1`, true},
+		{"non-grouped column", `SELECT gender_concept_id, count(*) FROM person GROUP BY 1 ORDER BY race_concept_id`, true},
+		{"GROUP BY ALL, position of avg", `SELECT gender_concept_id, avg(year_of_birth) FROM person GROUP BY ALL ORDER BY 2`, true},
+		{"group column", `SELECT gender_concept_id, count(*) AS n FROM person GROUP BY 1 ORDER BY gender_concept_id`, false},
+		{"group alias", `SELECT p.gender_concept_id AS g, count(*) AS n FROM person p GROUP BY 1 ORDER BY g DESC`, false},
+		{"group position", `SELECT race_concept_id, gender_concept_id, count(*) FROM person GROUP BY 1, 2 ORDER BY 2, 1`, false},
+		{"qualified group column", `SELECT gender_concept_id, count(*) FROM person p GROUP BY gender_concept_id ORDER BY p.gender_concept_id`, false},
+		{"group expression", `SELECT year_of_birth // 10 * 10, count(*) FROM person GROUP BY year_of_birth // 10 * 10 ORDER BY year_of_birth // 10 * 10`, false},
+		{"GROUP BY ALL, group column", `SELECT gender_concept_id, count(*) FROM person GROUP BY ALL ORDER BY gender_concept_id`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Rewrite(ctx, db, tc.sql, testSchema)
+			var re *RefusalError
+			switch {
+			case tc.refused && (!errors.As(err, &re) || re.Rule != "order"):
+				t.Fatalf("got %v, want refusal \"order\"", err)
+			case !tc.refused && err != nil:
+				t.Fatalf("refused: %v", err)
+			}
+		})
+	}
+}
+
+// TestErrorOracles: an expression that raises on some data values makes
+// "did the query fail" tell whether such a row exists, so CAST/:: on data
+// and functions with a TRY_ form are refused; TRY_CAST and casts of
+// constants (checked once) are accepted.
+func TestErrorOracles(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	cases := []struct {
+		name, sql string
+		rule      string // "" when accepted
+	}{
+		{"CAST in a CASE branch", `SELECT count(*) FROM person p JOIN concept co ON co.concept_id = p.gender_concept_id
+			WHERE CASE WHEN p.race_concept_id = 8516 AND p.year_of_birth = 1970 THEN CAST(co.concept_name AS DATE) > DATE '2000-01-01' ELSE true END`, "cast"},
+		{":: on a column", `SELECT count(*) FROM person WHERE year_of_birth::TINYINT > 0`, "cast"},
+		{"CAST of an aggregate", `SELECT gender_concept_id, CAST(count(*) AS TINYINT) FROM person GROUP BY 1`, "cast"},
+		{"CAST inside an aggregate", `SELECT avg(CAST(year_of_birth AS SMALLINT)) FROM person`, "cast"},
+		{"CAST in a subquery", `SELECT count(*) FROM person p WHERE p.person_id IN (SELECT person_id FROM measurement WHERE CAST(value_as_number AS TINYINT) > 0)`, "cast"},
+		{"CAST in GROUP BY", `SELECT CAST(year_of_birth AS VARCHAR), count(*) FROM person GROUP BY 1`, "cast"},
+		{"failing CAST of a constant", `SELECT count(*) FROM person WHERE CASE WHEN year_of_birth = 1970 THEN CAST('zzq' AS INTEGER) > 0 ELSE true END`, "cast"},
+		{"strptime", `SELECT count(*) FROM person p JOIN concept co ON co.concept_id = p.gender_concept_id WHERE strptime(co.concept_name, '%Y') IS NULL`, "error-oracle"},
+		{"TRY_CAST in a CASE branch", `SELECT count(*) FROM person p JOIN concept co ON co.concept_id = p.gender_concept_id
+			WHERE CASE WHEN p.race_concept_id = 8516 AND p.year_of_birth = 1970 THEN TRY_CAST(co.concept_name AS DATE) > DATE '2000-01-01' ELSE true END`, ""},
+		{"DATE literal and INTERVAL", `SELECT count(*) FROM person p JOIN condition_occurrence c USING (person_id)
+			WHERE c.condition_start_date >= DATE '2020-01-01' + INTERVAL 30 DAY`, ""},
+		{":: on a constant", `SELECT count(*) FROM person WHERE year_of_birth > '1960'::INTEGER`, ""},
+		{"TRY_CAST of an aggregate", `SELECT gender_concept_id, TRY_CAST(count(*) AS DOUBLE) / 2 AS half FROM person GROUP BY 1`, ""},
+		{"TRY_CAST inside an aggregate", `SELECT avg(TRY_CAST(year_of_birth AS DOUBLE)) FROM person`, ""},
+		{"try_strptime", `SELECT count(*) FROM person p JOIN concept co ON co.concept_id = p.gender_concept_id WHERE try_strptime(co.concept_name, '%Y') IS NULL`, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Rewrite(ctx, db, tc.sql, testSchema)
+			if tc.rule == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var re *RefusalError
+			if !errors.As(err, &re) || re.Rule != tc.rule {
+				t.Fatalf("got %v, want refusal %q", err, tc.rule)
+			}
+			if strings.Contains(err.Error(), "zzq") {
+				t.Errorf("error echoes a literal: %v", err)
+			}
+		})
 	}
 }
