@@ -235,7 +235,8 @@ func (p Policy) Text() string {
 	b.WriteString("extremes           minimum, maximum and single-person values are never released\n")
 	fmt.Fprintf(&b, "dominance          sums: (n,k) = (%d, %.0f%%) and p-ratio %.0f%%\n", p.DominanceN, p.DominanceK*100, p.PRatio*100)
 	fmt.Fprintf(&b, "models             residual dof ≥ %d; each categorical level ≥ %d persons; no per-person values\n", p.MinDOF, p.MinCount)
-	fmt.Fprintf(&b, "differencing       a cell nested with an earlier release of this workspace and differing by 1–%d persons is suppressed\n", p.MinCount-1)
+	fmt.Fprintf(&b, "differencing       a cell nested with an earlier release of this workspace and differing by 1–%d persons is suppressed,\n", p.MinCount-1)
+	fmt.Fprintf(&b, "                   and a count that with recent releases adds and subtracts to a group of 1–%d persons\n", p.MinCount-1)
 	if p.Rounding > 0 {
 		fmt.Fprintf(&b, "rounding           released counts rounded to a multiple of %d\n", p.Rounding)
 	}
