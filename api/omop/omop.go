@@ -38,9 +38,16 @@ func newHandle(op, method string, args any) spec.Handle {
 	return h
 }
 
+// emptyArg is the message for a step given a Cohort that was never made
+// (the variable of a cell that failed or has not run).
+const emptyArg = "the Cohort given is empty (was the cell that made it run without an error?): start from omop.Persons()"
+
 func (c Cohort) derive(op string, st spec.Step) Cohort {
 	if c.h.ID == "" {
 		panic(&call.Error{Op: op, Msg: "an empty Cohort: start from omop.Persons()"})
+	}
+	if st.And == "" && st.Or == "" && st.Minus == "" && (op == "Cohort.And" || op == "Cohort.Or" || op == "Cohort.Minus") {
+		panic(&call.Error{Op: op, Msg: emptyArg})
 	}
 	return Cohort{newHandle(op, spec.MDerive, spec.DeriveArgs{Base: c.h.ID, Step: st})}
 }
@@ -48,6 +55,9 @@ func (c Cohort) derive(op string, st spec.Step) Cohort {
 func (e Events) derive(op string, st spec.Step) Events {
 	if e.h.ID == "" {
 		panic(&call.Error{Op: op, Msg: "empty Events: start from omop.Conditions, omop.Measurements, …"})
+	}
+	if op == "Events.Of" && st.Of == "" {
+		panic(&call.Error{Op: op, Msg: emptyArg})
 	}
 	return Events{newHandle(op, spec.MDerive, spec.DeriveArgs{Base: e.h.ID, Step: st})}
 }

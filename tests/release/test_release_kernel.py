@@ -259,3 +259,13 @@ def test_groups_then_their_total_cannot_leave_a_small_rest(controlled):
     ok(r)
     rows = sql_rows(msgs)
     assert rows and rows[0][0] == "*", (shown, rows)
+
+
+def test_a_step_given_a_cohort_never_made_says_so(kernel):
+    """After a cell that failed, its variable is an empty Cohort: using it
+    names that, not the step."""
+    ok(kernel.run(HEADER)[0])
+    r, _ = kernel.run("var c omop.Cohort\nomop.Conditions(201826).Of(c)")
+    assert r["status"] == "error" and "Cohort given is empty" in r["evalue"], r["evalue"]
+    r, _ = kernel.run("omop.Persons().Minus(c)")
+    assert r["status"] == "error" and "Cohort given is empty" in r["evalue"], r["evalue"]
