@@ -58,21 +58,18 @@ def signed(km, msg_type, content=None):
     return session, session.serialize(msg)
 
 
-def log_has(log, text, wait=2.0):
-    deadline = time.time() + wait
-    while time.time() < deadline:
-        if text in log.read_text():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def log_count(log, text):
     return log.read_text().count(text)
 
 
+def log_has(log, text, wait=2.0):
+    return log_gains(log, text, 0, wait)
+
+
 def log_gains(log, text, before, wait=5.0):
-    """Whether the kernel log comes to hold text more than before times."""
+    """Whether the kernel log comes to hold text more than before times:
+    the file is read until the kernel's line appears or the deadline (a
+    log file gives no event to wait on)."""
     deadline = time.time() + wait
     while time.time() < deadline:
         if log_count(log, text) > before:
