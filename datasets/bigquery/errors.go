@@ -77,7 +77,7 @@ func (c *Catalog) classify(ctx context.Context, err error) string {
 	var ue *url.Error
 	var ne net.Error
 	if errors.As(err, &ue) || errors.As(err, &ne) {
-		return "BigQuery is unreachable"
+		return "BigQuery is unreachable (the connection failed); the query was abandoned"
 	}
 	return "query failed (details in the audit log)"
 }
