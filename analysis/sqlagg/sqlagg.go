@@ -117,6 +117,15 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 	if err := checkConstCasts(ctx, q, c.constCasts); err != nil {
 		return nil, err
 	}
+	// Make every expression that reads data total (see guard), in the tree
+	// and in the aggregate arguments the persons items repeat.
+	g := &guard{cat: c.cat, types: c.types}
+	g.tree(root)
+	for _, group := range top.args {
+		for k := range group {
+			group[k] = g.value(group[k])
+		}
+	}
 
 	// The extra select items, serialised by DuckDB from a template so that
 	// their JSON shape matches this DuckDB version exactly.
