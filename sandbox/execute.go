@@ -684,6 +684,7 @@ func (w *Worker) failPanic(c *cellRun, p interp.Panic, trace string) {
 	}
 	value = w.cellPositions(clip(value, maxErrorText))
 	tb := []string{"panic: " + value, ""}
+	frames := 0
 	for _, line := range strings.Split(trace, "\n") {
 		m := frameRE.FindStringSubmatch(strings.TrimSpace(line))
 		if m == nil {
@@ -702,6 +703,14 @@ func (w *Worker) failPanic(c *cellRun, p interp.Panic, trace string) {
 		}
 		tb = append(tb, fmt.Sprintf("%s:%d:%d %s", sp.file, l, col, where))
 		tb = append(tb, w.snippet(n, col)...)
+		frames++
+	}
+	if frames > 0 {
+		// yaegi v0.16 reports, per frame, the first statement of the block
+		// it was running (runCfg's recover sees the block's entry node, not
+		// the statement that panicked); say so rather than point a caret
+		// at a line that did not fail.
+		tb = append(tb, "", "(each frame names the first line of the block it was running; the interpreter does not report the statement that panicked)")
 	}
 	w.sendError(c.id, ErrPanic, value, tb)
 }
