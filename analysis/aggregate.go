@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"enclave/analysis/sqlagg"
 	"enclave/api/spec"
 	"enclave/datasets"
 	"enclave/release"
@@ -488,7 +489,10 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 	// Only persons with a value contribute: the plan says so.
 	hv := withValue(h, name, at)
 	extras := []string{"avg(" + expr + ")", "stddev_samp(" + expr + ")", "quantile_cont(" + expr + ", 0.25)",
-		"quantile_cont(" + expr + ", 0.5)", "quantile_cont(" + expr + ", 0.75)"}
+		"quantile_cont(" + expr + ", 0.5)", "quantile_cont(" + expr + ", 0.75)",
+		// What sqlagg.Minority needs: a two-valued value's mean and sd tell
+		// how many hold each value.
+		"count(DISTINCT " + expr + ")", "min(" + expr + ")", "max(" + expr + ")", "avg(" + expr + ")", "count(" + expr + ")"}
 	sets := [][]int{{}}
 	if len(vars) == 1 {
 		sets = [][]int{{0}}
@@ -520,6 +524,7 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 	}
 	t.columns = append(t.columns, "persons", unit, "mean", "sd", "q1", "median", "q3")
 	var shown []shownGroup
+	twoValued := false
 	for _, r := range rows {
 		if r.rows == 0 {
 			continue
@@ -542,8 +547,13 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		}
 		shown = append(shown, shownGroup{r, pc, rc})
 		tails := []float64{0, 0, 0.25, 0.5, 0.25}
+		minority := sqlagg.Minority(r.extra[5 : 5+sqlagg.SplitWidth])
+		if minority > 0 && minority < int64(s.sess.Policy.MinCount) && !twoValued {
+			twoValued = true
+			t.notes = append(t.notes, twoValuedNote(s.sess.Policy.MinCount))
+		}
 		for i, st := range []release.Stat{release.Mean, release.Mean, release.Quantile, release.Quantile, release.Quantile} {
-			row = append(row, &slot{cell: t.add(&release.Cell{Stat: st, Value: toFloat(r.extra[i]), Persons: r.persons, Of: pc, Digits: 2, Tail: tails[i]})})
+			row = append(row, &slot{cell: t.add(&release.Cell{Stat: st, Value: toFloat(r.extra[i]), Persons: r.persons, Of: pc, Digits: 2, Tail: tails[i], Minority: minority})})
 		}
 		t.rows = append(t.rows, row)
 	}

@@ -64,17 +64,17 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 		return magicErr(err)
 	}
 	defer rows.Close()
-	n := len(plan.Items)
+	n, w := len(plan.Items), plan.Width
 	t := &built{title: "%sql: " + clip(strings.Join(strings.Fields(q), " "), 120)}
 	for _, it := range plan.Items {
 		t.columns = append(t.columns, it.Name)
 	}
 	t.columns = append(t.columns, "persons")
-	sums := false
+	sums, twoValued := false, false
 	count, small := 0, 0
 	for rows.Next() {
-		vals := make([]any, n+1)
-		ptrs := make([]any, n+1)
+		vals := make([]any, w)
+		ptrs := make([]any, w)
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
@@ -85,7 +85,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 		if count > 10000 {
 			return magicErr(datasets.Errorf("the query returns more than 10,000 groups; group more coarsely"))
 		}
-		persons := toInt(vals[n])
+		persons := toInt(vals[w-1])
 		if persons > 0 && persons < int64(s.sess.Policy.MinCount) {
 			// A group's labels say that someone with those values exists:
 			// groups of 1..MinCount-1 persons are not listed at all.
@@ -115,7 +115,12 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 				if it.Tail > 0 {
 					st = release.Quantile
 				}
-				row = append(row, &slot{cell: t.add(&release.Cell{Stat: st, Value: toFloat(v), Persons: persons, Of: pc, Digits: 3, Tail: it.Tail})})
+				var minority int64
+				if it.Split > 0 {
+					minority = sqlagg.Minority(vals[it.Split : it.Split+sqlagg.SplitWidth])
+					twoValued = twoValued || (minority > 0 && minority < int64(s.sess.Policy.MinCount))
+				}
+				row = append(row, &slot{cell: t.add(&release.Cell{Stat: st, Value: toFloat(v), Persons: persons, Of: pc, Digits: 3, Tail: it.Tail, Minority: minority})})
 			case sqlagg.KindSum:
 				// A sum needs each person's share for the dominance rules,
 				// which SQL does not give: it is not released here.
@@ -133,6 +138,9 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	}
 	if small > 0 {
 		t.notes = append(t.notes, fmt.Sprintf("groups of 1–%d persons are not listed (their values would say that such persons exist)", s.sess.Policy.MinCount-1))
+	}
+	if twoValued {
+		t.notes = append(t.notes, twoValuedNote(s.sess.Policy.MinCount))
 	}
 	if sums {
 		t.notes = append(t.notes, "sums are not released from %sql (the dominance rules need each person's share): use averages, or stats.Describe")
@@ -200,11 +208,11 @@ func (s *Server) sqlGroupSets(ctx context.Context, q string) (map[string]*roarin
 		return nil, err
 	}
 	defer rows.Close()
-	n := len(plan.Items)
+	w := plan.Width
 	out := map[string]*roaring.Bitmap{}
 	for rows.Next() {
-		vals := make([]any, n+1)
-		ptrs := make([]any, n+1)
+		vals := make([]any, w)
+		ptrs := make([]any, w)
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
@@ -218,7 +226,7 @@ func (s *Server) sqlGroupSets(ctx context.Context, q string) (map[string]*roarin
 			}
 		}
 		bm := roaring.New()
-		if list, ok := vals[n].([]any); ok {
+		if list, ok := vals[w-1].([]any); ok {
 			for _, v := range list {
 				id := toInt(v)
 				if id >= 0 && id <= 1<<32-1 {
@@ -236,4 +244,9 @@ func groupText(v any) string {
 		return "NULL"
 	}
 	return fmt.Sprint(v)
+}
+
+// twoValuedNote explains a mean hidden by the Minority rule.
+func twoValuedNote(minCount int) string {
+	return fmt.Sprintf("a mean or sd of a value that takes two values says how many hold each: it is hidden when fewer than %d rows hold the rarer one", minCount)
 }

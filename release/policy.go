@@ -232,6 +232,7 @@ func (p Policy) Text() string {
 	fmt.Fprintf(&b, "small cells        counts of 1–%d persons shown as %s; 0 shown\n", p.MinCount-1, p.Marker)
 	b.WriteString("secondary          margins may not reveal a suppressed cell: the fewest extra cells are suppressed\n")
 	fmt.Fprintf(&b, "derived values     means, sd, quantiles, percentages and rates need ≥ %d persons\n", p.MinCount)
+	fmt.Fprintf(&b, "                   (a mean or sd of a value with two values, a proportion, needs ≥ %d rows holding the rarer one)\n", p.MinCount)
 	b.WriteString("extremes           minimum, maximum and single-person values are never released\n")
 	fmt.Fprintf(&b, "dominance          sums: (n,k) = (%d, %.0f%%) and p-ratio %.0f%%\n", p.DominanceN, p.DominanceK*100, p.PRatio*100)
 	fmt.Fprintf(&b, "models             residual dof ≥ %d; each categorical level ≥ %d persons; no per-person values\n", p.MinDOF, p.MinCount)

@@ -57,6 +57,12 @@ type Cell struct {
 	// each side of it, so it needs Persons·Tail ≥ MinCount (a median 42
 	// persons, quartiles 84). 0 means only the Persons rule applies.
 	Tail float64
+	// Minority is, for a Mean (mean or standard deviation) of a value that
+	// takes exactly two values, the rows holding the rarer one: such a mean
+	// is a proportion and tells that number exactly, so it needs Minority ≥
+	// MinCount as a percentage needs its numerator. 0 = not two-valued or
+	// not known.
+	Minority int64
 
 	// Status is the outcome: spec.Released or why the cell is suppressed.
 	// A caller may set it before Judge (e.g. spec.Model); Judge keeps it.
@@ -109,7 +115,7 @@ func (p Policy) primary(c *Cell) {
 			c.Status = spec.Derived
 		}
 	case Mean, Coef:
-		if c.Persons < int64(p.MinCount) {
+		if c.Persons < int64(p.MinCount) || small(c.Minority) {
 			c.Status = spec.Derived
 		}
 	case Quantile:

@@ -41,7 +41,7 @@ func FuzzRewrite(f *testing.F) {
 		}
 		defer rows.Close()
 		cols, err := rows.Columns()
-		if err == nil && (len(cols) != len(p.Items)+1 || cols[len(cols)-1] != PersonsColumn) {
+		if err == nil && (len(cols) != p.Width || cols[len(cols)-1] != PersonsColumn) {
 			t.Fatalf("columns %v for plan %+v", cols, p)
 		}
 	})

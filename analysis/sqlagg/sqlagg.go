@@ -54,14 +54,22 @@ type Item struct {
 	// the smaller of p and 1−p over its quantiles: the release rules need
 	// enough persons on each side of a released quantile. 0 otherwise.
 	Tail float64
+	// Split is, for a mean or standard deviation of one argument, the
+	// index of the first of the hidden columns that Minority reads; 0 for
+	// other items.
+	Split int
 }
 
 // Plan is an accepted, rewritten query.
 type Plan struct {
-	// SQL is the user's select items in order, then PersonsColumn: per
-	// cell, the fewest distinct <PersonOf>.person_id that any aggregate
-	// describes (see personsItems).
+	// SQL is the user's select items in order, then the hidden columns
+	// of split items (see Item.Split), then PersonsColumn: per cell, the
+	// fewest distinct <PersonOf>.person_id that any aggregate describes
+	// (see personsItems).
 	SQL string
+	// Width is the number of columns of SQL and SetsSQL; PersonsColumn is
+	// the last.
+	Width int
 	// Items has one entry per user select item (PersonsColumn excluded).
 	Items []Item
 	// SetsSQL is SQL whose last column is the list of those person ids
@@ -136,8 +144,23 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 
 	sel := top.node["select_list"].([]any)
 	n := len(sel)
+	var hidden []any
+	split := make([]int, n)
+	for i, item := range sel {
+		if top.kinds[i] != KindDerived {
+			continue
+		}
+		items, err := splitItems(asMap(item), i)
+		if err != nil {
+			return nil, err
+		}
+		if items != nil {
+			split[i] = n + len(hidden)
+			hidden = append(hidden, items...)
+		}
+	}
 	build := func(extra any) (string, error) {
-		top.node["select_list"] = append(append([]any{}, sel...), extra)
+		top.node["select_list"] = append(append(append([]any{}, sel...), hidden...), extra)
 		defer func() { top.node["select_list"] = sel }()
 		want, err := encode(root)
 		if err != nil {
@@ -158,7 +181,7 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 		}
 		return out, nil
 	}
-	plan := &Plan{PersonOf: top.personOf}
+	plan := &Plan{PersonOf: top.personOf, Width: n + len(hidden) + 1}
 	if plan.SQL, err = build(tsel[0]); err != nil {
 		return nil, err
 	}
@@ -170,12 +193,12 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 	if err != nil {
 		return nil, err
 	}
-	if len(names) != n+1 || names[n] != PersonsColumn {
+	if len(names) != plan.Width || names[plan.Width-1] != PersonsColumn {
 		return nil, refuse("rewrite", "the query's output columns could not be matched to its select items; %s", acceptedShape)
 	}
 	plan.Items = make([]Item, n)
 	for i := range n {
-		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i], Tail: top.tails[i]}
+		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i], Tail: top.tails[i], Split: split[i]}
 	}
 	return plan, nil
 }

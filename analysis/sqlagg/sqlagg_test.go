@@ -263,7 +263,7 @@ func runCells(t *testing.T, db *sql.DB, p *Plan, query string) map[string]any {
 	}
 	defer rows.Close()
 	cols, _ := rows.Columns()
-	if len(cols) != len(p.Items)+1 || cols[len(cols)-1] != PersonsColumn {
+	if len(cols) != p.Width || cols[len(cols)-1] != PersonsColumn {
 		t.Fatalf("columns = %v, want %d items then %s", cols, len(p.Items), PersonsColumn)
 	}
 	for i, it := range p.Items {
@@ -671,7 +671,7 @@ func TestDataErrorsAreTotal(t *testing.T) {
 				t.Fatalf("Rewrite: %v", err)
 			}
 			for _, q := range []string{p.SQL, p.SetsSQL} {
-				got, err := queryRows(db, q, 1)
+				got, err := queryRows(db, q, p.Width-len(p.Items))
 				if err != nil {
 					t.Fatalf("rewritten query fails: %v\n%s", err, q)
 				}
@@ -726,4 +726,42 @@ func queryRows(db *sql.DB, q string, drop int) ([][]any, error) {
 		out = append(out, vals[:len(cols)-drop])
 	}
 	return out, rows.Err()
+}
+
+// TestTwoValuedMean: the mean or sd of a value with two values tells how
+// many rows hold each; the plan returns what Minority needs to say how
+// many hold the rarer one.
+func TestTwoValuedMean(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	cases := []struct {
+		sql  string
+		want []int64 // Minority per item (0 for items without a split)
+	}{
+		{`SELECT avg(gender_concept_id) AS g FROM person`, []int64{4}},
+		{`SELECT stddev(gender_concept_id) AS g, count(*) AS n FROM person WHERE year_of_birth < 1980`, []int64{2, 0}},
+		{`SELECT avg(year_of_birth) AS y, median(gender_concept_id) AS m FROM person`, []int64{0, 0}},
+		{`SELECT avg(DISTINCT gender_concept_id) AS g FROM person`, []int64{0}},
+	}
+	for _, tc := range cases {
+		p, err := Rewrite(ctx, db, tc.sql, testSchema)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.sql, err)
+		}
+		rows, err := queryRows(db, p.SQL, 0)
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("%s: %v %v", tc.sql, rows, err)
+		}
+		var got []int64
+		for _, it := range p.Items {
+			var m int64
+			if it.Split > 0 {
+				m = Minority(rows[0][it.Split : it.Split+SplitWidth])
+			}
+			got = append(got, m)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: minority %v, want %v", tc.sql, got, tc.want)
+		}
+	}
 }

@@ -96,6 +96,31 @@ def test_percentage_mean_and_max_of_small_groups_are_hidden(kernel):
     assert "%" not in "".join(re.findall(r"\d+\.\d%", wf.plain_of(msgs)))
 
 
+def test_mean_of_a_two_valued_column_is_a_hidden_proportion(controlled):
+    """The mean of gender_concept_id over men (8507) and women (8532) is
+    8532 − 25·men/n: it tells how many men there are. Born 1997 in the
+    controlled demo tier (unshifted dates) there are 46 such persons and 16
+    of them are men; the count of 46 is released, the mean (and the sd,
+    which tells the same) is not."""
+    kernel = controlled
+    r, msgs = kernel.run("%sql SELECT avg(gender_concept_id) AS g, stddev(gender_concept_id) AS s, count(*) AS n "
+                         "FROM person WHERE gender_concept_id IN (8507, 8532) AND year_of_birth = 1997")
+    ok(r)
+    assert sql_rows(msgs) == [["*", "*", "46", "46"]], wf.plain_of(msgs)
+    assert "8523" not in wf.texts(msgs)
+    assert "two values" in wf.plain_of(msgs)
+    # Over all years both sexes are many: the mean is a released value.
+    r, msgs = kernel.run("%sql SELECT avg(gender_concept_id) AS g, count(*) AS n FROM person WHERE gender_concept_id IN (8507, 8532)")
+    ok(r)
+    [row] = sql_rows(msgs)
+    assert re.fullmatch(r"85\d\d\.\d+", row[0]), row
+    # A mean of a many-valued column over the same 40 persons is released.
+    r, msgs = kernel.run("%sql SELECT avg(race_concept_id) AS r FROM person WHERE gender_concept_id IN (8507, 8532) AND year_of_birth = 1997")
+    ok(r)
+    [row] = sql_rows(msgs)
+    assert row[0] != "*", row
+
+
 def test_engine_errors_do_not_echo_data(kernel):
     r, msgs = kernel.run("%sql SELECT CAST(zone_name AS INTEGER) z, count(*) FROM heart_rate_summary GROUP BY 1")
     assert r["status"] == "error"
@@ -204,7 +229,7 @@ def test_parts_released_separately_cannot_leave_a_small_remainder(demo):
 def sql_rows(msgs):
     """The data rows of a %sql result's plain text, split on wide gaps."""
     lines = wf.plain_of(msgs).split("Notes")[0].splitlines()
-    at = next(i for i, l in enumerate(lines) if l.startswith("---"))
+    at = next(i for i, l in enumerate(lines) if re.fullmatch(r"-+(\s+-+)*", l.strip()))
     return [re.split(r"\s{2,}", l.strip()) for l in lines[at + 1:] if l.strip() and l.strip() != "(no rows)"]
 
 
