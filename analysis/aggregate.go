@@ -678,7 +678,7 @@ func (s *Server) incidence(ctx context.Context, cell string, args json.RawMessag
 		// bound values is counted as its own handle instead.
 		return s.incidenceJoined(ctx, cell, a, h, o, odesc, vars, at)
 	}
-	rows, err := s.grouped(ctx, h, vars, allSets(len(vars)), []string{"count(DISTINCT p.person_id) FILTER (WHERE " + opred + ")"}, "")
+	rows, err := s.grouped(ctx, h, vars, allSets(len(vars)), []string{s.countPersons(ctx, h, "p.person_id", opred)}, "")
 	if err != nil {
 		return nil, err
 	}

@@ -1,11 +1,15 @@
 package analysis_test
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"enclave/analysis"
 	"enclave/api/spec"
 )
 
@@ -406,4 +410,52 @@ func hasCell(tab *spec.Table, k [2]string) bool {
 		}
 	}
 	return row && col
+}
+
+// duplicatedPersons is the fixture's engine with every third person's row
+// of the person table repeated, as a tier built without deduplication
+// would hold it.
+type duplicatedPersons struct{ analysis.Engine }
+
+func (d duplicatedPersons) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	dup := "(SELECT * FROM person UNION ALL SELECT * FROM person WHERE person_id % 3 = 0)"
+	q = strings.ReplaceAll(q, "FROM person p", "FROM "+dup+" p")
+	if strings.HasSuffix(q, "FROM person") {
+		q = strings.TrimSuffix(q, "person") + dup
+	}
+	return d.Engine.QueryContext(ctx, q, args...)
+}
+
+// TestPersonsCountedOnceWhenRowsRepeat: cohorts are counted with a plain
+// count of person rows only where the person table holds each person once;
+// over a table that repeats some, the counts are still of distinct persons.
+func TestPersonsCountedOnceWhenRowsRepeat(t *testing.T) {
+	plain := newEnv(t)
+	dup := newEnvOn(t, duplicatedPersons{engine(t)}, filepath.Join(t.TempDir(), "history.jsonl"))
+	want := plain.table(spec.MCount, spec.CountArgs{Handle: plain.persons().ID, By: []string{"gender"}})
+	got := dup.table(spec.MCount, spec.CountArgs{Handle: dup.persons().ID, By: []string{"gender"}})
+	texts := func(tab *spec.Table) (out []string) {
+		for _, r := range tab.Rows {
+			for _, c := range r {
+				out = append(out, c.Text)
+			}
+		}
+		return out
+	}
+	if fmt.Sprint(texts(got)) != fmt.Sprint(texts(want)) {
+		t.Fatalf("counts over repeated person rows %v, want %v", texts(got), texts(want))
+	}
+	// The wrapper does repeat rows: a plain count over it is larger.
+	rows, err := duplicatedPersons{engine(t)}.QueryContext(context.Background(), "SELECT count(*) FROM person")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var n int64
+	if !rows.Next() || rows.Scan(&n) != nil || n <= queryInt(t, "SELECT count(*) FROM person") {
+		t.Fatalf("the duplicating engine does not repeat rows (%d)", n)
+	}
+	total := queryInt(t, "SELECT count(*) FROM person")
+	checkCount(t, "all persons", plain.count(plain.persons()), total)
+	checkCount(t, "all persons, rows repeated", dup.count(dup.persons()), total)
 }

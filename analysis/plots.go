@@ -65,7 +65,7 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 	if lo == 0 && hi == 0 {
 		// The range from the 1st and 99th percentiles, over enough persons,
 		// widened to round numbers: never an observed extreme.
-		rows, err := s.db.QueryContext(ctx, "SELECT count(DISTINCT "+pid+"), quantile_cont("+expr+", 0.01), quantile_cont("+expr+", 0.99)"+cond, b.args...)
+		rows, err := s.db.QueryContext(ctx, "SELECT "+s.countPersons(ctx, h, pid, "")+", quantile_cont("+expr+", 0.01), quantile_cont("+expr+", 0.99)"+cond, b.args...)
 		if err != nil {
 			return nil, err
 		}
@@ -95,7 +95,7 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 		hi = lo + width*float64(a.Bins)
 	}
 	binExpr := fmt.Sprintf("least(%d, CAST(floor(((%s) - %s) / %s) AS BIGINT))", a.Bins-1, expr, fmtNum(lo), fmtNum(width))
-	q := "SELECT " + binExpr + ", count(DISTINCT " + pid + "), count(*)" + cond + " AND (" + expr + ") >= " + fmtNum(lo) +
+	q := "SELECT " + binExpr + ", " + s.countPersons(ctx, h, pid, "") + ", count(*)" + cond + " AND (" + expr + ") >= " + fmtNum(lo) +
 		" AND (" + expr + ") <= " + fmtNum(hi) + " GROUP BY 1"
 	rows, err := s.db.QueryContext(ctx, q, b.args...)
 	if err != nil {

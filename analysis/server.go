@@ -65,6 +65,9 @@ type Server struct {
 	tablesR map[string]*spec.Table // released tables by ref, for export
 
 	geno *genoState // genomics handles and scans (genomics.go)
+
+	uniqueOnce sync.Once // personsUnique
+	unique     bool
 }
 
 // New opens the analysis layer over db for session sess.

@@ -115,7 +115,12 @@ func newEnv(t *testing.T, edit ...func(*release.Policy)) *env {
 // sessions (kernels of one workspace) may share.
 func newEnvAt(t *testing.T, hp string, edit ...func(*release.Policy)) *env {
 	t.Helper()
-	db := engine(t)
+	return newEnvOn(t, engine(t), hp, edit...)
+}
+
+// newEnvOn is newEnvAt over the engine db.
+func newEnvOn(t *testing.T, db analysis.Engine, hp string, edit ...func(*release.Policy)) *env {
+	t.Helper()
 	dir := t.TempDir()
 	pol := release.Defaults()
 	for _, f := range edit {

@@ -49,7 +49,9 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 		return magicErr(datasets.Errorf("%%sql needs a query: %%sql SELECT gender_concept_id, count(*) FROM person GROUP BY 1"))
 	}
 	s.sess.Record(audit.Entry{Type: "sql", Cell: m.Cell, Data: auditJSON(map[string]any{"sql": q})})
-	plan, err := sqlagg.Rewrite(ctx, s.db, q, s.schema())
+	sc := s.schema()
+	sc.PersonRowsUnique = s.personsUnique(ctx)
+	plan, err := sqlagg.Rewrite(ctx, s.db, q, sc)
 	var refused *sqlagg.RefusalError
 	if errors.As(err, &refused) {
 		s.sess.Record(audit.Entry{Type: "refused", Cell: m.Cell, Rules: []string{"sql:" + refused.Rule}})
@@ -199,7 +201,9 @@ const sqlSetsKept = 8
 
 // sqlGroupSets runs a query's sets form once: group key → person set.
 func (s *Server) sqlGroupSets(ctx context.Context, q string) (map[string]*roaring.Bitmap, error) {
-	plan, err := sqlagg.Rewrite(ctx, s.db, q, s.schema())
+	sc := s.schema()
+	sc.PersonRowsUnique = s.personsUnique(ctx)
+	plan, err := sqlagg.Rewrite(ctx, s.db, q, sc)
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,10 @@ type Schema struct {
 	// VARCHAR…) where all tables agree on it; grouping is allowed only by
 	// categories (see groupKey).
 	Types map[string]string
+	// PersonRowsUnique says that the person table holds each person_id
+	// once: a query over the person table alone then counts its persons
+	// with a plain count, several times faster than a DISTINCT one.
+	PersonRowsUnique bool
 }
 
 // Kind classifies an output column for the disclosure rules.
@@ -137,7 +141,9 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 
 	// The extra select items, serialised by DuckDB from a template so that
 	// their JSON shape matches this DuckDB version exactly.
-	tsel, err := personsItems(ctx, q, top)
+	from := obj(top.node, "from_table")
+	onePersonRow := s.PersonRowsUnique && str(from, "type") == "BASE_TABLE" && strings.EqualFold(str(from, "table_name"), "person")
+	tsel, err := personsItems(ctx, q, top, onePersonRow)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +218,10 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 // the distinct persons of its rows whose arguments are all non-NULL, where
 // that is not 0 (an aggregate over nobody is NULL or a count of 0 and tells
 // nothing more). The list is the one of the aggregate that gives that least.
-func personsItems(ctx context.Context, q Querier, top *topResult) ([]any, error) {
+//
+// With onePersonRow (the query reads the person table alone, which holds
+// each person once) the counts are plain counts of person_id.
+func personsItems(ctx context.Context, q Querier, top *topResult, onePersonRow bool) ([]any, error) {
 	pid := quoteIdent(top.personOf) + ".person_id"
 	var flat []any
 	filters := []string{""}
@@ -228,6 +237,9 @@ func personsItems(ctx context.Context, q Querier, top *topResult) ([]any, error)
 	lists := make([]string, len(filters))
 	for i, f := range filters {
 		counts[i] = fmt.Sprintf("count(DISTINCT %s) FILTER (WHERE %s IS NOT NULL%s)", pid, pid, f)
+		if onePersonRow {
+			counts[i] = fmt.Sprintf("count(%s) FILTER (WHERE %s IS NOT NULL%s)", pid, pid, f)
+		}
 		lists[i] = fmt.Sprintf("list(DISTINCT %s) FILTER (WHERE %s IS NOT NULL%s)", pid, pid, f)
 		if i > 0 {
 			counts[i] = "nullif(" + counts[i] + ", 0)"

@@ -765,3 +765,42 @@ func TestTwoValuedMean(t *testing.T) {
 		}
 	}
 }
+
+// TestPersonRowsUnique: over a person table that holds each person once,
+// a query of the person table alone counts persons without DISTINCT and
+// gets the same counts; queries that join keep DISTINCT.
+func TestPersonRowsUnique(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	sc := testSchema
+	sc.PersonRowsUnique = true
+	plain := 0
+	for _, tc := range acceptCases {
+		p, err := Rewrite(ctx, db, tc.sql, sc)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got := map[string]int64{}
+		for k, v := range runCells(t, db, p, p.SQL) {
+			got[k] = v.(int64)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(tc.persons) {
+			t.Errorf("%s: persons per cell = %v, want %v\nSQL: %s", tc.name, got, tc.persons, p.SQL)
+		}
+		simple := regexp.MustCompile(`(?i)^SELECT .* FROM person( AS \w+)?( WHERE .*)?( GROUP BY .*)?$`).MatchString(strings.Join(strings.Fields(tc.sql), " ")) &&
+			!strings.Contains(strings.ToUpper(tc.sql), "JOIN")
+		distinct := strings.Contains(p.SQL, "count(DISTINCT "+p.PersonOf+".person_id)") || strings.Contains(p.SQL, "count(DISTINCT \""+p.PersonOf+"\".person_id)")
+		if simple && distinct {
+			t.Errorf("%s: a query of the person table alone still counts DISTINCT:\n%s", tc.name, p.SQL)
+		}
+		if simple {
+			plain++
+		}
+		if strings.Contains(strings.ToUpper(tc.sql), "JOIN") && !distinct {
+			t.Errorf("%s: a join counts persons without DISTINCT:\n%s", tc.name, p.SQL)
+		}
+	}
+	if plain == 0 {
+		t.Fatal("no accepted case reads the person table alone")
+	}
+}
