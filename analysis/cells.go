@@ -67,31 +67,17 @@ func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, er
 	if err := d.Decode(&p); err != nil {
 		return nil, fmt.Errorf("analysis: unreadable cell plan: %w", err)
 	}
+	if len(p.Fix) > 0 {
+		if bm, ok, err := s.batchedSet(ctx, p); err != nil || ok {
+			return bm, err
+		}
+	}
 	b := &sqlb{s: s}
-	var q string
-	var where []string
-	switch {
-	case p.C != nil:
-		pr, err := b.pred(p.C, "p")
-		if err != nil {
-			return nil, err
-		}
-		q = "SELECT p.person_id FROM person p"
-		where = append(where, pr)
-	case p.E != nil:
-		w, err := b.eventsWhere(p.E, "x")
-		if err != nil {
-			return nil, err
-		}
-		q = "SELECT DISTINCT x.person_id FROM " + quoteIdent(p.E.Table) + " x JOIN person p ON p.person_id = x.person_id"
-		where = append(where, w...)
-	default:
-		return nil, fmt.Errorf("analysis: empty cell plan")
+	from, where, pid, err := s.planBase(b, p)
+	if err != nil {
+		return nil, err
 	}
 	for _, f := range p.Fix {
-		if err := checkDate("plan date", p.At); err != nil {
-			return nil, err
-		}
 		v, err := s.variable(f.Var, p.E, p.At)
 		if err != nil {
 			return nil, err
@@ -102,6 +88,7 @@ func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, er
 			where = append(where, "("+v.expr+") = "+b.arg(normaliseValues([]any{f.V})[0]))
 		}
 	}
+	q := "SELECT DISTINCT " + pid + " FROM " + from
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -116,12 +103,153 @@ func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, er
 		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}
-		if id < 0 || id > math.MaxUint32 {
-			return nil, &datasets.Error{Safe: "person id outside the range of person sets", Err: fmt.Errorf("person_id %d", id)}
+		if err := addPerson(bm, id); err != nil {
+			return nil, err
 		}
-		bm.Add(uint32(id))
 	}
 	return bm, rows.Err()
+}
+
+// planBase is the FROM clause, conditions and person column of plan p
+// without its fixed variables.
+func (s *Server) planBase(b *sqlb, p cellPlan) (from string, where []string, pid string, err error) {
+	if p.Fix != nil {
+		if err := checkDate("plan date", p.At); err != nil {
+			return "", nil, "", err
+		}
+	}
+	switch {
+	case p.C != nil:
+		pr, err := b.pred(p.C, "p")
+		if err != nil {
+			return "", nil, "", err
+		}
+		return "person p", []string{pr}, "p.person_id", nil
+	case p.E != nil:
+		w, err := b.eventsWhere(p.E, "x")
+		if err != nil {
+			return "", nil, "", err
+		}
+		return quoteIdent(p.E.Table) + " x JOIN person p ON p.person_id = x.person_id", w, "x.person_id", nil
+	}
+	return "", nil, "", fmt.Errorf("analysis: empty cell plan")
+}
+
+func addPerson(bm *roaring.Bitmap, id int64) error {
+	if id < 0 || id > math.MaxUint32 {
+		return &datasets.Error{Safe: "person id outside the range of person sets", Err: fmt.Errorf("person_id %d", id)}
+	}
+	bm.Add(uint32(id))
+	return nil
+}
+
+// The cells of one result share a plan but for the values of their fixed
+// variables (gender × race: one plan per pair). Differencing asks for
+// their sets one by one; batchedSet answers all of them from one grouped
+// query, kept for the last few plans, instead of one scan per cell.
+
+// planSetsKept is how many plans' group sets batchedSet keeps.
+const planSetsKept = 8
+
+// batchedSet returns the person set of plan p from the group sets of its
+// base plan and fixed variables. ok is false when the group is not among
+// them (an empty group, or a value that did not compare equal after
+// normalisation): the caller then runs p's own query.
+func (s *Server) batchedSet(ctx context.Context, p cellPlan) (*roaring.Bitmap, bool, error) {
+	base := p
+	base.Fix = nil
+	names := make([]string, len(p.Fix))
+	values := make([]any, len(p.Fix))
+	for i, f := range p.Fix {
+		names[i], values[i] = f.Var, f.V
+	}
+	gk := string(base.bytes()) + "\x00" + strings.Join(names, "\x00")
+	s.sqlSetsMu.Lock()
+	groups, ok := s.planSets[gk]
+	s.sqlSetsMu.Unlock()
+	if !ok {
+		var err error
+		if groups, err = s.planGroupSets(ctx, base, names); err != nil {
+			return nil, false, err
+		}
+		s.sqlSetsMu.Lock()
+		if s.planSets == nil {
+			s.planSets = map[string]map[string]*roaring.Bitmap{}
+		}
+		if len(s.planSetsOrder) >= planSetsKept {
+			delete(s.planSets, s.planSetsOrder[0])
+			s.planSetsOrder = s.planSetsOrder[1:]
+		}
+		s.planSets[gk] = groups
+		s.planSetsOrder = append(s.planSetsOrder, gk)
+		s.sqlSetsMu.Unlock()
+	}
+	bm, ok := groups[groupKeyOf(normaliseValues(values))]
+	return bm, ok, nil
+}
+
+// groupKeyOf is a map key for group values that tells types apart (NULL
+// from the text "<nil>", 3 from "3").
+func groupKeyOf(vs []any) string {
+	var b strings.Builder
+	for _, v := range vs {
+		fmt.Fprintf(&b, "%T:%v\x00", v, v)
+	}
+	return b.String()
+}
+
+// planGroupSets runs plan base grouped by the variables names once:
+// group values → person set.
+func (s *Server) planGroupSets(ctx context.Context, base cellPlan, names []string) (map[string]*roaring.Bitmap, error) {
+	b := &sqlb{s: s}
+	from, where, pid, err := s.planBase(b, cellPlan{C: base.C, E: base.E, At: base.At, Fix: []fixVar{}})
+	if err != nil {
+		return nil, err
+	}
+	var sel, by []string
+	for i, n := range names {
+		v, err := s.variable(n, base.E, base.At)
+		if err != nil {
+			return nil, err
+		}
+		sel = append(sel, v.expr)
+		by = append(by, fmt.Sprint(i+1))
+	}
+	q := "SELECT " + strings.Join(sel, ", ") + ", list(DISTINCT " + pid + ") FROM " + from
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " GROUP BY " + strings.Join(by, ", ")
+	rows, err := s.db.QueryContext(ctx, q, b.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]*roaring.Bitmap{}
+	n := len(names)
+	for rows.Next() {
+		vals := make([]any, n+1)
+		ptrs := make([]any, n+1)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		key := make([]any, n)
+		for i := range key {
+			key[i] = normaliseKey(vals[i])
+		}
+		bm := roaring.New()
+		list, _ := vals[n].([]any)
+		for _, v := range list {
+			if err := addPerson(bm, toInt(v)); err != nil {
+				return nil, err
+			}
+		}
+		out[groupKeyOf(key)] = bm
+	}
+	return out, rows.Err()
 }
 
 // groupRow is one row of a grouped query: the key of each variable

@@ -48,9 +48,12 @@ type Server struct {
 	sqlSetsMu    sync.Mutex
 	sqlSets      map[string]map[string]*roaring.Bitmap
 	sqlSetsOrder []string
-	tables       map[string]*datasets.TableInfo
-	order        []string
-	log          *log.Logger
+	// group sets of the last cell plans (see batchedSet); under sqlSetsMu.
+	planSets      map[string]map[string]*roaring.Bitmap
+	planSetsOrder []string
+	tables        map[string]*datasets.TableInfo
+	order         []string
+	log           *log.Logger
 	// dataCut is the default date ages are taken at: the last day of
 	// observation in the tier, so results do not change with the calendar.
 	dataCut string

@@ -48,27 +48,38 @@ type atomSplit struct {
 type atoms struct {
 	bms []*roaring.Bitmap
 	in  [][]bool
+	// all is the union of the atoms. Bitmaps of an atoms value are never
+	// changed once made: a copy of the struct (History.base) shares them.
+	all *roaring.Bitmap
 }
 
 // refine adds set s to the family, splitting the atoms it cuts; it
 // returns false, leaving a unchanged, when that would make more than
-// maxAtoms atoms.
+// maxAtoms atoms. An atom s does not cut is kept as it is (the same
+// bitmap): only cut atoms are copied.
 func (a *atoms) refine(s *roaring.Bitmap) bool {
 	var next []*roaring.Bitmap
 	var origin []int // atom each new atom came from
 	var inside []bool
-	covered := s.Clone()
 	for j, at := range a.bms {
-		both := roaring.And(at, s)
-		if !both.IsEmpty() {
-			next, origin, inside = append(next, both), append(origin, j), append(inside, true)
-			covered.AndNot(both)
-		}
-		if both.GetCardinality() < at.GetCardinality() {
+		n, common := at.GetCardinality(), at.AndCardinality(s)
+		switch common {
+		case 0:
+			next, origin, inside = append(next, at), append(origin, j), append(inside, false)
+		case n:
+			next, origin, inside = append(next, at), append(origin, j), append(inside, true)
+		default:
+			next, origin, inside = append(next, roaring.And(at, s)), append(origin, j), append(inside, true)
 			next, origin, inside = append(next, roaring.AndNot(at, s)), append(origin, j), append(inside, false)
 		}
 	}
-	if !covered.IsEmpty() { // persons in no earlier set
+	var covered *roaring.Bitmap // persons in no earlier set
+	if a.all == nil {
+		covered = s.Clone()
+	} else {
+		covered = roaring.AndNot(s, a.all)
+	}
+	if !covered.IsEmpty() {
 		next, origin, inside = append(next, covered), append(origin, -1), append(inside, true)
 	}
 	if len(next) > maxAtoms {
@@ -81,6 +92,11 @@ func (a *atoms) refine(s *roaring.Bitmap) bool {
 			row[j] = o >= 0 && old[o]
 		}
 		in = append(in, row)
+	}
+	if a.all == nil {
+		a.all = s.Clone()
+	} else if !covered.IsEmpty() {
+		a.all = roaring.Or(a.all, covered)
 	}
 	a.bms, a.in = next, append(in, inside)
 	return true

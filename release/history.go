@@ -63,6 +63,11 @@ type History struct {
 	seen  map[string]bool
 	parts map[string]*partitionState // by Partition.Group
 	cache *setCache
+	// The atoms of the last combined audit's same-result plans, refined
+	// from base sameOf (see combined).
+	sameOf    *atoms
+	samePlans [][]byte
+	sameAtoms atoms
 	// base is the atoms of the sets of the audit window of the first
 	// baseLen records (see combined).
 	base    *atoms
@@ -437,11 +442,17 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 		add(h.recs[h.order[j]].Plan)
 	}
 	fromHistory := len(plans)
-	for i, n := len(earlier)-1, 0; i >= 0 && n < auditSameCell; i-- {
+	// The same result's cells, the last auditSameCell of them, oldest
+	// first: while the window is not full, each cell's list is the one
+	// before plus one plan, and its atoms are refined from the last ones.
+	var same []*Cell
+	for i := len(earlier) - 1; i >= 0 && len(same) < auditSameCell; i-- {
 		if e := earlier[i]; !e.Suppressed() && e.Plan != nil && e.Persons > 0 {
-			add(e.Plan)
-			n++
+			same = append(same, e)
 		}
+	}
+	for i := len(same) - 1; i >= 0; i-- {
+		add(same[i].Plan)
 	}
 	if len(plans) < 2 { // pairs are the nested check's
 		return false, nil
@@ -463,10 +474,14 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 		}
 		h.base, h.baseLen = &a, len(h.recs)
 	}
-	a := *h.base
-	if err := build(plans[fromHistory:], &a); err != nil {
+	a, rest := *h.base, plans[fromHistory:]
+	if h.sameOf == h.base && len(h.samePlans) <= len(rest) && samePrefix(h.samePlans, rest) {
+		a, rest = h.sameAtoms, rest[len(h.samePlans):]
+	}
+	if err := build(rest, &a); err != nil {
 		return false, err
 	}
+	h.sameOf, h.samePlans, h.sameAtoms = h.base, plans[fromHistory:], a
 	mine, err := h.cache.get(ctx, sets, c.Plan)
 	if err != nil {
 		return false, err
@@ -475,6 +490,15 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 		return false, nil // beyond the audit's bound: the nested check stands
 	}
 	return revealsSmall(a.split(len(a.in)-1), limit), nil
+}
+
+func samePrefix(prefix, plans [][]byte) bool {
+	for i, p := range prefix {
+		if string(p) != string(plans[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // setCache keeps recently built person sets by plan.
