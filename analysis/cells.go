@@ -67,10 +67,8 @@ func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, er
 	if err := d.Decode(&p); err != nil {
 		return nil, fmt.Errorf("analysis: unreadable cell plan: %w", err)
 	}
-	if len(p.Fix) > 0 {
-		if bm, ok, err := s.batchedSet(ctx, p); err != nil || ok {
-			return bm, err
-		}
+	if bm, ok, err := s.batchedSet(ctx, p); err != nil || ok {
+		return bm, err
 	}
 	b := &sqlb{s: s}
 	from, where, pid, err := s.planBase(b, p)
@@ -113,7 +111,7 @@ func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, er
 // planBase is the FROM clause, conditions and person column of plan p
 // without its fixed variables.
 func (s *Server) planBase(b *sqlb, p cellPlan) (from string, where []string, pid string, err error) {
-	if p.Fix != nil {
+	if len(p.Fix) > 0 {
 		if err := checkDate("plan date", p.At); err != nil {
 			return "", nil, "", err
 		}
@@ -146,7 +144,9 @@ func addPerson(bm *roaring.Bitmap, id int64) error {
 // The cells of one result share a plan but for the values of their fixed
 // variables (gender × race: one plan per pair). Differencing asks for
 // their sets one by one; batchedSet answers all of them from one grouped
-// query, kept for the last few plans, instead of one scan per cell.
+// query, kept for the last few plans, instead of one scan per cell (a
+// plan without fixed variables is one group). The tier does not change
+// while a kernel runs, so a kept set stays right.
 
 // planSetsKept is how many plans' group sets batchedSet keeps.
 const planSetsKept = 8
@@ -202,7 +202,8 @@ func groupKeyOf(vs []any) string {
 // group values → person set.
 func (s *Server) planGroupSets(ctx context.Context, base cellPlan, names []string) (map[string]*roaring.Bitmap, error) {
 	b := &sqlb{s: s}
-	from, where, pid, err := s.planBase(b, cellPlan{C: base.C, E: base.E, At: base.At, Fix: []fixVar{}})
+	fix := make([]fixVar, len(names)) // planBase checks the date when variables are fixed
+	from, where, pid, err := s.planBase(b, cellPlan{C: base.C, E: base.E, At: base.At, Fix: fix})
 	if err != nil {
 		return nil, err
 	}
@@ -215,11 +216,13 @@ func (s *Server) planGroupSets(ctx context.Context, base cellPlan, names []strin
 		sel = append(sel, v.expr)
 		by = append(by, fmt.Sprint(i+1))
 	}
-	q := "SELECT " + strings.Join(sel, ", ") + ", list(DISTINCT " + pid + ") FROM " + from
+	q := "SELECT " + strings.Join(append(sel, "list(DISTINCT "+pid+")"), ", ") + " FROM " + from
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " GROUP BY " + strings.Join(by, ", ")
+	if len(by) > 0 {
+		q += " GROUP BY " + strings.Join(by, ", ")
+	}
 	rows, err := s.db.QueryContext(ctx, q, b.args...)
 	if err != nil {
 		return nil, err
