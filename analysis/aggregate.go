@@ -490,9 +490,9 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 	hv := withValue(h, name, at)
 	extras := []string{"avg(" + expr + ")", "stddev_samp(" + expr + ")", "quantile_cont(" + expr + ", 0.25)",
 		"quantile_cont(" + expr + ", 0.5)", "quantile_cont(" + expr + ", 0.75)",
-		// What sqlagg.Minority needs: a two-valued value's mean and sd tell
-		// how many hold each value.
-		"count(DISTINCT " + expr + ")", "min(" + expr + ")", "max(" + expr + ")", "avg(" + expr + ")", "count(" + expr + ")"}
+		// What sqlagg.Shape reads: few values make the mean a table of
+		// counts; a dominant row shows whether it is in the group.
+		"count(DISTINCT " + expr + ")", "sum(abs(TRY_CAST(" + expr + " AS DOUBLE)))", "max(abs(TRY_CAST(" + expr + " AS DOUBLE)), 2)"}
 	sets := [][]int{{}}
 	if len(vars) == 1 {
 		sets = [][]int{{0}}
@@ -524,7 +524,7 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 	}
 	t.columns = append(t.columns, "persons", unit, "mean", "sd", "q1", "median", "q3")
 	var shown []shownGroup
-	twoValued := false
+	fewValues := false
 	for _, r := range rows {
 		if r.rows == 0 {
 			continue
@@ -547,13 +547,17 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		}
 		shown = append(shown, shownGroup{r, pc, rc})
 		tails := []float64{0, 0, 0.25, 0.5, 0.25}
-		minority := sqlagg.Minority(r.extra[5 : 5+sqlagg.SplitWidth])
-		if minority > 0 && minority < int64(s.sess.Policy.MinCount) && !twoValued {
-			twoValued = true
-			t.notes = append(t.notes, twoValuedNote(s.sess.Policy.MinCount))
+		values, magnitude, top := sqlagg.Shape(r.extra[5 : 5+sqlagg.SplitWidth])
+		if values > 0 && values <= release.MaxMeanValues && !fewValues {
+			fewValues = true
+			t.notes = append(t.notes, fewValuesNote)
 		}
 		for i, st := range []release.Stat{release.Mean, release.Mean, release.Quantile, release.Quantile, release.Quantile} {
-			row = append(row, &slot{cell: t.add(&release.Cell{Stat: st, Value: toFloat(r.extra[i]), Persons: r.persons, Of: pc, Digits: 2, Tail: tails[i], Minority: minority})})
+			c := &release.Cell{Stat: st, Value: toFloat(r.extra[i]), Persons: r.persons, Of: pc, Digits: 2, Tail: tails[i]}
+			if st == release.Mean {
+				c.Values, c.Magnitude, c.Top = values, magnitude, top
+			}
+			row = append(row, &slot{cell: t.add(c)})
 		}
 		t.rows = append(t.rows, row)
 	}

@@ -72,7 +72,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 		t.columns = append(t.columns, it.Name)
 	}
 	t.columns = append(t.columns, "persons")
-	sums, twoValued := false, false
+	sums, fewValues := false, false
 	count, small := 0, 0
 	for rows.Next() {
 		vals := make([]any, w)
@@ -117,12 +117,12 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 				if it.Tail > 0 {
 					st = release.Quantile
 				}
-				var minority int64
+				c := &release.Cell{Stat: st, Value: toFloat(v), Persons: persons, Of: pc, Digits: 3, Tail: it.Tail}
 				if it.Split > 0 {
-					minority = sqlagg.Minority(vals[it.Split : it.Split+sqlagg.SplitWidth])
-					twoValued = twoValued || (minority > 0 && minority < int64(s.sess.Policy.MinCount))
+					c.Values, c.Magnitude, c.Top = sqlagg.Shape(vals[it.Split : it.Split+sqlagg.SplitWidth])
+					fewValues = fewValues || (c.Values > 0 && c.Values <= release.MaxMeanValues)
 				}
-				row = append(row, &slot{cell: t.add(&release.Cell{Stat: st, Value: toFloat(v), Persons: persons, Of: pc, Digits: 3, Tail: it.Tail, Minority: minority})})
+				row = append(row, &slot{cell: t.add(c)})
 			case sqlagg.KindSum:
 				// A sum needs each person's share for the dominance rules,
 				// which SQL does not give: it is not released here.
@@ -141,8 +141,8 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	if small > 0 {
 		t.notes = append(t.notes, fmt.Sprintf("groups of 1–%d persons are not listed (their values would say that such persons exist)", s.sess.Policy.MinCount-1))
 	}
-	if twoValued {
-		t.notes = append(t.notes, twoValuedNote(s.sess.Policy.MinCount))
+	if fewValues {
+		t.notes = append(t.notes, fewValuesNote)
 	}
 	if sums {
 		t.notes = append(t.notes, "sums are not released from %sql (the dominance rules need each person's share): use averages, or stats.Describe")
@@ -250,7 +250,5 @@ func groupText(v any) string {
 	return fmt.Sprint(v)
 }
 
-// twoValuedNote explains a mean hidden by the Minority rule.
-func twoValuedNote(minCount int) string {
-	return fmt.Sprintf("a mean or sd of a value that takes two values says how many hold each: it is hidden when fewer than %d rows hold the rarer one", minCount)
-}
+// fewValuesNote explains a mean hidden by the Values rule.
+var fewValuesNote = fmt.Sprintf("a mean or sd of a value that takes at most %d values says how many rows hold each: it is not released (count by the value instead)", release.MaxMeanValues)

@@ -57,12 +57,16 @@ type Cell struct {
 	// each side of it, so it needs Persons·Tail ≥ MinCount (a median 42
 	// persons, quartiles 84). 0 means only the Persons rule applies.
 	Tail float64
-	// Minority is, for a Mean (mean or standard deviation) of a value that
-	// takes exactly two values, the rows holding the rarer one: such a mean
-	// is a proportion and tells that number exactly, so it needs Minority ≥
-	// MinCount as a percentage needs its numerator. 0 = not two-valued or
-	// not known.
-	Minority int64
+	// Values is, for a Mean (mean or standard deviation), how many
+	// distinct values its rows take (0 = not known). Over at most
+	// MaxMeanValues values a mean is a table of counts in disguise (the
+	// mean of 0s and 1s is a proportion; of gender_concept_id, how many
+	// women), so it is not released.
+	Values int64
+	// Magnitude is, for a Mean, Σ|x| over its rows; with Top (the largest
+	// |x| of single rows) the dominance rules apply to it as to a sum: a
+	// row that dominates the sum shows whether it is in the group.
+	Magnitude float64
 
 	// Status is the outcome: spec.Released or why the cell is suppressed.
 	// A caller may set it before Judge (e.g. spec.Model); Judge keeps it.
@@ -115,8 +119,11 @@ func (p Policy) primary(c *Cell) {
 			c.Status = spec.Derived
 		}
 	case Mean, Coef:
-		if c.Persons < int64(p.MinCount) || small(c.Minority) {
+		switch {
+		case c.Persons < int64(p.MinCount) || (c.Values > 0 && c.Values <= MaxMeanValues):
 			c.Status = spec.Derived
+		case c.Magnitude > 0 && p.dominatedBy(c.Magnitude, c.Top, c.Persons):
+			c.Status = spec.Dominance
 		}
 	case Quantile:
 		if c.Persons < int64(p.MinCount) || (c.Tail > 0 && float64(c.Persons)*c.Tail < float64(p.MinCount)) {
@@ -125,7 +132,7 @@ func (p Policy) primary(c *Cell) {
 	case Sum:
 		if c.Persons < int64(p.MinCount) {
 			c.Status = spec.Derived
-		} else if p.dominated(c) {
+		} else if p.dominatedBy(math.Abs(c.Value), c.Top, c.Persons) {
 			c.Status = spec.Dominance
 		}
 	case Extreme:
@@ -136,26 +143,30 @@ func (p Policy) primary(c *Cell) {
 	}
 }
 
-// dominated applies the (n,k) and p-ratio rules to a sum.
-func (p Policy) dominated(c *Cell) bool {
-	total := math.Abs(c.Value)
+// MaxMeanValues is the most distinct values a mean's rows may take and
+// the mean still not be released (see Cell.Values).
+const MaxMeanValues = 3
+
+// dominatedBy applies the (n,k) and p-ratio rules to a total of
+// magnitudes whose largest contributions are top (largest first).
+func (p Policy) dominatedBy(total float64, top []float64, persons int64) bool {
 	if total == 0 {
 		return false
 	}
-	if int64(len(c.Top)) < min(int64(p.DominanceN), c.Persons) {
+	if int64(len(top)) < min(int64(p.DominanceN), persons) {
 		return true // the contributions needed to check it are missing
 	}
 	topN := 0.0
-	for i := 0; i < p.DominanceN && i < len(c.Top); i++ {
-		topN += math.Abs(c.Top[i])
+	for i := 0; i < p.DominanceN && i < len(top); i++ {
+		topN += math.Abs(top[i])
 	}
 	if topN > p.DominanceK*total {
 		return true
 	}
-	top1 := math.Abs(c.Top[0])
+	top1 := math.Abs(top[0])
 	top2 := 0.0
-	if len(c.Top) > 1 {
-		top2 = math.Abs(c.Top[1])
+	if len(top) > 1 {
+		top2 = math.Abs(top[1])
 	}
 	return total-top1-top2 < p.PRatio*top1
 }

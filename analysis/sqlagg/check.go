@@ -75,8 +75,9 @@ type topResult struct {
 // relations of the enclosing FROM clauses (for qualified column refs).
 type scope struct {
 	parent *scope
-	ctes   map[string]bool // CTE name → its body touches person data
-	rels   map[string]bool // relation names of this SELECT's FROM
+	ctes   map[string]bool            // CTE name → its body touches person data
+	counts map[string]map[string]bool // CTE name → its outputs that are counts
+	rels   map[string]bool            // relation names of this SELECT's FROM
 }
 
 func (s *scope) cte(name string) (touches, ok bool) {
@@ -86,6 +87,26 @@ func (s *scope) cte(name string) (touches, ok bool) {
 		}
 	}
 	return false, false
+}
+
+// cteCounts is the outputs of CTE name that are counts.
+func (s *scope) cteCounts(name string) map[string]bool {
+	for p := s; p != nil; p = p.parent {
+		if _, ok := p.ctes[name]; ok {
+			return p.counts[name]
+		}
+	}
+	return nil
+}
+
+func countOuts(outs []outCol) map[string]bool {
+	m := map[string]bool{}
+	for _, o := range outs {
+		if o.count && o.name != "" {
+			m[o.name] = true
+		}
+	}
+	return m
 }
 
 func (s *scope) rel(name string) bool {
@@ -99,8 +120,9 @@ func (s *scope) rel(name string) bool {
 
 // outCol describes one output column of a subquery, CTE or set operation.
 type outCol struct {
-	id   string // the *_id column name if the item is that bare column
-	name string
+	id    string // the *_id column name if the item is that bare column
+	name  string
+	count bool // the item is a count(…) aggregate: a quantity a mean may take
 }
 
 type nodeInfo struct {
@@ -117,17 +139,20 @@ type ectx struct {
 	aggs    int
 	inAgg   bool
 	touches bool
-	tail    float64 // smallest min(p, 1-p) of the quantiles seen (top level)
-	args    [][]any // value arguments of each aggregate seen (top level)
+	tail    float64    // smallest min(p, 1-p) of the quantiles seen (top level)
+	args    [][]any    // value arguments of each aggregate seen (top level)
+	from    *fromState // the relations of the top SELECT (aggregate arguments)
 }
 
 type ref struct {
 	name         string // lower-case alias or table name
 	orig         string
-	person       bool // holds person rows
-	schemaPerson bool // a base table of the schema with person_id
-	nullable     bool // on the optional side of an outer join
-	filterOnly   bool // right side of SEMI/ANTI joins
+	person       bool            // holds person rows
+	schemaPerson bool            // a base table of the schema with person_id
+	base         bool            // a base table of the schema (not a CTE or subquery)
+	counts       map[string]bool // of a CTE or subquery: its outputs that are counts
+	nullable     bool            // on the optional side of an outer join
+	filterOnly   bool            // right side of SEMI/ANTI joins
 }
 
 type eqLink struct{ a, b string } // qualifiers of a.person_id = b.person_id
@@ -372,6 +397,7 @@ func (c *checker) checkFunctionName(m map[string]any) error {
 // walkCTEs checks a node's WITH list; each CTE sees the ones before it.
 func (c *checker) walkCTEs(n map[string]any, sc *scope) (*scope, error) {
 	ctes := map[string]bool{}
+	counts := map[string]map[string]bool{}
 	for _, e := range arr(obj(n, "cte_map"), "map") {
 		em, _ := e.(map[string]any)
 		val := obj(em, "value")
@@ -383,13 +409,18 @@ func (c *checker) walkCTEs(n map[string]any, sc *scope) (*scope, error) {
 		for k, v := range ctes {
 			seen[k] = v
 		}
-		info, err := c.walkNode(body, &scope{parent: sc, ctes: seen})
+		seenCounts := make(map[string]map[string]bool, len(counts))
+		for k, v := range counts {
+			seenCounts[k] = v
+		}
+		info, err := c.walkNode(body, &scope{parent: sc, ctes: seen, counts: seenCounts})
 		if err != nil {
 			return nil, err
 		}
-		ctes[strings.ToLower(str(em, "key"))] = info.touches
+		key := strings.ToLower(str(em, "key"))
+		ctes[key], counts[key] = info.touches, countOuts(info.outs)
 	}
-	return &scope{parent: sc, ctes: ctes}, nil
+	return &scope{parent: sc, ctes: ctes, counts: counts}, nil
 }
 
 // walkNode checks a query node that is not the released one (CTE body,
@@ -544,7 +575,8 @@ func (c *checker) walkSelect(n map[string]any, sc *scope) (nodeInfo, error) {
 				name = names[len(names)-1]
 			}
 		}
-		info.outs = append(info.outs, outCol{name: name})
+		fn := strings.ToLower(str(m, "function_name"))
+		info.outs = append(info.outs, outCol{name: name, count: str(m, "class") == "FUNCTION" && !flag(m, "is_operator") && (fn == "count" || fn == "count_star")})
 	}
 	groups := arr(n, "group_expressions")
 	personGroup := map[int]bool{}
@@ -708,9 +740,9 @@ func (c *checker) walkFrom(t map[string]any, st *fromState, x *ectx, nullable, f
 		}
 		r := ref{name: strings.ToLower(orig), orig: orig, nullable: nullable, filterOnly: filterOnly}
 		if touches, ok := x.sc.cte(strings.ToLower(table)); ok {
-			r.person = touches
+			r.person, r.counts = touches, x.sc.cteCounts(strings.ToLower(table))
 		} else if person, ok := c.tables[strings.ToLower(table)]; ok {
-			r.person, r.schemaPerson = person, person
+			r.person, r.schemaPerson, r.base = person, person, true
 		} else {
 			return refuse("table", "the query reads a table that is not part of this tier's data; %s", msgTable)
 		}
@@ -725,7 +757,7 @@ func (c *checker) walkFrom(t map[string]any, st *fromState, x *ectx, nullable, f
 			return err
 		}
 		a := str(t, "alias")
-		st.refs = append(st.refs, ref{name: strings.ToLower(a), orig: a, person: info.touches, nullable: nullable, filterOnly: filterOnly})
+		st.refs = append(st.refs, ref{name: strings.ToLower(a), orig: a, person: info.touches, nullable: nullable, filterOnly: filterOnly, counts: countOuts(info.outs)})
 		return nil
 	case "JOIN":
 		rt := str(t, "ref_type")
@@ -1212,7 +1244,7 @@ func (c *checker) topSelect(n map[string]any) (*topResult, error) {
 			tails = append(tails, 0)
 			continue
 		}
-		ax := &ectx{sc: ns, top: true}
+		ax := &ectx{sc: ns, top: true, from: st}
 		k, has, err := c.aggTree(m, ax)
 		if err != nil {
 			return nil, err
@@ -1433,8 +1465,65 @@ func (c *checker) plainAggregate(name string, m map[string]any, x *ectx) error {
 		if !plain(ch) {
 			return refuse("aggregate-argument", "%s takes a column here, not an expression: a CASE or comparison inside an aggregate counts fewer persons than its cell shows; filter with WHERE or group by the condition", name)
 		}
+		col := argColumn(ch)
+		if k := aggKinds[name]; (k == KindDerived || k == KindSum) && strings.HasSuffix(col, "_concept_id") {
+			return refuse("categorical", "%s of %s: concept ids are codes, not quantities, and a mean of codes tells how many persons hold each code; count by the code instead (GROUP BY %s)", name, col, col)
+		}
+		if k := aggKinds[name]; (k == KindDerived || k == KindSum) && !baseColumn(ch, x.from) {
+			return refuse("derived-quantity", "%s takes a column of one of the tier's tables (qualified, e.g. m.value_as_number) or a count(…) of a subquery or CTE, not another computed column: a computed column can mark a few persons with a value far from the rest, and the mean then counts them", name)
+		}
+		if name == "count" && flag(m, "distinct") && col != "" && col != "person_id" {
+			return refuse("count-distinct", "count(DISTINCT …) is accepted for person_id only: a count of distinct values tells whether a value that one person holds is in the group")
+		}
 	}
 	return nil
+}
+
+// baseColumn reports whether a plain aggregate argument is a column of a
+// base table of the top SELECT's FROM (qualified by that table's name or
+// alias, or unqualified when every relation there is a base table), or a
+// count(…) output of a CTE or subquery there (a count of rows cannot be
+// made a marker).
+func baseColumn(v any, st *fromState) bool {
+	if st == nil {
+		return false
+	}
+	m := asMap(v)
+	if str(m, "class") == "CAST" {
+		m = asMap(m["child"])
+	}
+	names := lowerNames(m)
+	if str(m, "class") != "COLUMN_REF" || len(names) == 0 {
+		return false
+	}
+	if len(names) == 1 {
+		for _, r := range st.refs {
+			if !r.base {
+				return false
+			}
+		}
+		return true
+	}
+	q, col := names[len(names)-2], names[len(names)-1]
+	for _, r := range st.refs {
+		if r.name == q {
+			return r.base || r.counts[col]
+		}
+	}
+	return false
+}
+
+// argColumn is the lower-case column name of a plain aggregate argument
+// (a column, or a CAST of one); "" for *.
+func argColumn(v any) string {
+	m := asMap(v)
+	if str(m, "class") == "CAST" {
+		m = asMap(m["child"])
+	}
+	if names := lowerNames(m); str(m, "class") == "COLUMN_REF" && len(names) > 0 {
+		return names[len(names)-1]
+	}
+	return ""
 }
 
 func tailOf(cur, p float64) float64 {

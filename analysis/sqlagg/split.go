@@ -1,76 +1,95 @@
 package sqlagg
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
 )
 
-// A mean of a value that takes exactly two values is a proportion: avg(x)
-// over 500 rows of 0s and 1s is 0.006 and says that 3 rows are 1; the mean
-// of gender_concept_id says how many women a cohort has. A standard
-// deviation says the same (up to which value is the rarer). So for each
-// released item that is one such aggregate of one argument, the rewritten
-// query also returns, per cell, the argument's count of distinct values,
-// its minimum, maximum, mean and rows (splitAggregates), and Minority turns
-// them into the rows holding the rarer value, which the release rules then
-// treat as the contributors of the mean.
+// A mean is a sum divided by a count, and the sum can carry more than the
+// mean seems to say:
+//
+//   - over a value that takes few values it is a table of counts: avg(x)
+//     over 0s and 1s says how many 1s there are; the mean of
+//     gender_concept_id says how many women a group has, and with the sd
+//     also how many of a third gender (with markers as far apart as 8532
+//     and 2000000009 even one mean is enough);
+//   - a single row far from the others (a CASE that gives 2000000000 when a
+//     condition holds for one person, an outlier) shows whether that row is
+//     in the group at all.
+//
+// So for each released item that is one mean-like aggregate of one
+// argument, the rewritten query also returns, per cell, the argument's
+// count of distinct values and the magnitudes the dominance rules read
+// (splitItems), and Shape reads them for the release rules.
 
-// splitAggregates are the aggregates whose value, for a two-valued
-// argument, tells how many rows hold each value.
+// splitAggregates are the aggregates whose value is a function of the sum
+// (and sum of squares) of their argument.
 var splitAggregates = map[string]bool{
 	"avg": true, "mean": true, "favg": true,
 	"stddev": true, "stddev_samp": true, "stddev_pop": true,
 	"var_samp": true, "var_pop": true, "variance": true,
 }
 
-// SplitWidth is the number of hidden columns per split item, in the order
-// Minority reads them.
-const SplitWidth = 5
+// SplitWidth is the number of hidden columns per split item: count of
+// distinct values, Σ|x|, the two largest |x|.
+const SplitWidth = 3
 
-// splitItems returns, for select item m (already guarded), the hidden
-// items count(DISTINCT x), min(x), max(x), avg(x), count(x) with m's
-// argument and FILTER; nil when m is not one aggregate (without DISTINCT)
-// of one argument in splitAggregates.
-func splitItems(m map[string]any, k int) ([]any, error) {
-	if str(m, "class") != "FUNCTION" || flag(m, "is_operator") || flag(m, "distinct") || !splitAggregates[strings.ToLower(str(m, "function_name"))] || len(arr(m, "children")) != 1 {
+// splitTemplate computes the hidden columns of one argument.
+const splitTemplate = "SELECT count(DISTINCT __enclave_arg_0), sum(abs(TRY_CAST(__enclave_arg_0 AS DOUBLE))), max(abs(TRY_CAST(__enclave_arg_0 AS DOUBLE)), 2)"
+
+// splitItems returns, for select item m (already guarded), the hidden items
+// over its argument; nil when m is not one aggregate (without DISTINCT) of
+// one argument in splitAggregates.
+func splitItems(ctx context.Context, q Querier, m map[string]any, k int) ([]any, error) {
+	if str(m, "class") != "FUNCTION" || flag(m, "is_operator") || flag(m, "distinct") ||
+		!splitAggregates[strings.ToLower(str(m, "function_name"))] || len(arr(m, "children")) != 1 {
 		return nil, nil
 	}
-	var out []any
-	for i, f := range []struct {
-		name     string
-		distinct bool
-	}{{"count", true}, {"min", false}, {"max", false}, {"avg", false}, {"count", false}} {
-		js, err := encode(m)
+	tmpl, err := parse(ctx, q, splitTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("sqlagg: split template: %w", err)
+	}
+	items := arr(obj(firstStatement(tmpl), "node"), "select_list")
+	if len(items) != SplitWidth {
+		return nil, errors.New("sqlagg: split template has an unexpected shape")
+	}
+	out := make([]any, len(items))
+	for i, it := range items {
+		v, err := fillPlaceholders(it, arr(m, "children"))
 		if err != nil {
 			return nil, err
 		}
-		v, err := decode(string(js))
-		if err != nil {
-			return nil, err
-		}
-		c := v.(map[string]any)
-		c["function_name"] = f.name
-		c["distinct"] = f.distinct
-		c["alias"] = fmt.Sprintf("__enclave_split_%d_%d", k, i)
-		out = append(out, c)
+		v.(map[string]any)["alias"] = fmt.Sprintf("__enclave_split_%d_%d", k, i)
+		out[i] = v
 	}
 	return out, nil
 }
 
-// Minority returns the rows holding the rarer value of a split item's
-// argument, read from its hidden columns (see Item.Split): 0 when the
-// argument does not take exactly two values or the columns cannot be read.
-func Minority(hidden []any) int64 {
+// Shape is what the hidden columns of a split item say about one cell:
+// how many distinct values its argument takes there (0 = not known), Σ|x|
+// and the two largest |x| (largest first).
+func Shape(hidden []any) (values int64, magnitude float64, top []float64) {
 	if len(hidden) != SplitWidth {
-		return 0
+		return 0, 0, nil
 	}
-	distinct, lo, hi, mean, rows := toF(hidden[0]), toF(hidden[1]), toF(hidden[2]), toF(hidden[3]), toF(hidden[4])
-	if distinct != 2 || !(hi > lo) || rows < 2 || math.IsNaN(mean) {
-		return 0
+	if d := toF(hidden[0]); !math.IsNaN(d) {
+		values = int64(d)
 	}
-	high := math.Round((mean - lo) / (hi - lo) * rows)
-	return int64(max(1, min(high, rows-high)))
+	magnitude = toF(hidden[1])
+	if list, ok := hidden[2].([]any); ok {
+		for _, v := range list {
+			if f := toF(v); !math.IsNaN(f) {
+				top = append(top, f)
+			}
+		}
+	}
+	if math.IsNaN(magnitude) {
+		magnitude, top = 0, nil
+	}
+	return values, magnitude, top
 }
 
 func toF(v any) float64 {

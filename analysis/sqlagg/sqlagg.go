@@ -59,7 +59,7 @@ type Item struct {
 	// enough persons on each side of a released quantile. 0 otherwise.
 	Tail float64
 	// Split is, for a mean or standard deviation of one argument, the
-	// index of the first of the hidden columns that Minority reads; 0 for
+	// index of the first of the hidden columns that Shape reads; 0 for
 	// other items.
 	Split int
 }
@@ -156,7 +156,7 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 		if top.kinds[i] != KindDerived {
 			continue
 		}
-		items, err := splitItems(asMap(item), i)
+		items, err := splitItems(ctx, q, asMap(item), i)
 		if err != nil {
 			return nil, err
 		}

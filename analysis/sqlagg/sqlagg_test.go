@@ -158,9 +158,9 @@ var acceptCases = []acceptCase{
 	},
 	{
 		name: "per-person CASE in a subquery counts only persons it sets", personOf: "p",
-		sql: `SELECT avg(x.v) AS v FROM person p
+		sql: `SELECT count(x.v) AS v FROM person p
 		      JOIN (SELECT person_id, CASE WHEN year_of_birth = 1975 THEN year_of_birth END AS v FROM person) x USING (person_id)`,
-		kinds:   []Kind{KindDerived},
+		kinds:   []Kind{KindCount},
 		persons: map[string]int64{"": 1},
 		sets:    map[string][]int64{"": {123456}},
 	},
@@ -328,6 +328,12 @@ type refuseCase struct {
 
 var refuseCases = []refuseCase{
 	{"two statements", `SELECT count(*) FROM person; SELECT 424242`, "statement", nil},
+	{"mean of concept ids (a disguised count of each code)", `SELECT race_concept_id, avg(gender_concept_id), stddev(gender_concept_id) FROM person GROUP BY 1`, "categorical", nil},
+	{"mean of qualified concept ids", `SELECT avg(p.gender_concept_id) FROM person p JOIN measurement m USING (person_id)`, "categorical", nil},
+	{"mean of a computed marker (a CASE far from the rest)", `SELECT avg(x.v) FROM person p JOIN (SELECT person_id, CASE WHEN year_of_birth = 1975 THEN 2000000000 ELSE year_of_birth END AS v FROM person) x USING (person_id)`, "derived-quantity", nil},
+	{"mean of a renamed concept id in a CTE", `WITH x AS (SELECT person_id, gender_concept_id AS g FROM person) SELECT avg(x.g) FROM person p JOIN x USING (person_id)`, "derived-quantity", nil},
+	{"unqualified mean with a CTE in FROM", `WITH x AS (SELECT person_id, year_of_birth AS y FROM person) SELECT avg(y) FROM person p JOIN x USING (person_id)`, "derived-quantity", nil},
+	{"count of distinct values", `SELECT gender_concept_id, count(DISTINCT year_of_birth) FROM person GROUP BY 1`, "count-distinct", nil},
 	{"insert", `INSERT INTO person VALUES (999001, 1, 2, 3)`, "statement", nil},
 	{"copy", `COPY person TO '/tmp/exfil_out.csv'`, "statement", nil},
 	{"attach", `ATTACH '/tmp/other_db.duckdb' AS otherdb`, "statement", []string{"otherdb"}},
@@ -728,20 +734,21 @@ func queryRows(db *sql.DB, q string, drop int) ([][]any, error) {
 	return out, rows.Err()
 }
 
-// TestTwoValuedMean: the mean or sd of a value with two values tells how
-// many rows hold each; the plan returns what Minority needs to say how
-// many hold the rarer one.
-func TestTwoValuedMean(t *testing.T) {
+// TestMeanShape: a mean over few values is a table of counts, and one
+// dominant row shows whether it is in the group; the plan returns what
+// Shape needs to tell both.
+func TestMeanShape(t *testing.T) {
 	db := openTestDB(t)
 	ctx := context.Background()
 	cases := []struct {
 		sql  string
-		want []int64 // Minority per item (0 for items without a split)
+		want []string // Shape per item: values, magnitude, top ("-" for items without a split)
 	}{
-		{`SELECT avg(gender_concept_id) AS g FROM person`, []int64{4}},
-		{`SELECT stddev(gender_concept_id) AS g, count(*) AS n FROM person WHERE year_of_birth < 1980`, []int64{2, 0}},
-		{`SELECT avg(year_of_birth) AS y, median(gender_concept_id) AS m FROM person`, []int64{0, 0}},
-		{`SELECT avg(DISTINCT gender_concept_id) AS g FROM person`, []int64{0}},
+		{`SELECT avg(year_of_birth) AS g FROM person`, []string{"8 15745 [1990 1980]"}},
+		{`SELECT stddev(year_of_birth) AS g, count(*) AS n FROM person WHERE gender_concept_id = 8532`, []string{"4 7905 [1990 1980]", "-"}},
+		{`SELECT avg(m.value_as_number) AS v FROM person p JOIN measurement m USING (person_id) WHERE p.year_of_birth < 1960`, []string{"4 465 [130 125]"}},
+		{`SELECT median(year_of_birth) AS m FROM person`, []string{"-"}},
+		{`SELECT avg(DISTINCT year_of_birth) AS g FROM person`, []string{"-"}},
 	}
 	for _, tc := range cases {
 		p, err := Rewrite(ctx, db, tc.sql, testSchema)
@@ -752,16 +759,17 @@ func TestTwoValuedMean(t *testing.T) {
 		if err != nil || len(rows) != 1 {
 			t.Fatalf("%s: %v %v", tc.sql, rows, err)
 		}
-		var got []int64
+		var got []string
 		for _, it := range p.Items {
-			var m int64
-			if it.Split > 0 {
-				m = Minority(rows[0][it.Split : it.Split+SplitWidth])
+			if it.Split == 0 {
+				got = append(got, "-")
+				continue
 			}
-			got = append(got, m)
+			v, m, top := Shape(rows[0][it.Split : it.Split+SplitWidth])
+			got = append(got, fmt.Sprint(v, m, top))
 		}
 		if !slices.Equal(got, tc.want) {
-			t.Errorf("%s: minority %v, want %v", tc.sql, got, tc.want)
+			t.Errorf("%s: shape %q, want %q", tc.sql, got, tc.want)
 		}
 	}
 }
@@ -802,5 +810,19 @@ func TestPersonRowsUnique(t *testing.T) {
 	}
 	if plain == 0 {
 		t.Fatal("no accepted case reads the person table alone")
+	}
+}
+
+// TestMeanOfCounts: the mean of a per-person count from a CTE or a
+// subquery is accepted (a count of rows cannot be made a marker).
+func TestMeanOfCounts(t *testing.T) {
+	db := openTestDB(t)
+	for _, q := range []string{
+		`WITH per AS (SELECT person_id, count(*) AS n FROM condition_occurrence GROUP BY person_id) SELECT avg(per.n) FROM person p JOIN per USING (person_id)`,
+		`SELECT stddev(x.n) FROM person p JOIN (SELECT person_id, count(condition_concept_id) AS n FROM condition_occurrence GROUP BY person_id) x USING (person_id)`,
+	} {
+		if _, err := Rewrite(context.Background(), db, q, testSchema); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
 	}
 }

@@ -96,29 +96,36 @@ def test_percentage_mean_and_max_of_small_groups_are_hidden(kernel):
     assert "%" not in "".join(re.findall(r"\d+\.\d%", wf.plain_of(msgs)))
 
 
-def test_mean_of_a_two_valued_column_is_a_hidden_proportion(controlled):
-    """The mean of gender_concept_id over men (8507) and women (8532) is
-    8532 − 25·men/n: it tells how many men there are. Born 1997 in the
-    controlled demo tier (unshifted dates) there are 46 such persons and 16
-    of them are men; the count of 46 is released, the mean (and the sd,
-    which tells the same) is not."""
+def test_means_that_are_counts_in_disguise(controlled):
+    """The third review's %sql attacks: the mean of gender_concept_id over a
+    group is 8532 − 25·men/n (and, with a code like 2000000009 or the sd,
+    tells every code's count); a CASE in a subquery can mark one person
+    with a value far from the rest, so that a mean over a large padded
+    group says whether that person matched. Means of concept ids and of
+    computed columns are refused; a mean over at most 3 distinct values is
+    a table of counts and is not released."""
     kernel = controlled
-    r, msgs = kernel.run("%sql SELECT avg(gender_concept_id) AS g, stddev(gender_concept_id) AS s, count(*) AS n "
-                         "FROM person WHERE gender_concept_id IN (8507, 8532) AND year_of_birth = 1997")
-    ok(r)
-    assert sql_rows(msgs) == [["*", "*", "46", "46"]], wf.plain_of(msgs)
-    assert "8523" not in wf.texts(msgs)
-    assert "two values" in wf.plain_of(msgs)
-    # Over all years both sexes are many: the mean is a released value.
-    r, msgs = kernel.run("%sql SELECT avg(gender_concept_id) AS g, count(*) AS n FROM person WHERE gender_concept_id IN (8507, 8532)")
+    r, _ = kernel.run("%sql SELECT race_concept_id, count(*) AS n, avg(gender_concept_id) AS g, stddev(gender_concept_id) AS sd "
+                      "FROM person GROUP BY race_concept_id")
+    assert r["status"] == "error" and "concept ids are codes" in r["evalue"], r
+    r, _ = kernel.run("%sql SELECT avg(x.v) AS g, count(*) AS n FROM person p JOIN (SELECT person_id, CASE WHEN "
+                      "ethnicity_concept_id = 903079 AND year_of_birth < 1950 THEN 2000000000 ELSE year_of_birth END AS v "
+                      "FROM person) x USING (person_id) WHERE month_of_birth = 1")
+    assert r["status"] == "error" and "computed column" in r["evalue"], r
+    r, _ = kernel.run("%sql SELECT gender_concept_id, count(DISTINCT year_of_birth) FROM person GROUP BY 1")
+    assert r["status"] == "error" and "person_id only" in r["evalue"], r
+    # Born 1996 or 1997: a mean of two values is a proportion of 1997s.
+    r, msgs = kernel.run("%sql SELECT avg(year_of_birth) AS y, stddev(year_of_birth) AS s, count(*) AS n "
+                         "FROM person WHERE year_of_birth IN (1996, 1997)")
     ok(r)
     [row] = sql_rows(msgs)
-    assert re.fullmatch(r"85\d\d\.\d+", row[0]), row
-    # A mean of a many-valued column over the same 40 persons is released.
-    r, msgs = kernel.run("%sql SELECT avg(race_concept_id) AS r FROM person WHERE gender_concept_id IN (8507, 8532) AND year_of_birth = 1997")
+    assert row[:2] == ["*", "*"] and row[2] == row[3] and int(row[2].replace(",", "")) > 20, row
+    assert "at most 3 values" in wf.plain_of(msgs)
+    # Over many values the mean of a quantity is released.
+    r, msgs = kernel.run("%sql SELECT avg(year_of_birth) AS y, count(*) AS n FROM person")
     ok(r)
     [row] = sql_rows(msgs)
-    assert row[0] != "*", row
+    assert re.fullmatch(r"19\d\d\.\d+", row[0]), row
 
 
 def test_engine_errors_do_not_echo_data(kernel):
