@@ -330,31 +330,7 @@ var raisingFuncs = map[string]string{"strptime": "try_strptime"}
 
 // constantExpr reports an expression that reads no data: no column, *,
 // subquery, aggregate or window.
-func (c *checker) constantExpr(v any) bool {
-	switch t := v.(type) {
-	case []any:
-		for _, e := range t {
-			if !c.constantExpr(e) {
-				return false
-			}
-		}
-	case map[string]any:
-		switch str(t, "class") {
-		case "COLUMN_REF", "STAR", "SUBQUERY", "WINDOW", "LAMBDA_REF", "PARAMETER", "POSITIONAL_REFERENCE":
-			return false
-		case "FUNCTION":
-			if !flag(t, "is_operator") && c.cat.isAggregate(strings.ToLower(str(t, "function_name"))) {
-				return false
-			}
-		}
-		for _, k := range sortedKeys(t) {
-			if !c.constantExpr(t[k]) {
-				return false
-			}
-		}
-	}
-	return true
-}
+func (c *checker) constantExpr(v any) bool { return !readsData(c.cat, v) }
 
 func (c *checker) checkFunctionName(m map[string]any) error {
 	if flag(m, "is_operator") {
@@ -1125,24 +1101,42 @@ func (c *checker) function(m map[string]any, x *ectx) error {
 
 // hasAggregate reports an aggregate call in v outside nested subqueries.
 func (c *checker) hasAggregate(v any) bool {
+	return findNode(v, func(m map[string]any) (bool, bool) {
+		if str(m, "class") == "SUBQUERY" {
+			return false, true
+		}
+		return isAggregateCall(c.cat, m), false
+	})
+}
+
+func containsIDRef(v any) bool {
+	return findNode(v, func(m map[string]any) (bool, bool) {
+		if str(m, "class") == "COLUMN_REF" {
+			names := lowerNames(m)
+			return len(names) > 0 && isIDName(names[len(names)-1]), true
+		}
+		return false, false
+	})
+}
+
+// findNode reports whether match finds a node in v (maps and lists of the
+// parsed statement, walked in a fixed order). match returns whether m is
+// the node sought and whether to leave m's children unvisited.
+func findNode(v any, match func(m map[string]any) (found, skip bool)) bool {
 	switch t := v.(type) {
 	case []any:
 		for _, e := range t {
-			if c.hasAggregate(e) {
+			if findNode(e, match) {
 				return true
 			}
 		}
 	case map[string]any:
-		switch str(t, "class") {
-		case "SUBQUERY":
-			return false
-		case "FUNCTION":
-			if !flag(t, "is_operator") && c.cat.isAggregate(strings.ToLower(str(t, "function_name"))) {
-				return true
-			}
+		found, skip := match(t)
+		if found || skip {
+			return found
 		}
 		for _, k := range sortedKeys(t) {
-			if c.hasAggregate(t[k]) {
+			if findNode(t[k], match) {
 				return true
 			}
 		}
@@ -1150,26 +1144,21 @@ func (c *checker) hasAggregate(v any) bool {
 	return false
 }
 
-func containsIDRef(v any) bool {
-	switch t := v.(type) {
-	case []any:
-		for _, e := range t {
-			if containsIDRef(e) {
-				return true
-			}
+// isAggregateCall reports a call of an aggregate function.
+func isAggregateCall(cat *funcCatalog, m map[string]any) bool {
+	return str(m, "class") == "FUNCTION" && !flag(m, "is_operator") && cat.isAggregate(strings.ToLower(str(m, "function_name")))
+}
+
+// readsData reports an expression that reads data: a column, *, subquery,
+// aggregate or window.
+func readsData(cat *funcCatalog, v any) bool {
+	return findNode(v, func(m map[string]any) (bool, bool) {
+		switch str(m, "class") {
+		case "COLUMN_REF", "STAR", "SUBQUERY", "WINDOW", "LAMBDA_REF", "PARAMETER", "POSITIONAL_REFERENCE":
+			return true, false
 		}
-	case map[string]any:
-		if str(t, "class") == "COLUMN_REF" {
-			names := lowerNames(t)
-			return len(names) > 0 && isIDName(names[len(names)-1])
-		}
-		for _, k := range sortedKeys(t) {
-			if containsIDRef(t[k]) {
-				return true
-			}
-		}
-	}
-	return false
+		return isAggregateCall(cat, m), false
+	})
 }
 
 func (c *checker) topSelect(n map[string]any) (*topResult, error) {

@@ -170,80 +170,23 @@ func (g *guard) castRisk(ops []any) bool {
 	return column && constant
 }
 
-// constant reports an expression that reads no column.
-func (g *guard) constant(v any) bool {
-	switch t := v.(type) {
-	case []any:
-		for _, e := range t {
-			if !g.constant(e) {
-				return false
-			}
-		}
-	case map[string]any:
-		switch str(t, "class") {
-		case "COLUMN_REF", "STAR", "SUBQUERY", "WINDOW", "LAMBDA_REF", "PARAMETER", "POSITIONAL_REFERENCE":
-			return false
-		case "FUNCTION":
-			if g.isAggregateCall(t) {
-				return false
-			}
-		}
-		for _, k := range sortedKeys(t) {
-			if !g.constant(t[k]) {
-				return false
-			}
-		}
-	}
-	return true
-}
+// constant reports an expression that reads no data.
+func (g *guard) constant(v any) bool { return !readsData(g.cat, v) }
 
-func (g *guard) isAggregateCall(m map[string]any) bool {
-	return str(m, "class") == "FUNCTION" && !flag(m, "is_operator") && g.cat.isAggregate(strings.ToLower(str(m, "function_name")))
-}
+func (g *guard) isAggregateCall(m map[string]any) bool { return isAggregateCall(g.cat, m) }
 
-// hasAggregate reports an aggregate call in v outside nested subqueries.
+// hasAggregate reports an aggregate call or window in v outside nested
+// subqueries.
 func (g *guard) hasAggregate(v any) bool {
-	switch t := v.(type) {
-	case []any:
-		for _, e := range t {
-			if g.hasAggregate(e) {
-				return true
-			}
+	return findNode(v, func(m map[string]any) (bool, bool) {
+		if str(m, "class") == "SUBQUERY" {
+			return false, true
 		}
-	case map[string]any:
-		if str(t, "class") == "SUBQUERY" {
-			return false
-		}
-		if g.isAggregateCall(t) || str(t, "class") == "WINDOW" {
-			return true
-		}
-		for _, k := range sortedKeys(t) {
-			if g.hasAggregate(t[k]) {
-				return true
-			}
-		}
-	}
-	return false
+		return g.isAggregateCall(m) || str(m, "class") == "WINDOW", false
+	})
 }
 
 // hasSubquery reports a subquery in v: TRY(…) may not hold one.
 func hasSubquery(v any) bool {
-	switch t := v.(type) {
-	case []any:
-		for _, e := range t {
-			if hasSubquery(e) {
-				return true
-			}
-		}
-	case map[string]any:
-		if str(t, "class") == "SUBQUERY" {
-			return true
-		}
-		for _, k := range sortedKeys(t) {
-			if hasSubquery(t[k]) {
-				return true
-			}
-		}
-	}
-	return false
+	return findNode(v, func(m map[string]any) (bool, bool) { return str(m, "class") == "SUBQUERY", false })
 }
