@@ -191,11 +191,11 @@ func (s *Server) batchedSet(ctx context.Context, p cellPlan) (*roaring.Bitmap, b
 // groupKeyOf is a map key for group values that tells types apart (NULL
 // from the text "<nil>", 3 from "3").
 func groupKeyOf(vs []any) string {
-	var b strings.Builder
-	for _, v := range vs {
-		fmt.Fprintf(&b, "%T:%v\x00", v, v)
+	fixed := make([]bool, len(vs))
+	for i := range fixed {
+		fixed[i] = true
 	}
-	return b.String()
+	return keyString(vs, fixed)
 }
 
 // planGroupSets runs plan base grouped by the variables names once:

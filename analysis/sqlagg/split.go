@@ -92,27 +92,13 @@ func Shape(hidden []any) (values int64, magnitude float64, top []float64) {
 	return values, magnitude, top
 }
 
+// toF reads a hidden column: counts are BIGINT, magnitudes DOUBLE.
 func toF(v any) float64 {
-	switch t := v.(type) {
+	switch x := v.(type) {
 	case int64:
-		return float64(t)
-	case int32:
-		return float64(t)
-	case int:
-		return float64(t)
-	case uint64:
-		return float64(t)
+		return float64(x)
 	case float64:
-		return t
-	case float32:
-		return float64(t)
-	case interface{ Float64() float64 }: // DECIMAL
-		return t.Float64()
-	case fmt.Stringer: // HUGEINT (*big.Int)
-		var f float64
-		if _, err := fmt.Sscan(t.String(), &f); err == nil {
-			return f
-		}
+		return x
 	}
 	return math.NaN()
 }
