@@ -167,10 +167,11 @@ type Inspection struct {
 // Conn sends and receives frames. Send is safe for concurrent use; Recv must
 // be called from one goroutine.
 type Conn struct {
-	r  *bufio.Reader
-	wm sync.Mutex
-	w  io.Writer
-	c  io.Closer
+	r    *bufio.Reader
+	rbuf []byte // Recv's frame buffer
+	wm   sync.Mutex
+	w    io.Writer
+	c    io.Closer
 }
 
 // NewConn returns a Conn reading frames from r and writing them to w. Close
@@ -189,6 +190,14 @@ var framePool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // sides JSON's per-byte escaping and validation. Send and Recv pick the
 // form themselves: users of Conn see only Msg.
 const streamTag = 0
+
+// smallStream is the most text a stream frame copies to go out in one
+// write; larger text is written from where it lies.
+const smallStream = 16 << 10
+
+// recvKeep is the largest frame Recv reads into its reused buffer: a full
+// stream chunk (1 MiB of text) and its header.
+const recvKeep = 2 << 20
 
 // Send writes m as one frame.
 func (c *Conn) Send(m *Msg) error {
@@ -233,31 +242,64 @@ func isPlainStream(m *Msg) bool {
 }
 
 func (c *Conn) sendStream(m *Msg) error {
-	s := m.Stream
-	n := 1 + 8 + 1 + len(s.Name) + len(s.Text)
-	if n > MaxFrame {
-		return fmt.Errorf("rpc: encode %s: %w", m.Type, ErrFrameTooLarge)
+	return c.writeStream(m.ID, m.Stream.Name, len(m.Stream.Text), func(w io.Writer) error {
+		_, err := io.WriteString(w, m.Stream.Text)
+		return err
+	})
+}
+
+// SendStream sends a Stream message for cell id, exactly as Send would
+// send &Msg{Type: Stream, ID: id, Stream: &StreamChunk{name, text}}, but
+// from bytes the caller keeps: the text is written to the pipe as it is,
+// without the two copies (into a string, into a frame) that building a
+// Msg costs. Streams are most of a cell's bytes. name is at most 255
+// bytes.
+func (c *Conn) SendStream(id uint64, name string, text []byte) error {
+	return c.writeStream(id, name, len(text), func(w io.Writer) error {
+		_, err := w.Write(text)
+		return err
+	})
+}
+
+// writeStream writes a stream frame's header and name, then has body write
+// its size bytes of text.
+func (c *Conn) writeStream(id uint64, name string, size int, body func(io.Writer) error) error {
+	if len(name) > 255 {
+		return fmt.Errorf("rpc: encode %s: stream name longer than 255 bytes", Stream)
 	}
-	buf := framePool.Get().(*bytes.Buffer)
-	defer func() {
-		if buf.Cap() <= 1<<20 {
-			buf.Reset()
-			framePool.Put(buf)
-		}
-	}()
-	buf.Reset()
-	var hdr [14]byte
+	n := 1 + 8 + 1 + len(name) + size
+	if n > MaxFrame {
+		return fmt.Errorf("rpc: encode %s: %w", Stream, ErrFrameTooLarge)
+	}
+	var hdr [14 + 255]byte
 	binary.BigEndian.PutUint32(hdr[0:], uint32(n))
 	hdr[4] = streamTag
-	binary.BigEndian.PutUint64(hdr[5:], m.ID)
-	hdr[13] = byte(len(s.Name))
-	buf.Write(hdr[:])
-	buf.WriteString(s.Name)
-	buf.WriteString(s.Text)
+	binary.BigEndian.PutUint64(hdr[5:], id)
+	hdr[13] = byte(len(name))
+	head := append(hdr[:14], name...)
+	if size <= smallStream {
+		// One write: a short line costs one syscall, as before.
+		buf := framePool.Get().(*bytes.Buffer)
+		defer framePool.Put(buf)
+		buf.Reset()
+		buf.Write(head)
+		body(buf)
+		c.wm.Lock()
+		defer c.wm.Unlock()
+		if _, err := c.w.Write(buf.Bytes()); err != nil {
+			return fmt.Errorf("rpc: send %s: %w", Stream, err)
+		}
+		return nil
+	}
+	// The header and name in one small write, the text in a second: a
+	// pipe reader sees one frame either way, and the text is not copied.
 	c.wm.Lock()
 	defer c.wm.Unlock()
-	if _, err := c.w.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("rpc: send %s: %w", m.Type, err)
+	if _, err := c.w.Write(head); err != nil {
+		return fmt.Errorf("rpc: send %s: %w", Stream, err)
+	}
+	if err := body(c.w); err != nil {
+		return fmt.Errorf("rpc: send %s: %w", Stream, err)
 	}
 	return nil
 }
@@ -285,7 +327,18 @@ func (c *Conn) Recv() (*Msg, error) {
 	if n > MaxFrame {
 		return nil, fmt.Errorf("rpc: %d-byte frame: %w", n, ErrFrameTooLarge)
 	}
-	body := make([]byte, n)
+	// Decoding copies what it keeps (strings, RawMessage), so one buffer
+	// serves every frame up to recvKeep: a cell's megabytes of stream
+	// frames do not each cost an allocation the GC must then return.
+	var body []byte
+	if n <= recvKeep {
+		if cap(c.rbuf) < int(n) {
+			c.rbuf = make([]byte, n, max(int(n), 64<<10))
+		}
+		body = c.rbuf[:n]
+	} else {
+		body = make([]byte, n)
+	}
 	if _, err := io.ReadFull(c.r, body); err != nil {
 		return nil, fmt.Errorf("rpc: truncated frame: %w", err)
 	}

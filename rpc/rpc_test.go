@@ -79,3 +79,62 @@ func TestBadFrames(t *testing.T) {
 		})
 	}
 }
+
+// SendStream writes the same frame as Send of the equivalent Msg, for text
+// sent in one write and text written from where it lies.
+func TestSendStreamSameFrame(t *testing.T) {
+	for _, text := range []string{"", "héllo\n", strings.Repeat("x\xff\"\n", smallStream/4+1)} {
+		var viaMsg, viaBytes bytes.Buffer
+		if err := NewConn(nil, &viaMsg, nil).Send(&Msg{Type: Stream, ID: 9, Stream: &StreamChunk{Name: "stderr", Text: text}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := NewConn(nil, &viaBytes, nil).SendStream(9, "stderr", []byte(text)); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(viaMsg.Bytes(), viaBytes.Bytes()) {
+			t.Fatalf("%d-byte text: SendStream wrote a different frame than Send", len(text))
+		}
+		got, err := NewConn(&viaBytes, nil, nil).Recv()
+		if err != nil || got.Type != Stream || got.ID != 9 || got.Stream.Name != "stderr" || got.Stream.Text != text {
+			t.Fatalf("%d-byte text: read back %+v, %v", len(text), got, err)
+		}
+	}
+	if err := NewConn(nil, io.Discard, nil).SendStream(1, strings.Repeat("n", 256), nil); err == nil {
+		t.Fatal("a 256-byte stream name was sent")
+	}
+}
+
+// A message Recv returned stays intact when later frames are read (Recv
+// reuses its frame buffer).
+func TestRecvKeepsEarlierMessages(t *testing.T) {
+	var buf bytes.Buffer
+	c := NewConn(&buf, &buf, nil)
+	first := []*Msg{
+		{Type: Display, ID: 1, Display: &DisplayData{Data: json.RawMessage(`{"text/plain":"first"}`), DisplayID: "a"}},
+		{Type: Stream, ID: 1, Stream: &StreamChunk{Name: "stdout", Text: "first text"}},
+		{Type: Call, ID: 1, Call: &CallRequest{Method: "m", Args: json.RawMessage(`{"a":1}`)}},
+	}
+	for _, m := range first {
+		if err := c.Send(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []*Msg
+	for range first {
+		m, err := c.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, m)
+	}
+	for i := range 3 {
+		c.Send(&Msg{Type: Display, ID: 2, Display: &DisplayData{Data: json.RawMessage(`{"text/plain":"zzzzzzzzzzzzzzzzzzzzzz"}`), DisplayID: "zzzzzz"}})
+		c.Send(&Msg{Type: Stream, ID: 2, Stream: &StreamChunk{Name: "stderr", Text: strings.Repeat("z", 10+i)}})
+		c.Recv()
+		c.Recv()
+	}
+	if string(got[0].Display.Data) != `{"text/plain":"first"}` || got[0].Display.DisplayID != "a" ||
+		got[1].Stream.Text != "first text" || string(got[2].Call.Args) != `{"a":1}` {
+		t.Fatalf("earlier messages changed: %+v %+v %+v", got[0].Display, got[1].Stream, got[2].Call)
+	}
+}

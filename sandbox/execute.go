@@ -102,7 +102,7 @@ func (w *Worker) supervise(c *cellRun, req *rpc.ExecRequest) bool {
 	end := w.stop.cell(c.ctx)
 	defer end()
 	fin := make(chan bool, 1)
-	go func() { fin <- w.run(c, req) }()
+	w.onRunner(func() { fin <- w.run(c, req) })
 	select {
 	case ok := <-fin:
 		return ok
@@ -123,6 +123,23 @@ func (w *Worker) supervise(c *cellRun, req *rpc.ExecRequest) bool {
 		w.opts.Stuck(msg)
 	}
 	return <-fin
+}
+
+// onRunner has f run on the cell runner: one goroutine that runs the cells
+// one after another. Its stack keeps the size compiling and running a cell
+// needed, where a goroutine per cell grew a fresh one through yaegi's
+// recursion, copying it at each doubling, every cell. supervise waits for
+// each cell to return, so the runner is free when the next one comes.
+func (w *Worker) onRunner(f func()) {
+	w.runnerOnce.Do(func() {
+		w.runner = make(chan func())
+		go func() {
+			for f := range w.runner {
+				f()
+			}
+		}()
+	})
+	w.runner <- f
 }
 
 // cellFile is the name positions of a cell carry.

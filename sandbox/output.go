@@ -94,7 +94,7 @@ func (s *streams) send(n int) {
 		return
 	}
 	// A failed send means the kernel is gone; Serve ends on the closed pipe.
-	s.conn.Send(&rpc.Msg{Type: rpc.Stream, ID: s.id, Stream: &rpc.StreamChunk{Name: s.name, Text: string(s.buf[:n])}})
+	s.conn.SendStream(s.id, s.name, s.buf[:n])
 	s.buf = s.buf[:copy(s.buf, s.buf[n:])]
 }
 
