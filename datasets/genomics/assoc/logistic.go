@@ -7,9 +7,6 @@ import (
 	"enclave/datasets/genomics/plink"
 )
 
-// noCells disables the collapsed-cells path (tests compare both paths).
-var noCells bool
-
 // maxCells bounds the covariate patterns for which samples are collapsed
 // into weighted cells (genotype × case status × pattern).
 const maxCells = 16
@@ -74,8 +71,8 @@ func (m *model) newLogWork() *logWork {
 }
 
 // fitNull fits the covariate-only logistic model and decides whether the
-// samples collapse into cells.
-func (m *model) fitNull(name string) error {
+// samples collapse into cells (never when noCells).
+func (m *model) fitNull(name string, noCells bool) error {
 	q := m.q
 	// Distinct covariate patterns.
 	var pats [][]float64

@@ -36,6 +36,10 @@ type Options struct {
 	// chrX no second one is added (plink2 --glm 'sex'), on chrY it is left
 	// out (it is constant among males).
 	SexCovariate string
+
+	// noCells fits every logistic model per sample, never over collapsed
+	// covariate cells (tests compare both paths).
+	noCells bool
 }
 
 // Result holds the association results of one phenotype over all variants.
@@ -184,7 +188,7 @@ func Run(g Genotypes, pheno Column, covars []Column, opt Options) (*Result, erro
 		}
 		m, err := newModel(ph, cv, nAll, opt.MaxCorr, opt.VIF)
 		if err == nil && m.binary {
-			err = m.fitNull(ph.Name)
+			err = m.fitNull(ph.Name, opt.noCells)
 		}
 		if err != nil {
 			if k == 0 {
