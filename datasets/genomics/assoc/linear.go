@@ -3,6 +3,7 @@ package assoc
 import (
 	"math"
 
+	"enclave/datasets/genomics/dosage"
 	"enclave/datasets/genomics/plink"
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -27,8 +28,8 @@ func (m *model) gather(row []byte, cs *classSums) {
 	w := m.w
 	clear(cs.gu)
 	clear(cs.missOuter)
-	m.uc.dot(row, &dosTable, cs.gu)
-	cs.missIdx = missing(row, m.nAll, cs.missIdx)
+	m.uc.Dot(row, dosage.Dosage, cs.gu)
+	cs.missIdx = dosage.Missing(row, m.nAll, cs.missIdx)
 	cs.nMiss = 0
 	for _, i := range cs.missIdx {
 		k := m.idx[i]
