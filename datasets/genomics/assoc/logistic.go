@@ -71,8 +71,8 @@ func (m *model) newLogWork() *logWork {
 }
 
 // fitNull fits the covariate-only logistic model and decides whether the
-// samples collapse into cells (never when noCells).
-func (m *model) fitNull(name string, noCells bool) error {
+// samples collapse into cells (never when m.noCells).
+func (m *model) fitNull(name string) error {
 	q := m.q
 	// Distinct covariate patterns.
 	var pats [][]float64
@@ -96,7 +96,7 @@ func (m *model) fitNull(name string, noCells bool) error {
 		}
 		patOf[i] = k
 	}
-	if len(pats) <= maxCells && !noCells {
+	if len(pats) <= maxCells && !m.noCells {
 		cd := &cellDesign{patterns: pats, masks: make([][2]*plink.Mask, len(pats))}
 		for pt := range pats {
 			for y := 0; y < 2; y++ {

@@ -51,6 +51,7 @@ type model struct {
 	cells           *cellDesign     // collapsed covariate patterns, nil when too many
 	dense           *denseNull      // null-model state of the dense logistic path (cells == nil)
 	maxCorr, vifMax float64
+	noCells, noSIMD bool // Options.noCells, Options.noSIMD
 }
 
 // newModel selects the samples with the phenotype and all covariates

@@ -38,8 +38,9 @@ type Options struct {
 	SexCovariate string
 
 	// noCells fits every logistic model per sample, never over collapsed
-	// covariate cells (tests compare both paths).
-	noCells bool
+	// covariate cells, and noSIMD never with the vectorised pass (tests
+	// compare the paths).
+	noCells, noSIMD bool
 }
 
 // Result holds the association results of one phenotype over all variants.
@@ -188,7 +189,8 @@ func Run(g Genotypes, pheno Column, covars []Column, opt Options) (*Result, erro
 		}
 		m, err := newModel(ph, cv, nAll, opt.MaxCorr, opt.VIF)
 		if err == nil && m.binary {
-			err = m.fitNull(ph.Name, opt.noCells)
+			m.noCells, m.noSIMD = opt.noCells, opt.noSIMD
+			err = m.fitNull(ph.Name)
 		}
 		if err != nil {
 			if k == 0 {
