@@ -249,19 +249,12 @@ func infoGrad(d *rows, p int, beta, grad, hess []float64) bool {
 // plink2's logistic-Firth hybrid rules: Firth when the cases or the
 // controls carry no ALT allele, or when plain logistic regression fails.
 func (m *model) logistic(row []byte, wk *logWork, out *variantOut) {
-	c := plink.CountRowMasked(row, m.mask)
+	c, nT, ok := m.screen(row, out)
+	if !ok {
+		return
+	}
 	q := m.q
 	p := q + 1
-	nT := m.n - c.Missing
-	out.obs = nT
-	if nT <= p {
-		out.err = ErrSampleCt
-		return
-	}
-	if (c.HomA1 == nT) || (c.Het == nT) || (c.HomA2 == nT) {
-		out.err = ErrConstOmittedAllele
-		return
-	}
 	// Predictor checks, as for linear regression (nothing to check for a
 	// lone non-constant genotype column; the dense path also needs the
 	// missing calls the gathering finds).
