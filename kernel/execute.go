@@ -42,7 +42,7 @@ func (k *Kernel) execute(req *request) error {
 	}
 	sink := k.newSink(req, c.Silent, c.AllowStdin, store)
 
-	ctx, cancel := context.WithCancelCause(context.Background())
+	ctx, cancel := context.WithCancelCause(req.ctx)
 	ctx, stopTimer := context.WithTimeoutCause(ctx, k.cfg.CellTimeout, ErrCellTimeout)
 	k.cellMu.Lock()
 	k.cellCancel = cancel

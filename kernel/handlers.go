@@ -35,7 +35,7 @@ func (k *Kernel) complete(req *request) error {
 	if m, ok := k.magicCompletion(q.Code, cur); ok {
 		res = m
 	} else if c, ok := k.cfg.Executor.(Completer); ok && k.workspaceOK() {
-		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		ctx, cancel := context.WithTimeout(req.ctx, queryTimeout)
 		r, err := c.Complete(ctx, q.Code, cur)
 		cancel()
 		if err != nil {
@@ -74,7 +74,7 @@ func (k *Kernel) inspect(req *request) error {
 	}
 	var data map[string]any
 	if in, ok := k.cfg.Executor.(Inspector); ok && k.workspaceOK() {
-		ctx, cancel := context.WithTimeout(context.Background(), queryTimeout)
+		ctx, cancel := context.WithTimeout(req.ctx, queryTimeout)
 		d, err := in.Inspect(ctx, q.Code, q.cursor(), q.DetailLevel)
 		cancel()
 		if err != nil {

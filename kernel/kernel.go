@@ -166,7 +166,9 @@ func (k *Kernel) Deliver(ch wire.Channel, m *wire.Message) {
 		case <-k.done:
 		}
 	case wire.Stdin:
-		k.dispatch(ch, m)
+		// An input reply only hands its text to the waiting cell, whose
+		// context (from Run's) bounds the wait; it needs none of its own.
+		k.dispatch(context.Background(), ch, m)
 	default:
 		k.log.Printf("dropped %s on %s: not a request channel", m.Header.MsgType, ch)
 	}
@@ -179,7 +181,7 @@ func (k *Kernel) Run(ctx context.Context) (restart bool, err error) {
 		for {
 			select {
 			case m := <-k.controlQ:
-				k.dispatch(wire.Control, m)
+				k.dispatch(ctx, wire.Control, m)
 			case <-k.done:
 				return
 			case <-ctx.Done():
@@ -191,7 +193,7 @@ func (k *Kernel) Run(ctx context.Context) (restart bool, err error) {
 		select {
 		case a := <-k.shellQ:
 			k.noteClock(a)
-			k.dispatch(wire.Shell, a.msg)
+			k.dispatch(ctx, wire.Shell, a.msg)
 		case <-k.done:
 			return k.restart, nil
 		case <-ctx.Done():
@@ -212,15 +214,17 @@ func (k *Kernel) Interrupt() {
 	}
 }
 
-// request is a message being handled and the channel it came on.
+// request is a message being handled, the channel it came on and the
+// context of the Run serving it: work done for the request ends with it.
 type request struct {
+	ctx context.Context
 	ch  wire.Channel
 	msg *wire.Message
 }
 
 // dispatch routes one message, wrapped in busy/idle status for shell and
 // control requests so that no handler can forget it.
-func (k *Kernel) dispatch(ch wire.Channel, m *wire.Message) {
+func (k *Kernel) dispatch(ctx context.Context, ch wire.Channel, m *wire.Message) {
 	t := m.Header.MsgType
 	r, ok := routes[t]
 	if !ok {
@@ -234,7 +238,7 @@ func (k *Kernel) dispatch(ch wire.Channel, m *wire.Message) {
 	if r.audit == AuditCode || r.audit == AuditSession {
 		k.audit(r.audit, t, m)
 	}
-	req := &request{ch: ch, msg: m}
+	req := &request{ctx: ctx, ch: ch, msg: m}
 	if ch == wire.Stdin {
 		if err := r.handle(k, req); err != nil {
 			k.log.Printf("%s: %v", t, err)

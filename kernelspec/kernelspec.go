@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"enclave/internal/atomicfile"
 )
 
 // Spec is the content of kernel.json.
@@ -106,7 +108,7 @@ func installSpec(kernelsDir, name string, spec Spec) (string, error) {
 		files[fmt.Sprintf("logo-%dx%d.png", size, size)] = png
 	}
 	for f, data := range files {
-		if err := writeAtomic(filepath.Join(dir, f), data); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f), data, 0o644); err != nil {
 			return "", fmt.Errorf("kernelspec: %w", err)
 		}
 	}
@@ -123,14 +125,6 @@ func Uninstall(kernelsDir, name string) (string, error) {
 		return "", fmt.Errorf("%w: no %s", ErrNotInstalled, filepath.Join(dir, "kernel.json"))
 	}
 	return dir, os.RemoveAll(dir)
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // Scope is where a kernelspec goes.

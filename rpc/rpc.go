@@ -56,7 +56,8 @@ const (
 	InspectReply  Type = "inspect_reply"  // Found
 )
 
-// Msg is one frame. Type says which of the optional fields is set.
+// Msg is one frame. Type says which one of the optional fields is set
+// (payloadOf); Send and Recv refuse a message that carries another.
 type Msg struct {
 	Type Type   `json:"t"`
 	ID   uint64 `json:"id,omitempty"`
@@ -199,10 +200,14 @@ const smallStream = 16 << 10
 // stream chunk (1 MiB of text) and its header.
 const recvKeep = 2 << 20
 
-// Send writes m as one frame.
+// Send writes m as one frame. It refuses a message whose payload does not
+// match its Type.
 func (c *Conn) Send(m *Msg) error {
 	if isPlainStream(m) {
 		return c.sendStream(m)
+	}
+	if err := m.check(); err != nil {
+		return err
 	}
 	buf := framePool.Get().(*bytes.Buffer)
 	defer func() {
@@ -235,10 +240,11 @@ func (c *Conn) Send(m *Msg) error {
 // isPlainStream reports whether m is a Stream message with nothing else
 // set, which the binary stream form carries exactly.
 func isPlainStream(m *Msg) bool {
-	return m.Type == Stream && m.Stream != nil && len(m.Stream.Name) < 256 &&
-		m.Exec == nil && m.Query == nil && m.Text == "" && m.Reply == nil && m.Hello == nil &&
-		m.Display == nil && m.Err == nil && m.Done == nil && m.Input == nil && m.Call == nil &&
-		m.Matches == nil && m.Found == nil
+	if m.Type != Stream || m.Stream == nil || len(m.Stream.Name) >= 256 {
+		return false
+	}
+	n, _ := m.payloads()
+	return n == 1
 }
 
 func (c *Conn) sendStream(m *Msg) error {
@@ -314,7 +320,8 @@ func decodeStream(body []byte) (*Msg, error) {
 }
 
 // Recv reads the next frame. It returns io.EOF when the peer closed cleanly
-// between frames.
+// between frames, and an error for a message whose payload does not match
+// its Type.
 func (c *Conn) Recv() (*Msg, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
@@ -348,6 +355,9 @@ func (c *Conn) Recv() (*Msg, error) {
 	m := new(Msg)
 	if err := json.Unmarshal(body, m); err != nil {
 		return nil, fmt.Errorf("rpc: decode frame: %w", err)
+	}
+	if err := m.check(); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -24,7 +24,7 @@ var forbidden = []string{
 func TestAllowlistSorted(t *testing.T) {
 	paths := allowlist.Paths()
 	if !sort.StringsAreSorted(paths) {
-		t.Errorf("allowlist.Packages is not sorted by Path: %q", paths)
+		t.Errorf("allowlist.Packages() is not sorted by Path: %q", paths)
 	}
 	for _, p := range paths {
 		if _, ok := allowlist.Lookup(p); !ok {
@@ -38,7 +38,7 @@ func TestAllowlistSorted(t *testing.T) {
 // enclave/display under its source path), and the listed exclusions gone.
 func TestSymbolTables(t *testing.T) {
 	want := map[string]bool{}
-	for _, p := range allowlist.Packages {
+	for _, p := range allowlist.Packages() {
 		want[p.Path+"/"+packageName(p.Path)] = true
 		if p.Source != "" {
 			want[p.Source+"/"+packageName(p.Source)] = true

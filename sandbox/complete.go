@@ -95,7 +95,7 @@ func packageFor(code, name string) string {
 			prev = "IDENT"
 		}
 	}
-	for _, p := range allowlist.Packages {
+	for _, p := range allowlist.Packages() {
 		base := path.Base(p.Path)
 		if p.Path == "math/rand/v2" {
 			base = "rand"
@@ -118,7 +118,7 @@ func pkgSymbols(p string) map[string]reflect.Value {
 // extraSymbols are the symbols the worker supplies itself, by package.
 var extraSymbols = func() map[string][]string {
 	m := map[string][]string{}
-	for _, p := range allowlist.Packages {
+	for _, p := range allowlist.Packages() {
 		if len(p.Supplied) > 0 {
 			m[p.Path] = p.Supplied
 		}
@@ -213,7 +213,7 @@ func (w *Worker) complete(q *rpc.CodeQuery) *rpc.Completion {
 				matches = append(matches, k)
 			}
 		}
-		for _, p := range allowlist.Packages {
+		for _, p := range allowlist.Packages() {
 			if b := path.Base(p.Path); strings.HasPrefix(b, ident) && ident != "" {
 				matches = append(matches, b)
 			}
@@ -313,7 +313,7 @@ func (w *Worker) inspect(q *rpc.CodeQuery) *rpc.Inspection {
 // docPath is the import path cells use for a compiled package path
 // (enclave/api/display is enclave/display to them).
 func docPath(pkgPath string) string {
-	for _, p := range allowlist.Packages {
+	for _, p := range allowlist.Packages() {
 		if p.Source == pkgPath {
 			return p.Path
 		}

@@ -3,6 +3,8 @@ package synth
 import (
 	"math"
 	"math/rand/v2"
+
+	"enclave/internal/splitmix"
 )
 
 // rng is the per-person random stream: a PCG seeded from (seed, person_id)
@@ -20,12 +22,7 @@ func newRNG() *rng {
 }
 
 // splitmix64 is a bijective mixer used to derive seeds.
-func splitmix64(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	return x ^ (x >> 31)
-}
+func splitmix64(x uint64) uint64 { return splitmix.Hash(x) }
 
 // reset positions the stream at (seed, person, label).
 func (g *rng) reset(seed, person int64, label uint64) {

@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"gopkg.in/yaml.v3"
+
+	"enclave/internal/atomicfile"
 )
 
 // Registry is the steward's list of researchers, kept in researchers.yaml
@@ -190,28 +192,7 @@ func keyLines(b []byte, top string) map[string]int {
 // it replaces, or than its directory: in a directory closed to group and
 // others (an enclave service's home) it is written 0600.
 func writeAtomic(path string, data []byte, perm os.FileMode) error {
-	perm = privatePerm(path, perm)
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, data, privatePerm(path, perm))
 }
 
 // privatePerm narrows perm for a file written at path: to the bits of the

@@ -25,8 +25,8 @@ const (
 // ProtocolVersion is the messaging spec version the kernel speaks.
 const ProtocolVersion = "5.3"
 
-// Delimiter separates routing identities from the message proper.
-var Delimiter = []byte("<IDS|MSG>")
+// delimiter separates routing identities from the message proper.
+const delimiter = "<IDS|MSG>"
 
 // Decode errors. Every one of them means the message is dropped.
 var (
@@ -96,7 +96,7 @@ func (c *Codec) Decode(frames [][]byte) (*Message, error) {
 	}
 	d := -1
 	for i, f := range frames {
-		if bytes.Equal(f, Delimiter) {
+		if string(f) == delimiter {
 			d = i
 			break
 		}
@@ -152,7 +152,7 @@ func (c *Codec) Encode(m *Message) ([][]byte, error) {
 	parts := [][]byte{hdr, orEmpty(m.Parent), orEmpty(m.Metadata), orEmpty(m.Content)}
 	frames := make([][]byte, 0, len(m.Identities)+6+len(m.Buffers))
 	frames = append(frames, m.Identities...)
-	frames = append(frames, Delimiter, c.Signer.Sign(parts))
+	frames = append(frames, []byte(delimiter), c.Signer.Sign(parts))
 	frames = append(frames, parts...)
 	frames = append(frames, m.Buffers...)
 	return frames, nil

@@ -156,7 +156,7 @@ func TestCodecRejectsInvalidJSONAfterVerifying(t *testing.T) {
 		{`{"msg_id":1,"msg_type":"x"}`, `{}`, `{}`, `{}`},
 	} {
 		parts := [][]byte{[]byte(bad[0]), []byte(bad[1]), []byte(bad[2]), []byte(bad[3])}
-		frames := append([][]byte{Delimiter, c.Signer.Sign(parts)}, parts...)
+		frames := append([][]byte{[]byte(delimiter), c.Signer.Sign(parts)}, parts...)
 		if _, err := c.Decode(frames); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%q: got %v, want ErrMalformed", bad, err)
 		}

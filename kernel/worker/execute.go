@@ -132,8 +132,8 @@ func (e *Executor) Execute(ctx context.Context, c *kernel.Cell, ev kernel.Events
 // some thread was running or runnable in nearly every sample. Being runnable
 // does not depend on how loaded the machine is, unlike CPU time, and an idle
 // worker (all threads asleep, sysmon waking briefly) is almost never seen so.
-// False if /proc is unreadable. Replaced in tests.
-var stillBusy = func(pid int) bool {
+// False if /proc is unreadable.
+func stillBusy(pid int) bool {
 	const samples, every = 8, 8 * time.Millisecond
 	busy := 0
 	for i := 0; i < samples; i++ {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"strings"
@@ -153,7 +154,7 @@ func (p *proc) read() {
 		case <-w.gone:
 		}
 	}
-	if !errors.Is(rerr, os.ErrClosed) && rerr.Error() != "EOF" {
+	if !errors.Is(rerr, os.ErrClosed) && !errors.Is(rerr, io.EOF) {
 		p.e.log.Printf("worker pipe: %v", rerr)
 	}
 	select {

@@ -37,28 +37,6 @@ func TestPass4CPU(t *testing.T) {
 	t.Logf("%v", res)
 }
 
-// BenchmarkChunkDot times one chunk (four columns) of the dosage kernel
-// over 10,000 samples.
-func BenchmarkChunkDot(b *testing.B) {
-	const n = 10000
-	r := rand.New(rand.NewPCG(1, 2))
-	c := newChunked(4, n)
-	for i := 0; i < n; i++ {
-		for t := 0; t < 4; t++ {
-			c.set(i, t, r.NormFloat64())
-		}
-	}
-	row := make([]byte, n/4)
-	for i := range row {
-		row[i] = byte(r.IntN(256))
-	}
-	acc := make([]float64, 4)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.dot(row, &dosTable, acc)
-	}
-}
-
 // BenchmarkSimdPass4 is BenchmarkPass4 for the vectorised pass (skipped
 // unless built with GOEXPERIMENT=simd on an AVX2 CPU).
 func BenchmarkSimdPass4(b *testing.B) {

@@ -3,6 +3,7 @@ package assoc
 import (
 	"math"
 
+	"enclave/datasets/genomics/dosage"
 	"enclave/datasets/genomics/plink"
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -27,8 +28,8 @@ func (m *model) gather(row []byte, cs *classSums) {
 	w := m.w
 	clear(cs.gu)
 	clear(cs.missOuter)
-	m.uc.dot(row, &dosTable, cs.gu)
-	cs.missIdx = missing(row, m.nAll, cs.missIdx)
+	m.uc.Dot(row, dosage.Dosage, cs.gu)
+	cs.missIdx = dosage.Missing(row, m.nAll, cs.missIdx)
 	cs.nMiss = 0
 	for _, i := range cs.missIdx {
 		k := m.idx[i]
@@ -64,22 +65,33 @@ func (m *model) newLinWork() *linWork {
 		beta: make([]float64, p), dot: make([]float64, p*p), sums: make([]float64, p), tmp: make([]float64, p*p)}
 }
 
-// linear fits y ~ 1 + g + covariates over the samples with a genotype and
-// writes the ADD row then one row per covariate into out (beta, se, t, p).
-func (m *model) linear(row []byte, wk *linWork, out *variantOut) {
-	c := plink.CountRowMasked(row, m.mask)
-	q, w := m.q, m.w
-	p := q + 1
-	nT := m.n - c.Missing
+// screen counts a variant's calls among the analysed samples and records
+// its OBS_CT in out; it fails (with out.err set) when too few samples have
+// a call for the q+1 predictors or every call is the same genotype.
+func (m *model) screen(row []byte, out *variantOut) (c plink.Counts, nT int, ok bool) {
+	c = plink.CountRowMasked(row, m.mask)
+	nT = m.n - c.Missing
 	out.obs = nT
-	if nT <= p {
+	if nT <= m.q+1 {
 		out.err = ErrSampleCt
-		return
+		return c, nT, false
 	}
 	if (c.HomA1 == nT) || (c.Het == nT) || (c.HomA2 == nT) {
 		out.err = ErrConstOmittedAllele
+		return c, nT, false
+	}
+	return c, nT, true
+}
+
+// linear fits y ~ 1 + g + covariates over the samples with a genotype and
+// writes the ADD row then one row per covariate into out (beta, se, t, p).
+func (m *model) linear(row []byte, wk *linWork, out *variantOut) {
+	c, nT, ok := m.screen(row, out)
+	if !ok {
 		return
 	}
+	q, w := m.q, m.w
+	p := q + 1
 	a, gSum := m.normalMatrix(row, c, wk)
 	cs := wk.cs
 	rhs := wk.rhs

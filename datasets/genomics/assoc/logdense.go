@@ -3,6 +3,7 @@ package assoc
 import (
 	"math"
 
+	"enclave/datasets/genomics/dosage"
 	"enclave/datasets/genomics/plink"
 )
 
@@ -10,14 +11,14 @@ import (
 
 // denseNull is the null-model state the dense logistic path starts from.
 type denseNull struct {
-	e0  []float64 // exp(-η0) per analysed sample
-	w0  []float64 // μ0(1-μ0)
-	r0  []float64 // y - μ0
-	h0  []float64 // Σ_S w0 z z' (q×q)
-	ucW *chunked  // [w0·z (q columns), r0] in fileset order
-	uc0 *chunked  // [w0] in fileset order, for Σ g² w0
+	e0  []float64       // exp(-η0) per analysed sample
+	w0  []float64       // μ0(1-μ0)
+	r0  []float64       // y - μ0
+	h0  []float64       // Σ_S w0 z z' (q×q)
+	ucW *dosage.Chunked // [w0·z (q columns), r0] in fileset order
+	uc0 *dosage.Chunked // [w0] in fileset order, for Σ g² w0
 	// Column-major, zero-padded copies for the vectorised pass (nil when
-	// no simdPasses entry fits q).
+	// no simdPasses entry fits q, or with Options.noSIMD).
 	zc      [][]float64
 	e0p, yp []float64
 }
@@ -48,19 +49,19 @@ func (m *model) prepareDense() {
 			dn.h0[b*q+a] = dn.h0[a*q+b]
 		}
 	}
-	dn.ucW = newChunked(q+1, m.nAll)
-	dn.uc0 = newChunked(1, m.nAll)
+	dn.ucW = dosage.NewChunked(q+1, m.nAll)
+	dn.uc0 = dosage.NewChunked(1, m.nAll)
 	for i, k := range m.idx {
 		if k < 0 {
 			continue
 		}
 		for t := 0; t < q; t++ {
-			dn.ucW.set(i, t, dn.w0[k]*m.z[int(k)*q+t])
+			dn.ucW.Set(i, t, dn.w0[k]*m.z[int(k)*q+t])
 		}
-		dn.ucW.set(i, q, dn.r0[k])
-		dn.uc0.set(i, 0, dn.w0[k])
+		dn.ucW.Set(i, q, dn.r0[k])
+		dn.uc0.Set(i, 0, dn.w0[k])
 	}
-	if q < len(simdPasses) && simdPasses[q] != nil {
+	if !m.noSIMD && q < len(simdPasses) && simdPasses[q] != nil {
 		np := (n + 7) &^ 7
 		dn.zc = make([][]float64, q)
 		for t := range dn.zc {
@@ -142,9 +143,9 @@ func (m *model) denseFit(row []byte, c plink.Counts, wk *logWork) fitStatus {
 	// Step 0 at the null fit.
 	acc := wk.acc[:q+1]
 	clear(acc)
-	dn.ucW.dot(row, &dosTable, acc)
+	dn.ucW.Dot(row, dosage.Dosage, acc)
 	var gg [1]float64
-	dn.uc0.dot(row, &dos2Table, gg[:])
+	dn.uc0.Dot(row, dosage.Squared, gg[:])
 	hess, grad := wk.hess, wk.grad
 	clear(hess)
 	for a := 0; a < q; a++ {
@@ -202,18 +203,18 @@ func (m *model) denseFit(row []byte, c plink.Counts, wk *logWork) fitStatus {
 			full := m.n / 4
 			for b := 0; b < full; b++ {
 				x := row[b]
-				copy(sa.g[4*b:4*b+4], dosTable[x][:])
-				copy(sa.m[4*b:4*b+4], weightTable[x][:])
+				*(*[4]float64)(sa.g[4*b : 4*b+4]) = dosage.Of(x)
+				*(*[4]float64)(sa.m[4*b : 4*b+4]) = dosage.Called(x)
 			}
 			for i := 4 * full; i < m.n; i++ {
 				x := row[full] >> (2 * (i - 4*full))
-				sa.g[i], sa.m[i] = dosTable[x][0], weightTable[x][0]
+				sa.g[i], sa.m[i] = dosage.Of(x)[0], dosage.Called(x)[0]
 			}
 		} else {
 			for i, k := range m.idx {
 				if k >= 0 {
 					x := row[i/4] >> (2 * (i % 4))
-					sa.g[k], sa.m[k] = dosTable[x][0], weightTable[x][0]
+					sa.g[k], sa.m[k] = dosage.Of(x)[0], dosage.Called(x)[0]
 				}
 			}
 		}

@@ -7,9 +7,6 @@ import (
 	"enclave/datasets/genomics/plink"
 )
 
-// noCells disables the collapsed-cells path (tests compare both paths).
-var noCells bool
-
 // maxCells bounds the covariate patterns for which samples are collapsed
 // into weighted cells (genotype × case status × pattern).
 const maxCells = 16
@@ -74,7 +71,7 @@ func (m *model) newLogWork() *logWork {
 }
 
 // fitNull fits the covariate-only logistic model and decides whether the
-// samples collapse into cells.
+// samples collapse into cells (never when m.noCells).
 func (m *model) fitNull(name string) error {
 	q := m.q
 	// Distinct covariate patterns.
@@ -99,7 +96,7 @@ func (m *model) fitNull(name string) error {
 		}
 		patOf[i] = k
 	}
-	if len(pats) <= maxCells && !noCells {
+	if len(pats) <= maxCells && !m.noCells {
 		cd := &cellDesign{patterns: pats, masks: make([][2]*plink.Mask, len(pats))}
 		for pt := range pats {
 			for y := 0; y < 2; y++ {
@@ -252,19 +249,12 @@ func infoGrad(d *rows, p int, beta, grad, hess []float64) bool {
 // plink2's logistic-Firth hybrid rules: Firth when the cases or the
 // controls carry no ALT allele, or when plain logistic regression fails.
 func (m *model) logistic(row []byte, wk *logWork, out *variantOut) {
-	c := plink.CountRowMasked(row, m.mask)
+	c, nT, ok := m.screen(row, out)
+	if !ok {
+		return
+	}
 	q := m.q
 	p := q + 1
-	nT := m.n - c.Missing
-	out.obs = nT
-	if nT <= p {
-		out.err = ErrSampleCt
-		return
-	}
-	if (c.HomA1 == nT) || (c.Het == nT) || (c.HomA2 == nT) {
-		out.err = ErrConstOmittedAllele
-		return
-	}
 	// Predictor checks, as for linear regression (nothing to check for a
 	// lone non-constant genotype column; the dense path also needs the
 	// missing calls the gathering finds).

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/floats"
+
+	"enclave/datasets/genomics/dosage"
 	"enclave/datasets/genomics/plink"
 )
 
@@ -24,30 +27,31 @@ type Genotypes interface {
 // model is the per-phenotype fixed part of every per-variant regression:
 // the analysed samples and the covariates orthonormalised once.
 type model struct {
-	nAll            int         // samples in the fileset
-	n               int         // analysed samples (phenotype and covariates present)
-	idx             []int32     // fileset sample → analysed index, -1 when excluded
-	mask            *plink.Mask // analysed samples
-	caseMask        *plink.Mask // analysed cases (case/control)
-	q               int         // columns of Z = [1, covariates]
-	covars          []string    // covariate names (Z columns 1..q-1)
-	w               int         // row width of u: q + 1
-	u               []float64   // n × w rows [Q_i, y_i]; Q orthonormal basis of Z, y centred (linear)
-	uc              *chunked    // the same rows in fileset order, chunk-major, for the dense kernel
-	r               []float64   // q × q upper-triangular R with Z = Q R
-	rinv            []float64   // R⁻¹
-	qsum            []float64   // Σ_i Q_i (= first column of R up to sign conventions)
-	qty             []float64   // Q'y
-	yty             float64     // y'y (centred)
-	y               []float64   // phenotype of analysed samples (0/1 for case/control)
-	z               []float64   // n × q rows of Z (raw covariates, with intercept)
-	binary          bool        // case/control phenotype
-	cases           int         // number of cases (case/control)
-	null            []float64   // null-model logistic coefficients in Z basis
-	eta0            []float64   // null linear predictor per sample
-	cells           *cellDesign // collapsed covariate patterns, nil when too many
-	dense           *denseNull  // null-model state of the dense logistic path (cells == nil)
+	nAll            int             // samples in the fileset
+	n               int             // analysed samples (phenotype and covariates present)
+	idx             []int32         // fileset sample → analysed index, -1 when excluded
+	mask            *plink.Mask     // analysed samples
+	caseMask        *plink.Mask     // analysed cases (case/control)
+	q               int             // columns of Z = [1, covariates]
+	covars          []string        // covariate names (Z columns 1..q-1)
+	w               int             // row width of u: q + 1
+	u               []float64       // n × w rows [Q_i, y_i]; Q orthonormal basis of Z, y centred (linear)
+	uc              *dosage.Chunked // the same rows in fileset order, chunk-major, for the dense kernel
+	r               []float64       // q × q upper-triangular R with Z = Q R
+	rinv            []float64       // R⁻¹
+	qsum            []float64       // Σ_i Q_i (= first column of R up to sign conventions)
+	qty             []float64       // Q'y
+	yty             float64         // y'y (centred)
+	y               []float64       // phenotype of analysed samples (0/1 for case/control)
+	z               []float64       // n × q rows of Z (raw covariates, with intercept)
+	binary          bool            // case/control phenotype
+	cases           int             // number of cases (case/control)
+	null            []float64       // null-model logistic coefficients in Z basis
+	eta0            []float64       // null linear predictor per sample
+	cells           *cellDesign     // collapsed covariate patterns, nil when too many
+	dense           *denseNull      // null-model state of the dense logistic path (cells == nil)
 	maxCorr, vifMax float64
+	noCells, noSIMD bool // Options.noCells, Options.noSIMD
 }
 
 // newModel selects the samples with the phenotype and all covariates
@@ -158,7 +162,7 @@ func (m *model) orthonormalise(name string) error {
 			for l := 0; l < j; l++ {
 				c := dotv(qcols[l], v)
 				m.r[l*q+j] += c
-				axpy(-c, qcols[l], v)
+				floats.AddScaled(v, -c, qcols[l])
 			}
 		}
 		nv := math.Sqrt(dotv(v, v))
@@ -196,11 +200,11 @@ func (m *model) orthonormalise(name string) error {
 		row[q] = yc[i]
 		m.yty += yc[i] * yc[i]
 	}
-	m.uc = newChunked(m.w, m.nAll)
+	m.uc = dosage.NewChunked(m.w, m.nAll)
 	for i, k := range m.idx {
 		if k >= 0 {
 			for t, v := range m.u[int(k)*m.w : int(k+1)*m.w] {
-				m.uc.set(i, t, v)
+				m.uc.Set(i, t, v)
 			}
 		}
 	}
@@ -213,12 +217,6 @@ func dotv(a, b []float64) float64 {
 		s += a[i] * b[i]
 	}
 	return s
-}
-
-func axpy(a float64, x, y []float64) {
-	for i := range x {
-		y[i] += a * x[i]
-	}
 }
 
 // invUpper inverts an upper-triangular q×q matrix.

@@ -34,8 +34,8 @@ func TestLogisticPathsAgree(t *testing.T) {
 			y.Values[i] = 1
 		}
 	}
-	run := func(covars []Column) *Result {
-		res, err := Run(fs, y, covars, Options{Threads: 2})
+	run := func(covars []Column, noCells, noSIMD bool) *Result {
+		res, err := Run(fs, y, covars, Options{Threads: 2, noCells: noCells, noSIMD: noSIMD})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,16 +58,11 @@ func TestLogisticPathsAgree(t *testing.T) {
 			}
 		}
 	}
-	cells := run([]Column{sex, grp})
-	noCells = true
-	dense := run([]Column{sex, grp})
-	noCells = false
+	cells := run([]Column{sex, grp}, false, false)
+	dense := run([]Column{sex, grp}, true, false)
 	same("cells vs per-sample", cells, dense, 1e-7)
 
-	vec := run([]Column{sex, pc})
-	saved := simdPasses
-	simdPasses = nil
-	scalar := run([]Column{sex, pc})
-	simdPasses = saved
+	vec := run([]Column{sex, pc}, false, false)
+	scalar := run([]Column{sex, pc}, false, true)
 	same("vectorised vs scalar", vec, scalar, 1e-7)
 }

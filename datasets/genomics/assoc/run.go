@@ -36,6 +36,11 @@ type Options struct {
 	// chrX no second one is added (plink2 --glm 'sex'), on chrY it is left
 	// out (it is constant among males).
 	SexCovariate string
+
+	// noCells fits every logistic model per sample, never over collapsed
+	// covariate cells, and noSIMD never with the vectorised pass (tests
+	// compare the paths).
+	noCells, noSIMD bool
 }
 
 // Result holds the association results of one phenotype over all variants.
@@ -184,6 +189,7 @@ func Run(g Genotypes, pheno Column, covars []Column, opt Options) (*Result, erro
 		}
 		m, err := newModel(ph, cv, nAll, opt.MaxCorr, opt.VIF)
 		if err == nil && m.binary {
+			m.noCells, m.noSIMD = opt.noCells, opt.noSIMD
 			err = m.fitNull(ph.Name)
 		}
 		if err != nil {

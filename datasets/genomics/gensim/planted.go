@@ -11,6 +11,8 @@ package gensim
 import (
 	"encoding/binary"
 	"hash/fnv"
+
+	"enclave/internal/splitmix"
 )
 
 // Ancestries are the superpopulation labels the generators use, in the
@@ -78,9 +80,6 @@ func uniform(seed, personID int64, v, hap int) float64 {
 	// FNV-1a of inputs that differ only in their last byte gives nearly
 	// equal hashes; the splitmix64 finalizer spreads them, so the two
 	// haplotypes are independent draws and dosages follow Hardy–Weinberg.
-	z := h.Sum64()
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-	z ^= z >> 31
+	z := splitmix.Mix(h.Sum64())
 	return float64(z>>11) / (1 << 53)
 }

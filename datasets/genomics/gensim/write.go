@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"sync"
 
+	"enclave/datasets/genomics/bgzfw"
 	"enclave/datasets/genomics/plink"
 	"enclave/datasets/genomics/vcf"
 )
@@ -223,7 +224,7 @@ func (g *generator) writeBedAndVCF(dir string, threads int) error {
 	bedW.Write(plink.Magic[:])
 
 	// The header goes in blocks of its own.
-	comp := vcf.NewBlockCompressor()
+	comp := bgzfw.NewBlockCompressor()
 	header := g.vcfHeader()
 	hdr := comp.Compress(header)
 	vcfW.Write(hdr)
@@ -249,13 +250,13 @@ func (g *generator) writeBedAndVCF(dir string, threads int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := vcf.NewBlockCompressor()
+			c := bgzfw.NewBlockCompressor()
 			for s := range next {
 				results[s] <- g.segment(s, c)
 			}
 		}()
 	}
-	var idx vcf.IndexBuilder
+	var idx bgzfw.IndexBuilder
 	var firstErr error
 	for s := 0; s < nSeg; s++ {
 		seg := <-results[s]
@@ -281,8 +282,8 @@ func (g *generator) writeBedAndVCF(dir string, threads int) error {
 				break
 			}
 			st := &g.sites[lo+j]
-			start := vcf.MakeVOffset(offs[rp.startBlock], rp.startWithin)
-			end := vcf.MakeVOffset(offs[rp.endBlock], rp.endWithin)
+			start := bgzfw.MakeVOffset(offs[rp.startBlock], rp.startWithin)
+			end := bgzfw.MakeVOffset(offs[rp.endBlock], rp.endWithin)
 			if err := idx.Add(VCFChrom(st.chrom), st.pos-1, st.pos-1+len(st.ref), start, end); err != nil {
 				firstErr = err
 			}
@@ -293,7 +294,7 @@ func (g *generator) writeBedAndVCF(dir string, threads int) error {
 	if firstErr != nil {
 		return firstErr
 	}
-	vcfW.Write(vcf.EOFBlock())
+	vcfW.Write(bgzfw.EOFBlock())
 	if err := bedW.Flush(); err != nil {
 		return err
 	}
@@ -328,7 +329,7 @@ func (g *generator) vcfHeader() []byte {
 }
 
 // segment generates variants [s·segSize, …) and their VCF blocks.
-func (g *generator) segment(s int, c *vcf.BlockCompressor) *segment {
+func (g *generator) segment(s int, c *bgzfw.BlockCompressor) *segment {
 	lo := s * g.segSize
 	hi := min(lo+g.segSize, len(g.sites))
 	n := len(g.persons)
@@ -339,7 +340,7 @@ func (g *generator) segment(s int, c *vcf.BlockCompressor) *segment {
 	}
 	seg := &segment{rows: make([]byte, (hi-lo)*g.rowBytes)}
 	var text []byte
-	block := make([]byte, 0, vcf.MaxBlockData)
+	block := make([]byte, 0, bgzfw.MaxBlockData)
 	blockIdx := 0
 	flush := func() {
 		if len(block) == 0 {
@@ -374,15 +375,15 @@ func (g *generator) segment(s int, c *vcf.BlockCompressor) *segment {
 		text = vcf.AppendGT(text, row, n)
 		text = append(text, '\n')
 		rp := recPos{startBlock: blockIdx, startWithin: len(block)}
-		if len(block) == vcf.MaxBlockData {
+		if len(block) == bgzfw.MaxBlockData {
 			flush()
 			rp = recPos{startBlock: blockIdx}
 		}
 		for rest := text; len(rest) > 0; {
-			k := min(len(rest), vcf.MaxBlockData-len(block))
+			k := min(len(rest), bgzfw.MaxBlockData-len(block))
 			block = append(block, rest[:k]...)
 			rest = rest[k:]
-			if len(block) == vcf.MaxBlockData {
+			if len(block) == bgzfw.MaxBlockData {
 				flush()
 			}
 		}

@@ -8,10 +8,11 @@ import (
 	"runtime"
 	"sync"
 
-	"enclave/datasets/genomics/assoc"
+	"enclave/datasets/genomics/dosage"
 	"enclave/datasets/genomics/plink"
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -292,7 +293,7 @@ func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 	n := g.NumSamples()
 	// Block size: PCs + 10, rounded up to the kernel's column granularity
 	// (the extra columns cost nothing and speed convergence).
-	kw := assoc.KernelWidth()
+	kw := dosage.Width()
 	l := (opt.PCs + 10 + kw - 1) / kw * kw
 	if l > n {
 		l = n
@@ -336,8 +337,8 @@ func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 		for pass := 0; pass < 2; pass++ {
 			for d := range qs {
 				h := dot(qs[d], v)
-				axpy(-h, qs[d], v)
-				axpy(-h, kqs[d], kv)
+				floats.AddScaled(v, -h, qs[d])
+				floats.AddScaled(kv, -h, kqs[d])
 			}
 		}
 		nv := math.Sqrt(dot(v, v))
@@ -374,7 +375,7 @@ func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 		res.Eigenvalues = append(res.Eigenvalues, vals[c])
 		vec := make([]float64, n)
 		for p := 0; p < k; p++ {
-			axpy(u.At(p, c), qs[p], vec)
+			floats.AddScaled(vec, u.At(p, c), qs[p])
 		}
 		res.Vectors = append(res.Vectors, vec)
 	}
@@ -387,12 +388,6 @@ func dot(a, b []float64) float64 {
 		s += a[i] * b[i]
 	}
 	return s
-}
-
-func axpy(a float64, x, y []float64) {
-	for i := range x {
-		y[i] += a * x[i]
-	}
 }
 
 // grmOperator applies the mean-imputed GRM K = X X'/M to n × l blocks.
@@ -414,7 +409,7 @@ type grmOperator struct {
 	sampleMiss [][]int32 // per sample: used variants with a missing call
 	tr         []byte    // sample-major packed genotypes, trBytes per sample
 	trBytes    int
-	yk, vk     *assoc.Kernel
+	yk, vk     *dosage.Chunked
 }
 
 func newGRMOperator(g Genotypes, st *standard, n, l, threads int) *grmOperator {
@@ -464,8 +459,8 @@ func newGRMOperator(g Genotypes, st *standard, n, l, threads int) *grmOperator {
 			op.tr[i*op.trBytes+j/4] |= 3 << (2 * (j % 4))
 		}
 	}
-	op.yk = assoc.NewKernel(l, n)
-	op.vk = assoc.NewKernel(l, m)
+	op.yk = dosage.NewChunked(l, n)
+	op.vk = dosage.NewChunked(l, m)
 	return op
 }
 
@@ -495,7 +490,7 @@ func (op *grmOperator) apply(y, out []float64) {
 			end := min(off+blockBytes, rowBytes)
 			for j := lo; j < hi; j++ {
 				row := op.g.Row(op.st.used[j])
-				op.yk.DosageDotRange(row[off:end], off, acc[(j-lo)*l:(j-lo+1)*l])
+				op.yk.DotRange(row[off:end], off, dosage.Dosage, acc[(j-lo)*l:(j-lo+1)*l])
 			}
 		}
 		for j := lo; j < hi; j++ {
@@ -531,7 +526,7 @@ func (op *grmOperator) apply(y, out []float64) {
 				end := min(off+blockBytes, op.trBytes)
 				for i := lo; i < hi; i++ {
 					tr := op.tr[i*op.trBytes : (i+1)*op.trBytes]
-					op.vk.DosageDotRange(tr[off:end], off, out[i*l:(i+1)*l])
+					op.vk.DotRange(tr[off:end], off, dosage.Dosage, out[i*l:(i+1)*l])
 				}
 			}
 			for i := lo; i < hi; i++ {

@@ -16,7 +16,6 @@
 // and check CRCs and the end-of-file block. A VCF without .tbi is refused
 // unless Options.NoIndex.
 //
-// Writing: BlockCompressor makes BGZF blocks (deflate level 1, one per
-// goroutine) and IndexBuilder the .tbi for a VCF written in order, so the
-// synthetic cohort writer can stream a 100k × 20k VCF in seconds.
+// Writing: AppendGT formats a packed .bed row as VCF GT fields; package
+// bgzfw compresses and indexes what is written.
 package vcf

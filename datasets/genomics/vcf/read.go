@@ -143,13 +143,13 @@ type RowFunc func(v *plink.Variant, row []byte) error
 
 // Scan reads every record in file order.
 func (r *Reader) Scan(fn RowFunc) error {
-	return r.scan(0, func(*plink.Variant) (bool, bool) { return true, false }, fn)
+	return r.scan(bgzf.Offset{}, func(*plink.Variant) (bool, bool) { return true, false }, fn)
 }
 
 // QueryID calls fn for the variants whose ID is id (a whole-file scan
 // that skips genotype parsing of other records).
 func (r *Reader) QueryID(id string, fn RowFunc) error {
-	return r.scan(0, func(v *plink.Variant) (bool, bool) { return v.ID == id, false }, fn)
+	return r.scan(bgzf.Offset{}, func(v *plink.Variant) (bool, bool) { return v.ID == id, false }, fn)
 }
 
 // Query calls fn for the variants overlapping region, "chr:start-end"
@@ -184,7 +184,7 @@ func (r *Reader) Query(region string, fn RowFunc) error {
 			first = c.Begin
 		}
 	}
-	return r.scan(voffset(first), func(v *plink.Variant) (bool, bool) {
+	return r.scan(first, func(v *plink.Variant) (bool, bool) {
 		if v.Chrom != plink.ChromName(code) {
 			return false, true
 		}
@@ -195,8 +195,6 @@ func (r *Reader) Query(region string, fn RowFunc) error {
 		return last >= int64(start), false
 	}, fn)
 }
-
-func voffset(o bgzf.Offset) VOffset { return MakeVOffset(o.File, int(o.Block)) }
 
 // ParseRegion parses "chr1:1,000-2,000", "1:1500" or "X".
 func ParseRegion(s string) (chrom string, start, end int, err error) {
@@ -221,10 +219,10 @@ func ParseRegion(s string) (chrom string, start, end int, err error) {
 	return chrom, start, end, nil
 }
 
-// scan reads records from virtual offset from (0 = start of data). keep
+// scan reads records from virtual offset from (zero: start of data). keep
 // decides per variant (before genotypes are parsed) whether to emit it and
 // whether to stop.
-func (r *Reader) scan(from VOffset, keep func(*plink.Variant) (emit, stop bool), fn RowFunc) error {
+func (r *Reader) scan(from bgzf.Offset, keep func(*plink.Variant) (emit, stop bool), fn RowFunc) error {
 	f, err := os.Open(r.Path)
 	if err != nil {
 		return err
@@ -232,7 +230,7 @@ func (r *Reader) scan(from VOffset, keep func(*plink.Variant) (emit, stop bool),
 	defer f.Close()
 	var src io.Reader
 	where := func() string { return r.Path }
-	if from == 0 {
+	if from == (bgzf.Offset{}) {
 		// Whole-file scan: inflate blocks on two goroutines.
 		pb := newParallelBGZF(f, r.Path, 2)
 		defer pb.Close()
@@ -243,13 +241,13 @@ func (r *Reader) scan(from VOffset, keep func(*plink.Variant) (emit, stop bool),
 			return fmt.Errorf("%s: %w", r.Path, err)
 		}
 		defer bg.Close()
-		if err := bg.Seek(bgzf.Offset{File: int64(from >> 16), Block: uint16(from & 0xffff)}); err != nil {
+		if err := bg.Seek(from); err != nil {
 			return fmt.Errorf("%s: seek: %w", r.Path, err)
 		}
 		src = bg
 	}
 	lr := newLineReader(src)
-	if from == 0 {
+	if from == (bgzf.Offset{}) {
 		where = func() string { return fmt.Sprintf("%s line %d", r.Path, lr.line) }
 	}
 	n := len(r.Samples)
@@ -265,7 +263,7 @@ func (r *Reader) scan(from VOffset, keep func(*plink.Variant) (emit, stop bool),
 		if len(line) == 0 || line[0] == '#' {
 			continue
 		}
-		if from != 0 {
+		if from != (bgzf.Offset{}) {
 			// After a seek line numbers are unknown; name the record.
 			where = func() string { return fmt.Sprintf("%s record %.40s", r.Path, line) }
 		}

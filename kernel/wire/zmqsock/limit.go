@@ -13,34 +13,70 @@ import (
 	"github.com/go-zeromq/zmq4/transport"
 )
 
-// Transports registered with zmq4 that wrap tcp and unix sockets in the
-// ZMTP scanner.
+// Default limits applied to every accepted connection.
 const (
-	tcpTransport = "enclave-tcp"
-	ipcTransport = "enclave-ipc"
+	// DefaultMaxMessage bounds the bytes of one multipart message.
+	DefaultMaxMessage int64 = 64 << 20
+	// DefaultHandshakeTimeout bounds the ZMTP greeting and handshake.
+	DefaultHandshakeTimeout = 5 * time.Second
 )
 
-// Limits applied to every accepted connection.
-var (
-	// MaxMessage bounds the bytes of one multipart message.
-	MaxMessage int64 = 64 << 20
-	// HandshakeTimeout bounds the ZMTP greeting and handshake.
-	HandshakeTimeout = 5 * time.Second
-)
-
-// ErrFrameTooLarge is returned to zmq4 (which then closes the connection)
-// when a peer announces a message larger than MaxMessage.
-var ErrFrameTooLarge = errors.New("zmqsock: message larger than the limit")
-
-func init() {
-	for name, network := range map[string]string{tcpTransport: "tcp", ipcTransport: "unix"} {
-		if err := zmq4.RegisterTransport(name, limitTransport{transport.New(network)}); err != nil {
-			panic(err)
-		}
-	}
+// limits are what each accepted connection is held to.
+type limits struct {
+	maxMessage int64
+	handshake  time.Duration
 }
 
-type limitTransport struct{ inner transport.Transport }
+// Option changes a limit of the sockets Listen binds.
+type Option func(*limits)
+
+// WithMaxMessage bounds the bytes of one multipart message (default
+// DefaultMaxMessage).
+func WithMaxMessage(n int64) Option { return func(l *limits) { l.maxMessage = n } }
+
+// WithHandshakeTimeout bounds the ZMTP greeting and handshake (default
+// DefaultHandshakeTimeout).
+func WithHandshakeTimeout(d time.Duration) Option { return func(l *limits) { l.handshake = d } }
+
+// ErrFrameTooLarge is returned to zmq4 (which then closes the connection)
+// when a peer announces a message larger than the limit.
+var ErrFrameTooLarge = errors.New("zmqsock: message larger than the limit")
+
+// transports maps limits to the names of the zmq4 transports (tcp, unix)
+// that wrap connections in a ZMTP scanner held to them. zmq4 keeps
+// transports in a global registry by name, so each set of limits is
+// registered once, under names of its own.
+var transports struct {
+	sync.Mutex
+	names map[limits][2]string
+}
+
+// transportsFor returns the tcp and ipc transport names for l, registering
+// them on first use.
+func transportsFor(l limits) (tcp, ipc string, err error) {
+	transports.Lock()
+	defer transports.Unlock()
+	if n, ok := transports.names[l]; ok {
+		return n[0], n[1], nil
+	}
+	if transports.names == nil {
+		transports.names = map[limits][2]string{}
+	}
+	k := len(transports.names)
+	n := [2]string{fmt.Sprintf("enclave-tcp-%d", k), fmt.Sprintf("enclave-ipc-%d", k)}
+	for i, network := range []string{"tcp", "unix"} {
+		if err := zmq4.RegisterTransport(n[i], limitTransport{transport.New(network), l}); err != nil {
+			return "", "", err
+		}
+	}
+	transports.names[l] = n
+	return n[0], n[1], nil
+}
+
+type limitTransport struct {
+	inner transport.Transport
+	l     limits
+}
 
 func (t limitTransport) Dial(ctx context.Context, d transport.Dialer, addr string) (net.Conn, error) {
 	return t.inner.Dial(ctx, d, addr)
@@ -51,20 +87,23 @@ func (t limitTransport) Listen(ctx context.Context, addr string) (net.Listener, 
 	if err != nil {
 		return nil, err
 	}
-	return limitListener{l}, nil
+	return limitListener{l, t.l}, nil
 }
 
 func (t limitTransport) Addr(ep string) (string, error) { return t.inner.Addr(ep) }
 
-type limitListener struct{ net.Listener }
+type limitListener struct {
+	net.Listener
+	l limits
+}
 
 func (l limitListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	c.SetReadDeadline(time.Now().Add(HandshakeTimeout))
-	return &zmtpConn{Conn: c, greeting: 64, max: MaxMessage, out: zmtpWriter{greeting: 64}}, nil
+	c.SetReadDeadline(time.Now().Add(l.l.handshake))
+	return &zmtpConn{Conn: c, greeting: 64, max: l.l.maxMessage, out: zmtpWriter{greeting: 64}}, nil
 }
 
 // zmtpConn follows the ZMTP 3 framing of the bytes it reads: a 64-byte

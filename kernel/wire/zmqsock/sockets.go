@@ -32,7 +32,15 @@ type Sockets struct {
 
 // Listen binds the five sockets of ci. On failure it closes what it bound
 // and names the socket and endpoint that failed.
-func Listen(ci *wire.ConnectionInfo, codec *wire.Codec, logger *log.Logger) (*Sockets, error) {
+func Listen(ci *wire.ConnectionInfo, codec *wire.Codec, logger *log.Logger, options ...Option) (*Sockets, error) {
+	lim := limits{maxMessage: DefaultMaxMessage, handshake: DefaultHandshakeTimeout}
+	for _, o := range options {
+		o(&lim)
+	}
+	tcp, ipc, err := transportsFor(lim)
+	if err != nil {
+		return nil, err
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Sockets{codec: codec, log: logger, ctx: ctx, stop: stop,
 		socks: map[wire.Channel]zmq4.Socket{}, mu: map[wire.Channel]*sync.Mutex{}}
@@ -51,7 +59,7 @@ func Listen(ci *wire.ConnectionInfo, codec *wire.Codec, logger *log.Logger) (*So
 	}
 	for _, sp := range specs {
 		sock := sp.make(ctx, opts...)
-		ep := endpoint(ci, sp.port)
+		ep := endpoint(ci, sp.port, tcp, ipc)
 		if err := sock.Listen(ep); err != nil {
 			sock.Close()
 			s.Close()
@@ -63,13 +71,13 @@ func Listen(ci *wire.ConnectionInfo, codec *wire.Codec, logger *log.Logger) (*So
 	return s, nil
 }
 
-// endpoint is ci's endpoint for port on the scanning transport.
-func endpoint(ci *wire.ConnectionInfo, port int) string {
+// endpoint is ci's endpoint for port on the scanning transports tcp or ipc.
+func endpoint(ci *wire.ConnectionInfo, port int, tcp, ipc string) string {
 	ep := ci.Endpoint(port)
 	if rest, ok := strings.CutPrefix(ep, "ipc://"); ok {
-		return ipcTransport + "://" + rest
+		return ipc + "://" + rest
 	}
-	return tcpTransport + "://" + strings.TrimPrefix(ep, "tcp://")
+	return tcp + "://" + strings.TrimPrefix(ep, "tcp://")
 }
 
 func unwrapListen(err error) error {

@@ -60,7 +60,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func start(t *testing.T) *harness {
+func start(t *testing.T, options ...Option) *harness {
 	t.Helper()
 	p := freePorts(t, 5)
 	ci := &wire.ConnectionInfo{Transport: "tcp", IP: "127.0.0.1", ShellPort: p[0], ControlPort: p[1],
@@ -70,7 +70,7 @@ func start(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{ci: ci, codec: codec, got: make(chan *wire.Message, 16), logs: &syncBuffer{}}
-	h.socks, err = Listen(ci, codec, log.New(h.logs, "", 0))
+	h.socks, err = Listen(ci, codec, log.New(h.logs, "", 0), options...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,10 +199,7 @@ func greeting() []byte {
 }
 
 func TestHostileConnectionsDoNotStopTheKernel(t *testing.T) {
-	old := HandshakeTimeout
-	HandshakeTimeout = 300 * time.Millisecond
-	defer func() { HandshakeTimeout = old }()
-	h := start(t)
+	h := start(t, WithHandshakeTimeout(300*time.Millisecond))
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(h.ci.ShellPort))
 	attacks := map[string][]byte{
 		"frame of 2^62 bytes": append(greeting(), 0x02, 0x40, 0, 0, 0, 0, 0, 0, 0),
@@ -229,10 +226,7 @@ func TestHostileConnectionsDoNotStopTheKernel(t *testing.T) {
 }
 
 func TestOversizedMessageClosesOnlyThatPeer(t *testing.T) {
-	old := MaxMessage
-	MaxMessage = 1 << 20
-	defer func() { MaxMessage = old }()
-	h := start(t)
+	h := start(t, WithMaxMessage(1<<20))
 	big := h.dealer(t, "big")
 	f := h.frames(t, "execute_request")
 	f = append(f, make([]byte, 2<<20))

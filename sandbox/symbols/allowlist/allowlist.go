@@ -2,6 +2,7 @@ package allowlist
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 )
 
@@ -23,8 +24,8 @@ type Package struct {
 	Why string
 }
 
-// Packages is the allowlist. Keep it sorted by Path.
-var Packages = []Package{
+// packages is the allowlist. Keep it sorted by Path.
+var packages = []Package{
 	{Path: "bufio"},
 	{Path: "bytes"},
 	{Path: "cmp"},
@@ -146,19 +147,37 @@ func (p Package) Keeps(name string) bool {
 	return !match(p.Exclude)
 }
 
-// Lookup returns the allowlist entry for an import path.
+// Packages returns a copy of the allowlist, sorted by Path; changing it
+// changes nothing else.
+func Packages() []Package {
+	out := make([]Package, len(packages))
+	for i, p := range packages {
+		out[i] = p.clone()
+	}
+	return out
+}
+
+// clone is p with lists of its own.
+func (p Package) clone() Package {
+	p.Include = slices.Clone(p.Include)
+	p.Exclude = slices.Clone(p.Exclude)
+	p.Supplied = slices.Clone(p.Supplied)
+	return p
+}
+
+// Lookup returns (a copy of) the allowlist entry for an import path.
 func Lookup(path string) (Package, bool) {
-	i := sort.Search(len(Packages), func(i int) bool { return Packages[i].Path >= path })
-	if i < len(Packages) && Packages[i].Path == path {
-		return Packages[i], true
+	i := sort.Search(len(packages), func(i int) bool { return packages[i].Path >= path })
+	if i < len(packages) && packages[i].Path == path {
+		return packages[i].clone(), true
 	}
 	return Package{}, false
 }
 
 // Paths returns the importable paths, sorted.
 func Paths() []string {
-	out := make([]string, len(Packages))
-	for i, p := range Packages {
+	out := make([]string, len(packages))
+	for i, p := range packages {
 		out[i] = p.Path
 	}
 	return out

@@ -25,7 +25,7 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-	for _, p := range allowlist.Packages {
+	for _, p := range allowlist.Packages() {
 		src := p.Source
 		if src == "" {
 			src = p.Path

@@ -1,11 +1,15 @@
-package assoc
-
-// Dense kernels over packed .bed rows. A model keeps per-sample vectors in
-// "chunk-major" layout: columns are grouped four (eight with AVX-512) at a
-// time, and chunk c holds for every fileset sample i (excluded samples and
-// row padding as zeros) the values at [c][i][0..cw-1]. Summing d_i·u_i over
-// a row then streams each chunk once with register accumulators (vector
-// FMAs in GOEXPERIMENT=simd builds) and no per-sample branches.
+// Package dosage is the dense kernel over packed .bed rows that the
+// association tests (assoc) and the principal components (pca) share.
+//
+// A Chunked keeps per-sample vectors in "chunk-major" layout: columns are
+// grouped four (eight with AVX-512) at a time, and chunk c holds for every
+// fileset sample i (excluded samples and row padding as zeros) the values
+// at [c][i][0..cw-1]. Summing d_i·u_i over a row then streams each chunk
+// once with register accumulators (vector FMAs in GOEXPERIMENT=simd
+// builds) and no per-sample branches. Rows are .bed-coded, 2 bits a sample
+// (0 hom A1, 1 missing, 2 het, 3 hom A2); the dosage d is of A1 (ALT), 0
+// for a missing call.
+package dosage
 
 // Genotype value tables by byte: the four samples' ALT dosage (0 when
 // missing) and its square, and whether the byte holds a missing call.
@@ -44,34 +48,61 @@ var chunkWidth = 4
 // dotChunk8 is the 8-column chunk kernel (GOEXPERIMENT=simd, AVX-512).
 var dotChunk8 func(row []byte, u []float64, table *[256][4]float64) [8]float64
 
-// chunked stores w per-sample columns in chunk-major layout.
-type chunked struct {
+// Values says what of each sample's call a Dot sums against the vectors.
+type Values uint8
+
+const (
+	Dosage  Values = iota // g, the A1 dosage (0 for missing)
+	Squared               // g²
+)
+
+// tables holds the by-byte table of each Values.
+var tables = [...]*[256][4]float64{Dosage: &dosTable, Squared: &dos2Table}
+
+// Of returns the A1 dosages of the four samples of packed byte x (0 for a
+// missing call).
+func Of(x byte) [4]float64 { return dosTable[x] }
+
+// Called returns, for the four samples of packed byte x, 1 for a call and
+// 0 for a missing one.
+func Called(x byte) [4]float64 { return weightTable[x] }
+
+// Chunked stores w per-sample columns in chunk-major layout.
+type Chunked struct {
 	w, chunks, rows int // columns, chunks, padded sample rows
 	cw              int // columns per chunk (chunkWidth at creation)
 	data            []float64
 }
 
-func newChunked(w, nAll int) *chunked {
+// NewChunked returns zeroed storage for w columns of nAll samples.
+func NewChunked(w, nAll int) *Chunked {
 	cw := chunkWidth
 	rows := (nAll + 3) &^ 3
 	ch := (w + cw - 1) / cw
-	return &chunked{w: w, chunks: ch, rows: rows, cw: cw, data: make([]float64, ch*rows*cw)}
+	return &Chunked{w: w, chunks: ch, rows: rows, cw: cw, data: make([]float64, ch*rows*cw)}
 }
 
-// set stores value v for sample i (fileset order), column t.
-func (c *chunked) set(i, t int, v float64) {
+// Set stores value v for sample i (fileset order), column t.
+func (c *Chunked) Set(i, t int, v float64) {
 	c.data[(t/c.cw)*c.rows*c.cw+i*c.cw+t%c.cw] = v
 }
 
-// dot adds Σ_i table(d_i)·u_i[t] over the samples of a packed row to acc
-// (length ≥ w), for table = dosTable (Σ g u) or dos2Table (Σ g² u).
-func (c *chunked) dot(row []byte, table *[256][4]float64, acc []float64) {
-	c.dotRange(row, 0, table, acc)
+// Clear zeroes every value.
+func (c *Chunked) Clear() { clear(c.data) }
+
+// Dot adds Σ_i v(d_i)·u_i[t] over the samples of a packed row to acc
+// (length ≥ w): Σ g u for Dosage, Σ g² u for Squared.
+func (c *Chunked) Dot(row []byte, v Values, acc []float64) {
+	c.dotRange(row, 0, tables[v], acc)
 }
 
-// dotRange is dot over bytes off.. of a packed row (row holds just those
+// DotRange is Dot over bytes off.. of a packed row (row holds just those
 // bytes, samples 4·off ...), for cache blocking.
-func (c *chunked) dotRange(row []byte, off int, table *[256][4]float64, acc []float64) {
+func (c *Chunked) DotRange(row []byte, off int, v Values, acc []float64) {
+	c.dotRange(row, off, tables[v], acc)
+}
+
+func (c *Chunked) dotRange(row []byte, off int, table *[256][4]float64, acc []float64) {
 	nb := c.rows/4 - off
 	if len(row) < nb {
 		nb = len(row)
@@ -127,9 +158,9 @@ func (c *chunked) dotRange(row []byte, off int, table *[256][4]float64, acc []fl
 	}
 }
 
-// missing appends to dst the fileset indices of the samples with a missing
-// call among the first n of a packed row.
-func missing(row []byte, n int, dst []int32) []int32 {
+// Missing appends to dst[:0] the fileset indices of the samples with a
+// missing call among the first n of a packed row.
+func Missing(row []byte, n int, dst []int32) []int32 {
 	dst = dst[:0]
 	for b, x := range row {
 		if !hasMiss[x] {
@@ -144,30 +175,6 @@ func missing(row []byte, n int, dst []int32) []int32 {
 	return dst
 }
 
-// Kernel exposes the dense dosage kernel to the other genomics packages
-// (pca applies the GRM with it): rows×w values, and for a packed .bed-coded
-// row of those rows, acc[t] += Σ_i g_i·u_i[t] with g the A1 (ALT) dosage and
-// 0 for missing calls.
-type Kernel struct{ c *chunked }
-
-// NewKernel returns a zeroed kernel for rows vectors of w values.
-func NewKernel(w, rows int) *Kernel { return &Kernel{c: newChunked(w, rows)} }
-
-// Set stores value v of vector i, column t.
-func (k *Kernel) Set(i, t int, v float64) { k.c.set(i, t, v) }
-
-// Clear zeroes every value.
-func (k *Kernel) Clear() { clear(k.c.data) }
-
-// DosageDot adds Σ_i g_i·u_i to acc (length ≥ w) for a packed row.
-func (k *Kernel) DosageDot(row []byte, acc []float64) { k.c.dot(row, &dosTable, acc) }
-
-// DosageDotRange is DosageDot over the bytes off.. of a packed row, given
-// as row (vectors 4·off onwards), for cache-blocked loops.
-func (k *Kernel) DosageDotRange(row []byte, off int, acc []float64) {
-	k.c.dotRange(row, off, &dosTable, acc)
-}
-
-// KernelWidth is the column granularity of a Kernel: vectors are padded to
-// a multiple of it, so callers may use that many columns for free.
-func KernelWidth() int { return chunkWidth }
+// Width is the column granularity of a Chunked: columns are padded to a
+// multiple of it, so callers may use that many columns for free.
+func Width() int { return chunkWidth }
