@@ -17,7 +17,7 @@ type denseNull struct {
 	ucW *chunked  // [w0·z (q columns), r0] in fileset order
 	uc0 *chunked  // [w0] in fileset order, for Σ g² w0
 	// Column-major, zero-padded copies for the vectorised pass (nil when
-	// no simdPasses entry fits q).
+	// no vectorised pass fits q).
 	zc      [][]float64
 	e0p, yp []float64
 }
@@ -60,7 +60,7 @@ func (m *model) prepareDense() {
 		dn.ucW.set(i, q, dn.r0[k])
 		dn.uc0.set(i, 0, dn.w0[k])
 	}
-	if q < len(simdPasses) && simdPasses[q] != nil {
+	if simdPassFor(q) != nil {
 		np := (n + 7) &^ 7
 		dn.zc = make([][]float64, q)
 		for t := range dn.zc {
@@ -217,7 +217,7 @@ func (m *model) denseFit(row []byte, c plink.Counts, wk *logWork) fitStatus {
 				}
 			}
 		}
-		vp := simdPasses[q]
+		vp := simdPassFor(q)
 		pass = func(pa *passArgs) {
 			sa.tg = pa.tg
 			vp(sa)

@@ -1,6 +1,7 @@
 package assoc
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -64,10 +65,22 @@ func TestLogisticPathsAgree(t *testing.T) {
 	noCells = false
 	same("cells vs per-sample", cells, dense, 1e-7)
 
-	vec := run([]Column{sex, pc})
-	saved := simdPasses
-	simdPasses = nil
-	scalar := run([]Column{sex, pc})
-	simdPasses = saved
-	same("vectorised vs scalar", vec, scalar, 1e-7)
+	// A few covariates (the generated passes) and many (past them: the
+	// blocked pass, as with age, sex, a cohort and 10 PCs).
+	many := []Column{sex, pc}
+	for k := 0; k < 10; k++ {
+		c := Column{Name: fmt.Sprintf("X%d", k), Values: make([]float64, n)}
+		for i := range c.Values {
+			c.Values[i] = r.NormFloat64()
+		}
+		many = append(many, c)
+	}
+	for _, covars := range [][]Column{{sex, pc}, many} {
+		vec := run(covars)
+		saved, savedWide := simdPasses, simdPassWide
+		simdPasses, simdPassWide = nil, nil
+		scalar := run(covars)
+		simdPasses, simdPassWide = saved, savedWide
+		same(fmt.Sprintf("vectorised vs scalar, %d covariates", len(covars)), vec, scalar, 1e-7)
+	}
 }
