@@ -83,4 +83,14 @@ func TestLogisticPathsAgree(t *testing.T) {
 		simdPasses, simdPassWide = saved, savedWide
 		same(fmt.Sprintf("vectorised vs scalar, %d covariates", len(covars)), vec, scalar, 1e-7)
 	}
+	// Every width of the wide pass this CPU runs.
+	saved := simdPassWide
+	for k, pass := range simdPassWideAll {
+		simdPassWide = pass
+		vec := run(many)
+		simdPassWide = nil
+		scalar := run(many)
+		same(fmt.Sprintf("wide pass %d vs scalar", k), vec, scalar, 1e-7)
+	}
+	simdPassWide = saved
 }

@@ -24,6 +24,10 @@ var simdPasses []func(*simdArgs)
 // otherwise).
 var simdPassWide func(*simdArgs)
 
+// simdPassWideAll are the widths of simdPassWide this CPU runs, narrowest
+// first (for tests).
+var simdPassWideAll []func(*simdArgs)
+
 // simdPassFor is the vectorised pass for q covariate columns, or nil.
 func simdPassFor(q int) func(*simdArgs) {
 	if q < len(simdPasses) && simdPasses[q] != nil {
