@@ -116,9 +116,10 @@ k.close()
 EOF
 } | tee "$WORK/cells.jsonl"
 
-# The same scan's inputs for plink (the steward's side).
+# The same scan's inputs for plink (the steward's side), built as bin/enclave
+# is (GOEXPERIMENT=simd), so server_call times the code the kernel runs.
 OUT=$WORK/plink-inputs
-(cd "$root" && GOMAXPROCS=$THREADS ENCLAVE_GENO_BENCH_WS=$DEMO/controlled ENCLAVE_GENO_BENCH_OUT=$OUT \
+(cd "$root" && GOEXPERIMENT=simd GOMAXPROCS=$THREADS ENCLAVE_GENO_BENCH_WS=$DEMO/controlled ENCLAVE_GENO_BENCH_OUT=$OUT \
   go test -count=1 -run '^TestGenomicsBenchInputs$' ./analysis/ >"$WORK/inputs.log" 2>&1) || { echo "{\"bench\":\"genomics_cell\",\"error\":\"TestGenomicsBenchInputs: $(tail -1 "$WORK/inputs.log")\"}"; exit 1; }
 sed 's/^{/{"tool":"enclave_api",/' "$OUT/server.json"; echo
 

@@ -39,7 +39,8 @@
 //
 // Built with GOEXPERIMENT=simd (Go 1.26 simd/archsimd) on a CPU with AVX2+FMA
 // or AVX-512, the per-sample passes and the dosage kernel run 4 or 8 lanes
-// wide (logpass_simd_gen.go, kernel_simd.go); other builds use the scalar
-// code, with the same results to ~1e-12. Variants are processed in parallel
-// blocks.
+// wide (logpass_simd_gen.go, kernel_simd.go; up to 8 covariate columns,
+// and pass_wide_simd.go past that, blocked over samples); other builds use
+// the scalar code, with the same results to ~1e-12. Variants are processed
+// in parallel blocks.
 package assoc

@@ -18,7 +18,7 @@ type denseNull struct {
 	ucW *dosage.Chunked // [w0·z (q columns), r0] in fileset order
 	uc0 *dosage.Chunked // [w0] in fileset order, for Σ g² w0
 	// Column-major, zero-padded copies for the vectorised pass (nil when
-	// no simdPasses entry fits q, or with Options.noSIMD).
+	// no vectorised pass fits q, or with Options.noSIMD).
 	zc      [][]float64
 	e0p, yp []float64
 }
@@ -61,7 +61,7 @@ func (m *model) prepareDense() {
 		dn.ucW.Set(i, q, dn.r0[k])
 		dn.uc0.Set(i, 0, dn.w0[k])
 	}
-	if !m.noSIMD && q < len(simdPasses) && simdPasses[q] != nil {
+	if !m.noSIMD && simdPassFor(q) != nil {
 		np := (n + 7) &^ 7
 		dn.zc = make([][]float64, q)
 		for t := range dn.zc {
@@ -218,7 +218,7 @@ func (m *model) denseFit(row []byte, c plink.Counts, wk *logWork) fitStatus {
 				}
 			}
 		}
-		vp := simdPasses[q]
+		vp := simdPassFor(q)
 		pass = func(pa *passArgs) {
 			sa.tg = pa.tg
 			vp(sa)

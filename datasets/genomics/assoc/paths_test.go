@@ -1,6 +1,7 @@
 package assoc
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -62,7 +63,28 @@ func TestLogisticPathsAgree(t *testing.T) {
 	dense := run([]Column{sex, grp}, true, false)
 	same("cells vs per-sample", cells, dense, 1e-7)
 
-	vec := run([]Column{sex, pc}, false, false)
-	scalar := run([]Column{sex, pc}, false, true)
-	same("vectorised vs scalar", vec, scalar, 1e-7)
+	// A few covariates (the generated passes) and many (past them: the
+	// blocked pass, as with age, sex, a cohort and 10 PCs).
+	many := []Column{sex, pc}
+	for k := 0; k < 10; k++ {
+		c := Column{Name: fmt.Sprintf("X%d", k), Values: make([]float64, n)}
+		for i := range c.Values {
+			c.Values[i] = r.NormFloat64()
+		}
+		many = append(many, c)
+	}
+	for _, covars := range [][]Column{{sex, pc}, many} {
+		vec := run(covars, false, false)
+		scalar := run(covars, false, true)
+		same(fmt.Sprintf("vectorised vs scalar, %d covariates", len(covars)), vec, scalar, 1e-7)
+	}
+	// Every width of the wide pass this CPU runs.
+	saved := simdPassWide
+	for k, pass := range simdPassWideAll {
+		simdPassWide = pass
+		vec := run(many, false, false)
+		scalar := run(many, false, true)
+		same(fmt.Sprintf("wide pass %d vs scalar", k), vec, scalar, 1e-7)
+	}
+	simdPassWide = saved
 }

@@ -11,6 +11,7 @@ type simdArgs struct {
 	tg    [4]float64
 	grad  []float64
 	hess  []float64
+	wide  *wideScratch // simdPassWide's working memory
 }
 
 // simdPasses[q] is the vectorised pass for q covariate columns, filled at
@@ -18,5 +19,29 @@ type simdArgs struct {
 // AVX2 and FMA (logpass_simd_gen.go); otherwise empty.
 var simdPasses []func(*simdArgs)
 
+// simdPassWide is the vectorised pass for any number of covariate columns,
+// used where simdPasses has no entry (set at init like simdPasses; nil
+// otherwise).
+var simdPassWide func(*simdArgs)
+
+// simdPassWideAll are the widths of simdPassWide this CPU runs, narrowest
+// first (for tests).
+var simdPassWideAll []func(*simdArgs)
+
+// simdPassFor is the vectorised pass for q covariate columns, or nil.
+func simdPassFor(q int) func(*simdArgs) {
+	if q < len(simdPasses) && simdPasses[q] != nil {
+		return simdPasses[q]
+	}
+	return simdPassWide
+}
+
 // simdLanes is the vector width of simdPasses (arrays are padded to 8).
 var simdLanes int
+
+// wideScratch is the working memory of simdPassBlocked, kept per worker.
+type wideScratch struct {
+	w, r, wx []float64   // per sample of a block
+	acc      []float64   // 4-lane accumulators: p for the score, p(p+1)/2 for the information
+	cols     [][]float64 // the p columns of a block: covariates, then the dosage
+}
