@@ -384,6 +384,9 @@ func runChecks(ctx context.Context, db *sql.DB, rep *Report, opts *Options) (*Qu
 			q.Checks = append(q.Checks, c)
 		}
 	}
+	if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+conceptValues); err != nil {
+		return nil, fmt.Errorf("omop: checks: %w", err)
+	}
 	for _, f := range rep.Files {
 		q.Files = append(q.Files, f)
 	}
@@ -393,8 +396,10 @@ func runChecks(ctx context.Context, db *sql.DB, rep *Report, opts *Options) (*Qu
 // countViolations counts the rows of table tq violating each spec. The
 // plain predicates share one scan; each reference to another table is an
 // anti join of its own (chaining them into that scan would carry every
-// column through every join); concept ids are checked on the column's
-// distinct values, which are few.
+// column through every join); concept ids are checked on the columns'
+// distinct values, which are few: one grouping of every concept column of
+// the table (grouping sets, one scan) into the temp table conceptValues,
+// which the concept and domain checks and their examples then read.
 func countViolations(ctx context.Context, db *sql.DB, tq string, specs []checkSpec) ([]int64, error) {
 	counts := make([]int64, len(specs))
 	var sel []string
@@ -410,6 +415,9 @@ func countViolations(ctx context.Context, db *sql.DB, tq string, specs []checkSp
 			return nil, err
 		}
 	}
+	if err := groupConcepts(ctx, db, tq, specs); err != nil {
+		return nil, err
+	}
 	for i, s := range specs {
 		var q string
 		switch s.kind {
@@ -417,7 +425,7 @@ func countViolations(ctx context.Context, db *sql.DB, tq string, specs []checkSp
 			q = fmt.Sprintf("SELECT count(*) FROM %s x ANTI JOIN %s y ON y.%s = x.%s WHERE x.%[4]s IS NOT NULL",
 				tq, quoteIdent(s.refTable), quoteIdent(s.refField), s.col)
 		case kindConcept, kindDomain:
-			q = "SELECT coalesce(sum(n), 0) FROM " + s.conceptGroups(tq)
+			q = "SELECT coalesce(sum(n), 0) FROM " + s.conceptGroups()
 		default:
 			continue
 		}
@@ -428,14 +436,52 @@ func countViolations(ctx context.Context, db *sql.DB, tq string, specs []checkSp
 	return counts, nil
 }
 
+// conceptValues is the temp table of (col, v, n): per concept column of the
+// table being checked, its distinct non-zero values and their rows.
+const conceptValues = "temp.enclave_concept_values"
+
+// groupConcepts fills conceptValues for the concept columns of specs, in
+// one scan of table tq.
+func groupConcepts(ctx context.Context, db *sql.DB, tq string, specs []checkSpec) error {
+	var cols []string
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if (s.kind == kindConcept || s.kind == kindDomain) && !seen[s.col] {
+			seen[s.col] = true
+			cols = append(cols, s.col)
+		}
+	}
+	if _, err := db.ExecContext(ctx, "DROP TABLE IF EXISTS "+conceptValues); err != nil {
+		return err
+	}
+	if len(cols) == 0 {
+		return nil
+	}
+	// One grouping set per column; grouping(c) = 0 marks the rows of c's set.
+	var sets, cases []string
+	for _, c := range cols {
+		sets = append(sets, "("+c+")")
+		cases = append(cases, fmt.Sprintf("WHEN grouping(%s) = 0 THEN %s", c, quoteString(c)))
+	}
+	var vals []string
+	for _, c := range cols {
+		vals = append(vals, fmt.Sprintf("WHEN grouping(%s) = 0 THEN CAST(%[1]s AS BIGINT)", c))
+	}
+	q := fmt.Sprintf("CREATE TEMP TABLE enclave_concept_values AS SELECT * FROM (SELECT CASE %s END AS col, CASE %s END AS v, count(*) AS n FROM %s GROUP BY GROUPING SETS (%s)) WHERE v IS NOT NULL AND v <> 0",
+		strings.Join(cases, " "), strings.Join(vals, " "), tq, strings.Join(sets, ", "))
+	_, err := db.ExecContext(ctx, q)
+	return err
+}
+
 // conceptGroups is a relation (v, n) of the distinct non-zero concept ids
-// of the spec's column that violate it, with their rows.
-func (s checkSpec) conceptGroups(tq string) string {
+// of the spec's column that violate it, with their rows (from
+// conceptValues, which groupConcepts filled for the spec's table).
+func (s checkSpec) conceptGroups() string {
 	cond := "v NOT IN (SELECT concept_id FROM concept WHERE concept_id IS NOT NULL)"
 	if s.kind == kindDomain {
 		cond = fmt.Sprintf("v IN (SELECT concept_id FROM concept WHERE domain_id <> %s)", quoteString(s.domain))
 	}
-	return fmt.Sprintf("(SELECT %[1]s AS v, count(*) AS n FROM %[2]s WHERE %[1]s IS NOT NULL AND %[1]s <> 0 GROUP BY 1) g WHERE %[3]s", s.col, tq, cond)
+	return fmt.Sprintf("(SELECT v, n FROM %s WHERE col = %s) g WHERE %s", conceptValues, quoteString(s.col), cond)
 }
 
 // examplesSQL lists a few offending ids of a reference check, "" for
@@ -446,7 +492,7 @@ func (s checkSpec) examplesSQL(tq string) string {
 		return fmt.Sprintf("SELECT CAST(v AS VARCHAR) FROM (SELECT DISTINCT x.%s AS v FROM %s x ANTI JOIN %s y ON y.%s = x.%[1]s WHERE x.%[1]s IS NOT NULL) ORDER BY v LIMIT 5",
 			s.col, tq, quoteIdent(s.refTable), quoteIdent(s.refField))
 	case kindConcept, kindDomain:
-		return "SELECT CAST(v AS VARCHAR) FROM " + s.conceptGroups(tq) + " ORDER BY v LIMIT 5"
+		return "SELECT CAST(v AS VARCHAR) FROM " + s.conceptGroups() + " ORDER BY v LIMIT 5"
 	}
 	return ""
 }
