@@ -488,11 +488,18 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 	}
 	// Only persons with a value contribute: the plan says so.
 	hv := withValue(h, name, at)
-	extras := []string{"avg(" + expr + ")", "stddev_samp(" + expr + ")", "quantile_cont(" + expr + ", 0.25)",
-		"quantile_cont(" + expr + ", 0.5)", "quantile_cont(" + expr + ", 0.75)",
-		// What sqlagg.Shape reads: few values make the mean a table of
-		// counts; a dominant row shows whether it is in the group.
-		"count(DISTINCT " + expr + ")", "sum(abs(TRY_CAST(" + expr + " AS DOUBLE)))", "max(abs(TRY_CAST(" + expr + " AS DOUBLE)), 2)"}
+	extras := []string{"avg(" + expr + ")", "stddev_samp(" + expr + ")"}
+	for _, q := range []string{"0.25", "0.5", "0.75"} {
+		e, err := s.d.quantile(expr, q)
+		if err != nil {
+			return nil, err
+		}
+		extras = append(extras, e)
+	}
+	// What sqlagg.Shape reads: few values make the mean a table of counts;
+	// a dominant row shows whether it is in the group. (DuckDB SQL: on
+	// GoogleSQL the quantiles above refuse first.)
+	extras = append(extras, "count(DISTINCT "+expr+")", "sum(abs(TRY_CAST("+expr+" AS DOUBLE)))", "max(abs(TRY_CAST("+expr+" AS DOUBLE)), 2)")
 	sets := [][]int{{}}
 	if len(vars) == 1 {
 		sets = [][]int{{0}}

@@ -67,8 +67,10 @@ func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, er
 	if err := d.Decode(&p); err != nil {
 		return nil, fmt.Errorf("analysis: unreadable cell plan: %w", err)
 	}
-	if bm, ok, err := s.batchedSet(ctx, p); err != nil || ok {
-		return bm, err
+	if s.d == duckSQL { // list(DISTINCT …) is DuckDB's
+		if bm, ok, err := s.batchedSet(ctx, p); err != nil || ok {
+			return bm, err
+		}
 	}
 	b := &sqlb{s: s}
 	from, where, pid, err := s.planBase(b, p)

@@ -130,7 +130,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		if err != nil {
 			return nil, err
 		}
-		yExpr = "CAST(CASE WHEN p.person_id IN (SELECT gq.person_id FROM person gq WHERE " + inCases + ") THEN 1.0 ELSE 0.0 END AS DOUBLE)"
+		yExpr = s.d.cast("CASE WHEN p.person_id IN (SELECT gq.person_id FROM person gq WHERE "+inCases+") THEN 1.0 ELSE 0.0 END", "DOUBLE")
 		phenoDesc = "in (" + cdesc + ")"
 		if a.Pheno.Controls != "" {
 			ct, ctdesc, err := s.cohortHandle(a.Pheno.Controls, "Phenotype.Versus")
@@ -184,15 +184,15 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 			switch strings.ToLower(strings.TrimSpace(c.Name)) {
 			case "age":
 				terms = append(terms, glmTerm{kind: "age", names: []string{"age"}})
-				sel = append(sel, "CAST("+ageExpr("p", at)+" AS DOUBLE)")
+				sel = append(sel, s.d.cast(s.ageExpr("p", at), "DOUBLE"))
 			case "race", "ethnicity":
 				// Categorical: expanded once the levels are known.
 				name := strings.ToLower(strings.TrimSpace(c.Name))
 				terms = append(terms, glmTerm{kind: "categorical", names: []string{name}})
-				sel = append(sel, "CAST(p."+name+"_concept_id AS DOUBLE)")
+				sel = append(sel, s.d.cast("p."+name+"_concept_id", "DOUBLE"))
 			case "sex", "gender":
 				terms = append(terms, glmTerm{kind: "sex", names: []string{"sex"}})
-				sel = append(sel, "CAST(CASE p.gender_concept_id WHEN 8507 THEN 1 WHEN 8532 THEN 0 END AS DOUBLE)")
+				sel = append(sel, s.d.cast("CASE p.gender_concept_id WHEN 8507 THEN 1 WHEN 8532 THEN 0 END", "DOUBLE"))
 				conj = append(conj, &cohortPlan{Op: "or", A: &cohortPlan{Op: "sex", Sex: 8507}, B: &cohortPlan{Op: "sex", Sex: 8532}})
 			default:
 				return nil, datasets.Errorf("genomics.GLM: covariate %q: use \"age\", \"sex\", \"race\", \"ethnicity\", PCs from genomics.PCA, a cohort or events handle", clip(c.Name, 40))
@@ -223,7 +223,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 					return nil, err
 				}
 				terms = append(terms, glmTerm{kind: "cohort", h: h, names: []string{fmt.Sprintf("in(%s)", c.Handle)}})
-				sel = append(sel, "CAST(CASE WHEN p.person_id IN (SELECT "+q+".person_id FROM person "+q+" WHERE "+inner+") THEN 1.0 ELSE 0.0 END AS DOUBLE)")
+				sel = append(sel, s.d.cast("CASE WHEN p.person_id IN (SELECT "+q+".person_id FROM person "+q+" WHERE "+inner+") THEN 1.0 ELSE 0.0 END", "DOUBLE"))
 			} else {
 				expr, have, err := meanJoin(h.events, "value_as_number", i+1)
 				if err != nil {

@@ -107,7 +107,7 @@ func (b *sqlb) pred(c *cohortPlan, p string) (string, error) {
 		if err := checkDate("age at", c.At); err != nil {
 			return "", err
 		}
-		return "(" + ageExpr(p, c.At) + " BETWEEN " + b.arg(c.Min) + " AND " + b.arg(c.Max) + ")", nil
+		return "(" + b.s.ageExpr(p, c.At) + " BETWEEN " + b.arg(c.Min) + " AND " + b.arg(c.Max) + ")", nil
 	case "sex":
 		return p + ".gender_concept_id = " + b.arg(c.Sex), nil
 	case "and", "or", "minus":
@@ -132,10 +132,7 @@ func (b *sqlb) pred(c *cohortPlan, p string) (string, error) {
 
 // ageExpr is the age in whole years at the date at (checked by checkDate,
 // so it is digits and dashes only) of the person alias p.
-func ageExpr(p, at string) string {
-	return "date_sub('year', make_date(" + p + ".year_of_birth, coalesce(" + p + ".month_of_birth, 1), coalesce(" + p +
-		".day_of_birth, 1)), DATE '" + at + "')"
-}
+func (s *Server) ageExpr(p, at string) string { return s.d.age(p, at) }
 
 // eventsSQL selects cols of the rows of e, aliased x.
 func (b *sqlb) eventsSQL(e *eventsPlan, x, cols string) (string, error) {
@@ -177,10 +174,10 @@ func (b *sqlb) eventsWhere(e *eventsPlan, x string) ([]string, error) {
 			}
 		}
 		if e.From != "" {
-			where = append(where, x+"."+quoteIdent(dc)+" >= CAST("+b.arg(e.From)+" AS DATE)")
+			where = append(where, x+"."+quoteIdent(dc)+" >= "+b.s.d.cast(b.arg(e.From), "DATE"))
 		}
 		if e.To != "" {
-			where = append(where, x+"."+quoteIdent(dc)+" < CAST("+b.arg(e.To)+" AS DATE) + INTERVAL 1 DAY")
+			where = append(where, x+"."+quoteIdent(dc)+" < "+b.s.d.dayAfter(b.s.d.cast(b.arg(e.To), "DATE")))
 		}
 	}
 	for _, f := range e.Where {

@@ -65,7 +65,15 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 	if lo == 0 && hi == 0 {
 		// The range from the 1st and 99th percentiles, over enough persons,
 		// widened to round numbers: never an observed extreme.
-		rows, err := s.db.QueryContext(ctx, "SELECT "+s.countPersons(ctx, h, pid, "")+", quantile_cont("+expr+", 0.01), quantile_cont("+expr+", 0.99)"+cond, b.args...)
+		q01, err := s.d.quantile(expr, "0.01")
+		if err != nil {
+			return nil, err
+		}
+		q99e, err := s.d.quantile(expr, "0.99")
+		if err != nil {
+			return nil, err
+		}
+		rows, err := s.db.QueryContext(ctx, "SELECT "+s.countPersons(ctx, h, pid, "")+", "+q01+", "+q99e+cond, b.args...)
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +102,7 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 		width = math.Max(1, math.Round(width))
 		hi = lo + width*float64(a.Bins)
 	}
-	binExpr := fmt.Sprintf("least(%d, CAST(floor(((%s) - %s) / %s) AS BIGINT))", a.Bins-1, expr, fmtNum(lo), fmtNum(width))
+	binExpr := fmt.Sprintf("least(%d, %s)", a.Bins-1, s.d.cast(fmt.Sprintf("floor(((%s) - %s) / %s)", expr, fmtNum(lo), fmtNum(width)), "BIGINT"))
 	q := "SELECT " + binExpr + ", " + s.countPersons(ctx, h, pid, "") + ", count(*)" + cond + " AND (" + expr + ") >= " + fmtNum(lo) +
 		" AND (" + expr + ") <= " + fmtNum(hi) + " GROUP BY 1"
 	rows, err := s.db.QueryContext(ctx, q, b.args...)

@@ -116,7 +116,7 @@ func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage)
 	expr := func(t term, i int) (string, error) {
 		switch t.kind {
 		case "age":
-			return "CAST(" + ageExpr("p", at) + " AS DOUBLE)", nil
+			return s.d.cast(s.ageExpr("p", at), "DOUBLE"), nil
 		case "categorical":
 			return "p." + t.column, nil
 		case "has":
@@ -133,7 +133,7 @@ func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage)
 			if err != nil {
 				return "", err
 			}
-			return "CAST(CASE WHEN p.person_id IN (" + inner + ") THEN 1 ELSE 0 END AS DOUBLE)", nil
+			return s.d.cast("CASE WHEN p.person_id IN ("+inner+") THEN 1 ELSE 0 END", "DOUBLE"), nil
 		}
 		return fmt.Sprintf("m%d.v", i), nil
 	}

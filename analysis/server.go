@@ -41,6 +41,7 @@ type Options struct {
 // Server answers API calls and data magics for one kernel session.
 type Server struct {
 	db   Engine
+	d    sqlDialect // the SQL db speaks
 	sess *release.Session
 	tier datasets.Tier
 
@@ -75,7 +76,7 @@ type Server struct {
 
 // New opens the analysis layer over db for session sess.
 func New(ctx context.Context, db Engine, sess *release.Session, o Options) (*Server, error) {
-	s := &Server{db: db, sess: sess, tier: db.Tier(), tables: map[string]*datasets.TableInfo{}, log: o.Log,
+	s := &Server{db: db, d: dialectOf(db), sess: sess, tier: db.Tier(), tables: map[string]*datasets.TableInfo{}, log: o.Log,
 		handles: map[string]*handle{}, names: map[int64]string{}, tablesR: map[string]*spec.Table{}, geno: newGenoState(o)}
 	if s.log == nil {
 		s.log = log.Default()
@@ -110,7 +111,7 @@ func New(ctx context.Context, db Engine, sess *release.Session, o Options) (*Ser
 	}
 	s.dataCut = "2024-01-01"
 	if s.tables["observation_period"] != nil {
-		rows, err := db.QueryContext(ctx, "SELECT CAST(max(observation_period_end_date) AS VARCHAR) FROM observation_period")
+		rows, err := db.QueryContext(ctx, "SELECT "+s.d.cast("max(observation_period_end_date)", "VARCHAR")+" FROM observation_period")
 		if err != nil {
 			return nil, err
 		}

@@ -43,12 +43,22 @@ func (s *Server) schema() sqlagg.Schema {
 	return sc
 }
 
+// errSQLDialect refuses %sql on a workspace whose engine is not DuckDB.
+var errSQLDialect = datasets.Errorf("%%sql is not available on a BigQuery workspace yet: its contributor checks parse and rewrite DuckDB SQL, not GoogleSQL. Use the analysis API (cohort.Persons, stats.Count, stats.Table1), which runs on BigQuery")
+
 func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellError {
 	q := strings.TrimSpace(m.Args + "\n" + m.Body)
 	if q == "" {
 		return magicErr(datasets.Errorf("%%sql needs a query: %%sql SELECT gender_concept_id, count(*) FROM person GROUP BY 1"))
 	}
 	s.sess.Record(audit.Entry{Type: "sql", Cell: m.Cell, Data: auditJSON(map[string]any{"sql": q})})
+	if s.d != duckSQL {
+		// sqlagg parses, checks and rewrites DuckDB SQL (and asks DuckDB
+		// for the result types): GoogleSQL text would pass through a
+		// checker that does not know its grammar.
+		s.sess.Record(audit.Entry{Type: "refused", Cell: m.Cell, Rules: []string{"sql:dialect"}})
+		return &kernel.CellError{Name: "SQLRefused", Value: errSQLDialect.Error()}
+	}
 	sc := s.schema()
 	sc.PersonRowsUnique = s.personsUnique(ctx)
 	plan, err := sqlagg.Rewrite(ctx, s.db, q, sc)
@@ -169,6 +179,9 @@ func (s *Server) sessRendered(ref string) map[string]any {
 // the query gives every group's set; the sets of the last few queries are
 // kept, since differencing asks for the groups of one query one by one.
 func (s *Server) sqlPersonSet(ctx context.Context, p sqlPlan) (*roaring.Bitmap, error) {
+	if s.d != duckSQL {
+		return nil, errSQLDialect
+	}
 	want := fmt.Sprint(normaliseValues(p.Key))
 	s.sqlSetsMu.Lock()
 	groups, ok := s.sqlSets[p.SQL]

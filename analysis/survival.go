@@ -73,7 +73,7 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 		whereClause(sw) + " GROUP BY 1), ev AS (SELECT st.person_id, min(y." + quoteIdent(ed) + ") AS t1 FROM st JOIN " +
 		quoteIdent(event.events.Table) + " y ON y.person_id = st.person_id AND y." + quoteIdent(ed) + " >= st.t0" +
 		andClause(ew) + " GROUP BY 1) " +
-		"SELECT date_diff('day', st.t0, coalesce(ev.t1, least(" + end + ", " + cut + "))) AS t, ev.t1 IS NOT NULL AS e " +
+		"SELECT " + s.d.daysBetween("st.t0", "coalesce(ev.t1, least("+end+", "+cut+"))") + " AS t, ev.t1 IS NOT NULL AS e " +
 		"FROM st LEFT JOIN ev ON ev.person_id = st.person_id"
 	rows, err := s.db.QueryContext(ctx, q, b.args...)
 	if err != nil {

@@ -29,7 +29,7 @@ var personVars = []string{"gender", "race", "ethnicity", "age", "age_decade", "a
 // cohorts). at is the date ages are taken at (checked).
 func (s *Server) variable(name string, ev *eventsPlan, at string) (variable, error) {
 	n := strings.ToLower(strings.TrimSpace(name))
-	age := ageExpr("p", at)
+	age := s.ageExpr("p", at)
 	switch n {
 	case "gender", "sex":
 		return variable{Name: "gender", expr: "p.gender_concept_id", person: true, concept: true}, nil
@@ -40,12 +40,12 @@ func (s *Server) variable(name string, ev *eventsPlan, at string) (variable, err
 	case "age":
 		return variable{Name: n, expr: age, person: true, numeric: true}, nil
 	case "age_decade":
-		return variable{Name: n, expr: "CAST(floor(" + age + " / 10) * 10 AS BIGINT)", person: true, decade: true}, nil
+		return variable{Name: n, expr: s.d.cast("floor("+age+" / 10) * 10", "BIGINT"), person: true, decade: true}, nil
 	case "age_group":
 		return variable{Name: n, expr: "CASE WHEN " + age + " < 18 THEN '0–17' WHEN " + age + " < 45 THEN '18–44' WHEN " + age +
 			" < 65 THEN '45–64' ELSE '65+' END", person: true}, nil
 	case "birth_decade":
-		return variable{Name: n, expr: "CAST(floor(p.year_of_birth / 10) * 10 AS BIGINT)", person: true, decade: true}, nil
+		return variable{Name: n, expr: s.d.cast("floor(p.year_of_birth / 10) * 10", "BIGINT"), person: true, decade: true}, nil
 	}
 	if ev == nil {
 		return variable{}, datasets.Errorf("cannot group persons by %q (use %s)", clip(name, 60), strings.Join(personVars, ", "))
@@ -69,7 +69,7 @@ func (s *Server) variable(name string, ev *eventsPlan, at string) (variable, err
 		if c.Type != "DATE" && !strings.HasPrefix(c.Type, "TIMESTAMP") {
 			return variable{}, datasets.Errorf("year(%s): not a date column", c.Name)
 		}
-		return variable{Name: "year(" + c.Name + ")", expr: "year(x." + quoteIdent(c.Name) + ")"}, nil
+		return variable{Name: "year(" + c.Name + ")", expr: s.d.year("x." + quoteIdent(c.Name))}, nil
 	}
 	switch {
 	case c.Concept:
@@ -87,7 +87,7 @@ func (s *Server) variable(name string, ev *eventsPlan, at string) (variable, err
 func (s *Server) numericExpr(h *handle, col, at string) (string, string, error) {
 	n := strings.ToLower(strings.TrimSpace(col))
 	if n == "age" {
-		return ageExpr("p", at), "age", nil
+		return s.ageExpr("p", at), "age", nil
 	}
 	if h.events == nil {
 		return "", "", datasets.Errorf("a cohort has no column %q: summarise \"age\", or an events handle's column", clip(col, 60))
@@ -107,7 +107,7 @@ func (s *Server) numericExpr(h *handle, col, at string) (string, string, error) 
 	if c.Concept {
 		return "", "", datasets.Errorf("column %s holds concept ids, not quantities", c.Name)
 	}
-	return "CAST(x." + quoteIdent(c.Name) + " AS DOUBLE)", c.Name, nil
+	return s.d.cast("x."+quoteIdent(c.Name), "DOUBLE"), c.Name, nil
 }
 
 // label renders a group value of v.

@@ -358,7 +358,7 @@ func openRelease(s *workspace.Session, session string, outCap int64, logger *log
 	cat, ok := s.Catalog.(analysis.Engine)
 	if !ok {
 		rel.Close()
-		return nil, nil, fmt.Errorf("the workspace's catalog cannot serve the analysis API (a BigQuery workspace serves the catalog only: the analysis API's handles are compiled to DuckDB SQL)")
+		return nil, nil, fmt.Errorf("the workspace's catalog cannot serve the analysis API: it runs no SQL")
 	}
 	api, err := analysis.New(context.Background(), cat, rel, analysis.Options{Datasets: s.Info.Datasets, Log: logger})
 	if err != nil {

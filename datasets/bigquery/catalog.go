@@ -2,6 +2,7 @@ package bigquery
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"regexp"
@@ -25,7 +26,7 @@ const TierTable = "enclave_tier"
 // QueryStats is what one BigQuery query cost: the kernel writes it to the
 // audit log.
 type QueryStats struct {
-	Kind      string        `json:"kind"`      // aggregate, person_set, concept_search, descendants, map_to_standard, tables
+	Kind      string        `json:"kind"`      // aggregate, person_set, concept_search, descendants, map_to_standard, tables, analysis (engine.go)
 	JobID     string        `json:"job_id"`    // the query job ("" when refused before running)
 	Estimated int64         `json:"estimated"` // dry-run estimate of bytes processed
 	Processed int64         `json:"processed"` // bytes processed
@@ -44,6 +45,9 @@ type Catalog struct {
 	tier   datasets.Tier
 	tables map[string]*datasets.TableInfo
 	order  []string
+
+	dbOnce sync.Once
+	db     *sql.DB // the analysis engine over query (engine.go)
 
 	mu     sync.Mutex
 	spent  int64            // bytes processed by this session
@@ -226,7 +230,13 @@ func (c *Catalog) ref(table string) string {
 func (c *Catalog) Tier() datasets.Tier { return c.tier }
 
 // Close implements datasets.Catalog.
-func (c *Catalog) Close() error { return c.client.Close() }
+func (c *Catalog) Close() error {
+	c.dbOnce.Do(func() {}) // no engine after Close
+	if c.db != nil {
+		c.db.Close()
+	}
+	return c.client.Close()
+}
 
 // Tables implements datasets.Catalog.
 func (c *Catalog) Tables(ctx context.Context) ([]datasets.TableInfo, error) {
@@ -266,6 +276,7 @@ func (c *Catalog) run(ctx context.Context, sql string, params []bq.QueryParamete
 	// The dry run is free: it gives the estimate checked against the
 	// budget and written to the audit log.
 	dry := c.client.Query(sql)
+	dry.DefaultProjectID, dry.DefaultDatasetID = c.cfg.Project, c.cfg.Dataset
 	dry.Parameters = params
 	dry.DryRun = true
 	job, err := dry.Run(ctx)
@@ -289,6 +300,7 @@ func (c *Catalog) run(ctx context.Context, sql string, params []bq.QueryParamete
 		}
 	}
 	q := c.client.Query(sql)
+	q.DefaultProjectID, q.DefaultDatasetID = c.cfg.Project, c.cfg.Dataset
 	q.Parameters = params
 	// BigQuery refuses, unbilled, a query that would bill more than this.
 	// It bills at least 10 MB a query, so the floor keeps small queries

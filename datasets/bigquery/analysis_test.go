@@ -1,0 +1,95 @@
+package bigquery
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"enclave/analysis"
+	"enclave/api/spec"
+	"enclave/datasets"
+	"enclave/datasets/catalogtest"
+	"enclave/datasets/omop"
+	"enclave/kernel"
+	"enclave/release"
+	"enclave/release/audit"
+)
+
+// TestAnalysisConformance runs the analysis API on a BigQuery workspace
+// and on the DuckDB tier it was loaded from: the same cohorts and the same
+// released tables; quantiles and %sql refuse with their reasons; every
+// analysis query's bytes reach the log.
+func TestAnalysisConformance(t *testing.T) {
+	tier := datasets.Controlled
+	e := startEmulator(t, "cdr_analysis")
+	path := cohort(t, persons(t), tier)
+	cfg := Config{Project: testProject, Dataset: "cdr_analysis", Endpoint: e.endpoint, QueryTimeout: time.Minute}
+	load(t, cfg, path)
+	refCat, err := omop.OpenCatalog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer refCat.Close()
+	ref, ok := refCat.(analysis.Engine)
+	if !ok {
+		t.Fatal("the DuckDB catalog is not an analysis.Engine")
+	}
+	ctx := context.Background()
+	got, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("%s (%s)", err, datasets.AuditText(err))
+	}
+	defer got.Close()
+	var stats []QueryStats
+	opened := got.Spent()
+	got.SetQueryLog(func(s QueryStats) { stats = append(stats, s) })
+
+	catalogtest.RunAnalysis(t, ref, got, "not available on a BigQuery workspace")
+
+	var n int
+	var sum int64
+	for _, s := range stats {
+		sum += s.Processed
+		if s.Kind != "analysis" {
+			continue
+		}
+		n++
+		if s.Error == "" && s.JobID == "" {
+			t.Errorf("analysis query ran without a job id")
+		}
+	}
+	if n == 0 {
+		t.Fatal("no analysis query reached the log")
+	}
+	if sum != got.Spent()-opened {
+		t.Errorf("logged %d bytes processed, the catalog counted %d", sum, got.Spent()-opened)
+	}
+	t.Logf("%d analysis queries, %s processed in all", n, Bytes(sum))
+
+	// %sql refuses on BigQuery, saying why, and the session keeps serving.
+	dir := t.TempDir()
+	hist, err := release.OpenHistory(filepath.Join(dir, "history.jsonl"), "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alog, err := audit.Open(filepath.Join(dir, "audit.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess := &release.Session{Policy: release.Defaults(), History: hist, Audit: alog, ID: "s", Researcher: "tester"}
+	defer sess.Close()
+	srv, err := analysis.New(ctx, got, sess, analysis.Options{Datasets: []string{"omop"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	magic := analysis.Magics(func() (*analysis.Server, error) { return srv, nil })["sql"]
+	cerr := magic.Run(ctx, kernel.MagicCall{Cell: "c1", Args: "SELECT gender_concept_id, count(*) FROM person GROUP BY 1"})
+	if cerr == nil || cerr.Name != "SQLRefused" || !strings.Contains(cerr.Value, "GoogleSQL") {
+		t.Errorf("%%sql on BigQuery: want a refusal naming GoogleSQL, got %+v", cerr)
+	}
+	if _, err := srv.Call(ctx, "c2", spec.MPersons, []byte(`{}`)); err != nil {
+		t.Errorf("after the %%sql refusal: %v", err)
+	}
+}
