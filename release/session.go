@@ -252,6 +252,12 @@ func statusName(st string) string {
 	return st
 }
 
+// unsynced are the entry types written without their own fsync: the code a
+// cell runs and the text of a %sql query release nothing by themselves, and
+// the decision that releases the cell's output is synced (flushing them
+// with it). A trivial cell so pays one fsync, not two.
+var unsynced = map[string]bool{"code": true, "sql": true}
+
 // Record appends an entry to the audit log with the session's identity.
 func (s *Session) Record(e audit.Entry) { s.record(e) }
 
@@ -265,7 +271,11 @@ func (s *Session) record(e audit.Entry) {
 	if e.Researcher == "" {
 		e.Researcher = s.Researcher
 	}
-	if _, err := s.Audit.Append(e); err != nil {
+	appendEntry := s.Audit.Append
+	if unsynced[e.Type] {
+		appendEntry = s.Audit.AppendUnsynced
+	}
+	if _, err := appendEntry(e); err != nil {
 		// The audit log is the steward's record: failing to write it is
 		// reported on the kernel log by the caller's logger; nothing here
 		// may leak to the researcher.

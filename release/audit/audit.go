@@ -62,7 +62,16 @@ func (l *Log) Path() string { return l.path }
 
 // Append sets e's Seq, Prev and Time, writes it as the next line and syncs
 // it to disk. It returns the entry as written.
-func (l *Log) Append(e Entry) (Entry, error) {
+func (l *Log) Append(e Entry) (Entry, error) { return l.append(e, true) }
+
+// AppendUnsynced is Append without the sync: the line is in the file (a
+// killed process loses nothing) and reaches the disk with the next synced
+// Append or the system's own writeback. For records that release nothing
+// by themselves (the code a cell runs), which the cell's decision record,
+// synced, follows.
+func (l *Log) AppendUnsynced(e Entry) (Entry, error) { return l.append(e, false) }
+
+func (l *Log) append(e Entry, sync bool) (Entry, error) {
 	if e.Type == "" {
 		return Entry{}, errors.New("audit: entry has no type")
 	}
@@ -109,8 +118,10 @@ func (l *Log) Append(e Entry) (Entry, error) {
 		l.f.Truncate(size) // take back a partial line, so the log stays appendable
 		return Entry{}, fmt.Errorf("audit: write %s: %w", l.path, err)
 	}
-	if err := l.f.Sync(); err != nil {
-		return Entry{}, fmt.Errorf("audit: sync %s: %w", l.path, err)
+	if sync {
+		if err := l.f.Sync(); err != nil {
+			return Entry{}, fmt.Errorf("audit: sync %s: %w", l.path, err)
+		}
 	}
 	return e, nil
 }

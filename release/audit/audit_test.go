@@ -41,7 +41,11 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
-		e, err := l.Append(Entry{Type: "session_stop", Session: "killed"})
+		appendEntry := l.Append
+		if os.Getenv("AUDIT_UNSYNCED") != "" {
+			appendEntry = l.AppendUnsynced
+		}
+		e, err := appendEntry(Entry{Type: "session_stop", Session: "killed"})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
@@ -314,11 +318,22 @@ func TestAuditConcurrent(t *testing.T) {
 	}
 }
 
-// TestAuditKilled: a process killed with SIGKILL right after Append returned
-// leaves a log that verifies, with its entry in it.
+// TestAuditKilled: a writer killed with SIGKILL after an Append (synced or
+// not: the line is in the file either way) leaves a chain that verifies
+// and that the next writer continues.
 func TestAuditKilled(t *testing.T) {
+	for _, unsynced := range []bool{false, true} {
+		t.Run(fmt.Sprintf("unsynced=%v", unsynced), func(t *testing.T) { auditKilled(t, unsynced) })
+	}
+}
+
+func auditKilled(t *testing.T, unsynced bool) {
 	path := writeChain(t, 4)
-	c := child(t, "hang", path)
+	var env []string
+	if unsynced {
+		env = append(env, "AUDIT_UNSYNCED=1")
+	}
+	c := child(t, "hang", path, env...)
 	out, err := c.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
