@@ -13,7 +13,7 @@
 #                  load drift on a shared machine.
 #   release.file_costs
 #                  what a workspace kernel adds per cell on the reply path:
-#                  two audit appends (flock, last line, write, fsync) and the
+#                  two audit appends (flock, last line, write; fsync for the second) and the
 #                  egress counter update, timed on the workspace's filesystem.
 #   release.differencing
 #                  the Go benchmarks BenchmarkDifferencing{10k,100k} of
