@@ -146,12 +146,8 @@ func addPerson(bm *roaring.Bitmap, id int64) error {
 // The cells of one result share a plan but for the values of their fixed
 // variables (gender × race: one plan per pair). Differencing asks for
 // their sets one by one; batchedSet answers all of them from one grouped
-// query, kept for the last few plans, instead of one scan per cell (a
-// plan without fixed variables is one group). The tier does not change
-// while a kernel runs, so a kept set stays right.
-
-// planSetsKept is how many plans' group sets batchedSet keeps.
-const planSetsKept = 8
+// query, kept in Server.planSets, instead of one scan per cell (a plan
+// without fixed variables is one group).
 
 // batchedSet returns the person set of plan p from the group sets of its
 // base plan and fixed variables. ok is false when the group is not among
@@ -166,25 +162,9 @@ func (s *Server) batchedSet(ctx context.Context, p cellPlan) (*roaring.Bitmap, b
 		names[i], values[i] = f.Var, f.V
 	}
 	gk := string(base.bytes()) + "\x00" + strings.Join(names, "\x00")
-	s.sqlSetsMu.Lock()
-	groups, ok := s.planSets[gk]
-	s.sqlSetsMu.Unlock()
-	if !ok {
-		var err error
-		if groups, err = s.planGroupSets(ctx, base, names); err != nil {
-			return nil, false, err
-		}
-		s.sqlSetsMu.Lock()
-		if s.planSets == nil {
-			s.planSets = map[string]map[string]*roaring.Bitmap{}
-		}
-		if len(s.planSetsOrder) >= planSetsKept {
-			delete(s.planSets, s.planSetsOrder[0])
-			s.planSetsOrder = s.planSetsOrder[1:]
-		}
-		s.planSets[gk] = groups
-		s.planSetsOrder = append(s.planSetsOrder, gk)
-		s.sqlSetsMu.Unlock()
+	groups, err := s.planSets.get(gk, func() (map[string]*roaring.Bitmap, error) { return s.planGroupSets(ctx, base, names) })
+	if err != nil {
+		return nil, false, err
 	}
 	bm, ok := groups[groupKeyOf(normaliseValues(values))]
 	return bm, ok, nil

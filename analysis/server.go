@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/RoaringBitmap/roaring/v2"
-
 	"enclave/api/spec"
 	"enclave/datasets"
 	"enclave/datasets/omop"
@@ -46,15 +44,11 @@ type Server struct {
 	tier datasets.Tier
 
 	// %sql group sets of the last queries (see sqlPersonSet).
-	sqlSetsMu    sync.Mutex
-	sqlSets      map[string]map[string]*roaring.Bitmap
-	sqlSetsOrder []string
-	// group sets of the last cell plans (see batchedSet); under sqlSetsMu.
-	planSets      map[string]map[string]*roaring.Bitmap
-	planSetsOrder []string
-	tables        map[string]*datasets.TableInfo
-	order         []string
-	log           *log.Logger
+	sqlSets  groupSets // of the last %sql queries (sqlPersonSet)
+	planSets groupSets // of the last cell plans' bases (batchedSet)
+	tables   map[string]*datasets.TableInfo
+	order    []string
+	log      *log.Logger
 	// dataCut is the default date ages are taken at: the last day of
 	// observation in the tier, so results do not change with the calendar.
 	dataCut string
@@ -77,7 +71,8 @@ type Server struct {
 // New opens the analysis layer over db for session sess.
 func New(ctx context.Context, db Engine, sess *release.Session, o Options) (*Server, error) {
 	s := &Server{db: db, d: dialectOf(db), sess: sess, tier: db.Tier(), tables: map[string]*datasets.TableInfo{}, log: o.Log,
-		handles: map[string]*handle{}, names: map[int64]string{}, tablesR: map[string]*spec.Table{}, geno: newGenoState(o)}
+		handles: map[string]*handle{}, names: map[int64]string{}, tablesR: map[string]*spec.Table{}, geno: newGenoState(o),
+		sqlSets: groupSets{max: groupSetsKept}, planSets: groupSets{max: groupSetsKept}}
 	if s.log == nil {
 		s.log = log.Default()
 	}

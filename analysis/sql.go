@@ -46,6 +46,13 @@ func (s *Server) schema() sqlagg.Schema {
 // errSQLDialect refuses %sql on a workspace whose engine is not DuckDB.
 var errSQLDialect = datasets.Errorf("%%sql is not available on a BigQuery workspace yet: its contributor checks parse and rewrite DuckDB SQL, not GoogleSQL. Use the analysis API (cohort.Persons, stats.Count, stats.Table1), which runs on BigQuery")
 
+// sqlSchema is schema() with what sqlagg.Rewrite may rely on in this tier.
+func (s *Server) sqlSchema(ctx context.Context) sqlagg.Schema {
+	sc := s.schema()
+	sc.PersonRowsUnique = s.personsUnique(ctx)
+	return sc
+}
+
 func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellError {
 	q := strings.TrimSpace(m.Args + "\n" + m.Body)
 	if q == "" {
@@ -59,9 +66,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 		s.sess.Record(audit.Entry{Type: "refused", Cell: m.Cell, Rules: []string{"sql:dialect"}})
 		return &kernel.CellError{Name: "SQLRefused", Value: errSQLDialect.Error()}
 	}
-	sc := s.schema()
-	sc.PersonRowsUnique = s.personsUnique(ctx)
-	plan, err := sqlagg.Rewrite(ctx, s.db, q, sc)
+	plan, err := sqlagg.Rewrite(ctx, s.db, q, s.sqlSchema(ctx))
 	var refused *sqlagg.RefusalError
 	if errors.As(err, &refused) {
 		s.sess.Record(audit.Entry{Type: "refused", Cell: m.Cell, Rules: []string{"sql:" + refused.Rule}})
@@ -183,25 +188,9 @@ func (s *Server) sqlPersonSet(ctx context.Context, p sqlPlan) (*roaring.Bitmap, 
 		return nil, errSQLDialect
 	}
 	want := fmt.Sprint(normaliseValues(p.Key))
-	s.sqlSetsMu.Lock()
-	groups, ok := s.sqlSets[p.SQL]
-	s.sqlSetsMu.Unlock()
-	if !ok {
-		var err error
-		if groups, err = s.sqlGroupSets(ctx, p.SQL); err != nil {
-			return nil, err
-		}
-		s.sqlSetsMu.Lock()
-		if s.sqlSets == nil {
-			s.sqlSets = map[string]map[string]*roaring.Bitmap{}
-		}
-		if len(s.sqlSetsOrder) >= sqlSetsKept {
-			delete(s.sqlSets, s.sqlSetsOrder[0])
-			s.sqlSetsOrder = s.sqlSetsOrder[1:]
-		}
-		s.sqlSets[p.SQL] = groups
-		s.sqlSetsOrder = append(s.sqlSetsOrder, p.SQL)
-		s.sqlSetsMu.Unlock()
+	groups, err := s.sqlSets.get(p.SQL, func() (map[string]*roaring.Bitmap, error) { return s.sqlGroupSets(ctx, p.SQL) })
+	if err != nil {
+		return nil, err
 	}
 	if bm, ok := groups[want]; ok {
 		return bm, nil
@@ -209,14 +198,12 @@ func (s *Server) sqlPersonSet(ctx context.Context, p sqlPlan) (*roaring.Bitmap, 
 	return roaring.New(), nil
 }
 
-// sqlSetsKept is how many queries' group sets sqlPersonSet keeps.
-const sqlSetsKept = 8
+// groupSetsKept is how many queries' group sets a groupSets keeps.
+const groupSetsKept = 8
 
 // sqlGroupSets runs a query's sets form once: group key → person set.
 func (s *Server) sqlGroupSets(ctx context.Context, q string) (map[string]*roaring.Bitmap, error) {
-	sc := s.schema()
-	sc.PersonRowsUnique = s.personsUnique(ctx)
-	plan, err := sqlagg.Rewrite(ctx, s.db, q, sc)
+	plan, err := sqlagg.Rewrite(ctx, s.db, q, s.sqlSchema(ctx))
 	if err != nil {
 		return nil, err
 	}
