@@ -35,7 +35,8 @@ type Cell struct {
 	// Denom is the persons of a Percent or Rate's denominator.
 	Denom int64
 	// Top holds the largest per-person contributions of a Sum, largest
-	// first (at least Policy.DominanceN of them when there are that many).
+	// first (at least Policy.DominanceN of them when there are that many);
+	// for a Mean, the largest |x| of single rows (see Magnitude).
 	Top []float64
 	// Of is the count cell a Percent, Rate or derived value follows: when
 	// Of is suppressed, so is this cell.
