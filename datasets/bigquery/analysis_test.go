@@ -2,7 +2,6 @@ package bigquery
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +12,6 @@ import (
 	"enclave/datasets/catalogtest"
 	"enclave/datasets/omop"
 	"enclave/kernel"
-	"enclave/release"
-	"enclave/release/audit"
 )
 
 // TestAnalysisConformance runs the analysis API on a BigQuery workspace
@@ -69,21 +66,7 @@ func TestAnalysisConformance(t *testing.T) {
 	t.Logf("%d analysis queries, %s processed in all", n, Bytes(sum))
 
 	// %sql refuses on BigQuery, saying why, and the session keeps serving.
-	dir := t.TempDir()
-	hist, err := release.OpenHistory(filepath.Join(dir, "history.jsonl"), "s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alog, err := audit.Open(filepath.Join(dir, "audit.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess := &release.Session{Policy: release.Defaults(), History: hist, Audit: alog, ID: "s", Researcher: "tester"}
-	defer sess.Close()
-	srv, err := analysis.New(ctx, got, sess, analysis.Options{Datasets: []string{"omop"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := catalogtest.Session(t, got)
 	magic := analysis.Magics(func() (*analysis.Server, error) { return srv, nil })["sql"]
 	cerr := magic.Run(ctx, kernel.MagicCall{Cell: "c1", Args: "SELECT gender_concept_id, count(*) FROM person GROUP BY 1"})
 	if cerr == nil || cerr.Name != "SQLRefused" || !strings.Contains(cerr.Value, "GoogleSQL") {

@@ -28,9 +28,9 @@ type apiCall struct {
 	refused string
 }
 
-// session is one kernel session over an engine: its own history and audit
+// Session is one kernel session over an engine: its own history and audit
 // log, as the kernel opens them.
-func session(t *testing.T, db analysis.Engine) *analysis.Server {
+func Session(t *testing.T, db analysis.Engine) *analysis.Server {
 	t.Helper()
 	dir := t.TempDir()
 	hist, err := release.OpenHistory(filepath.Join(dir, "history.jsonl"), "conformance")
@@ -94,7 +94,7 @@ func RunAnalysis(t *testing.T, ref, got analysis.Engine, describeRefusal string)
 			Bind: map[string]string{"cond": "#1"}, At: "2024-01-01"}},
 		{name: "describe age", method: spec.MDescribe, args: spec.DescribeArgs{Handle: "#0", Column: "age"}, refused: describeRefusal},
 	}
-	rs, gs := session(t, ref), session(t, got)
+	rs, gs := Session(t, ref), Session(t, got)
 	refIDs, gotIDs := map[string]string{}, map[string]string{}
 	for i, c := range calls {
 		key := "#" + strconv.Itoa(i)
