@@ -18,10 +18,11 @@ import (
 // person's observation (or the data cut), reported at the days asked for.
 //
 // The estimate at a day is a product over the event times before it, so
-// it is released only when the persons at risk and the events since the
-// previous reported day are each 0 or at least the minimum count: the
-// cumulative event counts are tied by margins (cumulative = previous +
-// interval), so an interval of 1–20 events hides its day.
+// it is released only when the persons at risk, the events since the
+// previous reported day and the persons censored since then are each 0 or
+// at least the minimum count: the counts are tied by margins (cumulative
+// events = previous + interval; at risk before = at risk now + events +
+// censored), so an interval of 1–20 events or censorings hides its day.
 func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage) (any, error) {
 	var a spec.SurvivalArgs
 	if err := decode(args, &a); err != nil {
@@ -112,6 +113,7 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 	atRisk := n
 	var cumEvents int64
 	prevCum := tb.add(&release.Cell{Stat: release.Count, Value: 0, Persons: 0})
+	prevRisk := total
 	for _, d := range days {
 		for i < len(data) && data[i].t < d {
 			t := data[i].t
@@ -141,7 +143,18 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 			// and hide every earlier one.
 			cum.Status = spec.Secondary
 		}
-		tb.margins = append(tb.margins, release.Margin{Total: cum, Parts: []*release.Cell{prevCum, interval}})
+		// Those who left the risk set since the previous day without the
+		// event were censored: at risk before = at risk now + events +
+		// censored. A drop of 1–20 censorings is a small count too.
+		left := prevRisk.Persons - atRisk - interval.Persons
+		censored := tb.add(&release.Cell{Stat: release.Count, Value: float64(left), Persons: left})
+		if left > 0 && left < int64(s.sess.Policy.MinCount) {
+			risk.Status = spec.Secondary
+			cum.Status = spec.Secondary
+		}
+		tb.margins = append(tb.margins,
+			release.Margin{Total: cum, Parts: []*release.Cell{prevCum, interval}},
+			release.Margin{Total: prevRisk, Parts: []*release.Cell{risk, interval, censored}})
 		sc := tb.add(&release.Cell{Stat: release.Rate, Value: surv, Persons: n, Denom: atRisk, Of: cum, Digits: 3})
 		lc := tb.add(&release.Cell{Stat: release.Rate, Value: lo, Persons: n, Denom: atRisk, Of: cum, Digits: 3})
 		hc := tb.add(&release.Cell{Stat: release.Rate, Value: hi, Persons: n, Denom: atRisk, Of: cum, Digits: 3})
@@ -151,10 +164,11 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 			}
 		}
 		tb.rows = append(tb.rows, []*slot{{text: fmt.Sprint(d)}, {cell: risk}, {cell: cum}, {cell: sc}, {cell: lc}, {cell: hc}})
-		prevCum = cum
+		prevCum, prevRisk = cum, risk
 	}
 	tb.notes = append(tb.notes, "time from each person's first start row to their first event row on or after it; censored at the end of observation",
-		"a day is hidden when fewer than 21 persons are at risk or 1–20 events fall since the previous day shown; Greenwood log-log intervals")
+		fmt.Sprintf("a day is hidden when fewer than %d persons are at risk or 1–%d events or censorings fall since the previous day shown; Greenwood log-log intervals",
+			s.sess.Policy.MinCount, s.sess.Policy.MinCount-1))
 	return s.finish(ctx, cell, "stats.Survival("+start.desc+" → "+event.desc+")", tb)
 }
 
