@@ -257,6 +257,11 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 			}
 		default:
 			cols = append(cols, col{name: x.name, get: func(r []any) float64 { return toFloat(r[i]) }})
+			if x.kind != "has" {
+				if why := fewValues(data, i, minN); why != "" {
+					refused = append(refused, x.name+": "+why)
+				}
+			}
 			if x.kind == "has" {
 				ones := int64(0)
 				for _, r := range data {
@@ -279,6 +284,11 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 		}
 		if ones < minN || n-ones < minN {
 			refused = append(refused, fmt.Sprintf("outcome %s: fewer than %d persons with or without it", y.name, pol.MinCount))
+		}
+	}
+	if y.kind == "age" || y.kind == "mean" {
+		if why := fewValues(data, 0, minN); why != "" {
+			refused = append(refused, "outcome "+y.name+": "+why)
 		}
 	}
 	for _, c := range cols {
@@ -358,4 +368,25 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 	}
 	t.notes = append(t.notes, "no residuals or fitted values are released; ages on "+at)
 	return s.finish(ctx, cell, "stats."+strings.Title(a.Kind)+"("+strings.TrimSpace(a.Formula)+" in "+cdesc+")", t)
+}
+
+// fewValues says why column i of data may not enter a model as a number:
+// over at most release.MaxMeanValues distinct values a numeric term is a
+// categorical one in disguise (age in a cohort of two birth years; a
+// measurement flag), and a value held by 1..minN−1 persons would let its
+// coefficient single them out. "" when the column may be used.
+func fewValues(data [][]any, i int, minN int64) string {
+	counts := map[float64]int64{}
+	for _, r := range data {
+		counts[toFloat(r[i])]++
+		if len(counts) > release.MaxMeanValues {
+			return ""
+		}
+	}
+	for _, n := range counts {
+		if n < minN {
+			return fmt.Sprintf("takes only %d distinct values, one of them held by fewer than %d persons: group it or use it as categorical", len(counts), minN)
+		}
+	}
+	return ""
 }

@@ -218,11 +218,21 @@ func TestRegressRefusals(t *testing.T) {
 	all := e.persons()
 	t2d := e.derive(all, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
 	rare := e.derive(all, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cRare}}})
+	// Two ages: everyone aged 63, and the few diabetics aged 61: age is a
+	// two-level categorical whose second level singles out a handful.
+	at63 := e.derive(all, spec.Step{Age: &spec.AgeStep{Min: 63, Max: 63}})
+	at61 := e.derive(e.derive(all, spec.Step{Age: &spec.AgeStep{Min: 61, Max: 61}}), spec.Step{And: t2d.ID})
+	twoAges := e.derive(at63, spec.Step{Or: at61.ID})
+	female := e.derive(all, spec.Step{Sex: "female"})
 	cases := []struct {
 		name    string
 		args    spec.RegressArgs
 		refusal string
 	}{
+		{"age with two values, one rare", spec.RegressArgs{Kind: "logistic", Cohort: twoAges.ID, Formula: "has(f) ~ age", Bind: map[string]string{"f": female.ID}},
+			"age: takes only 2 distinct values, one of them held by fewer than 21 persons"},
+		{"outcome age with two values, one rare", spec.RegressArgs{Kind: "linear", Cohort: twoAges.ID, Formula: "age ~ has(f)", Bind: map[string]string{"f": female.ID}},
+			"outcome age: takes only 2 distinct values"},
 		{"tiny race level", spec.RegressArgs{Kind: "logistic", Cohort: all.ID, Formula: "has(t2d) ~ age + race", Bind: map[string]string{"t2d": t2d.ID}},
 			"of race has fewer than 21 persons"},
 		{"rare outcome", spec.RegressArgs{Kind: "logistic", Cohort: all.ID, Formula: "has(r) ~ age", Bind: map[string]string{"r": rare.ID}},
