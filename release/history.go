@@ -442,17 +442,16 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 		add(h.recs[h.order[j]].Plan)
 	}
 	fromHistory := len(plans)
-	// The same result's cells, the last auditSameCell of them, oldest
-	// first: while the window is not full, each cell's list is the one
-	// before plus one plan, and its atoms are refined from the last ones.
-	var same []*Cell
-	for i := len(earlier) - 1; i >= 0 && len(same) < auditSameCell; i-- {
-		if e := earlier[i]; !e.Suppressed() && e.Plan != nil && e.Persons > 0 {
-			same = append(same, e)
+	// The same result's cells, the first auditSameCell of them: each
+	// cell's list is the one before plus at most one plan (the cell before
+	// it, when released), so its atoms are the last cell's refined atoms.
+	for _, e := range earlier {
+		if len(plans)-fromHistory == auditSameCell {
+			break
 		}
-	}
-	for i := len(same) - 1; i >= 0; i-- {
-		add(same[i].Plan)
+		if !e.Suppressed() && e.Plan != nil && e.Persons > 0 {
+			add(e.Plan)
+		}
 	}
 	if len(plans) < 2 { // pairs are the nested check's
 		return false, nil
@@ -488,6 +487,12 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 	}
 	if !a.refine(mine) {
 		return false, nil // beyond the audit's bound: the nested check stands
+	}
+	if len(plans)-fromHistory < auditSameCell {
+		// The next cell's list is this one's plus c's plan, when c is
+		// released: keep the atoms refined by it.
+		h.samePlans = append(slices.Clip(h.samePlans), c.Plan)
+		h.sameAtoms = a
 	}
 	return revealsSmall(a.split(len(a.in)-1), limit), nil
 }
