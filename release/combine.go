@@ -61,8 +61,14 @@ func (a *atoms) refine(s *roaring.Bitmap) bool {
 	var next []*roaring.Bitmap
 	var origin []int // atom each new atom came from
 	var inside []bool
+	// The atoms are disjoint: once they hold all of s, the rest miss it.
+	left := s.GetCardinality()
 	for j, at := range a.bms {
-		n, common := at.GetCardinality(), at.AndCardinality(s)
+		n, common := at.GetCardinality(), uint64(0)
+		if left > 0 {
+			common = at.AndCardinality(s)
+			left -= common
+		}
 		switch common {
 		case 0:
 			next, origin, inside = append(next, at), append(origin, j), append(inside, false)
