@@ -252,11 +252,13 @@ func statusName(st string) string {
 	return st
 }
 
-// unsynced are the entry types written without their own fsync: the code a
-// cell runs and the text of a %sql query release nothing by themselves, and
-// the decision that releases the cell's output is synced (flushing them
-// with it). A trivial cell so pays one fsync, not two.
-var unsynced = map[string]bool{"code": true, "sql": true}
+// syncedSoon are the entry types synced in the background rather than
+// before the append returns: the code a cell runs and the text of a %sql
+// query release nothing by themselves, and a cell's output summary is
+// written after its outputs have left, so a sync before returning would
+// order nothing and add a disk flush to every cell. Decisions, which gate
+// what a cell gets back, are synced before the result is returned.
+var syncedSoon = map[string]bool{"code": true, "sql": true, "output": true}
 
 // Record appends an entry to the audit log with the session's identity.
 func (s *Session) Record(e audit.Entry) { s.record(e) }
@@ -272,8 +274,8 @@ func (s *Session) record(e audit.Entry) {
 		e.Researcher = s.Researcher
 	}
 	appendEntry := s.Audit.Append
-	if unsynced[e.Type] {
-		appendEntry = s.Audit.AppendUnsynced
+	if syncedSoon[e.Type] {
+		appendEntry = s.Audit.AppendSyncSoon
 	}
 	if _, err := appendEntry(e); err != nil {
 		// The audit log is the steward's record: failing to write it is

@@ -42,6 +42,11 @@ type Log struct {
 	path string
 	mu   sync.Mutex // flock is per open file: goroutines sharing f need this too
 	f    *os.File
+	// Background syncs (AppendSyncSoon): one request pending at most; the
+	// syncer goroutine runs while the log is open.
+	syncReq  chan struct{}
+	syncDone chan struct{}
+	syncErr  error // the first failed background sync, returned by Close
 }
 
 // Open opens the log at path for appending, creating its directory (0700)
@@ -54,7 +59,30 @@ func Open(path string) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	return &Log{path: path, f: f}, nil
+	l := &Log{path: path, f: f, syncReq: make(chan struct{}, 1), syncDone: make(chan struct{})}
+	go l.syncer()
+	return l, nil
+}
+
+// syncer syncs the file whenever asked, coalescing requests that arrive
+// while a sync runs into one more.
+func (l *Log) syncer() {
+	defer close(l.syncDone)
+	for range l.syncReq {
+		l.mu.Lock()
+		f := l.f
+		l.mu.Unlock()
+		if f == nil {
+			continue
+		}
+		if err := f.Sync(); err != nil {
+			l.mu.Lock()
+			if l.syncErr == nil && l.f != nil {
+				l.syncErr = fmt.Errorf("audit: sync %s: %w", l.path, err)
+			}
+			l.mu.Unlock()
+		}
+	}
 }
 
 // Path returns the file the log appends to.
@@ -62,16 +90,23 @@ func (l *Log) Path() string { return l.path }
 
 // Append sets e's Seq, Prev and Time, writes it as the next line and syncs
 // it to disk. It returns the entry as written.
-func (l *Log) Append(e Entry) (Entry, error) { return l.append(e, true) }
+func (l *Log) Append(e Entry) (Entry, error) { return l.append(e, syncNow) }
 
-// AppendUnsynced is Append without the sync: the line is in the file (a
-// killed process loses nothing) and reaches the disk with the next synced
-// Append or the system's own writeback. For records that release nothing
-// by themselves (the code a cell runs), which the cell's decision record,
-// synced, follows.
-func (l *Log) AppendUnsynced(e Entry) (Entry, error) { return l.append(e, false) }
+// AppendSyncSoon is Append with the sync done in the background, right
+// after it returns (syncs asked for while one runs are coalesced): the line
+// is in the file when it returns, so a killed process loses nothing. For
+// records written after what they describe has already left, such as the
+// summary of a cell's outputs: a sync before returning would add its
+// latency to every cell without ordering anything.
+func (l *Log) AppendSyncSoon(e Entry) (Entry, error) { return l.append(e, syncSoon) }
 
-func (l *Log) append(e Entry, sync bool) (Entry, error) {
+// How append makes a line durable.
+const (
+	syncNow  = iota // fsync before returning
+	syncSoon        // ask the background syncer
+)
+
+func (l *Log) append(e Entry, sync int) (Entry, error) {
 	if e.Type == "" {
 		return Entry{}, errors.New("audit: entry has no type")
 	}
@@ -118,9 +153,15 @@ func (l *Log) append(e Entry, sync bool) (Entry, error) {
 		l.f.Truncate(size) // take back a partial line, so the log stays appendable
 		return Entry{}, fmt.Errorf("audit: write %s: %w", l.path, err)
 	}
-	if sync {
+	switch sync {
+	case syncNow:
 		if err := l.f.Sync(); err != nil {
 			return Entry{}, fmt.Errorf("audit: sync %s: %w", l.path, err)
+		}
+	case syncSoon:
+		select {
+		case l.syncReq <- struct{}{}:
+		default: // one is pending: it will cover this line
 		}
 	}
 	return e, nil
@@ -129,12 +170,18 @@ func (l *Log) append(e Entry, sync bool) (Entry, error) {
 // Close closes the log; further Appends fail with ErrClosed.
 func (l *Log) Close() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.f == nil {
+		l.mu.Unlock()
 		return nil
 	}
-	err := l.f.Close()
+	err := errors.Join(l.syncErr, l.f.Sync())
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
 	l.f = nil
+	close(l.syncReq) // appends check l.f first: nothing sends after this
+	l.mu.Unlock()
+	<-l.syncDone // the syncer has seen the close
 	return err
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -42,8 +43,8 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 		appendEntry := l.Append
-		if os.Getenv("AUDIT_UNSYNCED") != "" {
-			appendEntry = l.AppendUnsynced
+		if os.Getenv("AUDIT_SYNC_SOON") != "" {
+			appendEntry = l.AppendSyncSoon
 		}
 		e, err := appendEntry(Entry{Type: "session_stop", Session: "killed"})
 		if err != nil {
@@ -322,16 +323,16 @@ func TestAuditConcurrent(t *testing.T) {
 // not: the line is in the file either way) leaves a chain that verifies
 // and that the next writer continues.
 func TestAuditKilled(t *testing.T) {
-	for _, unsynced := range []bool{false, true} {
-		t.Run(fmt.Sprintf("unsynced=%v", unsynced), func(t *testing.T) { auditKilled(t, unsynced) })
+	for _, soon := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sync_soon=%v", soon), func(t *testing.T) { auditKilled(t, soon) })
 	}
 }
 
-func auditKilled(t *testing.T, unsynced bool) {
+func auditKilled(t *testing.T, soon bool) {
 	path := writeChain(t, 4)
 	var env []string
-	if unsynced {
-		env = append(env, "AUDIT_UNSYNCED=1")
+	if soon {
+		env = append(env, "AUDIT_SYNC_SOON=1")
 	}
 	c := child(t, "hang", path, env...)
 	out, err := c.StdoutPipe()
@@ -397,5 +398,40 @@ func TestAuditLongLine(t *testing.T) {
 	}
 	if n, err := Verify(path); err != nil || n != 3 {
 		t.Fatalf("Verify after refused appends = %d, %v", n, err)
+	}
+}
+
+// TestAuditSyncSoonConcurrent: appends whose sync runs in the background,
+// from several goroutines, with Close racing the last syncs, leave one
+// chain holding every entry; appends after Close fail.
+func TestAuditSyncSoonConcurrent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 8, 50
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if _, err := l.AppendSyncSoon(Entry{Type: "output", Cell: fmt.Sprint(w, "-", i)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := l.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if _, err := l.AppendSyncSoon(Entry{Type: "output"}); !errors.Is(err, ErrClosed) {
+		t.Errorf("append after close: %v, want ErrClosed", err)
+	}
+	if n, err := Verify(path); n != writers*each || err != nil {
+		t.Errorf("verify: %d entries, %v; want %d", n, err, writers*each)
 	}
 }
