@@ -6,41 +6,46 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 )
 
-// groupSets keeps the person sets of the groups of the last few queries
-// (a %sql query, a cell plan's base), keyed by the query: differencing
-// asks for the groups of one result one by one, and one pass of the query
-// gives them all. The tier does not change while a kernel runs, so a kept
-// set stays right.
-type groupSets struct {
+// kept keeps what was built for the last few queries, keyed by the query
+// text: the tier does not change while a kernel runs, so a kept value
+// stays right. Values are shared and must not be changed by callers.
+type kept[V any] struct {
 	mu    sync.Mutex
 	max   int
-	sets  map[string]map[string]*roaring.Bitmap
+	vals  map[string]V
 	order []string
 }
 
-// get returns the group sets of key, running build once when they are not
-// kept; the oldest query's sets make room.
-func (g *groupSets) get(key string, build func() (map[string]*roaring.Bitmap, error)) (map[string]*roaring.Bitmap, error) {
-	g.mu.Lock()
-	groups, ok := g.sets[key]
-	g.mu.Unlock()
+// get returns the value kept for key, running build when there is none;
+// the oldest key makes room. Errors are not kept.
+func (k *kept[V]) get(key string, build func() (V, error)) (V, error) {
+	k.mu.Lock()
+	v, ok := k.vals[key]
+	k.mu.Unlock()
 	if ok {
-		return groups, nil
+		return v, nil
 	}
-	groups, err := build()
+	v, err := build()
 	if err != nil {
-		return nil, err
+		return v, err
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.sets == nil {
-		g.sets = map[string]map[string]*roaring.Bitmap{}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.vals == nil {
+		k.vals = map[string]V{}
 	}
-	if len(g.order) >= g.max {
-		delete(g.sets, g.order[0])
-		g.order = g.order[1:]
+	if _, ok := k.vals[key]; !ok {
+		if len(k.order) >= k.max {
+			delete(k.vals, k.order[0])
+			k.order = k.order[1:]
+		}
+		k.order = append(k.order, key)
 	}
-	g.sets[key] = groups
-	g.order = append(g.order, key)
-	return groups, nil
+	k.vals[key] = v
+	return v, nil
 }
+
+// groupSets keeps the person sets of the groups of the last few queries (a
+// %sql query, a cell plan's base): differencing asks for the groups of one
+// result one by one, and one pass of the query gives them all.
+type groupSets = kept[map[string]*roaring.Bitmap]

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"enclave/analysis/sqlagg"
 	"enclave/api/spec"
 	"enclave/datasets"
 	"enclave/datasets/omop"
@@ -44,8 +45,9 @@ type Server struct {
 	tier datasets.Tier
 
 	// %sql group sets of the last queries (see sqlPersonSet).
-	sqlSets  groupSets // of the last %sql queries (sqlPersonSet)
-	planSets groupSets // of the last cell plans' bases (batchedSet)
+	sqlSets  groupSets          // of the last %sql queries (sqlPersonSet)
+	planSets groupSets          // of the last cell plans' bases (batchedSet)
+	sqlPlans kept[*sqlagg.Plan] // %sql rewrites of the last queries, by text
 	tables   map[string]*datasets.TableInfo
 	order    []string
 	log      *log.Logger
@@ -72,7 +74,8 @@ type Server struct {
 func New(ctx context.Context, db Engine, sess *release.Session, o Options) (*Server, error) {
 	s := &Server{db: db, d: dialectOf(db), sess: sess, tier: db.Tier(), tables: map[string]*datasets.TableInfo{}, log: o.Log,
 		handles: map[string]*handle{}, names: map[int64]string{}, tablesR: map[string]*spec.Table{}, geno: newGenoState(o),
-		sqlSets: groupSets{max: groupSetsKept}, planSets: groupSets{max: groupSetsKept}}
+		sqlSets: groupSets{max: groupSetsKept}, planSets: groupSets{max: groupSetsKept},
+		sqlPlans: kept[*sqlagg.Plan]{max: sqlPlansKept}}
 	if s.log == nil {
 		s.log = log.Default()
 	}

@@ -53,6 +53,17 @@ func (s *Server) sqlSchema(ctx context.Context) sqlagg.Schema {
 	return sc
 }
 
+// sqlPlansKept is how many %sql rewrites a Server keeps.
+const sqlPlansKept = 32
+
+// rewrite is sqlagg.Rewrite of q for this tier, kept by the query text: a
+// query re-run, and the rebuild of its cells' person sets for
+// differencing, reuse the checked rewrite instead of parsing, checking and
+// rewriting it again (seven engine round trips). Refusals are not kept.
+func (s *Server) rewrite(ctx context.Context, q string) (*sqlagg.Plan, error) {
+	return s.sqlPlans.get(q, func() (*sqlagg.Plan, error) { return sqlagg.Rewrite(ctx, s.db, q, s.sqlSchema(ctx)) })
+}
+
 func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellError {
 	q := strings.TrimSpace(m.Args + "\n" + m.Body)
 	if q == "" {
@@ -66,7 +77,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 		s.sess.Record(audit.Entry{Type: "refused", Cell: m.Cell, Rules: []string{"sql:dialect"}})
 		return &kernel.CellError{Name: "SQLRefused", Value: errSQLDialect.Error()}
 	}
-	plan, err := sqlagg.Rewrite(ctx, s.db, q, s.sqlSchema(ctx))
+	plan, err := s.rewrite(ctx, q)
 	var refused *sqlagg.RefusalError
 	if errors.As(err, &refused) {
 		s.sess.Record(audit.Entry{Type: "refused", Cell: m.Cell, Rules: []string{"sql:" + refused.Rule}})
@@ -203,7 +214,7 @@ const groupSetsKept = 8
 
 // sqlGroupSets runs a query's sets form once: group key → person set.
 func (s *Server) sqlGroupSets(ctx context.Context, q string) (map[string]*roaring.Bitmap, error) {
-	plan, err := sqlagg.Rewrite(ctx, s.db, q, s.sqlSchema(ctx))
+	plan, err := s.rewrite(ctx, q)
 	if err != nil {
 		return nil, err
 	}
