@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -14,11 +15,14 @@ const EgressFile = "egress"
 
 // WorkspaceEgress counts the bytes released by every kernel of a
 // workspace: a decimal number in a file, updated under an exclusive lock.
+// The file stays open while the session runs.
 type WorkspaceEgress struct {
 	path string
+	mu   sync.Mutex // flock is per open file: goroutines sharing f need this too
+	f    *os.File
 }
 
-// OpenWorkspaceEgress returns the counter at path (created as needed).
+// OpenWorkspaceEgress opens the counter at path (created as needed).
 func OpenWorkspaceEgress(path string) (*WorkspaceEgress, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("release: egress: %w", err)
@@ -27,36 +31,48 @@ func OpenWorkspaceEgress(path string) (*WorkspaceEgress, error) {
 	if err != nil {
 		return nil, fmt.Errorf("release: egress: %w", err)
 	}
-	f.Close()
-	return &WorkspaceEgress{path: path}, nil
+	return &WorkspaceEgress{path: path, f: f}, nil
 }
 
 // Add adds n bytes and returns the workspace's new total.
 func (w *WorkspaceEgress) Add(n int64) (int64, error) {
-	f, err := os.OpenFile(w.path, os.O_RDWR, 0o600)
-	if err != nil {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		return 0, fmt.Errorf("release: egress: %s is closed", w.path)
+	}
+	fd := int(w.f.Fd())
+	if err := syscall.Flock(fd, syscall.LOCK_EX); err != nil {
 		return 0, fmt.Errorf("release: egress: %w", err)
 	}
-	defer f.Close()
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		return 0, fmt.Errorf("release: egress: %w", err)
-	}
-	defer syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-	buf := make([]byte, 32)
-	k, _ := f.ReadAt(buf, 0)
+	defer syscall.Flock(fd, syscall.LOCK_UN)
+	var buf [32]byte
+	k, _ := w.f.ReadAt(buf[:], 0)
 	total := int64(0)
 	if s := strings.TrimSpace(string(buf[:k])); s != "" {
+		var err error
 		if total, err = strconv.ParseInt(s, 10, 64); err != nil {
 			return 0, fmt.Errorf("release: egress counter %s is corrupt", w.path)
 		}
 	}
 	total += n
-	out := []byte(strconv.FormatInt(total, 10) + "\n")
-	if _, err := f.WriteAt(out, 0); err != nil {
-		return 0, fmt.Errorf("release: egress: %w", err)
-	}
-	if err := f.Truncate(int64(len(out))); err != nil {
+	// Padded to a fixed width, the number overwrites the old one in place:
+	// no truncate, and a reader never sees a shortened file.
+	out := fmt.Appendf(nil, "%20d\n", total)
+	if _, err := w.f.WriteAt(out, 0); err != nil {
 		return 0, fmt.Errorf("release: egress: %w", err)
 	}
 	return total, nil
+}
+
+// Close closes the counter's file.
+func (w *WorkspaceEgress) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f == nil {
+		return nil
+	}
+	err := w.f.Close()
+	w.f = nil
+	return err
 }

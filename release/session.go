@@ -252,13 +252,17 @@ func statusName(st string) string {
 	return st
 }
 
-// syncedSoon are the entry types synced in the background rather than
-// before the append returns: the code a cell runs and the text of a %sql
-// query release nothing by themselves, and a cell's output summary is
+// How entries reach the disk. The code a cell runs and the text of a %sql
+// query release nothing by themselves and are written without a sync of
+// their own (the next sync carries them). A cell's output summary is
 // written after its outputs have left, so a sync before returning would
-// order nothing and add a disk flush to every cell. Decisions, which gate
-// what a cell gets back, are synced before the result is returned.
-var syncedSoon = map[string]bool{"code": true, "sql": true, "output": true}
+// order nothing and add a disk flush to every cell: it is synced in the
+// background. Everything else, decisions above all (they gate what a cell
+// gets back), is synced before the append returns.
+var (
+	unsynced   = map[string]bool{"code": true, "sql": true}
+	syncedSoon = map[string]bool{"output": true}
+)
 
 // Record appends an entry to the audit log with the session's identity.
 func (s *Session) Record(e audit.Entry) { s.record(e) }
@@ -274,7 +278,10 @@ func (s *Session) record(e audit.Entry) {
 		e.Researcher = s.Researcher
 	}
 	appendEntry := s.Audit.Append
-	if syncedSoon[e.Type] {
+	switch {
+	case unsynced[e.Type]:
+		appendEntry = s.Audit.AppendUnsynced
+	case syncedSoon[e.Type]:
 		appendEntry = s.Audit.AppendSyncSoon
 	}
 	if _, err := appendEntry(e); err != nil {
@@ -354,7 +361,7 @@ const (
 	AirlockDir  = "airlock"
 )
 
-// Close closes the session's history and audit log.
+// Close closes the session's history, audit log and egress counter.
 func (s *Session) Close() error {
 	var errs []error
 	if s.History != nil {
@@ -362,6 +369,9 @@ func (s *Session) Close() error {
 	}
 	if s.Audit != nil {
 		errs = append(errs, s.Audit.Close())
+	}
+	if s.WorkspaceEgress != nil {
+		errs = append(errs, s.WorkspaceEgress.Close())
 	}
 	return errors.Join(errs...)
 }

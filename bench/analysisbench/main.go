@@ -669,6 +669,7 @@ func fileCosts() error {
 	if err != nil {
 		return err
 	}
+	defer eg.Close()
 	n := 200
 	var app, code, egress []time.Duration
 	data := json.RawMessage(`{"outputs":1,"bytes":120,"sha256":"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}`)

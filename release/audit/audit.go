@@ -47,6 +47,12 @@ type Log struct {
 	syncReq  chan struct{}
 	syncDone chan struct{}
 	syncErr  error // the first failed background sync, returned by Close
+	// The end of the line this Log wrote last, with its seq and hash: while
+	// the file still ends there, no one appended since and the last line
+	// need not be read back.
+	lastEnd  int64
+	lastSeq  int64
+	lastHash string
 }
 
 // Open opens the log at path for appending, creating its directory (0700)
@@ -92,6 +98,12 @@ func (l *Log) Path() string { return l.path }
 // it to disk. It returns the entry as written.
 func (l *Log) Append(e Entry) (Entry, error) { return l.append(e, syncNow) }
 
+// AppendUnsynced is Append without a sync of its own: the line is in the
+// file (a killed process loses nothing) and reaches the disk with the next
+// sync or the system's writeback. For records that release nothing by
+// themselves (the code a cell runs), which a synced record follows.
+func (l *Log) AppendUnsynced(e Entry) (Entry, error) { return l.append(e, syncNone) }
+
 // AppendSyncSoon is Append with the sync done in the background, right
 // after it returns (syncs asked for while one runs are coalesced): the line
 // is in the file when it returns, so a killed process loses nothing. For
@@ -103,6 +115,7 @@ func (l *Log) AppendSyncSoon(e Entry) (Entry, error) { return l.append(e, syncSo
 // How append makes a line durable.
 const (
 	syncNow  = iota // fsync before returning
+	syncNone        // leave it to the next sync or the system's writeback
 	syncSoon        // ask the background syncer
 )
 
@@ -126,19 +139,23 @@ func (l *Log) append(e Entry, sync int) (Entry, error) {
 		return Entry{}, fmt.Errorf("audit: %w", err)
 	}
 	size := fi.Size()
-	last, err := lastLine(l.f, size)
-	if err != nil {
-		return Entry{}, fmt.Errorf("audit: %s: %w; run enclave audit verify", l.path, err)
-	}
 	e.Seq, e.Prev = 1, ""
-	if last != nil {
-		var p struct {
-			Seq int64 `json:"seq"`
+	if size > 0 && size == l.lastEnd {
+		e.Seq, e.Prev = l.lastSeq+1, l.lastHash
+	} else {
+		last, err := lastLine(l.f, size)
+		if err != nil {
+			return Entry{}, fmt.Errorf("audit: %s: %w; run enclave audit verify", l.path, err)
 		}
-		if err := json.Unmarshal(last, &p); err != nil || p.Seq < 1 {
-			return Entry{}, fmt.Errorf("audit: %s: the last line is not an entry; run enclave audit verify", l.path)
+		if last != nil {
+			var p struct {
+				Seq int64 `json:"seq"`
+			}
+			if err := json.Unmarshal(last, &p); err != nil || p.Seq < 1 {
+				return Entry{}, fmt.Errorf("audit: %s: the last line is not an entry; run enclave audit verify", l.path)
+			}
+			e.Seq, e.Prev = p.Seq+1, hashLine(last)
 		}
-		e.Seq, e.Prev = p.Seq+1, hashLine(last)
 	}
 	e.Time = time.Now().UTC()
 	line, err := json.Marshal(e)
@@ -151,8 +168,10 @@ func (l *Log) append(e Entry, sync int) (Entry, error) {
 	}
 	if _, err := l.f.Write(line); err != nil {
 		l.f.Truncate(size) // take back a partial line, so the log stays appendable
+		l.lastEnd = 0
 		return Entry{}, fmt.Errorf("audit: write %s: %w", l.path, err)
 	}
+	l.lastEnd, l.lastSeq, l.lastHash = size+int64(len(line)), e.Seq, hashLine(line[:len(line)-1])
 	switch sync {
 	case syncNow:
 		if err := l.f.Sync(); err != nil {

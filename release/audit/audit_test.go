@@ -435,3 +435,31 @@ func TestAuditSyncSoonConcurrent(t *testing.T) {
 		t.Errorf("verify: %d entries, %v; want %d", n, err, writers*each)
 	}
 }
+
+// TestAuditTwoWriters: two Logs on one file, appending in turn, each see
+// the other's lines (a Log's memory of its own last line must not be used
+// once someone else has appended) and leave one chain.
+func TestAuditTwoWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	var logs [2]*Log
+	for i := range logs {
+		l, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		logs[i] = l
+	}
+	for i, who := range []int{0, 0, 1, 0, 1, 1, 0} {
+		e, err := logs[who].AppendUnsynced(Entry{Type: "code", Cell: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Seq != int64(i+1) {
+			t.Errorf("append %d by log %d got seq %d", i, who, e.Seq)
+		}
+	}
+	if n, err := Verify(path); n != 7 || err != nil {
+		t.Errorf("verify: %d entries, %v; want 7", n, err)
+	}
+}
