@@ -548,6 +548,11 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		var rc *release.Cell
 		if h.events != nil {
 			rc = t.add(&release.Cell{Stat: release.Rows, Value: float64(r.rows), Persons: r.persons, Of: pc})
+			if s.d == duckSQL {
+				// The same persons with a few more rows (one more day)
+				// would give those rows' values from two means.
+				rc.RowPlan = rowsPlan{Rows: planFor(hv, at, vars, r.key, r.fixed)}.bytes()
+			}
 			row = append(row, &slot{cell: rc})
 		} else {
 			row = append(row, &slot{text: ""})
@@ -560,7 +565,11 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 			t.notes = append(t.notes, fewValuesNote)
 		}
 		for i, st := range []release.Stat{release.Mean, release.Mean, release.Quantile, release.Quantile, release.Quantile} {
-			c := &release.Cell{Stat: st, Value: toFloat(r.extra[i]), Persons: r.persons, Of: pc, Digits: 2, Tail: tails[i]}
+			of := pc
+			if rc != nil {
+				of = rc // hidden with the rows they are computed from
+			}
+			c := &release.Cell{Stat: st, Value: toFloat(r.extra[i]), Persons: r.persons, Of: of, Digits: 2, Tail: tails[i]}
 			if st == release.Mean {
 				c.Values, c.Magnitude, c.Top = values, magnitude, top
 			}

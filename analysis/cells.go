@@ -50,8 +50,34 @@ func planFor(h *handle, at string, vars []variable, key []any, fixed []bool) cel
 	return p
 }
 
-// PersonSet implements release.SetSource.
+// rowsPlan rebuilds the set of rows of a released rows cell (its
+// release.Cell.RowPlan): the rows of the events plan Rows, with its fixed
+// variables, by their DuckDB rowid (the tier database is read-only, so a
+// row keeps its rowid).
+type rowsPlan struct {
+	Rows cellPlan `json:"rows"`
+}
+
+func (p rowsPlan) bytes() []byte {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil // not differenced rather than wrong
+	}
+	return b
+}
+
+// PersonSet implements release.SetSource: the person set of a cell plan or
+// %sql plan, or the row set of a rows plan.
 func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, error) {
+	if strings.HasPrefix(string(raw), `{"rows":`) {
+		var rp rowsPlan
+		d := json.NewDecoder(strings.NewReader(string(raw)))
+		d.UseNumber()
+		if err := d.Decode(&rp); err != nil {
+			return nil, fmt.Errorf("analysis: unreadable rows plan: %w", err)
+		}
+		return s.rowSet(ctx, rp.Rows)
+	}
 	if strings.HasPrefix(string(raw), `{"sql":`) {
 		var sp sqlPlan
 		d := json.NewDecoder(strings.NewReader(string(raw)))
@@ -72,6 +98,20 @@ func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, er
 			return bm, err
 		}
 	}
+	return s.planIDs(ctx, p, func(pid string) string { return "DISTINCT " + pid }, "person id")
+}
+
+// rowSet is the set of rowids of the rows of events plan p.
+func (s *Server) rowSet(ctx context.Context, p cellPlan) (*roaring.Bitmap, error) {
+	if p.E == nil || s.d != duckSQL {
+		return nil, fmt.Errorf("analysis: a rows plan needs an events plan on DuckDB")
+	}
+	return s.planIDs(ctx, p, func(string) string { return "x.rowid" }, "row id")
+}
+
+// planIDs runs plan p (its base and fixed variables) selecting ids(pid)
+// and collects them as a set; what names the ids in errors.
+func (s *Server) planIDs(ctx context.Context, p cellPlan, ids func(pid string) string, what string) (*roaring.Bitmap, error) {
 	b := &sqlb{s: s}
 	from, where, pid, err := s.planBase(b, p)
 	if err != nil {
@@ -88,7 +128,7 @@ func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, er
 			where = append(where, "("+v.expr+") = "+b.arg(normaliseValues([]any{f.V})[0]))
 		}
 	}
-	q := "SELECT DISTINCT " + pid + " FROM " + from
+	q := "SELECT " + ids(pid) + " FROM " + from
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -103,7 +143,7 @@ func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, er
 		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}
-		if err := addPerson(bm, id); err != nil {
+		if err := addID(bm, id, what); err != nil {
 			return nil, err
 		}
 	}
@@ -135,9 +175,12 @@ func (s *Server) planBase(b *sqlb, p cellPlan) (from string, where []string, pid
 	return "", nil, "", fmt.Errorf("analysis: empty cell plan")
 }
 
-func addPerson(bm *roaring.Bitmap, id int64) error {
+func addPerson(bm *roaring.Bitmap, id int64) error { return addID(bm, id, "person id") }
+
+// addID adds id to bm; sets hold 32-bit ids.
+func addID(bm *roaring.Bitmap, id int64, what string) error {
 	if id < 0 || id > math.MaxUint32 {
-		return &datasets.Error{Safe: "person id outside the range of person sets", Err: fmt.Errorf("person_id %d", id)}
+		return &datasets.Error{Safe: what + " outside the range of sets", Err: fmt.Errorf("%s %d", what, id)}
 	}
 	bm.Add(uint32(id))
 	return nil

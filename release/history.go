@@ -38,6 +38,10 @@ type Record struct {
 	Time    time.Time       `json:"time"`
 	// Parts are the partitions the cell belongs to (count cells only).
 	Parts []Partition `json:"parts,omitempty"`
+	// Rows marks a record of a row set (Cell.RowPlan): Size counts rows
+	// and Plan rebuilds the set of their row ids. Row sets are compared
+	// only with row sets.
+	Rows bool `json:"rows,omitempty"`
 }
 
 // partitionState is what the history knows of one partition group.
@@ -247,15 +251,16 @@ func (h *History) insert(i int32) {
 
 func recordKey(n int64, plan []byte) string { return fmt.Sprintf("%d|%s", n, plan) }
 
-// neighbours calls f for every record whose size differs from n by 1..d.
-func (h *History) neighbours(n, d int64, f func(*Record) (stop bool, err error)) error {
+// neighbours calls f for every record of the kind rows (row sets, or
+// person sets) whose size differs from n by 1..d.
+func (h *History) neighbours(n, d int64, rows bool, f func(*Record) (stop bool, err error)) error {
 	lo := sort.Search(len(h.order), func(j int) bool { return h.recs[h.order[j]].Size >= n-d })
 	for j := lo; j < len(h.order); j++ {
 		r := &h.recs[h.order[j]]
 		if r.Size > n+d {
 			break
 		}
-		if r.Size == n {
+		if r.Size == n || r.Rows != rows {
 			continue // nested sets of equal size are equal
 		}
 		if stop, err := f(r); stop || err != nil {
@@ -284,11 +289,12 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 	for {
 		changed := false
 		for i, c := range d.Cells {
-			if c.Suppressed() || c.Plan == nil || c.Persons == 0 {
+			k, ok := setOf(c)
+			if !ok {
 				continue
 			}
-			bad, err := h.nested(ctx, c, d.Cells[:i], limit, sets)
-			if err == nil && !bad {
+			bad, err := h.nested(ctx, k, d.Cells[:i], limit, sets)
+			if err == nil && !bad && !k.rows {
 				bad, err = h.combined(ctx, c, d.Cells[:i], limit, sets)
 			}
 			if err != nil {
@@ -323,17 +329,18 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 	now := time.Now().UTC()
 	var added []Record
 	for _, c := range d.Cells {
-		if c.Suppressed() || c.Plan == nil || c.Persons == 0 {
+		k, ok := setOf(c)
+		if !ok {
 			continue
 		}
 		var plan bytes.Buffer
-		if err := json.Compact(&plan, c.Plan); err != nil {
+		if err := json.Compact(&plan, k.plan); err != nil {
 			return fmt.Errorf("release: history: the plan of %q is not JSON: %w", c.Desc, err)
 		}
-		if h.seen[recordKey(c.Persons, plan.Bytes())] {
+		if h.seen[recordKey(k.size, plan.Bytes())] {
 			continue
 		}
-		rec := Record{Size: c.Persons, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now}
+		rec := Record{Size: k.size, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now, Rows: k.rows}
 		if c.Stat == Count {
 			rec.Parts = c.Partitions
 		}
@@ -370,18 +377,43 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 	return nil
 }
 
-// nested reports whether c's person set is nested with that of a history
-// record or an earlier released cell of the same decision, differing by
-// 1..limit persons. Sets are built only for such near neighbours.
-func (h *History) nested(ctx context.Context, c *Cell, earlier []*Cell, limit int64, sets SetSource) (bool, error) {
+// setKey is what differencing compares of a cell: the size and plan of
+// its person set, or of its row set (a Rows cell with a RowPlan).
+type setKey struct {
+	size int64
+	plan []byte
+	rows bool
+}
+
+// setOf is c's set for differencing; ok is false when c is not differenced
+// (suppressed, no plan, nobody).
+func setOf(c *Cell) (k setKey, ok bool) {
+	switch {
+	case c.Suppressed() || c.Persons == 0:
+		return k, false
+	case c.RowPlan != nil && c.Stat == Rows:
+		return setKey{int64(c.Value), c.RowPlan, true}, c.Value > 0
+	case c.Plan != nil:
+		return setKey{c.Persons, c.Plan, false}, true
+	}
+	return k, false
+}
+
+// nested reports whether set k (a cell's persons or rows) is nested with
+// the set of a history record or of an earlier released cell of the same
+// decision, of the same kind, differing by 1..limit members. Sets are
+// built only for such near neighbours. Two row sets a few rows apart over
+// the same persons (one more day of measurements) are such a pair: the
+// rows' sums differ by those rows' values.
+func (h *History) nested(ctx context.Context, k setKey, earlier []*Cell, limit int64, sets SetSource) (bool, error) {
 	var mine *roaring.Bitmap
-	check := func(size int64, plan []byte) (bool, error) {
-		if string(plan) == string(c.Plan) {
+	check := func(plan []byte) (bool, error) {
+		if string(plan) == string(k.plan) {
 			return false, nil
 		}
 		if mine == nil {
 			var err error
-			if mine, err = h.cache.get(ctx, sets, c.Plan); err != nil {
+			if mine, err = h.cache.get(ctx, sets, k.plan); err != nil {
 				return false, err
 			}
 		}
@@ -396,8 +428,8 @@ func (h *History) nested(ctx context.Context, c *Cell, earlier []*Cell, limit in
 		return nestedSets && diff > 0 && diff <= limit, nil
 	}
 	found := false
-	err := h.neighbours(c.Persons, limit, func(r *Record) (bool, error) {
-		bad, err := check(r.Size, r.Plan)
+	err := h.neighbours(k.size, limit, k.rows, func(r *Record) (bool, error) {
+		bad, err := check(r.Plan)
 		found = bad
 		return bad, err
 	})
@@ -405,13 +437,14 @@ func (h *History) nested(ctx context.Context, c *Cell, earlier []*Cell, limit in
 		return found, err
 	}
 	for _, e := range earlier {
-		if e.Suppressed() || e.Plan == nil || e.Persons == c.Persons {
+		ek, ok := setOf(e)
+		if !ok || ek.rows != k.rows || ek.size == k.size {
 			continue
 		}
-		if d := e.Persons - c.Persons; d < -limit || d > limit {
+		if d := ek.size - k.size; d < -limit || d > limit {
 			continue
 		}
-		if bad, err := check(e.Persons, e.Plan); err != nil || bad {
+		if bad, err := check(ek.plan); err != nil || bad {
 			return bad, err
 		}
 	}
@@ -433,13 +466,18 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 		}
 	}
 	for i, n := len(h.recs)-1, 0; i >= 0 && n < auditWindow; i-- {
-		add(h.recs[i].Plan)
-		n++
+		if !h.recs[i].Rows {
+			add(h.recs[i].Plan)
+			n++
+		}
 	}
 	// The largest releases, however old: totals ("all persons", a whole
 	// cohort) are what parts are subtracted from.
-	for j := len(h.order) - 1; j >= 0 && j >= len(h.order)-auditLargest; j-- {
-		add(h.recs[h.order[j]].Plan)
+	for j, n := len(h.order)-1, 0; j >= 0 && n < auditLargest; j-- {
+		if r := &h.recs[h.order[j]]; !r.Rows {
+			add(r.Plan)
+			n++
+		}
 	}
 	fromHistory := len(plans)
 	// The same result's cells, the first auditSameCell of them: each

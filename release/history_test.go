@@ -449,3 +449,66 @@ func TestPartitionRemainder(t *testing.T) {
 type noSets struct{}
 
 func (noSets) PersonSet(context.Context, []byte) (*roaring.Bitmap, error) { return roaring.New(), nil }
+
+// rowsResult is a result over the rows [lo, hi) (minus drop) of the
+// persons [0, 50): its persons cell, its rows cell with a row plan, and a
+// mean that follows the rows cell, as stats.Describe makes them.
+func rowsResult(f *fakeSets, name string, lo, hi uint32, drop ...uint32) (persons, rows, mean *Cell) {
+	persons = f.add(plan(name+" persons"), 0, 50)
+	r := f.add(plan(name+" rows"), lo, hi, drop...)
+	rows = &Cell{Stat: Rows, Value: r.Value, Persons: persons.Persons, Of: persons, RowPlan: r.Plan}
+	mean = &Cell{Stat: Mean, Value: 7.5, Persons: persons.Persons, Of: rows}
+	return persons, rows, mean
+}
+
+// TestDifferencingRows: the same persons, their rows a few apart (one more
+// day of measurements): the second result's rows and everything computed
+// from them are hidden, though its persons equal the first's.
+func TestDifferencingRows(t *testing.T) {
+	tests := []struct {
+		name     string
+		lo, hi   uint32
+		drop     []uint32
+		released bool
+	}{
+		{"one row more", 1000, 1301, nil, false},
+		{"one row less", 1000, 1300, []uint32{1100}, false},
+		{"20 rows more", 1000, 1320, nil, false},
+		{"21 rows more", 1000, 1321, nil, true},
+		{"same count, other rows", 1001, 1301, nil, true},
+		{"other rows, one more", 5000, 5301, nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := openHistory(t, filepath.Join(t.TempDir(), "history.jsonl"), "s1")
+			f := newFakeSets()
+			p1, r1, m1 := rowsResult(f, "first", 1000, 1300)
+			judgeCells(t, Defaults(), h, f, p1, r1, m1)
+			if r1.Suppressed() || m1.Suppressed() {
+				t.Fatalf("first result suppressed: rows %q, mean %q", r1.Status, m1.Status)
+			}
+			p2, r2, m2 := rowsResult(f, "second", tt.lo, tt.hi, tt.drop...)
+			judgeCells(t, Defaults(), h, f, p2, r2, m2)
+			if p2.Suppressed() {
+				t.Errorf("persons hidden (%q): they equal the first result's", p2.Status)
+			}
+			if got := !r2.Suppressed() && !m2.Suppressed(); got != tt.released {
+				t.Errorf("%d rows against 300: rows %q, mean %q; released %v, want %v", int(r2.Value), r2.Status, m2.Status, got, tt.released)
+			}
+		})
+	}
+}
+
+// TestDifferencingRowsApartFromPersons: a row set is never compared with a
+// person set, even when their ids and sizes would make a near pair.
+func TestDifferencingRowsApartFromPersons(t *testing.T) {
+	h := openHistory(t, filepath.Join(t.TempDir(), "history.jsonl"), "s1")
+	f := newFakeSets()
+	a := f.add(plan("persons 0..100"), 0, 100)
+	judgeCells(t, Defaults(), h, f, a)
+	_, rows, mean := rowsResult(f, "rows", 0, 101)
+	judgeCells(t, Defaults(), h, f, rows.Of, rows, mean)
+	if rows.Suppressed() || mean.Suppressed() {
+		t.Errorf("rows 0..101 hidden against persons 0..100: rows %q, mean %q", rows.Status, mean.Status)
+	}
+}

@@ -44,6 +44,13 @@ type Cell struct {
 	// Plan rebuilds the cell's person set (see SetSource); nil when the
 	// cell cannot be nested with others (then it is not differenced).
 	Plan []byte
+	// RowPlan, on a Rows cell, rebuilds the set of its rows' ids from the
+	// same SetSource (whose plans say which kind they are). The row set is
+	// differenced like a person set, against row sets only: the same
+	// persons with a few more rows (another day of measurements) would
+	// give those rows' values from two means. Cells that follow the Rows
+	// cell (Of) are hidden with it.
+	RowPlan []byte
 	// Desc describes the cell in words, from trusted names only, for the
 	// release history and the audit log.
 	Desc string
