@@ -8,7 +8,8 @@
 // judged here cell by cell, on its distinct-person count and, where needed,
 // its person set: small cells, secondary suppression of margins, derived
 // values over few persons, dominance of sums, extremes, model degrees of
-// freedom, and differencing against the workspace's history of releases,
+// freedom, and differencing (of person sets, and of the row sets of
+// row-level statistics) against the workspace's history of releases,
 // which all kernels of a workspace share under a file lock. Each decision is
 // written to the workspace's hash-chained audit log.
 //
