@@ -290,7 +290,7 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 		changed := false
 		for i, c := range d.Cells {
 			k, ok := setOf(c)
-			if !ok {
+			if !ok || h.released(k) {
 				continue
 			}
 			bad, err := h.nested(ctx, k, d.Cells[:i], limit, sets)
@@ -397,6 +397,17 @@ func setOf(c *Cell) (k setKey, ok bool) {
 		return setKey{c.Persons, c.Plan, false}, true
 	}
 	return k, false
+}
+
+// released reports whether set k is in the history already: a result
+// run again. Its size is known, so releasing it again tells nothing new
+// about any set, and the checks are skipped.
+func (h *History) released(k setKey) bool {
+	var plan bytes.Buffer
+	if json.Compact(&plan, k.plan) != nil {
+		return false
+	}
+	return h.seen[recordKey(k.size, plan.Bytes())]
 }
 
 // nested reports whether set k (a cell's persons or rows) is nested with

@@ -153,6 +153,35 @@ func TestDifferencingBuildsEachSetOnce(t *testing.T) {
 	}
 }
 
+// TestDifferencingRerun: a result run again (every cell released before,
+// same plan and size) builds no set, in a fresh kernel too, and is released
+// as it was.
+func TestDifferencingRerun(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h")
+	f := newFakeSets()
+	cells := func() []*Cell {
+		return []*Cell{f.add(plan("A"), 0, 100), f.add(plan("B"), 0, 60), f.add(plan("C"), 60, 100)}
+	}
+	judgeCells(t, Defaults(), openHistory(t, path, "s1"), f, cells()...)
+	before := f.calls
+	again := cells()
+	judgeCells(t, Defaults(), openHistory(t, path, "s2"), f, again...)
+	if f.calls != before {
+		t.Errorf("a rerun built %d sets", f.calls-before)
+	}
+	for _, c := range again {
+		if c.Suppressed() {
+			t.Errorf("%s suppressed on a rerun: %q", c.Plan, c.Status)
+		}
+	}
+	// One person fewer than a released set is still caught.
+	b := f.add(plan("B'"), 0, 60, 7)
+	judgeCells(t, Defaults(), openHistory(t, path, "s3"), f, b)
+	if b.Status != spec.Difference {
+		t.Errorf("B less one: %q", b.Status)
+	}
+}
+
 func TestDifferencingEqualPlansRecordedOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "h")
 	h := openHistory(t, path, "s1")
