@@ -197,6 +197,9 @@ func addID(bm *roaring.Bitmap, id int64, what string) error {
 // them (an empty group, or a value that did not compare equal after
 // normalisation): the caller then runs p's own query.
 func (s *Server) batchedSet(ctx context.Context, p cellPlan) (*roaring.Bitmap, bool, error) {
+	if bm, ok, err := s.attributeSet(ctx, p); err != nil || ok {
+		return bm, ok, err
+	}
 	base := p
 	base.Fix = nil
 	names := make([]string, len(p.Fix))
@@ -211,6 +214,129 @@ func (s *Server) batchedSet(ctx context.Context, p cellPlan) (*roaring.Bitmap, b
 	}
 	bm, ok := groups[groupKeyOf(normaliseValues(values))]
 	return bm, ok, nil
+}
+
+// A cohort's cells fixed to demographic values (gender × race, age group)
+// are the cohort's set intersected with the persons of each value: the
+// persons of each value of a person-level variable are read once per
+// kernel (Server.attrSets) and the cohort's set once per cohort
+// (Server.baseSets), and every cell of every result over them is a few
+// bitmap intersections instead of a query.
+
+// attributeSet is the person set of cohort plan p from the sets of its
+// base and of its fixed person-level variables' values. ok is false when
+// p is not such a plan or a value is not among the variable's groups (the
+// caller then runs p's own query).
+func (s *Server) attributeSet(ctx context.Context, p cellPlan) (*roaring.Bitmap, bool, error) {
+	if p.C == nil || p.E != nil {
+		return nil, false, nil
+	}
+	type fixed struct {
+		v   variable
+		key string
+	}
+	var fix []fixed
+	for _, f := range p.Fix {
+		v, err := s.variable(f.Var, nil, p.At)
+		if err != nil || !v.person {
+			return nil, false, err
+		}
+		fix = append(fix, fixed{v, groupKeyOf(normaliseValues([]any{f.V}))})
+	}
+	base := cellPlan{C: p.C, At: p.At}
+	set, err := s.baseSets.get(string(base.bytes()), func() (*roaring.Bitmap, error) { return s.cohortIDs(ctx, base) })
+	if err != nil {
+		return nil, false, err
+	}
+	sets := []*roaring.Bitmap{set}
+	for _, f := range fix {
+		groups, err := s.attrSets.get(f.v.expr, func() (map[string]*roaring.Bitmap, error) { return s.attributeGroups(ctx, f.v) })
+		if err != nil {
+			return nil, false, err
+		}
+		g, ok := groups[f.key]
+		if !ok {
+			return nil, false, nil
+		}
+		sets = append(sets, g)
+	}
+	if len(sets) == 1 {
+		return set, true, nil
+	}
+	return roaring.FastAnd(sets...), true, nil
+}
+
+// cohortIDs is the person set of cohort plan p (no fixed variables), in
+// one row: a list is far cheaper to read than a row per person.
+func (s *Server) cohortIDs(ctx context.Context, p cellPlan) (*roaring.Bitmap, error) {
+	b := &sqlb{s: s}
+	from, where, pid, err := s.planBase(b, p)
+	if err != nil {
+		return nil, err
+	}
+	q := "SELECT list(" + pid + ") FROM " + from
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	return s.listSet(ctx, q, b.args...)
+}
+
+// attributeGroups reads the persons of each value of person-level
+// variable v over the whole person table.
+func (s *Server) attributeGroups(ctx context.Context, v variable) (map[string]*roaring.Bitmap, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+v.expr+", list(p.person_id) FROM person p GROUP BY 1")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]*roaring.Bitmap{}
+	for rows.Next() {
+		var key, list any
+		if err := rows.Scan(&key, &list); err != nil {
+			return nil, err
+		}
+		bm, err := setOfList(list)
+		if err != nil {
+			return nil, err
+		}
+		out[groupKeyOf([]any{normaliseKey(key)})] = bm
+	}
+	return out, rows.Err()
+}
+
+// listSet runs q, whose one row holds one list of person ids.
+func (s *Server) listSet(ctx context.Context, q string, args ...any) (*roaring.Bitmap, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var list any
+	if rows.Next() {
+		if err := rows.Scan(&list); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return setOfList(list)
+}
+
+// setOfList is the set of the person ids of a list value (nil: empty).
+func setOfList(list any) (*roaring.Bitmap, error) {
+	bm := roaring.New()
+	vals, _ := list.([]any)
+	ids := make([]uint32, 0, len(vals))
+	for _, v := range vals {
+		id := toInt(v)
+		if id < 0 || id > math.MaxUint32 {
+			return nil, &datasets.Error{Safe: "person id outside the range of sets", Err: fmt.Errorf("person id %d", id)}
+		}
+		ids = append(ids, uint32(id))
+	}
+	bm.AddMany(ids)
+	return bm, nil
 }
 
 // groupKeyOf is a map key for group values that tells types apart (NULL

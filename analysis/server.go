@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"enclave/analysis/sqlagg"
 	"enclave/api/spec"
 	"enclave/datasets"
@@ -45,9 +47,11 @@ type Server struct {
 	tier datasets.Tier
 
 	// %sql group sets of the last queries (see sqlPersonSet).
-	sqlSets  groupSets          // of the last %sql queries (sqlPersonSet)
-	planSets groupSets          // of the last cell plans' bases (batchedSet)
-	sqlPlans kept[*sqlagg.Plan] // %sql rewrites of the last queries, by text
+	sqlSets  groupSets             // of the last %sql queries (sqlPersonSet)
+	planSets groupSets             // of the last cell plans' bases (batchedSet)
+	sqlPlans kept[*sqlagg.Plan]    // %sql rewrites of the last queries, by text
+	baseSets kept[*roaring.Bitmap] // person sets of the last cohorts (attributeSet)
+	attrSets groupSets             // persons of each value of person-level variables, by expression
 	tables   map[string]*datasets.TableInfo
 	order    []string
 	log      *log.Logger
@@ -75,7 +79,8 @@ func New(ctx context.Context, db Engine, sess *release.Session, o Options) (*Ser
 	s := &Server{db: db, d: dialectOf(db), sess: sess, tier: db.Tier(), tables: map[string]*datasets.TableInfo{}, log: o.Log,
 		handles: map[string]*handle{}, names: map[int64]string{}, tablesR: map[string]*spec.Table{}, geno: newGenoState(o),
 		sqlSets: groupSets{max: groupSetsKept}, planSets: groupSets{max: groupSetsKept},
-		sqlPlans: kept[*sqlagg.Plan]{max: sqlPlansKept}}
+		sqlPlans: kept[*sqlagg.Plan]{max: sqlPlansKept}, baseSets: kept[*roaring.Bitmap]{max: groupSetsKept},
+		attrSets: groupSets{max: attrSetsKept}}
 	if s.log == nil {
 		s.log = log.Default()
 	}

@@ -209,8 +209,12 @@ func (s *Server) sqlPersonSet(ctx context.Context, p sqlPlan) (*roaring.Bitmap, 
 	return roaring.New(), nil
 }
 
-// groupSetsKept is how many queries' group sets a groupSets keeps.
-const groupSetsKept = 8
+// groupSetsKept is how many queries' group sets a groupSets keeps;
+// attrSetsKept how many variables' (ages at several dates count apart).
+const (
+	groupSetsKept = 8
+	attrSetsKept  = 16
+)
 
 // sqlGroupSets runs a query's sets form once: group key → person set.
 func (s *Server) sqlGroupSets(ctx context.Context, q string) (map[string]*roaring.Bitmap, error) {
