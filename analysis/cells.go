@@ -175,8 +175,6 @@ func (s *Server) planBase(b *sqlb, p cellPlan) (from string, where []string, pid
 	return "", nil, "", fmt.Errorf("analysis: empty cell plan")
 }
 
-func addPerson(bm *roaring.Bitmap, id int64) error { return addID(bm, id, "person id") }
-
 // addID adds id to bm; sets hold 32-bit ids.
 func addID(bm *roaring.Bitmap, id int64, what string) error {
 	if id < 0 || id > math.MaxUint32 {
@@ -394,12 +392,9 @@ func (s *Server) planGroupSets(ctx context.Context, base cellPlan, names []strin
 		for i := range key {
 			key[i] = normaliseKey(vals[i])
 		}
-		bm := roaring.New()
-		list, _ := vals[n].([]any)
-		for _, v := range list {
-			if err := addPerson(bm, toInt(v)); err != nil {
-				return nil, err
-			}
+		bm, err := setOfList(vals[n])
+		if err != nil {
+			return nil, err
 		}
 		out[groupKeyOf(key)] = bm
 	}
