@@ -19,7 +19,11 @@
 // "checked" is a new result every time (a fresh release history per call:
 // every cell is judged, recorded and fsynced, as when a researcher runs a
 // table for the first time); "checked_seen" repeats the call on one
-// history (cells released before: judged, nothing written). Profile lines
+// history (cells released before: judged, nothing written). Both run on one
+// analysis server, as the cells of one kernel session do: what it keeps
+// for the session (the persons of each demographic value, cohort sets,
+// %sql rewrites and group sets) is built by the first call, whose time is
+// "checked_cold". Profile lines
 // break the checked time down: the exact engine SQL of the checked path
 // (count(DISTINCT person_id) with GROUPING() columns) run raw, and the same
 // with count(*), so the engine's share and the layer's share can be told
