@@ -143,7 +143,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 				if it.Tail > 0 {
 					st = release.Quantile
 				}
-				c := &release.Cell{Stat: st, Value: toFloat(v), Persons: persons, Of: pc, Digits: 3, Tail: it.Tail}
+				c := &release.Cell{Stat: st, Value: toFloat(v), Persons: persons, Of: pc, Digits: 2, Tail: it.Tail}
 				if it.Split > 0 {
 					c.Values, c.Magnitude, c.Top = sqlagg.Shape(vals[it.Split : it.Split+sqlagg.SplitWidth])
 					fewValues = fewValues || (c.Values > 0 && c.Values <= release.MaxMeanValues)
