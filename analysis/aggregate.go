@@ -499,7 +499,8 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 	// What sqlagg.Shape reads: few values make the mean a table of counts;
 	// a dominant row shows whether it is in the group. (DuckDB SQL: on
 	// GoogleSQL the quantiles above refuse first.)
-	extras = append(extras, "count(DISTINCT "+expr+")", "sum(abs(TRY_CAST("+expr+" AS DOUBLE)))", "max(abs(TRY_CAST("+expr+" AS DOUBLE)), 2)")
+	extras = append(extras, "count(DISTINCT "+expr+")", "sum(abs(TRY_CAST("+expr+" AS DOUBLE)))", "max(abs(TRY_CAST("+expr+" AS DOUBLE)), 2)",
+		"count("+expr+")")
 	sets := [][]int{{}}
 	if len(vars) == 1 {
 		sets = [][]int{{0}}
@@ -547,12 +548,11 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		row = append(row, &slot{cell: pc})
 		var rc *release.Cell
 		if h.events != nil {
-			rc = t.add(&release.Cell{Stat: release.Rows, Value: float64(r.rows), Persons: r.persons, Of: pc})
-			if s.d == duckSQL {
-				// The same persons with a few more rows (one more day)
-				// would give those rows' values from two means.
-				rc.RowPlan = rowsPlan{Rows: planFor(hv, at, vars, r.key, r.fixed)}.bytes()
-			}
+			// The same persons with a few more rows (one more day) would
+			// give those rows' values from two means: the rows cell is a
+			// row-level statistic of the column, the values follow it.
+			rc = t.add(&release.Cell{Stat: release.Rows, Value: float64(r.rows), Persons: r.persons, Of: pc,
+				Plan: plan, Desc: "rows of " + desc, Quantity: quantityOf(name), RowCount: r.rows})
 			row = append(row, &slot{cell: rc})
 		} else {
 			row = append(row, &slot{text: ""})

@@ -50,34 +50,9 @@ func planFor(h *handle, at string, vars []variable, key []any, fixed []bool) cel
 	return p
 }
 
-// rowsPlan rebuilds the set of rows of a released rows cell (its
-// release.Cell.RowPlan): the rows of the events plan Rows, with its fixed
-// variables, by their DuckDB rowid (the tier database is read-only, so a
-// row keeps its rowid).
-type rowsPlan struct {
-	Rows cellPlan `json:"rows"`
-}
-
-func (p rowsPlan) bytes() []byte {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return nil // not differenced rather than wrong
-	}
-	return b
-}
-
 // PersonSet implements release.SetSource: the person set of a cell plan or
-// %sql plan, or the row set of a rows plan.
+// %sql plan.
 func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, error) {
-	if strings.HasPrefix(string(raw), `{"rows":`) {
-		var rp rowsPlan
-		d := json.NewDecoder(strings.NewReader(string(raw)))
-		d.UseNumber()
-		if err := d.Decode(&rp); err != nil {
-			return nil, fmt.Errorf("analysis: unreadable rows plan: %w", err)
-		}
-		return s.rowSet(ctx, rp.Rows)
-	}
 	if strings.HasPrefix(string(raw), `{"sql":`) {
 		var sp sqlPlan
 		d := json.NewDecoder(strings.NewReader(string(raw)))
@@ -98,20 +73,12 @@ func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, er
 			return bm, err
 		}
 	}
-	return s.planIDs(ctx, p, func(pid string) string { return "DISTINCT " + pid }, "person id")
+	return s.planIDs(ctx, p)
 }
 
-// rowSet is the set of rowids of the rows of events plan p.
-func (s *Server) rowSet(ctx context.Context, p cellPlan) (*roaring.Bitmap, error) {
-	if p.E == nil || s.d != duckSQL {
-		return nil, fmt.Errorf("analysis: a rows plan needs an events plan on DuckDB")
-	}
-	return s.planIDs(ctx, p, func(string) string { return "x.rowid" }, "row id")
-}
-
-// planIDs runs plan p (its base and fixed variables) selecting ids(pid)
-// and collects them as a set; what names the ids in errors.
-func (s *Server) planIDs(ctx context.Context, p cellPlan, ids func(pid string) string, what string) (*roaring.Bitmap, error) {
+// planIDs runs plan p (its base and fixed variables) and collects its
+// persons as a set.
+func (s *Server) planIDs(ctx context.Context, p cellPlan) (*roaring.Bitmap, error) {
 	b := &sqlb{s: s}
 	from, where, pid, err := s.planBase(b, p)
 	if err != nil {
@@ -128,7 +95,7 @@ func (s *Server) planIDs(ctx context.Context, p cellPlan, ids func(pid string) s
 			where = append(where, "("+v.expr+") = "+b.arg(normaliseValues([]any{f.V})[0]))
 		}
 	}
-	q := "SELECT " + ids(pid) + " FROM " + from
+	q := "SELECT DISTINCT " + pid + " FROM " + from
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -143,7 +110,7 @@ func (s *Server) planIDs(ctx context.Context, p cellPlan, ids func(pid string) s
 		if err := rows.Scan(&id); err != nil {
 			return nil, err
 		}
-		if err := addID(bm, id, what); err != nil {
+		if err := addID(bm, id, "person id"); err != nil {
 			return nil, err
 		}
 	}
@@ -640,3 +607,8 @@ func (s *Server) register(cell string, bundle map[string]any, t *spec.Table) str
 	}
 	return ref
 }
+
+// quantityOf names the values a row-level statistic is computed from, for
+// release.Cell.Quantity: the column name, as %sql names a plain column
+// argument, so that the same values reached by two paths compare equal.
+func quantityOf(column string) string { return strings.ToLower(column) }

@@ -175,12 +175,28 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 		t.margins = append(t.margins, release.Margin{Total: tc, Parts: pcs})
 	}
 	if len(rcs) > 0 {
-		var n, np int64
+		var n int64
 		for i := range recs {
-			n, np = n+recs[i], np+persons[i]
+			n += recs[i]
 		}
-		tc := t.add(&release.Cell{Stat: release.Rows, Value: float64(n), Persons: np})
+		// The rows in range are a row-level statistic of the column: the
+		// same persons with a few more rows (one more day) would show, in
+		// the bars that did not change, where those rows' values lie. So
+		// the total is differenced by its rows, and every bar follows it.
+		span := binHandle(h, name, lo, hi, true, at)
+		plan := planFor(span, at, nil, nil, nil).bytes()
+		set, err := s.PersonSet(ctx, plan)
+		if err != nil {
+			return nil, err
+		}
+		np := int64(set.GetCardinality())
+		label := fmt.Sprintf("[%s, %s]", fmtNum(lo), fmtNum(hi))
+		tc := t.add(&release.Cell{Stat: release.Rows, Value: float64(n), Persons: np, Plan: plan,
+			Quantity: quantityOf(name) + " in " + label, RowCount: n, Desc: "rows of " + name + " in " + label + ": " + h.desc + " (total, not shown)"})
 		t.margins = append(t.margins, release.Margin{Total: tc, Parts: rcs})
+		for _, pc := range pcs {
+			pc.Of = tc
+		}
 	}
 	t.notes = append(t.notes, fmt.Sprintf("values outside [%s, %s] are not drawn", fmtNum(lo), fmtNum(hi)))
 	tab, err := s.finish(ctx, cell, "plot.Histogram("+name+" of "+h.desc+")", t)

@@ -145,10 +145,13 @@ func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage)
 		}
 		sel = append(sel, e)
 	}
+	var means []rowTerm // the mean(NAME) terms, whose rows are counted too
 	for i, t := range all {
 		if t.kind != "mean" {
 			continue
 		}
+		means = append(means, rowTerm{quantity: quantityOf(t.hcol), desc: t.name})
+		sel = append(sel, fmt.Sprintf("coalesce(m%d.k, 0)", i)) // after the terms: see the scan
 		vx, _, _ := s.numericExpr(t.h, t.hcol, at)
 		alias := fmt.Sprintf("mx%d", i)
 		w, err := b.eventsWhere(t.h.events, alias)
@@ -156,8 +159,9 @@ func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage)
 			return nil, err
 		}
 		w = append(w, strings.Replace(vx, "x.", alias+".", 1)+" IS NOT NULL")
-		joins = append(joins, fmt.Sprintf("LEFT JOIN (SELECT %s.person_id, avg(%s) AS v FROM %s %s WHERE %s GROUP BY 1) m%d ON m%d.person_id = p.person_id",
-			alias, strings.Replace(vx, "x.", alias+".", 1), quoteIdent(t.h.events.Table), alias, strings.Join(w, " AND "), i, i))
+		v := strings.Replace(vx, "x.", alias+".", 1)
+		joins = append(joins, fmt.Sprintf("LEFT JOIN (SELECT %s.person_id, avg(%s) AS v, count(%s) AS k FROM %s %s WHERE %s GROUP BY 1) m%d ON m%d.person_id = p.person_id",
+			alias, v, v, quoteIdent(t.h.events.Table), alias, strings.Join(w, " AND "), i, i))
 		e := *t.h.events
 		e.Where = append(append([]filterPlan(nil), e.Where...), filterPlan{Column: t.hcol, Op: "is not null"})
 		complete = &cohortPlan{Op: "and", A: complete, B: &cohortPlan{Op: "with", Events: &e}}
@@ -173,8 +177,8 @@ func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage)
 	}
 	var data [][]any
 	for rows.Next() {
-		vals := make([]any, len(all))
-		ptrs := make([]any, len(all))
+		vals := make([]any, len(all)+len(means))
+		ptrs := make([]any, len(vals))
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
@@ -183,14 +187,17 @@ func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage)
 			return nil, err
 		}
 		ok := true
-		for i := range vals {
+		for i := range all {
 			vals[i] = normaliseKey(vals[i])
 			if vals[i] == nil {
 				ok = false
 			}
 		}
 		if ok {
-			data = append(data, vals)
+			data = append(data, vals[:len(all)])
+			for j := range means {
+				means[j].rows += toInt(vals[len(all)+j])
+			}
 		}
 		if len(data) > 5_000_000 {
 			rows.Close()
@@ -201,18 +208,34 @@ func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage)
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return s.fitTable(ctx, cell, a, cdesc, complete, at, y, xs, data)
+	return s.fitTable(ctx, cell, a, cdesc, complete, at, y, xs, data, means)
+}
+
+// rowTerm is a mean(NAME) term of a model: the quantity its per-person
+// means are computed from and how many rows of it the model's persons have.
+type rowTerm struct {
+	quantity, desc string
+	rows           int64
 }
 
 // fitTable checks the design against the model rules, fits it and
 // returns the released coefficient table.
-func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, cdesc string, complete *cohortPlan, at string, y term, xs []term, data [][]any) (any, error) {
+func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, cdesc string, complete *cohortPlan, at string, y term, xs []term, data [][]any, means []rowTerm) (any, error) {
 	pol := s.sess.Policy
 	minN := int64(pol.MinCount)
 	t := &built{title: fmt.Sprintf("%s regression: %s (persons: %s)", strings.Title(a.Kind), strings.TrimSpace(a.Formula), cdesc)}
 	n := int64(len(data))
 	nCell := t.add(&release.Cell{Stat: release.Count, Value: float64(n), Persons: n,
 		Plan: cellPlan{C: complete, At: at}.bytes(), Desc: "model persons: " + cdesc})
+	// The same persons with a few more rows of a mean(NAME) term (one more
+	// day) move its estimates by those rows' values: each such term's rows
+	// are judged as a row-level statistic (not shown), and the estimates
+	// follow them.
+	est := nCell
+	for _, m := range means {
+		est = t.add(&release.Cell{Stat: release.Rows, Value: float64(m.rows), Persons: n, Of: est, Plan: nCell.Plan,
+			Quantity: m.quantity, RowCount: m.rows, Desc: "model rows of " + m.desc + ": " + cdesc + " (not shown)"})
+	}
 	var refused []string
 	// Expand categorical terms; check each level and binary term.
 	d := models.Design{}
@@ -340,7 +363,7 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 			vals = make([]float64, len(t.columns)-1)
 		}
 		for j, v := range vals {
-			c := &release.Cell{Stat: release.Coef, Value: v, Persons: n, Of: nCell, Digits: 4}
+			c := &release.Cell{Stat: release.Coef, Value: v, Persons: n, Of: est, Digits: 4}
 			if j == 3 {
 				c.Digits = 6
 			}
@@ -353,13 +376,13 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 	}
 	t.rows = append(t.rows, []*slot{{text: "persons"}, {cell: nCell}})
 	if fit != nil {
-		dof := t.add(&release.Cell{Stat: release.Coef, Value: float64(fit.DF), Persons: n, Of: nCell, Digits: 0})
+		dof := t.add(&release.Cell{Stat: release.Coef, Value: float64(fit.DF), Persons: n, Of: est, Digits: 0})
 		t.rows = append(t.rows, []*slot{{text: "residual df"}, {cell: dof}})
 		if a.Kind == "linear" {
-			r2 := t.add(&release.Cell{Stat: release.Coef, Value: fit.R2, Persons: n, Of: nCell, Digits: 4})
+			r2 := t.add(&release.Cell{Stat: release.Coef, Value: fit.R2, Persons: n, Of: est, Digits: 4})
 			t.rows = append(t.rows, []*slot{{text: "R²"}, {cell: r2}})
 		} else {
-			aic := t.add(&release.Cell{Stat: release.Coef, Value: fit.AIC, Persons: n, Of: nCell, Digits: 1})
+			aic := t.add(&release.Cell{Stat: release.Coef, Value: fit.AIC, Persons: n, Of: est, Digits: 1})
 			t.rows = append(t.rows, []*slot{{text: "AIC"}, {cell: aic}})
 		}
 	}

@@ -38,10 +38,11 @@ type Record struct {
 	Time    time.Time       `json:"time"`
 	// Parts are the partitions the cell belongs to (count cells only).
 	Parts []Partition `json:"parts,omitempty"`
-	// Rows marks a record of a row set (Cell.RowPlan): Size counts rows
-	// and Plan rebuilds the set of their row ids. Row sets are compared
-	// only with row sets.
-	Rows bool `json:"rows,omitempty"`
+	// Quantity and RowCount are those of a row-level statistic
+	// (Cell.Quantity): its persons are Plan's, and it was computed from
+	// RowCount rows of Quantity.
+	Quantity string `json:"qty,omitempty"`
+	RowCount int64  `json:"rows,omitempty"`
 }
 
 // partitionState is what the history knows of one partition group.
@@ -66,6 +67,7 @@ type History struct {
 	order []int32  // indexes of recs sorted by Size
 	seen  map[string]bool
 	parts map[string]*partitionState // by Partition.Group
+	byQty map[string][]int32         // records of row-level statistics, by Quantity
 	cache *setCache
 	// The atoms of the last combined audit's same-result plans, refined
 	// from base sameOf (see combined).
@@ -88,7 +90,7 @@ func OpenHistory(path, session string) (*History, error) {
 	if err != nil {
 		return nil, fmt.Errorf("release: history: %w", err)
 	}
-	h := &History{path: path, session: session, f: f, seen: map[string]bool{}, parts: map[string]*partitionState{}, cache: newSetCache(256)}
+	h := &History{path: path, session: session, f: f, seen: map[string]bool{}, parts: map[string]*partitionState{}, byQty: map[string][]int32{}, cache: newSetCache(256)}
 	if err := h.lock(syscall.LOCK_SH); err != nil {
 		f.Close()
 		return nil, err
@@ -151,18 +153,27 @@ func (h *History) refresh() error {
 		if json.Unmarshal(bytes.TrimSpace(line), &rec) != nil {
 			return fmt.Errorf("release: history %s is corrupt at byte %d", h.path, h.off-int64(len(line)))
 		}
-		h.seen[recordKey(rec.Size, rec.Plan)] = true
+		h.seen[keyOf(&rec).String()] = true
 		h.notePartitions(rec)
+		h.noteQuantity(rec, int32(len(h.recs)))
 		h.recs = append(h.recs, rec) // indexed by the deferred h.index
 	}
 }
 
 // add inserts rec into the in-memory index.
 func (h *History) add(rec Record) {
-	h.seen[recordKey(rec.Size, rec.Plan)] = true
+	h.seen[keyOf(&rec).String()] = true
 	h.notePartitions(rec)
+	h.noteQuantity(rec, int32(len(h.recs)))
 	h.recs = append(h.recs, rec)
 	h.insert(int32(len(h.recs) - 1))
+}
+
+// noteQuantity indexes record i (rec) by its quantity, if it has one.
+func (h *History) noteQuantity(rec Record, i int32) {
+	if rec.Quantity != "" {
+		h.byQty[rec.Quantity] = append(h.byQty[rec.Quantity], i)
+	}
 }
 
 // notePartitions records a released count in its partition groups.
@@ -249,18 +260,15 @@ func (h *History) insert(i int32) {
 	h.order[at] = i
 }
 
-func recordKey(n int64, plan []byte) string { return fmt.Sprintf("%d|%s", n, plan) }
-
-// neighbours calls f for every record of the kind rows (row sets, or
-// person sets) whose size differs from n by 1..d.
-func (h *History) neighbours(n, d int64, rows bool, f func(*Record) (stop bool, err error)) error {
+// neighbours calls f for every record whose size differs from n by 1..d.
+func (h *History) neighbours(n, d int64, f func(*Record) (stop bool, err error)) error {
 	lo := sort.Search(len(h.order), func(j int) bool { return h.recs[h.order[j]].Size >= n-d })
 	for j := lo; j < len(h.order); j++ {
 		r := &h.recs[h.order[j]]
 		if r.Size > n+d {
 			break
 		}
-		if r.Size == n || r.Rows != rows {
+		if r.Size == n {
 			continue // nested sets of equal size are equal
 		}
 		if stop, err := f(r); stop || err != nil {
@@ -293,8 +301,11 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 			if !ok || h.released(k) {
 				continue
 			}
-			bad, err := h.nested(ctx, k, d.Cells[:i], limit, sets)
-			if err == nil && !bad && !k.rows {
+			var bad bool
+			var err error
+			if k.qty != "" {
+				bad, err = h.rowsNear(ctx, k, d.Cells[:i], limit, sets)
+			} else if bad, err = h.nested(ctx, k, d.Cells[:i], limit, sets); err == nil && !bad {
 				bad, err = h.combined(ctx, c, d.Cells[:i], limit, sets)
 			}
 			if err != nil {
@@ -337,17 +348,19 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 		if err := json.Compact(&plan, k.plan); err != nil {
 			return fmt.Errorf("release: history: the plan of %q is not JSON: %w", c.Desc, err)
 		}
-		if h.seen[recordKey(k.size, plan.Bytes())] {
+		key := k
+		key.plan = plan.Bytes()
+		if h.seen[key.String()] {
 			continue
 		}
-		rec := Record{Size: k.size, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now, Rows: k.rows}
+		rec := Record{Size: k.size, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now, Quantity: k.qty, RowCount: k.rows}
 		if c.Stat == Count {
 			rec.Parts = c.Partitions
 		}
 		if err := enc.Encode(rec); err != nil { // one line, with its newline
 			return fmt.Errorf("release: history: %w", err)
 		}
-		h.seen[recordKey(c.Persons, plan.Bytes())] = true
+		h.seen[key.String()] = true
 		added = append(added, rec)
 	}
 	if buf.Len() == 0 {
@@ -371,51 +384,107 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 	}
 	h.off += int64(buf.Len())
 	for _, r := range added {
-		delete(h.seen, recordKey(r.Size, r.Plan)) // add sets it again
+		delete(h.seen, keyOf(&r).String()) // add sets it again
 		h.add(r)
 	}
 	return nil
 }
 
 // setKey is what differencing compares of a cell: the size and plan of
-// its person set, or of its row set (a Rows cell with a RowPlan).
+// its person set and, for a row-level statistic, its quantity and rows.
 type setKey struct {
 	size int64
 	plan []byte
-	rows bool
+	qty  string
+	rows int64
 }
+
+// String is the key's identity in the history (records are compared by
+// it: the same set released again is recorded once).
+func (k setKey) String() string {
+	if k.qty == "" {
+		return fmt.Sprintf("%d|%s", k.size, k.plan)
+	}
+	return fmt.Sprintf("%d|%s|%s|%d", k.size, k.plan, k.qty, k.rows)
+}
+
+// keyOf is the key of a history record.
+func keyOf(r *Record) setKey { return setKey{r.Size, r.Plan, r.Quantity, r.RowCount} }
 
 // setOf is c's set for differencing; ok is false when c is not differenced
 // (suppressed, no plan, nobody).
 func setOf(c *Cell) (k setKey, ok bool) {
-	switch {
-	case c.Suppressed() || c.Persons == 0:
+	if c.Suppressed() || c.Persons == 0 || c.Plan == nil {
 		return k, false
-	case c.RowPlan != nil && c.Stat == Rows:
-		return setKey{int64(c.Value), c.RowPlan, true}, c.Value > 0
-	case c.Plan != nil:
-		return setKey{c.Persons, c.Plan, false}, true
 	}
-	return k, false
+	k = setKey{size: c.Persons, plan: c.Plan}
+	if c.Quantity != "" && c.RowCount > 0 {
+		k.qty, k.rows = c.Quantity, c.RowCount
+	}
+	return k, true
 }
 
-// released reports whether set k is in the history already: a result
-// run again. Its size is known, so releasing it again tells nothing new
-// about any set, and the checks are skipped.
+// released reports whether k is in the history already: a result run
+// again. What it releases was released before, so the checks are skipped.
 func (h *History) released(k setKey) bool {
 	var plan bytes.Buffer
 	if json.Compact(&plan, k.plan) != nil {
 		return false
 	}
-	return h.seen[recordKey(k.size, plan.Bytes())]
+	k.plan = plan.Bytes()
+	return h.seen[k.String()]
 }
 
-// nested reports whether set k (a cell's persons or rows) is nested with
-// the set of a history record or of an earlier released cell of the same
-// decision, of the same kind, differing by 1..limit members. Sets are
-// built only for such near neighbours. Two row sets a few rows apart over
-// the same persons (one more day of measurements) are such a pair: the
-// rows' sums differ by those rows' values.
+// sameSet reports whether plans a and b give the same person set.
+func (h *History) sameSet(ctx context.Context, sets SetSource, a, b []byte) (bool, error) {
+	if string(a) == string(b) {
+		return true, nil
+	}
+	x, err := h.cache.get(ctx, sets, a)
+	if err != nil {
+		return false, err
+	}
+	y, err := h.cache.get(ctx, sets, b)
+	if err != nil {
+		return false, err
+	}
+	n := x.GetCardinality()
+	return n == y.GetCardinality() && x.AndCardinality(y) == n, nil
+}
+
+// rowsNear reports whether row-level statistic k has a released twin: the
+// same quantity over the same persons (in the history or earlier in the
+// decision) from rows 1..limit apart. Sets are built only for records of
+// that quantity and person count.
+func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, limit int64, sets SetSource) (bool, error) {
+	near := func(qty string, size, rows int64) bool {
+		d := rows - k.rows
+		return qty == k.qty && size == k.size && d != 0 && d >= -limit && d <= limit
+	}
+	for _, i := range h.byQty[k.qty] {
+		r := &h.recs[i]
+		if !near(r.Quantity, r.Size, r.RowCount) {
+			continue
+		}
+		if same, err := h.sameSet(ctx, sets, k.plan, r.Plan); err != nil || same {
+			return same, err
+		}
+	}
+	for _, e := range earlier {
+		ek, ok := setOf(e)
+		if !ok || !near(ek.qty, ek.size, ek.rows) {
+			continue
+		}
+		if same, err := h.sameSet(ctx, sets, k.plan, ek.plan); err != nil || same {
+			return same, err
+		}
+	}
+	return false, nil
+}
+
+// nested reports whether person set k is nested with the set of a history
+// record or of an earlier released cell of the same decision, differing by
+// 1..limit persons. Sets are built only for such near neighbours.
 func (h *History) nested(ctx context.Context, k setKey, earlier []*Cell, limit int64, sets SetSource) (bool, error) {
 	var mine *roaring.Bitmap
 	check := func(plan []byte) (bool, error) {
@@ -439,7 +508,7 @@ func (h *History) nested(ctx context.Context, k setKey, earlier []*Cell, limit i
 		return nestedSets && diff > 0 && diff <= limit, nil
 	}
 	found := false
-	err := h.neighbours(k.size, limit, k.rows, func(r *Record) (bool, error) {
+	err := h.neighbours(k.size, limit, func(r *Record) (bool, error) {
 		bad, err := check(r.Plan)
 		found = bad
 		return bad, err
@@ -449,7 +518,7 @@ func (h *History) nested(ctx context.Context, k setKey, earlier []*Cell, limit i
 	}
 	for _, e := range earlier {
 		ek, ok := setOf(e)
-		if !ok || ek.rows != k.rows || ek.size == k.size {
+		if !ok || ek.size == k.size {
 			continue
 		}
 		if d := ek.size - k.size; d < -limit || d > limit {
@@ -477,18 +546,13 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 		}
 	}
 	for i, n := len(h.recs)-1, 0; i >= 0 && n < auditWindow; i-- {
-		if !h.recs[i].Rows {
-			add(h.recs[i].Plan)
-			n++
-		}
+		add(h.recs[i].Plan)
+		n++
 	}
 	// The largest releases, however old: totals ("all persons", a whole
 	// cohort) are what parts are subtracted from.
-	for j, n := len(h.order)-1, 0; j >= 0 && n < auditLargest; j-- {
-		if r := &h.recs[h.order[j]]; !r.Rows {
-			add(r.Plan)
-			n++
-		}
+	for j := len(h.order) - 1; j >= 0 && j >= len(h.order)-auditLargest; j-- {
+		add(h.recs[h.order[j]].Plan)
 	}
 	fromHistory := len(plans)
 	// The same result's cells, the first auditSameCell of them: each

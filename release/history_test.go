@@ -479,65 +479,61 @@ type noSets struct{}
 
 func (noSets) PersonSet(context.Context, []byte) (*roaring.Bitmap, error) { return roaring.New(), nil }
 
-// rowsResult is a result over the rows [lo, hi) (minus drop) of the
-// persons [0, 50): its persons cell, its rows cell with a row plan, and a
-// mean that follows the rows cell, as stats.Describe makes them.
-func rowsResult(f *fakeSets, name string, lo, hi uint32, drop ...uint32) (persons, rows, mean *Cell) {
-	persons = f.add(plan(name+" persons"), 0, 50)
-	r := f.add(plan(name+" rows"), lo, hi, drop...)
-	rows = &Cell{Stat: Rows, Value: r.Value, Persons: persons.Persons, Of: persons, RowPlan: r.Plan}
-	mean = &Cell{Stat: Mean, Value: 7.5, Persons: persons.Persons, Of: rows}
-	return persons, rows, mean
+// rowsResult is a row-level statistic over the persons [0, 50), from rows
+// of quantity qty: its persons cell, its rows cell (marked with the
+// quantity) and a mean that follows the rows cell, as stats.Describe makes
+// them. Each result's persons have a plan of their own (another window).
+func rowsResult(f *fakeSets, name, qty string, rows int64) (persons, rowsCell, mean *Cell) {
+	persons = f.add(plan(name), 0, 50)
+	rowsCell = &Cell{Stat: Rows, Value: float64(rows), Persons: persons.Persons, Of: persons, Plan: persons.Plan,
+		Quantity: qty, RowCount: rows}
+	mean = &Cell{Stat: Mean, Value: 7.5, Persons: persons.Persons, Of: rowsCell}
+	return persons, rowsCell, mean
 }
 
-// TestDifferencingRows: the same persons, their rows a few apart (one more
-// day of measurements): the second result's rows and everything computed
-// from them are hidden, though its persons equal the first's.
+// TestDifferencingRows: the same persons, the same quantity, rows a few
+// apart (one more day of measurements): the second result's rows and
+// everything computed from them are hidden, though its persons equal the
+// first's, whichever result made them.
 func TestDifferencingRows(t *testing.T) {
 	tests := []struct {
 		name     string
-		lo, hi   uint32
-		drop     []uint32
+		qty      string
+		rows     int64
+		persons  [2]uint32
 		released bool
 	}{
-		{"one row more", 1000, 1301, nil, false},
-		{"one row less", 1000, 1300, []uint32{1100}, false},
-		{"20 rows more", 1000, 1320, nil, false},
-		{"21 rows more", 1000, 1321, nil, true},
-		{"same count, other rows", 1001, 1301, nil, true},
-		{"other rows, one more", 5000, 5301, nil, true},
+		{"one row more", "value_as_number", 301, [2]uint32{0, 50}, false},
+		{"one row less", "value_as_number", 299, [2]uint32{0, 50}, false},
+		{"20 rows more", "value_as_number", 320, [2]uint32{0, 50}, false},
+		{"21 rows more", "value_as_number", 321, [2]uint32{0, 50}, true},
+		{"same rows", "value_as_number", 300, [2]uint32{0, 50}, true},
+		{"another quantity", "range_high", 301, [2]uint32{0, 50}, true},
+		{"other persons, as many", "value_as_number", 301, [2]uint32{1, 51}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := openHistory(t, filepath.Join(t.TempDir(), "history.jsonl"), "s1")
 			f := newFakeSets()
-			p1, r1, m1 := rowsResult(f, "first", 1000, 1300)
+			p1, r1, m1 := rowsResult(f, "first window", "value_as_number", 300)
 			judgeCells(t, Defaults(), h, f, p1, r1, m1)
 			if r1.Suppressed() || m1.Suppressed() {
 				t.Fatalf("first result suppressed: rows %q, mean %q", r1.Status, m1.Status)
 			}
-			p2, r2, m2 := rowsResult(f, "second", tt.lo, tt.hi, tt.drop...)
+			p2, r2, m2 := rowsResult(f, "second window", tt.qty, tt.rows)
+			f.add(plan("second window"), tt.persons[0], tt.persons[1])
 			judgeCells(t, Defaults(), h, f, p2, r2, m2)
-			if p2.Suppressed() {
-				t.Errorf("persons hidden (%q): they equal the first result's", p2.Status)
-			}
 			if got := !r2.Suppressed() && !m2.Suppressed(); got != tt.released {
-				t.Errorf("%d rows against 300: rows %q, mean %q; released %v, want %v", int(r2.Value), r2.Status, m2.Status, got, tt.released)
+				t.Errorf("%d rows of %s against 300: rows %q, mean %q; released %v, want %v", tt.rows, tt.qty, r2.Status, m2.Status, got, tt.released)
+			}
+			// In a fresh kernel of the workspace too.
+			if !tt.released {
+				_, r3, m3 := rowsResult(f, "third window", tt.qty, tt.rows)
+				judgeCells(t, Defaults(), openHistory(t, filepath.Join(filepath.Dir(h.path), "history.jsonl"), "s2"), f, r3.Of, r3, m3)
+				if !r3.Suppressed() || !m3.Suppressed() {
+					t.Errorf("another kernel released %d rows: rows %q, mean %q", tt.rows, r3.Status, m3.Status)
+				}
 			}
 		})
-	}
-}
-
-// TestDifferencingRowsApartFromPersons: a row set is never compared with a
-// person set, even when their ids and sizes would make a near pair.
-func TestDifferencingRowsApartFromPersons(t *testing.T) {
-	h := openHistory(t, filepath.Join(t.TempDir(), "history.jsonl"), "s1")
-	f := newFakeSets()
-	a := f.add(plan("persons 0..100"), 0, 100)
-	judgeCells(t, Defaults(), h, f, a)
-	_, rows, mean := rowsResult(f, "rows", 0, 101)
-	judgeCells(t, Defaults(), h, f, rows.Of, rows, mean)
-	if rows.Suppressed() || mean.Suppressed() {
-		t.Errorf("rows 0..101 hidden against persons 0..100: rows %q, mean %q", rows.Status, mean.Status)
 	}
 }

@@ -44,13 +44,15 @@ type Cell struct {
 	// Plan rebuilds the cell's person set (see SetSource); nil when the
 	// cell cannot be nested with others (then it is not differenced).
 	Plan []byte
-	// RowPlan, on a Rows cell, rebuilds the set of its rows' ids from the
-	// same SetSource (whose plans say which kind they are). The row set is
-	// differenced like a person set, against row sets only: the same
-	// persons with a few more rows (another day of measurements) would
-	// give those rows' values from two means. Cells that follow the Rows
-	// cell (Of) are hidden with it.
-	RowPlan []byte
+	// Quantity and RowCount mark a row-level statistic over the persons of
+	// Plan: the values it is computed from (a column name such as
+	// "value_as_number", or an expression) and how many rows of them. Two
+	// such releases over the same persons and quantity whose rows differ
+	// by 1..MinCount−1 give those rows' values from two means (the same
+	// persons, one more day of measurements), whichever paths produced
+	// them: the later is hidden, with the cells that follow it.
+	Quantity string
+	RowCount int64
 	// Desc describes the cell in words, from trusted names only, for the
 	// release history and the audit log.
 	Desc string

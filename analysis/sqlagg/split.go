@@ -34,38 +34,88 @@ var splitAggregates = map[string]bool{
 }
 
 // SplitWidth is the number of hidden columns per split item: count of
-// distinct values, Σ|x|, the two largest |x|.
-const SplitWidth = 3
+// distinct values, Σ|x|, the two largest |x|, and the rows with a value.
+const SplitWidth = 4
 
 // splitTemplate computes the hidden columns of one argument.
-const splitTemplate = "SELECT count(DISTINCT __enclave_arg_0), sum(abs(TRY_CAST(__enclave_arg_0 AS DOUBLE))), max(abs(TRY_CAST(__enclave_arg_0 AS DOUBLE)), 2)"
+const splitTemplate = "SELECT count(DISTINCT __enclave_arg_0), sum(abs(TRY_CAST(__enclave_arg_0 AS DOUBLE))), max(abs(TRY_CAST(__enclave_arg_0 AS DOUBLE)), 2), count(__enclave_arg_0)"
 
 // splitItems returns, for select item m (already guarded), the hidden items
-// over its argument; nil when m is not one aggregate (without DISTINCT) of
-// one argument in splitAggregates.
-func splitItems(ctx context.Context, q Querier, m map[string]any, k int) ([]any, error) {
+// over its argument and the argument's quantity (see quantityOf); nil when m
+// is not one aggregate (without DISTINCT) of one argument in
+// splitAggregates.
+func splitItems(ctx context.Context, q Querier, m map[string]any, k int) ([]any, string, error) {
 	if str(m, "class") != "FUNCTION" || flag(m, "is_operator") || flag(m, "distinct") ||
 		!splitAggregates[strings.ToLower(str(m, "function_name"))] || len(arr(m, "children")) != 1 {
-		return nil, nil
+		return nil, "", nil
 	}
 	tmpl, err := parse(ctx, q, splitTemplate)
 	if err != nil {
-		return nil, fmt.Errorf("sqlagg: split template: %w", err)
+		return nil, "", fmt.Errorf("sqlagg: split template: %w", err)
 	}
 	items := arr(obj(firstStatement(tmpl), "node"), "select_list")
 	if len(items) != SplitWidth {
-		return nil, errors.New("sqlagg: split template has an unexpected shape")
+		return nil, "", errors.New("sqlagg: split template has an unexpected shape")
 	}
 	out := make([]any, len(items))
 	for i, it := range items {
 		v, err := fillPlaceholders(it, arr(m, "children"))
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		v.(map[string]any)["alias"] = fmt.Sprintf("__enclave_split_%d_%d", k, i)
 		out[i] = v
 	}
-	return out, nil
+	return out, quantityOf(arr(m, "children")[0]), nil
+}
+
+// RowsOf is the number of rows with a value that the hidden columns of a
+// split item count in one cell (0 = not known): with the item's Quantity
+// it makes the cell a row-level statistic for differencing.
+func RowsOf(hidden []any) int64 {
+	if len(hidden) != SplitWidth {
+		return 0
+	}
+	if d := toF(hidden[3]); !math.IsNaN(d) {
+		return int64(d)
+	}
+	return 0
+}
+
+// quantityOf names the values a split item's argument takes, for
+// Item.Quantity: a plain column by its name (as the analysis API names the
+// column it describes), anything else by its tree without source
+// positions. Wrappers the guard added are looked through.
+func quantityOf(arg any) string {
+	m := asMap(arg)
+	for m != nil && (str(m, "type") == "OPERATOR_TRY" || (str(m, "class") == "CAST" && fmt.Sprint(m["query_location"]) == fmt.Sprint(noLocation))) {
+		var inner any
+		if ch := arr(m, "children"); len(ch) == 1 {
+			inner = ch[0]
+		} else {
+			inner = m["child"]
+		}
+		m = asMap(inner)
+	}
+	if m == nil {
+		return ""
+	}
+	if str(m, "class") == "COLUMN_REF" {
+		if names := arr(m, "column_names"); len(names) > 0 {
+			if name, ok := names[len(names)-1].(string); ok {
+				return strings.ToLower(name)
+			}
+		}
+	}
+	tree := stripLocations(m)
+	if t, ok := tree.(map[string]any); ok {
+		delete(t, "alias")
+	}
+	b, err := encode(tree)
+	if err != nil {
+		return ""
+	}
+	return "expr:" + string(b)
 }
 
 // Shape is what the hidden columns of a split item say about one cell:

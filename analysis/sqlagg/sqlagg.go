@@ -62,6 +62,10 @@ type Item struct {
 	// index of the first of the hidden columns that Shape reads; 0 for
 	// other items.
 	Split int
+	// Quantity names the values a split item's argument takes (a column
+	// name, or the argument's tree): with RowsOf it makes the item's cells
+	// row-level statistics for differencing. "" when not a split item.
+	Quantity string
 }
 
 // Plan is an accepted, rewritten query.
@@ -152,17 +156,19 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 	n := len(sel)
 	var hidden []any
 	split := make([]int, n)
+	quantity := make([]string, n)
 	for i, item := range sel {
 		if top.kinds[i] != KindDerived {
 			continue
 		}
-		items, err := splitItems(ctx, q, asMap(item), i)
+		items, qty, err := splitItems(ctx, q, asMap(item), i)
 		if err != nil {
 			return nil, err
 		}
 		if items != nil {
 			split[i] = n + len(hidden)
 			hidden = append(hidden, items...)
+			quantity[i] = qty
 		}
 	}
 	build := func(extra any) (string, error) {
@@ -204,7 +210,7 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 	}
 	plan.Items = make([]Item, n)
 	for i := range n {
-		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i], Tail: top.tails[i], Split: split[i]}
+		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i], Tail: top.tails[i], Split: split[i], Quantity: quantity[i]}
 	}
 	return plan, nil
 }
