@@ -53,6 +53,15 @@ func planFor(h *handle, at string, vars []variable, key []any, fixed []bool) cel
 // PersonSet implements release.SetSource: the person set of a cell plan or
 // %sql plan.
 func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, error) {
+	if strings.HasPrefix(string(raw), `{"km":`) {
+		var kp kmPlan
+		d := json.NewDecoder(strings.NewReader(string(raw)))
+		d.UseNumber()
+		if err := d.Decode(&kp); err != nil {
+			return nil, fmt.Errorf("analysis: unreadable Kaplan–Meier plan: %w", err)
+		}
+		return s.survivalSet(ctx, kp.KM)
+	}
 	if strings.HasPrefix(string(raw), `{"sql":`) {
 		var sp sqlPlan
 		d := json.NewDecoder(strings.NewReader(string(raw)))

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"enclave/api/spec"
 	"enclave/datasets"
 	"enclave/release"
@@ -52,31 +54,12 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 			return nil, datasets.Errorf("report days must be between 1 and 36500")
 		}
 	}
-	sd, ed := dateColumn(s.table(start.events.Table)), dateColumn(s.table(event.events.Table))
-	if sd == "" || ed == "" {
-		return nil, datasets.Errorf("both tables need a date column")
-	}
 	b := &sqlb{s: s}
-	sw, err := b.eventsWhere(start.events, "x")
+	q, err := s.survivalQuery(b, start.events, event.events)
 	if err != nil {
 		return nil, err
 	}
-	ew, err := b.eventsWhere(event.events, "y")
-	if err != nil {
-		return nil, err
-	}
-	cut := "DATE '" + s.dataCut + "'"
-	end := cut
-	if s.tables["observation_period"] != nil {
-		end = "coalesce((SELECT max(o.observation_period_end_date) FROM observation_period o WHERE o.person_id = st.person_id), " + cut + ")"
-	}
-	q := "WITH st AS (SELECT x.person_id, min(x." + quoteIdent(sd) + ") AS t0 FROM " + quoteIdent(start.events.Table) + " x" +
-		whereClause(sw) + " GROUP BY 1), ev AS (SELECT st.person_id, min(y." + quoteIdent(ed) + ") AS t1 FROM st JOIN " +
-		quoteIdent(event.events.Table) + " y ON y.person_id = st.person_id AND y." + quoteIdent(ed) + " >= st.t0" +
-		andClause(ew) + " GROUP BY 1) " +
-		"SELECT " + s.d.daysBetween("st.t0", "coalesce(ev.t1, least("+end+", "+cut+"))") + " AS t, ev.t1 IS NOT NULL AS e " +
-		"FROM st LEFT JOIN ev ON ev.person_id = st.person_id"
-	rows, err := s.db.QueryContext(ctx, q, b.args...)
+	rows, err := s.db.QueryContext(ctx, "SELECT t, e FROM ("+q+")", b.args...)
 	if err != nil {
 		return nil, err
 	}
@@ -104,8 +87,13 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 	n := int64(len(data))
 	tb := &built{title: fmt.Sprintf("Kaplan–Meier: from %s to %s", start.desc, event.desc)}
 	tb.columns = []string{"day", "at risk", "events so far", "survival", "95% CI low", "95% CI high"}
-	startPlan := cellPlan{C: &cohortPlan{Op: "with", Events: start.events}, At: s.dataCut}.bytes()
-	total := tb.add(&release.Cell{Stat: release.Count, Value: float64(n), Persons: n, Plan: startPlan, Desc: "persons with " + start.desc})
+	// Each day's persons at risk and persons with the event so far are
+	// person sets (kmPlan), differenced like any other: the same table
+	// asked for day 155 and then day 156 must not show both.
+	plan := func(day int, risk bool) []byte {
+		return kmPlan{KM: kmSets{S: start.events, E: event.events, Day: day, Risk: risk}}.bytes()
+	}
+	total := tb.add(&release.Cell{Stat: release.Count, Value: float64(n), Persons: n, Plan: plan(0, true), Desc: "persons with " + start.desc})
 	tb.rows = append(tb.rows, []*slot{{text: "0"}, {cell: total}, {text: "0"}, {text: "1.000"}, {text: ""}, {text: ""}})
 	// Walk the event times once, noting the estimate at each report day.
 	surv, varSum := 1.0, 0.0
@@ -135,8 +123,9 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 			atRisk -= gone
 		}
 		lo, hi := logLogCI(surv, varSum)
-		risk := tb.add(&release.Cell{Stat: release.Count, Value: float64(atRisk), Persons: atRisk})
-		cum := tb.add(&release.Cell{Stat: release.Count, Value: float64(cumEvents), Persons: cumEvents})
+		what := fmt.Sprintf(" at day %d: %s → %s", d, start.desc, event.desc)
+		risk := tb.add(&release.Cell{Stat: release.Count, Value: float64(atRisk), Persons: atRisk, Plan: plan(d, true), Desc: "at risk" + what})
+		cum := tb.add(&release.Cell{Stat: release.Count, Value: float64(cumEvents), Persons: cumEvents, Plan: plan(d, false), Desc: "events" + what})
 		interval := tb.add(&release.Cell{Stat: release.Count, Value: cum.Value - prevCum.Value, Persons: cumEvents - prevCum.Persons})
 		if interval.Persons > 0 && interval.Persons < int64(s.sess.Policy.MinCount) {
 			// Hide this day rather than let the margin rule reach back
@@ -170,6 +159,74 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 		fmt.Sprintf("a day is hidden when fewer than %d persons are at risk or 1–%d events or censorings fall since the previous day shown; Greenwood log-log intervals",
 			s.sess.Policy.MinCount, s.sess.Policy.MinCount-1))
 	return s.finish(ctx, cell, "stats.Survival("+start.desc+" → "+event.desc+")", tb)
+}
+
+// survivalQuery is the SQL of one row per person with a start row: pid,
+// t (days from the first start row to the first event row on or after it,
+// or to the end of observation or the data cut) and e (the event came).
+func (s *Server) survivalQuery(b *sqlb, start, event *eventsPlan) (string, error) {
+	sd, ed := dateColumn(s.table(start.Table)), dateColumn(s.table(event.Table))
+	if sd == "" || ed == "" {
+		return "", datasets.Errorf("both tables need a date column")
+	}
+	sw, err := b.eventsWhere(start, "x")
+	if err != nil {
+		return "", err
+	}
+	ew, err := b.eventsWhere(event, "y")
+	if err != nil {
+		return "", err
+	}
+	cut := "DATE '" + s.dataCut + "'"
+	end := cut
+	if s.tables["observation_period"] != nil {
+		end = "coalesce((SELECT max(o.observation_period_end_date) FROM observation_period o WHERE o.person_id = st.person_id), " + cut + ")"
+	}
+	return "WITH st AS (SELECT x.person_id, min(x." + quoteIdent(sd) + ") AS t0 FROM " + quoteIdent(start.Table) + " x" +
+		whereClause(sw) + " GROUP BY 1), ev AS (SELECT st.person_id, min(y." + quoteIdent(ed) + ") AS t1 FROM st JOIN " +
+		quoteIdent(event.Table) + " y ON y.person_id = st.person_id AND y." + quoteIdent(ed) + " >= st.t0" +
+		andClause(ew) + " GROUP BY 1) " +
+		"SELECT st.person_id AS pid, " + s.d.daysBetween("st.t0", "coalesce(ev.t1, least("+end+", "+cut+"))") + " AS t, ev.t1 IS NOT NULL AS e " +
+		"FROM st LEFT JOIN ev ON ev.person_id = st.person_id", nil
+}
+
+// kmPlan rebuilds the person set of a Kaplan–Meier cell: the persons at
+// risk at Day (follow-up of at least Day days) or, with Risk false, those
+// whose event came before Day.
+type kmPlan struct {
+	KM kmSets `json:"km"`
+}
+
+type kmSets struct {
+	S    *eventsPlan `json:"s"`
+	E    *eventsPlan `json:"e"`
+	Day  int         `json:"day"`
+	Risk bool        `json:"risk,omitempty"`
+}
+
+func (p kmPlan) bytes() []byte {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil // not differenced rather than wrong
+	}
+	return b
+}
+
+// survivalSet is the person set of Kaplan–Meier plan p.
+func (s *Server) survivalSet(ctx context.Context, p kmSets) (*roaring.Bitmap, error) {
+	if p.S == nil || p.E == nil {
+		return nil, fmt.Errorf("analysis: a Kaplan–Meier plan needs both events plans")
+	}
+	b := &sqlb{s: s}
+	q, err := s.survivalQuery(b, p.S, p.E)
+	if err != nil {
+		return nil, err
+	}
+	cond := "t >= 0 AND t >= " + b.arg(int64(p.Day))
+	if !p.Risk {
+		cond = "t >= 0 AND e AND t < " + b.arg(int64(p.Day))
+	}
+	return s.listSet(ctx, "SELECT list(pid) FROM ("+q+") WHERE "+cond, b.args...)
 }
 
 // logLogCI is the 95% interval of a survival estimate s with Greenwood sum v.
