@@ -301,3 +301,61 @@ def test_a_step_given_a_cohort_never_made_says_so(kernel):
     assert r["status"] == "error" and "Cohort given is empty" in r["evalue"], r["evalue"]
     r, _ = kernel.run("omop.Persons().Minus(c)")
     assert r["status"] == "error" and "Cohort given is empty" in r["evalue"], r["evalue"]
+
+
+# The fourth review: one HbA1c row (concept 3004410) on 2024-06-09 in the
+# controlled demo, of a person with HbA1c rows the day before. Adding that
+# day to a window adds one row and no person.
+A1C_WINDOW = ("%sql SELECT count(*) AS n, avg(value_as_number) AS a FROM measurement "
+              "WHERE measurement_concept_id = 3004410 AND measurement_date BETWEEN DATE '2024-06-01' AND DATE '{}'")
+
+
+def test_one_more_row_of_the_same_persons_is_not_released_by_any_path(controlled):
+    """Two means over the same persons whose rows differ by one give that
+    row's value (27·6.489 − 26·6.462 ≈ 7.2), whichever paths produced them:
+    %sql then %sql, Describe then %sql, two histograms (the one bar that
+    grows), two models of per-person means (the estimates that move)."""
+    kernel = controlled
+    r, msgs = kernel.run(A1C_WINDOW.format("2024-06-08"))
+    ok(r)
+    [first] = sql_rows(msgs)
+    assert first[0] == first[2] == "26" and re.fullmatch(r"\d\.\d\d", first[1]), first
+    r, msgs = kernel.run(A1C_WINDOW.format("2024-06-09"))
+    ok(r)
+    [second] = sql_rows(msgs)
+    assert second == ["27", "*", "26"], second
+    assert "differencing" in wf.plain_of(msgs)
+
+    ok(kernel.run(HEADER + 'import "enclave/plot"\n'
+                  'w0 := omop.Measurements(3004410).Between("2024-05-01", "2024-06-08")\n'
+                  'w3 := omop.Measurements(3004410).Between("2024-05-01", "2024-06-09")\n'
+                  'c := w0.Persons()\ncm := c.Male().Or(c.Female())')[0])
+    r, msgs = kernel.run('stats.Linear(cm, "mean(a1c) ~ gender", stats.Vars{"a1c": w0})')
+    ok(r)
+    assert re.search(r"\(intercept\)\s+6\.\d{4}", wf.plain_of(msgs)), wf.plain_of(msgs)
+    r, msgs = kernel.run('stats.Linear(cm, "mean(a1c) ~ gender", stats.Vars{"a1c": w3})')
+    ok(r)
+    assert re.search(r"\(intercept\)\s+\*", wf.plain_of(msgs)), wf.plain_of(msgs)
+
+    r, msgs = kernel.run('plot.HistogramRange(w0, "value_as_number", 10, 4, 14)')
+    ok(r)
+    bars = re.findall(r"^\s+\[(\d+), \d+[)\]]\s+(\S+)", wf.plain_of(msgs), re.M)
+    assert dict(bars)["7"] == "30", bars
+    r, msgs = kernel.run('plot.HistogramRange(w3, "value_as_number", 10, 4, 14)')
+    ok(r)
+    bars = re.findall(r"^\s+\[(\d+), \d+[)\]]\s+(\S+)", wf.plain_of(msgs), re.M)
+    assert len(bars) == 10 and all(not h[0].isdigit() for _, h in bars), bars
+
+
+def test_kaplan_meier_days_asked_one_table_at_a_time(controlled):
+    """Day 155, then 156 in another table: at risk 1,149 then 1,148 told
+    that one person left the risk set that day."""
+    kernel = controlled
+    ok(kernel.run(HEADER)[0])
+    km = "stats.Survival(omop.Conditions(320128), omop.Conditions(201826), {}, 365)"
+    r, msgs = kernel.run(km.format(155))
+    ok(r)
+    assert re.search(r"^155\s+1,149\s+161\b", wf.plain_of(msgs), re.M), wf.plain_of(msgs)
+    r, msgs = kernel.run(km.format(156))
+    ok(r)
+    assert re.search(r"^156\s+\*\s+\*", wf.plain_of(msgs), re.M), wf.plain_of(msgs)
