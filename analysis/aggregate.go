@@ -214,7 +214,11 @@ func (s *Server) countTable(ctx context.Context, cell string, a spec.CountArgs) 
 			Partitions: partitionsOf(h, at, vars, key, fixed)})
 		var rc *release.Cell
 		if events {
-			rc = t.add(&release.Cell{Stat: release.Rows, Value: float64(r.rows), Persons: r.persons, Of: pc, Desc: "rows: " + desc})
+			// Rows are a row-level statistic: the same persons with other
+			// rows (a person picked by a subquery, with one diagnosis
+			// more) must not show both counts.
+			rc = t.add(&release.Cell{Stat: release.Rows, Value: float64(r.rows), Persons: r.persons, Of: pc, Desc: "rows: " + desc,
+				Plan: plan.bytes(), Quantity: rowsQuantity(""), RowCount: r.rows})
 		}
 		return pc, rc
 	}
@@ -548,11 +552,8 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		row = append(row, &slot{cell: pc})
 		var rc *release.Cell
 		if h.events != nil {
-			// The same persons with a few more rows (one more day) would
-			// give those rows' values from two means: the rows cell is a
-			// row-level statistic of the column, the values follow it.
 			rc = t.add(&release.Cell{Stat: release.Rows, Value: float64(r.rows), Persons: r.persons, Of: pc,
-				Plan: plan, Desc: "rows of " + desc, Quantity: quantityOf(name), RowCount: r.rows})
+				Plan: plan, Desc: "rows of " + desc, Quantity: rowsQuantity(name), RowCount: r.rows})
 			row = append(row, &slot{cell: rc})
 		} else {
 			row = append(row, &slot{text: ""})
@@ -564,14 +565,21 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 			fewValues = true
 			t.notes = append(t.notes, fewValuesNote)
 		}
+		var mean *release.Cell
 		for i, st := range []release.Stat{release.Mean, release.Mean, release.Quantile, release.Quantile, release.Quantile} {
-			of := pc
-			if rc != nil {
-				of = rc // hidden with the rows they are computed from
-			}
-			c := &release.Cell{Stat: st, Value: toFloat(r.extra[i]), Persons: r.persons, Of: of, Digits: 2, Tail: tails[i]}
+			c := &release.Cell{Stat: st, Value: toFloat(r.extra[i]), Persons: r.persons, Of: pc, Digits: 2, Tail: tails[i]}
 			if st == release.Mean {
 				c.Values, c.Magnitude, c.Top = values, magnitude, top
+			}
+			if mean == nil && h.events != nil {
+				// The same persons with a few more rows (one more day)
+				// would give those rows' values from two means: the mean
+				// is a row-level statistic of the column, and the sd and
+				// quartiles follow it.
+				mean = c
+				c.Plan, c.Desc, c.Quantity, c.RowCount = plan, "mean of "+desc, quantityOf(name), sqlagg.RowsOf(r.extra[5:5+sqlagg.SplitWidth])
+			} else if mean != nil {
+				c.Of = mean
 			}
 			row = append(row, &slot{cell: t.add(c)})
 		}

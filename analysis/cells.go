@@ -617,6 +617,15 @@ func (s *Server) register(cell string, bundle map[string]any, t *spec.Table) str
 	return ref
 }
 
+// rowsQuantity is the quantity of a count of rows: all rows, or those with
+// a value of column (as %sql's count(*) and count(column)).
+func rowsQuantity(column string) string {
+	if column == "" {
+		return "rows"
+	}
+	return "rows of " + quantityOf(column)
+}
+
 // quantityOf names the values a row-level statistic is computed from, for
 // release.Cell.Quantity: the column name, as %sql names a plain column
 // argument, so that the same values reached by two paths compare equal.

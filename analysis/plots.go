@@ -191,11 +191,14 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 		}
 		np := int64(set.GetCardinality())
 		label := fmt.Sprintf("[%s, %s]", fmtNum(lo), fmtNum(hi))
-		tc := t.add(&release.Cell{Stat: release.Rows, Value: float64(n), Persons: np, Plan: plan,
-			Quantity: quantityOf(name) + " in " + label, RowCount: n, Desc: "rows of " + name + " in " + label + ": " + h.desc + " (total, not shown)"})
+		tc := t.add(&release.Cell{Stat: release.Rows, Value: float64(n), Persons: np})
 		t.margins = append(t.margins, release.Margin{Total: tc, Parts: rcs})
+		// Judged for the row rule alone, in no margin (secondary
+		// suppression never picks it to hide).
+		tq := t.add(&release.Cell{Stat: release.Rows, Value: float64(n), Persons: np, Plan: plan,
+			Quantity: quantityOf(name) + " in " + label, RowCount: n, Desc: "rows of " + name + " in " + label + ": " + h.desc + " (not shown)"})
 		for _, pc := range pcs {
-			pc.Of = tc
+			pc.Of = tq
 		}
 	}
 	t.notes = append(t.notes, fmt.Sprintf("values outside [%s, %s] are not drawn", fmtNum(lo), fmtNum(hi)))

@@ -137,7 +137,10 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 				row = append(row, &slot{text: groupText(v)})
 				continue
 			case sqlagg.KindCount:
-				row = append(row, &slot{cell: t.add(&release.Cell{Stat: release.Rows, Value: toFloat(v), Persons: persons, Of: pc})})
+				// A count of rows is a row-level statistic too: the same
+				// persons with other rows must not show both counts.
+				row = append(row, &slot{cell: t.add(&release.Cell{Stat: release.Rows, Value: toFloat(v), Persons: persons, Of: pc,
+					Plan: pb, Quantity: it.Quantity, RowCount: toInt(v), Desc: fmt.Sprintf("%%sql %s of group %v", it.Name, key)})})
 			case sqlagg.KindDerived:
 				st := release.Mean
 				if it.Tail > 0 {

@@ -268,8 +268,8 @@ func (h *History) neighbours(n, d int64, f func(*Record) (stop bool, err error))
 		if r.Size > n+d {
 			break
 		}
-		if r.Size == n {
-			continue // nested sets of equal size are equal
+		if r.Size == n || r.Quantity != "" {
+			continue // nested sets of equal size are equal; see setOf
 		}
 		if stop, err := f(r); stop || err != nil {
 			return err
@@ -304,7 +304,7 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 			var bad bool
 			var err error
 			if k.qty != "" {
-				bad, err = h.rowsNear(ctx, k, d.Cells[:i], limit, sets)
+				bad, err = h.rowsNear(ctx, k, d.Cells[:i], sets)
 			} else if bad, err = h.nested(ctx, k, d.Cells[:i], limit, sets); err == nil && !bad {
 				bad, err = h.combined(ctx, c, d.Cells[:i], limit, sets)
 			}
@@ -412,7 +412,10 @@ func (k setKey) String() string {
 func keyOf(r *Record) setKey { return setKey{r.Size, r.Plan, r.Quantity, r.RowCount} }
 
 // setOf is c's set for differencing; ok is false when c is not differenced
-// (suppressed, no plan, nobody).
+// (suppressed, no plan, nobody). A row-level statistic's key is checked
+// against row-level statistics only (rowsNear): its persons are released,
+// and differenced, by the result's persons cell where they are shown at
+// all (a histogram's rows in range are not shown).
 func setOf(c *Cell) (k setKey, ok bool) {
 	if c.Suppressed() || c.Persons == 0 || c.Plan == nil {
 		return k, false
@@ -454,16 +457,30 @@ func (h *History) sameSet(ctx context.Context, sets SetSource, a, b []byte) (boo
 
 // rowsNear reports whether row-level statistic k has a released twin: the
 // same quantity over the same persons (in the history or earlier in the
-// decision) from rows 1..limit apart. Sets are built only for records of
-// that quantity and person count.
-func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, limit int64, sets SetSource) (bool, error) {
-	near := func(qty string, size, rows int64) bool {
-		d := rows - k.rows
-		return qty == k.qty && size == k.size && d != 0 && d >= -limit && d <= limit
+// decision) by another plan. Other rows of the same persons, however many,
+// may all be one person's (a day of minute-level heart rate is 1,400 rows;
+// a person picked by a subquery with one diagnosis more): without the rows
+// themselves the persons they belong to are unknown. And the decision may
+// not depend on whether the rows differ, or hiding would itself say that
+// the picked person has the diagnosis: so another plan over the same
+// persons is hidden even when its rows are as many. (A result run again,
+// the same plan, is released as before: see released.) Sets are built
+// only for records of that quantity and person count.
+func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets SetSource) (bool, error) {
+	var mine bytes.Buffer
+	if err := json.Compact(&mine, k.plan); err != nil {
+		return false, fmt.Errorf("release: history: a plan is not JSON: %w", err)
+	}
+	near := func(qty string, size int64, plan []byte) bool {
+		if qty != k.qty || size != k.size {
+			return false
+		}
+		var p bytes.Buffer
+		return json.Compact(&p, plan) != nil || !bytes.Equal(p.Bytes(), mine.Bytes())
 	}
 	for _, i := range h.byQty[k.qty] {
 		r := &h.recs[i]
-		if !near(r.Quantity, r.Size, r.RowCount) {
+		if !near(r.Quantity, r.Size, r.Plan) {
 			continue
 		}
 		if same, err := h.sameSet(ctx, sets, k.plan, r.Plan); err != nil || same {
@@ -472,7 +489,7 @@ func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, limit
 	}
 	for _, e := range earlier {
 		ek, ok := setOf(e)
-		if !ok || !near(ek.qty, ek.size, ek.rows) {
+		if !ok || !near(ek.qty, ek.size, ek.plan) {
 			continue
 		}
 		if same, err := h.sameSet(ctx, sets, k.plan, ek.plan); err != nil || same {
@@ -518,7 +535,7 @@ func (h *History) nested(ctx context.Context, k setKey, earlier []*Cell, limit i
 	}
 	for _, e := range earlier {
 		ek, ok := setOf(e)
-		if !ok || ek.size == k.size {
+		if !ok || ek.qty != "" || ek.size == k.size {
 			continue
 		}
 		if d := ek.size - k.size; d < -limit || d > limit {
@@ -546,13 +563,18 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 		}
 	}
 	for i, n := len(h.recs)-1, 0; i >= 0 && n < auditWindow; i-- {
-		add(h.recs[i].Plan)
-		n++
+		if h.recs[i].Quantity == "" {
+			add(h.recs[i].Plan)
+			n++
+		}
 	}
 	// The largest releases, however old: totals ("all persons", a whole
 	// cohort) are what parts are subtracted from.
-	for j := len(h.order) - 1; j >= 0 && j >= len(h.order)-auditLargest; j-- {
-		add(h.recs[h.order[j]].Plan)
+	for j, n := len(h.order)-1, 0; j >= 0 && n < auditLargest; j-- {
+		if r := &h.recs[h.order[j]]; r.Quantity == "" {
+			add(r.Plan)
+			n++
+		}
 	}
 	fromHistory := len(plans)
 	// The same result's cells, the first auditSameCell of them: each
@@ -562,7 +584,7 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 		if len(plans)-fromHistory == auditSameCell {
 			break
 		}
-		if !e.Suppressed() && e.Plan != nil && e.Persons > 0 {
+		if ek, ok := setOf(e); ok && ek.qty == "" {
 			add(e.Plan)
 		}
 	}

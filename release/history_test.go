@@ -491,10 +491,10 @@ func rowsResult(f *fakeSets, name, qty string, rows int64) (persons, rowsCell, m
 	return persons, rowsCell, mean
 }
 
-// TestDifferencingRows: the same persons, the same quantity, rows a few
-// apart (one more day of measurements): the second result's rows and
-// everything computed from them are hidden, though its persons equal the
-// first's, whichever result made them.
+// TestDifferencingRows: the same persons, the same quantity, other rows
+// (one more day of measurements, however many rows it holds): the second
+// result's rows and everything computed from them are hidden, though its
+// persons equal the first's, whichever result made them.
 func TestDifferencingRows(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -506,8 +506,9 @@ func TestDifferencingRows(t *testing.T) {
 		{"one row more", "value_as_number", 301, [2]uint32{0, 50}, false},
 		{"one row less", "value_as_number", 299, [2]uint32{0, 50}, false},
 		{"20 rows more", "value_as_number", 320, [2]uint32{0, 50}, false},
-		{"21 rows more", "value_as_number", 321, [2]uint32{0, 50}, true},
-		{"same rows", "value_as_number", 300, [2]uint32{0, 50}, true},
+		{"21 rows more (one person's day)", "value_as_number", 321, [2]uint32{0, 50}, false},
+		{"1,400 rows more", "value_as_number", 1700, [2]uint32{0, 50}, false},
+		{"as many rows, another plan", "value_as_number", 300, [2]uint32{0, 50}, false},
 		{"another quantity", "range_high", 301, [2]uint32{0, 50}, true},
 		{"other persons, as many", "value_as_number", 301, [2]uint32{1, 51}, true},
 	}

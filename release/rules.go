@@ -46,11 +46,12 @@ type Cell struct {
 	Plan []byte
 	// Quantity and RowCount mark a row-level statistic over the persons of
 	// Plan: the values it is computed from (a column name such as
-	// "value_as_number", or an expression) and how many rows of them. Two
-	// such releases over the same persons and quantity whose rows differ
-	// by 1..MinCount−1 give those rows' values from two means (the same
-	// persons, one more day of measurements), whichever paths produced
-	// them: the later is hidden, with the cells that follow it.
+	// "value_as_number", "rows" for a count of rows, or an expression) and
+	// how many rows of them. Two such releases over the same persons and
+	// quantity from other rows give those rows' values or number (the same
+	// persons, one more day of measurements; one person's diagnoses added
+	// by a subquery), whichever paths produced them: the later, by another
+	// plan, is hidden (whatever its rows), with the cells that follow it.
 	Quantity string
 	RowCount int64
 	// Desc describes the cell in words, from trusted names only, for the

@@ -82,6 +82,24 @@ func RowsOf(hidden []any) int64 {
 	return 0
 }
 
+// countQuantity names what a count item counts, for Item.Quantity: "rows"
+// for count(*), "rows of X" for count(X) (rows where X is set), as the
+// analysis API names its row counts. "" for count(DISTINCT …), which
+// counts persons.
+func countQuantity(m map[string]any) string {
+	if m == nil || flag(m, "distinct") {
+		return ""
+	}
+	ch := arr(m, "children")
+	if strings.EqualFold(str(m, "function_name"), "count_star") || len(ch) == 0 {
+		return "rows"
+	}
+	if len(ch) != 1 {
+		return ""
+	}
+	return "rows of " + quantityOf(ch[0])
+}
+
 // quantityOf names the values a split item's argument takes, for
 // Item.Quantity: a plain column by its name (as the analysis API names the
 // column it describes), anything else by its tree without source

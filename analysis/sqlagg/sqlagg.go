@@ -64,7 +64,8 @@ type Item struct {
 	Split int
 	// Quantity names the values a split item's argument takes (a column
 	// name, or the argument's tree): with RowsOf it makes the item's cells
-	// row-level statistics for differencing. "" when not a split item.
+	// row-level statistics for differencing. For a count, what it counts
+	// ("rows", "rows of value_as_number"). "" for other items.
 	Quantity string
 }
 
@@ -158,6 +159,9 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 	split := make([]int, n)
 	quantity := make([]string, n)
 	for i, item := range sel {
+		if top.kinds[i] == KindCount {
+			quantity[i] = countQuantity(asMap(item))
+		}
 		if top.kinds[i] != KindDerived {
 			continue
 		}

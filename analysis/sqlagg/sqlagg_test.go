@@ -473,12 +473,13 @@ func TestRowLevelMessage(t *testing.T) {
 func TestItemNames(t *testing.T) {
 	db := openTestDB(t)
 	p, err := Rewrite(context.Background(), db,
-		`SELECT gender_concept_id AS gender, count(*) AS n, sum(year_of_birth), count(*) FROM person GROUP BY gender`, testSchema)
+		`SELECT gender_concept_id AS gender, count(*) AS n, sum(year_of_birth), count(*), count(year_of_birth), count(DISTINCT person_id) AS p FROM person GROUP BY gender`, testSchema)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Item{{Name: "gender", Kind: KindGroup}, {Name: "n", Kind: KindCount}, {Name: "sum(year_of_birth)", Kind: KindSum},
-		{Name: "count_star()", Kind: KindCount}}
+	want := []Item{{Name: "gender", Kind: KindGroup}, {Name: "n", Kind: KindCount, Quantity: "rows"}, {Name: "sum(year_of_birth)", Kind: KindSum},
+		{Name: "count_star()", Kind: KindCount, Quantity: "rows"}, {Name: "count(year_of_birth)", Kind: KindCount, Quantity: "rows of year_of_birth"},
+		{Name: "p", Kind: KindCount}}
 	if !slices.Equal(p.Items, want) {
 		t.Errorf("Items = %v, want %v", p.Items, want)
 	}
