@@ -23,7 +23,8 @@
 # kernel uses GOMAXPROCS=THREADS), BENCH_DIR (work directory, kept; default
 # a temporary one, removed), PERSONS (20000), VARIANTS (100000),
 # BENCH_SMALL=1 (2000 × 10000), SKIP_PLINK19=1 (plink1.9 --logistic with
-# 13 covariates takes long).
+# 13 covariates takes long), ENCLAVE_CPUPROFILE (a file: the kernel process
+# writes its CPU profile there, for go tool pprof bin/enclave FILE).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,8 +64,10 @@ sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests", "release"))
 import workspace_fixture as wf
 
 demo = os.environ["DEMO"]
-k = wf.Kernel(demo, wf.fresh_workspace(demo, "controlled"),
-              env={"GOMAXPROCS": os.environ["THREADS"], "ENCLAVE_CELL_TIMEOUT": "60m"})
+kenv = {"GOMAXPROCS": os.environ["THREADS"], "ENCLAVE_CELL_TIMEOUT": "60m"}
+if os.environ.get("ENCLAVE_CPUPROFILE"):
+    kenv["ENCLAVE_CPUPROFILE"] = os.environ["ENCLAVE_CPUPROFILE"]
+k = wf.Kernel(demo, wf.fresh_workspace(demo, "controlled"), env=kenv)
 def pid_rss():
     try:
         pid = k.km.provisioner.process.pid
