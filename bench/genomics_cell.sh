@@ -115,6 +115,10 @@ for name, code in cells:
         out["lambda_line"] = next((l.strip() for l in res.splitlines() if "λ_GC" in l), "")
     out["kernel_peak_rss_kb"] = pid_rss()
     print(json.dumps(out, ensure_ascii=False), flush=True)
+# A shutdown request, waited for, so that the kernel ends its CPU profile
+# (Kernel.close kills it).
+k.kc.stop_channels()
+k.km.shutdown_kernel(now=False)
 k.close()
 EOF
 } | tee "$WORK/cells.jsonl"
