@@ -59,7 +59,7 @@ BFILE=$DEMO/controlled/data/genomics/cohort
 
 # The cells, through a real kernel.
 { GOMAXPROCS=$THREADS ROOT=$root DEMO=$DEMO ENCLAVE=$ENCLAVE THREADS=$THREADS PERSONS=$PERSONS VARIANTS=$VARIANTS "$PY" - <<'EOF'
-import json, os, sys, time
+import json, os, shutil, sys, time
 sys.path.insert(0, os.path.join(os.environ["ROOT"], "tests", "release"))
 import workspace_fixture as wf
 
@@ -119,7 +119,7 @@ for name, code in cells:
 # (Kernel.close kills it).
 k.kc.stop_channels()
 k.km.shutdown_kernel(now=False)
-k.close()
+shutil.rmtree(k.prefix, ignore_errors=True)
 EOF
 } | tee "$WORK/cells.jsonl"
 
