@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -73,9 +74,11 @@ func TestGenomicsBenchInputs(t *testing.T) {
 	g := e.variants()
 	var sc spec.GenoScan
 	start = time.Now()
+	cpu0 := processCPU()
 	e.must(spec.MGenoGLM, spec.GenoGLMArgs{Variants: g.ID, Pheno: spec.GenoPhenotype{Kind: "binary", Cases: t2d.ID},
 		Covariates: []spec.GenoCovariate{{Name: "age"}, {Name: "sex"}, {Handle: htn.ID}, {Handle: pcs.Handle.ID}}, Cohort: known.ID}, &sc)
 	scanSecs := time.Since(start).Seconds()
+	scanCPU := processCPU() - cpu0
 	in := srv.geno.lastGLM
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
@@ -124,7 +127,16 @@ func TestGenomicsBenchInputs(t *testing.T) {
 	if sc.Lambda.Value != nil {
 		lam = *sc.Lambda.Value
 	}
-	b, _ := json.Marshal(map[string]any{"bench": "genomics_cell", "case": "server_call", "pca_seconds": pcaSecs, "scan_seconds": scanSecs,
+	b, _ := json.Marshal(map[string]any{"bench": "genomics_cell", "case": "server_call", "pca_seconds": pcaSecs, "scan_seconds": scanSecs, "scan_cpu_seconds": scanCPU,
 		"variants": sc.Variants, "released": sc.Released, "dropped": sc.Dropped, "lambda_gc": lam, "bfile": in.fs.Prefix})
 	os.WriteFile(filepath.Join(out, "server.json"), b, 0o600)
+}
+
+// processCPU is the CPU seconds (user + system) this process has used.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return math.NaN()
+	}
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }

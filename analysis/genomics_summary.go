@@ -25,57 +25,172 @@ const maxShownRows = 200
 // variantCells are the judged cells of one variant in one population.
 type variantCells struct {
 	called, homMajor, het, homMinor, carriers, mac, maf, callRate, hwe *release.Cell
+	// Haploid calls (males on chrX and chrY, everyone on MT), shown by
+	// Hardy; nil on autosomes.
+	hapMajor, hapMinor *release.Cell
+}
+
+// sexCounts are one variant's calls in one population, split as plink2
+// --freq and --hardy count them on the variant's chromosome.
+type sexCounts struct {
+	// dip are the diploid calls: everyone on autosomes (and XY); females
+	// on chrX (females and persons of unknown sex when the population has
+	// no male).
+	dip plink.Counts
+	// ns are the calls of persons of unknown sex on chrX when the
+	// population has males: diploid, counted in frequencies, left out of
+	// the chrX Hardy–Weinberg test.
+	ns plink.Counts
+	// hap are the haploid calls: males on chrX and chrY, everyone on MT. A
+	// heterozygous haploid call counts as missing.
+	hap plink.Counts
+	// sexAware: the variant is on chrX, chrY or MT.
+	sexAware bool
+	// hwe is the test: 'a' autosomal, 'x' chrX (females and males), 0 none.
+	hwe byte
+	// n is the persons the call rate is over (males on chrY).
+	n int
+}
+
+// popMasks are a population's samples split by OMOP sex.
+type popMasks struct {
+	all, males, females, nosex *plink.Mask
+}
+
+// countSex counts row's calls in population pm for chromosome chrom.
+func countSex(row []byte, chrom int, pm *popMasks) sexCounts {
+	var c sexCounts
+	c.n = pm.all.Count()
+	switch chrom {
+	case plink.ChromX:
+		c.sexAware = true
+		if pm.males.Count() == 0 {
+			c.dip = plink.CountRowMasked(row, pm.all)
+		} else {
+			c.dip = plink.CountRowMasked(row, pm.females)
+			c.hap = plink.CountRowMasked(row, pm.males)
+			if pm.nosex.Count() > 0 {
+				c.ns = plink.CountRowMasked(row, pm.nosex)
+			}
+		}
+		if pm.males.Count()+pm.females.Count() > 0 {
+			c.hwe = 'x'
+		}
+	case plink.ChromY:
+		c.sexAware = true
+		c.hap = plink.CountRowMasked(row, pm.males)
+		c.n = pm.males.Count()
+	case plink.ChromMT:
+		c.sexAware = true
+		c.hap = plink.CountRowMasked(row, pm.all)
+	default:
+		c.dip = plink.CountRowMasked(row, pm.all)
+		if (chrom >= 1 && chrom <= 22) || chrom == plink.ChromXY {
+			c.hwe = 'a'
+		}
+	}
+	return c
+}
+
+// altMinor reports whether ALT is the minor allele of c (ALT alleles no
+// more than REF alleles; ties: ALT).
+func (c sexCounts) altMinor() bool {
+	alt := 2*(c.dip.HomA1+c.ns.HomA1) + c.dip.Het + c.ns.Het + c.hap.HomA1
+	ref := 2*(c.dip.HomA2+c.ns.HomA2) + c.dip.Het + c.ns.Het + c.hap.HomA2
+	return alt <= ref
 }
 
 // summaryCells builds and judges the cells of counts c (over a population
-// of n persons, anchor a) with the minor allele given.
-func (s *Server) summaryCells(ctx context.Context, c plink.Counts, minorIsAlt bool, n int, hwe bool, a *release.Cell, desc string) variantCells {
-	homMinor, homMajor := c.HomA2, c.HomA1
-	if minorIsAlt {
-		homMinor, homMajor = c.HomA1, c.HomA2
+// anchored at a) with the minor allele given.
+func (s *Server) summaryCells(ctx context.Context, c sexCounts, minorIsAlt bool, a *release.Cell, desc string) variantCells {
+	minor := func(k plink.Counts) (homMinor, homMajor int) {
+		if minorIsAlt {
+			return k.HomA1, k.HomA2
+		}
+		return k.HomA2, k.HomA1
 	}
-	called := c.NonMissing()
-	carriers := c.Het + homMinor
-	mac := c.Het + 2*homMinor
+	dMinor, dMajor := minor(c.dip)
+	nMinor, nMajor := minor(c.ns)
+	hMinor, hMajor := minor(c.hap)
+	called := c.dip.NonMissing() + c.ns.NonMissing() + hMinor + hMajor
+	carriers := c.dip.Het + dMinor + c.ns.Het + nMinor + hMinor
+	mac := c.dip.Het + 2*dMinor + c.ns.Het + 2*nMinor + hMinor
+	obs := 2*(c.dip.NonMissing()+c.ns.NonMissing()) + hMinor + hMajor
 	count := func(v int, what string) *release.Cell {
 		return &release.Cell{Stat: release.Count, Value: float64(v), Persons: int64(v), Desc: desc + ": " + what}
 	}
 	vc := variantCells{
 		called:   count(called, "persons with a call"),
-		homMajor: count(homMajor, "homozygous major"),
-		het:      count(c.Het, "heterozygous"),
-		homMinor: count(homMinor, "homozygous minor"),
+		homMajor: count(dMajor, "homozygous major"),
+		het:      count(c.dip.Het, "heterozygous"),
+		homMinor: count(dMinor, "homozygous minor"),
 		carriers: count(carriers, "minor allele carriers"),
 	}
 	vc.mac = &release.Cell{Stat: release.Rows, Value: float64(mac), Persons: int64(carriers), Of: vc.called, Desc: desc + ": minor allele count"}
 	maf := math.NaN()
-	if called > 0 {
-		maf = float64(mac) / float64(2*called)
+	if obs > 0 {
+		maf = float64(mac) / float64(obs)
 	}
 	vc.maf = &release.Cell{Stat: release.Rate, Value: maf, Persons: int64(carriers), Denom: int64(called), Of: vc.mac, Digits: 4, Desc: desc + ": minor allele frequency"}
 	rate := math.NaN()
-	if n > 0 {
-		rate = 100 * float64(called) / float64(n)
+	if c.n > 0 {
+		rate = 100 * float64(called) / float64(c.n)
 	}
-	vc.callRate = &release.Cell{Stat: release.Percent, Value: rate, Persons: int64(called), Denom: int64(n), Of: vc.called, Digits: 1, Desc: desc + ": call rate"}
-	margins := []release.Margin{
-		{Total: vc.called, Parts: []*release.Cell{vc.homMajor, vc.het, vc.homMinor}},
-		{Total: vc.carriers, Parts: []*release.Cell{vc.het, vc.homMinor}},
-		{Total: vc.mac, Parts: []*release.Cell{vc.carriers, vc.homMinor}},
-	}
+	vc.callRate = &release.Cell{Stat: release.Percent, Value: rate, Persons: int64(called), Denom: int64(c.n), Of: vc.called, Digits: 1, Desc: desc + ": call rate"}
 	cells := []*release.Cell{vc.called, vc.homMajor, vc.het, vc.homMinor, vc.carriers, vc.mac, vc.maf, vc.callRate}
+	var margins []release.Margin
+	if !c.sexAware {
+		margins = []release.Margin{
+			{Total: vc.called, Parts: []*release.Cell{vc.homMajor, vc.het, vc.homMinor}},
+			{Total: vc.carriers, Parts: []*release.Cell{vc.het, vc.homMinor}},
+			{Total: vc.mac, Parts: []*release.Cell{vc.carriers, vc.homMinor}},
+		}
+	} else {
+		// Every class the totals are made of is a judged cell, shown or
+		// not (persons of unknown sex on chrX never are), so that no
+		// hidden class follows from the totals and the classes shown.
+		vc.hapMajor, vc.hapMinor = count(hMajor, "haploid major"), count(hMinor, "haploid minor")
+		calledParts := []*release.Cell{vc.homMajor, vc.het, vc.homMinor, vc.hapMajor, vc.hapMinor}
+		carrierParts := []*release.Cell{vc.het, vc.homMinor, vc.hapMinor}
+		macParts := []*release.Cell{vc.carriers, vc.homMinor}
+		cells = append(cells, vc.hapMajor, vc.hapMinor)
+		if c.ns.NonMissing() > 0 {
+			nsMajor, nsHet, nsMinor := count(nMajor, "unknown sex, homozygous major"), count(c.ns.Het, "unknown sex, heterozygous"), count(nMinor, "unknown sex, homozygous minor")
+			calledParts = append(calledParts, nsMajor, nsHet, nsMinor)
+			carrierParts = append(carrierParts, nsHet, nsMinor)
+			macParts = append(macParts, nsMinor)
+			cells = append(cells, nsMajor, nsHet, nsMinor)
+		}
+		margins = []release.Margin{
+			{Total: vc.called, Parts: calledParts},
+			{Total: vc.carriers, Parts: carrierParts},
+			{Total: vc.mac, Parts: macParts},
+		}
+	}
 	s.judgeLocal(ctx, cells, margins)
 	// The Hardy–Weinberg p-value, with the persons called and the allele
 	// count, gives back the genotype classes: it is shown only when none
 	// of them is hidden.
 	p := math.NaN()
-	if hwe && called > 0 {
-		p = qc.HweP(c.Het, c.HomA1, c.HomA2, false)
+	switch {
+	case c.hwe == 'a' && c.dip.NonMissing() > 0:
+		p = qc.HweP(c.dip.Het, c.dip.HomA1, c.dip.HomA2, false)
+	case c.hwe == 'x' && c.dip.NonMissing()+c.hap.HomA1+c.hap.HomA2 > 0:
+		p = qc.HweXchrP(c.dip.Het, c.dip.HomA2, c.dip.HomA1, c.hap.HomA2, c.hap.HomA1, false)
 	}
 	vc.hwe = &release.Cell{Stat: release.Coef, Value: p, Persons: int64(called), Digits: 4, Desc: desc + ": HWE p"}
-	if !hwe || called == 0 {
+	classes := []*release.Cell{vc.homMajor, vc.het, vc.homMinor, vc.called}
+	if vc.hapMajor != nil {
+		classes = append(classes, vc.hapMajor, vc.hapMinor)
+	}
+	hidden := false
+	for _, k := range classes {
+		hidden = hidden || k.Suppressed()
+	}
+	switch {
+	case math.IsNaN(p):
 		vc.hwe.Status = spec.NoData
-	} else if vc.homMajor.Suppressed() || vc.het.Suppressed() || vc.homMinor.Suppressed() || vc.called.Suppressed() {
+	case hidden:
 		vc.hwe.Status = spec.Derived
 	}
 	// From here on every cell hangs on the anchor only: the per-variant
@@ -189,20 +304,49 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 		diffs[k] = popDiffs(ds, pops[k].set, earlier)
 	}
 	minN := s.sess.Policy.MinCount
+	// Sex from OMOP (as the scans' sex): needed when a variant is on chrX,
+	// chrY or MT.
+	sexAware := false
+	for v := range fs.Variants {
+		switch fs.Variants[v].ChromCode {
+		case plink.ChromX, plink.ChromY, plink.ChromMT:
+			sexAware = true
+		}
+	}
+	masks := func(set *roaring.Bitmap, m *plink.Mask) *popMasks { return &popMasks{all: m} }
+	if sexAware {
+		males, err := s.cohortSet(ctx, ds, &cohortPlan{Op: "sex", Sex: 8507})
+		if err != nil {
+			return nil, err
+		}
+		females, err := s.cohortSet(ctx, ds, &cohortPlan{Op: "sex", Sex: 8532})
+		if err != nil {
+			return nil, err
+		}
+		masks = func(set *roaring.Bitmap, m *plink.Mask) *popMasks {
+			return &popMasks{all: m, males: ds.mask(roaring.And(set, males)), females: ds.mask(roaring.And(set, females)),
+				nosex: ds.mask(roaring.AndNot(roaring.AndNot(set, males), females))}
+		}
+	}
+	allPM := masks(all, allMask)
+	pms := make([]*popMasks, len(pops))
+	for k := range pops {
+		pms[k] = masks(pops[k].set, pops[k].mask)
+	}
 	// Counting is cheap (popcounts); do it in parallel, then judge.
 	nv := len(fs.Variants)
-	counts := make([][]plink.Counts, nv)
+	counts := make([][]sexCounts, nv)
 	minorAlt := make([]bool, nv)
 	differ := make([][]bool, nv)
 	err = plink.Parallel(nv, threads(), func(lo, hi int) error {
 		for v := lo; v < hi; v++ {
 			row := fs.Row(v)
-			c := plink.CountRowMasked(row, allMask)
-			minorAlt[v] = 2*c.HomA1 <= 2*c.HomA2 // ALT count ≤ REF count (ties: ALT)
-			counts[v] = make([]plink.Counts, len(pops))
+			chrom := fs.Variants[v].ChromCode
+			minorAlt[v] = countSex(row, chrom, allPM).altMinor()
+			counts[v] = make([]sexCounts, len(pops))
 			differ[v] = make([]bool, len(pops))
 			for k := range pops {
-				counts[v][k] = plink.CountRowMasked(row, pops[k].mask)
+				counts[v][k] = countSex(row, chrom, pms[k])
 				differ[v][k] = differenced(&fs.Variants[v], row, diffs[k], minN, false)
 			}
 		}
@@ -214,18 +358,20 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if a.Kind == "hardy" && sexAware {
+		t.columns = append(t.columns, "haploid A1", "haploid other")
+	}
 	for v := range fs.Variants {
 		vr := &fs.Variants[v]
 		a1 := vr.Ref()
 		if minorAlt[v] {
 			a1 = vr.Alt()
 		}
-		autosomal := vr.ChromCode >= 1 && vr.ChromCode <= 22
 		for k, p := range pops {
-			vc := s.summaryCells(ctx, counts[v][k], minorAlt[v], p.mask.Count(), autosomal, p.anchor, vr.ID)
+			vc := s.summaryCells(ctx, counts[v][k], minorAlt[v], p.anchor, vr.ID)
 			if differ[v][k] {
-				for _, c := range []*release.Cell{vc.called, vc.homMajor, vc.het, vc.homMinor, vc.carriers, vc.mac, vc.maf, vc.callRate, vc.hwe} {
-					if !c.Suppressed() {
+				for _, c := range []*release.Cell{vc.called, vc.homMajor, vc.het, vc.homMinor, vc.carriers, vc.mac, vc.maf, vc.callRate, vc.hwe, vc.hapMajor, vc.hapMinor} {
+					if c != nil && !c.Suppressed() {
 						c.Status = spec.Difference
 					}
 				}
@@ -246,6 +392,13 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 			case "hardy":
 				row = append(row, &slot{text: a1})
 				add(vc.homMinor, vc.het, vc.homMajor, vc.hwe)
+				if sexAware {
+					if vc.hapMajor != nil {
+						add(vc.hapMinor, vc.hapMajor)
+					} else {
+						row = append(row, nil, nil)
+					}
+				}
 			case "missing":
 				add(vc.called, vc.callRate)
 			}
@@ -253,8 +406,11 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 		}
 	}
 	t.notes = append(t.notes, "A1 is the minor allele among the cohort's genotyped persons; counts and frequencies are over the persons with a call")
+	if sexAware {
+		t.notes = append(t.notes, "chrX, chrY and MT counted as plink2 does, by OMOP sex: males haploid on chrX, males only on chrY, everyone haploid on MT (a heterozygous haploid call counts as missing); on chrX the hom/het columns are females, persons of unknown sex count in frequencies only")
+	}
 	if a.Kind == "hardy" {
-		t.notes = append(t.notes, "HWE p: exact test (autosomes only); hidden when a genotype class is hidden")
+		t.notes = append(t.notes, "HWE p: exact test (autosomes; chrX over females and males, as plink2 --hardy); hidden when a genotype class is hidden")
 	}
 	full, _, err := s.genoFinish(ctx, cell, fmt.Sprintf("%s(%s of %s)", op, vh.desc, cdesc), t, maxShownRows, func() []string {
 		var out []string

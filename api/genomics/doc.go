@@ -37,7 +37,12 @@
 // class of a population released before hides that variant's counts (a
 // scan drops the row). Scans model chrX, chrY and MT as plink2 --glm
 // does: sex as a covariate on chrX, males only on chrY, haploid dosage on
-// chrY and MT. No genotype, dosage, PC score or residual ever leaves the
+// chrY and MT. Freq, Hardy and Missing count them as plink2 --freq and
+// --hardy do, by OMOP sex: males haploid on chrX (a heterozygous haploid
+// call counts as missing), males only on chrY, everyone haploid on MT;
+// on chrX Hardy shows the female genotype classes and the male allele
+// counts, with plink2's chrX exact test. No genotype, dosage, PC score or
+// residual ever leaves the
 // kernel. Plots are drawn from released rows only.
 //
 // Trust level: untrusted worker side.

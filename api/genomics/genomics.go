@@ -155,7 +155,10 @@ type Summary struct {
 func Freq(v VariantSet) Summary { return Summary{kind: "freq", v: v} }
 
 // Hardy gives genotype counts and the Hardy–Weinberg exact test p-value
-// per variant (shown only when no genotype class is hidden).
+// per variant (shown only when no genotype class is hidden). On chrX the
+// genotype classes are the females' and the haploid columns the males'
+// alleles (plink2 --hardy's .hardy.x); chrY and MT have haploid counts
+// and no test.
 func Hardy(v VariantSet) Summary { return Summary{kind: "hardy", v: v} }
 
 // Missing gives, per variant, the persons with a call and the call rate.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,6 +45,7 @@ const (
 	envWorker      = "ENCLAVE_WORKER"       // path of enclave-worker
 	envCellTimeout = "ENCLAVE_CELL_TIMEOUT" // "10m", "90s" or seconds
 	envOutputCap   = "ENCLAVE_OUTPUT_CAP"   // bytes of output per cell
+	envCPUProfile  = "ENCLAVE_CPUPROFILE"   // file: a CPU profile of the kernel process for its life (benchmarks)
 )
 
 func runKernel(args []string) error {
@@ -63,6 +65,16 @@ func runKernel(args []string) error {
 		return errUsage
 	}
 	logger := log.New(os.Stderr, "enclave kernel: ", log.LstdFlags|log.Lmicroseconds)
+	// A CPU profile of the kernel for benchmarks (bench/genomics_cell.sh):
+	// the variable is set by whoever starts the kernel, never by a cell; the
+	// profile holds stacks and sample counts, no data.
+	if p := os.Getenv(envCPUProfile); p != "" {
+		stop, err := startCPUProfile(p)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	// Started by the service, the kernel waits here (a spare) until the
 	// service assigns it a researcher's connection and workspace.
@@ -235,6 +247,19 @@ func runKernel(args []string) error {
 			return nil
 		}
 	}
+}
+
+// startCPUProfile writes a CPU profile of this process to path until stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envCPUProfile, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", envCPUProfile, err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // findWorker returns the enclave-worker binary: the flag, else

@@ -88,6 +88,9 @@ func simdPassBlocked(sa *simdArgs) {
 			acc.StoreSlice(ws.acc[k:])
 			k += 4
 		}
+		if sa.gradOnly {
+			continue
+		}
 		wx := ws.wx[:bn]
 		for a := 0; a < p; a++ {
 			xa := ws.cols[a][:bn]
@@ -130,6 +133,9 @@ func simdPassBlocked(sa *simdArgs) {
 	for a := 0; a < p; a++ {
 		sa.grad[a] = hsum4(archsimd.LoadFloat64x4Slice(ws.acc[k:]))
 		k += 4
+	}
+	if sa.gradOnly {
+		return
 	}
 	for a := 0; a < p; a++ {
 		for b := 0; b <= a; b++ {
@@ -202,6 +208,9 @@ func simdPassBlocked8(sa *simdArgs) {
 			acc.StoreSlice(ws.acc[k:])
 			k += 8
 		}
+		if sa.gradOnly {
+			continue
+		}
 		wx := ws.wx[:bn]
 		for a := 0; a < p; a++ {
 			xa := ws.cols[a][:bn]
@@ -244,6 +253,9 @@ func simdPassBlocked8(sa *simdArgs) {
 	for a := 0; a < p; a++ {
 		sa.grad[a] = hsum8(archsimd.LoadFloat64x8Slice(ws.acc[k:]))
 		k += 8
+	}
+	if sa.gradOnly {
+		return
 	}
 	for a := 0; a < p; a++ {
 		for b := 0; b <= a; b++ {

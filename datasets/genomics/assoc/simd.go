@@ -12,6 +12,9 @@ type simdArgs struct {
 	grad  []float64
 	hess  []float64
 	wide  *wideScratch // simdPassWide's working memory
+	// gradOnly: simdPassWide computes the score only (hess is left as it
+	// is), for the fixed-information steps of denseFit.
+	gradOnly bool
 }
 
 // simdPasses[q] is the vectorised pass for q covariate columns, filled at
