@@ -18,26 +18,17 @@ import (
 	"time"
 
 	"enclave/datasets"
+	"enclave/internal/sharedtest"
 )
-
-const shared = "../../../shared/omop"
 
 // asOf fixes the 89+ reference date so tests do not depend on the clock.
 var asOf = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 
-// sharedFolder returns a folder of ../shared/omop. Outside CI a missing
-// ../shared skips the test; in CI (CI=true) it fails it, so the real-data
-// tests cannot silently stop running.
+// sharedFolder returns a folder of ../shared/omop, skipping the test when
+// it is absent, or failing it in CI (sharedtest.Path).
 func sharedFolder(t *testing.T, rel string) string {
 	t.Helper()
-	p := filepath.Join(shared, rel)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s absent: CI runs the real OHDSI Eunomia imports, check out ../shared beside the repository", p)
-		}
-		t.Skipf("%s absent", p)
-	}
-	return p
+	return sharedtest.Path(t, "omop/"+rel)
 }
 
 // gibleedFolder puts the Eunomia GiBleed export and its vocabulary shard in
