@@ -58,8 +58,12 @@ fi
 "$GO" build -o "$WORK/importfloor" ./bench/importfloor
 BASELINE_REV=${IMPORT_BASELINE-2dbe626}
 BASELINE=
+if [[ -n $BASELINE_REV ]] && ! rev=$(git rev-parse --short=12 "$BASELINE_REV^{commit}" 2>/dev/null); then
+  # A shallow clone lacks the earlier revision: measure without it.
+  echo "bench/import.sh: revision $BASELINE_REV not in this clone (shallow?): no earlier-importer baseline" >&2
+  BASELINE_REV=
+fi
 if [[ -n $BASELINE_REV ]]; then
-  rev=$(git rev-parse --short=12 "$BASELINE_REV^{commit}")
   BASELINE=$WORK/enclave-$rev
   if [[ ! -x $BASELINE ]]; then
     src=$WORK/baseline-src-$rev
