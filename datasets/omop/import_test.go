@@ -18,26 +18,17 @@ import (
 	"time"
 
 	"enclave/datasets"
+	"enclave/internal/sharedtest"
 )
-
-const shared = "../../../shared/omop"
 
 // asOf fixes the 89+ reference date so tests do not depend on the clock.
 var asOf = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 
-// sharedFolder returns a folder of ../shared/omop. Outside CI a missing
-// ../shared skips the test; in CI (CI=true) it fails it, so the real-data
-// tests cannot silently stop running.
+// sharedFolder returns a folder of ../shared/omop, skipping the test when
+// it is absent, or failing it in CI (sharedtest.Path).
 func sharedFolder(t *testing.T, rel string) string {
 	t.Helper()
-	p := filepath.Join(shared, rel)
-	if _, err := os.Stat(p); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s absent: CI runs the real OHDSI Eunomia imports, check out ../shared beside the repository", p)
-		}
-		t.Skipf("%s absent", p)
-	}
-	return p
+	return sharedtest.Path(t, "omop/"+rel)
 }
 
 // gibleedFolder puts the Eunomia GiBleed export and its vocabulary shard in
@@ -489,6 +480,12 @@ func TestImportBadInput(t *testing.T) {
 			file: "persons.csv", msg: `"persons" is not a table of OMOP CDM v5.3 or v5.4`},
 		{variant: "non_utf8", files: map[string]string{"death.csv": "person_id,death_date,death_type_concept_id,cause_source_value\n3,2020-01-01,32817,caf\xe9\n"},
 			file: "death.csv", line: 2, column: "cause_source_value", msg: "invalid encoding: bytes that are not UTF-8"},
+		{variant: "non_utf8_header", files: map[string]string{"death.csv": "person_id,death_date,death_type_concept_id,cause_source_valu\xe9\n3,2020-01-01,32817,x\n"},
+			file: "death.csv", msg: "the header line is not UTF-8"},
+		{variant: "truncated_in_quote", files: map[string]string{"death.csv": "person_id,death_date,death_type_concept_id,cause_source_value\n3,2020-01-01,32817,\"cardiac arr"},
+			file: "death.csv", line: 2, column: "cause_source_value", msg: "a quoted value not closed (truncated file?)", never: []string{"cardiac"}},
+		{variant: "wrong_delimiter_rows", files: map[string]string{"death.csv": "person_id,death_date,death_type_concept_id,cause_source_value\n3;2020-01-01;32817;I21\n"},
+			file: "death.csv", line: 2, msg: "missing columns: fewer fields than the header", never: []string{"I21"}},
 		{variant: "header_only_person", files: map[string]string{"person.csv": personHeader},
 			file: "001", msg: "has a header-only person.csv, so no row of"},
 		{variant: "empty_file", files: map[string]string{"death.csv": ""}, file: "death.csv", msg: "empty file (no header line)"},

@@ -509,11 +509,21 @@ func lengthWhy(t *Table, f Field, n int) string {
 // per value between the smallest and largest key, 128 MiB at most.
 const maxKeyBits = 1 << 30
 
+// denseKeys is how many bits of bitmap per key keysUnique accepts: a
+// bitmap costs in proportion to its span, a sort in proportion to the keys.
+// Measured on the synthetic cohort of 100k persons, whose ids span 10^8
+// values: seven tables of 0.1M-3.7M keys took 5.8 s in bitmaps and 1.5 s
+// sorted (3.7M keys spanning 26 bits each: 1.37 s against 0.84 s); dense
+// person ids, 0.08 s against 0.11 s.
+const denseKeys = 8
+
 // keysUnique reports whether the non-empty values of integer column col of
-// table tq are all distinct. When the keys span at most maxKeyBits values
-// it counts them in a bitmap (bitstring_agg), one pass with no hash table
-// to spill; otherwise, or when that count finds duplicates, it answers
-// false and the caller groups the keys.
+// table tq are all distinct. Keys that span at most denseKeys bits each
+// (and at most maxKeyBits in all) are counted in a bitmap (bitstring_agg),
+// one pass with no hash table; sparser keys are sorted and compared with
+// their neighbours. Neither builds a hash table of every key, which at 10^7
+// keys and more spills and costs several times as much. When the keys are
+// not unique the caller groups them to count the duplicates.
 func keysUnique(ctx context.Context, db *sql.DB, tq, col string) (bool, error) {
 	var lo, hi sql.NullInt64
 	var n int64
@@ -523,15 +533,21 @@ func keysUnique(ctx context.Context, db *sql.DB, tq, col string) (bool, error) {
 	if n == 0 {
 		return true, nil
 	}
-	if hi.Int64 < lo.Int64 || uint64(hi.Int64-lo.Int64) >= maxKeyBits {
-		return false, nil
+	span := uint64(hi.Int64 - lo.Int64)
+	if hi.Int64 >= lo.Int64 && span < maxKeyBits && span < denseKeys*uint64(n) {
+		var distinct int64
+		q := fmt.Sprintf("SELECT bit_count(bitstring_agg(%s, %d, %d)) FROM %s", col, lo.Int64, hi.Int64, tq)
+		if err := db.QueryRowContext(ctx, q).Scan(&distinct); err != nil {
+			return false, err
+		}
+		return distinct == n, nil
 	}
-	var distinct int64
-	q := fmt.Sprintf("SELECT bit_count(bitstring_agg(%s, %d, %d)) FROM %s", col, lo.Int64, hi.Int64, tq)
-	if err := db.QueryRowContext(ctx, q).Scan(&distinct); err != nil {
+	var repeats int64
+	q := fmt.Sprintf("SELECT count(*) FROM (SELECT %[1]s AS k, lag(%[1]s) OVER (ORDER BY %[1]s) AS prev FROM %s WHERE %[1]s IS NOT NULL) WHERE k = prev", col, tq)
+	if err := db.QueryRowContext(ctx, q).Scan(&repeats); err != nil {
 		return false, err
 	}
-	return distinct == n, nil
+	return repeats == 0, nil
 }
 
 // judge sets the percentage and the status from the rows and the threshold.

@@ -2,6 +2,7 @@ package omop
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"path/filepath"
 	"slices"
@@ -133,5 +134,40 @@ func TestCheckJudge(t *testing.T) {
 		if got := tt.c.judge(); got.Status != tt.want {
 			t.Errorf("%+v: %s, want %s", tt.c, got.Status, tt.want)
 		}
+	}
+}
+
+// TestKeysUnique: dense keys (counted in a bitmap) and sparse ones (sorted)
+// are judged unique exactly when no value repeats; empty keys do not count.
+func TestKeysUnique(t *testing.T) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for _, tt := range []struct {
+		name, values string
+		unique       bool
+	}{
+		{"dense", "SELECT range FROM range(1, 5001)", true},
+		{"dense_repeat", "SELECT range FROM range(1, 5001) UNION ALL SELECT 4711", false},
+		{"sparse", "SELECT range * 1000 FROM range(5000)", true},
+		{"sparse_repeat", "SELECT range * 1000 FROM range(5000) UNION ALL SELECT 4711000", false},
+		{"wide", "SELECT * FROM (VALUES (-4611686018427387904), (0), (4611686018427387904))", true},
+		{"wide_repeat", "SELECT * FROM (VALUES (-4611686018427387904), (0), (-4611686018427387904))", false},
+		{"nulls", "SELECT * FROM (VALUES (NULL), (1), (NULL), (2))", true},
+		{"only_nulls", "SELECT * FROM (VALUES (CAST(NULL AS BIGINT)), (NULL))", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tq := quoteIdent("k_" + tt.name)
+			if _, err := db.Exec("CREATE TABLE " + tq + " AS SELECT CAST(v AS BIGINT) AS id FROM (" + tt.values + ") AS x(v)"); err != nil {
+				t.Fatal(err)
+			}
+			got, err := keysUnique(context.Background(), db, tq, "id")
+			if err != nil || got != tt.unique {
+				t.Errorf("keysUnique = %v, %v; want %v", got, err, tt.unique)
+			}
+		})
 	}
 }

@@ -11,12 +11,13 @@ import (
 	"testing"
 )
 
-const specCSV = shared + "/cdm53/OMOP_CDMv5.3_Field_Level.csv"
+// specFile is the CDM v5.3 field-level specification in ../shared/omop/cdm53.
+const specFile = "OMOP_CDMv5.3_Field_Level.csv"
 
 // TestSchemaMatchesSpec checks CDM53 against the official field-level CSV:
 // every table and field in order, with its type, required, key flags.
 func TestSchemaMatchesSpec(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(sharedFolder(t, "cdm53"), filepath.Base(specCSV)))
+	data, err := os.ReadFile(filepath.Join(sharedFolder(t, "cdm53"), specFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,11 +75,12 @@ func TestSchemaMatchesSpec(t *testing.T) {
 
 // TestSchemaGenerated re-runs the generator and compares with the committed file.
 func TestSchemaGenerated(t *testing.T) {
-	if _, err := os.Stat(filepath.Join(sharedFolder(t, "cdm53"), filepath.Base(specCSV))); err != nil {
+	spec := filepath.Join(sharedFolder(t, "cdm53"), specFile)
+	if _, err := os.Stat(spec); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "schema_gen.go")
-	cmd := exec.Command("go", "run", "./internal/genschema", "-spec", specCSV, "-out", out)
+	cmd := exec.Command("go", "run", "./internal/genschema", "-spec", spec, "-out", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("genschema: %v\n%s", err, b)
 	}

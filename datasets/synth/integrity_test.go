@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"enclave/datasets/genomics/gensim"
+	"enclave/internal/sharedtest"
 )
 
 // latent redraws persons 1..n as the generator did, for tests that need
@@ -228,13 +229,13 @@ func TestConceptsKnown(t *testing.T) {
 	}
 	shardRows := map[int64][]string{}
 	for _, path := range []string{
-		filepath.Join("..", "..", "..", "shared", "omop", "vocab", "gibleed", "concept.csv"),
-		filepath.Join("..", "..", "..", "shared", "omop", "vocab", "synthea27nj", "concept.csv"),
+		filepath.Join(sharedtest.Path(t, "omop/vocab/gibleed"), "concept.csv"),
+		filepath.Join(sharedtest.Path(t, "omop/vocab/synthea27nj"), "concept.csv"),
 		filepath.Join("..", "vocab", "local", "concept.csv"), // the default vocabulary's local extension
 	} {
 		f, err := os.Open(path)
 		if err != nil {
-			t.Skipf("default vocabulary not found: %v", err)
+			t.Fatal(err)
 		}
 		recs, err := csv.NewReader(f).ReadAll()
 		f.Close()

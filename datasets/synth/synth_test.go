@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	_ "github.com/duckdb/duckdb-go/v2"
+
+	"enclave/internal/sharedtest"
 )
 
 // testPersons is the cohort size of the shared test cohort: large enough
@@ -169,10 +171,10 @@ func TestParquetMatchesCSV(t *testing.T) {
 // v5.3 field-level specification, in its order (observation adds the two
 // All of Us value_source columns at the end).
 func TestOMOPColumns(t *testing.T) {
-	spec := filepath.Join("..", "..", "..", "shared", "omop", "cdm53", "OMOP_CDMv5.3_Field_Level.csv")
+	spec := filepath.Join(sharedtest.Path(t, "omop/cdm53"), "OMOP_CDMv5.3_Field_Level.csv")
 	f, err := os.Open(spec)
 	if err != nil {
-		t.Skipf("specification not found: %v", err)
+		t.Fatal(err)
 	}
 	defer f.Close()
 	r := csv.NewReader(f)

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"enclave/internal/sharedtest"
 )
 
 // TestDefaultFiles: every table of the default vocabulary is embedded, with
@@ -58,12 +60,10 @@ func TestDefaultFiles(t *testing.T) {
 }
 
 // TestDefaultGenerated rebuilds the default vocabulary from the shards in
-// ../shared/omop/vocab (when present) and compares it with the embedded files.
+// ../shared/omop/vocab (sharedtest.Path: skipped when absent, failed in
+// CI) and compares it with the embedded files.
 func TestDefaultGenerated(t *testing.T) {
-	shards := "../../../shared/omop/vocab"
-	if _, err := os.Stat(shards); err != nil {
-		t.Skipf("shards absent: %v", err)
-	}
+	shards := sharedtest.Path(t, "omop/vocab")
 	out := t.TempDir()
 	cmd := exec.Command("go", "run", "./internal/mkdata", "-shards", shards, "-local", "local", "-out", out)
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"enclave/datasets/omop"
+	"enclave/internal/sharedtest"
 )
 
 // eunomiaGiBleed copies the real Eunomia GiBleed export and its vocabulary
@@ -17,16 +18,12 @@ import (
 // (CI=true) it fails it.
 func eunomiaGiBleed(t *testing.T) string {
 	t.Helper()
-	shared := filepath.Join("..", "..", "..", "shared", "omop")
 	folder := t.TempDir()
 	for _, sub := range []string{"eunomia/gibleed_5.3_partial", "vocab/gibleed"} {
-		src := filepath.Join(shared, sub)
+		src := sharedtest.Path(t, "omop/"+sub)
 		entries, err := os.ReadDir(src)
 		if err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s absent: CI runs the real OHDSI Eunomia imports, check out ../shared beside the repository", src)
-			}
-			t.Skipf("%s absent", src)
+			t.Fatal(err)
 		}
 		for _, e := range entries {
 			b, err := os.ReadFile(filepath.Join(src, e.Name()))
