@@ -261,8 +261,8 @@ type streamContent struct {
 
 func (k *Kernel) newSink(req *request, silent, allowStdin, store bool) *cellSink {
 	s := &cellSink{k: k, req: req, silent: silent, allowStdin: allowStdin, store: store}
-	s.stream = newStreamBuffer(k.cfg.FlushInterval, k.cfg.FlushSize, func(content []byte) {
-		k.publish(req.msg, "stream", json.RawMessage(content))
+	s.stream = newStreamBuffer(k.cfg.FlushInterval, k.cfg.FlushSize, func(name string, text []byte) {
+		k.publish(req.msg, "stream", json.RawMessage(streamJSON(name, text)))
 	})
 	return s
 }

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"encoding/binary"
 	"unicode/utf8"
 )
 
@@ -17,9 +18,8 @@ var plain = func() (t [utf8.RuneSelf]bool) {
 // U+FFFD; U+2028 and U+2029 are escaped), copying runs of plain ASCII in
 // bulk. Stream output is mostly such runs and the kernel's busiest path
 // when a cell prints megabytes; this avoids a string copy and the
-// encoder's buffer growth. s is a string or a byte slice, so that text
-// received as either is escaped where it lies.
-func appendJSONString[T string | []byte](dst []byte, s T) []byte {
+// encoder's buffer growth.
+func appendJSONString(dst []byte, s []byte) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	i, start := 0, 0
@@ -27,7 +27,7 @@ func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 		// Eight bytes at a time while none needs a look (SWAR: no byte
 		// below 0x20, none '"' or '\\', none with the high bit set).
 		for i+8 <= len(s) {
-			w := le64(s, i)
+			w := binary.LittleEndian.Uint64(s[i:])
 			const lo, hi = 0x0101010101010101, 0x8080808080808080
 			special := (w - 0x20*lo) | ((w ^ '"'*lo) - lo) | ((w ^ '\\'*lo) - lo) | w
 			if special&hi != 0 {
@@ -60,7 +60,7 @@ func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 			start = i
 			continue
 		}
-		r, size := decodeRune(s[i:])
+		r, size := utf8.DecodeRune(s[i:])
 		switch {
 		case r == utf8.RuneError && size == 1:
 			dst = append(dst, s[start:i]...)
@@ -79,23 +79,8 @@ func appendJSONString[T string | []byte](dst []byte, s T) []byte {
 	return append(dst, '"')
 }
 
-// le64 is the little-endian word at s[i:i+8] (the compiler merges the
-// loads into one).
-func le64[T string | []byte](s T, i int) uint64 {
-	_ = s[i+7]
-	return uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-}
-
-func decodeRune[T string | []byte](s T) (rune, int) {
-	if b, ok := any(s).([]byte); ok {
-		return utf8.DecodeRune(b)
-	}
-	return utf8.DecodeRuneInString(string(s))
-}
-
 // streamJSON is the content of a stream message, built in one allocation.
-func streamJSON[T string | []byte](name string, text T) []byte {
+func streamJSON(name string, text []byte) []byte {
 	b := make([]byte, 0, len(text)+len(text)/8+48)
 	b = append(b, `{"name":"`...)
 	b = append(b, name...) // "stdout" or "stderr"

@@ -11,14 +11,10 @@ import (
 // after the first unsent byte), when it reaches FlushSize, when the stream
 // name changes (so stdout and stderr keep their order), and before any
 // other output of the cell and its reply (Flush).
-//
-// Text that arrives in a piece of at least FlushSize while nothing is
-// buffered (the worker sends its output in such chunks) is not copied into
-// the buffer: its message is built from it where it lies.
 type streamBuffer struct {
 	interval time.Duration
 	size     int
-	publish  func(content []byte) // publishes one stream message's content
+	send     func(name string, text []byte) // publishes one stream message; text is only valid during the call
 
 	mu    sync.Mutex
 	name  string
@@ -27,8 +23,8 @@ type streamBuffer struct {
 	armed bool
 }
 
-func newStreamBuffer(interval time.Duration, size int, publish func(content []byte)) *streamBuffer {
-	return &streamBuffer{interval: interval, size: size, publish: publish}
+func newStreamBuffer(interval time.Duration, size int, send func(name string, text []byte)) *streamBuffer {
+	return &streamBuffer{interval: interval, size: size, send: send}
 }
 
 // Write adds text written to the stream name.
@@ -39,11 +35,6 @@ func (s *streamBuffer) Write(name, text string) {
 		s.flushLocked(true)
 	}
 	s.name = name
-	if len(s.buf) == 0 && len(text) >= s.size {
-		n := completeUTF8(text)
-		s.publish(streamJSON(name, text[:n]))
-		text = text[n:] // half a character, completed by the next write
-	}
 	s.buf = append(s.buf, text...)
 	if len(s.buf) >= s.size {
 		s.flushLocked(false)
@@ -96,7 +87,7 @@ func (s *streamBuffer) flushLocked(all bool) {
 			return
 		}
 	}
-	s.publish(streamJSON(s.name, s.buf[:n]))
+	s.send(s.name, s.buf[:n])
 	rest := copy(s.buf, s.buf[n:])
 	s.buf = s.buf[:rest]
 	if cap(s.buf) > 4*s.size {
@@ -106,21 +97,14 @@ func (s *streamBuffer) flushLocked(all bool) {
 
 // completeUTF8 returns the length of b without a trailing incomplete
 // UTF-8 sequence.
-func completeUTF8[T string | []byte](b T) int {
+func completeUTF8(b []byte) int {
 	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
 		if utf8.RuneStart(b[i]) {
-			if fullRune(b[i:]) {
+			if utf8.FullRune(b[i:]) {
 				return len(b)
 			}
 			return i
 		}
 	}
 	return len(b)
-}
-
-func fullRune[T string | []byte](b T) bool {
-	if s, ok := any(b).(string); ok {
-		return utf8.FullRuneInString(s)
-	}
-	return utf8.FullRune([]byte(b))
 }
