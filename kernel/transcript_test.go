@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"enclave/kernel/wire"
 )
@@ -89,8 +88,7 @@ func replay(t *testing.T, file string) []byte {
 			waitFor(t, func() bool { return len(tk.sentFor(id)) >= 3 })
 			msgs = tk.sentFor(id)
 		} else {
-			tk.rec.await(t, id)
-			time.Sleep(time.Millisecond)
+			tk.rec.await(t, id) // the reply and the idle status, the request's last message
 			msgs = tk.sentFor(id)
 		}
 		fmt.Fprintf(&out, "> %s %s %s\n", s.ch, s.msgType, s.content)

@@ -272,6 +272,13 @@ func (w *Worker) compileRun(r cells.Run, base int, silent bool) (*interp.Program
 	if r.Kind == cells.Expr && !silent {
 		mode = w.resultMode(r.Text)
 	}
+	if mode == showVar && !w.richMethodDeclared() {
+		// The variable serves only to call methods the cells declared
+		// (show); with none declared, the value yaegi returns shows the
+		// same, and no global is added to the interpreter's frame, which
+		// yaegi copies whole each time it grows.
+		mode = showValue
+	}
 	if mode == showVar && w.allKnown(r.Text) {
 		// Every name in it is known, so the declaration compiles.
 		if prog, err := w.compile(decl); err == nil {

@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"sort"
+	"strings"
 
 	"enclave/sandbox/cells"
 )
@@ -56,6 +57,9 @@ func (w *Worker) goPanic(r any) {
 // named functions (go work(x)) are left as they are: their arguments must
 // be evaluated when the go statement runs.
 func guardGoroutines(r cells.Run, base int) cells.Run {
+	if !strings.Contains(r.Text, "go") {
+		return r // no go statement: spare the parse (most cells)
+	}
 	var prefix string
 	switch r.Kind {
 	case cells.Decl:

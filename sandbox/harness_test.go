@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -225,28 +226,50 @@ func TestAPICall(t *testing.T) {
 	k := startWorker(t, Options{})
 	k.nextID++
 	id := k.nextID
-	// The cell waits on a channel the test closes after the call is answered.
-	if err := k.conn.Send(&rpc.Msg{Type: rpc.Execute, ID: id, Exec: &rpc.ExecRequest{Code: "import \"time\"\ntime.Sleep(200 * time.Millisecond)", CellNumber: 1}}); err != nil {
+	// The cell says it has started and waits until the test interrupts it,
+	// once the call made while it runs has been answered.
+	code := "import (\"fmt\"; \"time\")\nfmt.Println(\"started\")\ntime.Sleep(time.Hour)"
+	if err := k.conn.Send(&rpc.Msg{Type: rpc.Execute, ID: id, Exec: &rpc.ExecRequest{Code: code, CellNumber: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	result := make(chan error, 1)
-	go func() {
-		time.Sleep(20 * time.Millisecond)
-		var out map[string]int
-		result <- remote.Call("catalog.count", map[string]string{"table": "person"}, &out)
-	}()
-	for m := range k.events {
-		if m.Type == rpc.Call {
-			if m.ID != id || m.Call.Method != "catalog.count" || string(m.Call.Args) != `{"table":"person"}` {
-				t.Fatalf("call %+v %s", m, m.Call.Args)
+	called, answered := false, false
+	for done := false; !done; {
+		select {
+		case m, ok := <-k.events:
+			if !ok {
+				t.Fatal("the worker ended during the cell")
 			}
-			k.conn.Send(&rpc.Msg{Type: rpc.CallReply, ID: m.ID, Reply: &rpc.CallResult{Result: []byte(`{"n":42}`)}})
-		}
-		if m.Type == rpc.Done {
-			break
+			switch m.Type {
+			case rpc.Stream:
+				if !called && strings.Contains(m.Stream.Text, "started") {
+					called = true
+					go func() {
+						var out map[string]int
+						err := remote.Call("catalog.count", map[string]string{"table": "person"}, &out)
+						if err == nil && out["n"] != 42 {
+							err = fmt.Errorf("result %v", out)
+						}
+						result <- err
+					}()
+				}
+			case rpc.Call:
+				if m.ID != id || m.Call.Method != "catalog.count" || string(m.Call.Args) != `{"table":"person"}` {
+					t.Fatalf("call %+v %s", m, m.Call.Args)
+				}
+				k.conn.Send(&rpc.Msg{Type: rpc.CallReply, ID: m.ID, Reply: &rpc.CallResult{Result: []byte(`{"n":42}`)}})
+			case rpc.Done:
+				done = true
+			}
+		case err := <-result:
+			if err != nil {
+				t.Fatalf("call: %v", err)
+			}
+			answered = true
+			k.conn.Send(&rpc.Msg{Type: rpc.Interrupt, ID: id})
 		}
 	}
-	if err := <-result; err != nil {
-		t.Fatalf("call: %v", err)
+	if !answered {
+		t.Fatal("the cell ended before its API call was answered")
 	}
 }

@@ -85,6 +85,17 @@ func (w *Worker) show(c *cellRun, v reflect.Value, inVar bool) {
 	w.result(val, rich, text, hasText)
 }
 
+// richMethodDeclared reports whether a cell declared a method that show
+// calls through the interpreter.
+func (w *Worker) richMethodDeclared() bool {
+	for _, rm := range richMethods {
+		if w.names.hasMethod(rm.method) {
+			return true
+		}
+	}
+	return false
+}
+
 // callInterpreted calls resultVar.method() in the interpreter.
 func (w *Worker) callInterpreted(c *cellRun, method string) (any, bool) {
 	prog, err := w.compile(w.resultVar() + "." + method + "()")

@@ -1,11 +1,10 @@
 package stats
 
 import (
-	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"enclave/api/internal/call"
+	"enclave/api/internal/tables"
 	"enclave/api/omop"
 	"enclave/api/spec"
 )
@@ -25,79 +24,18 @@ func (t Table) ResultRef() string { return t.Ref }
 func (t Table) NumRows() int { return len(t.Rows) }
 
 // Text is the cell's text as shown ("1,234", "≤20").
-func (t Table) Text(row, col int) string {
-	if row < 0 || row >= len(t.Rows) || col < 0 || col >= len(t.Rows[row]) {
-		return ""
-	}
-	return t.Rows[row][col].Text
-}
+func (t Table) Text(row, col int) string { return tables.Text(&t.Table, row, col) }
 
 // Value is the released number of a cell; ok is false when the cell is
 // suppressed, not a number, or out of range.
-func (t Table) Value(row, col int) (v float64, ok bool) {
-	if row < 0 || row >= len(t.Rows) || col < 0 || col >= len(t.Rows[row]) || t.Rows[row][col].Value == nil {
-		return 0, false
-	}
-	return *t.Rows[row][col].Value, true
-}
+func (t Table) Value(row, col int) (v float64, ok bool) { return tables.Value(&t.Table, row, col) }
 
 // Lookup finds the row whose first cell reads label (ignoring spaces
 // around it) and returns its value in the column named col.
-func (t Table) Lookup(label, col string) (float64, bool) {
-	c := -1
-	for i, name := range t.Columns {
-		if name == col {
-			c = i
-		}
-	}
-	for r, row := range t.Rows {
-		if len(row) > 0 && strings.TrimSpace(row[0].Text) == label {
-			return t.Value(r, c)
-		}
-	}
-	return 0, false
-}
+func (t Table) Lookup(label, col string) (float64, bool) { return tables.Lookup(&t.Table, label, col) }
 
 // String renders the table as aligned text.
-func (t Table) String() string {
-	width := make([]int, len(t.Columns))
-	for i, c := range t.Columns {
-		width[i] = utf8.RuneCountInString(c)
-	}
-	for _, r := range t.Rows {
-		for i, c := range r {
-			if i < len(width) && utf8.RuneCountInString(c.Text) > width[i] {
-				width[i] = utf8.RuneCountInString(c.Text)
-			}
-		}
-	}
-	var b strings.Builder
-	b.WriteString(t.Title + "\n")
-	line := func(cells []string) {
-		for i, c := range cells {
-			if i >= len(width) {
-				break
-			}
-			if i > 0 {
-				b.WriteString("  ")
-			}
-			b.WriteString(c + strings.Repeat(" ", width[i]-utf8.RuneCountInString(c)))
-		}
-		b.WriteString("\n")
-	}
-	line(t.Columns)
-	for _, r := range t.Rows {
-		cells := make([]string, len(r))
-		for i, c := range r {
-			cells[i] = c.Text
-		}
-		line(cells)
-	}
-	for _, n := range t.Notes {
-		b.WriteString("  " + n + "\n")
-	}
-	return b.String()
-}
+func (t Table) String() string { return tables.String(&t.Table) }
 
 var (
 	atMu sync.Mutex

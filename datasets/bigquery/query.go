@@ -40,48 +40,26 @@ var ops = map[string]string{"=": "=", "!=": "<>", "<>": "<>", "<": "<", "<=": "<
 // plan validates q against the tier's tables, as the DuckDB catalog does,
 // and builds its GoogleSQL with every value a query parameter.
 func (c *Catalog) plan(q datasets.Query) (*plan, error) {
-	t := c.tables[strings.ToLower(strings.TrimSpace(q.Table))]
-	if t == nil {
-		return nil, datasets.Errorf("no table %q in the %s tier", q.Table, c.tier)
-	}
-	if !t.HasPerson {
-		return nil, datasets.Errorf("table %s has no person_id: aggregate person tables only (use concept search for the vocabulary)", t.Name)
+	t, err := datasets.QueryTable(c.tables, c.tier, q.Table)
+	if err != nil {
+		return nil, err
 	}
 	p := &plan{from: c.ref(t.Name) + " x"}
 	joinPerson := false
 	col := func(ref string) (string, string, error) {
-		ref = strings.ToLower(strings.TrimSpace(ref))
-		fn := ""
-		for _, f := range []string{"year", "month"} {
-			if strings.HasPrefix(ref, f+"(") && strings.HasSuffix(ref, ")") {
-				fn, ref = f, strings.TrimSpace(ref[len(f)+1:len(ref)-1])
-			}
+		r, err := datasets.ResolveColumn(c.tables, c.tier, t, ref)
+		if err != nil {
+			return "", "", err
 		}
-		alias, tab, name := "x", t, ref
-		if strings.HasPrefix(ref, "person.") {
-			name = strings.TrimPrefix(ref, "person.")
-			if t.Name != "person" {
-				alias, tab = "p", c.tables["person"]
-				if tab == nil {
-					return "", "", datasets.Errorf("the %s tier has no person table", c.tier)
-				}
-				joinPerson = true
-			}
+		alias := "x"
+		if r.Joined {
+			alias, joinPerson = "p", true
 		}
-		for _, cc := range tab.Columns {
-			if cc.Name != name {
-				continue
-			}
-			expr := alias + ".`" + strings.Trim(cc.Name, `"`) + "`"
-			if fn != "" {
-				if cc.Type != "DATE" && !strings.HasPrefix(cc.Type, "TIMESTAMP") {
-					return "", "", datasets.Errorf("%s(%s): not a date column", fn, ref)
-				}
-				return "EXTRACT(" + strings.ToUpper(fn) + " FROM " + expr + ")", "BIGINT", nil
-			}
-			return expr, cc.Type, nil
+		expr := alias + ".`" + strings.Trim(r.Column.Name, `"`) + "`"
+		if r.Func != "" {
+			return "EXTRACT(" + strings.ToUpper(r.Func) + " FROM " + expr + ")", "BIGINT", nil
 		}
-		return "", "", datasets.Errorf("no column %q in table %s", ref, tab.Name)
+		return expr, r.Column.Type, nil
 	}
 	if len(q.GroupBy) > maxGroups {
 		return nil, datasets.Errorf("at most %d group-by columns", maxGroups)
@@ -91,7 +69,7 @@ func (c *Catalog) plan(q datasets.Query) (*plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.isIdentifier(t, g) {
+		if datasets.IsIdentifier(c.tables, t, g) {
 			return nil, datasets.Errorf("cannot group by %s: it identifies rows or persons (one cell each)", g)
 		}
 		p.groups = append(p.groups, e)
@@ -102,7 +80,7 @@ func (c *Catalog) plan(q datasets.Query) (*plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.isIdentifier(t, f.Column) {
+		if datasets.IsIdentifier(c.tables, t, f.Column) {
 			return nil, datasets.Errorf("cannot filter on %s: it identifies rows or persons", f.Column)
 		}
 		op := strings.ToLower(strings.Join(strings.Fields(f.Op), " "))
@@ -202,25 +180,6 @@ func (c *Catalog) plan(q datasets.Query) (*plan, error) {
 		p.from += " JOIN " + c.ref("person") + " p ON p.person_id = x.person_id"
 	}
 	return p, nil
-}
-
-// isIdentifier is the DuckDB catalog's rule: person_id, row ids and other
-// *_id columns that are not concepts single out persons.
-func (c *Catalog) isIdentifier(t *datasets.TableInfo, ref string) bool {
-	ref = strings.ToLower(strings.TrimSpace(ref))
-	tab := t
-	if name, ok := strings.CutPrefix(ref, "person."); ok {
-		ref, tab = name, c.tables["person"]
-	}
-	if !strings.HasSuffix(ref, "_id") || tab == nil {
-		return strings.HasSuffix(ref, "_id")
-	}
-	for _, col := range tab.Columns {
-		if col.Name == ref {
-			return !col.Concept
-		}
-	}
-	return true
 }
 
 // bindValue converts a filter value to the parameter type GoogleSQL needs

@@ -343,46 +343,27 @@ var ops = map[string]string{"=": "=", "!=": "<>", "<>": "<>", "<": "<", "<=": "<
 
 // plan validates q against the tier's tables and builds its SQL.
 func (c *Catalog) plan(q datasets.Query) (*plan, error) {
-	t := c.tables[strings.ToLower(strings.TrimSpace(q.Table))]
-	if t == nil {
-		return nil, datasets.Errorf("no table %q in the %s tier", q.Table, c.tier)
-	}
-	if !t.HasPerson {
-		return nil, datasets.Errorf("table %s has no person_id: aggregate person tables only (use concept search for the vocabulary)", t.Name)
+	t, err := datasets.QueryTable(c.tables, c.tier, q.Table)
+	if err != nil {
+		return nil, err
 	}
 	p := &plan{from: quoteIdent(t.Name) + " x"}
 	joinPerson := false
 	// col resolves a column reference to SQL and its type.
 	col := func(ref string) (string, string, error) {
-		ref = strings.ToLower(strings.TrimSpace(ref))
-		fn := ""
-		for _, f := range []string{"year", "month"} {
-			if strings.HasPrefix(ref, f+"(") && strings.HasSuffix(ref, ")") {
-				fn, ref = f, strings.TrimSpace(ref[len(f)+1:len(ref)-1])
-			}
+		r, err := datasets.ResolveColumn(c.tables, c.tier, t, ref)
+		if err != nil {
+			return "", "", err
 		}
-		alias, tab, name := "x", t, ref
-		if strings.HasPrefix(ref, "person.") {
-			name = strings.TrimPrefix(ref, "person.")
-			if t.Name != "person" {
-				alias, tab = "p", c.tables["person"]
-				joinPerson = true
-			}
+		alias := "x"
+		if r.Joined {
+			alias, joinPerson = "p", true
 		}
-		for _, cc := range tab.Columns {
-			if cc.Name != name {
-				continue
-			}
-			expr := alias + "." + quoteIdent(cc.Name)
-			if fn != "" {
-				if cc.Type != "DATE" && !strings.HasPrefix(cc.Type, "TIMESTAMP") {
-					return "", "", datasets.Errorf("%s(%s): not a date column", fn, ref)
-				}
-				return fn + "(" + expr + ")", "BIGINT", nil
-			}
-			return expr, cc.Type, nil
+		expr := alias + "." + quoteIdent(r.Column.Name)
+		if r.Func != "" {
+			return r.Func + "(" + expr + ")", "BIGINT", nil
 		}
-		return "", "", datasets.Errorf("no column %q in table %s", ref, tab.Name)
+		return expr, r.Column.Type, nil
 	}
 	if len(q.GroupBy) > maxGroups {
 		return nil, datasets.Errorf("at most %d group-by columns", maxGroups)
@@ -392,7 +373,7 @@ func (c *Catalog) plan(q datasets.Query) (*plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.isIdentifier(t, g) {
+		if datasets.IsIdentifier(c.tables, t, g) {
 			return nil, datasets.Errorf("cannot group by %s: it identifies rows or persons (one cell each)", g)
 		}
 		p.groups = append(p.groups, e)
@@ -402,7 +383,7 @@ func (c *Catalog) plan(q datasets.Query) (*plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		if c.isIdentifier(t, f.Column) {
+		if datasets.IsIdentifier(c.tables, t, f.Column) {
 			return nil, datasets.Errorf("cannot filter on %s: it identifies rows or persons", f.Column)
 		}
 		op := strings.ToLower(strings.Join(strings.Fields(f.Op), " "))
@@ -475,27 +456,6 @@ func (c *Catalog) plan(q datasets.Query) (*plan, error) {
 		p.from += " JOIN person p ON p.person_id = x.person_id"
 	}
 	return p, nil
-}
-
-// isIdentifier reports whether a column reference names a row or person
-// identifier (person_id, a primary key, or any other *_id that is not a
-// concept id): grouping or filtering by one singles out persons, so the
-// structured query refuses it before the release rules ever see a cell.
-func (c *Catalog) isIdentifier(t *datasets.TableInfo, ref string) bool {
-	ref = strings.ToLower(strings.TrimSpace(ref))
-	tab := t
-	if name, ok := strings.CutPrefix(ref, "person."); ok {
-		ref, tab = name, c.tables["person"]
-	}
-	if !strings.HasSuffix(ref, "_id") {
-		return false
-	}
-	for _, col := range tab.Columns {
-		if col.Name == ref {
-			return !col.Concept
-		}
-	}
-	return true
 }
 
 // Normalise maps DuckDB driver values to the Key types documented in

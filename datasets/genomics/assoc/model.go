@@ -157,15 +157,15 @@ func (m *model) orthonormalise(name string) error {
 		for i := 0; i < n; i++ {
 			v[i] = m.z[i*q+j]
 		}
-		norm0 := math.Sqrt(dotv(v, v))
+		norm0 := math.Sqrt(floats.Dot(v, v))
 		for pass := 0; pass < 2; pass++ {
 			for l := 0; l < j; l++ {
-				c := dotv(qcols[l], v)
+				c := floats.Dot(qcols[l], v)
 				m.r[l*q+j] += c
 				floats.AddScaled(v, -c, qcols[l])
 			}
 		}
-		nv := math.Sqrt(dotv(v, v))
+		nv := math.Sqrt(floats.Dot(v, v))
 		if nv <= 1e-10*norm0 || nv == 0 {
 			return fmt.Errorf("phenotype %s: covariate %d is a linear combination of the others: %w", name, j, ErrModel)
 		}
@@ -209,14 +209,6 @@ func (m *model) orthonormalise(name string) error {
 		}
 	}
 	return nil
-}
-
-func dotv(a, b []float64) float64 {
-	s := 0.0
-	for i := range a {
-		s += a[i] * b[i]
-	}
-	return s
 }
 
 // invUpper inverts an upper-triangular q×q matrix.

@@ -333,15 +333,15 @@ func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 	var qs, kqs [][]float64 // orthonormal columns and their images
 	for c := 0; c < L; c++ {
 		v, kv := col(ys, c), col(kys, c)
-		norm0 := math.Sqrt(dot(v, v))
+		norm0 := math.Sqrt(floats.Dot(v, v))
 		for pass := 0; pass < 2; pass++ {
 			for d := range qs {
-				h := dot(qs[d], v)
+				h := floats.Dot(qs[d], v)
 				floats.AddScaled(v, -h, qs[d])
 				floats.AddScaled(kv, -h, kqs[d])
 			}
 		}
-		nv := math.Sqrt(dot(v, v))
+		nv := math.Sqrt(floats.Dot(v, v))
 		if nv < 1e-8*norm0 || nv == 0 {
 			continue
 		}
@@ -359,7 +359,7 @@ func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 	b := make([]float64, k*k)
 	for p := 0; p < k; p++ {
 		for q := 0; q <= p; q++ {
-			v := (dot(qs[p], kqs[q]) + dot(qs[q], kqs[p])) / 2
+			v := (floats.Dot(qs[p], kqs[q]) + floats.Dot(qs[q], kqs[p])) / 2
 			b[p*k+q], b[q*k+p] = v, v
 		}
 	}
@@ -380,14 +380,6 @@ func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 		res.Vectors = append(res.Vectors, vec)
 	}
 	return res, nil
-}
-
-func dot(a, b []float64) float64 {
-	s := 0.0
-	for i := range a {
-		s += a[i] * b[i]
-	}
-	return s
 }
 
 // grmOperator applies the mean-imputed GRM K = X X'/M to n × l blocks.

@@ -335,3 +335,22 @@ func markCloseOnExec() {
 		}
 	}
 }
+
+// eventPipeSize is the capacity asked for the worker → kernel pipe: a whole
+// stream chunk of the worker's (1 MiB), so that the worker writes its next
+// chunk while the kernel publishes the last, where the default 64 KiB pipe
+// made the two take turns. Linux caps it at /proc/sys/fs/pipe-max-size
+// (1 MiB by default) for an unprivileged kernel.
+const eventPipeSize = 1 << 20
+
+// growPipe asks for eventPipeSize bytes of capacity in the pipe of f; the
+// pipe keeps its default size when that is refused.
+func growPipe(f *os.File) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		unix.FcntlInt(fd, unix.F_SETPIPE_SZ, eventPipeSize)
+	})
+}

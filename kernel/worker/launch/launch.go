@@ -101,6 +101,7 @@ func Start(cfg Config) (*Process, error) {
 		reqW.Close()
 		return nil, fmt.Errorf("launch: pipe: %w", err)
 	}
+	growPipe(evR)
 	tail := newOutputBuffer(4<<10, 12<<10)
 	args := cfg.Args
 	if cfg.Plain {

@@ -654,3 +654,30 @@ func TestCPUBackstop(t *testing.T) {
 		t.Fatal("worker still spinning 20 s after a 1 s CPU limit")
 	}
 }
+
+// The worker → kernel pipe holds a whole stream chunk (or as much as the
+// system allows an unprivileged pipe).
+func TestGrowPipe(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	growPipe(r)
+	want := eventPipeSize
+	if b, err := os.ReadFile("/proc/sys/fs/pipe-max-size"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n < want && os.Geteuid() != 0 {
+			want = n
+		}
+	}
+	rc, err := r.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var size int
+	rc.Control(func(fd uintptr) { size, err = unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0) })
+	if err != nil || size < want {
+		t.Errorf("pipe size %d (%v), want at least %d", size, err, want)
+	}
+}
