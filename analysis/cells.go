@@ -31,10 +31,14 @@ type fixVar struct {
 	V   any    `json:"v"`
 }
 
-func (p cellPlan) bytes() []byte {
+func (p cellPlan) bytes() []byte { return planJSON(p) }
+
+// planJSON is a plan as the release history keeps it; nil (the cell is
+// not differenced rather than wrongly) if it cannot be encoded.
+func planJSON(p any) []byte {
 	b, err := json.Marshal(p)
 	if err != nil {
-		return nil // not differenced rather than wrong
+		return nil
 	}
 	return b
 }

@@ -204,13 +204,7 @@ type kmSets struct {
 	Risk bool        `json:"risk,omitempty"`
 }
 
-func (p kmPlan) bytes() []byte {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return nil // not differenced rather than wrong
-	}
-	return b
-}
+func (p kmPlan) bytes() []byte { return planJSON(p) }
 
 // survivalSet is the person set of Kaplan–Meier plan p.
 func (s *Server) survivalSet(ctx context.Context, p kmSets) (*roaring.Bitmap, error) {
