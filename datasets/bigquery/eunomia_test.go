@@ -80,8 +80,8 @@ func TestConformanceEunomia(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			path := eunomiaTier(t, c.tier, c.dirs...)
 			e := startEmulator(t, "eunomia_"+c.name)
+			path := eunomiaTier(t, c.tier, c.dirs...)
 			cfg := Config{Project: testProject, Dataset: "eunomia_" + c.name, Endpoint: e.endpoint, QueryTimeout: 2 * time.Minute}
 			load(t, cfg, path)
 			ref, err := omop.OpenCatalog(path)
