@@ -30,10 +30,14 @@ CELLS = [
 
 def outputs(msgs):
     """What the frontend shows of a cell: its results' text/plain and
-    text/html, its streams and errors."""
+    text/html, its streams and errors. The progress line of a call that
+    runs longer than a second (its own display id, updated with the time
+    taken) is left out: on the emulator most calls show one."""
     out = []
     for m in msgs:
         c = m["content"]
+        if c.get("transient", {}).get("display_id", "").startswith("progress-"):
+            continue
         if m["msg_type"] in ("execute_result", "display_data"):
             d = c["data"]
             out.append({k: d[k] for k in ("text/plain", "text/html") if k in d})
