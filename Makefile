@@ -99,9 +99,14 @@ $(BQ_EMULATOR): | tools/bigquery-emulator/go.mod
 	cd tools/bigquery-emulator && CGO_ENABLED=0 $(GO) build -o $@.tmp github.com/goccy/bigquery-emulator/cmd/bigquery-emulator
 	mv $@.tmp $@
 
-test-bigquery: $(BQ_EMULATOR)
+# The Go suite holds the catalog and the analysis API to DuckDB's answers;
+# tests/bigquery runs the API's cells through the real kernel on a
+# BigQuery workspace and on its DuckDB twin.
+test-bigquery: $(BQ_EMULATOR) build
 	ENCLAVE_BIGQUERY_EMULATOR=$(BQ_EMULATOR) ENCLAVE_BIGQUERY_REQUIRED=1 ENCLAVE_BIGQUERY_PERSONS=$(BQ_PERSONS) \
 		$(GO) test -count=1 -timeout 30m ./datasets/bigquery/...
+	ENCLAVE_BIGQUERY_EMULATOR=$(BQ_EMULATOR) ENCLAVE_BIGQUERY_REQUIRED=1 ENCLAVE_BIGQUERY_PERSONS=$(BQ_PERSONS) \
+		$(PY) -m pytest -q -p no:cacheprovider tests/bigquery
 
 # The parsers that read bytes from outside the trust boundary or from users:
 # package:target pairs, each fuzzed in turn (go test runs one -fuzz at a time).

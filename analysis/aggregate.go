@@ -493,27 +493,48 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 	// Only persons with a value contribute: the plan says so.
 	hv := withValue(h, name, at)
 	extras := []string{"avg(" + expr + ")", "stddev_samp(" + expr + ")"}
-	for _, q := range []string{"0.25", "0.5", "0.75"} {
-		e, err := s.d.quantile(expr, q)
-		if err != nil {
-			return nil, err
-		}
-		extras = append(extras, e)
-	}
-	// What sqlagg.Shape reads: few values make the mean a table of counts;
-	// a dominant row shows whether it is in the group. (DuckDB SQL: on
-	// GoogleSQL the quantiles above refuse first.)
-	extras = append(extras, "count(DISTINCT "+expr+")", "sum(abs(TRY_CAST("+expr+" AS DOUBLE)))", "max(abs(TRY_CAST("+expr+" AS DOUBLE)), 2)",
-		"count("+expr+")")
+	quartiles := []string{"0.25", "0.5", "0.75"}
 	sets := [][]int{{}}
 	if len(vars) == 1 {
 		sets = [][]int{{0}}
 	} else if len(vars) == 2 {
 		sets = [][]int{{0, 1}}
 	}
-	rows, err := s.grouped(ctx, hv, vars, sets, extras, "("+expr+") IS NOT NULL")
-	if err != nil {
-		return nil, err
+	cond := "(" + expr + ") IS NOT NULL"
+	var rows []groupRow
+	if s.d == googleSQL {
+		// The quartiles and what sqlagg.Shape reads come from analytic
+		// functions, in a second query over the same rows and groups.
+		if rows, err = s.grouped(ctx, hv, vars, sets, extras, cond); err != nil {
+			return nil, err
+		}
+		win, err := s.windowStats(ctx, hv, vars, expr, cond, quartiles, true)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range rows {
+			if r.rows == 0 {
+				continue
+			}
+			w, ok := win[keyString(r.key, r.fixed)]
+			if !ok {
+				return nil, fmt.Errorf("analysis: describe: group %v has no quartiles", r.key)
+			}
+			// Then the rows with a value, as DuckDB's count(x) gives it.
+			rows[i].extra = append(append(append([]any{}, r.extra...), w...), r.rows)
+		}
+	} else {
+		for _, q := range quartiles {
+			e, _ := s.d.quantile(expr, q)
+			extras = append(extras, e)
+		}
+		// What sqlagg.Shape reads: few values make the mean a table of
+		// counts; a dominant row shows whether it is in the group.
+		extras = append(extras, "count(DISTINCT "+expr+")", "sum(abs(TRY_CAST("+expr+" AS DOUBLE)))", "max(abs(TRY_CAST("+expr+" AS DOUBLE)), 2)",
+			"count("+expr+")")
+		if rows, err = s.grouped(ctx, hv, vars, sets, extras, cond); err != nil {
+			return nil, err
+		}
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		for k := range rows[i].key {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -634,3 +635,97 @@ func rowsQuantity(column string) string {
 // release.Cell.Quantity: the column name, as %sql names a plain column
 // argument, so that the same values reached by two paths compare equal.
 func quantityOf(column string) string { return strings.ToLower(column) }
+
+// windowStats computes on a GoogleSQL engine what grouped's query computes
+// there as aggregates on DuckDB but GoogleSQL has only as analytic
+// functions. Per group of vars (every variable fixed; all rows when vars is
+// empty) over h's rows meeting cond (which must take no arguments): the
+// continuous quantiles qs of expr, PERCENTILE_CONT interpolating between
+// the two nearest values as DuckDB's quantile_cont does, and, with shape,
+// the hidden columns sqlagg.Shape reads (distinct values, Σ|x|, a list of
+// the two largest |x|, largest first), as DuckDB's count(DISTINCT x),
+// sum(abs(x)) and max(abs(x), 2) give them. The answers are keyed by
+// keyString of the group's key.
+func (s *Server) windowStats(ctx context.Context, h *handle, vars []variable, expr, cond string, qs []string, shape bool) (map[string][]any, error) {
+	b := &sqlb{s: s}
+	from, where, _, err := s.base(b, h)
+	if err != nil {
+		return nil, err
+	}
+	if cond != "" {
+		where = append(where, cond)
+	}
+	v := s.d.cast(expr, "DOUBLE")
+	var inner, outer, groups, part []string
+	for i, vr := range vars {
+		g := "g" + strconv.Itoa(i)
+		inner = append(inner, vr.expr+" AS "+g)
+		outer = append(outer, g)
+		groups = append(groups, g)
+		part = append(part, vr.expr)
+	}
+	over := "OVER ()"
+	if len(part) > 0 {
+		over = "OVER (PARTITION BY " + strings.Join(part, ", ") + ")"
+	}
+	inner = append(inner, v+" AS v")
+	for i, q := range qs {
+		inner = append(inner, "PERCENTILE_CONT("+v+", "+q+") "+over+" AS q"+strconv.Itoa(i))
+		outer = append(outer, "ANY_VALUE(q"+strconv.Itoa(i)+")")
+	}
+	if shape {
+		// The rank of |x| in its group, largest first: ties have equal
+		// |x|, so the two largest are the same whichever way they break.
+		inner = append(inner, "ROW_NUMBER() "+strings.TrimSuffix(over, ")")+" ORDER BY abs("+v+") DESC) AS rn")
+		outer = append(outer, "count(DISTINCT v)", "sum(abs(v))", "max(IF(rn = 1, abs(v), NULL))", "max(IF(rn = 2, abs(v), NULL))")
+	}
+	q := "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT " + strings.Join(inner, ", ") + " FROM " + from
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += ")"
+	if len(groups) > 0 {
+		q += " GROUP BY " + strings.Join(groups, ", ")
+	}
+	rows, err := s.db.QueryContext(ctx, q, b.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	n := len(vars)
+	width := n + len(qs)
+	if shape {
+		width += 4
+	}
+	fixed := make([]bool, n)
+	for i := range fixed {
+		fixed[i] = true
+	}
+	out := map[string][]any{}
+	for rows.Next() {
+		vals := make([]any, width)
+		ptrs := make([]any, width)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		key := make([]any, n)
+		for i := range key {
+			key[i] = normaliseKey(vals[i])
+		}
+		stats := append([]any{}, vals[n:n+len(qs)]...)
+		if shape {
+			var top []any
+			for _, t := range vals[n+len(qs)+2:] {
+				if t != nil {
+					top = append(top, t)
+				}
+			}
+			stats = append(stats, vals[n+len(qs)], vals[n+len(qs)+1], top)
+		}
+		out[keyString(key, fixed)] = stats
+	}
+	return out, rows.Err()
+}

@@ -3,8 +3,6 @@ package analysis
 import (
 	"strconv"
 	"time"
-
-	"enclave/datasets"
 )
 
 // Dialecter is implemented by an Engine whose SQL is not DuckDB's: the
@@ -92,13 +90,14 @@ func (d sqlDialect) daysBetween(a, b string) string {
 	return "date_diff('day', " + a + ", " + b + ")"
 }
 
-// quantile is the aggregate continuous quantile q (0..1, a constant) of e.
-// GoogleSQL has no aggregate form of PERCENTILE_CONT (only the window
-// form, which does not combine with GROUPING SETS), so BigQuery
-// workspaces refuse it rather than release an approximate quantile.
-func (d sqlDialect) quantile(e, q string) (string, error) {
+// quantile is the aggregate continuous quantile q (0..1, a constant) of
+// e, interpolated between the two nearest values (DuckDB's quantile_cont,
+// GoogleSQL's PERCENTILE_CONT). GoogleSQL has PERCENTILE_CONT as an
+// analytic function only, so there is no aggregate to return: callers on
+// a GoogleSQL engine compute quantiles with windowStats instead.
+func (d sqlDialect) quantile(e, q string) (string, bool) {
 	if d == googleSQL {
-		return "", datasets.Errorf("quantiles (the quartiles of stats.Describe, the automatic range of plot.Histogram) are not available on a BigQuery workspace yet: give plot.Histogram a min and max, or use stats.Table1")
+		return "", false
 	}
-	return "quantile_cont(" + e + ", " + q + ")", nil
+	return "quantile_cont(" + e + ", " + q + ")", true
 }

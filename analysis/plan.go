@@ -76,6 +76,12 @@ type sqlb struct {
 }
 
 func (b *sqlb) arg(v any) string {
+	// A plan read back for a person set holds its numbers as json.Number,
+	// which database/sql passes on as text: DuckDB casts it to the column's
+	// type, GoogleSQL refuses to compare a number with text.
+	if n, ok := v.(json.Number); ok {
+		v = normaliseValues([]any{n})[0]
+	}
 	b.args = append(b.args, v)
 	return "?"
 }

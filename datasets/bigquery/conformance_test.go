@@ -11,13 +11,17 @@ import (
 )
 
 // TestConformance holds the BigQuery catalog to the DuckDB catalog's
-// answers on the same synthetic tier, for both tiers.
+// answers on the same synthetic tier. The registered tier (generalised
+// columns, shifted dates); the controlled tier is held to it by
+// TestAnalysisConformance and the Synthea27Nj case of TestConformanceEunomia.
 func TestConformance(t *testing.T) {
-	for _, tier := range []datasets.Tier{datasets.Registered, datasets.Controlled} {
+	t.Parallel()
+	for _, tier := range []datasets.Tier{datasets.Registered} {
 		t.Run(string(tier), func(t *testing.T) {
+			t.Parallel()
 			e := startEmulator(t, "cdr_"+string(tier))
 			path := cohort(t, persons(t), tier)
-			cfg := Config{Project: testProject, Dataset: "cdr_" + string(tier), Endpoint: e.endpoint, QueryTimeout: 30 * time.Second}
+			cfg := Config{Project: testProject, Dataset: "cdr_" + string(tier), Endpoint: e.endpoint, QueryTimeout: 2 * time.Minute}
 			load(t, cfg, path)
 			ref, err := omop.OpenCatalog(path)
 			if err != nil {
@@ -34,7 +38,7 @@ func TestConformance(t *testing.T) {
 			var stats []QueryStats
 			opened := got.Spent() // Open's own queries, before the log
 			got.SetQueryLog(func(s QueryStats) { stats = append(stats, s) })
-			catalogtest.Run(t, ref, got)
+			catalogtest.Run(t, ref, got, catalogtest.Options{MaxRows: maxRows})
 			// Every query reached the log with its bytes.
 			if len(stats) == 0 {
 				t.Fatal("no query was logged")

@@ -29,10 +29,30 @@ type Case struct {
 	Q    datasets.Query
 }
 
+// Options tune the suite to the backend under test.
+type Options struct {
+	// MaxRows, when not 0, passes over tables with more rows than this
+	// when choosing the events and the numbers the cases ask about: the
+	// BigQuery emulator joins a table with person in time proportional to
+	// their rows multiplied (GiBleed's 65,719 condition eras take minutes a
+	// query).
+	MaxRows int64
+}
+
 // Cases builds the aggregate questions for the data in ref: fixed shapes
 // over the concepts the data holds.
-func Cases(ctx context.Context, t testing.TB, ref datasets.Catalog) []Case {
+func Cases(ctx context.Context, t testing.TB, ref datasets.Catalog, opts Options) []Case {
 	t.Helper()
+	small := func(table string) bool {
+		if opts.MaxRows == 0 {
+			return true
+		}
+		r, err := ref.Aggregate(ctx, datasets.Query{Table: table, Agg: datasets.CountRows})
+		if err != nil {
+			t.Fatalf("catalogtest: rows of %s: %v", table, err)
+		}
+		return len(r.Cells) == 0 || r.Cells[0].Rows <= opts.MaxRows
+	}
 	top := func(table, col string, n int, where ...datasets.Filter) []any {
 		r, err := ref.Aggregate(ctx, datasets.Query{Table: table, GroupBy: []string{col}, Where: where, Agg: datasets.CountRows})
 		if err != nil {
@@ -48,42 +68,106 @@ func Cases(ctx context.Context, t testing.TB, ref datasets.Catalog) []Case {
 		}
 		return out
 	}
-	conds := top("condition_occurrence", "condition_concept_id", 3)
-	meas := top("measurement", "measurement_concept_id", 2, datasets.Filter{Column: "value_as_number", Op: "is not null"})
-	if len(conds) < 2 || len(meas) < 1 {
-		t.Fatalf("catalogtest: the data has too few conditions (%d) or measurements with values (%d)", len(conds), len(meas))
+	// The events: condition occurrences, or, in a dataset without them
+	// (Eunomia GiBleed ships eras), the first table that has some.
+	var ev eventTable
+	var conds []any
+	for _, e := range eventTables {
+		if !small(e.table) {
+			continue
+		}
+		if conds = top(e.table, e.concept, 3); len(conds) >= 2 {
+			ev = e
+			break
+		}
 	}
-	onMeas := datasets.Filter{Column: "measurement_concept_id", Op: "=", Values: []any{meas[0]}}
+	// Numbers: measurement values, else observation values, else the
+	// persons' years of birth.
+	var num numericColumn
+	var meas []any
+	for _, n := range numericColumns {
+		if n.concept == "" {
+			num = n
+			break
+		}
+		if !small(n.table) {
+			continue
+		}
+		if meas = top(n.table, n.concept, 2, datasets.Filter{Column: n.value, Op: "is not null"}); len(meas) >= 1 {
+			num = n
+			break
+		}
+	}
+	if ev.table == "" {
+		t.Fatalf("catalogtest: no events table of the data has two concepts (tried %v)", eventTables)
+	}
+	var onMeas []datasets.Filter
+	if num.concept != "" {
+		onMeas = []datasets.Filter{{Column: num.concept, Op: "=", Values: []any{meas[0]}}}
+	}
 	cases := []Case{
 		{"persons", datasets.Query{Table: "person"}},
 		{"persons by gender", datasets.Query{Table: "person", GroupBy: []string{"gender_concept_id"}}},
 		{"persons by race and ethnicity", datasets.Query{Table: "person", GroupBy: []string{"race_concept_id", "ethnicity_concept_id"}}},
-		{"gender x condition", datasets.Query{Table: "condition_occurrence", GroupBy: []string{"person.gender_concept_id", "condition_concept_id"}}},
-		{"condition rows", datasets.Query{Table: "condition_occurrence", Agg: datasets.CountRows}},
-		{"top conditions by year of onset", datasets.Query{Table: "condition_occurrence", GroupBy: []string{"year(condition_start_date)"},
-			Where: []datasets.Filter{{Column: "condition_concept_id", Op: "in", Values: conds}}}},
-		{"month of onset", datasets.Query{Table: "condition_occurrence", GroupBy: []string{"month(condition_start_date)"}}},
-		{"descendants of the top condition", datasets.Query{Table: "condition_occurrence",
-			Where: []datasets.Filter{{Column: "condition_concept_id", Op: "descendant of", Values: conds[:1]}}}},
-		{"born 1950-1980, not the top condition", datasets.Query{Table: "condition_occurrence", GroupBy: []string{"person.gender_concept_id"},
+		{"gender x event concept", datasets.Query{Table: ev.table, GroupBy: []string{"person.gender_concept_id", ev.concept}}},
+		{"event rows", datasets.Query{Table: ev.table, Agg: datasets.CountRows}},
+		{"top concepts by year of start", datasets.Query{Table: ev.table, GroupBy: []string{"year(" + ev.start + ")"},
+			Where: []datasets.Filter{{Column: ev.concept, Op: "in", Values: conds}}}},
+		{"month of start", datasets.Query{Table: ev.table, GroupBy: []string{"month(" + ev.start + ")"}}},
+		{"descendants of the top concept", datasets.Query{Table: ev.table,
+			Where: []datasets.Filter{{Column: ev.concept, Op: "descendant of", Values: conds[:1]}}}},
+		{"born 1950-1980, not the top concept", datasets.Query{Table: ev.table, GroupBy: []string{"person.gender_concept_id"},
 			Where: []datasets.Filter{{Column: "person.year_of_birth", Op: "between", Values: []any{1950, 1980}},
-				{Column: "condition_concept_id", Op: "!=", Values: conds[:1]}}}},
-		{"onset since 2015 (date as text)", datasets.Query{Table: "condition_occurrence",
-			Where: []datasets.Filter{{Column: "condition_start_date", Op: ">=", Values: []any{"2015-01-01"}}}}},
-		{"onset before 2010 (date as time)", datasets.Query{Table: "condition_occurrence",
-			Where: []datasets.Filter{{Column: "condition_start_date", Op: "<", Values: []any{time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)}}}}},
-		{"not in top conditions", datasets.Query{Table: "condition_occurrence", Where: []datasets.Filter{{Column: "condition_concept_id", Op: "not in", Values: conds}}}},
-		{"no end date", datasets.Query{Table: "condition_occurrence", Where: []datasets.Filter{{Column: "condition_end_date", Op: "is null"}}}},
-		{"empty", datasets.Query{Table: "condition_occurrence", Where: []datasets.Filter{{Column: "condition_concept_id", Op: "=", Values: []any{-1}}}}},
+				{Column: ev.concept, Op: "!=", Values: conds[:1]}}}},
+		{"start since 2015 (date as text)", datasets.Query{Table: ev.table,
+			Where: []datasets.Filter{{Column: ev.start, Op: ">=", Values: []any{"2015-01-01"}}}}},
+		{"start before 2010 (date as time)", datasets.Query{Table: ev.table,
+			Where: []datasets.Filter{{Column: ev.start, Op: "<", Values: []any{time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)}}}}},
+		{"not in top concepts", datasets.Query{Table: ev.table, Where: []datasets.Filter{{Column: ev.concept, Op: "not in", Values: conds}}}},
+		{"empty", datasets.Query{Table: ev.table, Where: []datasets.Filter{{Column: ev.concept, Op: "=", Values: []any{-1}}}}},
+	}
+	if ev.end != "" {
+		cases = append(cases, Case{"no end date", datasets.Query{Table: ev.table, Where: []datasets.Filter{{Column: ev.end, Op: "is null"}}}})
+	}
+	gender := "person.gender_concept_id"
+	if num.table == "person" {
+		gender = "gender_concept_id"
 	}
 	for _, agg := range []datasets.AggFunc{datasets.Sum, datasets.Mean, datasets.Min, datasets.Max, datasets.StdDev, datasets.Median} {
-		cases = append(cases, Case{fmt.Sprintf("%s of the top measurement by gender", agg), datasets.Query{Table: "measurement",
-			GroupBy: []string{"person.gender_concept_id"}, Where: []datasets.Filter{onMeas}, Agg: agg, Of: "value_as_number"}})
+		cases = append(cases, Case{fmt.Sprintf("%s of %s.%s by gender", agg, num.table, num.value), datasets.Query{Table: num.table,
+			GroupBy: []string{gender}, Where: onMeas, Agg: agg, Of: num.value}})
 	}
-	cases = append(cases, Case{"median of measurements by concept, no group filter", datasets.Query{Table: "measurement",
-		GroupBy: []string{"measurement_concept_id"}, Where: []datasets.Filter{{Column: "measurement_concept_id", Op: "in", Values: meas}},
-		Agg: datasets.Median, Of: "value_as_number"}})
+	if num.concept != "" {
+		cases = append(cases, Case{"median of values by concept, no group filter", datasets.Query{Table: num.table,
+			GroupBy: []string{num.concept}, Where: []datasets.Filter{{Column: num.concept, Op: "in", Values: meas}},
+			Agg: datasets.Median, Of: num.value}})
+	} else {
+		cases = append(cases, Case{"median of year of birth by race, no group filter", datasets.Query{Table: num.table,
+			GroupBy: []string{"race_concept_id"}, Agg: datasets.Median, Of: num.value}})
+	}
 	return cases
+}
+
+// eventTable is a table of dated events with a concept (end "" when the
+// table has no end date).
+type eventTable struct{ table, concept, start, end string }
+
+var eventTables = []eventTable{
+	{"condition_occurrence", "condition_concept_id", "condition_start_date", "condition_end_date"},
+	{"condition_era", "condition_concept_id", "condition_era_start_date", "condition_era_end_date"},
+	{"drug_exposure", "drug_concept_id", "drug_exposure_start_date", "drug_exposure_end_date"},
+	{"visit_occurrence", "visit_concept_id", "visit_start_date", "visit_end_date"},
+	{"observation", "observation_concept_id", "observation_date", ""},
+}
+
+// numericColumn is a column of numbers, with the concept that says what
+// they measure ("" for a person's own column).
+type numericColumn struct{ table, concept, value string }
+
+var numericColumns = []numericColumn{
+	{"measurement", "measurement_concept_id", "value_as_number"},
+	{"observation", "observation_concept_id", "value_as_number"},
+	{"person", "", "year_of_birth"},
 }
 
 // Errors are queries both backends must refuse, with the same safe text.
@@ -100,7 +184,7 @@ var Errors = []Case{
 }
 
 // Run asks ref and got the same questions and fails t on any difference.
-func Run(t *testing.T, ref, got datasets.Catalog) {
+func Run(t *testing.T, ref, got datasets.Catalog, opts Options) {
 	ctx := context.Background()
 	t.Run("tier", func(t *testing.T) {
 		if ref.Tier() != got.Tier() {
@@ -120,7 +204,7 @@ func Run(t *testing.T, ref, got datasets.Catalog) {
 			t.Fatalf("tables differ:\n got %s\nwant %s", h, w)
 		}
 	})
-	for _, c := range Cases(ctx, t, ref) {
+	for _, c := range Cases(ctx, t, ref, opts) {
 		t.Run("aggregate/"+c.Name, func(t *testing.T) {
 			want, err := ref.Aggregate(ctx, c.Q)
 			if err != nil {
@@ -133,10 +217,13 @@ func Run(t *testing.T, ref, got datasets.Catalog) {
 			if d := diffCells(want.Cells, have.Cells); d != "" {
 				t.Fatal(d)
 			}
-			// The person set of up to three cells, the largest first.
+			// The person sets of the largest and the smallest cell.
 			cells := slices.Clone(want.Cells)
 			slices.SortStableFunc(cells, func(a, b datasets.Cell) int { return int(b.Persons - a.Persons) })
-			for _, cell := range cells[:min(3, len(cells))] {
+			if len(cells) > 2 {
+				cells = []datasets.Cell{cells[0], cells[len(cells)-1]}
+			}
+			for _, cell := range cells {
 				ws, err := ref.PersonSet(ctx, c.Q, cell.Key)
 				if err != nil {
 					t.Fatalf("reference person set %v: %v", cell.Key, err)
@@ -183,36 +270,46 @@ func Run(t *testing.T, ref, got datasets.Catalog) {
 		})
 	}
 	t.Run("descendants and mapping", func(t *testing.T) {
-		var ids []int64
-		cs, err := ref.SearchConcepts(ctx, datasets.ConceptQuery{Domain: "Condition", StandardOnly: true, Limit: 40})
+		// Up to eight standard condition concepts that have descendants
+		// in the reference and four that have none (the expansion of
+		// each is one query on the backend under test).
+		cs, err := ref.SearchConcepts(ctx, datasets.ConceptQuery{Domain: "Condition", StandardOnly: true, Limit: 200})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range cs {
-			ids = append(ids, c.ID)
-		}
-		if len(ids) == 0 {
+		if len(cs) == 0 {
 			t.Fatal("no condition concepts in the vocabulary")
 		}
-		expanded := 0
-		for _, id := range ids {
-			want, err := ref.Descendants(ctx, id)
+		var ids []int64
+		wants := map[int64][]int64{}
+		expanded, leaves := 0, 0
+		for _, c := range cs {
+			want, err := ref.Descendants(ctx, c.ID)
 			if err != nil {
 				t.Fatal(err)
 			}
+			switch {
+			case len(want) > 1 && expanded < 8:
+				expanded++
+			case len(want) <= 1 && leaves < 4:
+				leaves++
+			default:
+				continue
+			}
+			ids = append(ids, c.ID)
+			wants[c.ID] = want
+		}
+		if expanded == 0 {
+			t.Fatal("no condition concept has descendants: the case compares nothing")
+		}
+		for _, id := range ids {
 			have, err := got.Descendants(ctx, id)
 			if err != nil {
 				t.Fatalf("%s (%s)", err, datasets.AuditText(err))
 			}
-			if !slices.Equal(want, have) {
-				t.Fatalf("descendants of %d: %v, want %v", id, have, want)
+			if !slices.Equal(wants[id], have) {
+				t.Fatalf("descendants of %d: %v, want %v", id, have, wants[id])
 			}
-			if len(want) > 1 {
-				expanded++
-			}
-		}
-		if expanded == 0 {
-			t.Fatal("no condition concept has descendants: the case compares nothing")
 		}
 		wantAll, err := ref.Descendants(ctx, ids...)
 		if err != nil {
