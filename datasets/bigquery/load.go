@@ -36,8 +36,18 @@ func Load(ctx context.Context, cfg Config, tierDB *sql.DB, progress io.Writer) (
 	}
 	defer client.Close()
 	ds := client.Dataset(cfg.Dataset)
-	if _, err := ds.Metadata(ctx); err != nil {
+	// The dataset's metadata is a small request: an endpoint that does not
+	// answer it within probeTimeout is not there (the client retries a
+	// refused connection until its context ends).
+	probe, cancel := context.WithTimeout(ctx, min(probeTimeout, cfg.queryTimeout()))
+	_, err = ds.Metadata(probe)
+	cancel()
+	if err != nil {
 		var ge *googleapi.Error
+		if probe.Err() != nil && ctx.Err() == nil {
+			return nil, fmt.Errorf("bigquery: dataset %s.%s: BigQuery did not answer within %s (is the endpoint right and reachable?): %w",
+				cfg.Project, cfg.Dataset, min(probeTimeout, cfg.queryTimeout()), err)
+		}
 		if !errors.As(err, &ge) || ge.Code != 404 {
 			return nil, fmt.Errorf("bigquery: dataset %s.%s: %w", cfg.Project, cfg.Dataset, err)
 		}
@@ -81,6 +91,10 @@ func Load(ctx context.Context, cfg Config, tierDB *sql.DB, progress io.Writer) (
 	}
 	return rep, nil
 }
+
+// probeTimeout bounds Load's first request, which tells whether BigQuery
+// answers at all.
+const probeTimeout = 30 * time.Second
 
 func loadTable(ctx context.Context, ds *bq.Dataset, db *sql.DB, table string) (int64, error) {
 	if !columnName.MatchString(table) {
