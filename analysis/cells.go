@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -361,12 +362,8 @@ func (s *Server) planGroupSets(ctx context.Context, base cellPlan, names []strin
 	out := map[string]*roaring.Bitmap{}
 	n := len(names)
 	for rows.Next() {
-		vals := make([]any, n+1)
-		ptrs := make([]any, n+1)
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanValues(rows, n+1)
+		if err != nil {
 			return nil, err
 		}
 		key := make([]any, n)
@@ -380,6 +377,16 @@ func (s *Server) planGroupSets(ctx context.Context, base cellPlan, names []strin
 		out[groupKeyOf(key)] = bm
 	}
 	return out, rows.Err()
+}
+
+// scanValues reads the current row of rows, width columns, as values.
+func scanValues(rows *sql.Rows, width int) ([]any, error) {
+	vals := make([]any, width)
+	ptrs := make([]any, width)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	return vals, rows.Scan(ptrs...)
 }
 
 // groupRow is one row of a grouped query: the key of each variable
@@ -437,12 +444,8 @@ func (s *Server) grouped(ctx context.Context, h *handle, vars []variable, sets [
 	var out []groupRow
 	n := len(vars)
 	for rows.Next() {
-		vals := make([]any, 2*n+2+len(extras))
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanValues(rows, 2*n+2+len(extras))
+		if err != nil {
 			return nil, err
 		}
 		r := groupRow{key: make([]any, n), fixed: make([]bool, n)}
@@ -703,12 +706,8 @@ func (s *Server) windowStats(ctx context.Context, h *handle, vars []variable, ex
 	}
 	out := map[string][]any{}
 	for rows.Next() {
-		vals := make([]any, width)
-		ptrs := make([]any, width)
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanValues(rows, width)
+		if err != nil {
 			return nil, err
 		}
 		key := make([]any, n)

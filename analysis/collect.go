@@ -74,12 +74,8 @@ func (s *Server) collect(ctx context.Context, cell string, args json.RawMessage)
 	defer rows.Close()
 	out := &spec.Rows{Columns: cols}
 	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanValues(rows, len(cols))
+		if err != nil {
 			return nil, err
 		}
 		for i := range vals {

@@ -273,12 +273,8 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	}
 	inT := make([]bool, nS)
 	for rows.Next() {
-		vals := make([]any, ncol+1)
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanValues(rows, ncol+1)
+		if err != nil {
 			rows.Close()
 			return nil, err
 		}

@@ -177,12 +177,8 @@ func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage)
 	}
 	var data [][]any
 	for rows.Next() {
-		vals := make([]any, len(all)+len(means))
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanValues(rows, len(all)+len(means))
+		if err != nil {
 			rows.Close()
 			return nil, err
 		}

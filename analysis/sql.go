@@ -101,12 +101,8 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	sums, fewValues := false, false
 	count, small := 0, 0
 	for rows.Next() {
-		vals := make([]any, w)
-		ptrs := make([]any, w)
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanValues(rows, w)
+		if err != nil {
 			return magicErr(err)
 		}
 		count++
@@ -238,12 +234,8 @@ func (s *Server) sqlGroupSets(ctx context.Context, q string) (map[string]*roarin
 	w := plan.Width
 	out := map[string]*roaring.Bitmap{}
 	for rows.Next() {
-		vals := make([]any, w)
-		ptrs := make([]any, w)
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanValues(rows, w)
+		if err != nil {
 			return nil, err
 		}
 		var key []any
