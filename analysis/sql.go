@@ -145,12 +145,14 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 				c := &release.Cell{Stat: st, Value: toFloat(v), Persons: persons, Of: pc, Digits: 2, Tail: it.Tail}
 				if it.Split > 0 {
 					hidden := vals[it.Split : it.Split+sqlagg.SplitWidth]
-					c.Values, c.Magnitude, c.Top = sqlagg.Shape(hidden)
+					if st == release.Mean {
+						c.Values, c.Magnitude, c.Top = sqlagg.Shape(hidden)
+						fewValues = fewValues || (c.Values > 0 && c.Values <= release.MaxMeanValues)
+					}
 					// A row-level statistic: the same persons with a few
 					// more rows of the same values would give those rows.
 					c.Plan, c.Quantity, c.RowCount = pb, it.Quantity, sqlagg.RowsOf(hidden)
 					c.Desc = fmt.Sprintf("%%sql %s of group %v", it.Name, key)
-					fewValues = fewValues || (c.Values > 0 && c.Values <= release.MaxMeanValues)
 				}
 				row = append(row, &slot{cell: t.add(c)})
 			case sqlagg.KindSum:

@@ -43,10 +43,20 @@ const splitTemplate = "SELECT count(DISTINCT __enclave_arg_0), sum(abs(TRY_CAST(
 // splitItems returns, for select item m (already guarded), the hidden items
 // over its argument and the argument's quantity (see quantityOf); nil when m
 // is not one aggregate (without DISTINCT) of one argument in
-// splitAggregates.
+// splitAggregates, or a quantile (median, quantile_cont(x, p)…) of one
+// argument. A quantile is an order statistic, not a function of the sum:
+// only its rows count (the last hidden column) is read for it, so that the
+// same persons with one more row cannot show both quantiles.
 func splitItems(ctx context.Context, q Querier, m map[string]any, k int) ([]any, string, error) {
-	if str(m, "class") != "FUNCTION" || flag(m, "is_operator") || flag(m, "distinct") ||
-		!splitAggregates[strings.ToLower(str(m, "function_name"))] || len(arr(m, "children")) != 1 {
+	if str(m, "class") != "FUNCTION" || flag(m, "is_operator") || flag(m, "distinct") {
+		return nil, "", nil
+	}
+	name, ch := strings.ToLower(str(m, "function_name")), arr(m, "children")
+	switch {
+	case splitAggregates[name] && len(ch) == 1:
+	case name == "median" && len(ch) == 1, quantileFuncs[name] && len(ch) == 2:
+		ch = ch[:1]
+	default:
 		return nil, "", nil
 	}
 	tmpl, err := parse(ctx, q, splitTemplate)
@@ -59,14 +69,14 @@ func splitItems(ctx context.Context, q Querier, m map[string]any, k int) ([]any,
 	}
 	out := make([]any, len(items))
 	for i, it := range items {
-		v, err := fillPlaceholders(it, arr(m, "children"))
+		v, err := fillPlaceholders(it, ch)
 		if err != nil {
 			return nil, "", err
 		}
 		v.(map[string]any)["alias"] = fmt.Sprintf("__enclave_split_%d_%d", k, i)
 		out[i] = v
 	}
-	return out, quantityOf(arr(m, "children")[0]), nil
+	return out, quantityOf(ch[0]), nil
 }
 
 // RowsOf is the number of rows with a value that the hidden columns of a

@@ -347,6 +347,31 @@ def test_one_more_row_of_the_same_persons_is_not_released_by_any_path(controlled
     assert len(bars) == 10 and all(not h[0].isdigit() for _, h in bars), bars
 
 
+MEDIAN_WINDOW = ("%sql SELECT count(DISTINCT person_id) AS p, median(value_as_number) AS m FROM measurement "
+                 "WHERE measurement_concept_id = 3004410 AND measurement_date BETWEEN DATE '2024-03-01' AND DATE '{}'")
+
+
+def test_one_more_row_moves_no_released_median(controlled):
+    """A median is one row's value (or between two): the same 274 persons
+    with the row of 2024-06-09 added would say on which side of the median
+    that row lies, and a few such pairs where. The second is hidden; a
+    median over other rows (another year) is not."""
+    kernel = controlled
+    r, msgs = kernel.run(MEDIAN_WINDOW.format("2024-06-08"))
+    ok(r)
+    [first] = sql_rows(msgs)
+    assert first[0] == first[2] == "274" and re.fullmatch(r"\d\.\d\d", first[1]), first
+    r, msgs = kernel.run(MEDIAN_WINDOW.format("2024-06-09"))
+    ok(r)
+    [second] = sql_rows(msgs)
+    assert second == ["274", "*", "274"], second
+    assert "differencing" in wf.plain_of(msgs)
+    r, msgs = kernel.run(MEDIAN_WINDOW.replace("2024-03-01", "2023-03-01").format("2023-06-09"))
+    ok(r)
+    [other] = sql_rows(msgs)
+    assert re.fullmatch(r"\d\.\d\d", other[1]), other
+
+
 def test_kaplan_meier_days_asked_one_table_at_a_time(controlled):
     """Day 155, then 156 in another table: at risk 1,149 then 1,148 told
     that one person left the risk set that day."""
