@@ -455,7 +455,7 @@ func (s *Server) table1(ctx context.Context, cell string, args json.RawMessage) 
 				if totals[gi].Persons > 0 {
 					pct = 100 * float64(r.persons) / float64(totals[gi].Persons)
 				}
-				p := t.add(&release.Cell{Stat: release.Percent, Value: pct, Persons: r.persons, Denom: totals[gi].Persons, Of: c, Desc: "% " + desc})
+				p := t.add(&release.Cell{Stat: release.Percent, Value: pct, Persons: r.persons, Denom: totals[gi].Persons, Of: c, DenomOf: totals[gi], Desc: "% " + desc})
 				parts[gi] = append(parts[gi], c)
 				row = append(row, &slot{cell: c}, &slot{cell: p})
 			}
@@ -798,9 +798,9 @@ func (s *Server) incidenceTable(ctx context.Context, cell string, a spec.Inciden
 		rest := t.add(&release.Cell{Stat: release.Count, Value: float64(r.persons - num), Persons: r.persons - num})
 		t.margins = append(t.margins, release.Margin{Total: den, Parts: []*release.Cell{nc, rest}})
 		pct, lo, hi := wilson(num, r.persons)
-		pc := t.add(&release.Cell{Stat: release.Percent, Value: pct, Persons: num, Denom: r.persons, Of: nc, Digits: 1})
-		ci := t.add(&release.Cell{Stat: release.Percent, Value: lo, Persons: num, Denom: r.persons, Of: nc, Digits: 1})
-		ci2 := t.add(&release.Cell{Stat: release.Percent, Value: hi, Persons: num, Denom: r.persons, Of: nc, Digits: 1})
+		pc := t.add(&release.Cell{Stat: release.Percent, Value: pct, Persons: num, Denom: r.persons, Of: nc, DenomOf: den, Digits: 1})
+		ci := t.add(&release.Cell{Stat: release.Percent, Value: lo, Persons: num, Denom: r.persons, Of: nc, DenomOf: den, Digits: 1})
+		ci2 := t.add(&release.Cell{Stat: release.Percent, Value: hi, Persons: num, Denom: r.persons, Of: nc, DenomOf: den, Digits: 1})
 		label := "all"
 		if len(vars) == 1 {
 			label = "Total"

@@ -131,7 +131,7 @@ func (s *Server) summaryCells(ctx context.Context, c sexCounts, minorIsAlt bool,
 	if obs > 0 {
 		maf = float64(mac) / float64(obs)
 	}
-	vc.maf = &release.Cell{Stat: release.Rate, Value: maf, Persons: int64(carriers), Denom: int64(called), Of: vc.mac, Digits: 4, Desc: desc + ": minor allele frequency"}
+	vc.maf = &release.Cell{Stat: release.Rate, Value: maf, Persons: int64(carriers), Denom: int64(called), Of: vc.mac, DenomOf: vc.called, Digits: 4, Desc: desc + ": minor allele frequency"}
 	rate := math.NaN()
 	if c.n > 0 {
 		rate = 100 * float64(called) / float64(c.n)

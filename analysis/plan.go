@@ -48,6 +48,14 @@ type handle struct {
 	afterTaint bool
 }
 
+// persons is the cohort of h: its own, or the persons with its events.
+func (h *handle) persons() *cohortPlan {
+	if h.cohort != nil {
+		return h.cohort
+	}
+	return &cohortPlan{Op: "with", Events: h.events}
+}
+
 var datePattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 
 // checkDate accepts YYYY-MM-DD dates that exist.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -13,6 +14,8 @@ import (
 	"enclave/api/spec"
 	"enclave/datasets"
 	"enclave/release"
+
+	"github.com/RoaringBitmap/roaring/v2"
 )
 
 // term is one side of a model formula.
@@ -310,6 +313,29 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 			refused = append(refused, "outcome "+y.name+": "+why)
 		}
 	}
+	// The model's groups: its persons, each level of a categorical term,
+	// each has() term, and with a binary outcome each of those with the
+	// outcome. The estimates are combinations of the groups' means, so no
+	// combination of their sizes may single out 1–20 persons (has(A) and
+	// has(A plus one person) leave that person; the cases among a small
+	// level of sex are a count), and each group is judged as a count
+	// against the workspace's releases (two models whose has() groups
+	// differ by one person; a level's cases subtracted from a table's
+	// margins), which the estimates follow.
+	groups := s.modelGroups(ctx, complete, at, y, xs, data)
+	sets := make([]*roaring.Bitmap, len(groups))
+	for i, g := range groups {
+		sets[i] = g.rows
+	}
+	if len(refused) == 0 && release.GroupsRevealSmall(sets, minN-1) {
+		refused = append(refused, fmt.Sprintf("some combination of the groups its terms%s define holds 1–%d persons, and its estimates would tell their values: drop or widen a term",
+			map[bool]string{true: " and outcome", false: ""}[y.kind == "has"], pol.MinCount-1))
+	}
+	for _, g := range groups[1:] { // groups[0] is the model's persons: nCell
+		k := int64(g.rows.GetCardinality())
+		est = t.add(&release.Cell{Stat: release.Count, Value: float64(k), Persons: k, Of: est, Plan: g.plan.bytes(),
+			Desc: "model group " + g.desc + ": " + cdesc + " (not shown)"})
+	}
 	for _, c := range cols {
 		d.Names = append(d.Names, c.name)
 	}
@@ -387,6 +413,66 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 	}
 	t.notes = append(t.notes, "no residuals or fitted values are released; ages on "+at)
 	return s.finish(ctx, cell, "stats."+strings.Title(a.Kind)+"("+strings.TrimSpace(a.Formula)+" in "+cdesc+")", t)
+}
+
+// modelGroup is a group of a model's persons that its estimates are
+// built from: rows holds the indexes of its rows in the model's data.
+type modelGroup struct {
+	desc string
+	plan cellPlan
+	rows *roaring.Bitmap
+}
+
+// modelGroups returns the model's persons, then each level of each
+// categorical term, each has() term and, for a binary outcome, the
+// outcome and each of those groups with it.
+func (s *Server) modelGroups(ctx context.Context, complete *cohortPlan, at string, y term, xs []term, data [][]any) []modelGroup {
+	all := roaring.New()
+	all.AddRange(0, uint64(len(data)))
+	groups := []modelGroup{{desc: "persons", plan: cellPlan{C: complete, At: at}, rows: all}}
+	where := func(i int, keep func(v any) bool) *roaring.Bitmap {
+		b := roaring.New()
+		for r, row := range data {
+			if keep(row[i]) {
+				b.Add(uint32(r))
+			}
+		}
+		return b
+	}
+	for i, x := range xs {
+		i := i + 1
+		switch x.kind {
+		case "categorical":
+			seen := map[int64]bool{}
+			for _, r := range data {
+				seen[r[i].(int64)] = true
+			}
+			levels := make([]int64, 0, len(seen))
+			for l := range seen {
+				levels = append(levels, l)
+			}
+			slices.Sort(levels)
+			for _, l := range levels {
+				groups = append(groups, modelGroup{desc: fmt.Sprintf("%s=%s", x.name, s.label(ctx, variable{concept: true}, l)),
+					plan: cellPlan{C: complete, At: at, Fix: []fixVar{{Var: x.name, V: l}}},
+					rows: where(i, func(v any) bool { return v.(int64) == l })})
+			}
+		case "has":
+			groups = append(groups, modelGroup{desc: x.name, plan: cellPlan{C: &cohortPlan{Op: "and", A: complete, B: x.h.persons()}, At: at},
+				rows: where(i, func(v any) bool { return toFloat(v) == 1 })})
+		}
+	}
+	if y.kind != "has" {
+		return groups
+	}
+	cases := where(0, func(v any) bool { return toFloat(v) == 1 })
+	n := len(groups)
+	for _, g := range groups[:n] {
+		p := g.plan
+		p.C = &cohortPlan{Op: "and", A: p.C, B: y.h.persons()}
+		groups = append(groups, modelGroup{desc: g.desc + " with " + y.name, plan: p, rows: roaring.And(g.rows, cases)})
+	}
+	return groups
 }
 
 // fewValues says why column i of data may not enter a model as a number:

@@ -144,9 +144,9 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 		tb.margins = append(tb.margins,
 			release.Margin{Total: cum, Parts: []*release.Cell{prevCum, interval}},
 			release.Margin{Total: prevRisk, Parts: []*release.Cell{risk, interval, censored}})
-		sc := tb.add(&release.Cell{Stat: release.Rate, Value: surv, Persons: n, Denom: atRisk, Of: cum, Digits: 3})
-		lc := tb.add(&release.Cell{Stat: release.Rate, Value: lo, Persons: n, Denom: atRisk, Of: cum, Digits: 3})
-		hc := tb.add(&release.Cell{Stat: release.Rate, Value: hi, Persons: n, Denom: atRisk, Of: cum, Digits: 3})
+		sc := tb.add(&release.Cell{Stat: release.Rate, Value: surv, Persons: n, Denom: atRisk, Of: cum, DenomOf: risk, Digits: 3})
+		lc := tb.add(&release.Cell{Stat: release.Rate, Value: lo, Persons: n, Denom: atRisk, Of: cum, DenomOf: risk, Digits: 3})
+		hc := tb.add(&release.Cell{Stat: release.Rate, Value: hi, Persons: n, Denom: atRisk, Of: cum, DenomOf: risk, Digits: 3})
 		for _, c := range []*release.Cell{sc, lc, hc} {
 			if atRisk < int64(s.sess.Policy.MinCount) {
 				c.Status = spec.Derived

@@ -145,7 +145,28 @@ func splitAtoms(sets []*roaring.Bitmap) (atomSplit, int) {
 // revealsSmall reports whether the released sets (rows of sp other than
 // row 0) together with set 0 let someone compute the size of a union of
 // atoms holding 1..limit persons, where the other rows alone did not.
-func revealsSmall(sp atomSplit, limit int64) bool {
+func revealsSmall(sp atomSplit, limit int64) bool { return reveals(sp, limit, 1) }
+
+// GroupsRevealSmall reports whether some combination of the given sets'
+// sizes (with any coefficients) is the size of a group of 1..limit
+// persons: the question for a model whose 0/1 terms are these sets, since
+// its estimates are such combinations of the groups' means (has(A) and
+// has(A plus one person) together isolate that person; a binary outcome
+// within a level of a categorical term is that level's count of cases). A
+// family that splits into more than maxAtoms groups cannot be checked and
+// counts as revealing.
+func GroupsRevealSmall(sets []*roaring.Bitmap, limit int64) bool {
+	sp, taken := splitAtoms(sets)
+	if taken < len(sets) {
+		return true
+	}
+	return reveals(sp, limit, len(sp.in))
+}
+
+// reveals reports whether the sets of sp (its rows) let someone compute
+// the size of a union of atoms holding 1..limit persons that rows
+// known..end alone did not (known = len(sp.in): nothing was known).
+func reveals(sp atomSplit, limit int64, known int) bool {
 	var small []int // atoms of 1..limit persons
 	for j, n := range sp.sizes {
 		if n >= 1 && n <= limit {
@@ -156,7 +177,7 @@ func revealsSmall(sp atomSplit, limit int64) bool {
 		return false
 	}
 	withNew := determinedSpan(sp, small, 0)
-	without := determinedSpan(sp, small, 1)
+	without := determinedSpan(sp, small, known)
 	// One more set adds at most one dimension: none, nothing new.
 	if len(withNew.rows) == len(without.rows) {
 		return false

@@ -34,6 +34,11 @@ type Cell struct {
 	Persons int64 // distinct persons contributing to the number
 	// Denom is the persons of a Percent or Rate's denominator.
 	Denom int64
+	// DenomOf is the count cell of that denominator, when the result has
+	// one: a share follows it as it follows Of, since a share and its
+	// numerator give the denominator (56.3% of a hidden N with 111 shown
+	// is N = 197).
+	DenomOf *Cell
 	// Top holds the largest per-person contributions of a Sum, largest
 	// first (at least Policy.DominanceN of them when there are that many);
 	// for a Mean, the largest |x| of single rows (see Magnitude).
@@ -355,14 +360,14 @@ func determined(margins []Margin) []*Cell {
 	return out
 }
 
-// follow suppresses derived cells whose count cell is suppressed (also
-// through chains, in any order). It reports whether it changed anything.
+// follow suppresses derived cells whose count cell (or denominator's) is
+// suppressed (also through chains, in any order). It reports whether it changed anything.
 func follow(cells []*Cell) bool {
 	changed := false
 	for again := true; again; {
 		again = false
 		for _, c := range cells {
-			if c.Of != nil && c.Of.Suppressed() && !c.Suppressed() {
+			if (c.Of != nil && c.Of.Suppressed() || c.DenomOf != nil && c.DenomOf.Suppressed()) && !c.Suppressed() {
 				c.Status = spec.Derived
 				again, changed = true, true
 			}

@@ -426,6 +426,16 @@ func TestFollow(t *testing.T) {
 			t.Errorf("140 status %q, want secondary", parts[2].Status)
 		}
 	})
+	t.Run("percent of a hidden denominator", func(t *testing.T) {
+		// 111 shown and 56.3% of N would give N = 197.
+		n := count(111)
+		den := &Cell{Stat: Count, Value: 197, Persons: 197, Status: spec.Difference}
+		pct := &Cell{Stat: Percent, Value: 56.3, Persons: 111, Denom: 197, Of: n, DenomOf: den}
+		judge(t, Defaults(), &Decision{Cells: []*Cell{pct, n, den}})
+		if n.Status != spec.Released || pct.Status != spec.Derived {
+			t.Errorf("count %q, percent %q: want the count released and the percent hidden", n.Status, pct.Status)
+		}
+	})
 	t.Run("chain, in any order", func(t *testing.T) {
 		n := count(7)
 		mean := &Cell{Stat: Mean, Value: 3, Persons: 70, Of: n}
