@@ -424,3 +424,72 @@ def test_a_day_of_one_wearer_cannot_be_subtracted(controlled):
     r, msgs = kernel.run('stats.Describe(act.Between("2024-01-01", "2024-07-01"), "steps")')
     ok(r)
     assert re.search(r"^\s+189\s+\*\s+\*", wf.plain_of(msgs), re.M), wf.plain_of(msgs)
+
+
+# The sixth review (r20): models whose groups single out a person or give a
+# hidden count, and a share whose denominator is hidden.
+TARGET = ('tgt := omop.Persons().WithCondition(443601).Male().AgeBetween(81, 83, "2024-07-01")\n'
+          'x := omop.Persons().WithCondition(140673)\na := x.Minus(tgt)\na2 := a.Or(tgt)\nall := omop.Persons()\n'
+          'vars := stats.Vars{"a": a, "a2": a2, "bmi": omop.Measurements(3038553), "htn": omop.Conditions(320128)}')
+
+
+def model_estimates(msgs):
+    """term -> estimate text of a model table's plain text."""
+    out = {}
+    for line in wf.plain_of(msgs).splitlines():
+        m = re.match(r"^(\(intercept\)|has\(\w+\)|gender=\S.*?|race=\S.*?)\s{2,}(\S+)", line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
+def test_model_terms_that_differ_by_one_person_release_nothing(kernel):
+    """has(A) and has(A plus the target) together leave the target: their
+    estimates gave the target's mean BMI (28.475), in one model or in two."""
+    ok(kernel.run(HEADER + TARGET)[0])
+    r, msgs = kernel.run('stats.Linear(all, "mean(bmi) ~ has(a) + has(a2)", vars)')
+    ok(r)
+    est = model_estimates(msgs)
+    assert est and set(est.values()) == {"*"}, est
+    assert "some combination of the groups its terms define holds 1–20 persons" in wf.plain_of(msgs)
+    r, msgs = kernel.run('stats.Linear(all, "mean(bmi) ~ has(a)", vars)')
+    ok(r)
+    assert re.fullmatch(r"\d+\.\d{4}", model_estimates(msgs)["(intercept)"]), wf.plain_of(msgs)
+    r, msgs = kernel.run('stats.Linear(all, "mean(bmi) ~ has(a2)", vars)')
+    ok(r)
+    assert set(model_estimates(msgs).values()) == {"*"}, wf.plain_of(msgs)
+    assert "differencing" in wf.plain_of(msgs)
+
+
+def test_a_saturated_model_gives_no_hidden_count(kernel):
+    """has(htn) ~ gender: intercept + coefficient times the 60 persons of
+    the third gender level was their 17 cases, which Incidence hides; and
+    has(male) ~ race gave the male cells a crosstab hid as secondary."""
+    ok(kernel.run(HEADER + TARGET)[0])
+    r, msgs = kernel.run('stats.Linear(all, "has(htn) ~ gender", vars)')
+    ok(r)
+    est = model_estimates(msgs)
+    assert est and set(est.values()) == {"*"}, wf.plain_of(msgs)
+    r, msgs = kernel.run('stats.Count(all, "gender", "race")')
+    ok(r)
+    assert "≤20" in wf.plain_of(msgs)
+    r, msgs = kernel.run('stats.Linear(all, "has(m) ~ race", stats.Vars{"m": all.Male()})')
+    ok(r)
+    est = model_estimates(msgs)
+    assert est and set(est.values()) == {"*"}, wf.plain_of(msgs)
+
+
+def test_a_share_of_a_hidden_denominator_is_hidden(kernel):
+    """Count(a or b), Count(b), then a's Table 1: N is hidden for
+    differencing, and 111 men at 56.3% gave N = 197 and the overlap 4."""
+    ok(kernel.run(HEADER + 'a := omop.Persons().WithCondition(317576)\nb := omop.Persons().WithCondition(4282096)\n'
+                  'stats.Count(a.Or(b))')[0])
+    ok(kernel.run("stats.Count(b)")[0])
+    r, msgs = kernel.run('t := stats.Table1(a, "gender")\nt')
+    ok(r)
+    text = wf.plain_of(msgs)
+    male = next(l for l in text.splitlines() if l.strip().startswith("MALE"))
+    assert "%" not in male and "*" in male, text
+    r, msgs = kernel.run('p, _ := t.Lookup("MALE", "all %")\nfmt.Println(p)')
+    ok(r)
+    assert "56.3" not in "".join(m["content"].get("text", "") for m in msgs)
