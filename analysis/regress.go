@@ -322,7 +322,7 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 	// against the workspace's releases (two models whose has() groups
 	// differ by one person; a level's cases subtracted from a table's
 	// margins), which the estimates follow.
-	groups := s.modelGroups(ctx, complete, at, y, xs, data)
+	groups := s.modelGroups(ctx, complete, at, y, xs, data, a.Kind == "linear" || !numericTerms(xs))
 	sets := make([]*roaring.Bitmap, len(groups))
 	for i, g := range groups {
 		sets[i] = g.rows
@@ -424,9 +424,18 @@ type modelGroup struct {
 }
 
 // modelGroups returns the model's persons, then each level of each
-// categorical term, each has() term and, for a binary outcome, the
-// outcome and each of those groups with it.
-func (s *Server) modelGroups(ctx context.Context, complete *cohortPlan, at string, y term, xs []term, data [][]any) []modelGroup {
+// categorical term, each has() term and, for a binary outcome when
+// withCases, the outcome and each of those groups with it.
+//
+// A linear model's residuals sum to zero within each level of its
+// categorical and has() terms, so its estimates and each level's mean
+// covariates (which Describe releases) give the level's sum of the
+// outcome: for has(NAME), its count of cases. A logistic model only gives
+// that when it has no numeric term (then it is saturated: each group's
+// share of cases is its fitted probability); with one, its estimates
+// weigh each person's covariates, which no release gives, so its cases
+// per level are not counts the rules need to judge.
+func (s *Server) modelGroups(ctx context.Context, complete *cohortPlan, at string, y term, xs []term, data [][]any, withCases bool) []modelGroup {
 	all := roaring.New()
 	all.AddRange(0, uint64(len(data)))
 	groups := []modelGroup{{desc: "persons", plan: cellPlan{C: complete, At: at}, rows: all}}
@@ -462,7 +471,7 @@ func (s *Server) modelGroups(ctx context.Context, complete *cohortPlan, at strin
 				rows: where(i, func(v any) bool { return toFloat(v) == 1 })})
 		}
 	}
-	if y.kind != "has" {
+	if y.kind != "has" || !withCases {
 		return groups
 	}
 	cases := where(0, func(v any) bool { return toFloat(v) == 1 })
@@ -473,6 +482,16 @@ func (s *Server) modelGroups(ctx context.Context, complete *cohortPlan, at strin
 		groups = append(groups, modelGroup{desc: g.desc + " with " + y.name, plan: p, rows: roaring.And(g.rows, cases)})
 	}
 	return groups
+}
+
+// numericTerms reports whether a model has a numeric term (age, mean()).
+func numericTerms(xs []term) bool {
+	for _, x := range xs {
+		if x.kind == "age" || x.kind == "mean" {
+			return true
+		}
+	}
+	return false
 }
 
 // fewValues says why column i of data may not enter a model as a number:

@@ -152,7 +152,8 @@ func checkTerms(t *testing.T, got map[string][]spec.Cell, names []string, coef, 
 			continue
 		}
 		b, s := released(t, n+" estimate", r[0]), released(t, n+" SE", r[1])
-		if math.Abs(b-coef[j]) > 1e-7*math.Max(1, math.Abs(coef[j])) || math.Abs(s-se[j]) > 1e-6*se[j] {
+		// Released as shown (4 decimals): within half a unit of the last.
+		if math.Abs(b-coef[j]) > shownTol(r[0].Text)+1e-7*math.Max(1, math.Abs(coef[j])) || math.Abs(s-se[j]) > shownTol(r[1].Text)+1e-6*se[j] {
 			t.Errorf("%s: estimate %v (SE %v), reference %v (SE %v)", n, b, s, coef[j], se[j])
 		}
 		if r[0].Text != fmt.Sprintf("%.4f", b) && math.Abs(b) >= 1e-4 {
@@ -205,8 +206,8 @@ func TestRegressLogistic(t *testing.T) {
 		t.Errorf("male log-OR %v, planted ≈0", sex)
 	}
 	or := got["age"][6]
-	if v := released(t, "OR", or); math.Abs(v-math.Exp(age)) > 1e-9 {
-		t.Errorf("OR %v, exp(coef) %v", v, math.Exp(age))
+	if v := released(t, "OR", or); math.Abs(v-math.Exp(coef[1])) > shownTol(or.Text)+1e-9 {
+		t.Errorf("OR %v, exp(coef) %v", v, math.Exp(coef[1]))
 	}
 	if _, ok := got["AIC"]; !ok {
 		t.Errorf("no AIC row")

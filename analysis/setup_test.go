@@ -382,3 +382,6 @@ func TestFixture(t *testing.T) {
 		t.Fatalf("%d persons' ages differ between the two formulas", mism)
 	}
 }
+
+// shownTol: see export_test.go.
+var shownTol = analysis.ShownTol

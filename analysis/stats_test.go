@@ -55,7 +55,7 @@ func TestTable1(t *testing.T) {
 			continue
 		}
 		pct := 100 * float64(w.persons) / float64(n)
-		if r[2].Value == nil || math.Abs(*r[2].Value-pct) > 1e-9 || r[2].Text != fmt.Sprintf("%.1f%%", pct) {
+		if r[2].Value == nil || math.Abs(*r[2].Value-pct) > 0.05+1e-9 || r[2].Text != fmt.Sprintf("%.1f%%", pct) {
 			t.Errorf("%s: %q (%v), want %.1f%%", name, r[2].Text, r[2].Value, pct)
 		}
 	}
@@ -90,7 +90,7 @@ func TestTable1(t *testing.T) {
 		for _, r := range tab.Rows[2:] {
 			w := lv[strings.TrimPrefix(r[0].Text, "  ")]
 			checkCount(t, r[0].Text, r[1+2*i], w.persons)
-			if r[1+2*i].Value != nil && math.Abs(*r[2+2*i].Value-100*float64(w.persons)/float64(want)) > 1e-9 {
+			if r[1+2*i].Value != nil && math.Abs(*r[2+2*i].Value-100*float64(w.persons)/float64(want)) > shownTol(r[2+2*i].Text)+1e-9 {
 				t.Errorf("%s: %s", r[0].Text, r[2+2*i].Text)
 			}
 		}
@@ -340,7 +340,7 @@ func TestIncidence(t *testing.T) {
 				lo, hi := wilson95(num, den)
 				for i, x := range []float64{pct, lo, hi} {
 					s := r[3+i]
-					if s.Value == nil || math.Abs(*s.Value-x) > 1e-9 || s.Text != fmt.Sprintf("%.1f%%", x) {
+					if s.Value == nil || math.Abs(*s.Value-x) > 0.05+1e-9 || s.Text != fmt.Sprintf("%.1f%%", x) {
 						t.Errorf("%s: column %d is %q (%v), want %.4f", r[0].Text, 3+i, s.Text, s.Value, x)
 					}
 				}

@@ -422,17 +422,18 @@ func (p Policy) SpecCell(c *Cell) spec.Cell {
 	}
 	text := formatValue(c.Stat, c.Value, c.Digits)
 	v := c.Value
-	if c.Stat == Mean || c.Stat == Quantile {
+	if c.Stat != Count && c.Stat != Rows {
 		v = shownValue(text)
 	}
 	return spec.Cell{Text: text, Value: &v}
 }
 
-// shownValue is the number a released text shows. For means, standard
-// deviations and quantiles a cell's code gets this, never the value
-// before rounding: the hidden digits of a mean times its rows are a sum,
-// and two such sums over row sets differing by a few rows (the same
-// persons, another date range) give those rows' values.
+// shownValue is the number a released text shows. For every value but a
+// count a cell's code gets this, never the value before rounding: the
+// hidden digits of a mean times its rows are a sum, and two such sums
+// over row sets differing by a few rows (the same persons, another date
+// range) give those rows' values; a share's digits give its denominator
+// (56.34517766% of N with 111 is N = 197), a model's its groups' sizes.
 func shownValue(text string) float64 {
 	v, err := strconv.ParseFloat(strings.NewReplacer(",", "", "%", "").Replace(text), 64)
 	if err != nil {

@@ -518,6 +518,8 @@ func TestSpecCellValueIsTheShownValue(t *testing.T) {
 		{Cell{Stat: Count, Value: 6270, Persons: 2123}, "6,270", 6270},
 		{Cell{Stat: Quantile, Value: 61.2571, Persons: 2123, Tail: 0.5}, "61.3", 61.3},
 		{Cell{Stat: Mean, Value: 2.5e-7, Persons: 2123}, "2.5e-07", 2.5e-7},
+		{Cell{Stat: Percent, Value: 56.34517766497462, Persons: 111, Denom: 197}, "56.3%", 56.3},
+		{Cell{Stat: Coef, Value: -0.93734518, Persons: 4762, Digits: 4}, "-0.9373", -0.9373},
 	}
 	for _, tt := range tests {
 		c := tt.c
