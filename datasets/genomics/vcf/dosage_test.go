@@ -175,8 +175,14 @@ func TestDosageMatchesPlink2(t *testing.T) {
 	// no genotypes.
 	r0, _ := Open(path, Options{})
 	var rows0, rows1 [][]byte
-	err0 := r0.Scan(func(_ *plink.Variant, row []byte) error { rows0 = append(rows0, append([]byte(nil), row...)); return nil })
-	r.Scan(func(_ *plink.Variant, row []byte) error { rows1 = append(rows1, append([]byte(nil), row...)); return nil })
+	err0 := r0.Scan(func(_ *plink.Variant, row []byte) error {
+		rows0 = append(rows0, append([]byte(nil), row...))
+		return nil
+	})
+	r.Scan(func(_ *plink.Variant, row []byte) error {
+		rows1 = append(rows1, append([]byte(nil), row...))
+		return nil
+	})
 	if err0 == nil || !strings.Contains(err0.Error(), `FORMAT "DS" has no GT`) || len(rows0) != 1 || bytes.Equal(rows0[0], rows1[0]) {
 		t.Errorf("without Dosage: %v, %d rows; the GT:DS row must differ from the dosages' hard calls", err0, len(rows0))
 	}
