@@ -15,9 +15,10 @@ import (
 )
 
 // doseCohort writes dir/d.vcf.gz (bgzipped, indexed): n samples over
-// chromosomes 1 and X, imputation-like FORMAT GT:DS records (DS near the
+// chromosomes 1, X, Y (males only) and MT, imputation-like FORMAT GT:DS records (DS near the
 // call for most samples, far from it for some, "." for a few, GT missing
-// with a DS for a few; males haploid on chrX with DS on 0..1), some
+// with a DS for a few; haploid DS on 0..1 for males on chrX and chrY and
+// everyone on MT), some
 // DS-only and GT-only autosomal records, a variant whose cases carry no
 // ALT dosage (Firth) and a rare one; pheno.txt (QT, BT driven by the
 // dosages of v1, v2 and an X variant), covar.txt (AGE10, PC1) and sex.txt.
@@ -33,12 +34,20 @@ func doseCohort(t *testing.T, dir string, n, m int) []int {
 		}
 	}
 	chromOf := func(v int) string {
-		if v >= m*4/5 {
+		switch {
+		case v < m*4/5:
+			return "1"
+		case v < m*9/10:
 			return "X"
+		case v < m*19/20:
+			return "Y"
 		}
-		return "1"
+		return "MT"
 	}
-	haploid := func(v, i int) bool { return chromOf(v) == "X" && sex[i] == 1 }
+	haploid := func(v, i int) bool {
+		c := chromOf(v)
+		return c == "MT" || c == "Y" || (c == "X" && sex[i] == 1)
+	}
 	ds := make([][]float64, m) // VCF DS (haploid scale for haploid calls), NaN missing
 	gt := make([][]string, m)
 	for v := 0; v < m; v++ {
@@ -77,6 +86,9 @@ func doseCohort(t *testing.T, dir string, n, m int) []int {
 				g, ds[v][i] = map[bool]string{true: ".", false: "./."}[haploid(v, i)], math.NaN()
 			}
 			gt[v][i] = g
+			if chromOf(v) == "Y" && sex[i] != 1 {
+				gt[v][i], ds[v][i] = ".", math.NaN() // no chrY call but in males
+			}
 		}
 	}
 	// Phenotypes from the dosages (0..2 scale).
@@ -119,7 +131,7 @@ func doseCohort(t *testing.T, dir string, n, m int) []int {
 		}
 	}
 	var b strings.Builder
-	b.WriteString("##fileformat=VCFv4.2\n##contig=<ID=1>\n##contig=<ID=X>\n")
+	b.WriteString("##fileformat=VCFv4.2\n##contig=<ID=1>\n##contig=<ID=X>\n##contig=<ID=Y>\n##contig=<ID=MT>\n")
 	b.WriteString("##FORMAT=<ID=GT,Number=1,Type=String,Description=\"Genotype\">\n##FORMAT=<ID=DS,Number=A,Type=Float,Description=\"Dosage\">\n")
 	b.WriteString("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT")
 	for i := 0; i < n; i++ {
@@ -203,7 +215,7 @@ func readDoseVCF(t *testing.T, path string, sex []int, withDosages bool) *plink.
 }
 
 // TestDosageGLMMatchesPlink2: on a VCF with DS, linear and logistic
-// (Firth fallback included) scans over chromosomes 1 and X give the rows
+// (Firth fallback included) scans over chromosomes 1, X, Y and MT give the rows
 // of plink2 --vcf FILE dosage=DS --glm; with the dosages left out (the
 // hard calls alone) they do not.
 func TestDosageGLMMatchesPlink2(t *testing.T) {
