@@ -324,6 +324,24 @@ func TestGenomicsDosageFreqMatchesPlink2(t *testing.T) {
 	if !strings.Contains(strings.Join(freq.Notes, "\n"), "have dosages (VCF DS)") {
 		t.Errorf("no note on dosages: %v", freq.Notes)
 	}
+	// A selection through the tabix index (a region and an id) carries the
+	// same dosages: its rows are the whole file's.
+	byID := map[string][]spec.Cell{}
+	for _, r := range freq.Rows {
+		byID[r[0].Text] = r
+	}
+	sel := e.handle(spec.MGenoVariants, spec.GenoVariantsArgs{Select: []string{"X", freq.Rows[5][0].Text}})
+	var part spec.Table
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: sel.ID, Cohort: all.ID}, &part)
+	if len(part.Rows) != checked["X"]+1 {
+		t.Fatalf("selection: %d rows, want %d", len(part.Rows), checked["X"]+1)
+	}
+	for _, r := range part.Rows {
+		w := byID[r[0].Text]
+		if w == nil || r[ffreq].Value == nil || w[ffreq].Value == nil || *r[ffreq].Value != *w[ffreq].Value || r[fa1].Text != w[fa1].Text {
+			t.Errorf("%s: selected %v, whole file %v", r[0].Text, r, w)
+		}
+	}
 }
 
 // TestGenomicsDosageGLMMatchesPlink2: a linear and a logistic scan from a
