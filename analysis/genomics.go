@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -583,7 +584,22 @@ func vcfErr(d *genoDataset, err error) error {
 	if _, ok := err.(*datasets.Error); ok {
 		return err
 	}
-	return &datasets.Error{Safe: "genomics: dataset " + d.name + " cannot be read (details in the audit log)", Err: err}
+	return &datasets.Error{Safe: "genomics: dataset " + d.name + " cannot be read" + recordSafe(err) + " (details in the audit log)", Err: err}
+}
+
+// recordSafe names the VCF record an error is about, without any value
+// of it (a bad DS is a person's dosage): ": line N, variant ID at
+// CHROM:POS, has an unreadable GT or DS field", or "".
+func recordSafe(err error) string {
+	var re *vcf.RecordError
+	if !errors.As(err, &re) {
+		return ""
+	}
+	at := ""
+	if re.Line > 0 {
+		at = fmt.Sprintf(" line %d,", re.Line)
+	}
+	return fmt.Sprintf(":%s variant %s has an unreadable GT or DS field (DS must be a number in [0, 2], [0, 1] beside a haploid GT)", at, re.Variant)
 }
 
 // readVCF reads the variants scan gives into an in-memory fileset, with
@@ -610,7 +626,7 @@ func readVCF(r *vcf.Reader, scan func(*vcf.Reader, vcf.DosageFunc) error) (*plin
 		if _, ok := err.(*datasets.Error); ok {
 			return nil, err
 		}
-		return nil, &datasets.Error{Safe: "genomics: the VCF cannot be read (details in the audit log)", Err: err}
+		return nil, &datasets.Error{Safe: "genomics: the VCF cannot be read" + recordSafe(err) + " (details in the audit log)", Err: err}
 	}
 	fs, err := plink.NewInMemory(vs, r.Samples, rows)
 	if err != nil {

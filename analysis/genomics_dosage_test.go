@@ -515,3 +515,53 @@ func TestGenomicsDosageGLMMatchesPlink2(t *testing.T) {
 		})
 	}
 }
+
+// TestGenomicsBadDosage: a VCF whose DS is out of range or not a number
+// stops genomics.Variants with a message naming the line and the variant
+// but not the value (a person's dosage, which stays in the audit log);
+// the kernel keeps serving.
+func TestGenomicsBadDosage(t *testing.T) {
+	for _, tool := range []string{"bgzip", "tabix"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip(tool + " not installed")
+		}
+	}
+	db, gdir := genoEngine(t, datasets.Controlled)
+	link, err := os.ReadFile(filepath.Join(gdir, "linkage.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"2.5", "x", "nan"} {
+		dir := t.TempDir()
+		text := "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tGS0000001\tGS0000002\tGS0000003\n" +
+			"1\t100\trs_ok\tA\tG\t.\t.\t.\tGT:DS\t0/1:0.9\t0/0:0.1\t1/1:2\n" +
+			"1\t200\trs_bad\tA\tG\t.\t.\t.\tGT:DS\t0/1:1\t0/1:" + bad + "\t0/0:0\n"
+		os.WriteFile(filepath.Join(dir, "bad.vcf"), []byte(text), 0o644)
+		os.WriteFile(filepath.Join(dir, "linkage.csv"), link, 0o644)
+		for _, c := range [][]string{{"bgzip", "-f", "bad.vcf"}, {"tabix", "-f", "-p", "vcf", "bad.vcf.gz"}} {
+			cmd := exec.Command(c[0], c[1:]...)
+			cmd.Dir = dir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%v: %v\n%s", c, err, out)
+			}
+		}
+		e := dosageSession(t, db, dir)
+		for _, sel := range [][]string{nil, {"1:150-250"}} {
+			err := e.call(spec.MGenoVariants, spec.GenoVariantsArgs{Select: sel}, nil)
+			if err == nil {
+				t.Fatalf("DS %q (%v): accepted", bad, sel)
+			}
+			msg := err.Error()
+			want := "variant rs_bad at 1:200 has an unreadable GT or DS field"
+			if sel == nil {
+				want = "line 4, " + want
+			}
+			if !strings.Contains(msg, want) || strings.Contains(msg, bad) {
+				t.Errorf("DS %q (%v): %q; want the line and variant, not the value", bad, sel, msg)
+			}
+		}
+		// Still serving: the other variant, through the index.
+		e.variants("rs_ok")
+		e.persons()
+	}
+}

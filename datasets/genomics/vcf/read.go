@@ -310,7 +310,11 @@ func (r *Reader) scan(from bgzf.Offset, keep func(*plink.Variant) (emit, stop bo
 			}
 		}
 		if err := p.genotypes(&r.stats); err != nil {
-			return fmt.Errorf("%s: variant %s at %s:%d: %w", where(), p.variant.ID, p.variant.Chrom, p.variant.Pos, err)
+			line := 0
+			if from == (bgzf.Offset{}) {
+				line = lr.line
+			}
+			return &RecordError{Where: where(), Line: line, Variant: fmt.Sprintf("%s at %s:%d", p.variant.ID, p.variant.Chrom, p.variant.Pos), Err: err}
 		}
 		for j, alt := range p.alts {
 			v := p.variant
@@ -326,6 +330,23 @@ func (r *Reader) scan(from bgzf.Offset, keep func(*plink.Variant) (emit, stop bo
 		}
 	}
 }
+
+// RecordError is a record whose genotype fields cannot be read (a bad GT
+// or DS, a wrong number of sample columns). Variant and Line name the
+// record without any sample's value, for messages that may be shown
+// where genotypes may not; Err holds the details.
+type RecordError struct {
+	Where   string // file and line, or file and the record's start
+	Line    int    // 1-based line number, 0 when unknown (after an index seek)
+	Variant string // "ID at CHROM:POS"
+	Err     error
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("%s: variant %s: %v", e.Where, e.Variant, e.Err)
+}
+
+func (e *RecordError) Unwrap() error { return e.Err }
 
 // lineReader returns lines of any length without the newline.
 type lineReader struct {
