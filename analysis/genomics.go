@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -206,7 +207,9 @@ func (s *Server) loadDataset(ctx context.Context, d *genoDataset) error {
 		}
 		d.fs, d.samples = fs, fs.Samples
 	} else {
-		r, err := vcf.Open(d.vcf, vcf.Options{})
+		// Dosage: FORMAT/DS is read as plink2 --vcf dosage=DS reads it
+		// (scans and frequencies use the dosages; hard calls follow DS).
+		r, err := vcf.Open(d.vcf, vcf.Options{Dosage: true})
 		if err != nil {
 			return &datasets.Error{Safe: "genomics: dataset " + d.name + " cannot be read (details in the audit log)", Err: err}
 		}
@@ -508,7 +511,7 @@ func (s *Server) selectVariants(d *genoDataset, all bool, regions []region, ids 
 	defer d.mu.Unlock()
 	if all {
 		if d.fs == nil {
-			fs, err := readVCF(d.reader, func(r *vcf.Reader, fn vcf.RowFunc) error { return r.Scan(fn) })
+			fs, err := readVCF(d.reader, func(r *vcf.Reader, fn vcf.DosageFunc) error { return r.ScanDosage(fn) })
 			if err != nil {
 				return nil, err
 			}
@@ -519,7 +522,9 @@ func (s *Server) selectVariants(d *genoDataset, all bool, regions []region, ids 
 	seen := map[string]bool{}
 	var vs []plink.Variant
 	var rows []byte
-	add := func(v *plink.Variant, row []byte) error {
+	var doses [][]uint16
+	size := 0
+	add := func(v *plink.Variant, row []byte, dose []uint16) error {
 		key := fmt.Sprintf("%d:%d:%s:%s:%s", v.ChromCode, v.Pos, v.ID, v.A1, v.A2)
 		if seen[key] {
 			return nil
@@ -527,18 +532,23 @@ func (s *Server) selectVariants(d *genoDataset, all bool, regions []region, ids 
 		seen[key] = true
 		vs = append(vs, *v)
 		rows = append(rows, row...)
-		if len(rows) > vcfAllLimit {
+		if dose != nil {
+			dose = slices.Clone(dose)
+		}
+		doses = append(doses, dose)
+		size += len(row) + 2*len(dose)
+		if size > vcfAllLimit {
 			return datasets.Errorf("the selection holds more genotypes than the kernel reads from a VCF at once; select smaller regions")
 		}
 		return nil
 	}
 	for _, r := range regions {
-		if err := d.reader.Query(r.text, add); err != nil {
+		if err := d.reader.QueryDosage(r.text, add); err != nil {
 			return nil, vcfErr(d, err)
 		}
 	}
 	for _, id := range ids {
-		if err := d.reader.QueryID(id, add); err != nil {
+		if err := d.reader.QueryIDDosage(id, add); err != nil {
 			return nil, vcfErr(d, err)
 		}
 	}
@@ -557,27 +567,57 @@ func (s *Server) selectVariants(d *genoDataset, all bool, regions []region, ids 
 	})
 	vs2 := make([]plink.Variant, len(vs))
 	rows2 := make([]byte, 0, len(rows))
+	doses2 := make([][]uint16, len(vs))
 	for i, o := range order {
 		vs2[i] = vs[o]
 		rows2 = append(rows2, rows[o*rb:(o+1)*rb]...)
+		doses2[i] = doses[o]
 	}
-	return plink.NewInMemory(vs2, d.samples, rows2)
+	fs, err := plink.NewInMemory(vs2, d.samples, rows2)
+	if err != nil {
+		return nil, err
+	}
+	return fs, fs.SetDosages(doses2)
 }
 
 func vcfErr(d *genoDataset, err error) error {
 	if _, ok := err.(*datasets.Error); ok {
 		return err
 	}
-	return &datasets.Error{Safe: "genomics: dataset " + d.name + " cannot be read (details in the audit log)", Err: err}
+	return &datasets.Error{Safe: "genomics: dataset " + d.name + " cannot be read" + recordSafe(err) + " (details in the audit log)", Err: err}
 }
 
-func readVCF(r *vcf.Reader, scan func(*vcf.Reader, vcf.RowFunc) error) (*plink.Fileset, error) {
+// recordSafe names the VCF record an error is about, without any value
+// of it (a bad DS is a person's dosage): ": line N, variant ID at
+// CHROM:POS, has an unreadable GT or DS field", or "".
+func recordSafe(err error) string {
+	var re *vcf.RecordError
+	if !errors.As(err, &re) {
+		return ""
+	}
+	at := ""
+	if re.Line > 0 {
+		at = fmt.Sprintf(" line %d,", re.Line)
+	}
+	return fmt.Sprintf(":%s variant %s has an unreadable GT or DS field (DS must be a number in [0, 2], [0, 1] beside a haploid GT)", at, re.Variant)
+}
+
+// readVCF reads the variants scan gives into an in-memory fileset, with
+// the dosage rows of the records that have DS.
+func readVCF(r *vcf.Reader, scan func(*vcf.Reader, vcf.DosageFunc) error) (*plink.Fileset, error) {
 	var vs []plink.Variant
 	var rows []byte
-	err := scan(r, func(v *plink.Variant, row []byte) error {
+	var doses [][]uint16
+	size := 0
+	err := scan(r, func(v *plink.Variant, row []byte, dose []uint16) error {
 		vs = append(vs, *v)
 		rows = append(rows, row...)
-		if len(rows) > vcfAllLimit {
+		if dose != nil {
+			dose = slices.Clone(dose)
+		}
+		doses = append(doses, dose)
+		size += len(row) + 2*len(dose)
+		if size > vcfAllLimit {
 			return datasets.Errorf("the VCF holds more genotypes than the kernel reads at once; select regions")
 		}
 		return nil
@@ -586,9 +626,13 @@ func readVCF(r *vcf.Reader, scan func(*vcf.Reader, vcf.RowFunc) error) (*plink.F
 		if _, ok := err.(*datasets.Error); ok {
 			return nil, err
 		}
-		return nil, &datasets.Error{Safe: "genomics: the VCF cannot be read (details in the audit log)", Err: err}
+		return nil, &datasets.Error{Safe: "genomics: the VCF cannot be read" + recordSafe(err) + " (details in the audit log)", Err: err}
 	}
-	return plink.NewInMemory(vs, r.Samples, rows)
+	fs, err := plink.NewInMemory(vs, r.Samples, rows)
+	if err != nil {
+		return nil, err
+	}
+	return fs, fs.SetDosages(doses)
 }
 
 // threads is the goroutines genomics work uses.

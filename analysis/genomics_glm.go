@@ -504,8 +504,13 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		err = plink.Parallel(nv, threads(), func(lo, hi int) error {
 			for v := lo; v < hi; v++ {
 				m := masksOf(v)
-				row := fs.Row(v)
-				drop[v] = countReason(row, m.all, m.cases, m.controls, minN)
+				row, dose := fs.Row(v), fs.Dosage(v)
+				drop[v] = countReason(row, dose, m.all, m.cases, m.controls, minN)
+				if dose != nil {
+					// The persons with a call of a dosage variant are
+					// those with a dosage (its n).
+					row = roundedRow(dose, nil)
+				}
 				if drop[v] == "" && differenced(&fs.Variants[v], row, diffs, minN, true) {
 					drop[v] = fmt.Sprintf("whose persons with a call differ by 1–%d from a population released before (differencing)", minN-1)
 				}
@@ -643,6 +648,9 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		}
 	}
 	notes = append(notes, "A1 is the tested allele, the minor allele among the dataset's founders (plink2 --glm); beta per copy of A1; no residuals, fitted values, dosages or PC scores are released; ages on "+at)
+	if nd := dosageVariants(fs); nd > 0 {
+		notes = append(notes, fmt.Sprintf("%s of the variants have dosages (VCF DS): they are tested on the A1 dosage, as plink2 --vcf FILE dosage=DS --glm (n: persons with a dosage); their rows need a minor allele count from dosages of at least %d and pass the genotype-class rules on the hard calls and on the dosages rounded to the nearest genotype", groupDigits(nd), minN))
+	}
 	sc.notes = notes
 	// The full table (every kept row, genome order) for export; the
 	// summary (top rows by p) for the notebook.
@@ -834,19 +842,79 @@ func (g variantSubset) NumSamples() int  { return g.fs.NumSamples() }
 func (g variantSubset) NumVariants() int { return len(g.idx) }
 func (g variantSubset) Row(v int) []byte { return g.fs.Row(g.idx[v]) }
 
+// Dosage gives assoc.Run the dosage rows (assoc.DosageGenotypes).
+func (g variantSubset) Dosage(v int) []uint16 { return g.fs.Dosage(g.idx[v]) }
+
+// dosageVariants counts the variants of fs with dosage rows.
+func dosageVariants(fs *plink.Fileset) int {
+	if !fs.HasDosages() {
+		return 0
+	}
+	n := 0
+	for v := range fs.Variants {
+		if fs.Dosage(v) != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// roundedRow packs, for a dosage row, the genotype nearest each dosage
+// (plink.RoundCall): every person with a dosage is in a class.
+func roundedRow(dose []uint16, buf []byte) []byte {
+	buf = buf[:0]
+	buf = append(buf, make([]byte, (len(dose)+3)/4)...)
+	for i, u := range dose {
+		buf[i>>2] |= plink.RoundCall(u) << uint(2*(i&3))
+	}
+	return buf
+}
+
 // countReason says why the genomics release rules drop a row, from the
 // genotype counts among the persons tested (mask), or "" to fit it.
-func countReason(row []byte, mask, cases, controls *plink.Mask, minN int) string {
+//
+// For a variant with dosages (dose not nil) the rules hold three times
+// over: the minor allele count from dosages (the smaller of the ALT
+// dosage sum and 2 × persons with a dosage − that sum, over the persons
+// tested with a dosage, on the 0..2 scale the scan regresses on) must
+// reach minN; the dosages rounded to the nearest genotype (every person
+// with a dosage in a class) must pass every hard-call rule (allele count,
+// classes, carriers among cases and controls); and so must the genotype
+// classes and carriers of the hard calls (DS within 0.1 of a genotype).
+// So neither a few confident calls nor a few persons with a dosage far
+// from the others can stand out in a released row.
+func countReason(row []byte, dose []uint16, mask, cases, controls *plink.Mask, minN int) string {
+	if dose == nil {
+		return hardReason(row, mask, cases, controls, minN, true, "")
+	}
+	var alt, obs int64
+	for i, u := range dose {
+		if u != plink.DosageMissing && mask.Has(i) {
+			alt += int64(u)
+			obs++
+		}
+	}
+	if dmac := min(alt, 2*plink.DosageUnit*obs-alt); dmac < int64(minN)*plink.DosageUnit {
+		return fmt.Sprintf("with a minor allele count below %d (dosages)", minN)
+	}
+	if why := hardReason(roundedRow(dose, nil), mask, cases, controls, minN, true, " (dosages rounded to the nearest genotype)"); why != "" {
+		return why
+	}
+	return hardReason(row, mask, cases, controls, minN, false, " (hard calls)")
+}
+
+// hardReason is countReason's rules over a packed row; mac checks the
+// minor allele count too; what qualifies the reasons.
+func hardReason(row []byte, mask, cases, controls *plink.Mask, minN int, mac bool, what string) string {
 	c := plink.CountRowMasked(row, mask)
 	nm := c.NonMissing()
 	alt := c.A1Count()
-	mac := min(alt, 2*nm-alt)
 	small := func(k int) bool { return k > 0 && k < minN }
-	if mac < minN {
-		return fmt.Sprintf("with a minor allele count below %d", minN)
+	if mac && min(alt, 2*nm-alt) < minN {
+		return fmt.Sprintf("with a minor allele count below %d%s", minN, what)
 	}
 	if small(c.HomA1) || small(c.Het) || small(c.HomA2) {
-		return fmt.Sprintf("with a genotype class of 1–%d persons", minN-1)
+		return fmt.Sprintf("with a genotype class of 1–%d persons%s", minN-1, what)
 	}
 	if cases != nil {
 		minorAlt := c.HomA1 <= c.HomA2
@@ -858,7 +926,7 @@ func countReason(row []byte, mask, cases, controls *plink.Mask, minN int) string
 			return k.HomA2 + k.Het
 		}
 		if small(carriers(cases)) || small(carriers(controls)) {
-			return fmt.Sprintf("with 1–%d minor-allele carriers among the cases or the controls", minN-1)
+			return fmt.Sprintf("with 1–%d minor-allele carriers among the cases or the controls%s", minN-1, what)
 		}
 	}
 	return ""

@@ -26,6 +26,17 @@ package analysis
 //     MinCount, a genotype class holds 1..MinCount-1 persons, or (binary)
 //     the minor-allele carriers among the cases or among the controls are
 //     1..MinCount-1; the table's notes count the dropped rows by reason.
+//   - A variant with dosages (a VCF's DS) is scanned on its dosages, so
+//     its row rules hold three times over (countReason): the minor allele
+//     count from dosages (smaller of the ALT dosage sum and 2 × persons
+//     with a dosage − that sum, over the persons tested) must reach
+//     MinCount, and the class and carrier rules hold on the hard calls and
+//     on the dosages rounded to the nearest genotype. In a summary its
+//     counts are hard-call counts, and its dosage frequency is a rate of
+//     the persons carrying any minor allele dosage over those with a
+//     dosage, hidden also when its minor allele dosage sum is
+//     1..MinCount-1. Differencing checks its rounded classes (and the
+//     persons with a dosage) as well as its hard calls.
 //   - Variant counts are differenced too (see popDiff below): a class of
 //     a variant whose persons differ by 1..MinCount-1 from those of an
 //     earlier released population hides the variant's cells (summaries)

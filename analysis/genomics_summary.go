@@ -92,6 +92,54 @@ func countSex(row []byte, chrom int, pm *popMasks) sexCounts {
 	return c
 }
 
+// doseCounts are one dosage variant's allele dosages in one population,
+// counted as plink2 --freq counts them on the variant's chromosome (as
+// countSex: a haploid dosage, half the stored 0..2 value, is one allele).
+type doseCounts struct {
+	alt, obs float64 // ALT allele dosage and allele observations
+	// carriers: persons with a dosage of ALT above 0, of REF above 0.
+	altCarriers, refCarriers int
+	persons                  int // persons with a dosage
+}
+
+// countDose counts a dosage row in population pm for chromosome chrom.
+func countDose(dose []uint16, chrom int, pm *popMasks) doseCounts {
+	var c doseCounts
+	for i, u := range dose {
+		if u == plink.DosageMissing || !pm.all.Has(i) {
+			continue
+		}
+		haploid := false
+		switch chrom {
+		case plink.ChromX:
+			haploid = pm.males != nil && pm.males.Count() > 0 && pm.males.Has(i)
+		case plink.ChromY:
+			if pm.males == nil || !pm.males.Has(i) {
+				continue
+			}
+			haploid = true
+		case plink.ChromMT:
+			haploid = true
+		}
+		d := float64(u) / plink.DosageUnit
+		if haploid {
+			c.alt += d / 2
+			c.obs++
+		} else {
+			c.alt += d
+			c.obs += 2
+		}
+		c.persons++
+		if u > 0 {
+			c.altCarriers++
+		}
+		if u < 2*plink.DosageUnit {
+			c.refCarriers++
+		}
+	}
+	return c
+}
+
 // altMinor reports whether ALT is the minor allele of c (ALT alleles no
 // more than REF alleles; ties: ALT).
 func (c sexCounts) altMinor() bool {
@@ -101,8 +149,13 @@ func (c sexCounts) altMinor() bool {
 }
 
 // summaryCells builds and judges the cells of counts c (over a population
-// anchored at a) with the minor allele given.
-func (s *Server) summaryCells(ctx context.Context, c sexCounts, minorIsAlt bool, a *release.Cell, desc string) variantCells {
+// anchored at a) with the minor allele given. For a variant with dosages
+// (dc not nil) the allele frequency is the dosages' (plink2 --freq on a
+// dosage=DS import), judged as a rate of the persons carrying any minor
+// allele dosage over the persons with a dosage, and hidden when the minor
+// allele dosage sum is 1..MinCount-1 alleles' worth; every count stays a
+// hard-call count.
+func (s *Server) summaryCells(ctx context.Context, c sexCounts, dc *doseCounts, minorIsAlt bool, a *release.Cell, desc string) variantCells {
 	minor := func(k plink.Counts) (homMinor, homMajor int) {
 		if minorIsAlt {
 			return k.HomA1, k.HomA2
@@ -132,6 +185,18 @@ func (s *Server) summaryCells(ctx context.Context, c sexCounts, minorIsAlt bool,
 		maf = float64(mac) / float64(obs)
 	}
 	vc.maf = &release.Cell{Stat: release.Rate, Value: maf, Persons: int64(carriers), Denom: int64(called), Of: vc.mac, DenomOf: vc.called, Digits: 4, Desc: desc + ": minor allele frequency"}
+	doseMAC := 0.0
+	if dc != nil {
+		doseMAC, vc.maf.Persons = dc.alt, int64(dc.altCarriers)
+		if !minorIsAlt {
+			doseMAC, vc.maf.Persons = dc.obs-dc.alt, int64(dc.refCarriers)
+		}
+		vc.maf.Value, vc.maf.Denom = math.NaN(), int64(dc.persons)
+		if dc.obs > 0 {
+			vc.maf.Value = doseMAC / dc.obs
+		}
+		vc.maf.Desc = desc + ": minor allele frequency (dosages)"
+	}
 	rate := math.NaN()
 	if c.n > 0 {
 		rate = 100 * float64(called) / float64(c.n)
@@ -168,6 +233,9 @@ func (s *Server) summaryCells(ctx context.Context, c sexCounts, minorIsAlt bool,
 		}
 	}
 	s.judgeLocal(ctx, cells, margins)
+	if dc != nil && doseMAC > 0 && doseMAC < float64(s.sess.Policy.MinCount) && !vc.maf.Suppressed() {
+		vc.maf.Status = spec.Small
+	}
 	// The Hardy–Weinberg p-value, with the persons called and the allele
 	// count, gives back the genotype classes: it is shown only when none
 	// of them is hidden.
@@ -336,18 +404,34 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 	// Counting is cheap (popcounts); do it in parallel, then judge.
 	nv := len(fs.Variants)
 	counts := make([][]sexCounts, nv)
+	doses := make([][]doseCounts, nv) // nil for a variant without dosages
 	minorAlt := make([]bool, nv)
 	differ := make([][]bool, nv)
 	err = plink.Parallel(nv, threads(), func(lo, hi int) error {
+		var rounded []byte
 		for v := lo; v < hi; v++ {
-			row := fs.Row(v)
+			row, dose := fs.Row(v), fs.Dosage(v)
 			chrom := fs.Variants[v].ChromCode
-			minorAlt[v] = countSex(row, chrom, allPM).altMinor()
+			if dose != nil {
+				// Dosages: the minor allele by dosage frequency, and the
+				// persons with a dosage and their nearest genotypes
+				// differenced as well as the hard calls.
+				all := countDose(dose, chrom, allPM)
+				minorAlt[v] = all.alt <= all.obs-all.alt
+				doses[v] = make([]doseCounts, len(pops))
+				rounded = roundedRow(dose, rounded)
+			} else {
+				minorAlt[v] = countSex(row, chrom, allPM).altMinor()
+			}
 			counts[v] = make([]sexCounts, len(pops))
 			differ[v] = make([]bool, len(pops))
 			for k := range pops {
 				counts[v][k] = countSex(row, chrom, pms[k])
 				differ[v][k] = differenced(&fs.Variants[v], row, diffs[k], minN, false)
+				if dose != nil {
+					doses[v][k] = countDose(dose, chrom, pms[k])
+					differ[v][k] = differ[v][k] || differenced(&fs.Variants[v], rounded, diffs[k], minN, false)
+				}
 			}
 		}
 		return nil
@@ -368,7 +452,11 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 			a1 = vr.Alt()
 		}
 		for k, p := range pops {
-			vc := s.summaryCells(ctx, counts[v][k], minorAlt[v], p.anchor, vr.ID)
+			var dc *doseCounts
+			if doses[v] != nil {
+				dc = &doses[v][k]
+			}
+			vc := s.summaryCells(ctx, counts[v][k], dc, minorAlt[v], p.anchor, vr.ID)
 			if differ[v][k] {
 				for _, c := range []*release.Cell{vc.called, vc.homMajor, vc.het, vc.homMinor, vc.carriers, vc.mac, vc.maf, vc.callRate, vc.hwe, vc.hapMajor, vc.hapMinor} {
 					if c != nil && !c.Suppressed() {
@@ -408,6 +496,9 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 	t.notes = append(t.notes, "A1 is the minor allele among the cohort's genotyped persons; counts and frequencies are over the persons with a call")
 	if sexAware {
 		t.notes = append(t.notes, "chrX, chrY and MT counted as plink2 does, by OMOP sex: males haploid on chrX, males only on chrY, everyone haploid on MT (a heterozygous haploid call counts as missing); on chrX the hom/het columns are females, persons of unknown sex count in frequencies only")
+	}
+	if nd := dosageVariants(fs); nd > 0 {
+		t.notes = append(t.notes, fmt.Sprintf("%s of the variants have dosages (VCF DS): A1 is their minor allele by dosage and A1 freq is counted from the dosages, as plink2 --vcf FILE dosage=DS --freq (hidden when the minor allele dosage sum is below %d or fewer than %d persons carry any minor allele dosage); their counts, genotype classes, HWE and call rates are from the hard calls (DS within 0.1 of a genotype, as plink2)", groupDigits(nd), minN, minN))
 	}
 	if a.Kind == "hardy" {
 		t.notes = append(t.notes, "HWE p: exact test (autosomes; chrX over females and males, as plink2 --hardy); hidden when a genotype class is hidden")

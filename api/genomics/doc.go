@@ -41,9 +41,22 @@
 // --hardy do, by OMOP sex: males haploid on chrX (a heterozygous haploid
 // call counts as missing), males only on chrY, everyone haploid on MT;
 // on chrX Hardy shows the female genotype classes and the male allele
-// counts, with plink2's chrX exact test. No genotype, dosage, PC score or
-// residual ever leaves the
-// kernel. Plots are drawn from released rows only.
+// counts, with plink2's chrX exact test.
+//
+// A VCF with FORMAT/DS is read as plink2 --vcf FILE dosage=DS reads it:
+// scans regress on the ALT dosage (a male's haploid chrX DS counting
+// double, as his hard call does) and Freq's A1 frequency is counted from
+// the dosages as plink2 --freq counts it; counts, genotype classes,
+// Hardy, Missing and PCA use the hard calls (DS within 0.1 of a genotype,
+// else missing). For such a variant the minor allele count of the row
+// rules is the dosage sum of the minor allele over the persons tested,
+// and the genotype-class and carrier rules hold both on the hard calls and
+// on the dosages rounded to the nearest genotype; a dosage frequency is
+// hidden when the minor allele dosage sum is 1–20 or 1–20 persons carry
+// any minor allele dosage.
+//
+// No genotype, dosage, PC score or residual ever leaves the kernel. Plots
+// are drawn from released rows only.
 //
 // Trust level: untrusted worker side.
 package genomics

@@ -246,7 +246,7 @@ func flagsMissing(fs *flag.FlagSet) func(*genomicsInput) error {
 
 func flagsConvert(fs *flag.FlagSet) func(*genomicsInput) error {
 	split := fs.Bool("split-multiallelic", false, "split multi-allelic records into biallelic variants instead of skipping them")
-	ds := fs.Bool("dosage-ds", false, "hard-call FORMAT/DS where GT is absent or missing")
+	ds := fs.Bool("dosage-ds", false, "hard-call FORMAT/DS as plink2 --vcf FILE dosage=DS --make-bed does (a DS within 0.1 of 0, 1 or 2, else missing; GT where there is no DS)")
 	return func(in *genomicsInput) error {
 		if in.VCF == "" {
 			return errors.New("convert reads --vcf FILE (VCF → PLINK 1.9)")

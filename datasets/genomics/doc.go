@@ -6,6 +6,13 @@
 // person_id (subpackage linkage) and the synthetic genotype writer (subpackage
 // gensim). Association (assoc) and PCA (pca) build on the plink reader.
 //
+// Dosages: vcf reads FORMAT/DS as plink2 --vcf FILE dosage=DS does into
+// dosage rows (plink.DosageUnit units, 1/16384, on the 0..2 scale; a
+// haploid DS doubled), which an in-memory plink.Fileset carries beside its
+// hard calls (Fileset.Dosage); assoc tests a variant with a dosage row on
+// its dosage, as plink2 --glm does, and every other variant on the packed
+// hard calls as before. qc and pca use hard calls.
+//
 // Trust level: trusted kernel side only. Genotypes never enter the untrusted
 // worker; the kernel's release layer decides what leaves.
 package genomics

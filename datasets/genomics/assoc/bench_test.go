@@ -1,8 +1,11 @@
 package assoc
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"enclave/datasets/genomics/plink"
 )
 
 // BenchmarkPass4 times one logistic IRLS pass over 10,000 samples with
@@ -107,3 +110,63 @@ func benchPass14(b *testing.B, vectorised bool) {
 
 func BenchmarkPass14Scalar(b *testing.B)     { benchPass14(b, false) }
 func BenchmarkPass14Vectorised(b *testing.B) { benchPass14(b, true) }
+
+// benchRun times Run over a packed hard-call fileset of 20,000 samples and
+// 2,000 variants with 13 continuous covariates (age, sex, a cohort and 10
+// PCs: the genomics_cell model), logistic or linear. It is the per-variant
+// cost of the hard-call path, the one the dosage path must leave alone.
+func benchRun(b *testing.B, binary bool) {
+	const n, nv, k = 20000, 2000, 13
+	r := rand.New(rand.NewPCG(3, 3))
+	samples := make([]plink.Sample, n)
+	for i := range samples {
+		samples[i] = plink.Sample{FID: "0", IID: fmt.Sprint(i), Father: "0", Mother: "0", Sex: 1 + i%2}
+	}
+	vs := make([]plink.Variant, nv)
+	rb := (n + 3) / 4
+	rows := make([]byte, nv*rb)
+	for v := range vs {
+		vs[v] = plink.Variant{Chrom: "1", ChromCode: 1, ID: fmt.Sprint("v", v), Pos: int64(v + 1), A1: "A", A2: "G"}
+		f := 0.05 + 0.4*r.Float64()
+		for i := 0; i < n; i++ {
+			c := byte(plink.CodeHomA2)
+			switch x := r.Float64(); {
+			case x < 0.005:
+				c = plink.CodeMissing
+			case x < f*f:
+				c = plink.CodeHomA1
+			case x < 2*f:
+				c = plink.CodeHet
+			}
+			rows[v*rb+i/4] |= c << uint(2*(i%4))
+		}
+	}
+	fs, err := plink.NewInMemory(vs, samples, rows)
+	if err != nil {
+		b.Fatal(err)
+	}
+	y := make([]float64, n)
+	for i := range y {
+		if binary {
+			y[i] = float64(r.IntN(2))
+		} else {
+			y[i] = r.NormFloat64()
+		}
+	}
+	covars := make([]Column, k)
+	for t := range covars {
+		covars[t] = Column{Name: fmt.Sprint("C", t), Values: make([]float64, n)}
+		for i := range covars[t].Values {
+			covars[t].Values[i] = r.NormFloat64()
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Run(fs, Column{Name: "Y", Values: y, Binary: binary}, covars, Options{Threads: 2, HideCovar: true}.WithFileset(fs)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRunLogistic20000(b *testing.B) { benchRun(b, true) }
+func BenchmarkRunLinear20000(b *testing.B)   { benchRun(b, false) }

@@ -19,6 +19,13 @@
 // whose values are all 1, 2, 0 or missing is case/control (1 control, 2 case,
 // 0 missing), as in plink2; anything else is quantitative.
 //
+// A variant with a dosage row (DosageGenotypes: an in-memory fileset read
+// from a VCF's DS) is tested on the ALT dosage, as plink2 --glm tests a
+// dosage=DS import: samples without a dosage are left out, A1 is the
+// minor allele by founder dosages, Firth is used when the cases or the
+// controls carry no A1 dosage or the plain fit fails (dose.go; generic
+// per-sample fits). Every other variant takes the packed hard-call path.
+//
 // The tested allele A1 is the minor allele among founders (ties as plink2), as
 // in plink2 2.00a3; estimates for a REF A1 are those of the ALT coding with
 // the sign of the ADD coefficient flipped.

@@ -90,9 +90,15 @@ func (m *model) linear(row []byte, wk *linWork, out *variantOut) {
 	if !ok {
 		return
 	}
+	a, gSum := m.normalMatrix(row, c, wk)
+	m.linearSolve(a, gSum, nT, wk, out)
+}
+
+// linearSolve finishes a linear test from the Q-basis normal matrix a of
+// [g, Q] over the nT samples with a genotype (wk.cs holding the sums).
+func (m *model) linearSolve(a []float64, gSum float64, nT int, wk *linWork, out *variantOut) {
 	q, w := m.q, m.w
 	p := q + 1
-	a, gSum := m.normalMatrix(row, c, wk)
 	cs := wk.cs
 	rhs := wk.rhs
 	rhs[0] = cs.gu[q] // Σ_T g y
@@ -218,14 +224,20 @@ func (m *model) checkPredictors(a []float64, gSum float64, cs *classSums, nT int
 // matrix of [g, Q] over the samples with a call, [[g'g, g'Q], [Q'g, Q_T'Q_T]],
 // and Σ_T g (for the predictor checks).
 func (m *model) normalMatrix(row []byte, c plink.Counts, wk *linWork) ([]float64, float64) {
+	m.gather(row, wk.cs)
+	gSum := float64(2*c.HomA1 + c.Het)
+	gg := float64(4*c.HomA1 + c.Het)
+	return m.normalFrom(gg, wk), gSum
+}
+
+// normalFrom builds the normal matrix of normalMatrix from g'g and the
+// sums in wk.cs.
+func (m *model) normalFrom(gg float64, wk *linWork) []float64 {
 	q, w := m.q, m.w
 	p := q + 1
 	cs := wk.cs
-	m.gather(row, cs)
 	gq := wk.gq
 	copy(gq, cs.gu[:q])
-	gSum := float64(2*c.HomA1 + c.Het)
-	gg := float64(4*c.HomA1 + c.Het)
 	a := wk.a
 	clear(a)
 	a[0] = gg
@@ -245,5 +257,5 @@ func (m *model) normalMatrix(row []byte, c plink.Counts, wk *linWork) ([]float64
 			}
 		}
 	}
-	return a, gSum
+	return a
 }

@@ -329,6 +329,15 @@ func (m *model) logistic(row []byte, wk *logWork, out *variantOut) {
 			return
 		}
 	}
+	m.logisticReport(st, wk, out)
+}
+
+// logisticReport checks the fit of a variant (wk.beta, wk.inv) as plink2
+// does and writes its rows into out.
+func (m *model) logisticReport(st fitStatus, wk *logWork, out *variantOut) {
+	q := m.q
+	p := q + 1
+	beta := wk.beta
 	out.unfinished = st.unfinished
 	inv := wk.inv
 	// plink2's validParameters(): positive finite variances, no

@@ -144,6 +144,7 @@ func Run(g Genotypes, pheno Column, covars []Column, opt Options) (*Result, erro
 	if opt.Chrom != nil && !opt.HideCovar {
 		res.absent = make([]bool, nv*nt)
 	}
+	dg, _ := g.(DosageGenotypes)
 	founders := opt.Founders
 	if founders == nil {
 		founders = plink.FullMask(nAll)
@@ -208,6 +209,7 @@ func Run(g Genotypes, pheno Column, covars []Column, opt Options) (*Result, erro
 		err = plink.Parallel(len(vs), opt.Threads, func(lo, hi int) error {
 			var lw *linWork
 			var gw *logWork
+			var dw *doseWork
 			if m.binary {
 				gw = m.newLogWork()
 			} else {
@@ -222,13 +224,34 @@ func Run(g Genotypes, pheno Column, covars []Column, opt Options) (*Result, erro
 				if opt.Chrom != nil {
 					chrom = opt.Chrom[v]
 				}
-				o.a1IsRef = a1(row, chrom)
-				res.A1IsRef[v] = o.a1IsRef
-				if m.binary {
+				var dose []uint16
+				if dg != nil {
+					dose = dg.Dosage(v)
+				}
+				switch {
+				case dose != nil:
+					// A variant with dosages (dose.go).
+					if dw == nil {
+						dw = m.newDoseWork()
+					}
+					sex := opt.Sex
+					if opt.Chrom == nil {
+						sex = nil
+					}
+					o.a1IsRef = a1Dose(dose, chrom, founders, sex)
+					if m.binary {
+						m.logisticDose(dose, gw, dw, &o)
+					} else {
+						m.linearDose(dose, lw, dw, &o)
+					}
+				case m.binary:
+					o.a1IsRef = a1(row, chrom)
 					m.logistic(row, gw, &o)
-				} else {
+				default:
+					o.a1IsRef = a1(row, chrom)
 					m.linear(row, lw, &o)
 				}
+				res.A1IsRef[v] = o.a1IsRef
 				res.Obs[v] = int32(o.obs)
 				res.Err[v] = o.err
 				res.Firth[v] = o.firth

@@ -28,6 +28,7 @@ type Fileset struct {
 	mapped   bool   // data is an mmap to release on Close
 	file     *os.File
 	rowBytes int
+	dosage   [][]uint16 // per variant, nil without dosages (see Dosage)
 }
 
 // NewInMemory returns a Fileset over packed rows held in memory, e.g.

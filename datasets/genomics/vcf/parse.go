@@ -17,6 +17,8 @@ type recordParser struct {
 	alts    []string
 	rest    []byte // FORMAT and sample columns
 	rows    [][]byte
+	dose    [][]uint16 // dosage rows (Options.Dosage and FORMAT/DS)
+	hasDose []bool     // per ALT: some sample had a DS value
 	chromC  map[string]string
 }
 
@@ -62,7 +64,9 @@ func (p *recordParser) head(line []byte) error {
 	return nil
 }
 
-// genotypes fills one packed row per ALT from the FORMAT/sample columns.
+// genotypes fills one packed row per ALT from the FORMAT/sample columns,
+// and with Options.Dosage, when FORMAT has DS, one dosage row per ALT
+// (p.dose[j]; p.hasDose[j] reports whether any sample had a DS value).
 func (p *recordParser) genotypes(st *Stats) error {
 	rb := (p.n + 3) / 4
 	for len(p.rows) < len(p.alts) {
@@ -75,6 +79,7 @@ func (p *recordParser) genotypes(st *Stats) error {
 		p.rows[j] = p.rows[j][:rb]
 		clear(p.rows[j])
 	}
+	p.hasDose = p.hasDose[:0]
 	if p.n == 0 {
 		return nil
 	}
@@ -99,6 +104,26 @@ func (p *recordParser) genotypes(st *Stats) error {
 	}
 	if gtIdx < 0 && dsIdx < 0 {
 		return fmt.Errorf("FORMAT %q has no GT%s", format, map[bool]string{true: " or DS", false: ""}[p.opts.Dosage])
+	}
+	if dsIdx >= 0 {
+		if gtIdx < 0 {
+			switch p.variant.ChromCode {
+			case plink.ChromX, plink.ChromY, plink.ChromMT:
+				// As plink2: without GT the ploidy, and so the scale of
+				// DS (0..1 or 0..2), is unknown.
+				return fmt.Errorf("DS without GT on chromosome %s: the ploidy of each DS (0..1 or 0..2) is unknown; write GT as well", p.variant.Chrom)
+			}
+		}
+		for len(p.dose) < len(p.alts) {
+			p.dose = append(p.dose, nil)
+		}
+		for j := range p.alts {
+			if cap(p.dose[j]) < p.n {
+				p.dose[j] = make([]uint16, p.n)
+			}
+			p.dose[j] = p.dose[j][:p.n]
+			p.hasDose = append(p.hasDose, false)
+		}
 	}
 	i := 0
 	if gtIdx == 0 && len(format) == 2 && len(p.alts) == 1 {
@@ -128,12 +153,25 @@ func (p *recordParser) genotypes(st *Stats) error {
 		}
 		sh := uint(2 * (i & 3))
 		gt, ds := subfield(field, gtIdx), subfield(field, dsIdx)
+		if gtIdx >= 0 && gt == nil && dsIdx >= 0 {
+			gt = []byte{} // GT dropped from the field: no call, ploidy unknown
+		}
 		for j := range p.alts {
-			c, err := p.code(gt, ds, j+1, st)
+			if dsIdx < 0 {
+				c, _, err := p.code(gt, j+1, st)
+				if err != nil {
+					return fmt.Errorf("sample %d (column %d): %w", i+1, i+10, err)
+				}
+				p.rows[j][i>>2] |= c << sh
+				continue
+			}
+			c, u, fromDS, err := p.call(gt, ds, j, st)
 			if err != nil {
 				return fmt.Errorf("sample %d (column %d): %w", i+1, i+10, err)
 			}
 			p.rows[j][i>>2] |= c << sh
+			p.dose[j][i] = u
+			p.hasDose[j] = p.hasDose[j] || fromDS
 		}
 	}
 	if rest != nil && len(bytes.TrimRight(rest, "\r")) > 0 {
@@ -174,55 +212,108 @@ func subfield(field []byte, idx int) []byte {
 	return field
 }
 
-// code returns the 2-bit code of one genotype for ALT allele number alt.
-func (p *recordParser) code(gt, ds []byte, alt int, st *Stats) (byte, error) {
-	if len(gt) > 0 && !(len(gt) == 1 && gt[0] == '.') {
-		copies, called, total := 0, 0, 0
-		for len(gt) > 0 {
-			k := bytes.IndexAny(gt, "/|")
-			a := gt
-			if k >= 0 {
-				a, gt = gt[:k], gt[k+1:]
+// code returns the 2-bit code of one GT for ALT allele number alt, and
+// its ploidy (0 when GT is empty).
+func (p *recordParser) code(gt []byte, alt int, st *Stats) (byte, int, error) {
+	if len(gt) == 0 {
+		return plink.CodeMissing, 0, nil
+	}
+	copies, called, total := 0, 0, 0
+	for len(gt) > 0 {
+		k := bytes.IndexAny(gt, "/|")
+		a := gt
+		if k >= 0 {
+			a, gt = gt[:k], gt[k+1:]
+		} else {
+			gt = nil
+		}
+		total++
+		if string(a) == "." {
+			continue
+		}
+		x, err := strconv.Atoi(string(a))
+		if err != nil || x < 0 || x > len(p.alts) {
+			return 0, 0, fmt.Errorf("GT allele %q is not 0..%d or .", a, len(p.alts))
+		}
+		called++
+		if x == alt {
+			copies++
+		}
+	}
+	switch {
+	case total > 2:
+		return 0, 0, fmt.Errorf("ploidy %d GT; only haploid and diploid calls are supported", total)
+	case called == total && total == 2:
+		return [3]byte{plink.CodeHomA2, plink.CodeHet, plink.CodeHomA1}[copies], 2, nil
+	case called == total && total == 1:
+		// haploid call, stored as a homozygote as plink does
+		return [2]byte{plink.CodeHomA2, plink.CodeHomA1}[copies], 1, nil
+	case called > 0:
+		st.HalfCalls++
+	}
+	return plink.CodeMissing, total, nil
+}
+
+// call decodes one sample as plink2 --vcf dosage=DS does, for ALT number
+// j (0-based): where the sample has a DS value (the j-th of a
+// comma-separated list), the dosage is DS (doubled when GT is haploid, so
+// that it is on the 0..2 scale of a homozygote) and the hard call is the
+// dosage's (plink.HardCall: within 0.1 of 0, 1 or 2, else missing), GT
+// only giving the ploidy; elsewhere GT gives both. Returns the code, the
+// dosage and whether DS gave it.
+func (p *recordParser) call(gt, ds []byte, j int, st *Stats) (byte, uint16, bool, error) {
+	c, ploidy, err := p.code(gt, j+1, st)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	if len(p.alts) > 1 {
+		for k := 0; k < j && ds != nil; k++ {
+			if i := bytes.IndexByte(ds, ','); i >= 0 {
+				ds = ds[i+1:]
 			} else {
-				gt = nil
-			}
-			total++
-			if string(a) == "." {
-				continue
-			}
-			x, err := strconv.Atoi(string(a))
-			if err != nil || x < 0 || x > len(p.alts) {
-				return 0, fmt.Errorf("GT allele %q is not 0..%d or .", a, len(p.alts))
-			}
-			called++
-			if x == alt {
-				copies++
+				ds = nil
 			}
 		}
-		switch {
-		case total > 2:
-			return 0, fmt.Errorf("ploidy %d GT; only haploid and diploid calls are supported", total)
-		case called == total && total == 2:
-			return [3]byte{plink.CodeHomA2, plink.CodeHet, plink.CodeHomA1}[copies], nil
-		case called == total && total == 1:
-			// haploid call, stored as a homozygote as plink does
-			return [2]byte{plink.CodeHomA2, plink.CodeHomA1}[copies], nil
-		case called > 0:
-			st.HalfCalls++
-			return plink.CodeMissing, nil
+		if i := bytes.IndexByte(ds, ','); i >= 0 {
+			ds = ds[:i]
 		}
 	}
-	if len(ds) > 0 && string(ds) != "." && len(p.alts) == 1 {
-		d, err := strconv.ParseFloat(string(ds), 64)
-		if err != nil || d < 0 || d > 2 {
-			return 0, fmt.Errorf("DS %q is not a dosage in [0, 2]", ds)
-		}
-		r := math.Round(d)
-		if math.Abs(d-r) > 0.1 {
-			return plink.CodeMissing, nil
-		}
-		st.DosageCalls++
-		return [3]byte{plink.CodeHomA2, plink.CodeHet, plink.CodeHomA1}[int(r)], nil
+	if len(ds) == 0 || (len(ds) == 1 && ds[0] == '.') {
+		return c, plink.CodeDosage(c), false, nil
 	}
-	return plink.CodeMissing, nil
+	if gt != nil && len(gt) == 0 {
+		switch p.variant.ChromCode {
+		case plink.ChromX, plink.ChromY, plink.ChromMT:
+			return 0, 0, false, fmt.Errorf("DS %q without GT on chromosome %s: its ploidy (0..1 or 0..2) is unknown", ds, p.variant.Chrom)
+		}
+	}
+	top := 2.0
+	if ploidy == 1 {
+		top = 1
+	}
+	d, err := strconv.ParseFloat(string(ds), 64)
+	if err != nil || d < 0 || d > top || !decimal(ds) {
+		what := "a diploid"
+		if ploidy == 1 {
+			what = "a haploid (GT " + string(gt) + ")"
+		}
+		return 0, 0, false, fmt.Errorf("DS %q is not %s dosage in [0, %g]", ds, what, top)
+	}
+	u := uint16(math.Round(d * (2 / top) * plink.DosageUnit))
+	st.DosageCalls++
+	return plink.HardCall(u), u, true, nil
+}
+
+// decimal reports whether b is written as a decimal number (digits, a
+// point, an exponent): no sign, NaN, Inf or hexadecimal float.
+func decimal(b []byte) bool {
+	if len(b) == 0 || (b[0] != '.' && (b[0] < '0' || b[0] > '9')) {
+		return false
+	}
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c == '.' || c == 'e' || c == 'E' || c == '-' || c == '+') {
+			return false
+		}
+	}
+	return true
 }

@@ -23,8 +23,14 @@ type Options struct {
 	// against everything else, as bcftools norm -m- does); without it such
 	// records are skipped and counted in Stats.Multiallelic.
 	Split bool
-	// Dosage reads FORMAT/DS (ALT dosage) where GT is absent or missing and
-	// hard-calls it like plink2 (within 0.1 of 0, 1 or 2, else missing).
+	// Dosage reads FORMAT/DS (ALT dosage) as plink2 --vcf FILE dosage=DS
+	// does: where a sample has a DS value it is the sample's dosage (on
+	// the 0..1 scale when GT is haploid, stored doubled) and its hard call
+	// is the dosage's (within 0.1 of 0, 1 or 2, else missing; GT then only
+	// gives the ploidy); elsewhere GT gives both. The dosages reach the
+	// DosageFunc of ScanDosage, QueryDosage and QueryIDDosage. A record
+	// with DS but no GT on chrX, chrY or MT is refused (the ploidy of each
+	// DS is unknown), as plink2 refuses it.
 	Dosage bool
 	// NoIndex allows reading a VCF without a .tbi (whole-file scans only).
 	NoIndex bool
@@ -141,21 +147,40 @@ func (r *Reader) Stats() Stats { return r.stats }
 // packed row; the row is reused after the call returns.
 type RowFunc func(v *plink.Variant, row []byte) error
 
+// DosageFunc receives one biallelic variant, its packed hard calls and,
+// when the record has DS values (Options.Dosage), its dosage row (see
+// plink.DosageUnit; nil for a record with hard calls only). Both are
+// reused after the call returns.
+type DosageFunc func(v *plink.Variant, row []byte, dose []uint16) error
+
+func (fn RowFunc) dosage() DosageFunc {
+	return func(v *plink.Variant, row []byte, _ []uint16) error { return fn(v, row) }
+}
+
 // Scan reads every record in file order.
-func (r *Reader) Scan(fn RowFunc) error {
+func (r *Reader) Scan(fn RowFunc) error { return r.ScanDosage(fn.dosage()) }
+
+// ScanDosage is Scan with dosages.
+func (r *Reader) ScanDosage(fn DosageFunc) error {
 	return r.scan(bgzf.Offset{}, func(*plink.Variant) (bool, bool) { return true, false }, fn)
 }
 
 // QueryID calls fn for the variants whose ID is id (a whole-file scan
 // that skips genotype parsing of other records).
-func (r *Reader) QueryID(id string, fn RowFunc) error {
+func (r *Reader) QueryID(id string, fn RowFunc) error { return r.QueryIDDosage(id, fn.dosage()) }
+
+// QueryIDDosage is QueryID with dosages.
+func (r *Reader) QueryIDDosage(id string, fn DosageFunc) error {
 	return r.scan(bgzf.Offset{}, func(v *plink.Variant) (bool, bool) { return v.ID == id, false }, fn)
 }
 
 // Query calls fn for the variants overlapping region, "chr:start-end"
 // (1-based, inclusive; commas allowed), "chr:pos" or "chr", using the
 // tabix index. The chromosome may be given with or without "chr".
-func (r *Reader) Query(region string, fn RowFunc) error {
+func (r *Reader) Query(region string, fn RowFunc) error { return r.QueryDosage(region, fn.dosage()) }
+
+// QueryDosage is Query with dosages.
+func (r *Reader) QueryDosage(region string, fn DosageFunc) error {
 	if r.index == nil {
 		return fmt.Errorf("%s: region query needs the tabix index", r.Path)
 	}
@@ -222,7 +247,7 @@ func ParseRegion(s string) (chrom string, start, end int, err error) {
 // scan reads records from virtual offset from (zero: start of data). keep
 // decides per variant (before genotypes are parsed) whether to emit it and
 // whether to stop.
-func (r *Reader) scan(from bgzf.Offset, keep func(*plink.Variant) (emit, stop bool), fn RowFunc) error {
+func (r *Reader) scan(from bgzf.Offset, keep func(*plink.Variant) (emit, stop bool), fn DosageFunc) error {
 	f, err := os.Open(r.Path)
 	if err != nil {
 		return err
@@ -285,18 +310,43 @@ func (r *Reader) scan(from bgzf.Offset, keep func(*plink.Variant) (emit, stop bo
 			}
 		}
 		if err := p.genotypes(&r.stats); err != nil {
-			return fmt.Errorf("%s: %w", where(), err)
+			line := 0
+			if from == (bgzf.Offset{}) {
+				line = lr.line
+			}
+			return &RecordError{Where: where(), Line: line, Variant: fmt.Sprintf("%s at %s:%d", p.variant.ID, p.variant.Chrom, p.variant.Pos), Err: err}
 		}
 		for j, alt := range p.alts {
 			v := p.variant
 			v.A1 = alt
 			r.stats.Variants++
-			if err := fn(&v, p.rows[j]); err != nil {
+			var dose []uint16
+			if j < len(p.hasDose) && p.hasDose[j] {
+				dose = p.dose[j]
+			}
+			if err := fn(&v, p.rows[j], dose); err != nil {
 				return err
 			}
 		}
 	}
 }
+
+// RecordError is a record whose genotype fields cannot be read (a bad GT
+// or DS, a wrong number of sample columns). Variant and Line name the
+// record without any sample's value, for messages that may be shown
+// where genotypes may not; Err holds the details.
+type RecordError struct {
+	Where   string // file and line, or file and the record's start
+	Line    int    // 1-based line number, 0 when unknown (after an index seek)
+	Variant string // "ID at CHROM:POS"
+	Err     error
+}
+
+func (e *RecordError) Error() string {
+	return fmt.Sprintf("%s: variant %s: %v", e.Where, e.Variant, e.Err)
+}
+
+func (e *RecordError) Unwrap() error { return e.Err }
 
 // lineReader returns lines of any length without the newline.
 type lineReader struct {

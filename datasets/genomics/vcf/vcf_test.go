@@ -243,25 +243,38 @@ func TestQueries(t *testing.T) {
 
 func TestGTAndDosage(t *testing.T) {
 	p := &recordParser{n: 1, opts: Options{Dosage: true}, alts: []string{"T"}}
+	p.variant.ChromCode = 1
 	var st Stats
+	// As plink2 --vcf dosage=DS (checked with plink2 2.00a3.5): DS, where
+	// present, decides the hard call (within 0.1 of an integer) and GT
+	// only the ploidy; a haploid DS is doubled.
 	for _, c := range []struct {
 		gt, ds string
 		want   byte
+		dose   uint16
 	}{
-		{"0/0", "", plink.CodeHomA2}, {"0|1", "", plink.CodeHet}, {"1/1", "", plink.CodeHomA1},
-		{"./.", "", plink.CodeMissing}, {".", "", plink.CodeMissing}, {"0/.", "", plink.CodeMissing},
-		{"1", "", plink.CodeHomA1}, {"0", "", plink.CodeHomA2},
-		{".", "1.95", plink.CodeHomA1}, {"", "0.04", plink.CodeHomA2}, {"./.", "1.05", plink.CodeHet},
-		{".", "1.5", plink.CodeMissing}, {"1/1", "0", plink.CodeHomA1},
+		{"0/0", "", plink.CodeHomA2, 0}, {"0|1", "", plink.CodeHet, plink.DosageUnit}, {"1/1", ".", plink.CodeHomA1, 2 * plink.DosageUnit},
+		{"./.", "", plink.CodeMissing, plink.DosageMissing}, {".", "", plink.CodeMissing, plink.DosageMissing}, {"0/.", "", plink.CodeMissing, plink.DosageMissing},
+		{"1", "", plink.CodeHomA1, 2 * plink.DosageUnit}, {"0", "", plink.CodeHomA2, 0},
+		{"./.", "1.95", plink.CodeHomA1, 31949}, {"", "0.04", plink.CodeHomA2, 655}, {"./.", "1.05", plink.CodeHet, 17203},
+		{"./.", "1.5", plink.CodeMissing, 24576}, {"1/1", "0", plink.CodeHomA2, 0}, {"0/1", "0.8", plink.CodeMissing, 13107},
+		{"1/1", "1.23456", plink.CodeMissing, 20227}, {"0/1", "1.1", plink.CodeHet, 18022}, {"0/0", "1.11", plink.CodeMissing, 18186},
+		{"1", "0.96", plink.CodeHomA1, 31457}, {"1", "0.93", plink.CodeMissing, 30474}, {".", "0.6", plink.CodeMissing, 19661},
+		{"0", "0.04", plink.CodeHomA2, 1311}, {"1", "0.5", plink.CodeHet, plink.DosageUnit},
 	} {
-		got, err := p.code([]byte(c.gt), []byte(c.ds), 1, &st)
-		if err != nil || got != c.want {
-			t.Errorf("GT %q DS %q: %d, %v; want %d", c.gt, c.ds, got, err, c.want)
+		got, dose, _, err := p.call([]byte(c.gt), []byte(c.ds), 0, &st)
+		if err != nil || got != c.want || dose != c.dose {
+			t.Errorf("GT %q DS %q: code %d dosage %d, %v; want %d, %d", c.gt, c.ds, got, dose, err, c.want, c.dose)
 		}
 	}
 	for _, bad := range []string{"0/1/1", "3/0", "a/0"} {
-		if _, err := p.code([]byte(bad), nil, 1, &st); err == nil {
+		if _, _, err := p.code([]byte(bad), 1, &st); err == nil {
 			t.Errorf("GT %q accepted", bad)
+		}
+	}
+	for _, bad := range [][2]string{{"0/1", "2.5"}, {"0/1", "-0.1"}, {"0/1", "abc"}, {"./.", "nan"}, {"0/1", "Inf"}, {"1", "1.5"}, {"0/1", "0x1p-1"}} {
+		if _, _, _, err := p.call([]byte(bad[0]), []byte(bad[1]), 0, &st); err == nil || !strings.Contains(err.Error(), bad[1]) {
+			t.Errorf("GT %q DS %q: %v, want an error naming the DS", bad[0], bad[1], err)
 		}
 	}
 }
