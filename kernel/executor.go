@@ -85,6 +85,9 @@ type Display struct {
 
 // Events receives a running cell's output and requests.
 type Events interface {
+	// Stream shows text the cell wrote to stdout or stderr (name). text
+	// may share a buffer the caller reuses: it is valid only during the
+	// call, and an implementation that keeps it copies it.
 	Stream(name, text string)
 	Display(d *Display)
 	// Result shows the value of the cell's last expression (execute_result).

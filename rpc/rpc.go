@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"unsafe"
 )
 
 // MaxFrame bounds one frame. A peer that announces a larger one is treated as
@@ -310,19 +311,40 @@ func (c *Conn) writeStream(id uint64, name string, size int, body func(io.Writer
 	return nil
 }
 
-func decodeStream(body []byte) (*Msg, error) {
+// decodeStream decodes a stream frame's body. With view, the text is not
+// copied: it is a string over body.
+func decodeStream(body []byte, view bool) (*Msg, error) {
 	if len(body) < 10 || len(body) < 10+int(body[9]) {
 		return nil, fmt.Errorf("rpc: decode frame: short stream frame")
 	}
 	name := 10 + int(body[9])
+	text := ""
+	switch {
+	case len(body) == name:
+	case view:
+		text = unsafe.String(&body[name], len(body)-name)
+	default:
+		text = string(body[name:])
+	}
 	return &Msg{Type: Stream, ID: binary.BigEndian.Uint64(body[1:9]),
-		Stream: &StreamChunk{Name: string(body[10:name]), Text: string(body[name:])}}, nil
+		Stream: &StreamChunk{Name: string(body[10:name]), Text: text}}, nil
 }
 
 // Recv reads the next frame. It returns io.EOF when the peer closed cleanly
 // between frames, and an error for a message whose payload does not match
 // its Type.
-func (c *Conn) Recv() (*Msg, error) {
+func (c *Conn) Recv() (*Msg, error) { return c.recv(false) }
+
+// RecvView is Recv, except that the Text of a Stream message shares the
+// Conn's read buffer instead of being copied: it stays valid only until
+// the next Recv or RecvView, and whoever keeps it longer must copy it
+// (strings.Clone). Every other field is the message's own. Stream text is
+// most of the bytes a worker sends; a reader that hands each chunk on at
+// once (into a buffer of its own) spares a copy and an allocation of up to
+// a megabyte per chunk.
+func (c *Conn) RecvView() (*Msg, error) { return c.recv(true) }
+
+func (c *Conn) recv(view bool) (*Msg, error) {
 	var hdr [4]byte
 	if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) {
@@ -350,7 +372,7 @@ func (c *Conn) Recv() (*Msg, error) {
 		return nil, fmt.Errorf("rpc: truncated frame: %w", err)
 	}
 	if len(body) > 0 && body[0] == streamTag {
-		return decodeStream(body)
+		return decodeStream(body, view)
 	}
 	m := new(Msg)
 	if err := json.Unmarshal(body, m); err != nil {

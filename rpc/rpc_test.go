@@ -21,15 +21,28 @@ func TestRoundTrip(t *testing.T) {
 		{Type: Error, ID: 1, Err: &ErrorInfo{Name: "panic", Value: "boom", Traceback: []string{"cell 3, line 2"}}},
 		{Type: Done, ID: 1, Done: &DoneInfo{Status: "ok"}},
 	}
+	for _, view := range []bool{false, true} {
+		roundTrip(t, msgs, view)
+	}
+}
+
+// roundTrip sends msgs and checks what Recv (RecvView with view) returns,
+// each message as soon as it is read.
+func roundTrip(t *testing.T, msgs []*Msg, view bool) {
+	t.Helper()
 	var buf bytes.Buffer
 	c := NewConn(&buf, &buf, nil)
+	recv := c.Recv
+	if view {
+		recv = c.RecvView
+	}
 	for _, m := range msgs {
 		if err := c.Send(m); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, want := range msgs {
-		got, err := c.Recv()
+		got, err := recv()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,11 +58,39 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("display %+v, want %+v", got.Display, w)
 		}
 	}
-	if got, _ := c.Recv(); got != nil {
+	if got, _ := recv(); got != nil {
 		t.Fatalf("extra frame %+v", got)
 	}
-	if _, err := c.Recv(); err != io.EOF {
+	if _, err := recv(); err != io.EOF {
 		t.Fatalf("after last frame: err = %v, want io.EOF", err)
+	}
+}
+
+// RecvView's stream text is the frame as read, large frames included;
+// everything else it returns (a stream's name, other messages' fields)
+// is the message's own and survives later reads.
+func TestRecvView(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", (recvKeep+100)/16) // past the reused buffer
+	roundTrip(t, []*Msg{
+		{Type: Stream, ID: 3, Stream: &StreamChunk{Name: "stdout", Text: strings.Repeat("x", 70<<10)}},
+		{Type: Stream, ID: 3, Stream: &StreamChunk{Name: "stderr", Text: big}},
+		{Type: Stream, ID: 3, Stream: &StreamChunk{Name: "stdout", Text: "é"}},
+	}, true)
+
+	var buf bytes.Buffer
+	c := NewConn(&buf, &buf, nil)
+	c.Send(&Msg{Type: Stream, ID: 1, Stream: &StreamChunk{Name: "stdout", Text: "first"}})
+	c.Send(&Msg{Type: Call, ID: 1, Call: &CallRequest{Method: "m", Args: json.RawMessage(`{"a":1}`)}})
+	s, _ := c.RecvView()
+	call, _ := c.RecvView()
+	for i := range 3 {
+		c.Send(&Msg{Type: Stream, ID: 2, Stream: &StreamChunk{Name: "stderr", Text: strings.Repeat("z", 10+i)}})
+		c.Send(&Msg{Type: Call, ID: 2, Call: &CallRequest{Method: "zzzzzzzz", Args: json.RawMessage(`{"zzzzzzzzzz":2}`)}})
+		c.RecvView()
+		c.RecvView()
+	}
+	if s == nil || s.Stream.Name != "stdout" || call == nil || call.Call.Method != "m" || string(call.Call.Args) != `{"a":1}` {
+		t.Fatalf("earlier messages changed: %+v %+v", s, call)
 	}
 }
 

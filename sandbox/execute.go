@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/traefik/yaegi/interp"
@@ -93,53 +94,57 @@ func (w *Worker) execute(m *rpc.Msg) {
 	w.conn.Send(&rpc.Msg{Type: rpc.Done, ID: m.ID, Done: &rpc.DoneInfo{Status: status}})
 }
 
-// supervise runs the cell in a goroutine of its own and returns what run
-// returned, once it has: a cell is reported interrupted only when its code
-// has stopped, never while a call it made still computes. If an interrupted
-// cell does not return within the grace, the cell's stderr and Options.Stuck
-// are told; the worker then stays busy with it (its main exits in Stuck).
+// supervise runs the cell and returns what run returned, once it has: a
+// cell is reported interrupted only when its code has stopped, never while
+// a call it made still computes. If an interrupted cell does not return
+// within the grace, the cell's stderr and Options.Stuck are told (from a
+// timer's goroutine); the worker then stays busy with it (its main exits
+// in Stuck).
+//
+// The cell runs on the caller's goroutine, Serve's cell loop, which runs
+// the cells one after another: its stack keeps the size compiling and
+// running a cell needed, where a goroutine per cell grew a fresh one
+// through yaegi's recursion, copying it at each doubling, every cell. No
+// goroutine is woken to start the cell or to learn that it returned.
 func (w *Worker) supervise(c *cellRun, req *rpc.ExecRequest) bool {
 	end := w.stop.cell(c.ctx)
 	defer end()
-	fin := make(chan bool, 1)
-	w.onRunner(func() { fin <- w.run(c, req) })
-	select {
-	case ok := <-fin:
-		return ok
-	case <-c.ctx.Done():
+	var (
+		mu       sync.Mutex
+		returned bool
+		grace    *time.Timer
+	)
+	stuck := func() {
+		mu.Lock()
+		late := !returned
+		mu.Unlock()
+		if !late {
+			return
+		}
+		msg := fmt.Sprintf("%s did not stop within %v of the interrupt: it is inside a call to compiled library code (a long computation, or a wait such as sync.Mutex.Lock), which an interrupt cannot reach; the worker is being stopped and the notebook's variables are lost",
+			cellFile(req.CellNumber), w.opts.StopGrace)
+		w.out.notice(msg)
+		w.out.flush()
+		if w.opts.Stuck != nil {
+			w.opts.Stuck(msg)
+		}
 	}
-	grace := time.NewTimer(w.opts.StopGrace)
-	defer grace.Stop()
-	select {
-	case ok := <-fin:
-		return ok
-	case <-grace.C:
-	}
-	msg := fmt.Sprintf("%s did not stop within %v of the interrupt: it is inside a call to compiled library code (a long computation, or a wait such as sync.Mutex.Lock), which an interrupt cannot reach; the worker is being stopped and the notebook's variables are lost",
-		cellFile(req.CellNumber), w.opts.StopGrace)
-	w.out.notice(msg)
-	w.out.flush()
-	if w.opts.Stuck != nil {
-		w.opts.Stuck(msg)
-	}
-	return <-fin
-}
-
-// onRunner has f run on the cell runner: one goroutine that runs the cells
-// one after another. Its stack keeps the size compiling and running a cell
-// needed, where a goroutine per cell grew a fresh one through yaegi's
-// recursion, copying it at each doubling, every cell. supervise waits for
-// each cell to return, so the runner is free when the next one comes.
-func (w *Worker) onRunner(f func()) {
-	w.runnerOnce.Do(func() {
-		w.runner = make(chan func())
-		go func() {
-			for f := range w.runner {
-				f()
-			}
-		}()
+	unwatch := context.AfterFunc(c.ctx, func() {
+		mu.Lock()
+		if !returned {
+			grace = time.AfterFunc(w.opts.StopGrace, stuck)
+		}
+		mu.Unlock()
 	})
-	w.runner <- f
+	ok := w.run(c, req)
+	unwatch()
+	mu.Lock()
+	returned = true
+	if grace != nil {
+		grace.Stop()
+	}
+	mu.Unlock()
+	return ok
 }
 
 // cellFile is the name positions of a cell carry.

@@ -99,9 +99,6 @@ type Worker struct {
 
 	calls  chan *rpc.Msg // CallReply for the pending Call
 	callMu sync.Mutex
-
-	runner     chan func() // cells to run on the cell runner (onRunner)
-	runnerOnce sync.Once
 }
 
 // cellRun is the state of the running cell.

@@ -6,10 +6,17 @@
 // What our kernel costs above this floor is the core, the gate and the
 // worker round trip. Benchmark only; not part of the product.
 //
-// Usage: floorkernel CONNECTION_FILE
+// With -echo it also publishes what every kernel that runs "1+1" must:
+// execute_input before the reply and an execute_result ("2") for a cell
+// that is not the stream test. The client parses each iopub message, so
+// this floor shows how much of the gap to the plain one is those two
+// messages rather than anything the kernel computes.
+//
+// Usage: floorkernel [-echo] CONNECTION_FILE
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"log"
 	"os"
@@ -29,11 +36,16 @@ const (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: floorkernel CONNECTION_FILE")
+	args := os.Args[1:]
+	echo := len(args) == 2 && args[0] == "-echo"
+	if echo {
+		args = args[1:]
+	}
+	if len(args) != 1 {
+		fmt.Fprintln(os.Stderr, "usage: floorkernel [-echo] CONNECTION_FILE")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1]); err != nil {
+	if err := run(args[0], echo); err != nil {
 		fmt.Fprintln(os.Stderr, "floorkernel:", err)
 		os.Exit(1)
 	}
@@ -46,9 +58,10 @@ type floor struct {
 	chunk   string
 	done    chan struct{}
 	logger  *log.Logger
+	echo    bool // publish execute_input and execute_result too
 }
 
-func run(connFile string) error {
+func run(connFile string, echo bool) error {
 	ci, err := wire.ReadConnectionFile(connFile)
 	if err != nil {
 		return err
@@ -63,7 +76,7 @@ func run(connFile string) error {
 		return err
 	}
 	defer socks.Close()
-	f := &floor{socks: socks, session: uuid.NewString(), done: make(chan struct{}), logger: logger,
+	f := &floor{socks: socks, session: uuid.NewString(), done: make(chan struct{}), logger: logger, echo: echo,
 		chunk: strings.Repeat(strings.Repeat("x", 127)+"\n", streamChunk/128)}
 	requests := make(chan request, 64)
 	socks.Serve(func(ch wire.Channel, m *wire.Message) { requests <- request{ch, m} })
@@ -112,7 +125,19 @@ func (f *floor) handle(ch wire.Channel, m *wire.Message) {
 		})
 	case "execute_request":
 		f.count++
-		if strings.Contains(string(m.Content), "stream") {
+		stream := strings.Contains(string(m.Content), "stream")
+		if f.echo {
+			var c struct {
+				Code string `json:"code"`
+			}
+			json.Unmarshal(m.Content, &c)
+			f.send(wire.IOPub, m, "execute_input", map[string]any{"code": c.Code, "execution_count": f.count})
+			if !stream {
+				f.send(wire.IOPub, m, "execute_result", map[string]any{"data": map[string]string{"text/plain": "2"},
+					"metadata": map[string]any{}, "execution_count": f.count})
+			}
+		}
+		if stream {
 			for sent := 0; sent < streamBytes; sent += streamChunk {
 				f.send(wire.IOPub, m, "stream", map[string]string{"name": "stdout", "text": f.chunk})
 			}

@@ -118,7 +118,9 @@ func (p *proc) read() {
 	conn := p.p.Conn
 	var rerr error
 	for {
-		m, err := conn.Recv()
+		// A stream's text is read in place: the cell's sink copies it
+		// into its buffer during the inline delivery (Events.Stream).
+		m, err := conn.RecvView()
 		if err != nil {
 			rerr = err
 			break
@@ -148,6 +150,9 @@ func (p *proc) read() {
 		}
 		if w.deliverInline(m) {
 			continue
+		}
+		if m.Stream != nil {
+			m.Stream.Text = strings.Clone(m.Stream.Text) // it outlives the next RecvView
 		}
 		select {
 		case w.ch <- m:
