@@ -26,7 +26,7 @@ const TierTable = "enclave_tier"
 // QueryStats is what one BigQuery query cost: the kernel writes it to the
 // audit log.
 type QueryStats struct {
-	Kind      string        `json:"kind"`      // aggregate, person_set, concept_search, descendants, map_to_standard, tables, analysis (engine.go)
+	Kind      string        `json:"kind"`      // aggregate, person_set, concept_search, descendants, map_to_standard, tables, analysis, sql (engine.go)
 	JobID     string        `json:"job_id"`    // the query job ("" when refused before running)
 	Estimated int64         `json:"estimated"` // dry-run estimate of bytes processed
 	Processed int64         `json:"processed"` // bytes processed
