@@ -275,11 +275,11 @@ func normalizeNode(m map[string]any, g *GoogleSQL) error {
 	case "date_diff", "datetime_diff", "timestamp_diff":
 		// GoogleSQL: DATE_DIFF(end, start, PART); DuckDB:
 		// date_diff('part', start, end).
-		if len(ch) != 3 || str(asMap(ch[2]), "class") != "COLUMN_REF" {
-			return nil
+		if _, duck := constString(ch[0]); len(ch) != 3 || duck {
+			return nil // DuckDB's spelling, or not a DATE_DIFF the renderer knows
 		}
 		names := lowerNames(asMap(ch[2]))
-		if len(names) != 1 || !datePartNames[names[0]] {
+		if str(asMap(ch[2]), "class") != "COLUMN_REF" || len(names) != 1 || !datePartNames[names[0]] {
 			return refuse("function", "%s takes DAY, MONTH, QUARTER or YEAR as its part here", strings.ToUpper(name))
 		}
 		m["function_name"] = "date_diff"

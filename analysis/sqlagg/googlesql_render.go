@@ -424,6 +424,18 @@ func (r *renderer) expr(m map[string]any) (string, error) {
 	case "STAR":
 		return "*", nil
 	case "CAST":
+		if str(obj(m, "cast_type"), "id") == "BOOLEAN" {
+			// TRUE and FALSE parse as CAST('t' AS BOOLEAN), which
+			// GoogleSQL does not read.
+			if s, ok := constString(m["child"]); ok {
+				switch strings.ToLower(s) {
+				case "t", "true", "y", "yes", "1":
+					return "TRUE", nil
+				case "f", "false", "n", "no", "0":
+					return "FALSE", nil
+				}
+			}
+		}
 		child, err := r.expr(asMap(m["child"]))
 		if err != nil {
 			return "", err
