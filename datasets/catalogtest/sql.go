@@ -49,7 +49,7 @@ func (s *SQLSession) Server() *analysis.Server { return s.srv }
 
 type displays struct{ list []*kernel.Display }
 
-func (d *displays) Stream(string, string)      {}
+func (d *displays) Stream(string, string)     {}
 func (d *displays) Display(x *kernel.Display) { d.list = append(d.list, x) }
 
 // Run runs one %sql cell.
