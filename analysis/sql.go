@@ -57,8 +57,9 @@ type NativeSQL interface {
 	// tier table (dataset, project.dataset), lower case.
 	TableQualifiers() [][]string
 	// QueryNative runs query as written, under the engine's budget and
-	// audit as QueryContext's queries are.
-	QueryNative(ctx context.Context, query string) (*sql.Rows, error)
+	// audit as QueryContext's queries are. Unless confirmed, the engine
+	// may decline a costly query with an error that shows its estimate.
+	QueryNative(ctx context.Context, query string, confirmed bool) (*sql.Rows, error)
 }
 
 // errSQLDialect refuses %sql on an engine that is neither DuckDB nor
@@ -117,14 +118,16 @@ func parserType(t string) string {
 
 func quoteName(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
-// runSQL runs a rewritten %sql query on the tier.
-func (s *Server) runSQL(ctx context.Context, text string) (*sql.Rows, error) {
+// runSQL runs a rewritten %sql query on the tier; confirmed says that the
+// researcher has seen its cost or that the kernel runs it for its own
+// checks (person sets).
+func (s *Server) runSQL(ctx context.Context, text string, confirmed bool) (*sql.Rows, error) {
 	if s.d == googleSQL {
 		n, ok := s.db.(NativeSQL)
 		if !ok {
 			return nil, errSQLDialect
 		}
-		return n.QueryNative(ctx, text)
+		return n.QueryNative(ctx, text, confirmed)
 	}
 	return s.db.QueryContext(ctx, text)
 }
@@ -160,12 +163,24 @@ func (s *Server) rewrite(ctx context.Context, q string) (*sqlagg.Plan, error) {
 	})
 }
 
+// confirmFlag, first on a %sql line, runs a query whose estimated cost the
+// engine would otherwise show first (BigQuery's sql_confirm_bytes).
+const confirmFlag = "--confirm"
+
 func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellError {
-	q := strings.TrimSpace(m.Args + "\n" + m.Body)
+	args, confirmed := strings.TrimSpace(m.Args), false
+	if f := strings.Fields(args); len(f) > 0 && f[0] == confirmFlag {
+		args, confirmed = strings.TrimSpace(strings.TrimPrefix(args, confirmFlag)), true
+	}
+	q := strings.TrimSpace(args + "\n" + m.Body)
 	if q == "" {
 		return magicErr(datasets.Errorf("%%sql needs a query: %%sql SELECT gender_concept_id, count(*) FROM person GROUP BY 1"))
 	}
-	s.sess.Record(audit.Entry{Type: "sql", Cell: m.Cell, Data: auditJSON(map[string]any{"sql": q})})
+	entry := map[string]any{"sql": q}
+	if confirmed {
+		entry["confirmed"] = true
+	}
+	s.sess.Record(audit.Entry{Type: "sql", Cell: m.Cell, Data: auditJSON(entry)})
 	plan, err := s.rewrite(ctx, q)
 	var refused *sqlagg.RefusalError
 	if errors.As(err, &refused) {
@@ -175,7 +190,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	if err != nil {
 		return magicErr(err)
 	}
-	rows, err := s.runSQL(ctx, plan.SQL)
+	rows, err := s.runSQL(ctx, plan.SQL, confirmed)
 	if err != nil {
 		s.sess.Record(audit.Entry{Type: "error", Cell: m.Cell, Data: auditJSON(map[string]any{"sql": q, "error": datasets.AuditText(err)})})
 		return magicErr(err)
@@ -312,7 +327,7 @@ func (s *Server) sqlGroupSets(ctx context.Context, q string) (map[string]*roarin
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.runSQL(ctx, plan.SetsSQL)
+	rows, err := s.runSQL(ctx, plan.SetsSQL, true)
 	if err != nil {
 		return nil, err
 	}

@@ -128,7 +128,12 @@ func RewriteGoogleSQL(ctx context.Context, q Querier, userSQL string, s Schema, 
 	if err != nil {
 		return nil, err
 	}
-	return rewrite(ctx, q, text, s, g)
+	plan, err := rewrite(ctx, q, text, s, g)
+	var re *RefusalError
+	if errors.As(err, &re) && re.Rule == "syntax" {
+		re.Msg += " (on a BigQuery workspace DuckDB's parser reads the query once backquoted names and GoogleSQL strings are carried over: GoogleSQL-only syntax such as QUALIFY, UNNEST, STRUCT or INTERVAL arithmetic is not accepted)"
+	}
+	return plan, err
 }
 
 func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *GoogleSQL) (*Plan, error) {

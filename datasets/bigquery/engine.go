@@ -45,10 +45,16 @@ func (c *Catalog) TableQualifiers() [][]string {
 // QueryNative implements analysis.NativeSQL: query is GoogleSQL written
 // by the %sql renderer (analysis/sqlagg), run as written through the
 // catalog's query path (dry-run budget check, audit as kind "sql", safe
-// errors), its result read whole as QueryContext's.
-func (c *Catalog) QueryNative(ctx context.Context, query string) (*sql.Rows, error) {
+// errors), its result read whole as QueryContext's. Unless confirmed, a
+// query whose dry-run estimate is above sql_confirm_bytes is not run: its
+// error (ErrConfirm) gives the estimate and says how to confirm.
+func (c *Catalog) QueryNative(ctx context.Context, query string, confirmed bool) (*sql.Rows, error) {
 	c.dbOnce.Do(func() { c.db = sql.OpenDB(connector{c}) })
-	return c.db.QueryContext(context.WithValue(ctx, nativeKey{}, true), query)
+	ctx = context.WithValue(ctx, nativeKey{}, true)
+	if !confirmed {
+		ctx = context.WithValue(ctx, confirmKey{}, c.cfg.sqlConfirmBytes())
+	}
+	return c.db.QueryContext(ctx, query)
 }
 
 // QueryContext runs query, with args bound to its `?` placeholders in

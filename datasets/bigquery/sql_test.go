@@ -116,6 +116,60 @@ func TestSQLConformance(t *testing.T) {
 		t.Errorf("after the bad cells, the API: %v", err)
 	}
 
+	// Above sql_confirm_bytes, the cell shows the estimate instead of
+	// running; with --confirm it runs.
+	confirm := cfg
+	confirm.SQLConfirmBytes = 1
+	cc, err := Open(ctx, confirm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	cs := catalogtest.NewSQLSession(t, cc)
+	first := gs.Run(ctx, cases[0].Google)
+	out := cs.Run(ctx, cases[0].Google)
+	if out.Err == nil || !strings.Contains(out.Err.Value, "BigQuery estimates this query would process") || !strings.Contains(out.Err.Value, "%sql --confirm") {
+		t.Errorf("above sql_confirm_bytes: want the estimate and how to confirm, got %+v", out)
+	} else {
+		t.Logf("above sql_confirm_bytes: %s", out.Err.Value)
+	}
+	if out := cs.Run(ctx, "--confirm "+cases[0].Google); out.Err != nil || out.Table != first.Table {
+		t.Errorf("with --confirm: %+v, want the table\n%s", out, first.Table)
+	}
+
+	// Over the session's byte budget: the same cell in a session whose
+	// budget ends just short of its estimate.
+	probe, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last QueryStats
+	probe.SetQueryLog(func(s QueryStats) {
+		if s.Kind == "sql" {
+			last = s
+		}
+	})
+	if out := catalogtest.NewSQLSession(t, probe).Run(ctx, cases[0].Google); out.Err != nil {
+		t.Fatal(out.Err.Value)
+	}
+	probe.Close()
+	small := cfg
+	small.SessionBytes = last.Session - last.Processed + last.Estimated - 1
+	sc, err := Open(ctx, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	ss := catalogtest.NewSQLSession(t, sc)
+	if out := ss.Run(ctx, cases[0].Google); out.Err == nil || !strings.Contains(out.Err.Value, "query refused: BigQuery estimates it would process") {
+		t.Errorf("over the byte budget: want the budget refusal, got %+v", out)
+	} else {
+		t.Logf("over the byte budget: %s", out.Err.Value)
+	}
+	if out := ss.Run(ctx, "SELECT COUNT(*) FROM no_such_table"); out.Err == nil || out.Err.Name != "SQLRefused" {
+		t.Errorf("after the budget refusal: %+v", out)
+	}
+
 	n := 0
 	for _, s := range stats {
 		if s.Kind != "sql" {
