@@ -72,6 +72,10 @@ type Server struct {
 
 	uniqueOnce sync.Once // personsUnique
 	unique     bool
+
+	parserOnce sync.Once // sqlParser
+	parser     *sql.DB
+	parserErr  error
 }
 
 // New opens the analysis layer over db for session sess.

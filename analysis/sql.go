@@ -2,12 +2,16 @@ package analysis
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	_ "github.com/duckdb/duckdb-go/v2" // the %sql parser of a GoogleSQL engine (sqlParser)
 
 	"enclave/analysis/sqlagg"
 	"enclave/datasets"
@@ -43,8 +47,90 @@ func (s *Server) schema() sqlagg.Schema {
 	return sc
 }
 
-// errSQLDialect refuses %sql on a workspace whose engine is not DuckDB.
-var errSQLDialect = datasets.Errorf("%%sql is not available on a BigQuery workspace yet: its contributor checks parse and rewrite DuckDB SQL, not GoogleSQL. Use the analysis API (cohort.Persons, stats.Count, stats.Table1), which runs on BigQuery")
+// NativeSQL is implemented by an Engine whose %sql text runs in its own
+// dialect (GoogleSQL on BigQuery) rather than through QueryContext's
+// mapping of the analysis layer's SQL.
+type NativeSQL interface {
+	// TableRef is the engine's quoted reference to a tier table.
+	TableRef(name string) string
+	// TableQualifiers are the paths a researcher may write before a
+	// tier table (dataset, project.dataset), lower case.
+	TableQualifiers() [][]string
+	// QueryNative runs query as written, under the engine's budget and
+	// audit as QueryContext's queries are. Unless confirmed, the engine
+	// may decline a costly query with an error that shows its estimate.
+	QueryNative(ctx context.Context, query string, confirmed bool) (*sql.Rows, error)
+}
+
+// errSQLDialect refuses %sql on an engine that is neither DuckDB nor
+// GoogleSQL with NativeSQL.
+var errSQLDialect = datasets.Errorf("%%sql is not available on this workspace's engine: use the analysis API (cohort.Persons, stats.Count, stats.Table1)")
+
+// sqlParser is the DuckDB that parses and binds %sql on a GoogleSQL
+// engine: in memory, holding the tier's tables empty (their names, columns
+// and types), so DuckDB's parser and binder check the query as on a DuckDB
+// workspace without reading any data.
+func (s *Server) sqlParser() (*sql.DB, error) {
+	s.parserOnce.Do(func() { s.parser, s.parserErr = openParser(s.tables) })
+	return s.parser, s.parserErr
+}
+
+func openParser(tables map[string]*datasets.TableInfo) (*sql.DB, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, fmt.Errorf("analysis: %%sql parser: %w", err)
+	}
+	db.SetMaxOpenConns(1) // one in-memory database
+	names := make([]string, 0, len(tables))
+	for n := range tables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		var cols []string
+		for _, c := range tables[n].Columns {
+			cols = append(cols, quoteName(strings.Trim(c.Name, `"`))+" "+parserType(c.Type))
+		}
+		if len(cols) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "CREATE TABLE %s (%s);\n", quoteName(n), strings.Join(cols, ", "))
+	}
+	if _, err := db.Exec(b.String()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("analysis: %%sql parser tables: %w", err)
+	}
+	return db, nil
+}
+
+var parserTypes = regexp.MustCompile(`^(BIGINT|INTEGER|SMALLINT|TINYINT|HUGEINT|DOUBLE|FLOAT|REAL|VARCHAR|DATE|TIMESTAMP|TIMESTAMP WITH TIME ZONE|BOOLEAN|DECIMAL\([0-9]+, ?[0-9]+\))$`)
+
+// parserType is a column's DuckDB type, VARCHAR when it is not one of the
+// plain types the catalogs report.
+func parserType(t string) string {
+	t = strings.ToUpper(strings.TrimSpace(t))
+	if parserTypes.MatchString(t) {
+		return t
+	}
+	return "VARCHAR"
+}
+
+func quoteName(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// runSQL runs a rewritten %sql query on the tier; confirmed says that the
+// researcher has seen its cost or that the kernel runs it for its own
+// checks (person sets).
+func (s *Server) runSQL(ctx context.Context, text string, confirmed bool) (*sql.Rows, error) {
+	if s.d == googleSQL {
+		n, ok := s.db.(NativeSQL)
+		if !ok {
+			return nil, errSQLDialect
+		}
+		return n.QueryNative(ctx, text, confirmed)
+	}
+	return s.db.QueryContext(ctx, text)
+}
 
 // sqlSchema is schema() with what sqlagg.Rewrite may rely on in this tier.
 func (s *Server) sqlSchema(ctx context.Context) sqlagg.Schema {
@@ -61,22 +147,40 @@ const sqlPlansKept = 32
 // differencing, reuse the checked rewrite instead of parsing, checking and
 // rewriting it again (seven engine round trips). Refusals are not kept.
 func (s *Server) rewrite(ctx context.Context, q string) (*sqlagg.Plan, error) {
-	return s.sqlPlans.get(q, func() (*sqlagg.Plan, error) { return sqlagg.Rewrite(ctx, s.db, q, s.sqlSchema(ctx)) })
+	if s.d != googleSQL {
+		return s.sqlPlans.get(q, func() (*sqlagg.Plan, error) { return sqlagg.Rewrite(ctx, s.db, q, s.sqlSchema(ctx)) })
+	}
+	n, ok := s.db.(NativeSQL)
+	if !ok {
+		return nil, errSQLDialect
+	}
+	return s.sqlPlans.get(q, func() (*sqlagg.Plan, error) {
+		parser, err := s.sqlParser()
+		if err != nil {
+			return nil, err
+		}
+		return sqlagg.RewriteGoogleSQL(ctx, parser, q, s.sqlSchema(ctx), &sqlagg.GoogleSQL{Table: n.TableRef, Qualifiers: n.TableQualifiers()})
+	})
 }
 
+// confirmFlag, first on a %sql line, runs a query whose estimated cost the
+// engine would otherwise show first (BigQuery's sql_confirm_bytes).
+const confirmFlag = "--confirm"
+
 func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellError {
-	q := strings.TrimSpace(m.Args + "\n" + m.Body)
+	args, confirmed := strings.TrimSpace(m.Args), false
+	if f := strings.Fields(args); len(f) > 0 && f[0] == confirmFlag {
+		args, confirmed = strings.TrimSpace(strings.TrimPrefix(args, confirmFlag)), true
+	}
+	q := strings.TrimSpace(args + "\n" + m.Body)
 	if q == "" {
 		return magicErr(datasets.Errorf("%%sql needs a query: %%sql SELECT gender_concept_id, count(*) FROM person GROUP BY 1"))
 	}
-	s.sess.Record(audit.Entry{Type: "sql", Cell: m.Cell, Data: auditJSON(map[string]any{"sql": q})})
-	if s.d != duckSQL {
-		// sqlagg parses, checks and rewrites DuckDB SQL (and asks DuckDB
-		// for the result types): GoogleSQL text would pass through a
-		// checker that does not know its grammar.
-		s.sess.Record(audit.Entry{Type: "refused", Cell: m.Cell, Rules: []string{"sql:dialect"}})
-		return &kernel.CellError{Name: "SQLRefused", Value: errSQLDialect.Error()}
+	entry := map[string]any{"sql": q}
+	if confirmed {
+		entry["confirmed"] = true
 	}
+	s.sess.Record(audit.Entry{Type: "sql", Cell: m.Cell, Data: auditJSON(entry)})
 	plan, err := s.rewrite(ctx, q)
 	var refused *sqlagg.RefusalError
 	if errors.As(err, &refused) {
@@ -86,7 +190,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	if err != nil {
 		return magicErr(err)
 	}
-	rows, err := s.db.QueryContext(ctx, plan.SQL)
+	rows, err := s.runSQL(ctx, plan.SQL, confirmed)
 	if err != nil {
 		s.sess.Record(audit.Entry{Type: "error", Cell: m.Cell, Data: auditJSON(map[string]any{"sql": q, "error": datasets.AuditText(err)})})
 		return magicErr(err)
@@ -201,9 +305,6 @@ func (s *Server) sessRendered(ref string) map[string]any {
 // the query gives every group's set; the sets of the last few queries are
 // kept, since differencing asks for the groups of one query one by one.
 func (s *Server) sqlPersonSet(ctx context.Context, p sqlPlan) (*roaring.Bitmap, error) {
-	if s.d != duckSQL {
-		return nil, errSQLDialect
-	}
 	want := fmt.Sprint(normaliseValues(p.Key))
 	groups, err := s.sqlSets.get(p.SQL, func() (map[string]*roaring.Bitmap, error) { return s.sqlGroupSets(ctx, p.SQL) })
 	if err != nil {
@@ -228,7 +329,7 @@ func (s *Server) sqlGroupSets(ctx context.Context, q string) (map[string]*roarin
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, plan.SetsSQL)
+	rows, err := s.runSQL(ctx, plan.SetsSQL, true)
 	if err != nil {
 		return nil, err
 	}

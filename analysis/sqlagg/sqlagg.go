@@ -71,7 +71,8 @@ type Item struct {
 
 // Plan is an accepted, rewritten query.
 type Plan struct {
-	// SQL is the user's select items in order, then the hidden columns
+	// SQL, in the tier's dialect (DuckDB SQL, or GoogleSQL from
+	// RewriteGoogleSQL), is the user's select items in order, then the hidden columns
 	// of split items (see Item.Split), then PersonsColumn: per cell, the
 	// fewest distinct <PersonOf>.person_id that any aggregate describes
 	// (see personsItems).
@@ -112,6 +113,30 @@ const acceptedShape = "accepted is one SELECT over the tier's tables whose every
 // Rewrite checks userSQL and returns the plan that adds per-cell person
 // counts. A query that is not accepted yields a *RefusalError.
 func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, error) {
+	return rewrite(ctx, q, userSQL, s, nil)
+}
+
+// RewriteGoogleSQL checks the GoogleSQL query userSQL as Rewrite checks
+// DuckDB SQL and returns the plan with SQL and SetsSQL in GoogleSQL (see
+// googlesql.go). q is a DuckDB that holds the tier's tables, empty: it
+// parses the query and binds it (names, types), nothing more.
+func RewriteGoogleSQL(ctx context.Context, q Querier, userSQL string, s Schema, g *GoogleSQL) (*Plan, error) {
+	if len(userSQL) > maxSQLBytes {
+		return nil, refuse("size", "the query text is longer than %d bytes", maxSQLBytes)
+	}
+	text, err := googleToDuck(userSQL)
+	if err != nil {
+		return nil, err
+	}
+	plan, err := rewrite(ctx, q, text, s, g)
+	var re *RefusalError
+	if errors.As(err, &re) && re.Rule == "syntax" {
+		re.Msg += " (on a BigQuery workspace DuckDB's parser reads the query once backquoted names and GoogleSQL strings are carried over: GoogleSQL-only syntax such as QUALIFY, UNNEST, STRUCT or INTERVAL arithmetic is not accepted)"
+	}
+	return plan, err
+}
+
+func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *GoogleSQL) (*Plan, error) {
 	if len(userSQL) > maxSQLBytes {
 		return nil, refuse("size", "the query text is longer than %d bytes", maxSQLBytes)
 	}
@@ -121,6 +146,11 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 	root, err := parse(ctx, q, userSQL)
 	if err != nil {
 		return nil, err
+	}
+	if g != nil {
+		if err := normalizeGoogle(root, g); err != nil {
+			return nil, err
+		}
 	}
 	cat, err := loadCatalog(ctx, q, false)
 	if err != nil {
@@ -136,11 +166,11 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 	}
 	// Make every expression that reads data total (see guard), in the tree
 	// and in the aggregate arguments the persons items repeat.
-	g := &guard{cat: c.cat, types: c.types}
-	g.tree(root)
+	gd := &guard{cat: c.cat, types: c.types}
+	gd.tree(root)
 	for _, group := range top.args {
 		for k := range group {
-			group[k] = g.value(group[k])
+			group[k] = gd.value(group[k])
 		}
 	}
 
@@ -175,37 +205,44 @@ func Rewrite(ctx context.Context, q Querier, userSQL string, s Schema) (*Plan, e
 			quantity[i] = qty
 		}
 	}
-	build := func(extra any) (string, error) {
+	// build returns the query with extra as its last item, in DuckDB SQL
+	// and, on a GoogleSQL tier, rendered as GoogleSQL.
+	build := func(extra any) (string, string, error) {
 		top.node["select_list"] = append(append(append([]any{}, sel...), hidden...), extra)
 		defer func() { top.node["select_list"] = sel }()
 		want, err := encode(root)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		out, err := deserialize(ctx, q, want)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		// The SQL that will run must parse back to exactly the tree that
 		// was checked (plus the extra item).
 		back, err := parse(ctx, q, out)
 		if err != nil {
-			return "", refuse("rewrite", "the rewritten query did not parse back; %s", acceptedShape)
+			return "", "", refuse("rewrite", "the rewritten query did not parse back; %s", acceptedShape)
 		}
 		if !sameTree(root, back) {
-			return "", refuse("rewrite", "the query uses a construct that does not survive rewriting; %s", acceptedShape)
+			return "", "", refuse("rewrite", "the query uses a construct that does not survive rewriting; %s", acceptedShape)
 		}
-		return out, nil
+		if g == nil {
+			return out, out, nil
+		}
+		gsql, err := renderGoogle(root, g, c.cat)
+		return out, gsql, err
 	}
 	plan := &Plan{PersonOf: top.personOf, Width: n + len(hidden) + 1}
-	if plan.SQL, err = build(tsel[0]); err != nil {
+	var duckSQL string
+	if duckSQL, plan.SQL, err = build(tsel[0]); err != nil {
 		return nil, err
 	}
-	if plan.SetsSQL, err = build(tsel[1]); err != nil {
+	if _, plan.SetsSQL, err = build(tsel[1]); err != nil {
 		return nil, err
 	}
 
-	names, err := describe(ctx, q, plan.SQL)
+	names, err := describe(ctx, q, duckSQL)
 	if err != nil {
 		return nil, err
 	}

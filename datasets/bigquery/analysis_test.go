@@ -2,22 +2,18 @@ package bigquery
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
 	"enclave/analysis"
-	"enclave/api/spec"
 	"enclave/datasets"
 	"enclave/datasets/catalogtest"
 	"enclave/datasets/omop"
-	"enclave/kernel"
 )
 
 // TestAnalysisConformance runs the analysis API on a BigQuery workspace
 // and on the DuckDB tier it was loaded from: the same cohorts and the same
-// released tables; quantiles and %sql refuse with their reasons; every
-// analysis query's bytes reach the log.
+// released tables; every analysis query's bytes reach the log.
 func TestAnalysisConformance(t *testing.T) {
 	t.Parallel()
 	tier := datasets.Controlled
@@ -65,15 +61,4 @@ func TestAnalysisConformance(t *testing.T) {
 		t.Errorf("logged %d bytes processed, the catalog counted %d", sum, got.Spent()-opened)
 	}
 	t.Logf("%d analysis queries, %s processed in all", n, Bytes(sum))
-
-	// %sql refuses on BigQuery, saying why, and the session keeps serving.
-	srv := catalogtest.Session(t, got)
-	magic := analysis.Magics(func() (*analysis.Server, error) { return srv, nil })["sql"]
-	cerr := magic.Run(ctx, kernel.MagicCall{Cell: "c1", Args: "SELECT gender_concept_id, count(*) FROM person GROUP BY 1"})
-	if cerr == nil || cerr.Name != "SQLRefused" || !strings.Contains(cerr.Value, "GoogleSQL") {
-		t.Errorf("%%sql on BigQuery: want a refusal naming GoogleSQL, got %+v", cerr)
-	}
-	if _, err := srv.Call(ctx, "c2", spec.MPersons, []byte(`{}`)); err != nil {
-		t.Errorf("after the %%sql refusal: %v", err)
-	}
 }

@@ -26,7 +26,7 @@ const TierTable = "enclave_tier"
 // QueryStats is what one BigQuery query cost: the kernel writes it to the
 // audit log.
 type QueryStats struct {
-	Kind      string        `json:"kind"`      // aggregate, person_set, concept_search, descendants, map_to_standard, tables, analysis (engine.go)
+	Kind      string        `json:"kind"`      // aggregate, person_set, concept_search, descendants, map_to_standard, tables, analysis, sql (engine.go)
 	JobID     string        `json:"job_id"`    // the query job ("" when refused before running)
 	Estimated int64         `json:"estimated"` // dry-run estimate of bytes processed
 	Processed int64         `json:"processed"` // bytes processed
@@ -291,6 +291,14 @@ func (c *Catalog) run(ctx context.Context, sql string, params []bq.QueryParamete
 			st.Estimated = s.Statistics.TotalBytesProcessed
 		}
 	}
+	if limit, ok := ctx.Value(confirmKey{}).(int64); ok && st.Estimated > limit && st.Estimated <= remaining {
+		st.Refused = true
+		return &datasets.Error{
+			Safe: fmt.Sprintf("not run: BigQuery estimates this query would process %s (%s at on-demand pricing), more than the %s a %%sql query runs without confirmation; this session has %s left of its %s budget. To run it, start the cell with %%sql --confirm (or %%%%sql --confirm)",
+				Bytes(st.Estimated), Cost(st.Estimated), Bytes(limit), Bytes(remaining), Bytes(c.cfg.sessionBytes())),
+			Err: fmt.Errorf("%w: estimate %d bytes, threshold %d", ErrConfirm, st.Estimated, limit),
+		}
+	}
 	if st.Estimated > remaining {
 		st.Refused = true
 		return &datasets.Error{
@@ -345,6 +353,19 @@ func (c *Catalog) run(ctx context.Context, sql string, params []bq.QueryParamete
 			return err
 		}
 	}
+}
+
+// confirmKey carries, in a query's context, the estimate above which the
+// query is not run without the researcher's confirmation (QueryNative).
+type confirmKey struct{}
+
+// Cost renders what BigQuery bills on demand for n bytes processed.
+func Cost(n int64) string {
+	usd := float64(n) / (1 << 40) * PricePerTiB
+	if usd < 0.01 {
+		return "under $0.01"
+	}
+	return fmt.Sprintf("about $%.2f", usd)
 }
 
 // Bytes renders a byte count for people: 1.5 GiB.

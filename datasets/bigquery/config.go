@@ -24,6 +24,11 @@ type Config struct {
 	// SessionBytes is the most bytes the queries of one kernel session may
 	// process (0: DefaultSessionBytes).
 	SessionBytes int64 `yaml:"session_bytes,omitempty"`
+	// SQLConfirmBytes is the most bytes a %sql query may process without
+	// the researcher seeing the dry-run estimate first: a larger one is
+	// not run, and the cell shows the estimate and how to confirm it
+	// (0: DefaultSQLConfirmBytes).
+	SQLConfirmBytes int64 `yaml:"sql_confirm_bytes,omitempty"`
 	// QueryTimeout bounds one query, retries included (0:
 	// DefaultQueryTimeout).
 	QueryTimeout time.Duration `yaml:"query_timeout,omitempty"`
@@ -36,6 +41,12 @@ const (
 	DefaultSessionBytes int64 = 1 << 40
 	// DefaultQueryTimeout bounds one query.
 	DefaultQueryTimeout = 5 * time.Minute
+	// DefaultSQLConfirmBytes is 100 GiB (about $0.61 on demand): a %sql
+	// query that would process more shows its estimate first.
+	DefaultSQLConfirmBytes int64 = 100 << 30
+	// PricePerTiB is BigQuery's on-demand price per TiB processed (US
+	// multi-region), for the estimates shown to researchers.
+	PricePerTiB = 6.25
 )
 
 var (
@@ -57,6 +68,9 @@ func (c Config) Validate() error {
 	}
 	if c.SessionBytes < 0 {
 		return fmt.Errorf("bigquery: session_bytes must not be negative")
+	}
+	if c.SQLConfirmBytes < 0 {
+		return fmt.Errorf("bigquery: sql_confirm_bytes must not be negative")
 	}
 	if c.QueryTimeout < 0 {
 		return fmt.Errorf("bigquery: query_timeout must not be negative")
@@ -80,6 +94,13 @@ func (c Config) sessionBytes() int64 {
 		return DefaultSessionBytes
 	}
 	return c.SessionBytes
+}
+
+func (c Config) sqlConfirmBytes() int64 {
+	if c.SQLConfirmBytes == 0 {
+		return DefaultSQLConfirmBytes
+	}
+	return c.SQLConfirmBytes
 }
 
 func (c Config) queryTimeout() time.Duration {

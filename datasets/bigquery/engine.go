@@ -28,6 +28,35 @@ import (
 // SQLDialect implements analysis.Dialecter.
 func (c *Catalog) SQLDialect() string { return "googlesql" }
 
+// nativeKey marks, in a query's context, text that is GoogleSQL already
+// (QueryNative): it runs as written.
+type nativeKey struct{}
+
+// TableRef implements analysis.NativeSQL: the tier table name, quoted
+// with its project and dataset.
+func (c *Catalog) TableRef(name string) string { return c.ref(name) }
+
+// TableQualifiers implements analysis.NativeSQL: a researcher may write
+// the tier's tables as dataset.table or project.dataset.table.
+func (c *Catalog) TableQualifiers() [][]string {
+	return [][]string{{strings.ToLower(c.cfg.Dataset)}, {strings.ToLower(c.cfg.Project), strings.ToLower(c.cfg.Dataset)}}
+}
+
+// QueryNative implements analysis.NativeSQL: query is GoogleSQL written
+// by the %sql renderer (analysis/sqlagg), run as written through the
+// catalog's query path (dry-run budget check, audit as kind "sql", safe
+// errors), its result read whole as QueryContext's. Unless confirmed, a
+// query whose dry-run estimate is above sql_confirm_bytes is not run: its
+// error (ErrConfirm) gives the estimate and says how to confirm.
+func (c *Catalog) QueryNative(ctx context.Context, query string, confirmed bool) (*sql.Rows, error) {
+	c.dbOnce.Do(func() { c.db = sql.OpenDB(connector{c}) })
+	ctx = context.WithValue(ctx, nativeKey{}, true)
+	if !confirmed {
+		ctx = context.WithValue(ctx, confirmKey{}, c.cfg.sqlConfirmBytes())
+	}
+	return c.db.QueryContext(ctx, query)
+}
+
 // QueryContext runs query, with args bound to its `?` placeholders in
 // order. The result is read whole before it returns (the analysis layer
 // asks for aggregates and person ids, not row-level data).
@@ -119,8 +148,14 @@ func (conn) Begin() (driver.Tx, error) {
 }
 
 func (cn conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	text, err := googleSQL(query, len(args))
-	if err != nil {
+	kind := "analysis"
+	text, err := query, error(nil)
+	if native, _ := ctx.Value(nativeKey{}).(bool); native {
+		kind = "sql"
+		if len(args) > 0 {
+			return nil, errors.New("bigquery: a native query takes no arguments")
+		}
+	} else if text, err = googleSQL(query, len(args)); err != nil {
 		return nil, err
 	}
 	params := make([]bq.QueryParameter, len(args))
@@ -132,7 +167,7 @@ func (cn conn) QueryContext(ctx context.Context, query string, args []driver.Nam
 		params[i] = bq.QueryParameter{Name: "p" + strconv.Itoa(i), Value: v}
 	}
 	r := &rows{}
-	err = cn.c.query(ctx, "analysis", text, params, func(row []bq.Value) error {
+	err = cn.c.query(ctx, kind, text, params, func(row []bq.Value) error {
 		out := make([]driver.Value, len(row))
 		for i, v := range row {
 			dv, err := driverValue(v)
@@ -170,6 +205,18 @@ func driverValue(v bq.Value) (driver.Value, error) {
 	case *big.Rat:
 		f, _ := x.Float64()
 		return f, nil
+	case []bq.Value:
+		// An ARRAY (the person ids of a %sql cell, the largest values of
+		// its mean rules), as DuckDB's driver gives a LIST.
+		out := make([]any, len(x))
+		for i, e := range x {
+			v, err := driverValue(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
 	}
 	return nil, fmt.Errorf("bigquery: result value of type %T", v)
 }

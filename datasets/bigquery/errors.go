@@ -16,6 +16,11 @@ import (
 // it would take the session past its byte budget.
 var ErrBudget = errors.New("bigquery: session byte budget exceeded")
 
+// ErrConfirm is matched (errors.Is) by the error of a %sql query not run
+// because its estimate is above the workspace's sql_confirm_bytes and the
+// researcher has not confirmed it.
+var ErrConfirm = errors.New("bigquery: the query's estimate needs the researcher's confirmation")
+
 // engineErr turns an error of the BigQuery client into a *datasets.Error
 // whose safe text names only the class of the failure: BigQuery messages
 // can echo literals and values from the data ("Bad int64 value: ..."), so

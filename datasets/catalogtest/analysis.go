@@ -28,6 +28,12 @@ type apiCall struct {
 // log, as the kernel opens them.
 func Session(t *testing.T, db analysis.Engine) *analysis.Server {
 	t.Helper()
+	srv, _ := session(t, db)
+	return srv
+}
+
+func session(t *testing.T, db analysis.Engine) (*analysis.Server, *release.Session) {
+	t.Helper()
 	dir := t.TempDir()
 	hist, err := release.OpenHistory(filepath.Join(dir, "history.jsonl"), "conformance")
 	if err != nil {
@@ -43,7 +49,7 @@ func Session(t *testing.T, db analysis.Engine) *analysis.Server {
 	if err != nil {
 		t.Fatalf("analysis.New: %v", err)
 	}
-	return srv
+	return srv, sess
 }
 
 // RunAnalysis holds the analysis API over got to its answers over ref: the
