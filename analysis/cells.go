@@ -579,7 +579,7 @@ func (t *built) add(c *release.Cell) *release.Cell {
 // finish judges the result's cells, renders the released table, registers
 // the rendering and returns the table the worker gets.
 func (s *Server) finish(ctx context.Context, cell, what string, t *built) (*spec.Table, error) {
-	d := &release.Decision{What: what, Cells: t.cells, Margins: t.margins}
+	d := &release.Decision{What: what, Cells: t.cells, Margins: t.margins, Held: s.held}
 	if _, err := s.sess.Decide(ctx, cell, d); err != nil {
 		return nil, err
 	}

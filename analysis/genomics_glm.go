@@ -613,7 +613,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	}
 	// Judge.
 	what := fmt.Sprintf("genomics.GLM(%s ~ %s; %s; %s)", phenoDesc, model, vh.desc, popDesc)
-	if _, err := s.sess.Decide(ctx, cell, &release.Decision{What: what, Cells: t.cells}); err != nil {
+	if _, err := s.sess.Decide(ctx, cell, &release.Decision{What: what, Cells: t.cells, Held: s.held}); err != nil {
 		return nil, err
 	}
 	released := 0

@@ -72,7 +72,7 @@ func (s *Server) judgeLocal(ctx context.Context, cells []*release.Cell, margins 
 // export) and registers the rendering. notes, if not nil, adds notes built
 // from the judged cells.
 func (s *Server) genoFinish(ctx context.Context, cell, what string, t *built, maxShown int, notes func() []string) (full, shown *spec.Table, err error) {
-	d := &release.Decision{What: what, Cells: t.cells}
+	d := &release.Decision{What: what, Cells: t.cells, Held: s.held}
 	if _, err := s.sess.Decide(ctx, cell, d); err != nil {
 		return nil, nil, err
 	}

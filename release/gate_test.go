@@ -1,6 +1,7 @@
 package release
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -209,5 +210,32 @@ func TestTaintedWorkerCannotReplayEarlierResults(t *testing.T) {
 	mine := s.Register("c3", map[string]any{"text/plain": "this cell's table"})
 	if got := show("c3", mine); len(got) != 1 || !strings.Contains(string(got[0].Content), "this cell's table") {
 		t.Errorf("this cell's own result was not shown under taint: %v", got)
+	}
+}
+
+// A result made while the worker held rows may carry row values in its
+// description (a filter bound, a title) and in which of its cells passed:
+// %releases lists that it happened, not what it was.
+func TestRecentHidesHeldResults(t *testing.T) {
+	s := testSession(t, nil)
+	ctx := context.Background()
+	for _, d := range []*Decision{
+		{What: "stats.Count(persons born 1957)", Cells: []*Cell{{Stat: Count, Value: 400, Persons: 400}}},
+		{What: "stats.Count(persons born 1961 with person_id 8812)", Held: true, Cells: []*Cell{{Stat: Count, Value: 3, Persons: 3}}},
+	} {
+		if _, err := s.Decide(ctx, "c1", d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := s.RecentText(10)
+	for _, want := range []string{"persons born 1957", "1 cells: 1 released", "a result held for review"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("%%releases lacks %q:\n%s", want, text)
+		}
+	}
+	for _, leak := range []string{"1961", "8812", "small cell"} {
+		if strings.Contains(text, leak) {
+			t.Errorf("%%releases shows %q of a held result:\n%s", leak, text)
+		}
 	}
 }

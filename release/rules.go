@@ -117,6 +117,10 @@ type Decision struct {
 	What    string // e.g. "stats.Table1(h3: persons with 201826…)"
 	Cells   []*Cell
 	Margins []Margin
+	// Held says the result was made from a call the worker may have
+	// chosen from rows it holds: its rendering is held for review, and
+	// %releases shows neither its description nor how its cells fared.
+	Held bool
 }
 
 // primary applies the rules that need only the cell itself.

@@ -62,6 +62,7 @@ type Summary struct {
 	Released int            `json:"released"`
 	Rules    map[string]int `json:"rules,omitempty"` // status → cells
 	Ref      string         `json:"ref,omitempty"`
+	Held     bool           `json:"held,omitempty"`
 }
 
 // Taint marks the worker as holding row-level data (why says which call).
@@ -152,7 +153,7 @@ func (s *Session) rendered(ref string) (registered, bool) {
 // returns the decision's summary.
 func (s *Session) Decide(ctx context.Context, cell string, d *Decision) (Summary, error) {
 	err := s.Policy.Judge(ctx, d, s.History, s.Sets)
-	sum := Summary{Time: time.Now().UTC(), Cell: cell, What: d.What, Cells: len(d.Cells), Rules: map[string]int{}}
+	sum := Summary{Time: time.Now().UTC(), Cell: cell, What: d.What, Cells: len(d.Cells), Rules: map[string]int{}, Held: d.Held}
 	var rules []string
 	cells := make([]map[string]any, 0, len(d.Cells))
 	for _, c := range d.Cells {
@@ -172,6 +173,9 @@ func (s *Session) Decide(ctx context.Context, cell string, d *Decision) (Summary
 	}
 	sort.Strings(rules)
 	data := map[string]any{"what": d.What, "cells": cells}
+	if d.Held {
+		data["held"] = true
+	}
 	if err != nil {
 		data["error"] = err.Error()
 	}
@@ -213,6 +217,12 @@ func (s *Session) RecentText(n int) string {
 	}
 	var b strings.Builder
 	for _, r := range rs {
+		if r.Held {
+			// Its parameters, and which of its cells passed, may have
+			// been chosen from the rows the worker holds.
+			fmt.Fprintf(&b, "%s  a result held for review (made while the worker held rows)\n", r.Time.Local().Format("15:04:05"))
+			continue
+		}
 		fmt.Fprintf(&b, "%s  %s\n    %d cells: %d released", r.Time.Local().Format("15:04:05"), r.What, r.Cells, r.Released)
 		keys := make([]string, 0, len(r.Rules))
 		for k := range r.Rules {
