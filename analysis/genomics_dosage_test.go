@@ -35,38 +35,12 @@ func dosageFixture(t *testing.T) (dir string, db Engine) {
 		}
 	}
 	db, gdir := genoEngine(t, datasets.Controlled)
-	e0 := newGenoEnv(t, datasets.Controlled)
-	ds, err := e0.srv.dataset(context.Background(), "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gender := map[int64]int{}
-	rows, err := db.QueryContext(context.Background(), "SELECT person_id, CASE gender_concept_id WHEN 8507 THEN 1 WHEN 8532 THEN 2 ELSE 0 END FROM person")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var p int64
-		var s int
-		if err := rows.Scan(&p, &s); err != nil {
-			t.Fatal(err)
-		}
-		gender[p] = s
-	}
-	rows.Close()
-	src, err := plink.Open(filepath.Join(gdir, "cohort"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, ds, sexOf := fixtureSexes(t, db, gdir)
 	defer src.Close()
 	n := src.NumSamples()
-	sexOf := make([]int, n)
 	var sx strings.Builder
 	sx.WriteString("#IID\tSEX\n")
 	for i, s := range src.Samples {
-		if p := ds.person[i]; p >= 0 {
-			sexOf[i] = gender[p]
-		}
 		fmt.Fprintf(&sx, "%s\t%d\n", s.IID, sexOf[i])
 	}
 	// The common variants of the fixture, the last 45 moved to chrX.

@@ -1,7 +1,6 @@
 package analysis
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math"
@@ -27,13 +26,11 @@ import (
 // summarised in a kernel session and by plink2 on the same persons; every
 // shown frequency, allele count, genotype class and HWE p-value equals
 // plink2's, autosomes included.
-func TestGenomicsSexChromSummariesMatchPlink2(t *testing.T) {
-	if _, err := exec.LookPath("plink2"); err != nil {
-		t.Skip("plink2 not installed")
-	}
-	db, gdir := genoEngine(t, datasets.Controlled)
-	const nX = 200
-	// The fixture's samples, persons and OMOP sex.
+// fixtureSexes opens the genomics fixture's fileset (the caller closes it)
+// and gives each of its samples the plink sex code of its person's OMOP
+// gender: 1 male, 2 female, 0 unknown or not a person of the workspace.
+func fixtureSexes(t *testing.T, db Engine, gdir string) (src *plink.Fileset, ds *genoDataset, sexOf []int) {
+	t.Helper()
 	e0 := newGenoEnv(t, datasets.Controlled)
 	ds, err := e0.srv.dataset(context.Background(), "")
 	if err != nil {
@@ -53,18 +50,33 @@ func TestGenomicsSexChromSummariesMatchPlink2(t *testing.T) {
 		gender[p] = s
 	}
 	rows.Close()
-	dir := t.TempDir()
-	src, err := plink.Open(filepath.Join(gdir, "cohort"))
-	if err != nil {
+	if src, err = plink.Open(filepath.Join(gdir, "cohort")); err != nil {
 		t.Fatal(err)
 	}
+	sexOf = make([]int, src.NumSamples())
+	for i := range sexOf {
+		if p := ds.person[i]; p >= 0 {
+			sexOf[i] = gender[p]
+		}
+	}
+	return src, ds, sexOf
+}
+
+func TestGenomicsSexChromSummariesMatchPlink2(t *testing.T) {
+	if _, err := exec.LookPath("plink2"); err != nil {
+		t.Skip("plink2 not installed")
+	}
+	db, gdir := genoEngine(t, datasets.Controlled)
+	const nX = 200
+	// The fixture's samples, persons and OMOP sex.
+	src, ds, sexOf := fixtureSexes(t, db, gdir)
+	defer src.Close()
+	dir := t.TempDir()
 	n := src.NumSamples()
-	sexOf := make([]int, n)
 	var fam, keep, keepKnown strings.Builder
 	males := 0
 	for i, s := range src.Samples {
-		if p := ds.person[i]; p >= 0 {
-			sexOf[i] = gender[p]
+		if ds.person[i] >= 0 {
 			fmt.Fprintf(&keep, "%s\t%s\n", s.FID, s.IID)
 			if sexOf[i] != 0 {
 				fmt.Fprintf(&keepKnown, "%s\t%s\n", s.FID, s.IID)
@@ -141,26 +153,7 @@ func TestGenomicsSexChromSummariesMatchPlink2(t *testing.T) {
 			t.Fatalf("plink2: %v\n%s", err, out)
 		}
 	}
-	ref := func(name string) map[string]map[string]string {
-		f, err := os.Open(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		sc.Scan()
-		head := strings.Split(strings.TrimPrefix(sc.Text(), "#"), "\t")
-		m := map[string]map[string]string{}
-		for sc.Scan() {
-			fs := strings.Split(sc.Text(), "\t")
-			r := map[string]string{}
-			for j, h := range head {
-				r[h] = fs[j]
-			}
-			m[r["ID"]] = r
-		}
-		return m
-	}
+	ref := func(name string) map[string]map[string]string { return readPlinkTable(t, filepath.Join(dir, name)) }
 	afreq, hardy, hardyX := ref("p2.acount"), ref("p2.hardy"), ref("p2.hardy.x")
 	hardyKnown, hardyXKnown := ref("p2k.hardy"), ref("p2k.hardy.x")
 	if len(hardyX) != nx {

@@ -11,34 +11,41 @@ import (
 	"enclave/datasets/omop"
 )
 
-// TestAnalysisConformance runs the analysis API on a BigQuery workspace
-// and on the DuckDB tier it was loaded from: the same cohorts and the same
-// released tables; every analysis query's bytes reach the log.
-func TestAnalysisConformance(t *testing.T) {
-	t.Parallel()
-	tier := datasets.Controlled
-	e := startEmulator(t, "cdr_analysis")
-	path := cohort(t, persons(t), tier)
-	cfg := Config{Project: testProject, Dataset: "cdr_analysis", Endpoint: e.endpoint, QueryTimeout: 2 * time.Minute}
+// twins loads the controlled tier of the test cohort into the emulator's
+// dataset and opens it twice: from DuckDB (ref) and from BigQuery (got),
+// logging every BigQuery query into *stats. Both close with the test.
+func twins(t *testing.T, dataset string, stats *[]QueryStats) (cfg Config, ref analysis.Engine, got *Catalog) {
+	t.Helper()
+	e := startEmulator(t, dataset)
+	path := cohort(t, persons(t), datasets.Controlled)
+	cfg = Config{Project: testProject, Dataset: dataset, Endpoint: e.endpoint, QueryTimeout: 2 * time.Minute}
 	load(t, cfg, path)
 	refCat, err := omop.OpenCatalog(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer refCat.Close()
+	t.Cleanup(func() { refCat.Close() })
 	ref, ok := refCat.(analysis.Engine)
 	if !ok {
 		t.Fatal("the DuckDB catalog is not an analysis.Engine")
 	}
-	ctx := context.Background()
-	got, err := Open(ctx, cfg)
+	got, err = Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("%s (%s)", err, datasets.AuditText(err))
 	}
-	defer got.Close()
+	t.Cleanup(func() { got.Close() })
+	got.SetQueryLog(func(s QueryStats) { *stats = append(*stats, s) })
+	return cfg, ref, got
+}
+
+// TestAnalysisConformance runs the analysis API on a BigQuery workspace
+// and on the DuckDB tier it was loaded from: the same cohorts and the same
+// released tables; every analysis query's bytes reach the log.
+func TestAnalysisConformance(t *testing.T) {
+	t.Parallel()
 	var stats []QueryStats
+	_, ref, got := twins(t, "cdr_analysis", &stats)
 	opened := got.Spent()
-	got.SetQueryLog(func(s QueryStats) { stats = append(stats, s) })
 
 	catalogtest.RunAnalysis(t, ref, got)
 

@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
-	"enclave/analysis"
 	"enclave/api/spec"
 	"enclave/datasets"
 	"enclave/datasets/catalogtest"
-	"enclave/datasets/omop"
 )
 
 // TestSQLConformance runs the same %sql cells on a BigQuery workspace (in
@@ -22,25 +19,9 @@ import (
 // every %sql query's bytes reach the log.
 func TestSQLConformance(t *testing.T) {
 	t.Parallel()
-	tier := datasets.Controlled
-	e := startEmulator(t, "cdr_sql")
-	path := cohort(t, persons(t), tier)
-	cfg := Config{Project: testProject, Dataset: "cdr_sql", Endpoint: e.endpoint, QueryTimeout: 2 * time.Minute}
-	load(t, cfg, path)
-	refCat, err := omop.OpenCatalog(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer refCat.Close()
-	ref := refCat.(analysis.Engine)
-	ctx := context.Background()
-	got, err := Open(ctx, cfg)
-	if err != nil {
-		t.Fatalf("%s (%s)", err, datasets.AuditText(err))
-	}
-	defer got.Close()
 	var stats []QueryStats
-	got.SetQueryLog(func(s QueryStats) { stats = append(stats, s) })
+	cfg, ref, got := twins(t, "cdr_sql", &stats)
+	ctx := context.Background()
 
 	// The most frequent condition of the data.
 	r, err := ref.Aggregate(ctx, datasets.Query{Table: "condition_occurrence", GroupBy: []string{"condition_concept_id"}, Agg: datasets.CountPersons})
