@@ -18,8 +18,7 @@ import yaml
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "release"))
 import workspace_fixture as wf  # noqa: E402
 
-PROJECT = "enclave-test"
-DATASET = "cdr_kernel"
+from bigquery_names import DATASET, PROJECT  # noqa: E402
 PERSONS = int(os.environ.get("ENCLAVE_BIGQUERY_PERSONS", "300"))
 
 

@@ -11,7 +11,7 @@ import re
 import pytest
 
 import workspace_fixture as wf
-from conftest import DATASET, PROJECT
+from bigquery_names import DATASET, PROJECT
 
 # Cells as a researcher writes them: cohorts, events, every released-table
 # method of the API and a plot. Each shows a result.
