@@ -160,6 +160,17 @@ def test_taint_withholds_free_form_output_until_restart(demo, ws, kernel):
     r, msgs = kernel.run('stats.Count(omop.Persons(), "gender")')
     ok(r)
     assert not wf.html_of(msgs) and "withheld for review" in wf.texts(msgs)
+    # A bound the worker chose (from the rows, for all the kernel knows)
+    # is not read back from %releases either: the held result is listed,
+    # without its description or how its cells fared.
+    r, msgs = kernel.run('stats.Count(P.AgeBetween(31, 99, "2019-12-31"), "gender")')
+    ok(r)
+    assert not wf.html_of(msgs) and "withheld for review" in wf.texts(msgs)
+    r, msgs = kernel.run("%releases 3")
+    ok(r)
+    listed = wf.plain_of(msgs)
+    assert "a result held for review" in listed and "2019-12-31" not in listed, listed
+    assert "stats.Count" in listed  # the Count of P made before the rows came
     # Free-form displays, display ids and errors are held too.
     r, msgs = kernel.run('display.HTML(fmt.Sprint(rows.Data[0][0]))')
     assert [m["msg_type"] for m in msgs if m["msg_type"] not in ("execute_input", "status")] == ["stream"]
