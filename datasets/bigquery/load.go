@@ -75,12 +75,12 @@ func Load(ctx context.Context, cfg Config, tierDB *sql.DB, progress io.Writer) (
 	rep := &LoadReport{Tables: map[string]int64{}}
 	// The DuckDB column types, which BigQuery's INT64/FLOAT64/STRING
 	// collapse, so the catalog reports the types the DuckDB one does.
-	if err := loadColumns(ctx, ds, tierDB); err != nil {
+	if err := loadColumns(ctx, ds, tierDB, uploadOptions(cfg)); err != nil {
 		return nil, fmt.Errorf("bigquery: load %s: %w", ColumnsTable, err)
 	}
 	for _, n := range names {
 		start := time.Now()
-		count, err := loadTable(ctx, ds, tierDB, n)
+		count, err := loadTable(ctx, ds, tierDB, n, uploadOptions(cfg))
 		if err != nil {
 			return rep, fmt.Errorf("bigquery: load %s: %w", n, err)
 		}
@@ -92,11 +92,23 @@ func Load(ctx context.Context, cfg Config, tierDB *sql.DB, progress io.Writer) (
 	return rep, nil
 }
 
+// uploadOptions are the media options of Load's uploads. BigQuery takes
+// a table's CSV as a resumable upload once it is larger than the client's
+// chunk (16 MiB); the emulator an endpoint override points at (v0.8.1)
+// cannot decode a resumable upload's requests, so there every table goes
+// in one request.
+func uploadOptions(cfg Config) []googleapi.MediaOption {
+	if cfg.Endpoint == "" {
+		return nil
+	}
+	return []googleapi.MediaOption{googleapi.ChunkSize(0)}
+}
+
 // probeTimeout bounds Load's first request, which tells whether BigQuery
 // answers at all.
 const probeTimeout = 30 * time.Second
 
-func loadTable(ctx context.Context, ds *bq.Dataset, db *sql.DB, table string) (int64, error) {
+func loadTable(ctx context.Context, ds *bq.Dataset, db *sql.DB, table string, upload []googleapi.MediaOption) (int64, error) {
 	if !columnName.MatchString(table) {
 		return 0, fmt.Errorf("table name cannot be quoted")
 	}
@@ -145,6 +157,7 @@ func loadTable(ctx context.Context, ds *bq.Dataset, db *sql.DB, table string) (i
 	loader := ds.Table(table).LoaderFrom(src)
 	loader.WriteDisposition = bq.WriteTruncate
 	loader.CreateDisposition = bq.CreateIfNeeded
+	loader.MediaOptions = upload
 	job, err := loader.Run(ctx)
 	if err != nil {
 		return 0, err
@@ -226,7 +239,7 @@ func csvValue(v any, t bq.FieldType) string {
 // column_name, data_type).
 const ColumnsTable = "enclave_columns"
 
-func loadColumns(ctx context.Context, ds *bq.Dataset, db *sql.DB) error {
+func loadColumns(ctx context.Context, ds *bq.Dataset, db *sql.DB, upload []googleapi.MediaOption) error {
 	rows, err := db.QueryContext(ctx, `SELECT table_name, column_name, data_type FROM duckdb_columns()
 		WHERE database_name = current_database() AND schema_name = 'main' ORDER BY table_name, column_index`)
 	if err != nil {
@@ -264,6 +277,7 @@ func loadColumns(ctx context.Context, ds *bq.Dataset, db *sql.DB) error {
 	src.Schema = bq.Schema{{Name: "table_name", Type: bq.StringFieldType}, {Name: "column_name", Type: bq.StringFieldType}, {Name: "data_type", Type: bq.StringFieldType}}
 	loader := ds.Table(ColumnsTable).LoaderFrom(src)
 	loader.WriteDisposition = bq.WriteTruncate
+	loader.MediaOptions = upload
 	job, err := loader.Run(ctx)
 	if err != nil {
 		return err
