@@ -100,11 +100,17 @@ $(BQ_EMULATOR): | tools/bigquery-emulator/go.mod
 	mv $@.tmp $@
 
 # The Go suite holds the catalog and the analysis API to DuckDB's answers;
+# the catalog's conformance suite runs again on the 20,000-person cohort
+# (the emulator joins in time proportional to both tables' rows, so there
+# the cases that join an events table with person are left out);
 # tests/bigquery runs the API's cells through the real kernel on a
 # BigQuery workspace and on its DuckDB twin.
+BQ_PERSONS_LARGE    ?= 20000
 test-bigquery: $(BQ_EMULATOR) build
 	ENCLAVE_BIGQUERY_EMULATOR=$(BQ_EMULATOR) ENCLAVE_BIGQUERY_REQUIRED=1 ENCLAVE_BIGQUERY_PERSONS=$(BQ_PERSONS) \
 		$(GO) test -count=1 -timeout 30m ./datasets/bigquery/...
+	ENCLAVE_BIGQUERY_EMULATOR=$(BQ_EMULATOR) ENCLAVE_BIGQUERY_REQUIRED=1 ENCLAVE_BIGQUERY_PERSONS=$(BQ_PERSONS_LARGE) \
+		$(GO) test -count=1 -timeout 30m -run '^TestConformance$$' ./datasets/bigquery/
 	ENCLAVE_BIGQUERY_EMULATOR=$(BQ_EMULATOR) ENCLAVE_BIGQUERY_REQUIRED=1 ENCLAVE_BIGQUERY_PERSONS=$(BQ_PERSONS) \
 		$(PY) -m pytest -q -p no:cacheprovider tests/bigquery
 

@@ -70,15 +70,19 @@ func Cases(ctx context.Context, t testing.TB, ref datasets.Catalog, opts Options
 	}
 	// The events: condition occurrences, or, in a dataset without them
 	// (Eunomia GiBleed ships eras), the first table that has some.
+	// A table over MaxRows is taken only when no smaller one will do, and
+	// then without the cases that join it with person.
 	var ev eventTable
 	var conds []any
-	for _, e := range eventTables {
-		if !small(e.table) {
-			continue
-		}
-		if conds = top(e.table, e.concept, 3); len(conds) >= 2 {
-			ev = e
-			break
+	joinable := false
+	for _, smallOnly := range []bool{true, false} {
+		for _, e := range eventTables {
+			if ev.table != "" || (smallOnly && !small(e.table)) {
+				continue
+			}
+			if conds = top(e.table, e.concept, 3); len(conds) >= 2 {
+				ev, joinable = e, smallOnly || opts.MaxRows == 0
+			}
 		}
 	}
 	// Numbers: measurement values, else observation values, else the
@@ -109,22 +113,27 @@ func Cases(ctx context.Context, t testing.TB, ref datasets.Catalog, opts Options
 		{"persons", datasets.Query{Table: "person"}},
 		{"persons by gender", datasets.Query{Table: "person", GroupBy: []string{"gender_concept_id"}}},
 		{"persons by race and ethnicity", datasets.Query{Table: "person", GroupBy: []string{"race_concept_id", "ethnicity_concept_id"}}},
-		{"gender x event concept", datasets.Query{Table: ev.table, GroupBy: []string{"person.gender_concept_id", ev.concept}}},
 		{"event rows", datasets.Query{Table: ev.table, Agg: datasets.CountRows}},
 		{"top concepts by year of start", datasets.Query{Table: ev.table, GroupBy: []string{"year(" + ev.start + ")"},
 			Where: []datasets.Filter{{Column: ev.concept, Op: "in", Values: conds}}}},
 		{"month of start", datasets.Query{Table: ev.table, GroupBy: []string{"month(" + ev.start + ")"}}},
 		{"descendants of the top concept", datasets.Query{Table: ev.table,
 			Where: []datasets.Filter{{Column: ev.concept, Op: "descendant of", Values: conds[:1]}}}},
-		{"born 1950-1980, not the top concept", datasets.Query{Table: ev.table, GroupBy: []string{"person.gender_concept_id"},
-			Where: []datasets.Filter{{Column: "person.year_of_birth", Op: "between", Values: []any{1950, 1980}},
-				{Column: ev.concept, Op: "!=", Values: conds[:1]}}}},
 		{"start since 2015 (date as text)", datasets.Query{Table: ev.table,
 			Where: []datasets.Filter{{Column: ev.start, Op: ">=", Values: []any{"2015-01-01"}}}}},
 		{"start before 2010 (date as time)", datasets.Query{Table: ev.table,
 			Where: []datasets.Filter{{Column: ev.start, Op: "<", Values: []any{time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC)}}}}},
 		{"not in top concepts", datasets.Query{Table: ev.table, Where: []datasets.Filter{{Column: ev.concept, Op: "not in", Values: conds}}}},
 		{"empty", datasets.Query{Table: ev.table, Where: []datasets.Filter{{Column: ev.concept, Op: "=", Values: []any{-1}}}}},
+	}
+	if joinable {
+		cases = append(cases,
+			Case{"gender x event concept", datasets.Query{Table: ev.table, GroupBy: []string{"person.gender_concept_id", ev.concept}}},
+			Case{"born 1950-1980, not the top concept", datasets.Query{Table: ev.table, GroupBy: []string{"person.gender_concept_id"},
+				Where: []datasets.Filter{{Column: "person.year_of_birth", Op: "between", Values: []any{1950, 1980}},
+					{Column: ev.concept, Op: "!=", Values: conds[:1]}}}})
+	} else {
+		t.Logf("catalogtest: %s has more than %d rows: the cases that join it with person are left out", ev.table, opts.MaxRows)
 	}
 	if ev.end != "" {
 		cases = append(cases, Case{"no end date", datasets.Query{Table: ev.table, Where: []datasets.Filter{{Column: ev.end, Op: "is null"}}}})
