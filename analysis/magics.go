@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -159,6 +160,12 @@ func (s *Server) magicAudit(ctx context.Context, m kernel.MagicCall) *kernel.Cel
 	fmt.Fprintf(&b, "last %d audit events of this session (the steward's log holds the details):\n", len(es))
 	for _, e := range es {
 		fmt.Fprintf(&b, "%6d  %s  %-10s", e.Seq, e.Time.Local().Format("15:04:05"), e.Type)
+		if heldDecision(e) {
+			// Which rules fired on a result the worker's rows may have
+			// chosen is what the result itself would have told.
+			b.WriteString("  held for review\n")
+			continue
+		}
 		if len(e.Rules) > 0 {
 			fmt.Fprintf(&b, "  rules: %s", strings.Join(e.Rules, ", "))
 		}
@@ -166,6 +173,18 @@ func (s *Server) magicAudit(ctx context.Context, m kernel.MagicCall) *kernel.Cel
 	}
 	s.showText(m.Cell, m.Out, b.String())
 	return nil
+}
+
+// heldDecision reports whether e is the decision on a result held for
+// review (release.Decision.Held).
+func heldDecision(e audit.Entry) bool {
+	if e.Type != "decision" {
+		return false
+	}
+	var d struct {
+		Held bool `json:"held"`
+	}
+	return json.Unmarshal(e.Data, &d) == nil && d.Held
 }
 
 // completeNames completes table and column names of the tier (for %sql

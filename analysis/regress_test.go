@@ -260,3 +260,42 @@ func TestRegressRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestRegressLogisticOutcomePlusFew: the seventh review fitted has(y) ~ age
+// with y = T2D, then with y = T2D or one person if that person is male:
+// the second fit moved only if the person was male. Two logistic models
+// whose outcomes differ by 1–20 persons may not both be shown, numeric
+// terms or not.
+func TestRegressLogisticOutcomePlusFew(t *testing.T) {
+	e := newEnv(t)
+	all := e.persons()
+	t2d := e.derive(all, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+	rare := e.derive(all, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cRare}}})
+	few := e.derive(rare, spec.Step{Minus: t2d.ID})
+	if c := e.count(few); c.Value != nil {
+		t.Fatalf("the fixture's rare condition without T2D holds %v persons, want 1–20 (shown as %q)", *c.Value, c.Text)
+	}
+	plusFew := e.derive(t2d, spec.Step{Or: few.ID})
+	estimates := func(y spec.Handle) (shown, hidden int) {
+		tab := e.table(spec.MRegress, spec.RegressArgs{Kind: "logistic", Cohort: all.ID, Formula: "has(y) ~ age", Bind: map[string]string{"y": y.ID}})
+		for _, r := range tab.Rows {
+			if r[0].Text == "persons" {
+				continue
+			}
+			for _, c := range r[1:] {
+				if c.Value != nil {
+					shown++
+				} else {
+					hidden++
+				}
+			}
+		}
+		return shown, hidden
+	}
+	if shown, _ := estimates(t2d); shown == 0 {
+		t.Fatal("has(T2D) ~ age released no estimate")
+	}
+	if shown, hidden := estimates(plusFew); shown != 0 || hidden == 0 {
+		t.Errorf("has(T2D or a few more) ~ age after has(T2D) ~ age: %d estimates shown, %d hidden; want all hidden", shown, hidden)
+	}
+}

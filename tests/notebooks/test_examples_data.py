@@ -123,7 +123,7 @@ def test_04_hba1c(demo):
 
 def test_05_logistic(demo):
     nb = demo.executed("05-diabetes-logistic.ipynb")
-    bmi = rows(check_table(code_cell(nb, "stats.Describe(bmi.Of(adults)"))[DATARESOURCE])
+    bmi = rows(check_table(code_cell(nb, "stats.Describe(bmi.Of(sexes)"))[DATARESOURCE])
     assert 25 < bmi["FEMALE"]["mean"] < 35 and 25 < bmi["MALE"]["mean"] < 35
     m1 = check_table(code_cell(nb, "m1 := stats.Logistic("))
     fields = [f["name"] for f in m1[DATARESOURCE]["schema"]["fields"]]

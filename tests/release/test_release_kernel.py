@@ -171,6 +171,11 @@ def test_taint_withholds_free_form_output_until_restart(demo, ws, kernel):
     listed = wf.plain_of(msgs)
     assert "a result held for review" in listed and "2019-12-31" not in listed, listed
     assert "stats.Count" in listed  # the Count of P made before the rows came
+    # %audit neither: which rules fired on a held result is a bit of it.
+    r, msgs = kernel.run("%audit 8")
+    ok(r)
+    held = [line for line in wf.plain_of(msgs).splitlines() if "decision" in line and "held for review" in line]
+    assert len(held) >= 2 and not any("rules" in line for line in held), wf.plain_of(msgs)
     # Free-form displays, display ids and errors are held too.
     r, msgs = kernel.run('display.HTML(fmt.Sprint(rows.Data[0][0]))')
     assert [m["msg_type"] for m in msgs if m["msg_type"] not in ("execute_input", "status")] == ["stream"]
