@@ -327,8 +327,11 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 	for i, g := range groups {
 		sets[i] = g.rows
 	}
-	if len(refused) == 0 && release.GroupsRevealSmall(sets, minN-1) {
-		refused = append(refused, fmt.Sprintf("some combination of the groups its terms%s define holds 1–%d persons, and its estimates would tell their values: drop or widen a term",
+	if len(refused) == 0 && (release.GroupsRevealSmall(sets, minN-1) || (y.kind == "has" && oneSided(sets))) {
+		// One text for both: a group whose cases are all or none of it
+		// cannot be fitted (separation), and if that had its own reason,
+		// "one case in has(b)" against "none" would be told apart.
+		refused = append(refused, fmt.Sprintf("some combination of the groups its terms%s define holds 1–%d persons (or a group is all with or all without the outcome), and its estimates would tell their values: drop or widen a term",
 			map[bool]string{true: " and outcome", false: ""}[y.kind == "has"], pol.MinCount-1))
 	}
 	for _, g := range groups[1:] { // groups[0] is the model's persons: nCell
@@ -413,6 +416,19 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 	}
 	t.notes = append(t.notes, "no residuals or fitted values are released; ages on "+at)
 	return s.finish(ctx, cell, "stats."+strings.Title(a.Kind)+"("+strings.TrimSpace(a.Formula)+" in "+cdesc+")", t)
+}
+
+// oneSided reports whether, in the groups of a binary outcome's model
+// (modelGroups: the groups, then each of them with the outcome, in the
+// same order), some group is all cases or has none.
+func oneSided(sets []*roaring.Bitmap) bool {
+	n := len(sets) / 2
+	for i := range n {
+		if k := sets[n+i].GetCardinality(); k == 0 || k == sets[i].GetCardinality() {
+			return true
+		}
+	}
+	return false
 }
 
 // modelGroup is a group of a model's persons that its estimates are

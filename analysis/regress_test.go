@@ -299,3 +299,36 @@ func TestRegressLogisticOutcomePlusFew(t *testing.T) {
 		t.Errorf("has(T2D or a few more) ~ age after has(T2D) ~ age: %d estimates shown, %d hidden; want all hidden", shown, hidden)
 	}
 }
+
+// TestRegressOneSidedGroup: a has(b) group with no case cannot be fitted
+// (separation), one with a few cases is refused by the groups rule; were
+// their refusals worded apart, a model whose outcome is "the cases outside
+// b, plus one person of b if that person is male" would tell the person's
+// sex (the seventh review). Both get the same words.
+func TestRegressOneSidedGroup(t *testing.T) {
+	e := newEnv(t)
+	all := e.persons()
+	t2d := e.derive(all, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+	htn := e.derive(all, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cHTN}}})
+	rare := e.derive(all, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cRare}}})
+	none := e.derive(t2d, spec.Step{Minus: htn.ID})
+	few := e.derive(htn, spec.Step{And: rare.ID})
+	if c := e.count(few); c.Value != nil {
+		t.Fatalf("hypertension with the rare condition holds %v persons in the fixture, want 1–20", *c.Value)
+	}
+	notes := func(y spec.Handle) []string {
+		tab := e.table(spec.MRegress, spec.RegressArgs{Kind: "logistic", Cohort: all.ID, Formula: "has(y) ~ has(b) + age",
+			Bind: map[string]string{"y": y.ID, "b": htn.ID}})
+		var refused []string
+		for _, n := range tab.Notes {
+			if strings.HasPrefix(n, "model refused") {
+				refused = append(refused, n)
+			}
+		}
+		return refused
+	}
+	zero, some := notes(none), notes(e.derive(none, spec.Step{Or: few.ID}))
+	if len(zero) == 0 || fmt.Sprint(zero) != fmt.Sprint(some) {
+		t.Errorf("refusals differ:\n no case in b: %q\n a few in b:   %q", zero, some)
+	}
+}
