@@ -8,6 +8,8 @@ package servicetest
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log"
@@ -320,8 +322,15 @@ func Conn(tb testing.TB) *wire.ConnectionInfo {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	// A key of its own: the service takes a start with the key and a port
+	// of a running kernel for that kernel's restart, and the ports of two
+	// Conns can meet (a stand-in kernel binds only its shell port).
+	key := make([]byte, 16)
+	if _, err := rand.Read(key); err != nil {
+		tb.Fatal(err)
+	}
 	return &wire.ConnectionInfo{Transport: "tcp", IP: "127.0.0.1", ShellPort: p[0], ControlPort: p[1], IOPubPort: p[2],
-		StdinPort: p[3], HBPort: p[4], SignatureScheme: "hmac-sha256", Key: "0123456789abcdef0123"}
+		StdinPort: p[3], HBPort: p[4], SignatureScheme: "hmac-sha256", Key: hex.EncodeToString(key)}
 }
 
 // Assignment returns what the stand-in kernel named kernel was assigned.
