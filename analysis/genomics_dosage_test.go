@@ -162,7 +162,8 @@ func dosageFixture(t *testing.T) (dir string, db Engine) {
 	return dir, db
 }
 
-// dosageSession is a kernel session over a genotype folder.
+// dosageSession is a fresh kernel session (its own history and audit log)
+// over the genotype folder dir.
 func dosageSession(t *testing.T, db Engine, dir string) *genoEnv {
 	t.Helper()
 	hist, err := release.OpenHistory(filepath.Join(t.TempDir(), "history.jsonl"), "test")

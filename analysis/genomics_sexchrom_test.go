@@ -14,8 +14,6 @@ import (
 	"enclave/api/spec"
 	"enclave/datasets"
 	"enclave/datasets/genomics/plink"
-	"enclave/release"
-	"enclave/release/audit"
 )
 
 // TestGenomicsSexChromSummariesMatchPlink2: genomics.Freq and Hardy count
@@ -164,23 +162,7 @@ func TestGenomicsSexChromSummariesMatchPlink2(t *testing.T) {
 	// for every person, one for the persons of known sex (a session of its
 	// own: the two populations differ by a few persons, so the second
 	// would be refused as a difference of the first).
-	session := func() *genoEnv {
-		hist, err := release.OpenHistory(filepath.Join(t.TempDir(), "history.jsonl"), "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		alog, err := audit.Open(filepath.Join(t.TempDir(), "audit.jsonl"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sess := &release.Session{Policy: release.Defaults(), History: hist, Audit: alog, ID: "test", Researcher: "tester"}
-		t.Cleanup(func() { sess.Close() })
-		srv, err := New(context.Background(), db, sess, Options{Datasets: []string{"omop", "genomics"}, Genomics: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return &genoEnv{t: t, srv: srv, sess: sess, ctx: context.Background()}
-	}
+	session := func() *genoEnv { return dosageSession(t, db, dir) }
 	var freq, hw, hwKnown spec.Table
 	e := session()
 	all, g := e.persons(), e.variants()

@@ -81,7 +81,7 @@ func Cases(ctx context.Context, t testing.TB, ref datasets.Catalog, opts Options
 				continue
 			}
 			if conds = top(e.table, e.concept, 3); len(conds) >= 2 {
-				ev, joinable = e, smallOnly || opts.MaxRows == 0
+				ev, joinable = e, smallOnly
 			}
 		}
 	}
