@@ -520,8 +520,9 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 			if !ok {
 				return nil, fmt.Errorf("analysis: describe: group %v has no quartiles", r.key)
 			}
-			// Then the rows with a value, as DuckDB's count(x) gives it.
-			rows[i].extra = append(append(append([]any{}, r.extra...), w...), r.rows)
+			// Then the top slot (filled below) and the rows with a value,
+			// as DuckDB's count(x) gives it.
+			rows[i].extra = append(append(append([]any{}, r.extra...), w...), nil, r.rows)
 		}
 	} else {
 		for _, q := range quartiles {
@@ -529,11 +530,22 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 			extras = append(extras, e)
 		}
 		// What sqlagg.Shape reads: few values make the mean a table of
-		// counts; a dominant row shows whether it is in the group.
-		extras = append(extras, "count(DISTINCT "+expr+")", "sum(abs(TRY_CAST("+expr+" AS DOUBLE)))", "max(abs(TRY_CAST("+expr+" AS DOUBLE)), 2)",
-			"count("+expr+")")
+		// counts; a dominant person shows whether they are in the group
+		// (their largest sums come from personTops, below).
+		extras = append(extras, "count(DISTINCT "+expr+")", "sum(abs(TRY_CAST("+expr+" AS DOUBLE)))", "NULL", "count("+expr+")")
 		if rows, err = s.grouped(ctx, hv, vars, sets, extras, cond); err != nil {
 			return nil, err
+		}
+	}
+	tops, err := s.personTops(ctx, hv, vars, expr, cond)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		if r.rows > 0 {
+			// Shape reads a missing list as no contributions: the mean
+			// is then held as dominated, which errs on the safe side.
+			r.extra[7] = tops[keyString(r.key, r.fixed)]
 		}
 	}
 	sort.SliceStable(rows, func(i, j int) bool {

@@ -639,16 +639,83 @@ func rowsQuantity(column string) string {
 // argument, so that the same values reached by two paths compare equal.
 func quantityOf(column string) string { return strings.ToLower(column) }
 
+// personTops returns, per group of vars (every variable fixed; all rows
+// when vars is empty) over h's rows meeting cond, the two largest sums of
+// |expr| over one person's rows, largest first, keyed by keyString of the
+// group's key. The dominance rules read a mean's magnitude per person, not
+// per row: one person with many rows (a day of minute-level heart rate)
+// can carry a mean that no single row of theirs dominates. The SQL is the
+// same in both dialects.
+func (s *Server) personTops(ctx context.Context, h *handle, vars []variable, expr, cond string) (map[string][]any, error) {
+	b := &sqlb{s: s}
+	from, where, pid, err := s.base(b, h)
+	if err != nil {
+		return nil, err
+	}
+	if cond != "" {
+		where = append(where, cond)
+	}
+	var inner, groups []string
+	for i, vr := range vars {
+		g := "g" + strconv.Itoa(i)
+		inner = append(inner, vr.expr+" AS "+g)
+		groups = append(groups, g)
+	}
+	q := "SELECT " + strings.Join(append(append([]string{}, inner...), "sum(abs("+s.d.cast(expr, "DOUBLE")+")) AS m"), ", ") + " FROM " + from
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " GROUP BY " + strings.Join(append(append([]string{}, groups...), pid), ", ")
+	over := "OVER (ORDER BY m DESC)"
+	if len(groups) > 0 {
+		over = "OVER (PARTITION BY " + strings.Join(groups, ", ") + " ORDER BY m DESC)"
+	}
+	sel := strings.Join(append(append([]string{}, groups...), "m", "ROW_NUMBER() "+over+" AS rn"), ", ")
+	q = "SELECT " + strings.Join(append(append([]string{}, groups...), "max(IF(rn = 1, m, NULL))", "max(IF(rn = 2, m, NULL))"), ", ") +
+		" FROM (SELECT " + sel + " FROM (" + q + ")) WHERE rn <= 2"
+	if len(groups) > 0 {
+		q += " GROUP BY " + strings.Join(groups, ", ")
+	}
+	rows, err := s.db.QueryContext(ctx, q, b.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	n := len(vars)
+	fixed := make([]bool, n)
+	for i := range fixed {
+		fixed[i] = true
+	}
+	out := map[string][]any{}
+	for rows.Next() {
+		vals, err := scanValues(rows, n+2)
+		if err != nil {
+			return nil, err
+		}
+		key := make([]any, n)
+		for i := range key {
+			key[i] = normaliseKey(vals[i])
+		}
+		var top []any
+		for _, t := range vals[n:] {
+			if t != nil {
+				top = append(top, t)
+			}
+		}
+		out[keyString(key, fixed)] = top
+	}
+	return out, rows.Err()
+}
+
 // windowStats computes on a GoogleSQL engine what grouped's query computes
 // there as aggregates on DuckDB but GoogleSQL has only as analytic
 // functions. Per group of vars (every variable fixed; all rows when vars is
 // empty) over h's rows meeting cond (which must take no arguments): the
 // continuous quantiles qs of expr, PERCENTILE_CONT interpolating between
 // the two nearest values as DuckDB's quantile_cont does, and, with shape,
-// the hidden columns sqlagg.Shape reads (distinct values, Σ|x|, a list of
-// the two largest |x|, largest first), as DuckDB's count(DISTINCT x),
-// sum(abs(x)) and max(abs(x), 2) give them. The answers are keyed by
-// keyString of the group's key.
+// the first two hidden columns sqlagg.Shape reads (distinct values and
+// Σ|x|), as DuckDB's count(DISTINCT x) and sum(abs(x)) give them. The
+// answers are keyed by keyString of the group's key.
 func (s *Server) windowStats(ctx context.Context, h *handle, vars []variable, expr, cond string, qs []string, shape bool) (map[string][]any, error) {
 	b := &sqlb{s: s}
 	from, where, _, err := s.base(b, h)
@@ -677,10 +744,7 @@ func (s *Server) windowStats(ctx context.Context, h *handle, vars []variable, ex
 		outer = append(outer, "ANY_VALUE(q"+strconv.Itoa(i)+")")
 	}
 	if shape {
-		// The rank of |x| in its group, largest first: ties have equal
-		// |x|, so the two largest are the same whichever way they break.
-		inner = append(inner, "ROW_NUMBER() "+strings.TrimSuffix(over, ")")+" ORDER BY abs("+v+") DESC) AS rn")
-		outer = append(outer, "count(DISTINCT v)", "sum(abs(v))", "max(IF(rn = 1, abs(v), NULL))", "max(IF(rn = 2, abs(v), NULL))")
+		outer = append(outer, "count(DISTINCT v)", "sum(abs(v))")
 	}
 	q := "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT " + strings.Join(inner, ", ") + " FROM " + from
 	if len(where) > 0 {
@@ -698,7 +762,7 @@ func (s *Server) windowStats(ctx context.Context, h *handle, vars []variable, ex
 	n := len(vars)
 	width := n + len(qs)
 	if shape {
-		width += 4
+		width += 2
 	}
 	fixed := make([]bool, n)
 	for i := range fixed {
@@ -714,17 +778,7 @@ func (s *Server) windowStats(ctx context.Context, h *handle, vars []variable, ex
 		for i := range key {
 			key[i] = normaliseKey(vals[i])
 		}
-		stats := append([]any{}, vals[n:n+len(qs)]...)
-		if shape {
-			var top []any
-			for _, t := range vals[n+len(qs)+2:] {
-				if t != nil {
-					top = append(top, t)
-				}
-			}
-			stats = append(stats, vals[n+len(qs)], vals[n+len(qs)+1], top)
-		}
-		out[keyString(key, fixed)] = stats
+		out[keyString(key, fixed)] = append([]any{}, vals[n:]...)
 	}
 	return out, rows.Err()
 }

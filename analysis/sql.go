@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strings"
@@ -190,12 +191,21 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	if err != nil {
 		return magicErr(err)
 	}
-	rows, err := s.runSQL(ctx, plan.SQL, confirmed)
-	if err != nil {
+	fail := func(err error) *kernel.CellError {
 		s.sess.Record(audit.Entry{Type: "error", Cell: m.Cell, Data: auditJSON(map[string]any{"sql": q, "error": datasets.AuditText(err)})})
 		return magicErr(err)
 	}
+	rows, err := s.runSQL(ctx, plan.SQL, confirmed)
+	if err != nil {
+		return fail(err)
+	}
 	defer rows.Close()
+	// The same scan again, confirmed with the first: the researcher agreed
+	// to the query's cost, not to half of it.
+	tops, err := s.sqlTops(ctx, plan.Tops, confirmed || s.d == googleSQL)
+	if err != nil {
+		return fail(err)
+	}
 	n, w := len(plan.Items), plan.Width
 	t := &built{title: "%sql: " + clip(strings.Join(strings.Fields(q), " "), 120)}
 	for _, it := range plan.Items {
@@ -250,6 +260,11 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 				if it.Split > 0 {
 					hidden := vals[it.Split : it.Split+sqlagg.SplitWidth]
 					if st == release.Mean {
+						// The per-person largest sums, from plan.Tops; none
+						// found leaves the list empty, and the mean is held
+						// as dominated.
+						hidden = append([]any{}, hidden...)
+						hidden[2] = tops[topsKey{groupKeyString(key), i}]
 						c.Values, c.Magnitude, c.Top = sqlagg.Shape(hidden)
 						fewValues = fewValues || (c.Values > 0 && c.Values <= release.MaxMeanValues)
 					}
@@ -370,3 +385,79 @@ func groupText(v any) string {
 
 // fewValuesNote explains a mean hidden by the Values rule.
 var fewValuesNote = fmt.Sprintf("a mean or sd of a value that takes at most %d values says how many rows hold each: it is not released (count by the value instead)", release.MaxMeanValues)
+
+// topsKey finds a mean's largest per-person sums: the cell's group key
+// (keyString) and the item's index.
+type topsKey struct {
+	key  string
+	item int
+}
+
+// sqlTops runs a %sql plan's Tops query and returns, per cell and mean
+// item, the two largest per-person Σ|x|, largest first. Cells whose group
+// key appears twice (a ROLLUP subtotal next to a group whose key is NULL)
+// share the larger of their lists, which can only hold more back.
+func (s *Server) sqlTops(ctx context.Context, t *sqlagg.Tops, confirmed bool) (map[topsKey][]any, error) {
+	out := map[topsKey][]any{}
+	if t == nil {
+		return out, nil
+	}
+	rows, err := s.runSQL(ctx, t.SQL, confirmed)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	type slot struct {
+		v    [2]float64
+		seen [2]bool
+	}
+	acc := map[topsKey]*slot{}
+	for rows.Next() {
+		vals, err := scanValues(rows, t.Groups+2*len(t.Items))
+		if err != nil {
+			return nil, err
+		}
+		key := make([]any, t.Groups)
+		for i := range key {
+			key[i] = normaliseKey(vals[i])
+		}
+		ks := groupKeyString(key)
+		for j, item := range t.Items {
+			m, r := toFloat(vals[t.Groups+2*j]), toInt(vals[t.Groups+2*j+1])
+			if r < 1 || r > 2 || math.IsNaN(m) {
+				continue
+			}
+			k := topsKey{ks, item}
+			sl := acc[k]
+			if sl == nil {
+				sl = &slot{}
+				acc[k] = sl
+			}
+			if !sl.seen[r-1] || m > sl.v[r-1] {
+				sl.v[r-1], sl.seen[r-1] = m, true
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for k, sl := range acc {
+		var list []any
+		for i := range 2 {
+			if sl.seen[i] {
+				list = append(list, sl.v[i])
+			}
+		}
+		out[k] = list
+	}
+	return out, nil
+}
+
+// groupKeyString is keyString of a key with every variable fixed.
+func groupKeyString(key []any) string {
+	fixed := make([]bool, len(key))
+	for i := range fixed {
+		fixed[i] = true
+	}
+	return keyString(key, fixed)
+}

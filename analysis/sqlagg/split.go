@@ -34,11 +34,13 @@ var splitAggregates = map[string]bool{
 }
 
 // SplitWidth is the number of hidden columns per split item: count of
-// distinct values, Σ|x|, the two largest |x|, and the rows with a value.
+// distinct values, Σ|x|, a slot for the two largest per-person Σ|x| (NULL
+// here: Plan.Tops computes them, and the caller fills the slot), and the
+// rows with a value.
 const SplitWidth = 4
 
 // splitTemplate computes the hidden columns of one argument.
-const splitTemplate = "SELECT count(DISTINCT __enclave_arg_0), sum(abs(TRY_CAST(__enclave_arg_0 AS DOUBLE))), max(abs(TRY_CAST(__enclave_arg_0 AS DOUBLE)), 2), count(__enclave_arg_0)"
+const splitTemplate = "SELECT count(DISTINCT __enclave_arg_0), sum(abs(TRY_CAST(__enclave_arg_0 AS DOUBLE))), NULL, count(__enclave_arg_0)"
 
 // splitItems returns, for select item m (already guarded), the hidden items
 // over its argument and the argument's quantity (see quantityOf); nil when m
@@ -148,7 +150,8 @@ func quantityOf(arg any) string {
 
 // Shape is what the hidden columns of a split item say about one cell:
 // how many distinct values its argument takes there (0 = not known), Σ|x|
-// and the two largest |x| (largest first).
+// and the two largest per-person Σ|x| (largest first; the caller puts
+// them in the third column, as a []any).
 func Shape(hidden []any) (values int64, magnitude float64, top []float64) {
 	if len(hidden) != SplitWidth {
 		return 0, 0, nil

@@ -87,6 +87,9 @@ type Plan struct {
 	SetsSQL string
 	// PersonOf is the alias (or table name) whose person_id is counted.
 	PersonOf string
+	// Tops, when the query has means, ranks each cell's persons by their
+	// share of each mean's Σ|x| for the dominance rules (see Tops).
+	Tops *Tops
 }
 
 // ErrRefused matches (errors.Is) every *RefusalError.
@@ -207,9 +210,7 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 	}
 	// build returns the query with extra as its last item, in DuckDB SQL
 	// and, on a GoogleSQL tier, rendered as GoogleSQL.
-	build := func(extra any) (string, string, error) {
-		top.node["select_list"] = append(append(append([]any{}, sel...), hidden...), extra)
-		defer func() { top.node["select_list"] = sel }()
+	render := func() (string, string, error) {
 		want, err := encode(root)
 		if err != nil {
 			return "", "", err
@@ -233,12 +234,25 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 		gsql, err := renderGoogle(root, g, c.cat)
 		return out, gsql, err
 	}
+	build := func(extra any) (string, string, error) {
+		top.node["select_list"] = append(append(append([]any{}, sel...), hidden...), extra)
+		defer func() { top.node["select_list"] = sel }()
+		return render()
+	}
 	plan := &Plan{PersonOf: top.personOf, Width: n + len(hidden) + 1}
 	var duckSQL string
 	if duckSQL, plan.SQL, err = build(tsel[0]); err != nil {
 		return nil, err
 	}
 	if _, plan.SetsSQL, err = build(tsel[1]); err != nil {
+		return nil, err
+	}
+
+	plan.Tops, err = topsQuery(ctx, q, root, top, split, func(map[string]any) (string, error) {
+		_, out, err := render()
+		return out, err
+	})
+	if err != nil {
 		return nil, err
 	}
 

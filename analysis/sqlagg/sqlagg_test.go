@@ -736,8 +736,8 @@ func queryRows(db *sql.DB, q string, drop int) ([][]any, error) {
 }
 
 // TestMeanShape: a mean over few values is a table of counts, and one
-// dominant row shows whether it is in the group; the plan returns what
-// Shape needs to tell both.
+// dominant person shows whether they are in the group; the plan returns
+// what Shape needs to tell both, the largest per-person sums from Tops.
 func TestMeanShape(t *testing.T) {
 	db := openTestDB(t)
 	ctx := context.Background()
@@ -747,11 +747,13 @@ func TestMeanShape(t *testing.T) {
 	}{
 		{`SELECT avg(year_of_birth) AS g FROM person`, []string{"8 15745 [1990 1980]"}},
 		{`SELECT stddev(year_of_birth) AS g, count(*) AS n FROM person WHERE gender_concept_id = 8532`, []string{"4 7905 [1990 1980]", "-"}},
-		{`SELECT avg(m.value_as_number) AS v FROM person p JOIN measurement m USING (person_id) WHERE p.year_of_birth < 1960`, []string{"4 465 [130 125]"}},
+		// Person 1 has two rows (120, 130): their share is 250, more than
+		// any single row.
+		{`SELECT avg(m.value_as_number) AS v FROM person p JOIN measurement m USING (person_id) WHERE p.year_of_birth < 1960`, []string{"4 465 [250 215]"}},
 		// A quantile is split too, for its rows count (RowsOf) only: the
-		// analysis layer does not read its shape.
-		{`SELECT median(year_of_birth) AS m FROM person`, []string{"8 15745 [1990 1980]"}},
-		{`SELECT quantile_cont(year_of_birth, 0.25) AS q FROM person WHERE gender_concept_id = 8532`, []string{"4 7905 [1990 1980]"}},
+		// analysis layer does not read its shape, and Tops skips it.
+		{`SELECT median(year_of_birth) AS m FROM person`, []string{"8 15745 []"}},
+		{`SELECT quantile_cont(year_of_birth, 0.25) AS q FROM person WHERE gender_concept_id = 8532`, []string{"4 7905 []"}},
 		{`SELECT avg(DISTINCT year_of_birth) AS g FROM person`, []string{"-"}},
 	}
 	for _, tc := range cases {
@@ -763,19 +765,103 @@ func TestMeanShape(t *testing.T) {
 		if err != nil || len(rows) != 1 {
 			t.Fatalf("%s: %v %v", tc.sql, rows, err)
 		}
+		tops := planTops(t, db, p)
 		var got []string
-		for _, it := range p.Items {
+		for i, it := range p.Items {
 			if it.Split == 0 {
 				got = append(got, "-")
 				continue
 			}
-			v, m, top := Shape(rows[0][it.Split : it.Split+SplitWidth])
+			hidden := append([]any{}, rows[0][it.Split:it.Split+SplitWidth]...)
+			hidden[2] = tops[fmt.Sprint(i)]
+			v, m, top := Shape(hidden)
 			got = append(got, fmt.Sprint(v, m, top))
 		}
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("%s: shape %q, want %q", tc.sql, got, tc.want)
 		}
 	}
+}
+
+// TestTopsPerCell: the largest per-person sums are ranked within each
+// cell, whatever the GROUP BY says (positions, aliases, ALL, ROLLUP), and
+// the query stays one the checker's rewrite rebuilt from the checked tree.
+func TestTopsPerCell(t *testing.T) {
+	db := openTestDB(t)
+	ctx := context.Background()
+	const from = ` FROM person p JOIN measurement m USING (person_id)`
+	byGender := map[string][]any{"1 8507": {250.0, 215.0}, "1 8532": {110.0, 80.0}}
+	cases := []struct {
+		sql  string
+		want map[string][]any // "item key..." → top
+	}{
+		{`SELECT p.gender_concept_id, avg(m.value_as_number)` + from + ` GROUP BY 1`, byGender},
+		{`SELECT p.gender_concept_id AS g, avg(m.value_as_number)` + from + ` GROUP BY g ORDER BY g`, byGender},
+		{`SELECT p.gender_concept_id, avg(m.value_as_number)` + from + ` GROUP BY ALL`, byGender},
+		{`SELECT avg(m.value_as_number), p.gender_concept_id` + from + ` GROUP BY 2`, map[string][]any{"0 8507": {250.0, 215.0}, "0 8532": {110.0, 80.0}}},
+		// The subtotal's key is NULL: all six persons.
+		{`SELECT p.gender_concept_id, avg(m.value_as_number)` + from + ` GROUP BY ROLLUP (p.gender_concept_id)`,
+			map[string][]any{"1 8507": {250.0, 215.0}, "1 8532": {110.0, 80.0}, "1 <nil>": {250.0, 215.0}}},
+		// Two means of one query are ranked apart.
+		{`SELECT p.gender_concept_id, avg(m.value_as_number), stddev(p.year_of_birth)` + from + ` GROUP BY 1`,
+			map[string][]any{"1 8507": {250.0, 215.0}, "1 8532": {110.0, 80.0}, "2 8507": {3910.0, 3900.0}, "2 8532": {1990.0, 1980.0}}},
+	}
+	for _, tc := range cases {
+		p, err := Rewrite(ctx, db, tc.sql, testSchema)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.sql, err)
+		}
+		got := planTops(t, db, p)
+		for k, v := range tc.want {
+			if !slices.Equal(got[k], v) {
+				t.Errorf("%s: tops[%s] = %v, want %v", tc.sql, k, got[k], v)
+			}
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: tops %v, want %v", tc.sql, got, tc.want)
+		}
+	}
+}
+
+// planTops runs p.Tops and returns, keyed by "item key…" (the index into
+// p.Items, then the group values), each cell's largest per-person sums.
+func planTops(t *testing.T, db *sql.DB, p *Plan) map[string][]any {
+	t.Helper()
+	out := map[string][]any{}
+	if p.Tops == nil {
+		return out
+	}
+	rows, err := queryRows(db, p.Tops.SQL, 0)
+	if err != nil {
+		t.Fatalf("tops: %v\n%s", err, p.Tops.SQL)
+	}
+	type ranked struct{ v [2]any }
+	acc := map[string]*ranked{}
+	for _, r := range rows {
+		if len(r) != p.Tops.Groups+2*len(p.Tops.Items) {
+			t.Fatalf("tops row %v: width %d", r, len(r))
+		}
+		key := fmt.Sprint(r[:p.Tops.Groups]...)
+		for j, item := range p.Tops.Items {
+			rank, _ := r[p.Tops.Groups+2*j+1].(int64)
+			if rank < 1 || rank > 2 {
+				continue
+			}
+			k := strings.TrimSpace(fmt.Sprint(item) + " " + key)
+			if acc[k] == nil {
+				acc[k] = &ranked{}
+			}
+			acc[k].v[rank-1] = r[p.Tops.Groups+2*j]
+		}
+	}
+	for k, r := range acc {
+		for _, v := range r.v {
+			if v != nil {
+				out[k] = append(out[k], v)
+			}
+		}
+	}
+	return out
 }
 
 // TestPersonRowsUnique: over a person table that holds each person once,

@@ -1,0 +1,119 @@
+package analysis_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"enclave/analysis"
+	"enclave/api/spec"
+	"enclave/kernel"
+	"enclave/release"
+)
+
+// The dominance rules read each person's share of a mean's Σ|x|. Read per
+// row they miss the person with many rows: a day of minute-level heart
+// rate is 1,415 rows, and a mean over that day and one row of each of
+// 48 other persons is that person's mean in all but name, while no single
+// row of it dominates.
+
+// hrShares is the ground truth over heart_rate_minute_level rows meeting
+// where: Σ|x|, and the two largest per-person and per-row shares of it.
+func hrShares(t *testing.T, where string) (total, person2, row2 float64) {
+	t.Helper()
+	r := queryRows(t, `
+		WITH rows AS (SELECT person_id, CAST(abs(heart_rate_value) AS DOUBLE) AS v FROM heart_rate_minute_level WHERE `+where+`),
+		     pp AS (SELECT sum(v) AS s FROM rows GROUP BY person_id)
+		SELECT (SELECT sum(v) FROM rows),
+		       (SELECT sum(s) FROM (SELECT s FROM pp ORDER BY s DESC LIMIT 2)),
+		       (SELECT sum(v) FROM (SELECT v FROM rows ORDER BY v DESC LIMIT 2))`)
+	f := func(v any) float64 {
+		switch x := v.(type) {
+		case float64:
+			return x
+		case int64:
+			return float64(x)
+		}
+		t.Fatalf("ground truth: %T", v)
+		return 0
+	}
+	total = f(r[0][0])
+	return total, f(r[0][1]) / total, f(r[0][2]) / total
+}
+
+// TestDescribeDominancePerPerson: with the dominance k just under the two
+// largest persons' share the mean is held; just over, it is released. Per
+// row the share is a hundred times smaller, so a rule that read rows
+// would release both.
+func TestDescribeDominancePerPerson(t *testing.T) {
+	_, person2, row2 := hrShares(t, "true")
+	if row2*100 > person2 {
+		t.Fatalf("fixture: per-row share %.5f is not far below the per-person share %.5f", row2, person2)
+	}
+	for _, tc := range []struct {
+		k    float64
+		want string
+	}{{person2 * 0.99, spec.Dominance}, {person2 * 1.01, spec.Released}} {
+		e := newEnv(t, func(p *release.Policy) { p.DominanceK = tc.k })
+		tab := e.table(spec.MDescribe, spec.DescribeArgs{Handle: e.events("heart_rate_minute_level").ID, Column: "heart_rate_value"})
+		// persons, rows, mean, sd, q1, median, q3
+		mean := tab.Rows[0][2]
+		if mean.Status != tc.want {
+			t.Errorf("k %.4f (two persons hold %.4f of Σ|x|): mean status %q, want %q", tc.k, person2, mean.Status, tc.want)
+		}
+		if tc.want == spec.Dominance && (mean.Value != nil || tab.Rows[0][3].Value != nil) {
+			t.Errorf("k %.4f: mean %q and sd %q shown though dominated", tc.k, mean.Text, tab.Rows[0][3].Text)
+		}
+	}
+}
+
+// TestSQLDominancePerPerson is the attack: one person's day of heart rate
+// plus one midnight row of everyone else. 49 persons, and no row above
+// 1/700 of the sum, but one person holds 96% of it: the mean is held.
+// Without the day, the midnight rows alone are released.
+func TestSQLDominancePerPerson(t *testing.T) {
+	day := queryRows(t, `SELECT strftime(CAST(datetime AS DATE), '%Y-%m-%d') FROM heart_rate_minute_level GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1`)[0][0].(string)
+	midnight := "(extract(hour FROM h.datetime) = 0 AND extract(minute FROM h.datetime) = 0)"
+	attack := fmt.Sprintf("TRY_CAST(h.datetime AS DATE) = DATE '%s' OR %s", day, midnight)
+	_, person2, row2 := hrShares(t, strings.ReplaceAll(attack, "h.", ""))
+	if person2 < 0.9 || row2 > 0.01 {
+		t.Fatalf("fixture: two persons hold %.3f and two rows %.4f of the sum; the attack needs > 0.9 and < 0.01", person2, row2)
+	}
+	const q = "SELECT avg(h.heart_rate_value) AS hr, count(*) AS n FROM person p JOIN heart_rate_minute_level h USING (person_id) WHERE "
+	for _, tc := range []struct {
+		name, where string
+		held        bool
+	}{{"a day and midnights", attack, true}, {"midnights", midnight, false}} {
+		e := newEnv(t)
+		text := e.sql(q + tc.where)
+		held := strings.Contains(text, "dominated by one or two persons")
+		if held != tc.held {
+			t.Errorf("%s: held %v, want %v:\n%s", tc.name, held, tc.held, text)
+		}
+	}
+}
+
+// sql runs a %sql cell and returns its table as text.
+func (e *env) sql(query string) string {
+	e.t.Helper()
+	e.cells++
+	out := &shown{}
+	run := analysis.Magics(func() (*analysis.Server, error) { return e.srv, nil })["sql"]
+	if cerr := run.Run(e.ctx, kernel.MagicCall{Cell: fmt.Sprintf("cell-%d", e.cells), Args: query, Out: out}); cerr != nil {
+		e.t.Fatalf("%%sql %s: %s: %s", query, cerr.Name, cerr.Value)
+	}
+	if len(out.list) != 1 {
+		e.t.Fatalf("%%sql showed %d displays", len(out.list))
+	}
+	ref, _ := out.list[0].Data[spec.MIMERef].(spec.Ref)
+	bundle, ok := e.sess.Rendered(ref.Ref)
+	if !ok {
+		e.t.Fatalf("%%sql rendered nothing under %q", ref.Ref)
+	}
+	return fmt.Sprint(bundle["text/plain"])
+}
+
+type shown struct{ list []*kernel.Display }
+
+func (d *shown) Stream(string, string)     {}
+func (d *shown) Display(x *kernel.Display) { d.list = append(d.list, x) }
