@@ -79,18 +79,43 @@ func TestSQLDominancePerPerson(t *testing.T) {
 	if person2 < 0.9 || row2 > 0.01 {
 		t.Fatalf("fixture: two persons hold %.3f and two rows %.4f of the sum; the attack needs > 0.9 and < 0.01", person2, row2)
 	}
-	const q = "SELECT avg(h.heart_rate_value) AS hr, count(*) AS n FROM person p JOIN heart_rate_minute_level h USING (person_id) WHERE "
+	const rest = " AS hr, count(*) AS n FROM person p JOIN heart_rate_minute_level h USING (person_id) WHERE "
 	for _, tc := range []struct {
-		name, where string
-		held        bool
-	}{{"a day and midnights", attack, true}, {"midnights", midnight, false}} {
+		name, item, where string
+		held              bool
+	}{
+		{"a day and midnights", "avg(h.heart_rate_value)", attack, true},
+		// Arithmetic around the mean is the mean: each aggregate in an
+		// item is judged as if shown alone.
+		{"a day and midnights, plus 0", "avg(h.heart_rate_value) + 0", attack, true},
+		{"a day and midnights, rounded", "round(avg(h.heart_rate_value), 2)", attack, true},
+		{"a day and midnights, over a count", "avg(h.heart_rate_value) / count(*) * count(*)", attack, true},
+		{"midnights", "avg(h.heart_rate_value)", midnight, false},
+		{"midnights, rounded", "round(avg(h.heart_rate_value), 2)", midnight, false},
+	} {
 		e := newEnv(t)
-		text := e.sql(q + tc.where)
-		held := strings.Contains(text, "dominated by one or two persons")
-		if held != tc.held {
-			t.Errorf("%s: held %v, want %v:\n%s", tc.name, held, tc.held, text)
+		text := e.sql("SELECT " + tc.item + rest + tc.where)
+		hr := firstCell(t, text)
+		if held := !strings.ContainsAny(hr, "0123456789"); held != tc.held {
+			t.Errorf("%s: mean shown as %q, want held %v:\n%s", tc.name, hr, tc.held, text)
+		}
+		if tc.held && !strings.Contains(text, "dominated by one or two persons") {
+			t.Errorf("%s: the legend does not say why:\n%s", tc.name, text)
 		}
 	}
+}
+
+// firstCell is the first column of the first row of a table's text.
+func firstCell(t *testing.T, text string) string {
+	t.Helper()
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "--") && i+1 < len(lines) {
+			return strings.Fields(lines[i+1])[0]
+		}
+	}
+	t.Fatalf("no table rows in:\n%s", text)
+	return ""
 }
 
 // sql runs a %sql cell and returns its table as text.
@@ -117,3 +142,26 @@ type shown struct{ list []*kernel.Display }
 
 func (d *shown) Stream(string, string)     {}
 func (d *shown) Display(x *kernel.Display) { d.list = append(d.list, x) }
+
+// TestSQLDerivedPartsDifferencing: the mean over everyone's midnight row,
+// then the same persons with one more row of one of them, is that row's
+// value; wrapping the second mean in arithmetic does not make it another
+// statistic. Shown alone, the second is released.
+func TestSQLDerivedPartsDifferencing(t *testing.T) {
+	day := queryRows(t, `SELECT strftime(CAST(datetime AS DATE), '%Y-%m-%d') FROM heart_rate_minute_level GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1`)[0][0].(string)
+	const q = " AS hr FROM person p JOIN heart_rate_minute_level h USING (person_id) WHERE extract(hour FROM h.datetime) = 0 AND "
+	first := "SELECT avg(h.heart_rate_value)" + q + "extract(minute FROM h.datetime) = 0"
+	for _, item := range []string{"avg(h.heart_rate_value) + 0", "round(avg(h.heart_rate_value), 3)", "avg(h.heart_rate_value) * count(*) / count(*)"} {
+		second := "SELECT " + item + q + fmt.Sprintf("(extract(minute FROM h.datetime) = 0 OR (TRY_CAST(h.datetime AS DATE) = DATE '%s' AND extract(minute FROM h.datetime) = 1))", day)
+		e := newEnv(t)
+		if hr := firstCell(t, e.sql(first)); !strings.ContainsAny(hr, "0123456789") {
+			t.Fatalf("midnights: mean %q not released", hr)
+		}
+		if hr := firstCell(t, e.sql(second)); strings.ContainsAny(hr, "0123456789") {
+			t.Errorf("%s: midnights and one more row after the midnights: %s shown", item, hr)
+		}
+		if hr := firstCell(t, newEnv(t).sql(second)); !strings.ContainsAny(hr, "0123456789") {
+			t.Errorf("%s alone: %q not released", item, hr)
+		}
+	}
+}

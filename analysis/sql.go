@@ -257,21 +257,17 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 					st = release.Quantile
 				}
 				c := &release.Cell{Stat: st, Value: toFloat(v), Persons: persons, Of: pc, Digits: 2, Tail: it.Tail}
-				if it.Split > 0 {
-					hidden := vals[it.Split : it.Split+sqlagg.SplitWidth]
-					if st == release.Mean {
-						// The per-person largest sums, from plan.Tops; none
-						// found leaves the list empty, and the mean is held
-						// as dominated.
-						hidden = append([]any{}, hidden...)
-						hidden[2] = tops[topsKey{groupKeyString(key), i}]
-						c.Values, c.Magnitude, c.Top = sqlagg.Shape(hidden)
-						fewValues = fewValues || (c.Values > 0 && c.Values <= release.MaxMeanValues)
+				desc := fmt.Sprintf("%%sql %s of group %v", it.Name, key)
+				if it.Direct {
+					fewValues = s.judgePart(c, it.Parts[0], vals, tops, key, pb, desc) || fewValues
+				} else {
+					// Each aggregate the value is computed from is judged
+					// as if shown alone, and the value follows them all.
+					for _, p := range it.Parts {
+						h := &release.Cell{Stat: release.Mean, Persons: persons, Of: c.Of}
+						fewValues = s.judgePart(h, p, vals, tops, key, pb, desc+" (a part)") || fewValues
+						c.Of = t.add(h)
 					}
-					// A row-level statistic: the same persons with a few
-					// more rows of the same values would give those rows.
-					c.Plan, c.Quantity, c.RowCount = pb, it.Quantity, sqlagg.RowsOf(hidden)
-					c.Desc = fmt.Sprintf("%%sql %s of group %v", it.Name, key)
 				}
 				row = append(row, &slot{cell: t.add(c)})
 			case sqlagg.KindSum:
@@ -386,11 +382,38 @@ func groupText(v any) string {
 // fewValuesNote explains a mean hidden by the Values rule.
 var fewValuesNote = fmt.Sprintf("a mean or sd of a value that takes at most %d values says how many rows hold each: it is not released (count by the value instead)", release.MaxMeanValues)
 
+// judgePart fills c, a derived cell of a %sql group (key, plan pb), with
+// what the rules need to judge part p of it: a count's rows, a quantile's
+// rows and tail, a mean's shape and per-person largest sums. It reports
+// whether a mean's values are so few that it is hidden for that.
+func (s *Server) judgePart(c *release.Cell, p sqlagg.Part, vals []any, tops map[topsKey][]any, key []any, pb []byte, desc string) bool {
+	c.Plan, c.Desc, c.Quantity = pb, desc, p.Quantity
+	if p.Kind == sqlagg.KindCount {
+		c.Stat, c.Value, c.RowCount = release.Rows, toFloat(vals[p.Col]), toInt(vals[p.Col])
+		if p.Quantity == "" {
+			// count(DISTINCT person_id): a count of persons.
+			c.Stat, c.Persons = release.Count, toInt(vals[p.Col])
+		}
+		return false
+	}
+	hidden := append([]any{}, vals[p.Col:p.Col+sqlagg.SplitWidth]...)
+	c.RowCount = sqlagg.RowsOf(hidden)
+	if !p.Mean {
+		c.Stat, c.Tail = release.Quantile, p.Tail
+		return false
+	}
+	// The per-person largest sums come from plan.Tops; none found leaves
+	// the list empty, and the mean is held as dominated.
+	hidden[2] = tops[topsKey{groupKeyString(key), p.Col}]
+	c.Values, c.Magnitude, c.Top = sqlagg.Shape(hidden)
+	return c.Values > 0 && c.Values <= release.MaxMeanValues
+}
+
 // topsKey finds a mean's largest per-person sums: the cell's group key
-// (keyString) and the item's index.
+// (keyString) and the mean's Part.Col.
 type topsKey struct {
-	key  string
-	item int
+	key string
+	col int
 }
 
 // sqlTops runs a %sql plan's Tops query and returns, per cell and mean
@@ -413,7 +436,7 @@ func (s *Server) sqlTops(ctx context.Context, t *sqlagg.Tops, confirmed bool) (m
 	}
 	acc := map[topsKey]*slot{}
 	for rows.Next() {
-		vals, err := scanValues(rows, t.Groups+2*len(t.Items))
+		vals, err := scanValues(rows, t.Groups+2*len(t.Cols))
 		if err != nil {
 			return nil, err
 		}
@@ -422,12 +445,12 @@ func (s *Server) sqlTops(ctx context.Context, t *sqlagg.Tops, confirmed bool) (m
 			key[i] = normaliseKey(vals[i])
 		}
 		ks := groupKeyString(key)
-		for j, item := range t.Items {
+		for j, col := range t.Cols {
 			m, r := toFloat(vals[t.Groups+2*j]), toInt(vals[t.Groups+2*j+1])
 			if r < 1 || r > 2 || math.IsNaN(m) {
 				continue
 			}
-			k := topsKey{ks, item}
+			k := topsKey{ks, col}
 			sl := acc[k]
 			if sl == nil {
 				sl = &slot{}

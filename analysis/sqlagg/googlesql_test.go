@@ -3,6 +3,7 @@ package sqlagg
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -146,7 +147,7 @@ func TestRewriteGoogleSQL(t *testing.T) {
 			continue
 		}
 		for i := range got.Items {
-			if got.Items[i] != want.Items[i] {
+			if !reflect.DeepEqual(got.Items[i], want.Items[i]) {
 				t.Errorf("%s: item %d is %+v, DuckDB's %+v", p.name, i, got.Items[i], want.Items[i])
 			}
 		}

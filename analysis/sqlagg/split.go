@@ -20,10 +20,10 @@ import (
 //     condition holds for one person, an outlier) shows whether that row is
 //     in the group at all.
 //
-// So for each released item that is one mean-like aggregate of one
-// argument, the rewritten query also returns, per cell, the argument's
-// count of distinct values and the magnitudes the dominance rules read
-// (splitItems), and Shape reads them for the release rules.
+// So for each mean-like aggregate of one argument in a released item, the
+// rewritten query also returns, per cell, the argument's count of
+// distinct values and the magnitudes the dominance rules read
+// (partItems), and Shape reads them for the release rules.
 
 // splitAggregates are the aggregates whose value is a function of the sum
 // (and sum of squares) of their argument.
@@ -42,43 +42,89 @@ const SplitWidth = 4
 // splitTemplate computes the hidden columns of one argument.
 const splitTemplate = "SELECT count(DISTINCT __enclave_arg_0), sum(abs(TRY_CAST(__enclave_arg_0 AS DOUBLE))), NULL, count(__enclave_arg_0)"
 
-// splitItems returns, for select item m (already guarded), the hidden items
-// over its argument and the argument's quantity (see quantityOf); nil when m
-// is not one aggregate (without DISTINCT) of one argument in
-// splitAggregates, or a quantile (median, quantile_cont(x, p)…) of one
-// argument. A quantile is an order statistic, not a function of the sum:
-// only its rows count (the last hidden column) is read for it, so that the
-// same persons with one more row cannot show both quantiles.
-func splitItems(ctx context.Context, q Querier, m map[string]any, k int) ([]any, string, error) {
-	if str(m, "class") != "FUNCTION" || flag(m, "is_operator") || flag(m, "distinct") {
-		return nil, "", nil
-	}
+// Part is one aggregate of a derived select item.
+type Part struct {
+	// Col is the index of its first hidden column.
+	Col int
+	// Kind is KindCount for a count (one hidden column: its value) and
+	// KindDerived for a mean-like aggregate or a quantile (SplitWidth
+	// hidden columns, see Shape and RowsOf).
+	Kind Kind
+	// Mean is set for a mean-like aggregate (a function of Σx, Σx²): the
+	// few-values and dominance rules read its Shape. A quantile reads
+	// only its rows (RowsOf), with Tail.
+	Mean bool
+	Tail float64
+	// Quantity names the values it is computed from (a column name, or
+	// the argument's tree; for a count "rows", "rows of x", or "" for
+	// count(DISTINCT person_id)): with its rows it makes the part a
+	// row-level statistic for differencing.
+	Quantity string
+}
+
+// aggregateCalls returns the aggregate calls in a derived select item's
+// tree, outermost first (the item itself when it is one).
+func aggregateCalls(cat *funcCatalog, v any) []map[string]any {
+	var out []map[string]any
+	findNode(v, func(m map[string]any) (bool, bool) {
+		if isAggregateCall(cat, m) {
+			out = append(out, m)
+			return false, true
+		}
+		return false, false
+	})
+	return out
+}
+
+// partItems returns the hidden items of aggregate m (already guarded),
+// numbered from k for their aliases, and the part they describe (Col not
+// set).
+func partItems(ctx context.Context, q Querier, m map[string]any, k int) ([]any, Part, error) {
 	name, ch := strings.ToLower(str(m, "function_name")), arr(m, "children")
+	alias := func(v any, j int) { asMap(v)["alias"] = fmt.Sprintf("__enclave_split_%d", k+j) }
+	if name == "count" || name == "count_star" {
+		v, err := fillPlaceholders(m, nil)
+		if err != nil {
+			return nil, Part{}, err
+		}
+		alias(v, 0)
+		return []any{v}, Part{Kind: KindCount, Quantity: countQuantity(m)}, nil
+	}
+	part := Part{Kind: KindDerived, Mean: splitAggregates[name]}
 	switch {
-	case splitAggregates[name] && len(ch) == 1:
-	case name == "median" && len(ch) == 1, quantileFuncs[name] && len(ch) == 2:
+	case part.Mean && len(ch) == 1:
+	case name == "median" && len(ch) == 1:
+		part.Tail = 0.5
+	case quantileFuncs[name] && len(ch) == 2:
+		p, _ := constFloat(ch[1])
+		part.Tail = tailOf(0, p)
 		ch = ch[:1]
 	default:
-		return nil, "", nil
+		return nil, Part{}, refuse("aggregate", "%s cannot be checked as part of a derived value; %s", name, acceptedShape)
+	}
+	if flag(m, "distinct") {
+		// A mean of distinct values has no persons behind its terms.
+		return nil, Part{}, refuse("distinct", "%s(DISTINCT …) is not accepted: the values it averages are no longer persons' values, so the rules cannot judge it; drop DISTINCT", name)
 	}
 	tmpl, err := parse(ctx, q, splitTemplate)
 	if err != nil {
-		return nil, "", fmt.Errorf("sqlagg: split template: %w", err)
+		return nil, Part{}, fmt.Errorf("sqlagg: split template: %w", err)
 	}
 	items := arr(obj(firstStatement(tmpl), "node"), "select_list")
 	if len(items) != SplitWidth {
-		return nil, "", errors.New("sqlagg: split template has an unexpected shape")
+		return nil, Part{}, errors.New("sqlagg: split template has an unexpected shape")
 	}
 	out := make([]any, len(items))
 	for i, it := range items {
 		v, err := fillPlaceholders(it, ch)
 		if err != nil {
-			return nil, "", err
+			return nil, Part{}, err
 		}
-		v.(map[string]any)["alias"] = fmt.Sprintf("__enclave_split_%d_%d", k, i)
+		alias(v, i)
 		out[i] = v
 	}
-	return out, quantityOf(ch[0]), nil
+	part.Quantity = quantityOf(ch[0])
+	return out, part, nil
 }
 
 // RowsOf is the number of rows with a value that the hidden columns of a

@@ -58,22 +58,24 @@ type Item struct {
 	// the smaller of p and 1−p over its quantiles: the release rules need
 	// enough persons on each side of a released quantile. 0 otherwise.
 	Tail float64
-	// Split is, for a mean or standard deviation of one argument, the
-	// index of the first of the hidden columns that Shape reads; 0 for
-	// other items.
-	Split int
-	// Quantity names the values a split item's argument takes (a column
-	// name, or the argument's tree): with RowsOf it makes the item's cells
-	// row-level statistics for differencing. For a count, what it counts
-	// ("rows", "rows of value_as_number"). "" for other items.
+	// Parts are, for a derived item, the aggregates in it (the item itself
+	// when Direct), each with hidden columns that say how it would fare
+	// shown alone: a derived value is released only when every aggregate
+	// it is computed from would be (avg(x)+0 is avg(x)).
+	Parts  []Part
+	Direct bool
+	// Quantity names, for a Direct derived item, the values its argument
+	// takes (see Part.Quantity); for a count, what it counts ("rows",
+	// "rows of value_as_number"). "" for other items.
 	Quantity string
 }
 
 // Plan is an accepted, rewritten query.
 type Plan struct {
 	// SQL, in the tier's dialect (DuckDB SQL, or GoogleSQL from
-	// RewriteGoogleSQL), is the user's select items in order, then the hidden columns
-	// of split items (see Item.Split), then PersonsColumn: per cell, the
+	// RewriteGoogleSQL), is the user's select items in order, then the
+	// hidden columns of the parts of derived items (see Part), then
+	// PersonsColumn: per cell, the
 	// fewest distinct <PersonOf>.person_id that any aggregate describes
 	// (see personsItems).
 	SQL string
@@ -189,7 +191,7 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 	sel := top.node["select_list"].([]any)
 	n := len(sel)
 	var hidden []any
-	split := make([]int, n)
+	parts := make([][]Part, n)
 	quantity := make([]string, n)
 	for i, item := range sel {
 		if top.kinds[i] == KindCount {
@@ -198,14 +200,17 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 		if top.kinds[i] != KindDerived {
 			continue
 		}
-		items, qty, err := splitItems(ctx, q, asMap(item), i)
-		if err != nil {
-			return nil, err
+		for _, a := range aggregateCalls(c.cat, item) {
+			cols, part, err := partItems(ctx, q, a, len(hidden))
+			if err != nil {
+				return nil, err
+			}
+			part.Col = n + len(hidden)
+			parts[i] = append(parts[i], part)
+			hidden = append(hidden, cols...)
 		}
-		if items != nil {
-			split[i] = n + len(hidden)
-			hidden = append(hidden, items...)
-			quantity[i] = qty
+		if p := parts[i]; len(p) == 1 && isAggregateCall(c.cat, asMap(item)) {
+			quantity[i] = p[0].Quantity
 		}
 	}
 	// build returns the query with extra as its last item, in DuckDB SQL
@@ -248,7 +253,7 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 		return nil, err
 	}
 
-	plan.Tops, err = topsQuery(ctx, q, root, top, split, func(map[string]any) (string, error) {
+	plan.Tops, err = topsQuery(ctx, q, root, top, parts, c.cat, func(map[string]any) (string, error) {
 		_, out, err := render()
 		return out, err
 	})
@@ -265,7 +270,10 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 	}
 	plan.Items = make([]Item, n)
 	for i := range n {
-		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i], Tail: top.tails[i], Split: split[i], Quantity: quantity[i]}
+		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i], Tail: top.tails[i], Parts: parts[i], Quantity: quantity[i]}
+		if len(parts[i]) == 1 && isAggregateCall(c.cat, asMap(sel[i])) {
+			plan.Items[i].Direct = true
+		}
 	}
 	return plan, nil
 }

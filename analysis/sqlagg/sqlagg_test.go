@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -334,6 +336,8 @@ var refuseCases = []refuseCase{
 	{"mean of a renamed concept id in a CTE", `WITH x AS (SELECT person_id, gender_concept_id AS g FROM person) SELECT avg(x.g) FROM person p JOIN x USING (person_id)`, "derived-quantity", nil},
 	{"unqualified mean with a CTE in FROM", `WITH x AS (SELECT person_id, year_of_birth AS y FROM person) SELECT avg(y) FROM person p JOIN x USING (person_id)`, "derived-quantity", nil},
 	{"count of distinct values", `SELECT gender_concept_id, count(DISTINCT year_of_birth) FROM person GROUP BY 1`, "count-distinct", nil},
+	{"mean of distinct values (no persons behind its terms)", `SELECT avg(DISTINCT year_of_birth) FROM person`, "distinct", nil},
+	{"median of distinct values inside arithmetic", `SELECT median(DISTINCT year_of_birth) + 0 FROM person`, "distinct", nil},
 	{"insert", `INSERT INTO person VALUES (999001, 1, 2, 3)`, "statement", nil},
 	{"copy", `COPY person TO '/tmp/exfil_out.csv'`, "statement", nil},
 	{"attach", `ATTACH '/tmp/other_db.duckdb' AS otherdb`, "statement", []string{"otherdb"}},
@@ -480,8 +484,52 @@ func TestItemNames(t *testing.T) {
 	want := []Item{{Name: "gender", Kind: KindGroup}, {Name: "n", Kind: KindCount, Quantity: "rows"}, {Name: "sum(year_of_birth)", Kind: KindSum},
 		{Name: "count_star()", Kind: KindCount, Quantity: "rows"}, {Name: "count(year_of_birth)", Kind: KindCount, Quantity: "rows of year_of_birth"},
 		{Name: "p", Kind: KindCount}}
-	if !slices.Equal(p.Items, want) {
+	if !reflect.DeepEqual(p.Items, want) {
 		t.Errorf("Items = %v, want %v", p.Items, want)
+	}
+}
+
+// TestDerivedParts: every aggregate of a derived item is a part the rules
+// judge as if it were shown alone, whatever arithmetic wraps it.
+func TestDerivedParts(t *testing.T) {
+	db := openTestDB(t)
+	p, err := Rewrite(context.Background(), db, `SELECT gender_concept_id, avg(year_of_birth), round(avg(year_of_birth), 1) + 0,
+		count(*) * 1.0 / count(DISTINCT person_id), median(year_of_birth) - quantile_cont(year_of_birth, 0.1) FROM person GROUP BY 1`, testSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type part struct {
+		kind     Kind
+		mean     bool
+		tail     float64
+		quantity string
+	}
+	want := []struct {
+		direct bool
+		parts  []part
+	}{
+		{false, nil},
+		{true, []part{{KindDerived, true, 0, "year_of_birth"}}},
+		{false, []part{{KindDerived, true, 0, "year_of_birth"}}},
+		{false, []part{{KindCount, false, 0, "rows"}, {KindCount, false, 0, ""}}},
+		{false, []part{{KindDerived, false, 0.5, "year_of_birth"}, {KindDerived, false, 0.1, "year_of_birth"}}},
+	}
+	cols := map[int]bool{}
+	for i, it := range p.Items {
+		var got []part
+		for _, pt := range it.Parts {
+			got = append(got, part{pt.Kind, pt.Mean, math.Round(pt.Tail*100) / 100, pt.Quantity})
+			if cols[pt.Col] || pt.Col < len(p.Items) || pt.Col >= p.Width-1 {
+				t.Errorf("item %d: part column %d is not a hidden column of its own", i, pt.Col)
+			}
+			cols[pt.Col] = true
+		}
+		if it.Direct != want[i].direct || !reflect.DeepEqual(got, want[i].parts) {
+			t.Errorf("item %d (%s): direct %v parts %v, want %v %v", i, it.Name, it.Direct, got, want[i].direct, want[i].parts)
+		}
+	}
+	if p.Tops == nil || len(p.Tops.Cols) != 2 {
+		t.Errorf("tops %+v, want the two means ranked", p.Tops)
 	}
 }
 
@@ -754,7 +802,6 @@ func TestMeanShape(t *testing.T) {
 		// analysis layer does not read its shape, and Tops skips it.
 		{`SELECT median(year_of_birth) AS m FROM person`, []string{"8 15745 []"}},
 		{`SELECT quantile_cont(year_of_birth, 0.25) AS q FROM person WHERE gender_concept_id = 8532`, []string{"4 7905 []"}},
-		{`SELECT avg(DISTINCT year_of_birth) AS g FROM person`, []string{"-"}},
 	}
 	for _, tc := range cases {
 		p, err := Rewrite(ctx, db, tc.sql, testSchema)
@@ -768,11 +815,12 @@ func TestMeanShape(t *testing.T) {
 		tops := planTops(t, db, p)
 		var got []string
 		for i, it := range p.Items {
-			if it.Split == 0 {
+			if !it.Direct {
 				got = append(got, "-")
 				continue
 			}
-			hidden := append([]any{}, rows[0][it.Split:it.Split+SplitWidth]...)
+			col := it.Parts[0].Col
+			hidden := append([]any{}, rows[0][col:col+SplitWidth]...)
 			hidden[2] = tops[fmt.Sprint(i)]
 			v, m, top := Shape(hidden)
 			got = append(got, fmt.Sprint(v, m, top))
@@ -838,11 +886,19 @@ func planTops(t *testing.T, db *sql.DB, p *Plan) map[string][]any {
 	type ranked struct{ v [2]any }
 	acc := map[string]*ranked{}
 	for _, r := range rows {
-		if len(r) != p.Tops.Groups+2*len(p.Tops.Items) {
+		if len(r) != p.Tops.Groups+2*len(p.Tops.Cols) {
 			t.Fatalf("tops row %v: width %d", r, len(r))
 		}
 		key := fmt.Sprint(r[:p.Tops.Groups]...)
-		for j, item := range p.Tops.Items {
+		for j, col := range p.Tops.Cols {
+			item := -1
+			for i, it := range p.Items {
+				for _, part := range it.Parts {
+					if part.Col == col && item < 0 {
+						item = i
+					}
+				}
+			}
 			rank, _ := r[p.Tops.Groups+2*j+1].(int64)
 			if rank < 1 || rank > 2 {
 				continue

@@ -16,35 +16,39 @@ import (
 // sums are ranked within each cell and only the two largest kept.
 
 // Tops is what TopsSQL returns and how to read it: per row, the values of
-// the user's group items (in order), then for each entry of Items a
+// the user's group items (in order), then for each entry of Cols a
 // per-person Σ|x| and its rank (1 = largest) within the cell; a row holds
-// the rank-1 or rank-2 person of at least one item.
+// the rank-1 or rank-2 person of at least one mean.
 type Tops struct {
 	SQL string
-	// Groups is the number of key columns; Items the index (into
-	// Plan.Items) of each mean whose top contributions the query ranks.
+	// Groups is the number of key columns; Cols the Part.Col of each mean
+	// whose top contributions the query ranks.
 	Groups int
-	Items  []int
+	Cols   []int
 }
 
 // topsTemplate is one mean's per-person magnitude.
 const topsTemplate = "SELECT sum(abs(TRY_CAST(__enclave_arg_0 AS DOUBLE)))"
 
-// topsQuery builds Tops for the split items of plan (split[i] > 0) that are
-// means of one argument. root is the checked (and guarded) tree and top
+// topsQuery builds Tops for the mean parts of the select items (parts,
+// per item). root is the checked (and guarded) tree and top
 // its released SELECT; the tree is restored before it returns. render
 // turns a tree into the tier's SQL and reports whether it parsed back to
 // that tree. It returns nil when no item needs it.
-func topsQuery(ctx context.Context, q Querier, root map[string]any, top *topResult, split []int, render func(map[string]any) (string, error)) (*Tops, error) {
+func topsQuery(ctx context.Context, q Querier, root map[string]any, top *topResult, parts [][]Part, cat *funcCatalog, render func(map[string]any) (string, error)) (*Tops, error) {
 	sel := arr(top.node, "select_list")
-	var items []int
+	var args []any
+	var cols []int
 	for i, it := range sel {
-		m := asMap(it)
-		if split[i] > 0 && splitAggregates[strings.ToLower(str(m, "function_name"))] {
-			items = append(items, i)
+		calls := aggregateCalls(cat, it)
+		for j, p := range parts[i] {
+			if p.Mean {
+				args = append(args, arr(calls[j], "children")[0])
+				cols = append(cols, p.Col)
+			}
 		}
 	}
-	if len(items) == 0 {
+	if len(cols) == 0 {
 		return nil, nil
 	}
 	tmpl, err := parse(ctx, q, fmt.Sprintf("SELECT %s.person_id AS __enclave_pid, NULL, %s", quoteIdent(top.personOf), strings.TrimPrefix(topsTemplate, "SELECT ")))
@@ -90,8 +94,7 @@ func topsQuery(ctx context.Context, q Querier, root map[string]any, top *topResu
 	}
 	list = append(list, pid)
 	var sums []string
-	for j, i := range items {
-		arg := arr(asMap(sel[i]), "children")[0]
+	for j, arg := range args {
 		v, err := fillPlaceholders(sumItem, []any{arg})
 		if err != nil {
 			return nil, err
@@ -164,5 +167,5 @@ func topsQuery(ctx context.Context, q Querier, root map[string]any, top *topResu
 		keep = append(keep, r+" <= 2")
 	}
 	sql := "SELECT * FROM (SELECT " + strings.Join(ranked, ", ") + " FROM (" + inner + ") AS __enclave_pp) AS __enclave_pr WHERE " + strings.Join(keep, " OR ")
-	return &Tops{SQL: sql, Groups: len(keys), Items: items}, nil
+	return &Tops{SQL: sql, Groups: len(keys), Cols: cols}, nil
 }
