@@ -501,52 +501,35 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		sets = [][]int{{0, 1}}
 	}
 	cond := "(" + expr + ") IS NOT NULL"
-	var rows []groupRow
-	if s.d == googleSQL {
-		// The quartiles and what sqlagg.Shape reads come from analytic
-		// functions, in a second query over the same rows and groups.
-		if rows, err = s.grouped(ctx, hv, vars, sets, extras, cond); err != nil {
-			return nil, err
-		}
-		win, err := s.windowStats(ctx, hv, vars, expr, cond, quartiles, true)
-		if err != nil {
-			return nil, err
-		}
-		for i, r := range rows {
-			if r.rows == 0 {
-				continue
-			}
-			w, ok := win[keyString(r.key, r.fixed)]
-			if !ok {
-				return nil, fmt.Errorf("analysis: describe: group %v has no quartiles", r.key)
-			}
-			// Then the top slot (filled below) and the rows with a value,
-			// as DuckDB's count(x) gives it.
-			rows[i].extra = append(append(append([]any{}, r.extra...), w...), nil, r.rows)
-		}
-	} else {
-		for _, q := range quartiles {
-			e, _ := s.d.quantile(expr, q)
-			extras = append(extras, e)
-		}
-		// What sqlagg.Shape reads: few values make the mean a table of
-		// counts; a dominant person shows whether they are in the group
-		// (their largest sums come from personTops, below).
-		extras = append(extras, "count(DISTINCT "+expr+")", "sum(abs(TRY_CAST("+expr+" AS DOUBLE)))", "NULL", "count("+expr+")")
-		if rows, err = s.grouped(ctx, hv, vars, sets, extras, cond); err != nil {
-			return nil, err
-		}
+	rows, err := s.grouped(ctx, hv, vars, sets, extras, cond)
+	if err != nil {
+		return nil, err
+	}
+	// The quartiles (smoothed), and what sqlagg.Shape reads: few values
+	// make the mean a table of counts; a dominant person shows whether
+	// they are in the group.
+	win, err := s.smoothedQuantiles(ctx, hv, vars, expr, cond, quartiles, s.sess.Policy.MinCount)
+	if err != nil {
+		return nil, err
 	}
 	tops, err := s.personTops(ctx, hv, vars, expr, cond)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range rows {
-		if r.rows > 0 {
-			// Shape reads a missing list as no contributions: the mean
-			// is then held as dominated, which errs on the safe side.
-			r.extra[7] = tops[keyString(r.key, r.fixed)]
+	for i, r := range rows {
+		if r.rows == 0 {
+			continue
 		}
+		k := keyString(r.key, r.fixed)
+		w, ok := win[k]
+		if !ok {
+			return nil, fmt.Errorf("analysis: describe: group %v has no quartiles", r.key)
+		}
+		// mean, sd, (quartile, persons near it)×3, then the hidden
+		// columns of a split item: distinct values, Σ|x|, the largest
+		// per-person sums (a missing list is held as dominated) and the
+		// rows with a value.
+		rows[i].extra = append(append(append([]any{}, r.extra...), w...), tops[k], r.rows)
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		for k := range rows[i].key {
@@ -593,14 +576,24 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		}
 		shown = append(shown, shownGroup{r, pc, rc})
 		tails := []float64{0, 0, 0.25, 0.5, 0.25}
-		values, magnitude, top := sqlagg.Shape(r.extra[5 : 5+sqlagg.SplitWidth])
+		hidden := r.extra[8 : 8+sqlagg.SplitWidth]
+		values, magnitude, top := sqlagg.Shape(hidden)
 		if values > 0 && values <= release.MaxMeanValues && !fewValues {
 			fewValues = true
 			t.notes = append(t.notes, fewValuesNote)
 		}
 		var mean *release.Cell
 		for i, st := range []release.Stat{release.Mean, release.Mean, release.Quantile, release.Quantile, release.Quantile} {
-			c := &release.Cell{Stat: st, Value: toFloat(r.extra[i]), Persons: r.persons, Of: pc, Digits: 2, Tail: tails[i]}
+			at := i
+			if st == release.Quantile {
+				at = 2 + 2*(i-2)
+			}
+			c := &release.Cell{Stat: st, Value: toFloat(r.extra[at]), Persons: r.persons, Of: pc, Digits: 2, Tail: tails[i]}
+			if st == release.Quantile {
+				// Under MinCount persons near the quartile it is held;
+				// a quartile with no count (none computed) is too.
+				c.Near = max(1, toInt(r.extra[at+1]))
+			}
 			if st == release.Mean {
 				c.Values, c.Magnitude, c.Top = values, magnitude, top
 			}
@@ -610,7 +603,7 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 				// is a row-level statistic of the column, and the sd and
 				// quartiles follow it.
 				mean = c
-				c.Plan, c.Desc, c.Quantity, c.RowCount = plan, "mean of "+desc, quantityOf(name), sqlagg.RowsOf(r.extra[5:5+sqlagg.SplitWidth])
+				c.Plan, c.Desc, c.Quantity, c.RowCount = plan, "mean of "+desc, quantityOf(name), sqlagg.RowsOf(hidden)
 			} else if mean != nil {
 				c.Of = mean
 			}
@@ -622,7 +615,7 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		t.notes = append(t.notes, "no rows with a value")
 	}
 	s.hiddenTotals(ctx, t, hv, at, vars, shown)
-	t.notes = append(t.notes, "quartiles are interpolated; minimum and maximum are never released")
+	t.notes = append(t.notes, fmt.Sprintf("quartiles are smoothed: each is the mean of the %d values around its rank, so that it is never one person's value; minimum and maximum are never released", 2*QuantileWindow+1))
 	return s.finish(ctx, cell, "stats.Describe("+name+" of "+h.desc+groupDesc(a.By)+")", t)
 }
 

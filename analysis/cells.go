@@ -707,16 +707,114 @@ func (s *Server) personTops(ctx context.Context, h *handle, vars []variable, exp
 	return out, rows.Err()
 }
 
-// windowStats computes on a GoogleSQL engine what grouped's query computes
-// there as aggregates on DuckDB but GoogleSQL has only as analytic
-// functions. Per group of vars (every variable fixed; all rows when vars is
-// empty) over h's rows meeting cond (which must take no arguments): the
-// continuous quantiles qs of expr, PERCENTILE_CONT interpolating between
-// the two nearest values as DuckDB's quantile_cont does, and, with shape,
-// the first two hidden columns sqlagg.Shape reads (distinct values and
-// Σ|x|), as DuckDB's count(DISTINCT x) and sum(abs(x)) give them. The
-// answers are keyed by keyString of the group's key.
-func (s *Server) windowStats(ctx context.Context, h *handle, vars []variable, expr, cond string, qs []string, shape bool) (map[string][]any, error) {
+// QuantileWindow is how many ranks on each side of a quantile's rank the
+// released value averages at least: 21 values, so that, like a mean, it
+// is never one person's value (a cohort built as two blocks of known size
+// and one person between them puts that person at the median).
+const QuantileWindow = 10
+
+// smoothedQuantiles computes, per group of vars (every variable fixed; all
+// rows when vars is empty) over h's rows meeting cond (which must take no
+// arguments), for each quantile q of qs: the mean of the values at the
+// ranks around rank c = round(q·(n−1)+1) of the group's n values (ties in
+// person order), out to QuantileWindow ranks on each side and further
+// until the ranks hold rows of minPersons distinct persons (a person with
+// many rows near c cannot make the value theirs), and how many persons
+// those ranks hold. Then, per group, the distinct values and Σ|x| (the
+// first two columns sqlagg.Shape reads). Answers are keyed by keyString
+// of the group's key. The SQL is the same in both dialects.
+func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variable, expr, cond string, qs []string, minPersons int) (map[string][]any, error) {
+	b := &sqlb{s: s}
+	from, where, pid, err := s.base(b, h)
+	if err != nil {
+		return nil, err
+	}
+	if cond != "" {
+		where = append(where, cond)
+	}
+	var inner, groups, part []string
+	for i, vr := range vars {
+		g := "g" + strconv.Itoa(i)
+		inner = append(inner, vr.expr+" AS "+g)
+		groups = append(groups, g)
+		part = append(part, vr.expr)
+	}
+	over := func(p []string, order string) string {
+		o := "OVER ("
+		if len(p) > 0 {
+			o += "PARTITION BY " + strings.Join(p, ", ")
+		}
+		if order != "" {
+			o += " ORDER BY " + order
+		}
+		return o + ")"
+	}
+	with := func(p []string, more ...string) []string { return append(append([]string{}, p...), more...) }
+	v := s.d.cast(expr, "DOUBLE")
+	// Level 1: each row's rank i among the group's n rows.
+	q := "SELECT " + strings.Join(with(inner, v+" AS v", pid+" AS pid", "ROW_NUMBER() "+over(part, v+", "+pid)+" AS i", "COUNT(*) "+over(part, "")+" AS n"), ", ") + " FROM " + from
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	cols := with(groups, "v", "pid", "n")
+	var l2, l3, l4, l5, outer []string
+	for k, qv := range qs {
+		ks := strconv.Itoa(k)
+		d, f, r, w := "d"+ks, "f"+ks, "r"+ks, "w"+ks
+		// Level 2: each row's distance in ranks from c.
+		l2 = append(l2, fmt.Sprintf("abs(i - round(%s * (n - 1) + 1)) AS %s", qv, d))
+		// Level 3: which of a person's rows is their nearest (f = 1).
+		l3 = append(l3, d, "ROW_NUMBER() "+over(with(groups, "pid"), d)+" AS "+f)
+		// Level 4: the persons ranked by their nearest row's distance.
+		l4 = append(l4, d, fmt.Sprintf("IF(%s = 1, ROW_NUMBER() %s, NULL) AS %s", f, over(with(groups, f+" = 1"), d), r))
+		// Level 5: the distance of the minPersons-th person (none when
+		// the group has fewer: then all its ranks).
+		l5 = append(l5, d, fmt.Sprintf("COALESCE(MAX(IF(%s = %d, %s, NULL)) %s, n) AS %s", r, minPersons, d, over(groups, ""), w))
+		in := fmt.Sprintf("%s <= GREATEST(%d, %s)", d, QuantileWindow, w)
+		outer = append(outer, "avg(IF("+in+", v, NULL))", "count(DISTINCT IF("+in+", pid, NULL))")
+	}
+	outer = append(outer, "count(DISTINCT v)", "sum(abs(v))")
+	q = "SELECT " + strings.Join(with(cols, l2...), ", ") + " FROM (" + q + ")"
+	q = "SELECT " + strings.Join(with(cols, l3...), ", ") + " FROM (" + q + ")"
+	q = "SELECT " + strings.Join(with(cols, l4...), ", ") + " FROM (" + q + ")"
+	q = "SELECT " + strings.Join(with(cols, l5...), ", ") + " FROM (" + q + ")"
+	q = "SELECT " + strings.Join(with(groups, outer...), ", ") + " FROM (" + q + ")"
+	if len(groups) > 0 {
+		q += " GROUP BY " + strings.Join(groups, ", ")
+	}
+	rows, err := s.db.QueryContext(ctx, q, b.args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	n := len(vars)
+	fixed := make([]bool, n)
+	for i := range fixed {
+		fixed[i] = true
+	}
+	out := map[string][]any{}
+	for rows.Next() {
+		vals, err := scanValues(rows, n+2*len(qs)+2)
+		if err != nil {
+			return nil, err
+		}
+		key := make([]any, n)
+		for i := range key {
+			key[i] = normaliseKey(vals[i])
+		}
+		out[keyString(key, fixed)] = append([]any{}, vals[n:]...)
+	}
+	return out, rows.Err()
+}
+
+// windowStats computes on a GoogleSQL engine the continuous quantiles qs
+// of expr that DuckDB computes with quantile_cont but GoogleSQL has only as
+// an analytic function (PERCENTILE_CONT, interpolating between the two
+// nearest values as quantile_cont does): per group of vars (every variable
+// fixed; all rows when vars is empty) over h's rows meeting cond (which
+// must take no arguments), keyed by keyString of the group's key. The
+// histogram's default range reads them.
+func (s *Server) windowStats(ctx context.Context, h *handle, vars []variable, expr, cond string, qs []string) (map[string][]any, error) {
 	b := &sqlb{s: s}
 	from, where, _, err := s.base(b, h)
 	if err != nil {
@@ -743,9 +841,6 @@ func (s *Server) windowStats(ctx context.Context, h *handle, vars []variable, ex
 		inner = append(inner, "PERCENTILE_CONT("+v+", "+q+") "+over+" AS q"+strconv.Itoa(i))
 		outer = append(outer, "ANY_VALUE(q"+strconv.Itoa(i)+")")
 	}
-	if shape {
-		outer = append(outer, "count(DISTINCT v)", "sum(abs(v))")
-	}
 	q := "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT " + strings.Join(inner, ", ") + " FROM " + from
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -761,9 +856,6 @@ func (s *Server) windowStats(ctx context.Context, h *handle, vars []variable, ex
 	defer rows.Close()
 	n := len(vars)
 	width := n + len(qs)
-	if shape {
-		width += 2
-	}
 	fixed := make([]bool, n)
 	for i := range fixed {
 		fixed[i] = true

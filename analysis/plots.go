@@ -88,7 +88,7 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 				rows.Scan(&n)
 			}
 			rows.Close()
-			win, err := s.windowStats(ctx, h, nil, expr, "("+expr+") IS NOT NULL", []string{"0.01", "0.99"}, false)
+			win, err := s.windowStats(ctx, h, nil, expr, "("+expr+") IS NOT NULL", []string{"0.01", "0.99"})
 			if err != nil {
 				return nil, err
 			}

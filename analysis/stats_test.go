@@ -1,8 +1,11 @@
 package analysis_test
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,6 +106,48 @@ type describeTruth struct {
 	mean, sd, q1, med, q3, lo, hi float64
 }
 
+// personValue is one row's value and its person.
+type personValue struct {
+	v   float64
+	pid int64
+}
+
+// smoothedQuantile is the quantile p as Describe releases it: with the n
+// values ranked (ties by person), the mean of those within w ranks of
+// rank c = round(p·(n−1)+1), where w is at least 10 and reaches the 21st
+// person counted by their row nearest c.
+func smoothedQuantile(vs []personValue, p float64) float64 {
+	vs = slices.Clone(vs)
+	slices.SortFunc(vs, func(a, b personValue) int {
+		if c := cmp.Compare(a.v, b.v); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.pid, b.pid)
+	})
+	n := len(vs)
+	c := math.Round(p*float64(n-1) + 1)
+	nearest := map[int64]float64{}
+	for i, x := range vs {
+		d := math.Abs(float64(i+1) - c)
+		if old, ok := nearest[x.pid]; !ok || d < old {
+			nearest[x.pid] = d
+		}
+	}
+	ds := slices.Sorted(maps.Values(nearest))
+	w := float64(n)
+	if len(ds) >= 21 {
+		w = max(10, ds[20])
+	}
+	sum, k := 0.0, 0
+	for i, x := range vs {
+		if math.Abs(float64(i+1)-c) <= w {
+			sum += x.v
+			k++
+		}
+	}
+	return sum / float64(k)
+}
+
 func TestDescribe(t *testing.T) {
 	cut := dataCut(t)
 	m := "measurement x JOIN person p ON p.person_id = x.person_id"
@@ -152,8 +197,14 @@ func TestDescribe(t *testing.T) {
 				key = strings.Join(ls, " || '|' || ")
 			}
 			v := c.value
-			q := fmt.Sprintf(`SELECT %s, count(DISTINCT p.person_id), count(*), avg(%[2]s), stddev_samp(%[2]s), quantile_cont(%[2]s, 0.25),
-				quantile_cont(%[2]s, 0.5), quantile_cont(%[2]s, 0.75), min(%[2]s), max(%[2]s) FROM %s WHERE %s GROUP BY 1`, key, v, c.from, c.cond)
+			q := fmt.Sprintf(`SELECT %s, count(DISTINCT p.person_id), count(*), avg(%[2]s), stddev_samp(%[2]s), min(%[2]s), max(%[2]s)
+				FROM %[3]s WHERE %[4]s GROUP BY 1`, key, v, c.from, c.cond)
+			values := map[string][]personValue{}
+			for _, r := range queryRows(t, fmt.Sprintf(`SELECT %s, %s, p.person_id FROM %s WHERE %s`, key, v, c.from, c.cond)) {
+				if x, ok := r[1].(float64); ok {
+					values[r[0].(string)] = append(values[r[0].(string)], personValue{x, r[2].(int64)})
+				}
+			}
 			for _, r := range queryRows(t, q) {
 				f := func(i int) float64 {
 					switch x := r[i].(type) {
@@ -164,7 +215,9 @@ func TestDescribe(t *testing.T) {
 					}
 					return math.NaN()
 				}
-				want[r[0].(string)] = describeTruth{r[1].(int64), r[2].(int64), f(3), f(4), f(5), f(6), f(7), f(8), f(9)}
+				vs := values[r[0].(string)]
+				want[r[0].(string)] = describeTruth{r[1].(int64), r[2].(int64), f(3), f(4),
+					smoothedQuantile(vs, 0.25), smoothedQuantile(vs, 0.5), smoothedQuantile(vs, 0.75), f(5), f(6)}
 			}
 			if len(tab.Rows) != len(want) {
 				t.Errorf("%d rows, SQL %d groups", len(tab.Rows), len(want))

@@ -73,6 +73,12 @@ type Cell struct {
 	// each side of it, so it needs Persons·Tail ≥ MinCount (a median 42
 	// persons, quartiles 84). 0 means only the Persons rule applies.
 	Tail float64
+	// Near is, for a Quantile released as the mean of the values at the
+	// ranks around its own (see analysis.QuantileWindow), how many
+	// distinct persons hold a value in the range of those values; under
+	// MinCount the quantile is one person's values or close to them. 0
+	// means the quantile is not smoothed, and only the rules above apply.
+	Near int64
 	// Values is, for a Mean (mean or standard deviation), how many
 	// distinct values its rows take (0 = not known). Over at most
 	// MaxMeanValues values a mean is a table of counts in disguise (the
@@ -146,7 +152,8 @@ func (p Policy) primary(c *Cell) {
 			c.Status = spec.Dominance
 		}
 	case Quantile:
-		if c.Persons < int64(p.MinCount) || (c.Tail > 0 && float64(c.Persons)*c.Tail < float64(p.MinCount)) {
+		if c.Persons < int64(p.MinCount) || (c.Tail > 0 && float64(c.Persons)*c.Tail < float64(p.MinCount)) ||
+			(c.Near > 0 && c.Near < int64(p.MinCount)) {
 			c.Status = spec.Derived
 		}
 	case Sum:

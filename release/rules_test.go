@@ -60,6 +60,8 @@ func TestPrimaryRules(t *testing.T) {
 		{"mean with a dominant row (a 2e9 marker among 8,500s)", def, Cell{Stat: Mean, Value: 4.692e6, Persons: 427, Digits: 3, Values: 3 + 1, Magnitude: 2e9 + 426*8520, Top: []float64{2e9, 8532}}, spec.Dominance, ""},
 		{"mean whose two largest rows are 95% of the sum", def, Cell{Stat: Mean, Value: 10, Persons: 30, Digits: 1, Values: 5, Magnitude: 300, Top: []float64{150, 135}}, spec.Dominance, ""},
 		{"quantile 20 persons", def, Cell{Stat: Quantile, Value: 3, Persons: 20}, spec.Derived, "*"},
+		{"smoothed median, 21 persons near it", def, Cell{Stat: Quantile, Value: 3, Persons: 500, Tail: 0.5, Near: 21}, spec.Released, "3.0"},
+		{"smoothed median, 20 persons near it (one person's rows at the middle)", def, Cell{Stat: Quantile, Value: 3, Persons: 500, Tail: 0.5, Near: 20}, spec.Derived, "*"},
 		{"coef 21 persons", def, Cell{Stat: Coef, Value: 0.123, Persons: 21, Digits: 3}, spec.Released, "0.123"},
 		{"extreme of many", def, Cell{Stat: Extreme, Value: 99, Persons: 100000}, spec.Extreme, "*"},
 		{"extreme of none", def, Cell{Stat: Extreme, Value: 0, Persons: 0}, spec.Extreme, "*"},
