@@ -615,7 +615,7 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		t.notes = append(t.notes, "no rows with a value")
 	}
 	s.hiddenTotals(ctx, t, hv, at, vars, shown)
-	t.notes = append(t.notes, fmt.Sprintf("quartiles are smoothed: each is the mean of the %d values around its rank, so that it is never one person's value; minimum and maximum are never released", 2*QuantileWindow+1))
+	t.notes = append(t.notes, smoothedNote(s.sess.Policy.MinCount)+"; minimum and maximum are never released")
 	return s.finish(ctx, cell, "stats.Describe("+name+" of "+h.desc+groupDesc(a.By)+")", t)
 }
 

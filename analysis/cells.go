@@ -713,6 +713,11 @@ func (s *Server) personTops(ctx context.Context, h *handle, vars []variable, exp
 // and one person between them puts that person at the median).
 const QuantileWindow = 10
 
+// smoothedNote says how quantiles are released.
+func smoothedNote(minPersons int) string {
+	return fmt.Sprintf("quantiles are smoothed: each is the mean of the values within %d ranks of its own, or more until they hold %d persons' rows, so that it is never one person's value", QuantileWindow, minPersons)
+}
+
 // smoothedQuantiles computes, per group of vars (every variable fixed; all
 // rows when vars is empty) over h's rows meeting cond (which must take no
 // arguments), for each quantile q of qs: the mean of the values at the
@@ -732,57 +737,15 @@ func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variab
 	if cond != "" {
 		where = append(where, cond)
 	}
-	var inner, groups, part []string
+	var src []string
 	for i, vr := range vars {
-		g := "g" + strconv.Itoa(i)
-		inner = append(inner, vr.expr+" AS "+g)
-		groups = append(groups, g)
-		part = append(part, vr.expr)
+		src = append(src, vr.expr+" AS g"+strconv.Itoa(i))
 	}
-	over := func(p []string, order string) string {
-		o := "OVER ("
-		if len(p) > 0 {
-			o += "PARTITION BY " + strings.Join(p, ", ")
-		}
-		if order != "" {
-			o += " ORDER BY " + order
-		}
-		return o + ")"
-	}
-	with := func(p []string, more ...string) []string { return append(append([]string{}, p...), more...) }
-	v := s.d.cast(expr, "DOUBLE")
-	// Level 1: each row's rank i among the group's n rows.
-	q := "SELECT " + strings.Join(with(inner, v+" AS v", pid+" AS pid", "ROW_NUMBER() "+over(part, v+", "+pid)+" AS i", "COUNT(*) "+over(part, "")+" AS n"), ", ") + " FROM " + from
+	q := "SELECT " + strings.Join(append(src, s.d.cast(expr, "DOUBLE")+" AS v", pid+" AS pid"), ", ") + " FROM " + from
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	cols := with(groups, "v", "pid", "n")
-	var l2, l3, l4, l5, outer []string
-	for k, qv := range qs {
-		ks := strconv.Itoa(k)
-		d, f, r, w := "d"+ks, "f"+ks, "r"+ks, "w"+ks
-		// Level 2: each row's distance in ranks from c.
-		l2 = append(l2, fmt.Sprintf("abs(i - round(%s * (n - 1) + 1)) AS %s", qv, d))
-		// Level 3: which of a person's rows is their nearest (f = 1).
-		l3 = append(l3, d, "ROW_NUMBER() "+over(with(groups, "pid"), d)+" AS "+f)
-		// Level 4: the persons ranked by their nearest row's distance.
-		l4 = append(l4, d, fmt.Sprintf("IF(%s = 1, ROW_NUMBER() %s, NULL) AS %s", f, over(with(groups, f+" = 1"), d), r))
-		// Level 5: the distance of the minPersons-th person (none when
-		// the group has fewer: then all its ranks).
-		l5 = append(l5, d, fmt.Sprintf("COALESCE(MAX(IF(%s = %d, %s, NULL)) %s, n) AS %s", r, minPersons, d, over(groups, ""), w))
-		in := fmt.Sprintf("%s <= GREATEST(%d, %s)", d, QuantileWindow, w)
-		outer = append(outer, "avg(IF("+in+", v, NULL))", "count(DISTINCT IF("+in+", pid, NULL))")
-	}
-	outer = append(outer, "count(DISTINCT v)", "sum(abs(v))")
-	q = "SELECT " + strings.Join(with(cols, l2...), ", ") + " FROM (" + q + ")"
-	q = "SELECT " + strings.Join(with(cols, l3...), ", ") + " FROM (" + q + ")"
-	q = "SELECT " + strings.Join(with(cols, l4...), ", ") + " FROM (" + q + ")"
-	q = "SELECT " + strings.Join(with(cols, l5...), ", ") + " FROM (" + q + ")"
-	q = "SELECT " + strings.Join(with(groups, outer...), ", ") + " FROM (" + q + ")"
-	if len(groups) > 0 {
-		q += " GROUP BY " + strings.Join(groups, ", ")
-	}
-	rows, err := s.db.QueryContext(ctx, q, b.args...)
+	rows, err := s.db.QueryContext(ctx, smoothingSQL(q, len(vars), qs, minPersons), b.args...)
 	if err != nil {
 		return nil, err
 	}
@@ -805,6 +768,60 @@ func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variab
 		out[keyString(key, fixed)] = append([]any{}, vals[n:]...)
 	}
 	return out, rows.Err()
+}
+
+// smoothingSQL is the query smoothedQuantiles runs, over src: a query whose
+// columns are the group keys g0…g(groups−1), the value v (a DOUBLE, never
+// NULL) and the person pid. Its columns are the keys, then per quantile of
+// qs its smoothed value and the persons behind it, then the distinct
+// values and Σ|x|. It is the same SQL in both dialects.
+func smoothingSQL(src string, groups int, qs []string, minPersons int) string {
+	var gs []string
+	for i := range groups {
+		gs = append(gs, "g"+strconv.Itoa(i))
+	}
+	over := func(p []string, order string) string {
+		o := "OVER ("
+		if len(p) > 0 {
+			o += "PARTITION BY " + strings.Join(p, ", ")
+		}
+		if order != "" {
+			o += " ORDER BY " + order
+		}
+		return o + ")"
+	}
+	with := func(p []string, more ...string) []string { return append(append([]string{}, p...), more...) }
+	// Level 1: each row's rank i among the group's n rows (ties in person
+	// order, so that the ranks are the same on every run).
+	q := "SELECT " + strings.Join(with(gs, "v", "pid", "ROW_NUMBER() "+over(gs, "v, pid")+" AS i", "COUNT(*) "+over(gs, "")+" AS n"), ", ") +
+		" FROM (" + src + ")"
+	cols := with(gs, "v", "pid", "n")
+	var l2, l3, l4, l5, outer []string
+	for k, qv := range qs {
+		ks := strconv.Itoa(k)
+		d, f, r, w := "d"+ks, "f"+ks, "r"+ks, "w"+ks
+		// Level 2: each row's distance in ranks from c.
+		l2 = append(l2, fmt.Sprintf("abs(i - round(%s * (n - 1) + 1)) AS %s", qv, d))
+		// Level 3: which of a person's rows is their nearest (f = 1).
+		l3 = append(l3, d, "ROW_NUMBER() "+over(with(gs, "pid"), d)+" AS "+f)
+		// Level 4: the persons ranked by their nearest row's distance.
+		l4 = append(l4, d, fmt.Sprintf("IF(%s = 1, ROW_NUMBER() %s, NULL) AS %s", f, over(with(gs, f+" = 1"), d), r))
+		// Level 5: the distance of the minPersons-th person (none when
+		// the group has fewer: then all its ranks).
+		l5 = append(l5, d, fmt.Sprintf("COALESCE(MAX(IF(%s = %d, %s, NULL)) %s, n) AS %s", r, minPersons, d, over(gs, ""), w))
+		in := fmt.Sprintf("%s <= GREATEST(%d, %s)", d, QuantileWindow, w)
+		outer = append(outer, "avg(IF("+in+", v, NULL))", "count(DISTINCT IF("+in+", pid, NULL))")
+	}
+	outer = append(outer, "count(DISTINCT v)", "sum(abs(v))")
+	q = "SELECT " + strings.Join(with(cols, l2...), ", ") + " FROM (" + q + ")"
+	q = "SELECT " + strings.Join(with(cols, l3...), ", ") + " FROM (" + q + ")"
+	q = "SELECT " + strings.Join(with(cols, l4...), ", ") + " FROM (" + q + ")"
+	q = "SELECT " + strings.Join(with(cols, l5...), ", ") + " FROM (" + q + ")"
+	q = "SELECT " + strings.Join(with(gs, outer...), ", ") + " FROM (" + q + ")"
+	if len(gs) > 0 {
+		q += " GROUP BY " + strings.Join(gs, ", ")
+	}
+	return q
 }
 
 // windowStats computes on a GoogleSQL engine the continuous quantiles qs

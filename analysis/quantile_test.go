@@ -3,6 +3,8 @@ package analysis_test
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"testing"
 
 	"enclave/api/spec"
@@ -16,65 +18,106 @@ import (
 // released median is the mean of the rows around that rank, out to 21
 // persons, as the ground truth computes it, and not the person's value.
 func TestDescribeSandwich(t *testing.T) {
-	const bmi, creatinine, sbp = 3038553, 3016723, 3004249
-	cut := dataCut(t)
-	age := ageSQL("p", cut)
-	// The target: the one person of a (condition, sex, age) group, who has
-	// one BMI row.
-	found := queryRows(t, fmt.Sprintf(`
-		WITH one AS (SELECT person_id FROM measurement WHERE measurement_concept_id = %[1]d GROUP BY 1 HAVING count(*) = 1),
-		     g AS (SELECT c.condition_concept_id AS cc, p.gender_concept_id AS gc, %[2]s AS age, count(DISTINCT p.person_id) AS n, min(p.person_id) AS pid
-		           FROM condition_occurrence c JOIN person p USING (person_id) GROUP BY 1, 2, 3)
-		SELECT cc, gc, age, pid FROM g WHERE n = 1 AND gc IN (8507, 8532) AND pid IN (SELECT person_id FROM one) ORDER BY pid, cc LIMIT 1`, bmi, age))
-	if len(found) != 1 {
-		t.Fatal("fixture: no person singled out by condition, sex and age with one BMI row")
-	}
-	cc, gc, tage, pid := found[0][0].(int64), found[0][1], found[0][2].(int64), found[0][3].(int64)
-	sex := map[int64]string{8507: "male", 8532: "female"}[toI64(gc)]
-	if sex == "" {
-		t.Fatalf("fixture: target's gender %v", gc)
-	}
-	value := queryRows(t, fmt.Sprintf("SELECT value_as_number FROM measurement WHERE measurement_concept_id = %d AND person_id = %d", bmi, pid))[0][0].(float64)
-
-	// K: the persons without BMI, and the target. The high block is cut
-	// at the value that leaves as many rows as the low block has.
-	inK := fmt.Sprintf("(person_id = %d OR person_id NOT IN (SELECT person_id FROM measurement WHERE measurement_concept_id = %d))", pid, bmi)
-	low := queryInt(t, fmt.Sprintf("SELECT count(*) FROM measurement WHERE measurement_concept_id = %d AND value_as_number IS NOT NULL AND %s", creatinine, inK))
-	cutAt := queryRows(t, fmt.Sprintf(`SELECT v FROM (SELECT value_as_number AS v, count(*) OVER (ORDER BY value_as_number RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS below
-		FROM measurement WHERE measurement_concept_id = %d AND value_as_number IS NOT NULL AND %s) WHERE below = %d LIMIT 1`, sbp, inK, low))
-	if len(cutAt) != 1 {
-		t.Skipf("fixture: no blood pressure value leaves exactly %d rows below it", low)
-	}
-	v := cutAt[0][0].(float64)
-	where := fmt.Sprintf("measurement_concept_id IN (%d, %d, %d) AND value_as_number < %v AND %s", creatinine, bmi, sbp, v, inK)
-	if med := queryRows(t, "SELECT quantile_cont(value_as_number, 0.5) FROM measurement WHERE "+where)[0][0].(float64); med != value {
-		t.Fatalf("fixture: the interpolated median is %v, not the target's %v: the sandwich is not built", med, value)
-	}
-	var rows []personValue
-	for _, r := range queryRows(t, "SELECT value_as_number, person_id FROM measurement WHERE "+where) {
-		rows = append(rows, personValue{r[0].(float64), r[1].(int64)})
-	}
-	want := smoothedQuantile(rows, 0.5)
-
+	sw := findSandwich(t)
 	e := newEnv(t)
 	target := e.derive(e.derive(e.derive(e.persons(),
-		spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cc}}}),
-		spec.Step{Sex: sex}),
-		spec.Step{Age: &spec.AgeStep{Min: int(tage), Max: int(tage), At: cut}})
-	k := e.derive(e.derive(e.persons(), spec.Step{Without: &spec.Has{Table: "measurement", Concepts: []int64{bmi}}}), spec.Step{Or: target.ID})
-	h := e.derive(e.derive(e.events("measurement", creatinine, bmi, sbp), spec.Step{Of: k.ID}),
-		spec.Step{Where: &spec.Filter{Column: "value_as_number", Op: "<", Values: []any{v}}})
+		spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{sw.cc}}}),
+		spec.Step{Sex: sw.sex}),
+		spec.Step{Age: &spec.AgeStep{Min: 2024 - int(sw.yob), Max: 2024 - int(sw.yob), At: "2024-12-31"}})
+	k := e.derive(e.derive(e.persons(), spec.Step{Without: &spec.Has{Table: "measurement", Concepts: []int64{cBMI}}}), spec.Step{Or: target.ID})
+	h := e.derive(e.derive(e.events("measurement", cCreatinine, cBMI, cSBP), spec.Step{Of: k.ID}),
+		spec.Step{Where: &spec.Filter{Column: "value_as_number", Op: "<", Values: []any{sw.cut}}})
 	tab := e.table(spec.MDescribe, spec.DescribeArgs{Handle: h.ID, Column: "value_as_number"})
 	// persons, rows, mean, sd, q1, median, q3
-	med := tab.Rows[0][5]
+	sw.check(t, tab.Rows[0][5])
+}
+
+// TestSQLSandwich is the same attack in %sql, with the target singled out
+// by their condition, sex and year of birth.
+func TestSQLSandwich(t *testing.T) {
+	sw := findSandwich(t)
+	target := fmt.Sprintf("(p.person_id IN (SELECT person_id FROM condition_occurrence WHERE condition_concept_id = %d) AND p.gender_concept_id = %d AND p.year_of_birth = %d)", sw.cc, sw.gc, sw.yob)
+	q := fmt.Sprintf(`SELECT count(*) AS n, median(m.value_as_number) AS med FROM person p JOIN measurement m USING (person_id)
+		WHERE m.measurement_concept_id IN (%d, %d, %d) AND m.value_as_number < %v
+		AND (%s OR p.person_id NOT IN (SELECT person_id FROM measurement WHERE measurement_concept_id = %d))`, cCreatinine, cBMI, cSBP, sw.cut, target, cBMI)
+	text := newEnv(t).sql(q)
+	var n, med string
+	for i, l := range strings.Split(text, "\n") {
+		if strings.HasPrefix(l, "--") {
+			f := strings.Fields(strings.Split(text, "\n")[i+1])
+			n, med = f[0], f[1]
+		}
+	}
+	if n != fmt.Sprintf("%d", len(sw.rows)) {
+		t.Fatalf("%%sql counted %s rows, the sandwich has %d:\n%s", n, len(sw.rows), text)
+	}
+	v, err := strconv.ParseFloat(med, 64)
+	if err != nil {
+		t.Fatalf("median %q not released:\n%s", med, text)
+	}
+	sw.check(t, spec.Cell{Value: &v, Text: med})
+}
+
+// cCreatinine is a measurement whose values (0.3–3.4) lie below any BMI,
+// as BMI's lie below any systolic blood pressure.
+const cCreatinine = 3016723
+
+// sandwich is a cohort whose rows put one person's BMI at the median rank.
+type sandwich struct {
+	cc, gc, yob, pid int64
+	sex              string
+	value            float64 // the target's BMI
+	cut              float64 // blood pressure values kept are below it
+	rows             []personValue
+}
+
+// findSandwich finds the target (the one person of a condition, sex and
+// year of birth, with one BMI row) and the cut that makes the high block
+// as long as the low one, and checks that the interpolated median is the
+// target's BMI.
+func findSandwich(t *testing.T) sandwich {
+	t.Helper()
+	found := queryRows(t, fmt.Sprintf(`
+		WITH one AS (SELECT person_id FROM measurement WHERE measurement_concept_id = %[1]d GROUP BY 1 HAVING count(*) = 1),
+		     g AS (SELECT c.condition_concept_id AS cc, p.gender_concept_id AS gc, p.year_of_birth AS y, count(DISTINCT p.person_id) AS n, min(p.person_id) AS pid
+		           FROM condition_occurrence c JOIN person p USING (person_id) GROUP BY 1, 2, 3)
+		SELECT cc, gc, y, pid FROM g WHERE n = 1 AND gc IN (8507, 8532) AND pid IN (SELECT person_id FROM one) ORDER BY pid, cc LIMIT 1`, cBMI))
+	if len(found) != 1 {
+		t.Fatal("fixture: no person singled out by condition, sex and year of birth with one BMI row")
+	}
+	sw := sandwich{cc: found[0][0].(int64), gc: toI64(found[0][1]), yob: toI64(found[0][2]), pid: found[0][3].(int64)}
+	sw.sex = map[int64]string{8507: "male", 8532: "female"}[sw.gc]
+	sw.value = queryRows(t, fmt.Sprintf("SELECT value_as_number FROM measurement WHERE measurement_concept_id = %d AND person_id = %d", cBMI, sw.pid))[0][0].(float64)
+	inK := fmt.Sprintf("(person_id = %d OR person_id NOT IN (SELECT person_id FROM measurement WHERE measurement_concept_id = %d))", sw.pid, cBMI)
+	low := queryInt(t, fmt.Sprintf("SELECT count(*) FROM measurement WHERE measurement_concept_id = %d AND value_as_number IS NOT NULL AND %s", cCreatinine, inK))
+	cutAt := queryRows(t, fmt.Sprintf(`SELECT v FROM (SELECT value_as_number AS v, count(*) OVER (ORDER BY value_as_number RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS below
+		FROM measurement WHERE measurement_concept_id = %d AND value_as_number IS NOT NULL AND %s) WHERE below = %d LIMIT 1`, cSBP, inK, low))
+	if len(cutAt) != 1 {
+		t.Fatalf("fixture: no blood pressure value leaves exactly %d rows below it", low)
+	}
+	sw.cut = cutAt[0][0].(float64)
+	where := fmt.Sprintf("measurement_concept_id IN (%d, %d, %d) AND value_as_number < %v AND %s", cCreatinine, cBMI, cSBP, sw.cut, inK)
+	if med := queryRows(t, "SELECT quantile_cont(value_as_number, 0.5) FROM measurement WHERE "+where)[0][0].(float64); med != sw.value {
+		t.Fatalf("fixture: the interpolated median is %v, not the target's %v: the sandwich is not built", med, sw.value)
+	}
+	for _, r := range queryRows(t, "SELECT value_as_number, person_id FROM measurement WHERE "+where) {
+		sw.rows = append(sw.rows, personValue{r[0].(float64), r[1].(int64)})
+	}
+	return sw
+}
+
+// check holds a released median to be the mean around the median rank,
+// not the target's value.
+func (sw sandwich) check(t *testing.T, med spec.Cell) {
+	t.Helper()
 	if med.Value == nil {
-		t.Fatalf("median hidden (%s): the smoothed median of %d rows should be released", med.Status, len(rows))
+		t.Fatalf("median hidden (%s): the smoothed median of %d rows should be released", med.Status, len(sw.rows))
 	}
-	if math.Abs(*med.Value-value) < 0.005 {
-		t.Errorf("median %s is the target's BMI %v", med.Text, value)
+	if math.Abs(*med.Value-sw.value) < 0.005 {
+		t.Errorf("median %s is the target's BMI %v", med.Text, sw.value)
 	}
-	if med.Text != fmt.Sprintf("%.2f", want) {
-		t.Errorf("median %s, want the mean around the median rank %.2f", med.Text, want)
+	if want := fmt.Sprintf("%.2f", smoothedQuantile(sw.rows, 0.5)); med.Text != want {
+		t.Errorf("median %s, want the mean around the median rank %s", med.Text, want)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"math"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -206,6 +207,10 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	if err != nil {
 		return fail(err)
 	}
+	smoothed, err := s.sqlQuantiles(ctx, plan.Quantiles)
+	if err != nil {
+		return fail(err)
+	}
 	n, w := len(plan.Items), plan.Width
 	t := &built{title: "%sql: " + clip(strings.Join(strings.Fields(q), " "), 120)}
 	for _, it := range plan.Items {
@@ -260,6 +265,13 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 				desc := fmt.Sprintf("%%sql %s of group %v", it.Name, key)
 				if it.Direct {
 					fewValues = s.judgePart(c, it.Parts[0], vals, tops, key, pb, desc) || fewValues
+					if st == release.Quantile {
+						// Released smoothed: a cell with no rows found has
+						// no value, and under MinCount persons behind it
+						// the value is held.
+						sm := smoothed[quantileKey{groupKeyString(key), i}]
+						c.Value, c.Near = sm.value, max(1, sm.persons)
+					}
 				} else {
 					// Each aggregate the value is computed from is judged
 					// as if shown alone, and the value follows them all.
@@ -290,6 +302,9 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	}
 	if fewValues {
 		t.notes = append(t.notes, fewValuesNote)
+	}
+	if len(plan.Quantiles) > 0 {
+		t.notes = append(t.notes, smoothedNote(s.sess.Policy.MinCount))
 	}
 	if sums {
 		t.notes = append(t.notes, "sums are not released from %sql (the dominance rules need each person's share): use averages, or stats.Describe")
@@ -483,4 +498,49 @@ func groupKeyString(key []any) string {
 		fixed[i] = true
 	}
 	return keyString(key, fixed)
+}
+
+// quantileKey finds a %sql quantile's smoothed value: the cell's group key
+// (keyString) and the item's index.
+type quantileKey struct {
+	key  string
+	item int
+}
+
+// smoothedValue is a quantile as released: the mean around its rank and
+// the persons behind it.
+type smoothedValue struct {
+	value   float64
+	persons int64
+}
+
+// sqlQuantiles computes each median or quantile item of a %sql plan
+// smoothed, per cell, from the rows its Source lists (see
+// smoothedQuantiles).
+func (s *Server) sqlQuantiles(ctx context.Context, qs []sqlagg.Quantile) (map[quantileKey]smoothedValue, error) {
+	out := map[quantileKey]smoothedValue{}
+	for _, q := range qs {
+		rows, err := s.db.QueryContext(ctx, smoothingSQL(q.Source, q.Groups, []string{strconv.FormatFloat(q.P, 'g', -1, 64)}, s.sess.Policy.MinCount))
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			vals, err := scanValues(rows, q.Groups+4)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			key := make([]any, q.Groups)
+			for i := range key {
+				key[i] = normaliseKey(vals[i])
+			}
+			out[quantileKey{groupKeyString(key), q.Item}] = smoothedValue{toFloat(vals[q.Groups]), toInt(vals[q.Groups+1])}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

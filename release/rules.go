@@ -21,7 +21,7 @@ const (
 	Percent              // a share of a denominator, in percent
 	Rate                 // a rate or proportion
 	Mean                 // mean, standard deviation or another moment
-	Quantile             // a quantile (median, quartiles) interpolated between values
+	Quantile             // a quantile (median, quartiles), released smoothed (see Near)
 	Sum                  // a sum of magnitudes: dominance rules apply
 	Extreme              // minimum, maximum or any single-person value
 	Coef                 // a model estimate (the model's checks are made by its caller)

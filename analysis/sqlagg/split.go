@@ -54,7 +54,9 @@ type Part struct {
 	// few-values and dominance rules read its Shape. A quantile reads
 	// only its rows (RowsOf), with Tail.
 	Mean bool
-	Tail float64
+	// P is a quantile's p (a median's 0.5) and Tail the smaller of p and
+	// 1−p.
+	P, Tail float64
 	// Quantity names the values it is computed from (a column name, or
 	// the argument's tree; for a count "rows", "rows of x", or "" for
 	// count(DISTINCT person_id)): with its rows it makes the part a
@@ -94,10 +96,10 @@ func partItems(ctx context.Context, q Querier, m map[string]any, k int) ([]any, 
 	switch {
 	case part.Mean && len(ch) == 1:
 	case name == "median" && len(ch) == 1:
-		part.Tail = 0.5
+		part.P, part.Tail = 0.5, 0.5
 	case quantileFuncs[name] && len(ch) == 2:
 		p, _ := constFloat(ch[1])
-		part.Tail = tailOf(0, p)
+		part.P, part.Tail = p, tailOf(0, p)
 		ch = ch[:1]
 	default:
 		return nil, Part{}, refuse("aggregate", "%s cannot be checked as part of a derived value; %s", name, acceptedShape)

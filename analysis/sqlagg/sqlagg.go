@@ -92,6 +92,9 @@ type Plan struct {
 	// Tops, when the query has means, ranks each cell's persons by their
 	// share of each mean's Σ|x| for the dominance rules (see Tops).
 	Tops *Tops
+	// Quantiles list the rows behind each median or quantile item, which
+	// is released smoothed (see Quantile).
+	Quantiles []Quantile
 }
 
 // ErrRefused matches (errors.Is) every *RefusalError.
@@ -260,6 +263,16 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 	if err != nil {
 		return nil, err
 	}
+	direct := make([]bool, n)
+	for i := range direct {
+		direct[i] = len(parts[i]) == 1 && isAggregateCall(c.cat, asMap(sel[i]))
+	}
+	if plan.Quantiles, err = quantileSources(ctx, q, root, top, parts, direct, c.cat, func() (string, error) {
+		_, out, err := render()
+		return out, err
+	}); err != nil {
+		return nil, err
+	}
 
 	names, err := describe(ctx, q, duckSQL)
 	if err != nil {
@@ -270,10 +283,7 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 	}
 	plan.Items = make([]Item, n)
 	for i := range n {
-		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i], Tail: top.tails[i], Parts: parts[i], Quantity: quantity[i]}
-		if len(parts[i]) == 1 && isAggregateCall(c.cat, asMap(sel[i])) {
-			plan.Items[i].Direct = true
-		}
+		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i], Tail: top.tails[i], Parts: parts[i], Quantity: quantity[i], Direct: direct[i]}
 	}
 	return plan, nil
 }

@@ -66,7 +66,6 @@ func topsQuery(ctx context.Context, q Querier, root map[string]any, top *topResu
 	// need to compute a median per person), and adds a copy of each group
 	// item, the person and the per-person sums under names of our own.
 	var list []any
-	var keys []string
 	for i, it := range sel {
 		if top.kinds[i] == KindGroup {
 			list = append(list, it)
@@ -79,20 +78,11 @@ func topsQuery(ctx context.Context, q Querier, root map[string]any, top *topResu
 		asMap(null)["alias"] = str(asMap(it), "alias")
 		list = append(list, null)
 	}
-	for i, it := range sel {
-		if top.kinds[i] != KindGroup {
-			continue
-		}
-		k, err := fillPlaceholders(it, nil)
-		if err != nil {
-			return nil, err
-		}
-		name := "__enclave_k" + strconv.Itoa(len(keys))
-		asMap(k)["alias"] = name
-		keys = append(keys, name)
-		list = append(list, k)
+	copies, keys, err := keyCopies(top)
+	if err != nil {
+		return nil, err
 	}
-	list = append(list, pid)
+	list = append(append(list, copies...), pid)
 	var sums []string
 	for j, arg := range args {
 		v, err := fillPlaceholders(sumItem, []any{arg})
@@ -168,4 +158,26 @@ func topsQuery(ctx context.Context, q Querier, root map[string]any, top *topResu
 	}
 	sql := "SELECT * FROM (SELECT " + strings.Join(ranked, ", ") + " FROM (" + inner + ") AS __enclave_pp) AS __enclave_pr WHERE " + strings.Join(keep, " OR ")
 	return &Tops{SQL: sql, Groups: len(keys), Cols: cols}, nil
+}
+
+// keyCopies returns a copy of each group item of the released SELECT under
+// a name of our own (__enclave_k0, …), and those names, for the queries
+// that must say which cell a row or a rank belongs to.
+func keyCopies(top *topResult) ([]any, []string, error) {
+	var out []any
+	var names []string
+	for i, it := range arr(top.node, "select_list") {
+		if top.kinds[i] != KindGroup {
+			continue
+		}
+		k, err := fillPlaceholders(it, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		name := "__enclave_k" + strconv.Itoa(len(names))
+		asMap(k)["alias"] = name
+		names = append(names, name)
+		out = append(out, k)
+	}
+	return out, names, nil
 }
