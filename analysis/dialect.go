@@ -89,15 +89,3 @@ func (d sqlDialect) daysBetween(a, b string) string {
 	}
 	return "date_diff('day', " + a + ", " + b + ")"
 }
-
-// quantile is the aggregate continuous quantile q (0..1, a constant) of
-// e, interpolated between the two nearest values (DuckDB's quantile_cont,
-// GoogleSQL's PERCENTILE_CONT). GoogleSQL has PERCENTILE_CONT as an
-// analytic function only, so there is no aggregate to return: callers on
-// a GoogleSQL engine compute quantiles with windowStats instead.
-func (d sqlDialect) quantile(e, q string) (string, bool) {
-	if d == googleSQL {
-		return "", false
-	}
-	return "quantile_cont(" + e + ", " + q + ")", true
-}

@@ -63,38 +63,25 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 		return nil, datasets.Errorf("the histogram range must be finite")
 	}
 	if lo == 0 && hi == 0 {
-		// The range from the 1st and 99th percentiles, over enough persons,
-		// widened to round numbers: never an observed extreme.
+		// The range from the 1st and 99th percentiles, smoothed as
+		// Describe's quartiles are, over enough persons, widened to round
+		// numbers: never an observed extreme, nor one person's value.
 		var n int64
 		var q1, q99 any
-		if q01, ok := s.d.quantile(expr, "0.01"); ok {
-			q99e, _ := s.d.quantile(expr, "0.99")
-			rows, err := s.db.QueryContext(ctx, "SELECT "+s.countPersons(ctx, h, pid, "")+", "+q01+", "+q99e+cond, b.args...)
-			if err != nil {
-				return nil, err
-			}
-			if rows.Next() {
-				rows.Scan(&n, &q1, &q99)
-			}
-			rows.Close()
-		} else {
-			// GoogleSQL: the percentiles are analytic functions, in a
-			// query of their own over the same rows.
-			rows, err := s.db.QueryContext(ctx, "SELECT "+s.countPersons(ctx, h, pid, "")+cond, b.args...)
-			if err != nil {
-				return nil, err
-			}
-			if rows.Next() {
-				rows.Scan(&n)
-			}
-			rows.Close()
-			win, err := s.windowStats(ctx, h, nil, expr, "("+expr+") IS NOT NULL", []string{"0.01", "0.99"})
-			if err != nil {
-				return nil, err
-			}
-			if w := win[keyString(nil, nil)]; len(w) == 2 {
-				q1, q99 = w[0], w[1]
-			}
+		rows, err := s.db.QueryContext(ctx, "SELECT "+s.countPersons(ctx, h, pid, "")+cond, b.args...)
+		if err != nil {
+			return nil, err
+		}
+		if rows.Next() {
+			rows.Scan(&n)
+		}
+		rows.Close()
+		win, err := s.smoothedQuantiles(ctx, h, nil, expr, "("+expr+") IS NOT NULL", []string{"0.01", "0.99"}, s.sess.Policy.MinCount)
+		if err != nil {
+			return nil, err
+		}
+		if w := win[keyString(nil, nil)]; len(w) >= 4 {
+			q1, q99 = w[0], w[2]
 		}
 		if n < int64(s.sess.Policy.MinCount) {
 			return nil, datasets.Errorf("too few persons have a value of %s to draw its distribution", name)

@@ -731,7 +731,7 @@ func (r *renderer) aggregate(name string, m map[string]any) (string, error) {
 			return "ARRAY_AGG(" + distinct + filtered(args[0]) + " IGNORE NULLS)", nil
 		}
 	case "median", "quantile", "quantile_cont", "quantile_disc":
-		return "", refuse("googlesql", "%s is not accepted on a BigQuery workspace: GoogleSQL has exact quantiles only as an analytic function (PERCENTILE_CONT … OVER), not as an aggregate; stats.Describe gives exact quartiles there", name)
+		return "", refuse("googlesql", "%s is not accepted on a BigQuery workspace: GoogleSQL has exact quantiles only as an analytic function (PERCENTILE_CONT … OVER), not as an aggregate; stats.Describe gives (smoothed) quartiles there", name)
 	case "min", "max":
 		if len(args) == 2 {
 			// max(x, n): the n largest values, largest first.
