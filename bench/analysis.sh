@@ -5,9 +5,13 @@
 #   analysis.count_gender_race  stats.Count(omop.Persons(), "gender", "race")
 #                               vs SELECT … count(*) … GROUP BY GROUPING SETS (same 4 sets)
 #   analysis.table1             stats.Table1(omop.Persons()) vs the raw GROUPING SETS query
+#   analysis.describe_hba1c_gender
+#                               stats.Describe(HbA1c, "value_as_number", "gender") vs one
+#                               GROUP BY with avg, stddev, quantile_cont (target <= 3x:
+#                               smoothed quartiles and per-person dominance cost two queries)
 #   analysis.sql_crosstab       %sql SELECT gender_concept_id, race_concept_id, count(*) …
 #                               GROUP BY 1, 2 vs the same SQL run directly
-#   (targets: checked <= 1.1x raw; *.profile lines split engine and layer time)
+#   (targets: checked <= 1.1x raw unless said; *.profile lines split engine and layer time)
 #
 #   analysis.api_cell           a cell of 10 API calls (omop.Persons and 9
 #                               derive steps) through the real kernel, as a
