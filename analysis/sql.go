@@ -16,6 +16,7 @@ import (
 	_ "github.com/duckdb/duckdb-go/v2" // the %sql parser of a GoogleSQL engine (sqlParser)
 
 	"enclave/analysis/sqlagg"
+	"enclave/api/spec"
 	"enclave/datasets"
 	"enclave/kernel"
 	"enclave/release"
@@ -229,12 +230,6 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 			return magicErr(datasets.Errorf("the query returns more than 10,000 groups; group more coarsely"))
 		}
 		persons := toInt(vals[w-1])
-		if persons > 0 && persons < int64(s.sess.Policy.MinCount) {
-			// A group's labels say that someone with those values exists:
-			// groups of 1..MinCount-1 persons are not listed at all.
-			small++
-			continue
-		}
 		var key []any
 		for i, it := range plan.Items {
 			if it.Kind == sqlagg.KindGroup {
@@ -242,6 +237,17 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 			}
 		}
 		pb, _ := json.Marshal(sqlPlan{SQL: q, Key: key})
+		if persons > 0 && persons < int64(s.sess.Policy.MinCount) {
+			// A group's labels say that someone with those values exists:
+			// groups of 1..MinCount-1 persons are not listed at all. The
+			// group is still judged, as a count shown as ≤20, so that the
+			// history keeps it: the same group with one more person, 21,
+			// would give its size.
+			small++
+			t.add(&release.Cell{Stat: release.Count, Value: float64(persons), Persons: persons, Plan: pb,
+				Desc: fmt.Sprintf("%%sql group %v (not listed)", key), Status: spec.Small})
+			continue
+		}
 		pc := t.add(&release.Cell{Stat: release.Count, Value: float64(persons), Persons: persons, Plan: pb,
 			Desc: fmt.Sprintf("%%sql group %v", key)})
 		row := make([]*slot, 0, n+1)

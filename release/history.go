@@ -43,6 +43,11 @@ type Record struct {
 	// RowCount rows of Quantity.
 	Quantity string `json:"qty,omitempty"`
 	RowCount int64  `json:"rows,omitempty"`
+	// Small marks a count shown as ≤20: no number was released, but a
+	// later count nested with it and 1..MinCount−1 persons away would give
+	// it (≤20 women of a race, then 21 with one man added, was 20). Only
+	// the nested check reads these records.
+	Small bool `json:"small,omitempty"`
 }
 
 // partitionState is what the history knows of one partition group.
@@ -279,9 +284,10 @@ func (h *History) neighbours(n, d int64, f func(*Record) (stop bool, err error))
 }
 
 // judge suppresses the cells of d that are nested with a released cell
-// (in the history, or earlier in d) and differ from it by 1..MinCount-1
-// persons, calling resuppress after each round that suppressed something,
-// and then appends d's released cells to the history, all under one
+// (in the history, or earlier in d) or a count shown as ≤20 (in the
+// history) and differ from it by 1..MinCount-1 persons, calling resuppress
+// after each round that suppressed something, and then appends d's
+// released cells and its counts shown as ≤20 to the history, all under one
 // exclusive lock.
 func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSource, resuppress func()) error {
 	h.mu.Lock()
@@ -341,6 +347,10 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 	var added []Record
 	for _, c := range d.Cells {
 		k, ok := setOf(c)
+		small := !ok && c.Status == spec.Small && c.Stat == Count && c.Persons > 0 && c.Plan != nil
+		if small {
+			k, ok = setKey{size: c.Persons, plan: c.Plan}, true
+		}
 		if !ok {
 			continue
 		}
@@ -353,8 +363,8 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 		if h.seen[key.String()] {
 			continue
 		}
-		rec := Record{Size: k.size, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now, Quantity: k.qty, RowCount: k.rows}
-		if c.Stat == Count {
+		rec := Record{Size: k.size, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now, Quantity: k.qty, RowCount: k.rows, Small: small}
+		if c.Stat == Count && !small {
 			rec.Parts = c.Partitions
 		}
 		if err := enc.Encode(rec); err != nil { // one line, with its newline
@@ -563,7 +573,7 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 		}
 	}
 	for i, n := len(h.recs)-1, 0; i >= 0 && n < auditWindow; i-- {
-		if h.recs[i].Quantity == "" {
+		if h.recs[i].Quantity == "" && !h.recs[i].Small {
 			add(h.recs[i].Plan)
 			n++
 		}
@@ -571,7 +581,7 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 	// The largest releases, however old: totals ("all persons", a whole
 	// cohort) are what parts are subtracted from.
 	for j, n := len(h.order)-1, 0; j >= 0 && n < auditLargest; j-- {
-		if r := &h.recs[h.order[j]]; r.Quantity == "" {
+		if r := &h.recs[h.order[j]]; r.Quantity == "" && !r.Small {
 			add(r.Plan)
 			n++
 		}

@@ -134,6 +134,50 @@ func TestDifferencingAgainstHistory(t *testing.T) {
 	}
 }
 
+// TestDifferencingAgainstSmall: a count shown as ≤20 released no number,
+// but the same persons and one more, 21, would give it: 20 women of a
+// race, then 21 once one man is added. The ≤20 count is kept in the
+// history for the nested check, and only for it.
+func TestDifferencingAgainstSmall(t *testing.T) {
+	tests := []struct {
+		name   string
+		second func(f *fakeSets) *Cell
+		status string
+	}{
+		{"20 plus 1", func(f *fakeSets) *Cell { return f.add(plan("B"), 0, 21) }, spec.Difference},
+		{"20 plus 20", func(f *fakeSets) *Cell { return f.add(plan("B"), 0, 40) }, spec.Difference},
+		{"20 plus 21", func(f *fakeSets) *Cell { return f.add(plan("B"), 0, 41) }, spec.Released},
+		{"21 not nested", func(f *fakeSets) *Cell { return f.add(plan("B"), 1, 22) }, spec.Released},
+		{"20 minus 1, still small", func(f *fakeSets) *Cell { return f.add(plan("B"), 1, 20) }, spec.Small},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "history.jsonl")
+			h := openHistory(t, path, "s1")
+			f := newFakeSets()
+			a := f.add(plan("A"), 0, 20)
+			judgeCells(t, Defaults(), h, f, a)
+			if a.Status != spec.Small || h.Len() != 1 || !h.recs[0].Small {
+				t.Fatalf("A of 20: status %q, %d records, want small and kept", a.Status, h.Len())
+			}
+			b := tt.second(f)
+			judgeCells(t, Defaults(), h, f, b)
+			if b.Status != tt.status {
+				t.Fatalf("B of %d persons: status %q, want %q", b.Persons, b.Status, tt.status)
+			}
+		})
+	}
+	// A kernel opening the history reads the small record back.
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	f := newFakeSets()
+	judgeCells(t, Defaults(), openHistory(t, path, "s1"), f, f.add(plan("A"), 0, 20))
+	b := f.add(plan("B"), 0, 21)
+	judgeCells(t, Defaults(), openHistory(t, path, "s2"), f, b)
+	if b.Status != spec.Difference {
+		t.Errorf("another kernel: 21 after ≤20 has status %q", b.Status)
+	}
+}
+
 // TestDifferencingBuildsEachSetOnce: the linear audit needs the sets of
 // the recent releases, but each is rebuilt from its plan once per kernel.
 func TestDifferencingBuildsEachSetOnce(t *testing.T) {
