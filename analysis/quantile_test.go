@@ -130,3 +130,42 @@ func toI64(v any) int64 {
 	}
 	return -1
 }
+
+// TestHistogramPlusOnePerson is review 23's attack: BMI histograms of
+// everyone but the target, then of everyone. Only the bins of the target's
+// readings differ, by one person; hiding those alone would show where the
+// readings are. Once one bin is hidden against the first histogram, every
+// bin whose persons it released goes too.
+func TestHistogramPlusOnePerson(t *testing.T) {
+	sw := findSandwich(t)
+	e := newEnv(t)
+	target := e.derive(e.derive(e.derive(e.persons(),
+		spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{sw.cc}}}),
+		spec.Step{Sex: sw.sex}),
+		spec.Step{Age: &spec.AgeStep{Min: 2024 - int(sw.yob), Max: 2024 - int(sw.yob), At: "2024-12-31"}})
+	bmi := e.events("measurement", cBMI)
+	others := e.derive(bmi, spec.Step{Of: e.derive(e.persons(), spec.Step{Minus: target.ID}).ID})
+	hist := func(h spec.Handle) *spec.Plot {
+		return e.plot(spec.MHistogram, spec.HistogramArgs{Handle: h.ID, Column: "value_as_number", Bins: 20, Min: sw.value - 1, Max: sw.value + 1})
+	}
+	before, after := hist(others), hist(bmi)
+	kept, hidden := 0, 0
+	for i, r := range after.Table.Rows {
+		// Empty bins stay empty (0 is shown, and a reading there would
+		// make it ≤20: the one bit the policy gives).
+		if v := before.Table.Rows[i][1].Value; v == nil || *v == 0 {
+			continue
+		}
+		if r[1].Value != nil {
+			kept++
+		} else {
+			hidden++
+		}
+	}
+	if kept > 0 && hidden > 0 {
+		t.Errorf("%d bins shown before hidden after, %d still shown: the hidden ones hold the target's reading %v", hidden, kept, sw.value)
+	}
+	if hidden == 0 {
+		t.Errorf("no bin hidden: the target's bin grew by one person")
+	}
+}

@@ -300,6 +300,13 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 		return err
 	}
 	limit := int64(p.MinCount - 1)
+	// againstHistory is set once a cell is hidden for what earlier
+	// releases show: then the cells whose persons were released before
+	// are hidden too, or which cells stayed as they were and which were
+	// hidden would say which of them a person added to (or taken from) a
+	// large group falls in (a histogram of BMI with one person added hid
+	// exactly the bins of their readings).
+	againstHistory := false
 	for {
 		changed := false
 		for i, c := range d.Cells {
@@ -307,12 +314,14 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 			if !ok || h.released(k) {
 				continue
 			}
-			var bad bool
+			var bad, via bool
 			var err error
 			if k.qty != "" {
-				bad, err = h.rowsNear(ctx, k, d.Cells[:i], sets)
-			} else if bad, err = h.nested(ctx, k, d.Cells[:i], limit, sets); err == nil && !bad {
+				bad, via, err = h.rowsNear(ctx, k, d.Cells[:i], sets)
+			} else if bad, via, err = h.nested(ctx, k, d.Cells[:i], limit, sets); err == nil && !bad {
+				// The audit's sets include the history's.
 				bad, err = h.combined(ctx, c, d.Cells[:i], limit, sets)
+				via = bad
 			}
 			if err != nil {
 				return err
@@ -320,6 +329,7 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 			if bad {
 				c.Status = spec.Difference
 				changed = true
+				againstHistory = againstHistory || via
 			}
 		}
 		// Partitions: a count that, with what is released, leaves a small
@@ -331,6 +341,23 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 			if h.remainderSmall(c, d, limit) {
 				c.Status = spec.Difference
 				changed = true
+				againstHistory = true
+			}
+		}
+		if againstHistory {
+			for _, c := range d.Cells {
+				k, ok := setOf(c)
+				if !ok || k.qty != "" || h.released(k) {
+					continue
+				}
+				same, err := h.unchanged(ctx, k, sets)
+				if err != nil {
+					return err
+				}
+				if same {
+					c.Status = spec.Difference
+					changed = true
+				}
 			}
 		}
 		if !changed {
@@ -476,10 +503,10 @@ func (h *History) sameSet(ctx context.Context, sets SetSource, a, b []byte) (boo
 // persons is hidden even when its rows are as many. (A result run again,
 // the same plan, is released as before: see released.) Sets are built
 // only for records of that quantity and person count.
-func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets SetSource) (bool, error) {
+func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets SetSource) (bad, viaHistory bool, err error) {
 	var mine bytes.Buffer
 	if err := json.Compact(&mine, k.plan); err != nil {
-		return false, fmt.Errorf("release: history: a plan is not JSON: %w", err)
+		return false, false, fmt.Errorf("release: history: a plan is not JSON: %w", err)
 	}
 	near := func(qty string, size int64, plan []byte) bool {
 		if qty != k.qty || size != k.size {
@@ -494,7 +521,7 @@ func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets 
 			continue
 		}
 		if same, err := h.sameSet(ctx, sets, k.plan, r.Plan); err != nil || same {
-			return same, err
+			return same, same, err
 		}
 	}
 	for _, e := range earlier {
@@ -503,6 +530,25 @@ func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets 
 			continue
 		}
 		if same, err := h.sameSet(ctx, sets, k.plan, ek.plan); err != nil || same {
+			return same, false, err
+		}
+	}
+	return false, false, nil
+}
+
+// unchanged reports whether count k's person set is a history record's,
+// reached by another plan: the same persons released before.
+func (h *History) unchanged(ctx context.Context, k setKey, sets SetSource) (bool, error) {
+	lo := sort.Search(len(h.order), func(j int) bool { return h.recs[h.order[j]].Size >= k.size })
+	for j := lo; j < len(h.order); j++ {
+		r := &h.recs[h.order[j]]
+		if r.Size != k.size {
+			break
+		}
+		if r.Quantity != "" || r.Small {
+			continue
+		}
+		if same, err := h.sameSet(ctx, sets, k.plan, r.Plan); err != nil || same {
 			return same, err
 		}
 	}
@@ -512,7 +558,7 @@ func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets 
 // nested reports whether person set k is nested with the set of a history
 // record or of an earlier released cell of the same decision, differing by
 // 1..limit persons. Sets are built only for such near neighbours.
-func (h *History) nested(ctx context.Context, k setKey, earlier []*Cell, limit int64, sets SetSource) (bool, error) {
+func (h *History) nested(ctx context.Context, k setKey, earlier []*Cell, limit int64, sets SetSource) (bad, viaHistory bool, err error) {
 	var mine *roaring.Bitmap
 	check := func(plan []byte) (bool, error) {
 		if string(plan) == string(k.plan) {
@@ -535,13 +581,13 @@ func (h *History) nested(ctx context.Context, k setKey, earlier []*Cell, limit i
 		return nestedSets && diff > 0 && diff <= limit, nil
 	}
 	found := false
-	err := h.neighbours(k.size, limit, func(r *Record) (bool, error) {
+	err = h.neighbours(k.size, limit, func(r *Record) (bool, error) {
 		bad, err := check(r.Plan)
 		found = bad
 		return bad, err
 	})
 	if err != nil || found {
-		return found, err
+		return found, found, err
 	}
 	for _, e := range earlier {
 		ek, ok := setOf(e)
@@ -552,10 +598,10 @@ func (h *History) nested(ctx context.Context, k setKey, earlier []*Cell, limit i
 			continue
 		}
 		if bad, err := check(ek.plan); err != nil || bad {
-			return bad, err
+			return bad, false, err
 		}
 	}
-	return false, nil
+	return false, false, nil
 }
 
 // combined reports whether c, with the same result's earlier released

@@ -178,6 +178,36 @@ func TestDifferencingAgainstSmall(t *testing.T) {
 	}
 }
 
+// TestDifferencingHidesTheUnchanged: three bins released, then the same
+// three by another plan with one person added to one of them. Hiding only
+// that bin would say where the person is; once one cell is hidden against
+// the history, the cells whose persons were released before go too. With
+// nobody added, all three are shown again.
+func TestDifferencingHidesTheUnchanged(t *testing.T) {
+	for _, added := range []bool{true, false} {
+		h := openHistory(t, filepath.Join(t.TempDir(), "history.jsonl"), "s1")
+		f := newFakeSets()
+		first := []*Cell{f.add(plan("a1"), 0, 100), f.add(plan("a2"), 100, 200), f.add(plan("a3"), 200, 300)}
+		judgeCells(t, Defaults(), h, f, first...)
+		hi := uint32(200)
+		if added {
+			hi = 201
+		}
+		second := []*Cell{f.add(plan("b1"), 0, 100), f.add(plan("b2"), 100, hi), f.add(plan("b3"), 200, 300)}
+		second[1].Desc = "the bin a person may have been added to"
+		judgeCells(t, Defaults(), h, f, second...)
+		for i, c := range second {
+			want := spec.Released
+			if added {
+				want = spec.Difference
+			}
+			if c.Status != want {
+				t.Errorf("added %v: bin %d (%d persons) %q, want %q", added, i+1, c.Persons, c.Status, want)
+			}
+		}
+	}
+}
+
 // TestDifferencingBuildsEachSetOnce: the linear audit needs the sets of
 // the recent releases, but each is rebuilt from its plan once per kernel.
 func TestDifferencingBuildsEachSetOnce(t *testing.T) {
