@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -206,10 +207,13 @@ func runKernel(args []string) error {
 		}
 		return a.Call(ctx, cell, method, args)
 	}
+	var unrecorded sync.Once
 	cfg.Audit = func(class kernel.AuditClass, msgType, detail string) {
 		<-opened
 		if rel == nil {
-			logger.Printf("audit %s %s (no workspace: not recorded)", class, msgType)
+			// Said once: a line per cell would fill the server's log (and
+			// cost every cell a write).
+			unrecorded.Do(func() { logger.Printf("no workspace: requests are not audited (first: %s %s)", class, msgType) })
 			return
 		}
 		e := audit.Entry{Type: string(class), Data: mustJSON(map[string]string{"msg_type": msgType})}
