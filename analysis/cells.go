@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -676,19 +677,28 @@ func (s *Server) personTops(ctx context.Context, h *handle, vars []variable, exp
 	if len(groups) > 0 {
 		q += " GROUP BY " + strings.Join(groups, ", ")
 	}
-	rows, err := s.db.QueryContext(ctx, q, b.args...)
+	byKey, err := s.keyedRows(ctx, q, b.args, len(vars), 2)
+	if err != nil {
+		return nil, err
+	}
+	for k, top := range byKey {
+		byKey[k] = slices.DeleteFunc(top, func(t any) bool { return t == nil })
+	}
+	return byKey, nil
+}
+
+// keyedRows runs q and returns each row's other columns keyed by
+// groupKeyOf of its first n (a group's key, every variable fixed); rows
+// are n+width wide.
+func (s *Server) keyedRows(ctx context.Context, q string, args []any, n, width int) (map[string][]any, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	n := len(vars)
-	fixed := make([]bool, n)
-	for i := range fixed {
-		fixed[i] = true
-	}
 	out := map[string][]any{}
 	for rows.Next() {
-		vals, err := scanValues(rows, n+2)
+		vals, err := scanValues(rows, n+width)
 		if err != nil {
 			return nil, err
 		}
@@ -696,13 +706,7 @@ func (s *Server) personTops(ctx context.Context, h *handle, vars []variable, exp
 		for i := range key {
 			key[i] = normaliseKey(vals[i])
 		}
-		var top []any
-		for _, t := range vals[n:] {
-			if t != nil {
-				top = append(top, t)
-			}
-		}
-		out[keyString(key, fixed)] = top
+		out[groupKeyOf(key)] = vals[n:]
 	}
 	return out, rows.Err()
 }
@@ -745,29 +749,7 @@ func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variab
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := s.db.QueryContext(ctx, smoothingSQL(q, len(vars), qs, minPersons), b.args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	n := len(vars)
-	fixed := make([]bool, n)
-	for i := range fixed {
-		fixed[i] = true
-	}
-	out := map[string][]any{}
-	for rows.Next() {
-		vals, err := scanValues(rows, n+2*len(qs)+2)
-		if err != nil {
-			return nil, err
-		}
-		key := make([]any, n)
-		for i := range key {
-			key[i] = normaliseKey(vals[i])
-		}
-		out[keyString(key, fixed)] = append([]any{}, vals[n:]...)
-	}
-	return out, rows.Err()
+	return s.keyedRows(ctx, smoothingSQL(q, len(vars), qs, minPersons), b.args, len(vars), 2*len(qs)+2)
 }
 
 // smoothingSQL is the query smoothedQuantiles runs, over src: a query whose

@@ -275,7 +275,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 						// Released smoothed: a cell with no rows found has
 						// no value, and under MinCount persons behind it
 						// the value is held.
-						sm := smoothed[quantileKey{groupKeyString(key), i}]
+						sm := smoothed[quantileKey{groupKeyOf(key), i}]
 						c.Value, c.Near = sm.value, max(1, sm.persons)
 					}
 				} else {
@@ -425,7 +425,7 @@ func (s *Server) judgePart(c *release.Cell, p sqlagg.Part, vals []any, tops map[
 	}
 	// The per-person largest sums come from plan.Tops; none found leaves
 	// the list empty, and the mean is held as dominated.
-	hidden[2] = tops[topsKey{groupKeyString(key), p.Col}]
+	hidden[2] = tops[topsKey{groupKeyOf(key), p.Col}]
 	c.Values, c.Magnitude, c.Top = sqlagg.Shape(hidden)
 	return c.Values > 0 && c.Values <= release.MaxMeanValues
 }
@@ -465,7 +465,7 @@ func (s *Server) sqlTops(ctx context.Context, t *sqlagg.Tops, confirmed bool) (m
 		for i := range key {
 			key[i] = normaliseKey(vals[i])
 		}
-		ks := groupKeyString(key)
+		ks := groupKeyOf(key)
 		for j, col := range t.Cols {
 			m, r := toFloat(vals[t.Groups+2*j]), toInt(vals[t.Groups+2*j+1])
 			if r < 1 || r > 2 || math.IsNaN(m) {
@@ -497,15 +497,6 @@ func (s *Server) sqlTops(ctx context.Context, t *sqlagg.Tops, confirmed bool) (m
 	return out, nil
 }
 
-// groupKeyString is keyString of a key with every variable fixed.
-func groupKeyString(key []any) string {
-	fixed := make([]bool, len(key))
-	for i := range fixed {
-		fixed[i] = true
-	}
-	return keyString(key, fixed)
-}
-
 // quantileKey finds a %sql quantile's smoothed value: the cell's group key
 // (keyString) and the item's index.
 type quantileKey struct {
@@ -526,26 +517,12 @@ type smoothedValue struct {
 func (s *Server) sqlQuantiles(ctx context.Context, qs []sqlagg.Quantile) (map[quantileKey]smoothedValue, error) {
 	out := map[quantileKey]smoothedValue{}
 	for _, q := range qs {
-		rows, err := s.db.QueryContext(ctx, smoothingSQL(q.Source, q.Groups, []string{strconv.FormatFloat(q.P, 'g', -1, 64)}, s.sess.Policy.MinCount))
+		byKey, err := s.keyedRows(ctx, smoothingSQL(q.Source, q.Groups, []string{strconv.FormatFloat(q.P, 'g', -1, 64)}, s.sess.Policy.MinCount), nil, q.Groups, 4)
 		if err != nil {
 			return nil, err
 		}
-		for rows.Next() {
-			vals, err := scanValues(rows, q.Groups+4)
-			if err != nil {
-				rows.Close()
-				return nil, err
-			}
-			key := make([]any, q.Groups)
-			for i := range key {
-				key[i] = normaliseKey(vals[i])
-			}
-			out[quantileKey{groupKeyString(key), q.Item}] = smoothedValue{toFloat(vals[q.Groups]), toInt(vals[q.Groups+1])}
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, err
+		for k, v := range byKey {
+			out[quantileKey{k, q.Item}] = smoothedValue{toFloat(v[0]), toInt(v[1])}
 		}
 	}
 	return out, nil
