@@ -83,6 +83,9 @@ type History struct {
 	// baseLen records (see combined).
 	base    *atoms
 	baseLen int
+	// counts is the indexes of the released counts (not small, not
+	// row-level) in size order, as order is of all records: pairs reads it.
+	counts []int32
 }
 
 // OpenHistory opens (creating if needed, mode 0600) the history file at
@@ -254,15 +257,34 @@ func (h *History) index(from int) {
 	}
 	// Stable: records of equal size stay in file order, as insert keeps them.
 	slices.SortStableFunc(h.order, func(a, b int32) int { return cmp.Compare(h.recs[a].Size, h.recs[b].Size) })
+	h.counts = h.counts[:0]
+	for _, i := range h.order {
+		if h.recs[i].isCount() {
+			h.counts = append(h.counts, i)
+		}
+	}
 }
 
-// insert puts recs[i] into order after the records of its size or smaller.
+// isCount reports whether r is a released count (not a count shown as
+// ≤20, not a row-level statistic).
+func (r *Record) isCount() bool { return r.Quantity == "" && !r.Small }
+
+// insert puts recs[i] into order (and counts) after the records of its
+// size or smaller.
 func (h *History) insert(i int32) {
 	rec := &h.recs[i]
-	at := sort.Search(len(h.order), func(j int) bool { return h.recs[h.order[j]].Size > rec.Size })
-	h.order = append(h.order, 0)
-	copy(h.order[at+1:], h.order[at:])
-	h.order[at] = i
+	h.order = insertBySize(h.recs, h.order, i, rec.Size)
+	if rec.isCount() {
+		h.counts = insertBySize(h.recs, h.counts, i, rec.Size)
+	}
+}
+
+func insertBySize(recs []Record, list []int32, i int32, size int64) []int32 {
+	at := sort.Search(len(list), func(j int) bool { return recs[list[j]].Size > size })
+	list = append(list, 0)
+	copy(list[at+1:], list[at:])
+	list[at] = i
+	return list
 }
 
 // neighbours calls f for every record whose size differs from n by 1..d.
@@ -319,8 +341,11 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 			if k.qty != "" {
 				bad, via, err = h.rowsNear(ctx, k, d.Cells[:i], sets)
 			} else if bad, via, err = h.nested(ctx, k, d.Cells[:i], limit, sets); err == nil && !bad {
-				// The audit's sets include the history's.
-				bad, err = h.combined(ctx, c, d.Cells[:i], limit, sets)
+				// The audit's sets include the history's; beyond its
+				// window, pairs of parts are looked for in all of it.
+				if bad, err = h.combined(ctx, c, d.Cells[:i], limit, sets); err == nil && !bad {
+					bad, err = h.pairs(ctx, k, limit, sets)
+				}
 				via = bad
 			}
 			if err != nil {

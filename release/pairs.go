@@ -1,0 +1,133 @@
+package release
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sort"
+
+	"github.com/RoaringBitmap/roaring/v2"
+)
+
+// Three-release differencing over the whole history. The linear audit
+// (combined) sees the workspace's recent and largest releases only, so
+// releases in between push older ones out of its sight: "hypertensives
+// born before 1960" and "hypertensive men and women born from 1960", then
+// forty unrelated large counts, then "hypertensives" gave the 3 of
+// neither sex by subtraction. The commonest such combination is two
+// disjoint parts and their total; pairs looks for it in the whole history
+// by size first, building sets only for records whose sizes fit.
+
+// maxPairSets bounds the sets pairs builds for one cell (each is a query
+// the first time; sets already built are free), and maxPairCands the
+// pairs whose sizes fit that it lists. Pairs are tried most recent first:
+// the parts of an attack are the releases just before the ones meant to
+// push them out of the audit's window.
+const (
+	maxPairSets  = 16
+	maxPairCands = 256
+)
+
+// pairs reports whether count k, with two count records of the history
+// not both in the linear audit's window of recent releases, gives a group
+// of 1..limit persons by subtraction: k the total of two disjoint records
+// inside it (k = A + B + G), or k a part, with another record A, of a
+// record T that holds both (T = A + k + G).
+func (h *History) pairs(ctx context.Context, k setKey, limit int64, sets SetSource) (bool, error) {
+	n := k.size
+	cs := h.counts
+	// Records at or past recent are in the audit's window.
+	recent := int32(len(h.recs) - auditWindow)
+	type pair struct {
+		a, b *Record // for k a part, b is the total
+		last int32   // the later record's index
+	}
+	var total, part []pair
+	add := func(list *[]pair, a, b int32) {
+		if a >= recent && b >= recent {
+			return
+		}
+		*list = append(*list, pair{&h.recs[a], &h.recs[b], max(a, b)})
+	}
+	size := func(i int) int64 { return h.recs[cs[i]].Size }
+	// k the total: a + b in [n-limit, n-1], a <= b. As a grows the range
+	// of b falls, so two pointers walk it.
+	first := func(min int64) int { return sort.Search(len(cs), func(j int) bool { return size(j) >= min }) }
+	hi := first(n) - 1
+	for i := 0; i < len(cs) && 2*size(i) <= n-1 && len(total) < maxPairCands; i++ {
+		a := size(i)
+		for hi >= 0 && size(hi) > n-1-a {
+			hi--
+		}
+		for j := hi; j > i && size(j) >= n-limit-a && len(total) < maxPairCands; j-- {
+			add(&total, cs[i], cs[j])
+		}
+	}
+	// k a part: t - a in [n+1, n+limit]. As t grows the range of a grows.
+	lo := 0
+	for i := first(n + 2); i < len(cs) && len(part) < maxPairCands; i++ {
+		t := size(i)
+		for lo < i && size(lo) < t-n-limit {
+			lo++
+		}
+		for j := lo; j < i && size(j) <= t-n-1 && len(part) < maxPairCands; j++ {
+			add(&part, cs[j], cs[i])
+		}
+	}
+	if len(total)+len(part) == 0 {
+		return false, nil
+	}
+	recentFirst := func(x, y pair) int { return cmp.Compare(y.last, x.last) }
+	slices.SortFunc(total, recentFirst)
+	slices.SortFunc(part, recentFirst)
+	mine, err := h.cache.get(ctx, sets, k.plan)
+	if err != nil {
+		return false, err
+	}
+	built := 0
+	get := func(r *Record) (*roaring.Bitmap, bool, error) {
+		if b, ok := h.cache.sets[string(r.Plan)]; ok {
+			return b, true, nil
+		}
+		if built == maxPairSets {
+			return nil, false, nil
+		}
+		built++
+		b, err := h.cache.get(ctx, sets, r.Plan)
+		return b, err == nil, err
+	}
+	inside := func(x, y *roaring.Bitmap) bool { return x.AndCardinality(y) == x.GetCardinality() }
+	for _, p := range total {
+		a, ok, err := get(p.a)
+		if err != nil || !ok {
+			return false, err
+		}
+		if !inside(a, mine) {
+			continue
+		}
+		b, ok, err := get(p.b)
+		if err != nil || !ok {
+			return false, err
+		}
+		if inside(b, mine) && !a.Intersects(b) {
+			return true, nil
+		}
+	}
+	for _, p := range part {
+		t, ok, err := get(p.b)
+		if err != nil || !ok {
+			return false, err
+		}
+		if !inside(mine, t) {
+			continue
+		}
+		a, ok, err := get(p.a)
+		if err != nil || !ok {
+			return false, err
+		}
+		if inside(a, t) && !a.Intersects(mine) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
