@@ -373,6 +373,16 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 		} else if err != nil {
 			return nil, err
 		}
+		// A person (or a handful) far from the others in the terms'
+		// values carries the fit: the line passes through their outcome
+		// (one woman of 86 among 27 persons aged 19–21 gave her mean BMI
+		// as intercept + 86·slope). Each person's weight in their own
+		// fitted value must be under 1/(MinCount−1), as in a mean of
+		// MinCount persons.
+		if fit != nil && fit.MaxLeverage >= 1/float64(pol.MinCount-1) {
+			refused = append(refused, fmt.Sprintf("some persons lie so far from the others in the terms' values that fewer than %d of them carry the fit: widen the cohort, or drop or group the term", pol.MinCount))
+			fit = nil
+		}
 	}
 	names := append([]string{models.InterceptName}, d.Names...)
 	for i, name := range names {

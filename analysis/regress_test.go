@@ -332,3 +332,51 @@ func TestRegressOneSidedGroup(t *testing.T) {
 		t.Errorf("refusals differ:\n no case in b: %q\n a few in b:   %q", zero, some)
 	}
 }
+
+// TestRegressOneFarPerson is review 25's attack: persons of a narrow age
+// band with a BMI, and one person decades older, in mean(bmi) ~ age. Age
+// takes more than 3 values, so no term is categorical, but that person's
+// leverage is all but 1: intercept + age·slope at their age was their mean
+// BMI. The model is refused for it; without them it is released.
+func TestRegressOneFarPerson(t *testing.T) {
+	sw := findSandwich(t) // a person singled out by condition, sex and age
+	e := newEnv(t)
+	all := e.persons()
+	bmi := e.events("measurement", cBMI)
+	target := e.derive(e.derive(e.derive(all,
+		spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{sw.cc}}}),
+		spec.Step{Sex: sw.sex}),
+		spec.Step{Age: &spec.AgeStep{Min: 2024 - int(sw.yob), Max: 2024 - int(sw.yob), At: "2024-12-31"}})
+	// The band: ages 30 to 35 years away from the target's, on the same day.
+	lo := 2024 - int(sw.yob) - 35
+	if lo < 18 {
+		lo = 2024 - int(sw.yob) + 30
+	}
+	band := e.derive(all, spec.Step{Age: &spec.AgeStep{Min: lo, Max: lo + 5, At: "2024-12-31"}})
+	fit := func(e *env, cohort spec.Handle) *spec.Table {
+		return e.table(spec.MRegress, spec.RegressArgs{Kind: "linear", Cohort: cohort.ID, Formula: "mean(bmi) ~ age", Bind: map[string]string{"bmi": bmi.ID}, At: "2024-12-31"})
+	}
+	// The one release of its workspace: nothing earlier to difference.
+	with := fit(e, e.derive(band, spec.Step{Or: target.ID}))
+	// In a workspace of its own, the band alone is released.
+	e2 := newEnv(t)
+	bmi2 := e2.events("measurement", cBMI)
+	alone := e2.table(spec.MRegress, spec.RegressArgs{Kind: "linear", Formula: "mean(bmi) ~ age", At: "2024-12-31", Bind: map[string]string{"bmi": bmi2.ID},
+		Cohort: e2.derive(e2.persons(), spec.Step{Age: &spec.AgeStep{Min: lo, Max: lo + 5, At: "2024-12-31"}}).ID})
+	if contains(alone.Notes, "model refused") {
+		t.Fatalf("the band alone refused: %q", alone.Notes)
+	}
+	if !contains(with.Notes, "carry the fit") {
+		t.Errorf("notes %q, want the leverage refusal", with.Notes)
+	}
+	for _, r := range with.Rows {
+		if r[0].Text == "persons" {
+			continue
+		}
+		for _, c := range r[1:] {
+			if c.Value != nil {
+				t.Errorf("%s: %q released with one far person in the model", r[0].Text, c.Text)
+			}
+		}
+	}
+}

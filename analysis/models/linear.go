@@ -95,17 +95,18 @@ func Linear(d Design) (*Fit, error) {
 	r2 := 1 - rss/tss
 	ll := gaussLL(rss)
 	return &Fit{
-		Kind:       model,
-		N:          n,
-		DF:         df,
-		Terms:      terms,
-		R2:         r2,
-		AdjR2:      1 - (1-r2)*float64(n-1)/float64(df),
-		Sigma:      math.Sqrt(sigma2),
-		LogLik:     ll,
-		NullLogLik: gaussLL(tss),
-		AIC:        -2*ll + 2*float64(p+1),
-		Iter:       1,
-		Converged:  true,
+		Kind:        model,
+		N:           n,
+		DF:          df,
+		Terms:       terms,
+		R2:          r2,
+		AdjR2:       1 - (1-r2)*float64(n-1)/float64(df),
+		Sigma:       math.Sqrt(sigma2),
+		LogLik:      ll,
+		NullLogLik:  gaussLL(tss),
+		AIC:         -2*ll + 2*float64(p+1),
+		Iter:        1,
+		Converged:   true,
+		MaxLeverage: maxLeverage(pr.a, n, p, r.SliceTri(0, p).(*mat.TriDense)),
 	}, nil
 }

@@ -247,3 +247,58 @@ func TestLinearInterceptOnly(t *testing.T) {
 	check(t, "Sigma", fit.Sigma, math.Sqrt(8.5), 1e-12)
 	check(t, "LogLik = NullLogLik", fit.LogLik, fit.NullLogLik, 1e-12)
 }
+
+// TestMaxLeverage: for one predictor the hat matrix diagonal is
+// 1/n + (x−x̄)²/Σ(x−x̄)²; a person far from the others has leverage near 1,
+// and a logistic fit weighs it by μ(1−μ) at the optimum.
+func TestMaxLeverage(t *testing.T) {
+	x := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	y := []float64{2.1, 3.9, 6.2, 8.1, 9.8, 12.2, 13.9, 16.1, 18.2, 19.8, 22.1, 24.3}
+	d := Design{Names: []string{"x"}}
+	var mean, sxx float64
+	for i := range x {
+		d.X = append(d.X, []float64{x[i]})
+		mean += x[i] / float64(len(x))
+	}
+	d.Y = y
+	for _, v := range x {
+		sxx += (v - mean) * (v - mean)
+	}
+	want := 1/float64(len(x)) + (12-mean)*(12-mean)/sxx
+	fit, err := Linear(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "max leverage", fit.MaxLeverage, want, 1e-12)
+
+	// One person at 1000: their leverage is all but 1.
+	d.X[11][0] = 1000
+	if fit, err = Linear(d); err != nil {
+		t.Fatal(err)
+	}
+	if fit.MaxLeverage < 0.999 {
+		t.Errorf("an outlying person's leverage %v, want near 1", fit.MaxLeverage)
+	}
+	ys := []float64{0, 0, 1, 0, 1, 0, 1, 1, 0, 1, 1, 0}
+	lg, err := Logistic(Design{Names: d.Names, X: d.X, Y: ys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Directly: hᵢ = wᵢ·xᵢᵀ(XᵀWX)⁻¹xᵢ with wᵢ = μᵢ(1−μᵢ) at the estimates.
+	var s00, s01, s11 float64
+	w := make([]float64, len(ys))
+	for i, r := range d.X {
+		mu := 1 / (1 + math.Exp(-(lg.Terms[0].Coef + lg.Terms[1].Coef*r[0])))
+		w[i] = mu * (1 - mu)
+		s00 += w[i]
+		s01 += w[i] * r[0]
+		s11 += w[i] * r[0] * r[0]
+	}
+	det := s00*s11 - s01*s01
+	var hmax float64
+	for i, r := range d.X {
+		h := w[i] * (s11 - 2*s01*r[0] + s00*r[0]*r[0]) / det
+		hmax = math.Max(hmax, h)
+	}
+	check(t, "logistic max leverage", lg.MaxLeverage, hmax, 1e-6)
+}

@@ -158,7 +158,8 @@ func Logistic(d Design) (*Fit, error) {
 		return nil, newErr(ErrNoConvergence, "", model, "did not converge in %d iterations", iter)
 	}
 
-	cov, ok := unscaledCov(upperR(&f.qr, p))
+	rf := upperR(&f.qr, p)
+	cov, ok := unscaledCov(rf)
 	if !ok {
 		return nil, separationErr(pr, beta)
 	}
@@ -193,6 +194,8 @@ func Logistic(d Design) (*Fit, error) {
 		AIC:        dev + 2*float64(p),
 		Iter:       iter,
 		Converged:  true,
+		// f.aw is √W·X at the final step, whose QR gave rf.
+		MaxLeverage: maxLeverage(f.aw, n, p, rf),
 	}, nil
 }
 

@@ -40,6 +40,12 @@ type Fit struct {
 	LogLik, NullLogLik, AIC float64
 	Iter                    int  // IRLS iterations (logistic); 1 for linear (one direct QR solve)
 	Converged               bool // always true for linear
+	// MaxLeverage is the largest diagonal element of the hat matrix
+	// (weighted at the optimum for logistic models): the weight of one
+	// person's own outcome in their fitted value, near 1 for a person far
+	// from all the others, whose outcome the estimates then carry. It is
+	// one number over all persons, for the release rules, not to be shown.
+	MaxLeverage float64
 }
 
 // InterceptName is the name of the intercept term, always Terms[0].
@@ -335,4 +341,26 @@ func matVec(a []float64, n, p int, b []float64, dst []float64) []float64 {
 		dst[i] = s
 	}
 	return dst
+}
+
+// maxLeverage returns max over rows of hᵢ = ‖R⁻ᵀxᵢ‖², where rows is an n×p
+// row-major design and r the R factor of its QR: the diagonal of the hat
+// matrix X(XᵀX)⁻¹Xᵀ = QQᵀ, by forward substitution through Rᵀ.
+func maxLeverage(rows []float64, n, p int, r *mat.TriDense) float64 {
+	z := make([]float64, p)
+	var h float64
+	for i := 0; i < n; i++ {
+		x := rows[i*p : (i+1)*p]
+		var hi float64
+		for j := 0; j < p; j++ {
+			s := x[j]
+			for k := 0; k < j; k++ {
+				s -= r.At(k, j) * z[k]
+			}
+			z[j] = s / r.At(j, j)
+			hi += z[j] * z[j]
+		}
+		h = math.Max(h, hi)
+	}
+	return h
 }
