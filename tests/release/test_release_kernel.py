@@ -339,7 +339,9 @@ def test_one_more_row_of_the_same_persons_is_not_released_by_any_path(controlled
     r, msgs = kernel.run(A1C_WINDOW.format("2024-06-09"))
     ok(r)
     [second] = sql_rows(msgs)
-    assert second == ["*", "*", "26"], second
+    # The persons too: released before, shown next to the hidden rows they
+    # would say that the added row is of someone already counted.
+    assert second == ["*", "*", "*"], second
     assert "differencing" in wf.plain_of(msgs)
 
     ok(kernel.run(HEADER + 'import "enclave/plot"\n'
@@ -380,7 +382,7 @@ def test_one_more_row_moves_no_released_median(controlled):
     r, msgs = kernel.run(MEDIAN_WINDOW.format("2024-06-09"))
     ok(r)
     [second] = sql_rows(msgs)
-    assert second == ["274", "*", "274"], second
+    assert second == ["*", "*", "*"], second
     assert "differencing" in wf.plain_of(msgs)
     r, msgs = kernel.run(MEDIAN_WINDOW.replace("2024-03-01", "2023-03-01").format("2023-06-09"))
     ok(r)
@@ -439,7 +441,8 @@ def test_a_day_of_one_wearer_cannot_be_subtracted(controlled):
     assert re.search(r"^\s+189\s+5,048\s+\d+\.\d\d", wf.plain_of(msgs), re.M), wf.plain_of(msgs)
     r, msgs = kernel.run('stats.Describe(act.Between("2024-01-01", "2024-07-01"), "steps")')
     ok(r)
-    assert re.search(r"^\s+189\s+\*\s+\*", wf.plain_of(msgs), re.M), wf.plain_of(msgs)
+    # The 189 wearers too: released before, next to hidden rows.
+    assert re.search(r"^\*\s+\*\s+\*", wf.plain_of(msgs), re.M), wf.plain_of(msgs)
 
 
 # The sixth review (r20): models whose groups single out a person or give a
