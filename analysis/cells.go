@@ -522,6 +522,16 @@ func (s *Server) base(b *sqlb, h *handle) (from string, where []string, pid stri
 	return quoteIdent(h.events.Table) + " x JOIN person p ON p.person_id = x.person_id", w, "x.person_id", nil
 }
 
+// baseWhere is base with cond (which must take no arguments) added to the
+// conditions when it is not "".
+func (s *Server) baseWhere(b *sqlb, h *handle, cond string) (from string, where []string, pid string, err error) {
+	from, where, pid, err = s.base(b, h)
+	if err == nil && cond != "" {
+		where = append(where, cond)
+	}
+	return from, where, pid, err
+}
+
 func toInt(v any) int64 {
 	switch x := normaliseKey(v).(type) {
 	case int64:
@@ -649,12 +659,9 @@ func quantityOf(column string) string { return strings.ToLower(column) }
 // same in both dialects.
 func (s *Server) personTops(ctx context.Context, h *handle, vars []variable, expr, cond string) (map[string][]any, error) {
 	b := &sqlb{s: s}
-	from, where, pid, err := s.base(b, h)
+	from, where, pid, err := s.baseWhere(b, h, cond)
 	if err != nil {
 		return nil, err
-	}
-	if cond != "" {
-		where = append(where, cond)
 	}
 	var inner, groups []string
 	for i, vr := range vars {
@@ -734,12 +741,9 @@ func smoothedNote(minPersons int) string {
 // of the group's key. The SQL is the same in both dialects.
 func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variable, expr, cond string, qs []string, minPersons int) (map[string][]any, error) {
 	b := &sqlb{s: s}
-	from, where, pid, err := s.base(b, h)
+	from, where, pid, err := s.baseWhere(b, h, cond)
 	if err != nil {
 		return nil, err
-	}
-	if cond != "" {
-		where = append(where, cond)
 	}
 	var src []string
 	for i, vr := range vars {

@@ -20,10 +20,7 @@ import (
 func TestDescribeSandwich(t *testing.T) {
 	sw := findSandwich(t)
 	e := newEnv(t)
-	target := e.derive(e.derive(e.derive(e.persons(),
-		spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{sw.cc}}}),
-		spec.Step{Sex: sw.sex}),
-		spec.Step{Age: &spec.AgeStep{Min: 2024 - int(sw.yob), Max: 2024 - int(sw.yob), At: "2024-12-31"}})
+	target := sw.target(e)
 	k := e.derive(e.derive(e.persons(), spec.Step{Without: &spec.Has{Table: "measurement", Concepts: []int64{cBMI}}}), spec.Step{Or: target.ID})
 	h := e.derive(e.derive(e.events("measurement", cCreatinine, cBMI, cSBP), spec.Step{Of: k.ID}),
 		spec.Step{Where: &spec.Filter{Column: "value_as_number", Op: "<", Values: []any{sw.cut}}})
@@ -106,6 +103,15 @@ func findSandwich(t *testing.T) sandwich {
 	return sw
 }
 
+// target is the cohort of the target alone: their condition, sex and age
+// on the last day of 2024 (their year of birth).
+func (sw sandwich) target(e *env) spec.Handle {
+	return e.derive(e.derive(e.derive(e.persons(),
+		spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{sw.cc}}}),
+		spec.Step{Sex: sw.sex}),
+		spec.Step{Age: &spec.AgeStep{Min: 2024 - int(sw.yob), Max: 2024 - int(sw.yob), At: "2024-12-31"}})
+}
+
 // check holds a released median to be the mean around the median rank,
 // not the target's value.
 func (sw sandwich) check(t *testing.T, med spec.Cell) {
@@ -139,10 +145,7 @@ func toI64(v any) int64 {
 func TestHistogramPlusOnePerson(t *testing.T) {
 	sw := findSandwich(t)
 	e := newEnv(t)
-	target := e.derive(e.derive(e.derive(e.persons(),
-		spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{sw.cc}}}),
-		spec.Step{Sex: sw.sex}),
-		spec.Step{Age: &spec.AgeStep{Min: 2024 - int(sw.yob), Max: 2024 - int(sw.yob), At: "2024-12-31"}})
+	target := sw.target(e)
 	bmi := e.events("measurement", cBMI)
 	others := e.derive(bmi, spec.Step{Of: e.derive(e.persons(), spec.Step{Minus: target.ID}).ID})
 	hist := func(h spec.Handle) *spec.Plot {

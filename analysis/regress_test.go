@@ -343,10 +343,7 @@ func TestRegressOneFarPerson(t *testing.T) {
 	e := newEnv(t)
 	all := e.persons()
 	bmi := e.events("measurement", cBMI)
-	target := e.derive(e.derive(e.derive(all,
-		spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{sw.cc}}}),
-		spec.Step{Sex: sw.sex}),
-		spec.Step{Age: &spec.AgeStep{Min: 2024 - int(sw.yob), Max: 2024 - int(sw.yob), At: "2024-12-31"}})
+	target := sw.target(e)
 	// The band: ages 30 to 35 years away from the target's, on the same day.
 	lo := 2024 - int(sw.yob) - 35
 	if lo < 18 {
