@@ -508,11 +508,7 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 	// The quartiles (smoothed), and what sqlagg.Shape reads: few values
 	// make the mean a table of counts; a dominant person shows whether
 	// they are in the group.
-	win, err := s.smoothedQuantiles(ctx, hv, vars, expr, cond, quartiles, s.sess.Policy.MinCount)
-	if err != nil {
-		return nil, err
-	}
-	tops, err := s.personTops(ctx, hv, vars, expr, cond)
+	win, err := s.smoothedQuantiles(ctx, hv, vars, expr, cond, quartiles, s.sess.Policy.MinCount, true)
 	if err != nil {
 		return nil, err
 	}
@@ -527,9 +523,9 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		}
 		// mean, sd, (quartile, persons near it)×3, then the hidden
 		// columns of a split item: distinct values, Σ|x|, the largest
-		// per-person sums (a missing list is held as dominated) and the
+		// per-person sums (an empty list is held as dominated) and the
 		// rows with a value.
-		rows[i].extra = append(append(append([]any{}, r.extra...), w...), tops[k], r.rows)
+		rows[i].extra = append(append(append([]any{}, r.extra...), w...), r.rows)
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		for k := range rows[i].key {

@@ -650,50 +650,6 @@ func rowsQuantity(column string) string {
 // argument, so that the same values reached by two paths compare equal.
 func quantityOf(column string) string { return strings.ToLower(column) }
 
-// personTops returns, per group of vars (every variable fixed; all rows
-// when vars is empty) over h's rows meeting cond, the two largest sums of
-// |expr| over one person's rows, largest first, keyed by keyString of the
-// group's key. The dominance rules read a mean's magnitude per person, not
-// per row: one person with many rows (a day of minute-level heart rate)
-// can carry a mean that no single row of theirs dominates. The SQL is the
-// same in both dialects.
-func (s *Server) personTops(ctx context.Context, h *handle, vars []variable, expr, cond string) (map[string][]any, error) {
-	b := &sqlb{s: s}
-	from, where, pid, err := s.baseWhere(b, h, cond)
-	if err != nil {
-		return nil, err
-	}
-	var inner, groups []string
-	for i, vr := range vars {
-		g := "g" + strconv.Itoa(i)
-		inner = append(inner, vr.expr+" AS "+g)
-		groups = append(groups, g)
-	}
-	q := "SELECT " + strings.Join(append(append([]string{}, inner...), "sum(abs("+s.d.cast(expr, "DOUBLE")+")) AS m"), ", ") + " FROM " + from
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	q += " GROUP BY " + strings.Join(append(append([]string{}, groups...), pid), ", ")
-	over := "OVER (ORDER BY m DESC)"
-	if len(groups) > 0 {
-		over = "OVER (PARTITION BY " + strings.Join(groups, ", ") + " ORDER BY m DESC)"
-	}
-	sel := strings.Join(append(append([]string{}, groups...), "m", "ROW_NUMBER() "+over+" AS rn"), ", ")
-	q = "SELECT " + strings.Join(append(append([]string{}, groups...), "max(IF(rn = 1, m, NULL))", "max(IF(rn = 2, m, NULL))"), ", ") +
-		" FROM (SELECT " + sel + " FROM (" + q + ")) WHERE rn <= 2"
-	if len(groups) > 0 {
-		q += " GROUP BY " + strings.Join(groups, ", ")
-	}
-	byKey, err := s.keyedRows(ctx, q, b.args, len(vars), 2)
-	if err != nil {
-		return nil, err
-	}
-	for k, top := range byKey {
-		byKey[k] = slices.DeleteFunc(top, func(t any) bool { return t == nil })
-	}
-	return byKey, nil
-}
-
 // keyedRows runs q and returns each row's other columns keyed by
 // groupKeyOf of its first n (a group's key, every variable fixed); rows
 // are n+width wide.
@@ -736,10 +692,14 @@ func smoothedNote(minPersons int) string {
 // person order), out to QuantileWindow ranks on each side and further
 // until the ranks hold rows of minPersons distinct persons (a person with
 // many rows near c cannot make the value theirs), and how many persons
-// those ranks hold. Then, per group, the distinct values and Σ|x| (the
-// first two columns sqlagg.Shape reads). Answers are keyed by keyString
-// of the group's key. The SQL is the same in both dialects.
-func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variable, expr, cond string, qs []string, minPersons int) (map[string][]any, error) {
+// those ranks hold. Then, per group, the distinct values and Σ|x| and, with
+// tops, as a list, the two largest sums of |x| over one person's rows
+// (largest first): what sqlagg.Shape reads. The dominance rules read a mean's
+// magnitude per person, not per row: one person with many rows (a day of
+// minute-level heart rate) can carry a mean that no single row of theirs
+// dominates. Answers are keyed by keyString of the group's key; the SQL
+// is the same in both dialects.
+func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variable, expr, cond string, qs []string, minPersons int, tops bool) (map[string][]any, error) {
 	b := &sqlb{s: s}
 	from, where, pid, err := s.baseWhere(b, h, cond)
 	if err != nil {
@@ -753,15 +713,28 @@ func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variab
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	return s.keyedRows(ctx, smoothingSQL(q, len(vars), qs, minPersons), b.args, len(vars), 2*len(qs)+2)
+	width := 2*len(qs) + 2
+	if tops {
+		width += 2
+	}
+	byKey, err := s.keyedRows(ctx, smoothingSQL(q, len(vars), qs, minPersons, tops), b.args, len(vars), width)
+	if err != nil || !tops {
+		return byKey, err
+	}
+	for k, v := range byKey {
+		tops := slices.DeleteFunc(slices.Clone(v[len(v)-2:]), func(t any) bool { return t == nil })
+		byKey[k] = append(v[:len(v)-2], tops)
+	}
+	return byKey, nil
 }
 
 // smoothingSQL is the query smoothedQuantiles runs, over src: a query whose
 // columns are the group keys g0…g(groups−1), the value v (a DOUBLE, never
 // NULL) and the person pid. Its columns are the keys, then per quantile of
 // qs its smoothed value and the persons behind it, then the distinct
-// values and Σ|x|. It is the same SQL in both dialects.
-func smoothingSQL(src string, groups int, qs []string, minPersons int) string {
+// values and Σ|x|, and with tops the two largest per-person Σ|x| (NULL
+// when the group has fewer persons). It is the same SQL in both dialects.
+func smoothingSQL(src string, groups int, qs []string, minPersons int, tops bool) string {
 	var gs []string
 	for i := range groups {
 		gs = append(gs, "g"+strconv.Itoa(i))
@@ -799,6 +772,16 @@ func smoothingSQL(src string, groups int, qs []string, minPersons int) string {
 		outer = append(outer, "avg(IF("+in+", v, NULL))", "count(DISTINCT IF("+in+", pid, NULL))")
 	}
 	outer = append(outer, "count(DISTINCT v)", "sum(abs(v))")
+	if tops {
+		// Each person's Σ|x| (ps) on each of their rows, one row of theirs
+		// marked (pf = 1), the persons ranked by it (pr), the two largest
+		// kept.
+		l2 = append(l2, "SUM(abs(v)) "+over(with(gs, "pid"), "")+" AS ps", "ROW_NUMBER() "+over(with(gs, "pid"), "v")+" AS pf")
+		l3 = append(l3, "ps", "pf")
+		l4 = append(l4, "ps", "IF(pf = 1, ROW_NUMBER() "+over(with(gs, "pf = 1"), "ps DESC")+", NULL) AS pr")
+		l5 = append(l5, "ps", "pr")
+		outer = append(outer, "max(IF(pr = 1, ps, NULL))", "max(IF(pr = 2, ps, NULL))")
+	}
 	q = "SELECT " + strings.Join(with(cols, l2...), ", ") + " FROM (" + q + ")"
 	q = "SELECT " + strings.Join(with(cols, l3...), ", ") + " FROM (" + q + ")"
 	q = "SELECT " + strings.Join(with(cols, l4...), ", ") + " FROM (" + q + ")"

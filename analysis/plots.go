@@ -76,7 +76,7 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 			rows.Scan(&n)
 		}
 		rows.Close()
-		win, err := s.smoothedQuantiles(ctx, h, nil, expr, "("+expr+") IS NOT NULL", []string{"0.01", "0.99"}, s.sess.Policy.MinCount)
+		win, err := s.smoothedQuantiles(ctx, h, nil, expr, "("+expr+") IS NOT NULL", []string{"0.01", "0.99"}, s.sess.Policy.MinCount, false)
 		if err != nil {
 			return nil, err
 		}

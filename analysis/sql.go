@@ -270,7 +270,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 				c := &release.Cell{Stat: st, Value: toFloat(v), Persons: persons, Of: pc, Digits: 2, Tail: it.Tail}
 				desc := fmt.Sprintf("%%sql %s of group %v", it.Name, key)
 				if it.Direct {
-					fewValues = s.judgePart(c, it.Parts[0], vals, tops, key, pb, desc) || fewValues
+					fewValues = judgePart(c, it.Parts[0], vals, tops, key, pb, desc) || fewValues
 					if st == release.Quantile {
 						// Released smoothed: a cell with no rows found has
 						// no value, and under MinCount persons behind it
@@ -283,7 +283,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 					// as if shown alone, and the value follows them all.
 					for _, p := range it.Parts {
 						h := &release.Cell{Stat: release.Mean, Persons: persons, Of: c.Of}
-						fewValues = s.judgePart(h, p, vals, tops, key, pb, desc+" (a part)") || fewValues
+						fewValues = judgePart(h, p, vals, tops, key, pb, desc+" (a part)") || fewValues
 						c.Of = t.add(h)
 					}
 				}
@@ -407,7 +407,7 @@ var fewValuesNote = fmt.Sprintf("a mean or sd of a value that takes at most %d v
 // what the rules need to judge part p of it: a count's rows, a quantile's
 // rows and tail, a mean's shape and per-person largest sums. It reports
 // whether a mean's values are so few that it is hidden for that.
-func (s *Server) judgePart(c *release.Cell, p sqlagg.Part, vals []any, tops map[topsKey][]any, key []any, pb []byte, desc string) bool {
+func judgePart(c *release.Cell, p sqlagg.Part, vals []any, tops map[topsKey][]any, key []any, pb []byte, desc string) bool {
 	c.Plan, c.Desc, c.Quantity = pb, desc, p.Quantity
 	if p.Kind == sqlagg.KindCount {
 		c.Stat, c.Value, c.RowCount = release.Rows, toFloat(vals[p.Col]), toInt(vals[p.Col])
@@ -517,7 +517,7 @@ type smoothedValue struct {
 func (s *Server) sqlQuantiles(ctx context.Context, qs []sqlagg.Quantile) (map[quantileKey]smoothedValue, error) {
 	out := map[quantileKey]smoothedValue{}
 	for _, q := range qs {
-		byKey, err := s.keyedRows(ctx, smoothingSQL(q.Source, q.Groups, []string{strconv.FormatFloat(q.P, 'g', -1, 64)}, s.sess.Policy.MinCount), nil, q.Groups, 4)
+		byKey, err := s.keyedRows(ctx, smoothingSQL(q.Source, q.Groups, []string{strconv.FormatFloat(q.P, 'g', -1, 64)}, s.sess.Policy.MinCount, false), nil, q.Groups, 4)
 		if err != nil {
 			return nil, err
 		}

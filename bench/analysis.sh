@@ -8,7 +8,7 @@
 #   analysis.describe_hba1c_gender
 #                               stats.Describe(HbA1c, "value_as_number", "gender") vs one
 #                               GROUP BY with avg, stddev, quantile_cont (target <= 3x:
-#                               smoothed quartiles and per-person dominance cost two queries)
+#                               smoothed quartiles and per-person dominance cost a window query)
 #   analysis.sql_crosstab       %sql SELECT gender_concept_id, race_concept_id, count(*) …
 #                               GROUP BY 1, 2 vs the same SQL run directly
 #   (targets: checked <= 1.1x raw unless said; *.profile lines split engine and layer time)

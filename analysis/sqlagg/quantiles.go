@@ -32,9 +32,9 @@ type Quantile struct {
 // refuses a quantile anywhere else: inside arithmetic it could not be
 // replaced, and with several grouping sets the rows of a subtotal are not
 // the rows of one SELECT without GROUP BY.
-func quantileSources(ctx context.Context, q Querier, root map[string]any, top *topResult, parts [][]Part, direct []bool, cat *funcCatalog, render func() (string, error)) ([]Quantile, error) {
-	sel := arr(top.node, "select_list")
+func quantileSources(ctx context.Context, q Querier, top *topResult, parts [][]Part, args [][]any, direct []bool, render func() (string, error)) ([]Quantile, error) {
 	var out []Quantile
+	var qargs []any // each one's argument, in the checked tree
 	for i, ps := range parts {
 		for _, p := range ps {
 			if p.Kind != KindDerived || p.Mean {
@@ -47,12 +47,13 @@ func quantileSources(ctx context.Context, q Querier, root map[string]any, top *t
 				return nil, refuse("quantile", "a median or quantile is not accepted with ROLLUP, CUBE or GROUPING SETS: run one query per grouping")
 			}
 			out = append(out, Quantile{Item: i, P: p.P})
+			qargs = append(qargs, args[i][0])
 		}
 	}
 	if len(out) == 0 {
 		return nil, nil
 	}
-	tmpl, err := parse(ctx, q, fmt.Sprintf("SELECT %s.person_id AS __enclave_pid", quoteIdent(top.personOf)))
+	tmpl, err := parse(ctx, q, "SELECT "+pidTemplate(top))
 	if err != nil {
 		return nil, fmt.Errorf("sqlagg: quantile template: %w", err)
 	}
@@ -61,22 +62,14 @@ func quantileSources(ctx context.Context, q Querier, root map[string]any, top *t
 	if err != nil {
 		return nil, err
 	}
-	saved := map[string]any{}
-	for _, k := range []string{"select_list", "group_expressions", "group_sets", "modifiers", "aggregate_handling"} {
-		saved[k] = top.node[k]
-	}
-	defer func() {
-		for k, v := range saved {
-			top.node[k] = v
-		}
-	}()
+	defer top.restore("select_list", "group_expressions", "group_sets", "modifiers", "aggregate_handling")()
 	var cols []string
 	for k, name := range keys {
 		cols = append(cols, name+" AS g"+strconv.Itoa(k))
 	}
 	cols = append(cols, "TRY_CAST(__enclave_v AS DOUBLE) AS v", "__enclave_pid AS pid")
 	for j := range out {
-		arg, err := fillPlaceholders(arr(aggregateCalls(cat, sel[out[j].Item])[0], "children")[0], nil)
+		arg, err := fillPlaceholders(qargs[j], nil)
 		if err != nil {
 			return nil, err
 		}

@@ -64,9 +64,9 @@ type Item struct {
 	// it is computed from would be (avg(x)+0 is avg(x)).
 	Parts  []Part
 	Direct bool
-	// Quantity names, for a Direct derived item, the values its argument
-	// takes (see Part.Quantity); for a count, what it counts ("rows",
-	// "rows of value_as_number"). "" for other items.
+	// Quantity names, for a count, what it counts ("rows", "rows of
+	// value_as_number"); a derived item's parts have their own (see
+	// Part.Quantity). "" for other items.
 	Quantity string
 }
 
@@ -195,6 +195,8 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 	n := len(sel)
 	var hidden []any
 	parts := make([][]Part, n)
+	args := make([][]any, n) // per part, the aggregate's argument (nil for a count)
+	direct := make([]bool, n)
 	quantity := make([]string, n)
 	for i, item := range sel {
 		if top.kinds[i] == KindCount {
@@ -203,18 +205,22 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 		if top.kinds[i] != KindDerived {
 			continue
 		}
-		for _, a := range aggregateCalls(c.cat, item) {
+		calls := aggregateCalls(c.cat, item)
+		for _, a := range calls {
 			cols, part, err := partItems(ctx, q, a, len(hidden))
 			if err != nil {
 				return nil, err
 			}
 			part.Col = n + len(hidden)
 			parts[i] = append(parts[i], part)
+			var arg any
+			if part.Kind == KindDerived {
+				arg = arr(a, "children")[0]
+			}
+			args[i] = append(args[i], arg)
 			hidden = append(hidden, cols...)
 		}
-		if p := parts[i]; len(p) == 1 && isAggregateCall(c.cat, asMap(item)) {
-			quantity[i] = p[0].Quantity
-		}
+		direct[i] = len(calls) == 1 && isAggregateCall(c.cat, asMap(item))
 	}
 	// build returns the query with extra as its last item, in DuckDB SQL
 	// and, on a GoogleSQL tier, rendered as GoogleSQL.
@@ -256,21 +262,16 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 		return nil, err
 	}
 
-	plan.Tops, err = topsQuery(ctx, q, root, top, parts, c.cat, func(map[string]any) (string, error) {
+	// The queries that run beside it, from the tree as they change it, in
+	// the tier's dialect.
+	tierSQL := func() (string, error) {
 		_, out, err := render()
 		return out, err
-	})
-	if err != nil {
+	}
+	if plan.Tops, err = topsQuery(ctx, q, top, parts, args, tierSQL); err != nil {
 		return nil, err
 	}
-	direct := make([]bool, n)
-	for i := range direct {
-		direct[i] = len(parts[i]) == 1 && isAggregateCall(c.cat, asMap(sel[i]))
-	}
-	if plan.Quantiles, err = quantileSources(ctx, q, root, top, parts, direct, c.cat, func() (string, error) {
-		_, out, err := render()
-		return out, err
-	}); err != nil {
+	if plan.Quantiles, err = quantileSources(ctx, q, top, parts, args, direct, tierSQL); err != nil {
 		return nil, err
 	}
 

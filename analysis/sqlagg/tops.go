@@ -30,20 +30,20 @@ type Tops struct {
 // topsTemplate is one mean's per-person magnitude.
 const topsTemplate = "SELECT sum(abs(TRY_CAST(__enclave_arg_0 AS DOUBLE)))"
 
-// topsQuery builds Tops for the mean parts of the select items (parts,
-// per item). root is the checked (and guarded) tree and top
-// its released SELECT; the tree is restored before it returns. render
-// turns a tree into the tier's SQL and reports whether it parsed back to
-// that tree. It returns nil when no item needs it.
-func topsQuery(ctx context.Context, q Querier, root map[string]any, top *topResult, parts [][]Part, cat *funcCatalog, render func(map[string]any) (string, error)) (*Tops, error) {
+// topsQuery builds Tops for the mean parts of the select items (parts and
+// their arguments args, per item) of top, the released SELECT of the
+// checked (and guarded) tree; the tree is restored before it returns.
+// render gives the tree's SQL in the tier's dialect once it has checked
+// that the SQL parses back to the tree. It returns nil when no item needs
+// it.
+func topsQuery(ctx context.Context, q Querier, top *topResult, parts [][]Part, args [][]any, render func() (string, error)) (*Tops, error) {
 	sel := arr(top.node, "select_list")
-	var args []any
+	var means []any
 	var cols []int
-	for i, it := range sel {
-		calls := aggregateCalls(cat, it)
+	for i := range sel {
 		for j, p := range parts[i] {
 			if p.Mean {
-				args = append(args, arr(calls[j], "children")[0])
+				means = append(means, args[i][j])
 				cols = append(cols, p.Col)
 			}
 		}
@@ -51,7 +51,7 @@ func topsQuery(ctx context.Context, q Querier, root map[string]any, top *topResu
 	if len(cols) == 0 {
 		return nil, nil
 	}
-	tmpl, err := parse(ctx, q, fmt.Sprintf("SELECT %s.person_id AS __enclave_pid, NULL, %s", quoteIdent(top.personOf), strings.TrimPrefix(topsTemplate, "SELECT ")))
+	tmpl, err := parse(ctx, q, fmt.Sprintf("SELECT %s, NULL, %s", pidTemplate(top), strings.TrimPrefix(topsTemplate, "SELECT ")))
 	if err != nil {
 		return nil, fmt.Errorf("sqlagg: tops template: %w", err)
 	}
@@ -84,7 +84,7 @@ func topsQuery(ctx context.Context, q Querier, root map[string]any, top *topResu
 	}
 	list = append(append(list, copies...), pid)
 	var sums []string
-	for j, arg := range args {
+	for j, arg := range means {
 		v, err := fillPlaceholders(sumItem, []any{arg})
 		if err != nil {
 			return nil, err
@@ -97,15 +97,7 @@ func topsQuery(ctx context.Context, q Querier, root map[string]any, top *topResu
 
 	// Group also by the person: one more GROUP BY expression, in every
 	// grouping set. GROUP BY ALL groups by it without being told.
-	saved := map[string]any{}
-	for _, k := range []string{"select_list", "group_expressions", "group_sets", "modifiers"} {
-		saved[k] = top.node[k]
-	}
-	defer func() {
-		for k, v := range saved {
-			top.node[k] = v
-		}
-	}()
+	defer top.restore("select_list", "group_expressions", "group_sets", "modifiers")()
 	top.node["select_list"] = list
 	top.node["modifiers"] = []any{}
 	if str(top.node, "aggregate_handling") != "FORCE_AGGREGATES" {
@@ -138,7 +130,7 @@ func topsQuery(ctx context.Context, q Querier, root map[string]any, top *topResu
 		}
 		top.node["group_sets"] = out
 	}
-	inner, err := render(root)
+	inner, err := render()
 	if err != nil {
 		return nil, err
 	}
@@ -180,4 +172,25 @@ func keyCopies(top *topResult) ([]any, []string, error) {
 		out = append(out, k)
 	}
 	return out, names, nil
+}
+
+// pidTemplate is the select item of the person the released SELECT
+// counts, under a name of our own, for parsing into a template.
+func pidTemplate(top *topResult) string {
+	return quoteIdent(top.personOf) + ".person_id AS __enclave_pid"
+}
+
+// restore returns a function that puts back the released SELECT's node
+// fields named, as they are now: the queries built beside the released one
+// change them in place and render the whole tree.
+func (t *topResult) restore(fields ...string) func() {
+	saved := make(map[string]any, len(fields))
+	for _, f := range fields {
+		saved[f] = t.node[f]
+	}
+	return func() {
+		for f, v := range saved {
+			t.node[f] = v
+		}
+	}
 }

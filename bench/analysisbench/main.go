@@ -16,7 +16,7 @@
 //	describe_hba1c_gender
 //	                   stats.Describe(HbA1c rows, "value_as_number", "gender") vs one
 //	                   GROUP BY with avg, stddev and quantile_cont (target 3x: smoothed
-//	                   quartiles and per-person dominance are two more queries)
+//	                   quartiles and per-person dominance are a window query more)
 //	sql_crosstab       %sql SELECT gender_concept_id, race_concept_id, count(*) FROM person GROUP BY 1, 2
 //	                   vs the same SQL run directly
 //
@@ -362,8 +362,8 @@ func run() error {
 				"engine_sql_count_ms":    t1Engine("count(*), count(*)"),
 				"alt_union_distinct_ms":  unionDistinct([]string{g, ageGroup, r, e}, [][]int{{}, {0}, {1}, {2}, {3}}),
 			}},
-		// Describe runs three queries (moments; smoothed quartiles, a
-		// window query; per-person sums for the dominance rules) where
+		// Describe runs two queries (moments; smoothed quartiles and the
+		// per-person sums the dominance rules read, in one window query) where
 		// the raw SQL is one with interpolated quartiles: its target is
 		// what the release rules are allowed to cost here.
 		{"describe_hba1c_gender", 3,
