@@ -38,54 +38,62 @@ func (h *History) pairs(ctx context.Context, k setKey, limit int64, sets SetSour
 	cs := h.counts
 	// Records at or past recent are in the audit's window.
 	recent := int32(len(h.recs) - auditWindow)
-	type pair struct {
-		a, b *Record // for k a part, b is the total
-		last int32   // the later record's index
+	// A candidate: whole is the union of x and y and a few more (nil
+	// stands for k).
+	type split struct {
+		whole, x, y *Record
+		last        int32 // the later record's index
 	}
-	var total, part []pair
-	add := func(list *[]pair, a, b int32) {
-		if a >= recent && b >= recent {
-			return
+	var cands []split
+	totals, parts := 0, 0
+	add := func(whole, x, y *Record, a, b int32) {
+		if a < recent || b < recent {
+			cands = append(cands, split{whole, x, y, max(a, b)})
 		}
-		*list = append(*list, pair{&h.recs[a], &h.recs[b], max(a, b)})
 	}
 	size := func(i int) int64 { return h.recs[cs[i]].Size }
+	rec := func(i int) *Record { return &h.recs[cs[i]] }
 	// k the total: a + b in [n-limit, n-1], a <= b. As a grows the range
 	// of b falls, so two pointers walk it.
 	first := func(min int64) int { return sort.Search(len(cs), func(j int) bool { return size(j) >= min }) }
 	hi := first(n) - 1
-	for i := 0; i < len(cs) && 2*size(i) <= n-1 && len(total) < maxPairCands; i++ {
+	for i := 0; i < len(cs) && 2*size(i) <= n-1 && totals < maxPairCands; i++ {
 		a := size(i)
 		for hi >= 0 && size(hi) > n-1-a {
 			hi--
 		}
-		for j := hi; j > i && size(j) >= n-limit-a && len(total) < maxPairCands; j-- {
-			add(&total, cs[i], cs[j])
+		for j := hi; j > i && size(j) >= n-limit-a && totals < maxPairCands; j-- {
+			add(nil, rec(i), rec(j), cs[i], cs[j])
+			totals++
 		}
 	}
 	// k a part: t - a in [n+1, n+limit]. As t grows the range of a grows.
 	lo := 0
-	for i := first(n + 2); i < len(cs) && len(part) < maxPairCands; i++ {
+	for i := first(n + 2); i < len(cs) && parts < maxPairCands; i++ {
 		t := size(i)
 		for lo < i && size(lo) < t-n-limit {
 			lo++
 		}
-		for j := lo; j < i && size(j) <= t-n-1 && len(part) < maxPairCands; j++ {
-			add(&part, cs[j], cs[i])
+		for j := lo; j < i && size(j) <= t-n-1 && parts < maxPairCands; j++ {
+			add(rec(i), rec(j), nil, cs[j], cs[i])
+			parts++
 		}
 	}
-	if len(total)+len(part) == 0 {
+	if len(cands) == 0 {
 		return false, nil
 	}
-	recentFirst := func(x, y pair) int { return cmp.Compare(y.last, x.last) }
-	slices.SortFunc(total, recentFirst)
-	slices.SortFunc(part, recentFirst)
+	slices.SortFunc(cands, func(x, y split) int { return cmp.Compare(y.last, x.last) })
 	mine, err := h.cache.get(ctx, sets, k.plan)
 	if err != nil {
 		return false, err
 	}
 	built := 0
-	get := func(r *Record) (*roaring.Bitmap, bool, error) {
+	// set is r's persons (k's for nil); ok is false once the budget of
+	// sets to build is spent and r's is not built yet.
+	set := func(r *Record) (*roaring.Bitmap, bool, error) {
+		if r == nil {
+			return mine, true, nil
+		}
 		if b, ok := h.cache.sets[string(r.Plan)]; ok {
 			return b, true, nil
 		}
@@ -97,35 +105,23 @@ func (h *History) pairs(ctx context.Context, k setKey, limit int64, sets SetSour
 		return b, err == nil, err
 	}
 	inside := func(x, y *roaring.Bitmap) bool { return x.AndCardinality(y) == x.GetCardinality() }
-	for _, p := range total {
-		a, ok, err := get(p.a)
+	for _, c := range cands {
+		w, ok, err := set(c.whole)
 		if err != nil || !ok {
 			return false, err
 		}
-		if !inside(a, mine) {
+		x, ok, err := set(c.x)
+		if err != nil || !ok {
+			return false, err
+		}
+		if !inside(x, w) {
 			continue
 		}
-		b, ok, err := get(p.b)
+		y, ok, err := set(c.y)
 		if err != nil || !ok {
 			return false, err
 		}
-		if inside(b, mine) && !a.Intersects(b) {
-			return true, nil
-		}
-	}
-	for _, p := range part {
-		t, ok, err := get(p.b)
-		if err != nil || !ok {
-			return false, err
-		}
-		if !inside(mine, t) {
-			continue
-		}
-		a, ok, err := get(p.a)
-		if err != nil || !ok {
-			return false, err
-		}
-		if inside(a, t) && !a.Intersects(mine) {
+		if inside(y, w) && !x.Intersects(y) {
 			return true, nil
 		}
 	}
