@@ -25,3 +25,17 @@ func shownTol(text string) float64 {
 	}
 	return 0.5 * math.Pow(10, float64(e-d))
 }
+
+// Clusters is clusters over one column of values, for the external
+// tests: each cluster's lowest and highest value.
+func Clusters(vals []float64, minN int64) [][2]float64 {
+	data := make([][]any, len(vals))
+	for i, v := range vals {
+		data[i] = []any{v}
+	}
+	var out [][2]float64
+	for _, r := range clusters(data, 0, minN) {
+		out = append(out, [2]float64{r.lo, r.hi})
+	}
+	return out
+}

@@ -12,14 +12,20 @@ import (
 
 // cohortPlan is a cohort: a predicate over person p.
 type cohortPlan struct {
-	Op     string      `json:"op"` // all, with, without, age, sex, and, or, minus
+	Op     string      `json:"op"` // all, with, without, age, sex, mean, and, or, minus
 	Events *eventsPlan `json:"ev,omitempty"`
 	Min    int         `json:"min,omitempty"`
 	Max    int         `json:"max,omitempty"`
-	At     string      `json:"at,omitempty"`
-	Sex    int64       `json:"sex,omitempty"`
-	A      *cohortPlan `json:"a,omitempty"`
-	B      *cohortPlan `json:"b,omitempty"`
+	// mean: the persons whose mean of Col over the rows of Events lies
+	// above Lo and below Hi (nil: unbounded), as a model's mean(NAME)
+	// term sees them.
+	Col string      `json:"col,omitempty"`
+	Lo  *float64    `json:"lo,omitempty"`
+	Hi  *float64    `json:"hi,omitempty"`
+	At  string      `json:"at,omitempty"`
+	Sex int64       `json:"sex,omitempty"`
+	A   *cohortPlan `json:"a,omitempty"`
+	B   *cohortPlan `json:"b,omitempty"`
 }
 
 // eventsPlan is a set of rows of one person table.
@@ -124,6 +130,8 @@ func (b *sqlb) pred(c *cohortPlan, p string) (string, error) {
 		return "(" + b.s.ageExpr(p, c.At) + " BETWEEN " + b.arg(c.Min) + " AND " + b.arg(c.Max) + ")", nil
 	case "sex":
 		return p + ".gender_concept_id = " + b.arg(c.Sex), nil
+	case "mean":
+		return b.meanPred(c, p)
 	case "and", "or", "minus":
 		l, err := b.pred(c.A, p)
 		if err != nil {
@@ -142,6 +150,38 @@ func (b *sqlb) pred(c *cohortPlan, p string) (string, error) {
 		return "(" + l + " AND NOT " + r + ")", nil
 	}
 	return "", datasets.Errorf("unknown cohort operation %q", c.Op)
+}
+
+// meanPred is the "mean" operation as a predicate over the person alias
+// p: the persons whose mean of c.Col over c.Events's rows lies in
+// (c.Lo, c.Hi).
+func (b *sqlb) meanPred(c *cohortPlan, p string) (string, error) {
+	if c.Events == nil || strings.EqualFold(strings.TrimSpace(c.Col), "age") {
+		return "", datasets.Errorf("a mean cohort needs an events table and one of its numeric columns")
+	}
+	x := "mv" + fmt.Sprint(len(b.args))
+	vx, _, err := b.s.numericExpr(&handle{events: c.Events}, c.Col, "")
+	if err != nil {
+		return "", err
+	}
+	where, err := b.eventsWhere(c.Events, x)
+	if err != nil {
+		return "", err
+	}
+	v := strings.Replace(vx, "x.", x+".", 1)
+	where = append(where, v+" IS NOT NULL")
+	var having []string
+	if c.Lo != nil {
+		having = append(having, "avg("+v+") > "+b.arg(*c.Lo))
+	}
+	if c.Hi != nil {
+		having = append(having, "avg("+v+") < "+b.arg(*c.Hi))
+	}
+	q := "SELECT " + x + ".person_id FROM " + quoteIdent(c.Events.Table) + " " + x + " WHERE " + strings.Join(where, " AND ") + " GROUP BY " + x + ".person_id"
+	if len(having) > 0 {
+		q += " HAVING " + strings.Join(having, " AND ")
+	}
+	return p + ".person_id IN (" + q + ")", nil
 }
 
 // ageExpr is the age in whole years at the date at (checked by checkDate,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"sort"
@@ -451,7 +452,8 @@ type modelGroup struct {
 
 // modelGroups returns the model's persons, then each level of each
 // categorical term, each has() term and, for a binary outcome, the
-// outcome and each of those groups with it.
+// outcome and each of those groups with it. A numeric term whose persons
+// fall in clusters (see clusters) adds each cluster as a group.
 //
 // A linear model's residuals sum to zero within each level of its
 // categorical and has() terms, so its estimates and each level's mean
@@ -464,6 +466,7 @@ type modelGroup struct {
 // estimate, so the seventh review read a person's sex and BMI from them.
 // So the cases are groups whatever the model's terms.
 func (s *Server) modelGroups(ctx context.Context, complete *cohortPlan, at string, y term, xs []term, data [][]any) []modelGroup {
+	minN := int64(s.sess.Policy.MinCount)
 	all := roaring.New()
 	all.AddRange(0, uint64(len(data)))
 	groups := []modelGroup{{desc: "persons", plan: cellPlan{C: complete, At: at}, rows: all}}
@@ -497,6 +500,12 @@ func (s *Server) modelGroups(ctx context.Context, complete *cohortPlan, at strin
 		case "has":
 			groups = append(groups, modelGroup{desc: x.name, plan: cellPlan{C: &cohortPlan{Op: "and", A: complete, B: x.h.persons()}, At: at},
 				rows: where(i, func(v any) bool { return toFloat(v) == 1 })})
+		case "age", "mean":
+			for _, r := range clusters(data, i, minN) {
+				groups = append(groups, modelGroup{desc: fmt.Sprintf("%s in %g–%g", x.name, r.lo, r.hi),
+					plan: cellPlan{C: &cohortPlan{Op: "and", A: complete, B: x.within(r, at)}, At: at},
+					rows: where(i, func(v any) bool { f := toFloat(v); return f >= r.lo && f <= r.hi })})
+			}
 		}
 	}
 	if y.kind != "has" {
@@ -531,4 +540,87 @@ func fewValues(data [][]any, i int, minN int64) string {
 		}
 	}
 	return ""
+}
+
+// valueRange is a cluster of a numeric term's values: its own lowest and
+// highest value, and the cuts halfway to the next value outside it on
+// either side (±Inf at the ends), which select it again by a plan.
+type valueRange struct{ lo, hi, below, above float64 }
+
+// clusters returns the clusters of column i of data when its values fall
+// in more than one, else nil. A line fitted through persons in far-apart
+// clusters passes near each cluster's mean outcome: two models whose far
+// clusters differ by one person (34 persons aged 84–86, then the same
+// with one of 87, each beside other young persons) gave that person's
+// BMI (review 26). So each cluster is a model group, judged and
+// differenced like a has() term's persons.
+//
+// The values are split, and each side split again, at the widest gap
+// that is at least as wide as the values on either side of it (in the
+// part being split) when each side holds at least minN persons: farther
+// apart than either side is wide, each side's persons carry the fit
+// near them. A side of fewer persons is refused by the leverage rule
+// instead. Values spread without such a gap (ages of a cohort, a lab
+// value) form one cluster.
+func clusters(data [][]any, i int, minN int64) []valueRange {
+	counts := map[float64]int64{}
+	for _, r := range data {
+		counts[toFloat(r[i])]++
+	}
+	vs := make([]float64, 0, len(counts))
+	for v := range counts {
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	pre := make([]int64, len(vs)+1) // pre[k]: persons below vs[k]
+	for k, v := range vs {
+		pre[k+1] = pre[k] + counts[v]
+	}
+	var out []valueRange
+	var split func(a, b int)
+	split = func(a, b int) { // the values vs[a..b]
+		best, width := -1, 0.0
+		for k := a; k < b; k++ {
+			g := vs[k+1] - vs[k]
+			if g >= vs[k]-vs[a] && g >= vs[b]-vs[k+1] && pre[k+1]-pre[a] >= minN && pre[b+1]-pre[k+1] >= minN && g > width {
+				best, width = k, g
+			}
+		}
+		if best < 0 {
+			r := valueRange{lo: vs[a], hi: vs[b], below: math.Inf(-1), above: math.Inf(1)}
+			if a > 0 {
+				r.below = (vs[a-1] + vs[a]) / 2
+			}
+			if b < len(vs)-1 {
+				r.above = (vs[b] + vs[b+1]) / 2
+			}
+			out = append(out, r)
+			return
+		}
+		split(a, best)
+		split(best+1, b)
+	}
+	if len(vs) > 0 {
+		split(0, len(vs)-1)
+	}
+	if len(out) < 2 {
+		return nil
+	}
+	return out
+}
+
+// within is the cohort of the persons whose value of numeric term x lies
+// in cluster r: an age band, or a band of the term's per-person mean.
+func (x term) within(r valueRange, at string) *cohortPlan {
+	if x.kind == "age" {
+		return &cohortPlan{Op: "age", Min: int(math.Round(r.lo)), Max: int(math.Round(r.hi)), At: at}
+	}
+	c := &cohortPlan{Op: "mean", Events: x.h.events, Col: x.hcol}
+	if !math.IsInf(r.below, 0) {
+		c.Lo = &r.below
+	}
+	if !math.IsInf(r.above, 0) {
+		c.Hi = &r.above
+	}
+	return c
 }

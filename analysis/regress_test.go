@@ -3,11 +3,13 @@ package analysis_test
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mat"
 
+	"enclave/analysis"
 	"enclave/api/spec"
 )
 
@@ -374,6 +376,120 @@ func TestRegressOneFarPerson(t *testing.T) {
 			if c.Value != nil {
 				t.Errorf("%s: %q released with one far person in the model", r[0].Text, c.Text)
 			}
+		}
+	}
+}
+
+// TestRegressTwoClusters is review 26's attack: a model whose persons fall
+// in two far-apart age bands passes near each band's mean BMI, so two
+// models whose old bands differ by one person, each beside a different
+// young band (so that their persons differ by many), tell that person's
+// BMI. Each band is a model group, differenced like a has() term: the
+// second model is hidden. In a workspace of its own it is released.
+func TestRegressTwoClusters(t *testing.T) {
+	sw := findSandwich(t)
+	age := 2024 - int(sw.yob)
+	young := age - 40
+	if young < 18 {
+		young = age + 35
+	}
+	fit := func(e *env, cohort spec.Handle) *spec.Table {
+		bmi := e.events("measurement", cBMI)
+		return e.table(spec.MRegress, spec.RegressArgs{Kind: "linear", Cohort: cohort.ID, Formula: "mean(bmi) ~ age", Bind: map[string]string{"bmi": bmi.ID}, At: "2024-12-31"})
+	}
+	band := func(e *env, lo, hi int, sex string) spec.Handle {
+		h := e.derive(e.persons(), spec.Step{Age: &spec.AgeStep{Min: lo, Max: hi, At: "2024-12-31"}})
+		if sex != "" {
+			h = e.derive(h, spec.Step{Sex: sex})
+		}
+		return h
+	}
+	released := func(tab *spec.Table) bool {
+		for _, r := range tab.Rows {
+			if r[0].Text == "age" {
+				return r[1].Value != nil
+			}
+		}
+		t.Fatalf("no age row in %q", tab.Title)
+		return false
+	}
+	e := newEnv(t)
+	old := band(e, age-1, age+1, "")
+	first := fit(e, e.derive(band(e, young, young+5, "female"), spec.Step{Or: e.derive(old, spec.Step{Minus: sw.target(e).ID}).ID}))
+	if !released(first) {
+		t.Fatalf("the first model was not released: %q", first.Notes)
+	}
+	second := fit(e, e.derive(band(e, young, young+5, "male"), spec.Step{Or: old.ID}))
+	if released(second) {
+		t.Errorf("the second model, whose old band adds one person, was released: %v", modelRows(second)["age"])
+	}
+	e2 := newEnv(t)
+	alone := fit(e2, e2.derive(band(e2, young, young+5, "male"), spec.Step{Or: band(e2, age-1, age+1, "").ID}))
+	if !released(alone) {
+		t.Errorf("the second model alone was not released: %q", alone.Notes)
+	}
+}
+
+// TestClusters: the bands a numeric term's values fall in, as the model
+// rules see them.
+func TestClusters(t *testing.T) {
+	rep := func(v float64, n int) []float64 {
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = v
+		}
+		return out
+	}
+	spread := func(lo, hi float64, n int) []float64 { // n values evenly from lo to hi
+		out := make([]float64, n)
+		for i := range out {
+			out[i] = lo + (hi-lo)*float64(i)/float64(n-1)
+		}
+		return out
+	}
+	cat := func(parts ...[]float64) []float64 { return slices.Concat(parts...) }
+	for _, c := range []struct {
+		name string
+		vals []float64
+		want [][2]float64
+	}{
+		{"ages of a cohort", spread(18, 90, 500), nil},
+		{"review 26: young band, old band", cat(spread(20, 32, 60), spread(84, 86, 34)), [][2]float64{{20, 32}, {84, 86}}},
+		{"three bands", cat(rep(20, 25), rep(50, 25), rep(80, 25)), [][2]float64{{20, 20}, {50, 50}, {80, 80}}},
+		{"a far band of 20 persons (the leverage rule's)", cat(spread(20, 32, 60), rep(85, 20)), nil},
+		{"bands nearer than their width", cat(spread(20, 50, 60), spread(70, 100, 60)), nil},
+		{"a gap as wide as the wider side", cat(spread(20, 40, 60), spread(60, 62, 30)), [][2]float64{{20, 40}, {60, 62}}},
+		{"eleven even steps", cat(rep(0, 30), rep(1, 30), rep(2, 30), rep(3, 30), rep(4, 30), rep(5, 30), rep(6, 30), rep(7, 30), rep(8, 30), rep(9, 30), rep(10, 30)), nil},
+		{"two values", cat(rep(0, 30), rep(1, 30)), [][2]float64{{0, 0}, {1, 1}}},
+		{"none", nil, nil},
+	} {
+		if got := analysis.Clusters(c.vals, 21); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestMeanBandPlan: the plan of a cluster of a mean(NAME) term rebuilds
+// the persons whose mean of the column lies in the band, as the history
+// needs to difference it later; an unbounded side is open.
+func TestMeanBandPlan(t *testing.T) {
+	e := newEnv(t)
+	for _, c := range []struct {
+		plan, where string
+	}{
+		{`{"c":{"op":"mean","ev":{"t":"measurement","c":[%d]},"col":"value_as_number","lo":25,"hi":30}}`, "avg(value_as_number) > 25 AND avg(value_as_number) < 30"},
+		{`{"c":{"op":"mean","ev":{"t":"measurement","c":[%d]},"col":"value_as_number","lo":35}}`, "avg(value_as_number) > 35"},
+	} {
+		set, err := e.srv.PersonSet(e.ctx, []byte(fmt.Sprintf(c.plan, cBMI)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := queryInts(t, fmt.Sprintf("SELECT person_id FROM measurement WHERE measurement_concept_id = %d AND value_as_number IS NOT NULL GROUP BY 1 HAVING %s ORDER BY 1", cBMI, c.where))
+		if len(want) == 0 {
+			t.Fatalf("fixture: nobody with %s", c.where)
+		}
+		if got := set.ToArray(); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: %d persons, want %d", c.where, len(got), len(want))
 		}
 	}
 }
