@@ -210,3 +210,27 @@ func TestSQLSmallGroupThenOneMore(t *testing.T) {
 		t.Errorf("the 21 alone: row %v, want it listed", r)
 	}
 }
+
+// TestSQLUngroupedSmall: an aggregate without GROUP BY over 1–20 persons
+// has one row and no labels to hide: it is listed, with its persons as
+// ≤20 and its values hidden, not shown as "(no rows)" (which a reviewer
+// read as 0).
+func TestSQLUngroupedSmall(t *testing.T) {
+	in := func(c int64) string {
+		return fmt.Sprintf("p.person_id IN (SELECT person_id FROM condition_occurrence WHERE condition_concept_id = %d)", c)
+	}
+	where := " FROM person p WHERE " + in(cHTN) + " AND " + in(cRare)
+	if n := queryInt(t, "SELECT count(*)"+where); n < 1 || n > 20 {
+		t.Fatalf("fixture: %d persons, want 1–20", n)
+	}
+	text := newEnv(t).sql("SELECT count(*) AS n, avg(p.year_of_birth) AS y" + where)
+	for _, l := range strings.Split(text, "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[2] == "≤20" {
+			if f[0] != "≤20" || f[1] != "*" {
+				t.Errorf("the row %q, want ≤20 persons and both values hidden", l)
+			}
+			return
+		}
+	}
+	t.Errorf("no row with ≤20 persons:\n%s", text)
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -220,6 +221,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	t.columns = append(t.columns, "persons")
 	sums, fewValues := false, false
 	count, small := 0, 0
+	grouped := slices.ContainsFunc(plan.Items, func(it sqlagg.Item) bool { return it.Kind == sqlagg.KindGroup })
 	for rows.Next() {
 		vals, err := scanValues(rows, w)
 		if err != nil {
@@ -237,9 +239,11 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 			}
 		}
 		pb, _ := json.Marshal(sqlPlan{SQL: q, Key: key})
-		if persons > 0 && persons < int64(s.sess.Policy.MinCount) {
+		if grouped && persons > 0 && persons < int64(s.sess.Policy.MinCount) {
 			// A group's labels say that someone with those values exists:
-			// groups of 1..MinCount-1 persons are not listed at all. The
+			// groups of 1..MinCount-1 persons are not listed at all (an
+			// ungrouped query's one row has no labels: it is listed, its
+			// persons shown as ≤20 and its values hidden with them). The
 			// group is still judged, as a count shown as ≤20, so that the
 			// history keeps it: the same group with one more person, 21,
 			// would give its size.
