@@ -480,6 +480,26 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	if n-(len(covars)+2) < pol.MinDOF {
 		refused = append(refused, fmt.Sprintf("residual degrees of freedom below %d", pol.MinDOF))
 	}
+	// The scan's groups: its persons and each 0/1 covariate's (a cohort,
+	// sex, a level), with a binary phenotype the cases within each. The
+	// covariates are fitted jointly, so no combination of the groups may
+	// single out 1–20 persons: G∪T, H∪T and G∪H span T alone (their sum
+	// less twice the third), whose phenotype the covariates then fit
+	// exactly, so that the scan is the scan without T, and beside the
+	// same scan with G and H it gave T's genotypes (review 27). Each
+	// cohort covariate's persons are also differenced against earlier
+	// releases, as a model's has() groups are, which the rows follow.
+	groups, cohortOnes := scanGroups(covars, binCov, terms, termOf, inT, binary, pheno.Values)
+	if len(refused) == 0 && release.GroupsRevealSmall(groups, int64(minN-1)) {
+		refused = append(refused, fmt.Sprintf("some combination of the groups its 0/1 covariates%s define holds 1–%d persons, whose phenotype the covariates would fit: drop or widen a covariate",
+			map[bool]string{true: " and cases", false: ""}[binary], minN-1))
+	}
+	for _, g := range cohortOnes {
+		k := int64(g.ones)
+		chain = t.add(&release.Cell{Stat: release.Count, Value: float64(k), Persons: k, Of: chain,
+			Plan: genoPlanBytes(ds.name, &cohortPlan{Op: "and", A: tested, B: g.h.persons()}, nil),
+			Desc: "scan covariate group " + g.name + ": " + popDesc + " (not shown)"})
+	}
 	// Rows the release rules drop by their genotype counts are not fitted
 	// at all (most are rare variants, where the Firth fallback costs the
 	// most); the others are fitted, and dropped if the fit fails.
@@ -944,4 +964,61 @@ func fitReason(res *assoc.Result, k int) string {
 		return "without an estimate"
 	}
 	return ""
+}
+
+// scanCohort is a cohort covariate of a scan and how many of the persons
+// tested are in it.
+type scanCohort struct {
+	name string
+	h    *handle
+	ones int
+}
+
+// scanGroups returns a scan's groups as sets of samples: the persons
+// tested, the persons at the higher value of each 0/1 covariate and, for
+// a binary phenotype, the cases within each of those; and the cohort
+// covariates with their persons tested.
+func scanGroups(covars []assoc.Column, binCov []bool, terms []glmTerm, termOf []int, inT []bool, binary bool, pheno []float64) ([]*roaring.Bitmap, []scanCohort) {
+	all := roaring.New()
+	for i, in := range inT {
+		if in {
+			all.Add(uint32(i))
+		}
+	}
+	sets := []*roaring.Bitmap{all}
+	var cohorts []scanCohort
+	for ci, c := range covars {
+		if !binCov[ci] {
+			continue
+		}
+		hi := math.Inf(-1)
+		for i, in := range inT {
+			if in {
+				hi = math.Max(hi, c.Values[i])
+			}
+		}
+		ones := roaring.New()
+		for i, in := range inT {
+			if in && c.Values[i] == hi {
+				ones.Add(uint32(i))
+			}
+		}
+		sets = append(sets, ones)
+		if t := terms[termOf[ci]]; t.kind == "cohort" {
+			cohorts = append(cohorts, scanCohort{name: t.names[0], h: t.h, ones: int(ones.GetCardinality())})
+		}
+	}
+	if binary {
+		cases := roaring.New()
+		for i, in := range inT {
+			if in && pheno[i] == 1 {
+				cases.Add(uint32(i))
+			}
+		}
+		n := len(sets)
+		for _, g := range sets[:n] {
+			sets = append(sets, roaring.And(g, cases))
+		}
+	}
+	return sets, cohorts
 }
