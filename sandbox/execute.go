@@ -251,9 +251,12 @@ func (w *Worker) run(c *cellRun, req *rpc.ExecRequest) bool {
 		}
 		w.names.learn(r)
 		if mode != showNone {
-			w.show(c, v, mode == showVar)
+			shown := w.show(c, v, mode == showVar)
 			if c.ctx.Err() != nil {
 				w.fail(c, ErrInterrupt, "the cell was interrupted while its result was being rendered", 0, 0)
+				return false
+			}
+			if !shown {
 				return false
 			}
 		}

@@ -37,9 +37,13 @@ var richMethods = []struct{ method, mime string }{
 // methods, called through the interpreter, which alone knows the methods of
 // types the cells declared; only methods some cell declared, or the
 // compiled type has, are tried.
-func (w *Worker) show(c *cellRun, v reflect.Value, inVar bool) {
+//
+// A method of the value that panics fails the cell with its panic, as an
+// expression that panicked would: a scan the kernel refused is shown as
+// the refusal, not as a repr that says String panicked.
+func (w *Worker) show(c *cellRun, v reflect.Value, inVar bool) bool {
 	if !v.IsValid() {
-		return
+		return true
 	}
 	var rich map[string]any
 	text, hasText := "", false
@@ -49,10 +53,15 @@ func (w *Worker) show(c *cellRun, v reflect.Value, inVar bool) {
 		}
 		var x any
 		var ok bool
+		var failed error
 		if typeHasMethod(v.Type(), rm.method) {
-			x, ok = callCompiled(v, rm.method)
+			x, ok, failed = callCompiled(v, rm.method)
 		} else if inVar && w.names.hasMethod(rm.method) {
-			x, ok = w.callInterpreted(c, rm.method)
+			x, ok, failed = w.callInterpreted(c, rm.method)
+		}
+		if failed != nil && c.ctx.Err() == nil {
+			w.fail(c, ErrPanic, fmt.Sprintf("%s() of the result: %v", rm.method, failed), 0, 0)
+			return false
 		}
 		if !ok {
 			continue
@@ -76,13 +85,14 @@ func (w *Worker) show(c *cellRun, v reflect.Value, inVar bool) {
 		}
 	}
 	if c.ctx.Err() != nil {
-		return // interrupted while rendering: its forms may be cut short
+		return true // interrupted while rendering: its forms may be cut short
 	}
 	var val any
 	if v.CanInterface() {
 		val = v.Interface()
 	}
 	w.result(val, rich, text, hasText)
+	return true
 }
 
 // richMethodDeclared reports whether a cell declared a method that show
@@ -96,34 +106,42 @@ func (w *Worker) richMethodDeclared() bool {
 	return false
 }
 
-// callInterpreted calls resultVar.method() in the interpreter.
-func (w *Worker) callInterpreted(c *cellRun, method string) (any, bool) {
+// callInterpreted calls resultVar.method() in the interpreter; failed is
+// the error it panicked with.
+func (w *Worker) callInterpreted(c *cellRun, method string) (x any, ok bool, failed error) {
 	prog, err := w.compile(w.resultVar() + "." + method + "()")
 	if err != nil {
-		return nil, false
+		return nil, false, nil
 	}
 	out, err := w.stop.run(c.ctx, prog)
-	if err != nil || !out.IsValid() || !out.CanInterface() {
-		return nil, false
+	if err != nil {
+		return nil, false, err
 	}
-	return out.Interface(), true
+	if !out.IsValid() || !out.CanInterface() {
+		return nil, false, nil
+	}
+	return out.Interface(), true, nil
 }
 
-// callCompiled calls a method of a compiled type without arguments.
-func callCompiled(v reflect.Value, method string) (x any, ok bool) {
+// callCompiled calls a method of a compiled type without arguments;
+// failed is what it panicked with.
+func callCompiled(v reflect.Value, method string) (x any, ok bool, failed error) {
 	defer func() {
-		if recover() != nil {
-			x, ok = nil, false
+		if r := recover(); r != nil {
+			x, ok, failed = nil, false, fmt.Errorf("%v", r)
 		}
 	}()
+	if (v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer) && v.IsNil() {
+		return nil, false, nil // shown as <nil>, as plain does
+	}
 	m := v.MethodByName(method)
 	if !m.IsValid() && v.CanAddr() {
 		m = v.Addr().MethodByName(method)
 	}
 	if !m.IsValid() || m.Type().NumIn() != 0 || m.Type().NumOut() != 1 {
-		return nil, false
+		return nil, false, nil
 	}
-	return m.Call(nil)[0].Interface(), true
+	return m.Call(nil)[0].Interface(), true, nil
 }
 
 func typeHasMethod(t reflect.Type, name string) bool {
