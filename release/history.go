@@ -62,12 +62,10 @@ type partitionState struct {
 // read incrementally and written under an exclusive file lock, so that two
 // notebooks cannot each release one half of a differencing pair.
 type History struct {
-	path    string
 	session string
 
 	mu    sync.Mutex
-	f     *os.File
-	off   int64    // bytes of the file already read
+	files []*historyFile
 	recs  []Record // every record read, in file order
 	order []int32  // indexes of recs sorted by Size
 	seen  map[string]bool
@@ -88,32 +86,57 @@ type History struct {
 	counts []int32
 }
 
+// historyFile is one file a History reads and appends to.
+type historyFile struct {
+	path string
+	f    *os.File
+	off  int64 // bytes of the file already read
+}
+
 // OpenHistory opens (creating if needed, mode 0600) the history file at
-// path; session labels the records this kernel adds.
-func OpenHistory(path, session string) (*History, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("release: history: %w", err)
+// path, and the further files of more; session labels the records this
+// kernel adds. Every file's records are judged against, as one history,
+// and every record is appended to each file. A workspace's kernels share
+// its file; a researcher's kernels in all their workspaces over the same
+// data share a second one, so that two workspaces cannot each release
+// one half of a differencing pair.
+func OpenHistory(path, session string, more ...string) (*History, error) {
+	h := &History{session: session, seen: map[string]bool{}, parts: map[string]*partitionState{}, byQty: map[string][]int32{}, cache: newSetCache(256)}
+	for _, p := range append([]string{path}, more...) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			h.Close()
+			return nil, fmt.Errorf("release: history: %w", err)
+		}
+		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			h.Close()
+			return nil, fmt.Errorf("release: history: %w", err)
+		}
+		h.files = append(h.files, &historyFile{path: p, f: f})
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("release: history: %w", err)
-	}
-	h := &History{path: path, session: session, f: f, seen: map[string]bool{}, parts: map[string]*partitionState{}, byQty: map[string][]int32{}, cache: newSetCache(256)}
 	if err := h.lock(syscall.LOCK_SH); err != nil {
-		f.Close()
+		h.Close()
 		return nil, err
 	}
-	err = h.refresh()
+	err := h.refresh()
 	h.unlock()
 	if err != nil {
-		f.Close()
+		h.Close()
 		return nil, err
 	}
 	return h, nil
 }
 
-// Close closes the history file.
-func (h *History) Close() error { return h.f.Close() }
+// Close closes the history files.
+func (h *History) Close() error {
+	var first error
+	for _, hf := range h.files {
+		if err := hf.f.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
 
 // Len is the number of records known.
 func (h *History) Len() int {
@@ -122,32 +145,55 @@ func (h *History) Len() int {
 	return len(h.recs)
 }
 
+// lock takes the files' locks in their order (the workspace's first,
+// then the researcher's: no two kernels wait for each other in a cycle).
 func (h *History) lock(how int) error {
-	for {
-		err := syscall.Flock(int(h.f.Fd()), how)
-		if err != syscall.EINTR {
+	for i, hf := range h.files {
+		for {
+			err := syscall.Flock(int(hf.f.Fd()), how)
+			if err == syscall.EINTR {
+				continue
+			}
 			if err != nil {
+				for _, held := range h.files[:i] {
+					syscall.Flock(int(held.f.Fd()), syscall.LOCK_UN)
+				}
 				return fmt.Errorf("release: lock history: %w", err)
 			}
-			return nil
+			break
 		}
+	}
+	return nil
+}
+
+func (h *History) unlock() {
+	for _, hf := range h.files {
+		syscall.Flock(int(hf.f.Fd()), syscall.LOCK_UN)
 	}
 }
 
-func (h *History) unlock() { syscall.Flock(int(h.f.Fd()), syscall.LOCK_UN) }
-
 // refresh reads the records other kernels appended since the last read.
-// The caller holds the file lock.
+// The caller holds the files' locks. A record already known (the same
+// set, written to both files) is read once.
 func (h *History) refresh() error {
-	fi, err := h.f.Stat()
+	defer h.index(len(h.recs))
+	for _, hf := range h.files {
+		if err := h.refreshFile(hf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *History) refreshFile(hf *historyFile) error {
+	fi, err := hf.f.Stat()
 	if err != nil {
 		return fmt.Errorf("release: history: %w", err)
 	}
-	if fi.Size() <= h.off {
+	if fi.Size() <= hf.off {
 		return nil
 	}
-	r := bufio.NewReaderSize(io.NewSectionReader(h.f, h.off, fi.Size()-h.off), 1<<16)
-	defer h.index(len(h.recs))
+	r := bufio.NewReaderSize(io.NewSectionReader(hf.f, hf.off, fi.Size()-hf.off), 1<<16)
 	for {
 		line, err := r.ReadBytes('\n')
 		if err == io.EOF {
@@ -156,16 +202,45 @@ func (h *History) refresh() error {
 		if err != nil {
 			return fmt.Errorf("release: history: %w", err)
 		}
-		h.off += int64(len(line))
+		hf.off += int64(len(line))
 		var rec Record
 		if json.Unmarshal(bytes.TrimSpace(line), &rec) != nil {
-			return fmt.Errorf("release: history %s is corrupt at byte %d", h.path, h.off-int64(len(line)))
+			return fmt.Errorf("release: history %s is corrupt at byte %d", hf.path, hf.off-int64(len(line)))
 		}
-		h.seen[keyOf(&rec).String()] = true
+		key := keyOf(&rec).String()
+		if h.seen[key] {
+			continue
+		}
+		h.seen[key] = true
 		h.notePartitions(rec)
 		h.noteQuantity(rec, int32(len(h.recs)))
 		h.recs = append(h.recs, rec) // indexed by the deferred h.index
 	}
+}
+
+// appendAll appends buf (whole records) to every file.
+func (h *History) appendAll(buf []byte) error {
+	for _, hf := range h.files {
+		// Under the exclusive lock nobody is writing: bytes past the
+		// last complete line are a record a crashed or failed write left
+		// unfinished, never released. Cut them, or the next line would
+		// be glued to them.
+		if fi, err := hf.f.Stat(); err != nil {
+			return fmt.Errorf("release: history: %w", err)
+		} else if fi.Size() > hf.off {
+			if err := hf.f.Truncate(hf.off); err != nil {
+				return fmt.Errorf("release: history: %w", err)
+			}
+		}
+		if _, err := hf.f.Write(buf); err != nil {
+			return fmt.Errorf("release: history: %w", err)
+		}
+		if err := hf.f.Sync(); err != nil {
+			return fmt.Errorf("release: history: %w", err)
+		}
+		hf.off += int64(len(buf))
+	}
+	return nil
 }
 
 // add inserts rec into the in-memory index.
@@ -428,23 +503,9 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 	if buf.Len() == 0 {
 		return nil
 	}
-	// Under the exclusive lock nobody is writing: bytes past the last
-	// complete line are a record a crashed or failed write left unfinished,
-	// never released. Cut them, or the next line would be glued to them.
-	if fi, err := h.f.Stat(); err != nil {
-		return fmt.Errorf("release: history: %w", err)
-	} else if fi.Size() > h.off {
-		if err := h.f.Truncate(h.off); err != nil {
-			return fmt.Errorf("release: history: %w", err)
-		}
+	if err := h.appendAll(buf.Bytes()); err != nil {
+		return err
 	}
-	if _, err := h.f.Write(buf.Bytes()); err != nil {
-		return fmt.Errorf("release: history: %w", err)
-	}
-	if err := h.f.Sync(); err != nil {
-		return fmt.Errorf("release: history: %w", err)
-	}
-	h.off += int64(buf.Len())
 	for _, r := range added {
 		delete(h.seen, keyOf(&r).String()) // add sets it again
 		h.add(r)

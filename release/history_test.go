@@ -63,9 +63,9 @@ func (f *fakeSets) PersonSet(_ context.Context, plan []byte) (*roaring.Bitmap, e
 // plan is a JSON plan naming a query.
 func plan(name string) string { return fmt.Sprintf(`{"q":%q}`, name) }
 
-func openHistory(t testing.TB, path, session string) *History {
+func openHistory(t testing.TB, path, session string, more ...string) *History {
 	t.Helper()
-	h, err := OpenHistory(path, session)
+	h, err := OpenHistory(path, session, more...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,6 +387,33 @@ func TestDifferencingAcrossKernels(t *testing.T) {
 	}
 }
 
+// TestDifferencingAcrossWorkspaces: a researcher's kernels in two
+// workspaces over the same data share a researcher history beside each
+// workspace's own, so the second half of a pair released in another
+// workspace is hidden. Another researcher's workspace does not see it,
+// and a record written to both files is read once.
+func TestDifferencingAcrossWorkspaces(t *testing.T) {
+	dir := t.TempDir()
+	mine := filepath.Join(dir, "home", "history", "r1", "cdr.jsonl")
+	f := newFakeSets()
+	a := f.add(plan("A"), 0, 100)
+	judgeCells(t, Defaults(), openHistory(t, filepath.Join(dir, "ws1", "history.jsonl"), "k1", mine), f, a)
+	b := f.add(plan("B"), 0, 101)
+	judgeCells(t, Defaults(), openHistory(t, filepath.Join(dir, "ws2", "history.jsonl"), "k2", mine), f, b)
+	if a.Suppressed() || b.Status != spec.Difference {
+		t.Errorf("workspace 1: %q, workspace 2: %q; want released, difference", a.Status, b.Status)
+	}
+	theirs := filepath.Join(dir, "home", "history", "r2", "cdr.jsonl")
+	c := f.add(plan("C"), 0, 101)
+	judgeCells(t, Defaults(), openHistory(t, filepath.Join(dir, "ws3", "history.jsonl"), "k3", theirs), f, c)
+	if c.Suppressed() {
+		t.Errorf("another researcher's workspace: %q, want released", c.Status)
+	}
+	if h := openHistory(t, filepath.Join(dir, "ws1", "history.jsonl"), "k4", mine); h.Len() != 1 || lines(t, mine) != 1 {
+		t.Errorf("workspace 1 with the researcher's history knows %d records (researcher file %d lines), want 1", h.Len(), lines(t, mine))
+	}
+}
+
 // Two kernels releasing the halves of a differencing pair at the same
 // moment: the lock lets exactly one through.
 func TestDifferencingRace(t *testing.T) {
@@ -604,7 +631,7 @@ func TestDifferencingRows(t *testing.T) {
 			// In a fresh kernel of the workspace too.
 			if !tt.released {
 				_, r3, m3 := rowsResult(f, "third window", tt.qty, tt.rows)
-				judgeCells(t, Defaults(), openHistory(t, filepath.Join(filepath.Dir(h.path), "history.jsonl"), "s2"), f, r3.Of, r3, m3)
+				judgeCells(t, Defaults(), openHistory(t, h.files[0].path, "s2"), f, r3.Of, r3, m3)
 				if !r3.Suppressed() || !m3.Suppressed() {
 					t.Errorf("another kernel released %d rows: rows %q, mean %q", tt.rows, r3.Status, m3.Status)
 				}

@@ -353,7 +353,17 @@ func openRelease(s *workspace.Session, session string, outCap int64, logger *log
 		return nil, nil, err
 	}
 	pol.CellOutput = min(pol.CellOutput, outCap) // ENCLAVE_OUTPUT_CAP may only tighten it
-	hist, err := release.OpenHistory(filepath.Join(dir, release.HistoryDir, release.HistoryFile), session)
+	// The workspace's history, and the researcher's across all their
+	// workspaces over the same data.
+	var more []string
+	if key := s.Workspace.DataKey(); key != "" {
+		home, err := workspace.Home()
+		if err != nil {
+			return nil, nil, err
+		}
+		more = append(more, workspace.ResearcherHistoryPath(home, s.Info.Researcher, key))
+	}
+	hist, err := release.OpenHistory(filepath.Join(dir, release.HistoryDir, release.HistoryFile), session, more...)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,6 +2,8 @@ package workspace
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -85,6 +87,36 @@ type ImportRecord struct {
 	Rows     int64     `yaml:"rows" json:"rows"`         // data rows read, vocabulary included
 	Warnings int       `yaml:"warnings" json:"warnings"` // validation warnings (listed at import)
 	Genomics bool      `yaml:"genomics,omitempty" json:"genomics"`
+}
+
+// DataKey names the data a workspace's cells see: the OMOP source the
+// steward imported and the tier, or the BigQuery dataset (one per tier)
+// it reads, and the datasets granted. Two workspaces with one key see the
+// same tables and persons, so a cell's plan in one rebuilds the same set
+// in the other and a researcher's releases in one can be differenced
+// against the other's. (Tiers differ in tables and dates, and a plan
+// over Fitbit tables cannot run where they are not granted.) "" when the
+// workspace has no data.
+func (w *Workspace) DataKey() string {
+	grants := slices.Clone(w.Datasets)
+	slices.Sort(grants)
+	switch {
+	case w.Import != nil && w.Import.Source != "":
+		return "omop:" + string(w.Tier) + ":" + strings.Join(grants, ",") + ":" + w.Import.Source
+	case w.BigQuery != nil:
+		return "bigquery:" + strings.Join(grants, ",") + ":" + w.BigQuery.Project + "." + w.BigQuery.Dataset
+	}
+	return ""
+}
+
+// ResearcherHistoryPath is the release history that researcher's kernels
+// share across all their workspaces over the data of key (DataKey), under
+// the steward's home: beside each workspace's own, so that a researcher
+// cannot release one half of a differencing pair in each of two
+// workspaces.
+func ResearcherHistoryPath(home, researcher, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return filepath.Join(home, "history", researcher, hex.EncodeToString(sum[:8])+".jsonl")
 }
 
 // ConfigPath returns the path of workspace.yaml.

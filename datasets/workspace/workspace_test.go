@@ -205,3 +205,35 @@ func TestUnshare(t *testing.T) {
 		t.Errorf("removed member still admitted: %v", err)
 	}
 }
+
+// TestResearcherHistoryPath: a researcher's workspaces that see the same
+// data (tier, source, grants, in any order) share one history file; any
+// difference, or another researcher, gives another.
+func TestResearcherHistoryPath(t *testing.T) {
+	ws := func(tier Tier, src string, grants ...string) *Workspace {
+		return &Workspace{Tier: tier, Datasets: grants, Import: &ImportRecord{Source: src}}
+	}
+	path := func(r string, w *Workspace) string { return ResearcherHistoryPath("/home", r, w.DataKey()) }
+	base := path("r1", ws(Registered, "/cdr/v8", "omop", "fitbit"))
+	if !strings.HasPrefix(base, "/home/history/r1/") || !strings.HasSuffix(base, ".jsonl") {
+		t.Fatalf("path %s", base)
+	}
+	for _, c := range []struct {
+		name string
+		path string
+		same bool
+	}{
+		{"grants in another order", path("r1", ws(Registered, "/cdr/v8", "fitbit", "omop")), true},
+		{"another tier", path("r1", ws(Controlled, "/cdr/v8", "omop", "fitbit")), false},
+		{"another source", path("r1", ws(Registered, "/cdr/v9", "omop", "fitbit")), false},
+		{"other grants", path("r1", ws(Registered, "/cdr/v8", "omop")), false},
+		{"another researcher", path("r2", ws(Registered, "/cdr/v8", "omop", "fitbit")), false},
+	} {
+		if (c.path == base) != c.same {
+			t.Errorf("%s: %s against %s, same = %v", c.name, c.path, base, c.same)
+		}
+	}
+	if k := (&Workspace{Tier: Registered}).DataKey(); k != "" {
+		t.Errorf("a workspace without data has key %q", k)
+	}
+}

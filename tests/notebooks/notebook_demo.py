@@ -52,12 +52,14 @@ class Demo:
 
     def fresh_history(self):
         """Forget everything the workspace has released: the differencing
-        history and the egress volume. The data and the audit log stay."""
+        history (the workspace's and the researcher's across workspaces)
+        and the egress volume. The data and the audit log stay."""
         for name in ("history.jsonl", "egress"):
             try:
                 os.remove(os.path.join(self.workspace, "release", name))
             except FileNotFoundError:
                 pass
+        shutil.rmtree(os.path.join(self.home, "history"), ignore_errors=True)
 
     def kernel_manager(self):
         ksm = KernelSpecManager(kernel_dirs=self.kernel_dirs)

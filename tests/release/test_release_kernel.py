@@ -81,6 +81,34 @@ def test_two_kernels_cannot_each_release_half_of_a_differencing_pair(demo):
         k2.close()
 
 
+def test_one_researcher_cannot_release_half_of_a_pair_in_each_of_two_workspaces(demo):
+    """A researcher's workspaces over the same data share a release
+    history beside each workspace's own: the count of a cohort less a
+    rare condition's persons, in a second workspace, is hidden as it
+    would be in the first. Another researcher's home does not share it."""
+    ws1 = wf.fresh_workspace(demo, "controlled")
+    ws2 = wf.fresh_workspace(demo, "controlled", beside=ws1)
+    other = wf.fresh_workspace(demo, "controlled")
+    ks = [wf.Kernel(demo, ws) for ws in (ws1, ws2, other)]
+    try:
+        cells = [HEADER + AGE, "stats.Count(a)", f"stats.Count(a.Minus(omop.Persons().WithCondition({RARE})))"]
+        ok(ks[0].run(cells[0])[0])
+        r, msgs = ks[0].run(cells[1])
+        ok(r)
+        assert "3,168" in wf.plain_of(msgs)
+        for k, shown in ((ks[1], False), (ks[2], True)):
+            ok(k.run(cells[0])[0])
+            r, msgs = k.run(cells[2])
+            ok(r)
+            everything = wf.texts(msgs)
+            assert ("3,148" in wf.plain_of(msgs)) == shown, everything
+            if not shown:
+                assert "3148" not in everything and "differencing" in wf.plain_of(msgs), everything
+    finally:
+        for k in ks:
+            k.close()
+
+
 def test_percentage_mean_and_max_of_small_groups_are_hidden(kernel):
     ok(kernel.run(HEADER + AGE)[0])
     r, msgs = kernel.run(f'stats.Describe(omop.Measurements(3004410).Of(a.WithCondition({RARE})), "value_as_number")')

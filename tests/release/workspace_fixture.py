@@ -29,15 +29,30 @@ def build_demo(base):
     return base
 
 
-def fresh_workspace(demo, tier="registered"):
+def fresh_workspace(demo, tier="registered", beside=None):
     """A copy of the demo workspace of tier with no release history, audit
-    log or airlock yet."""
-    dst = tempfile.mkdtemp(prefix="enclave-ws-")
+    log or airlock yet, beside a copy of the demo's home (the researcher
+    registry) without the researcher's own release history, which every
+    workspace over the same data shares. With beside (a fresh workspace),
+    the copy is another workspace of the same home."""
+    dst = os.path.dirname(beside) if beside else tempfile.mkdtemp(prefix="enclave-ws-")
     ws = os.path.join(dst, tier)
+    while os.path.exists(ws):
+        ws += "-2"
     shutil.copytree(os.path.join(demo, tier), ws)
     for d in ("release", "airlock", "audit", "exports"):
         shutil.rmtree(os.path.join(ws, d), ignore_errors=True)
+    if not beside:
+        shutil.copytree(os.path.join(demo, "home"), home_of(demo, ws), ignore=shutil.ignore_patterns("history"))
     return ws
+
+
+def home_of(demo, ws):
+    """The ENCLAVE_HOME of a kernel on ws: the one beside a fresh
+    workspace, else the demo's."""
+    if os.path.dirname(ws) != os.path.abspath(demo):
+        return os.path.join(os.path.dirname(ws), "home")
+    return os.path.join(demo, "home")
 
 
 class Kernel:
@@ -46,7 +61,7 @@ class Kernel:
     def __init__(self, demo, ws, env=None):
         self.prefix = tempfile.mkdtemp(prefix="enclave-spec-")
         subprocess.run([ENCLAVE, "install", "--prefix", self.prefix, "--name", "enclave-rel", "--worker", WORKER,
-                        "--workspace", ws, "--researcher", "demo", "--env", "ENCLAVE_HOME=" + os.path.join(demo, "home")]
+                        "--workspace", ws, "--researcher", "demo", "--env", "ENCLAVE_HOME=" + home_of(demo, ws)]
                        + [a for k, v in (env or {}).items() for a in ("--env", f"{k}={v}")],
                        check=True, capture_output=True)
         # Only this kernel's spec directory, without changing the
