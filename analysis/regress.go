@@ -559,9 +559,9 @@ type valueRange struct{ lo, hi, below, above float64 }
 // that is at least as wide as the values on either side of it (in the
 // part being split) when each side holds at least minN persons: farther
 // apart than either side is wide, each side's persons carry the fit
-// near them. A side of fewer persons is refused by the leverage rule
-// instead. Values spread without such a gap (ages of a cohort, a lab
-// value) form one cluster.
+// near them; or at a gap that a few persons bridge (see split). A side of fewer persons
+// is refused by the leverage rule instead. Values spread without such a
+// gap (ages of a cohort, a lab value) form one cluster.
 func clusters(data [][]any, i int, minN int64) []valueRange {
 	counts := map[float64]int64{}
 	for _, r := range data {
@@ -579,11 +579,32 @@ func clusters(data [][]any, i int, minN int64) []valueRange {
 	var out []valueRange
 	var split func(a, b int)
 	split = func(a, b int) { // the values vs[a..b]
-		best, width := -1, 0.0
+		// The widest empty gap; failing one, the gap that holds the
+		// fewest persons (fewer than minN) and is at least twice as wide
+		// as either side: a bridge that joins two clusters does not stop
+		// the fit passing near each one's mean (one person aged 38
+		// between bands of 20–30 and 55–65 did, review 28). The
+		// bridge's persons are in no cluster, so the persons less the
+		// clusters are a group of 1–20 and the model is refused. (Twice:
+		// of evenly spread values any 20 would make a bridge.)
+		best, bestJ, width, bridge := -1, -1, 0.0, int64(0)
+		try := func(k, j int, factor float64) {
+			g, in := vs[j]-vs[k], pre[j]-pre[k+1]
+			if g >= factor*(vs[k]-vs[a]) && g >= factor*(vs[b]-vs[j]) && pre[k+1]-pre[a] >= minN && pre[b+1]-pre[j] >= minN &&
+				(best < 0 || in < bridge || in == bridge && g > width) {
+				best, bestJ, width, bridge = k, j, g, in
+			}
+		}
 		for k := a; k < b; k++ {
-			g := vs[k+1] - vs[k]
-			if g >= vs[k]-vs[a] && g >= vs[b]-vs[k+1] && pre[k+1]-pre[a] >= minN && pre[b+1]-pre[k+1] >= minN && g > width {
-				best, width = k, g
+			try(k, k+1, 1)
+		}
+		if best < 0 {
+			// Each start j of a right side with fewer than minN persons
+			// between it and k.
+			for k := a; k < b; k++ {
+				for j := k + 1; j <= b && pre[j]-pre[k+1] < minN; j++ {
+					try(k, j, 2)
+				}
 			}
 		}
 		if best < 0 {
@@ -598,7 +619,7 @@ func clusters(data [][]any, i int, minN int64) []valueRange {
 			return
 		}
 		split(a, best)
-		split(best+1, b)
+		split(bestJ, b)
 	}
 	if len(vs) > 0 {
 		split(0, len(vs)-1)

@@ -461,6 +461,10 @@ func TestClusters(t *testing.T) {
 		{"a gap as wide as the wider side", cat(spread(20, 40, 60), spread(60, 62, 30)), [][2]float64{{20, 40}, {60, 62}}},
 		{"eleven even steps", cat(rep(0, 30), rep(1, 30), rep(2, 30), rep(3, 30), rep(4, 30), rep(5, 30), rep(6, 30), rep(7, 30), rep(8, 30), rep(9, 30), rep(10, 30)), nil},
 		{"two values", cat(rep(0, 30), rep(1, 30)), [][2]float64{{0, 0}, {1, 1}}},
+		{"review 28: one person bridging the gap", cat(spread(20, 30, 250), rep(38, 1), spread(55, 65, 500)), [][2]float64{{20, 30}, {55, 65}}},
+		{"twenty bridging it", cat(spread(20, 30, 250), spread(36, 40, 20), spread(55, 65, 500)), [][2]float64{{20, 30}, {55, 65}}},
+		{"twenty-one in it, nearer than the bands are wide", cat(spread(20, 30, 250), spread(37, 39, 21), spread(55, 65, 500)), nil},
+		{"a bridge in bands nearer than twice their width", cat(spread(20, 33, 250), rep(38, 1), spread(52, 65, 500)), nil},
 		{"none", nil, nil},
 	} {
 		if got := analysis.Clusters(c.vals, 21); fmt.Sprint(got) != fmt.Sprint(c.want) {
@@ -491,5 +495,35 @@ func TestMeanBandPlan(t *testing.T) {
 		if got := set.ToArray(); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%s: %d persons, want %d", c.where, len(got), len(want))
 		}
+	}
+}
+
+// TestRegressBridgedClusters is review 28's variant: one person between
+// two far age bands joined them into one spread of ages, so the bands
+// were no longer model groups and the model was released. The bands are
+// found across the bridge, and the person left in no band is a group of
+// one: the model is refused. Without the bridge it is released.
+func TestRegressBridgedClusters(t *testing.T) {
+	sw := findSandwich(t)
+	age := 2024 - int(sw.yob)
+	lo, hi := age-15, age+10 // bands of 6 ages, 14 apart, the target's age between
+	if lo < 18 {
+		t.Fatalf("fixture: the target is %d, too young for a band of adults below", age)
+	}
+	e := newEnv(t)
+	bmi := e.events("measurement", cBMI)
+	band := func(from int) spec.Handle {
+		return e.derive(e.persons(), spec.Step{Age: &spec.AgeStep{Min: from, Max: from + 5, At: "2024-12-31"}})
+	}
+	fit := func(cohort spec.Handle) *spec.Table {
+		return e.table(spec.MRegress, spec.RegressArgs{Kind: "linear", Cohort: cohort.ID, Formula: "mean(bmi) ~ age", Bind: map[string]string{"bmi": bmi.ID}, At: "2024-12-31"})
+	}
+	bands := e.derive(band(lo), spec.Step{Or: band(hi).ID})
+	bridged := fit(e.derive(bands, spec.Step{Or: sw.target(e).ID}))
+	if !contains(bridged.Notes, "some combination of the groups") {
+		t.Errorf("bands bridged by one person: notes %q, want the groups refusal", bridged.Notes)
+	}
+	if alone := fit(bands); contains(alone.Notes, "model refused") {
+		t.Errorf("the two bands alone refused: %q", alone.Notes)
 	}
 }
