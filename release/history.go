@@ -362,16 +362,17 @@ func insertBySize(recs []Record, list []int32, i int32, size int64) []int32 {
 	return list
 }
 
-// neighbours calls f for every record whose size differs from n by 1..d.
-func (h *History) neighbours(n, d int64, f func(*Record) (stop bool, err error)) error {
+// neighbours calls f for every record whose size differs from n by 1..d,
+// or by 0..d when equal is set.
+func (h *History) neighbours(n, d int64, equal bool, f func(*Record) (stop bool, err error)) error {
 	lo := sort.Search(len(h.order), func(j int) bool { return h.recs[h.order[j]].Size >= n-d })
 	for j := lo; j < len(h.order); j++ {
 		r := &h.recs[h.order[j]]
 		if r.Size > n+d {
 			break
 		}
-		if r.Size == n || r.Quantity != "" {
-			continue // nested sets of equal size are equal; see setOf
+		if r.Quantity != "" || r.Size == n && !equal {
+			continue // row-level statistics: see rowsNear; nested sets of equal size are equal
 		}
 		if stop, err := f(r); stop || err != nil {
 			return err
@@ -404,6 +405,12 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 	// large group falls in (a histogram of BMI with one person added hid
 	// exactly the bins of their readings).
 	againstHistory := false
+	valued := map[*Cell]bool{} // cells a value other than a count follows
+	for _, c := range d.Cells {
+		if c.Of != nil && c.Stat != Count {
+			valued[c.Of] = true
+		}
+	}
 	for {
 		changed := false
 		for i, c := range d.Cells {
@@ -415,7 +422,7 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 			var err error
 			if k.qty != "" {
 				bad, via, err = h.rowsNear(ctx, k, d.Cells[:i], sets)
-			} else if bad, via, err = h.nested(ctx, k, d.Cells[:i], limit, sets); err == nil && !bad {
+			} else if bad, via, err = h.nested(ctx, k, d.Cells[:i], limit, sets, valued[c]); err == nil && !bad {
 				// The audit's sets include the history's; beyond its
 				// window, pairs of parts are looked for in all of it.
 				if bad, err = h.combined(ctx, c, d.Cells[:i], limit, sets); err == nil && !bad {
@@ -643,8 +650,13 @@ func (h *History) unchanged(ctx context.Context, k setKey, sets SetSource) (bool
 
 // nested reports whether person set k is nested with the set of a history
 // record or of an earlier released cell of the same decision, differing by
-// 1..limit persons. Sets are built only for such near neighbours.
-func (h *History) nested(ctx context.Context, k setKey, earlier []*Cell, limit int64, sets SetSource) (bad, viaHistory bool, err error) {
+// 1..limit persons. With swaps (a set that values such as a mean follow),
+// sets that differ by 1..limit persons in all, counting both ways, count
+// too: B with one person, then B with another instead, gives the
+// difference of their values (21 such pairs over other B's, and the
+// swapped-in persons' total, gave a person's BMI, review 28); two counts
+// alone do not. Sets are built only for near neighbours by size.
+func (h *History) nested(ctx context.Context, k setKey, earlier []*Cell, limit int64, sets SetSource, swaps bool) (bad, viaHistory bool, err error) {
 	var mine *roaring.Bitmap
 	check := func(plan []byte) (bool, error) {
 		if string(plan) == string(k.plan) {
@@ -664,10 +676,10 @@ func (h *History) nested(ctx context.Context, k setKey, earlier []*Cell, limit i
 		a, b := int64(mine.GetCardinality()), int64(other.GetCardinality())
 		diff := a + b - 2*int64(inter)
 		nestedSets := inter == uint64(a) || inter == uint64(b)
-		return nestedSets && diff > 0 && diff <= limit, nil
+		return (nestedSets || swaps) && diff > 0 && diff <= limit, nil
 	}
 	found := false
-	err = h.neighbours(k.size, limit, func(r *Record) (bool, error) {
+	err = h.neighbours(k.size, limit, swaps, func(r *Record) (bool, error) {
 		bad, err := check(r.Plan)
 		found = bad
 		return bad, err
@@ -677,7 +689,7 @@ func (h *History) nested(ctx context.Context, k setKey, earlier []*Cell, limit i
 	}
 	for _, e := range earlier {
 		ek, ok := setOf(e)
-		if !ok || ek.qty != "" || ek.size == k.size {
+		if !ok || ek.qty != "" || ek.size == k.size && !swaps {
 			continue
 		}
 		if d := ek.size - k.size; d < -limit || d > limit {

@@ -134,6 +134,46 @@ func TestDifferencingAgainstHistory(t *testing.T) {
 	}
 }
 
+// TestDifferencingSwaps: B with one person, then B with another instead
+// (same size, neither nested in the other), released with their means,
+// give the difference of the two persons' values; 21 such pairs over
+// other B's and the swapped-in persons' total gave a person's BMI (review
+// 28). A set that a mean follows is differenced both ways; counts alone
+// are not, since two counts of a swap give no small group's size.
+func TestDifferencingSwaps(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		withMean bool
+		second   [2]uint32
+		drop     []uint32
+		status   string
+	}{
+		{"means, one person swapped", true, [2]uint32{1, 101}, nil, spec.Difference},
+		{"means, twenty swapped", true, [2]uint32{10, 110}, nil, spec.Difference},
+		{"means, twenty-one swapped", true, [2]uint32{11, 111}, nil, spec.Released},
+		{"means, two out and one in", true, [2]uint32{1, 101}, []uint32{50}, spec.Difference},
+		{"counts, one person swapped", false, [2]uint32{1, 101}, nil, spec.Released},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := openHistory(t, filepath.Join(t.TempDir(), "history.jsonl"), "s1")
+			f := newFakeSets()
+			cells := func(c *Cell) []*Cell {
+				if !tt.withMean {
+					return []*Cell{c}
+				}
+				return []*Cell{c, {Stat: Mean, Value: 27.5, Persons: c.Persons, Of: c, Values: 50}}
+			}
+			a := f.add(plan("A"), 0, 100)
+			judgeCells(t, Defaults(), h, f, cells(a)...)
+			b := f.add(plan("B"), tt.second[0], tt.second[1], tt.drop...)
+			judgeCells(t, Defaults(), h, f, cells(b)...)
+			if a.Suppressed() || b.Status != tt.status {
+				t.Errorf("A %q, B %q; want released, %q", a.Status, b.Status, tt.status)
+			}
+		})
+	}
+}
+
 // TestDifferencingAgainstSmall: a count shown as ≤20 released no number,
 // but the same persons and one more, 21, would give it: 20 women of a
 // race, then 21 once one man is added. The ≤20 count is kept in the
@@ -611,7 +651,8 @@ func TestDifferencingRows(t *testing.T) {
 		{"1,400 rows more", "value_as_number", 1700, [2]uint32{0, 50}, false},
 		{"as many rows, another plan", "value_as_number", 300, [2]uint32{0, 50}, false},
 		{"another quantity", "range_high", 301, [2]uint32{0, 50}, true},
-		{"other persons, as many", "value_as_number", 301, [2]uint32{1, 51}, true},
+		{"other persons, as many", "value_as_number", 301, [2]uint32{100, 150}, true},
+		{"one person swapped for another", "value_as_number", 301, [2]uint32{1, 51}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
