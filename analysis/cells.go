@@ -590,6 +590,20 @@ func (t *built) add(c *release.Cell) *release.Cell {
 // finish judges the result's cells, renders the released table, registers
 // the rendering and returns the table the worker gets.
 func (s *Server) finish(ctx context.Context, cell, what string, t *built) (*spec.Table, error) {
+	if t.fewPersons(int64(s.sess.Policy.MinCount)) {
+		// A breakdown of 1–20 persons says something of them in every
+		// row, whatever its cells show: which groups are listed (a
+		// one-person cohort's conditions, race and survey answers), which
+		// bins are ≤20 beside hidden zeros (their BMI readings). None of
+		// it is shown (review 28).
+		for _, c := range t.cells {
+			if c.Status == spec.Released || c.Status == spec.Small {
+				c.Status = spec.Derived
+			}
+		}
+		t.rows = nil
+		t.notes = append(t.notes, fmt.Sprintf("it counts 1–%d persons: no breakdown of them is shown, since every row would say something of them", s.sess.Policy.MinCount-1))
+	}
 	d := &release.Decision{What: what, Cells: t.cells, Margins: t.margins, Held: s.held}
 	if _, err := s.sess.Decide(ctx, cell, d); err != nil {
 		return nil, err
@@ -613,6 +627,22 @@ func (s *Server) finish(ctx context.Context, cell, what string, t *built) (*spec
 	out.Notes = append(pol.Legend(t.cells), t.notes...)
 	out.Ref = s.register(cell, render.TableBundle(out), out)
 	return out, nil
+}
+
+// fewPersons reports whether t is a breakdown (it has margins: parts
+// adding up to totals) of 1..minN−1 persons in all: its largest count of
+// persons is that small.
+func (t *built) fewPersons(minN int64) bool {
+	if len(t.margins) == 0 {
+		return false
+	}
+	var most int64
+	for _, c := range t.cells {
+		if c.Stat == release.Count || c.Stat == release.Rows {
+			most = max(most, c.Persons)
+		}
+	}
+	return most > 0 && most < minN
 }
 
 // register keeps a rendering (and its table, for export) and returns its

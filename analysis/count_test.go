@@ -459,3 +459,32 @@ func TestPersonsCountedOnceWhenRowsRepeat(t *testing.T) {
 	checkCount(t, "all persons", plain.count(plain.persons()), total)
 	checkCount(t, "all persons, rows repeated", dup.count(dup.persons()), total)
 }
+
+// TestBreakdownOfOnePerson is review 28's third attack: a cohort of one
+// person, broken down, listed that person's conditions (the groups shown),
+// race and sex (Table 1) and BMI readings (the histogram bins shown as
+// ≤20 beside hidden zeros). A breakdown of 1–20 persons shows no rows;
+// its plot draws and marks no bar.
+func TestBreakdownOfOnePerson(t *testing.T) {
+	sw := findSandwich(t)
+	e := newEnv(t)
+	one := sw.target(e)
+	conds := e.events("condition_occurrence")
+	for _, tab := range []*spec.Table{
+		e.table(spec.MCount, spec.CountArgs{Handle: e.derive(conds, spec.Step{Of: one.ID}).ID, By: []string{"condition_concept_id"}}),
+		e.table(spec.MTable1, spec.Table1Args{Cohort: one.ID, Vars: []string{"gender", "race", "age_decade"}}),
+	} {
+		if len(tab.Rows) != 0 || !contains(tab.Notes, "no breakdown") {
+			t.Errorf("%s: %d rows %v, notes %q; want none and the note", tab.Title, len(tab.Rows), tab.Rows, tab.Notes)
+		}
+	}
+	var p spec.Plot
+	e.must(spec.MHistogram, spec.HistogramArgs{Handle: e.derive(e.events("measurement", cBMI), spec.Step{Of: one.ID}).ID, Column: "value_as_number", Bins: 40, Min: 10, Max: 50}, &p)
+	if p.Table == nil || len(p.Table.Rows) != 0 {
+		t.Errorf("histogram of one person's BMI: table %v", p.Table)
+	}
+	// A breakdown of many persons still lists its rows.
+	if tab := e.table(spec.MTable1, spec.Table1Args{Cohort: e.persons().ID, Vars: []string{"gender"}}); len(tab.Rows) < 2 {
+		t.Errorf("Table 1 of everyone: %d rows", len(tab.Rows))
+	}
+}

@@ -445,6 +445,16 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 	if a.Kind == "hardy" && sexAware {
 		t.columns = append(t.columns, "haploid A1", "haploid other")
 	}
+	// A population of 1–20 persons has no rows: which class holds its
+	// persons (≤20 beside hidden zeros), and even its minor allele, would
+	// be their genotypes (review 28).
+	few := func(p pop) bool { n := p.mask.Count(); return n > 0 && n < minN }
+	for _, p := range pops {
+		if few(p) {
+			t.notes = append(t.notes, fmt.Sprintf("a population of 1–%d persons has no variant rows: they would show its persons' genotypes", minN-1))
+			break
+		}
+	}
 	for v := range fs.Variants {
 		vr := &fs.Variants[v]
 		a1 := vr.Ref()
@@ -452,6 +462,9 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 			a1 = vr.Alt()
 		}
 		for k, p := range pops {
+			if few(p) {
+				continue
+			}
 			var dc *doseCounts
 			if doses[v] != nil {
 				dc = &doses[v][k]

@@ -748,3 +748,34 @@ func TestGenomicsCovariateSpan(t *testing.T) {
 		t.Errorf("G, H alone: nothing released: %q", sc.Table.Notes)
 	}
 }
+
+// TestGenomicsSummaryOfOnePerson: Hardy of a one-person cohort marked the
+// class holding that person ≤20 beside hidden zeros, and named the minor
+// allele: the person's genotypes (review 28). A population of 1–20 persons
+// has no variant rows.
+func TestGenomicsSummaryOfOnePerson(t *testing.T) {
+	const at = "2024-12-31"
+	e := newGenoEnv(t, datasets.Controlled)
+	db, _ := genoEngine(t, datasets.Controlled)
+	rows, err := db.QueryContext(e.ctx, "SELECT a FROM (SELECT "+e.srv.ageExpr("p", at)+" AS a, count(*) AS n FROM person p WHERE gender_concept_id = 8507 GROUP BY 1) WHERE n = 1 ORDER BY a DESC LIMIT 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var age int64 = -1
+	for rows.Next() {
+		rows.Scan(&age)
+	}
+	rows.Close()
+	if age < 0 {
+		t.Fatal("fixture: no age held by one man")
+	}
+	one := e.handle(spec.MDerive, spec.DeriveArgs{Base: e.handle(spec.MDerive, spec.DeriveArgs{Base: e.persons().ID,
+		Step: spec.Step{Age: &spec.AgeStep{Min: int(age), Max: int(age), At: at}}}).ID, Step: spec.Step{Sex: "male"}})
+	for _, kind := range []string{"hardy", "freq", "missing"} {
+		var tab spec.Table
+		e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: kind, Variants: e.variants().ID, Cohort: one.ID}, &tab)
+		if len(tab.Rows) != 0 || !strings.Contains(strings.Join(tab.Notes, " "), "no variant rows") {
+			t.Errorf("%s of one person: %d rows, notes %q", kind, len(tab.Rows), tab.Notes)
+		}
+	}
+}
