@@ -521,7 +521,7 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		if !ok {
 			return nil, fmt.Errorf("analysis: describe: group %v has no quartiles", r.key)
 		}
-		// mean, sd, (quartile, persons near it)×3, then the hidden
+		// mean, sd, (quartile, persons near it, its window)×3, then the hidden
 		// columns of a split item: distinct values, Σ|x|, the largest
 		// per-person sums (an empty list is held as dominated) and the
 		// rows with a value.
@@ -572,23 +572,33 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		}
 		shown = append(shown, shownGroup{r, pc, rc})
 		tails := []float64{0, 0, 0.25, 0.5, 0.25}
-		hidden := r.extra[8 : 8+sqlagg.SplitWidth]
+		hidden := r.extra[2+3*smoothedWidth : 2+3*smoothedWidth+sqlagg.SplitWidth]
 		values, magnitude, top := sqlagg.Shape(hidden)
 		if values > 0 && values <= release.MaxMeanValues && !fewValues {
 			fewValues = true
 			t.notes = append(t.notes, fewValuesNote)
 		}
 		var mean *release.Cell
+		// The median's window first: a quartile whose window overlaps
+		// it (or q1's) is hidden.
+		windows := []window{windowOf(r.extra[2+smoothedWidth:])}
 		for i, st := range []release.Stat{release.Mean, release.Mean, release.Quantile, release.Quantile, release.Quantile} {
 			at := i
 			if st == release.Quantile {
-				at = 2 + 2*(i-2)
+				at = 2 + smoothedWidth*(i-2)
 			}
 			c := &release.Cell{Stat: st, Value: toFloat(r.extra[at]), Persons: r.persons, Of: pc, Digits: 2, Tail: tails[i]}
 			if st == release.Quantile {
 				// Under MinCount persons near the quartile it is held;
-				// a quartile with no count (none computed) is too.
+				// a quartile with no count (none computed) is too; and
+				// one whose window overlaps an earlier quartile's.
+				w := windowOf(r.extra[at:])
 				c.Near = max(1, toInt(r.extra[at+1]))
+				if i != 3 && w.overlaps(windows) {
+					c.Status = spec.Overlap
+				} else if i != 3 {
+					windows = append(windows, w)
+				}
 			}
 			if st == release.Mean {
 				c.Values, c.Magnitude, c.Top = values, magnitude, top

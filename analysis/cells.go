@@ -743,7 +743,7 @@ func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variab
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	width := 2*len(qs) + 2
+	width := smoothedWidth*len(qs) + 2
 	if tops {
 		width += 2
 	}
@@ -758,12 +758,36 @@ func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variab
 	return byKey, nil
 }
 
+// smoothedWidth is the columns smoothingSQL gives each quantile.
+const smoothedWidth = 4
+
+// window is the ranks of a smoothed quantile's window, as smoothingSQL
+// gives them (from the quantile's value on).
+type window struct{ first, last int64 }
+
+func windowOf(cols []any) window { return window{toInt(cols[2]), toInt(cols[3])} }
+
+// overlaps reports whether w shares a rank with one of ws: two smoothed
+// quantiles of one group whose windows overlap differ by the values that
+// enter one window and leave the other (41 quantiles a rank apart, around
+// blocks of known values, gave a person's BMI, review 28).
+func (w window) overlaps(ws []window) bool {
+	for _, o := range ws {
+		if w.last > 0 && o.last > 0 && w.first <= o.last && o.first <= w.last {
+			return true
+		}
+	}
+	return false
+}
+
 // smoothingSQL is the query smoothedQuantiles runs, over src: a query whose
 // columns are the group keys g0…g(groups−1), the value v (a DOUBLE, never
 // NULL) and the person pid. Its columns are the keys, then per quantile of
-// qs its smoothed value and the persons behind it, then the distinct
-// values and Σ|x|, and with tops the two largest per-person Σ|x| (NULL
-// when the group has fewer persons). It is the same SQL in both dialects.
+// qs (smoothedWidth columns) its smoothed value, the persons behind it,
+// and its window's first and last rank,
+// then the distinct values and Σ|x| of the group, and with tops the two
+// largest per-person Σ|x| (NULL when the group has fewer persons). It is
+// the same SQL in both dialects.
 func smoothingSQL(src string, groups int, qs []string, minPersons int, tops bool) string {
 	var gs []string
 	for i := range groups {
@@ -784,7 +808,7 @@ func smoothingSQL(src string, groups int, qs []string, minPersons int, tops bool
 	// order, so that the ranks are the same on every run).
 	q := "SELECT " + strings.Join(with(gs, "v", "pid", "ROW_NUMBER() "+over(gs, "v, pid")+" AS i", "COUNT(*) "+over(gs, "")+" AS n"), ", ") +
 		" FROM (" + src + ")"
-	cols := with(gs, "v", "pid", "n")
+	cols := with(gs, "v", "pid", "i", "n")
 	var l2, l3, l4, l5, outer []string
 	for k, qv := range qs {
 		ks := strconv.Itoa(k)
@@ -799,7 +823,8 @@ func smoothingSQL(src string, groups int, qs []string, minPersons int, tops bool
 		// the group has fewer: then all its ranks).
 		l5 = append(l5, d, fmt.Sprintf("COALESCE(MAX(IF(%s = %d, %s, NULL)) %s, n) AS %s", r, minPersons, d, over(gs, ""), w))
 		in := fmt.Sprintf("%s <= GREATEST(%d, %s)", d, QuantileWindow, w)
-		outer = append(outer, "avg(IF("+in+", v, NULL))", "count(DISTINCT IF("+in+", pid, NULL))")
+		outer = append(outer, "avg(IF("+in+", v, NULL))", "count(DISTINCT IF("+in+", pid, NULL))",
+			"min(IF("+in+", i, NULL))", "max(IF("+in+", i, NULL))")
 	}
 	outer = append(outer, "count(DISTINCT v)", "sum(abs(v))")
 	if tops {

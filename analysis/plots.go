@@ -80,8 +80,8 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 		if err != nil {
 			return nil, err
 		}
-		if w := win[keyString(nil, nil)]; len(w) >= 4 {
-			q1, q99 = w[0], w[2]
+		if w := win[keyString(nil, nil)]; len(w) >= 2*smoothedWidth {
+			q1, q99 = w[0], w[smoothedWidth]
 		}
 		if n < int64(s.sess.Policy.MinCount) {
 			return nil, datasets.Errorf("too few persons have a value of %s to draw its distribution", name)

@@ -255,6 +255,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 		pc := t.add(&release.Cell{Stat: release.Count, Value: float64(persons), Persons: persons, Plan: pb,
 			Desc: fmt.Sprintf("%%sql group %v", key)})
 		row := make([]*slot, 0, n+1)
+		var windows []window // of the row's quantiles released so far
 		for i, it := range plan.Items {
 			v := normaliseKey(vals[i])
 			switch it.Kind {
@@ -281,6 +282,11 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 						// the value is held.
 						sm := smoothed[quantileKey{groupKeyOf(key), i}]
 						c.Value, c.Near = sm.value, max(1, sm.persons)
+						if sm.window.overlaps(windows) {
+							c.Status = spec.Overlap
+						} else {
+							windows = append(windows, sm.window)
+						}
 					}
 				} else {
 					// Each aggregate the value is computed from is judged
@@ -513,6 +519,7 @@ type quantileKey struct {
 type smoothedValue struct {
 	value   float64
 	persons int64
+	window  window
 }
 
 // sqlQuantiles computes each median or quantile item of a %sql plan
@@ -521,12 +528,12 @@ type smoothedValue struct {
 func (s *Server) sqlQuantiles(ctx context.Context, qs []sqlagg.Quantile) (map[quantileKey]smoothedValue, error) {
 	out := map[quantileKey]smoothedValue{}
 	for _, q := range qs {
-		byKey, err := s.keyedRows(ctx, smoothingSQL(q.Source, q.Groups, []string{strconv.FormatFloat(q.P, 'g', -1, 64)}, s.sess.Policy.MinCount, false), nil, q.Groups, 4)
+		byKey, err := s.keyedRows(ctx, smoothingSQL(q.Source, q.Groups, []string{strconv.FormatFloat(q.P, 'g', -1, 64)}, s.sess.Policy.MinCount, false), nil, q.Groups, smoothedWidth+2)
 		if err != nil {
 			return nil, err
 		}
 		for k, v := range byKey {
-			out[quantileKey{k, q.Item}] = smoothedValue{toFloat(v[0]), toInt(v[1])}
+			out[quantileKey{k, q.Item}] = smoothedValue{toFloat(v[0]), toInt(v[1]), windowOf(v)}
 		}
 	}
 	return out, nil

@@ -487,6 +487,7 @@ func (p Policy) Legend(cells []*Cell) []string {
 	add(spec.Dominance, fmt.Sprintf("*: a sum dominated by one or two persons (n=%d, k=%.0f%%; p-ratio %.0f%%)", p.DominanceN, p.DominanceK*100, p.PRatio*100))
 	add(spec.Extreme, "*: minimum, maximum and single-person values are never released")
 	add(spec.Model, "*: model output refused (see the note)")
+	add(spec.Overlap, "* (overlap): a quantile whose window of values overlaps another's of the same group (the two would differ by the values between them)")
 	add(spec.NoData, "–: no value")
 	return out
 }

@@ -256,6 +256,8 @@ func statusName(st string) string {
 		return "differencing"
 	case spec.Model:
 		return "model rule"
+	case spec.Overlap:
+		return "overlapping quantile windows"
 	case spec.NoData:
 		return "no value"
 	}

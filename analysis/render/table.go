@@ -30,6 +30,7 @@ var statusReasons = map[string]string{
 	spec.Extreme:    "Suppressed: minimum, maximum and single-person values are never released",
 	spec.Difference: "Suppressed: differs from an earlier release by too few persons",
 	spec.Model:      "Suppressed: model output refused (residual degrees of freedom or a sparse level)",
+	spec.Overlap:    "Suppressed: its window of values overlaps another quantile's of the same group",
 	spec.NoData:     "No value: no rows, or a statistic that is undefined here",
 }
 

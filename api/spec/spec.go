@@ -43,6 +43,7 @@ const (
 	Extreme    = "extreme"    // a minimum, maximum or single-person value: never released
 	Difference = "difference" // nested with an earlier release and differs from it by too few persons
 	Model      = "model"      // model output refused (residual dof, sparse categorical level)
+	Overlap    = "overlap"    // a smoothed quantile whose window overlaps another's of the same group
 	NoData     = "nodata"     // no value: no rows, or a statistic that is undefined here
 )
 
