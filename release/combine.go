@@ -28,6 +28,7 @@ import (
 // Sets that would split the atoms beyond maxAtoms are left out.
 const (
 	auditWindow   = 40 // most recent history records
+	auditPerTable = 4  // of them, from one result (one large table must not push the rest out)
 	auditLargest  = 8  // largest history records
 	auditSameCell = 16 // earlier cells of the same result
 	maxAtoms      = 1024

@@ -193,3 +193,37 @@ func BenchmarkLinearAudit(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*10)/1e6, "ms/cell")
 }
+
+// TestTriangleBehindALargeTable is review 29's attack: A∪T, A∪G, then one
+// table of 200 cells, then G∪T. (A∪T) − (A∪G) + (G∪T) is twice T, one
+// person; the table's cells pushed the first two out of the audit's
+// window. One result counts for at most auditPerTable records of it.
+func TestTriangleBehindALargeTable(t *testing.T) {
+	h := openHistory(t, filepath.Join(t.TempDir(), "h"), "s1")
+	f := newFakeSets()
+	set := func(name string, ranges ...[2]uint64) *Cell {
+		b := roaring.New()
+		for _, r := range ranges {
+			b.AddRange(r[0], r[1])
+		}
+		return f.addSet(plan(name), b)
+	}
+	A, G, T := [2]uint64{0, 300}, [2]uint64{1000, 1300}, [2]uint64{5000, 5001}
+	for _, c := range []*Cell{set("A∪T", A, T), set("A∪G", A, G)} {
+		judgeCells(t, Defaults(), h, f, c)
+		if c.Suppressed() {
+			t.Fatalf("%s: %q", c.Desc, c.Status)
+		}
+	}
+	var table []*Cell
+	for i := range 200 { // each larger than A∪G, so not among the largest either
+		lo := uint64(10_000 + 1000*i)
+		table = append(table, set(fmt.Sprintf("table cell %d", i), [2]uint64{lo, lo + 700}))
+	}
+	judgeCells(t, Defaults(), h, f, table...)
+	last := set("G∪T", G, T)
+	judgeCells(t, Defaults(), h, f, last)
+	if last.Status != spec.Difference {
+		t.Errorf("G∪T after the large table: %q, want %q", last.Status, spec.Difference)
+	}
+}

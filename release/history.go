@@ -716,10 +716,23 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 			plans = append(plans, plan)
 		}
 	}
-	for i, n := len(h.recs)-1, 0; i >= 0 && n < auditWindow; i-- {
-		if h.recs[i].Quantity == "" && !h.recs[i].Small {
-			add(h.recs[i].Plan)
+	// The most recent, at most auditPerTable of one result (its records
+	// share their session and time): a %sql table of 200 groups, released
+	// between the sides of a triangle (A∪T, A∪G, then G∪T), pushed the
+	// first two out of the window (review 29).
+	var last *Record
+	for i, n, k := len(h.recs)-1, 0, 0; i >= 0 && n < auditWindow; i-- {
+		r := &h.recs[i]
+		if r.Quantity != "" || r.Small {
+			continue
+		}
+		if last == nil || r.Session != last.Session || !r.Time.Equal(last.Time) {
+			last, k = r, 0
+		}
+		if k < auditPerTable {
+			add(r.Plan)
 			n++
+			k++
 		}
 	}
 	// The largest releases, however old: totals ("all persons", a whole
