@@ -462,7 +462,7 @@ func (s *Server) table1(ctx context.Context, cell string, args json.RawMessage) 
 			t.rows = append(t.rows, row)
 		}
 		for gi := range groups {
-			t.margins = append(t.margins, release.Margin{Total: totals[gi], Parts: parts[gi]})
+			t.margins = append(t.margins, release.Margin{Total: totals[gi], Parts: parts[gi], Group: len(a.Groups) > 0})
 		}
 	}
 	t.notes = append(t.notes, "ages on "+at)

@@ -488,3 +488,30 @@ func TestBreakdownOfOnePerson(t *testing.T) {
 		t.Errorf("Table 1 of everyone: %d rows", len(tab.Rows))
 	}
 }
+
+// TestCompareOneOfItsGroupsIsOnePerson is review 29's first finding: a
+// stats.Compare column for a one-person group showed ≤20 at that person's
+// sex, race and age group and 0 elsewhere. Every count of a group of 1–20
+// persons is hidden alike; the other group's column is shown.
+func TestCompareOneOfItsGroupsIsOnePerson(t *testing.T) {
+	sw := findSandwich(t)
+	e := newEnv(t)
+	all := e.persons()
+	tab := e.table(spec.MTable1, spec.Table1Args{Cohort: all.ID, Vars: []string{"gender", "race", "age_group"},
+		Groups: []string{sw.target(e).ID, all.ID}, GroupNames: []string{"t", "all"}})
+	shownAll := 0
+	for _, r := range tab.Rows {
+		if len(r) < 5 || r[0].Text == "N (persons)" {
+			continue
+		}
+		if c := r[1]; c.Text != "*" {
+			t.Errorf("%s: the one-person group shows %q", strings.TrimSpace(r[0].Text), c.Text)
+		}
+		if r[3].Value != nil {
+			shownAll++
+		}
+	}
+	if shownAll == 0 {
+		t.Errorf("the group of everyone shows nothing: %v", tab.Rows)
+	}
+}

@@ -116,6 +116,12 @@ type Partition struct {
 type Margin struct {
 	Total *Cell
 	Parts []*Cell
+	// Group marks a total that is a group the researcher chose (a column
+	// of stats.Compare): when it holds 1–20 persons every part is hidden,
+	// zeros and small parts alike, since which parts hold them would
+	// describe them (a group of one person showed its sex, race and age
+	// group, review 29).
+	Group bool
 }
 
 // Decision is one result's cells and the relations between them.
@@ -387,6 +393,21 @@ func follow(cells []*Cell) bool {
 	return changed
 }
 
+// smallTotals hides every part of a Group margin whose total is 1–20
+// persons (see Margin.Group).
+func smallTotals(margins []Margin) {
+	for _, m := range margins {
+		if !m.Group || m.Total == nil || m.Total.Status != spec.Small {
+			continue
+		}
+		for _, c := range m.Parts {
+			if c.Status == spec.Released || c.Status == spec.Small {
+				c.Status = spec.Secondary
+			}
+		}
+	}
+}
+
 // settle applies secondary suppression and derived cells until neither
 // changes anything: a derived cell may be a member of a margin.
 func (p Policy) settle(d *Decision) {
@@ -403,6 +424,7 @@ func (p Policy) Judge(ctx context.Context, d *Decision, h *History, sets SetSour
 	for _, c := range d.Cells {
 		p.primary(c)
 	}
+	smallTotals(d.Margins)
 	p.settle(d)
 	if h != nil && p.Differencing {
 		err := h.judge(ctx, p, d, sets, func() { p.settle(d) })
