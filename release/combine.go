@@ -28,7 +28,8 @@ import (
 // Sets that would split the atoms beyond maxAtoms are left out.
 const (
 	auditWindow   = 40 // most recent history records
-	auditPerTable = 4  // of them, from one result (one large table must not push the rest out)
+	auditResults  = 16 // most recent results, whose first records are also taken
+	auditPerTable = 4  // first records of each of those results
 	auditLargest  = 8  // largest history records
 	auditSameCell = 16 // earlier cells of the same result
 	maxAtoms      = 1024

@@ -716,23 +716,37 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 			plans = append(plans, plan)
 		}
 	}
-	// The most recent, at most auditPerTable of one result (its records
-	// share their session and time): a %sql table of 200 groups, released
-	// between the sides of a triangle (A∪T, A∪G, then G∪T), pushed the
-	// first two out of the window (review 29).
-	var last *Record
-	for i, n, k := len(h.recs)-1, 0, 0; i >= 0 && n < auditWindow; i-- {
-		r := &h.recs[i]
-		if r.Quantity != "" || r.Small {
-			continue
-		}
-		if last == nil || r.Session != last.Session || !r.Time.Equal(last.Time) {
-			last, k = r, 0
-		}
-		if k < auditPerTable {
-			add(r.Plan)
+	// The most recent; and the first auditPerTable of each of the last
+	// auditResults results (a result's records share their session and
+	// time), so that one large table cannot push the rest out (a %sql
+	// table of 200 groups, released between the sides of a triangle —
+	// A∪T, A∪G, then G∪T — pushed the first two out, review 29).
+	for i, n := len(h.recs)-1, 0; i >= 0 && n < auditWindow; i-- {
+		if h.recs[i].Quantity == "" && !h.recs[i].Small {
+			add(h.recs[i].Plan)
 			n++
-			k++
+		}
+	}
+	var head *Record // the first record of the result being walked back
+	for i, results := len(h.recs)-1, 0; i >= 0; i-- {
+		r := &h.recs[i]
+		if head == nil || r.Session != head.Session || !r.Time.Equal(head.Time) {
+			if results == auditResults {
+				break
+			}
+			results++
+			// Its first records: walk back to its start.
+			start := i
+			for start > 0 && h.recs[start-1].Session == r.Session && h.recs[start-1].Time.Equal(r.Time) {
+				start--
+			}
+			head = &h.recs[start]
+			for k, taken := start, 0; k <= i && taken < auditPerTable; k++ {
+				if q := &h.recs[k]; q.Quantity == "" && !q.Small {
+					add(q.Plan)
+					taken++
+				}
+			}
 		}
 	}
 	// The largest releases, however old: totals ("all persons", a whole
