@@ -81,6 +81,10 @@ type History struct {
 	// baseLen records (see combined).
 	base    *atoms
 	baseLen int
+	// window is the plans of that audit window, for the first windowLen
+	// records (see auditWindow).
+	window    [][]byte
+	windowLen int
 	// counts is the indexes of the released counts (not small, not
 	// row-level) in size order, as order is of all records: pairs reads it.
 	counts []int32
@@ -702,12 +706,58 @@ func (h *History) nested(ctx context.Context, k setKey, earlier []*Cell, limit i
 	return false, false, nil
 }
 
+// auditWindow is the plans of the history records the combined audit
+// takes: the most recent; the first auditPerTable of each of the last
+// auditResults results (a result's records share their session and
+// time), so that one large table cannot push the rest out (a %sql table
+// of 200 groups, released between the sides of a triangle — A∪T, A∪G,
+// then G∪T — pushed the first two out, review 29); and the largest,
+// however old: totals ("all persons", a whole cohort) are what parts are
+// subtracted from.
+func (h *History) auditWindow() [][]byte {
+	var plans [][]byte
+	seen := map[string]bool{}
+	add := func(r *Record) bool {
+		if r.Quantity != "" || r.Small || seen[string(r.Plan)] {
+			return false
+		}
+		seen[string(r.Plan)] = true
+		plans = append(plans, r.Plan)
+		return true
+	}
+	for i, n := len(h.recs)-1, 0; i >= 0 && n < auditWindow; i-- {
+		if add(&h.recs[i]) {
+			n++
+		}
+	}
+	for i, results := len(h.recs)-1, 0; i >= 0 && results < auditResults; results++ {
+		end, r := i, &h.recs[i]
+		for i >= 0 && h.recs[i].Session == r.Session && h.recs[i].Time.Equal(r.Time) {
+			i--
+		}
+		for k, taken := i+1, 0; k <= end && taken < auditPerTable; k++ {
+			if add(&h.recs[k]) {
+				taken++
+			}
+		}
+	}
+	for j, n := len(h.order)-1, 0; j >= 0 && n < auditLargest; j-- {
+		if add(&h.recs[h.order[j]]) {
+			n++
+		}
+	}
+	return plans
+}
+
 // combined reports whether c, with the same result's earlier released
 // cells and the workspace's recent and largest releases, lets a small
 // group be computed by adding and subtracting counts (see combine.go).
 // The atoms of the history's sets are kept while the history is
 // unchanged, so each cell of a result splits them only by its own sets.
 func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit int64, sets SetSource) (bool, error) {
+	if h.windowLen != len(h.recs) || h.window == nil {
+		h.window, h.windowLen = h.auditWindow(), len(h.recs)
+	}
 	var plans [][]byte
 	seen := map[string]bool{string(c.Plan): true}
 	add := func(plan []byte) {
@@ -716,46 +766,8 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 			plans = append(plans, plan)
 		}
 	}
-	// The most recent; and the first auditPerTable of each of the last
-	// auditResults results (a result's records share their session and
-	// time), so that one large table cannot push the rest out (a %sql
-	// table of 200 groups, released between the sides of a triangle —
-	// A∪T, A∪G, then G∪T — pushed the first two out, review 29).
-	for i, n := len(h.recs)-1, 0; i >= 0 && n < auditWindow; i-- {
-		if h.recs[i].Quantity == "" && !h.recs[i].Small {
-			add(h.recs[i].Plan)
-			n++
-		}
-	}
-	var head *Record // the first record of the result being walked back
-	for i, results := len(h.recs)-1, 0; i >= 0; i-- {
-		r := &h.recs[i]
-		if head == nil || r.Session != head.Session || !r.Time.Equal(head.Time) {
-			if results == auditResults {
-				break
-			}
-			results++
-			// Its first records: walk back to its start.
-			start := i
-			for start > 0 && h.recs[start-1].Session == r.Session && h.recs[start-1].Time.Equal(r.Time) {
-				start--
-			}
-			head = &h.recs[start]
-			for k, taken := start, 0; k <= i && taken < auditPerTable; k++ {
-				if q := &h.recs[k]; q.Quantity == "" && !q.Small {
-					add(q.Plan)
-					taken++
-				}
-			}
-		}
-	}
-	// The largest releases, however old: totals ("all persons", a whole
-	// cohort) are what parts are subtracted from.
-	for j, n := len(h.order)-1, 0; j >= 0 && n < auditLargest; j-- {
-		if r := &h.recs[h.order[j]]; r.Quantity == "" && !r.Small {
-			add(r.Plan)
-			n++
-		}
+	for _, p := range h.window {
+		add(p)
 	}
 	fromHistory := len(plans)
 	// The same result's cells, the first auditSameCell of them: each
