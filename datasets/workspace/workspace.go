@@ -89,9 +89,9 @@ type ImportRecord struct {
 	Genomics bool      `yaml:"genomics,omitempty" json:"genomics"`
 }
 
-// DataKey names the data a workspace's cells see: the OMOP source the
-// steward imported and the tier, or the BigQuery dataset (one per tier)
-// it reads, and the datasets granted. Two workspaces with one key see the
+// DataKey names the data a workspace's cells see: the BigQuery dataset
+// (one per tier) it reads, or the OMOP source the steward imported into
+// its DuckDB tier and the tier, and the datasets granted. Two workspaces with one key see the
 // same tables and persons, so a cell's plan in one rebuilds the same set
 // in the other and a researcher's releases in one can be differenced
 // against the other's. (Tiers differ in tables and dates, and a plan
@@ -100,11 +100,14 @@ type ImportRecord struct {
 func (w *Workspace) DataKey() string {
 	grants := slices.Clone(w.Datasets)
 	slices.Sort(grants)
+	// A workspace that reads BigQuery has that key even when it was
+	// imported from the same source as a DuckDB one: its plans (a %sql
+	// text above all) are in GoogleSQL and run only there.
 	switch {
-	case w.Import != nil && w.Import.Source != "":
-		return "omop:" + string(w.Tier) + ":" + strings.Join(grants, ",") + ":" + w.Import.Source
 	case w.BigQuery != nil:
 		return "bigquery:" + strings.Join(grants, ",") + ":" + w.BigQuery.Project + "." + w.BigQuery.Dataset
+	case w.Import != nil && w.Import.Source != "":
+		return "omop:" + string(w.Tier) + ":" + strings.Join(grants, ",") + ":" + w.Import.Source
 	}
 	return ""
 }

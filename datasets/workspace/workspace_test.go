@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"enclave/datasets/bigquery"
 )
 
 var nov26 = time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
@@ -228,6 +230,8 @@ func TestResearcherHistoryPath(t *testing.T) {
 		{"another source", path("r1", ws(Registered, "/cdr/v9", "omop", "fitbit")), false},
 		{"other grants", path("r1", ws(Registered, "/cdr/v8", "omop")), false},
 		{"another researcher", path("r2", ws(Registered, "/cdr/v8", "omop", "fitbit")), false},
+		{"the same source read from BigQuery", path("r1", &Workspace{Tier: Registered, Datasets: []string{"omop", "fitbit"},
+			Import: &ImportRecord{Source: "/cdr/v8"}, BigQuery: &bigquery.Config{Project: "p", Dataset: "cdr_registered"}}), false},
 	} {
 		if (c.path == base) != c.same {
 			t.Errorf("%s: %s against %s, same = %v", c.name, c.path, base, c.same)
