@@ -454,42 +454,32 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	if binary && (cases < minN || n-cases < minN) {
 		refused = append(refused, fmt.Sprintf("fewer than %d cases or controls", minN))
 	}
-	for ci, c := range covars {
-		if binCov[ci] {
-			ones := 0
-			hi := math.Inf(-1)
-			for i := range inT {
-				if inT[i] {
-					hi = math.Max(hi, c.Values[i])
-				}
-			}
-			for i := range inT {
-				if inT[i] && c.Values[i] == hi {
-					ones++
-				}
-			}
-			if ones < minN || n-ones < minN {
-				if t := terms[termOf[ci]]; t.kind == "categorical" {
-					refused = append(refused, fmt.Sprintf("covariate %s: a level with fewer than %d persons (merge small levels into a cohort covariate)", t.names[0], minN))
-				} else {
-					refused = append(refused, fmt.Sprintf("covariate %s: fewer than %d persons in one of its two groups", covNames[ci], minN))
-				}
+	// The scan's groups (see scanGroups), each 0/1 covariate's first.
+	groups, onesOf, cohortOnes := scanGroups(covars, binCov, terms, termOf, inT, binary, pheno.Values)
+	for ci, ones := range onesOf {
+		if ones == nil {
+			continue
+		}
+		if k := int(ones.GetCardinality()); k < minN || n-k < minN {
+			if t := terms[termOf[ci]]; t.kind == "categorical" {
+				refused = append(refused, fmt.Sprintf("covariate %s: a level with fewer than %d persons (merge small levels into a cohort covariate)", t.names[0], minN))
+			} else {
+				refused = append(refused, fmt.Sprintf("covariate %s: fewer than %d persons in one of its two groups", covNames[ci], minN))
 			}
 		}
 	}
 	if n-(len(covars)+2) < pol.MinDOF {
 		refused = append(refused, fmt.Sprintf("residual degrees of freedom below %d", pol.MinDOF))
 	}
-	// The scan's groups: its persons and each 0/1 covariate's (a cohort,
-	// sex, a level), with a binary phenotype the cases within each. The
-	// covariates are fitted jointly, so no combination of the groups may
+	// The scan's groups are its persons and each 0/1 covariate's (a
+	// cohort, sex, a level), with a binary phenotype the cases within
+	// each. The covariates are fitted jointly, so no combination of the groups may
 	// single out 1–20 persons: G∪T, H∪T and G∪H span T alone (their sum
 	// less twice the third), whose phenotype the covariates then fit
 	// exactly, so that the scan is the scan without T, and beside the
 	// same scan with G and H it gave T's genotypes (review 27). Each
 	// cohort covariate's persons are also differenced against earlier
 	// releases, as a model's has() groups are, which the rows follow.
-	groups, cohortOnes := scanGroups(covars, binCov, terms, termOf, inT, binary, pheno.Values)
 	if len(refused) == 0 && release.GroupsRevealSmall(groups, int64(minN-1)) {
 		refused = append(refused, fmt.Sprintf("some combination of the groups its 0/1 covariates%s define holds 1–%d persons, whose phenotype the covariates would fit: drop or widen a covariate",
 			map[bool]string{true: " and cases", false: ""}[binary], minN-1))
@@ -976,17 +966,18 @@ type scanCohort struct {
 
 // scanGroups returns a scan's groups as sets of samples: the persons
 // tested, the persons at the higher value of each 0/1 covariate and, for
-// a binary phenotype, the cases within each of those; and the cohort
-// covariates with their persons tested.
-func scanGroups(covars []assoc.Column, binCov []bool, terms []glmTerm, termOf []int, inT []bool, binary bool, pheno []float64) ([]*roaring.Bitmap, []scanCohort) {
+// a binary phenotype, the cases within each of those; the latter by
+// covariate (nil when it is not 0/1); and the cohort covariates with
+// their persons tested.
+func scanGroups(covars []assoc.Column, binCov []bool, terms []glmTerm, termOf []int, inT []bool, binary bool, pheno []float64) (sets, onesOf []*roaring.Bitmap, cohorts []scanCohort) {
 	all := roaring.New()
 	for i, in := range inT {
 		if in {
 			all.Add(uint32(i))
 		}
 	}
-	sets := []*roaring.Bitmap{all}
-	var cohorts []scanCohort
+	sets = []*roaring.Bitmap{all}
+	onesOf = make([]*roaring.Bitmap, len(covars))
 	for ci, c := range covars {
 		if !binCov[ci] {
 			continue
@@ -1003,7 +994,7 @@ func scanGroups(covars []assoc.Column, binCov []bool, terms []glmTerm, termOf []
 				ones.Add(uint32(i))
 			}
 		}
-		sets = append(sets, ones)
+		sets, onesOf[ci] = append(sets, ones), ones
 		if t := terms[termOf[ci]]; t.kind == "cohort" {
 			cohorts = append(cohorts, scanCohort{name: t.names[0], h: t.h, ones: int(ones.GetCardinality())})
 		}
@@ -1020,5 +1011,5 @@ func scanGroups(covars []assoc.Column, binCov []bool, terms []glmTerm, termOf []
 			sets = append(sets, roaring.And(g, cases))
 		}
 	}
-	return sets, cohorts
+	return sets, onesOf, cohorts
 }

@@ -506,7 +506,7 @@ func TestMeanBandPlan(t *testing.T) {
 func TestRegressBridgedClusters(t *testing.T) {
 	sw := findSandwich(t)
 	age := 2024 - int(sw.yob)
-	lo, hi := age-15, age+10 // bands of 6 ages, 14 apart, the target's age between
+	lo, hi := age-15, age+10 // bands of 6 ages, 20 apart, the target's age halfway
 	if lo < 18 {
 		t.Fatalf("fixture: the target is %d, too young for a band of adults below", age)
 	}
