@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 )
 
 type acceptCase struct {
@@ -548,9 +547,8 @@ func TestSanitizeMessage(t *testing.T) {
 
 func TestRewriteContextCancelled(t *testing.T) {
 	db := openTestDB(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
-	defer cancel()
-	time.Sleep(time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
 	if _, err := Rewrite(ctx, db, `SELECT count(*) FROM person`, testSchema); err == nil {
 		t.Fatal("want an error for a cancelled context")
 	}

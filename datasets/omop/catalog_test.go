@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"enclave/datasets"
 )
@@ -259,7 +259,7 @@ func TestCatalogSharedReadOnly(t *testing.T) {
 			os.Exit(1)
 		}
 		fmt.Println("opened")
-		time.Sleep(3 * time.Second)
+		io.Copy(io.Discard, os.Stdin) // hold it open until the test is done
 		c.Close()
 		os.Exit(0)
 	}
@@ -268,6 +268,10 @@ func TestCatalogSharedReadOnly(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCatalogSharedReadOnly$")
 	cmd.Env = append(os.Environ(), "ENCLAVE_OMOP_HOLD_TIER="+path)
 	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +290,10 @@ func TestCatalogSharedReadOnly(t *testing.T) {
 			t.Errorf("Aggregate while shared: %v", err)
 		}
 	}
-	cmd.Wait()
+	hold.Close() // the holder closes its catalog and exits
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("holder process: %v", err)
+	}
 }
 
 func errorsAs(err error, target **datasets.Error) bool { return errors.As(err, target) }
