@@ -48,22 +48,21 @@ func (d sqlDialect) cast(e, t string) string {
 // birth, less one when the birthday (month and day, 1 when missing) is
 // still to come in the year of at. As DuckDB's date_sub counts, a
 // birthday late in the month of at is reached when at is that month's
-// last day (born 29 February, a year older on 28 February).
+// last day (born 29 February, a year older on 28 February). A person born
+// after at has a negative age, so is in no AgeBetween(0, …): date_sub
+// itself truncates toward zero and gave 0 to anyone born up to a year
+// after at. The same arithmetic in both dialects.
 func (d sqlDialect) age(p, at string) string {
-	if d == googleSQL {
-		t, err := time.Parse(time.DateOnly, at)
-		if err != nil { // at is checked before: never reached
-			return "NULL"
-		}
-		month, day := p+".month_of_birth", p+".day_of_birth"
-		later := "coalesce(" + month + ", 1) * 100 + coalesce(" + day + ", 1) > " + strconv.Itoa(int(t.Month())*100+t.Day())
-		if t.AddDate(0, 0, 1).Day() == 1 {
-			later += " AND coalesce(" + month + ", 1) <> " + strconv.Itoa(int(t.Month()))
-		}
-		return "(" + strconv.Itoa(t.Year()) + " - " + p + ".year_of_birth - IF(" + later + ", 1, 0))"
+	t, err := time.Parse(time.DateOnly, at)
+	if err != nil { // at is checked before: never reached
+		return "NULL"
 	}
-	return "date_sub('year', make_date(" + p + ".year_of_birth, coalesce(" + p + ".month_of_birth, 1), coalesce(" + p +
-		".day_of_birth, 1)), DATE '" + at + "')"
+	month, day := p+".month_of_birth", p+".day_of_birth"
+	later := "coalesce(" + month + ", 1) * 100 + coalesce(" + day + ", 1) > " + strconv.Itoa(int(t.Month())*100+t.Day())
+	if t.AddDate(0, 0, 1).Day() == 1 {
+		later += " AND coalesce(" + month + ", 1) <> " + strconv.Itoa(int(t.Month()))
+	}
+	return "(" + strconv.Itoa(t.Year()) + " - " + p + ".year_of_birth - CASE WHEN " + later + " THEN 1 ELSE 0 END)"
 }
 
 // year is the calendar year of the date e.
