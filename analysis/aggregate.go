@@ -539,8 +539,10 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		return false
 	})
 	t := &built{title: fmt.Sprintf("%s of %s", name, h.desc)}
+	personLevel := true // no variable of the rows: a group's rows are all its persons' rows
 	for _, v := range vars {
 		t.columns = append(t.columns, v.Name)
+		personLevel = personLevel && v.person
 	}
 	unit := "rows"
 	if h.events == nil {
@@ -583,20 +585,22 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		// it (or q1's) is hidden.
 		windows := []window{windowOf(r.extra[2+smoothedWidth:])}
 		for i, st := range []release.Stat{release.Mean, release.Mean, release.Quantile, release.Quantile, release.Quantile} {
-			at := i
+			col := i // of r.extra
 			if st == release.Quantile {
-				at = 2 + smoothedWidth*(i-2)
+				col = 2 + smoothedWidth*(i-2)
 			}
-			c := &release.Cell{Stat: st, Value: toFloat(r.extra[at]), Persons: r.persons, Of: pc, Digits: 2, Tail: tails[i]}
+			c := &release.Cell{Stat: st, Value: toFloat(r.extra[col]), Persons: r.persons, Of: pc, Digits: 2, Tail: tails[i]}
 			if st == release.Quantile {
 				// Under MinCount persons near the quartile it is held;
 				// a quartile with no count (none computed) is too; and
 				// one whose window overlaps an earlier quartile's.
-				w := windowOf(r.extra[at:])
-				c.Near = max(1, toInt(r.extra[at+1]))
-				if i != 3 && w.overlaps(windows) {
+				w := windowOf(r.extra[col:])
+				c.Near = max(1, toInt(r.extra[col+1]))
+				switch {
+				case i == 3: // the median: windows[0]
+				case w.overlaps(windows):
 					c.Status = spec.Overlap
-				} else if i != 3 {
+				default:
 					windows = append(windows, w)
 				}
 			}
@@ -610,6 +614,11 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 				// quartiles follow it.
 				mean = c
 				c.Plan, c.Desc, c.Quantity, c.RowCount = plan, "mean of "+desc, quantityOf(name), sqlagg.RowsOf(hidden)
+				if personLevel {
+					// Every row of the group's persons with a value: a
+					// model or scan of the same persons reads them too.
+					c.Source = meanSource(h.events, name, at)
+				}
 			} else if mean != nil {
 				c.Of = mean
 			}

@@ -675,6 +675,30 @@ func rowsQuantity(column string) string {
 	return "rows of " + quantityOf(column)
 }
 
+// meanSource is the release.Cell.Source of per-person means of column over
+// the rows of e: every row of a person that e selects with the column not
+// null (its value may be computed at the date at). Two such statistics over
+// the same persons read the same rows. e's Of is left out: every caller's
+// persons have a value from e, so are in its Of cohort already, and the
+// rows of e of those persons are e's rows without Of (Describe of
+// a1c.Of(c) and a model of a1c over c read the same readings).
+func meanSource(e *eventsPlan, column, at string) []byte {
+	if e != nil && e.Of != nil {
+		cp := *e
+		cp.Of = nil
+		e = &cp
+	}
+	b, err := json.Marshal(struct {
+		E   *eventsPlan `json:"e"`
+		Col string      `json:"col"`
+		At  string      `json:"at"`
+	}{e, strings.ToLower(strings.TrimSpace(column)), at})
+	if err != nil {
+		return nil // no Source: compared as other rows
+	}
+	return b
+}
+
 // quantityOf names the values a row-level statistic is computed from, for
 // release.Cell.Quantity: the column name, as %sql names a plain column
 // argument, so that the same values reached by two paths compare equal.

@@ -53,6 +53,16 @@ type scanRow struct {
 }
 
 // released reports whether the row's p-value was released.
+// scanMean is a mean of events in a genome scan (the phenotype or a
+// covariate): its column, its rows' Source and k, the query column that
+// counts a person's rows, summed over the persons tested in rows.
+type scanMean struct {
+	col, desc string
+	src       []byte
+	k         string
+	rows      int64
+}
+
 func (r *scanRow) released() bool { return !r.p.Suppressed() && !r.beta.Suppressed() }
 
 // glmTerm is one resolved covariate.
@@ -95,7 +105,11 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	// (b), then the joins (bj), then the predicate (bp).
 	b, bj, bp := &sqlb{s: s}, &sqlb{s: s}, &sqlb{s: s}
 	var joins []string
-	meanJoin := func(e *eventsPlan, col string, i int) (string, *cohortPlan, error) {
+	// Each mean(…) of events (the phenotype, an events covariate) is a
+	// row-level statistic of the persons tested: its rows are counted, in
+	// the query's last columns.
+	var means []scanMean
+	meanJoin := func(e *eventsPlan, col string, i int, desc string) (string, *cohortPlan, error) {
 		h := &handle{events: e}
 		vx, _, err := s.numericExpr(h, col, at)
 		if err != nil {
@@ -108,8 +122,9 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		}
 		vxa := strings.Replace(vx, "x.", alias+".", 1)
 		w = append(w, vxa+" IS NOT NULL")
-		joins = append(joins, fmt.Sprintf("LEFT JOIN (SELECT %s.person_id, avg(%s) AS v FROM %s %s WHERE %s GROUP BY 1) gj%d ON gj%d.person_id = p.person_id",
+		joins = append(joins, fmt.Sprintf("LEFT JOIN (SELECT %s.person_id, avg(%s) AS v, count(*) AS k FROM %s %s WHERE %s GROUP BY 1) gj%d ON gj%d.person_id = p.person_id",
 			alias, vxa, quoteIdent(e.Table), alias, strings.Join(w, " AND "), i, i))
+		means = append(means, scanMean{col: col, desc: desc, src: meanSource(e, col, at), k: fmt.Sprintf("coalesce(gj%d.k, 0)", i)})
 		ee := *e
 		ee.Where = append(append([]filterPlan(nil), e.Where...), filterPlan{Column: col, Op: "is not null"})
 		return fmt.Sprintf("gj%d.v", i), &cohortPlan{Op: "with", Events: &ee}, nil
@@ -157,7 +172,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		if strings.EqualFold(strings.TrimSpace(col), "age") {
 			return nil, datasets.Errorf("genomics.Quantitative: age is a covariate, not a phenotype column")
 		}
-		expr, have, err := meanJoin(h.events, col, 0)
+		expr, have, err := meanJoin(h.events, col, 0, "the phenotype, "+col+" of "+h.desc)
 		if err != nil {
 			return nil, err
 		}
@@ -225,7 +240,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 				terms = append(terms, glmTerm{kind: "cohort", h: h, names: []string{fmt.Sprintf("in(%s)", c.Handle)}})
 				sel = append(sel, s.d.cast("CASE WHEN p.person_id IN (SELECT "+q+".person_id FROM person "+q+" WHERE "+inner+") THEN 1.0 ELSE 0.0 END", "DOUBLE"))
 			} else {
-				expr, have, err := meanJoin(h.events, "value_as_number", i+1)
+				expr, have, err := meanJoin(h.events, "value_as_number", i+1, "covariate mean("+c.Handle+")")
 				if err != nil {
 					return nil, err
 				}
@@ -251,6 +266,9 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	// Sex for chrX and chrY (plink2: sex covariate on chrX, males only
 	// on chrY), from the person's gender as the "sex" covariate.
 	q += ", CASE p.gender_concept_id WHEN 8507 THEN 1 WHEN 8532 THEN 2 ELSE 0 END"
+	for _, m := range means {
+		q += ", " + m.k
+	}
 	q += " FROM person p " + strings.Join(joins, " ") + " WHERE " + pr
 	qargs := append(append(append([]any(nil), b.args...), bj.args...), bp.args...)
 	rows, err := s.db.QueryContext(ctx, q, qargs...)
@@ -273,7 +291,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	}
 	inT := make([]bool, nS)
 	for rows.Next() {
-		vals, err := scanValues(rows, ncol+1)
+		vals, err := scanValues(rows, ncol+1+len(means))
 		if err != nil {
 			rows.Close()
 			return nil, err
@@ -289,6 +307,9 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 			direct[j][i] = toFloat(vals[2+j])
 		}
 		sexOf[i] = int(toInt(vals[2+len(sel)]))
+		for j := range means {
+			means[j].rows += toInt(vals[3+len(sel)+j])
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -489,6 +510,16 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		chain = t.add(&release.Cell{Stat: release.Count, Value: float64(k), Persons: k, Of: chain,
 			Plan: genoPlanBytes(ds.name, &cohortPlan{Op: "and", A: tested, B: g.h.persons()}, nil),
 			Desc: "scan covariate group " + g.name + ": " + popDesc + " (not shown)"})
+	}
+	// The same persons with other rows of a mean (one person's readings
+	// above a cut-off left out) move every estimate by those rows: with
+	// the scan of all their rows, each variant's change in beta had the
+	// sign of that person's genotype (review 30). So the rows are judged
+	// as a row-level statistic (not shown), and the variant rows follow.
+	for _, m := range means {
+		chain = t.add(&release.Cell{Stat: release.Rows, Value: float64(m.rows), Persons: int64(n), Of: chain,
+			Plan: genoPlanBytes(ds.name, tested, nil), Quantity: quantityOf(m.col), RowCount: m.rows, Source: m.src,
+			Desc: "scan rows of " + m.desc + ": " + popDesc + " (not shown)"})
 	}
 	// Rows the release rules drop by their genotype counts are not fitted
 	// at all (most are rare variants, where the Firth fallback costs the

@@ -779,3 +779,88 @@ func TestGenomicsSummaryOfOnePerson(t *testing.T) {
 		}
 	}
 }
+
+// TestGenomicsPhenotypeRows is review 30's attack. A scan of a phenotype,
+// then the same persons' scan with one person's highest reading left out
+// (a Where on the value): every other person's phenotype is unchanged,
+// so each variant's change in beta had the sign of that person's genotype
+// (carrier or not at 468 of 468 variants). The second scan is hidden, as
+// stats.Linear's mean(NAME) terms are, and so is the same change made to
+// an events covariate. The same rows with another covariate (the scan
+// with and without PCs, a region after another) are not other rows, and
+// are released.
+func TestGenomicsPhenotypeRows(t *testing.T) {
+	const at = "2024-12-31"
+	db, _ := genoEngine(t, datasets.Controlled)
+	// The highest LDL reading, held by one person who has a lower one too:
+	// below it, the same persons have a reading.
+	var top float64
+	var holders, lower int64
+	rows, err := db.QueryContext(context.Background(), `WITH r AS (SELECT person_id, value_as_number AS v FROM measurement
+		WHERE measurement_concept_id = 3028437 AND value_as_number IS NOT NULL), m AS (SELECT max(v) AS top FROM r)
+		SELECT m.top, (SELECT count(DISTINCT person_id) FROM r WHERE v = m.top),
+		(SELECT count(*) FROM r WHERE v < m.top AND person_id IN (SELECT person_id FROM r WHERE v = m.top)) FROM m`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		if err := rows.Scan(&top, &holders, &lower); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows.Close()
+	if holders != 1 || lower == 0 {
+		t.Fatalf("fixture: the top LDL reading %v is held by %d persons, with %d lower readings", top, holders, lower)
+	}
+	ldl := func(e *genoEnv, below bool) spec.Handle {
+		h := e.handle(spec.MEvents, spec.EventsArgs{Table: "measurement", Concepts: []int64{3028437}})
+		if below {
+			h = e.handle(spec.MDerive, spec.DeriveArgs{Base: h.ID, Step: spec.Step{Where: &spec.Filter{Column: "value_as_number", Op: "<", Values: []any{top}}}})
+		}
+		return h
+	}
+	scanOf := func(e *genoEnv, cohort, pheno spec.Handle, covs ...spec.GenoCovariate) spec.GenoScan {
+		var sc spec.GenoScan
+		e.must(spec.MGenoGLM, spec.GenoGLMArgs{Variants: e.variants().ID, Pheno: spec.GenoPhenotype{Kind: "quantitative", Handle: pheno.ID},
+			Covariates: append([]spec.GenoCovariate{{Name: "age"}}, covs...), Cohort: cohort.ID, At: at}, &sc)
+		return sc
+	}
+	scan := func(e *genoEnv, pheno spec.Handle, covs ...spec.GenoCovariate) spec.GenoScan {
+		return scanOf(e, e.persons(), pheno, covs...)
+	}
+	hidden := func(sc spec.GenoScan) bool {
+		return sc.Released == 0 && strings.Contains(strings.Join(sc.Table.Notes, " "), "differencing")
+	}
+
+	e := newGenoEnv(t, datasets.Controlled)
+	all := scan(e, ldl(e, false))
+	if all.Released == 0 {
+		t.Fatalf("the scan of every reading: nothing released: %q", all.Table.Notes)
+	}
+	if sc := scan(e, ldl(e, true)); !hidden(sc) {
+		t.Errorf("the scan without one person's top reading: %d rows released, notes %q", sc.Released, sc.Table.Notes)
+	}
+	// The same readings, another plan for the same persons: released.
+	same := e.handle(spec.MDerive, spec.DeriveArgs{Base: e.persons().ID, Step: spec.Step{Age: &spec.AgeStep{Min: 0, Max: 150, At: at}}})
+	if sc := scanOf(e, same, ldl(e, false)); sc.Released == 0 {
+		t.Errorf("the same phenotype over the same persons by another plan: nothing released: %q", sc.Table.Notes)
+	}
+	// The other order, in a fresh workspace.
+	e = newGenoEnv(t, datasets.Controlled)
+	if sc := scan(e, ldl(e, true)); sc.Released == 0 {
+		t.Fatalf("the scan without the top reading, alone: nothing released: %q", sc.Table.Notes)
+	}
+	if sc := scan(e, ldl(e, false)); !hidden(sc) {
+		t.Errorf("the scan of every reading after it: %d rows released, notes %q", sc.Released, sc.Table.Notes)
+	}
+	// Through an events covariate: the phenotype is age-adjusted LDL
+	// either way, the covariate loses one person's reading.
+	e = newGenoEnv(t, datasets.Controlled)
+	pheno := e.handle(spec.MEvents, spec.EventsArgs{Table: "measurement", Concepts: []int64{3028437}})
+	if sc := scan(e, pheno, spec.GenoCovariate{Handle: ldl(e, false).ID}); sc.Released == 0 {
+		t.Fatalf("the scan with the covariate of every reading: nothing released: %q", sc.Table.Notes)
+	}
+	if sc := scan(e, pheno, spec.GenoCovariate{Handle: ldl(e, true).ID}); !hidden(sc) {
+		t.Errorf("the scan with one person's top reading left out of the covariate: %d rows released, notes %q", sc.Released, sc.Table.Notes)
+	}
+}

@@ -154,7 +154,7 @@ func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage)
 		if t.kind != "mean" {
 			continue
 		}
-		means = append(means, rowTerm{quantity: quantityOf(t.hcol), desc: t.name})
+		means = append(means, rowTerm{quantity: quantityOf(t.hcol), desc: t.name, src: meanSource(t.h.events, t.hcol, at)})
 		sel = append(sel, fmt.Sprintf("coalesce(m%d.k, 0)", i)) // after the terms: see the scan
 		vx, _, _ := s.numericExpr(t.h, t.hcol, at)
 		alias := fmt.Sprintf("mx%d", i)
@@ -215,6 +215,7 @@ func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage)
 // means are computed from and how many rows of it the model's persons have.
 type rowTerm struct {
 	quantity, desc string
+	src            []byte // the rows' release.Cell.Source
 	rows           int64
 }
 
@@ -234,7 +235,7 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 	est := nCell
 	for _, m := range means {
 		est = t.add(&release.Cell{Stat: release.Rows, Value: float64(m.rows), Persons: n, Of: est, Plan: nCell.Plan,
-			Quantity: m.quantity, RowCount: m.rows, Desc: "model rows of " + m.desc + ": " + cdesc + " (not shown)"})
+			Quantity: m.quantity, RowCount: m.rows, Source: m.src, Desc: "model rows of " + m.desc + ": " + cdesc + " (not shown)"})
 	}
 	var refused []string
 	// Expand categorical terms; check each level and binary term.

@@ -527,3 +527,30 @@ func TestRegressBridgedClusters(t *testing.T) {
 		t.Errorf("the two bands alone refused: %q", alone.Notes)
 	}
 }
+
+// TestRegressAfterDescribe: stats.Describe of a cohort's HbA1c readings,
+// then mean(a1c) ~ age over the same persons, reads the same rows, though
+// by another plan: the model is released (it was hidden as a twin of
+// the Describe). The same persons' readings below the highest one are
+// other rows: that model is hidden.
+func TestRegressAfterDescribe(t *testing.T) {
+	e := newEnv(t)
+	a1c := e.events("measurement", cHbA1c)
+	cohort := e.derive(e.persons(), spec.Step{With: &spec.Has{Handle: a1c.ID}})
+	d := e.table(spec.MDescribe, spec.DescribeArgs{Handle: e.derive(a1c, spec.Step{Of: cohort.ID}).ID, Column: "value_as_number"})
+	if len(d.Rows) != 1 || d.Rows[0][1].Status != "" && d.Rows[0][1].Status != spec.Released {
+		t.Fatalf("Describe: %+v", d.Rows)
+	}
+	model := func(h spec.Handle) map[string][]spec.Cell {
+		tab := e.table(spec.MRegress, spec.RegressArgs{Kind: "linear", Cohort: cohort.ID, Formula: "mean(a1c) ~ age", Bind: map[string]string{"a1c": h.ID}})
+		return modelRows(tab)
+	}
+	if m := model(a1c); m["age"] == nil || m["age"][0].Value == nil {
+		t.Errorf("the model of the same readings after Describe: age %+v", m["age"])
+	}
+	top := queryRows(t, "SELECT max(value_as_number) FROM measurement WHERE measurement_concept_id = 3004410")[0][0]
+	below := e.derive(a1c, spec.Step{Where: &spec.Filter{Column: "value_as_number", Op: "<", Values: []any{top}}})
+	if m := model(below); m["age"] == nil || m["age"][0].Value != nil {
+		t.Errorf("the model of the readings below the highest, after Describe of them all: age %+v", m["age"])
+	}
+}

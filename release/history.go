@@ -43,6 +43,8 @@ type Record struct {
 	// RowCount rows of Quantity.
 	Quantity string `json:"qty,omitempty"`
 	RowCount int64  `json:"rows,omitempty"`
+	// Source is the row-level statistic's Cell.Source, if any.
+	Source json.RawMessage `json:"src,omitempty"`
 	// Small marks a count shown as ≤20: no number was released, but a
 	// later count nested with it and 1..MinCount−1 persons away would give
 	// it (≤20 women of a race, then 21 with one man added, was 20). Only
@@ -501,7 +503,7 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 		if h.seen[key.String()] {
 			continue
 		}
-		rec := Record{Size: k.size, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now, Quantity: k.qty, RowCount: k.rows, Small: small}
+		rec := Record{Size: k.size, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now, Quantity: k.qty, RowCount: k.rows, Source: k.src, Small: small}
 		if c.Stat == Count && !small {
 			rec.Parts = c.Partitions
 		}
@@ -531,6 +533,7 @@ type setKey struct {
 	plan []byte
 	qty  string
 	rows int64
+	src  []byte // compact JSON, as the history stores it
 }
 
 // String is the key's identity in the history (records are compared by
@@ -539,11 +542,11 @@ func (k setKey) String() string {
 	if k.qty == "" {
 		return fmt.Sprintf("%d|%s", k.size, k.plan)
 	}
-	return fmt.Sprintf("%d|%s|%s|%d", k.size, k.plan, k.qty, k.rows)
+	return fmt.Sprintf("%d|%s|%s|%d|%s", k.size, k.plan, k.qty, k.rows, k.src)
 }
 
 // keyOf is the key of a history record.
-func keyOf(r *Record) setKey { return setKey{r.Size, r.Plan, r.Quantity, r.RowCount} }
+func keyOf(r *Record) setKey { return setKey{r.Size, r.Plan, r.Quantity, r.RowCount, r.Source} }
 
 // setOf is c's set for differencing; ok is false when c is not differenced
 // (suppressed, no plan, nobody). A row-level statistic's key is checked
@@ -557,6 +560,13 @@ func setOf(c *Cell) (k setKey, ok bool) {
 	k = setKey{size: c.Persons, plan: c.Plan}
 	if c.Quantity != "" && c.RowCount > 0 {
 		k.qty, k.rows = c.Quantity, c.RowCount
+		if len(c.Source) > 0 {
+			var src bytes.Buffer
+			if json.Compact(&src, c.Source) != nil {
+				return k, true // not JSON: compared as having no Source
+			}
+			k.src = src.Bytes()
+		}
 	}
 	return k, true
 }
@@ -598,23 +608,27 @@ func (h *History) sameSet(ctx context.Context, sets SetSource, a, b []byte) (boo
 // not depend on whether the rows differ, or hiding would itself say that
 // the picked person has the diagnosis: so another plan over the same
 // persons is hidden even when its rows are as many. (A result run again,
-// the same plan, is released as before: see released.) Sets are built
+// the same plan, is released as before: see released; and so is one
+// whose rows the same Source defines, see Cell.Source.) Sets are built
 // only for records of that quantity and person count.
 func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets SetSource) (bad, viaHistory bool, err error) {
 	var mine bytes.Buffer
 	if err := json.Compact(&mine, k.plan); err != nil {
 		return false, false, fmt.Errorf("release: history: a plan is not JSON: %w", err)
 	}
-	near := func(qty string, size int64, plan []byte) bool {
+	near := func(qty string, size int64, plan, src []byte) bool {
 		if qty != k.qty || size != k.size {
 			return false
+		}
+		if len(k.src) > 0 && bytes.Equal(src, k.src) {
+			return false // the same rows of the same persons, whatever the plan
 		}
 		var p bytes.Buffer
 		return json.Compact(&p, plan) != nil || !bytes.Equal(p.Bytes(), mine.Bytes())
 	}
 	for _, i := range h.byQty[k.qty] {
 		r := &h.recs[i]
-		if !near(r.Quantity, r.Size, r.Plan) {
+		if !near(r.Quantity, r.Size, r.Plan, r.Source) {
 			continue
 		}
 		if same, err := h.sameSet(ctx, sets, k.plan, r.Plan); err != nil || same {
@@ -623,7 +637,7 @@ func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets 
 	}
 	for _, e := range earlier {
 		ek, ok := setOf(e)
-		if !ok || !near(ek.qty, ek.size, ek.plan) {
+		if !ok || !near(ek.qty, ek.size, ek.plan, ek.src) {
 			continue
 		}
 		if same, err := h.sameSet(ctx, sets, k.plan, ek.plan); err != nil || same {

@@ -59,6 +59,13 @@ type Cell struct {
 	// plan, is hidden (whatever its rows), with the cells that follow it.
 	Quantity string
 	RowCount int64
+	// Source, when set, defines a row-level statistic's rows exactly
+	// given its persons (an events plan: every row of those persons that
+	// it selects). Two releases of one Quantity over the same persons and
+	// the same Source read the same rows, so neither gives the other's
+	// rows: a genome scan of one phenotype with and without PCs is not a
+	// twin of itself. Without a Source, another plan is always a twin.
+	Source []byte
 	// Desc describes the cell in words, from trusted names only, for the
 	// release history and the audit log.
 	Desc string

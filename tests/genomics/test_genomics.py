@@ -205,3 +205,21 @@ fmt.Println("scans", s1.Released(), s2.Released())
 s2''')
     a, b = map(int, re.search(r"scans (\d+) (\d+)", stdout(msgs)).groups())
     assert a > 0 and b == 0, stdout(msgs)
+
+
+def test_attack_phenotype_rows_changed(kernel):
+    """Review 30: a scan of LDL, then the same persons' scan with one
+    person's readings above a cut-off left out, moved each variant's beta
+    by that person's genotype. A scan whose phenotype reads other rows of
+    the same persons is hidden, whatever rows its filter really removes
+    (here none: whether it removed any is itself what must not show). The
+    same readings over another region of the genome are released."""
+    msgs = ok(kernel, '''h1 := genomics.Variants("chr1")
+r1 := genomics.GLM(h1, genomics.Quantitative(ldl)).Covariates("age", "sex").Of(known)
+r2 := genomics.GLM(genomics.Variants("chr2"), genomics.Quantitative(ldl)).Covariates("age", "sex").Of(known)
+r3 := genomics.GLM(h1, genomics.Quantitative(ldl.Where("value_as_number", "<", 1e9))).Covariates("age", "sex").Of(known)
+fmt.Println("scans", r1.Released(), r2.Released(), r3.Released())
+r3''', timeout=600)
+    a, b, c = map(int, re.search(r"scans (\d+) (\d+) (\d+)", stdout(msgs)).groups())
+    assert a > 0 and b > 0 and c == 0, stdout(msgs)
+    assert "differencing" in result(msgs), result(msgs)[:2000]
