@@ -607,14 +607,19 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 			if st == release.Mean {
 				c.Values, c.Magnitude, c.Top = values, magnitude, top
 			}
-			if mean == nil && h.events != nil {
+			if mean == nil && (h.events != nil || name == "age") {
 				// The same persons with a few more rows (one more day)
 				// would give those rows' values from two means: the mean
 				// is a row-level statistic of the column, and the sd and
-				// quartiles follow it.
+				// quartiles follow it. So is a cohort's age: on another
+				// date, the same persons' mean age moves by how many of
+				// them were born in between (one day: a count of 1–20).
 				mean = c
 				c.Plan, c.Desc, c.Quantity, c.RowCount = plan, "mean of "+desc, quantityOf(name), sqlagg.RowsOf(hidden)
-				if personLevel {
+				switch {
+				case h.events == nil:
+					c.Quantity, c.Source = ageQuantity, ageSource(at)
+				case personLevel:
 					// Every row of the group's persons with a value: a
 					// model or scan of the same persons reads them too.
 					c.Source = meanSource(h.events, name, at)

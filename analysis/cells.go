@@ -699,6 +699,21 @@ func meanSource(e *eventsPlan, column, at string) []byte {
 	return b
 }
 
+// ageQuantity is the Quantity of the ages at a date that a model or scan
+// takes as a term: one value per person, so a row-level statistic whose
+// Source is the date (ageSource). The same persons' model at another date
+// has other ages for those born in between; when that is one person (a
+// date before and one on their birthday), each estimate moves by what
+// their age's step does to the fit, which tells their outcome or, in a
+// scan, their genotype. So the model at another date is hidden.
+const ageQuantity = "age at date"
+
+// ageSource is the Source of the ages at the date at.
+func ageSource(at string) []byte {
+	b, _ := json.Marshal(map[string]string{"age at": at})
+	return b
+}
+
 // quantityOf names the values a row-level statistic is computed from, for
 // release.Cell.Quantity: the column name, as %sql names a plain column
 // argument, so that the same values reached by two paths compare equal.

@@ -54,8 +54,9 @@ type scanRow struct {
 
 // released reports whether the row's p-value was released.
 // scanMean is a mean of events in a genome scan (the phenotype or a
-// covariate): its column, its rows' Source and k, the query column that
-// counts a person's rows, summed over the persons tested in rows.
+// covariate), or the ages at a date: its column (ageQuantity for ages),
+// its rows' Source and k, the query column that counts a person's rows,
+// summed over the persons tested in rows.
 type scanMean struct {
 	col, desc string
 	src       []byte
@@ -200,6 +201,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 			case "age":
 				terms = append(terms, glmTerm{kind: "age", names: []string{"age"}})
 				sel = append(sel, s.d.cast(s.ageExpr("p", at), "DOUBLE"))
+				means = append(means, scanMean{col: ageQuantity, desc: "covariate age on " + at, src: ageSource(at), k: "1"})
 			case "race", "ethnicity":
 				// Categorical: expanded once the levels are known.
 				name := strings.ToLower(strings.TrimSpace(c.Name))

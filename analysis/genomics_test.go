@@ -864,3 +864,39 @@ func TestGenomicsPhenotypeRows(t *testing.T) {
 		t.Errorf("the scan with one person's top reading left out of the covariate: %d rows released, notes %q", sc.Released, sc.Table.Notes)
 	}
 }
+
+// TestGenomicsAgeDate: the same scan with ages on the day before one
+// person's birthday and on it differs only in that person's age, which
+// moves each variant's beta by their genotype: the second is hidden.
+func TestGenomicsAgeDate(t *testing.T) {
+	db, _ := genoEngine(t, datasets.Controlled)
+	rows, err := db.QueryContext(context.Background(), `SELECT month_of_birth, day_of_birth FROM person
+		WHERE month_of_birth IS NOT NULL AND day_of_birth BETWEEN 2 AND 27 GROUP BY 1, 2 HAVING count(*) = 1 ORDER BY 1, 2 LIMIT 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m, d int64
+	for rows.Next() {
+		if err := rows.Scan(&m, &d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows.Close()
+	if m == 0 {
+		t.Fatal("fixture: no day of the year with one birthday")
+	}
+	e := newGenoEnv(t, datasets.Controlled)
+	ldl := e.handle(spec.MEvents, spec.EventsArgs{Table: "measurement", Concepts: []int64{3028437}})
+	scan := func(at string) spec.GenoScan {
+		var sc spec.GenoScan
+		e.must(spec.MGenoGLM, spec.GenoGLMArgs{Variants: e.variants().ID, Pheno: spec.GenoPhenotype{Kind: "quantitative", Handle: ldl.ID},
+			Covariates: []spec.GenoCovariate{{Name: "age"}}, Cohort: e.persons().ID, At: at}, &sc)
+		return sc
+	}
+	if sc := scan(fmt.Sprintf("2023-%02d-%02d", m, d-1)); sc.Released == 0 {
+		t.Fatalf("the scan on the day before: nothing released: %q", sc.Table.Notes)
+	}
+	if sc := scan(fmt.Sprintf("2023-%02d-%02d", m, d)); sc.Released != 0 || !strings.Contains(strings.Join(sc.Table.Notes, " "), "differencing") {
+		t.Errorf("the scan on the birthday: %d rows released, notes %q", sc.Released, sc.Table.Notes)
+	}
+}

@@ -233,6 +233,12 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 	// are judged as a row-level statistic (not shown), and the estimates
 	// follow them.
 	est := nCell
+	for _, x := range append([]term{y}, xs...) {
+		if x.kind == "age" {
+			means = append(means, rowTerm{quantity: ageQuantity, desc: "age on " + at, src: ageSource(at), rows: n})
+			break
+		}
+	}
 	for _, m := range means {
 		est = t.add(&release.Cell{Stat: release.Rows, Value: float64(m.rows), Persons: n, Of: est, Plan: nCell.Plan,
 			Quantity: m.quantity, RowCount: m.rows, Source: m.src, Desc: "model rows of " + m.desc + ": " + cdesc + " (not shown)"})

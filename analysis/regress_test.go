@@ -554,3 +554,49 @@ func TestRegressAfterDescribe(t *testing.T) {
 		t.Errorf("the model of the readings below the highest, after Describe of them all: age %+v", m["age"])
 	}
 }
+
+// TestRegressAgeDate: has(t2d) ~ age on the day before the one person born
+// on a day of the year turns a year older, then on that day: only their
+// age differs, and the change in the estimates tells whether they have
+// type 2 diabetes. The second model is hidden; the first, run again, is
+// not, nor after Describe of the same ages. Describe's mean age on the two
+// days differs by one birthday in n: it is hidden too.
+func TestRegressAgeDate(t *testing.T) {
+	rows := queryRows(t, `SELECT month_of_birth, day_of_birth FROM person WHERE month_of_birth IS NOT NULL AND day_of_birth BETWEEN 2 AND 27
+		GROUP BY 1, 2 HAVING count(*) = 1 ORDER BY 1, 2 LIMIT 1`)
+	if len(rows) == 0 {
+		t.Fatal("fixture: no day of the year with one birthday")
+	}
+	m, d := rows[0][0].(int64), rows[0][1].(int64)
+	before, on := fmt.Sprintf("2023-%02d-%02d", m, d-1), fmt.Sprintf("2023-%02d-%02d", m, d)
+	e := newEnv(t)
+	all := e.persons()
+	t2d := e.derive(all, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+	model := func(at string) map[string][]spec.Cell {
+		return modelRows(e.table(spec.MRegress, spec.RegressArgs{Kind: "logistic", Cohort: all.ID, Formula: "has(t2d) ~ age",
+			Bind: map[string]string{"t2d": t2d.ID}, At: at}))
+	}
+	meanAge := func(at string) spec.Cell {
+		d := e.table(spec.MDescribe, spec.DescribeArgs{Handle: all.ID, Column: "age", At: at})
+		if len(d.Rows) != 1 {
+			t.Fatalf("Describe of age: %+v", d.Rows)
+		}
+		return d.Rows[0][2] // persons, "—", mean, …
+	}
+	if c := meanAge(before); c.Value == nil {
+		t.Fatalf("mean age on %s: %+v", before, c)
+	}
+	if got := model(before); got["age"] == nil || got["age"][0].Value == nil {
+		t.Fatalf("the model on %s, after the mean age on that day: age %+v", before, got["age"])
+	}
+	if got := model(on); got["age"] == nil || got["age"][0].Value != nil {
+		t.Errorf("the model on %s, one person a year older: age %+v", on, got["age"])
+	}
+	if got := model(before); got["age"] == nil || got["age"][0].Value == nil {
+		t.Errorf("the model on %s again: age %+v", before, got["age"])
+	}
+	// The mean age moves by how many were born on the day: 1.
+	if c := meanAge(on); c.Value != nil {
+		t.Errorf("mean age on %s, after it on %s: %+v", on, before, c)
+	}
+}

@@ -609,7 +609,8 @@ func (h *History) sameSet(ctx context.Context, sets SetSource, a, b []byte) (boo
 // the picked person has the diagnosis: so another plan over the same
 // persons is hidden even when its rows are as many. (A result run again,
 // the same plan, is released as before: see released; and so is one
-// whose rows the same Source defines, see Cell.Source.) Sets are built
+// whose rows the same Source defines, see Cell.Source, while another
+// Source is other rows even by the same plan.) Sets are built
 // only for records of that quantity and person count.
 func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets SetSource) (bad, viaHistory bool, err error) {
 	var mine bytes.Buffer
@@ -620,8 +621,11 @@ func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets 
 		if qty != k.qty || size != k.size {
 			return false
 		}
-		if len(k.src) > 0 && bytes.Equal(src, k.src) {
-			return false // the same rows of the same persons, whatever the plan
+		if len(k.src) > 0 && len(src) > 0 {
+			// The same rows of the same persons whatever the plan, or
+			// other rows of them even by the same plan (a model's ages
+			// on another date).
+			return !bytes.Equal(src, k.src)
 		}
 		var p bytes.Buffer
 		return json.Compact(&p, plan) != nil || !bytes.Equal(p.Bytes(), mine.Bytes())

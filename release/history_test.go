@@ -656,6 +656,7 @@ func TestDifferencingRows(t *testing.T) {
 		{"another source, as many rows", "value_as_number", 300, [2]uint32{0, 50}, [2]string{"bmi", "bmi below 38"}, false},
 		{"a source against none", "value_as_number", 300, [2]uint32{0, 50}, [2]string{"", "bmi"}, false},
 		{"none against a source", "value_as_number", 300, [2]uint32{0, 50}, [2]string{"bmi", ""}, false},
+		{"another source, the same plan", "value_as_number", 300, [2]uint32{0, 50}, [2]string{"age on 2023-06-03", "age on 2023-06-04"}, false},
 		{"one row more", "value_as_number", 301, [2]uint32{0, 50}, [2]string{}, false},
 		{"one row less", "value_as_number", 299, [2]uint32{0, 50}, [2]string{}, false},
 		{"20 rows more", "value_as_number", 320, [2]uint32{0, 50}, [2]string{}, false},
@@ -675,8 +676,12 @@ func TestDifferencingRows(t *testing.T) {
 			if r1.Suppressed() || m1.Suppressed() {
 				t.Fatalf("first result suppressed: rows %q, mean %q", r1.Status, m1.Status)
 			}
-			p2, r2, m2 := rowsResult(f, "second window", tt.qty, tt.rows, tt.src[1])
-			f.add(plan("second window"), tt.persons[0], tt.persons[1])
+			second := "second window"
+			if strings.HasSuffix(tt.name, "the same plan") {
+				second = "first window"
+			}
+			p2, r2, m2 := rowsResult(f, second, tt.qty, tt.rows, tt.src[1])
+			f.add(plan(second), tt.persons[0], tt.persons[1])
 			judgeCells(t, Defaults(), h, f, p2, r2, m2)
 			if got := !r2.Suppressed() && !m2.Suppressed(); got != tt.released {
 				t.Errorf("%d rows of %s against 300: rows %q, mean %q; released %v, want %v", tt.rows, tt.qty, r2.Status, m2.Status, got, tt.released)
