@@ -97,6 +97,7 @@ type genoHandle struct {
 	// and the cohort they were computed over.
 	scores [][]float64
 	cohort *cohortPlan
+	source []byte // see pcSource
 }
 
 // genoAvailable refuses genomics in a workspace without genotypes, naming

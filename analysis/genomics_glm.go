@@ -53,8 +53,12 @@ type scanRow struct {
 }
 
 // released reports whether the row's p-value was released.
+// pcQuantity is the Quantity of PC scores as a scan's covariates.
+const pcQuantity = "pc scores"
+
 // scanMean is a mean of events in a genome scan (the phenotype or a
-// covariate), or the ages at a date: its column (ageQuantity for ages),
+// covariate), the ages at a date or PC scores: its column (ageQuantity,
+// pcQuantity),
 // its rows' Source and k, the query column that counts a person's rows,
 // summed over the persons tested in rows.
 type scanMean struct {
@@ -228,6 +232,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 			}
 			terms = append(terms, t)
 			conj = append(conj, gh.cohort)
+			means = append(means, scanMean{col: pcQuantity, desc: "covariate " + gh.desc, src: gh.source, k: "1"})
 		default:
 			h, err := s.handle(c.Handle)
 			if err != nil {

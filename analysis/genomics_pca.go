@@ -178,6 +178,21 @@ func (s *Server) genoPCA(ctx context.Context, cell string, args json.RawMessage)
 		return nil, err
 	}
 	h := s.newGenoHandle(&genoHandle{kind: spec.KindPCs, ds: ds, scores: scores, cohort: c,
-		desc: fmt.Sprintf("%d PCs of the genotypes of %s (%s)", a.PCs, cdesc, ds.name)})
+		desc:   fmt.Sprintf("%d PCs of the genotypes of %s (%s)", a.PCs, cdesc, ds.name),
+		source: pcSource(ds.name, c, fs, a.PCs)})
 	return spec.GenoPCs{Handle: h, Table: *full}, nil
+}
+
+// pcSource is the release.Cell.Source of the PC scores of the PCA of the
+// cohort c on the variants fs: what the scores are computed from. A
+// person's scores move when the PCA's population or variants do, so a
+// scan of the same persons with PCs of another PCA has other covariate
+// values (one person added to the PCA moves every score by their
+// genotypes).
+func pcSource(ds string, c *cohortPlan, fs *plink.Fileset, k int) []byte {
+	b, err := json.Marshal(map[string]any{"pca": ds, "c": c, "v": variantSpans(fs), "k": k})
+	if err != nil {
+		return nil
+	}
+	return b
 }

@@ -900,3 +900,37 @@ func TestGenomicsAgeDate(t *testing.T) {
 		t.Errorf("the scan on the birthday: %d rows released, notes %q", sc.Released, sc.Table.Notes)
 	}
 }
+
+// TestGenomicsPCSource: PCs are covariate values computed from a PCA's
+// population and variants. The same persons' scan with PCs of another PCA
+// has other covariate values for every person, moved by the persons the
+// PCAs differ in: it is hidden. The same PCs with another covariate are
+// the same values, and the scan is released.
+func TestGenomicsPCSource(t *testing.T) {
+	const at = "2024-12-31"
+	e := newGenoEnv(t, datasets.Controlled)
+	all := e.persons()
+	women := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Sex: "female"}})
+	pca := func(c spec.Handle) spec.Handle {
+		var pcs spec.GenoPCs
+		e.must(spec.MGenoPCA, spec.GenoPCAArgs{PCs: 3, Cohort: c.ID}, &pcs)
+		return pcs.Handle
+	}
+	ofAll, ofWomen := pca(all), pca(women)
+	ldl := e.handle(spec.MEvents, spec.EventsArgs{Table: "measurement", Concepts: []int64{3028437}})
+	scan := func(covs ...spec.GenoCovariate) spec.GenoScan {
+		var sc spec.GenoScan
+		e.must(spec.MGenoGLM, spec.GenoGLMArgs{Variants: e.variants().ID, Pheno: spec.GenoPhenotype{Kind: "quantitative", Handle: ldl.ID},
+			Covariates: covs, Cohort: women.ID, At: at}, &sc)
+		return sc
+	}
+	if sc := scan(spec.GenoCovariate{Handle: ofAll.ID}); sc.Released == 0 {
+		t.Fatalf("women, PCs of everyone: nothing released: %q", sc.Table.Notes)
+	}
+	if sc := scan(spec.GenoCovariate{Handle: ofWomen.ID}); sc.Released != 0 || !strings.Contains(strings.Join(sc.Table.Notes, " "), "differencing") {
+		t.Errorf("women, PCs of women after PCs of everyone: %d rows released, notes %q", sc.Released, sc.Table.Notes)
+	}
+	if sc := scan(spec.GenoCovariate{Handle: ofAll.ID}, spec.GenoCovariate{Name: "age"}); sc.Released == 0 {
+		t.Errorf("women, PCs of everyone and age: nothing released: %q", sc.Table.Notes)
+	}
+}
