@@ -66,6 +66,16 @@ type scanMean struct {
 	src       []byte
 	k         string
 	rows      int64
+	perSample []int64 // each sample's k
+}
+
+// rowsOf is how many rows of m the samples in set have.
+func (m *scanMean) rowsOf(set *roaring.Bitmap) int64 {
+	var n int64
+	for it := set.Iterator(); it.HasNext(); {
+		n += m.perSample[it.Next()]
+	}
+	return n
 }
 
 func (r *scanRow) released() bool { return !r.p.Suppressed() && !r.beta.Suppressed() }
@@ -315,7 +325,12 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		}
 		sexOf[i] = int(toInt(vals[2+len(sel)]))
 		for j := range means {
-			means[j].rows += toInt(vals[3+len(sel)+j])
+			k := toInt(vals[3+len(sel)+j])
+			means[j].rows += k
+			if means[j].perSample == nil {
+				means[j].perSample = make([]int64, nS)
+			}
+			means[j].perSample[i] = k
 		}
 	}
 	rows.Close()
@@ -527,6 +542,31 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		chain = t.add(&release.Cell{Stat: release.Rows, Value: float64(m.rows), Persons: int64(n), Of: chain,
 			Plan: genoPlanBytes(ds.name, tested, nil), Quantity: quantityOf(m.col), RowCount: m.rows, Source: m.src,
 			Desc: "scan rows of " + m.desc + ": " + popDesc + " (not shown)"})
+	}
+	// And each cohort covariate's two blocks: with a cohort Z as a
+	// covariate, the scan of P ∪ Z is the scans of P and of Z added up
+	// (review 31), so each block's rows are judged too.
+	for _, g := range cohortOnes {
+		if n == 0 || len(means) == 0 || means[0].perSample == nil {
+			break
+		}
+		in := &cohortPlan{Op: "and", A: tested, B: g.h.persons()}
+		out := &cohortPlan{Op: "minus", A: tested, B: g.h.persons()}
+		for _, m := range means {
+			r := m.rowsOf(g.set)
+			for _, b := range []struct {
+				plan       *cohortPlan
+				size, rows int64
+				desc       string
+			}{{in, int64(g.ones), r, "in " + g.name}, {out, int64(n - g.ones), m.rows - r, "not in " + g.name}} {
+				if b.size == 0 {
+					continue
+				}
+				chain = t.add(&release.Cell{Stat: release.Rows, Value: float64(b.rows), Persons: b.size, Of: chain,
+					Plan: genoPlanBytes(ds.name, b.plan, nil), Quantity: quantityOf(m.col), RowCount: b.rows, Source: m.src,
+					Desc: "scan rows of " + m.desc + ", persons " + b.desc + ": " + popDesc + " (not shown)"})
+			}
+		}
 	}
 	// Rows the release rules drop by their genotype counts are not fitted
 	// at all (most are rare variants, where the Firth fallback costs the
@@ -1000,6 +1040,7 @@ type scanCohort struct {
 	name string
 	h    *handle
 	ones int
+	set  *roaring.Bitmap // the samples in it
 }
 
 // scanGroups returns a scan's groups as sets of samples: the persons
@@ -1034,7 +1075,7 @@ func scanGroups(covars []assoc.Column, binCov []bool, terms []glmTerm, termOf []
 		}
 		sets, onesOf[ci] = append(sets, ones), ones
 		if t := terms[termOf[ci]]; t.kind == "cohort" {
-			cohorts = append(cohorts, scanCohort{name: t.names[0], h: t.h, ones: int(ones.GetCardinality())})
+			cohorts = append(cohorts, scanCohort{name: t.names[0], h: t.h, ones: int(ones.GetCardinality()), set: ones})
 		}
 	}
 	if binary {

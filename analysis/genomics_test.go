@@ -934,3 +934,61 @@ func TestGenomicsPCSource(t *testing.T) {
 		t.Errorf("women, PCs of everyone and age: nothing released: %q", sc.Table.Notes)
 	}
 }
+
+// TestGenomicsPaddedScan is review 31's attack: scans of women P with
+// every LDL reading, of men Z with every reading but one of a woman's,
+// then of P ∪ Z with those readings and Z as a covariate: the last is the
+// first two added up, with that reading left out, and every
+// variant's beta gave her genotype (216 of 216). It is hidden. With every
+// reading throughout, the three are released.
+func TestGenomicsPaddedScan(t *testing.T) {
+	const at = "2024-12-31"
+	db, _ := genoEngine(t, datasets.Controlled)
+	// A reading held by one row, of a woman with other readings: leaving
+	// it out leaves the same persons.
+	rows, err := db.QueryContext(context.Background(), `WITH r AS (SELECT person_id, value_as_number AS v FROM measurement JOIN person USING (person_id)
+		WHERE measurement_concept_id = 3028437 AND value_as_number IS NOT NULL),
+		w AS (SELECT person_id FROM r JOIN person USING (person_id) WHERE gender_concept_id = 8532 GROUP BY 1 HAVING count(*) >= 2)
+		SELECT v FROM r WHERE person_id IN (SELECT person_id FROM w) AND v IN (SELECT v FROM r GROUP BY v HAVING count(*) = 1) ORDER BY v DESC LIMIT 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := math.NaN()
+	for rows.Next() {
+		if err := rows.Scan(&top); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows.Close()
+	if math.IsNaN(top) {
+		t.Fatal("fixture: no LDL reading held by one row of a woman with other readings")
+	}
+	run := func(below bool) (p, z, pz spec.GenoScan) {
+		e := newGenoEnv(t, datasets.Controlled)
+		ldl := e.handle(spec.MEvents, spec.EventsArgs{Table: "measurement", Concepts: []int64{3028437}})
+		readings := ldl
+		if below {
+			readings = e.handle(spec.MDerive, spec.DeriveArgs{Base: ldl.ID, Step: spec.Step{Where: &spec.Filter{Column: "value_as_number", Op: "<>", Values: []any{top}}}})
+		}
+		women := e.handle(spec.MDerive, spec.DeriveArgs{Base: e.persons().ID, Step: spec.Step{Sex: "female"}})
+		men := e.handle(spec.MDerive, spec.DeriveArgs{Base: e.persons().ID, Step: spec.Step{Sex: "male"}})
+		both := e.handle(spec.MDerive, spec.DeriveArgs{Base: women.ID, Step: spec.Step{Or: men.ID}})
+		scan := func(pheno, cohort spec.Handle, covs ...spec.GenoCovariate) spec.GenoScan {
+			var sc spec.GenoScan
+			e.must(spec.MGenoGLM, spec.GenoGLMArgs{Variants: e.variants().ID, Pheno: spec.GenoPhenotype{Kind: "quantitative", Handle: pheno.ID},
+				Covariates: covs, Cohort: cohort.ID, At: at}, &sc)
+			return sc
+		}
+		return scan(ldl, women), scan(readings, men), scan(readings, both, spec.GenoCovariate{Handle: men.ID})
+	}
+	p, z, pz := run(true)
+	if p.Released == 0 || z.Released == 0 {
+		t.Fatalf("women, every reading: %d rows; men, one reading left out: %d rows", p.Released, z.Released)
+	}
+	if pz.Released != 0 || !strings.Contains(strings.Join(pz.Table.Notes, " "), "differencing") {
+		t.Errorf("women and men, one reading left out, men as a covariate: %d rows released, notes %q", pz.Released, pz.Table.Notes)
+	}
+	if p, z, pz := run(false); p.Released == 0 || z.Released == 0 || pz.Released == 0 {
+		t.Errorf("every reading: %d, %d and %d rows released; notes of the last %q", p.Released, z.Released, pz.Released, pz.Table.Notes)
+	}
+}

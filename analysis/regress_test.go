@@ -600,3 +600,55 @@ func TestRegressAgeDate(t *testing.T) {
 		t.Errorf("mean age on %s, after it on %s: %+v", on, before, c)
 	}
 }
+
+// TestRegressLevelRows is review 31's padded model: mean(b) ~ gender over
+// women P and men Z1 with every BMI reading, then over P and other men
+// Z2 with the readings below the highest (one woman's): the female level's
+// mean is each model's intercept, and their difference gave that reading.
+// The second model is hidden; the same readings over P and Z2 are not.
+func TestRegressLevelRows(t *testing.T) {
+	const at = "2024-12-31"
+	top := queryRows(t, `SELECT max(value_as_number) FROM measurement m JOIN person p USING (person_id)
+		WHERE measurement_concept_id = 3038553 AND p.gender_concept_id = 8532`)[0][0].(float64)
+	holders := queryInt(t, `SELECT count(DISTINCT person_id) FROM measurement JOIN person USING (person_id)
+		WHERE measurement_concept_id = 3038553 AND value_as_number >= ? AND gender_concept_id = 8532`, top)
+	lower := queryInt(t, `SELECT count(*) FROM measurement WHERE measurement_concept_id = 3038553 AND value_as_number < ?
+		AND person_id IN (SELECT person_id FROM measurement JOIN person USING (person_id)
+			WHERE measurement_concept_id = 3038553 AND value_as_number >= ? AND gender_concept_id = 8532)`, top, top)
+	if holders != 1 || lower == 0 {
+		t.Fatalf("fixture: the highest BMI of a woman, %v, is held by %d persons with %d lower readings", top, holders, lower)
+	}
+	var e *env
+	model := func(young bool, below bool) map[string][]spec.Cell {
+		bmi := e.events("measurement", cBMI)
+		readings := bmi
+		if below {
+			readings = e.derive(bmi, spec.Step{Where: &spec.Filter{Column: "value_as_number", Op: "<", Values: []any{top}}})
+		}
+		with := e.derive(e.persons(), spec.Step{With: &spec.Has{Handle: bmi.ID}})
+		men := e.derive(e.derive(with, spec.Step{Sex: "male"}), spec.Step{Age: &spec.AgeStep{Min: 0, Max: 54, At: at}})
+		if !young {
+			men = e.derive(e.derive(with, spec.Step{Sex: "male"}), spec.Step{Age: &spec.AgeStep{Min: 55, Max: 130, At: at}})
+		}
+		c := e.derive(e.derive(with, spec.Step{Sex: "female"}), spec.Step{Or: men.ID})
+		return modelRows(e.table(spec.MRegress, spec.RegressArgs{Kind: "linear", Cohort: c.ID, Formula: "mean(b) ~ gender",
+			Bind: map[string]string{"b": readings.ID}, At: at}))
+	}
+	shown := func(m map[string][]spec.Cell) bool {
+		return m["(intercept)"] != nil && m["(intercept)"][0].Value != nil
+	}
+	e = newEnv(t)
+	if m := model(true, false); !shown(m) {
+		t.Fatalf("women and young men, every reading: %+v", m)
+	}
+	if m := model(false, true); shown(m) {
+		t.Errorf("women and old men, the readings below one woman's highest: %+v", m["(intercept)"])
+	}
+	e = newEnv(t)
+	if m := model(true, false); !shown(m) {
+		t.Fatalf("women and young men, every reading: %+v", m)
+	}
+	if m := model(false, false); !shown(m) {
+		t.Errorf("women and old men, every reading: %+v", m["(intercept)"])
+	}
+}

@@ -427,7 +427,10 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 			var bad, via bool
 			var err error
 			if k.qty != "" {
-				bad, via, err = h.rowsNear(ctx, k, d.Cells[:i], sets)
+				if bad, via, err = h.rowsNear(ctx, k, d.Cells[:i], sets); err == nil && !bad {
+					bad, err = h.rowPairs(ctx, k, d.Cells[:i], sets)
+					via = bad
+				}
 			} else if bad, via, err = h.nested(ctx, k, d.Cells[:i], limit, sets, valued[c]); err == nil && !bad {
 				// The audit's sets include the history's; beyond its
 				// window, pairs of parts are looked for in all of it.
