@@ -473,6 +473,26 @@ def test_a_day_of_one_wearer_cannot_be_subtracted(controlled):
     assert re.search(r"^\*\s+\*\s+\*", wf.plain_of(msgs), re.M), wf.plain_of(msgs)
 
 
+def test_a_padded_mean_gives_no_left_out_reading(controlled):
+    """Review 31: the women's BMI with every reading, the men's and then
+    the women's and men's together with a filter on the value: the union
+    less the men is the women over the filtered rows, and beside their
+    every reading it gave the one reading the filter left out. The third
+    is hidden, whether or not the filter leaves anything out (here it
+    does not: that it did is what must not show)."""
+    kernel = controlled
+    ok(kernel.run(HEADER + 'bmi := omop.Measurements(3038553)\nless := bmi.Where("value_as_number", "<", 1000)\n'
+                  'all := omop.Persons()\nw := all.Female().With(bmi)\nm := all.Male().With(bmi)')[0])
+    mean = r"^\s*[\d,]+\s+[\d,]+\s+\d+\.\d\d"
+    for code in ('stats.Describe(bmi.Of(w), "value_as_number")', 'stats.Describe(less.Of(m), "value_as_number")'):
+        r, msgs = kernel.run(code)
+        ok(r)
+        assert re.search(mean, wf.plain_of(msgs), re.M), (code, wf.plain_of(msgs))
+    r, msgs = kernel.run('stats.Describe(less.Of(w.Or(m)), "value_as_number")')
+    ok(r)
+    assert not re.search(mean, wf.plain_of(msgs), re.M) and "differencing" in wf.plain_of(msgs), wf.plain_of(msgs)
+
+
 # The sixth review (r20): models whose groups single out a person or give a
 # hidden count, and a share whose denominator is hidden.
 TARGET = ('tgt := omop.Persons().WithCondition(443601).Male().AgeBetween(81, 83, "2024-07-01")\n'
