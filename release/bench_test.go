@@ -189,3 +189,62 @@ func BenchmarkJudgeCrosstab(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRowPartitions: a new row-level statistic (a mean with a Source)
+// judged against a history of n row-level records of the same quantity,
+// each with a Source, of sizes log-uniform in 21..10M: rowPairs matches
+// sizes first, so a history flooded with means costs the check a pass
+// over their sizes, not sets. The judged mean is released and recorded
+// (append and fsync included). Reports the median and p99 per result.
+func BenchmarkRowPartitions(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "history.jsonl")
+			f, err := os.Create(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			w := bufio.NewWriter(f)
+			rng := rand.New(rand.NewPCG(9, uint64(n)))
+			ts := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Format(time.RFC3339Nano)
+			for i := 0; i < n; i++ {
+				var size int64 // not benchTarget: no twin of the judged mean
+				for size = benchTarget; size == benchTarget; {
+					size = int64(21 * math.Pow(10e6/21, rng.Float64()))
+				}
+				fmt.Fprintf(w, `{"n":%d,"desc":"mean %d","plan":{"q":"m%d"},"session":"old","time":%q,"qty":"value_as_number","rows":%d,"src":{"s":%d}}`+"\n",
+					size, i, i, ts, 3*size, i%7)
+			}
+			if err := w.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+			h, err := OpenHistory(path, "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close()
+			p, sets, ctx := Defaults(), newBenchSets(), context.Background()
+			times := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				plan := []byte(fmt.Sprintf(`{"q":"new%d"}`, i))
+				persons := &Cell{Stat: Count, Value: benchTarget, Persons: benchTarget, Plan: plan, Desc: "bench"}
+				rows := &Cell{Stat: Rows, Value: 3 * benchTarget, Persons: benchTarget, Of: persons, Plan: plan,
+					Quantity: "value_as_number", RowCount: 3 * benchTarget, Source: []byte(`{"s":99}`)}
+				t := time.Now()
+				if err := p.Judge(ctx, &Decision{Cells: []*Cell{persons, rows}}, h, sets); err != nil {
+					b.Fatal(err)
+				}
+				times = append(times, time.Since(t))
+				if rows.Suppressed() {
+					b.Fatalf("the mean was hidden: %q", rows.Status)
+				}
+			}
+			b.StopTimer()
+			slices.Sort(times)
+			b.ReportMetric(float64(times[len(times)/2].Nanoseconds()), "p50-ns/result")
+			b.ReportMetric(float64(times[len(times)*99/100].Nanoseconds()), "p99-ns/result")
+		})
+	}
+}

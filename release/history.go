@@ -72,8 +72,11 @@ type History struct {
 	order []int32  // indexes of recs sorted by Size
 	seen  map[string]bool
 	parts map[string]*partitionState // by Partition.Group
-	byQty map[string][]int32         // records of row-level statistics, by Quantity
-	cache *setCache
+	byQty map[qtySize][]int32        // records of row-level statistics, by Quantity and size
+	// rowSizes indexes those with a Source by quantity and size, for
+	// rowPairs.
+	rowSizes map[string]*rowIndex
+	cache    *setCache
 	// The atoms of the last combined audit's same-result plans, refined
 	// from base sameOf (see combined).
 	sameOf    *atoms
@@ -107,7 +110,8 @@ type historyFile struct {
 // data share a second one, so that two workspaces cannot each release
 // one half of a differencing pair.
 func OpenHistory(path, session string, more ...string) (*History, error) {
-	h := &History{session: session, seen: map[string]bool{}, parts: map[string]*partitionState{}, byQty: map[string][]int32{}, cache: newSetCache(256)}
+	h := &History{session: session, seen: map[string]bool{}, parts: map[string]*partitionState{}, byQty: map[qtySize][]int32{},
+		rowSizes: map[string]*rowIndex{}, cache: newSetCache(256)}
 	for _, p := range append([]string{path}, more...) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			h.Close()
@@ -258,10 +262,25 @@ func (h *History) add(rec Record) {
 	h.insert(int32(len(h.recs) - 1))
 }
 
+// qtySize keys the row-level statistics of one quantity and person count.
+type qtySize struct {
+	qty  string
+	size int64
+}
+
 // noteQuantity indexes record i (rec) by its quantity, if it has one.
 func (h *History) noteQuantity(rec Record, i int32) {
 	if rec.Quantity != "" {
-		h.byQty[rec.Quantity] = append(h.byQty[rec.Quantity], i)
+		key := qtySize{rec.Quantity, rec.Size}
+		h.byQty[key] = append(h.byQty[key], i)
+		if len(rec.Source) > 0 {
+			ri := h.rowSizes[rec.Quantity]
+			if ri == nil {
+				ri = &rowIndex{bySize: map[int64][]int32{}}
+				h.rowSizes[rec.Quantity] = ri
+			}
+			ri.add(rec.Size, i)
+		}
 	}
 }
 
@@ -633,7 +652,7 @@ func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets 
 		var p bytes.Buffer
 		return json.Compact(&p, plan) != nil || !bytes.Equal(p.Bytes(), mine.Bytes())
 	}
-	for _, i := range h.byQty[k.qty] {
+	for _, i := range h.byQty[qtySize{k.qty, k.size}] {
 		r := &h.recs[i]
 		if !near(r.Quantity, r.Size, r.Plan, r.Source) {
 			continue

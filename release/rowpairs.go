@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"sort"
 
 	"github.com/RoaringBitmap/roaring/v2"
 )
@@ -33,6 +34,34 @@ const (
 	maxRowPairCands = 256
 )
 
+// rowIndex is the history's row-level statistics of one quantity that
+// carry a Source, by size, and their distinct sizes in order (built when
+// first needed, then kept in order as records come).
+type rowIndex struct {
+	bySize map[int64][]int32
+	sizes  []int64
+}
+
+func (ri *rowIndex) add(size int64, i int32) {
+	ri.bySize[size] = append(ri.bySize[size], i)
+	if ri.sizes != nil && len(ri.bySize[size]) == 1 {
+		at, _ := slices.BinarySearch(ri.sizes, size)
+		ri.sizes = slices.Insert(ri.sizes, at, size)
+	}
+}
+
+// sorted returns the distinct sizes in order.
+func (ri *rowIndex) sorted() []int64 {
+	if ri.sizes == nil {
+		ri.sizes = make([]int64, 0, len(ri.bySize))
+		for n := range ri.bySize {
+			ri.sizes = append(ri.sizes, n)
+		}
+		slices.Sort(ri.sizes)
+	}
+	return ri.sizes
+}
+
 // rowStat is a row-level statistic rowPairs compares: a history record or
 // an earlier cell of the decision (order: later is more recent).
 type rowStat struct {
@@ -45,51 +74,97 @@ type rowStat struct {
 // rowPairs reports whether row-level statistic k (which has a Source)
 // forms, with two others of its quantity, a partition whose parts do not
 // all read the same rows: k the union of two disjoint statistics, or k a
-// part, with another, of a statistic that holds both.
+// part, with another, of a statistic that holds both. Sizes that fit are
+// found by walking the history's distinct sizes with two pointers; the
+// decision's earlier cells are few and looked up.
 func (h *History) rowPairs(ctx context.Context, k setKey, earlier []*Cell, sets SetSource) (bool, error) {
 	if len(k.src) == 0 {
 		return false, nil
 	}
-	var stats []rowStat
-	for _, i := range h.byQty[k.qty] {
-		r := &h.recs[i]
-		if len(r.Source) > 0 {
-			stats = append(stats, rowStat{r.Size, r.Plan, r.Source, int(i)})
-		}
+	ri := h.rowSizes[k.qty]
+	if ri == nil {
+		ri = &rowIndex{bySize: map[int64][]int32{}}
 	}
+	var local []rowStat
 	for j, e := range earlier {
 		if ek, ok := setOf(e); ok && ek.qty == k.qty && len(ek.src) > 0 {
-			stats = append(stats, rowStat{ek.size, ek.plan, ek.src, len(h.recs) + j})
+			local = append(local, rowStat{ek.size, ek.plan, ek.src, len(h.recs) + j})
 		}
 	}
-	bySize := map[int64][]int{}
-	for i, s := range stats {
-		bySize[s.size] = append(bySize[s.size], i)
+	if len(ri.bySize)+len(local) < 2 {
+		return false, nil
+	}
+	// withSize calls f for every statistic of size n.
+	withSize := func(n int64, f func(rowStat)) {
+		for _, i := range ri.bySize[n] {
+			r := &h.recs[i]
+			f(rowStat{r.Size, r.Plan, r.Source, int(i)})
+		}
+		for _, l := range local {
+			if l.size == n {
+				f(l)
+			}
+		}
 	}
 	same := func(a, b, c []byte) bool { return bytes.Equal(a, b) && bytes.Equal(b, c) }
-	// A triple: whole = x ∪ y, disjoint (-1 stands for k).
-	type triple struct{ whole, x, y, last int }
+	// A triple: whole = x ∪ y, disjoint (nil whole or x stands for k).
+	type triple struct {
+		whole, x, y *rowStat
+		last        int
+	}
 	var cands []triple
-	for i, x := range stats {
-		if len(cands) >= maxRowPairCands {
-			break
-		}
-		// k the whole: x and y inside it, |x| + |y| = |k|.
-		if x.size < k.size {
-			for _, j := range bySize[k.size-x.size] {
-				if j > i && !same(k.src, x.src, stats[j].src) {
-					cands = append(cands, triple{-1, i, j, max(x.order, stats[j].order)})
+	full := func() bool { return len(cands) >= maxRowPairCands }
+	// union: k the whole of statistics of sizes a and b (a + b = |k|).
+	union := func(a, b int64) {
+		withSize(a, func(x rowStat) {
+			withSize(b, func(y rowStat) {
+				if (a < b || y.order > x.order) && !full() && !same(k.src, x.src, y.src) {
+					cands = append(cands, triple{nil, &x, &y, max(x.order, y.order)})
 				}
-			}
-		}
-		// k a part of x, with y: |k| + |y| = |x|.
-		if x.size > k.size {
-			for _, j := range bySize[x.size-k.size] {
-				if j != i && !same(x.src, k.src, stats[j].src) {
-					cands = append(cands, triple{i, -1, j, max(x.order, stats[j].order)})
+			})
+		})
+	}
+	// part: k a part, with one of size b, of one of size w (w − b = |k|).
+	part := func(w, b int64) {
+		withSize(w, func(x rowStat) {
+			withSize(b, func(y rowStat) {
+				if y.order != x.order && !full() && !same(x.src, k.src, y.src) {
+					cands = append(cands, triple{&x, nil, &y, max(x.order, y.order)})
 				}
-			}
+			})
+		})
+	}
+	sizes := ri.sorted()
+	n := k.size
+	// Both in the history: two pointers over the distinct sizes.
+	for i, j := 0, sort.Search(len(sizes), func(j int) bool { return sizes[j] >= n })-1; i <= j && !full(); {
+		switch a, b := sizes[i], sizes[j]; {
+		case a+b < n:
+			i++
+		case a+b > n:
+			j--
+		default:
+			union(a, b)
+			i, j = i+1, j-1
 		}
+	}
+	for i, j := sort.Search(len(sizes), func(j int) bool { return sizes[j] > n }), 0; i < len(sizes) && !full(); i++ {
+		for j < len(sizes) && sizes[j] < sizes[i]-n {
+			j++
+		}
+		if j < len(sizes) && sizes[j] == sizes[i]-n {
+			part(sizes[i], sizes[j])
+		}
+	}
+	// One or both of the decision's earlier cells: sizes looked up.
+	for _, l := range local {
+		if l.size < n {
+			union(l.size, n-l.size)
+		}
+		if l.size > n {
+			part(l.size, l.size-n)
+		}
+		part(l.size+n, l.size) // l the other part of a larger whole
 	}
 	if len(cands) == 0 {
 		return false, nil
@@ -100,11 +175,11 @@ func (h *History) rowPairs(ctx context.Context, k setKey, earlier []*Cell, sets 
 		return false, err
 	}
 	built := 0
-	set := func(i int) (*roaring.Bitmap, bool, error) {
-		if i < 0 {
+	set := func(r *rowStat) (*roaring.Bitmap, bool, error) {
+		if r == nil {
 			return mine, true, nil
 		}
-		p := stats[i].plan
+		p := r.plan
 		if b, ok := h.cache.sets[string(p)]; ok {
 			return b, true, nil
 		}
