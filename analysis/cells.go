@@ -677,7 +677,8 @@ func rowsQuantity(column string) string {
 
 // meanSource is the release.Cell.Source of per-person means of column over
 // the rows of e: every row of a person that e selects with the column not
-// null (its value may be computed at the date at). Two such statistics over
+// null (its value may be computed at the date at); with no column, every
+// row (a count of rows). Two such statistics over
 // the same persons read the same rows. e's Of is left out: every caller's
 // persons have a value from e, so are in its Of cohort already, and the
 // rows of e of those persons are e's rows without Of (Describe of

@@ -515,3 +515,64 @@ func TestCompareOneOfItsGroupsIsOnePerson(t *testing.T) {
 		t.Errorf("the group of everyone shows nothing: %v", tab.Rows)
 	}
 }
+
+// TestCountRowsPartition is review 32's attack with counts alone: the rows
+// of condition_occurrence of P (persons without type 2 diabetes and T, who
+// have it), then of W (others without it) and of P ∪ W with its rows left
+// out: P's rows plus W's less the union's are T's diabetes rows. The
+// union's rows are hidden, its persons shown; and with every row, all
+// three are shown. Four blocks, as Describe means, likewise.
+func TestCountRowsPartition(t *testing.T) {
+	const at = "2024-12-31"
+	for _, filtered := range []bool{true, false} {
+		e := newEnv(t)
+		all := e.persons()
+		s := e.events("condition_occurrence")
+		sf := s
+		if filtered {
+			sf = e.derive(s, spec.Step{Where: &spec.Filter{Column: "condition_concept_id", Op: "!=", Values: []any{float64(cT2D)}}})
+		}
+		t2d := e.derive(all, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+		q := e.derive(e.derive(all, spec.Step{With: &spec.Has{Handle: s.ID}}), spec.Step{Minus: t2d.ID})
+		tgt := e.derive(t2d, spec.Step{Age: &spec.AgeStep{Min: 50, Max: 52, At: at}})
+		p1 := e.derive(e.derive(q, spec.Step{Sex: "female"}), spec.Step{Or: tgt.ID})
+		w := e.derive(q, spec.Step{Sex: "male"})
+		u := e.derive(p1, spec.Step{Or: w.ID})
+		count := func(events, cohort spec.Handle) []spec.Cell {
+			tab := e.table(spec.MCount, spec.CountArgs{Handle: e.derive(events, spec.Step{Of: cohort.ID}).ID})
+			return tab.Rows[0][1:]
+		}
+		for _, c := range [][]spec.Cell{count(s, p1), count(sf, w)} {
+			if c[0].Value == nil || c[1].Value == nil {
+				t.Fatalf("filtered %v: persons %+v, rows %+v", filtered, c[0], c[1])
+			}
+		}
+		c := count(sf, u)
+		if c[0].Value == nil || (c[1].Value == nil) != filtered {
+			t.Errorf("filtered %v: the union: persons %+v, rows %+v", filtered, c[0], c[1])
+		}
+	}
+	// Four blocks of BMI means: P, then Y, Z and P ∪ Y ∪ Z over the
+	// readings below 60 (only some of P's are above).
+	e := newEnv(t)
+	all := e.persons()
+	bmi := e.events("measurement", cBMI)
+	below := e.derive(bmi, spec.Step{Where: &spec.Filter{Column: "value_as_number", Op: "<", Values: []any{60.0}}})
+	with := e.derive(all, spec.Step{With: &spec.Has{Handle: bmi.ID}})
+	band := func(sex string, lo, hi int) spec.Handle {
+		return e.derive(e.derive(with, spec.Step{Sex: sex}), spec.Step{Age: &spec.AgeStep{Min: lo, Max: hi, At: at}})
+	}
+	p, y, z := band("female", 20, 50), band("male", 20, 45), band("male", 46, 70)
+	mean := func(events, cohort spec.Handle) spec.Cell {
+		d := e.table(spec.MDescribe, spec.DescribeArgs{Handle: e.derive(events, spec.Step{Of: cohort.ID}).ID, Column: "value_as_number", At: at})
+		return d.Rows[0][2]
+	}
+	for _, c := range []spec.Cell{mean(bmi, p), mean(below, y), mean(below, z)} {
+		if c.Value == nil {
+			t.Fatalf("a block's mean hidden: %+v", c)
+		}
+	}
+	if c := mean(below, e.derive(e.derive(p, spec.Step{Or: y.ID}), spec.Step{Or: z.ID})); c.Value != nil {
+		t.Errorf("the union of the four blocks: mean %+v", c)
+	}
+}

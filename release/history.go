@@ -447,7 +447,9 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 			var err error
 			if k.qty != "" {
 				if bad, via, err = h.rowsNear(ctx, k, d.Cells[:i], sets); err == nil && !bad {
-					bad, err = h.rowPairs(ctx, k, d.Cells[:i], sets)
+					if bad, err = h.rowSpan(ctx, k, d.Cells[:i], sets); err == nil && !bad {
+						bad, err = h.rowPairs(ctx, k, d.Cells[:i], sets)
+					}
 					via = bad
 				}
 			} else if bad, via, err = h.nested(ctx, k, d.Cells[:i], limit, sets, valued[c]); err == nil && !bad {

@@ -10,7 +10,7 @@ import (
 )
 
 // TestDifferencingRowPartitions: P (30 persons) and Z (60 others) and
-// their union, each a mean over rows of one quantity. When the three do
+// their union (and more blocks), each a mean over rows of one quantity. When the three do
 // not read the same rows (P's every reading, Z's and P ∪ Z's from 2020
 // on), the union less Z is P from 2020 on, and beside P's every reading
 // it gives the readings of whoever had earlier ones (review 31): the
@@ -43,6 +43,14 @@ func TestDifferencingRowPartitions(t *testing.T) {
 		{"not a partition: 25 more in the whole", []stat{{"P", union(P), "all"}, {"Z", union(Z), "2020"}, {"PZX", union(P, Z, X), "2020"}}, true},
 		{"not a partition: the parts overlap", []stat{{"P", union(P, [2]uint32{100, 125}), "all"}, {"Z", union(Z), "2020"}, {"PZ", union(P, Z), "2020"}}, true},
 		{"no Source: not compared", []stat{{"P", union(P), ""}, {"Z", union(Z), "2020"}, {"PZ", union(P, Z), "2020"}}, true},
+		// Four blocks (review 32): P + Y + Z − the union is P.
+		{"four blocks", []stat{{"P", union(P), "all"}, {"Y", union(X), "2020"}, {"Z", union(Z), "2020"}, {"PYZ", union(P, X, Z), "2020"}}, false},
+		{"four blocks, the odd one last", []stat{{"Y", union(X), "2020"}, {"Z", union(Z), "2020"}, {"PYZ", union(P, X, Z), "2020"}, {"P", union(P), "all"}}, false},
+		{"four blocks, one Source", []stat{{"P", union(P), "all"}, {"Y", union(X), "all"}, {"Z", union(Z), "all"}, {"PYZ", union(P, X, Z), "all"}}, true},
+		// A difference, not a union: P ∪ Z less Z, beside P.
+		{"a difference", []stat{{"PZ", union(P, Z), "2020"}, {"Z", union(Z), "2020"}, {"P", union(P), "all"}}, false},
+		// Overlapping sets whose combination is no earlier set: released.
+		{"no combination", []stat{{"P", union(P), "all"}, {"Z", union(Z), "2020"}, {"PZ'", union(P, [2]uint32{100, 140}, X), "2020"}}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
