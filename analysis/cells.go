@@ -666,19 +666,37 @@ func (s *Server) register(cell string, bundle map[string]any, t *spec.Table) str
 	return ref
 }
 
-// rowsQuantity is the quantity of a count of rows: all rows, or those with
-// a value of column (as %sql's count(*) and count(column)).
-func rowsQuantity(column string) string {
-	if column == "" {
-		return "rows"
+// rowsQuantity is the Quantity of a count of rows, whichever rows: a
+// Describe's rows with a value, a count's rows, a histogram's rows in
+// range are one quantity, told apart by their Source (rowsSource). As
+// quantities of their own, a Describe's rows and a count's of the same
+// persons, one over a filter the other did not have, were never compared,
+// and their difference was one person's readings above a cut-off (review
+// 33).
+const rowsQuantity = "rows"
+
+// rowsSource is the release.Cell.Source of a count of the rows of e that
+// have column not null (every row when column is ""). As meanSource, e's
+// Of is left out.
+func rowsSource(e *eventsPlan, column string) []byte {
+	if e != nil && e.Of != nil {
+		cp := *e
+		cp.Of = nil
+		e = &cp
 	}
-	return "rows of " + quantityOf(column)
+	b, err := json.Marshal(struct {
+		E   *eventsPlan `json:"rows"`
+		Col string      `json:"col"`
+	}{e, strings.ToLower(strings.TrimSpace(column))})
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
 // meanSource is the release.Cell.Source of per-person means of column over
 // the rows of e: every row of a person that e selects with the column not
-// null (its value may be computed at the date at); with no column, every
-// row (a count of rows). Two such statistics over
+// null (its value may be computed at the date at). Two such statistics over
 // the same persons read the same rows. e's Of is left out: every caller's
 // persons have a value from e, so are in its Of cohort already, and the
 // rows of e of those persons are e's rows without Of (Describe of

@@ -576,3 +576,36 @@ func TestCountRowsPartition(t *testing.T) {
 		t.Errorf("the union of the four blocks: mean %+v", c)
 	}
 }
+
+// TestRowsAcrossResults is review 33's attack: Describe's rows of a
+// cohort's BMI readings, then stats.Count's rows of the same persons'
+// readings up to a cut-off (or the other way round): the persons are the
+// same, and the difference was one person's readings above the cut-off.
+// Row counts are one quantity whichever result shows them: the second is
+// hidden, its persons too (they were released beside it).
+func TestRowsAcrossResults(t *testing.T) {
+	const at = "2024-12-31"
+	for _, countFirst := range []bool{false, true} {
+		e := newEnv(t)
+		bmi := e.events("measurement", cBMI)
+		low := e.derive(bmi, spec.Step{Where: &spec.Filter{Column: "value_as_number", Op: "<=", Values: []any{30.0}}})
+		c := e.derive(e.derive(e.persons(), spec.Step{With: &spec.Has{Handle: low.ID}}), spec.Step{Age: &spec.AgeStep{Min: 40, Max: 60, At: at}})
+		describe := func() spec.Cell {
+			d := e.table(spec.MDescribe, spec.DescribeArgs{Handle: e.derive(bmi, spec.Step{Of: c.ID}).ID, Column: "value_as_number", At: at})
+			return d.Rows[0][1]
+		}
+		count := func() spec.Cell {
+			return e.table(spec.MCount, spec.CountArgs{Handle: e.derive(low, spec.Step{Of: c.ID}).ID}).Rows[0][2]
+		}
+		first, second := describe, count
+		if countFirst {
+			first, second = count, describe
+		}
+		if r := first(); r.Value == nil {
+			t.Fatalf("count first %v: the first rows %+v", countFirst, r)
+		}
+		if r := second(); r.Value != nil {
+			t.Errorf("count first %v: the second rows %+v", countFirst, r)
+		}
+	}
+}
