@@ -218,12 +218,12 @@ func (s *Server) countTable(ctx context.Context, cell string, a spec.CountArgs) 
 			// rows (a person picked by a subquery, with one diagnosis
 			// more) must not show both counts.
 			rc = t.add(&release.Cell{Stat: release.Rows, Value: float64(r.rows), Persons: r.persons, Of: pc, Desc: "rows: " + desc,
-				Plan: plan.bytes(), Quantity: rowsQuantity, RowCount: r.rows})
+				Plan: plan.bytes(), Quantity: rowsQuantity, RowCount: r.rows, Table: h.events.Table})
 			if partition {
 				// Every row of the group's persons: the partition rule
 				// compares it with other counts of those rows (review
 				// 32 took one person's diagnoses from three row counts).
-				rc.Source = rowsSource(h.events, "")
+				rc.Source = rowsSource(h.events)
 			}
 		}
 		return pc, rc
@@ -573,9 +573,12 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		var rc *release.Cell
 		if h.events != nil {
 			rc = t.add(&release.Cell{Stat: release.Rows, Value: float64(r.rows), Persons: r.persons, Of: pc,
-				Plan: plan, Desc: "rows of " + desc, Quantity: rowsQuantity, RowCount: r.rows})
+				Plan: plan, Desc: "rows of " + desc, Quantity: rowsQuantity, RowCount: r.rows, Table: h.events.Table})
 			if personLevel {
-				rc.Source = rowsSource(h.events, name)
+				// Read as every row of its persons, as stats.Count's: the
+				// rows without a value are not told apart (a count and a
+				// Describe of one handle are one table; README residuals).
+				rc.Source = rowsSource(h.events)
 			}
 			row = append(row, &slot{cell: rc})
 		} else {
@@ -632,6 +635,9 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 					// Every row of the group's persons with a value: a
 					// model or scan of the same persons reads them too.
 					c.Source = meanSource(h.events, name, at)
+				}
+				if h.events != nil {
+					c.Table = h.events.Table
 				}
 			} else if mean != nil {
 				c.Of = mean

@@ -666,28 +666,21 @@ func (s *Server) register(cell string, bundle map[string]any, t *spec.Table) str
 	return ref
 }
 
-// rowsQuantity is the Quantity of a count of rows, whichever rows: a
-// Describe's rows with a value, a count's rows, a histogram's rows in
-// range are one quantity, told apart by their Source (rowsSource). As
-// quantities of their own, a Describe's rows and a count's of the same
-// persons, one over a filter the other did not have, were never compared,
-// and their difference was one person's readings above a cut-off (review
-// 33).
+// rowsQuantity is the Quantity of a count of rows, whichever result shows
+// it (a Describe's rows, a count's, %sql's count(*)), told apart by their
+// Source (rowsSource) and Table. As quantities of their own, a Describe's
+// rows and a count's of the same persons, one over a filter the other did
+// not have, were never compared, and their difference was one person's
+// readings above a cut-off (review 33). A histogram's rows in its range
+// are a quantity of that range.
 const rowsQuantity = "rows"
 
-// rowsSource is the release.Cell.Source of a count of the rows of e that
-// have column not null (every row when column is ""). As meanSource, e's
-// Of is left out.
-func rowsSource(e *eventsPlan, column string) []byte {
-	if e != nil && e.Of != nil {
-		cp := *e
-		cp.Of = nil
-		e = &cp
-	}
+// rowsSource is the release.Cell.Source of a count of every row of e. As
+// meanSource, e's Of is left out.
+func rowsSource(e *eventsPlan) []byte {
 	b, err := json.Marshal(struct {
-		E   *eventsPlan `json:"rows"`
-		Col string      `json:"col"`
-	}{e, strings.ToLower(strings.TrimSpace(column))})
+		E *eventsPlan `json:"rows"`
+	}{withoutOf(e)})
 	if err != nil {
 		return nil
 	}
@@ -702,20 +695,25 @@ func rowsSource(e *eventsPlan, column string) []byte {
 // rows of e of those persons are e's rows without Of (Describe of
 // a1c.Of(c) and a model of a1c over c read the same readings).
 func meanSource(e *eventsPlan, column, at string) []byte {
-	if e != nil && e.Of != nil {
-		cp := *e
-		cp.Of = nil
-		e = &cp
-	}
 	b, err := json.Marshal(struct {
 		E   *eventsPlan `json:"e"`
 		Col string      `json:"col"`
 		At  string      `json:"at"`
-	}{e, strings.ToLower(strings.TrimSpace(column)), at})
+	}{withoutOf(e), strings.ToLower(strings.TrimSpace(column)), at})
 	if err != nil {
 		return nil // no Source: compared as other rows
 	}
 	return b
+}
+
+// withoutOf is e without its Of cohort (nil stays nil).
+func withoutOf(e *eventsPlan) *eventsPlan {
+	if e == nil || e.Of == nil {
+		return e
+	}
+	cp := *e
+	cp.Of = nil
+	return &cp
 }
 
 // ageQuantity is the Quantity of the ages at a date that a model or scan

@@ -63,6 +63,7 @@ const pcQuantity = "pc scores"
 // summed over the persons tested in rows.
 type scanMean struct {
 	col, desc string
+	table     string // the events' table ("" for ages and PCs)
 	src       []byte
 	k         string
 	rows      int64
@@ -139,7 +140,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		w = append(w, vxa+" IS NOT NULL")
 		joins = append(joins, fmt.Sprintf("LEFT JOIN (SELECT %s.person_id, avg(%s) AS v, count(*) AS k FROM %s %s WHERE %s GROUP BY 1) gj%d ON gj%d.person_id = p.person_id",
 			alias, vxa, quoteIdent(e.Table), alias, strings.Join(w, " AND "), i, i))
-		means = append(means, scanMean{col: col, desc: desc, src: meanSource(e, col, at), k: fmt.Sprintf("coalesce(gj%d.k, 0)", i)})
+		means = append(means, scanMean{col: col, desc: desc, src: meanSource(e, col, at), table: e.Table, k: fmt.Sprintf("coalesce(gj%d.k, 0)", i)})
 		ee := *e
 		ee.Where = append(append([]filterPlan(nil), e.Where...), filterPlan{Column: col, Op: "is not null"})
 		return fmt.Sprintf("gj%d.v", i), &cohortPlan{Op: "with", Events: &ee}, nil
@@ -540,7 +541,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	// as a row-level statistic (not shown), and the variant rows follow.
 	for _, m := range means {
 		chain = t.add(&release.Cell{Stat: release.Rows, Value: float64(m.rows), Persons: int64(n), Of: chain,
-			Plan: genoPlanBytes(ds.name, tested, nil), Quantity: quantityOf(m.col), RowCount: m.rows, Source: m.src,
+			Plan: genoPlanBytes(ds.name, tested, nil), Quantity: quantityOf(m.col), RowCount: m.rows, Source: m.src, Table: m.table,
 			Desc: "scan rows of " + m.desc + ": " + popDesc + " (not shown)"})
 	}
 	// And each cohort covariate's two blocks: with a cohort Z as a
@@ -563,7 +564,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 					continue
 				}
 				chain = t.add(&release.Cell{Stat: release.Rows, Value: float64(b.rows), Persons: b.size, Of: chain,
-					Plan: genoPlanBytes(ds.name, b.plan, nil), Quantity: quantityOf(m.col), RowCount: b.rows, Source: m.src,
+					Plan: genoPlanBytes(ds.name, b.plan, nil), Quantity: quantityOf(m.col), RowCount: b.rows, Source: m.src, Table: m.table,
 					Desc: "scan rows of " + m.desc + ", persons " + b.desc + ": " + popDesc + " (not shown)"})
 			}
 		}

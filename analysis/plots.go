@@ -196,7 +196,7 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 		// Judged for the row rule alone, in no margin (secondary
 		// suppression never picks it to hide).
 		tq := t.add(&release.Cell{Stat: release.Rows, Value: float64(n), Persons: np, Plan: plan,
-			Quantity: rowsQuantity, RowCount: n, Source: rowsSource(span.events, name),
+			Quantity: quantityOf(name) + " in " + label, RowCount: n, Source: meanSource(span.events, name, at),
 			Desc: "rows of " + name + " in " + label + ": " + h.desc + " (not shown)"})
 		for _, pc := range pcs {
 			pc.Of = tq

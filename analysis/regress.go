@@ -154,7 +154,7 @@ func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage)
 		if t.kind != "mean" {
 			continue
 		}
-		means = append(means, rowTerm{quantity: quantityOf(t.hcol), desc: t.name, src: meanSource(t.h.events, t.hcol, at)})
+		means = append(means, rowTerm{quantity: quantityOf(t.hcol), desc: t.name, src: meanSource(t.h.events, t.hcol, at), table: t.h.events.Table})
 		sel = append(sel, fmt.Sprintf("coalesce(m%d.k, 0)", i)) // after the terms: see the scan
 		vx, _, _ := s.numericExpr(t.h, t.hcol, at)
 		alias := fmt.Sprintf("mx%d", i)
@@ -217,6 +217,7 @@ func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage)
 // means are computed from and how many rows of it the model's persons have.
 type rowTerm struct {
 	quantity, desc string
+	table          string  // the events' table ("" for ages)
 	src            []byte  // the rows' release.Cell.Source
 	rows           int64   // over the model's persons
 	perRow         []int64 // each person's (a row of data), nil for ages: one each
@@ -256,7 +257,7 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 	}
 	for _, m := range means {
 		est = t.add(&release.Cell{Stat: release.Rows, Value: float64(m.rows), Persons: n, Of: est, Plan: nCell.Plan,
-			Quantity: m.quantity, RowCount: m.rows, Source: m.src, Desc: "model rows of " + m.desc + ": " + cdesc + " (not shown)"})
+			Quantity: m.quantity, RowCount: m.rows, Source: m.src, Table: m.table, Desc: "model rows of " + m.desc + ": " + cdesc + " (not shown)"})
 	}
 	var refused []string
 	// Expand categorical terms; check each level and binary term.
@@ -371,7 +372,7 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 		for _, m := range means {
 			r := m.rowsOf(g.rows)
 			est = t.add(&release.Cell{Stat: release.Rows, Value: float64(r), Persons: k, Of: est, Plan: g.plan.bytes(),
-				Quantity: m.quantity, RowCount: r, Source: m.src, Desc: "model group " + g.desc + " rows of " + m.desc + ": " + cdesc + " (not shown)"})
+				Quantity: m.quantity, RowCount: r, Source: m.src, Table: m.table, Desc: "model group " + g.desc + " rows of " + m.desc + ": " + cdesc + " (not shown)"})
 		}
 	}
 	for _, c := range cols {

@@ -45,6 +45,8 @@ type Record struct {
 	RowCount int64  `json:"rows,omitempty"`
 	// Source is the row-level statistic's Cell.Source, if any.
 	Source json.RawMessage `json:"src,omitempty"`
+	// Table is the statistic's Cell.Table, if any.
+	Table string `json:"tbl,omitempty"`
 	// Small marks a count shown as ≤20: no number was released, but a
 	// later count nested with it and 1..MinCount−1 persons away would give
 	// it (≤20 women of a race, then 21 with one man added, was 20). Only
@@ -527,7 +529,7 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 		if h.seen[key.String()] {
 			continue
 		}
-		rec := Record{Size: k.size, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now, Quantity: k.qty, RowCount: k.rows, Source: k.src, Small: small}
+		rec := Record{Size: k.size, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now, Quantity: k.qty, RowCount: k.rows, Source: k.src, Table: k.table, Small: small}
 		if c.Stat == Count && !small {
 			rec.Parts = c.Partitions
 		}
@@ -558,6 +560,8 @@ type setKey struct {
 	qty  string
 	rows int64
 	src  []byte // compact JSON, as the history stores it
+	// table is the statistic's Cell.Table.
+	table string
 }
 
 // String is the key's identity in the history (records are compared by
@@ -566,11 +570,17 @@ func (k setKey) String() string {
 	if k.qty == "" {
 		return fmt.Sprintf("%d|%s", k.size, k.plan)
 	}
-	return fmt.Sprintf("%d|%s|%s|%d|%s", k.size, k.plan, k.qty, k.rows, k.src)
+	return fmt.Sprintf("%d|%s|%s|%d|%s|%s", k.size, k.plan, k.qty, k.rows, k.src, k.table)
 }
 
 // keyOf is the key of a history record.
-func keyOf(r *Record) setKey { return setKey{r.Size, r.Plan, r.Quantity, r.RowCount, r.Source} }
+func keyOf(r *Record) setKey {
+	return setKey{r.Size, r.Plan, r.Quantity, r.RowCount, r.Source, r.Table}
+}
+
+// apart reports whether two row-level statistics read rows of different
+// tables (both known).
+func apart(a, b string) bool { return a != "" && b != "" && a != b }
 
 // setOf is c's set for differencing; ok is false when c is not differenced
 // (suppressed, no plan, nobody). A row-level statistic's key is checked
@@ -583,7 +593,7 @@ func setOf(c *Cell) (k setKey, ok bool) {
 	}
 	k = setKey{size: c.Persons, plan: c.Plan}
 	if c.Quantity != "" && c.RowCount > 0 {
-		k.qty, k.rows = c.Quantity, c.RowCount
+		k.qty, k.rows, k.table = c.Quantity, c.RowCount, c.Table
 		if len(c.Source) > 0 {
 			var src bytes.Buffer
 			if json.Compact(&src, c.Source) != nil {
@@ -641,8 +651,8 @@ func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets 
 	if err := json.Compact(&mine, k.plan); err != nil {
 		return false, false, fmt.Errorf("release: history: a plan is not JSON: %w", err)
 	}
-	near := func(qty string, size int64, plan, src []byte) bool {
-		if qty != k.qty || size != k.size {
+	near := func(qty string, size int64, plan, src []byte, table string) bool {
+		if qty != k.qty || size != k.size || apart(table, k.table) {
 			return false
 		}
 		if len(k.src) > 0 && len(src) > 0 {
@@ -656,7 +666,7 @@ func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets 
 	}
 	for _, i := range h.byQty[qtySize{k.qty, k.size}] {
 		r := &h.recs[i]
-		if !near(r.Quantity, r.Size, r.Plan, r.Source) {
+		if !near(r.Quantity, r.Size, r.Plan, r.Source, r.Table) {
 			continue
 		}
 		if same, err := h.sameSet(ctx, sets, k.plan, r.Plan); err != nil || same {
@@ -665,7 +675,7 @@ func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets 
 	}
 	for _, e := range earlier {
 		ek, ok := setOf(e)
-		if !ok || !near(ek.qty, ek.size, ek.plan, ek.src) {
+		if !ok || !near(ek.qty, ek.size, ek.plan, ek.src, ek.table) {
 			continue
 		}
 		if same, err := h.sameSet(ctx, sets, k.plan, ek.plan); err != nil || same {

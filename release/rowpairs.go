@@ -70,6 +70,7 @@ type rowStat struct {
 	size  int64
 	plan  []byte
 	src   []byte
+	table string
 	order int
 }
 
@@ -90,7 +91,7 @@ func (h *History) rowPairs(ctx context.Context, k setKey, earlier []*Cell, sets 
 	var local []rowStat
 	for j, e := range earlier {
 		if ek, ok := setOf(e); ok && ek.qty == k.qty && len(ek.src) > 0 {
-			local = append(local, rowStat{ek.size, ek.plan, ek.src, len(h.recs) + j})
+			local = append(local, rowStat{ek.size, ek.plan, ek.src, ek.table, len(h.recs) + j})
 		}
 	}
 	if len(ri.bySize)+len(local) < 2 {
@@ -99,11 +100,12 @@ func (h *History) rowPairs(ctx context.Context, k setKey, earlier []*Cell, sets 
 	// withSize calls f for every statistic of size n.
 	withSize := func(n int64, f func(rowStat)) {
 		for _, i := range ri.bySize[n] {
-			r := &h.recs[i]
-			f(rowStat{r.Size, r.Plan, r.Source, int(i)})
+			if r := &h.recs[i]; !apart(r.Table, k.table) {
+				f(rowStat{r.Size, r.Plan, r.Source, r.Table, int(i)})
+			}
 		}
 		for _, l := range local {
-			if l.size == n {
+			if l.size == n && !apart(l.table, k.table) {
 				f(l)
 			}
 		}
@@ -241,14 +243,15 @@ func (h *History) rowSpan(ctx context.Context, k setKey, earlier []*Cell, sets S
 	}
 	var ms []member
 	for _, e := range earlier {
-		if ek, ok := setOf(e); ok && ek.qty == k.qty && len(ek.src) > 0 {
+		if ek, ok := setOf(e); ok && ek.qty == k.qty && len(ek.src) > 0 && !apart(ek.table, k.table) {
 			ms = append(ms, member{ek.plan, ek.src})
 		}
 	}
 	if ri := h.rowSizes[k.qty]; ri != nil {
 		for j := len(ri.recent) - 1; j >= 0 && j >= len(ri.recent)-rowWindow; j-- {
-			r := &h.recs[ri.recent[j]]
-			ms = append(ms, member{r.Plan, r.Source})
+			if r := &h.recs[ri.recent[j]]; !apart(r.Table, k.table) {
+				ms = append(ms, member{r.Plan, r.Source})
+			}
 		}
 	}
 	other := false

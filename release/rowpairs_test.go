@@ -1,6 +1,7 @@
 package release
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -76,5 +77,32 @@ func TestDifferencingRowPartitions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDifferencingRowsOfOtherTables: the same wearers' rows of activity
+// and of sleep are different rows, whatever their Sources, and both are
+// released; two readings of one table's rows are not.
+func TestDifferencingRowsOfOtherTables(t *testing.T) {
+	for _, tt := range []struct {
+		tables   [2]string
+		released bool
+	}{
+		{[2]string{"activity_summary", "sleep_daily_summary"}, true},
+		{[2]string{"activity_summary", "activity_summary"}, false},
+		{[2]string{"activity_summary", ""}, false}, // a table not known (%sql): compared
+	} {
+		h := openHistory(t, filepath.Join(t.TempDir(), "history.jsonl"), "s1")
+		f := newFakeSets()
+		var last *Cell
+		for i, tbl := range tt.tables {
+			persons := f.add(plan(fmt.Sprint("wearers ", i)), 0, 50)
+			last = &Cell{Stat: Rows, Value: 1500, Persons: 50, Of: persons, Plan: persons.Plan, Quantity: "rows", RowCount: 1500,
+				Source: []byte(fmt.Sprintf(`{"rows": %q}`, fmt.Sprint(tbl, i))), Table: tbl}
+			judgeCells(t, Defaults(), h, f, persons, last)
+		}
+		if last.Suppressed() == tt.released {
+			t.Errorf("rows of %v: the second %q, want released %v", tt.tables, last.Status, tt.released)
+		}
 	}
 }

@@ -66,6 +66,10 @@ type Cell struct {
 	// rows: a genome scan of one phenotype with and without PCs is not a
 	// twin of itself. Without a Source, another plan is always a twin.
 	Source []byte
+	// Table is the table a row-level statistic's rows are of, when known:
+	// statistics of different tables read different rows, whatever their
+	// persons, and are not compared.
+	Table string
 	// Desc describes the cell in words, from trusted names only, for the
 	// release history and the audit log.
 	Desc string

@@ -143,21 +143,18 @@ func RowsOf(hidden []any) int64 {
 }
 
 // countQuantity names what a count item counts, for Item.Quantity: "rows"
-// for count(*), "rows of X" for count(X) (rows where X is set), as the
-// analysis API names its row counts. "" for count(DISTINCT …), which
-// counts persons.
+// for count(*) and count(X) (rows where X is set) alike, as the analysis
+// API names every count of rows: which rows is the query's (a count of
+// the same persons' rows by another query is another reading of them).
+// "" for count(DISTINCT …), which counts persons.
 func countQuantity(m map[string]any) string {
 	if m == nil || flag(m, "distinct") {
 		return ""
 	}
-	ch := arr(m, "children")
-	if strings.EqualFold(str(m, "function_name"), "count_star") || len(ch) == 0 {
-		return "rows"
-	}
-	if len(ch) != 1 {
+	if ch := arr(m, "children"); len(ch) > 1 {
 		return ""
 	}
-	return "rows of " + quantityOf(ch[0])
+	return "rows"
 }
 
 // quantityOf names the values a split item's argument takes, for

@@ -481,7 +481,7 @@ func TestItemNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Item{{Name: "gender", Kind: KindGroup}, {Name: "n", Kind: KindCount, Quantity: "rows"}, {Name: "sum(year_of_birth)", Kind: KindSum},
-		{Name: "count_star()", Kind: KindCount, Quantity: "rows"}, {Name: "count(year_of_birth)", Kind: KindCount, Quantity: "rows of year_of_birth"},
+		{Name: "count_star()", Kind: KindCount, Quantity: "rows"}, {Name: "count(year_of_birth)", Kind: KindCount, Quantity: "rows"},
 		{Name: "p", Kind: KindCount}}
 	if !reflect.DeepEqual(p.Items, want) {
 		t.Errorf("Items = %v, want %v", p.Items, want)
