@@ -493,6 +493,23 @@ def test_a_padded_mean_gives_no_left_out_reading(controlled):
     assert not re.search(mean, wf.plain_of(msgs), re.M) and "differencing" in wf.plain_of(msgs), wf.plain_of(msgs)
 
 
+def test_a_describe_and_a_count_of_other_rows_of_the_same_persons(controlled):
+    """Review 33: Describe's rows of a cohort's BMI readings, then a count
+    of the same persons' readings up to a cut-off: the difference was one
+    person's readings above it (all five of one man's, from nine pairs).
+    The count's rows are hidden; its persons were released beside them."""
+    kernel = controlled
+    ok(kernel.run(HEADER + 'bmi := omop.Measurements(3038553)\nlow := bmi.Where("value_as_number", "<=", 30)\n'
+                  'c := omop.Persons().With(low).AgeBetween(40, 60, "")')[0])
+    r, msgs = kernel.run('stats.Describe(bmi.Of(c), "value_as_number")')
+    ok(r)
+    assert re.search(r"^\s*[\d,]+\s+[\d,]+\s+\d+\.\d\d", wf.plain_of(msgs), re.M), wf.plain_of(msgs)
+    r, msgs = kernel.run('t := stats.Count(low.Of(c))\n_, shown := t.Lookup("all", "rows")\nfmt.Println("rows shown:", shown)\nt')
+    ok(r)
+    assert "rows shown: false" in "".join(m["content"].get("text", "") for m in msgs), wf.texts(msgs)[:2000]
+    assert "differencing" in wf.plain_of(msgs), wf.plain_of(msgs)
+
+
 # The sixth review (r20): models whose groups single out a person or give a
 # hidden count, and a share whose denominator is hidden.
 TARGET = ('tgt := omop.Persons().WithCondition(443601).Male().AgeBetween(81, 83, "2024-07-01")\n'
