@@ -83,25 +83,49 @@ func (h *History) pairs(ctx context.Context, k setKey, limit int64, sets SetSour
 		return false, nil
 	}
 	slices.SortFunc(cands, func(x, y split) int { return cmp.Compare(y.last, x.last) })
-	mine, err := h.cache.get(ctx, sets, k.plan)
+	plans := make([]splitPlans, len(cands))
+	for i, c := range cands {
+		plans[i] = splitPlans{planOf(c.whole), planOf(c.x), planOf(c.y)}
+	}
+	return h.anySplit(ctx, k.plan, plans, maxPairSets, sets)
+}
+
+// planOf is r's plan, nil for nil (the judged cell's).
+func planOf(r *Record) []byte {
+	if r == nil {
+		return nil
+	}
+	return r.Plan
+}
+
+// splitPlans is a candidate of pairs and rowPairs: whole holds x and y,
+// which are disjoint (by plan; nil stands for the judged cell's set).
+type splitPlans struct{ whole, x, y []byte }
+
+// anySplit reports whether some candidate, in order, is one: x and y
+// inside whole and disjoint. It builds at most maxSets sets not built
+// before (each is a query the first time) and stops when that budget is
+// spent; mine is the judged cell's plan.
+func (h *History) anySplit(ctx context.Context, mine []byte, cands []splitPlans, maxSets int, sets SetSource) (bool, error) {
+	own, err := h.cache.get(ctx, sets, mine)
 	if err != nil {
 		return false, err
 	}
 	built := 0
-	// set is r's persons (k's for nil); ok is false once the budget of
-	// sets to build is spent and r's is not built yet.
-	set := func(r *Record) (*roaring.Bitmap, bool, error) {
-		if r == nil {
-			return mine, true, nil
+	// set is p's persons (the cell's for nil); ok is false once the
+	// budget of sets to build is spent and p's is not built yet.
+	set := func(p []byte) (*roaring.Bitmap, bool, error) {
+		if p == nil {
+			return own, true, nil
 		}
-		if b, ok := h.cache.sets[string(r.Plan)]; ok {
+		if b, ok := h.cache.sets[string(p)]; ok {
 			return b, true, nil
 		}
-		if built == maxPairSets {
+		if built == maxSets {
 			return nil, false, nil
 		}
 		built++
-		b, err := h.cache.get(ctx, sets, r.Plan)
+		b, err := h.cache.get(ctx, sets, p)
 		return b, err == nil, err
 	}
 	inside := func(x, y *roaring.Bitmap) bool { return x.AndCardinality(y) == x.GetCardinality() }

@@ -174,48 +174,19 @@ func (h *History) rowPairs(ctx context.Context, k setKey, earlier []*Cell, sets 
 		return false, nil
 	}
 	slices.SortFunc(cands, func(a, b triple) int { return cmp.Compare(b.last, a.last) })
-	mine, err := h.cache.get(ctx, sets, k.plan)
-	if err != nil {
-		return false, err
+	plans := make([]splitPlans, len(cands))
+	for i, c := range cands {
+		plans[i] = splitPlans{c.whole.planOrNil(), c.x.planOrNil(), c.y.planOrNil()}
 	}
-	built := 0
-	set := func(r *rowStat) (*roaring.Bitmap, bool, error) {
-		if r == nil {
-			return mine, true, nil
-		}
-		p := r.plan
-		if b, ok := h.cache.sets[string(p)]; ok {
-			return b, true, nil
-		}
-		if built == maxRowPairSets {
-			return nil, false, nil
-		}
-		built++
-		b, err := h.cache.get(ctx, sets, p)
-		return b, err == nil, err
+	return h.anySplit(ctx, k.plan, plans, maxRowPairSets, sets)
+}
+
+// planOrNil is s's plan, nil for nil (the judged cell's).
+func (s *rowStat) planOrNil() []byte {
+	if s == nil {
+		return nil
 	}
-	inside := func(x, y *roaring.Bitmap) bool { return x.AndCardinality(y) == x.GetCardinality() }
-	for _, c := range cands {
-		w, ok, err := set(c.whole)
-		if err != nil || !ok {
-			return false, err
-		}
-		x, ok, err := set(c.x)
-		if err != nil || !ok {
-			return false, err
-		}
-		if !inside(x, w) {
-			continue
-		}
-		y, ok, err := set(c.y)
-		if err != nil || !ok {
-			return false, err
-		}
-		if inside(y, w) && !x.Intersects(y) {
-			return true, nil
-		}
-	}
-	return false, nil
+	return s.plan
 }
 
 // rowWindow is how many of the most recent row-level statistics of a
