@@ -52,15 +52,13 @@ type scanRow struct {
 	slots              []*slot // the summary row
 }
 
-// released reports whether the row's p-value was released.
 // pcQuantity is the Quantity of PC scores as a scan's covariates.
 const pcQuantity = "pc scores"
 
 // scanMean is a mean of events in a genome scan (the phenotype or a
 // covariate), the ages at a date or PC scores: its column (ageQuantity,
-// pcQuantity),
-// its rows' Source and k, the query column that counts a person's rows,
-// summed over the persons tested in rows.
+// pcQuantity), its rows' Source and table, and k, the query column that
+// counts a person's rows, summed over the persons tested in rows.
 type scanMean struct {
 	col, desc string
 	table     string // the events' table ("" for ages and PCs)
@@ -79,6 +77,7 @@ func (m *scanMean) rowsOf(set *roaring.Bitmap) int64 {
 	return n
 }
 
+// released reports whether the row's p-value was released.
 func (r *scanRow) released() bool { return !r.p.Suppressed() && !r.beta.Suppressed() }
 
 // glmTerm is one resolved covariate.
