@@ -609,3 +609,52 @@ func TestRowsAcrossResults(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareColumnsAddUp is review 34's attack: a Compare of X ∪ T, X ∪ Y
+// and Y, by race and then ethnicity: in every row the first less the
+// second plus the third is T. The audit saw only the result's first 16
+// cells, so the second variable's rows gave T's ethnicity (and, with T
+// narrowed by a condition, whether they have it). No row shows three
+// numbers that add up to 1–20. And a Compare of A and A ∪ T hid just the
+// cells holding T, which named T's race: now the whole second group is.
+func TestCompareColumnsAddUp(t *testing.T) {
+	sw := findSandwich(t)
+	const at = "2024-12-31"
+	e := newEnv(t)
+	all := e.persons()
+	tgt := sw.target(e)
+	band := func(lo, hi int) spec.Handle {
+		return e.derive(e.derive(all, spec.Step{Age: &spec.AgeStep{Min: lo, Max: hi, At: at}}), spec.Step{Minus: tgt.ID})
+	}
+	x, y := band(18, 49), band(50, 130)
+	or := func(a, b spec.Handle) spec.Handle { return e.derive(a, spec.Step{Or: b.ID}) }
+	tab := e.table(spec.MTable1, spec.Table1Args{Cohort: all.ID, Vars: []string{"race", "ethnicity"},
+		Groups: []string{or(x, tgt).ID, or(x, y).ID, y.ID}, GroupNames: []string{"xt", "xy", "y"}})
+	for _, r := range tab.Rows {
+		if len(r) < 7 || r[1].Value == nil || r[3].Value == nil || r[5].Value == nil {
+			continue
+		}
+		if d := *r[1].Value - *r[3].Value + *r[5].Value; d >= 1 && d <= 20 {
+			t.Errorf("%s: %s − %s + %s = %g", strings.TrimSpace(r[0].Text), r[1].Text, r[3].Text, r[5].Text, d)
+		}
+	}
+	e = newEnv(t)
+	all = e.persons()
+	a := e.derive(e.derive(all, spec.Step{Age: &spec.AgeStep{Min: 60, Max: 130, At: at}}), spec.Step{Minus: sw.target(e).ID})
+	tab = e.table(spec.MTable1, spec.Table1Args{Cohort: all.ID, Vars: []string{"race", "ethnicity"},
+		Groups: []string{a.ID, e.derive(a, spec.Step{Or: sw.target(e).ID}).ID}, GroupNames: []string{"a", "at"}})
+	hidden, shown := 0, 0
+	for _, r := range tab.Rows {
+		if len(r) < 5 || r[3].Text == "" {
+			continue
+		}
+		if r[3].Value == nil {
+			hidden++
+		} else if r[1].Value != nil && *r[1].Value > 0 {
+			shown++
+		}
+	}
+	if hidden > 0 && shown > 0 {
+		t.Errorf("A and A ∪ T: %d cells of A ∪ T hidden beside %d shown: which are hidden names T's levels", hidden, shown)
+	}
+}

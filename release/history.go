@@ -432,6 +432,7 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 	// large group falls in (a histogram of BMI with one person added hid
 	// exactly the bins of their readings).
 	againstHistory := false
+	withinResult := false      // a cell was hidden against the result's own
 	valued := map[*Cell]bool{} // cells a value other than a count follows
 	for _, c := range d.Cells {
 		if c.Of != nil && c.Stat != Count {
@@ -469,6 +470,27 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 				c.Status = spec.Difference
 				changed = true
 				againstHistory = againstHistory || via
+				withinResult = withinResult || !via
+			}
+		}
+		// Hidden against the result's own cells (a Compare group of A and
+		// one of A with T added): the result's cells whose persons an
+		// earlier cell of it shows are hidden too, or which of the second
+		// group's cells stayed as the first's and which were hidden would
+		// tell T's race and ethnicity (review 34).
+		if withinResult {
+			for i, c := range d.Cells {
+				if c.Suppressed() {
+					continue
+				}
+				same, err := h.shownBefore(ctx, c, d.Cells[:i], sets)
+				if err != nil {
+					return err
+				}
+				if same {
+					c.Status = spec.Difference
+					changed = true
+				}
 			}
 		}
 		// Partitions: a count that, with what is released, leaves a small
@@ -685,6 +707,25 @@ func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets 
 	return false, false, nil
 }
 
+// shownBefore reports whether count c's person set is that of a released
+// earlier cell of its result, by another plan.
+func (h *History) shownBefore(ctx context.Context, c *Cell, earlier []*Cell, sets SetSource) (bool, error) {
+	k, ok := setOf(c)
+	if !ok || k.qty != "" {
+		return false, nil
+	}
+	for _, e := range earlier {
+		ek, ok := setOf(e)
+		if !ok || ek.qty != "" || ek.size != k.size || bytes.Equal(ek.plan, k.plan) {
+			continue
+		}
+		if same, err := h.sameSet(ctx, sets, k.plan, ek.plan); err != nil || same {
+			return same, err
+		}
+	}
+	return false, nil
+}
+
 // unchanged reports whether count k's person set is a history record's,
 // reached by another plan: the same persons released before.
 func (h *History) unchanged(ctx context.Context, k setKey, sets SetSource) (bool, error) {
@@ -865,16 +906,52 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 	if err != nil {
 		return false, err
 	}
-	if !a.refine(mine) {
-		return false, nil // beyond the audit's bound: the nested check stands
-	}
 	if len(plans)-fromHistory < auditSameCell {
 		// The next cell's list is this one's plus c's plan, when c is
 		// released: keep the atoms refined by it.
-		h.samePlans = append(slices.Clip(h.samePlans), c.Plan)
-		h.sameAtoms = a
+		if next := a; next.refine(mine) {
+			h.samePlans = append(slices.Clip(h.samePlans), c.Plan)
+			h.sameAtoms = next
+		}
+	}
+	// Beyond the first cells, the result's cells of c's own level: a
+	// Compare of X ∪ T, X ∪ Y and Y is X ∪ T less X ∪ Y plus Y = T in
+	// every row, and the rows of its second variable were past the first
+	// auditSameCell cells (review 34 read diagnoses and an HbA1c of 5.4).
+	if err := build(sameLevel(c, earlier, seen), &a); err != nil {
+		return false, err
+	}
+	if !a.refine(mine) {
+		return false, nil // beyond the audit's bound: the nested check stands
 	}
 	return revealsSmall(a.split(len(a.in)-1), limit), nil
+}
+
+// sameLevel is the plans of up to auditSameLevel released earlier cells of
+// the result (most recent first, none of seen) that count a level c
+// counts too: the same value of a variable, in another group.
+func sameLevel(c *Cell, earlier []*Cell, seen map[string]bool) [][]byte {
+	levels := map[string]bool{}
+	for _, p := range c.Partitions {
+		if p.Level != "" {
+			levels[p.Level] = true
+		}
+	}
+	var out [][]byte
+	for j := len(earlier) - 1; j >= 0 && len(out) < auditSameLevel && len(levels) > 0; j-- {
+		e := earlier[j]
+		if ek, ok := setOf(e); !ok || ek.qty != "" || seen[string(e.Plan)] {
+			continue
+		}
+		for _, p := range e.Partitions {
+			if levels[p.Level] {
+				seen[string(e.Plan)] = true
+				out = append(out, e.Plan)
+				break
+			}
+		}
+	}
+	return out
 }
 
 func samePrefix(prefix, plans [][]byte) bool {
