@@ -27,12 +27,13 @@ import (
 // workspace's most recent releases and its largest) and the atoms they may split into.
 // Sets that would split the atoms beyond maxAtoms are left out.
 const (
-	auditWindow    = 40 // most recent history records
-	auditResults   = 16 // most recent results, whose first records are also taken
-	auditPerTable  = 4  // first records of each of those results
-	auditLargest   = 8  // largest history records
-	auditSameCell  = 16 // earlier cells of the same result
-	auditSameLevel = 16 // and, beyond them, of the cell's own level
+	auditWindow    = 40   // most recent history records
+	auditResults   = 16   // most recent results, whose first records are also taken
+	auditPerTable  = 4    // first records of each of those results
+	auditLargest   = 8    // largest history records
+	auditSameCell  = 16   // earlier cells of the same result
+	auditSameLevel = 16   // and, beyond them, of the cell's own level (and as many records)
+	levelScan      = 4096 // most recent records searched for the cell's level
 	maxAtoms       = 1024
 	maxSmallEnum   = 14  // small atoms enumerated as unions; beyond, singles and pairs
 	maxPairAtoms   = 128 // small atoms whose pairs are tried

@@ -918,7 +918,7 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 	// Compare of X ∪ T, X ∪ Y and Y is X ∪ T less X ∪ Y plus Y = T in
 	// every row, and the rows of its second variable were past the first
 	// auditSameCell cells (review 34 read diagnoses and an HbA1c of 5.4).
-	if err := build(sameLevel(c, earlier, seen), &a); err != nil {
+	if err := build(append(sameLevel(c, earlier, seen), h.levelRecords(c, seen)...), &a); err != nil {
 		return false, err
 	}
 	if !a.refine(mine) {
@@ -927,16 +927,46 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 	return revealsSmall(a.split(len(a.in)-1), limit), nil
 }
 
-// sameLevel is the plans of up to auditSameLevel released earlier cells of
-// the result (most recent first, none of seen) that count a level c
-// counts too: the same value of a variable, in another group.
-func sameLevel(c *Cell, earlier []*Cell, seen map[string]bool) [][]byte {
+// levelRecords is the plans of up to auditSameLevel history records (most
+// recent first, of the last levelScan, none of seen) that count a level c
+// counts too. A Compare of 32 groups put X ∪ Y and Y deep in one result,
+// past the first cells of it the window takes; then a count of X ∪ T by
+// race, less X ∪ Y, plus Y gave T by race (review 35).
+func (h *History) levelRecords(c *Cell, seen map[string]bool) [][]byte {
+	levels := levelsOf(c.Partitions)
+	var out [][]byte
+	for i := len(h.recs) - 1; i >= 0 && i >= len(h.recs)-levelScan && len(out) < auditSameLevel && len(levels) > 0; i-- {
+		r := &h.recs[i]
+		if !r.isCount() || seen[string(r.Plan)] {
+			continue
+		}
+		for _, p := range r.Parts {
+			if levels[p.Level] {
+				seen[string(r.Plan)] = true
+				out = append(out, r.Plan)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// levelsOf is the levels partitions name.
+func levelsOf(parts []Partition) map[string]bool {
 	levels := map[string]bool{}
-	for _, p := range c.Partitions {
+	for _, p := range parts {
 		if p.Level != "" {
 			levels[p.Level] = true
 		}
 	}
+	return levels
+}
+
+// sameLevel is the plans of up to auditSameLevel released earlier cells of
+// the result (most recent first, none of seen) that count a level c
+// counts too: the same value of a variable, in another group.
+func sameLevel(c *Cell, earlier []*Cell, seen map[string]bool) [][]byte {
+	levels := levelsOf(c.Partitions)
 	var out [][]byte
 	for j := len(earlier) - 1; j >= 0 && len(out) < auditSameLevel && len(levels) > 0; j-- {
 		e := earlier[j]
