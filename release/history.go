@@ -78,7 +78,10 @@ type History struct {
 	// rowSizes indexes those with a Source by quantity and size, for
 	// rowPairs.
 	rowSizes map[string]*rowIndex
-	cache    *setCache
+	// byLevel is the released counts (isCount) naming each partition
+	// level, in the order released, for the count audit (levelPlans).
+	byLevel map[string][]int32
+	cache   *setCache
 	// The atoms of the last combined audit's same-result plans, refined
 	// from base sameOf (see combined).
 	sameOf    *atoms
@@ -113,7 +116,7 @@ type historyFile struct {
 // one half of a differencing pair.
 func OpenHistory(path, session string, more ...string) (*History, error) {
 	h := &History{session: session, seen: map[string]bool{}, parts: map[string]*partitionState{}, byQty: map[qtySize][]int32{},
-		rowSizes: map[string]*rowIndex{}, cache: newSetCache(256)}
+		rowSizes: map[string]*rowIndex{}, byLevel: map[string][]int32{}, cache: newSetCache(256)}
 	for _, p := range append([]string{path}, more...) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			h.Close()
@@ -226,6 +229,7 @@ func (h *History) refreshFile(hf *historyFile) error {
 		h.seen[key] = true
 		h.notePartitions(rec)
 		h.noteQuantity(rec, int32(len(h.recs)))
+		h.noteLevels(rec, int32(len(h.recs)))
 		h.recs = append(h.recs, rec) // indexed by the deferred h.index
 	}
 }
@@ -260,6 +264,7 @@ func (h *History) add(rec Record) {
 	h.seen[keyOf(&rec).String()] = true
 	h.notePartitions(rec)
 	h.noteQuantity(rec, int32(len(h.recs)))
+	h.noteLevels(rec, int32(len(h.recs)))
 	h.recs = append(h.recs, rec)
 	h.insert(int32(len(h.recs) - 1))
 }
@@ -268,6 +273,17 @@ func (h *History) add(rec Record) {
 type qtySize struct {
 	qty  string
 	size int64
+}
+
+// noteLevels indexes record i (rec), a released count, by the levels of
+// its partitions.
+func (h *History) noteLevels(rec Record, i int32) {
+	if !rec.isCount() {
+		return
+	}
+	for l := range levelsOf(rec.Parts) {
+		h.byLevel[l] = append(h.byLevel[l], i)
+	}
 }
 
 // noteQuantity indexes record i (rec) by its quantity, if it has one.
@@ -906,47 +922,86 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 	if err != nil {
 		return false, err
 	}
-	if len(plans)-fromHistory < auditSameCell {
-		// The next cell's list is this one's plus c's plan, when c is
-		// released: keep the atoms refined by it.
-		if next := a; next.refine(mine) {
-			h.samePlans = append(slices.Clip(h.samePlans), c.Plan)
-			h.sameAtoms = next
-		}
-	}
 	// Beyond the first cells, the result's cells of c's own level: a
 	// Compare of X ∪ T, X ∪ Y and Y is X ∪ T less X ∪ Y plus Y = T in
 	// every row, and the rows of its second variable were past the first
 	// auditSameCell cells (review 34 read diagnoses and an HbA1c of 5.4).
-	if err := build(append(sameLevel(c, earlier, seen), h.levelRecords(c, seen)...), &a); err != nil {
+	// And as many history records of that level: a Compare of 32 groups
+	// put X ∪ Y and Y deep in one result, past the first cells of it the
+	// window takes; then a count of X ∪ T by race, less X ∪ Y, plus Y gave
+	// T by race (review 35).
+	more := h.levelPlans(c, earlier, seen)
+	base := a
+	if err := build(more, &a); err != nil {
 		return false, err
 	}
-	if !a.refine(mine) {
+	ok := a.refine(mine)
+	if len(plans)-fromHistory < auditSameCell {
+		// The next cell's list is this one's plus c's plan, when c is
+		// released: keep the atoms refined by it (without the level's).
+		next, fits := a, ok
+		if len(more) > 0 {
+			next = base
+			fits = next.refine(mine)
+		}
+		if fits {
+			h.samePlans = append(slices.Clip(h.samePlans), c.Plan)
+			h.sameAtoms = next
+		}
+	}
+	if !ok {
 		return false, nil // beyond the audit's bound: the nested check stands
 	}
 	return revealsSmall(a.split(len(a.in)-1), limit), nil
 }
 
-// levelRecords is the plans of up to auditSameLevel history records (most
-// recent first, of the last levelScan, none of seen) that count a level c
-// counts too. A Compare of 32 groups put X ∪ Y and Y deep in one result,
-// past the first cells of it the window takes; then a count of X ∪ T by
-// race, less X ∪ Y, plus Y gave T by race (review 35).
-func (h *History) levelRecords(c *Cell, seen map[string]bool) [][]byte {
+// levelPlans is the plans, none of seen, that count a level c counts too
+// (the same value of a variable, in another group): up to auditSameLevel
+// released earlier cells of the result, most recent first, and as many
+// count records of the history among its last levelScan.
+func (h *History) levelPlans(c *Cell, earlier []*Cell, seen map[string]bool) [][]byte {
 	levels := levelsOf(c.Partitions)
+	if len(levels) == 0 {
+		return nil
+	}
 	var out [][]byte
-	for i := len(h.recs) - 1; i >= 0 && i >= len(h.recs)-levelScan && len(out) < auditSameLevel && len(levels) > 0; i-- {
-		r := &h.recs[i]
-		if !r.isCount() || seen[string(r.Plan)] {
+	take := func(plan []byte) {
+		if !seen[string(plan)] {
+			seen[string(plan)] = true
+			out = append(out, plan)
+		}
+	}
+	for j := len(earlier) - 1; j >= 0 && len(out) < auditSameLevel; j-- {
+		e := earlier[j]
+		if ek, ok := setOf(e); !ok || ek.qty != "" {
 			continue
 		}
-		for _, p := range r.Parts {
+		for _, p := range e.Partitions {
 			if levels[p.Level] {
-				seen[string(r.Plan)] = true
-				out = append(out, r.Plan)
+				take(e.Plan)
 				break
 			}
 		}
+	}
+	// The records of c's levels, most recent first: the most recent
+	// unseen ones of each level hold those of all of them.
+	var recs []int32
+	for l := range levels {
+		mine := map[string]bool{}
+		for _, i := range slices.Backward(h.byLevel[l]) {
+			if int(i) < len(h.recs)-levelScan || len(mine) == auditSameLevel {
+				break
+			}
+			if p := string(h.recs[i].Plan); !seen[p] && !mine[p] {
+				mine[p] = true
+				recs = append(recs, i)
+			}
+		}
+	}
+	slices.SortFunc(recs, func(a, b int32) int { return cmp.Compare(b, a) })
+	recs = slices.Compact(recs)
+	for n := len(out); len(recs) > 0 && len(out)-n < auditSameLevel; recs = recs[1:] {
+		take(h.recs[recs[0]].Plan)
 	}
 	return out
 }
@@ -960,28 +1015,6 @@ func levelsOf(parts []Partition) map[string]bool {
 		}
 	}
 	return levels
-}
-
-// sameLevel is the plans of up to auditSameLevel released earlier cells of
-// the result (most recent first, none of seen) that count a level c
-// counts too: the same value of a variable, in another group.
-func sameLevel(c *Cell, earlier []*Cell, seen map[string]bool) [][]byte {
-	levels := levelsOf(c.Partitions)
-	var out [][]byte
-	for j := len(earlier) - 1; j >= 0 && len(out) < auditSameLevel && len(levels) > 0; j-- {
-		e := earlier[j]
-		if ek, ok := setOf(e); !ok || ek.qty != "" || seen[string(e.Plan)] {
-			continue
-		}
-		for _, p := range e.Partitions {
-			if levels[p.Level] {
-				seen[string(e.Plan)] = true
-				out = append(out, e.Plan)
-				break
-			}
-		}
-	}
-	return out
 }
 
 func samePrefix(prefix, plans [][]byte) bool {
