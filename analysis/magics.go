@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -153,19 +154,18 @@ func (s *Server) magicAudit(ctx context.Context, m kernel.MagicCall) *kernel.Cel
 	if err != nil {
 		return magicErr(datasets.Errorf("the audit log could not be read"))
 	}
+	// Decisions on results held for review are not listed, and neither
+	// are the log's sequence numbers (their gaps would count them): how
+	// many results a cell made, and which rules fired on them, may have
+	// been chosen from the rows the worker holds (review 36).
+	es = slices.DeleteFunc(es, heldDecision)
 	if len(es) > n {
 		es = es[len(es)-n:]
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "last %d audit events of this session (the steward's log holds the details):\n", len(es))
+	fmt.Fprintf(&b, "last %d audit events of this session (the steward's log holds the details; results held for review are not listed):\n", len(es))
 	for _, e := range es {
-		fmt.Fprintf(&b, "%6d  %s  %-10s", e.Seq, e.Time.Local().Format("15:04:05"), e.Type)
-		if heldDecision(e) {
-			// Which rules fired on a result the worker's rows may have
-			// chosen is what the result itself would have told.
-			b.WriteString("  held for review\n")
-			continue
-		}
+		fmt.Fprintf(&b, "%s  %-10s", e.Time.Local().Format("15:04:05"), e.Type)
 		if len(e.Rules) > 0 {
 			fmt.Fprintf(&b, "  rules: %s", strings.Join(e.Rules, ", "))
 		}

@@ -214,8 +214,8 @@ func TestTaintedWorkerCannotReplayEarlierResults(t *testing.T) {
 }
 
 // A result made while the worker held rows may carry row values in its
-// description (a filter bound, a title) and in which of its cells passed:
-// %releases lists that it happened, not what it was.
+// description (a filter bound, a title), in which of its cells passed and
+// in how many such results a cell made: %releases lists none of it.
 func TestRecentHidesHeldResults(t *testing.T) {
 	s := testSession(t, nil)
 	ctx := context.Background()
@@ -227,11 +227,15 @@ func TestRecentHidesHeldResults(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	s.Taint("omop.Collect")
 	text := s.RecentText(10)
-	for _, want := range []string{"persons born 1957", "1 cells: 1 released", "a result held for review"} {
+	for _, want := range []string{"persons born 1957", "1 cells: 1 released", "held for review and not listed"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("%%releases lacks %q:\n%s", want, text)
 		}
+	}
+	if strings.Count(text, "\n") != 3 {
+		t.Errorf("%%releases lists more than the notice and the one result made before the rows came:\n%s", text)
 	}
 	for _, leak := range []string{"1961", "8812", "small cell"} {
 		if strings.Contains(text, leak) {

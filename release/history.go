@@ -542,14 +542,29 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 		}
 		resuppress()
 	}
+	if d.Held {
+		var err error
+		d.Records, err = h.encode(d.Cells)
+		return err
+	}
+	buf, err := h.encode(d.Cells)
+	if err != nil || len(buf) == 0 {
+		return err
+	}
+	return h.commit(buf)
+}
+
+// encode is the history lines of the released cells of a decision that
+// the history does not hold yet.
+func (h *History) encode(cells []*Cell) ([]byte, error) {
 	var buf bytes.Buffer
 	// The plan is stored compact and unescaped, as it is keyed in memory,
 	// so that it reads back byte for byte.
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	now := time.Now().UTC()
-	var added []Record
-	for _, c := range d.Cells {
+	keys := map[string]bool{}
+	for _, c := range cells {
 		k, ok := setOf(c)
 		small := !ok && c.Status == spec.Small && c.Stat == Count && c.Persons > 0 && c.Plan != nil
 		if small {
@@ -560,27 +575,51 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 		}
 		var plan bytes.Buffer
 		if err := json.Compact(&plan, k.plan); err != nil {
-			return fmt.Errorf("release: history: the plan of %q is not JSON: %w", c.Desc, err)
+			return nil, fmt.Errorf("release: history: the plan of %q is not JSON: %w", c.Desc, err)
 		}
 		key := k
 		key.plan = plan.Bytes()
-		if h.seen[key.String()] {
+		if h.seen[key.String()] || keys[key.String()] {
 			continue
 		}
+		keys[key.String()] = true
 		rec := Record{Size: k.size, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now, Quantity: k.qty, RowCount: k.rows, Source: k.src, Table: k.table, Small: small}
 		if c.Stat == Count && !small {
 			rec.Parts = c.Partitions
 		}
 		if err := enc.Encode(rec); err != nil { // one line, with its newline
-			return fmt.Errorf("release: history: %w", err)
+			return nil, fmt.Errorf("release: history: %w", err)
 		}
-		h.seen[key.String()] = true
-		added = append(added, rec)
+	}
+	return buf.Bytes(), nil
+}
+
+// commit appends history lines (encode's) to the files and the index,
+// under the exclusive lock; those the history holds already are skipped.
+func (h *History) commit(lines []byte) error {
+	var buf bytes.Buffer
+	var added []Record
+	for line := range bytes.Lines(lines) {
+		var r Record
+		if err := json.Unmarshal(line, &r); err != nil || r.Size <= 0 || len(r.Plan) == 0 {
+			return fmt.Errorf("release: history: a record to add is not one: %.80q", line)
+		}
+		k := keyOf(&r).String()
+		if h.seen[k] {
+			continue
+		}
+		h.seen[k] = true
+		buf.Write(bytes.TrimRight(line, "\n"))
+		buf.WriteByte('\n')
+		added = append(added, r)
 	}
 	if buf.Len() == 0 {
 		return nil
 	}
 	if err := h.appendAll(buf.Bytes()); err != nil {
+		for _, r := range added {
+			delete(h.seen, keyOf(&r).String())
+		}
 		return err
 	}
 	for _, r := range added {
@@ -588,6 +627,22 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 		h.add(r)
 	}
 	return nil
+}
+
+// Record adds the records of held results a reviewer approved (Decision.
+// Records, as the airlock item carries them) to the history: what an
+// approval exports is released, and later results are judged against it.
+func (h *History) Record(lines []byte) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err := h.lock(syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer h.unlock()
+	if err := h.refresh(); err != nil {
+		return err
+	}
+	return h.commit(lines)
 }
 
 // setKey is what differencing compares of a cell: the size and plan of

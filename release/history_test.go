@@ -1,6 +1,7 @@
 package release
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -697,5 +698,52 @@ func TestDifferencingRows(t *testing.T) {
 				t.Errorf("another kernel: rows %q, mean %q; released %v, want %v", r3.Status, m3.Status, got, tt.released)
 			}
 		})
+	}
+}
+
+// TestHeldResultsRecordedOnApproval: a result made while the worker held
+// rows is judged against the history but not recorded in it until a
+// reviewer approves it. Eight counts made or not by the bits of a
+// person's reading, asked again (each with the person added) after a
+// restart, were hidden exactly where a count had been made: the reading
+// (review 36).
+func TestHeldResultsRecordedOnApproval(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	h := openHistory(t, path, "s1")
+	f := newFakeSets()
+	band := f.add(plan("band"), 0, 100)
+	held := &Decision{Cells: []*Cell{band}, Held: true}
+	if err := Defaults().Judge(context.Background(), held, h, f); err != nil {
+		t.Fatal(err)
+	}
+	if band.Suppressed() || h.Len() != 0 || lines(t, path) != 0 {
+		t.Fatalf("held count %q; history %d records, %d lines: a held result is not recorded", band.Status, h.Len(), lines(t, path))
+	}
+	if bytes.Count(held.Records, []byte("\n")) != 1 {
+		t.Fatalf("held records %q", held.Records)
+	}
+	// The band with the person added, after the restart: released, as it
+	// would be had the worker not made the held count.
+	probe := f.add(plan("band or T"), 0, 101)
+	judgeCells(t, Defaults(), h, f, probe)
+	if probe.Suppressed() {
+		t.Errorf("probe %q: the held count decided it", probe.Status)
+	}
+	// Approved, the held count is released and recorded: what is judged
+	// next is judged against it, here and in another kernel.
+	if err := h.Record(held.Records); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Record(held.Records); err != nil || h.Len() != 2 || lines(t, path) != 2 {
+		t.Fatalf("recorded twice: %v; %d records, %d lines", err, h.Len(), lines(t, path))
+	}
+	other := openHistory(t, path, "s2")
+	again := f.add(plan("band less 2"), 2, 100)
+	judgeCells(t, Defaults(), other, f, again)
+	if again.Status != spec.Difference {
+		t.Errorf("after approval, a count 2 persons off the held one: %q", again.Status)
+	}
+	if err := h.Record([]byte("{\"size\":0}\n")); err == nil {
+		t.Error("a record without a size or plan was added")
 	}
 }

@@ -143,7 +143,14 @@ type Decision struct {
 	// Held says the result was made from a call the worker may have
 	// chosen from rows it holds: its rendering is held for review, and
 	// %releases shows neither its description nor how its cells fared.
-	Held bool
+	// Its cells are judged against the history but not recorded in it:
+	// which of them a later result is hidden against would tell what the
+	// worker chose (eight counts made or not by the bits of a person's
+	// reading, then asked again after a restart, gave the reading: review
+	// 36). Judge leaves the records they would add in Records, which the
+	// airlock item carries and an approval records (History.Record).
+	Held    bool
+	Records []byte
 }
 
 // primary applies the rules that need only the cell itself.

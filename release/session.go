@@ -38,8 +38,9 @@ type Session struct {
 	results  map[string]registered
 	resOrder []string
 	nextRef  int
-	recent   []Summary // the last decisions, for %releases
-	egress   int64     // bytes released this session
+	recent   []Summary         // the last decisions, for %releases
+	pending  map[string][]byte // cell → history records of its held results (Decision.Records)
+	egress   int64             // bytes released this session
 	alerted  bool
 }
 
@@ -182,12 +183,28 @@ func (s *Session) Decide(ctx context.Context, cell string, d *Decision) (Summary
 	// The audit log is the steward's: it holds the hidden sizes too.
 	s.record(audit.Entry{Type: "decision", Cell: cell, Rules: rules, Data: jsonObj(data)})
 	s.mu.Lock()
+	if d.Held && len(d.Records) > 0 {
+		if s.pending == nil {
+			s.pending = map[string][]byte{}
+		}
+		s.pending[cell] = append(s.pending[cell], d.Records...)
+	}
 	s.recent = append(s.recent, sum)
 	if len(s.recent) > 200 {
 		s.recent = s.recent[len(s.recent)-200:]
 	}
 	s.mu.Unlock()
 	return sum, err
+}
+
+// takePending returns and forgets the history records of cell's held
+// results.
+func (s *Session) takePending(cell string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.pending[cell]
+	delete(s.pending, cell)
+	return r
 }
 
 // SetRef notes the rendering of the last decision (for %releases).
@@ -211,18 +228,26 @@ func (s *Session) Recent(n int) []Summary {
 
 // RecentText renders the last n decisions for %releases.
 func (s *Session) RecentText(n int) string {
-	rs := s.Recent(n)
-	if len(rs) == 0 {
-		return "no results released in this session yet\n"
-	}
-	var b strings.Builder
-	for _, r := range rs {
-		if r.Held {
-			// Its parameters, and which of its cells passed, may have
-			// been chosen from the rows the worker holds.
-			fmt.Fprintf(&b, "%s  a result held for review (made while the worker held rows)\n", r.Time.Local().Format("15:04:05"))
-			continue
+	// Held results are not listed, not even by a line each: how many a
+	// cell made may have been chosen from the rows the worker holds (the
+	// bits of a person's reading, review 36), and their parameters and
+	// which of their cells passed too.
+	var rs []Summary
+	for _, r := range s.Recent(200) {
+		if !r.Held {
+			rs = append(rs, r)
 		}
+	}
+	rs = rs[max(0, len(rs)-n):]
+	var b strings.Builder
+	if s.Tainted() != "" {
+		b.WriteString("results made while the worker holds rows are held for review and not listed here\n")
+	}
+	if len(rs) == 0 {
+		b.WriteString("no results released in this session yet\n")
+		return b.String()
+	}
+	for _, r := range rs {
 		fmt.Fprintf(&b, "%s  %s\n    %d cells: %d released", r.Time.Local().Format("15:04:05"), r.What, r.Cells, r.Released)
 		keys := make([]string, 0, len(r.Rules))
 		for k := range r.Rules {

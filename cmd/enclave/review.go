@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"enclave/datasets/workspace"
+	"enclave/release"
 	"enclave/release/airlock"
 	"enclave/release/audit"
 )
@@ -211,6 +212,9 @@ func reviewDecide(action string, args []string, out io.Writer) error {
 	exports := filepath.Join(dir, workspace.ExportsDir)
 	var it airlock.Item
 	if action == "approve" {
+		if err := recordApproved(dir, q, id, *as); err != nil {
+			return err
+		}
 		it, err = q.Approve(id, *as, *reason, exports)
 	} else {
 		it, err = q.Reject(id, *as, *reason)
@@ -242,6 +246,39 @@ func reviewDecide(action string, args []string, out io.Writer) error {
 	} else {
 		fmt.Fprintf(out, "rejected %s (%s by %s): %s; audit seq %d\n",
 			it.ID, it.Kind, reviewPrintable(it.Author, 40), reviewPrintable(it.Reason, 200), e.Seq)
+	}
+	return nil
+}
+
+// recordApproved records in the release history the results a pending
+// item id holds (airlock.Item.History) before reviewer approves it: once
+// exported they are released, and later results are judged against them.
+// The records go where the author's kernel records its releases: the
+// workspace's history and the author's own over the same data.
+func recordApproved(dir string, q *airlock.Queue, id, reviewer string) error {
+	it, _, err := q.Get(id)
+	if err != nil || it.History == "" || it.State != airlock.Pending || it.Author == strings.TrimSpace(reviewer) {
+		return nil // Approve says why it cannot approve
+	}
+	w, err := workspace.Load(dir)
+	if err != nil {
+		return err
+	}
+	var more []string
+	if key := w.DataKey(); key != "" {
+		home, err := workspace.Home()
+		if err != nil {
+			return err
+		}
+		more = append(more, workspace.ResearcherHistoryPath(home, it.Author, key))
+	}
+	h, err := release.OpenHistory(filepath.Join(dir, release.HistoryDir, release.HistoryFile), "review "+id, more...)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := h.Record([]byte(it.History)); err != nil {
+		return fmt.Errorf("%s is not approved: its results could not be recorded in the release history: %w", id, err)
 	}
 	return nil
 }

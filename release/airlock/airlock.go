@@ -53,6 +53,10 @@ type Item struct {
 	Reviewer string    `json:"reviewer,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
 	Decided  time.Time `json:"decided,omitzero"`
+	// History is, for an output item, the release-history records of the
+	// results it holds (JSON lines): judged when they were made but
+	// recorded only when the item is approved.
+	History string `json:"history,omitempty"`
 }
 
 // ManifestEntry is one approved file in exports/manifest.json.
