@@ -62,37 +62,15 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
 		return nil, datasets.Errorf("the histogram range must be finite")
 	}
-	if lo == 0 && hi == 0 {
-		// The range from the 1st and 99th percentiles, smoothed as
-		// Describe's quartiles are, over enough persons, widened to round
-		// numbers: never an observed extreme, nor one person's value.
-		var n int64
-		var q1, q99 any
-		rows, err := s.db.QueryContext(ctx, "SELECT "+s.countPersons(ctx, h, pid, "")+cond, b.args...)
-		if err != nil {
+	// An automatic range takes in every value: the first bar also counts
+	// the values below it and the last those above, so the bars add up to
+	// the persons the range was judged with (values left out would be a
+	// count of the few beyond the 1st and 99th percentiles).
+	clamp := lo == 0 && hi == 0
+	if clamp {
+		if lo, hi, a.Bins, err = s.autoRange(ctx, cell, h, expr, name, pid, cond, at, a.Bins, b.args); err != nil {
 			return nil, err
 		}
-		if rows.Next() {
-			rows.Scan(&n)
-		}
-		rows.Close()
-		win, err := s.smoothedQuantiles(ctx, h, nil, expr, "("+expr+") IS NOT NULL", []string{"0.01", "0.99"}, s.sess.Policy.MinCount, false)
-		if err != nil {
-			return nil, err
-		}
-		if w := win[keyString(nil, nil)]; len(w) >= 2*smoothedWidth {
-			q1, q99 = w[0], w[smoothedWidth]
-		}
-		if n < int64(s.sess.Policy.MinCount) {
-			return nil, datasets.Errorf("too few persons have a value of %s to draw its distribution", name)
-		}
-		lo, hi = toFloat(q1), toFloat(q99)
-		step := niceStep((hi - lo) / float64(a.Bins))
-		lo, hi = math.Floor(lo/step)*step, math.Ceil(hi/step)*step
-		if hi <= lo {
-			hi = lo + step
-		}
-		a.Bins = min(100, max(1, int(math.Round((hi-lo)/step))))
 	}
 	if hi <= lo {
 		return nil, datasets.Errorf("the histogram range needs min < max")
@@ -103,8 +81,11 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 		hi = lo + width*float64(a.Bins)
 	}
 	binExpr := fmt.Sprintf("least(%d, %s)", a.Bins-1, s.d.cast(fmt.Sprintf("floor(((%s) - %s) / %s)", expr, fmtNum(lo), fmtNum(width)), "BIGINT"))
-	q := "SELECT " + binExpr + ", " + s.countPersons(ctx, h, pid, "") + ", count(*)" + cond + " AND (" + expr + ") >= " + fmtNum(lo) +
-		" AND (" + expr + ") <= " + fmtNum(hi) + " GROUP BY 1"
+	inRange := " AND (" + expr + ") >= " + fmtNum(lo) + " AND (" + expr + ") <= " + fmtNum(hi)
+	if clamp {
+		binExpr, inRange = "greatest(0, "+binExpr+")", ""
+	}
+	q := "SELECT " + binExpr + ", " + s.countPersons(ctx, h, pid, "") + ", count(*)" + cond + inRange + " GROUP BY 1"
 	rows, err := s.db.QueryContext(ctx, q, b.args...)
 	if err != nil {
 		return nil, err
@@ -138,12 +119,24 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 	for i := 0; i < a.Bins; i++ {
 		blo, bhi := lo+float64(i)*width, lo+float64(i+1)*width
 		last := i == a.Bins-1
-		bh := binHandle(h, name, blo, bhi, last, at)
-		plan := planFor(bh, at, nil, nil, nil).bytes()
 		label := fmt.Sprintf("[%s, %s)", fmtNum(blo), fmtNum(bhi))
 		if last {
 			label = fmt.Sprintf("[%s, %s]", fmtNum(blo), fmtNum(bhi))
 		}
+		if clamp && i == 0 {
+			blo = math.Inf(-1)
+		}
+		if clamp && last {
+			bhi = math.Inf(1)
+		}
+		if clamp {
+			label = "[" + fmtNum(blo) + ", " + fmtNum(bhi) + ")"
+			if i == 0 {
+				label = "(" + label[1:]
+			}
+		}
+		bh := binHandle(h, name, blo, bhi, last, at)
+		plan := planFor(bh, at, nil, nil, nil).bytes()
 		pc := t.add(&release.Cell{Stat: release.Count, Value: float64(persons[i]), Persons: persons[i], Plan: plan, Desc: name + " in " + label + ": " + h.desc})
 		hc := pc
 		row := []*slot{{text: label}, {cell: pc}}
@@ -170,6 +163,9 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 		}
 		span := binHandle(h, name, lo, hi, true, at)
 		label := fmt.Sprintf("[%s, %s]", fmtNum(lo), fmtNum(hi))
+		if clamp {
+			span, label = h, "all"
+		}
 		tc := t.add(&release.Cell{Stat: release.Count, Value: float64(n), Persons: n, Plan: planFor(span, at, nil, nil, nil).bytes(),
 			Desc: name + " in " + label + ": " + h.desc + " (total, not shown)"})
 		t.margins = append(t.margins, release.Margin{Total: tc, Parts: pcs})
@@ -184,25 +180,35 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 		// the bars that did not change, where those rows' values lie. So
 		// the total is differenced by its rows, and every bar follows it.
 		span := binHandle(h, name, lo, hi, true, at)
+		src := meanSource(span.events, name, at)
+		label := fmt.Sprintf("[%s, %s]", fmtNum(lo), fmtNum(hi))
+		if clamp {
+			// Every row with a value: the rows the range was judged
+			// with, as a Describe of the handle reads them.
+			span, src, label = withValue(h, name, at), meanSource(h.events, name, at), "all"
+		}
 		plan := planFor(span, at, nil, nil, nil).bytes()
 		set, err := s.PersonSet(ctx, plan)
 		if err != nil {
 			return nil, err
 		}
 		np := int64(set.GetCardinality())
-		label := fmt.Sprintf("[%s, %s]", fmtNum(lo), fmtNum(hi))
 		tc := t.add(&release.Cell{Stat: release.Rows, Value: float64(n), Persons: np})
 		t.margins = append(t.margins, release.Margin{Total: tc, Parts: rcs})
 		// Judged for the row rule alone, in no margin (secondary
 		// suppression never picks it to hide).
 		tq := t.add(&release.Cell{Stat: release.Rows, Value: float64(n), Persons: np, Plan: plan,
-			Quantity: quantityOf(name) + " in " + label, RowCount: n, Source: meanSource(span.events, name, at),
+			Quantity: quantityOf(name) + " in " + label, RowCount: n, Source: src,
 			Desc: "rows of " + name + " in " + label + ": " + h.desc + " (not shown)"})
 		for _, pc := range pcs {
 			pc.Of = tq
 		}
 	}
-	t.notes = append(t.notes, fmt.Sprintf("values outside [%s, %s] are not drawn", fmtNum(lo), fmtNum(hi)))
+	if clamp {
+		t.notes = append(t.notes, "the range is the 1st to the 99th percentile (smoothed); the first bar also counts the values below it, the last those above")
+	} else {
+		t.notes = append(t.notes, fmt.Sprintf("values outside [%s, %s] are not drawn", fmtNum(lo), fmtNum(hi)))
+	}
 	tab, err := s.finish(ctx, cell, "plot.Histogram("+name+" of "+h.desc+")", t)
 	if err != nil {
 		return nil, err
@@ -225,13 +231,89 @@ func (s *Server) barsPlot(cell string, tab *spec.Table, bars render.Bars, height
 	return &spec.Plot{Ref: s.register(cell, bundle, tab), Title: bars.Title, Table: tab}, nil
 }
 
+// autoRange is a histogram's range when none is given: the 1st and 99th
+// percentiles, smoothed as Describe's quartiles are, widened to round
+// numbers. Both ends are values of the data, so they are judged first, as
+// a Describe's quartiles of the same rows would be, and used only when
+// released: a range printed beside hidden bars gave one person's glucose
+// reading (the top end of 20 known readings and theirs, review 36). The
+// persons and rows behind them are recorded, not shown.
+func (s *Server) autoRange(ctx context.Context, cell string, h *handle, expr, name, pid, cond, at string, bins int, args []any) (lo, hi float64, n int, err error) {
+	var persons, rows int64
+	r, err := s.db.QueryContext(ctx, "SELECT "+s.countPersons(ctx, h, pid, "")+", count(*)"+cond, args...)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if r.Next() {
+		err = r.Scan(&persons, &rows)
+	}
+	r.Close()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if persons < int64(s.sess.Policy.MinCount) {
+		return 0, 0, 0, datasets.Errorf("too few persons have a value of %s to draw its distribution", name)
+	}
+	win, err := s.smoothedQuantiles(ctx, h, nil, expr, "("+expr+") IS NOT NULL", []string{"0.01", "0.99"}, s.sess.Policy.MinCount, false)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	w := win[keyString(nil, nil)]
+	if len(w) < 2*smoothedWidth {
+		return 0, 0, 0, datasets.Errorf("the distribution of %s has no range to draw; give one with plot.HistogramRange", name)
+	}
+	hv := withValue(h, name, at)
+	plan := planFor(hv, at, nil, nil, nil).bytes()
+	pc := &release.Cell{Stat: release.Count, Value: float64(persons), Persons: persons, Plan: plan,
+		Desc: "persons with " + name + " of " + h.desc + " (histogram range, not shown)"}
+	rc := &release.Cell{Stat: release.Rows, Value: float64(rows), Persons: persons, Of: pc, Plan: plan,
+		Quantity: quantityOf(name), RowCount: rows, Desc: "rows of " + name + " of " + h.desc + " (histogram range, not shown)"}
+	if h.events == nil {
+		rc.Quantity, rc.Source = ageQuantity, ageSource(at)
+	} else {
+		rc.Source, rc.Table = meanSource(h.events, name, at), h.events.Table
+	}
+	ends := make([]*release.Cell, 2)
+	for i := range ends {
+		col := w[smoothedWidth*i:]
+		ends[i] = &release.Cell{Stat: release.Quantile, Value: toFloat(col[0]), Persons: persons, Of: rc, Near: max(1, toInt(col[1])),
+			Desc: fmt.Sprintf("%s percentile of %s of %s (histogram range)", []string{"1st", "99th"}[i], name, h.desc)}
+	}
+	d := &release.Decision{What: "plot.Histogram range (" + name + " of " + h.desc + ")", Cells: append([]*release.Cell{pc, rc}, ends...), Held: s.held}
+	if _, err := s.sess.Decide(ctx, cell, d); err != nil {
+		return 0, 0, 0, err
+	}
+	for _, c := range ends {
+		if c.Suppressed() {
+			why := "hidden"
+			if l := s.sess.Policy.Legend([]*release.Cell{c}); len(l) > 0 {
+				why = l[0]
+			}
+			return 0, 0, 0, datasets.Errorf("the automatic range of this histogram is not released (%s): give one with plot.HistogramRange", why)
+		}
+	}
+	lo, hi = ends[0].Value, ends[1].Value
+	step := niceStep((hi - lo) / float64(bins))
+	lo, hi = math.Floor(lo/step)*step, math.Ceil(hi/step)*step
+	if hi <= lo {
+		hi = lo + step
+	}
+	return lo, hi, min(100, max(1, int(math.Round((hi-lo)/step)))), nil
+}
+
 // binHandle restricts h to values of column name in [lo, hi) ([lo, hi]
-// for the last bin).
+// for the last bin); an infinite end is no bound.
 func binHandle(h *handle, name string, lo, hi float64, last bool, at string) *handle {
 	if name == "age" {
-		c := &cohortPlan{Op: "age", Min: int(math.Ceil(lo)), Max: int(math.Ceil(hi)) - 1, At: at}
-		if last {
-			c.Max = int(math.Floor(hi))
+		c := &cohortPlan{Op: "age", Min: math.MinInt32, Max: math.MaxInt32, At: at}
+		if !math.IsInf(lo, -1) {
+			c.Min = int(math.Ceil(lo))
+		}
+		if !math.IsInf(hi, 1) {
+			c.Max = int(math.Ceil(hi)) - 1
+			if last {
+				c.Max = int(math.Floor(hi))
+			}
 		}
 		return ageBin(h, c)
 	}
@@ -240,8 +322,15 @@ func binHandle(h *handle, name string, lo, hi float64, last bool, at string) *ha
 	if last {
 		upper = "<="
 	}
-	e.Where = append(append([]filterPlan(nil), e.Where...),
-		filterPlan{Column: name, Op: ">=", Values: []any{lo}}, filterPlan{Column: name, Op: upper, Values: []any{hi}})
+	e.Where = append([]filterPlan(nil), e.Where...)
+	if !math.IsInf(lo, -1) {
+		e.Where = append(e.Where, filterPlan{Column: name, Op: ">=", Values: []any{lo}})
+	}
+	if !math.IsInf(hi, 1) {
+		e.Where = append(e.Where, filterPlan{Column: name, Op: upper, Values: []any{hi}})
+	} else if math.IsInf(lo, -1) {
+		e.Where = append(e.Where, filterPlan{Column: name, Op: "is not null"})
+	}
 	return &handle{events: &e, desc: h.desc}
 }
 
@@ -260,6 +349,9 @@ func ageBin(h *handle, c *cohortPlan) *handle {
 }
 
 func fmtNum(f float64) string {
+	if math.IsInf(f, 0) {
+		return map[bool]string{true: "+∞", false: "-∞"}[f > 0]
+	}
 	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
 		return fmt.Sprintf("%.0f", f)
 	}

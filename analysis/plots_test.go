@@ -2,6 +2,7 @@ package analysis_test
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,18 +10,28 @@ import (
 	"enclave/api/spec"
 )
 
-// binRange reads a histogram label "[lo, hi)" or "[lo, hi]".
+// binRange reads a histogram label "[lo, hi)" or "[lo, hi]", an end of
+// an automatic range's first and last bars "-∞" and "+∞".
 func binRange(t *testing.T, label string) (lo, hi float64, closed bool) {
 	t.Helper()
 	closed = strings.HasSuffix(label, "]")
-	in := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(label, "["), ")"), "]")
+	in := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(label, "["), "("), ")"), "]")
 	a, b, ok := strings.Cut(in, ", ")
 	if !ok {
 		t.Fatalf("bin label %q", label)
 	}
+	num := func(s string) (float64, error) {
+		switch s {
+		case "-∞":
+			return math.Inf(-1), nil
+		case "+∞":
+			return math.Inf(1), nil
+		}
+		return strconv.ParseFloat(s, 64)
+	}
 	var err1, err2 error
-	lo, err1 = strconv.ParseFloat(a, 64)
-	hi, err2 = strconv.ParseFloat(b, 64)
+	lo, err1 = num(a)
+	hi, err2 = num(b)
 	if err1 != nil || err2 != nil {
 		t.Fatalf("bin label %q", label)
 	}
@@ -102,6 +113,7 @@ func TestHistogramAge(t *testing.T) {
 			if strings.Contains(c.from, "WHERE") {
 				where = " AND "
 			}
+			auto := c.args.Min == 0 && c.args.Max == 0
 			var sum int64
 			var first, last float64
 			hidden := 0
@@ -111,7 +123,13 @@ func TestHistogramAge(t *testing.T) {
 					first = lo
 				}
 				last = hi
-				if closed != (i == len(p.Table.Rows)-1) {
+				if auto {
+					// The automatic range's bars take in every value.
+					if math.IsInf(lo, -1) != (i == 0) || math.IsInf(hi, 1) != (i == len(p.Table.Rows)-1) || closed {
+						t.Errorf("bin %q: only the first bar is open below and the last above", r[0].Text)
+					}
+					lo, hi = math.Max(lo, -1e6), math.Min(hi, 1e6)
+				} else if closed != (i == len(p.Table.Rows)-1) {
 					t.Errorf("bin %q: only the last bin is closed", r[0].Text)
 				}
 				op := "<"
@@ -125,17 +143,23 @@ func TestHistogramAge(t *testing.T) {
 					hidden++
 				}
 			}
-			if c.args.Min == 0 && c.args.Max == 0 {
+			if auto {
 				// The data range reaches the 1st and 99th percentiles,
-				// smoothed as Describe's are.
+				// smoothed as Describe's are: the second bar starts at or
+				// below the first, the last at or above the 99th.
 				var vs []personValue
 				for _, r := range queryRows(t, fmt.Sprintf("SELECT CAST(%s AS DOUBLE), p.person_id FROM %s", age, c.from)) {
 					vs = append(vs, personValue{r[0].(float64), r[1].(int64)})
 				}
 				p1, p99 := smoothedQuantile(vs, 0.01), smoothedQuantile(vs, 0.99)
-				if first > p1 || last < p99 {
-					t.Errorf("range [%v, %v] misses the percentiles %v, %v", first, last, p1, p99)
+				lo2, hi2, _ := binRange(t, p.Table.Rows[1][0].Text)
+				_, hi1, _ := binRange(t, p.Table.Rows[0][0].Text)
+				loN, _, _ := binRange(t, p.Table.Rows[len(p.Table.Rows)-1][0].Text)
+				width := hi2 - lo2 // the bars' width
+				if lo2 != hi1 || hi1-width > p1 || loN+width < p99 {
+					t.Errorf("range from %v, bars of %v to %v, misses the percentiles %v, %v", hi1-width, width, loN+width, p1, p99)
 				}
+				first, last = -1e6, 1e6
 			}
 			all := queryInt(t, fmt.Sprintf("SELECT count(*) FROM %s%s%s BETWEEN %v AND %v", c.from, where, age, first, last))
 			if sum != all {
@@ -259,5 +283,75 @@ func TestHistogramTails(t *testing.T) {
 				t.Logf("count %q, %d bins hidden", total.Text, hidden)
 			})
 		}
+	}
+}
+
+// TestHistogramRangeJudged: an automatic range is two values of the data
+// (smoothed 1st and 99th percentiles), judged as a Describe's quartiles
+// are. The top of the range of 20 known readings and one person's gave
+// that person's glucose reading while the bars were hidden (review 36):
+// the same persons with one added get no range at all, whichever comes
+// first. A Describe and a histogram of the same rows stay an honest pair,
+// and the bars of an automatic range take in every value.
+func TestHistogramRangeJudged(t *testing.T) {
+	var top float64
+	var holders int64
+	for _, r := range queryRows(t, fmt.Sprintf(`WITH r AS (SELECT person_id, value_as_number AS v FROM measurement
+		WHERE measurement_concept_id = %d AND value_as_number IS NOT NULL)
+		SELECT max(v), (SELECT count(DISTINCT person_id) FROM r WHERE v = (SELECT max(v) FROM r)) FROM r`, cHbA1c)) {
+		top, holders = r[0].(float64), r[1].(int64)
+	}
+	if holders != 1 {
+		t.Fatalf("fixture: the top HbA1c reading %v is held by %d persons", top, holders)
+	}
+	rows := func(e *env, lessTop bool) spec.Handle {
+		h := e.events("measurement", cHbA1c)
+		if lessTop {
+			topRows := e.derive(h, spec.Step{Where: &spec.Filter{Column: "value_as_number", Op: ">=", Values: []any{top}}})
+			h = e.derive(h, spec.Step{Of: e.derive(e.persons(), spec.Step{Without: &spec.Has{Handle: topRows.ID}}).ID})
+		}
+		return h
+	}
+	histogram := func(e *env, h spec.Handle) (*spec.Plot, error) {
+		var p spec.Plot
+		err := e.call(spec.MHistogram, spec.HistogramArgs{Handle: h.ID, Column: "value_as_number", Bins: 20}, &p)
+		return &p, err
+	}
+	for _, lessFirst := range []bool{true, false} {
+		e := newEnv(t)
+		if _, err := histogram(e, rows(e, lessFirst)); err != nil {
+			t.Fatalf("first histogram: %v", err)
+		}
+		_, err := histogram(e, rows(e, !lessFirst))
+		if err == nil || !strings.Contains(err.Error(), "automatic range of this histogram is not released") {
+			t.Errorf("the same persons with one more (or less), after: %v", err)
+		}
+	}
+	e := newEnv(t)
+	h := rows(e, false)
+	d := e.table(spec.MDescribe, spec.DescribeArgs{Handle: h.ID, Column: "value_as_number"})
+	p, err := histogram(e, h)
+	if err != nil {
+		t.Fatalf("a histogram after a Describe of the same rows: %v", err)
+	}
+	if d.Rows[0][0].Value == nil {
+		t.Fatalf("Describe hidden: %v", d.Rows[0])
+	}
+	var persons, rowsIn int64
+	for _, r := range p.Table.Rows {
+		for i, c := range r[1:] {
+			if c.Value == nil {
+				t.Fatalf("bar %q hidden after the Describe", r[0].Text)
+			}
+			if i == 0 {
+				persons += int64(*c.Value)
+			} else {
+				rowsIn += int64(*c.Value)
+			}
+		}
+	}
+	all := queryInt(t, fmt.Sprintf("SELECT count(*) FROM measurement WHERE measurement_concept_id = %d AND value_as_number IS NOT NULL", cHbA1c))
+	if rowsIn != all || persons < int64(*d.Rows[0][0].Value) {
+		t.Errorf("bars hold %d rows of %d and %d persons (%v with a value): an automatic range takes in every value", rowsIn, all, persons, *d.Rows[0][0].Value)
 	}
 }
