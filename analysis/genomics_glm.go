@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	"gonum.org/v1/gonum/mat"
 
 	"enclave/analysis/render"
 	"enclave/api/spec"
@@ -514,6 +515,11 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	if n-(len(covars)+2) < pol.MinDOF {
 		refused = append(refused, fmt.Sprintf("residual degrees of freedom below %d", pol.MinDOF))
 	}
+	if !binary && len(refused) == 0 {
+		if why := phenoSpread(pheno.Values, covars, inT, minN); why != "" {
+			refused = append(refused, why)
+		}
+	}
 	// The scan's groups are its persons and each 0/1 covariate's (a
 	// cohort, sex, a level), with a binary phenotype the cases within
 	// each. The covariates are fitted jointly, so no combination of the groups may
@@ -593,14 +599,20 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 			for v := lo; v < hi; v++ {
 				m := masksOf(v)
 				row, dose := fs.Row(v), fs.Dosage(v)
-				drop[v] = countReason(row, dose, m.all, m.cases, m.controls, minN)
+				called := row
 				if dose != nil {
 					// The persons with a call of a dosage variant are
 					// those with a dosage (its n).
-					row = roundedRow(dose, nil)
+					called = roundedRow(dose, nil)
 				}
-				if drop[v] == "" && differenced(&fs.Variants[v], row, diffs, minN, true) {
+				// Differencing first: a row near one released before is
+				// dropped for that whatever its counts, or which count
+				// rule dropped it would tell the genotype of the person
+				// added (a class of 0 that became 1).
+				if differenced(&fs.Variants[v], called, diffs, minN, true) {
 					drop[v] = fmt.Sprintf("whose persons with a call differ by 1–%d from a population released before (differencing)", minN-1)
+				} else {
+					drop[v] = countReason(row, dose, m.all, m.cases, m.controls, minN)
 				}
 			}
 			return nil
@@ -731,7 +743,9 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 			totalDropped += k
 		}
 		sort.Strings(reasons)
-		if totalDropped > 0 {
+		// Why rows were dropped is counted from the genotypes of the
+		// persons tested: said only when they are released.
+		if totalDropped > 0 && !chain.Suppressed() {
 			notes = append(notes, fmt.Sprintf("rows dropped: %s (%s)", groupDigits(totalDropped), strings.Join(reasons, "; ")))
 		}
 	}
@@ -1091,4 +1105,91 @@ func scanGroups(covars []assoc.Column, binCov []bool, terms []glmTerm, termOf []
 		}
 	}
 	return sets, onesOf, cohorts
+}
+
+// phenoSpread says why a quantitative phenotype may not be scanned over
+// the persons inT with covariates covars: "" when it may. Each variant's
+// estimate is Σ eᵢ(gᵢ − ḡ)/Σ(gᵢ − ḡ)², with eᵢ the phenotype less what the
+// covariates fit; where one person's eᵢ is most of that spread, every
+// estimate follows their genotype. A phenotype equal for everyone but one
+// person (the mean of two constant columns, 99 and 5.6, over the one
+// person with both) gave their genotype at every released variant (review
+// 37). So, as in a mean of MinCount persons, no person's e² may exceed
+// 1/(MinCount−1) of Σe²; and, as stats.Linear's outcome, a phenotype of at
+// most release.MaxMeanValues values may not have one held by 1..minN−1
+// persons.
+func phenoSpread(y []float64, covars []assoc.Column, inT []bool, minN int) string {
+	counts := map[float64]int{}
+	for i, in := range inT {
+		if in && len(counts) <= release.MaxMeanValues {
+			counts[y[i]]++
+		}
+	}
+	if len(counts) <= release.MaxMeanValues {
+		for _, k := range counts {
+			if k < minN {
+				return fmt.Sprintf("the phenotype takes only %d distinct values, one of them held by fewer than %d persons", len(counts), minN)
+			}
+		}
+	}
+	e, ok := residuals(y, covars, inT)
+	if !ok {
+		return "" // collinear covariates: the fit refuses the scan
+	}
+	var ss, most float64
+	for _, r := range e {
+		ss += r * r
+		most = max(most, r*r)
+	}
+	if ss > 0 && most > ss/float64(minN-1) {
+		return fmt.Sprintf("one person's phenotype, less what the covariates fit, holds more than 1/%d of its spread, so every variant's estimate would follow that person's genotype: transform or trim the phenotype, or widen the cohort", minN-1)
+	}
+	return ""
+}
+
+// residuals fits y on an intercept and covars by least squares over the
+// persons inT (normal equations, Cholesky) and returns y less the fit, in
+// sample order of the persons inT; ok is false when the covariates are
+// collinear.
+func residuals(y []float64, covars []assoc.Column, inT []bool) (e []float64, ok bool) {
+	p := len(covars) + 1
+	x := func(i, j int) float64 {
+		if j == 0 {
+			return 1
+		}
+		return covars[j-1].Values[i]
+	}
+	xtx := mat.NewSymDense(p, nil)
+	xty := mat.NewVecDense(p, nil)
+	for i, in := range inT {
+		if !in {
+			continue
+		}
+		for a := 0; a < p; a++ {
+			xa := x(i, a)
+			xty.SetVec(a, xty.AtVec(a)+xa*y[i])
+			for b := a; b < p; b++ {
+				xtx.SetSym(a, b, xtx.At(a, b)+xa*x(i, b))
+			}
+		}
+	}
+	var ch mat.Cholesky
+	if !ch.Factorize(xtx) {
+		return nil, false
+	}
+	var beta mat.VecDense
+	if err := ch.SolveVecTo(&beta, xty); err != nil {
+		return nil, false
+	}
+	for i, in := range inT {
+		if !in {
+			continue
+		}
+		fit := 0.0
+		for a := 0; a < p; a++ {
+			fit += x(i, a) * beta.AtVec(a)
+		}
+		e = append(e, y[i]-fit)
+	}
+	return e, true
 }

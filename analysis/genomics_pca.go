@@ -14,7 +14,8 @@ import (
 )
 
 // PCA variant filters: autosomal variants with a minor allele frequency of
-// at least pcaMinMAF and a call rate of at least pcaMinCall in the cohort,
+// at least pcaMinMAF and a call rate of at least pcaMinCall among the
+// dataset's genotyped persons (not the cohort's),
 // evenly thinned to at most pcaMaxVariants.
 const (
 	pcaMinMAF      = 0.01
@@ -104,15 +105,22 @@ func (s *Server) genoPCA(ctx context.Context, cell string, args json.RawMessage)
 	if n < pol.MinCount || n <= 2*a.PCs+pol.MinDOF {
 		return nil, datasets.Errorf("genomics.PCA: the cohort has too few genotyped persons for %d components", a.PCs)
 	}
-	// Variants: common, well called, autosomal in the cohort.
+	// Variants: common, well called and autosomal among all the dataset's
+	// genotyped persons, and scaled by their frequencies there (plink2
+	// --read-freq), never the cohort's: how many variants a cohort leaves
+	// usable (printed, or an error when too few) said whether a person
+	// added to it carries an allele no one else in it has (review 36).
+	everyone := ds.mask(ds.persons)
+	everyN := everyone.Count()
 	var idx []int
+	var freqs []float64
 	for v := range fs.Variants {
 		if code := fs.Variants[v].ChromCode; code < 1 || code > 22 {
 			continue
 		}
-		cn := plink.CountRowMasked(fs.Row(v), mask)
+		cn := plink.CountRowMasked(fs.Row(v), everyone)
 		nm := cn.NonMissing()
-		if nm == 0 || float64(nm) < pcaMinCall*float64(n) {
+		if nm == 0 || float64(nm) < pcaMinCall*float64(everyN) {
 			continue
 		}
 		f := float64(cn.A1Count()) / float64(2*nm)
@@ -120,16 +128,18 @@ func (s *Server) genoPCA(ctx context.Context, cell string, args json.RawMessage)
 			continue
 		}
 		idx = append(idx, v)
+		freqs = append(freqs, f)
 	}
 	if len(idx) > pcaMaxVariants {
 		thin := make([]int, pcaMaxVariants)
+		thinF := make([]float64, pcaMaxVariants)
 		for k := range thin {
-			thin[k] = idx[k*len(idx)/pcaMaxVariants]
+			thin[k], thinF[k] = idx[k*len(idx)/pcaMaxVariants], freqs[k*len(idx)/pcaMaxVariants]
 		}
-		idx = thin
+		idx, freqs = thin, thinF
 	}
 	if len(idx) <= a.PCs {
-		return nil, datasets.Errorf("genomics.PCA: %d usable variants (minor allele frequency ≥ 1%%, call rate ≥ 90%%, autosomal) in the cohort, need more than %d", len(idx), a.PCs)
+		return nil, datasets.Errorf("genomics.PCA: %d usable variants (minor allele frequency ≥ 1%%, call rate ≥ 90%%, autosomal, among the dataset's genotyped persons), need more than %d", len(idx), a.PCs)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -145,7 +155,7 @@ func (s *Server) genoPCA(ctx context.Context, cell string, args json.RawMessage)
 	if n <= pcaExactMax {
 		method = pca.Exact
 	}
-	res, err := pca.Run(sub, pca.Options{PCs: a.PCs, Threads: threads(), Seed: 1, Method: method})
+	res, err := pca.Run(sub, pca.Options{PCs: a.PCs, Threads: threads(), Seed: 1, Method: method, Freqs: freqs})
 	if err != nil {
 		return nil, &datasets.Error{Safe: "genomics.PCA: the decomposition failed (details in the audit log)", Err: err}
 	}
@@ -168,7 +178,7 @@ func (s *Server) genoPCA(ctx context.Context, cell string, args json.RawMessage)
 	if res.Method == pca.Randomized {
 		how = "randomized decomposition of the mean-imputed GRM (plink2 --pca approx)"
 	}
-	t.notes = append(t.notes, fmt.Sprintf("%s variants used (minor allele frequency ≥ 1%%, call rate ≥ 90%%, autosomal, thinned to at most %s); %s",
+	t.notes = append(t.notes, fmt.Sprintf("%s variants used (minor allele frequency ≥ 1%%, call rate ≥ 90%%, autosomal, among the dataset's genotyped persons, thinned to at most %s; scaled by their frequencies there, as plink2 --read-freq); %s",
 		groupDigits(len(idx)), groupDigits(pcaMaxVariants), how),
 		"the scores of each person stay in the kernel: use the PCs as covariates of genomics.GLM")
 	full, _, err := s.genoFinish(ctx, cell, fmt.Sprintf("genomics.PCA(%d of %s)", a.PCs, cdesc), t, 0, func() []string {

@@ -396,7 +396,11 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 				nosex: ds.mask(roaring.AndNot(roaring.AndNot(set, males), females))}
 		}
 	}
-	allPM := masks(all, allMask)
+	// A1 is the minor allele among all the dataset's genotyped persons of
+	// the tier, never the cohort's: a label computed from the cohort's
+	// genotypes is shown even when every count is hidden, and a cohort
+	// with an exact tie flipped it when one person was added (review 36).
+	allPM := masks(ds.persons, ds.mask(ds.persons))
 	pms := make([]*popMasks, len(pops))
 	for k := range pops {
 		pms[k] = masks(pops[k].set, pops[k].mask)
@@ -471,8 +475,10 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 			}
 			vc := s.summaryCells(ctx, counts[v][k], dc, minorAlt[v], p.anchor, vr.ID)
 			if differ[v][k] {
+				// Every cell, the small ones too: a class of 0 beside one
+				// shown ≤20 would say which class the person added is in.
 				for _, c := range []*release.Cell{vc.called, vc.homMajor, vc.het, vc.homMinor, vc.carriers, vc.mac, vc.maf, vc.callRate, vc.hwe, vc.hapMajor, vc.hapMinor} {
-					if c != nil && !c.Suppressed() {
+					if c != nil {
 						c.Status = spec.Difference
 					}
 				}
@@ -506,7 +512,7 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 			t.rows = append(t.rows, row)
 		}
 	}
-	t.notes = append(t.notes, "A1 is the minor allele among the cohort's genotyped persons; counts and frequencies are over the persons with a call")
+	t.notes = append(t.notes, "A1 is the minor allele among all the dataset's genotyped persons (not the cohort's, so it says nothing of them; its frequency in the cohort may pass 0.5); counts and frequencies are over the persons with a call")
 	if sexAware {
 		t.notes = append(t.notes, "chrX, chrY and MT counted as plink2 does, by OMOP sex: males haploid on chrX, males only on chrY, everyone haploid on MT (a heterozygous haploid call counts as missing); on chrX the hom/het columns are females, persons of unknown sex count in frequencies only")
 	}

@@ -18,6 +18,7 @@ import (
 
 	"enclave/api/spec"
 	"enclave/datasets"
+	"enclave/datasets/genomics/assoc"
 	"enclave/datasets/genomics/plink"
 	"enclave/datasets/omop"
 	"enclave/datasets/synth"
@@ -302,6 +303,13 @@ func TestGenomicsDifferencing(t *testing.T) {
 	}
 	if len(s2.Table.Rows) != 0 || s2.Released != 0 || s2.Lambda.Value != nil {
 		t.Fatalf("second scan, one case changed, released %d rows (λ %v)", s2.Released, s2.Lambda.Value)
+	}
+	// Nor why its rows were dropped: which count rule dropped a row is
+	// counted from the genotypes of the persons tested.
+	for _, n := range s2.Table.Notes {
+		if strings.Contains(n, "rows dropped") {
+			t.Errorf("the hidden scan says %q", n)
+		}
 	}
 }
 
@@ -990,5 +998,94 @@ func TestGenomicsPaddedScan(t *testing.T) {
 	}
 	if p, z, pz := run(false); p.Released == 0 || z.Released == 0 || pz.Released == 0 {
 		t.Errorf("every reading: %d, %d and %d rows released; notes of the last %q", p.Released, z.Released, pz.Released, pz.Table.Notes)
+	}
+}
+
+// TestGenomicsNothingOfTheCohortsGenotypesUnjudged: what a PCA and a
+// frequency table say besides their judged cells comes from the whole
+// dataset, never the cohort. The number of variants a cohort left usable
+// for a PCA (a note, or an error when too few) told whether one person
+// added to it carries an allele no one else in it has, and Freq's A1 label
+// flipped at a tie when one person was added (review 36): a small cohort
+// and everyone get the same variants and the same A1.
+func TestGenomicsNothingOfTheCohortsGenotypesUnjudged(t *testing.T) {
+	e := newGenoEnv(t, datasets.Controlled)
+	all := e.persons()
+	few := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Age: &spec.AgeStep{Min: 40, Max: 43, At: "2020-01-01"}}})
+	few = e.handle(spec.MDerive, spec.DeriveArgs{Base: few.ID, Step: spec.Step{Sex: "female"}})
+	used := func(c spec.Handle) string {
+		var pcs spec.GenoPCs
+		e.must(spec.MGenoPCA, spec.GenoPCAArgs{PCs: 2, Cohort: c.ID}, &pcs)
+		for _, n := range pcs.Table.Notes {
+			if strings.Contains(n, "variants used") {
+				v, _, _ := strings.Cut(n, ";") // then the method, which follows the cohort's size
+				return v
+			}
+		}
+		t.Fatalf("PCA notes %q", pcs.Table.Notes)
+		return ""
+	}
+	if a, b := used(all), used(few); a != b {
+		t.Errorf("variants of a PCA of everyone and of a few women:\n%s\n%s", a, b)
+	}
+	var a, b spec.Table
+	g := e.variants()
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: g.ID, Cohort: all.ID}, &a)
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: g.ID, Cohort: few.ID}, &b)
+	a1, maf := col(&b, "A1"), col(&b, "A1 freq")
+	above := 0
+	for i := range a.Rows {
+		if a.Rows[i][a1].Text != b.Rows[i][a1].Text {
+			t.Fatalf("%s: A1 %s of everyone, %s of a few women", a.Rows[i][0].Text, a.Rows[i][a1].Text, b.Rows[i][a1].Text)
+		}
+		if v := b.Rows[i][maf].Value; v != nil && *v > 0.5 {
+			above++
+		}
+	}
+	if above == 0 {
+		t.Error("no A1 more common than the other allele among the few women: the test cannot tell the cohort's minor allele from the dataset's")
+	}
+}
+
+// TestPhenoSpread: a quantitative scan's phenotype, less what the
+// covariates fit, may not lie mostly with one person, whose genotype
+// every estimate would then follow (review 37: a phenotype equal for all
+// but one person gave that person's genotype at 344 of 344 variants).
+func TestPhenoSpread(t *testing.T) {
+	n := 90
+	spread := func(f func(i int) float64) []float64 {
+		y := make([]float64, n)
+		for i := range y {
+			y[i] = f(i)
+		}
+		return y
+	}
+	group := func(lo, hi int) assoc.Column {
+		return assoc.Column{Name: "g", Values: spread(func(i int) float64 { return map[bool]float64{true: 1, false: 0}[i >= lo && i < hi] })}
+	}
+	all := make([]bool, n)
+	for i := range all {
+		all[i] = true
+	}
+	for _, c := range []struct {
+		name   string
+		y      []float64
+		covars []assoc.Column
+		want   string
+	}{
+		{"spread values", spread(func(i int) float64 { return float64(i%37) + 0.1*float64(i%7) }), nil, ""},
+		{"all but one equal", spread(func(i int) float64 { return map[bool]float64{true: 92.8, false: 99}[i == 5] }), nil, "distinct values"},
+		{"one far out", spread(func(i int) float64 { return float64(i%10) + map[bool]float64{true: 500, false: 0}[i == 5] }), nil, "holds more than 1/20"},
+		// Three groups of constant values that covariates absorb, and one
+		// person off their group's value: four values, all spread in them.
+		{"groups absorbed by covariates", spread(func(i int) float64 {
+			return float64(10*(i/30)) + map[bool]float64{true: 1, false: 0}[i == 5]
+		}), []assoc.Column{group(0, 30), group(30, 60)}, "holds more than 1/20"},
+		{"groups absorbed, values spread", spread(func(i int) float64 { return float64(10*(i/30)) + float64(i%13)/3 }), []assoc.Column{group(0, 30), group(30, 60)}, ""},
+	} {
+		got := phenoSpread(c.y, c.covars, all, 21)
+		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
 	}
 }

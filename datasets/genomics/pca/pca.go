@@ -55,8 +55,14 @@ type Options struct {
 	Threads  int         // goroutines, <= 0 means GOMAXPROCS
 	Method   Method      // Auto, Exact or Randomized
 	Founders *plink.Mask // samples for allele frequencies; nil means all
-	Iter     int         // block Krylov steps (Randomized), default 14
-	Seed     uint64      // random start (Randomized)
+	// Freqs, when set, gives each variant's ALT frequency (plink2
+	// --read-freq) instead of counting it among Founders: from a larger
+	// population, so that which variants are used, and how each is
+	// scaled, does not depend on the samples decomposed. A variant whose
+	// frequency is 0 or 1 is not used.
+	Freqs []float64
+	Iter  int    // block Krylov steps (Randomized), default 14
+	Seed  uint64 // random start (Randomized)
 	// MeanImpute divides the GRM by the variant count instead of the
 	// per-pair count of shared calls (plink2 --pca meanimpute); Randomized
 	// always does.
@@ -78,19 +84,24 @@ type standard struct {
 	used []int        // variant indices used
 }
 
-func standardise(g Genotypes, founders *plink.Mask, threads int) *standard {
+func standardise(g Genotypes, founders *plink.Mask, freqs []float64, threads int) *standard {
 	nv := g.NumVariants()
 	vals := make([][4]float64, nv)
 	ok := make([]bool, nv)
 	plink.Parallel(nv, threads, func(lo, hi int) error {
 		for v := lo; v < hi; v++ {
-			c := plink.CountRowMasked(g.Row(v), founders)
-			nm := c.NonMissing()
-			if nm == 0 {
-				continue
+			var p float64
+			if freqs != nil {
+				p = freqs[v]
+			} else {
+				c := plink.CountRowMasked(g.Row(v), founders)
+				nm := c.NonMissing()
+				if nm == 0 {
+					continue
+				}
+				p = float64(2*c.HomA1+c.Het) / float64(2*nm)
 			}
-			p := float64(2*c.HomA1+c.Het) / float64(2*nm)
-			if p <= 0 || p >= 1 {
+			if !(p > 0 && p < 1) {
 				continue
 			}
 			s := 1 / math.Sqrt(2*p*(1-p))
@@ -112,7 +123,8 @@ func standardise(g Genotypes, founders *plink.Mask, threads int) *standard {
 // Run computes the top principal components of the standardised
 // genotypes: eigenvalues and unit eigenvectors of the GRM, where X holds
 // (g - 2p)/sqrt(2p(1-p)) per variant (p the ALT frequency among founders,
-// missing calls 0) over the non-monomorphic variants, as plink2 --pca does.
+// or Options.Freqs; missing calls 0) over the variants with 0 < p < 1, as
+// plink2 --pca does.
 // Exact divides each GRM entry X_i·X_j by the number of variants called in
 // both samples (plink2's default); Randomized divides by the variant count
 // M (plink2's "meanimpute"), identical when no call is missing.
@@ -133,7 +145,10 @@ func Run(g Genotypes, opt Options) (*Result, error) {
 	if opt.PCs >= n {
 		return nil, fmt.Errorf("%d PCs requested for %d samples: %w", opt.PCs, n, ErrPCA)
 	}
-	st := standardise(g, opt.Founders, opt.Threads)
+	if opt.Freqs != nil && len(opt.Freqs) != g.NumVariants() {
+		return nil, fmt.Errorf("%d frequencies for %d variants: %w", len(opt.Freqs), g.NumVariants(), ErrPCA)
+	}
+	st := standardise(g, opt.Founders, opt.Freqs, opt.Threads)
 	if len(st.used) <= opt.PCs {
 		return nil, fmt.Errorf("%d non-monomorphic variants, need more than %d: %w", len(st.used), opt.PCs, ErrPCA)
 	}

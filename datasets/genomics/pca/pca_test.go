@@ -170,3 +170,50 @@ func missRate() float64 {
 	}
 	return 0.01
 }
+
+// TestPCAFreqs: frequencies given (plink2 --read-freq) scale the
+// genotypes instead of the samples' own, so a variant no sample carries
+// is still used (its column constant); the samples' own frequencies
+// given back reproduce the default run.
+func TestPCAFreqs(t *testing.T) {
+	dir := t.TempDir()
+	fs, err := plink.Open(writeCohort(t, dir, 200, 300, 3, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	own := make([]float64, len(fs.Variants))
+	mono := 0
+	for v := range own {
+		c := plink.CountRowMasked(fs.Row(v), plink.FullMask(len(fs.Samples)))
+		own[v] = float64(c.A1Count()) / float64(2*c.NonMissing())
+		if own[v] == 0 || own[v] == 1 {
+			mono++
+		}
+	}
+	def, err := Run(fs, Options{PCs: 3, Method: Exact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	given, err := Run(fs, Options{PCs: 3, Method: Exact, Freqs: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range def.Eigenvalues {
+		if math.Abs(def.Eigenvalues[k]-given.Eigenvalues[k]) > 1e-9*def.Eigenvalues[k] {
+			t.Errorf("eigenvalue %d: %v by default, %v with the same frequencies given", k+1, def.Eigenvalues[k], given.Eigenvalues[k])
+		}
+	}
+	// Frequencies of a wider population: every variant is used.
+	wide := make([]float64, len(own))
+	for v := range wide {
+		wide[v] = 0.25
+	}
+	res, err := Run(fs, Options{PCs: 3, Method: Exact, Freqs: wide})
+	if err != nil || res.Variants != len(fs.Variants) {
+		t.Fatalf("with frequencies given: %v, %d of %d variants used (%d monomorphic here)", err, res.Variants, len(fs.Variants), mono)
+	}
+	if _, err := Run(fs, Options{PCs: 3, Freqs: wide[1:]}); err == nil {
+		t.Error("frequencies of fewer variants than the fileset's were taken")
+	}
+}
