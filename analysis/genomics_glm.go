@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -12,6 +13,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 	"gonum.org/v1/gonum/mat"
 
+	"enclave/analysis/models"
 	"enclave/analysis/render"
 	"enclave/api/spec"
 	"enclave/datasets"
@@ -515,8 +517,8 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	if n-(len(covars)+2) < pol.MinDOF {
 		refused = append(refused, fmt.Sprintf("residual degrees of freedom below %d", pol.MinDOF))
 	}
-	if !binary && len(refused) == 0 {
-		if why := phenoSpread(pheno.Values, covars, inT, minN); why != "" {
+	if len(refused) == 0 {
+		if why := phenoSpread(pheno.Values, covars, inT, minN, binary); why != "" {
 			refused = append(refused, why)
 		}
 	}
@@ -1107,18 +1109,28 @@ func scanGroups(covars []assoc.Column, binCov []bool, terms []glmTerm, termOf []
 	return sets, onesOf, cohorts
 }
 
-// phenoSpread says why a quantitative phenotype may not be scanned over
-// the persons inT with covariates covars: "" when it may. Each variant's
-// estimate is Σ eᵢ(gᵢ − ḡ)/Σ(gᵢ − ḡ)², with eᵢ the phenotype less what the
-// covariates fit; where one person's eᵢ is most of that spread, every
-// estimate follows their genotype. A phenotype equal for everyone but one
-// person (the mean of two constant columns, 99 and 5.6, over the one
-// person with both) gave their genotype at every released variant (review
-// 37). So, as in a mean of MinCount persons, no person's e² may exceed
-// 1/(MinCount−1) of Σe²; and, as stats.Linear's outcome, a phenotype of at
-// most release.MaxMeanValues values may not have one held by 1..minN−1
-// persons.
-func phenoSpread(y []float64, covars []assoc.Column, inT []bool, minN int) string {
+// phenoSpread says why a phenotype may not be scanned over the persons
+// inT with covariates covars: "" when it may. Each variant's estimate is
+// Σ eᵢ(gᵢ − ḡ)/Σ(gᵢ − ḡ)² to first order, with eᵢ the phenotype less what
+// the covariates fit (for a binary one, less the probability a logistic
+// fit of the covariates gives); where one person's eᵢ is most of that
+// spread, every estimate follows their genotype. A phenotype equal for
+// everyone but one person (the mean of two constant columns, 99 and 5.6,
+// over the one person with both) gave their genotype at every released
+// variant (review 37), and so did the one case among controls that an
+// events covariate or an age gap set apart from the other cases (review
+// 39). So, as in a mean of MinCount persons, no person's e² may exceed
+// 1/(MinCount−1) of Σe²; and, as stats.Linear's outcome, a quantitative
+// phenotype of at most release.MaxMeanValues values may not have one held
+// by 1..minN−1 persons.
+func phenoSpread(y []float64, covars []assoc.Column, inT []bool, minN int, binary bool) string {
+	if binary {
+		e, why := logisticResiduals(y, covars, inT)
+		if why != "" {
+			return why
+		}
+		return spreadRule(e, minN, "whether a person is a case, less the probability the covariates give it,")
+	}
 	counts := map[float64]int{}
 	for i, in := range inT {
 		if in && len(counts) <= release.MaxMeanValues {
@@ -1136,15 +1148,57 @@ func phenoSpread(y []float64, covars []assoc.Column, inT []bool, minN int) strin
 	if !ok {
 		return "" // collinear covariates: the fit refuses the scan
 	}
+	return spreadRule(e, minN, "phenotype, less what the covariates fit,")
+}
+
+// spreadRule is phenoSpread's bound on the residuals e.
+func spreadRule(e []float64, minN int, what string) string {
 	var ss, most float64
 	for _, r := range e {
 		ss += r * r
 		most = max(most, r*r)
 	}
 	if ss > 0 && most > ss/float64(minN-1) {
-		return fmt.Sprintf("one person's phenotype, less what the covariates fit, holds more than 1/%d of its spread, so every variant's estimate would follow that person's genotype: transform or trim the phenotype, or widen the cohort", minN-1)
+		return fmt.Sprintf("one person's %s holds more than 1/%d of its spread, so every variant's estimate would follow that person's genotype: change or widen the phenotype, the covariates or the cohort", what, minN-1)
 	}
 	return ""
+}
+
+// logisticResiduals fits the 0/1 phenotype y on an intercept and covars
+// by logistic regression over the persons inT and returns y less the
+// fitted probabilities; why says when the covariates separate the cases
+// from the controls (no finite fit: the scan would fit one side exactly).
+func logisticResiduals(y []float64, covars []assoc.Column, inT []bool) (e []float64, why string) {
+	d := models.Design{}
+	for _, c := range covars {
+		d.Names = append(d.Names, c.Name)
+	}
+	for i, in := range inT {
+		if !in {
+			continue
+		}
+		row := make([]float64, len(covars))
+		for j, c := range covars {
+			row[j] = c.Values[i]
+		}
+		d.X = append(d.X, row)
+		d.Y = append(d.Y, y[i])
+	}
+	fit, err := models.Logistic(d)
+	if errors.Is(err, models.ErrSeparation) {
+		return nil, "the covariates separate the cases from the controls (some group of them is all cases or all controls): drop or widen a covariate"
+	}
+	if err != nil {
+		return nil, "" // the scan's own fit says why
+	}
+	for k, row := range d.X {
+		eta := fit.Terms[0].Coef
+		for j, x := range row {
+			eta += fit.Terms[j+1].Coef * x
+		}
+		e = append(e, d.Y[k]-1/(1+math.Exp(-eta)))
+	}
+	return e, ""
 }
 
 // residuals fits y on an intercept and covars by least squares over the

@@ -1067,23 +1067,38 @@ func TestPhenoSpread(t *testing.T) {
 	for i := range all {
 		all[i] = true
 	}
+	// A covariate that sets persons 0–29 far from the others.
+	apart := assoc.Column{Name: "z", Values: spread(func(i int) float64 {
+		if i < 30 {
+			return float64(i%5) / 10
+		}
+		return 50 + float64(i%17)
+	})}
 	for _, c := range []struct {
 		name   string
 		y      []float64
 		covars []assoc.Column
+		binary bool
 		want   string
 	}{
-		{"spread values", spread(func(i int) float64 { return float64(i%37) + 0.1*float64(i%7) }), nil, ""},
-		{"all but one equal", spread(func(i int) float64 { return map[bool]float64{true: 92.8, false: 99}[i == 5] }), nil, "distinct values"},
-		{"one far out", spread(func(i int) float64 { return float64(i%10) + map[bool]float64{true: 500, false: 0}[i == 5] }), nil, "holds more than 1/20"},
+		{"spread values", spread(func(i int) float64 { return float64(i%37) + 0.1*float64(i%7) }), nil, false, ""},
+		{"all but one equal", spread(func(i int) float64 { return map[bool]float64{true: 92.8, false: 99}[i == 5] }), nil, false, "distinct values"},
+		{"one far out", spread(func(i int) float64 { return float64(i%10) + map[bool]float64{true: 500, false: 0}[i == 5] }), nil, false, "holds more than 1/20"},
 		// Three groups of constant values that covariates absorb, and one
 		// person off their group's value: four values, all spread in them.
 		{"groups absorbed by covariates", spread(func(i int) float64 {
 			return float64(10*(i/30)) + map[bool]float64{true: 1, false: 0}[i == 5]
-		}), []assoc.Column{group(0, 30), group(30, 60)}, "holds more than 1/20"},
-		{"groups absorbed, values spread", spread(func(i int) float64 { return float64(10*(i/30)) + float64(i%13)/3 }), []assoc.Column{group(0, 30), group(30, 60)}, ""},
+		}), []assoc.Column{group(0, 30), group(30, 60)}, false, "holds more than 1/20"},
+		{"groups absorbed, values spread", spread(func(i int) float64 { return float64(10*(i/30)) + float64(i%13)/3 }), []assoc.Column{group(0, 30), group(30, 60)}, false, ""},
+		// Binary: a third cases, spread over the covariate; then the
+		// persons the covariate sets apart all cases, and among the
+		// others one case (review 39: their genotype at 173 of 173
+		// variants); and the cases exactly the persons set apart.
+		{"cases spread", spread(func(i int) float64 { return float64(min(1, i%3)) }), []assoc.Column{apart}, true, ""},
+		{"one case among controls set apart", spread(func(i int) float64 { return map[bool]float64{true: 1, false: 0}[i < 30 || i == 40] }), []assoc.Column{apart}, true, "holds more than 1/20"},
+		{"cases set apart", spread(func(i int) float64 { return map[bool]float64{true: 1, false: 0}[i < 30] }), []assoc.Column{apart}, true, "separate the cases"},
 	} {
-		got := phenoSpread(c.y, c.covars, all, 21)
+		got := phenoSpread(c.y, c.covars, all, 21, c.binary)
 		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}

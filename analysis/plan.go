@@ -49,9 +49,6 @@ type handle struct {
 	cohort *cohortPlan
 	events *eventsPlan
 	desc   string
-	// afterTaint marks a handle made while the worker held rows: its
-	// parameters may encode them.
-	afterTaint bool
 }
 
 // persons is the cohort of h: its own, or the persons with its events.

@@ -155,6 +155,23 @@ func TestCollect(t *testing.T) {
 			t.Errorf("collected %d persons, want %d", len(got), len(want))
 		}
 	})
+	t.Run("after taint every result is held and nothing is exported", func(t *testing.T) {
+		// Which results a tainted worker asks for, of handles made before
+		// the rows came too, and how many exports it requests, can encode
+		// the rows (review 38).
+		e := newEnv(t)
+		all := e.persons()
+		tab := e.table(spec.MCount, spec.CountArgs{Handle: all.ID})
+		e.must(spec.MCollect, spec.CollectArgs{Handle: all.ID, Limit: 1}, &spec.Rows{})
+		e.table(spec.MCount, spec.CountArgs{Handle: all.ID, By: []string{"gender"}})
+		if r := e.sess.Recent(1); len(r) != 1 || !r[0].Held {
+			t.Errorf("a count of a handle made before the rows came, after them: %+v", r)
+		}
+		err := e.call(spec.MExport, spec.ExportArgs{Ref: tab.Ref, Name: "t.csv"}, nil)
+		if err == nil || !strings.Contains(err.Error(), "while the worker holds rows") {
+			t.Errorf("export after taint: %v", err)
+		}
+	})
 	t.Run("limit", func(t *testing.T) {
 		e := newEnv(t, func(p *release.Policy) { p.CollectLimit = 50 })
 		var rows spec.Rows

@@ -202,7 +202,7 @@ func (s *Server) Call(ctx context.Context, cell, name string, args json.RawMessa
 	if !ok {
 		return nil, fmt.Errorf("no enclave API method %q", clip(name, 60))
 	}
-	s.held = s.heldCall(args)
+	s.held = s.heldCall()
 	stop := s.progress(ctx, cell, name)
 	v, err := m(s, ctx, cell, args)
 	stop()
@@ -247,7 +247,6 @@ func (s *Server) newHandle(h *handle) spec.Handle {
 	defer s.mu.Unlock()
 	s.nextH++
 	id := fmt.Sprintf("h%d", s.nextH)
-	h.afterTaint = s.sess.Tainted() != ""
 	s.handles[id] = h
 	out := spec.Handle{ID: id, Desc: h.desc, Kind: spec.KindCohort}
 	if h.events != nil {

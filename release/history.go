@@ -629,6 +629,20 @@ func (h *History) commit(lines []byte) error {
 	return nil
 }
 
+// Since is how many records were released after t (in any of the
+// history's files, by any kernel), as of the last read.
+func (h *History) Since(t time.Time) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for i := len(h.recs) - 1; i >= 0; i-- {
+		if h.recs[i].Time.After(t) {
+			n++
+		}
+	}
+	return n
+}
+
 // Record adds the records of held results a reviewer approved (Decision.
 // Records, as the airlock item carries them) to the history: what an
 // approval exports is released, and later results are judged against it.

@@ -173,18 +173,20 @@ def test_row_level_sql_is_refused(kernel):
 
 def test_taint_withholds_free_form_output_until_restart(demo, ws, kernel):
     ok(kernel.run(HEADER + "P := omop.Persons()")[0])
+    ok(kernel.run("stats.Count(P)")[0])
     r, msgs = kernel.run('rows := omop.Collect(omop.Persons(), 5, "person_id", "year_of_birth")\n'
                          'fmt.Println(rows)\nfmt.Println(rows.Len())')
     ok(r)
     streams = [m["content"]["text"] for m in msgs if m["msg_type"] == "stream"]
     assert len(streams) == 1 and streams[0].startswith("[enclave] output withheld for review: r-0001"), streams
     assert "line" not in streams[0]  # how much was held would itself be a signal
-    # A kernel-built result of a handle made before the rows came is still
-    # released; one whose handle was made after is held (its parameters
-    # could encode the rows).
+    # Every kernel-built result is held, of handles made before the rows
+    # came too: which of them the worker asks for, and whether it asks at
+    # all, can encode the rows (review 38 read a BMI and a date from the
+    # choice among 100 cohorts made before).
     r, msgs = kernel.run('stats.Count(P, "gender")')
     ok(r)
-    assert "<table" in wf.html_of(msgs)
+    assert not wf.html_of(msgs) and "withheld for review" in wf.texts(msgs)
     r, msgs = kernel.run('stats.Count(omop.Persons(), "gender")')
     ok(r)
     assert not wf.html_of(msgs) and "withheld for review" in wf.texts(msgs)
@@ -198,14 +200,14 @@ def test_taint_withholds_free_form_output_until_restart(demo, ws, kernel):
     ok(r)
     listed = wf.plain_of(msgs)
     assert "held for review and not listed" in listed and "2019-12-31" not in listed, listed
-    assert listed.count("stats.Count") == 1, listed  # the Count of P made before the rows came
+    assert listed.count("stats.Count") == 1, listed  # the Count of P released before the rows came
     # %audit neither: which rules fired on a held result, or how many a
     # cell made (nor the log's sequence numbers, whose gaps would count
     # them).
     r, msgs = kernel.run("%audit 50")
     ok(r)
     audit = wf.plain_of(msgs).splitlines()[1:]
-    assert sum("decision" in line for line in audit) == 1, audit  # the Count of P
+    assert sum("decision" in line for line in audit) == 1, audit  # the Count of P before the rows
     assert all(re.match(r"\d\d:\d\d:\d\d  ", line) for line in audit), audit
     # Free-form displays, display ids and errors are held too.
     r, msgs = kernel.run('display.HTML(fmt.Sprint(rows.Data[0][0]))')
@@ -637,3 +639,15 @@ def test_results_held_while_tainted_decide_nothing_later(demo):
     assert open(history).read().count("\n") >= 1
     after = session(ws)
     assert after == [control[0], "*", control[2], control[3]], (after, control)
+    # A held result is judged when made: once other results are released
+    # after it (band 7 here), approving it would release it unjudged
+    # against them (review 38: a count of C held, C less one person
+    # released after a restart, then C approved), so it cannot be.
+    session(ws, tainted=["stats.Count(band(6))"])
+    session(ws, before="stats.Count(band(7))")
+    pending = json.loads(wf.enclave("review", "list", ws, "--json", "--state", "pending").stdout)
+    late = [i["id"] for i in pending if i.get("history")]
+    assert len(late) == 1, pending
+    res = wf.enclave("review", "approve", ws, late[0], "--as", "steward", check=False,
+                     env={"ENCLAVE_HOME": wf.home_of(demo, ws)})
+    assert res.returncode != 0 and "released since" in res.stderr, res.stderr
