@@ -6,6 +6,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -431,6 +432,12 @@ func (h *History) neighbours(n, d int64, equal bool, f func(*Record) (stop bool,
 // released cells and its counts shown as ≤20 to the history, all under one
 // exclusive lock.
 func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSource, resuppress func()) error {
+	return h.exclusive(func() error { return h.judgeLocked(ctx, p, d, sets, resuppress) })
+}
+
+// exclusive runs fn with the history up to date and no other writer, in
+// this process or another.
+func (h *History) exclusive(fn func() error) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err := h.lock(syscall.LOCK_EX); err != nil {
@@ -440,6 +447,10 @@ func (h *History) judge(ctx context.Context, p Policy, d *Decision, sets SetSour
 	if err := h.refresh(); err != nil {
 		return err
 	}
+	return fn()
+}
+
+func (h *History) judgeLocked(ctx context.Context, p Policy, d *Decision, sets SetSource, resuppress func()) error {
 	limit := int64(p.MinCount - 1)
 	// againstHistory is set once a cell is hidden for what earlier
 	// releases show: then the cells whose persons were released before
@@ -629,34 +640,27 @@ func (h *History) commit(lines []byte) error {
 	return nil
 }
 
-// Since is how many records were released after t (in any of the
-// history's files, by any kernel), as of the last read.
-func (h *History) Since(t time.Time) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := 0
-	for i := len(h.recs) - 1; i >= 0; i-- {
-		if h.recs[i].Time.After(t) {
+// ErrReleasedSince is the error of Record when results were released after
+// the held ones were made.
+var ErrReleasedSince = errors.New("results were released since")
+
+// Record adds the records of held results a reviewer approves (Decision.
+// Records, as the airlock item carries them), made at made, to the
+// history: what an approval exports is released, and later results are
+// judged against it. They were judged when made, not against what was
+// released since, so when anything was (in any of the history's files,
+// by any kernel) Record adds nothing and its error wraps ErrReleasedSince.
+func (h *History) Record(lines []byte, made time.Time) error {
+	return h.exclusive(func() error {
+		n := 0
+		for i := len(h.recs) - 1; i >= 0 && h.recs[i].Time.After(made); i-- {
 			n++
 		}
-	}
-	return n
-}
-
-// Record adds the records of held results a reviewer approved (Decision.
-// Records, as the airlock item carries them) to the history: what an
-// approval exports is released, and later results are judged against it.
-func (h *History) Record(lines []byte) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err := h.lock(syscall.LOCK_EX); err != nil {
-		return err
-	}
-	defer h.unlock()
-	if err := h.refresh(); err != nil {
-		return err
-	}
-	return h.commit(lines)
+		if n > 0 {
+			return fmt.Errorf("%w (%d)", ErrReleasedSince, n)
+		}
+		return h.commit(lines)
+	})
 }
 
 // setKey is what differencing compares of a cell: the size and plan of

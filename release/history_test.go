@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
@@ -722,19 +723,27 @@ func TestHeldResultsRecordedOnApproval(t *testing.T) {
 	if bytes.Count(held.Records, []byte("\n")) != 1 {
 		t.Fatalf("held records %q", held.Records)
 	}
+	made := time.Now()
 	// The band with the person added, after the restart: released, as it
 	// would be had the worker not made the held count.
+	path2 := filepath.Join(t.TempDir(), "history.jsonl")
+	h2 := openHistory(t, path2, "s1")
 	probe := f.add(plan("band or T"), 0, 101)
-	judgeCells(t, Defaults(), h, f, probe)
+	judgeCells(t, Defaults(), h2, f, probe)
 	if probe.Suppressed() {
 		t.Errorf("probe %q: the held count decided it", probe.Status)
 	}
-	// Approved, the held count is released and recorded: what is judged
-	// next is judged against it, here and in another kernel.
-	if err := h.Record(held.Records); err != nil {
+	// Once something is released after it, the held count cannot be
+	// approved: it was not judged against that.
+	if err := h2.Record(held.Records, made); !errors.Is(err, ErrReleasedSince) || h2.Len() != 1 {
+		t.Errorf("approved after a release: %v, %d records", err, h2.Len())
+	}
+	// Approved with nothing released since, it is released and recorded:
+	// what is judged next is judged against it, here and in another kernel.
+	if err := h.Record(held.Records, made); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.Record(held.Records); err != nil || h.Len() != 2 || lines(t, path) != 2 {
+	if err := h.Record(held.Records, time.Now()); err != nil || h.Len() != 1 || lines(t, path) != 1 {
 		t.Fatalf("recorded twice: %v; %d records, %d lines", err, h.Len(), lines(t, path))
 	}
 	other := openHistory(t, path, "s2")
@@ -743,7 +752,7 @@ func TestHeldResultsRecordedOnApproval(t *testing.T) {
 	if again.Status != spec.Difference {
 		t.Errorf("after approval, a count 2 persons off the held one: %q", again.Status)
 	}
-	if err := h.Record([]byte("{\"size\":0}\n")); err == nil {
+	if err := h.Record([]byte("{\"size\":0}\n"), time.Now()); err == nil {
 		t.Error("a record without a size or plan was added")
 	}
 }

@@ -280,10 +280,11 @@ func recordApproved(dir string, q *airlock.Queue, id, reviewer string) error {
 	// Judged when they were made, not against what was released since: a
 	// count of C held, then C less one person released after a restart,
 	// then C approved gave that person's diagnosis (review 38).
-	if n := h.Since(it.Created); n > 0 {
-		return fmt.Errorf("%s holds results made while the worker held rows, and %d results have been released since (in this workspace or by %s over the same data) that they were not judged against: reject it, and have the author run its cells again after a restart", id, n, reviewPrintable(it.Author, 40))
+	err = h.Record([]byte(it.History), it.Created)
+	if errors.Is(err, release.ErrReleasedSince) {
+		return fmt.Errorf("%s holds results made while the worker held rows, and results have been released since (in this workspace or by %s over the same data) that they were not judged against: reject it, and have the author run its cells again after a restart", id, reviewPrintable(it.Author, 40))
 	}
-	if err := h.Record([]byte(it.History)); err != nil {
+	if err != nil {
 		return fmt.Errorf("%s is not approved: its results could not be recorded in the release history: %w", id, err)
 	}
 	return nil
