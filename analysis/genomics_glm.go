@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -150,6 +151,8 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	// Phenotype.
 	var yExpr, phenoDesc string
 	var casesPlan, controlsPlan *cohortPlan
+	var phenoEvents *eventsPlan // a quantitative phenotype's events and column
+	var phenoCol string
 	binary := false
 	switch a.Pheno.Kind {
 	case "binary":
@@ -195,6 +198,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 			return nil, err
 		}
 		yExpr, phenoDesc = expr, "mean "+col+" of "+h.desc
+		phenoEvents, phenoCol = h.events, col
 		conj = append(conj, have)
 	default:
 		return nil, datasets.Errorf("genomics.GLM: the phenotype is genomics.Binary or genomics.Quantitative")
@@ -502,6 +506,42 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	}
 	// The scan's groups (see scanGroups), each 0/1 covariate's first.
 	groups, onesOf, cohortOnes := scanGroups(covars, binCov, terms, termOf, inT, binary, pheno.Values)
+	// A quantitative phenotype whose values fall in clusters far apart (a
+	// constant per concept, 0 for some persons and 4 for others) is a
+	// grouping in disguise: each variant's beta gives each cluster's
+	// genotype sum, and a cluster of D and one person beside D's released
+	// frequencies gave that person's genotype at 171 of 171 variants
+	// (review 41). So each cluster is a group, as the cases of a binary
+	// phenotype are: no combination of them may single out 1–20 persons,
+	// and each is differenced against the workspace's releases.
+	var phenoGroups []scanCohort
+	if !binary {
+		var data [][]any
+		var at []int
+		for i, in := range inT {
+			if in {
+				data, at = append(data, []any{pheno.Values[i]}), append(at, i)
+			}
+		}
+		for _, r := range clusters(data, 0, int64(minN)) {
+			set := roaring.New()
+			for k, row := range data {
+				if v := toFloat(row[0]); v >= r.lo && v <= r.hi {
+					set.Add(uint32(at[k]))
+				}
+			}
+			groups = append(groups, set)
+			in := &cohortPlan{Op: "mean", Events: phenoEvents, Col: phenoCol}
+			if !math.IsInf(r.below, 0) {
+				in.Lo = &r.below
+			}
+			if !math.IsInf(r.above, 0) {
+				in.Hi = &r.above
+			}
+			phenoGroups = append(phenoGroups, scanCohort{name: fmt.Sprintf("phenotype in %g–%g", r.lo, r.hi), ones: int(set.GetCardinality()),
+				set: set, h: &handle{cohort: in}})
+		}
+	}
 	for ci, ones := range onesOf {
 		if ones == nil {
 			continue
@@ -533,13 +573,13 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	// releases, as a model's has() groups are, which the rows follow.
 	if len(refused) == 0 && release.GroupsRevealSmall(groups, int64(minN-1)) {
 		refused = append(refused, fmt.Sprintf("some combination of the groups its 0/1 covariates%s define holds 1–%d persons, whose phenotype the covariates would fit: drop or widen a covariate",
-			map[bool]string{true: " and cases", false: ""}[binary], minN-1))
+			map[bool]string{true: " and cases", false: " and the clusters of its phenotype's values"}[binary], minN-1))
 	}
-	for _, g := range cohortOnes {
+	for _, g := range append(slices.Clone(cohortOnes), phenoGroups...) {
 		k := int64(g.ones)
 		chain = t.add(&release.Cell{Stat: release.Count, Value: float64(k), Persons: k, Of: chain,
 			Plan: genoPlanBytes(ds.name, &cohortPlan{Op: "and", A: tested, B: g.h.persons()}, nil),
-			Desc: "scan covariate group " + g.name + ": " + popDesc + " (not shown)"})
+			Desc: "scan group " + g.name + ": " + popDesc + " (not shown)"})
 	}
 	// The same persons with other rows of a mean (one person's readings
 	// above a cut-off left out) move every estimate by those rows: with

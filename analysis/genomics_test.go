@@ -3,6 +3,7 @@ package analysis
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -1103,4 +1104,100 @@ func TestPhenoSpread(t *testing.T) {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
 	}
+}
+
+// TestGenomicsPhenotypeClusters: a quantitative phenotype that is a
+// constant per concept (range_low: 4 for HbA1c, 0 for LDL) splits the
+// persons tested into clusters, whose genotype sums each beta gives: with
+// the frequencies of the HbA1c cluster less one person released, that
+// person's genotype followed at 171 of 171 variants (review 41). Each
+// cluster is differenced like a scan's cases, in either order.
+func TestGenomicsPhenotypeClusters(t *testing.T) {
+	db, _ := genoEngine(t, datasets.Controlled)
+	for _, c := range []struct {
+		concept int64
+		want    float64
+	}{{3004410, 4}, {3028437, 0}} {
+		got := queryFloats(t, db, fmt.Sprintf("SELECT DISTINCT range_low FROM measurement WHERE measurement_concept_id = %d", c.concept))
+		if len(got) != 1 || got[0] != c.want {
+			t.Fatalf("fixture: range_low of %d: %v", c.concept, got)
+		}
+	}
+	// One person of the HbA1c-only group: the one with its highest
+	// reading.
+	top := queryFloats(t, db, `WITH g AS (SELECT person_id, value_as_number AS v FROM measurement WHERE measurement_concept_id = 3004410
+		AND person_id NOT IN (SELECT person_id FROM measurement WHERE measurement_concept_id = 3028437))
+		SELECT max(v) FROM g HAVING count(DISTINCT person_id) FILTER (WHERE v = (SELECT max(v) FROM g)) = 1`)
+	if len(top) != 1 {
+		t.Fatal("fixture: the top HbA1c reading of the HbA1c-only persons is not one person's")
+	}
+	run := func(scanFirst bool) (spec.GenoScan, error) {
+		e := newGenoEnv(t, datasets.Controlled)
+		all := e.persons()
+		a1c := e.handle(spec.MEvents, spec.EventsArgs{Table: "measurement", Concepts: []int64{3004410}})
+		ldl := e.handle(spec.MEvents, spec.EventsArgs{Table: "measurement", Concepts: []int64{3028437}})
+		step := func(base spec.Handle, st spec.Step) spec.Handle {
+			return e.handle(spec.MDerive, spec.DeriveArgs{Base: base.ID, Step: st})
+		}
+		g := step(step(all, spec.Step{With: &spec.Has{Handle: a1c.ID}}), spec.Step{Without: &spec.Has{Handle: ldl.ID}})
+		f := step(step(all, spec.Step{With: &spec.Has{Handle: ldl.ID}}), spec.Step{Without: &spec.Has{Handle: a1c.ID}})
+		target := step(g, spec.Step{With: &spec.Has{Handle: step(a1c, spec.Step{Where: &spec.Filter{Column: "value_as_number", Op: ">=", Values: []any{top[0]}}}).ID}})
+		d := step(g, spec.Step{Minus: target.ID})
+		pop := step(f, spec.Step{Or: g.ID})
+		both := e.handle(spec.MEvents, spec.EventsArgs{Table: "measurement", Concepts: []int64{3004410, 3028437}})
+		var sc spec.GenoScan
+		var freq spec.Table
+		scan := func() error {
+			return e.call(spec.MGenoGLM, spec.GenoGLMArgs{Variants: e.variants().ID, Cohort: pop.ID,
+				Pheno: spec.GenoPhenotype{Kind: "quantitative", Handle: both.ID, Column: "range_low"}}, &sc)
+		}
+		if !scanFirst {
+			e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: e.variants().ID, Cohort: d.ID}, &freq)
+			return sc, scan()
+		}
+		if err := scan(); err != nil {
+			return sc, err
+		}
+		if sc.Released == 0 {
+			t.Fatalf("the scan alone released nothing: %q", sc.Table.Notes)
+		}
+		e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: e.variants().ID, Cohort: d.ID}, &freq)
+		for _, r := range freq.Rows {
+			if v := r[col(&freq, "A1 count")].Value; v != nil {
+				t.Fatalf("%s: the frequencies of the cluster less one person released after the scan", r[0].Text)
+			}
+		}
+		return sc, nil
+	}
+	if _, err := run(true); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := run(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Released != 0 || !strings.Contains(strings.Join(sc.Table.Notes, " "), "differencing") {
+		t.Errorf("the scan after the frequencies of its cluster less one person: %d rows released, notes %q", sc.Released, sc.Table.Notes)
+	}
+}
+
+// queryFloats returns the first column of q's rows as numbers.
+func queryFloats(t *testing.T, db Engine, q string) []float64 {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []float64
+	for rows.Next() {
+		var v sql.NullFloat64
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		if v.Valid {
+			out = append(out, v.Float64)
+		}
+	}
+	return out
 }
