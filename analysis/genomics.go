@@ -28,6 +28,7 @@ import (
 	"enclave/datasets/genomics/linkage"
 	"enclave/datasets/genomics/plink"
 	"enclave/datasets/genomics/vcf"
+	"enclave/internal/opaqueid"
 )
 
 // genomicsDataset is the name of the genomics dataset in a workspace's grants.
@@ -50,7 +51,6 @@ type genoState struct {
 
 	mu      sync.Mutex
 	handles map[string]*genoHandle
-	nextH   int
 	scans   map[string]*genoScan // released scans by table ref
 	// priorSets caches the person sets of genomics populations in the
 	// release history, by plan (the tier's data does not change).
@@ -355,12 +355,11 @@ func (s *Server) newGenoHandle(h *genoHandle) spec.Handle {
 	g := s.geno
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.nextH++
 	prefix := "v"
 	if h.kind == spec.KindPCs {
 		prefix = "pcs"
 	}
-	id := fmt.Sprintf("%s%d", prefix, g.nextH)
+	id := opaqueid.Unused(prefix, func(id string) bool { return g.handles[id] != nil })
 	g.handles[id] = h
 	return spec.Handle{ID: id, Kind: h.kind, Desc: h.desc}
 }

@@ -157,8 +157,14 @@ func (s *Server) magicAudit(ctx context.Context, m kernel.MagicCall) *kernel.Cel
 	// Decisions on results held for review are not listed, and neither
 	// are the log's sequence numbers (their gaps would count them): how
 	// many results a cell made, and which rules fired on them, may have
-	// been chosen from the rows the worker holds (review 36).
+	// been chosen from the rows the worker holds (review 36). Nor is
+	// anything logged while the worker held rows: its Collects and
+	// errors, one event each, spelled a BMI and a date in bits (review
+	// 40). While it holds them, the listing itself is held.
+	s.held = s.sess.Tainted() != ""
+	defer func() { s.held = false }()
 	es = slices.DeleteFunc(es, heldDecision)
+	es = outsideTaint(es)
 	if len(es) > n {
 		es = es[len(es)-n:]
 	}
@@ -173,6 +179,27 @@ func (s *Server) magicAudit(ctx context.Context, m kernel.MagicCall) *kernel.Cel
 	}
 	s.showText(m.Cell, m.Out, b.String())
 	return nil
+}
+
+// outsideTaint keeps the events of es logged while the worker held no
+// rows (and the taint and untaint events themselves).
+func outsideTaint(es []audit.Entry) []audit.Entry {
+	var out []audit.Entry
+	tainted := false
+	for _, e := range es {
+		switch e.Type {
+		case "taint":
+			tainted = true
+		case "untaint":
+			tainted = false
+		default:
+			if tainted {
+				continue
+			}
+		}
+		out = append(out, e)
+	}
+	return out
 }
 
 // heldDecision reports whether e is the decision on a result held for

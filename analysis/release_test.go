@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -272,4 +273,22 @@ func TestPersonSet(t *testing.T) {
 		t.Errorf("no released cell %q in the history", d)
 	}
 	t.Logf("%d records rebuilt", len(recs))
+}
+
+// TestHandleIDsAreOpaque: handle ids say nothing of how many handles were
+// made before them. A tainted worker made 305 handles without output,
+// crashed (which ends taint) and a clean cell's next handle id, h308, gave
+// a BMI of 30.5 (review 40).
+func TestHandleIDsAreOpaque(t *testing.T) {
+	e := newEnv(t)
+	shape := regexp.MustCompile(`^h[0-9a-f]{12}$`)
+	a, b := e.persons(), e.persons()
+	for _, h := range []spec.Handle{a, b} {
+		if !shape.MatchString(h.ID) {
+			t.Errorf("handle id %q", h.ID)
+		}
+	}
+	if a.ID == b.ID {
+		t.Errorf("two handles share the id %q", a.ID)
+	}
 }

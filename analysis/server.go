@@ -17,6 +17,7 @@ import (
 	"enclave/api/spec"
 	"enclave/datasets"
 	"enclave/datasets/omop"
+	"enclave/internal/opaqueid"
 	"enclave/release"
 	"enclave/release/audit"
 )
@@ -61,7 +62,6 @@ type Server struct {
 
 	mu      sync.Mutex
 	handles map[string]*handle
-	nextH   int
 	names   map[int64]string // concept names
 	// held says that the call being served must have its results reviewed
 	// before they are shown (see heldCall). Calls are served one at a time.
@@ -245,8 +245,7 @@ func decode(args json.RawMessage, v any) error {
 func (s *Server) newHandle(h *handle) spec.Handle {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.nextH++
-	id := fmt.Sprintf("h%d", s.nextH)
+	id := opaqueid.Unused("h", func(id string) bool { return s.handles[id] != nil })
 	s.handles[id] = h
 	out := spec.Handle{ID: id, Desc: h.desc, Kind: spec.KindCohort}
 	if h.events != nil {

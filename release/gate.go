@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"enclave/api/spec"
+	"enclave/internal/opaqueid"
 	"enclave/kernel"
 	"enclave/kernel/wire"
 	"enclave/release/airlock"
@@ -35,10 +36,9 @@ import (
 type Gate struct {
 	s *Session
 
-	mu     sync.Mutex
-	cells  map[string]*cellState
-	ids    map[string]string // worker display id → kernel display id
-	nextID int
+	mu    sync.Mutex
+	cells map[string]*cellState
+	ids   map[string]string // worker display id → kernel display id
 }
 
 type cellState struct {
@@ -225,7 +225,7 @@ func (g *Gate) CellDone(cell string) []kernel.Output {
 		}
 		if sess.Airlock != nil {
 			it, err := sess.Airlock.Submit(airlock.Item{Kind: "output", Author: sess.Researcher, Session: sess.ID, Cell: cell,
-				MIME: "application/x-ndjson", Summary: summary, History: string(records)}, c.held.Bytes())
+				MIME: "application/x-ndjson", Summary: summary, History: string(records.lines), Results: records.results}, c.held.Bytes())
 			if err == nil {
 				review = it.ID
 			}
@@ -357,8 +357,7 @@ func (g *Gate) kernelID(worker string) string {
 	if id, ok := g.ids[worker]; ok {
 		return id
 	}
-	g.nextID++
-	id := fmt.Sprintf("enclave-%s-%d", shortID(g.s.ID), g.nextID)
+	id := opaqueid.New("enclave-" + shortID(g.s.ID) + "-")
 	if len(g.ids) > 100000 {
 		clear(g.ids)
 	}

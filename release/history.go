@@ -562,7 +562,7 @@ func (h *History) judgeLocked(ctx context.Context, p Policy, d *Decision, sets S
 	if err != nil || len(buf) == 0 {
 		return err
 	}
-	return h.commit(buf)
+	return h.commit(buf, time.Time{})
 }
 
 // encode is the history lines of the released cells of a decision that
@@ -607,8 +607,11 @@ func (h *History) encode(cells []*Cell) ([]byte, error) {
 
 // commit appends history lines (encode's) to the files and the index,
 // under the exclusive lock; those the history holds already are skipped.
-func (h *History) commit(lines []byte) error {
+// A non-zero at is the records' time instead of their own.
+func (h *History) commit(lines []byte, at time.Time) error {
 	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // as encode writes them
 	var added []Record
 	for line := range bytes.Lines(lines) {
 		var r Record
@@ -620,8 +623,15 @@ func (h *History) commit(lines []byte) error {
 			continue
 		}
 		h.seen[k] = true
-		buf.Write(bytes.TrimRight(line, "\n"))
-		buf.WriteByte('\n')
+		if at.IsZero() {
+			buf.Write(bytes.TrimRight(line, "\n"))
+			buf.WriteByte('\n')
+		} else {
+			r.Time = at
+			if err := enc.Encode(r); err != nil {
+				return fmt.Errorf("release: history: %w", err)
+			}
+		}
 		added = append(added, r)
 	}
 	if buf.Len() == 0 {
@@ -649,17 +659,23 @@ var ErrReleasedSince = errors.New("results were released since")
 // history: what an approval exports is released, and later results are
 // judged against it. They were judged when made, not against what was
 // released since, so when anything was (in any of the history's files,
-// by any kernel) Record adds nothing and its error wraps ErrReleasedSince.
+// by any kernel, an approval too) Record adds nothing and its error wraps
+// ErrReleasedSince. The records take the time of the approval: another
+// item held before it is then refused (D held, D less one person held,
+// both approved one after the other, gave that person's diagnosis:
+// review 40).
 func (h *History) Record(lines []byte, made time.Time) error {
 	return h.exclusive(func() error {
 		n := 0
-		for i := len(h.recs) - 1; i >= 0 && h.recs[i].Time.After(made); i-- {
-			n++
+		for i := range h.recs { // in file order, not time order, across files
+			if h.recs[i].Time.After(made) {
+				n++
+			}
 		}
 		if n > 0 {
 			return fmt.Errorf("%w (%d)", ErrReleasedSince, n)
 		}
-		return h.commit(lines)
+		return h.commit(lines, time.Now().UTC())
 	})
 }
 

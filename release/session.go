@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"enclave/api/spec"
+	"enclave/internal/opaqueid"
 	"enclave/release/airlock"
 	"enclave/release/audit"
 )
@@ -37,10 +38,9 @@ type Session struct {
 	tainted  string // why the worker is tainted; "" when clean
 	results  map[string]registered
 	resOrder []string
-	nextRef  int
-	recent   []Summary         // the last decisions, for %releases
-	pending  map[string][]byte // cell → history records of its held results (Decision.Records)
-	egress   int64             // bytes released this session
+	recent   []Summary               // the last decisions, for %releases
+	pending  map[string]*heldRecords // cell → the history records of its held results
+	egress   int64                   // bytes released this session
 	alerted  bool
 }
 
@@ -125,8 +125,7 @@ func (s *Session) register(cell string, bundle map[string]any, held bool) string
 	if s.results == nil {
 		s.results = map[string]registered{}
 	}
-	s.nextRef++
-	ref := fmt.Sprintf("res-%d", s.nextRef)
+	ref := opaqueid.Unused("res-", func(r string) bool { _, ok := s.results[r]; return ok })
 	s.results[ref] = registered{bundle, cell, held}
 	s.resOrder = append(s.resOrder, ref)
 	if len(s.resOrder) > maxResults {
@@ -185,9 +184,14 @@ func (s *Session) Decide(ctx context.Context, cell string, d *Decision) (Summary
 	s.mu.Lock()
 	if d.Held && len(d.Records) > 0 {
 		if s.pending == nil {
-			s.pending = map[string][]byte{}
+			s.pending = map[string]*heldRecords{}
 		}
-		s.pending[cell] = append(s.pending[cell], d.Records...)
+		p := s.pending[cell]
+		if p == nil {
+			p = &heldRecords{}
+			s.pending[cell] = p
+		}
+		p.lines, p.results = append(p.lines, d.Records...), p.results+1
 	}
 	s.recent = append(s.recent, sum)
 	if len(s.recent) > 200 {
@@ -197,14 +201,24 @@ func (s *Session) Decide(ctx context.Context, cell string, d *Decision) (Summary
 	return sum, err
 }
 
+// heldRecords are the history records of a cell's held results
+// (Decision.Records) and how many results they are of.
+type heldRecords struct {
+	lines   []byte
+	results int
+}
+
 // takePending returns and forgets the history records of cell's held
 // results.
-func (s *Session) takePending(cell string) []byte {
+func (s *Session) takePending(cell string) heldRecords {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.pending[cell]
 	delete(s.pending, cell)
-	return r
+	if r == nil {
+		return heldRecords{}
+	}
+	return *r
 }
 
 // SetRef notes the rendering of the last decision (for %releases).

@@ -260,6 +260,12 @@ func recordApproved(dir string, q *airlock.Queue, id, reviewer string) error {
 	if err != nil || it.History == "" || it.State != airlock.Pending || it.Author == strings.TrimSpace(reviewer) {
 		return nil // Approve says why it cannot approve
 	}
+	if it.Results > 1 {
+		// Each was judged against the history, none against the others:
+		// D and D less one person, held in one cell and approved in one
+		// item, gave that person's diagnosis (review 40).
+		return fmt.Errorf("%s holds %d results made while the worker held rows, judged one by one, not against each other: reject it, and have the author run its cells again after a restart", id, it.Results)
+	}
 	w, err := workspace.Load(dir)
 	if err != nil {
 		return err

@@ -57,6 +57,9 @@ type Item struct {
 	// results it holds (JSON lines): judged when they were made but
 	// recorded only when the item is approved.
 	History string `json:"history,omitempty"`
+	// Results is how many results History holds the records of: each
+	// was judged against the release history, not against the others.
+	Results int `json:"results,omitempty"`
 }
 
 // ManifestEntry is one approved file in exports/manifest.json.
