@@ -223,7 +223,7 @@ func (s *Server) countTable(ctx context.Context, cell string, a spec.CountArgs) 
 				// Every row of the group's persons: the partition rule
 				// compares it with other counts of those rows (review
 				// 32 took one person's diagnoses from three row counts).
-				rc.Source = rowsSource(h.events)
+				rc.Source, rc.Concepts = rowsSource(h.events), h.events.Concepts
 			}
 		}
 		return pc, rc
@@ -578,7 +578,7 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 				// Read as every row of its persons, as stats.Count's: the
 				// rows without a value are not told apart (a count and a
 				// Describe of one handle are one table; README residuals).
-				rc.Source = rowsSource(h.events)
+				rc.Source, rc.Concepts = rowsSource(h.events), h.events.Concepts
 			}
 			row = append(row, &slot{cell: rc})
 		} else {
@@ -634,7 +634,7 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 				case personLevel:
 					// Every row of the group's persons with a value: a
 					// model or scan of the same persons reads them too.
-					c.Source = meanSource(h.events, name, at)
+					c.Source, c.Concepts = meanSource(h.events, name, at), h.events.Concepts
 				}
 				if h.events != nil {
 					c.Table = h.events.Table

@@ -67,9 +67,11 @@ type scanMean struct {
 	col, desc string
 	table     string // the events' table ("" for ages and PCs)
 	src       []byte
+	concepts  []int64 // the rows' release.Cell.Concepts
 	k         string
 	rows      int64
 	perSample []int64 // each sample's k
+	events    *eventsPlan
 }
 
 // rowsOf is how many rows of m the samples in set have.
@@ -143,7 +145,8 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		w = append(w, vxa+" IS NOT NULL")
 		joins = append(joins, fmt.Sprintf("LEFT JOIN (SELECT %s.person_id, avg(%s) AS v, count(*) AS k FROM %s %s WHERE %s GROUP BY 1) gj%d ON gj%d.person_id = p.person_id",
 			alias, vxa, quoteIdent(e.Table), alias, strings.Join(w, " AND "), i, i))
-		means = append(means, scanMean{col: col, desc: desc, src: meanSource(e, col, at), table: e.Table, k: fmt.Sprintf("coalesce(gj%d.k, 0)", i)})
+		means = append(means, scanMean{col: col, desc: desc, src: meanSource(e, col, at), table: e.Table, k: fmt.Sprintf("coalesce(gj%d.k, 0)", i),
+			concepts: e.Concepts, events: e})
 		ee := *e
 		ee.Where = append(append([]filterPlan(nil), e.Where...), filterPlan{Column: col, Op: "is not null"})
 		return fmt.Sprintf("gj%d.v", i), &cohortPlan{Op: "with", Events: &ee}, nil
@@ -343,6 +346,16 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	// Each events mean's rows again as rows of its events whatever the
+	// column (see withRows): a range_low phenotype over every reading and
+	// a range_high one over all but one person's reading gave that
+	// person's genotype at 551 of 551 variants (review 43).
+	for _, m := range means {
+		if m.events != nil {
+			m.col, m.src, m.desc = rowsQuantity, rowsSource(m.events), "rows of "+m.desc
+			means = append(means, m)
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -588,7 +601,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	// as a row-level statistic (not shown), and the variant rows follow.
 	for _, m := range means {
 		chain = t.add(&release.Cell{Stat: release.Rows, Value: float64(m.rows), Persons: int64(n), Of: chain,
-			Plan: genoPlanBytes(ds.name, tested, nil), Quantity: quantityOf(m.col), RowCount: m.rows, Source: m.src, Table: m.table,
+			Plan: genoPlanBytes(ds.name, tested, nil), Quantity: quantityOf(m.col), RowCount: m.rows, Source: m.src, Table: m.table, Concepts: m.concepts,
 			Desc: "scan rows of " + m.desc + ": " + popDesc + " (not shown)"})
 	}
 	// And each cohort covariate's two blocks: with a cohort Z as a
@@ -611,7 +624,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 					continue
 				}
 				chain = t.add(&release.Cell{Stat: release.Rows, Value: float64(b.rows), Persons: b.size, Of: chain,
-					Plan: genoPlanBytes(ds.name, b.plan, nil), Quantity: quantityOf(m.col), RowCount: b.rows, Source: m.src, Table: m.table,
+					Plan: genoPlanBytes(ds.name, b.plan, nil), Quantity: quantityOf(m.col), RowCount: b.rows, Source: m.src, Table: m.table, Concepts: m.concepts,
 					Desc: "scan rows of " + m.desc + ", persons " + b.desc + ": " + popDesc + " (not shown)"})
 			}
 		}

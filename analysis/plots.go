@@ -198,7 +198,7 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 		// Judged for the row rule alone, in no margin (secondary
 		// suppression never picks it to hide).
 		tq := t.add(&release.Cell{Stat: release.Rows, Value: float64(n), Persons: np, Plan: plan,
-			Quantity: quantityOf(name) + " in " + label, RowCount: n, Source: src,
+			Quantity: quantityOf(name) + " in " + label, RowCount: n, Source: src, Concepts: h.events.Concepts,
 			Desc: "rows of " + name + " in " + label + ": " + h.desc + " (not shown)"})
 		for _, pc := range pcs {
 			pc.Of = tq
@@ -271,7 +271,7 @@ func (s *Server) autoRange(ctx context.Context, cell string, h *handle, expr, na
 	if h.events == nil {
 		rc.Quantity, rc.Source = ageQuantity, ageSource(at)
 	} else {
-		rc.Source, rc.Table = meanSource(h.events, name, at), h.events.Table
+		rc.Source, rc.Table, rc.Concepts = meanSource(h.events, name, at), h.events.Table, h.events.Concepts
 	}
 	ends := make([]*release.Cell, 2)
 	for i := range ends {

@@ -16,11 +16,14 @@ const progressAfter = time.Second
 // progress shows, while a call runs longer than progressAfter, a line in
 // the cell that says what is running and for how long, updated every
 // second (update_display_data), and says when it finished. The display is
-// a kernel rendering (a reference), so it is shown even when the worker is
-// tainted. The returned function ends it; it waits for the updater.
+// a kernel rendering (a reference). None is shown for a call made while
+// the worker holds rows: which calls it makes, how many and how long each
+// runs may have been chosen from the rows (review 42 read a BMI from the
+// names of the calls that showed progress). The returned function ends
+// it; it waits for the updater.
 func (s *Server) progress(ctx context.Context, cell, method string) (stop func()) {
 	show := kernel.DisplayFrom(ctx)
-	if show == nil {
+	if show == nil || s.held {
 		return func() {}
 	}
 	done := make(chan struct{})

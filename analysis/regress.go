@@ -154,7 +154,8 @@ func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage)
 		if t.kind != "mean" {
 			continue
 		}
-		means = append(means, rowTerm{quantity: quantityOf(t.hcol), desc: t.name, src: meanSource(t.h.events, t.hcol, at), table: t.h.events.Table})
+		means = append(means, rowTerm{quantity: quantityOf(t.hcol), desc: t.name, src: meanSource(t.h.events, t.hcol, at), table: t.h.events.Table,
+			concepts: t.h.events.Concepts, events: t.h.events})
 		sel = append(sel, fmt.Sprintf("coalesce(m%d.k, 0)", i)) // after the terms: see the scan
 		vx, _, _ := s.numericExpr(t.h, t.hcol, at)
 		alias := fmt.Sprintf("mx%d", i)
@@ -210,7 +211,7 @@ func (s *Server) regress(ctx context.Context, cell string, args json.RawMessage)
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	return s.fitTable(ctx, cell, a, cdesc, complete, at, y, xs, data, means)
+	return s.fitTable(ctx, cell, a, cdesc, complete, at, y, xs, data, withRows(means))
 }
 
 // rowTerm is a mean(NAME) term of a model: the quantity its per-person
@@ -219,8 +220,26 @@ type rowTerm struct {
 	quantity, desc string
 	table          string  // the events' table ("" for ages)
 	src            []byte  // the rows' release.Cell.Source
+	concepts       []int64 // the rows' release.Cell.Concepts
 	rows           int64   // over the model's persons
 	perRow         []int64 // each person's (a row of data), nil for ages: one each
+	events         *eventsPlan
+}
+
+// withRows adds to means, for each term over events, the same rows as
+// rows of the events whatever the column (rowsQuantity, rowsSource): a
+// mean of range_high over the rows less one reading beside a mean of
+// range_low over all of them, both constant per concept, put the one
+// person off the line every other person is on, and a model's has()
+// coefficients gave their diagnoses (review 43).
+func withRows(means []rowTerm) []rowTerm {
+	for _, m := range means {
+		if m.events != nil {
+			m.quantity, m.src, m.desc = rowsQuantity, rowsSource(m.events), "rows of "+m.desc
+			means = append(means, m)
+		}
+	}
+	return means
 }
 
 // rowsOf is how many rows of the term the persons at rows of data have.
@@ -257,7 +276,7 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 	}
 	for _, m := range means {
 		est = t.add(&release.Cell{Stat: release.Rows, Value: float64(m.rows), Persons: n, Of: est, Plan: nCell.Plan,
-			Quantity: m.quantity, RowCount: m.rows, Source: m.src, Table: m.table, Desc: "model rows of " + m.desc + ": " + cdesc + " (not shown)"})
+			Quantity: m.quantity, RowCount: m.rows, Source: m.src, Table: m.table, Concepts: m.concepts, Desc: "model rows of " + m.desc + ": " + cdesc + " (not shown)"})
 	}
 	var refused []string
 	// Expand categorical terms; check each level and binary term.
@@ -372,7 +391,7 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 		for _, m := range means {
 			r := m.rowsOf(g.rows)
 			est = t.add(&release.Cell{Stat: release.Rows, Value: float64(r), Persons: k, Of: est, Plan: g.plan.bytes(),
-				Quantity: m.quantity, RowCount: r, Source: m.src, Table: m.table, Desc: "model group " + g.desc + " rows of " + m.desc + ": " + cdesc + " (not shown)"})
+				Quantity: m.quantity, RowCount: r, Source: m.src, Table: m.table, Concepts: m.concepts, Desc: "model group " + g.desc + " rows of " + m.desc + ": " + cdesc + " (not shown)"})
 		}
 	}
 	for _, c := range cols {

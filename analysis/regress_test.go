@@ -652,3 +652,39 @@ func TestRegressLevelRows(t *testing.T) {
 		t.Errorf("women and old men, every reading: %+v", m["(intercept)"])
 	}
 }
+
+// TestRegressRowsAcrossColumns: means of two columns of one events
+// handle's rows are compared as rows, whatever the column: range_high
+// over the rows less one reading and range_low over all of them (both a
+// constant per concept) put the one person off a line every other person
+// is on, and each has() coefficient's sign gave their diagnoses (review
+// 43). Means of disjoint concepts (BMI and LDL) read no row in common and
+// are not compared.
+func TestRegressRowsAcrossColumns(t *testing.T) {
+	top := queryRows(t, `SELECT max(value_as_number) FROM measurement WHERE measurement_concept_id = 3004410`)[0][0].(float64)
+	if n := queryInt(t, fmt.Sprintf(`SELECT count(*) FROM measurement WHERE measurement_concept_id IN (3004410, 3028437) AND value_as_number = %v`, top)); n != 1 {
+		t.Fatalf("fixture: %d rows hold the top HbA1c reading %v", n, top)
+	}
+	e := newEnv(t)
+	all := e.persons()
+	rows := e.events("measurement", 3004410, 3028437)
+	less := e.derive(rows, spec.Step{Where: &spec.Filter{Column: "value_as_number", Op: "!=", Values: []any{top}}})
+	hasRows := e.derive(all, spec.Step{With: &spec.Has{Handle: rows.ID}})
+	tab := e.table(spec.MRegress, spec.RegressArgs{Kind: "linear", Cohort: hasRows.ID, Formula: "mean(y, range_high) ~ mean(x, range_low)",
+		Bind: map[string]string{"y": less.ID, "x": rows.ID}})
+	for _, r := range tab.Rows[:2] { // the intercept and the slope
+		if r[1].Value != nil {
+			t.Errorf("%s: an estimate of range_high over all but one reading on range_low over all of them: %v", r[0].Text, *r[1].Value)
+		}
+	}
+	// Two measurements of the same persons: released.
+	ldl, bmi := e.events("measurement", 3028437), e.events("measurement", 3038553)
+	both := e.derive(e.derive(all, spec.Step{With: &spec.Has{Handle: ldl.ID}}), spec.Step{With: &spec.Has{Handle: bmi.ID}})
+	tab = e.table(spec.MRegress, spec.RegressArgs{Kind: "linear", Cohort: both.ID, Formula: "mean(ldl) ~ mean(bmi) + age",
+		Bind: map[string]string{"ldl": ldl.ID, "bmi": bmi.ID}})
+	for _, r := range tab.Rows[:3] {
+		if r[1].Value == nil {
+			t.Errorf("%s: hidden in a model of LDL on BMI (%q)", r[0].Text, tab.Notes)
+		}
+	}
+}

@@ -214,7 +214,7 @@ func (g *Gate) CellDone(cell string) []kernel.Output {
 	}
 	var out []kernel.Output
 	review := ""
-	records := sess.takePending(cell) // recorded if a reviewer approves the item
+	results := sess.takeHeld(cell) // an item with any cannot be approved
 	if len(c.heldKinds) > 0 {
 		summary := heldSummary(c)
 		why := sess.Tainted()
@@ -225,7 +225,7 @@ func (g *Gate) CellDone(cell string) []kernel.Output {
 		}
 		if sess.Airlock != nil {
 			it, err := sess.Airlock.Submit(airlock.Item{Kind: "output", Author: sess.Researcher, Session: sess.ID, Cell: cell,
-				MIME: "application/x-ndjson", Summary: summary, History: string(records.lines), Results: records.results}, c.held.Bytes())
+				MIME: "application/x-ndjson", Summary: summary, Results: results}, c.held.Bytes())
 			if err == nil {
 				review = it.ID
 			}

@@ -6,7 +6,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -48,6 +47,8 @@ type Record struct {
 	Source json.RawMessage `json:"src,omitempty"`
 	// Table is the statistic's Cell.Table, if any.
 	Table string `json:"tbl,omitempty"`
+	// Concepts are the statistic's Cell.Concepts, if any.
+	Concepts []int64 `json:"cc,omitempty"`
 	// Small marks a count shown as ≤20: no number was released, but a
 	// later count nested with it and 1..MinCount−1 persons away would give
 	// it (≤20 women of a race, then 21 with one man added, was 20). Only
@@ -554,15 +555,13 @@ func (h *History) judgeLocked(ctx context.Context, p Policy, d *Decision, sets S
 		resuppress()
 	}
 	if d.Held {
-		var err error
-		d.Records, err = h.encode(d.Cells)
-		return err
+		return nil
 	}
 	buf, err := h.encode(d.Cells)
 	if err != nil || len(buf) == 0 {
 		return err
 	}
-	return h.commit(buf, time.Time{})
+	return h.commit(buf)
 }
 
 // encode is the history lines of the released cells of a decision that
@@ -594,7 +593,7 @@ func (h *History) encode(cells []*Cell) ([]byte, error) {
 			continue
 		}
 		keys[key.String()] = true
-		rec := Record{Size: k.size, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now, Quantity: k.qty, RowCount: k.rows, Source: k.src, Table: k.table, Small: small}
+		rec := Record{Size: k.size, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now, Quantity: k.qty, RowCount: k.rows, Source: k.src, Table: k.table, Concepts: k.concepts, Small: small}
 		if c.Stat == Count && !small {
 			rec.Parts = c.Partitions
 		}
@@ -607,11 +606,8 @@ func (h *History) encode(cells []*Cell) ([]byte, error) {
 
 // commit appends history lines (encode's) to the files and the index,
 // under the exclusive lock; those the history holds already are skipped.
-// A non-zero at is the records' time instead of their own.
-func (h *History) commit(lines []byte, at time.Time) error {
+func (h *History) commit(lines []byte) error {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // as encode writes them
 	var added []Record
 	for line := range bytes.Lines(lines) {
 		var r Record
@@ -623,15 +619,8 @@ func (h *History) commit(lines []byte, at time.Time) error {
 			continue
 		}
 		h.seen[k] = true
-		if at.IsZero() {
-			buf.Write(bytes.TrimRight(line, "\n"))
-			buf.WriteByte('\n')
-		} else {
-			r.Time = at
-			if err := enc.Encode(r); err != nil {
-				return fmt.Errorf("release: history: %w", err)
-			}
-		}
+		buf.Write(bytes.TrimRight(line, "\n"))
+		buf.WriteByte('\n')
 		added = append(added, r)
 	}
 	if buf.Len() == 0 {
@@ -650,35 +639,6 @@ func (h *History) commit(lines []byte, at time.Time) error {
 	return nil
 }
 
-// ErrReleasedSince is the error of Record when results were released after
-// the held ones were made.
-var ErrReleasedSince = errors.New("results were released since")
-
-// Record adds the records of held results a reviewer approves (Decision.
-// Records, as the airlock item carries them), made at made, to the
-// history: what an approval exports is released, and later results are
-// judged against it. They were judged when made, not against what was
-// released since, so when anything was (in any of the history's files,
-// by any kernel, an approval too) Record adds nothing and its error wraps
-// ErrReleasedSince. The records take the time of the approval: another
-// item held before it is then refused (D held, D less one person held,
-// both approved one after the other, gave that person's diagnosis:
-// review 40).
-func (h *History) Record(lines []byte, made time.Time) error {
-	return h.exclusive(func() error {
-		n := 0
-		for i := range h.recs { // in file order, not time order, across files
-			if h.recs[i].Time.After(made) {
-				n++
-			}
-		}
-		if n > 0 {
-			return fmt.Errorf("%w (%d)", ErrReleasedSince, n)
-		}
-		return h.commit(lines, time.Now().UTC())
-	})
-}
-
 // setKey is what differencing compares of a cell: the size and plan of
 // its person set and, for a row-level statistic, its quantity and rows.
 type setKey struct {
@@ -689,6 +649,9 @@ type setKey struct {
 	src  []byte // compact JSON, as the history stores it
 	// table is the statistic's Cell.Table.
 	table string
+	// concepts are the statistic's Cell.Concepts (not part of its
+	// identity: its Source says which rows).
+	concepts []int64
 }
 
 // String is the key's identity in the history (records are compared by
@@ -702,12 +665,26 @@ func (k setKey) String() string {
 
 // keyOf is the key of a history record.
 func keyOf(r *Record) setKey {
-	return setKey{r.Size, r.Plan, r.Quantity, r.RowCount, r.Source, r.Table}
+	return setKey{r.Size, r.Plan, r.Quantity, r.RowCount, r.Source, r.Table, r.Concepts}
 }
 
 // apart reports whether two row-level statistics read rows of different
 // tables (both known).
 func apart(a, b string) bool { return a != "" && b != "" && a != b }
+
+// disjoint reports whether two row-level statistics' concepts (Cell.
+// Concepts) are both known and share none: their rows share none.
+func disjoint(a, b []int64) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
+}
 
 // setOf is c's set for differencing; ok is false when c is not differenced
 // (suppressed, no plan, nobody). A row-level statistic's key is checked
@@ -720,7 +697,7 @@ func setOf(c *Cell) (k setKey, ok bool) {
 	}
 	k = setKey{size: c.Persons, plan: c.Plan}
 	if c.Quantity != "" && c.RowCount > 0 {
-		k.qty, k.rows, k.table = c.Quantity, c.RowCount, c.Table
+		k.qty, k.rows, k.table, k.concepts = c.Quantity, c.RowCount, c.Table, c.Concepts
 		if len(c.Source) > 0 {
 			var src bytes.Buffer
 			if json.Compact(&src, c.Source) != nil {
@@ -778,8 +755,8 @@ func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets 
 	if err := json.Compact(&mine, k.plan); err != nil {
 		return false, false, fmt.Errorf("release: history: a plan is not JSON: %w", err)
 	}
-	near := func(qty string, size int64, plan, src []byte, table string) bool {
-		if qty != k.qty || size != k.size || apart(table, k.table) {
+	near := func(qty string, size int64, plan, src []byte, table string, concepts []int64) bool {
+		if qty != k.qty || size != k.size || apart(table, k.table) || disjoint(concepts, k.concepts) {
 			return false
 		}
 		if len(k.src) > 0 && len(src) > 0 {
@@ -793,7 +770,7 @@ func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets 
 	}
 	for _, i := range h.byQty[qtySize{k.qty, k.size}] {
 		r := &h.recs[i]
-		if !near(r.Quantity, r.Size, r.Plan, r.Source, r.Table) {
+		if !near(r.Quantity, r.Size, r.Plan, r.Source, r.Table, r.Concepts) {
 			continue
 		}
 		if same, err := h.sameSet(ctx, sets, k.plan, r.Plan); err != nil || same {
@@ -802,7 +779,7 @@ func (h *History) rowsNear(ctx context.Context, k setKey, earlier []*Cell, sets 
 	}
 	for _, e := range earlier {
 		ek, ok := setOf(e)
-		if !ok || !near(ek.qty, ek.size, ek.plan, ek.src, ek.table) {
+		if !ok || !near(ek.qty, ek.size, ek.plan, ek.src, ek.table, ek.concepts) {
 			continue
 		}
 		if same, err := h.sameSet(ctx, sets, k.plan, ek.plan); err != nil || same {

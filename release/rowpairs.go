@@ -67,11 +67,12 @@ func (ri *rowIndex) sorted() []int64 {
 // rowStat is a row-level statistic rowPairs compares: a history record or
 // an earlier cell of the decision (order: later is more recent).
 type rowStat struct {
-	size  int64
-	plan  []byte
-	src   []byte
-	table string
-	order int
+	size     int64
+	plan     []byte
+	src      []byte
+	table    string
+	concepts []int64
+	order    int
 }
 
 // rowPairs reports whether row-level statistic k (which has a Source)
@@ -91,7 +92,7 @@ func (h *History) rowPairs(ctx context.Context, k setKey, earlier []*Cell, sets 
 	var local []rowStat
 	for j, e := range earlier {
 		if ek, ok := setOf(e); ok && ek.qty == k.qty && len(ek.src) > 0 {
-			local = append(local, rowStat{ek.size, ek.plan, ek.src, ek.table, len(h.recs) + j})
+			local = append(local, rowStat{ek.size, ek.plan, ek.src, ek.table, ek.concepts, len(h.recs) + j})
 		}
 	}
 	if len(ri.bySize)+len(local) < 2 {
@@ -100,12 +101,12 @@ func (h *History) rowPairs(ctx context.Context, k setKey, earlier []*Cell, sets 
 	// withSize calls f for every statistic of size n.
 	withSize := func(n int64, f func(rowStat)) {
 		for _, i := range ri.bySize[n] {
-			if r := &h.recs[i]; !apart(r.Table, k.table) {
-				f(rowStat{r.Size, r.Plan, r.Source, r.Table, int(i)})
+			if r := &h.recs[i]; !apart(r.Table, k.table) && !disjoint(r.Concepts, k.concepts) {
+				f(rowStat{r.Size, r.Plan, r.Source, r.Table, r.Concepts, int(i)})
 			}
 		}
 		for _, l := range local {
-			if l.size == n && !apart(l.table, k.table) {
+			if l.size == n && !apart(l.table, k.table) && !disjoint(l.concepts, k.concepts) {
 				f(l)
 			}
 		}
@@ -214,13 +215,13 @@ func (h *History) rowSpan(ctx context.Context, k setKey, earlier []*Cell, sets S
 	}
 	var ms []member
 	for _, e := range earlier {
-		if ek, ok := setOf(e); ok && ek.qty == k.qty && len(ek.src) > 0 && !apart(ek.table, k.table) {
+		if ek, ok := setOf(e); ok && ek.qty == k.qty && len(ek.src) > 0 && !apart(ek.table, k.table) && !disjoint(ek.concepts, k.concepts) {
 			ms = append(ms, member{ek.plan, ek.src})
 		}
 	}
 	if ri := h.rowSizes[k.qty]; ri != nil {
 		for j := len(ri.recent) - 1; j >= 0 && j >= len(ri.recent)-rowWindow; j-- {
-			if r := &h.recs[ri.recent[j]]; !apart(r.Table, k.table) {
+			if r := &h.recs[ri.recent[j]]; !apart(r.Table, k.table) && !disjoint(r.Concepts, k.concepts) {
 				ms = append(ms, member{r.Plan, r.Source})
 			}
 		}

@@ -70,6 +70,12 @@ type Cell struct {
 	// statistics of different tables read different rows, whatever their
 	// persons, and are not compared.
 	Table string
+	// Concepts, when set, are the only concepts a row-level statistic's
+	// rows may hold (of Table's concept column). Two statistics whose
+	// concepts are disjoint read no row in common, so one cannot leave out
+	// a reading of the other's: they are not compared as other rows of the
+	// same persons (the means of BMI and of LDL in one model).
+	Concepts []int64
 	// Desc describes the cell in words, from trusted names only, for the
 	// release history and the audit log.
 	Desc string
@@ -147,10 +153,8 @@ type Decision struct {
 	// which of them a later result is hidden against would tell what the
 	// worker chose (eight counts made or not by the bits of a person's
 	// reading, then asked again after a restart, gave the reading: review
-	// 36). Judge leaves the records they would add in Records, which the
-	// airlock item carries and an approval records (History.Record).
-	Held    bool
-	Records []byte
+	// 36). Nor may a reviewer approve it (airlock.Item.Results).
+	Held bool
 }
 
 // primary applies the rules that need only the cell itself.

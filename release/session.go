@@ -39,7 +39,7 @@ type Session struct {
 	results  map[string]registered
 	resOrder []string
 	recent   []Summary               // the last decisions, for %releases
-	pending  map[string]*heldRecords // cell → the history records of its held results
+	held     map[string]int // cell → how many held results it made
 	egress   int64                   // bytes released this session
 	alerted  bool
 }
@@ -182,16 +182,11 @@ func (s *Session) Decide(ctx context.Context, cell string, d *Decision) (Summary
 	// The audit log is the steward's: it holds the hidden sizes too.
 	s.record(audit.Entry{Type: "decision", Cell: cell, Rules: rules, Data: jsonObj(data)})
 	s.mu.Lock()
-	if d.Held && len(d.Records) > 0 {
-		if s.pending == nil {
-			s.pending = map[string]*heldRecords{}
+	if d.Held {
+		if s.held == nil {
+			s.held = map[string]int{}
 		}
-		p := s.pending[cell]
-		if p == nil {
-			p = &heldRecords{}
-			s.pending[cell] = p
-		}
-		p.lines, p.results = append(p.lines, d.Records...), p.results+1
+		s.held[cell]++
 	}
 	s.recent = append(s.recent, sum)
 	if len(s.recent) > 200 {
@@ -201,24 +196,13 @@ func (s *Session) Decide(ctx context.Context, cell string, d *Decision) (Summary
 	return sum, err
 }
 
-// heldRecords are the history records of a cell's held results
-// (Decision.Records) and how many results they are of.
-type heldRecords struct {
-	lines   []byte
-	results int
-}
-
-// takePending returns and forgets the history records of cell's held
-// results.
-func (s *Session) takePending(cell string) heldRecords {
+// takeHeld returns and forgets how many held results cell made.
+func (s *Session) takeHeld(cell string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.pending[cell]
-	delete(s.pending, cell)
-	if r == nil {
-		return heldRecords{}
-	}
-	return *r
+	n := s.held[cell]
+	delete(s.held, cell)
+	return n
 }
 
 // SetRef notes the rendering of the last decision (for %releases).

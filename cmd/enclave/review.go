@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"enclave/datasets/workspace"
-	"enclave/release"
 	"enclave/release/airlock"
 	"enclave/release/audit"
 )
@@ -212,9 +211,6 @@ func reviewDecide(action string, args []string, out io.Writer) error {
 	exports := filepath.Join(dir, workspace.ExportsDir)
 	var it airlock.Item
 	if action == "approve" {
-		if err := recordApproved(dir, q, id, *as); err != nil {
-			return err
-		}
 		it, err = q.Approve(id, *as, *reason, exports)
 	} else {
 		it, err = q.Reject(id, *as, *reason)
@@ -246,52 +242,6 @@ func reviewDecide(action string, args []string, out io.Writer) error {
 	} else {
 		fmt.Fprintf(out, "rejected %s (%s by %s): %s; audit seq %d\n",
 			it.ID, it.Kind, reviewPrintable(it.Author, 40), reviewPrintable(it.Reason, 200), e.Seq)
-	}
-	return nil
-}
-
-// recordApproved records in the release history the results a pending
-// item id holds (airlock.Item.History) before reviewer approves it: once
-// exported they are released, and later results are judged against them.
-// The records go where the author's kernel records its releases: the
-// workspace's history and the author's own over the same data.
-func recordApproved(dir string, q *airlock.Queue, id, reviewer string) error {
-	it, _, err := q.Get(id)
-	if err != nil || it.History == "" || it.State != airlock.Pending || it.Author == strings.TrimSpace(reviewer) {
-		return nil // Approve says why it cannot approve
-	}
-	if it.Results > 1 {
-		// Each was judged against the history, none against the others:
-		// D and D less one person, held in one cell and approved in one
-		// item, gave that person's diagnosis (review 40).
-		return fmt.Errorf("%s holds %d results made while the worker held rows, judged one by one, not against each other: reject it, and have the author run its cells again after a restart", id, it.Results)
-	}
-	w, err := workspace.Load(dir)
-	if err != nil {
-		return err
-	}
-	var more []string
-	if key := w.DataKey(); key != "" {
-		home, err := workspace.Home()
-		if err != nil {
-			return err
-		}
-		more = append(more, workspace.ResearcherHistoryPath(home, it.Author, key))
-	}
-	h, err := release.OpenHistory(filepath.Join(dir, release.HistoryDir, release.HistoryFile), "review "+id, more...)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	// Judged when they were made, not against what was released since: a
-	// count of C held, then C less one person released after a restart,
-	// then C approved gave that person's diagnosis (review 38).
-	err = h.Record([]byte(it.History), it.Created)
-	if errors.Is(err, release.ErrReleasedSince) {
-		return fmt.Errorf("%s holds results made while the worker held rows, and results have been released since (in this workspace or by %s over the same data) that they were not judged against: reject it, and have the author run its cells again after a restart", id, reviewPrintable(it.Author, 40))
-	}
-	if err != nil {
-		return fmt.Errorf("%s is not approved: its results could not be recorded in the release history: %w", id, err)
 	}
 	return nil
 }

@@ -53,12 +53,12 @@ type Item struct {
 	Reviewer string    `json:"reviewer,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
 	Decided  time.Time `json:"decided,omitzero"`
-	// History is, for an output item, the release-history records of the
-	// results it holds (JSON lines): judged when they were made but
-	// recorded only when the item is approved.
-	History string `json:"history,omitempty"`
-	// Results is how many results History holds the records of: each
-	// was judged against the release history, not against the others.
+	// Results is, for an output item, how many kernel-built results the
+	// cell made while the worker held rows. Each passed the release rules,
+	// but which results were made, with which cohorts and parameters, may
+	// have been chosen from the rows: an ordinary-looking table of two
+	// age bands whose ends spelled a BMI (review 42). Approve refuses
+	// such an item.
 	Results int `json:"results,omitempty"`
 }
 
@@ -83,6 +83,9 @@ var (
 	ErrNotPending = errors.New("airlock: item already decided")
 	ErrSelfReview = errors.New("airlock: the author cannot approve their own item")
 	ErrTampered   = errors.New("airlock: content does not match its checksum")
+	// ErrHeldResults: the item holds results made while the worker held
+	// rows (Item.Results), which no review can clear.
+	ErrHeldResults = errors.New("airlock: results made while the worker held rows cannot be approved")
 )
 
 // queueError is an error with its own message that matches a sentinel.
@@ -222,6 +225,9 @@ func (q *Queue) Approve(id, reviewer, reason, exportsDir string) (Item, error) {
 	return q.decide(id, reviewer, reason, Approved, func(it Item, content []byte) error {
 		if it.Author == it.Reviewer {
 			return errorf(ErrSelfReview, "the author of %s cannot approve it", id)
+		}
+		if it.Results > 0 {
+			return errorf(ErrHeldResults, "%s cannot be approved: it holds %d results made while the worker held rows, and which results were made, and with what cohorts and parameters, may encode the rows, whatever the tables show; reject it, and have the author run the cells again after a restart", id, it.Results)
 		}
 		return export(exportsDir, it, content)
 	})

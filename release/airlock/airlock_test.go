@@ -309,3 +309,31 @@ func TestReviewTampered(t *testing.T) {
 		})
 	}
 }
+
+// TestReviewRefusesHeldResults: an item holding results made while the
+// worker held rows cannot be approved, whoever reviews it: a table of two
+// age bands whose ends spelled a BMI looked like any other (review 42).
+// It can still be rejected.
+func TestReviewRefusesHeldResults(t *testing.T) {
+	q, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := q.Submit(Item{Kind: KindOutput, Author: "alice", Summary: "1 execute result", Results: 1}, []byte(`{"msg_type":"execute_result"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exports := t.TempDir()
+	if _, err := q.Approve(it.ID, "bob", "looks aggregate", exports); !errors.Is(err, ErrHeldResults) {
+		t.Fatalf("approve: %v", err)
+	}
+	if got, _, err := q.Get(it.ID); err != nil || got.State != Pending {
+		t.Fatalf("after a refused approval: %v %+v", err, got)
+	}
+	if files, _ := os.ReadDir(exports); len(files) != 0 {
+		t.Errorf("exported %d files", len(files))
+	}
+	if _, err := q.Reject(it.ID, "bob", "made from rows"); err != nil {
+		t.Errorf("reject: %v", err)
+	}
+}
