@@ -38,9 +38,9 @@ type Session struct {
 	tainted  string // why the worker is tainted; "" when clean
 	results  map[string]registered
 	resOrder []string
-	recent   []Summary               // the last decisions, for %releases
+	recent   []Summary      // the last decisions, for %releases
 	held     map[string]int // cell → how many held results it made
-	egress   int64                   // bytes released this session
+	egress   int64          // bytes released this session
 	alerted  bool
 }
 
