@@ -166,6 +166,28 @@ func TestSQLDerivedPartsDifferencing(t *testing.T) {
 	}
 }
 
+// TestSQLSameRowsOtherStatistic: a mean, then the sd and the median of the
+// same rows in other cells, and a count written FROM first after the same
+// count, read the same rows of the same persons: each is released (review
+// 44 found the sd hidden as differencing). One more row of one person is
+// still hidden (TestSQLDerivedPartsDifferencing).
+func TestSQLSameRowsOtherStatistic(t *testing.T) {
+	const bmi = " FROM measurement WHERE measurement_concept_id = 3038553"
+	e := newEnv(t)
+	for _, q := range []string{
+		"SELECT avg(value_as_number)" + bmi,
+		"SELECT stddev(value_as_number)" + bmi,
+		"SELECT median(value_as_number)" + bmi,
+		"SELECT count(*)" + bmi,
+		"FROM measurement SELECT count(*) WHERE measurement_concept_id = 3038553",
+		"select  COUNT(*)  from measurement where measurement_concept_id = 3038553",
+	} {
+		if v := firstCell(t, e.sql(q)); !strings.ContainsAny(v, "0123456789") {
+			t.Errorf("%s: %q, want it released", q, v)
+		}
+	}
+}
+
 // TestSQLSmallGroupThenOneMore: women with a condition by race leave out a
 // race of exactly 20; the same query with one man of that race (picked by
 // sex, year of birth and race) added would list it as 21, giving the 20

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -32,6 +33,7 @@ func (k *Kernel) execute(req *request) error {
 	if !k.decode(req, &c, "execute_reply") {
 		return nil
 	}
+	started := time.Now()
 	store := !c.Silent && (c.StoreHistory == nil || *c.StoreHistory)
 	if !c.Silent {
 		k.count++
@@ -61,6 +63,9 @@ func (k *Kernel) execute(req *request) error {
 	ue := map[string]any{}
 	if cerr == nil && len(c.UserExpressions) > 0 {
 		ue = k.userExpressions(ctx, req.msg, c.UserExpressions)
+	}
+	if p, ok := k.gate.(Pacer); ok {
+		p.Pace(ctx, req.msg.Header.MsgID, started)
 	}
 	var r map[string]any
 	if cerr != nil {
@@ -416,6 +421,10 @@ func resultJSON(count int, data, meta json.RawMessage) []byte {
 	return append(b, '}')
 }
 
+// errInputHeld is the worker's answer to an input request while the cell's
+// output is held for review.
+var errInputHeld = errors.New("input is not available while this cell's output is held for review")
+
 // Input asks the frontend for a line on the stdin channel and waits for
 // the reply, the cell's interrupt or its timeout.
 func (s *cellSink) Input(ctx context.Context, prompt string, password bool) (string, error) {
@@ -428,7 +437,10 @@ func (s *cellSink) Input(ctx context.Context, prompt string, password bool) (str
 	}
 	content := released(s.k.release(s.req.msg, "input_request", map[string]any{"prompt": prompt, "password": password}), "input_request")
 	if content == nil {
-		content = json.RawMessage(`{"prompt":"","password":false}`)
+		// The gate holds the cell's output (the worker holds rows): a
+		// request with an empty prompt would still tell the frontend
+		// when, and how often, the worker chose to ask (review 44).
+		return "", errInputHeld
 	}
 	m, err := wire.Reply(s.req.msg, "input_request", s.k.session, content)
 	if err != nil {

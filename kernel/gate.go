@@ -1,9 +1,11 @@
 package kernel
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"enclave/kernel/wire"
@@ -30,6 +32,16 @@ type Gate interface {
 	// execute_reply; what it returns (a notice of withheld output) is
 	// published as the cell's last outputs.
 	CellDone(cell string) []Output
+}
+
+// Pacer is a Gate that may hold back the end of a cell. Pace is called
+// once the cell's code (and its user expressions) has run, before anything
+// that tells the frontend it ended leaves (its error, the gate's notice,
+// execute_reply, the idle status); started is when the request was taken
+// up. It returns when the end may be told, or when ctx is done (an
+// interrupt or the cell's timeout, whose times the frontend knows).
+type Pacer interface {
+	Pace(ctx context.Context, cell string, started time.Time)
 }
 
 // EgressGate counts the bytes released in this session and caps the

@@ -2,6 +2,7 @@ package release
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"hash"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"enclave/api/spec"
@@ -35,6 +37,9 @@ import (
 //     anything else past the budget is dropped, with one notice.
 type Gate struct {
 	s *Session
+	// pace is the first step of the run times a cell that ran while the
+	// worker held rows is rounded up to (TaintPace; tests shorten it).
+	pace time.Duration
 
 	mu    sync.Mutex
 	cells map[string]*cellState
@@ -55,7 +60,7 @@ type cellState struct {
 
 // NewGate returns the gate of session s.
 func NewGate(s *Session) *Gate {
-	return &Gate{s: s, cells: map[string]*cellState{}, ids: map[string]string{}}
+	return &Gate{s: s, pace: TaintPace, cells: map[string]*cellState{}, ids: map[string]string{}}
 }
 
 // Use replaces the gate's session: the kernel starts with a session of
@@ -66,7 +71,40 @@ func (g *Gate) Use(s *Session) {
 	g.mu.Unlock()
 }
 
-var _ kernel.Gate = (*Gate)(nil)
+var (
+	_ kernel.Gate  = (*Gate)(nil)
+	_ kernel.Pacer = (*Gate)(nil)
+)
+
+// TaintPace is the shortest run time of a cell that ran while the worker
+// held rows; longer ones are rounded up to TaintPace·2ⁿ. A worker holding
+// rows chooses how long its cell runs: timed to the millisecond, sleeping
+// a reading's value in tens of milliseconds gave one reading per cell
+// (review 44). Rounded up to doubling steps, a run time of up to the
+// 10-minute cell timeout tells at most one of 10 steps, about 3.3 bits.
+const TaintPace = time.Second
+
+// Pace implements kernel.Pacer: a cell that ran while the worker held rows
+// (or until it crashed, which ends the taint) ends at the first of
+// started + pace·2ⁿ not before now, or when ctx is done.
+func (g *Gate) Pace(ctx context.Context, cell string, started time.Time) {
+	g.mu.Lock()
+	s, step := g.s, g.pace
+	g.mu.Unlock()
+	if step <= 0 || !s.taintedSince(started) {
+		return
+	}
+	ran := time.Since(started)
+	for step < ran {
+		step *= 2
+	}
+	t := time.NewTimer(step - ran)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
 
 // errorMax is the size an error is cut to when it does not fit the budget:
 // a failed cell always says why, briefly.

@@ -3,9 +3,11 @@ package release
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"enclave/api/spec"
 	"enclave/kernel"
@@ -248,5 +250,79 @@ func TestRecentHidesHeldResults(t *testing.T) {
 		if strings.Contains(text, leak) {
 			t.Errorf("%%releases shows %q of a held result:\n%s", leak, text)
 		}
+	}
+}
+
+// TestPaceWhileTainted: a cell that ran while the worker held rows ends on
+// a coarse clock (review 44 slept a BMI in tens of milliseconds per cell);
+// a clean cell is not held back, nor one whose interrupt or timeout came.
+func TestPaceWhileTainted(t *testing.T) {
+	s := testSession(t, nil)
+	g := NewGate(s)
+	ctx := context.Background()
+
+	g.pace = time.Hour // a clean cell would time the test out if it waited
+	g.Pace(ctx, "c1", time.Now())
+
+	s.Taint("Collect")
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	g.Pace(done, "c2", time.Now()) // interrupted: returns at once
+
+	g.pace = 40 * time.Millisecond
+	for _, ran := range []time.Duration{0, 10 * time.Millisecond, 50 * time.Millisecond} {
+		started := time.Now().Add(-ran)
+		g.Pace(ctx, "c3", started)
+		want := g.pace
+		for want < ran {
+			want *= 2
+		}
+		if took := time.Since(started); took < want {
+			t.Errorf("a cell that ran %v ended after %v, before %v", ran, took, want)
+		}
+	}
+
+	// A worker that crashes on purpose ends its taint, not the pacing of
+	// the cell it crashed in.
+	started := time.Now()
+	s.Untaint()
+	g.Pace(ctx, "c4", started)
+	if took := time.Since(started); took < g.pace {
+		t.Errorf("the cell whose worker crashed ended after %v, before %v", took, g.pace)
+	}
+	g.pace = time.Hour
+	g.Pace(ctx, "c5", time.Now()) // clean again
+}
+
+// TestHeldResultsCopiedLaterCannotBeApproved: a tainted worker makes a
+// held table in one cell (no output, no item) and prints its text in the
+// next; that item holds the table as surely as one shown in its own cell
+// (review 44 had an ordinary-looking table approved this way).
+func TestHeldResultsCopiedLaterCannotBeApproved(t *testing.T) {
+	s := testSession(t, nil)
+	g := NewGate(s)
+	ctx := context.Background()
+	s.Taint("Collect")
+	if _, err := s.Decide(ctx, "c1", &Decision{What: "stats.Count(persons aged 32–66)", Held: true,
+		Cells: []*Cell{{Stat: Count, Value: 2971, Persons: 2971}}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := g.CellDone("c1"); len(n) != 0 {
+		t.Fatalf("a cell with no output filed an item: %v", n)
+	}
+	g.Release(stream("c2", "Persons aged 32–66: 2,971\n"))
+	g.CellDone("c2")
+	it, _, err := s.Airlock.Get("r-0001")
+	if err != nil || it.Results == 0 {
+		t.Fatalf("the copy's item %+v (%v) does not hold the table", it, err)
+	}
+	if _, err := s.Airlock.Approve("r-0001", "steward", "", t.TempDir()); !errors.Is(err, airlock.ErrHeldResults) {
+		t.Errorf("approved a copy of a held table: %v", err)
+	}
+	// After a fresh worker, the count starts again.
+	s.Untaint()
+	g.Release(stream("c3", "clean\n"))
+	if n := g.CellDone("c3"); len(n) != 0 {
+		t.Errorf("a clean cell's output went to the airlock: %v", n)
 	}
 }

@@ -293,7 +293,7 @@ func (h *History) noteQuantity(rec Record, i int32) {
 	if rec.Quantity != "" {
 		key := qtySize{rec.Quantity, rec.Size}
 		h.byQty[key] = append(h.byQty[key], i)
-		if len(rec.Source) > 0 {
+		if partitionable(rec.Source) {
 			ri := h.rowSizes[rec.Quantity]
 			if ri == nil {
 				ri = &rowIndex{bySize: map[int64][]int32{}}

@@ -26,6 +26,19 @@ import (
 // and a ROLLUP's total beside its groups would always look like another
 // reading of them (see the README's residuals).
 
+// QueryRows reports whether src, a row-level statistic's Source, names the
+// rows of one group of one %sql query (a JSON object whose first member is
+// "sql_rows"): equal ones read the same rows, but unlike an events plan's
+// they do not say which rows other persons would have, so they take no
+// part in partitions (rowPairs, rowSpan) here.
+func QueryRows(src []byte) bool {
+	return bytes.HasPrefix(bytes.TrimSpace(src), []byte(`{"sql_rows"`))
+}
+
+// partitionable reports whether a statistic of Source src is compared in
+// partitions: it has one, and it is not a query's.
+func partitionable(src []byte) bool { return len(src) > 0 && !QueryRows(src) }
+
 // maxRowPairSets bounds the sets rowPairs builds for one cell, and
 // maxRowPairCands the triples whose sizes fit that it lists, most recent
 // first, as pairs does for counts.
@@ -82,7 +95,7 @@ type rowStat struct {
 // found by walking the history's distinct sizes with two pointers; the
 // decision's earlier cells are few and looked up.
 func (h *History) rowPairs(ctx context.Context, k setKey, earlier []*Cell, sets SetSource) (bool, error) {
-	if len(k.src) == 0 {
+	if !partitionable(k.src) {
 		return false, nil
 	}
 	ri := h.rowSizes[k.qty]
@@ -91,7 +104,7 @@ func (h *History) rowPairs(ctx context.Context, k setKey, earlier []*Cell, sets 
 	}
 	var local []rowStat
 	for j, e := range earlier {
-		if ek, ok := setOf(e); ok && ek.qty == k.qty && len(ek.src) > 0 {
+		if ek, ok := setOf(e); ok && ek.qty == k.qty && partitionable(ek.src) {
 			local = append(local, rowStat{ek.size, ek.plan, ek.src, ek.table, ek.concepts, len(h.recs) + j})
 		}
 	}
@@ -207,7 +220,7 @@ const rowWindow = 40
 // earlier cells and the quantity's rowWindow most recent records; rowPairs
 // covers the whole history for three.
 func (h *History) rowSpan(ctx context.Context, k setKey, earlier []*Cell, sets SetSource) (bool, error) {
-	if len(k.src) == 0 {
+	if !partitionable(k.src) {
 		return false, nil
 	}
 	type member struct {
@@ -215,7 +228,7 @@ func (h *History) rowSpan(ctx context.Context, k setKey, earlier []*Cell, sets S
 	}
 	var ms []member
 	for _, e := range earlier {
-		if ek, ok := setOf(e); ok && ek.qty == k.qty && len(ek.src) > 0 && !apart(ek.table, k.table) && !disjoint(ek.concepts, k.concepts) {
+		if ek, ok := setOf(e); ok && ek.qty == k.qty && partitionable(ek.src) && !apart(ek.table, k.table) && !disjoint(ek.concepts, k.concepts) {
 			ms = append(ms, member{ek.plan, ek.src})
 		}
 	}

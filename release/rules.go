@@ -65,6 +65,8 @@ type Cell struct {
 	// the same Source read the same rows, so neither gives the other's
 	// rows: a genome scan of one phenotype with and without PCs is not a
 	// twin of itself. Without a Source, another plan is always a twin.
+	// A Source that QueryRows reports (%sql's) says which rows only for
+	// those persons: it is not compared with other persons' statistics.
 	Source []byte
 	// Table is the table a row-level statistic's rows are of, when known:
 	// statistics of different tables read different rows, whatever their

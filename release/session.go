@@ -35,7 +35,11 @@ type Session struct {
 	Workspace       string
 
 	mu       sync.Mutex
-	tainted  string // why the worker is tainted; "" when clean
+	tainted  string    // why the worker is tainted; "" when clean
+	cleaned  time.Time // when a fresh worker last replaced a tainted one
+	// heldTaint counts the held results made since the worker was
+	// tainted: every later output of that worker may copy them.
+	heldTaint int
 	results  map[string]registered
 	resOrder []string
 	recent   []Summary      // the last decisions, for %releases
@@ -85,6 +89,10 @@ func (s *Session) Untaint() {
 	s.mu.Lock()
 	was := s.tainted
 	s.tainted = ""
+	if was != "" {
+		s.cleaned = time.Now()
+		s.heldTaint = 0
+	}
 	s.mu.Unlock()
 	if was != "" {
 		s.record(audit.Entry{Type: "untaint", Data: jsonObj(map[string]any{"why": "fresh worker"})})
@@ -96,6 +104,15 @@ func (s *Session) Tainted() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tainted
+}
+
+// taintedSince reports whether the worker held rows at any time since t:
+// it does now, or a fresh worker replaced a tainted one after t (a worker
+// that crashes on purpose ends its taint, not what it did before).
+func (s *Session) taintedSince(t time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tainted != "" || s.cleaned.After(t)
 }
 
 // registered is a rendering and the cell it was made for.
@@ -187,6 +204,7 @@ func (s *Session) Decide(ctx context.Context, cell string, d *Decision) (Summary
 			s.held = map[string]int{}
 		}
 		s.held[cell]++
+		s.heldTaint++
 	}
 	s.recent = append(s.recent, sum)
 	if len(s.recent) > 200 {
@@ -196,12 +214,20 @@ func (s *Session) Decide(ctx context.Context, cell string, d *Decision) (Summary
 	return sum, err
 }
 
-// takeHeld returns and forgets how many held results cell made.
+// takeHeld forgets the held results cell made and returns how many held
+// results its output may copy: those it made and, while the worker holds
+// rows, those made since the worker was tainted. A cell that makes a held
+// table and prints nothing, then one that prints the table's text, would
+// otherwise give a reviewer an ordinary-looking table to approve whose
+// cohort's parameters were chosen from the rows (review 44).
 func (s *Session) takeHeld(cell string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.held[cell]
 	delete(s.held, cell)
+	if s.tainted != "" {
+		n = max(n, s.heldTaint)
+	}
 	return n
 }
 

@@ -38,7 +38,7 @@ const (
 	Complete   Type = "complete"    // Query: completions at the cursor
 	Inspect    Type = "inspect"     // Query: documentation at the cursor
 	Interrupt  Type = "interrupt"   // cancel the running cell (ID = cell)
-	InputReply Type = "input_reply" // Text: the frontend's answer to InputRequest
+	InputReply Type = "input_reply" // Text: the frontend's answer to InputRequest; or Reply.Error: why there is none
 	CallReply  Type = "call_reply"  // Reply: the kernel's answer to Call
 	Shutdown   Type = "shutdown"    // finish and exit cleanly
 )

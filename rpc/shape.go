@@ -29,6 +29,13 @@ var payloadOf = map[Type]string{
 	InspectReply:  "found",
 }
 
+// payloadInstead names, by its JSON key, the payload a Type may carry in
+// place of payloadOf's: an InputReply's error (the kernel could not ask
+// the frontend: no frontend input, the cell's output held for review).
+var payloadInstead = map[Type]string{
+	InputReply: "reply",
+}
+
 // payloads counts the payload fields set in m and names one of them (the
 // last, by JSON key); Text counts when not empty.
 func (m *Msg) payloads() (n int, name string) {
@@ -67,7 +74,7 @@ func (m *Msg) check() error {
 	}
 	n, got := m.payloads()
 	switch {
-	case n == 1 && got == want:
+	case n == 1 && (got == want || got == payloadInstead[m.Type]):
 		return nil
 	case n == 0 && (want == "" || want == "text"):
 		return nil

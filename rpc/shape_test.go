@@ -85,6 +85,7 @@ func TestPayloadMismatch(t *testing.T) {
 		{Type: Shutdown},
 		{Type: InputReply, ID: 2},
 		{Type: InputReply, ID: 2, Text: "yes"},
+		{Type: InputReply, ID: 2, Reply: &CallResult{Error: "no input while the output is held"}},
 		{Type: Result, ID: 3, Display: &DisplayData{Data: []byte(`{}`)}},
 	}
 	var buf bytes.Buffer

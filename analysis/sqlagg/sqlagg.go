@@ -95,6 +95,13 @@ type Plan struct {
 	// Quantiles list the rows behind each median or quantile item, which
 	// is released smoothed (see Quantile).
 	Quantiles []Quantile
+	// Rows is the part of the query that decides which rows each group's
+	// aggregates read (its CTEs, FROM, WHERE, GROUP BY, SAMPLE and
+	// QUALIFY, without source positions), as canonical JSON; "" when the
+	// query is not one SELECT. Two queries with the same Rows read the
+	// same rows in a group of the same key, whatever they select, and
+	// however the text was written (FROM first, spacing, case).
+	Rows string
 }
 
 // ErrRefused matches (errors.Is) every *RefusalError.
@@ -253,7 +260,7 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 		defer func() { top.node["select_list"] = sel }()
 		return render()
 	}
-	plan := &Plan{PersonOf: top.personOf, Width: n + len(hidden) + 1}
+	plan := &Plan{PersonOf: top.personOf, Width: n + len(hidden) + 1, Rows: rowsOf(top.node)}
 	var duckSQL string
 	if duckSQL, plan.SQL, err = build(tsel[0]); err != nil {
 		return nil, err
@@ -287,6 +294,22 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i], Tail: top.tails[i], Parts: parts[i], Quantity: quantity[i], Direct: direct[i]}
 	}
 	return plan, nil
+}
+
+// rowsOf is Plan.Rows of a checked, guarded SELECT node.
+func rowsOf(node map[string]any) string {
+	if str(node, "type") != "SELECT_NODE" {
+		return ""
+	}
+	def := map[string]any{}
+	for _, k := range []string{"cte_map", "from_table", "where_clause", "group_expressions", "group_sets", "sample", "qualify"} {
+		def[k] = node[k]
+	}
+	b, err := encode(stripLocations(def))
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 // personsItems returns the two extra select items: the cell's persons and

@@ -264,9 +264,11 @@ func (e *Executor) serveInput(ctx context.Context, p *proc, m *rpc.Msg, ev kerne
 	text, err := ev.Input(ctx, prompt, password)
 	reply := &rpc.Msg{Type: rpc.InputReply, ID: m.ID, Text: text}
 	if err != nil {
-		reply.Reply = &rpc.CallResult{Error: err.Error()}
+		reply = &rpc.Msg{Type: rpc.InputReply, ID: m.ID, Reply: &rpc.CallResult{Error: err.Error()}}
 	}
-	p.p.Conn.Send(reply)
+	if err := p.p.Conn.Send(reply); err != nil {
+		e.log.Printf("input reply to the worker: %v", err)
+	}
 }
 
 func (e *Executor) serveCall(ctx context.Context, p *proc, m *rpc.Msg, ev kernel.Events) {

@@ -3,8 +3,10 @@ curious researcher tries, and what the frontend receives, byte for byte
 where it matters."""
 import json
 import os
+import queue
 import re
 import signal
+import time
 
 import pytest
 
@@ -645,4 +647,42 @@ def test_results_held_while_tainted_decide_nothing_later(demo):
     made = [i["id"] for i in items if i.get("results")]
     assert len(made) == 1, items
     res = wf.enclave("review", "approve", ws, made[0], "--as", "steward", check=False)
+    assert res.returncode != 0 and "cannot be approved" in res.stderr, res.stderr
+
+
+def test_a_tainted_worker_tells_nothing_by_its_clock_its_questions_or_copies(demo, ws, kernel):
+    """Review 44: a worker holding rows slept a person's BMI in tens of
+    milliseconds, one reading per cell, timed by the frontend; it could ask
+    for input when it liked (an empty prompt, still a signal); and it printed
+    the text of a held table made in the cell before, which a reviewer then
+    approved as an ordinary table. Tainted cells end on a coarse clock
+    (1 s, 2 s, 4 s … after they start), ask for nothing, and an item printed
+    after a held result was made cannot be approved."""
+    ok(kernel.run(HEADER + 'import "time"\nrows := omop.Collect(omop.Persons(), 1, "year_of_birth")\n_ = rows')[0])
+
+    def timed(ms):
+        t0 = time.monotonic()
+        ok(kernel.run(f"time.Sleep({ms} * time.Millisecond)")[0])
+        return time.monotonic() - t0
+    short, longer = timed(10), timed(400)
+    assert short >= 1.0 and longer >= 1.0, (short, longer)
+    assert abs(longer - short) < 0.5, (short, longer)
+
+    msg_id = kernel.kc.execute('var s string\n_, err := fmt.Scanln(&s)\n_ = err', allow_stdin=True)
+    while True:
+        r = kernel.kc.get_shell_msg(timeout=60)
+        if r["parent_header"].get("msg_id") == msg_id:
+            break
+    assert r["content"]["status"] == "ok", r["content"]
+    # The request would have been sent before the reply: none came.
+    with pytest.raises(queue.Empty):
+        kernel.kc.get_stdin_msg(timeout=0.2)
+
+    before = {i["id"] for i in json.loads(wf.enclave("review", "list", ws, "--json").stdout)}
+    ok(kernel.run('t := stats.Count(omop.Persons().AgeBetween(32, 66, "2020-01-01"), "gender")')[0])
+    r, msgs = kernel.run('fmt.Println(t.Title)\nfor _, row := range t.Rows { fmt.Println(row[0].Text, row[1].Text) }')
+    ok(r)
+    items = [i for i in json.loads(wf.enclave("review", "list", ws, "--json").stdout) if i["id"] not in before]
+    assert len(items) == 1 and items[0]["results"] >= 1, items
+    res = wf.enclave("review", "approve", ws, items[0]["id"], "--as", "steward", check=False)
     assert res.returncode != 0 and "cannot be approved" in res.stderr, res.stderr
