@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -8,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -23,7 +26,7 @@ func init() {
 	register(&command{
 		Name: "review",
 		Usage: "review list DIR [--state pending|approved|rejected] [--json]\n" +
-			"  enclave review show DIR ID\n" +
+			"  enclave review show DIR ID [--files DIR]\n" +
 			"  enclave review approve DIR ID --as REVIEWER [--reason TEXT]\n" +
 			"  enclave review reject DIR ID --as REVIEWER --reason TEXT",
 		Run: runReview,
@@ -113,6 +116,7 @@ func reviewList(args []string, out io.Writer) error {
 // reviewShow prints an item's record, then its content if it is text.
 func reviewShow(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("review show", flag.ContinueOnError)
+	files := fs.String("files", "", "write an output's images to `DIR` to look at them")
 	pos, err := workspaceParse(fs, args)
 	if err != nil {
 		return err
@@ -150,17 +154,145 @@ func reviewShow(args []string, out io.Writer) error {
 		field("reason", it.Reason)
 		field("decided", it.Decided.Format(time.RFC3339))
 	}
+	if n := airlock.Hidden(content); n > 0 {
+		fmt.Fprintf(out, "WARNING   %d characters a reader does not see are shown as \\u{…}: they may carry data past the review, and the item cannot be approved\n", n)
+	}
+	if it.Kind == airlock.KindOutput && it.MIME == "application/x-ndjson" {
+		fmt.Fprintln(out, "--- content (the withheld messages, in order) ---")
+		if err := reviewMessages(out, it.ID, content, *files); err != nil {
+			return err
+		}
+		fmt.Fprintln(out, "--- end ---")
+		return nil
+	}
 	if !reviewIsText(content) {
 		fmt.Fprintf(out, "--- content not shown: %d bytes, not plain UTF-8 text (mime %s) ---\n", len(content), orDash(it.MIME))
 		return nil
 	}
 	fmt.Fprintln(out, "--- content ---")
-	out.Write(content)
+	io.WriteString(out, reviewVisible(string(content)))
 	if len(content) > 0 && content[len(content)-1] != '\n' {
 		fmt.Fprintln(out)
 	}
 	fmt.Fprintln(out, "--- end ---")
 	return nil
+}
+
+// reviewMessages shows an output item's withheld messages as a reader
+// needs them: stream text and plain-text bundles as text, every
+// invisible character escaped; images and other binary parts by size,
+// written under files (when given) to be looked at, never as base64.
+func reviewMessages(out io.Writer, id string, content []byte, files string) error {
+	n := 0
+	for line := range bytes.Lines(content) {
+		n++
+		var m struct {
+			MsgType string          `json:"msg_type"`
+			Content json.RawMessage `json:"content"`
+		}
+		if json.Unmarshal(line, &m) != nil {
+			fmt.Fprintf(out, "[%d: not a message] %s\n", n, reviewVisible(string(bytes.TrimSpace(line))))
+			continue
+		}
+		var c struct {
+			Name      string         `json:"name"`
+			Text      string         `json:"text"`
+			Data      map[string]any `json:"data"`
+			Ename     string         `json:"ename"`
+			Evalue    string         `json:"evalue"`
+			Traceback []string       `json:"traceback"`
+		}
+		json.Unmarshal(m.Content, &c)
+		switch {
+		case m.MsgType == "stream":
+			fmt.Fprintf(out, "[%d: %s]\n%s", n, reviewVisible(c.Name), reviewVisible(c.Text))
+			if !strings.HasSuffix(c.Text, "\n") {
+				fmt.Fprintln(out)
+			}
+		case m.MsgType == "error":
+			fmt.Fprintf(out, "[%d: error] %s: %s\n", n, reviewVisible(c.Ename), reviewVisible(c.Evalue))
+			for _, l := range c.Traceback {
+				fmt.Fprintf(out, "  %s\n", reviewVisible(l))
+			}
+		case c.Data != nil:
+			keys := make([]string, 0, len(c.Data))
+			for k := range c.Data {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				if err := reviewPart(out, id, n, m.MsgType, k, c.Data[k], files); err != nil {
+					return err
+				}
+			}
+		default:
+			fmt.Fprintf(out, "[%d: %s] %s\n", n, reviewVisible(m.MsgType), reviewVisible(string(m.Content)))
+		}
+	}
+	return nil
+}
+
+// reviewPart shows one MIME part of a withheld display.
+func reviewPart(out io.Writer, id string, n int, msgType, mime string, v any, files string) error {
+	text, isText := v.(string)
+	binary := strings.HasPrefix(mime, "image/") && mime != "image/svg+xml"
+	if isText && !binary {
+		fmt.Fprintf(out, "[%d: %s %s]\n%s\n", n, msgType, reviewVisible(mime), reviewVisible(text))
+		return nil
+	}
+	var raw []byte
+	if isText {
+		b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(text))
+		if err != nil {
+			fmt.Fprintf(out, "[%d: %s %s: %d characters, not base64; not shown]\n", n, msgType, reviewVisible(mime), len(text))
+			return nil
+		}
+		raw = b
+	} else {
+		raw, _ = json.Marshal(v)
+	}
+	if files == "" {
+		fmt.Fprintf(out, "[%d: %s %s: %d bytes, not shown here; --files DIR writes it to look at]\n", n, msgType, reviewVisible(mime), len(raw))
+		return nil
+	}
+	ext := mimeExtension(mime)
+	if err := os.MkdirAll(files, 0o700); err != nil {
+		return err
+	}
+	path := filepath.Join(files, fmt.Sprintf("%s-%d.%s", id, n, ext))
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "[%d: %s %s: %d bytes, written to %s]\n", n, msgType, reviewVisible(mime), len(raw), path)
+	return nil
+}
+
+// mimeExtension is the file extension of a MIME part for --files.
+func mimeExtension(mime string) string {
+	switch mime {
+	case "image/png":
+		return "png"
+	case "image/jpeg":
+		return "jpg"
+	case "image/gif":
+		return "gif"
+	}
+	return "bin"
+}
+
+// reviewVisible is s with every character a reader would not see
+// (airlock.Invisible) written as \u{XXXX}, so that the reviewer reads
+// what would be released.
+func reviewVisible(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if airlock.Invisible(r) {
+			fmt.Fprintf(&b, "\\u{%04X}", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // reviewAuditData is the Data of a "review" audit entry.

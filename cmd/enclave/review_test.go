@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
@@ -255,5 +256,46 @@ func TestAuditCommands(t *testing.T) {
 		if err := runAudit(args); !errors.Is(err, errUsage) {
 			t.Errorf("audit %q: %v, want usage error", args, err)
 		}
+	}
+}
+
+// TestReviewShowsWhatWouldLeave: a withheld output is shown message by
+// message, with the characters a reader cannot see escaped and counted,
+// and its images written to files to look at, not as base64 (review 44
+// hid six BMI readings as zero-width characters after one sentence, and
+// readings in a PNG's pixels the reviewer could not see).
+func TestReviewShowsWhatWouldLeave(t *testing.T) {
+	ws := t.TempDir()
+	q, err := airlock.Open(filepath.Join(ws, reviewAirlockDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	png := "\x89PNG\r\n\x1a\n-pixels-"
+	content := `{"msg_type":"stream","content":{"name":"stdout","text":"Model converged.\u200b\u200c\n"}}` + "\n" +
+		`{"msg_type":"display_data","content":{"data":{"image/png":"` + base64.StdEncoding.EncodeToString([]byte(png)) + `","text/plain":"<Figure>"},"metadata":{}}}` + "\n"
+	it, err := q.Submit(airlock.Item{Kind: airlock.KindOutput, Author: "alice", MIME: "application/x-ndjson", Summary: "1 line of stdout, 1 display"}, []byte(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	files := filepath.Join(t.TempDir(), "look")
+	if err := reviewShow([]string{ws, it.ID, "--files", files}, &out); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{"WARNING   2 characters", "[1: stdout]\nModel converged.\\u{200B}\\u{200C}\n",
+		"[2: display_data text/plain]\n<Figure>\n", "[2: display_data image/png: 16 bytes, written to "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("review show lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "\u200b") || strings.Contains(text, "iVBOR") {
+		t.Errorf("review show prints an invisible character or base64:\n%q", text)
+	}
+	if b, err := os.ReadFile(filepath.Join(files, it.ID+"-2.png")); err != nil || string(b) != png {
+		t.Errorf("image file: %q, %v", b, err)
+	}
+	if err := reviewDecide("approve", []string{ws, it.ID, "--as", "bob"}, &out); !errors.Is(err, airlock.ErrHidden) {
+		t.Errorf("approved content with invisible characters: %v", err)
 	}
 }

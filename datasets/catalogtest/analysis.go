@@ -114,7 +114,11 @@ func RunAnalysis(t *testing.T, ref, got analysis.Engine) {
 		{name: "measurement rows", method: spec.MEvents, args: spec.EventsArgs{Table: "measurement", Concepts: []int64{meas}}},
 		{name: "describe a measurement by gender", method: spec.MDescribe, args: spec.DescribeArgs{Handle: "#16", Column: "value_as_number", By: []string{"gender"}}},
 		{name: "histogram of a measurement, automatic range", method: spec.MHistogram, args: spec.HistogramArgs{Handle: "#16", Column: "value_as_number", Bins: 20}},
-		{name: "histogram of age, automatic range", method: spec.MHistogram, args: spec.HistogramArgs{Handle: "#0", Column: "age", Bins: 10, At: "2024-01-01"}},
+		// Of persons whose ages were not binned before: after "histogram
+		// of age" over #0, an automatic range's open end bars differ from
+		// its fixed bins by a few of 300 persons, and the result is hidden
+		// whole (its bars' persons were released before).
+		{name: "histogram of age, automatic range", method: spec.MHistogram, args: spec.HistogramArgs{Handle: "#2", Column: "age", Bins: 10, At: "2023-02-28"}},
 	}
 	rs, gs := Session(t, ref), Session(t, got)
 	refIDs, gotIDs := map[string]string{}, map[string]string{}

@@ -57,7 +57,7 @@ func Import(ctx context.Context, dir, folder string, opts ImportOptions) (*Works
 	if st, err := os.Stat(folder); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("OMOP folder %s: not a directory", folder)
 	}
-	abs, err := filepath.Abs(folder)
+	abs, err := canonicalSource(folder)
 	if err != nil {
 		return nil, err
 	}

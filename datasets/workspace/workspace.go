@@ -107,9 +107,26 @@ func (w *Workspace) DataKey() string {
 	case w.BigQuery != nil:
 		return "bigquery:" + strings.Join(grants, ",") + ":" + w.BigQuery.Project + "." + w.BigQuery.Dataset
 	case w.Import != nil && w.Import.Source != "":
-		return "omop:" + string(w.Tier) + ":" + strings.Join(grants, ",") + ":" + w.Import.Source
+		src, err := canonicalSource(w.Import.Source)
+		if err != nil {
+			src = filepath.Clean(w.Import.Source) // gone since: as recorded
+		}
+		return "omop:" + string(w.Tier) + ":" + strings.Join(grants, ",") + ":" + src
 	}
 	return ""
+}
+
+// canonicalSource is the one name of an OMOP folder: absolute, cleaned,
+// with every symbolic link resolved. A folder imported once by its path
+// and once through a link (or with "./" in it) is one source: review 44
+// released one half of a differencing pair in each of two workspaces
+// whose sources were the same folder by two names.
+func canonicalSource(folder string) (string, error) {
+	abs, err := filepath.Abs(folder)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
 }
 
 // ResearcherHistoryPath is the release history that researcher's kernels

@@ -240,4 +240,21 @@ func TestResearcherHistoryPath(t *testing.T) {
 	if k := (&Workspace{Tier: Registered}).DataKey(); k != "" {
 		t.Errorf("a workspace without data has key %q", k)
 	}
+
+	// One folder by three names (review 44 imported it by its path and
+	// through a link, and released one half of a pair in each).
+	dir := t.TempDir()
+	real := filepath.Join(dir, "cdr-v8")
+	if err := os.Mkdir(real, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, filepath.Join(dir, "current")); err != nil {
+		t.Fatal(err)
+	}
+	byPath := path("r1", ws(Registered, real, "omop"))
+	for _, name := range []string{filepath.Join(dir, "current"), dir + "/./cdr-v8", real + "/"} {
+		if p := path("r1", ws(Registered, name, "omop")); p != byPath {
+			t.Errorf("the folder as %s has history %s, by its path %s", name, p, byPath)
+		}
+	}
 }

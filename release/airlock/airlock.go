@@ -86,6 +86,9 @@ var (
 	// ErrHeldResults: the item holds results made while the worker held
 	// rows (Item.Results), which no review can clear.
 	ErrHeldResults = errors.New("airlock: results made while the worker held rows cannot be approved")
+	// ErrHidden: the content holds characters a reviewer cannot see
+	// (Hidden), which may carry data past the review.
+	ErrHidden = errors.New("airlock: content with invisible characters cannot be approved")
 )
 
 // queueError is an error with its own message that matches a sentinel.
@@ -223,8 +226,13 @@ func (q *Queue) Get(id string) (Item, []byte, error) {
 // for an output) and records it in exportsDir/manifest.json.
 func (q *Queue) Approve(id, reviewer, reason, exportsDir string) (Item, error) {
 	return q.decide(id, reviewer, reason, Approved, func(it Item, content []byte) error {
-		if it.Author == it.Reviewer {
+		// Ids that differ only in case name one person to every reader
+		// of the audit log ("DEMO" approved demo's item: review 44).
+		if strings.EqualFold(it.Author, it.Reviewer) {
 			return errorf(ErrSelfReview, "the author of %s cannot approve it", id)
+		}
+		if n := Hidden(content); n > 0 {
+			return errorf(ErrHidden, "%s cannot be approved: it holds %d characters a reader does not see (zero-width, bidi or other format characters, controls, spaces other than U+0020), which may carry data past the review; reject it", id, n)
 		}
 		if it.Results > 0 {
 			return errorf(ErrHeldResults, "%s cannot be approved: it holds %d results made while the worker held rows, and which results were made, and with what cohorts and parameters, may encode the rows, whatever the tables show; reject it, and have the author run the cells again after a restart", id, it.Results)

@@ -185,6 +185,9 @@ func TestReviewApprove(t *testing.T) {
 		!strings.Contains(err.Error(), "the author of r-0001 cannot approve it") {
 		t.Fatalf("self-approval: %v", err)
 	}
+	if _, err := q.Approve(out.ID, "ALICE", "", exports); !errors.Is(err, ErrSelfReview) {
+		t.Fatalf("self-approval in capitals: %v", err)
+	}
 	if _, err := q.Approve(out.ID, " ", "", exports); err == nil {
 		t.Fatal("approval without a reviewer succeeded")
 	}
@@ -335,5 +338,31 @@ func TestReviewRefusesHeldResults(t *testing.T) {
 	}
 	if _, err := q.Reject(it.ID, "bob", "made from rows"); err != nil {
 		t.Errorf("reject: %v", err)
+	}
+}
+
+// TestHiddenCharactersCannotBeApproved: review 44 printed one sentence and
+// six BMI readings as zero-width characters after it; the reviewer saw the
+// sentence. Such content, raw or as JSON escapes, is refused.
+func TestHiddenCharactersCannotBeApproved(t *testing.T) {
+	q, ws := open(t)
+	exports := filepath.Join(ws, "exports")
+	for _, tc := range []struct {
+		content string
+		hidden  int
+	}{
+		{"Model converged.\u200b\u200c\u200b\n", 3},
+		{`{"msg_type":"stream","content":{"name":"stdout","text":"ok\u200b\u202e"}}` + "\n", 2},
+		{"a\u00a0b\tc\r\n", 1}, // a no-break space looks like a space
+		{"mean 30.4 (sd 6.5), ≤20 — naïve café\n", 0},
+	} {
+		if got := Hidden([]byte(tc.content)); got != tc.hidden {
+			t.Errorf("Hidden(%q) = %d, want %d", tc.content, got, tc.hidden)
+		}
+		it := submit(t, q, Item{Kind: KindOutput, Author: "alice"}, tc.content)
+		_, err := q.Approve(it.ID, "bob", "", exports)
+		if refused := errors.Is(err, ErrHidden); refused != (tc.hidden > 0) {
+			t.Errorf("approve %q: %v", tc.content, err)
+		}
 	}
 }
