@@ -34,18 +34,18 @@ type Session struct {
 	Researcher      string
 	Workspace       string
 
-	mu       sync.Mutex
-	tainted  string    // why the worker is tainted; "" when clean
-	cleaned  time.Time // when a fresh worker last replaced a tainted one
+	mu      sync.Mutex
+	tainted string    // why the worker is tainted; "" when clean
+	cleaned time.Time // when a fresh worker last replaced a tainted one
 	// heldTaint counts the held results made since the worker was
 	// tainted: every later output of that worker may copy them.
 	heldTaint int
-	results  map[string]registered
-	resOrder []string
-	recent   []Summary      // the last decisions, for %releases
-	held     map[string]int // cell → how many held results it made
-	egress   int64          // bytes released this session
-	alerted  bool
+	results   map[string]registered
+	resOrder  []string
+	recent    []Summary      // the last decisions, for %releases
+	held      map[string]int // cell → how many held results it made
+	egress    int64          // bytes released this session
+	alerted   bool
 }
 
 // auditFailures counts audit appends that failed (for the kernel log).
