@@ -496,6 +496,21 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 	if err != nil {
 		return nil, err
 	}
+	if name == "age" && h.events != nil {
+		// Age is a person's: it is described over the persons of the
+		// rows, each once. Weighted by their rows, beside the same
+		// persons' mean age, it gave the one person with two rows among
+		// persons of one each: their age (review 45).
+		for _, v := range vars {
+			if !v.person {
+				return nil, datasets.Errorf("age is a person's, not a row's: describe it by variables of the person (gender, race, ethnicity, age_group), or of a cohort")
+			}
+		}
+		h = &handle{cohort: h.persons(), desc: "persons of " + h.desc}
+		if vars, err = s.vars(h, a.By, at, 2); err != nil {
+			return nil, err
+		}
+	}
 	// Only persons with a value contribute: the plan says so.
 	hv := withValue(h, name, at)
 	extras := []string{"avg(" + expr + ")", "stddev_samp(" + expr + ")"}

@@ -347,6 +347,11 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
+	for _, m := range means {
+		if why := fewWithMany(m.perSample, int64(s.sess.Policy.MinCount)); why != "" {
+			return nil, datasets.Errorf("%s: %s", m.desc, why)
+		}
+	}
 	// Each events mean's rows again as rows of its events whatever the
 	// column (see withRows): a range_low phenotype over every reading and
 	// a range_high one over all but one person's reading gave that

@@ -226,6 +226,27 @@ type rowTerm struct {
 	events         *eventsPlan
 }
 
+// fewWithMany explains why a per-person mean of rows is not released when
+// 1 to minN−1 of its persons have more than one row (perPerson: each
+// person's rows; nil for ages, one each). A Describe of the same rows
+// weights each person by their rows, the per-person mean each once: with
+// everyone else at one row, r·(row mean) − n·(person mean) is the sum of
+// the few persons' readings times (1 − 1/their rows), and review 45 read a
+// woman's three LDL readings, 158, 146 and 128, from a Describe and a
+// model of a cohort padded with persons of one reading each.
+func fewWithMany(perPerson []int64, minN int64) string {
+	var many int64
+	for _, k := range perPerson {
+		if k > 1 {
+			many++
+		}
+	}
+	if many == 0 || many >= minN {
+		return ""
+	}
+	return fmt.Sprintf("1–%d of its persons have more than one row, and a mean of the same rows would give theirs: use rows of one per person, or a cohort where none or at least %d have more", minN-1, minN)
+}
+
 // withRows adds to means, for each term over events, the same rows as
 // rows of the events whatever the column (rowsQuantity, rowsSource): a
 // mean of range_high over the rows less one reading beside a mean of
@@ -354,6 +375,13 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 	if y.kind == "age" || y.kind == "mean" {
 		if why := fewValues(data, 0, minN); why != "" {
 			refused = append(refused, "outcome "+y.name+": "+why)
+		}
+	}
+	for _, m := range means {
+		if m.quantity != rowsQuantity {
+			if why := fewWithMany(m.perRow, minN); why != "" {
+				refused = append(refused, m.desc+": "+why)
+			}
 		}
 	}
 	// The model's groups: its persons, each level of a categorical term,

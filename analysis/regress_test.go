@@ -688,3 +688,35 @@ func TestRegressRowsAcrossColumns(t *testing.T) {
 		}
 	}
 }
+
+// TestRegressFewWithManyRows: a model's per-person mean beside a Describe
+// of the same rows (weighted by rows) gives the readings of the few persons
+// with more than one: review 45 padded a woman with persons of one LDL
+// reading each and read her three. A mean(NAME) term where 1–20 persons
+// have more than one row is refused (here a year's HbA1c). And a Describe
+// of the rows' ages is of their persons, each once (weighted by rows,
+// beside the persons' mean age, it gave the one person's age).
+func TestRegressFewWithManyRows(t *testing.T) {
+	years := queryRows(t, `SELECT y, count(*) FILTER (WHERE k > 1), count(*) FROM
+		(SELECT person_id, year(measurement_date) AS y, count(*) AS k
+		 FROM measurement WHERE measurement_concept_id = 3004410 GROUP BY 1, 2)
+		GROUP BY 1 HAVING count(*) FILTER (WHERE k > 1) BETWEEN 1 AND 20 AND count(*) >= 60 ORDER BY 3 DESC LIMIT 1`)
+	if len(years) == 0 {
+		t.Fatal("fixture: no year in which 1–20 persons have more than one HbA1c reading among 60 or more")
+	}
+	y := years[0][0].(int64)
+	e := newEnv(t)
+	ldl := e.derive(e.events("measurement", 3004410), spec.Step{Within: &spec.Dates{From: fmt.Sprintf("%d-01-01", y), To: fmt.Sprintf("%d-12-31", y)}})
+	k := e.derive(e.persons(), spec.Step{With: &spec.Has{Handle: ldl.ID}})
+	tab := e.table(spec.MRegress, spec.RegressArgs{Kind: "linear", Cohort: k.ID, Formula: "mean(w) ~ gender",
+		Bind: map[string]string{"w": ldl.ID}})
+	if tab.Rows[0][1].Value != nil || !strings.Contains(strings.Join(tab.Notes, " "), "more than one row") {
+		t.Errorf("a model of %d's HbA1c, where %v persons have more than one reading: intercept %v, notes %q", y, years[0][1], tab.Rows[0][1].Value, tab.Notes)
+	}
+	// A Describe of the rows' ages is of their persons, once each.
+	rowsAge := e.table(spec.MDescribe, spec.DescribeArgs{Handle: ldl.ID, Column: "age", At: "2024-07-01"})
+	personsAge := e.table(spec.MDescribe, spec.DescribeArgs{Handle: k.ID, Column: "age", At: "2024-07-01"})
+	if a, b := rowsAge.Rows[0][2].Value, personsAge.Rows[0][2].Value; a == nil || b == nil || *a != *b {
+		t.Errorf("mean age of the rows' persons %v, of the same persons %v", rowsAge.Rows[0], personsAge.Rows[0])
+	}
+}

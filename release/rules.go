@@ -528,7 +528,7 @@ func (p Policy) Legend(cells []*Cell) []string {
 	}
 	add(spec.Small, fmt.Sprintf("%s: 1–%d persons (not shown, All of Us policy)", p.Marker, p.MinCount-1))
 	add(spec.Secondary, "* (secondary): hidden so that a small cell cannot be recomputed from the totals")
-	add(spec.Difference, fmt.Sprintf("* (differencing): with earlier releases of this workspace it would reveal a group of 1–%d persons", p.MinCount-1))
+	add(spec.Difference, fmt.Sprintf("* (differencing): with earlier releases of this workspace, or other cells of this result, it would reveal a group of 1–%d persons", p.MinCount-1))
 	add(spec.Derived, fmt.Sprintf("*: a value over fewer than %d persons, or derived from a hidden count", p.MinCount))
 	add(spec.Dominance, fmt.Sprintf("*: a sum dominated by one or two persons (n=%d, k=%.0f%%; p-ratio %.0f%%)", p.DominanceN, p.DominanceK*100, p.PRatio*100))
 	add(spec.Extreme, "*: minimum, maximum and single-person values are never released")
