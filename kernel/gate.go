@@ -34,6 +34,20 @@ type Gate interface {
 	CellDone(cell string) []Output
 }
 
+// Holder is a Gate that can tell, before anything is asked of the
+// worker, that what it answers will be held (the worker holds rows): the
+// kernel then does not ask it at all, since how long it took to answer,
+// or its cursor positions, would still leave.
+type Holder interface {
+	Holding() bool
+}
+
+// holding reports whether the gate holds the worker's answers now.
+func (k *Kernel) holding() bool {
+	h, ok := k.gate.(Holder)
+	return ok && h.Holding()
+}
+
 // Pacer is a Gate that may hold back the end of a cell. Pace is called
 // once the cell's code (and its user expressions) has run, before anything
 // that tells the frontend it ended leaves (its error, the gate's notice,

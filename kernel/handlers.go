@@ -34,7 +34,7 @@ func (k *Kernel) complete(req *request) error {
 	res := Completion{Matches: []string{}, CursorStart: cur, CursorEnd: cur}
 	if m, ok := k.magicCompletion(q.Code, cur); ok {
 		res = m
-	} else if c, ok := k.cfg.Executor.(Completer); ok && k.workspaceOK() {
+	} else if c, ok := k.cfg.Executor.(Completer); ok && k.workspaceOK() && !k.holding() {
 		ctx, cancel := context.WithTimeout(req.ctx, queryTimeout)
 		r, err := c.Complete(ctx, q.Code, cur)
 		cancel()
@@ -73,7 +73,7 @@ func (k *Kernel) inspect(req *request) error {
 		return nil
 	}
 	var data map[string]any
-	if in, ok := k.cfg.Executor.(Inspector); ok && k.workspaceOK() {
+	if in, ok := k.cfg.Executor.(Inspector); ok && k.workspaceOK() && !k.holding() {
 		ctx, cancel := context.WithTimeout(req.ctx, queryTimeout)
 		d, err := in.Inspect(ctx, q.Code, q.cursor(), q.DetailLevel)
 		cancel()

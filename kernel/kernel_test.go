@@ -763,6 +763,25 @@ func (withholdAll) Release(o Output) []Output {
 }
 func (withholdAll) CellDone(string) []Output { return nil }
 
+// holdingGate is withholdAll that says so before the worker is asked.
+type holdingGate struct{ withholdAll }
+
+func (holdingGate) Holding() bool { return true }
+
+// TestHoldingGateLeavesTheWorkerUnasked: while the gate holds the worker's
+// answers, completion and inspection do not reach it at all: how long it
+// took, and the cursor positions it chose, would still be told.
+func TestHoldingGateLeavesTheWorkerUnasked(t *testing.T) {
+	tk := newTestKernel(t, func(c *Config) { c.Gate = holdingGate{} })
+	c, _ := tk.call(wire.Shell, "complete_request", map[string]any{"code": "fmt.Pri", "cursor_pos": 7})
+	if len(c["matches"].([]any)) != 0 || c["cursor_start"] != float64(7) || c["cursor_end"] != float64(7) {
+		t.Errorf("complete_reply under a holding gate: %v (the worker's cursor_start would be 4)", c)
+	}
+	if c, _ = tk.call(wire.Shell, "inspect_request", map[string]any{"code": "fmt.Println"}); c["found"] != false {
+		t.Errorf("inspect_reply under a holding gate: %v", c)
+	}
+}
+
 func TestNothingBypassesTheGate(t *testing.T) {
 	tk := newTestKernel(t, func(c *Config) { c.Gate = withholdAll{} })
 	c, iopub := tk.call(wire.Shell, "execute_request", map[string]any{"code": "out secret\nvalue secret",

@@ -72,9 +72,21 @@ func (g *Gate) Use(s *Session) {
 }
 
 var (
-	_ kernel.Gate  = (*Gate)(nil)
-	_ kernel.Pacer = (*Gate)(nil)
+	_ kernel.Gate   = (*Gate)(nil)
+	_ kernel.Pacer  = (*Gate)(nil)
+	_ kernel.Holder = (*Gate)(nil)
 )
+
+// Holding implements kernel.Holder: while the worker holds rows, or the
+// session's egress volume is spent, its answers to completion and inspect
+// requests are held, so it is not asked (review 44: how long it takes to
+// answer depends on what its cells defined).
+func (g *Gate) Holding() bool {
+	g.mu.Lock()
+	s := g.s
+	g.mu.Unlock()
+	return s.Tainted() != "" || s.egressSpent()
+}
 
 // TaintPace is the shortest run time of a cell that ran while the worker
 // held rows; longer ones are rounded up to TaintPace·2ⁿ. A worker holding
