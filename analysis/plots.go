@@ -51,6 +51,12 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 	if err != nil {
 		return nil, err
 	}
+	if name == "age" && h.events != nil {
+		// Age is a person's (see describe): by rows, a bin whose rows
+		// exceed its persons would place the one person of several rows
+		// among persons of one.
+		h = &handle{cohort: h.persons(), desc: "persons of " + h.desc}
+	}
 	b := &sqlb{s: s}
 	from, where, pid, err := s.base(b, h)
 	if err != nil {

@@ -719,4 +719,13 @@ func TestRegressFewWithManyRows(t *testing.T) {
 	if a, b := rowsAge.Rows[0][2].Value, personsAge.Rows[0][2].Value; a == nil || b == nil || *a != *b {
 		t.Errorf("mean age of the rows' persons %v, of the same persons %v", rowsAge.Rows[0], personsAge.Rows[0])
 	}
+	// So is a histogram's, of every HbA1c reading: no bin has more rows
+	// than persons.
+	all := e.events("measurement", 3004410)
+	hist := e.plot(spec.MHistogram, spec.HistogramArgs{Handle: all.ID, Column: "age", Bins: 10, Min: 0, Max: 100, At: "2024-07-01"}).Table
+	for _, r := range hist.Rows {
+		if len(r) > 2 && r[1].Value != nil && r[2].Value != nil && *r[2].Value != *r[1].Value {
+			t.Errorf("age bin %s of the rows: %v persons, %v rows", r[0].Text, *r[1].Value, *r[2].Value)
+		}
+	}
 }
