@@ -2,6 +2,8 @@ package analysis_test
 
 import (
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -186,6 +188,58 @@ func TestSQLSameRowsOtherStatistic(t *testing.T) {
 			t.Errorf("%s: %q, want it released", q, v)
 		}
 	}
+}
+
+// TestSQLLeftJoinOtherRows: a LEFT JOIN of a second copy of the rows
+// whose ON leaves out one person's (by a birth date) makes its columns
+// NULL there: the means of both copies, in one cell or two, gave that
+// person's reading (review 46). The second is hidden either way, and a
+// value computed from aggregates has no more digits than they have.
+func TestSQLLeftJoinOtherRows(t *testing.T) {
+	who := queryRows(t, `SELECT p.year_of_birth, p.month_of_birth, p.day_of_birth FROM person p JOIN measurement m USING (person_id)
+		WHERE m.measurement_concept_id = 3038553 AND p.month_of_birth IS NOT NULL AND p.day_of_birth IS NOT NULL
+		AND (SELECT count(*) FROM person q WHERE q.year_of_birth = p.year_of_birth AND q.month_of_birth = p.month_of_birth AND q.day_of_birth = p.day_of_birth) = 1
+		AND (SELECT count(DISTINCT q.person_id) FROM person q JOIN measurement n USING (person_id) WHERE q.year_of_birth = p.year_of_birth AND n.measurement_concept_id = 3038553) >= 40
+		GROUP BY ALL ORDER BY 1, 2, 3 LIMIT 1`)
+	if len(who) == 0 {
+		t.Fatal("fixture: no one with a BMI singled out by birth date in a year of 40 persons with one")
+	}
+	y, m, d := who[0][0], who[0][1], who[0][2]
+	from := fmt.Sprintf(` FROM measurement m JOIN person p ON m.person_id = p.person_id
+		LEFT JOIN measurement m2 ON m2.person_id = m.person_id AND m2.measurement_datetime = m.measurement_datetime
+		AND m2.measurement_concept_id = 3038553 AND NOT (p.month_of_birth = %v AND p.day_of_birth = %v)
+		WHERE m.measurement_concept_id = 3038553 AND p.year_of_birth = %v`, m, d, y)
+	cells := func(text string) []string {
+		lines := strings.Split(text, "\n")
+		for i, l := range lines {
+			if strings.HasPrefix(l, "--") && i+1 < len(lines) {
+				return strings.Fields(lines[i+1])
+			}
+		}
+		t.Fatalf("no table rows in:\n%s", text)
+		return nil
+	}
+	one := cells(newEnv(t).sql("SELECT avg(m.value_as_number) AS mean_a, avg(m2.value_as_number) AS mean_b" + from))
+	if !strings.ContainsAny(one[0], "0123456789") || one[1] != "*" {
+		t.Errorf("both copies' means in one cell: %v", one)
+	}
+	e := newEnv(t)
+	if first := firstCell(t, e.sql("SELECT avg(m.value_as_number) AS mean_a"+from)); !strings.ContainsAny(first, "0123456789") {
+		t.Fatalf("the first copy's mean alone: %q", first)
+	}
+	if second := firstCell(t, e.sql("SELECT avg(m2.value_as_number) AS mean_b"+from)); second != "*" {
+		t.Errorf("the second copy's mean after the first: %q", second)
+	}
+	scaled := firstCell(t, newEnv(t).sql("SELECT avg(m.value_as_number) * 1000 AS mean_a"+from))
+	if v, err := strconv.ParseFloat(strings.ReplaceAll(scaled, ",", ""), 64); err != nil || v != significant4(v) {
+		t.Errorf("avg(x)*1000 shown as %q: more than 4 significant digits", scaled)
+	}
+}
+
+// significant4 is v to 4 significant digits.
+func significant4(v float64) float64 {
+	s := math.Pow(10, 3-math.Floor(math.Log10(math.Abs(v))))
+	return math.Round(v*s) / s
 }
 
 // TestSQLSmallGroupThenOneMore: women with a condition by race leave out a

@@ -239,7 +239,6 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 			}
 		}
 		pb, _ := json.Marshal(sqlPlan{SQL: q, Key: key})
-		src := queryRowsSource(plan.Rows, key)
 		if grouped && persons > 0 && persons < int64(s.sess.Policy.MinCount) {
 			// A group's labels say that someone with those values exists:
 			// groups of 1..MinCount-1 persons are not listed at all (an
@@ -267,7 +266,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 				// A count of rows is a row-level statistic too: the same
 				// persons with other rows must not show both counts.
 				row = append(row, &slot{cell: t.add(&release.Cell{Stat: release.Rows, Value: toFloat(v), Persons: persons, Of: pc,
-					Plan: pb, Quantity: it.Quantity, RowCount: toInt(v), Source: src, Desc: fmt.Sprintf("%%sql %s of group %v", it.Name, key)})})
+					Plan: pb, Quantity: it.Quantity, RowCount: toInt(v), Source: queryRowsSource(plan.Rows, key, it.Arg), Desc: fmt.Sprintf("%%sql %s of group %v", it.Name, key)})})
 			case sqlagg.KindDerived:
 				st := release.Mean
 				if it.Tail > 0 {
@@ -276,7 +275,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 				c := &release.Cell{Stat: st, Value: toFloat(v), Persons: persons, Of: pc, Digits: 2, Tail: it.Tail}
 				desc := fmt.Sprintf("%%sql %s of group %v", it.Name, key)
 				if it.Direct {
-					fewValues = judgePart(c, it.Parts[0], vals, tops, key, pb, src, desc) || fewValues
+					fewValues = judgePart(c, it.Parts[0], vals, tops, key, pb, plan.Rows, desc) || fewValues
 					if st == release.Quantile {
 						// Released smoothed: a cell with no rows found has
 						// no value, and under MinCount persons behind it
@@ -294,9 +293,13 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 					// as if shown alone, and the value follows them all.
 					for _, p := range it.Parts {
 						h := &release.Cell{Stat: release.Mean, Persons: persons, Of: c.Of}
-						fewValues = judgePart(h, p, vals, tops, key, pb, src, desc+" (a part)") || fewValues
+						fewValues = judgePart(h, p, vals, tops, key, pb, plan.Rows, desc+" (a part)") || fewValues
 						c.Of = t.add(h)
 					}
+					// No more digits than an aggregate shown alone has:
+					// avg(x)*1000 to two decimals was the mean to five
+					// (review 46), which subtractions turn into readings.
+					c.Value = significant(c.Value, derivedDigits)
 				}
 				row = append(row, &slot{cell: t.add(c)})
 			case sqlagg.KindSum:
@@ -414,21 +417,37 @@ func groupText(v any) string {
 // fewValuesNote explains a mean hidden by the Values rule.
 var fewValuesNote = fmt.Sprintf("a mean or sd of a value that takes at most %d values says how many rows hold each: it is not released (count by the value instead)", release.MaxMeanValues)
 
-// queryRowsSource is the Source of a %sql group's row-level statistics: the
-// query's Rows (sqlagg.Plan.Rows) and the group's key. Another query with
-// the same Rows and key reads the same rows of the same persons (a mean
-// then an sd of them, the same count written FROM first), so neither is
-// the other's twin. nil when the query has no Rows. It marks a query's
+// derivedDigits is the significant digits of a %sql value computed from
+// aggregates (avg(x)*1000, avg(x) − avg(y)).
+const derivedDigits = 4
+
+// significant is v rounded to n significant digits.
+func significant(v float64, n int) float64 {
+	if v == 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	scale := math.Pow(10, float64(n-1)-math.Floor(math.Log10(math.Abs(v))))
+	return math.Round(v*scale) / scale
+}
+
+// queryRowsSource is the Source of a %sql group's row-level statistic: the
+// query's Rows (sqlagg.Plan.Rows), the group's key and the aggregate's
+// argument (sqlagg.Part.Arg). Another query with all three the same reads
+// the same rows of the same persons (a mean then an sd of them, the same
+// count written FROM first), so neither is the other's twin; another
+// argument is other rows (a column of a LEFT JOIN's right side, NULL on
+// one person's rows, beside the left side's: review 46). nil when the query has no Rows. It marks a query's
 // rows (release.QueryRows): they are known only for that group of that
 // query, so they are not compared as parts of other groups' rows.
-func queryRowsSource(rows string, key []any) []byte {
+func queryRowsSource(rows string, key []any, arg string) []byte {
 	if rows == "" {
 		return nil
 	}
 	b, err := json.Marshal(struct {
-		Rows json.RawMessage `json:"sql_rows"` // first: release.QuerySource
+		Rows json.RawMessage `json:"sql_rows"` // first: release.QueryRows
 		Key  []any           `json:"key"`
-	}{json.RawMessage(rows), key})
+		Arg  string          `json:"arg"`
+	}{json.RawMessage(rows), key, arg})
 	if err != nil {
 		return nil
 	}
@@ -439,8 +458,8 @@ func queryRowsSource(rows string, key []any) []byte {
 // what the rules need to judge part p of it: a count's rows, a quantile's
 // rows and tail, a mean's shape and per-person largest sums. It reports
 // whether a mean's values are so few that it is hidden for that.
-func judgePart(c *release.Cell, p sqlagg.Part, vals []any, tops map[topsKey][]any, key []any, pb, src []byte, desc string) bool {
-	c.Plan, c.Desc, c.Quantity, c.Source = pb, desc, p.Quantity, src
+func judgePart(c *release.Cell, p sqlagg.Part, vals []any, tops map[topsKey][]any, key []any, pb []byte, rows, desc string) bool {
+	c.Plan, c.Desc, c.Quantity, c.Source = pb, desc, p.Quantity, queryRowsSource(rows, key, p.Arg)
 	if p.Kind == sqlagg.KindCount {
 		c.Stat, c.Value, c.RowCount = release.Rows, toFloat(vals[p.Col]), toInt(vals[p.Col])
 		if p.Quantity == "" {

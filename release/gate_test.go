@@ -255,7 +255,8 @@ func TestRecentHidesHeldResults(t *testing.T) {
 
 // TestPaceWhileTainted: a cell that ran while the worker held rows ends on
 // a coarse clock (review 44 slept a BMI in tens of milliseconds per cell);
-// a clean cell is not held back, nor one whose interrupt or timeout came.
+// a clean cell is not held back, nor one whose timeout came; an interrupt
+// does not end it sooner (review 46 timed its reply).
 func TestPaceWhileTainted(t *testing.T) {
 	s := testSession(t, nil)
 	g := NewGate(s)
@@ -265,11 +266,17 @@ func TestPaceWhileTainted(t *testing.T) {
 	g.Pace(ctx, "c1", time.Now())
 
 	s.Taint("Collect")
-	done, cancel := context.WithCancel(ctx)
-	cancel()
-	g.Pace(done, "c2", time.Now()) // interrupted: returns at once
+	done, cancel := context.WithCancelCause(ctx)
+	cancel(kernel.ErrCellTimeout)
+	g.Pace(done, "c2", time.Now()) // timed out: the frontend knows when
 
 	g.pace = 40 * time.Millisecond
+	interrupted, stop := context.WithCancelCause(ctx)
+	stop(kernel.ErrInterrupted)
+	started := time.Now()
+	if g.Pace(interrupted, "c2", started); time.Since(started) < g.pace {
+		t.Errorf("an interrupted cell ended after %v, before %v", time.Since(started), g.pace)
+	}
 	for _, ran := range []time.Duration{0, 10 * time.Millisecond, 50 * time.Millisecond} {
 		started := time.Now().Add(-ran)
 		g.Pace(ctx, "c3", started)
@@ -284,7 +291,7 @@ func TestPaceWhileTainted(t *testing.T) {
 
 	// A worker that crashes on purpose ends its taint, not the pacing of
 	// the cell it crashed in.
-	started := time.Now()
+	started = time.Now()
 	s.Untaint()
 	g.Pace(ctx, "c4", started)
 	if took := time.Since(started); took < g.pace {

@@ -84,8 +84,9 @@ func (s *Session) Taint(why string) {
 }
 
 // Untaint is called when a fresh worker replaces the tainted one: its
-// memory, and the rows in it, are gone.
-func (s *Session) Untaint() {
+// memory, and the rows in it, are gone. It reports whether the worker
+// was tainted.
+func (s *Session) Untaint() bool {
 	s.mu.Lock()
 	was := s.tainted
 	s.tainted = ""
@@ -97,6 +98,7 @@ func (s *Session) Untaint() {
 	if was != "" {
 		s.record(audit.Entry{Type: "untaint", Data: jsonObj(map[string]any{"why": "fresh worker"})})
 	}
+	return was != ""
 }
 
 // Tainted returns why the worker is tainted, or "".

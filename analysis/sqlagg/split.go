@@ -62,6 +62,11 @@ type Part struct {
 	// count(DISTINCT person_id)): with its rows it makes the part a
 	// row-level statistic for differencing.
 	Quantity string
+	// Arg is the aggregate's argument as canonical JSON, qualifiers and
+	// all ("" for count(*)): which rows of the query's Rows it reads
+	// (m.value_as_number and, through a LEFT JOIN that leaves a person's
+	// rows out, m2.value_as_number are one Quantity over other rows).
+	Arg string
 }
 
 // aggregateCalls returns the aggregate calls in a derived select item's
@@ -90,7 +95,7 @@ func partItems(ctx context.Context, q Querier, m map[string]any, k int) ([]any, 
 			return nil, Part{}, err
 		}
 		alias(v, 0)
-		return []any{v}, Part{Kind: KindCount, Quantity: countQuantity(m)}, nil
+		return []any{v}, Part{Kind: KindCount, Quantity: countQuantity(m), Arg: ArgOf(m)}, nil
 	}
 	part := Part{Kind: KindDerived, Mean: splitAggregates[name]}
 	switch {
@@ -125,7 +130,7 @@ func partItems(ctx context.Context, q Querier, m map[string]any, k int) ([]any, 
 		alias(v, i)
 		out[i] = v
 	}
-	part.Quantity = quantityOf(ch[0])
+	part.Quantity, part.Arg = quantityOf(ch[0]), argTree(ch[0])
 	return out, part, nil
 }
 
@@ -155,6 +160,24 @@ func countQuantity(m map[string]any) string {
 		return ""
 	}
 	return "rows"
+}
+
+// ArgOf is Part.Arg of aggregate call m: its arguments' trees without
+// source positions; "" when it has none (count(*)).
+func ArgOf(m map[string]any) string {
+	ch := arr(m, "children")
+	if len(ch) == 0 {
+		return ""
+	}
+	return argTree(ch)
+}
+
+func argTree(v any) string {
+	b, err := encode(stripLocations(v))
+	if err != nil {
+		return "?" // never equal to a tree
+	}
+	return string(b)
 }
 
 // quantityOf names the values a split item's argument takes, for

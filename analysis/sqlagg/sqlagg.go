@@ -68,6 +68,8 @@ type Item struct {
 	// value_as_number"); a derived item's parts have their own (see
 	// Part.Quantity). "" for other items.
 	Quantity string
+	// Arg is, for a count, its argument (see Part.Arg).
+	Arg string
 }
 
 // Plan is an accepted, rewritten query.
@@ -205,9 +207,10 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 	args := make([][]any, n) // per part, the aggregate's argument (nil for a count)
 	direct := make([]bool, n)
 	quantity := make([]string, n)
+	argOf := make([]string, n)
 	for i, item := range sel {
 		if top.kinds[i] == KindCount {
-			quantity[i] = countQuantity(asMap(item))
+			quantity[i], argOf[i] = countQuantity(asMap(item)), ArgOf(asMap(item))
 		}
 		if top.kinds[i] != KindDerived {
 			continue
@@ -291,7 +294,7 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 	}
 	plan.Items = make([]Item, n)
 	for i := range n {
-		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i], Tail: top.tails[i], Parts: parts[i], Quantity: quantity[i], Direct: direct[i]}
+		plan.Items[i] = Item{Name: names[i], Kind: top.kinds[i], Tail: top.tails[i], Parts: parts[i], Quantity: quantity[i], Arg: argOf[i], Direct: direct[i]}
 	}
 	return plan, nil
 }

@@ -483,8 +483,16 @@ func TestItemNames(t *testing.T) {
 	want := []Item{{Name: "gender", Kind: KindGroup}, {Name: "n", Kind: KindCount, Quantity: "rows"}, {Name: "sum(year_of_birth)", Kind: KindSum},
 		{Name: "count_star()", Kind: KindCount, Quantity: "rows"}, {Name: "count(year_of_birth)", Kind: KindCount, Quantity: "rows"},
 		{Name: "p", Kind: KindCount}}
+	// A count's argument says which rows it counts: none for count(*).
+	args := make([]string, len(p.Items))
+	for i := range p.Items {
+		args[i], p.Items[i].Arg = p.Items[i].Arg, ""
+	}
 	if !reflect.DeepEqual(p.Items, want) {
 		t.Errorf("Items = %v, want %v", p.Items, want)
+	}
+	if args[1] != "" || args[3] != "" || !strings.Contains(args[4], `"year_of_birth"`) || !strings.Contains(args[5], `"person_id"`) {
+		t.Errorf("count arguments %q", args)
 	}
 }
 

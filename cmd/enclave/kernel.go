@@ -115,10 +115,8 @@ func runKernel(args []string) error {
 	// The worker starts while the sockets are bound; it is waited for at
 	// the first cell. A fresh worker has no rows in memory: taint ends.
 	exec := worker.New(worker.Config{Path: wpath, Log: log.New(os.Stderr, "enclave worker: ", log.LstdFlags|log.Lmicroseconds),
-		OnFresh: func() {
-			if rel != nil {
-				rel.Untaint()
-			}
+		OnFresh: func() bool {
+			return rel != nil && rel.Untaint()
 		}})
 	codec, err := wire.NewCodec(ci)
 	if err != nil {

@@ -31,7 +31,10 @@ type Config struct {
 	// worker other than the one that served the last request: the worker
 	// was restarted and its memory is gone (the release layer clears taint).
 	// Output of the request that saw the old worker die comes before it.
-	OnFresh func()
+	// It reports whether the worker replaced held rows: then how it
+	// stopped between cells is not told (a worker holding rows chose among
+	// five ways to crash, and the next cell's notice named it: review 46).
+	OnFresh func() (heldRows bool)
 }
 
 // Executor runs cells in a worker process and replaces the process when
@@ -310,9 +313,10 @@ func (e *Executor) current(ctx context.Context) (p *proc, notice string, err err
 		return nil, "", errors.New("the executor is closed")
 	}
 	p = e.cur
+	why := ""
 	if p.isDead() {
 		if p.hello != nil {
-			notice = "the Go worker stopped between cells (" + p.reason + "); a fresh worker runs this cell and variables were lost"
+			why = p.reason
 		}
 		p = e.spawn()
 		e.cur = p
@@ -331,8 +335,11 @@ func (e *Executor) current(ctx context.Context) (p *proc, notice string, err err
 	fresh := e.lastUsed != nil && e.lastUsed != p
 	e.lastUsed = p
 	e.mu.Unlock()
-	if fresh && e.cfg.OnFresh != nil {
-		e.cfg.OnFresh()
+	if fresh && e.cfg.OnFresh != nil && e.cfg.OnFresh() && why != "" {
+		why = "how is not told: it held row-level data"
+	}
+	if why != "" {
+		notice = "the Go worker stopped between cells (" + why + "); a fresh worker runs this cell and variables were lost"
 	}
 	return p, notice, nil
 }

@@ -287,6 +287,32 @@ func TestWorkerDeathBetweenCellsIsToldToTheNextCell(t *testing.T) {
 	}
 }
 
+// TestDeathOfAWorkerHoldingRowsIsToldWithoutHow: a worker that held rows
+// chose among five ways to crash between cells, and the next cell's notice
+// named it (review 46). When OnFresh says the old worker held rows, the
+// notice says only that it stopped.
+func TestDeathOfAWorkerHoldingRowsIsToldWithoutHow(t *testing.T) {
+	for _, held := range []bool{false, true} {
+		e := newExecutor(t)
+		e.cfg.OnFresh = func() bool { return held }
+		run(t, e, "print warm", &events{})
+		e.mu.Lock()
+		p := e.cur
+		e.mu.Unlock()
+		p.p.Kill()
+		<-p.dead
+		ev := &events{}
+		if cerr := run(t, e, "print after", ev); cerr != nil {
+			t.Fatal(cerr)
+		}
+		out := ev.out.String()
+		told := strings.Contains(out, "signal") || strings.Contains(out, "killed")
+		if !strings.Contains(out, "stopped between cells") || told == held {
+			t.Errorf("held rows %v: %q", held, out)
+		}
+	}
+}
+
 func TestInterruptedButStillBusyWorkerIsKilled(t *testing.T) {
 	e := newExecutor(t)
 	run(t, e, "print warm", &events{})
