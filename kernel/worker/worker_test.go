@@ -269,29 +269,12 @@ func TestDescribe(t *testing.T) {
 	}
 }
 
+// TestWorkerDeathBetweenCellsIsToldToTheNextCell: the next cell runs on a
+// fresh worker and says so first, with how the last one stopped — unless
+// it held rows: one chose among five ways to crash between cells, and the
+// notice named it (review 46). When OnFresh says the old worker held rows,
+// the notice says only that it stopped.
 func TestWorkerDeathBetweenCellsIsToldToTheNextCell(t *testing.T) {
-	e := newExecutor(t)
-	run(t, e, "print warm", &events{})
-	e.mu.Lock()
-	p := e.cur
-	e.mu.Unlock()
-	p.p.Kill()
-	<-p.dead
-	ev := &events{}
-	if cerr := run(t, e, "print after", ev); cerr != nil {
-		t.Fatal(cerr)
-	}
-	out := ev.out.String()
-	if !strings.Contains(out, "stderr:[enclave] the Go worker stopped between cells") || !strings.Contains(out, "variables were lost") || !strings.HasSuffix(out, "stdout:after\n") {
-		t.Errorf("output %q", out)
-	}
-}
-
-// TestDeathOfAWorkerHoldingRowsIsToldWithoutHow: a worker that held rows
-// chose among five ways to crash between cells, and the next cell's notice
-// named it (review 46). When OnFresh says the old worker held rows, the
-// notice says only that it stopped.
-func TestDeathOfAWorkerHoldingRowsIsToldWithoutHow(t *testing.T) {
 	for _, held := range []bool{false, true} {
 		e := newExecutor(t)
 		e.cfg.OnFresh = func() bool { return held }
@@ -307,7 +290,8 @@ func TestDeathOfAWorkerHoldingRowsIsToldWithoutHow(t *testing.T) {
 		}
 		out := ev.out.String()
 		told := strings.Contains(out, "signal") || strings.Contains(out, "killed")
-		if !strings.Contains(out, "stopped between cells") || told == held {
+		if !strings.Contains(out, "stderr:[enclave] the Go worker stopped between cells") || !strings.Contains(out, "variables were lost") ||
+			!strings.HasSuffix(out, "stdout:after\n") || told == held {
 			t.Errorf("held rows %v: %q", held, out)
 		}
 	}
