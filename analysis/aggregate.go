@@ -497,16 +497,12 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		return nil, err
 	}
 	if name == "age" && h.events != nil {
-		// Age is a person's: it is described over the persons of the
-		// rows, each once. Weighted by their rows, beside the same
-		// persons' mean age, it gave the one person with two rows among
-		// persons of one each: their age (review 45).
 		for _, v := range vars {
 			if !v.person {
 				return nil, datasets.Errorf("age is a person's, not a row's: describe it by variables of the person (gender, race, ethnicity, age_group), or of a cohort")
 			}
 		}
-		h = &handle{cohort: h.persons(), desc: "persons of " + h.desc}
+		h = agePersons(h)
 		if vars, err = s.vars(h, a.By, at, 2); err != nil {
 			return nil, err
 		}
@@ -738,6 +734,14 @@ func (s *Server) hiddenTotals(ctx context.Context, t *built, h *handle, at strin
 			}
 		}
 	}
+}
+
+// agePersons is the handle whose ages a Describe or Histogram of events
+// handle h summarises: the persons of its rows, each once. Weighted by
+// their rows, beside the same persons' mean age, ages gave the one person
+// with two rows among persons of one each: their age (review 45).
+func agePersons(h *handle) *handle {
+	return &handle{cohort: h.persons(), desc: "persons of " + h.desc}
 }
 
 // withValue restricts h to rows (or persons) with a value of column name.

@@ -52,10 +52,7 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 		return nil, err
 	}
 	if name == "age" && h.events != nil {
-		// Age is a person's (see describe): by rows, a bin whose rows
-		// exceed its persons would place the one person of several rows
-		// among persons of one.
-		h = &handle{cohort: h.persons(), desc: "persons of " + h.desc}
+		h = agePersons(h) // a bin of more rows than persons placed the padded person
 	}
 	b := &sqlb{s: s}
 	from, where, pid, err := s.base(b, h)

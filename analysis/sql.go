@@ -436,9 +436,10 @@ func significant(v float64, n int) float64 {
 // the same rows of the same persons (a mean then an sd of them, the same
 // count written FROM first), so neither is the other's twin; another
 // argument is other rows (a column of a LEFT JOIN's right side, NULL on
-// one person's rows, beside the left side's: review 46). nil when the query has no Rows. It marks a query's
-// rows (release.QueryRows): they are known only for that group of that
-// query, so they are not compared as parts of other groups' rows.
+// one person's rows, beside the left side's: review 46). nil when the
+// query has no Rows. It marks a query's rows (release.QueryRows): they
+// are known only for that group of that query, so they are not compared
+// as parts of other groups' rows.
 func queryRowsSource(rows string, key []any, arg string) []byte {
 	if rows == "" {
 		return nil

@@ -52,8 +52,8 @@ func (k *Kernel) holding() bool {
 // once the cell's code (and its user expressions) has run, before anything
 // that tells the frontend it ended leaves (its error, the gate's notice,
 // execute_reply, the idle status); started is when the request was taken
-// up. It returns when the end may be told, or when ctx is done (an
-// interrupt or the cell's timeout, whose times the frontend knows).
+// up. It returns when the end may be told; the Pacer decides whether ctx
+// being done (an interrupt, the cell's timeout) ends the wait.
 type Pacer interface {
 	Pace(ctx context.Context, cell string, started time.Time)
 }

@@ -50,9 +50,7 @@ func hiddenInJSON(v any) int {
 
 func hiddenIn(b []byte) int {
 	n := 0
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		b = b[size:]
+	for _, r := range string(b) { // invalid bytes come as utf8.RuneError
 		if Invisible(r) {
 			n++
 		}

@@ -664,6 +664,8 @@ def test_a_tainted_worker_tells_nothing_by_its_clock_its_questions_or_copies(dem
     ok(kernel.run(HEADER + 'import "time"\nrows := omop.Collect(omop.Persons(), 1, "year_of_birth")\n_ = rows')[0])
 
     def timed(ms):
+        # The researcher's cell sleeps to encode a value in its run time:
+        # the sleep is the attack under test, not a wait for an event.
         t0 = time.monotonic()
         ok(kernel.run(f"time.Sleep({ms} * time.Millisecond)")[0])
         return time.monotonic() - t0
