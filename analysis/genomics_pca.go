@@ -23,6 +23,11 @@ const (
 	pcaMaxVariants = 50_000
 	pcaMaxPCs      = 50
 	pcaExactMax    = 1000 // persons up to which the exact GRM is formed
+	// pcaMinVariants: over a few variants the eigenvalues are those
+	// variants' sums of squares, functions of their genotype class counts
+	// (three pair PCAs and one triple gave three hidden homozygote counts
+	// exactly, review 47). An ancestry PCA takes thousands.
+	pcaMinVariants = 500
 )
 
 // subsetSamples repacks rows of fs (the variants idx) to the samples keep
@@ -100,7 +105,7 @@ func (s *Server) genoPCA(ctx context.Context, cell string, args json.RawMessage)
 			keep = append(keep, i)
 		}
 	}
-	t := &built{title: fmt.Sprintf("PCA: %d components of %s; persons: %s", a.PCs, vdesc, cdesc), columns: []string{"PC", "eigenvalue"}}
+	t := &built{title: fmt.Sprintf("PCA: %d components of %s; persons: %s", a.PCs, vdesc, cdesc), columns: []string{"PC", "variance explained %"}}
 	anchor := t.add(anchorCell(ds.name, c, nil, n, "persons genotyped in "+cdesc+" (PCA)"))
 	if n < pol.MinCount || n <= 2*a.PCs+pol.MinDOF {
 		return nil, datasets.Errorf("genomics.PCA: the cohort has too few genotyped persons for %d components", a.PCs)
@@ -138,8 +143,8 @@ func (s *Server) genoPCA(ctx context.Context, cell string, args json.RawMessage)
 		}
 		idx, freqs = thin, thinF
 	}
-	if len(idx) <= a.PCs {
-		return nil, datasets.Errorf("genomics.PCA: %d usable variants (minor allele frequency ≥ 1%%, call rate ≥ 90%%, autosomal, among the dataset's genotyped persons), need more than %d", len(idx), a.PCs)
+	if len(idx) < pcaMinVariants {
+		return nil, datasets.Errorf("genomics.PCA: %d usable variants (minor allele frequency ≥ 1%%, call rate ≥ 90%%, autosomal, among the dataset's genotyped persons); a PCA needs at least %d: over a few, its eigenvalues would be those variants' genotype counts", len(idx), pcaMinVariants)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -147,6 +152,19 @@ func (s *Server) genoPCA(ctx context.Context, cell string, args json.RawMessage)
 	sub, err := subsetSamples(fs, idx, keep)
 	if err != nil {
 		return nil, err
+	}
+	// One person holding much of the cohort's spread around its centre
+	// is what the components would describe: among 25 persons known to
+	// carry no copy of two rare variants (a Freq of 0), the eigenvalue of
+	// the 26th told their genotypes, het from hom (review 47). Refused
+	// like a model with one person holding more than 1/MinCount of an
+	// outcome's spread.
+	dev, err := pca.Deviations(sub, freqs, threads())
+	if err != nil {
+		return nil, &datasets.Error{Safe: "genomics.PCA: the decomposition failed (details in the audit log)", Err: err}
+	}
+	if spreadHeldByOne(dev, pol.MinCount) {
+		return nil, datasets.Errorf("genomics.PCA: one person holds more than 1/%d of the cohort's genotype spread on these variants; the components would describe them (use a larger cohort)", pol.MinCount)
 	}
 	// The randomized method (plink2 --pca approx's role) unless the cohort
 	// is small: the exact GRM costs N²·M/2 and takes minutes from 2,000
@@ -170,8 +188,14 @@ func (s *Server) genoPCA(ctx context.Context, cell string, args json.RawMessage)
 		}
 		scores[k] = sc
 	}
+	// Each component's share of the GRM's trace, to 0.1 percentage point:
+	// what a scree plot reads. Four-decimal eigenvalues moved with one
+	// person's genotype at one rare variant (review 47); a tenth of a
+	// percent of the trace of 500 or more variants is more than any one
+	// genotype changes.
+	trace := res.Trace()
 	for k, ev := range res.Eigenvalues {
-		c := t.add(&release.Cell{Stat: release.Coef, Value: ev, Persons: int64(n), Of: anchor, Digits: 4, Desc: fmt.Sprintf("PCA eigenvalue %d", k+1)})
+		c := t.add(&release.Cell{Stat: release.Coef, Value: 100 * ev / trace, Persons: int64(n), Of: anchor, Digits: 1, Desc: fmt.Sprintf("PCA variance explained by component %d (%%)", k+1)})
 		t.rows = append(t.rows, []*slot{{text: fmt.Sprintf("PC%d", k+1)}, {cell: c}})
 	}
 	how := "exact GRM decomposition (plink2 --pca)"
@@ -191,6 +215,18 @@ func (s *Server) genoPCA(ctx context.Context, cell string, args json.RawMessage)
 		desc:   fmt.Sprintf("%d PCs of the genotypes of %s (%s)", a.PCs, cdesc, ds.name),
 		source: pcSource(ds.name, c, fs, a.PCs)})
 	return spec.GenoPCs{Handle: h, Table: *full}, nil
+}
+
+// spreadHeldByOne reports whether one person's squared distance from the
+// cohort's centre is more than 1/minCount of all of them, or there is no
+// spread at all.
+func spreadHeldByOne(dev []float64, minCount int) bool {
+	total, most := 0.0, 0.0
+	for _, d := range dev {
+		total += d
+		most = max(most, d)
+	}
+	return !(total > 0) || most*float64(minCount) > total
 }
 
 // pcSource is the release.Cell.Source of the PC scores of the PCA of the

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,7 +32,7 @@ import (
 // genotyped, imported into both tiers; built once per test binary.
 const (
 	genoPersons  = 1200
-	genoVariants = 600
+	genoVariants = 1200
 )
 
 var genoFix struct {
@@ -1026,8 +1027,12 @@ func TestGenomicsNothingOfTheCohortsGenotypesUnjudged(t *testing.T) {
 		t.Fatalf("PCA notes %q", pcs.Table.Notes)
 		return ""
 	}
-	if a, b := used(all), used(few); a != b {
-		t.Errorf("variants of a PCA of everyone and of a few women:\n%s\n%s", a, b)
+	// A PCA of a few persons is refused (one holds more than 1/21 of
+	// their spread); one of the women of a wider age band is not.
+	women := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Age: &spec.AgeStep{Min: 40, Max: 55, At: "2020-01-01"}}})
+	women = e.handle(spec.MDerive, spec.DeriveArgs{Base: women.ID, Step: spec.Step{Sex: "female"}})
+	if a, b := used(all), used(women); a != b {
+		t.Errorf("variants of a PCA of everyone and of some women:\n%s\n%s", a, b)
 	}
 	var a, b spec.Table
 	g := e.variants()
@@ -1229,5 +1234,57 @@ func TestGenomicsPhenotypeRowsAcrossColumns(t *testing.T) {
 	}
 	if sc := scan(less, "range_high"); sc.Released != 0 {
 		t.Errorf("range_high over all but one reading, after range_low over all: %d rows released", sc.Released)
+	}
+}
+
+// TestGenomicsPCAReleasesNoGenotypeCounts: a PCA's eigenvalues over a few
+// variants are those variants' sums of squares (three pair PCAs and one
+// triple gave hidden homozygote counts exactly), and over a cohort where
+// one person holds the spread they describe that person (25 persons known
+// to carry nothing and one more gave the 26th's genotypes, review 47). So
+// a PCA needs 500 usable variants and a cohort where no one holds more
+// than 1/21 of the spread, and it shows each component's share of the
+// variance to 0.1 point, not eigenvalues to four decimals.
+func TestGenomicsPCAReleasesNoGenotypeCounts(t *testing.T) {
+	e := newGenoEnv(t, datasets.Controlled)
+	all := e.persons()
+	var freq spec.Table
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: e.variants().ID, Cohort: all.ID}, &freq)
+	var common []string
+	for _, r := range freq.Rows {
+		if c := r[col(&freq, "A1 freq")]; c.Value != nil && *c.Value > 0.05 && len(common) < 3 {
+			common = append(common, r[0].Text)
+		}
+	}
+	few := e.variants(common...)
+	err := e.call(spec.MGenoPCA, spec.GenoPCAArgs{PCs: 1, Cohort: all.ID, Variants: few.ID}, nil)
+	if err == nil || !strings.Contains(err.Error(), "needs at least 500") {
+		t.Errorf("a PCA over %d variants: %v", len(common), err)
+	}
+	women := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Age: &spec.AgeStep{Min: 40, Max: 43, At: "2020-01-01"}}})
+	women = e.handle(spec.MDerive, spec.DeriveArgs{Base: women.ID, Step: spec.Step{Sex: "female"}})
+	err = e.call(spec.MGenoPCA, spec.GenoPCAArgs{PCs: 2, Cohort: women.ID}, nil)
+	if err == nil || !strings.Contains(err.Error(), "more than 1/21 of the cohort's genotype spread") {
+		t.Errorf("a PCA of a few women: %v", err)
+	}
+	var pcs spec.GenoPCs
+	e.must(spec.MGenoPCA, spec.GenoPCAArgs{PCs: 5, Cohort: all.ID}, &pcs)
+	if got := pcs.Table.Columns; len(got) != 2 || got[1] != "variance explained %" {
+		t.Fatalf("columns %q", got)
+	}
+	share := regexp.MustCompile(`^\d{1,2}\.\d$`)
+	sum, last := 0.0, 100.0
+	for _, r := range pcs.Table.Rows {
+		c := r[1]
+		if c.Value == nil || !share.MatchString(c.Text) {
+			t.Fatalf("%s: %+v, want a share to 0.1 point", r[0].Text, c)
+		}
+		if *c.Value > last {
+			t.Errorf("%s: %v after %v", r[0].Text, *c.Value, last)
+		}
+		sum, last = sum+*c.Value, *c.Value
+	}
+	if !(sum > 0 && sum < 100) {
+		t.Errorf("five components explain %v%% of the variance", sum)
 	}
 }

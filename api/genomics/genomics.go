@@ -132,15 +132,19 @@ type PCASpec struct {
 func PCA(k int) PCASpec { return PCASpec{k: k} }
 
 // Using computes the components over the variants of v instead of every
-// autosomal variant (variants with a minor allele frequency below 1% in
-// the cohort are left out either way).
+// autosomal variant. Either way only variants with a minor allele
+// frequency of at least 1% and a call rate of at least 90% among the
+// dataset's genotyped persons are used, and at least 500 of them are
+// needed: over a few, the eigenvalues are those variants' genotype counts.
 func (p PCASpec) Using(v VariantSet) PCASpec {
 	p.v = v
 	return p
 }
 
 // Of computes the components over the genotyped persons of cohort c. The
-// scores stay in the kernel; use the handle as a covariate of GLM.
+// scores stay in the kernel; use the handle as a covariate of GLM. A
+// cohort where one person holds more than 1/21 of the genotype spread (a
+// few persons, or one far from all the others) is refused.
 func (p PCASpec) Of(c omop.Cohort) PCs {
 	a := spec.GenoPCAArgs{PCs: p.k, Cohort: cohortID("genomics.PCA", c)}
 	if p.v.h.ID != "" {
@@ -164,10 +168,12 @@ func (p PCs) Ref() spec.Handle { return p.h }
 // String describes the components (never scores).
 func (p PCs) String() string { return "PCs " + p.h.ID + ": " + p.h.Desc }
 
-// Eigenvalues is the released table of eigenvalues.
-func (p PCs) Eigenvalues() Table { return p.t }
+// Variance is the released table: each component's share of the
+// genotype variance (its eigenvalue over the GRM's trace), in percent to
+// 0.1 point, as a scree plot reads it.
+func (p PCs) Variance() Table { return p.t }
 
-// MIMEBundle shows the eigenvalues.
+// MIMEBundle shows the variance table.
 func (p PCs) MIMEBundle() map[string]any { return p.t.MIMEBundle() }
 
 // Phenotype is the outcome of an association scan.

@@ -242,7 +242,8 @@ type GenoPCAArgs struct {
 	Variants string `json:"variants,omitempty"`
 }
 
-// GenoPCs is a PCs handle and its released eigenvalues.
+// GenoPCs is a PCs handle and its released table (each component's share
+// of the variance).
 type GenoPCs struct {
 	Handle Handle `json:"handle"`
 	Table  Table  `json:"table"`

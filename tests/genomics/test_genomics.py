@@ -109,7 +109,7 @@ fmt.Println("common", cok, cv >= 21)''')
 def test_pca_and_binary_scan(kernel):
     msgs = ok(kernel, '''pcs := genomics.PCA(10).Of(known)
 pcs''')
-    assert "PC10" in result(msgs) and "eigenvalue" in result(msgs)
+    assert "PC10" in result(msgs) and "variance explained %" in result(msgs)
     msgs = ok(kernel, '''r := genomics.GLM(g, genomics.Binary(t2d)).Covariates("age", "sex", pcs).Of(known)
 r''', timeout=600)
     plain = result(msgs)
@@ -161,9 +161,24 @@ def test_attack_pc_scores(kernel):
                  "stats.Count(pcs)"):
         err = error_of(kernel, code)
         assert "genomics handle" in err and "never leave" in err, (code, err)
-    # Nothing in the PCA result is per person: k eigenvalues, no more.
-    msgs = ok(kernel, 'fmt.Println("eigen rows", pcs.Eigenvalues().NumRows())')
-    assert "eigen rows 10" in stdout(msgs)
+    # Nothing in the PCA result is per person: k shares of the variance, no more.
+    msgs = ok(kernel, 'fmt.Println("variance rows", pcs.Variance().NumRows())')
+    assert "variance rows 10" in stdout(msgs)
+
+
+def test_attack_pca_over_few_variants_or_one_persons_spread(kernel):
+    """Review 47: the eigenvalues of PCAs `Using` two or three variants
+    gave those variants' hidden homozygote counts, and a PCA of 25 persons
+    known (a Freq of 0) to carry nothing plus one more gave that person's
+    genotypes. A PCA over a few variants and one over a few persons are
+    refused, saying why and nothing of the data."""
+    err = error_of(kernel, f'''genomics.PCA(1).Using(genomics.Variants("{kernel.rare}", "chr1:1-3000000")).Of(all)''')
+    assert "needs at least 500" in err and "genotype counts" in err, err
+    # Men aged 40-41 in this synthetic cohort: more than 21 persons, one
+    # of whom holds more than 1/21 of their spread on these variants.
+    err = error_of(kernel, '''genomics.PCA(1).Of(known.Male().AgeBetween(40, 41, "2020-01-01"))''')
+    assert "more than 1/21 of the cohort's genotype spread" in err, err
+    assert not re.search(r"\d+\.\d", err), err
 
 
 def test_attack_differencing_by_few_persons(kernel):

@@ -75,7 +75,15 @@ type Result struct {
 	Vectors     [][]float64 // Vectors[k][i]: unit-norm eigenvector k, sample i
 	Variants    int         // variants used (non-monomorphic)
 	Method      Method
+	// Diagonal is each sample's GRM diagonal (self-relatedness), on the
+	// same scale as Eigenvalues: its sum is the GRM's trace, the total
+	// the eigenvalues are shares of, and one sample's part of it is how
+	// much of the variance is theirs alone.
+	Diagonal []float64
 }
+
+// Trace is the sum of the GRM's diagonal: the sum of all its eigenvalues.
+func (r *Result) Trace() float64 { return floats.Sum(r.Diagonal) }
 
 // standard holds, per variant, the map from 2-bit code to standardised
 // value: (g - 2p) / sqrt(2p(1-p)) with g the ALT dosage, 0 when missing.
@@ -289,7 +297,10 @@ func exact(g Genotypes, st *standard, opt Options) (*Result, error) {
 	vals := es.Values(nil)
 	var vecs mat.Dense
 	es.VectorsTo(&vecs)
-	res := &Result{}
+	res := &Result{Diagonal: make([]float64, n)}
+	for i := range res.Diagonal {
+		res.Diagonal[i] = k[i*n+i]
+	}
 	for c := n - 1; c >= n-opt.PCs; c-- {
 		res.Eigenvalues = append(res.Eigenvalues, vals[c])
 		res.Vectors = append(res.Vectors, mat.Col(nil, c, &vecs))
@@ -385,7 +396,7 @@ func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 	vals := es.Values(nil)
 	var u mat.Dense
 	es.VectorsTo(&u)
-	res := &Result{}
+	res := &Result{Diagonal: meanImputedDiagonal(g, st, n, opt.Threads)}
 	for c := k - 1; c >= k-opt.PCs; c-- {
 		res.Eigenvalues = append(res.Eigenvalues, vals[c])
 		vec := make([]float64, n)
@@ -395,6 +406,72 @@ func randomized(g Genotypes, st *standard, opt Options) (*Result, error) {
 		res.Vectors = append(res.Vectors, vec)
 	}
 	return res, nil
+}
+
+// meanImputedDiagonal is the diagonal of the mean-imputed GRM X X'/M: each
+// sample's sum of squared standardised genotypes over the used variants
+// (a missing call adds 0), divided by M.
+func meanImputedDiagonal(g Genotypes, st *standard, n, threads int) []float64 {
+	return perSample(g, st, n, threads, func(j int) (sq [4]float64) {
+		for c, x := range st.vals[j] {
+			sq[c] = x * x
+		}
+		return sq
+	})
+}
+
+// Deviations is each sample's squared distance from the samples' mean row
+// of standardised genotypes (a missing call standardised to 0, as in the
+// mean-imputed GRM), over the variants Run would use with freqs (nil: the
+// samples' own), divided by their number. It says how much of the
+// samples' spread around their centre is one sample's alone: the PCA's
+// components describe a sample that holds much of it.
+func Deviations(g Genotypes, freqs []float64, threads int) ([]float64, error) {
+	if freqs != nil && len(freqs) != g.NumVariants() {
+		return nil, fmt.Errorf("%d frequencies for %d variants: %w", len(freqs), g.NumVariants(), ErrPCA)
+	}
+	n := g.NumSamples()
+	st := standardise(g, plink.FullMask(n), freqs, threads)
+	if len(st.used) == 0 {
+		return nil, fmt.Errorf("no non-monomorphic variants: %w", ErrPCA)
+	}
+	all := plink.FullMask(n)
+	return perSample(g, st, n, threads, func(j int) (sq [4]float64) {
+		c := plink.CountRowMasked(g.Row(st.used[j]), all)
+		v := st.vals[j]
+		mean := (float64(c.HomA1)*v[0] + float64(c.Het)*v[2] + float64(c.HomA2)*v[3]) / float64(n)
+		for k, x := range v {
+			sq[k] = (x - mean) * (x - mean)
+		}
+		return sq
+	}), nil
+}
+
+// perSample sums, over the used variants j, table(j)[code of sample i]
+// for each sample i, divided by the number of variants.
+func perSample(g Genotypes, st *standard, n, threads int, table func(j int) [4]float64) []float64 {
+	m := len(st.used)
+	parts := make([][]float64, plink.Workers(m, threads))
+	for w := range parts {
+		parts[w] = make([]float64, n)
+	}
+	plink.ParallelWorkers(0, m, threads, func(w, lo, hi int) error {
+		part := parts[w]
+		for j := lo; j < hi; j++ {
+			row := g.Row(st.used[j])
+			t := table(j)
+			for i := 0; i < n; i++ {
+				part[i] += t[(row[i>>2]>>(2*(i&3)))&3]
+			}
+		}
+		return nil
+	})
+	out := parts[0]
+	for _, part := range parts[1:] {
+		floats.Add(out, part)
+	}
+	floats.Scale(1/float64(m), out)
+	return out
 }
 
 // grmOperator applies the mean-imputed GRM K = X X'/M to n × l blocks.

@@ -217,3 +217,157 @@ func TestPCAFreqs(t *testing.T) {
 		t.Error("frequencies of fewer variants than the fileset's were taken")
 	}
 }
+
+// TestPCADiagonal: the GRM diagonal each method reports is each sample's
+// sum of squared standardised genotypes over the variants (by the variants
+// called, for Exact; by all of them, mean-imputed, for Randomized), and
+// its sum bounds the eigenvalues: they are shares of it.
+func TestPCADiagonal(t *testing.T) {
+	dir := t.TempDir()
+	fs, err := plink.Open(writeCohort(t, dir, 120, 400, 5, 0.02))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	n, m := len(fs.Samples), len(fs.Variants)
+	// By hand: frequencies among all samples, missing calls add 0.
+	sum := make([]float64, n)
+	called := make([]int, n)
+	used := 0
+	for v := 0; v < m; v++ {
+		row := fs.Row(v)
+		c := plink.CountRowMasked(row, plink.FullMask(n))
+		p := float64(c.A1Count()) / float64(2*c.NonMissing())
+		if p <= 0 || p >= 1 {
+			continue
+		}
+		used++
+		sd := math.Sqrt(2 * p * (1 - p))
+		for i := 0; i < n; i++ {
+			code := plink.Code(row, i)
+			if code == 1 {
+				continue
+			}
+			g := [4]float64{2, 0, 1, 0}[code]
+			sum[i] += (g - 2*p) * (g - 2*p) / (sd * sd)
+			called[i]++
+		}
+	}
+	for _, tc := range []struct {
+		method Method
+		den    func(i int) float64
+	}{
+		{Exact, func(i int) float64 { return float64(called[i]) }},
+		{Randomized, func(int) float64 { return float64(used) }},
+	} {
+		res, err := Run(fs, Options{PCs: 4, Method: tc.method, Threads: 2, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Diagonal) != n {
+			t.Fatalf("method %d: %d diagonal entries for %d samples", tc.method, len(res.Diagonal), n)
+		}
+		for i := range res.Diagonal {
+			if want := sum[i] / tc.den(i); math.Abs(res.Diagonal[i]-want) > 1e-9*want {
+				t.Fatalf("method %d, sample %d: diagonal %v, by hand %v", tc.method, i, res.Diagonal[i], want)
+			}
+		}
+		top := 0.0
+		for _, ev := range res.Eigenvalues {
+			top += ev
+		}
+		if tr := res.Trace(); !(top < tr) || res.Eigenvalues[0] < tr/float64(n) {
+			t.Errorf("method %d: top eigenvalues sum to %v of a trace of %v (largest %v)", tc.method, top, tr, res.Eigenvalues[0])
+		}
+	}
+}
+
+// TestPCADeviations: each sample's squared distance from the samples' mean
+// standardised row, by hand; and a sample among copies of one row holds
+// all of the spread.
+func TestPCADeviations(t *testing.T) {
+	dir := t.TempDir()
+	fs, err := plink.Open(writeCohort(t, dir, 90, 300, 7, 0.02))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	n, m := len(fs.Samples), len(fs.Variants)
+	freqs := make([]float64, m)
+	for v := range freqs {
+		freqs[v] = 0.05 + 0.9*float64(v)/float64(m)
+	}
+	got, err := Deviations(fs, freqs, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]float64, n)
+	x := make([]float64, n)
+	for v := 0; v < m; v++ {
+		p := freqs[v]
+		sd := math.Sqrt(2 * p * (1 - p))
+		mean := 0.0
+		for i := 0; i < n; i++ {
+			x[i] = 0
+			if code := plink.Code(fs.Row(v), i); code != 1 {
+				x[i] = ([4]float64{2, 0, 1, 0}[code] - 2*p) / sd
+			}
+			mean += x[i] / float64(n)
+		}
+		for i := range want {
+			want[i] += (x[i] - mean) * (x[i] - mean) / float64(m)
+		}
+	}
+	for i := range want {
+		if math.Abs(got[i]-want[i]) > 1e-9*want[i] {
+			t.Fatalf("sample %d: %v, by hand %v", i, got[i], want[i])
+		}
+	}
+	if _, err := Deviations(fs, freqs[1:], 2); err == nil {
+		t.Error("frequencies of fewer variants than the fileset's were taken")
+	}
+
+	// 25 samples homozygous for the common allele everywhere and one
+	// carrier of a rare allele: the carrier is all of the spread.
+	var fam, bim strings.Builder
+	const pad = 25
+	for i := 0; i <= pad; i++ {
+		fmt.Fprintf(&fam, "f%d s%d 0 0 1 -9\n", i, i)
+	}
+	bed := []byte{0x6c, 0x1b, 0x01}
+	rb := (pad + 1 + 3) / 4
+	for v := 0; v < 3; v++ {
+		fmt.Fprintf(&bim, "1\tr%d\t0\t%d\tA\tG\n", v, 10+v)
+		row := make([]byte, rb)
+		for i := 0; i <= pad; i++ {
+			code := byte(3) // no ALT
+			if i == pad && v == 1 {
+				code = 2 // het
+			}
+			row[i/4] |= code << (2 * (i % 4))
+		}
+		bed = append(bed, row...)
+	}
+	base := filepath.Join(dir, "pad")
+	for ext, data := range map[string][]byte{".bed": bed, ".bim": []byte(bim.String()), ".fam": []byte(fam.String())} {
+		if err := os.WriteFile(base+ext, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pf, err := plink.Open(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pf.Close()
+	dev, err := Deviations(pf, []float64{0.02, 0.02, 0.02}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, d := range dev {
+		total += d
+	}
+	if share := dev[pad] / total; math.Abs(share-float64(pad)/float64(pad+1)) > 1e-12 {
+		t.Errorf("the one carrier among %d copies holds %v of the spread, want %v", pad, share, float64(pad)/float64(pad+1))
+	}
+}
