@@ -654,7 +654,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 				testedSet.Add(uint32(ds.person[i]))
 			}
 		}
-		diffs := popDiffs(ds, testedSet, prior)
+		diffs := popDiffs(ds, testedSet, prior, minN)
 		err = plink.Parallel(nv, threads(), func(lo, hi int) error {
 			for v := lo; v < hi; v++ {
 				m := masksOf(v)

@@ -134,7 +134,15 @@ func anchorCell(ds string, c *cohortPlan, sel *plink.Fileset, n int, desc string
 // persons with a call) has person sets C∩E and C∩P, which are nested
 // when C∩D1 or C∩D2 is empty and then differ by |C∩D1| + |C∩D2|. When
 // that is 1..MinCount-1 for any class, the variant's cells are hidden in
-// P (a summary) or its row dropped (a scan).
+// P (a summary) or its row dropped (a scan). Unless E and P differ by
+// MinCount or more persons and the class holds 1..MinCount-1 of the
+// persons of one of them: that side shows ≤20, so the difference is not
+// known, and the populations' own difference does not pin it (E and E
+// with one person added, ≤20 and 21, would). Hiding it hid a dataset's
+// allele counts after the same table for its cases (0 homozygotes among
+// the cases, 8 among everyone: review 47). A person padded with 21 or
+// more others known to hold none of a class still shows in which class
+// they are, as a count of 0 or ≤20 over padded persons does.
 
 // popDiff is an earlier population's difference from the current one, as
 // sample masks.
@@ -142,6 +150,9 @@ func anchorCell(ds string, c *cohortPlan, sel *plink.Fileset, n int, desc string
 type popDiff struct {
 	gone, only *plink.Mask
 	spans      [][3]int64
+	// pop is the current population, set when the two differ by
+	// MinCount or more persons (see above).
+	pop *plink.Mask
 }
 
 // priorPop is an earlier population and the variants it released.
@@ -208,15 +219,23 @@ func (s *Server) priorSets(ctx context.Context, d *genoDataset) ([]priorPop, err
 
 // popDiffs are the differences of pop from the earlier populations (and
 // the others given), leaving out those equal to pop.
-func popDiffs(d *genoDataset, pop *roaring.Bitmap, earlier []priorPop) []popDiff {
+func popDiffs(d *genoDataset, pop *roaring.Bitmap, earlier []priorPop, minN int) []popDiff {
 	var out []popDiff
+	var popMask *plink.Mask
 	for _, e := range earlier {
 		gone := roaring.AndNot(e.set, pop)
 		only := roaring.AndNot(pop, e.set)
 		if gone.IsEmpty() && only.IsEmpty() {
 			continue
 		}
-		out = append(out, popDiff{gone: d.mask(gone), only: d.mask(only), spans: e.spans})
+		pd := popDiff{gone: d.mask(gone), only: d.mask(only), spans: e.spans}
+		if pd.gone.Count()+pd.only.Count() >= minN {
+			if popMask == nil {
+				popMask = d.mask(pop)
+			}
+			pd.pop = popMask
+		}
+		out = append(out, pd)
 	}
 	return out
 }
@@ -226,19 +245,28 @@ func popDiffs(d *genoDataset, pop *roaring.Bitmap, earlier []priorPop) []popDiff
 // differs by 1..minN-1 persons. calledOnly checks only the persons with a
 // call (a scan releases no other count of a variant).
 func differenced(v *plink.Variant, row []byte, diffs []popDiff, minN int, calledOnly bool) bool {
+	small := func(k int) bool { return k > 0 && k < minN }
 	for _, d := range diffs {
 		if !d.covers(v) {
 			continue
 		}
 		a := plink.CountRowMasked(row, d.gone)
 		b := plink.CountRowMasked(row, d.only)
-		classes := [][2]int{{a.NonMissing(), b.NonMissing()}}
+		var p plink.Counts // the current population's, when the two are far apart
+		if d.pop != nil {
+			p = plink.CountRowMasked(row, d.pop)
+		}
+		// Per class: in gone, in only, in the current population.
+		classes := [][3]int{{a.NonMissing(), b.NonMissing(), p.NonMissing()}}
 		if !calledOnly {
-			classes = append(classes, [2]int{a.HomA1, b.HomA1}, [2]int{a.Het, b.Het}, [2]int{a.HomA2, b.HomA2},
-				[2]int{a.HomA1 + a.Het, b.HomA1 + b.Het}, [2]int{a.HomA2 + a.Het, b.HomA2 + b.Het})
+			classes = append(classes, [3]int{a.HomA1, b.HomA1, p.HomA1}, [3]int{a.Het, b.Het, p.Het}, [3]int{a.HomA2, b.HomA2, p.HomA2},
+				[3]int{a.HomA1 + a.Het, b.HomA1 + b.Het, p.HomA1 + p.Het}, [3]int{a.HomA2 + a.Het, b.HomA2 + b.Het, p.HomA2 + p.Het})
 		}
 		for _, k := range classes {
 			if (k[0] == 0 || k[1] == 0) && k[0]+k[1] > 0 && k[0]+k[1] < minN {
+				if d.pop != nil && (small(k[2]) || small(k[2]-k[1]+k[0])) {
+					continue // one side shows ≤20: the difference is not known
+				}
 				return true
 			}
 		}

@@ -369,7 +369,7 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 				earlier = append(earlier, priorPop{set: pops[j].set})
 			}
 		}
-		diffs[k] = popDiffs(ds, pops[k].set, earlier)
+		diffs[k] = popDiffs(ds, pops[k].set, earlier, s.sess.Policy.MinCount)
 	}
 	minN := s.sess.Policy.MinCount
 	// Sex from OMOP (as the scans' sex): needed when a variant is on chrX,

@@ -1288,3 +1288,39 @@ func TestGenomicsPCAReleasesNoGenotypeCounts(t *testing.T) {
 		t.Errorf("five components explain %v%% of the variance", sum)
 	}
 }
+
+// TestGenomicsCasesThenEveryone: a table for the cases and then the same
+// for everyone show everyone's allele counts as a fresh workspace does.
+// Where the cases have no homozygote and everyone 1–20, both sides show 0
+// or ≤20 and nothing follows from the two; hiding the row hid the
+// dataset's allele frequencies after the cases' (review 47).
+func TestGenomicsCasesThenEveryone(t *testing.T) {
+	hidden := func(first bool) (int, int) {
+		e := newGenoEnv(t, datasets.Controlled)
+		all := e.persons()
+		g := e.variants()
+		t2d := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{201826}}}})
+		var cases, everyone spec.Table
+		if first {
+			e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: g.ID, Cohort: t2d.ID}, &cases)
+		}
+		e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: g.ID, Cohort: all.ID}, &everyone)
+		n, zero := 0, 0
+		for i, r := range everyone.Rows {
+			if r[col(&everyone, "A1 count")].Value == nil {
+				n++
+			}
+			if first {
+				if c := cases.Rows[i][col(&cases, "A1 count")]; c.Value != nil && *c.Value == 0 {
+					zero++
+				}
+			}
+		}
+		return n, zero
+	}
+	fresh, _ := hidden(false)
+	after, zeros := hidden(true)
+	if after != fresh || zeros == 0 {
+		t.Errorf("everyone's allele counts: %d rows hidden in a fresh workspace, %d after the cases' table (%d variants without a copy among the cases)", fresh, after, zeros)
+	}
+}
