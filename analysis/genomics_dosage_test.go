@@ -335,6 +335,21 @@ func TestGenomicsDosageGLMMatchesPlink2(t *testing.T) {
 	t2d := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{201826}}}})
 	ldl := e.handle(spec.MEvents, spec.EventsArgs{Table: "measurement", Concepts: []int64{3028437}})
 	plink2Run(t, dir, "--vcf", "dose.vcf.gz", "dosage=DS", "--make-bed", "--out", "hard")
+	// A1 is the minor allele among the dataset's genotyped persons linked
+	// to the tier's persons: plink2's founders are those (without --keep,
+	// a variant near 0.5 took the other allele).
+	ds, err := e.srv.dataset(e.ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep strings.Builder
+	keep.WriteString("#IID\n")
+	for i, s := range ds.samples {
+		if ds.person[i] >= 0 {
+			keep.WriteString(s.IID + "\n")
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "keep.txt"), []byte(keep.String()), 0o644)
 	for _, ph := range []spec.GenoPhenotype{{Kind: "quantitative", Handle: ldl.ID}, {Kind: "binary", Cases: t2d.ID}} {
 		t.Run(ph.Kind, func(t *testing.T) {
 			e.t = t
@@ -380,9 +395,9 @@ func TestGenomicsDosageGLMMatchesPlink2(t *testing.T) {
 			}
 			os.WriteFile(filepath.Join(dir, "pheno.txt"), []byte(phT.String()), 0o644)
 			os.WriteFile(filepath.Join(dir, "covar.txt"), []byte(cvT.String()), 0o644)
-			plink2Run(t, dir, "--vcf", "dose.vcf.gz", "dosage=DS", "--update-sex", "sex.txt", "--pheno", "pheno.txt", "--covar", "covar.txt",
+			plink2Run(t, dir, "--vcf", "dose.vcf.gz", "dosage=DS", "--update-sex", "sex.txt", "--keep", "keep.txt", "--pheno", "pheno.txt", "--covar", "covar.txt",
 				"--glm", "hide-covar", "--out", "ref")
-			plink2Run(t, dir, "--bfile", "hard", "--update-sex", "sex.txt", "--pheno", "pheno.txt", "--covar", "covar.txt",
+			plink2Run(t, dir, "--bfile", "hard", "--update-sex", "sex.txt", "--keep", "keep.txt", "--pheno", "pheno.txt", "--covar", "covar.txt",
 				"--glm", "hide-covar", "--out", "refhard")
 			file := ".PHENO.glm.linear"
 			if in.pheno.Binary {

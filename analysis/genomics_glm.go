@@ -310,7 +310,24 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		}
 	}
 	ncol := 2 + len(sel)
+	// Sex of every linked person, not only those tested: on chrX the
+	// founders' allele frequency that chooses A1 counts males as haploid
+	// (plink2 with --update-sex), and the founders are all of them (a
+	// variant near 0.5 took the other allele when the untested were
+	// counted as diploid).
 	sexOf := make([]int, nS)
+	for code, concept := range map[int]int64{1: 8507, 2: 8532} {
+		set, err := s.cohortSet(ctx, ds, &cohortPlan{Op: "sex", Sex: concept})
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		for i, p := range ds.person {
+			if p >= 0 && set.Contains(uint32(p)) {
+				sexOf[i] = code
+			}
+		}
+	}
 	pheno := assoc.Column{Name: "PHENO", Values: nanSlice(nS), Binary: binary}
 	direct := make([][]float64, len(sel)) // the SQL covariates, by sample
 	for j := range direct {

@@ -32,7 +32,7 @@ import (
 // genotyped, imported into both tiers; built once per test binary.
 const (
 	genoPersons  = 1200
-	genoVariants = 1200
+	genoVariants = 1400
 )
 
 var genoFix struct {
