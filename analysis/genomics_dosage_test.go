@@ -227,18 +227,7 @@ func TestGenomicsDosageFreqMatchesPlink2(t *testing.T) {
 	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "freq", Variants: g.ID, Cohort: all.ID}, &freq)
 	// plink2 over the linked persons, with dosages and with the hard
 	// calls alone.
-	ds, err := e.srv.dataset(e.ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keep strings.Builder
-	keep.WriteString("#IID\n")
-	for i, s := range ds.samples {
-		if ds.person[i] >= 0 {
-			keep.WriteString(s.IID + "\n")
-		}
-	}
-	os.WriteFile(filepath.Join(dir, "keep.txt"), []byte(keep.String()), 0o644)
+	writeLinkedKeep(t, e, dir)
 	plink2Run(t, dir, "--vcf", "dose.vcf.gz", "dosage=DS", "--update-sex", "sex.txt", "--keep", "keep.txt", "--freq", "--out", "p2")
 	plink2Run(t, dir, "--vcf", "dose.vcf.gz", "dosage=DS", "--update-sex", "sex.txt", "--keep", "keep.txt", "--make-bed", "--out", "hard")
 	plink2Run(t, dir, "--bfile", "hard", "--freq", "--out", "p2hard")
@@ -338,18 +327,7 @@ func TestGenomicsDosageGLMMatchesPlink2(t *testing.T) {
 	// A1 is the minor allele among the dataset's genotyped persons linked
 	// to the tier's persons: plink2's founders are those (without --keep,
 	// a variant near 0.5 took the other allele).
-	ds, err := e.srv.dataset(e.ctx, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var keep strings.Builder
-	keep.WriteString("#IID\n")
-	for i, s := range ds.samples {
-		if ds.person[i] >= 0 {
-			keep.WriteString(s.IID + "\n")
-		}
-	}
-	os.WriteFile(filepath.Join(dir, "keep.txt"), []byte(keep.String()), 0o644)
+	writeLinkedKeep(t, e, dir)
 	for _, ph := range []spec.GenoPhenotype{{Kind: "quantitative", Handle: ldl.ID}, {Kind: "binary", Cases: t2d.ID}} {
 		t.Run(ph.Kind, func(t *testing.T) {
 			e.t = t
@@ -560,5 +538,25 @@ func TestGenomicsBadDosage(t *testing.T) {
 		// Still serving: the other variant, through the index.
 		e.variants("rs_ok")
 		e.persons()
+	}
+}
+
+// writeLinkedKeep writes dir/keep.txt: the samples linked to the tier's
+// persons, the kernel's founders, for plink2 --keep.
+func writeLinkedKeep(t *testing.T, e *genoEnv, dir string) {
+	t.Helper()
+	ds, err := e.srv.dataset(e.ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep strings.Builder
+	keep.WriteString("#IID\n")
+	for i, s := range ds.samples {
+		if ds.person[i] >= 0 {
+			keep.WriteString(s.IID + "\n")
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "keep.txt"), []byte(keep.String()), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -56,8 +56,24 @@ func writeCohort(t *testing.T, dir string, n, m int, seed uint64, missRate float
 		}
 		bed = append(bed, row...)
 	}
-	base := filepath.Join(dir, "c")
-	for ext, data := range map[string][]byte{".bed": bed, ".bim": []byte(bim.String()), ".fam": []byte(fam.String())} {
+	return writeFileset(t, filepath.Join(dir, "c"), bed, bim.String(), fam.String())
+}
+
+// openCohort opens writeCohort's fileset in a test directory.
+func openCohort(t *testing.T, n, m int, seed uint64, missRate float64) *plink.Fileset {
+	t.Helper()
+	fs, err := plink.Open(writeCohort(t, t.TempDir(), n, m, seed, missRate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fs.Close() })
+	return fs
+}
+
+// writeFileset writes base.{bed,bim,fam} and returns base.
+func writeFileset(t *testing.T, base string, bed []byte, bim, fam string) string {
+	t.Helper()
+	for ext, data := range map[string][]byte{".bed": bed, ".bim": []byte(bim), ".fam": []byte(fam)} {
 		if err := os.WriteFile(base+ext, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -176,12 +192,7 @@ func missRate() float64 {
 // is still used (its column constant); the samples' own frequencies
 // given back reproduce the default run.
 func TestPCAFreqs(t *testing.T) {
-	dir := t.TempDir()
-	fs, err := plink.Open(writeCohort(t, dir, 200, 300, 3, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fs.Close()
+	fs := openCohort(t, 200, 300, 3, 0)
 	own := make([]float64, len(fs.Variants))
 	mono := 0
 	for v := range own {
@@ -223,12 +234,7 @@ func TestPCAFreqs(t *testing.T) {
 // called, for Exact; by all of them, mean-imputed, for Randomized), and
 // its sum bounds the eigenvalues: they are shares of it.
 func TestPCADiagonal(t *testing.T) {
-	dir := t.TempDir()
-	fs, err := plink.Open(writeCohort(t, dir, 120, 400, 5, 0.02))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fs.Close()
+	fs := openCohort(t, 120, 400, 5, 0.02)
 	n, m := len(fs.Samples), len(fs.Variants)
 	// By hand: frequencies among all samples, missing calls add 0.
 	sum := make([]float64, n)
@@ -286,12 +292,7 @@ func TestPCADiagonal(t *testing.T) {
 // standardised row, by hand; and a sample among copies of one row holds
 // all of the spread.
 func TestPCADeviations(t *testing.T) {
-	dir := t.TempDir()
-	fs, err := plink.Open(writeCohort(t, dir, 90, 300, 7, 0.02))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fs.Close()
+	fs := openCohort(t, 90, 300, 7, 0.02)
 	n, m := len(fs.Samples), len(fs.Variants)
 	freqs := make([]float64, m)
 	for v := range freqs {
@@ -348,13 +349,7 @@ func TestPCADeviations(t *testing.T) {
 		}
 		bed = append(bed, row...)
 	}
-	base := filepath.Join(dir, "pad")
-	for ext, data := range map[string][]byte{".bed": bed, ".bim": []byte(bim.String()), ".fam": []byte(fam.String())} {
-		if err := os.WriteFile(base+ext, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pf, err := plink.Open(base)
+	pf, err := plink.Open(writeFileset(t, filepath.Join(t.TempDir(), "pad"), bed, bim.String(), fam.String()))
 	if err != nil {
 		t.Fatal(err)
 	}
