@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"gonum.org/v1/gonum/mat"
@@ -672,6 +673,7 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 			}
 		}
 		diffs := popDiffs(ds, testedSet, prior, minN)
+		var whole atomic.Bool // every row dropped (see differenced)
 		err = plink.Parallel(nv, threads(), func(lo, hi int) error {
 			for v := lo; v < hi; v++ {
 				m := masksOf(v)
@@ -686,8 +688,12 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 				// dropped for that whatever its counts, or which count
 				// rule dropped it would tell the genotype of the person
 				// added (a class of 0 that became 1).
-				if differenced(&fs.Variants[v], called, diffs, minN, true) {
-					drop[v] = fmt.Sprintf("whose persons with a call differ by 1–%d from a population released before (differencing)", minN-1)
+				hide, all := differenced(&fs.Variants[v], called, diffs, minN, true)
+				if all {
+					whole.Store(true)
+				}
+				if hide {
+					drop[v] = differencingDrop(minN)
 				} else {
 					drop[v] = countReason(row, dose, m.all, m.cases, m.controls, minN)
 				}
@@ -696,6 +702,11 @@ func (s *Server) genoGLM(ctx context.Context, cell string, args json.RawMessage)
 		})
 		if err != nil {
 			return nil, err
+		}
+		if whole.Load() {
+			for v := range drop {
+				drop[v] = differencingDrop(minN)
+			}
 		}
 		for v := range drop {
 			rowOf[v] = -1
@@ -1080,6 +1091,11 @@ func countReason(row []byte, dose []uint16, mask, cases, controls *plink.Mask, m
 		return why
 	}
 	return hardReason(row, mask, cases, controls, minN, false, " (hard calls)")
+}
+
+// differencingDrop is the reason a scan row is dropped for differencing.
+func differencingDrop(minN int) string {
+	return fmt.Sprintf("whose persons with a call differ by 1–%d from a population released before (differencing)", minN-1)
 }
 
 // hardReason is countReason's rules over a packed row; mac checks the

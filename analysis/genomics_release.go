@@ -134,15 +134,19 @@ func anchorCell(ds string, c *cohortPlan, sel *plink.Fileset, n int, desc string
 // persons with a call) has person sets C∩E and C∩P, which are nested
 // when C∩D1 or C∩D2 is empty and then differ by |C∩D1| + |C∩D2|. When
 // that is 1..MinCount-1 for any class, the variant's cells are hidden in
-// P (a summary) or its row dropped (a scan). Unless E and P differ by
-// MinCount or more persons and the class holds 1..MinCount-1 of the
-// persons of one of them: that side shows ≤20, so the difference is not
-// known, and the populations' own difference does not pin it (E and E
-// with one person added, ≤20 and 21, would). Hiding it hid a dataset's
-// allele counts after the same table for its cases (0 homozygotes among
-// the cases, 8 among everyone: review 47). A person padded with 21 or
-// more others known to hold none of a class still shows in which class
-// they are, as a count of 0 or ≤20 over padded persons does.
+// P (a summary) or its row dropped (a scan).
+//
+// Which rows are hidden is itself told, so it must not follow one
+// person's genotypes. When D1 or D2 holds 1..MinCount-1 persons (E less
+// one person T, then 36 persons and T: review 48 read T's carrier status
+// at 1,024 of 1,024 rare variants from which rows were hidden), the rows
+// of P are hidden all together if any is, one bit for the table. When
+// each holds none or MinCount or more, rows are judged one by one, and a
+// class shown as ≤20 on either side hides nothing: the difference is not
+// known (hiding it hid a dataset's allele counts after the same table for
+// its cases, 0 homozygotes among the cases and 8 among everyone, review
+// 47). With a few persons on one side it would be: E without T showing 0
+// homozygotes and T with persons of E showing ≤20 say T is one.
 
 // popDiff is an earlier population's difference from the current one, as
 // sample masks.
@@ -150,8 +154,9 @@ func anchorCell(ds string, c *cohortPlan, sel *plink.Fileset, n int, desc string
 type popDiff struct {
 	gone, only *plink.Mask
 	spans      [][3]int64
-	// pop is the current population, set when the two differ by
-	// MinCount or more persons (see above).
+	// few: gone or only holds 1..MinCount-1 persons. pop is the current
+	// population, set when neither does (see above).
+	few bool
 	pop *plink.Mask
 }
 
@@ -229,7 +234,8 @@ func popDiffs(d *genoDataset, pop *roaring.Bitmap, earlier []priorPop, minN int)
 			continue
 		}
 		pd := popDiff{gone: d.mask(gone), only: d.mask(only), spans: e.spans}
-		if pd.gone.Count()+pd.only.Count() >= minN {
+		small := func(n int) bool { return n > 0 && n < minN }
+		if pd.few = small(pd.gone.Count()) || small(pd.only.Count()); !pd.few {
 			if popMask == nil {
 				popMask = d.mask(pop)
 			}
@@ -242,12 +248,14 @@ func popDiffs(d *genoDataset, pop *roaring.Bitmap, earlier []priorPop, minN int)
 
 // differenced reports whether a genotype class of variant v (row) is
 // nested between pop and an earlier population that released v and
-// differs by 1..minN-1 persons. calledOnly checks only the persons with a
-// call (a scan releases no other count of a variant).
-func differenced(v *plink.Variant, row []byte, diffs []popDiff, minN int, calledOnly bool) bool {
+// differs by 1..minN-1 persons, and whether all of pop's rows are to be
+// hidden for it (whole: the populations differ by a few persons on one
+// side). calledOnly checks only the persons with a call (a scan releases
+// no other count of a variant).
+func differenced(v *plink.Variant, row []byte, diffs []popDiff, minN int, calledOnly bool) (hide, whole bool) {
 	small := func(k int) bool { return k > 0 && k < minN }
 	for _, d := range diffs {
-		if !d.covers(v) {
+		if !d.covers(v) || hide && !d.few {
 			continue
 		}
 		a := plink.CountRowMasked(row, d.gone)
@@ -267,9 +275,13 @@ func differenced(v *plink.Variant, row []byte, diffs []popDiff, minN int, called
 				if d.pop != nil && (small(k[2]) || small(k[2]-k[1]+k[0])) {
 					continue // one side shows ≤20: the difference is not known
 				}
-				return true
+				hide = true
+				if d.few {
+					return true, true
+				}
+				break
 			}
 		}
 	}
-	return false
+	return hide, false
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
@@ -411,6 +412,7 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 	doses := make([][]doseCounts, nv) // nil for a variant without dosages
 	minorAlt := make([]bool, nv)
 	differ := make([][]bool, nv)
+	whole := make([]atomic.Bool, len(pops)) // every row of the population hidden
 	err = plink.Parallel(nv, threads(), func(lo, hi int) error {
 		var rounded []byte
 		for v := lo; v < hi; v++ {
@@ -431,10 +433,15 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 			differ[v] = make([]bool, len(pops))
 			for k := range pops {
 				counts[v][k] = countSex(row, chrom, pms[k])
-				differ[v][k] = differenced(&fs.Variants[v], row, diffs[k], minN, false)
+				hide, all := differenced(&fs.Variants[v], row, diffs[k], minN, false)
 				if dose != nil {
 					doses[v][k] = countDose(dose, chrom, pms[k])
-					differ[v][k] = differ[v][k] || differenced(&fs.Variants[v], rounded, diffs[k], minN, false)
+					h, a := differenced(&fs.Variants[v], rounded, diffs[k], minN, false)
+					hide, all = hide || h, all || a
+				}
+				differ[v][k] = hide
+				if all {
+					whole[k].Store(true)
 				}
 			}
 		}
@@ -442,6 +449,13 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 	})
 	if err != nil {
 		return nil, err
+	}
+	for k := range pops {
+		if whole[k].Load() {
+			for v := range differ {
+				differ[v][k] = true
+			}
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
