@@ -217,6 +217,11 @@ func (s *Server) priorSets(ctx context.Context, d *genoDataset) ([]priorPop, err
 			g.priorSets[string(raw)] = set
 			g.mu.Unlock()
 		}
+		// A population of 1–20 genotyped persons released no variant
+		// rows (its anchor showed ≤20): nothing to difference against.
+		if d.mask(set).Count() < s.sess.Policy.MinCount {
+			continue
+		}
 		out = append(out, priorPop{set: set, spans: p.G.V})
 	}
 	return out, nil

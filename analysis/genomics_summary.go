@@ -366,7 +366,11 @@ func (s *Server) genoSummary(ctx context.Context, cell string, args json.RawMess
 	for k := range pops {
 		earlier := append([]priorPop(nil), prior...)
 		for j := range pops {
-			if j != k {
+			// A population of 1–20 persons shows no rows (below): there
+			// is nothing of it to difference against, and comparing the
+			// others with it hid all of a group's rows when it was one
+			// person (review 48).
+			if n := pops[j].mask.Count(); j != k && n >= s.sess.Policy.MinCount {
 				earlier = append(earlier, priorPop{set: pops[j].set})
 			}
 		}

@@ -1366,3 +1366,45 @@ func TestGenomicsRowsHiddenTogether(t *testing.T) {
 		})
 	}
 }
+
+// TestGenomicsFewGroupComparesNothing: a group of 1–20 persons shows no
+// rows, so the other groups of the table are not differenced against it.
+// By a one-person group and everyone else, the rows of everyone else
+// hidden were those where the one person carried nothing (review 48); the
+// others' rows are now as a table of them alone shows them.
+func TestGenomicsFewGroupComparesNothing(t *testing.T) {
+	db, _ := genoEngine(t, datasets.Controlled)
+	concept := genoConceptHeldBy(t, db, 1, 20)
+	hidden := func(tab *spec.Table) int {
+		n := 0
+		for _, r := range tab.Rows {
+			for _, c := range r[1:] {
+				if c.Status == spec.Difference {
+					n++
+					break
+				}
+			}
+		}
+		return n
+	}
+	e := newGenoEnv(t, datasets.Controlled)
+	all := e.persons()
+	few := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{concept}}}})
+	rest := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{Minus: few.ID}})
+	g := e.variants()
+	var by spec.Table
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "hardy", Variants: g.ID, Cohort: all.ID,
+		Groups: []string{few.ID, rest.ID}, GroupNames: []string{"few", "rest"}}, &by)
+	if n := hidden(&by); n != 0 || len(by.Rows) != genoVariants {
+		t.Errorf("by a group of 1–20 and the rest: %d rows (want the rest's %d), %d hidden by differencing", len(by.Rows), genoVariants, n)
+	}
+	// The few group, then a padded table with them, in a later cell: the
+	// few group released nothing to difference against.
+	pad := e.handle(spec.MDerive, spec.DeriveArgs{Base: rest.ID, Step: spec.Step{Age: &spec.AgeStep{Min: 40, Max: 44, At: "2020-01-01"}}})
+	padded := e.handle(spec.MDerive, spec.DeriveArgs{Base: pad.ID, Step: spec.Step{Or: few.ID}})
+	var later spec.Table
+	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "missing", Variants: g.ID, Cohort: padded.ID}, &later)
+	if n := hidden(&later); n != 0 && n != len(later.Rows) {
+		t.Errorf("%d of %d rows hidden", n, len(later.Rows))
+	}
+}
