@@ -122,7 +122,8 @@ func RegisteredColumn(table, col string) bool {
 // from every table, Fitbit included; note, note_nlp, location, care_site,
 // provider, cost and fact_relationship are absent; *_source_value,
 // provider/care site/location ids and free text columns are removed;
-// survey demographics and person race/sex are generalised (see survey.go).
+// survey demographics and person race/sex are generalised (see survey.go),
+// and person's race and gender source concepts are 0 (no matching concept).
 // Controlled: every table, unshifted, full.
 func BuildTier(ctx context.Context, basePath string, tier datasets.Tier, outPath string, opts TierOptions) (*TierReport, error) {
 	if opts.AgeAsOf.IsZero() {
@@ -438,6 +439,11 @@ func registeredExpr(t *Table, f Field) string {
 		return fmt.Sprintf("CASE WHEN x.gender_concept_id IN (%d, %d) THEN x.gender_concept_id ELSE %d END", ConceptMale, ConceptFemale, GenSexAtBirth)
 	case t.Name == "person" && f.Name == "race_concept_id":
 		return fmt.Sprintf("CASE WHEN x.race_concept_id IN (SELECT c FROM temp.small_race) THEN %d ELSE x.race_concept_id END", GenAnotherSinglePopulation)
+	case t.Name == "person" && (f.Name == "race_source_concept_id" || f.Name == "gender_source_concept_id"):
+		// The source concepts of generalised demographics would undo the
+		// generalisation: a GROUP BY race_source_concept_id gave the six
+		// races merged into "Another single population" (review 48).
+		return "0"
 	case t.Name == "observation" && f.Name == "value_source_concept_id":
 		return "CASE WHEN g.value IS NOT NULL THEN g.value ELSE x.value_source_concept_id END"
 	case t.Name == "observation" && f.Name == "value_as_concept_id":

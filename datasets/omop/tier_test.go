@@ -289,6 +289,19 @@ func TestRegisteredGeneralised(t *testing.T) {
 			t.Errorf("person %d: gender %d race %d, want %d %d", p.id, g, r, p.gender, p.race)
 		}
 	}
+	// The source concepts would undo the generalisation (review 48
+	// grouped by race_source_concept_id): none is kept.
+	var kept int64
+	if err := conn.QueryRow(`SELECT count(*) FROM tier.person WHERE race_source_concept_id <> 0 OR gender_source_concept_id <> 0`).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	var inBase int64
+	if err := conn.QueryRow(`SELECT count(*) FROM base.person WHERE race_source_concept_id <> 0 OR gender_source_concept_id <> 0`).Scan(&inBase); err != nil {
+		t.Fatal(err)
+	}
+	if kept != 0 || inBase == 0 {
+		t.Errorf("%d persons keep a race or gender source concept in the registered tier (%d in the source)", kept, inBase)
+	}
 }
 
 // TestTierLockdown: a kernel's connection to a tier cannot reach files,
