@@ -117,8 +117,8 @@ func RegisteredColumn(table, col string) bool {
 // Registered: every date and datetime of a person is shifted back by the
 // person's stable offset of 1–364 days (a SHA-256 keyed hash of the
 // workspace secret and person_id, so intervals stay true and re-imports
-// shift identically), except an end of observation at the data cut (the
-// last one), which stays at the cut; persons aged 89 or over at AgeAsOf (by year of
+// shift identically), except an end of observation or coverage at the
+// data cut (the last end of observation), which stays at the cut; persons aged 89 or over at AgeAsOf (by year of
 // birth, conservatively) and persons without a year of birth are absent
 // from every table, Fitbit included; note, note_nlp, location, care_site,
 // provider, cost and fact_relationship are absent; *_source_value,
@@ -433,6 +433,15 @@ func (b *tierBuilder) registered() error {
 	return nil
 }
 
+// endOfData reports whether field f of table t is the end of a period
+// that lasts to the data cut while the person is observed (or covered):
+// at the cut it is the end of the data, the same for everyone, and stays
+// there in the registered tier.
+func endOfData(t, f string) bool {
+	return t == "observation_period" && f == "observation_period_end_date" ||
+		t == "payer_plan_period" && f == "payer_plan_period_end_date"
+}
+
 // registeredExpr is the registered tier's value of one field of a person table.
 func registeredExpr(t *Table, f Field) string {
 	x := "x." + quoteIdent(f.Name)
@@ -457,7 +466,7 @@ func registeredExpr(t *Table, f Field) string {
 		return "CASE WHEN g.value IS NOT NULL THEN g.value ELSE x.value_source_concept_id END"
 	case t.Name == "observation" && f.Name == "value_as_concept_id":
 		return "CASE WHEN g.value IS NOT NULL AND g.value IS DISTINCT FROM x.value_source_concept_id THEN g.value ELSE x.value_as_concept_id END"
-	case t.Name == "observation_period" && f.Name == "observation_period_end_date":
+	case endOfData(t.Name, f.Name):
 		return "CASE WHEN " + x + " >= (SELECT d FROM temp.cut) THEN " + x + " ELSE CAST(" + x + " - s.days AS DATE) END"
 	case f.DuckDBType() == "DATE":
 		return "CAST(" + x + " - s.days AS DATE)"

@@ -169,7 +169,7 @@ func TestRegisteredDatesShifted(t *testing.T) {
 				continue
 			}
 			c := quoteIdent(f.Name)
-			if tab.Name == "observation_period" && f.Name == "observation_period_end_date" {
+			if endOfData(tab.Name, f.Name) {
 				// An end at the data cut stays there (see below).
 				unshift = append(unshift, fmt.Sprintf("CASE WHEN x.%[1]s >= DATE '2025-12-31' THEN x.%[1]s ELSE CAST(x.%[1]s + o.d AS DATE) END", c))
 			} else if f.CDMType == "date" {
