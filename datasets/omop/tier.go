@@ -117,8 +117,8 @@ func RegisteredColumn(table, col string) bool {
 // Registered: every date and datetime of a person is shifted back by the
 // person's stable offset of 1–364 days (a SHA-256 keyed hash of the
 // workspace secret and person_id, so intervals stay true and re-imports
-// shift identically), except an end of observation or coverage at the
-// data cut (the last end of observation), which stays at the cut; persons aged 89 or over at AgeAsOf (by year of
+// shift identically), except a date on or after the data cut (the last
+// end of observation): the end of the data, which stays at the cut; persons aged 89 or over at AgeAsOf (by year of
 // birth, conservatively) and persons without a year of birth are absent
 // from every table, Fitbit included; note, note_nlp, location, care_site,
 // provider, cost and fact_relationship are absent; *_source_value,
@@ -350,11 +350,12 @@ func (b *tierBuilder) registered() error {
 		FROM `+person+` WHERE person_id IS NOT NULL AND ? - year_of_birth < 89`, opts.AgeAsOf.Year()); err != nil {
 		return err
 	}
-	// The data cut: the last end of observation. An end of observation
-	// there is the end of the data, not an event of the person, and stays
-	// as it is: shifted, the cut less the end was the person's offset (97%
-	// of the synthetic persons were observed to the cut; review 48 then
-	// matched their true dates).
+	// The data cut: the last end of observation. A date on or after it is
+	// the end of the data (an observation period, a drug, an era still
+	// going on at the extraction), the same for everyone, and stays as it
+	// is: shifted, the cut less it was the person's offset (97% of the
+	// synthetic persons were observed to the cut, review 48; 2,245 had a
+	// drug going on, review 49; both then matched true dates).
 	if err := exec(`CREATE TEMP TABLE cut AS SELECT max(observation_period_end_date) AS d FROM ` + b.src["observation_period"]); err != nil {
 		return err
 	}
@@ -433,15 +434,6 @@ func (b *tierBuilder) registered() error {
 	return nil
 }
 
-// endOfData reports whether field f of table t is the end of a period
-// that lasts to the data cut while the person is observed (or covered):
-// at the cut it is the end of the data, the same for everyone, and stays
-// there in the registered tier.
-func endOfData(t, f string) bool {
-	return t == "observation_period" && f == "observation_period_end_date" ||
-		t == "payer_plan_period" && f == "payer_plan_period_end_date"
-}
-
 // registeredExpr is the registered tier's value of one field of a person table.
 func registeredExpr(t *Table, f Field) string {
 	x := "x." + quoteIdent(f.Name)
@@ -466,12 +458,10 @@ func registeredExpr(t *Table, f Field) string {
 		return "CASE WHEN g.value IS NOT NULL THEN g.value ELSE x.value_source_concept_id END"
 	case t.Name == "observation" && f.Name == "value_as_concept_id":
 		return "CASE WHEN g.value IS NOT NULL AND g.value IS DISTINCT FROM x.value_source_concept_id THEN g.value ELSE x.value_as_concept_id END"
-	case endOfData(t.Name, f.Name):
-		return "CASE WHEN " + x + " >= (SELECT d FROM temp.cut) THEN " + x + " ELSE CAST(" + x + " - s.days AS DATE) END"
 	case f.DuckDBType() == "DATE":
-		return "CAST(" + x + " - s.days AS DATE)"
+		return "CASE WHEN " + x + " >= (SELECT d FROM temp.cut) THEN " + x + " ELSE CAST(" + x + " - s.days AS DATE) END"
 	case f.DuckDBType() == "TIMESTAMP":
-		return x + " - to_days(s.days)"
+		return "CASE WHEN " + x + " >= CAST((SELECT d FROM temp.cut) AS TIMESTAMP) THEN " + x + " ELSE " + x + " - to_days(s.days) END"
 	}
 	return x
 }
