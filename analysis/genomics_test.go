@@ -1349,15 +1349,7 @@ func TestGenomicsRowsHiddenTogether(t *testing.T) {
 			var first, second spec.Table
 			e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "hardy", Variants: g.ID, Cohort: rest.ID}, &first)
 			e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: kind, Variants: g.ID, Cohort: padded.ID}, &second)
-			hidden := 0
-			for _, r := range second.Rows {
-				for _, c := range r[1:] {
-					if c.Status == spec.Difference {
-						hidden++
-						break
-					}
-				}
-			}
+			hidden := differencedRows(&second)
 			// Some class of some variant holds the few persons and none of
 			// the others dropped: every row is hidden.
 			if hidden != len(second.Rows) {
@@ -1375,18 +1367,6 @@ func TestGenomicsRowsHiddenTogether(t *testing.T) {
 func TestGenomicsFewGroupComparesNothing(t *testing.T) {
 	db, _ := genoEngine(t, datasets.Controlled)
 	concept := genoConceptHeldBy(t, db, 1, 20)
-	hidden := func(tab *spec.Table) int {
-		n := 0
-		for _, r := range tab.Rows {
-			for _, c := range r[1:] {
-				if c.Status == spec.Difference {
-					n++
-					break
-				}
-			}
-		}
-		return n
-	}
 	e := newGenoEnv(t, datasets.Controlled)
 	all := e.persons()
 	few := e.handle(spec.MDerive, spec.DeriveArgs{Base: all.ID, Step: spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{concept}}}})
@@ -1395,7 +1375,7 @@ func TestGenomicsFewGroupComparesNothing(t *testing.T) {
 	var by spec.Table
 	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "hardy", Variants: g.ID, Cohort: all.ID,
 		Groups: []string{few.ID, rest.ID}, GroupNames: []string{"few", "rest"}}, &by)
-	if n := hidden(&by); n != 0 || len(by.Rows) != genoVariants {
+	if n := differencedRows(&by); n != 0 || len(by.Rows) != genoVariants {
 		t.Errorf("by a group of 1–20 and the rest: %d rows (want the rest's %d), %d hidden by differencing", len(by.Rows), genoVariants, n)
 	}
 	// The few group, then a padded table with them, in a later cell: the
@@ -1404,7 +1384,21 @@ func TestGenomicsFewGroupComparesNothing(t *testing.T) {
 	padded := e.handle(spec.MDerive, spec.DeriveArgs{Base: pad.ID, Step: spec.Step{Or: few.ID}})
 	var later spec.Table
 	e.must(spec.MGenoSummary, spec.GenoSummaryArgs{Kind: "missing", Variants: g.ID, Cohort: padded.ID}, &later)
-	if n := hidden(&later); n != 0 && n != len(later.Rows) {
+	if n := differencedRows(&later); n != 0 && n != len(later.Rows) {
 		t.Errorf("%d of %d rows hidden", n, len(later.Rows))
 	}
+}
+
+// differencedRows counts the rows of tab with a cell hidden by differencing.
+func differencedRows(tab *spec.Table) int {
+	n := 0
+	for _, r := range tab.Rows {
+		for _, c := range r[1:] {
+			if c.Status == spec.Difference {
+				n++
+				break
+			}
+		}
+	}
+	return n
 }
