@@ -405,10 +405,12 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 		refused = append(refused, fmt.Sprintf("some combination of the groups its terms%s define holds 1–%d persons (or a group is all with or all without the outcome), and its estimates would tell their values: drop or widen a term",
 			map[bool]string{true: " and outcome", false: ""}[y.kind == "has"], pol.MinCount-1))
 	}
+	var groupCells []*release.Cell // not shown; recorded only when the model is fitted
 	for _, g := range groups[1:] { // groups[0] is the model's persons: nCell
 		k := int64(g.rows.GetCardinality())
 		est = t.add(&release.Cell{Stat: release.Count, Value: float64(k), Persons: k, Of: est, Plan: g.plan.bytes(),
 			Desc: "model group " + g.desc + ": " + cdesc + " (not shown)"})
+		groupCells = append(groupCells, est)
 		// A group's rows too: the female level's mean of the outcome is
 		// its estimates' sum, and the same women with other rows in a
 		// model padded with other men gave one woman's reading left out
@@ -420,6 +422,7 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 			r := m.rowsOf(g.rows)
 			est = t.add(&release.Cell{Stat: release.Rows, Value: float64(r), Persons: k, Of: est, Plan: g.plan.bytes(),
 				Quantity: m.quantity, RowCount: r, Source: m.src, Table: m.table, Concepts: m.concepts, Desc: "model group " + g.desc + " rows of " + m.desc + ": " + cdesc + " (not shown)"})
+			groupCells = append(groupCells, est)
 		}
 	}
 	for _, c := range cols {
@@ -502,6 +505,14 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 		} else {
 			aic := t.add(&release.Cell{Stat: release.Coef, Value: fit.AIC, Persons: n, Of: est, Digits: 1})
 			t.rows = append(t.rows, []*slot{{text: "AIC"}, {cell: aic}})
+		}
+	}
+	if fit == nil {
+		// A refused model releases no estimate: its groups tell nothing
+		// and are not recorded, or a corrected model of the same persons
+		// (without a small level) was hidden against them (review 50).
+		for _, c := range groupCells {
+			c.Status = spec.Model
 		}
 	}
 	for _, r := range refused {

@@ -729,3 +729,32 @@ func TestRegressFewWithManyRows(t *testing.T) {
 		}
 	}
 }
+
+// TestRegressRefusedRecordsNothing: a refused model releases no estimate,
+// so its groups are not recorded: the same model on everyone but the
+// small gender level that made it refuse is released as it is in a fresh
+// workspace (it was hidden against the refused model's groups, review
+// 50).
+func TestRegressRefusedRecordsNothing(t *testing.T) {
+	fit := func(e *env, first bool) *spec.Table {
+		all := e.persons()
+		bmi := e.events("measurement", cBMI)
+		t2d := e.derive(all, spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+		bind := map[string]string{"bmi": bmi.ID, "t2d": t2d.ID}
+		if first {
+			tab := e.table(spec.MRegress, spec.RegressArgs{Kind: "logistic", Cohort: all.ID, Formula: "has(t2d) ~ age + gender + mean(bmi)", Bind: bind})
+			if !contains(tab.Notes, "model refused") {
+				t.Fatalf("everyone, with the small gender level: not refused: %q", tab.Notes)
+			}
+		}
+		fm := e.derive(e.derive(all, spec.Step{Sex: "female"}), spec.Step{Or: e.derive(all, spec.Step{Sex: "male"}).ID})
+		return e.table(spec.MRegress, spec.RegressArgs{Kind: "logistic", Cohort: fm.ID, Formula: "has(t2d) ~ age + gender + mean(bmi)", Bind: bind})
+	}
+	alone, after := modelRows(fit(newEnv(t), false)), modelRows(fit(newEnv(t), true))
+	for _, term := range []string{"age", "gender=MALE", "mean(bmi)"} {
+		a, b := alone[term][0], after[term][0]
+		if a.Value == nil || b.Value == nil || *a.Value != *b.Value {
+			t.Errorf("%s: %q alone, %q (status %q) after the refused model", term, a.Text, b.Text, b.Status)
+		}
+	}
+}
