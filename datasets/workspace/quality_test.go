@@ -3,6 +3,7 @@ package workspace
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -165,5 +166,41 @@ func TestRoundedRows(t *testing.T) {
 		if got := roundedRows(n); got != want {
 			t.Errorf("roundedRows(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestLeftOutFewPersons: rows left out for a reason about persons (aged
+// 89 or over) are those persons' rows; when they are 1–20 persons, the
+// rows are not counted (3 persons' 4,245 minutes of heart rate showed as
+// 4260 rows, review 50), and the person count itself shows as ≤20.
+func TestLeftOutFewPersons(t *testing.T) {
+	dir := t.TempDir()
+	w := &Workspace{Dir: dir, Tier: "registered"}
+	if err := os.MkdirAll(w.DataPath(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	q := omop.Quality{Tiers: []omop.TierReport{{Tier: "registered", Excluded: []omop.Exclusion{
+		{Table: "person", Reason: omop.ReasonAged89, Rows: 3, Detail: "person aged 89 or over"},
+		{Table: "heart_rate_minute_level", Reason: omop.ReasonAged89, Rows: 4245, Detail: "person aged 89 or over"},
+		{Table: "observation_period", Reason: omop.ReasonPersonUnknown, Rows: 2649, Detail: "person_id not in person"},
+	}}}}
+	b, err := json.Marshal(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(w.QualityPath(), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := leftOut(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []LeftOut{
+		{Table: "person", Reason: omop.ReasonAged89, Rows: "≤20", Detail: "person aged 89 or over"},
+		{Table: "heart_rate_minute_level", Reason: omop.ReasonAged89, Rows: "*", Detail: "person aged 89 or over (rows of 1–20 persons: not counted)"},
+		{Table: "observation_period", Reason: omop.ReasonPersonUnknown, Rows: "2660", Detail: "person_id not in person"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("left out %+v, want %+v", got, want)
 	}
 }

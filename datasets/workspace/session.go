@@ -69,12 +69,27 @@ func leftOut(w *Workspace) ([]LeftOut, error) {
 	if tr == nil {
 		return nil, nil
 	}
+	// Persons left out for a reason about them (aged 89 or over, no year
+	// of birth): when they are 1–20, the rows of other tables left out
+	// for it are their rows, a count over a few persons (3 persons' 4,245
+	// minutes of heart rate, review 50), and are not counted.
+	fewPersons := map[string]bool{}
+	for _, e := range tr.Excluded {
+		if e.Table == "person" && e.Rows > 0 && e.Rows < leftOutRounding+1 {
+			fewPersons[e.Reason] = true
+		}
+	}
 	var out []LeftOut
 	for _, e := range tr.Excluded {
 		if e.Reason == omop.ReasonNotInTier || e.Rows <= 0 {
 			continue
 		}
-		out = append(out, LeftOut{Table: e.Table, Reason: e.Reason, Rows: roundedRows(e.Rows), Detail: e.Detail})
+		l := LeftOut{Table: e.Table, Reason: e.Reason, Rows: roundedRows(e.Rows), Detail: e.Detail}
+		if fewPersons[e.Reason] && e.Table != "person" {
+			l.Rows = "*"
+			l.Detail += fmt.Sprintf(" (rows of 1–%d persons: not counted)", leftOutRounding)
+		}
+		out = append(out, l)
 	}
 	return out, nil
 }
