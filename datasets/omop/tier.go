@@ -40,6 +40,9 @@ const (
 	// ReasonNotInTier: the tier does not hold the table at all (registered:
 	// free text and identifiers below state level).
 	ReasonNotInTier = "table_not_in_tier"
+	// ReasonAfterEnd: the row is dated after the registered tier's end
+	// (the data cut less 364 days) once shifted.
+	ReasonAfterEnd = "after_tier_end"
 )
 
 // Exclusion counts the rows of one base table a tier left out for one reason.
@@ -117,8 +120,9 @@ func RegisteredColumn(table, col string) bool {
 // Registered: every date and datetime of a person is shifted back by the
 // person's stable offset of 1–364 days (a SHA-256 keyed hash of the
 // workspace secret and person_id, so intervals stay true and re-imports
-// shift identically), except a date on or after the data cut (the last
-// end of observation): the end of the data, which stays at the cut; persons aged 89 or over at AgeAsOf (by year of
+// shift identically), and every person's data end at the tier's end, the
+// data cut less 364 days: rows dated after it once shifted are left out
+// and ends after it are it; persons aged 89 or over at AgeAsOf (by year of
 // birth, conservatively) and persons without a year of birth are absent
 // from every table, Fitbit included; note, note_nlp, location, care_site,
 // provider, cost and fact_relationship are absent; *_source_value,
@@ -152,7 +156,7 @@ func BuildTier(ctx context.Context, basePath string, tier datasets.Tier, outPath
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1) // temp tables and the attachment are per connection
-	b := &tierBuilder{ctx: ctx, db: db, tier: tier, opts: opts, src: map[string]string{},
+	b := &tierBuilder{ctx: ctx, db: db, tier: tier, opts: opts, src: map[string]string{}, afterEnd: map[string]int64{},
 		rep: &TierReport{Tier: tier, Tables: map[string]int64{}}}
 	// Tier row order is irrelevant; parallel unordered inserts are faster.
 	if err := b.exec("SET preserve_insertion_order = false"); err != nil {
@@ -207,6 +211,9 @@ type tierBuilder struct {
 	src          map[string]string       // table → relation to read it from (base.t, or a de-duplicated temp table)
 	rep          *TierReport
 	surveyMerged int64 // observation rows merged by the survey generalisation
+	// afterEnd: rows of a registered table dated after the tier's end once
+	// shifted, by table.
+	afterEnd map[string]int64
 }
 
 func (b *tierBuilder) exec(q string, args ...any) error {
@@ -330,7 +337,9 @@ func (b *tierBuilder) account() error {
 		add(t.Name, ReasonPersonUnknown, orphans, "person_id empty or not in person: cannot be date-shifted or age-checked")
 		add(t.Name, ReasonBirthYearUnknown, noYear, "person without a year of birth: age cannot be checked")
 		add(t.Name, ReasonSurveyMerged, survey, "repeated answers to a demographic survey question merged into one generalised answer")
-		aged := rest - orphans - noYear - survey
+		late := b.afterEnd[t.Name]
+		add(t.Name, ReasonAfterEnd, late, "dated after the registered tier's end (the data cut less 364 days) once shifted")
+		aged := rest - orphans - noYear - survey - late
 		if b.tier == datasets.Controlled && aged != 0 || aged < 0 {
 			return fmt.Errorf("omop: build tier %s: %s: %d base rows, %d in the tier, %d left out unaccounted for", b.tier, t.Name, nb, nt, aged)
 		}
@@ -350,13 +359,17 @@ func (b *tierBuilder) registered() error {
 		FROM `+person+` WHERE person_id IS NOT NULL AND ? - year_of_birth < 89`, opts.AgeAsOf.Year()); err != nil {
 		return err
 	}
-	// The data cut: the last end of observation. A date on or after it is
-	// the end of the data (an observation period, a drug, an era still
-	// going on at the extraction), the same for everyone, and stays as it
-	// is: shifted, the cut less it was the person's offset (97% of the
-	// synthetic persons were observed to the cut, review 48; 2,245 had a
-	// drug going on, review 49; both then matched true dates).
-	if err := exec(`CREATE TEMP TABLE cut AS SELECT max(observation_period_end_date) AS d FROM ` + b.src["observation_period"]); err != nil {
+	// The tier's end: the data cut (the last end of observation) less 364
+	// days. Shifted back by 1–364 days, data that run to the cut would end
+	// at the cut less the person's offset, and the cut less their last date
+	// gave the offset (97% of the synthetic persons were observed to the
+	// cut, review 48; 2,245 had a drug going on, review 49; a Fitbit day
+	// on the cut beside the day before, review 50; each time true dates
+	// were matched). So every person's shifted data end at one date for
+	// all: rows dated after it once shifted are left out (each person
+	// loses their last 364 less offset days), and an end after it (an
+	// observation, a drug, an era going on) is that date.
+	if err := exec(`CREATE TEMP TABLE cut AS SELECT CAST(max(observation_period_end_date) - INTERVAL 364 DAY AS DATE) AS d FROM ` + b.src["observation_period"]); err != nil {
 		return err
 	}
 	// Single races reported by fewer than SmallGroup persons, in person and in the survey.
@@ -422,16 +435,49 @@ func (b *tierBuilder) registered() error {
 			}
 			sel = append(sel, registeredExpr(t, f)+" AS "+quoteIdent(f.Name))
 		}
-		q := fmt.Sprintf("CREATE TABLE %s AS SELECT %s FROM %s x JOIN temp.shift s ON s.person_id = x.person_id",
-			quoteIdent(t.Name), strings.Join(sel, ", "), b.src[t.Name])
+		from := fmt.Sprintf("%s x JOIN temp.shift s ON s.person_id = x.person_id", b.src[t.Name])
+		within := withinEnd(t)
+		late, err := b.count("SELECT count(*) FROM " + from + " WHERE NOT (" + within + ")")
+		if err != nil {
+			return err
+		}
+		b.afterEnd[t.Name] = late
+		q := fmt.Sprintf("CREATE TABLE %s AS SELECT %s FROM %s", quoteIdent(t.Name), strings.Join(sel, ", "), from)
 		if t.Name == "observation" {
-			q += " LEFT JOIN temp.gen g ON g.observation_id = x.observation_id WHERE NOT coalesce(g.dropped, false)"
+			q += " LEFT JOIN temp.gen g ON g.observation_id = x.observation_id WHERE NOT coalesce(g.dropped, false) AND (" + within + ")"
+		} else {
+			q += " WHERE " + within
 		}
 		if err := exec(q); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// isEnd reports whether f is the end of something that lasts (an
+// observation period, a drug, an era, a visit): one that goes on past the
+// registered tier's end is cut there, not left out.
+func isEnd(f Field) bool { return strings.Contains(f.Name, "end_date") }
+
+// withinEnd is the condition, over x (the source row) and s (its
+// person's offset), that a row of t is within the registered tier's end
+// once shifted: every date of it that is not an end is on or before it.
+func withinEnd(t *Table) string {
+	conds := []string{"true"}
+	for _, f := range t.Fields {
+		if isEnd(f) || !RegisteredColumn(t.Name, f.Name) {
+			continue
+		}
+		x := "x." + quoteIdent(f.Name)
+		switch f.DuckDBType() {
+		case "DATE":
+			conds = append(conds, "("+x+" IS NULL OR "+x+" - s.days <= (SELECT d FROM temp.cut))")
+		case "TIMESTAMP":
+			conds = append(conds, "("+x+" IS NULL OR "+x+" - to_days(s.days) < CAST((SELECT d FROM temp.cut) + 1 AS TIMESTAMP))")
+		}
+	}
+	return strings.Join(conds, " AND ")
 }
 
 // registeredExpr is the registered tier's value of one field of a person table.
@@ -458,10 +504,14 @@ func registeredExpr(t *Table, f Field) string {
 		return "CASE WHEN g.value IS NOT NULL THEN g.value ELSE x.value_source_concept_id END"
 	case t.Name == "observation" && f.Name == "value_as_concept_id":
 		return "CASE WHEN g.value IS NOT NULL AND g.value IS DISTINCT FROM x.value_source_concept_id THEN g.value ELSE x.value_as_concept_id END"
+	case f.DuckDBType() == "DATE" && isEnd(f):
+		return "CASE WHEN " + x + " - s.days > (SELECT d FROM temp.cut) THEN (SELECT d FROM temp.cut) ELSE CAST(" + x + " - s.days AS DATE) END"
+	case f.DuckDBType() == "TIMESTAMP" && isEnd(f):
+		return "CASE WHEN " + x + " - to_days(s.days) >= CAST((SELECT d FROM temp.cut) + 1 AS TIMESTAMP) THEN CAST((SELECT d FROM temp.cut) AS TIMESTAMP) ELSE " + x + " - to_days(s.days) END"
 	case f.DuckDBType() == "DATE":
-		return "CASE WHEN " + x + " >= (SELECT d FROM temp.cut) THEN " + x + " ELSE CAST(" + x + " - s.days AS DATE) END"
+		return "CAST(" + x + " - s.days AS DATE)"
 	case f.DuckDBType() == "TIMESTAMP":
-		return "CASE WHEN " + x + " >= CAST((SELECT d FROM temp.cut) AS TIMESTAMP) THEN " + x + " ELSE " + x + " - to_days(s.days) END"
+		return x + " - to_days(s.days)"
 	}
 	return x
 }

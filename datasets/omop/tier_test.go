@@ -163,27 +163,41 @@ func TestRegisteredDatesShifted(t *testing.T) {
 		if !tab.HasPerson() || registeredExcluded[tab.Name] {
 			continue
 		}
-		var unshift, orig []string
+		// The base dates as the tier should hold them: shifted back by
+		// the person's offset, an end past the tier's end (2025-01-01,
+		// the cut 2025-12-31 less 364 days) at it, and only rows whose
+		// other dates are not past it.
+		var expect, kept, got, plain []string
 		for _, f := range tab.Fields {
 			if !f.IsDate() || !RegisteredColumn(tab.Name, f.Name) {
 				continue
 			}
-			c := quoteIdent(f.Name)
-			// A date at or after the data cut (2025-12-31, the last end
-			// of observation) stays there (see below).
-			if f.CDMType == "date" {
-				unshift = append(unshift, fmt.Sprintf("CASE WHEN x.%[1]s >= DATE '2025-12-31' THEN x.%[1]s ELSE CAST(x.%[1]s + o.d AS DATE) END", c))
-			} else {
-				unshift = append(unshift, fmt.Sprintf("CASE WHEN x.%[1]s >= TIMESTAMP '2025-12-31' THEN x.%[1]s ELSE x.%[1]s + to_days(CAST(o.d AS INTEGER)) END", c))
+			c := "x." + quoteIdent(f.Name)
+			shifted := fmt.Sprintf("CAST(%s - o.d AS DATE)", c)
+			end := "DATE '2025-01-01'"
+			if f.CDMType != "date" {
+				shifted = fmt.Sprintf("%s - to_days(CAST(o.d AS INTEGER))", c)
+				end = "TIMESTAMP '2025-01-01'"
 			}
-			orig = append(orig, "x."+c)
+			if isEnd(f) {
+				expect = append(expect, fmt.Sprintf("CASE WHEN %[1]s > %[2]s THEN %[2]s ELSE %[1]s END", shifted, end))
+			} else {
+				expect = append(expect, shifted)
+				kept = append(kept, fmt.Sprintf("(%s IS NULL OR %s < %s + INTERVAL 1 DAY)", c, shifted, end))
+				plain = append(plain, c)
+			}
+			got = append(got, c)
 		}
-		if len(unshift) == 0 {
+		if len(got) == 0 {
 			continue
 		}
 		checked++
-		tierSide := fmt.Sprintf("SELECT x.person_id, %s FROM tier.%s x JOIN off o USING (person_id)", strings.Join(unshift, ", "), tab.Name)
-		baseSide := fmt.Sprintf("SELECT x.person_id, %s FROM base.%s x WHERE x.person_id IN (SELECT person_id FROM off)", strings.Join(orig, ", "), tab.Name)
+		where := ""
+		if len(kept) > 0 {
+			where = " AND " + strings.Join(kept, " AND ")
+		}
+		tierSide := fmt.Sprintf("SELECT x.person_id, %s FROM tier.%s x", strings.Join(got, ", "), tab.Name)
+		baseSide := fmt.Sprintf("SELECT x.person_id, %s FROM base.%s x JOIN off o USING (person_id) WHERE true%s", strings.Join(expect, ", "), tab.Name, where)
 		if n := queryInt(t, conn, "SELECT count(*) FROM ("+tierSide+" EXCEPT ALL "+baseSide+")"); n != 0 {
 			t.Errorf("%s: %d registered rows whose dates are not the base dates shifted by the person's offset", tab.Name, n)
 		}
@@ -192,27 +206,25 @@ func TestRegisteredDatesShifted(t *testing.T) {
 				t.Errorf("%s: %d base rows of registered persons missing from the tier", tab.Name, n)
 			}
 		}
-		// No registered date before the cut equals its unshifted value.
-		for k := range orig {
-			q := fmt.Sprintf("SELECT count(*) FROM tier.%s x JOIN off o USING (person_id) WHERE %s = %s AND %s < DATE '2025-12-31'", tab.Name,
-				orig[k], unshift[k], orig[k])
-			if n := queryInt(t, conn, q); n != 0 {
-				t.Errorf("%s: %d rows whose %s is unshifted", tab.Name, n, orig[k])
+		for _, c := range plain {
+			if n := queryInt(t, conn, fmt.Sprintf("SELECT count(*) FROM tier.%s x WHERE %s > DATE '2025-01-01' + INTERVAL 1 DAY", tab.Name, c)); n != 0 {
+				t.Errorf("%s: %d rows whose %s is past the tier's end", tab.Name, n, c)
 			}
 		}
 	}
 	if checked < 10 {
 		t.Errorf("checked dates of %d tables, want every person table with dates", checked)
 	}
-	// A date at the data cut (an end of observation, a drug going on) is
-	// the end of the data, the same for everyone observed to it: shifted,
-	// the cut less it was the person's offset (reviews 48 and 49 took it
-	// from there and matched true dates). Ends before the cut are shifted.
-	atCut := queryInt(t, conn, `SELECT count(*) FROM tier.observation_period WHERE observation_period_end_date = DATE '2025-12-31'`)
+	// Every person's data end at one date: the data cut less 364 days.
+	// Shifted back to the cut less the offset, an end of observation at
+	// the cut, a drug going on, or a Fitbit day on the cut beside the day
+	// before gave the offset (reviews 48, 49 and 50 took it from there and
+	// matched true dates). Ends before the tier's end are shifted.
+	atEnd := queryInt(t, conn, `SELECT count(*) FROM tier.observation_period WHERE observation_period_end_date = DATE '2025-01-01'`)
 	before := queryInt(t, conn, `SELECT count(*) FROM tier.observation_period r JOIN base.observation_period b USING (observation_period_id)
-		WHERE b.observation_period_end_date < DATE '2025-12-31' AND r.observation_period_end_date < b.observation_period_end_date`)
-	if atCut != 5 || before != 1 {
-		t.Errorf("registered ends of observation: %d at the cut (want 5), %d earlier ones shifted (want 1)", atCut, before)
+		WHERE b.observation_period_end_date < DATE '2025-01-01' AND r.observation_period_end_date < b.observation_period_end_date`)
+	if max := queryInt(t, conn, `SELECT count(*) FROM tier.observation_period WHERE observation_period_end_date > DATE '2025-01-01'`); atEnd != 5 || before != 1 || max != 0 {
+		t.Errorf("registered ends of observation: %d at the tier's end (want 5), %d earlier ones shifted (want 1), %d past it", atEnd, before, max)
 	}
 	// Controlled: unshifted, everyone.
 	cc := attachBoth(t, db, datasets.Controlled)
