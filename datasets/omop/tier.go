@@ -120,7 +120,7 @@ func RegisteredColumn(table, col string) bool {
 // Registered: every date and datetime of a person is shifted back by the
 // person's stable offset of 1–364 days (a SHA-256 keyed hash of the
 // workspace secret and person_id, so intervals stay true and re-imports
-// shift identically), and every person's data end at the tier's end, the
+// shift identically; birth by an offset of its own), and every person's data end at the tier's end, the
 // data cut less 364 days: rows dated after it once shifted are left out
 // and ends after it are it; persons aged 89 or over at AgeAsOf (by year of
 // birth, conservatively) and persons without a year of birth are absent
@@ -355,7 +355,8 @@ func (b *tierBuilder) registered() error {
 	// Per-person offsets, in a TEMP table (never written to the tier file).
 	// 15 hex digits = 60 bits of SHA-256(secret ':' person_id).
 	if err := exec(`CREATE TEMP TABLE shift AS
-		SELECT person_id, CAST(1 + (CAST(('0x' || left(sha256((SELECT value FROM base.enclave_meta WHERE key = 'shift_secret') || ':' || CAST(person_id AS VARCHAR)), 15)) AS BIGINT) % 364) AS INTEGER) AS days
+		SELECT person_id, CAST(1 + (CAST(('0x' || left(sha256((SELECT value FROM base.enclave_meta WHERE key = 'shift_secret') || ':' || CAST(person_id AS VARCHAR)), 15)) AS BIGINT) % 364) AS INTEGER) AS days,
+			CAST(1 + (CAST(('0x' || left(sha256((SELECT value FROM base.enclave_meta WHERE key = 'shift_secret') || ':birth:' || CAST(person_id AS VARCHAR)), 15)) AS BIGINT) % 364) AS INTEGER) AS bdays
 		FROM `+person+` WHERE person_id IS NOT NULL AND ? - year_of_birth < 89`, opts.AgeAsOf.Year()); err != nil {
 		return err
 	}
@@ -455,6 +456,18 @@ func (b *tierBuilder) registered() error {
 	return nil
 }
 
+// eraCount returns the end column of era table t when f is one of its
+// counts (rows of the era, days between them), "" otherwise.
+func eraCount(t, f string) string {
+	switch {
+	case t == "drug_era" && (f == "drug_exposure_count" || f == "gap_days"):
+		return "drug_era_end_date"
+	case t == "condition_era" && f == "condition_occurrence_count":
+		return "condition_era_end_date"
+	}
+	return ""
+}
+
 // isEnd reports whether f is the end of something that lasts (an
 // observation period, a drug, an era, a visit): one that goes on past the
 // registered tier's end is cut there, not left out.
@@ -483,7 +496,10 @@ func withinEnd(t *Table) string {
 // registeredExpr is the registered tier's value of one field of a person table.
 func registeredExpr(t *Table, f Field) string {
 	x := "x." + quoteIdent(f.Name)
-	shiftedBirth := "(x.birth_datetime - to_days(s.days))"
+	// Birth takes an offset of its own: with the events' offset, a known
+	// birthday gave it, and every true date followed (review 51). Ages at
+	// events are then off by up to a year, as the shift already made them.
+	shiftedBirth := "(x.birth_datetime - to_days(s.bdays))"
 	switch {
 	case t.Name == "person" && f.Name == "year_of_birth":
 		return "coalesce(year" + shiftedBirth + ", x.year_of_birth)"
@@ -491,6 +507,14 @@ func registeredExpr(t *Table, f Field) string {
 		return "month" + shiftedBirth
 	case t.Name == "person" && f.Name == "day_of_birth":
 		return "day" + shiftedBirth
+	case t.Name == "person" && f.Name == "birth_datetime":
+		return shiftedBirth
+	case eraCount(t.Name, f.Name) != "":
+		// Counted over the source's rows: an era going on at the tier's
+		// end counted rows the tier leaves out (review 51 read one
+		// withheld prescription, and a bound on the offset, from it).
+		end := "x." + quoteIdent(eraCount(t.Name, f.Name))
+		return "CASE WHEN " + end + " - s.days > (SELECT d FROM temp.cut) THEN NULL ELSE " + x + " END"
 	case t.Name == "person" && f.Name == "gender_concept_id":
 		return fmt.Sprintf("CASE WHEN x.gender_concept_id IN (%d, %d) THEN x.gender_concept_id ELSE %d END", ConceptMale, ConceptFemale, GenSexAtBirth)
 	case t.Name == "person" && f.Name == "race_concept_id":

@@ -14,8 +14,10 @@ import (
 )
 
 // writeFolder writes a small OMOP folder: three persons (one born 1930, so
-// 89+ and absent from the registered tier), Fitbit activity for two and a
-// genomics/ sub-folder. bad puts a non-integer person_id on person.csv line 3.
+// 89+ and absent from the registered tier), Fitbit activity for two (more
+// than a year before the data cut, so within the registered tier's end
+// whatever the offset) and a genomics/ sub-folder. bad puts a non-integer
+// person_id on person.csv line 3.
 func writeFolder(t *testing.T, bad bool) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -28,7 +30,7 @@ func writeFolder(t *testing.T, bad bool) string {
 			"1,8532,1960,8527,38003564\n" + p2 + ",8507,1971,8516,38003564\n3,8532,1930,8515,38003563\n",
 		"observation_period.csv": "observation_period_id,person_id,observation_period_start_date,observation_period_end_date,period_type_concept_id\n" +
 			"1,1,2010-01-01,2020-01-01,44814724\n2,2,2011-01-01,2020-01-01,44814724\n3,3,2012-01-01,2020-01-01,44814724\n",
-		"activity_summary.csv": "person_id,date,steps\n1,2019-05-01,8000\n2,2019-05-01,12000\n2,2019-05-02,9000\n",
+		"activity_summary.csv": "person_id,date,steps\n1,2018-05-01,8000\n2,2018-05-01,12000\n2,2018-05-02,9000\n",
 		"genomics/linkage.csv": "sample_id,person_id\nS1,1\nS2,2\n",
 	}
 	for name, body := range files {
