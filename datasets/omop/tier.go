@@ -120,9 +120,10 @@ func RegisteredColumn(table, col string) bool {
 // Registered: every date and datetime of a person is shifted back by the
 // person's stable offset of 1–364 days (a SHA-256 keyed hash of the
 // workspace secret and person_id, so intervals stay true and re-imports
-// shift identically; birth by an offset of its own), and every person's data end at the tier's end, the
-// data cut less 364 days: rows dated after it once shifted are left out
-// and ends after it are it; persons aged 89 or over at AgeAsOf (by year of
+// shift identically; birth by an offset of its own), and every person's
+// data end at the tier's end, the data cut less 364 days: rows dated
+// after it once shifted are left out and ends after it are it; persons
+// aged 89 or over at AgeAsOf (by year of
 // birth, conservatively) and persons without a year of birth are absent
 // from every table, Fitbit included; note, note_nlp, location, care_site,
 // provider, cost and fact_relationship are absent; *_source_value,
@@ -352,11 +353,10 @@ func (b *tierBuilder) registered() error {
 	exec := b.exec
 	opts := b.opts
 	person, obs := b.src["person"], b.src["observation"]
-	// Per-person offsets, in a TEMP table (never written to the tier file).
-	// 15 hex digits = 60 bits of SHA-256(secret ':' person_id).
+	// Per-person offsets, in a TEMP table (never written to the tier file):
+	// the events' and, independent of it, the birth's.
 	if err := exec(`CREATE TEMP TABLE shift AS
-		SELECT person_id, CAST(1 + (CAST(('0x' || left(sha256((SELECT value FROM base.enclave_meta WHERE key = 'shift_secret') || ':' || CAST(person_id AS VARCHAR)), 15)) AS BIGINT) % 364) AS INTEGER) AS days,
-			CAST(1 + (CAST(('0x' || left(sha256((SELECT value FROM base.enclave_meta WHERE key = 'shift_secret') || ':birth:' || CAST(person_id AS VARCHAR)), 15)) AS BIGINT) % 364) AS INTEGER) AS bdays
+		SELECT person_id, `+offsetSQL(":")+` AS days, `+offsetSQL(":birth:")+` AS bdays
 		FROM `+person+` WHERE person_id IS NOT NULL AND ? - year_of_birth < 89`, opts.AgeAsOf.Year()); err != nil {
 		return err
 	}
@@ -454,6 +454,13 @@ func (b *tierBuilder) registered() error {
 		}
 	}
 	return nil
+}
+
+// offsetSQL is a person's offset of 1–364 days: 15 hex digits (60 bits) of
+// SHA-256(secret label person_id). Another label gives an independent one.
+func offsetSQL(label string) string {
+	return `CAST(1 + (CAST(('0x' || left(sha256((SELECT value FROM base.enclave_meta WHERE key = 'shift_secret') || '` + label +
+		`' || CAST(person_id AS VARCHAR)), 15)) AS BIGINT) % 364) AS INTEGER)`
 }
 
 // eraCount returns the end column of era table t when f is one of its

@@ -112,9 +112,9 @@ func TestRegisteredHides(t *testing.T) {
 	}
 }
 
-// personOffsets returns each registered person's shift, measured on
+// birthOffsets returns each registered person's birth offset, measured on
 // birth_datetime (base minus tier), in days.
-func personOffsets(t *testing.T, conn *sql.DB) map[int64]int64 { // of birth
+func birthOffsets(t *testing.T, conn *sql.DB) map[int64]int64 {
 	t.Helper()
 	rows, err := conn.Query(`SELECT b.person_id, date_diff('day', r.birth_datetime, b.birth_datetime)
 		FROM base.person b JOIN tier.person r USING (person_id) ORDER BY 1`)
@@ -139,7 +139,7 @@ func personOffsets(t *testing.T, conn *sql.DB) map[int64]int64 { // of birth
 func TestRegisteredDatesShifted(t *testing.T) {
 	db, _ := importGood(t, Options{})
 	conn := attachBoth(t, db, datasets.Registered)
-	offs := personOffsets(t, conn)
+	offs := birthOffsets(t, conn)
 	if len(offs) != 5 {
 		t.Fatalf("registered persons = %d, want 5 (6 minus the 96-year-old)", len(offs))
 	}
@@ -258,16 +258,16 @@ func TestRegisteredDatesShifted(t *testing.T) {
 // every offset; another workspace gets other offsets.
 func TestRegisteredShiftStable(t *testing.T) {
 	db, _ := importGood(t, Options{})
-	first := personOffsets(t, attachBoth(t, db, datasets.Registered))
+	first := birthOffsets(t, attachBoth(t, db, datasets.Registered))
 	if _, err := Import(context.Background(), db, "testdata/good", Options{AgeAsOf: asOf, SmallGroup: 2}); err != nil {
 		t.Fatal(err)
 	}
-	again := personOffsets(t, attachBoth(t, db, datasets.Registered))
+	again := birthOffsets(t, attachBoth(t, db, datasets.Registered))
 	if fmt.Sprint(first) != fmt.Sprint(again) {
 		t.Errorf("re-import changed offsets: %v then %v", first, again)
 	}
 	other, _ := importGood(t, Options{})
-	if fmt.Sprint(first) == fmt.Sprint(personOffsets(t, attachBoth(t, other, datasets.Registered))) {
+	if fmt.Sprint(first) == fmt.Sprint(birthOffsets(t, attachBoth(t, other, datasets.Registered))) {
 		t.Errorf("two workspaces share offsets %v: secret not per workspace", first)
 	}
 }

@@ -75,7 +75,8 @@ func leftOut(w *Workspace) ([]LeftOut, error) {
 	// minutes of heart rate, review 50), and are not counted.
 	fewPersons := map[string]bool{}
 	for _, e := range tr.Excluded {
-		if e.Table == "person" && e.Rows > 0 && e.Rows < leftOutRounding+1 {
+		personal := e.Reason == omop.ReasonAged89 || e.Reason == omop.ReasonBirthYearUnknown
+		if personal && e.Table == "person" && e.Rows > 0 && e.Rows <= leftOutRounding {
 			fewPersons[e.Reason] = true
 		}
 	}
