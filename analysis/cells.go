@@ -844,62 +844,80 @@ func (w window) overlaps(ws []window) bool {
 // then the distinct values and Σ|x| of the group, and with tops the two
 // largest per-person Σ|x| (NULL when the group has fewer persons). It is
 // the same SQL in both dialects.
+//
+// The rows are sorted once, for their ranks; the rest is per person. A
+// quantile's window reaches out to the minPersons-th smallest of the
+// persons' nearest distances to its rank, which a GROUP BY person and a
+// sort of the persons give. (Ranking each person's rows per quantile
+// instead cost 8× the plain DuckDB quartiles on 1M persons' HbA1c.)
 func smoothingSQL(src string, groups int, qs []string, minPersons int, tops bool) string {
 	var gs []string
 	for i := range groups {
 		gs = append(gs, "g"+strconv.Itoa(i))
 	}
-	over := func(p []string, order string) string {
+	over := func(order string) string {
 		o := "OVER ("
-		if len(p) > 0 {
-			o += "PARTITION BY " + strings.Join(p, ", ")
+		if len(gs) > 0 {
+			o += "PARTITION BY " + strings.Join(gs, ", ")
 		}
 		if order != "" {
-			o += " ORDER BY " + order
+			if len(gs) > 0 {
+				o += " "
+			}
+			o += "ORDER BY " + order
 		}
 		return o + ")"
 	}
 	with := func(p []string, more ...string) []string { return append(append([]string{}, p...), more...) }
-	// Level 1: each row's rank i among the group's n rows (ties in person
-	// order, so that the ranks are the same on every run).
-	q := "SELECT " + strings.Join(with(gs, "v", "pid", "ROW_NUMBER() "+over(gs, "v, pid")+" AS i", "COUNT(*) "+over(gs, "")+" AS n"), ", ") +
-		" FROM (" + src + ")"
-	cols := with(gs, "v", "pid", "i", "n")
-	var l2, l3, l4, l5, outer []string
+	groupBy := func(keys []string) string {
+		if len(keys) == 0 {
+			return ""
+		}
+		return " GROUP BY " + strings.Join(keys, ", ")
+	}
+	// ranked: each row's rank i among its group's n rows (ties in person
+	// order, so that the ranks are the same on every run) and its distance
+	// dk in ranks from quantile k's rank round(q·(n−1)+1).
+	ranked := []string{"v", "pid", "i", "n"}
+	// persons: each person's nearest distance mk; ranks: the persons
+	// ordered by it (rk); widths: the distance wk of the minPersons-th
+	// (none when the group has fewer persons: then all its ranks).
+	var nearest, personRanks, widths, outer []string
 	for k, qv := range qs {
 		ks := strconv.Itoa(k)
-		d, f, r, w := "d"+ks, "f"+ks, "r"+ks, "w"+ks
-		// Level 2: each row's distance in ranks from c.
-		l2 = append(l2, fmt.Sprintf("abs(i - round(%s * (n - 1) + 1)) AS %s", qv, d))
-		// Level 3: which of a person's rows is their nearest (f = 1).
-		l3 = append(l3, d, "ROW_NUMBER() "+over(with(gs, "pid"), d)+" AS "+f)
-		// Level 4: the persons ranked by their nearest row's distance.
-		l4 = append(l4, d, fmt.Sprintf("IF(%s = 1, ROW_NUMBER() %s, NULL) AS %s", f, over(with(gs, f+" = 1"), d), r))
-		// Level 5: the distance of the minPersons-th person (none when
-		// the group has fewer: then all its ranks).
-		l5 = append(l5, d, fmt.Sprintf("COALESCE(MAX(IF(%s = %d, %s, NULL)) %s, n) AS %s", r, minPersons, d, over(gs, ""), w))
-		in := fmt.Sprintf("%s <= GREATEST(%d, %s)", d, QuantileWindow, w)
+		d, m, r, w := "d"+ks, "m"+ks, "r"+ks, "w"+ks
+		ranked = append(ranked, fmt.Sprintf("abs(i - round(%s * (n - 1) + 1)) AS %s", qv, d))
+		nearest = append(nearest, "min("+d+") AS "+m)
+		personRanks = append(personRanks, m, "ROW_NUMBER() "+over(m)+" AS "+r)
+		widths = append(widths, fmt.Sprintf("max(IF(%s = %d, %s, NULL)) AS %s", r, minPersons, m, w))
+		in := fmt.Sprintf("%s <= GREATEST(%d, COALESCE(%s, n))", d, QuantileWindow, w)
 		outer = append(outer, "avg(IF("+in+", v, NULL))", "count(DISTINCT IF("+in+", pid, NULL))",
 			"min(IF("+in+", i, NULL))", "max(IF("+in+", i, NULL))")
 	}
 	outer = append(outer, "count(DISTINCT v)", "sum(abs(v))")
 	if tops {
-		// Each person's Σ|x| (ps) on each of their rows, one row of theirs
-		// marked (pf = 1), the persons ranked by it (pr), the two largest
-		// kept.
-		l2 = append(l2, "SUM(abs(v)) "+over(with(gs, "pid"), "")+" AS ps", "ROW_NUMBER() "+over(with(gs, "pid"), "v")+" AS pf")
-		l3 = append(l3, "ps", "pf")
-		l4 = append(l4, "ps", "IF(pf = 1, ROW_NUMBER() "+over(with(gs, "pf = 1"), "ps DESC")+", NULL) AS pr")
-		l5 = append(l5, "ps", "pr")
-		outer = append(outer, "max(IF(pr = 1, ps, NULL))", "max(IF(pr = 2, ps, NULL))")
+		// Each person's Σ|x| (ps), the persons ranked by it (pr), the
+		// two largest kept.
+		nearest = append(nearest, "sum(abs(v)) AS ps")
+		personRanks = append(personRanks, "ps", "ROW_NUMBER() "+over("ps DESC")+" AS pr")
+		widths = append(widths, "max(IF(pr = 1, ps, NULL)) AS p1", "max(IF(pr = 2, ps, NULL)) AS p2")
+		outer = append(outer, "max(p1)", "max(p2)")
 	}
-	q = "SELECT " + strings.Join(with(cols, l2...), ", ") + " FROM (" + q + ")"
-	q = "SELECT " + strings.Join(with(cols, l3...), ", ") + " FROM (" + q + ")"
-	q = "SELECT " + strings.Join(with(cols, l4...), ", ") + " FROM (" + q + ")"
-	q = "SELECT " + strings.Join(with(cols, l5...), ", ") + " FROM (" + q + ")"
-	q = "SELECT " + strings.Join(with(gs, outer...), ", ") + " FROM (" + q + ")"
+	join := " CROSS JOIN __enclave_widths"
+	keys := make([]string, len(gs))
 	if len(gs) > 0 {
-		q += " GROUP BY " + strings.Join(gs, ", ")
+		var eq []string
+		for i, g := range gs {
+			keys[i] = "__enclave_ranked." + g
+			eq = append(eq, keys[i]+" IS NOT DISTINCT FROM __enclave_widths."+g)
+		}
+		join = " JOIN __enclave_widths ON " + strings.Join(eq, " AND ")
 	}
-	return q
+	rows := "SELECT " + strings.Join(with(gs, "v", "pid", "ROW_NUMBER() "+over("v, pid")+" AS i", "COUNT(*) "+over("")+" AS n"), ", ") +
+		" FROM (" + src + ") AS __enclave_src"
+	return "WITH __enclave_ranked AS (SELECT " + strings.Join(with(gs, ranked...), ", ") + " FROM (" + rows + ") AS __enclave_rows)" +
+		", __enclave_persons AS (SELECT " + strings.Join(with(gs, nearest...), ", ") + " FROM __enclave_ranked" + groupBy(with(gs, "pid")) + ")" +
+		", __enclave_ranks AS (SELECT " + strings.Join(with(gs, personRanks...), ", ") + " FROM __enclave_persons)" +
+		", __enclave_widths AS (SELECT " + strings.Join(with(gs, widths...), ", ") + " FROM __enclave_ranks" + groupBy(gs) + ")" +
+		" SELECT " + strings.Join(with(keys, outer...), ", ") + " FROM __enclave_ranked" + join + groupBy(keys)
 }
