@@ -803,7 +803,7 @@ func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variab
 	if tops {
 		width += 2
 	}
-	byKey, err := s.keyedRows(ctx, smoothingSQL(q, len(vars), qs, minPersons, tops), b.args, len(vars), width)
+	byKey, err := s.keyedRows(ctx, s.d.smoothingSQL(q, len(vars), qs, minPersons, tops), b.args, len(vars), width)
 	if err != nil || !tops {
 		return byKey, err
 	}
@@ -842,31 +842,23 @@ func (w window) overlaps(ws []window) bool {
 // qs (smoothedWidth columns) its smoothed value, the persons behind it,
 // and its window's first and last rank,
 // then the distinct values and Σ|x| of the group, and with tops the two
-// largest per-person Σ|x| (NULL when the group has fewer persons). It is
-// the same SQL in both dialects.
+// largest per-person Σ|x| (NULL when the group has fewer persons).
 //
 // The rows are sorted once, for their ranks; the rest is per person. A
 // quantile's window reaches out to the minPersons-th smallest of the
-// persons' nearest distances to its rank, which a GROUP BY person and a
-// sort of the persons give. (Ranking each person's rows per quantile
-// instead cost 8× the plain DuckDB quartiles on 1M persons' HbA1c.)
-func smoothingSQL(src string, groups int, qs []string, minPersons int, tops bool) string {
+// persons' nearest distances to its rank (a GROUP BY person, then the
+// n-th smallest per group), and the persons it holds are those whose
+// nearest distance lies within it. Ranking each person's rows per
+// quantile, and then the persons, instead cost 8× the plain DuckDB
+// quartiles on 1M persons' HbA1c.
+func (d sqlDialect) smoothingSQL(src string, groups int, qs []string, minPersons int, tops bool) string {
 	var gs []string
 	for i := range groups {
 		gs = append(gs, "g"+strconv.Itoa(i))
 	}
-	over := func(order string) string {
-		o := "OVER ("
-		if len(gs) > 0 {
-			o += "PARTITION BY " + strings.Join(gs, ", ")
-		}
-		if order != "" {
-			if len(gs) > 0 {
-				o += " "
-			}
-			o += "ORDER BY " + order
-		}
-		return o + ")"
+	over := "OVER ("
+	if len(gs) > 0 {
+		over += "PARTITION BY " + strings.Join(gs, ", ")
 	}
 	with := func(p []string, more ...string) []string { return append(append([]string{}, p...), more...) }
 	groupBy := func(keys []string) string {
@@ -875,49 +867,59 @@ func smoothingSQL(src string, groups int, qs []string, minPersons int, tops bool
 		}
 		return " GROUP BY " + strings.Join(keys, ", ")
 	}
-	// ranked: each row's rank i among its group's n rows (ties in person
-	// order, so that the ranks are the same on every run) and its distance
-	// dk in ranks from quantile k's rank round(q·(n−1)+1).
+	// The CTEs' group keys, qualified, and a join of two on them.
+	keys := func(cte string) []string {
+		out := make([]string, len(gs))
+		for i, g := range gs {
+			out[i] = cte + "." + g
+		}
+		return out
+	}
+	join := func(a, b string) string {
+		if len(gs) == 0 {
+			return a + " CROSS JOIN " + b
+		}
+		var eq []string
+		for _, g := range gs {
+			eq = append(eq, a+"."+g+" IS NOT DISTINCT FROM "+b+"."+g)
+		}
+		return a + " JOIN " + b + " ON " + strings.Join(eq, " AND ")
+	}
+	// __enclave_ranked: each row's rank i among its group's n rows (ties
+	// in person order, so that the ranks are the same on every run) and
+	// its distance dk in ranks from quantile k's rank round(q·(n−1)+1).
+	// __enclave_persons: each person's nearest distance mk (and Σ|x|, ps).
+	// __enclave_widths: how far window k reaches, wk: the minPersons-th
+	// smallest mk (all the group's ranks when it has fewer persons), and
+	// at least QuantileWindow ranks; the two largest ps.
+	// __enclave_windows: those, and the persons within each window.
 	ranked := []string{"v", "pid", "i", "n"}
-	// persons: each person's nearest distance mk; ranks: the persons
-	// ordered by it (rk); widths: the distance wk of the minPersons-th
-	// (none when the group has fewer persons: then all its ranks).
-	var nearest, personRanks, widths, outer []string
+	persons := []string{"max(n) AS n"}
+	var widths, windows, outer []string
 	for k, qv := range qs {
 		ks := strconv.Itoa(k)
-		d, m, r, w := "d"+ks, "m"+ks, "r"+ks, "w"+ks
-		ranked = append(ranked, fmt.Sprintf("abs(i - round(%s * (n - 1) + 1)) AS %s", qv, d))
-		nearest = append(nearest, "min("+d+") AS "+m)
-		personRanks = append(personRanks, m, "ROW_NUMBER() "+over(m)+" AS "+r)
-		widths = append(widths, fmt.Sprintf("max(IF(%s = %d, %s, NULL)) AS %s", r, minPersons, m, w))
-		in := fmt.Sprintf("%s <= GREATEST(%d, COALESCE(%s, n))", d, QuantileWindow, w)
-		outer = append(outer, "avg(IF("+in+", v, NULL))", "count(DISTINCT IF("+in+", pid, NULL))",
-			"min(IF("+in+", i, NULL))", "max(IF("+in+", i, NULL))")
+		dk, mk, wk, ck := "d"+ks, "m"+ks, "w"+ks, "c"+ks
+		ranked = append(ranked, fmt.Sprintf("abs(i - round(%s * (n - 1) + 1)) AS %s", qv, dk))
+		persons = append(persons, "min("+dk+") AS "+mk)
+		widths = append(widths, fmt.Sprintf("GREATEST(%d, COALESCE(%s, max(n))) AS %s", QuantileWindow, d.nth(mk, minPersons, false), wk))
+		windows = append(windows, "max("+wk+") AS "+wk, "count(IF("+mk+" <= "+wk+", 1, NULL)) AS "+ck)
+		in := dk + " <= " + wk
+		outer = append(outer, "avg(IF("+in+", v, NULL))", "max("+ck+")", "min(IF("+in+", i, NULL))", "max(IF("+in+", i, NULL))")
 	}
 	outer = append(outer, "count(DISTINCT v)", "sum(abs(v))")
 	if tops {
-		// Each person's Σ|x| (ps), the persons ranked by it (pr), the
-		// two largest kept.
-		nearest = append(nearest, "sum(abs(v)) AS ps")
-		personRanks = append(personRanks, "ps", "ROW_NUMBER() "+over("ps DESC")+" AS pr")
-		widths = append(widths, "max(IF(pr = 1, ps, NULL)) AS p1", "max(IF(pr = 2, ps, NULL)) AS p2")
+		persons = append(persons, "sum(abs(v)) AS ps")
+		widths = append(widths, d.nth("ps", 1, true)+" AS p1", d.nth("ps", 2, true)+" AS p2")
+		windows = append(windows, "max(p1) AS p1", "max(p2) AS p2")
 		outer = append(outer, "max(p1)", "max(p2)")
 	}
-	join := " CROSS JOIN __enclave_widths"
-	keys := make([]string, len(gs))
-	if len(gs) > 0 {
-		var eq []string
-		for i, g := range gs {
-			keys[i] = "__enclave_ranked." + g
-			eq = append(eq, keys[i]+" IS NOT DISTINCT FROM __enclave_widths."+g)
-		}
-		join = " JOIN __enclave_widths ON " + strings.Join(eq, " AND ")
-	}
-	rows := "SELECT " + strings.Join(with(gs, "v", "pid", "ROW_NUMBER() "+over("v, pid")+" AS i", "COUNT(*) "+over("")+" AS n"), ", ") +
+	rows := "SELECT " + strings.Join(with(gs, "v", "pid", "ROW_NUMBER() "+over+" ORDER BY v, pid) AS i", "COUNT(*) "+over+") AS n"), ", ") +
 		" FROM (" + src + ") AS __enclave_src"
 	return "WITH __enclave_ranked AS (SELECT " + strings.Join(with(gs, ranked...), ", ") + " FROM (" + rows + ") AS __enclave_rows)" +
-		", __enclave_persons AS (SELECT " + strings.Join(with(gs, nearest...), ", ") + " FROM __enclave_ranked" + groupBy(with(gs, "pid")) + ")" +
-		", __enclave_ranks AS (SELECT " + strings.Join(with(gs, personRanks...), ", ") + " FROM __enclave_persons)" +
-		", __enclave_widths AS (SELECT " + strings.Join(with(gs, widths...), ", ") + " FROM __enclave_ranks" + groupBy(gs) + ")" +
-		" SELECT " + strings.Join(with(keys, outer...), ", ") + " FROM __enclave_ranked" + join + groupBy(keys)
+		", __enclave_persons AS (SELECT " + strings.Join(with(gs, persons...), ", ") + " FROM __enclave_ranked" + groupBy(with(gs, "pid")) + ")" +
+		", __enclave_widths AS (SELECT " + strings.Join(with(gs, widths...), ", ") + " FROM __enclave_persons" + groupBy(gs) + ")" +
+		", __enclave_windows AS (SELECT " + strings.Join(with(keys("__enclave_widths"), windows...), ", ") +
+		" FROM " + join("__enclave_persons", "__enclave_widths") + groupBy(keys("__enclave_widths")) + ")" +
+		" SELECT " + strings.Join(with(keys("__enclave_ranked"), outer...), ", ") +
+		" FROM " + join("__enclave_ranked", "__enclave_windows") + groupBy(keys("__enclave_ranked"))
 }

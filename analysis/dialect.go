@@ -88,3 +88,23 @@ func (d sqlDialect) daysBetween(a, b string) string {
 	}
 	return "date_diff('day', " + a + ", " + b + ")"
 }
+
+// nth is an aggregate: the n-th smallest value of e in the group (the n-th
+// largest with desc), NULL when the group has fewer than n non-NULL values.
+// DuckDB keeps the n extremes in a heap (min(e, n)); a window ranking the
+// rows sorts them all.
+func (d sqlDialect) nth(e string, n int, desc bool) string {
+	ns := strconv.Itoa(n)
+	if d == googleSQL {
+		order := e
+		if desc {
+			order += " DESC"
+		}
+		return "ARRAY_AGG(" + e + " IGNORE NULLS ORDER BY " + order + " LIMIT " + ns + ")[SAFE_ORDINAL(" + ns + ")]"
+	}
+	f := "min"
+	if desc {
+		f = "max"
+	}
+	return "list_extract(" + f + "(" + e + ", " + ns + "), " + ns + ")"
+}

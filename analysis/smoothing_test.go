@@ -161,7 +161,7 @@ func TestSmoothingSQL(t *testing.T) {
 		if groups == 0 {
 			src = "SELECT v, pid FROM src"
 		}
-		res, err := db.Query(smoothingSQL(src, groups, qtext, minPersons, true))
+		res, err := db.Query(duckSQL.smoothingSQL(src, groups, qtext, minPersons, true))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +187,8 @@ func TestSmoothingSQL(t *testing.T) {
 				if x != nil {
 					f = toFloat(x)
 				}
-				if !(math.IsNaN(f) && math.IsNaN(w[j])) && math.Abs(f-w[j]) > 1e-9*math.Max(1, math.Abs(w[j])) {
+				same := math.IsNaN(f) == math.IsNaN(w[j]) && (math.IsNaN(f) || math.Abs(f-w[j]) <= 1e-9*math.Max(1, math.Abs(w[j])))
+				if !same {
 					t.Errorf("group %s column %d: SQL %v, by hand %v", key, j, f, w[j])
 				}
 			}

@@ -570,7 +570,7 @@ type smoothedValue struct {
 func (s *Server) sqlQuantiles(ctx context.Context, qs []sqlagg.Quantile) (map[quantileKey]smoothedValue, error) {
 	out := map[quantileKey]smoothedValue{}
 	for _, q := range qs {
-		byKey, err := s.keyedRows(ctx, smoothingSQL(q.Source, q.Groups, []string{strconv.FormatFloat(q.P, 'g', -1, 64)}, s.sess.Policy.MinCount, false), nil, q.Groups, smoothedWidth+2)
+		byKey, err := s.keyedRows(ctx, s.d.smoothingSQL(q.Source, q.Groups, []string{strconv.FormatFloat(q.P, 'g', -1, 64)}, s.sess.Policy.MinCount, false), nil, q.Groups, smoothedWidth+2)
 		if err != nil {
 			return nil, err
 		}
