@@ -102,6 +102,15 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 	var cumEvents int64
 	prevCum := tb.add(&release.Cell{Stat: release.Count, Value: 0, Persons: 0})
 	prevRisk := total
+	// hide marks cells hidden for the day; those of 1–20 persons are
+	// small already, and shown so.
+	hide := func(cs ...*release.Cell) {
+		for _, c := range cs {
+			if c.Persons == 0 || c.Persons >= int64(s.sess.Policy.MinCount) {
+				c.Status = spec.Secondary
+			}
+		}
+	}
 	for _, d := range days {
 		for i < len(data) && data[i].t < d {
 			t := data[i].t
@@ -130,7 +139,7 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 		if interval.Persons > 0 && interval.Persons < int64(s.sess.Policy.MinCount) {
 			// Hide this day rather than let the margin rule reach back
 			// and hide every earlier one.
-			cum.Status = spec.Secondary
+			hide(cum)
 		}
 		// Those who left the risk set since the previous day without the
 		// event were censored: at risk before = at risk now + events +
@@ -138,8 +147,16 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 		left := prevRisk.Persons - atRisk - interval.Persons
 		censored := tb.add(&release.Cell{Stat: release.Count, Value: float64(left), Persons: left})
 		if left > 0 && left < int64(s.sess.Policy.MinCount) {
-			risk.Status = spec.Secondary
-			cum.Status = spec.Secondary
+			hide(risk, cum)
+		}
+		if left == 0 && interval.Persons == 0 {
+			// Nothing since the previous day: shown, it would say no
+			// one's time falls between the two days, and a start set of
+			// one person padded with persons whose times lie past the
+			// days asked for gave that person's time to the day as the
+			// first day hidden (review 52). A day shows 21 or more
+			// persons' times since the one before, or nothing.
+			hide(risk, cum, interval, censored)
 		}
 		tb.margins = append(tb.margins,
 			release.Margin{Total: cum, Parts: []*release.Cell{prevCum, interval}},
@@ -156,7 +173,7 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 		prevCum, prevRisk = cum, risk
 	}
 	tb.notes = append(tb.notes, "time from each person's first start row to their first event row on or after it; censored at the end of observation",
-		fmt.Sprintf("a day is hidden when fewer than %d persons are at risk or 1–%d events or censorings fall since the previous day shown; Greenwood log-log intervals",
+		fmt.Sprintf("a day is hidden when fewer than %d persons are at risk, or 1–%d events or censorings, or none at all, fall since the previous day; Greenwood log-log intervals",
 			s.sess.Policy.MinCount, s.sess.Policy.MinCount-1))
 	return s.finish(ctx, cell, "stats.Survival("+start.desc+" → "+event.desc+")", tb)
 }

@@ -13,12 +13,37 @@ import (
 // two days shown (day 0 included) the events and the censorings, which a
 // reader gets by subtraction, are each 0 or more than 20 persons.
 func TestSurvival(t *testing.T) {
+	var monthly, daily []int
+	for d := 30; d <= 1200; d += 30 {
+		monthly = append(monthly, d)
+	}
+	// Day 1 twice (a request may repeat a day): nothing falls between.
+	daily = append(daily, 1)
+	for d := 1; d < 40; d++ {
+		daily = append(daily, d)
+	}
+	t.Run("every 30 days", func(t *testing.T) {
+		// The data must exercise the censoring rule, or this proves nothing.
+		if hidden, _ := checkSurvival(t, monthly); hidden == 0 {
+			t.Errorf("no day was hidden for 1–20 censorings alone: choose other days")
+		}
+	})
+	t.Run("every day", func(t *testing.T) {
+		// Days a step apart, most with no one's time between them: shown,
+		// such a day would say so (review 52 read a person's time to the
+		// day from the first day hidden).
+		if _, quiet := checkSurvival(t, daily); quiet == 0 {
+			t.Errorf("no day had nothing since the day before: choose other days")
+		}
+	})
+}
+
+// checkSurvival asks for the table on the given days in a fresh workspace
+// and checks it against the truth; it returns how many days were hidden for
+// 1–20 censorings alone and how many had nothing since the day before.
+func checkSurvival(t *testing.T, days []int) (hiddenForCensoring, quiet int) {
 	cut := dataCut(t)
 	e := newEnv(t)
-	var days []int
-	for d := 30; d <= 1200; d += 30 {
-		days = append(days, d)
-	}
 	tab := e.table(spec.MSurvival, spec.SurvivalArgs{
 		Start: e.events("condition_occurrence", cT2D).ID,
 		Event: e.events("measurement", cHbA1c).ID,
@@ -70,7 +95,6 @@ func TestSurvival(t *testing.T) {
 	}
 	checkCount(t, "persons at day 0", tab.Rows[0][1], int64(len(data)))
 	prevDay, prevRisk, prevEvents := 0, int64(len(data)), int64(0)
-	hiddenForCensoring := 0
 	for i, d := range days {
 		row := tab.Rows[i+1]
 		if row[0].Text != fmt.Sprint(d) {
@@ -89,6 +113,9 @@ func TestSurvival(t *testing.T) {
 		if row[1].Value == nil && (ev == 0 || ev > 20) && cens >= 1 && cens <= 20 && risk > 20 {
 			hiddenForCensoring++
 		}
+		if ev == 0 && cens == 0 {
+			quiet++
+		}
 		if row[1].Value == nil || row[2].Value == nil {
 			continue
 		}
@@ -100,10 +127,10 @@ func TestSurvival(t *testing.T) {
 				t.Errorf("days %d→%d shown: %d %s derivable by subtraction", prevDay, d, n, what)
 			}
 		}
+		if gotEvents == 0 && gotCensored == 0 {
+			t.Errorf("days %d→%d shown: no one's time falls between them", prevDay, d)
+		}
 		prevDay, prevRisk, prevEvents = d, int64(*row[1].Value), int64(*row[2].Value)
 	}
-	// The data must exercise the censoring rule, or this test proves nothing.
-	if hiddenForCensoring == 0 {
-		t.Errorf("no day was hidden for 1–20 censorings alone: choose other days")
-	}
+	return hiddenForCensoring, quiet
 }
