@@ -402,7 +402,7 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 		// One text for both: a group whose cases are all or none of it
 		// cannot be fitted (separation), and if that had its own reason,
 		// "one case in has(b)" against "none" would be told apart.
-		refused = append(refused, fmt.Sprintf("some combination of the groups its terms%s define holds 1–%d persons (or a group is all with or all without the outcome), and its estimates would tell their values: drop or widen a term",
+		refused = append(refused, fmt.Sprintf("some combination of the groups its terms%s define holds 1–%d persons (or a group is all with or all without the outcome), and its estimates would tell their values: drop or widen a term; the usual cause is a level of a categorical term that few persons have (such as a gender other than female and male): restrict the persons to the levels you compare (omop.Persons().Female().Or(omop.Persons().Male()))",
 			map[bool]string{true: " and outcome", false: ""}[y.kind == "has"], pol.MinCount-1))
 	}
 	var groupCells []*release.Cell // not shown; recorded only when the model is fitted
