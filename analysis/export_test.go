@@ -39,3 +39,6 @@ func Clusters(vals []float64, minN int64) [][2]float64 {
 	}
 	return out
 }
+
+// SmoothingSQL is DuckDB's smoothingSQL, for the external tests.
+var SmoothingSQL = duckSQL.smoothingSQL

@@ -1,4 +1,4 @@
-package analysis
+package analysis_test
 
 import (
 	"database/sql"
@@ -9,112 +9,46 @@ import (
 	"strings"
 	"testing"
 
-	_ "github.com/duckdb/duckdb-go/v2"
+	"enclave/analysis"
 )
 
-// smoothRow is one row of smoothingSQL's source.
-type smoothRow struct {
-	g   any // the group key (nil: NULL)
-	v   float64
-	pid int64
+// smoothedByHand is what analysis.SmoothingSQL gives each group of rows,
+// computed directly: per quantile its smoothed value, persons, first and
+// last rank (smoothedWindow); then the distinct values, Σ|x| and the two
+// largest per-person Σ|x| (NaN when there is no second person).
+func smoothedByHand(vs []personValue, qs []float64) []float64 {
+	var out []float64
+	for _, q := range qs {
+		mean, persons, first, last := smoothedWindow(vs, q)
+		out = append(out, mean, float64(persons), float64(first), float64(last))
+	}
+	values := map[float64]bool{}
+	per := map[int64]float64{}
+	var abs float64
+	for _, x := range vs {
+		values[x.v] = true
+		abs += math.Abs(x.v)
+		per[x.pid] += math.Abs(x.v)
+	}
+	sums := slices.Sorted(func(yield func(float64) bool) {
+		for _, s := range per {
+			if !yield(-s) {
+				return
+			}
+		}
+	})
+	second := math.NaN()
+	if len(sums) > 1 {
+		second = -sums[1]
+	}
+	return append(out, float64(len(values)), abs, -sums[0], second)
 }
 
-// smoothedByHand is smoothingSQL's definition computed directly, per group
-// key (fmt %v of g): per quantile its smoothed value, persons, first and
-// last rank; then the distinct values, Σ|x| and the two largest per-person
-// Σ|x|.
-func smoothedByHand(rows []smoothRow, qs []float64, minPersons int) map[string][]float64 {
-	groups := map[string][]smoothRow{}
-	for _, r := range rows {
-		k := fmt.Sprint(r.g)
-		groups[k] = append(groups[k], r)
-	}
-	out := map[string][]float64{}
-	for k, rs := range groups {
-		slices.SortFunc(rs, func(a, b smoothRow) int {
-			if c := cmpFloat(a.v, b.v); c != 0 {
-				return c
-			}
-			return int(a.pid - b.pid)
-		})
-		n := len(rs)
-		var res []float64
-		for _, q := range qs {
-			c := math.Round(q*float64(n-1) + 1)
-			nearest := map[int64]float64{}
-			for i, r := range rs {
-				d := math.Abs(float64(i+1) - c)
-				if m, ok := nearest[r.pid]; !ok || d < m {
-					nearest[r.pid] = d
-				}
-			}
-			ds := slices.Sorted(func(yield func(float64) bool) {
-				for _, d := range nearest {
-					if !yield(d) {
-						return
-					}
-				}
-			})
-			w := float64(n)
-			if len(ds) >= minPersons {
-				w = ds[minPersons-1]
-			}
-			w = math.Max(QuantileWindow, w)
-			var sum float64
-			var first, last, count int
-			who := map[int64]bool{}
-			for i, r := range rs {
-				if math.Abs(float64(i+1)-c) <= w {
-					sum += r.v
-					count++
-					who[r.pid] = true
-					if first == 0 {
-						first = i + 1
-					}
-					last = i + 1
-				}
-			}
-			res = append(res, sum/float64(count), float64(len(who)), float64(first), float64(last))
-		}
-		values := map[float64]bool{}
-		per := map[int64]float64{}
-		var abs float64
-		for _, r := range rs {
-			values[r.v] = true
-			abs += math.Abs(r.v)
-			per[r.pid] += math.Abs(r.v)
-		}
-		sums := slices.Sorted(func(yield func(float64) bool) {
-			for _, s := range per {
-				if !yield(-s) {
-					return
-				}
-			}
-		})
-		top2 := math.NaN()
-		if len(sums) > 1 {
-			top2 = -sums[1]
-		}
-		out[k] = append(res, float64(len(values)), abs, -sums[0], top2)
-	}
-	return out
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// TestSmoothingSQL runs smoothingSQL in DuckDB over random rows and checks
-// every column against the definition computed by hand: groups of a few
-// and of many persons, a NULL group key, persons with many rows (some
-// crowding a quantile's rank, so the window must widen to minPersons
-// persons), ties in value, and no groups at all.
+// TestSmoothingSQL runs the smoothed quantiles' SQL in DuckDB over random
+// rows and checks every column against the definition computed by hand:
+// groups of many and of a few persons, a NULL group key, persons with many
+// rows (crowding a quantile's rank, so that its window must widen to reach
+// 21 persons), ties in value, and no groups at all.
 func TestSmoothingSQL(t *testing.T) {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
@@ -122,55 +56,58 @@ func TestSmoothingSQL(t *testing.T) {
 	}
 	defer db.Close()
 	rng := rand.New(rand.NewPCG(7, 11))
-	var rows []smoothRow
+	groups := map[string][]personValue{} // by group key, as fmt prints it
+	var all []personValue
+	var values []string
 	pid := int64(0)
-	for gi, g := range []any{int64(8507), int64(8532), nil, int64(0)} {
-		persons := []int{400, 60, 25, 8}[gi]
-		for range persons {
+	for gi, g := range []string{"8507", "8532", "NULL", "0"} {
+		for range []int{400, 60, 25, 8}[gi] {
 			pid++
 			k := 1 + rng.IntN(3)
 			if rng.IntN(10) == 0 {
-				k = 30 + rng.IntN(40) // one person with many rows
+				k = 30 + rng.IntN(40) // a person with many rows, side by side
 			}
 			base := float64(rng.IntN(40))
 			for range k {
-				// Whole values tie; a heavy person's rows sit together.
-				rows = append(rows, smoothRow{g, base + float64(rng.IntN(3)), pid})
+				pv := personValue{base + float64(rng.IntN(3)), pid} // whole values: ties
+				key := map[bool]string{true: "<nil>", false: g}[g == "NULL"]
+				groups[key] = append(groups[key], pv)
+				all = append(all, pv)
+				values = append(values, fmt.Sprintf("(%s, %v, %d)", g, pv.v, pv.pid))
 			}
 		}
 	}
-	if _, err := db.Exec("CREATE TABLE src (g0 BIGINT, v DOUBLE, pid BIGINT)"); err != nil {
-		t.Fatal(err)
-	}
-	var vals []string
-	for _, r := range rows {
-		g := "NULL"
-		if r.g != nil {
-			g = fmt.Sprint(r.g)
+	for _, stmt := range []string{"CREATE TABLE src (g0 BIGINT, v DOUBLE, pid BIGINT)", "INSERT INTO src VALUES " + strings.Join(values, ", ")} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
 		}
-		vals = append(vals, fmt.Sprintf("(%s, %v, %d)", g, r.v, r.pid))
-	}
-	if _, err := db.Exec("INSERT INTO src VALUES " + strings.Join(vals, ", ")); err != nil {
-		t.Fatal(err)
 	}
 	qs := []float64{0.25, 0.5, 0.75}
-	qtext := []string{"0.25", "0.5", "0.75"}
-	const minPersons = 21
-	check := func(t *testing.T, groups int, want map[string][]float64) {
-		src := "SELECT g0, v, pid FROM src"
-		if groups == 0 {
-			src = "SELECT v, pid FROM src"
+	want := map[string][]float64{}
+	widened := false
+	for k, vs := range groups {
+		want[k] = smoothedByHand(vs, qs)
+		for j := range qs {
+			widened = widened || want[k][4*j+3]-want[k][4*j+2] > 2*analysis.QuantileWindow
 		}
-		res, err := db.Query(duckSQL.smoothingSQL(src, groups, qtext, minPersons, true))
+	}
+	if !widened {
+		t.Fatal("no window widens past QuantileWindow ranks: the rows do not test it")
+	}
+	check := func(t *testing.T, src string, groups int, want map[string][]float64) {
+		rows, err := db.Query(analysis.SmoothingSQL(src, groups, []string{"0.25", "0.5", "0.75"}, 21, true))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer res.Close()
+		defer rows.Close()
 		got := 0
-		for res.Next() {
-			width := groups + smoothedWidth*len(qs) + 4
-			vs, err := scanValues(res, width)
-			if err != nil {
+		for rows.Next() {
+			vs := make([]any, groups+4*len(qs)+4)
+			ptrs := make([]any, len(vs))
+			for i := range vs {
+				ptrs[i] = &vs[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
 				t.Fatal(err)
 			}
 			key := "<nil>"
@@ -184,8 +121,14 @@ func TestSmoothingSQL(t *testing.T) {
 			got++
 			for j, x := range vs[groups:] {
 				f := math.NaN()
-				if x != nil {
-					f = toFloat(x)
+				switch x := x.(type) {
+				case int64:
+					f = float64(x)
+				case float64:
+					f = x
+				case nil:
+				default: // a SUM's HUGEINT: the caller reads it as nothing
+					t.Errorf("group %s column %d: %T, not a BIGINT or DOUBLE", key, j, x)
 				}
 				same := math.IsNaN(f) == math.IsNaN(w[j]) && (math.IsNaN(f) || math.Abs(f-w[j]) <= 1e-9*math.Max(1, math.Abs(w[j])))
 				if !same {
@@ -193,27 +136,15 @@ func TestSmoothingSQL(t *testing.T) {
 				}
 			}
 		}
-		if err := res.Err(); err != nil {
+		if err := rows.Err(); err != nil {
 			t.Fatal(err)
 		}
 		if got != len(want) {
 			t.Errorf("%d groups, want %d", got, len(want))
 		}
 	}
-	byGroup := smoothedByHand(rows, qs, minPersons)
-	widened := false
-	for _, w := range byGroup {
-		for k := range qs {
-			widened = widened || w[4*k+3]-w[4*k+2] > 2*QuantileWindow
-		}
-	}
-	if !widened {
-		t.Fatal("no window in the rows widens past QuantileWindow ranks: the fixture does not test it")
-	}
-	t.Run("by group", func(t *testing.T) { check(t, 1, byGroup) })
-	all := slices.Clone(rows)
-	for i := range all {
-		all[i].g = nil
-	}
-	t.Run("no groups", func(t *testing.T) { check(t, 0, smoothedByHand(all, qs, minPersons)) })
+	t.Run("by group", func(t *testing.T) { check(t, "SELECT g0, v, pid FROM src", 1, want) })
+	t.Run("no groups", func(t *testing.T) {
+		check(t, "SELECT v, pid FROM src", 0, map[string][]float64{"<nil>": smoothedByHand(all, qs)})
+	})
 }

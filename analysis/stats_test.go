@@ -117,6 +117,13 @@ type personValue struct {
 // rank c = round(p·(n−1)+1), where w is at least 10 and reaches the 21st
 // person counted by their row nearest c.
 func smoothedQuantile(vs []personValue, p float64) float64 {
+	mean, _, _, _ := smoothedWindow(vs, p)
+	return mean
+}
+
+// smoothedWindow is smoothedQuantile's window: the mean of its values,
+// the persons it holds and its first and last rank.
+func smoothedWindow(vs []personValue, p float64) (mean float64, persons, first, last int) {
 	vs = slices.Clone(vs)
 	slices.SortFunc(vs, func(a, b personValue) int {
 		if c := cmp.Compare(a.v, b.v); c != 0 {
@@ -136,16 +143,23 @@ func smoothedQuantile(vs []personValue, p float64) float64 {
 	ds := slices.Sorted(maps.Values(nearest))
 	w := float64(n)
 	if len(ds) >= 21 {
-		w = max(10, ds[20])
+		w = ds[20]
 	}
+	w = max(10, w)
 	sum, k := 0.0, 0
+	who := map[int64]bool{}
 	for i, x := range vs {
 		if math.Abs(float64(i+1)-c) <= w {
 			sum += x.v
 			k++
+			who[x.pid] = true
+			if first == 0 {
+				first = i + 1
+			}
+			last = i + 1
 		}
 	}
-	return sum / float64(k)
+	return sum / float64(k), len(who), first, last
 }
 
 func TestDescribe(t *testing.T) {
