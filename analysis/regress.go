@@ -8,7 +8,6 @@ import (
 	"math"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"enclave/analysis/models"
@@ -320,12 +319,18 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 			for k := range counts {
 				lv = append(lv, k)
 			}
-			sort.Slice(lv, func(a, b int) bool {
-				if counts[lv[a]] != counts[lv[b]] {
-					return counts[lv[a]] > counts[lv[b]]
+			// The most frequent level is the reference; the others follow
+			// in concept order, not by size: listed by size, they ranked
+			// levels a Table 1 shows as ≤20 (review 53).
+			slices.Sort(lv)
+			ref := 0
+			for j, l := range lv {
+				if counts[l] > counts[lv[ref]] {
+					ref = j
 				}
-				return lv[a] < lv[b]
-			})
+			}
+			first := lv[ref]
+			lv = append([]int64{first}, slices.Delete(lv, ref, ref+1)...)
 			v := variable{concept: true}
 			for _, l := range lv {
 				if counts[l] < minN {
@@ -439,6 +444,18 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 	p := len(cols) + 1
 	if int(n)-p < pol.MinDOF {
 		refused = append(refused, fmt.Sprintf("residual degrees of freedom below %d", pol.MinDOF))
+	}
+	if n < minN {
+		// A model of 1–20 persons says nothing of them: which levels
+		// they have, how many values a term takes or whether one has
+		// several rows would describe them, as a Table 1 of so few
+		// would (review 53 read one person's race from "level … has
+		// fewer than 21 persons").
+		refused = []string{fmt.Sprintf("the model has 1–%d persons", pol.MinCount-1)}
+		d.Names = d.Names[:0]
+		for _, x := range xs {
+			d.Names = append(d.Names, x.name)
+		}
 	}
 	t.columns = []string{"term", "estimate", "SE", "statistic", "p", "95% CI low", "95% CI high"}
 	if a.Kind == "logistic" {

@@ -758,3 +758,70 @@ func TestRegressRefusedRecordsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestRegressFewPersonsTellsNothing: a model of 1–20 persons is refused
+// with one text, and its rows are the formula's terms. Review 53 picked one
+// woman by her birth date and read her race from the refusal, which named
+// each level of race present with fewer than 21 persons.
+func TestRegressFewPersonsTellsNothing(t *testing.T) {
+	// Women born in one year, of at least two races, fewer than 21.
+	found := queryRows(t, `SELECT year_of_birth FROM person WHERE gender_concept_id = 8532
+		GROUP BY 1 HAVING count(*) BETWEEN 2 AND 20 AND count(DISTINCT race_concept_id) > 1 ORDER BY 1 LIMIT 1`)
+	if len(found) == 0 {
+		t.Fatal("no year of birth with 2–20 women of two races or more")
+	}
+	yob := found[0][0].(int64)
+	e := newEnv(t)
+	at := fmt.Sprintf("%d-12-31", 2000)
+	age := 2000 - int(yob)
+	few := e.derive(e.derive(e.persons(), spec.Step{Sex: "female"}), spec.Step{Age: &spec.AgeStep{Min: age, Max: age, At: at}})
+	tab := e.table(spec.MRegress, spec.RegressArgs{Kind: "linear", Cohort: few.ID, Formula: "age ~ race + ethnicity", At: at})
+	var refusals []string
+	for _, n := range tab.Notes {
+		if strings.HasPrefix(n, "model refused") {
+			refusals = append(refusals, n)
+		}
+	}
+	if len(refusals) != 1 || refusals[0] != "model refused: the model has 1–20 persons" {
+		t.Errorf("refusals %q, want the one text", refusals)
+	}
+	var terms []string
+	for _, r := range tab.Rows {
+		terms = append(terms, r[0].Text)
+	}
+	if want := []string{"(intercept)", "race", "ethnicity", "persons"}; !slices.Equal(terms, want) {
+		t.Errorf("rows %q, want %q: no level of the persons named", terms, want)
+	}
+}
+
+// TestRegressLevelsInConceptOrder: a categorical term's levels follow its
+// reference (the largest) in concept order, not by size. Listed by size,
+// levels that a Table 1 shows as ≤20 came out ranked (review 53).
+func TestRegressLevelsInConceptOrder(t *testing.T) {
+	levels := queryRows(t, `SELECT p.race_concept_id, count(*) AS n, coalesce(c.concept_name, 'No matching concept')
+		FROM person p LEFT JOIN concept c ON c.concept_id = p.race_concept_id AND p.race_concept_id <> 0
+		GROUP BY 1, 3 ORDER BY n DESC, 1`)
+	if len(levels) < 4 {
+		t.Fatalf("%d races: too few to tell an order", len(levels))
+	}
+	rest := slices.Clone(levels[1:])
+	slices.SortFunc(rest, func(a, b []any) int { return int(a[0].(int64) - b[0].(int64)) })
+	if slices.EqualFunc(rest, levels[1:], func(a, b []any) bool { return a[0] == b[0] }) {
+		t.Fatal("the races' sizes already fall in concept order: the test cannot tell the two apart")
+	}
+	var want []string
+	for _, l := range rest {
+		want = append(want, "race="+l[2].(string))
+	}
+	e := newEnv(t)
+	tab := e.table(spec.MRegress, spec.RegressArgs{Kind: "linear", Cohort: e.persons().ID, Formula: "age ~ race"})
+	var got []string
+	for _, r := range tab.Rows {
+		if strings.HasPrefix(r[0].Text, "race=") {
+			got = append(got, r[0].Text)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("levels %q, want concept order %q", got, want)
+	}
+}
