@@ -209,3 +209,34 @@ func TestSQLQuantileWindowsOverlap(t *testing.T) {
 		}
 	}
 }
+
+// TestSQLJoinRepeatsRows is review 53's attack: a person's own rows joined
+// to their rows three times over repeat each 27,000 times, so that person
+// fills a median's window (their BMI in one cell) and the row counts of a
+// breakdown by concept (every diagnosis they have). Joins of two relations
+// with several rows per person are refused; a relation of one row per
+// person (person, or grouped by person_id) joins as before.
+func TestSQLJoinRepeatsRows(t *testing.T) {
+	target := `WITH t AS (SELECT person_id FROM measurement WHERE person_id IN (SELECT person_id FROM person WHERE year_of_birth = 1940 AND gender_concept_id = 8532)) `
+	joins := ` LEFT JOIN t x ON m.person_id = x.person_id LEFT JOIN t y ON m.person_id = y.person_id LEFT JOIN t z ON m.person_id = z.person_id`
+	e := newEnv(t)
+	for _, q := range []string{
+		target + `SELECT median(m.value_as_number) AS md FROM measurement m` + joins + ` WHERE m.measurement_concept_id = 3038553`,
+		target + `SELECT m.condition_concept_id, count(*) AS n FROM condition_occurrence m` + joins + ` GROUP BY 1`,
+		`SELECT avg(m.value_as_number) FROM measurement m JOIN condition_occurrence c ON c.person_id = m.person_id WHERE c.condition_concept_id = 201826`,
+		`SELECT count(*) FROM person p JOIN measurement m USING (person_id) JOIN (SELECT person_id FROM measurement) u ON u.person_id = p.person_id`,
+	} {
+		if why := e.sqlRefusal(q); !strings.Contains(why, "several rows per person") {
+			t.Errorf("%s\nrefused for %q", q, why)
+		}
+	}
+	for _, q := range []string{
+		`SELECT p.gender_concept_id, avg(m.value_as_number) FROM person p JOIN measurement m USING (person_id) WHERE m.measurement_concept_id = 3038553 GROUP BY 1`,
+		`WITH n AS (SELECT person_id, count(*) AS k FROM condition_occurrence GROUP BY person_id) SELECT avg(m.value_as_number) FROM measurement m JOIN n ON n.person_id = m.person_id WHERE n.k > 3 AND m.measurement_concept_id = 3038553`,
+		`SELECT avg(m.value_as_number) FROM measurement m WHERE m.measurement_concept_id = 3038553 AND m.person_id IN (SELECT person_id FROM condition_occurrence WHERE condition_concept_id = 201826)`,
+	} {
+		if text := e.sql(q); !strings.ContainsAny(text, "0123456789") {
+			t.Errorf("%s\nshows no number:\n%s", q, text)
+		}
+	}
+}

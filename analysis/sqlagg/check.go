@@ -1,6 +1,7 @@
 package sqlagg
 
 import (
+	"cmp"
 	"encoding/json"
 	"math"
 	"sort"
@@ -14,6 +15,7 @@ const (
 	msgIDUse    = "person_id and other *_id columns (except *_concept_id) identify persons or rows: they may only be used to join tables (a.person_id = b.person_id, USING (person_id)), in x.person_id IN (SELECT person_id …), in count(DISTINCT person_id), in IS [NOT] NULL, or passed unchanged through a subquery or CTE; filtering, grouping or computing on them is not accepted"
 	msgGroupID  = "grouping by person_id or another *_id column (other than *_concept_id) identifies persons or rows and is not released; group by concepts, dates or demographics instead"
 	msgTable    = "only the tier's own tables are accepted, unqualified (no table functions such as read_csv, read_parquet or glob, no duckdb_* or pragma_* functions, no information_schema, pg_catalog or sqlite_master, no other schemas or databases)"
+	msgJoinRows = "join at most one table with several rows per person to others that have one: person, or a subquery or CTE grouped by person_id (SELECT person_id, min(…) … GROUP BY person_id); to keep the persons of another table, filter with person_id IN (SELECT person_id FROM …) or EXISTS"
 	msgJoin     = "tables that hold person rows must be joined to each other on person_id (JOIN … ON a.person_id = b.person_id, or USING (person_id)); joining person data on other columns or as a cross join mixes different persons' values into one cell"
 	msgSubAgg   = "inside subqueries and CTEs, data about persons may only be aggregated per person (GROUP BY person_id, in every grouping set); aggregate across persons in the outer SELECT"
 	msgWindow   = "window functions (OVER, QUALIFY) are not accepted: they put other rows' values on each row; use GROUP BY aggregates"
@@ -77,6 +79,7 @@ type scope struct {
 	parent *scope
 	ctes   map[string]bool            // CTE name → its body touches person data
 	counts map[string]map[string]bool // CTE name → its outputs that are counts
+	unique map[string]bool            // CTE name → its body has a row per person at most
 	rels   map[string]bool            // relation names of this SELECT's FROM
 }
 
@@ -87,6 +90,16 @@ func (s *scope) cte(name string) (touches, ok bool) {
 		}
 	}
 	return false, false
+}
+
+// cteUnique reports whether CTE name has at most one row per person.
+func (s *scope) cteUnique(name string) bool {
+	for p := s; p != nil; p = p.parent {
+		if _, ok := p.ctes[name]; ok {
+			return p.unique[name]
+		}
+	}
+	return false
 }
 
 // cteCounts is the outputs of CTE name that are counts.
@@ -130,6 +143,7 @@ type nodeInfo struct {
 	outs       []outCol
 	star       bool
 	correlated bool // linked to an outer relation by person_id equality
+	perPerson  bool // at most one row per person: GROUP BY person_id alone
 }
 
 // ectx is the state of walking the expressions of one SELECT node.
@@ -150,6 +164,7 @@ type ref struct {
 	person       bool            // holds person rows
 	schemaPerson bool            // a base table of the schema with person_id
 	base         bool            // a base table of the schema (not a CTE or subquery)
+	unique       bool            // at most one row per person (person, or grouped by person_id)
 	counts       map[string]bool // of a CTE or subquery: its outputs that are counts
 	nullable     bool            // on the optional side of an outer join
 	filterOnly   bool            // right side of SEMI/ANTI joins
@@ -374,6 +389,7 @@ func (c *checker) checkFunctionName(m map[string]any) error {
 func (c *checker) walkCTEs(n map[string]any, sc *scope) (*scope, error) {
 	ctes := map[string]bool{}
 	counts := map[string]map[string]bool{}
+	unique := map[string]bool{}
 	for _, e := range arr(obj(n, "cte_map"), "map") {
 		em, _ := e.(map[string]any)
 		val := obj(em, "value")
@@ -389,14 +405,18 @@ func (c *checker) walkCTEs(n map[string]any, sc *scope) (*scope, error) {
 		for k, v := range counts {
 			seenCounts[k] = v
 		}
-		info, err := c.walkNode(body, &scope{parent: sc, ctes: seen, counts: seenCounts})
+		seenUnique := make(map[string]bool, len(unique))
+		for k, v := range unique {
+			seenUnique[k] = v
+		}
+		info, err := c.walkNode(body, &scope{parent: sc, ctes: seen, counts: seenCounts, unique: seenUnique})
 		if err != nil {
 			return nil, err
 		}
 		key := strings.ToLower(str(em, "key"))
-		ctes[key], counts[key] = info.touches, countOuts(info.outs)
+		ctes[key], counts[key], unique[key] = info.touches, countOuts(info.outs), info.perPerson
 	}
-	return &scope{parent: sc, ctes: ctes, counts: counts}, nil
+	return &scope{parent: sc, ctes: ctes, counts: counts, unique: unique}, nil
 }
 
 // walkNode checks a query node that is not the released one (CTE body,
@@ -615,6 +635,8 @@ func (c *checker) walkSelect(n map[string]any, sc *scope) (nodeInfo, error) {
 		if !ok {
 			return nodeInfo{}, refuse("aggregation", msgSubAgg)
 		}
+		sets := arr(n, "group_sets")
+		info.perPerson = !force && len(groups) == 1 && personGroup[0] && len(sets) <= 1
 	}
 	// Correlated on person_id with an outer relation?
 	local := map[string]ref{}
@@ -716,9 +738,10 @@ func (c *checker) walkFrom(t map[string]any, st *fromState, x *ectx, nullable, f
 		}
 		r := ref{name: strings.ToLower(orig), orig: orig, nullable: nullable, filterOnly: filterOnly}
 		if touches, ok := x.sc.cte(strings.ToLower(table)); ok {
-			r.person, r.counts = touches, x.sc.cteCounts(strings.ToLower(table))
+			r.person, r.counts, r.unique = touches, x.sc.cteCounts(strings.ToLower(table)), x.sc.cteUnique(strings.ToLower(table))
 		} else if person, ok := c.tables[strings.ToLower(table)]; ok {
-			r.person, r.schemaPerson, r.base = person, person, true
+			// person_id is person's key: the tier keeps one row of each.
+			r.person, r.schemaPerson, r.base, r.unique = person, person, true, strings.EqualFold(table, "person")
 		} else {
 			return refuse("table", "the query reads a table that is not part of this tier's data; %s", msgTable)
 		}
@@ -733,7 +756,7 @@ func (c *checker) walkFrom(t map[string]any, st *fromState, x *ectx, nullable, f
 			return err
 		}
 		a := str(t, "alias")
-		st.refs = append(st.refs, ref{name: strings.ToLower(a), orig: a, person: info.touches, nullable: nullable, filterOnly: filterOnly, counts: countOuts(info.outs)})
+		st.refs = append(st.refs, ref{name: strings.ToLower(a), orig: a, person: info.touches, nullable: nullable, filterOnly: filterOnly, counts: countOuts(info.outs), unique: info.perPerson})
 		return nil
 	case "JOIN":
 		rt := str(t, "ref_type")
@@ -890,7 +913,35 @@ func linkRefs(st *fromState) error {
 	if len(all) > 1 && !connected(all) {
 		return refuse("join", msgJoin)
 	}
+	// Joined on person_id, a relation with several rows per person
+	// repeats each row of the other by that many: a person's rows joined
+	// to a relation of their own rows, three times over, held 27,000
+	// copies of each, so one person filled a median's window and the
+	// row counts of a breakdown (review 53). One relation may have many
+	// rows per person; the others have one (person, or a subquery or CTE
+	// grouped by person_id alone).
+	var many []string
+	for _, r := range st.refs {
+		if r.person && !r.unique && !r.filterOnly {
+			many = append(many, cmp.Or(r.orig, "a subquery"))
+		}
+	}
+	if len(many) > 1 {
+		return refuse("join-rows", "%s each have several rows per person, and joined they repeat each other's rows (a person's rows counted as many times as they have rows in the other); %s", quotedList(many), msgJoinRows)
+	}
 	return nil
+}
+
+// quotedList is names as "a", "b" and "c".
+func quotedList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(SanitizeMessage(n))
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
 }
 
 // bareID reports whether m is a column reference to an *_id column, and
