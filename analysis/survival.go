@@ -111,6 +111,9 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 			}
 		}
 	}
+	// A day hidden for 0 or 1–20 events or censorings since the one
+	// before (shown as such, so the note below tells nothing more).
+	fewBetween := false
 	for _, d := range days {
 		for i < len(data) && data[i].t < d {
 			t := data[i].t
@@ -140,6 +143,7 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 			// Hide this day rather than let the margin rule reach back
 			// and hide every earlier one.
 			hide(cum)
+			fewBetween = true
 		}
 		// Those who left the risk set since the previous day without the
 		// event were censored: at risk before = at risk now + events +
@@ -148,6 +152,7 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 		censored := tb.add(&release.Cell{Stat: release.Count, Value: float64(left), Persons: left})
 		if left > 0 && left < int64(s.sess.Policy.MinCount) {
 			hide(risk, cum)
+			fewBetween = true
 		}
 		if left == 0 && interval.Persons == 0 {
 			// Nothing since the previous day: shown, it would say no
@@ -157,6 +162,7 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 			// first day hidden (review 52). A day shows 21 or more
 			// persons' times since the one before, or nothing.
 			hide(risk, cum, interval, censored)
+			fewBetween = true
 		}
 		tb.margins = append(tb.margins,
 			release.Margin{Total: cum, Parts: []*release.Cell{prevCum, interval}},
@@ -175,6 +181,9 @@ func (s *Server) survival(ctx context.Context, cell string, args json.RawMessage
 	tb.notes = append(tb.notes, "time from each person's first start row to their first event row on or after it; censored at the end of observation",
 		fmt.Sprintf("a day is hidden when fewer than %d persons are at risk, or 1–%d events or censorings, or none at all, fall since the previous day; Greenwood log-log intervals",
 			s.sess.Policy.MinCount, s.sess.Policy.MinCount-1))
+	if fewBetween {
+		tb.notes = append(tb.notes, "days with few or no events or censorings since the day before are hidden: ask for days further apart")
+	}
 	return s.finish(ctx, cell, "stats.Survival("+start.desc+" → "+event.desc+")", tb)
 }
 
