@@ -768,7 +768,7 @@ const QuantileWindow = 10
 
 // smoothedNote says how quantiles are released.
 func smoothedNote(minPersons int) string {
-	return fmt.Sprintf("quantiles are smoothed: each is the mean of the values within %d ranks of its own, or more until they hold %d persons' rows, so that it is never one person's value", QuantileWindow, minPersons)
+	return fmt.Sprintf("quantiles are smoothed: each is the mean of the values within %d ranks of its own, or more until they hold %d persons' rows, so that it is never one person's value (hidden when more than half of those rows are one person's)", QuantileWindow, minPersons)
 }
 
 // smoothedQuantiles computes, per group of vars (every variable fixed; all
@@ -875,15 +875,16 @@ func (d sqlDialect) smoothingSQL(src string, groups int, qs []string, minPersons
 		}
 		return out
 	}
-	join := func(a, b string) string {
+	// joined is b joined to a on the keys.
+	joined := func(a, b string) string {
 		if len(gs) == 0 {
-			return a + " CROSS JOIN " + b
+			return " CROSS JOIN " + b
 		}
 		var eq []string
 		for _, g := range gs {
 			eq = append(eq, a+"."+g+" IS NOT DISTINCT FROM "+b+"."+g)
 		}
-		return a + " JOIN " + b + " ON " + strings.Join(eq, " AND ")
+		return " JOIN " + b + " ON " + strings.Join(eq, " AND ")
 	}
 	// __enclave_ranked: each row's rank i among its group's n rows (ties
 	// in person order, so that the ranks are the same on every run) and
@@ -893,9 +894,15 @@ func (d sqlDialect) smoothingSQL(src string, groups int, qs []string, minPersons
 	// smallest mk (all the group's ranks when it has fewer persons), and
 	// at least QuantileWindow ranks; the two largest ps.
 	// __enclave_windows: those, and the persons within each window.
+	// __enclave_spans: each person's rows within each window, and
+	// __enclave_tops the most of one person's: a window more than half of
+	// whose rows are one person's is that person's value (their run of
+	// identical Fitbit days, the others cut to a day each, review 54), and
+	// its persons are given as none, so that it is hidden like a window of
+	// too few.
 	ranked := []string{"v", "pid", "i", "n"}
 	persons := []string{"max(n) AS n"}
-	var widths, windows, outer []string
+	var widths, windows, spans, topRows, outer []string
 	for k, qv := range qs {
 		ks := strconv.Itoa(k)
 		dk, mk, wk, ck := "d"+ks, "m"+ks, "w"+ks, "c"+ks
@@ -904,7 +911,10 @@ func (d sqlDialect) smoothingSQL(src string, groups int, qs []string, minPersons
 		widths = append(widths, fmt.Sprintf("GREATEST(%d, COALESCE(%s, max(n))) AS %s", QuantileWindow, d.nth(mk, minPersons, false), wk))
 		windows = append(windows, "max("+wk+") AS "+wk, "count(IF("+mk+" <= "+wk+", 1, NULL)) AS "+ck)
 		in := dk + " <= " + wk
-		outer = append(outer, "avg(IF("+in+", v, NULL))", "max("+ck+")", "min(IF("+in+", i, NULL))", "max(IF("+in+", i, NULL))")
+		spans = append(spans, "count(IF("+in+", 1, NULL)) AS s"+ks)
+		topRows = append(topRows, "max(s"+ks+") AS t"+ks)
+		held := fmt.Sprintf("CASE WHEN 2 * max(t%s) > count(IF(%s, 1, NULL)) THEN 0 ELSE max(%s) END", ks, in, ck)
+		outer = append(outer, "avg(IF("+in+", v, NULL))", held, "min(IF("+in+", i, NULL))", "max(IF("+in+", i, NULL))")
 	}
 	outer = append(outer, "count(DISTINCT v)", "sum(abs(v))")
 	if tops {
@@ -919,7 +929,10 @@ func (d sqlDialect) smoothingSQL(src string, groups int, qs []string, minPersons
 		", __enclave_persons AS (SELECT " + strings.Join(with(gs, persons...), ", ") + " FROM __enclave_ranked" + groupBy(with(gs, "pid")) + ")" +
 		", __enclave_widths AS (SELECT " + strings.Join(with(gs, widths...), ", ") + " FROM __enclave_persons" + groupBy(gs) + ")" +
 		", __enclave_windows AS (SELECT " + strings.Join(with(keys("__enclave_widths"), windows...), ", ") +
-		" FROM " + join("__enclave_persons", "__enclave_widths") + groupBy(keys("__enclave_widths")) + ")" +
+		" FROM __enclave_persons" + joined("__enclave_persons", "__enclave_widths") + groupBy(keys("__enclave_widths")) + ")" +
+		", __enclave_spans AS (SELECT " + strings.Join(with(keys("__enclave_ranked"), spans...), ", ") +
+		" FROM __enclave_ranked" + joined("__enclave_ranked", "__enclave_windows") + groupBy(with(keys("__enclave_ranked"), "__enclave_ranked.pid")) + ")" +
+		", __enclave_tops AS (SELECT " + strings.Join(with(gs, topRows...), ", ") + " FROM __enclave_spans" + groupBy(gs) + ")" +
 		" SELECT " + strings.Join(with(keys("__enclave_ranked"), outer...), ", ") +
-		" FROM " + join("__enclave_ranked", "__enclave_windows") + groupBy(keys("__enclave_ranked"))
+		" FROM __enclave_ranked" + joined("__enclave_ranked", "__enclave_windows") + joined("__enclave_ranked", "__enclave_tops") + groupBy(keys("__enclave_ranked"))
 }

@@ -48,7 +48,8 @@ func smoothedByHand(vs []personValue, qs []float64) []float64 {
 // rows and checks every column against the definition computed by hand:
 // groups of many and of a few persons, a NULL group key, persons with many
 // rows (crowding a quantile's rank, so that its window must widen to reach
-// 21 persons), ties in value, and no groups at all.
+// 21 persons, and holding more than half of some window's rows, which
+// hides it), ties in value, and no groups at all.
 func TestSmoothingSQL(t *testing.T) {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
@@ -84,15 +85,16 @@ func TestSmoothingSQL(t *testing.T) {
 	}
 	qs := []float64{0.25, 0.5, 0.75}
 	want := map[string][]float64{}
-	widened := false
+	widened, held := false, false
 	for k, vs := range groups {
 		want[k] = smoothedByHand(vs, qs)
 		for j := range qs {
 			widened = widened || want[k][4*j+3]-want[k][4*j+2] > 2*analysis.QuantileWindow
+			held = held || want[k][4*j+1] == 0
 		}
 	}
-	if !widened {
-		t.Fatal("no window widens past QuantileWindow ranks: the rows do not test it")
+	if !widened || !held {
+		t.Fatalf("widened %v, held for one person's rows %v: the rows must test both", widened, held)
 	}
 	check := func(t *testing.T, src string, groups int, want map[string][]float64) {
 		rows, err := db.Query(analysis.SmoothingSQL(src, groups, []string{"0.25", "0.5", "0.75"}, 21, true))

@@ -122,7 +122,8 @@ func smoothedQuantile(vs []personValue, p float64) float64 {
 }
 
 // smoothedWindow is smoothedQuantile's window: the mean of its values,
-// the persons it holds and its first and last rank.
+// the persons it holds (none when more than half its rows are one
+// person's: it is hidden) and its first and last rank.
 func smoothedWindow(vs []personValue, p float64) (mean float64, persons, first, last int) {
 	vs = slices.Clone(vs)
 	slices.SortFunc(vs, func(a, b personValue) int {
@@ -147,19 +148,23 @@ func smoothedWindow(vs []personValue, p float64) (mean float64, persons, first, 
 	}
 	w = max(10, w)
 	sum, k := 0.0, 0
-	who := map[int64]bool{}
+	who := map[int64]int{}
 	for i, x := range vs {
 		if math.Abs(float64(i+1)-c) <= w {
 			sum += x.v
 			k++
-			who[x.pid] = true
+			who[x.pid]++
 			if first == 0 {
 				first = i + 1
 			}
 			last = i + 1
 		}
 	}
-	return sum / float64(k), len(who), first, last
+	persons = len(who)
+	if 2*slices.Max(slices.Collect(maps.Values(who))) > k {
+		persons = 0
+	}
+	return sum / float64(k), persons, first, last
 }
 
 func TestDescribe(t *testing.T) {
