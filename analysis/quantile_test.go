@@ -225,6 +225,7 @@ func TestSQLJoinRepeatsRows(t *testing.T) {
 		target + `SELECT m.condition_concept_id, count(*) AS n FROM condition_occurrence m` + joins + ` GROUP BY 1`,
 		`SELECT avg(m.value_as_number) FROM measurement m JOIN condition_occurrence c ON c.person_id = m.person_id WHERE c.condition_concept_id = 201826`,
 		`SELECT count(*) FROM person p JOIN measurement m USING (person_id) JOIN (SELECT person_id FROM measurement) u ON u.person_id = p.person_id`,
+		`SELECT count(*) FROM measurement m JOIN (SELECT p.person_id FROM person p JOIN measurement n USING (person_id)) u USING (person_id)`,
 	} {
 		if why := e.sqlRefusal(q); !strings.Contains(why, "several rows per person") {
 			t.Errorf("%s\nrefused for %q", q, why)
@@ -234,6 +235,7 @@ func TestSQLJoinRepeatsRows(t *testing.T) {
 		`SELECT p.gender_concept_id, avg(m.value_as_number) FROM person p JOIN measurement m USING (person_id) WHERE m.measurement_concept_id = 3038553 GROUP BY 1`,
 		`WITH n AS (SELECT person_id, count(*) AS k FROM condition_occurrence GROUP BY person_id) SELECT avg(m.value_as_number) FROM measurement m JOIN n ON n.person_id = m.person_id WHERE n.k > 3 AND m.measurement_concept_id = 3038553`,
 		`SELECT avg(m.value_as_number) FROM measurement m WHERE m.measurement_concept_id = 3038553 AND m.person_id IN (SELECT person_id FROM condition_occurrence WHERE condition_concept_id = 201826)`,
+		`SELECT avg(m.value_as_number) FROM measurement m JOIN (SELECT person_id FROM person WHERE year_of_birth < 1960) old USING (person_id) WHERE m.measurement_concept_id = 3038553`,
 	} {
 		if text := e.sql(q); !strings.ContainsAny(text, "0123456789") {
 			t.Errorf("%s\nshows no number:\n%s", q, text)

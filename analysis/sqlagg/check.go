@@ -638,6 +638,14 @@ func (c *checker) walkSelect(n map[string]any, sc *scope) (nodeInfo, error) {
 		sets := arr(n, "group_sets")
 		info.perPerson = !force && len(groups) == 1 && personGroup[0] && len(sets) <= 1
 	}
+	if !aggregated && len(st.refs) > 0 {
+		// Rows of relations of one row per person (person, or those
+		// grouped by person_id), filtered, are one per person too.
+		info.perPerson = true
+		for _, r := range st.refs {
+			info.perPerson = info.perPerson && (r.filterOnly || r.person && r.unique)
+		}
+	}
 	// Correlated on person_id with an outer relation?
 	local := map[string]ref{}
 	for _, r := range st.refs {
