@@ -619,6 +619,14 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 				// one whose window overlaps an earlier quartile's.
 				w := windowOf(r.extra[col:])
 				c.Near = max(1, toInt(r.extra[col+1]))
+				var err error
+				if c.Window, err = windowPersons(r.extra[col:]); err != nil {
+					return nil, err
+				}
+				if h.events != nil {
+					c.Table, c.Concepts = h.events.Table, h.events.Concepts
+				}
+				c.Desc = t.columns[len(t.columns)-5+i] + " of " + desc
 				switch {
 				case i == 3: // the median: windows[0]
 				case w.overlaps(windows):

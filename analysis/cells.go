@@ -815,13 +815,34 @@ func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variab
 }
 
 // smoothedWidth is the columns smoothingSQL gives each quantile.
-const smoothedWidth = 4
+const smoothedWidth = 5
 
 // window is the ranks of a smoothed quantile's window, as smoothingSQL
 // gives them (from the quantile's value on).
 type window struct{ first, last int64 }
 
 func windowOf(cols []any) window { return window{toInt(cols[2]), toInt(cols[3])} }
+
+// windowPersons is the persons of a smoothed quantile's window, from its
+// smoothingSQL columns (the ids as a comma-separated list): the
+// release.Cell's Window. nil when the window holds nobody.
+func windowPersons(cols []any) (*roaring.Bitmap, error) {
+	list, _ := cols[4].(string)
+	if list == "" {
+		return nil, nil
+	}
+	bm := roaring.New()
+	for f := range strings.SplitSeq(list, ",") {
+		id, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, &datasets.Error{Safe: "a quantile's window could not be read", Err: fmt.Errorf("window person %q: %w", f, err)}
+		}
+		if err := addID(bm, id, "person id"); err != nil {
+			return nil, err
+		}
+	}
+	return bm, nil
+}
 
 // overlaps reports whether w shares a rank with one of ws: two smoothed
 // quantiles of one group whose windows overlap differ by the values that
@@ -840,8 +861,9 @@ func (w window) overlaps(ws []window) bool {
 // columns are the group keys g0…g(groups−1), the value v (a DOUBLE, never
 // NULL) and the person pid. Its columns are the keys, then per quantile of
 // qs (smoothedWidth columns) its smoothed value, the persons behind it,
-// and its window's first and last rank,
-// then the distinct values and Σ|x| of the group, and with tops the two
+// its window's first and last rank, and the window's persons (ids joined
+// by commas: a list type would differ between the dialects), then the
+// distinct values and Σ|x| of the group, and with tops the two
 // largest per-person Σ|x| (NULL when the group has fewer persons).
 //
 // The rows are sorted once, for their ranks; the rest is per person. A
@@ -914,7 +936,8 @@ func (d sqlDialect) smoothingSQL(src string, groups int, qs []string, minPersons
 		spans = append(spans, "count(IF("+in+", 1, NULL)) AS s"+ks)
 		topRows = append(topRows, "max(s"+ks+") AS t"+ks)
 		held := fmt.Sprintf("CASE WHEN 2 * max(t%s) > count(IF(%s, 1, NULL)) THEN 0 ELSE max(%s) END", ks, in, ck)
-		outer = append(outer, "avg(IF("+in+", v, NULL))", held, "min(IF("+in+", i, NULL))", "max(IF("+in+", i, NULL))")
+		outer = append(outer, "avg(IF("+in+", v, NULL))", held, "min(IF("+in+", i, NULL))", "max(IF("+in+", i, NULL))",
+			"STRING_AGG(DISTINCT IF("+in+", "+d.cast("pid", "VARCHAR")+", NULL), ',')")
 	}
 	outer = append(outer, "count(DISTINCT v)", "sum(abs(v))")
 	if tops {

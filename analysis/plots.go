@@ -279,7 +279,12 @@ func (s *Server) autoRange(ctx context.Context, cell string, h *handle, expr, na
 	ends := make([]*release.Cell, 2)
 	for i := range ends {
 		col := w[smoothedWidth*i:]
+		win, err := windowPersons(col)
+		if err != nil {
+			return 0, 0, 0, err
+		}
 		ends[i] = &release.Cell{Stat: release.Quantile, Value: toFloat(col[0]), Persons: persons, Of: rc, Near: max(1, toInt(col[1])),
+			Window: win, Table: rc.Table, Concepts: rc.Concepts,
 			Desc: fmt.Sprintf("%s percentile of %s of %s (histogram range)", []string{"1st", "99th"}[i], name, h.desc)}
 	}
 	d := &release.Decision{What: "plot.Histogram range (" + name + " of " + h.desc + ")", Cells: append([]*release.Cell{pc, rc}, ends...), Held: s.held}

@@ -245,8 +245,15 @@ func TestPersonSet(t *testing.T) {
 		"persons in measurement with concept 3004410 | age_group=45–64":                         a1cSQL + " AND " + ageSQL("p", dataCut(t)) + " BETWEEN 45 AND 64",
 		"persons in all persons, with condition_occurrence with concept 201826 | age_group=65+": t2dSQL + " AND " + ageSQL("p", dataCut(t)) + " >= 65",
 	}
-	exact := 0
+	exact, windows := 0, 0
 	for _, r := range recs {
+		if len(r.Window) > 0 {
+			// A smoothed quantile's window: its persons, not a plan.
+			if windows++; r.Size != int64(len(r.Window)) || r.Value == nil {
+				t.Errorf("%s: %d persons in a window of size %d, value %v", r.Desc, len(r.Window), r.Size, r.Value)
+			}
+			continue
+		}
 		set, err := e.srv.PersonSet(ctx, r.Plan)
 		if err != nil {
 			t.Errorf("%s: %v", r.Desc, err)
@@ -271,6 +278,9 @@ func TestPersonSet(t *testing.T) {
 	}
 	for d := range exactSQL {
 		t.Errorf("no released cell %q in the history", d)
+	}
+	if windows == 0 {
+		t.Error("no smoothed quantile's window in the history")
 	}
 	t.Logf("%d records rebuilt", len(recs))
 }

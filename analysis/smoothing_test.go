@@ -14,13 +14,14 @@ import (
 
 // smoothedByHand is what analysis.SmoothingSQL gives each group of rows,
 // computed directly: per quantile its smoothed value, persons, first and
-// last rank (smoothedWindow); then the distinct values, Σ|x| and the two
-// largest per-person Σ|x| (NaN when there is no second person).
-func smoothedByHand(vs []personValue, qs []float64) []float64 {
-	var out []float64
+// last rank and the window's persons (smoothedWindow); then the distinct
+// values, Σ|x| and the two largest per-person Σ|x| (NaN when there is no
+// second person). Numbers are float64, the window's persons []int64.
+func smoothedByHand(vs []personValue, qs []float64) []any {
+	var out []any
 	for _, q := range qs {
-		mean, persons, first, last := smoothedWindow(vs, q)
-		out = append(out, mean, float64(persons), float64(first), float64(last))
+		mean, persons, first, last, members := smoothedWindow(vs, q)
+		out = append(out, mean, float64(persons), float64(first), float64(last), members)
 	}
 	values := map[float64]bool{}
 	per := map[int64]float64{}
@@ -42,6 +43,22 @@ func smoothedByHand(vs []personValue, qs []float64) []float64 {
 		second = -sums[1]
 	}
 	return append(out, float64(len(values)), abs, -sums[0], second)
+}
+
+// idsOf reads the window's persons as SmoothingSQL lists them: ids joined
+// by commas, in any order.
+func idsOf(t *testing.T, x any) []int64 {
+	s, _ := x.(string)
+	var ids []int64
+	for f := range strings.SplitSeq(s, ",") {
+		var id int64
+		if _, err := fmt.Sscan(f, &id); err != nil {
+			t.Fatalf("window persons %q: %v", s, err)
+		}
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
 }
 
 // TestSmoothingSQL runs the smoothed quantiles' SQL in DuckDB over random
@@ -84,19 +101,19 @@ func TestSmoothingSQL(t *testing.T) {
 		}
 	}
 	qs := []float64{0.25, 0.5, 0.75}
-	want := map[string][]float64{}
+	want := map[string][]any{}
 	widened, held := false, false
 	for k, vs := range groups {
 		want[k] = smoothedByHand(vs, qs)
 		for j := range qs {
-			widened = widened || want[k][4*j+3]-want[k][4*j+2] > 2*analysis.QuantileWindow
-			held = held || want[k][4*j+1] == 0
+			widened = widened || want[k][5*j+3].(float64)-want[k][5*j+2].(float64) > 2*analysis.QuantileWindow
+			held = held || want[k][5*j+1] == 0.0
 		}
 	}
 	if !widened || !held {
 		t.Fatalf("widened %v, held for one person's rows %v: the rows must test both", widened, held)
 	}
-	check := func(t *testing.T, src string, groups int, want map[string][]float64) {
+	check := func(t *testing.T, src string, groups int, want map[string][]any) {
 		rows, err := db.Query(analysis.SmoothingSQL(src, groups, []string{"0.25", "0.5", "0.75"}, 21, true))
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +121,7 @@ func TestSmoothingSQL(t *testing.T) {
 		defer rows.Close()
 		got := 0
 		for rows.Next() {
-			vs := make([]any, groups+4*len(qs)+4)
+			vs := make([]any, groups+5*len(qs)+4)
 			ptrs := make([]any, len(vs))
 			for i := range vs {
 				ptrs[i] = &vs[i]
@@ -122,6 +139,13 @@ func TestSmoothingSQL(t *testing.T) {
 			}
 			got++
 			for j, x := range vs[groups:] {
+				if ids, ok := w[j].([]int64); ok {
+					if got := idsOf(t, x); !slices.Equal(got, ids) {
+						t.Errorf("group %s column %d: window persons %v, by hand %v", key, j, got, ids)
+					}
+					continue
+				}
+				wj := w[j].(float64)
 				f := math.NaN()
 				switch x := x.(type) {
 				case int64:
@@ -132,9 +156,9 @@ func TestSmoothingSQL(t *testing.T) {
 				default: // a SUM's HUGEINT: the caller reads it as nothing
 					t.Errorf("group %s column %d: %T, not a BIGINT or DOUBLE", key, j, x)
 				}
-				same := math.IsNaN(f) == math.IsNaN(w[j]) && (math.IsNaN(f) || math.Abs(f-w[j]) <= 1e-9*math.Max(1, math.Abs(w[j])))
+				same := math.IsNaN(f) == math.IsNaN(wj) && (math.IsNaN(f) || math.Abs(f-wj) <= 1e-9*math.Max(1, math.Abs(wj)))
 				if !same {
-					t.Errorf("group %s column %d: SQL %v, by hand %v", key, j, f, w[j])
+					t.Errorf("group %s column %d: SQL %v, by hand %v", key, j, f, wj)
 				}
 			}
 		}
@@ -147,6 +171,6 @@ func TestSmoothingSQL(t *testing.T) {
 	}
 	t.Run("by group", func(t *testing.T) { check(t, "SELECT g0, v, pid FROM src", 1, want) })
 	t.Run("no groups", func(t *testing.T) {
-		check(t, "SELECT v, pid FROM src", 0, map[string][]float64{"<nil>": smoothedByHand(all, qs)})
+		check(t, "SELECT v, pid FROM src", 0, map[string][]any{"<nil>": smoothedByHand(all, qs)})
 	})
 }

@@ -281,7 +281,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 						// no value, and under MinCount persons behind it
 						// the value is held.
 						sm := smoothed[quantileKey{groupKeyOf(key), i}]
-						c.Value, c.Near = sm.value, max(1, sm.persons)
+						c.Value, c.Near, c.Window = sm.value, max(1, sm.persons), sm.members
 						if sm.window.overlaps(windows) {
 							c.Status = spec.Overlap
 						} else {
@@ -562,6 +562,7 @@ type smoothedValue struct {
 	value   float64
 	persons int64
 	window  window
+	members *roaring.Bitmap // the window's persons
 }
 
 // sqlQuantiles computes each median or quantile item of a %sql plan
@@ -575,7 +576,11 @@ func (s *Server) sqlQuantiles(ctx context.Context, qs []sqlagg.Quantile) (map[qu
 			return nil, err
 		}
 		for k, v := range byKey {
-			out[quantileKey{k, q.Item}] = smoothedValue{toFloat(v[0]), toInt(v[1]), windowOf(v)}
+			members, err := windowPersons(v)
+			if err != nil {
+				return nil, err
+			}
+			out[quantileKey{k, q.Item}] = smoothedValue{toFloat(v[0]), toInt(v[1]), windowOf(v), members}
 		}
 	}
 	return out, nil

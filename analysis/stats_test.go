@@ -117,14 +117,15 @@ type personValue struct {
 // rank c = round(p·(n−1)+1), where w is at least 10 and reaches the 21st
 // person counted by their row nearest c.
 func smoothedQuantile(vs []personValue, p float64) float64 {
-	mean, _, _, _ := smoothedWindow(vs, p)
+	mean, _, _, _, _ := smoothedWindow(vs, p)
 	return mean
 }
 
 // smoothedWindow is smoothedQuantile's window: the mean of its values,
 // the persons it holds (none when more than half its rows are one
-// person's: it is hidden) and its first and last rank.
-func smoothedWindow(vs []personValue, p float64) (mean float64, persons, first, last int) {
+// person's: it is hidden), its first and last rank, and who those persons
+// are (in order).
+func smoothedWindow(vs []personValue, p float64) (mean float64, persons, first, last int, members []int64) {
 	vs = slices.Clone(vs)
 	slices.SortFunc(vs, func(a, b personValue) int {
 		if c := cmp.Compare(a.v, b.v); c != 0 {
@@ -164,7 +165,7 @@ func smoothedWindow(vs []personValue, p float64) (mean float64, persons, first, 
 	if 2*slices.Max(slices.Collect(maps.Values(who))) > k {
 		persons = 0
 	}
-	return sum / float64(k), persons, first, last
+	return sum / float64(k), persons, first, last, slices.Sorted(maps.Keys(who))
 }
 
 func TestDescribe(t *testing.T) {

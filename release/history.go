@@ -29,7 +29,8 @@ type SetSource interface {
 
 // Record is one released cell in the workspace's release history: its
 // size, what it was and how to rebuild its person set. It holds no data
-// value beyond the released size.
+// value beyond the released size, but for a smoothed quantile's window
+// (Window), whose persons and shown value it holds (see windows.go).
 type Record struct {
 	Size    int64           `json:"n"`
 	Desc    string          `json:"desc"`
@@ -54,6 +55,19 @@ type Record struct {
 	// it (≤20 women of a race, then 21 with one man added, was 20). Only
 	// the nested check reads these records.
 	Small bool `json:"small,omitempty"`
+	// Window is the persons of a released smoothed quantile's window
+	// (Cell.Window), and Value the value it showed. Such a record is
+	// read by the window rule alone (judgeWindows).
+	Window []uint32 `json:"win,omitempty"`
+	Value  *float64 `json:"val,omitempty"`
+}
+
+// key is the record's identity in the history.
+func (r *Record) key() string {
+	if len(r.Window) > 0 {
+		return windowKey(r)
+	}
+	return keyOf(r).String()
 }
 
 // partitionState is what the history knows of one partition group.
@@ -100,6 +114,8 @@ type History struct {
 	// counts is the indexes of the released counts (not small, not
 	// row-level) in size order, as order is of all records: pairs reads it.
 	counts []int32
+	// windows is the released smoothed quantiles' windows.
+	windows windowIndex
 }
 
 // historyFile is one file a History reads and appends to.
@@ -224,11 +240,15 @@ func (h *History) refreshFile(hf *historyFile) error {
 		if json.Unmarshal(bytes.TrimSpace(line), &rec) != nil {
 			return fmt.Errorf("release: history %s is corrupt at byte %d", hf.path, hf.off-int64(len(line)))
 		}
-		key := keyOf(&rec).String()
+		key := rec.key()
 		if h.seen[key] {
 			continue
 		}
 		h.seen[key] = true
+		if len(rec.Window) > 0 {
+			h.windows.add(&rec)
+			continue
+		}
 		h.notePartitions(rec)
 		h.noteQuantity(rec, int32(len(h.recs)))
 		h.noteLevels(rec, int32(len(h.recs)))
@@ -263,7 +283,11 @@ func (h *History) appendAll(buf []byte) error {
 
 // add inserts rec into the in-memory index.
 func (h *History) add(rec Record) {
-	h.seen[keyOf(&rec).String()] = true
+	h.seen[rec.key()] = true
+	if len(rec.Window) > 0 {
+		h.windows.add(&rec)
+		return
+	}
 	h.notePartitions(rec)
 	h.noteQuantity(rec, int32(len(h.recs)))
 	h.noteLevels(rec, int32(len(h.recs)))
@@ -462,6 +486,9 @@ func (h *History) judgeLocked(ctx context.Context, p Policy, d *Decision, sets S
 	againstHistory := false
 	withinResult := false      // a cell was hidden against the result's own
 	valued := map[*Cell]bool{} // cells a value other than a count follows
+	if h.judgeWindows(d, limit) {
+		resuppress()
+	}
 	for _, c := range d.Cells {
 		if c.Of != nil && c.Stat != Count {
 			valued[c.Of] = true
@@ -601,6 +628,16 @@ func (h *History) encode(cells []*Cell) ([]byte, error) {
 			return nil, fmt.Errorf("release: history: %w", err)
 		}
 	}
+	for _, rec := range windowRecords(cells) {
+		if rec.Time = now; h.seen[rec.key()] || keys[rec.key()] {
+			continue
+		}
+		keys[rec.key()] = true
+		rec.Session = h.session
+		if err := enc.Encode(rec); err != nil {
+			return nil, fmt.Errorf("release: history: %w", err)
+		}
+	}
 	return buf.Bytes(), nil
 }
 
@@ -611,10 +648,10 @@ func (h *History) commit(lines []byte) error {
 	var added []Record
 	for line := range bytes.Lines(lines) {
 		var r Record
-		if err := json.Unmarshal(line, &r); err != nil || r.Size <= 0 || len(r.Plan) == 0 {
+		if err := json.Unmarshal(line, &r); err != nil || r.Size <= 0 || len(r.Plan) == 0 && len(r.Window) == 0 {
 			return fmt.Errorf("release: history: a record to add is not one: %.80q", line)
 		}
-		k := keyOf(&r).String()
+		k := r.key()
 		if h.seen[k] {
 			continue
 		}
@@ -628,12 +665,12 @@ func (h *History) commit(lines []byte) error {
 	}
 	if err := h.appendAll(buf.Bytes()); err != nil {
 		for _, r := range added {
-			delete(h.seen, keyOf(&r).String())
+			delete(h.seen, r.key())
 		}
 		return err
 	}
 	for _, r := range added {
-		delete(h.seen, keyOf(&r).String()) // add sets it again
+		delete(h.seen, r.key()) // add sets it again
 		h.add(r)
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/RoaringBitmap/roaring/v2"
+
 	"enclave/api/spec"
 )
 
@@ -98,6 +100,11 @@ type Cell struct {
 	// MinCount the quantile is one person's values or close to them. 0
 	// means the quantile is not smoothed, and only the rules above apply.
 	Near int64
+	// Window is, for a smoothed Quantile, the persons whose rows its
+	// value averages: a released window is kept in the history, and one
+	// that holds nearly the same persons as a window released before
+	// is hidden (see windows.go). nil: the quantile is not compared so.
+	Window *roaring.Bitmap
 	// Values is, for a Mean (mean or standard deviation), how many
 	// distinct values its rows take (0 = not known). Over at most
 	// MaxMeanValues values a mean is a table of counts in disguise (the
@@ -533,7 +540,7 @@ func (p Policy) Legend(cells []*Cell) []string {
 	add(spec.Dominance, fmt.Sprintf("*: a sum dominated by one or two persons (n=%d, k=%.0f%%; p-ratio %.0f%%)", p.DominanceN, p.DominanceK*100, p.PRatio*100))
 	add(spec.Extreme, "*: minimum, maximum and single-person values are never released")
 	add(spec.Model, "*: model output refused (see the note)")
-	add(spec.Overlap, "* (overlap): a quantile whose window of values overlaps another's of the same group (the two would differ by the values between them)")
+	add(spec.Overlap, windowNote(int64(p.MinCount-1)))
 	add(spec.NoData, "–: no value")
 	return out
 }

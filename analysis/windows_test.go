@@ -1,0 +1,146 @@
+package analysis_test
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+
+	"enclave/api/spec"
+)
+
+// TestSQLQuantileWindowSwap is review 55's step: the median of a cohort
+// whose window holds a target, then of the same cohort without the target
+// and padded by 22 persons with readings far below and above (so that the
+// two cohorts are 23 persons apart and the median falls at the same
+// place). The two windows differ by the target and one neighbour, and so
+// do their values; summed over every rank such differences gave a
+// person's LDL. Here it is BMI, of persons with one reading. The second
+// median is hidden; a median whose window holds other persons (the cohort
+// moved 30 ranks up) is released.
+func TestSQLQuantileWindowSwap(t *testing.T) {
+	singles := fmt.Sprintf(`measurement_concept_id = %[1]d AND value_as_number IS NOT NULL AND person_id IN (
+		SELECT person_id FROM measurement WHERE measurement_concept_id = %[1]d GROUP BY person_id HAVING count(*) = 1)`, cBMI)
+	rows := queryRows(t, "SELECT value_as_number FROM measurement WHERE "+singles+" ORDER BY 1")
+	vals := make([]float64, len(rows))
+	for i, r := range rows {
+		vals[i] = r[0].(float64)
+	}
+	// unique reports whether vals[i] is no one else's: leaving it out
+	// leaves out one person.
+	unique := func(i int) bool {
+		return (i == 0 || vals[i-1] != vals[i]) && (i+1 == len(vals) || vals[i+1] != vals[i])
+	}
+	// The target m, with 50 persons below and above it in the cohort
+	// and 11 more beyond either end to pad with, and a reading unlike
+	// that of the neighbour who replaces it in the padded cohort's
+	// window, so that the two medians differ as shown.
+	m := -1
+	for i := 61; i+62+30 <= len(vals); i++ {
+		if unique(i) && vals[10] < vals[i-50] && vals[i+50] < vals[len(vals)-11] && math.Abs(vals[i]-vals[i+11]) >= 0.5 {
+			m = i
+			break
+		}
+	}
+	if m < 0 {
+		t.Fatalf("the fixture has no BMI target among %d persons with one reading", len(vals))
+	}
+	// The persons whose reading lies in vals[lo..hi], without the target
+	// when out, and with the 11 lowest and 11 highest when padded.
+	median := func(e *env, lo, hi int, out, padded bool) string {
+		where := fmt.Sprintf("value_as_number BETWEEN %v AND %v", vals[lo], vals[hi])
+		if out {
+			where += fmt.Sprintf(" AND value_as_number <> %v", vals[m])
+		}
+		if padded {
+			where = fmt.Sprintf("(%s OR value_as_number <= %v OR value_as_number >= %v)", where, vals[10], vals[len(vals)-11])
+		}
+		text := e.sql("SELECT median(value_as_number) AS md FROM measurement WHERE " + singles + " AND " + where)
+		lines := strings.Split(text, "\n")
+		for i, l := range lines {
+			if strings.HasPrefix(l, "--") {
+				return strings.Fields(lines[i+1])[0]
+			}
+		}
+		t.Fatalf("no row:\n%s", text)
+		return ""
+	}
+	released := func(s string) bool { _, err := strconv.ParseFloat(s, 64); return err == nil }
+	e := newEnv(t)
+	with := median(e, m-50, m+50, false, false)
+	if !released(with) {
+		t.Fatalf("the cohort's median: %q, want released", with)
+	}
+	if without := median(e, m-50, m+50, true, true); released(without) {
+		t.Errorf("padded cohort without the target: median %s released beside %s (their windows differ by the target and a neighbour)", without, with)
+	}
+	if moved := median(e, m-20, m+80, false, false); !released(moved) {
+		t.Errorf("the cohort 30 ranks up: median %q hidden, want released", moved)
+	}
+	// Run again, the first result is released as before.
+	if again := median(e, m-50, m+50, false, false); again != with {
+		t.Errorf("the first query again: %q, want %q", again, with)
+	}
+}
+
+// TestQuantileWindowsHonestSequence: a researcher's Describes of one
+// reading over a cohort, its subgroups and a sub-cohort (HbA1c of all,
+// by sex, of diabetics, by age group, by sex and age group; age by sex)
+// keep their quartiles: a window near an earlier one is hidden only when
+// it shows another value, and here few do. Each Describe is also run
+// alone, in a workspace of its own: what it shows there and not in the
+// sequence is the window rule's cost.
+func TestQuantileWindowsHonestSequence(t *testing.T) {
+	type step struct {
+		handle func(e *env) spec.Handle
+		column string
+		by     []string
+	}
+	a1c := func(e *env) spec.Handle { return e.events("measurement", cHbA1c) }
+	a1cT2D := func(e *env) spec.Handle {
+		t2d := e.derive(e.persons(), spec.Step{With: &spec.Has{Table: "condition_occurrence", Concepts: []int64{cT2D}}})
+		return e.derive(a1c(e), spec.Step{Of: t2d.ID})
+	}
+	persons := func(e *env) spec.Handle { return e.persons() }
+	steps := []step{
+		{a1c, "value_as_number", nil},
+		{a1c, "value_as_number", []string{"gender"}},
+		{a1cT2D, "value_as_number", nil},
+		{a1cT2D, "value_as_number", []string{"gender"}},
+		{a1c, "value_as_number", []string{"age_group"}},
+		{a1c, "value_as_number", []string{"gender", "age_group"}},
+		{persons, "age", nil},
+		{persons, "age", []string{"gender"}},
+	}
+	// quartiles is which of q1, median and q3 each row shows.
+	quartiles := func(e *env, s step) []bool {
+		var out []bool
+		for _, r := range e.table(spec.MDescribe, spec.DescribeArgs{Handle: s.handle(e).ID, Column: s.column, By: s.by}).Rows {
+			for _, c := range r[len(r)-3:] {
+				out = append(out, c.Value != nil)
+			}
+		}
+		return out
+	}
+	e := newEnv(t)
+	alone, lost := 0, 0
+	for _, s := range steps {
+		inSequence, byItself := quartiles(e, s), quartiles(newEnv(t), s)
+		if len(inSequence) != len(byItself) {
+			t.Fatalf("%s by %v: %d quartiles in sequence, %d alone", s.column, s.by, len(inSequence), len(byItself))
+		}
+		for i, ok := range byItself {
+			if ok {
+				alone++
+				if !inSequence[i] {
+					lost++
+				}
+			}
+		}
+	}
+	if alone < 40 || lost > alone/10 {
+		t.Errorf("%d quartiles shown alone, %d of them hidden in sequence: want nearly all shown", alone, lost)
+	}
+	t.Logf("%d quartiles shown alone, %d of them hidden in sequence", alone, lost)
+}

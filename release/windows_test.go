@@ -1,0 +1,123 @@
+package release
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"enclave/api/spec"
+)
+
+// quantileCell is a released-looking smoothed median of the persons
+// [lo, hi) but drop, plus add, in table, showing value.
+func quantileCell(table string, value float64, lo, hi uint32, drop []uint32, add ...uint32) *Cell {
+	w := roaring.New()
+	w.AddRange(uint64(lo), uint64(hi))
+	for _, d := range drop {
+		w.Remove(d)
+	}
+	w.AddMany(add)
+	return &Cell{Stat: Quantile, Value: value, Persons: 5000, Tail: 0.5, Near: 21, Digits: 2, Table: table, Window: w,
+		Desc: "median of " + table}
+}
+
+// TestWindowsNearEarlierWindows: a smoothed quantile whose window holds
+// the persons of a released window but for 1–20 of them, in all, is
+// hidden, whichever query made it: review 55 swept quantiles at every
+// rank over a background with and without one person and summed the
+// differences to their LDL. A near window showing the same value (a
+// result run again) is released; the same persons showing another value
+// (their rows with one more) are not; other tables and far windows are
+// released.
+func TestWindowsNearEarlierWindows(t *testing.T) {
+	const target = 9999
+	cases := []struct {
+		name  string
+		later *Cell
+		want  string
+	}{
+		{"run again", quantileCell("measurement", 131.4, 100, 121, nil), spec.Released},
+		{"same persons, another value", quantileCell("measurement", 131.5, 100, 121, nil), spec.Overlap},
+		{"one person swapped for the target", quantileCell("measurement", 131.9, 100, 121, []uint32{120}, target), spec.Overlap},
+		{"swapped, the same value shown", quantileCell("measurement", 131.4, 100, 121, []uint32{120}, target), spec.Released},
+		{"a rank further", quantileCell("measurement", 131.6, 101, 122, nil), spec.Overlap},
+		{"ten persons further", quantileCell("measurement", 133.0, 110, 131, nil), spec.Overlap},
+		{"eleven persons further: 22 apart", quantileCell("measurement", 133.2, 111, 132, nil), spec.Released},
+		{"the target added", quantileCell("measurement", 131.2, 100, 121, nil, target), spec.Overlap},
+		{"another table", quantileCell("observation", 7.5, 101, 122, nil), spec.Released},
+		{"no table known", quantileCell("", 7.5, 101, 122, nil), spec.Overlap},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "history.jsonl")
+			h := openHistory(t, path, "s1")
+			first := quantileCell("measurement", 131.4, 100, 121, nil)
+			judgeCells(t, Defaults(), h, newFakeSets(), first)
+			if first.Status != spec.Released {
+				t.Fatalf("first window: %s", first.Status)
+			}
+			judgeCells(t, Defaults(), h, newFakeSets(), tc.later)
+			if tc.later.Status != tc.want {
+				t.Errorf("later window: %s, want %s", tc.later.Status, tc.want)
+			}
+			// Another kernel of the workspace, opening the history
+			// afresh, judges the same.
+			again := *tc.later
+			again.Status = spec.Released
+			judgeCells(t, Defaults(), openHistory(t, path, "s2"), newFakeSets(), &again)
+			if again.Status != tc.want {
+				t.Errorf("in a new session: %s, want %s", again.Status, tc.want)
+			}
+		})
+	}
+}
+
+// TestWindowsWithinOneResult: two windows of one result (Compare's groups
+// A and A with T added) are held apart like a window and an earlier one;
+// the first is shown.
+func TestWindowsWithinOneResult(t *testing.T) {
+	h := openHistory(t, filepath.Join(t.TempDir(), "history.jsonl"), "s1")
+	a := quantileCell("measurement", 131.4, 100, 121, nil)
+	at := quantileCell("measurement", 131.9, 100, 121, []uint32{120}, 9999)
+	far := quantileCell("measurement", 140.0, 200, 221, nil)
+	judgeCells(t, Defaults(), h, newFakeSets(), a, at, far)
+	for _, c := range []struct {
+		c    *Cell
+		want string
+	}{{a, spec.Released}, {at, spec.Overlap}, {far, spec.Released}} {
+		if c.c.Status != c.want {
+			t.Errorf("window of %d persons showing %v: %s, want %s", c.c.Window.GetCardinality(), c.c.Value, c.c.Status, c.want)
+		}
+	}
+	if n := len(h.windows.recs); n != 2 {
+		t.Errorf("%d windows recorded, want the 2 released", n)
+	}
+}
+
+// TestWindowsAmongMany: the person index finds the one near window among
+// thousands released, and a held decision's windows are not recorded.
+func TestWindowsAmongMany(t *testing.T) {
+	h := openHistory(t, filepath.Join(t.TempDir(), "history.jsonl"), "s1")
+	var cells []*Cell
+	for i := range uint32(3000) {
+		cells = append(cells, quantileCell("measurement", float64(i), 100000+i*25, 100000+i*25+21, nil))
+	}
+	judgeCells(t, Defaults(), h, newFakeSets(), cells...)
+	for _, c := range cells {
+		if c.Status != spec.Released {
+			t.Fatalf("%v: %s", c.Value, c.Status)
+		}
+	}
+	held := &Decision{Held: true, Cells: []*Cell{quantileCell("measurement", 5, 500, 521, nil)}}
+	if err := Defaults().Judge(t.Context(), held, h, newFakeSets()); err != nil {
+		t.Fatal(err)
+	}
+	near := quantileCell("measurement", 1, 100000+1500*25+3, 100000+1500*25+24, nil)
+	farFromAll := quantileCell("measurement", 1, 500, 521, nil)
+	judgeCells(t, Defaults(), h, newFakeSets(), near)
+	judgeCells(t, Defaults(), h, newFakeSets(), farFromAll)
+	if near.Status != spec.Overlap || farFromAll.Status != spec.Released {
+		t.Errorf("near window %s (want overlap), a held decision's window %s (want released)", near.Status, farFromAll.Status)
+	}
+}
