@@ -255,7 +255,13 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 		pc := t.add(&release.Cell{Stat: release.Count, Value: float64(persons), Persons: persons, Plan: pb,
 			Desc: fmt.Sprintf("%%sql group %v", key)})
 		row := make([]*slot, 0, n+1)
-		var windows []window // of the row's quantiles released so far
+		// The row's quantiles released so far, by argument: windows of
+		// one column that share a rank differ by the values between
+		// them. Those of other columns (or of x and 2·x) hold other
+		// persons, or are held apart by the persons they hold (the
+		// history's window rule), so they are not compared by rank:
+		// the medians of two columns in one query were hiding each other.
+		windows := map[string][]window{}
 		for i, it := range plan.Items {
 			v := normaliseKey(vals[i])
 			switch it.Kind {
@@ -282,10 +288,11 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 						// the value is held.
 						sm := smoothed[quantileKey{groupKeyOf(key), i}]
 						c.Value, c.Near, c.Window = sm.value, max(1, sm.persons), sm.members
-						if sm.window.overlaps(windows) {
+						arg := it.Parts[0].Arg
+						if sm.window.overlaps(windows[arg]) {
 							c.Status = spec.Overlap
 						} else {
-							windows = append(windows, sm.window)
+							windows[arg] = append(windows[arg], sm.window)
 						}
 					}
 				} else {

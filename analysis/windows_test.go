@@ -144,3 +144,25 @@ func TestQuantileWindowsHonestSequence(t *testing.T) {
 	}
 	t.Logf("%d quartiles shown alone, %d of them hidden in sequence", alone, lost)
 }
+
+// TestSQLMediansOfTwoColumns: the medians of two columns in one query are
+// both shown: their windows hold other persons. (The rank-overlap rule
+// once compared them by rank and hid the second.)
+func TestSQLMediansOfTwoColumns(t *testing.T) {
+	// Three ranks above the median: its window overlaps the median's.
+	p := 0.5 + 3/float64(queryInt(t, "SELECT count(*) FROM activity_summary WHERE steps IS NOT NULL")-1)
+	text := newEnv(t).sql(fmt.Sprintf("SELECT median(a.steps) AS s, median(a.calories_out) AS c, quantile_cont(a.steps, %v) AS near FROM activity_summary a", p))
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, "--") {
+			continue
+		}
+		f := strings.Fields(lines[i+1])
+		released := func(s string) bool { _, err := strconv.ParseFloat(s, 64); return err == nil }
+		if !released(f[0]) || !released(f[1]) || released(f[2]) {
+			t.Errorf("medians of steps and calories, and steps' quantile 3 ranks above: %v, want the medians shown and the quantile hidden", f[:3])
+		}
+		return
+	}
+	t.Fatalf("no row:\n%s", text)
+}
