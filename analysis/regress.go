@@ -514,7 +514,7 @@ func (s *Server) fitTable(ctx context.Context, cell string, a spec.RegressArgs, 
 	}
 	t.rows = append(t.rows, []*slot{{text: "persons"}, {cell: nCell}})
 	if fit != nil {
-		dof := t.add(&release.Cell{Stat: release.Coef, Value: float64(fit.DF), Persons: n, Of: est, Digits: 0})
+		dof := t.add(&release.Cell{Stat: release.Coef, Value: float64(fit.DF), Persons: n, Of: est, Digits: release.Whole})
 		t.rows = append(t.rows, []*slot{{text: "residual df"}, {cell: dof}})
 		if a.Kind == "linear" {
 			r2 := t.add(&release.Cell{Stat: release.Coef, Value: fit.R2, Persons: n, Of: est, Digits: 4})

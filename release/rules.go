@@ -87,7 +87,8 @@ type Cell struct {
 	// Partition), so that counts released in separate results cannot be
 	// subtracted to leave a small remainder.
 	Partitions []Partition
-	// Digits is the decimals shown for a non-count value (default 1).
+	// Digits is the decimals shown for a non-count value (default 1;
+	// Whole for none).
 	Digits int
 	// Tail is, for a Quantile, the smaller of p and 1−p: a quantile is an
 	// individual's value (or between two) unless enough persons lie on
@@ -545,6 +546,10 @@ func (p Policy) Legend(cells []*Cell) []string {
 	return out
 }
 
+// Whole is the Cell.Digits of a value shown without decimals (a model's
+// residual degrees of freedom).
+const Whole = -1
+
 // formatValue renders a released number.
 func formatValue(s Stat, v float64, digits int) string {
 	switch s {
@@ -553,7 +558,10 @@ func formatValue(s Stat, v float64, digits int) string {
 	case Percent:
 		return strconv.FormatFloat(v, 'f', max(digits, 1), 64) + "%"
 	}
-	if digits <= 0 {
+	switch {
+	case digits == Whole:
+		digits = 0
+	case digits <= 0:
 		digits = 1
 	}
 	if math.Abs(v) >= 1e6 || (v != 0 && math.Abs(v) < math.Pow10(-digits)) {

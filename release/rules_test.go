@@ -499,6 +499,7 @@ func TestFormatValue(t *testing.T) {
 		{Mean, 2.5e7, 1, "2.5e+07"},
 		{Mean, 0.001, 1, "0.001"},
 		{Mean, 0, 0, "0.0"},
+		{Coef, 3534, Whole, "3534"}, // a model's residual df
 	}
 	for _, tt := range tests {
 		if got := formatValue(tt.s, tt.v, tt.digits); got != tt.want {
