@@ -166,3 +166,74 @@ func TestSQLMediansOfTwoColumns(t *testing.T) {
 	}
 	t.Fatalf("no row:\n%s", text)
 }
+
+// TestSQLWindowBesideMean is review 56's attack: W is exactly 21 persons
+// with one body weight reading each (women with a reading in [a, b)), and
+// P one more person, picked by birth year, sex and race, with a reading
+// from b up. The mean over W and P, and a quantile whose window is exactly
+// W (the cohort is every reading below a, W, and every reading from b up,
+// and the rank is just past the readings below a), give P's reading as
+// 22·mean − 21·window. Whichever comes second is hidden.
+func TestSQLWindowBesideMean(t *testing.T) {
+	const weight = 3025315
+	from := fmt.Sprintf(` FROM measurement m JOIN person p ON p.person_id = m.person_id WHERE m.measurement_concept_id = %[1]d
+		AND m.value_as_number IS NOT NULL AND m.person_id IN (
+		SELECT person_id FROM measurement WHERE measurement_concept_id = %[1]d GROUP BY person_id HAVING count(*) = 1)`, weight)
+	// A block [a, b) holding exactly 21 women, with 30 or more readings
+	// below a and from b up.
+	women := queryRows(t, "SELECT m.value_as_number"+from+" AND p.gender_concept_id = 8532 ORDER BY 1")
+	all := queryRows(t, "SELECT m.value_as_number"+from+" ORDER BY 1")
+	value := func(r []any) float64 { return r[0].(float64) }
+	var a, b float64
+	for k := 1; k+21 < len(women); k++ {
+		a, b = value(women[k]), value(women[k+21])
+		if value(women[k-1]) == a || value(women[k+20]) == b {
+			continue
+		}
+		below := 0
+		for _, r := range all {
+			if value(r) < a {
+				below++
+			}
+		}
+		if below >= 30 && len(all)-below-21 >= 30 {
+			break
+		}
+		a, b = 0, 0
+	}
+	if b == 0 {
+		t.Fatalf("the fixture has no block of 21 women among %d with one weight reading", len(women))
+	}
+	// P: a man from b up, alone with his birth year and race among them.
+	ps := queryRows(t, "SELECT min(p.year_of_birth), min(p.race_concept_id)"+from+
+		fmt.Sprintf(" AND p.gender_concept_id = 8507 AND m.value_as_number >= %v GROUP BY p.year_of_birth, p.race_concept_id HAVING count(*) = 1 ORDER BY 1, 2 LIMIT 1", b))
+	if len(ps) == 0 {
+		t.Fatal("the fixture has no man to pick out")
+	}
+	pick := fmt.Sprintf("(p.gender_concept_id = 8507 AND p.year_of_birth = %v AND p.race_concept_id = %v AND m.value_as_number >= %v)", ps[0][0], ps[0][1], b)
+	block := fmt.Sprintf("(p.gender_concept_id = 8532 AND m.value_as_number >= %v AND m.value_as_number < %v)", a, b)
+	cohort := fmt.Sprintf("(m.value_as_number < %v OR m.value_as_number >= %v OR %s)", a, b, block)
+	below := queryInt(t, "SELECT count(*)"+from+fmt.Sprintf(" AND m.value_as_number < %v", a))
+	n := queryInt(t, "SELECT count(*)"+from+" AND "+cohort)
+	first := func(e *env, query string) string {
+		text := e.sql(query)
+		lines := strings.Split(text, "\n")
+		for i, l := range lines {
+			if strings.HasPrefix(l, "--") {
+				return strings.Fields(lines[i+1])[0]
+			}
+		}
+		t.Fatalf("no row:\n%s", text)
+		return ""
+	}
+	mean := "SELECT avg(m.value_as_number) AS value" + from + " AND (" + block + " OR " + pick + ")"
+	window := fmt.Sprintf("SELECT quantile_cont(m.value_as_number, %v) AS value", float64(below+10)/float64(n-1)) + from + " AND " + cohort
+	released := func(s string) bool { _, err := strconv.ParseFloat(s, 64); return err == nil }
+	for _, order := range [][2]string{{mean, window}, {window, mean}} {
+		e := newEnv(t)
+		one, two := first(e, order[0]), first(e, order[1])
+		if !released(one) || released(two) {
+			t.Errorf("%s\nthen\n%s\ngave %s and %s: want the first only", order[0], order[1], one, two)
+		}
+	}
+}

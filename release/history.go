@@ -60,6 +60,10 @@ type Record struct {
 	// read by the window rule alone (judgeWindows).
 	Window []uint32 `json:"win,omitempty"`
 	Value  *float64 `json:"val,omitempty"`
+	// Persons is, for a row-level statistic of at most smallStat
+	// persons, who they are: windows are compared with them (see
+	// windows.go).
+	Persons []uint32 `json:"ids,omitempty"`
 }
 
 // key is the record's identity in the history.
@@ -245,8 +249,7 @@ func (h *History) refreshFile(hf *historyFile) error {
 			continue
 		}
 		h.seen[key] = true
-		if len(rec.Window) > 0 {
-			h.windows.add(&rec)
+		if h.windows.add(&rec); len(rec.Window) > 0 {
 			continue
 		}
 		h.notePartitions(rec)
@@ -284,8 +287,7 @@ func (h *History) appendAll(buf []byte) error {
 // add inserts rec into the in-memory index.
 func (h *History) add(rec Record) {
 	h.seen[rec.key()] = true
-	if len(rec.Window) > 0 {
-		h.windows.add(&rec)
+	if h.windows.add(&rec); len(rec.Window) > 0 {
 		return
 	}
 	h.notePartitions(rec)
@@ -486,7 +488,11 @@ func (h *History) judgeLocked(ctx context.Context, p Policy, d *Decision, sets S
 	againstHistory := false
 	withinResult := false      // a cell was hidden against the result's own
 	valued := map[*Cell]bool{} // cells a value other than a count follows
-	if h.judgeWindows(d, limit) {
+	small, hid, err := h.judgeWindows(ctx, d, limit, sets)
+	if err != nil {
+		return err
+	}
+	if hid {
 		resuppress()
 	}
 	for _, c := range d.Cells {
@@ -584,7 +590,7 @@ func (h *History) judgeLocked(ctx context.Context, p Policy, d *Decision, sets S
 	if d.Held {
 		return nil
 	}
-	buf, err := h.encode(d.Cells)
+	buf, err := h.encode(d.Cells, small)
 	if err != nil || len(buf) == 0 {
 		return err
 	}
@@ -592,8 +598,9 @@ func (h *History) judgeLocked(ctx context.Context, p Policy, d *Decision, sets S
 }
 
 // encode is the history lines of the released cells of a decision that
-// the history does not hold yet.
-func (h *History) encode(cells []*Cell) ([]byte, error) {
+// the history does not hold yet; persons holds those of its row-level
+// statistics of at most smallStat persons (judgeWindows).
+func (h *History) encode(cells []*Cell, persons map[*Cell]*roaring.Bitmap) ([]byte, error) {
 	var buf bytes.Buffer
 	// The plan is stored compact and unescaped, as it is keyed in memory,
 	// so that it reads back byte for byte.
@@ -623,6 +630,9 @@ func (h *History) encode(cells []*Cell) ([]byte, error) {
 		rec := Record{Size: k.size, Desc: c.Desc, Plan: plan.Bytes(), Session: h.session, Time: now, Quantity: k.qty, RowCount: k.rows, Source: k.src, Table: k.table, Concepts: k.concepts, Small: small}
 		if c.Stat == Count && !small {
 			rec.Parts = c.Partitions
+		}
+		if bm := persons[c]; bm != nil && !c.Suppressed() {
+			rec.Persons = bm.ToArray()
 		}
 		if err := enc.Encode(rec); err != nil { // one line, with its newline
 			return nil, fmt.Errorf("release: history: %w", err)

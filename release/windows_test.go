@@ -1,6 +1,7 @@
 package release
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -28,8 +29,8 @@ func quantileCell(table string, value float64, lo, hi uint32, drop []uint32, add
 // rank over a background with and without one person and summed the
 // differences to their LDL. A near window showing the same value (a
 // result run again) is released; the same persons showing another value
-// (their rows with one more) are not; other tables and far windows are
-// released.
+// (their rows with one more) are not; other tables, far windows and
+// windows that swap three or more persons each way are released.
 func TestWindowsNearEarlierWindows(t *testing.T) {
 	const target = 9999
 	cases := []struct {
@@ -42,8 +43,11 @@ func TestWindowsNearEarlierWindows(t *testing.T) {
 		{"one person swapped for the target", quantileCell("measurement", 131.9, 100, 121, []uint32{120}, target), spec.Overlap},
 		{"swapped, the same value shown", quantileCell("measurement", 131.4, 100, 121, []uint32{120}, target), spec.Released},
 		{"a rank further", quantileCell("measurement", 131.6, 101, 122, nil), spec.Overlap},
-		{"ten persons further", quantileCell("measurement", 133.0, 110, 131, nil), spec.Overlap},
-		{"eleven persons further: 22 apart", quantileCell("measurement", 133.2, 111, 132, nil), spec.Released},
+		{"two persons further", quantileCell("measurement", 131.7, 102, 123, nil), spec.Overlap},
+		{"three persons further: three swapped each way", quantileCell("measurement", 131.8, 103, 124, nil), spec.Released},
+		{"two swapped for others", quantileCell("measurement", 131.8, 100, 121, []uint32{100, 101}, 9998, 9999), spec.Overlap},
+		{"ten persons further", quantileCell("measurement", 133.0, 110, 131, nil), spec.Released},
+		{"nine added", quantileCell("measurement", 133.0, 100, 130, nil), spec.Overlap},
 		{"the target added", quantileCell("measurement", 131.2, 100, 121, nil, target), spec.Overlap},
 		{"another table", quantileCell("observation", 7.5, 101, 122, nil), spec.Released},
 		{"no table known", quantileCell("", 7.5, 101, 122, nil), spec.Overlap},
@@ -113,11 +117,75 @@ func TestWindowsAmongMany(t *testing.T) {
 	if err := Defaults().Judge(t.Context(), held, h, newFakeSets()); err != nil {
 		t.Fatal(err)
 	}
-	near := quantileCell("measurement", 1, 100000+1500*25+3, 100000+1500*25+24, nil)
+	near := quantileCell("measurement", 1, 100000+1500*25+2, 100000+1500*25+23, nil)
 	farFromAll := quantileCell("measurement", 1, 500, 521, nil)
 	judgeCells(t, Defaults(), h, newFakeSets(), near)
 	judgeCells(t, Defaults(), h, newFakeSets(), farFromAll)
 	if near.Status != spec.Overlap || farFromAll.Status != spec.Released {
 		t.Errorf("near window %s (want overlap), a held decision's window %s (want released)", near.Status, farFromAll.Status)
+	}
+}
+
+// meanCell is a released mean over the persons [lo, hi) plus add, whose
+// plan fakes registers, in table.
+func meanCell(fakes *fakeSets, table string, lo, hi uint32, add ...uint32) *Cell {
+	b := roaring.New()
+	b.AddRange(uint64(lo), uint64(hi))
+	b.AddMany(add)
+	plan := plan(fmt.Sprintf("mean %s %d %d %v", table, lo, hi, add))
+	c := fakes.addSet(plan, b)
+	c.Stat, c.Value, c.Digits, c.Quantity, c.RowCount, c.Table = Mean, 88.55, 2, "value_as_number", c.Persons, table
+	c.Desc = "mean of " + plan
+	return c
+}
+
+// TestWindowsAndMeans is review 56's attack: a quantile whose window is
+// exactly 21 persons of a block of readings, and the mean of that block
+// and one person, gave that person's reading (22·mean − 21·window). Either
+// order, the second is hidden; a mean over other persons, or over many
+// more, is released, and so is a window beside them.
+func TestWindowsAndMeans(t *testing.T) {
+	const target = 9999
+	cases := []struct {
+		name          string
+		first, second func(f *fakeSets) *Cell
+		want          string
+	}{
+		{"window, then the block and the target", func(*fakeSets) *Cell { return quantileCell("measurement", 83.33, 100, 121, nil) },
+			func(f *fakeSets) *Cell { return meanCell(f, "measurement", 100, 121, target) }, spec.Difference},
+		{"the block and the target, then the window", func(f *fakeSets) *Cell { return meanCell(f, "measurement", 100, 121, target) },
+			func(*fakeSets) *Cell { return quantileCell("measurement", 83.33, 100, 121, nil) }, spec.Overlap},
+		{"window, then a mean of its persons but two", func(*fakeSets) *Cell { return quantileCell("measurement", 83.33, 100, 123, nil) },
+			func(f *fakeSets) *Cell { return meanCell(f, "measurement", 102, 123) }, spec.Difference},
+		{"window, then a mean of its persons and 30 more", func(*fakeSets) *Cell { return quantileCell("measurement", 83.33, 100, 121, nil) },
+			func(f *fakeSets) *Cell { return meanCell(f, "measurement", 100, 151) }, spec.Released},
+		{"window, then a mean of other persons", func(*fakeSets) *Cell { return quantileCell("measurement", 83.33, 100, 121, nil) },
+			func(f *fakeSets) *Cell { return meanCell(f, "measurement", 200, 222) }, spec.Released},
+		{"window, then a mean of another table", func(*fakeSets) *Cell { return quantileCell("measurement", 83.33, 100, 121, nil) },
+			func(f *fakeSets) *Cell { return meanCell(f, "observation", 100, 121, target) }, spec.Released},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "history.jsonl")
+			f := newFakeSets()
+			first := tc.first(f)
+			judgeCells(t, Defaults(), openHistory(t, path, "s1"), f, first)
+			if first.Status != spec.Released {
+				t.Fatalf("first: %s", first.Status)
+			}
+			// A new kernel of the workspace reads the first from the file.
+			second := tc.second(f)
+			judgeCells(t, Defaults(), openHistory(t, path, "s2"), f, second)
+			if second.Status != tc.want {
+				t.Errorf("second: %q, want %q", second.Status, tc.want)
+			}
+			// And the two in one result.
+			f2 := newFakeSets()
+			a, b := tc.first(f2), tc.second(f2)
+			judgeCells(t, Defaults(), openHistory(t, filepath.Join(t.TempDir(), "history.jsonl"), "s3"), f2, a, b)
+			if a.Status != spec.Released || b.Status != tc.want {
+				t.Errorf("in one result: %q and %q, want released and %q", a.Status, b.Status, tc.want)
+			}
+		})
 	}
 }
