@@ -281,7 +281,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 				c := &release.Cell{Stat: st, Value: toFloat(v), Persons: persons, Of: pc, Digits: 2, Tail: it.Tail}
 				desc := fmt.Sprintf("%%sql %s of group %v", it.Name, key)
 				if it.Direct {
-					fewValues = judgePart(c, it.Parts[0], vals, tops, key, pb, plan.Rows, desc) || fewValues
+					fewValues = s.judgePart(c, it.Parts[0], vals, tops, key, pb, plan, desc) || fewValues
 					if st == release.Quantile {
 						// Released smoothed: a cell with no rows found has
 						// no value, and under MinCount persons behind it
@@ -300,7 +300,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 					// as if shown alone, and the value follows them all.
 					for _, p := range it.Parts {
 						h := &release.Cell{Stat: release.Mean, Persons: persons, Of: c.Of}
-						fewValues = judgePart(h, p, vals, tops, key, pb, plan.Rows, desc+" (a part)") || fewValues
+						fewValues = s.judgePart(h, p, vals, tops, key, pb, plan, desc+" (a part)") || fewValues
 						c.Of = t.add(h)
 					}
 					// No more digits than an aggregate shown alone has:
@@ -466,8 +466,11 @@ func queryRowsSource(rows string, key []any, arg string) []byte {
 // what the rules need to judge part p of it: a count's rows, a quantile's
 // rows and tail, a mean's shape and per-person largest sums. It reports
 // whether a mean's values are so few that it is hidden for that.
-func judgePart(c *release.Cell, p sqlagg.Part, vals []any, tops map[topsKey][]any, key []any, pb []byte, rows, desc string) bool {
-	c.Plan, c.Desc, c.Quantity, c.Source = pb, desc, p.Quantity, queryRowsSource(rows, key, p.Arg)
+func (s *Server) judgePart(c *release.Cell, p sqlagg.Part, vals []any, tops map[topsKey][]any, key []any, pb []byte, plan *sqlagg.Plan, desc string) bool {
+	c.Plan, c.Desc, c.Quantity, c.Source = pb, desc, p.Quantity, queryRowsSource(plan.Rows, key, p.Arg)
+	if src, e, ok := s.eventsSource(plan.Events, p); ok {
+		c.Source, c.Table, c.Concepts = src, e.Table, e.Concepts
+	}
 	if p.Kind == sqlagg.KindCount {
 		c.Stat, c.Value, c.RowCount = release.Rows, toFloat(vals[p.Col]), toInt(vals[p.Col])
 		if p.Quantity == "" {
@@ -487,6 +490,35 @@ func judgePart(c *release.Cell, p sqlagg.Part, vals []any, tops map[topsKey][]an
 	hidden[2] = tops[topsKey{groupKeyOf(key), p.Col}]
 	c.Values, c.Magnitude, c.Top = sqlagg.Shape(hidden)
 	return c.Values > 0 && c.Values <= release.MaxMeanValues
+}
+
+// eventsSource is the release.Cell.Source of a %sql part that reads what
+// an events handle reads (sqlagg.EventRows): the handle's meanSource, or
+// for count(*) its rowsSource, so that a %sql median of HbA1c and a
+// stats.Describe of omop.Measurements(HbA1c) are one statistic to the
+// rules, not two over other rows of the same persons (which hid the
+// second, review 56). It also gives the part's table and concepts. ok is
+// false for every other part.
+func (s *Server) eventsSource(ev *sqlagg.EventRows, p sqlagg.Part) (src []byte, e *eventsPlan, ok bool) {
+	if ev == nil {
+		return nil, nil, false
+	}
+	t := s.table(ev.Table)
+	if t == nil || conceptColumn(t) != ev.ConceptColumn {
+		return nil, nil, false
+	}
+	e = &eventsPlan{Table: t.Name, Concepts: ev.Concepts}
+	switch {
+	case p.Kind == sqlagg.KindCount && p.Quantity == rowsQuantity && p.Arg == "":
+		if _, all := ev.Reads(""); all {
+			return rowsSource(e), e, true
+		}
+	case p.Kind == sqlagg.KindDerived:
+		if col, reads := ev.Reads(p.Arg); reads && col == p.Quantity {
+			return meanSource(e, col, s.dataCut), e, true
+		}
+	}
+	return nil, nil, false
 }
 
 // topsKey finds a mean's largest per-person sums: the cell's group key

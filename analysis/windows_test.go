@@ -3,6 +3,7 @@ package analysis_test
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -235,5 +236,70 @@ func TestSQLWindowBesideMean(t *testing.T) {
 		if !released(one) || released(two) {
 			t.Errorf("%s\nthen\n%s\ngave %s and %s: want the first only", order[0], order[1], one, two)
 		}
+	}
+}
+
+// TestSQLThenDescribeSameRows: a %sql median or mean of a lab, and then a
+// stats.Describe of the same lab's handle, read the same rows of the same
+// persons: both are released, in either order and by sex (the Describe
+// was hidden whole, review 56), and so is the same %sql query with an
+// alias added. A %sql query whose rows a subquery picks is still another
+// statistic over the same persons, and hidden.
+func TestSQLThenDescribeSameRows(t *testing.T) {
+	// Groups of 100 persons or more show every value (a small third sex
+	// level shows no quartiles, for its own persons' sake).
+	shown := func(tb *spec.Table) bool {
+		for _, r := range tb.Rows {
+			for i, c := range r {
+				if i > 0 && c.Value == nil && r[1].Value != nil && *r[1].Value >= 100 {
+					return false
+				}
+			}
+		}
+		return len(tb.Rows) > 0
+	}
+	numbers := func(text string) bool {
+		lines := strings.Split(text, "\n")
+		rows := 0
+		for i, l := range lines {
+			if !strings.HasPrefix(l, "--") {
+				continue
+			}
+			for _, row := range lines[i+1:] {
+				f := strings.Fields(row)
+				if len(f) == 0 || f[0] == "Notes:" {
+					break
+				}
+				if n, err := strconv.Atoi(strings.ReplaceAll(f[len(f)-1], ",", "")); err == nil && n >= 100 {
+					rows++
+					if slices.Contains(f, "*") {
+						return false
+					}
+				}
+			}
+		}
+		return rows > 0
+	}
+	const lab = "FROM measurement WHERE measurement_concept_id = 3004410"
+	e := newEnv(t)
+	a1c := e.events("measurement", cHbA1c)
+	if text := e.sql("SELECT median(value_as_number) AS md, avg(value_as_number) AS mean " + lab); !numbers(text) {
+		t.Fatalf("the %%sql check:\n%s", text)
+	}
+	if tb := e.table(spec.MDescribe, spec.DescribeArgs{Handle: a1c.ID, Column: "value_as_number"}); !shown(tb) {
+		t.Errorf("Describe after the %%sql check: %v", tb.Rows)
+	}
+	if tb := e.table(spec.MDescribe, spec.DescribeArgs{Handle: a1c.ID, Column: "value_as_number", By: []string{"gender"}}); !shown(tb) {
+		t.Errorf("Describe by sex: %v", tb.Rows)
+	}
+	if text := e.sql("SELECT p.gender_concept_id, median(m.value_as_number) AS md, avg(m.value_as_number) AS mean FROM measurement m JOIN person p USING (person_id) WHERE m.measurement_concept_id = 3004410 GROUP BY 1"); !numbers(text) {
+		t.Errorf("%%sql by sex after the Describe by sex:\n%s", text)
+	}
+	if text := e.sql("SELECT median(m.value_as_number) AS md FROM measurement m WHERE m.measurement_concept_id = 3004410"); !numbers(text) {
+		t.Errorf("the %%sql check with an alias:\n%s", text)
+	}
+	picked := e.sql("SELECT avg(m.value_as_number) AS mean FROM measurement m WHERE m.measurement_concept_id = 3004410 AND m.person_id IN (SELECT person_id FROM measurement WHERE measurement_concept_id = 3004410)")
+	if numbers(picked) {
+		t.Errorf("rows picked by a subquery, the same persons: released\n%s", picked)
 	}
 }

@@ -104,6 +104,9 @@ type Plan struct {
 	// same rows in a group of the same key, whatever they select, and
 	// however the text was written (FROM first, spacing, case).
 	Rows string
+	// Events is set when the query reads what an events handle reads
+	// (see EventRows).
+	Events *EventRows
 }
 
 // ErrRefused matches (errors.Is) every *RefusalError.
@@ -263,7 +266,7 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 		defer func() { top.node["select_list"] = sel }()
 		return render()
 	}
-	plan := &Plan{PersonOf: top.personOf, Width: n + len(hidden) + 1, Rows: rowsOf(top.node)}
+	plan := &Plan{PersonOf: top.personOf, Width: n + len(hidden) + 1, Rows: rowsOf(top.node), Events: eventRows(top.node)}
 	var duckSQL string
 	if duckSQL, plan.SQL, err = build(tsel[0]); err != nil {
 		return nil, err
