@@ -977,8 +977,8 @@ func (h *History) auditWindow() [][]byte {
 // The atoms of the history's sets are kept while the history is
 // unchanged, so each cell of a result splits them only by its own sets.
 func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit int64, sets SetSource) (bool, error) {
-	if h.windowLen != len(h.recs) || h.window == nil {
-		h.window, h.windowLen = h.auditWindow(), len(h.recs)
+	if h.windowLen != h.recordCount() || h.window == nil {
+		h.window, h.windowLen = append(h.auditWindow(), h.windows.audit()...), h.recordCount()
 	}
 	var plans [][]byte
 	seen := map[string]bool{string(c.Plan): true}
@@ -1008,7 +1008,7 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 	}
 	build := func(plans [][]byte, a *atoms) error {
 		for _, p := range plans {
-			b, err := h.cache.get(ctx, sets, p)
+			b, err := h.setOf(ctx, sets, p)
 			if err != nil {
 				return err
 			}
@@ -1016,12 +1016,12 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 		}
 		return nil
 	}
-	if h.base == nil || h.baseLen != len(h.recs) {
+	if h.base == nil || h.baseLen != h.recordCount() {
 		var a atoms
 		if err := build(plans[:fromHistory], &a); err != nil {
 			return false, err
 		}
-		h.base, h.baseLen = &a, len(h.recs)
+		h.base, h.baseLen = &a, h.recordCount()
 	}
 	a, rest := *h.base, plans[fromHistory:]
 	if h.sameOf == h.base && len(h.samePlans) <= len(rest) && samePrefix(h.samePlans, rest) {

@@ -1,7 +1,9 @@
 package release
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -234,6 +236,51 @@ func windowRecords(cells []*Cell) []Record {
 	}
 	return out
 }
+
+// auditWindows is how many of the most recent windows the combination
+// audit (History.combined) takes as parts, beside its history records.
+const auditWindows = 40
+
+// A window's persons are a released sum of exactly those persons' values
+// (21 times the value shown): two windows of 21 chosen persons each, and
+// a mean over both and one more person, gave that person's LDL in 5 cells
+// (review 57), past the near rule (the mean is 22 persons from each). So
+// the most recent windows are parts in the combination audit as released
+// counts are: a set that, with them, leaves 1–20 persons is hidden. They
+// enter it under a plan of their own, windowPlan, which History.setOf
+// reads.
+
+// windowPlan is the audit's plan for window i of the index.
+func windowPlan(i int) []byte { return fmt.Appendf(nil, `{"window":%d}`, i) }
+
+// audit is the plans of the most recent auditWindows windows.
+func (x *windowIndex) audit() [][]byte {
+	var plans [][]byte
+	for i := len(x.recs) - 1; i >= 0 && len(plans) < auditWindows; i-- {
+		if !x.recs[i].stat {
+			plans = append(plans, windowPlan(i))
+		}
+	}
+	return plans
+}
+
+// setOf is the person set of plan: a window's (windowPlan) from the index,
+// any other's from the cache or sets.
+func (h *History) setOf(ctx context.Context, sets SetSource, plan []byte) (*roaring.Bitmap, error) {
+	var w struct {
+		Window *int `json:"window"`
+	}
+	if bytes.HasPrefix(plan, []byte(`{"window":`)) && json.Unmarshal(plan, &w) == nil && w.Window != nil {
+		if i := *w.Window; i >= 0 && i < len(h.windows.recs) {
+			return h.windows.recs[i].persons, nil
+		}
+	}
+	return h.cache.get(ctx, sets, plan)
+}
+
+// recordCount is how many records the history holds, windows and small
+// statistics included: what the audit's caches are keyed by.
+func (h *History) recordCount() int { return len(h.recs) + len(h.windows.recs) }
 
 // windowNote is the legend's text for a window hidden as near another.
 func windowNote(limit int64) string {

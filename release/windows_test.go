@@ -189,3 +189,48 @@ func TestWindowsAndMeans(t *testing.T) {
 		})
 	}
 }
+
+// TestWindowsInTheCombinationAudit is review 57's attack: two windows of
+// 21 chosen persons each are the sums of those persons' values, and a mean
+// over both and one more person, 22 persons from each window, gave that
+// person's LDL. With the windows among the audit's parts, the mean's
+// persons are two windows and one person: hidden. Two windows and 25 more
+// persons are released.
+func TestWindowsInTheCombinationAudit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra []uint32
+		want  string
+	}{
+		{"two windows and a person", []uint32{9999}, spec.Difference},
+		{"two windows and 17 persons", seq(9000, 17), spec.Difference},
+		{"two windows and 25 persons", seq(9000, 25), spec.Released},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "history.jsonl")
+			f := newFakeSets()
+			w1 := quantileCell("measurement", 100.5, 100, 121, nil)
+			w2 := quantileCell("measurement", 130.25, 200, 221, nil)
+			judgeCells(t, Defaults(), openHistory(t, path, "s1"), f, w1)
+			judgeCells(t, Defaults(), openHistory(t, path, "s1"), f, w2)
+			b := roaring.New()
+			b.AddRange(100, 121)
+			b.AddRange(200, 221)
+			b.AddMany(tc.extra)
+			persons := f.addSet(plan(tc.name), b)
+			mean := &Cell{Stat: Mean, Value: 117, Digits: 2, Persons: persons.Persons, Of: persons}
+			judgeCells(t, Defaults(), openHistory(t, path, "s2"), f, persons, mean)
+			if persons.Status != tc.want || mean.Suppressed() != (tc.want != spec.Released) {
+				t.Errorf("persons %q, mean %q: want %q", persons.Status, mean.Status, tc.want)
+			}
+		})
+	}
+}
+
+func seq(from uint32, n int) []uint32 {
+	out := make([]uint32, n)
+	for i := range out {
+		out[i] = from + uint32(i)
+	}
+	return out
+}
