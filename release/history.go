@@ -1008,6 +1008,13 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 	}
 	build := func(plans [][]byte, a *atoms) error {
 		for _, p := range plans {
+			if isWindowPlan(p) && len(a.bms) >= maxAtoms/2 {
+				// Windows come after the records, and leave the atoms
+				// room for the cell's own set: forty scattered windows
+				// must not push the audit past its bound, where it
+				// gives up.
+				continue
+			}
 			b, err := h.setOf(ctx, sets, p)
 			if err != nil {
 				return err

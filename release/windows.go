@@ -253,6 +253,9 @@ const auditWindows = 40
 // windowPlan is the audit's plan for window i of the index.
 func windowPlan(i int) []byte { return fmt.Appendf(nil, `{"window":%d}`, i) }
 
+// isWindowPlan reports whether plan is a windowPlan.
+func isWindowPlan(plan []byte) bool { return bytes.HasPrefix(plan, []byte(`{"window":`)) }
+
 // audit is the plans of the most recent auditWindows windows.
 func (x *windowIndex) audit() [][]byte {
 	var plans [][]byte
@@ -270,7 +273,7 @@ func (h *History) setOf(ctx context.Context, sets SetSource, plan []byte) (*roar
 	var w struct {
 		Window *int `json:"window"`
 	}
-	if bytes.HasPrefix(plan, []byte(`{"window":`)) && json.Unmarshal(plan, &w) == nil && w.Window != nil {
+	if isWindowPlan(plan) && json.Unmarshal(plan, &w) == nil && w.Window != nil {
 		if i := *w.Window; i >= 0 && i < len(h.windows.recs) {
 			return h.windows.recs[i].persons, nil
 		}
