@@ -222,7 +222,9 @@ func (e *EventRows) concepts(col map[string]any, vals []any) bool {
 		if !ok {
 			return false
 		}
-		e.Concepts = append(e.Concepts, id)
+		if !slices.Contains(e.Concepts, id) { // IN (c, c) is IN (c)
+			e.Concepts = append(e.Concepts, id)
+		}
 	}
 	return true
 }
