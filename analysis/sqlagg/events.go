@@ -213,7 +213,9 @@ func (e *EventRows) where(w map[string]any) bool {
 // concepts reads col = const or col IN (consts) over one concept column.
 func (e *EventRows) concepts(col map[string]any, vals []any) bool {
 	name, ok := e.column(col)
-	if !ok || !strings.HasSuffix(name, "_concept_id") || e.ConceptColumn != "" && e.ConceptColumn != name {
+	// One concept test only: c IN (1, 2) AND c = 1 reads concept 1's rows
+	// alone, not those of both.
+	if !ok || !strings.HasSuffix(name, "_concept_id") || e.ConceptColumn != "" {
 		return false
 	}
 	e.ConceptColumn = name

@@ -24,6 +24,7 @@ func TestEventRows(t *testing.T) {
 		// A NOT NULL test of another column leaves rows out.
 		{"SELECT avg(m.value_as_number) FROM measurement m WHERE m.measurement_concept_id = 3004249 AND m.unit_concept_id IS NOT NULL", []int64{3004249}, ""},
 		// Not the shape.
+		{"SELECT avg(m.value_as_number) FROM measurement m WHERE m.measurement_concept_id IN (3004249, 3025315) AND m.measurement_concept_id = 3004249", nil, ""},
 		{"SELECT avg(m.value_as_number) FROM measurement m WHERE m.measurement_concept_id = 3004249 AND m.value_as_number > 100", nil, ""},
 		{"SELECT avg(m.value_as_number) FROM measurement m WHERE m.measurement_concept_id = 3004249 AND m.person_id IN (SELECT person_id FROM condition_occurrence)", nil, ""},
 		{"SELECT m.unit_concept_id, avg(m.value_as_number) FROM measurement m WHERE m.measurement_concept_id = 3004249 GROUP BY 1", nil, ""},
