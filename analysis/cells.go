@@ -707,12 +707,16 @@ func meanSource(e *eventsPlan, column, at string) []byte {
 }
 
 // withoutOf is e without its Of cohort (nil stays nil).
+//
+// Its concepts are sorted and each listed once: omop.Measurements(a, b)
+// and a %sql IN (b, a, a) read the same rows (review 58).
 func withoutOf(e *eventsPlan) *eventsPlan {
-	if e == nil || e.Of == nil {
+	if e == nil {
 		return e
 	}
 	cp := *e
 	cp.Of = nil
+	cp.Concepts = slices.Compact(slices.Sorted(slices.Values(e.Concepts)))
 	return &cp
 }
 

@@ -79,6 +79,14 @@ func (h *History) pairs(ctx context.Context, k setKey, limit int64, sets SetSour
 			parts++
 		}
 	}
+	// A window is a part as a count is (see windowPairs); its set is
+	// known, and the candidates with one have a budget of sets of their
+	// own, so that many windows cannot spend the counts'.
+	if wp := h.windowPairs(n, limit); len(wp) > 0 {
+		if bad, err := h.anySplit(ctx, k.plan, wp, maxPairSets, sets); err != nil || bad {
+			return bad, err
+		}
+	}
 	if len(cands) == 0 {
 		return false, nil
 	}
@@ -88,6 +96,35 @@ func (h *History) pairs(ctx context.Context, k setKey, limit int64, sets SetSour
 		plans[i] = splitPlans{planOf(c.whole), planOf(c.x), planOf(c.y)}
 	}
 	return h.anySplit(ctx, k.plan, plans, maxPairSets, sets)
+}
+
+// windowPairs is the candidates of pairs in which a released window is
+// one of the two parts of a cell of n persons: its total, with another
+// window or a released count (k = W + A + G). A window is the sum of its
+// persons' values: a window of 21 persons, a Describe of 24 others, forty
+// results of filler that pushed the window out of the audit's sight, and
+// a Describe of the three and one more person gave that person's LDL
+// (review 58).
+func (h *History) windowPairs(n, limit int64) []splitPlans {
+	ws := h.windows.bySize()
+	size := func(i int) int64 { return int64(h.windows.recs[ws[i]].persons.GetCardinality()) }
+	cs := h.counts
+	csize := func(j int) int64 { return h.recs[cs[j]].Size }
+	var out []splitPlans
+	for i := 0; i < len(ws) && size(i) < n && len(out) < maxPairCands; i++ {
+		a := size(i)
+		lo, hi := n-limit-a, n-1-a // the other part's size
+		// Other windows (each pair once: the other no smaller).
+		for j := sort.Search(len(ws), func(j int) bool { return size(j) >= max(lo, a) }); j < len(ws) && size(j) <= hi && len(out) < maxPairCands; j++ {
+			if j != i {
+				out = append(out, splitPlans{nil, windowPlan(int(ws[i])), windowPlan(int(ws[j]))})
+			}
+		}
+		for j := sort.Search(len(cs), func(j int) bool { return csize(j) >= lo }); j < len(cs) && csize(j) <= hi && len(out) < maxPairCands; j++ {
+			out = append(out, splitPlans{nil, windowPlan(int(ws[i])), h.recs[cs[j]].Plan})
+		}
+	}
+	return out
 }
 
 // planOf is r's plan, nil for nil (the judged cell's).
@@ -120,6 +157,10 @@ func (h *History) anySplit(ctx context.Context, mine []byte, cands []splitPlans,
 		}
 		if b, ok := h.cache.sets[string(p)]; ok {
 			return b, true, nil
+		}
+		if isWindowPlan(p) { // known: no query
+			b, err := h.setOf(ctx, sets, p)
+			return b, err == nil, err
 		}
 		if built == maxSets {
 			return nil, false, nil

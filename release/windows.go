@@ -2,10 +2,12 @@ package release
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -74,6 +76,10 @@ type windowIndex struct {
 	recs     []windowRec
 	byPerson map[uint32][]int32
 	windows  int // how many of recs are windows
+	// sized is the windows' indexes by size (bySize), for the first
+	// sizedLen records.
+	sized    []int32
+	sizedLen int
 }
 
 // add indexes a history record that holds persons: a window, or a small
@@ -252,6 +258,25 @@ const auditWindows = 40
 
 // windowPlan is the audit's plan for window i of the index.
 func windowPlan(i int) []byte { return fmt.Appendf(nil, `{"window":%d}`, i) }
+
+// bySize is the indexes of the windows (not the small statistics) in
+// size order, kept until more are added.
+func (x *windowIndex) bySize() []int32 {
+	if x.sizedLen == len(x.recs) && x.sized != nil {
+		return x.sized
+	}
+	x.sized = x.sized[:0]
+	for i, r := range x.recs {
+		if !r.stat {
+			x.sized = append(x.sized, int32(i))
+		}
+	}
+	slices.SortStableFunc(x.sized, func(a, b int32) int {
+		return cmp.Compare(x.recs[a].persons.GetCardinality(), x.recs[b].persons.GetCardinality())
+	})
+	x.sizedLen = len(x.recs)
+	return x.sized
+}
 
 // isWindowPlan reports whether plan is a windowPlan.
 func isWindowPlan(plan []byte) bool { return bytes.HasPrefix(plan, []byte(`{"window":`)) }

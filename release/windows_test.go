@@ -234,3 +234,40 @@ func seq(from uint32, n int) []uint32 {
 	}
 	return out
 }
+
+// TestWindowPairsBeyondTheAudit is review 58's attack: a window of 21
+// persons, a count of 24 others, then results enough to push both out of
+// the combination audit's sight (50 windows and 50 counts), then the
+// three and one more person: the window and the count are two parts of
+// it, found in the whole history as two counts are. With 25 more persons
+// instead of one, it is released.
+func TestWindowPairsBeyondTheAudit(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra []uint32
+		want  string
+	}{
+		{"a window, a count and a person", []uint32{9999}, spec.Difference},
+		{"a window, a count and 25 persons", seq(9000, 25), spec.Released},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := openHistory(t, filepath.Join(t.TempDir(), "history.jsonl"), "s1")
+			f := newFakeSets()
+			judgeCells(t, Defaults(), h, f, quantileCell("measurement", 105.33, 100, 121, nil))
+			judgeCells(t, Defaults(), h, f, f.add(plan("D"), 200, 224))
+			for i := range uint32(50) {
+				judgeCells(t, Defaults(), h, f, quantileCell("measurement", float64(i), 20000+i*30, 20000+i*30+21, nil))
+				judgeCells(t, Defaults(), h, f, f.add(plan(fmt.Sprint("filler ", i)), 40000+i*100, 40000+i*100+50+i))
+			}
+			b := roaring.New()
+			b.AddRange(100, 121)
+			b.AddRange(200, 224)
+			b.AddMany(tc.extra)
+			total := f.addSet(plan(tc.name), b)
+			judgeCells(t, Defaults(), h, f, total)
+			if total.Status != tc.want {
+				t.Errorf("the total of %d persons: %q, want %q", total.Persons, total.Status, tc.want)
+			}
+		})
+	}
+}
