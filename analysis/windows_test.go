@@ -57,26 +57,17 @@ func TestSQLQuantileWindowSwap(t *testing.T) {
 		if padded {
 			where = fmt.Sprintf("(%s OR value_as_number <= %v OR value_as_number >= %v)", where, vals[10], vals[len(vals)-11])
 		}
-		text := e.sql("SELECT median(value_as_number) AS md FROM measurement WHERE " + singles + " AND " + where)
-		lines := strings.Split(text, "\n")
-		for i, l := range lines {
-			if strings.HasPrefix(l, "--") {
-				return strings.Fields(lines[i+1])[0]
-			}
-		}
-		t.Fatalf("no row:\n%s", text)
-		return ""
+		return firstRow(t, e.sql("SELECT median(value_as_number) AS md FROM measurement WHERE "+singles+" AND "+where))[0]
 	}
-	released := func(s string) bool { _, err := strconv.ParseFloat(s, 64); return err == nil }
 	e := newEnv(t)
 	with := median(e, m-50, m+50, false, false)
-	if !released(with) {
+	if !shownNumber(with) {
 		t.Fatalf("the cohort's median: %q, want released", with)
 	}
-	if without := median(e, m-50, m+50, true, true); released(without) {
+	if without := median(e, m-50, m+50, true, true); shownNumber(without) {
 		t.Errorf("padded cohort without the target: median %s released beside %s (their windows differ by the target and a neighbour)", without, with)
 	}
-	if moved := median(e, m-20, m+80, false, false); !released(moved) {
+	if moved := median(e, m-20, m+80, false, false); !shownNumber(moved) {
 		t.Errorf("the cohort 30 ranks up: median %q hidden, want released", moved)
 	}
 	// Run again, the first result is released as before.
@@ -152,20 +143,10 @@ func TestQuantileWindowsHonestSequence(t *testing.T) {
 func TestSQLMediansOfTwoColumns(t *testing.T) {
 	// Three ranks above the median: its window overlaps the median's.
 	p := 0.5 + 3/float64(queryInt(t, "SELECT count(*) FROM activity_summary WHERE steps IS NOT NULL")-1)
-	text := newEnv(t).sql(fmt.Sprintf("SELECT median(a.steps) AS s, median(a.calories_out) AS c, quantile_cont(a.steps, %v) AS near FROM activity_summary a", p))
-	lines := strings.Split(text, "\n")
-	for i, l := range lines {
-		if !strings.HasPrefix(l, "--") {
-			continue
-		}
-		f := strings.Fields(lines[i+1])
-		released := func(s string) bool { _, err := strconv.ParseFloat(s, 64); return err == nil }
-		if !released(f[0]) || !released(f[1]) || released(f[2]) {
-			t.Errorf("medians of steps and calories, and steps' quantile 3 ranks above: %v, want the medians shown and the quantile hidden", f[:3])
-		}
-		return
+	f := firstRow(t, newEnv(t).sql(fmt.Sprintf("SELECT median(a.steps) AS s, median(a.calories_out) AS c, quantile_cont(a.steps, %v) AS near FROM activity_summary a", p)))
+	if !shownNumber(f[0]) || !shownNumber(f[1]) || shownNumber(f[2]) {
+		t.Errorf("medians of steps and calories, and steps' quantile 3 ranks above: %v, want the medians shown and the quantile hidden", f[:3])
 	}
-	t.Fatalf("no row:\n%s", text)
 }
 
 // TestSQLWindowBesideMean is review 56's attack: W is exactly 21 persons
@@ -216,24 +197,13 @@ func TestSQLWindowBesideMean(t *testing.T) {
 	cohort := fmt.Sprintf("(m.value_as_number < %v OR m.value_as_number >= %v OR %s)", a, b, block)
 	below := queryInt(t, "SELECT count(*)"+from+fmt.Sprintf(" AND m.value_as_number < %v", a))
 	n := queryInt(t, "SELECT count(*)"+from+" AND "+cohort)
-	first := func(e *env, query string) string {
-		text := e.sql(query)
-		lines := strings.Split(text, "\n")
-		for i, l := range lines {
-			if strings.HasPrefix(l, "--") {
-				return strings.Fields(lines[i+1])[0]
-			}
-		}
-		t.Fatalf("no row:\n%s", text)
-		return ""
-	}
+	first := func(e *env, query string) string { return firstRow(t, e.sql(query))[0] }
 	mean := "SELECT avg(m.value_as_number) AS value" + from + " AND (" + block + " OR " + pick + ")"
 	window := fmt.Sprintf("SELECT quantile_cont(m.value_as_number, %v) AS value", float64(below+10)/float64(n-1)) + from + " AND " + cohort
-	released := func(s string) bool { _, err := strconv.ParseFloat(s, 64); return err == nil }
 	for _, order := range [][2]string{{mean, window}, {window, mean}} {
 		e := newEnv(t)
 		one, two := first(e, order[0]), first(e, order[1])
-		if !released(one) || released(two) {
+		if !shownNumber(one) || shownNumber(two) {
 			t.Errorf("%s\nthen\n%s\ngave %s and %s: want the first only", order[0], order[1], one, two)
 		}
 	}
@@ -303,3 +273,19 @@ func TestSQLThenDescribeSameRows(t *testing.T) {
 		t.Errorf("rows picked by a subquery, the same persons: released\n%s", picked)
 	}
 }
+
+// firstRow is the fields of the first row of a %sql result's text.
+func firstRow(t *testing.T, text string) []string {
+	t.Helper()
+	lines := strings.Split(text, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "--") && i+1 < len(lines) {
+			return strings.Fields(lines[i+1])
+		}
+	}
+	t.Fatalf("no row:\n%s", text)
+	return nil
+}
+
+// shownNumber reports whether a %sql cell's text is a number.
+func shownNumber(s string) bool { _, err := strconv.ParseFloat(s, 64); return err == nil }
