@@ -271,8 +271,12 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 			case sqlagg.KindCount:
 				// A count of rows is a row-level statistic too: the same
 				// persons with other rows must not show both counts.
-				row = append(row, &slot{cell: t.add(&release.Cell{Stat: release.Rows, Value: toFloat(v), Persons: persons, Of: pc,
-					Plan: pb, Quantity: it.Quantity, RowCount: toInt(v), Source: queryRowsSource(plan.Rows, key, it.Arg), Desc: fmt.Sprintf("%%sql %s of group %v", it.Name, key)})})
+				rc := &release.Cell{Stat: release.Rows, Value: toFloat(v), Persons: persons, Of: pc,
+					Plan: pb, Quantity: it.Quantity, RowCount: toInt(v), Source: queryRowsSource(plan.Rows, key, it.Arg), Desc: fmt.Sprintf("%%sql %s of group %v", it.Name, key)}
+				if src, e, ok := s.eventsSource(plan.Events, sqlagg.Part{Kind: sqlagg.KindCount, Quantity: it.Quantity, Arg: it.Arg}); ok {
+					rc.Source, rc.Table, rc.Concepts = src, e.Table, e.Concepts
+				}
+				row = append(row, &slot{cell: t.add(rc)})
 			case sqlagg.KindDerived:
 				st := release.Mean
 				if it.Tail > 0 {

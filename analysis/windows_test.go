@@ -253,7 +253,7 @@ func TestSQLThenDescribeSameRows(t *testing.T) {
 	const lab = "FROM measurement WHERE measurement_concept_id = 3004410"
 	e := newEnv(t)
 	a1c := e.events("measurement", cHbA1c)
-	if text := e.sql("SELECT median(value_as_number) AS md, avg(value_as_number) AS mean " + lab); !numbers(text) {
+	if text := e.sql("SELECT count(*) AS n, median(value_as_number) AS md, avg(value_as_number) AS mean " + lab); !numbers(text) {
 		t.Fatalf("the %%sql check:\n%s", text)
 	}
 	if tb := e.table(spec.MDescribe, spec.DescribeArgs{Handle: a1c.ID, Column: "value_as_number"}); !shown(tb) {
@@ -267,6 +267,14 @@ func TestSQLThenDescribeSameRows(t *testing.T) {
 	}
 	if text := e.sql("SELECT median(m.value_as_number) AS md FROM measurement m WHERE m.measurement_concept_id = 3004410"); !numbers(text) {
 		t.Errorf("the %%sql check with an alias:\n%s", text)
+	}
+	// The other order, with a count of rows: a Describe of BMI, then the
+	// %sql count of its rows (review 59).
+	if tb := e.table(spec.MDescribe, spec.DescribeArgs{Handle: e.events("measurement", cBMI).ID, Column: "value_as_number"}); !shown(tb) {
+		t.Errorf("Describe of BMI: %v", tb.Rows)
+	}
+	if text := e.sql(fmt.Sprintf("SELECT count(*) AS n, avg(value_as_number) AS mean FROM measurement WHERE measurement_concept_id = %d", cBMI)); !numbers(text) {
+		t.Errorf("%%sql count and mean of BMI after its Describe:\n%s", text)
 	}
 	picked := e.sql("SELECT avg(m.value_as_number) AS mean FROM measurement m WHERE m.measurement_concept_id = 3004410 AND m.person_id IN (SELECT person_id FROM measurement WHERE measurement_concept_id = 3004410)")
 	if numbers(picked) {
