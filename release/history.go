@@ -30,7 +30,8 @@ type SetSource interface {
 // Record is one released cell in the workspace's release history: its
 // size, what it was and how to rebuild its person set. It holds no data
 // value beyond the released size, but for a smoothed quantile's window
-// (Window), whose persons and shown value it holds (see windows.go).
+// (Window), whose persons and shown value it holds, and the persons of a
+// small row-level statistic (Persons; see windows.go).
 type Record struct {
 	Size    int64           `json:"n"`
 	Desc    string          `json:"desc"`
@@ -639,11 +640,12 @@ func (h *History) encode(cells []*Cell, persons map[*Cell]*roaring.Bitmap) ([]by
 		}
 	}
 	for _, rec := range windowRecords(cells) {
-		if rec.Time = now; h.seen[rec.key()] || keys[rec.key()] {
+		k := rec.key()
+		if h.seen[k] || keys[k] {
 			continue
 		}
-		keys[rec.key()] = true
-		rec.Session = h.session
+		keys[k] = true
+		rec.Time, rec.Session = now, h.session
 		if err := enc.Encode(rec); err != nil {
 			return nil, fmt.Errorf("release: history: %w", err)
 		}
@@ -1015,7 +1017,7 @@ func (h *History) combined(ctx context.Context, c *Cell, earlier []*Cell, limit 
 				// gives up.
 				continue
 			}
-			b, err := h.setOf(ctx, sets, p)
+			b, err := h.planSet(ctx, sets, p)
 			if err != nil {
 				return err
 			}

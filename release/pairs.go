@@ -159,7 +159,7 @@ func (h *History) anySplit(ctx context.Context, mine []byte, cands []splitPlans,
 			return b, true, nil
 		}
 		if isWindowPlan(p) { // known: no query
-			b, err := h.setOf(ctx, sets, p)
+			b, err := h.planSet(ctx, sets, p)
 			return b, err == nil, err
 		}
 		if built == maxSets {

@@ -253,7 +253,7 @@ const auditWindows = 40
 // (review 57), past the near rule (the mean is 22 persons from each). So
 // the most recent windows are parts in the combination audit as released
 // counts are: a set that, with them, leaves 1–20 persons is hidden. They
-// enter it under a plan of their own, windowPlan, which History.setOf
+// enter it under a plan of their own, windowPlan, which History.planSet
 // reads.
 
 // windowPlan is the audit's plan for window i of the index.
@@ -292,9 +292,9 @@ func (x *windowIndex) audit() [][]byte {
 	return plans
 }
 
-// setOf is the person set of plan: a window's (windowPlan) from the index,
+// planSet is the person set of plan: a window's (windowPlan) from the index,
 // any other's from the cache or sets.
-func (h *History) setOf(ctx context.Context, sets SetSource, plan []byte) (*roaring.Bitmap, error) {
+func (h *History) planSet(ctx context.Context, sets SetSource, plan []byte) (*roaring.Bitmap, error) {
 	var w struct {
 		Window *int `json:"window"`
 	}
