@@ -5,6 +5,7 @@ Tests that change the workspace's shared state (release history, audit
 log, airlock) get their own copy with fresh_workspace(), so results do not
 depend on test order.
 """
+import atexit
 import os
 import shutil
 import subprocess
@@ -36,6 +37,10 @@ def fresh_workspace(demo, tier="registered", beside=None):
     workspace over the same data shares. With beside (a fresh workspace),
     the copy is another workspace of the same home."""
     dst = os.path.dirname(beside) if beside else tempfile.mkdtemp(prefix="enclave-ws-")
+    if not beside:
+        # Each copy is ~70 MB: removed when the test run ends, or repeated
+        # runs fill the disk (1,577 of them had, one full /tmp).
+        atexit.register(shutil.rmtree, dst, True)
     ws = os.path.join(dst, tier)
     while os.path.exists(ws):
         ws += "-2"
