@@ -525,9 +525,20 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 	// The quartiles (smoothed), and what sqlagg.Shape reads: few values
 	// make the mean a table of counts; a dominant person shows whether
 	// they are in the group.
-	win, err := s.smoothedQuantiles(ctx, hv, vars, expr, cond, quartiles, s.sess.Policy.MinCount, true)
+	win, spreads, err := s.smoothedQuantiles(ctx, hv, vars, expr, cond, quartiles, s.sess.Policy.MinCount, true)
 	if err != nil {
 		return nil, err
+	}
+	// Over a few values, how many persons hold the rarest (a query of its
+	// own, run only then).
+	var rarest map[string][]any
+	for _, w := range win {
+		if values := toInt(w[len(w)-3]); values > release.MaxMeanValues && values <= release.MaxTableValues { // distinct, Σ|x|, tops
+			if rarest, err = s.rarestValues(ctx, hv, vars, expr, cond); err != nil {
+				return nil, err
+			}
+			break
+		}
 	}
 	for i, r := range rows {
 		if r.rows == 0 {
@@ -634,9 +645,27 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 				default:
 					windows = append(windows, w)
 				}
+				tw := tiesOf(r.extra[col:])
+				_, cut, two := tw.boundary()
+				switch {
+				case c.Status != "":
+				case tw.counted() || two && r.rows != r.persons && tw.smallRank(int64(s.sess.Policy.MinCount-1)):
+					c.Status = spec.Ties
+				case two && r.rows == r.persons:
+					if err := s.rankCells(ctx, t, c, hv, name, at, vars, r.key, r.fixed, cut, desc); err != nil {
+						return nil, err
+					}
+				}
 			}
 			if st == release.Mean {
 				c.Values, c.Magnitude, c.Top = values, magnitude, top
+				if few := rarest[keyString(r.key, r.fixed)]; len(few) == 1 {
+					c.Rarest = toInt(few[0])
+				}
+				if i == 1 { // the sd: its dominance is over the spread
+					sp := spreads[keyString(r.key, r.fixed)]
+					c.Magnitude, c.Top = sp.total, sp.top
+				}
 			}
 			if mean == nil && (h.events != nil || name == "age") {
 				// The same persons with a few more rows (one more day)

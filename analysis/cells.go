@@ -69,6 +69,15 @@ func (s *Server) PersonSet(ctx context.Context, raw []byte) (*roaring.Bitmap, er
 		}
 		return s.survivalSet(ctx, kp.KM)
 	}
+	if strings.HasPrefix(string(raw), `{"rank":`) {
+		var rp map[string]rankPlan
+		d := json.NewDecoder(strings.NewReader(string(raw)))
+		d.UseNumber()
+		if err := d.Decode(&rp); err != nil {
+			return nil, fmt.Errorf("analysis: unreadable rank plan: %w", err)
+		}
+		return s.rankSet(ctx, rp["rank"])
+	}
 	if strings.HasPrefix(string(raw), `{"sql":`) {
 		var sp sqlPlan
 		d := json.NewDecoder(strings.NewReader(string(raw)))
@@ -787,13 +796,61 @@ func smoothedNote(minPersons int) string {
 // (largest first): what sqlagg.Shape reads. The dominance rules read a mean's
 // magnitude per person, not per row: one person with many rows (a day of
 // minute-level heart rate) can carry a mean that no single row of theirs
-// dominates. Answers are keyed by keyString of the group's key; the SQL
-// is the same in both dialects.
-func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variable, expr, cond string, qs []string, minPersons int, tops bool) (map[string][]any, error) {
+// dominates. With tops, also each group's spread. Answers are keyed by
+// keyString of the group's key; the SQL is the same in both dialects.
+func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variable, expr, cond string, qs []string, minPersons int, tops bool) (map[string][]any, map[string]spread, error) {
 	b := &sqlb{s: s}
+	q, err := s.valueRows(b, h, vars, expr, cond)
+	if err != nil {
+		return nil, nil, err
+	}
+	width := smoothedWidth*len(qs) + 2
+	if tops {
+		width += 5
+	}
+	byKey, err := s.keyedRows(ctx, s.d.smoothingSQL(q, len(vars), qs, minPersons, tops), b.args, len(vars), width)
+	if err != nil || !tops {
+		return byKey, nil, err
+	}
+	spreads := map[string]spread{}
+	for k, v := range byKey {
+		nonNil := func(vs []any) []any { return slices.DeleteFunc(slices.Clone(vs), func(t any) bool { return t == nil }) }
+		tail := v[len(v)-5:]
+		sp := spread{total: toFloat(tail[4])}
+		for _, x := range nonNil(tail[2:4]) {
+			sp.top = append(sp.top, toFloat(x))
+		}
+		spreads[k] = sp
+		byKey[k] = append(v[:len(v)-5], nonNil(tail[:2]))
+	}
+	return byKey, spreads, nil
+}
+
+// spreadSQL is, per group of src (columns g0…g(groups−1), v and pid, as
+// smoothingSQL reads), the two largest of one person's Σ(x − x̄)² about
+// the group's mean (largest first; NULL when missing) and the group's.
+func (d sqlDialect) spreadSQL(src string, groups int) string {
+	var gs []string
+	for i := range groups {
+		gs = append(gs, "g"+strconv.Itoa(i))
+	}
+	part, by := "", ""
+	if len(gs) > 0 {
+		part, by = "PARTITION BY "+strings.Join(gs, ", "), " GROUP BY "+strings.Join(gs, ", ")
+	}
+	keys := strings.Join(append(slices.Clone(gs), ""), ", ")
+	return "SELECT " + keys + d.nth("ss", 1, true) + ", " + d.nth("ss", 2, true) + ", sum(ss) FROM (" +
+		"SELECT " + keys + "sum((v - gm) * (v - gm)) AS ss FROM (" +
+		"SELECT " + keys + "v, pid, AVG(v) OVER (" + part + ") AS gm FROM (" + src + ") AS __enclave_src) AS __enclave_dev" +
+		" GROUP BY " + keys + "pid) AS __enclave_persons" + by
+}
+
+// valueRows is the query of h's rows meeting cond as smoothingSQL reads
+// them: the group keys g0…, the value v of expr (a DOUBLE) and the person pid.
+func (s *Server) valueRows(b *sqlb, h *handle, vars []variable, expr, cond string) (string, error) {
 	from, where, pid, err := s.baseWhere(b, h, cond)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	var src []string
 	for i, vr := range vars {
@@ -803,23 +860,44 @@ func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variab
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	width := smoothedWidth*len(qs) + 2
-	if tops {
-		width += 2
+	return q, nil
+}
+
+// rarestValues is, per group of vars (keyed as smoothedQuantiles's), the
+// fewest persons that hold one value of expr among h's rows meeting cond:
+// over a few values, a group's mean, sd and quantiles are a table of how
+// many persons hold each (release.Cell.Rarest).
+func (s *Server) rarestValues(ctx context.Context, h *handle, vars []variable, expr, cond string) (map[string][]any, error) {
+	b := &sqlb{s: s}
+	q, err := s.valueRows(b, h, vars, expr, cond)
+	if err != nil {
+		return nil, err
 	}
-	byKey, err := s.keyedRows(ctx, s.d.smoothingSQL(q, len(vars), qs, minPersons, tops), b.args, len(vars), width)
-	if err != nil || !tops {
-		return byKey, err
+	var gs []string
+	for i := range vars {
+		gs = append(gs, "g"+strconv.Itoa(i))
 	}
-	for k, v := range byKey {
-		tops := slices.DeleteFunc(slices.Clone(v[len(v)-2:]), func(t any) bool { return t == nil })
-		byKey[k] = append(v[:len(v)-2], tops)
+	by, outer := strings.Join(append(slices.Clone(gs), "v"), ", "), ""
+	if len(gs) > 0 {
+		outer = " GROUP BY " + strings.Join(gs, ", ")
 	}
-	return byKey, nil
+	sel := strings.Join(append(slices.Clone(gs), "min(k)"), ", ")
+	return s.keyedRows(ctx, "SELECT "+sel+" FROM (SELECT "+by+", count(DISTINCT pid) AS k FROM ("+q+") AS __enclave_src GROUP BY "+by+") AS __enclave_values"+outer, b.args, len(vars), 1)
+}
+
+// spread is a group's Σ(x − x̄)² and the two largest of one person's rows'
+// shares of it (largest first): an sd is released under the dominance
+// rules over these, as a sum of magnitudes is. Padding of known, narrow
+// range and one person far from it put 95–97% of the squared deviations
+// on that person, and the sd gave their LDL, age or date of birth in one
+// cell (review 60).
+type spread struct {
+	total float64
+	top   []float64
 }
 
 // smoothedWidth is the columns smoothingSQL gives each quantile.
-const smoothedWidth = 5
+const smoothedWidth = 9
 
 // window is the ranks of a smoothed quantile's window, as smoothingSQL
 // gives them (from the quantile's value on).
@@ -865,8 +943,10 @@ func (w window) overlaps(ws []window) bool {
 // columns are the group keys g0…g(groups−1), the value v (a DOUBLE, never
 // NULL) and the person pid. Its columns are the keys, then per quantile of
 // qs (smoothedWidth columns) its smoothed value, the persons behind it,
-// its window's first and last rank, and the window's persons (ids joined
-// by commas: a list type would differ between the dialects), then the
+// its window's first and last rank, the window's persons (ids joined
+// by commas: a list type would differ between the dialects) and the
+// distinct values, least and greatest value of its rows and the group's
+// rows (see ties), then the
 // distinct values and Σ|x| of the group, and with tops the two
 // largest per-person Σ|x| (NULL when the group has fewer persons).
 //
@@ -941,17 +1021,23 @@ func (d sqlDialect) smoothingSQL(src string, groups int, qs []string, minPersons
 		topRows = append(topRows, "max(s"+ks+") AS t"+ks)
 		held := fmt.Sprintf("CASE WHEN 2 * max(t%s) > count(IF(%s, 1, NULL)) THEN 0 ELSE max(%s) END", ks, in, ck)
 		outer = append(outer, "avg(IF("+in+", v, NULL))", held, "min(IF("+in+", i, NULL))", "max(IF("+in+", i, NULL))",
-			"STRING_AGG(DISTINCT IF("+in+", "+d.cast("pid", "VARCHAR")+", NULL), ',')")
+			"STRING_AGG(DISTINCT IF("+in+", "+d.cast("pid", "VARCHAR")+", NULL), ',')",
+			"count(DISTINCT IF("+in+", v, NULL))", "min(IF("+in+", v, NULL))", "max(IF("+in+", v, NULL))", "max(n)")
 	}
 	outer = append(outer, "count(DISTINCT v)", "sum(abs(v))")
+	rowCols := with(gs, "v", "pid", "ROW_NUMBER() "+over+" ORDER BY v, pid) AS i", "COUNT(*) "+over+") AS n")
 	if tops {
-		persons = append(persons, "sum(abs(v)) AS ps")
-		widths = append(widths, d.nth("ps", 1, true)+" AS p1", d.nth("ps", 2, true)+" AS p2")
-		windows = append(windows, "max(p1) AS p1", "max(p2) AS p2")
-		outer = append(outer, "max(p1)", "max(p2)")
+		// Per person, Σ|x| and Σ(x − x̄)² about the group's mean gm: the
+		// two largest of each, and the group's Σ(x − x̄)².
+		rowCols = append(rowCols, "AVG(v) "+over+") AS gm")
+		ranked = append(ranked, "gm")
+		persons = append(persons, "sum(abs(v)) AS ps", "sum((v - gm) * (v - gm)) AS ss")
+		widths = append(widths, d.nth("ps", 1, true)+" AS p1", d.nth("ps", 2, true)+" AS p2",
+			d.nth("ss", 1, true)+" AS s1", d.nth("ss", 2, true)+" AS s2")
+		windows = append(windows, "max(p1) AS p1", "max(p2) AS p2", "max(s1) AS s1", "max(s2) AS s2")
+		outer = append(outer, "max(p1)", "max(p2)", "max(s1)", "max(s2)", "sum((v - gm) * (v - gm))")
 	}
-	rows := "SELECT " + strings.Join(with(gs, "v", "pid", "ROW_NUMBER() "+over+" ORDER BY v, pid) AS i", "COUNT(*) "+over+") AS n"), ", ") +
-		" FROM (" + src + ") AS __enclave_src"
+	rows := "SELECT " + strings.Join(rowCols, ", ") + " FROM (" + src + ") AS __enclave_src"
 	return "WITH __enclave_ranked AS (SELECT " + strings.Join(with(gs, ranked...), ", ") + " FROM (" + rows + ") AS __enclave_rows)" +
 		", __enclave_persons AS (SELECT " + strings.Join(with(gs, persons...), ", ") + " FROM __enclave_ranked" + groupBy(with(gs, "pid")) + ")" +
 		", __enclave_widths AS (SELECT " + strings.Join(with(gs, widths...), ", ") + " FROM __enclave_persons" + groupBy(gs) + ")" +

@@ -44,9 +44,10 @@ func TestDescribeRowDifferencing(t *testing.T) {
 	if len(first.Rows) != 1 {
 		t.Fatalf("first: %d rows", len(first.Rows))
 	}
-	// persons, rows, mean, sd, q1, median, q3
+	// persons, rows, mean, sd, q1, median, q3 (a quartile among a few
+	// tied readings is hidden for them, ties.go)
 	for i, c := range first.Rows[0] {
-		if c.Value == nil {
+		if c.Value == nil && c.Status != spec.Ties {
 			t.Fatalf("first window: column %q not released (%q)", first.Columns[i], c.Status)
 		}
 	}

@@ -257,7 +257,7 @@ func (s *Server) autoRange(ctx context.Context, cell string, h *handle, expr, na
 	if persons < int64(s.sess.Policy.MinCount) {
 		return 0, 0, 0, datasets.Errorf("too few persons have a value of %s to draw its distribution", name)
 	}
-	win, err := s.smoothedQuantiles(ctx, h, nil, expr, "("+expr+") IS NOT NULL", []string{"0.01", "0.99"}, s.sess.Policy.MinCount, false)
+	win, _, err := s.smoothedQuantiles(ctx, h, nil, expr, "("+expr+") IS NOT NULL", []string{"0.01", "0.99"}, s.sess.Policy.MinCount, false)
 	if err != nil {
 		return 0, 0, 0, err
 	}

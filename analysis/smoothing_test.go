@@ -1,8 +1,10 @@
 package analysis_test
 
 import (
+	"cmp"
 	"database/sql"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -14,14 +16,18 @@ import (
 
 // smoothedByHand is what analysis.SmoothingSQL gives each group of rows,
 // computed directly: per quantile its smoothed value, persons, first and
-// last rank and the window's persons (smoothedWindow); then the distinct
-// values, Σ|x| and the two largest per-person Σ|x| (NaN when there is no
-// second person). Numbers are float64, the window's persons []int64.
+// last rank, the window's persons (smoothedWindow), its distinct values,
+// least and greatest value, and the group's rows; then the distinct
+// values, Σ|x|, the two largest per-person Σ|x| (NaN when there is no
+// second person), the two largest per-person Σ(x − x̄)² and the group's. Numbers are float64, the window's persons []int64.
 func smoothedByHand(vs []personValue, qs []float64) []any {
 	var out []any
 	for _, q := range qs {
 		mean, persons, first, last, members := smoothedWindow(vs, q)
-		out = append(out, mean, float64(persons), float64(first), float64(last), members)
+		d, _ := windowValues(vs, q)
+		sorted := slices.SortedFunc(slices.Values(vs), func(a, b personValue) int { return cmp.Compare(a.v, b.v) })
+		out = append(out, mean, float64(persons), float64(first), float64(last), members,
+			float64(d), sorted[first-1].v, sorted[last-1].v, float64(len(vs)))
 	}
 	values := map[float64]bool{}
 	per := map[int64]float64{}
@@ -42,7 +48,23 @@ func smoothedByHand(vs []personValue, qs []float64) []any {
 	if len(sums) > 1 {
 		second = -sums[1]
 	}
-	return append(out, float64(len(values)), abs, -sums[0], second)
+	// The spread: per person Σ(x − x̄)² about the group's mean, the two
+	// largest, and the group's.
+	mean := abs // every value is ≥ 0 here
+	mean /= float64(len(vs))
+	sq := map[int64]float64{}
+	var total float64
+	for _, x := range vs {
+		sq[x.pid] += (x.v - mean) * (x.v - mean)
+		total += (x.v - mean) * (x.v - mean)
+	}
+	ss := slices.Sorted(maps.Values(sq))
+	slices.Reverse(ss)
+	s2 := math.NaN()
+	if len(ss) > 1 {
+		s2 = ss[1]
+	}
+	return append(out, float64(len(values)), abs, -sums[0], second, ss[0], s2, total)
 }
 
 // idsOf reads the window's persons as SmoothingSQL lists them: ids joined
@@ -106,8 +128,8 @@ func TestSmoothingSQL(t *testing.T) {
 	for k, vs := range groups {
 		want[k] = smoothedByHand(vs, qs)
 		for j := range qs {
-			widened = widened || want[k][5*j+3].(float64)-want[k][5*j+2].(float64) > 2*analysis.QuantileWindow
-			held = held || want[k][5*j+1] == 0.0
+			widened = widened || want[k][9*j+3].(float64)-want[k][9*j+2].(float64) > 2*analysis.QuantileWindow
+			held = held || want[k][9*j+1] == 0.0
 		}
 	}
 	if !widened || !held {
@@ -121,7 +143,7 @@ func TestSmoothingSQL(t *testing.T) {
 		defer rows.Close()
 		got := 0
 		for rows.Next() {
-			vs := make([]any, groups+5*len(qs)+4)
+			vs := make([]any, groups+9*len(qs)+7)
 			ptrs := make([]any, len(vs))
 			for i := range vs {
 				ptrs[i] = &vs[i]

@@ -213,6 +213,10 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	if err != nil {
 		return fail(err)
 	}
+	spreads, err := s.sqlSpreads(ctx, plan.Quantiles)
+	if err != nil {
+		return fail(err)
+	}
 	n, w := len(plan.Items), plan.Width
 	t := &built{title: "%sql: " + clip(strings.Join(strings.Fields(q), " "), 120)}
 	for _, it := range plan.Items {
@@ -285,7 +289,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 				c := &release.Cell{Stat: st, Value: toFloat(v), Persons: persons, Of: pc, Digits: 2, Tail: it.Tail}
 				desc := fmt.Sprintf("%%sql %s of group %v", it.Name, key)
 				if it.Direct {
-					fewValues = s.judgePart(c, it.Parts[0], vals, tops, key, pb, plan, desc) || fewValues
+					fewValues = s.judgePart(c, it.Parts[0], vals, tops, spreads, key, pb, plan, desc) || fewValues
 					if st == release.Quantile {
 						// Released smoothed: a cell with no rows found has
 						// no value, and under MinCount persons behind it
@@ -293,10 +297,21 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 						sm := smoothed[quantileKey{groupKeyOf(key), i}]
 						c.Value, c.Near, c.Window = sm.value, max(1, sm.persons), sm.members
 						arg := it.Parts[0].Arg
-						if sm.window.overlaps(windows[arg]) {
+						switch {
+						case sm.window.overlaps(windows[arg]):
 							c.Status = spec.Overlap
-						} else {
+						case sm.ties.counted() || sm.ties.n != persons && sm.ties.smallRank(int64(s.sess.Policy.MinCount-1)):
+							// A window of few tied values tells their
+							// counts, and one of two the rank between
+							// them (ties.go).
+							c.Status = spec.Ties
+						default:
 							windows[arg] = append(windows[arg], sm.window)
+							if _, cut, two := sm.ties.boundary(); two && sm.ties.n == persons {
+								if err := s.sqlRankCells(ctx, t, c, q, i, key, cut, desc); err != nil {
+									return fail(err)
+								}
+							}
 						}
 					}
 				} else {
@@ -304,7 +319,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 					// as if shown alone, and the value follows them all.
 					for _, p := range it.Parts {
 						h := &release.Cell{Stat: release.Mean, Persons: persons, Of: c.Of}
-						fewValues = s.judgePart(h, p, vals, tops, key, pb, plan, desc+" (a part)") || fewValues
+						fewValues = s.judgePart(h, p, vals, tops, spreads, key, pb, plan, desc+" (a part)") || fewValues
 						c.Of = t.add(h)
 					}
 					// No more digits than an aggregate shown alone has:
@@ -334,7 +349,7 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	if fewValues {
 		t.notes = append(t.notes, fewValuesNote)
 	}
-	if len(plan.Quantiles) > 0 {
+	if slices.ContainsFunc(plan.Quantiles, func(q sqlagg.Quantile) bool { return !q.Spread }) {
 		t.notes = append(t.notes, smoothedNote(s.sess.Policy.MinCount))
 	}
 	if sums {
@@ -470,7 +485,7 @@ func queryRowsSource(rows string, key []any, arg string) []byte {
 // what the rules need to judge part p of it: a count's rows, a quantile's
 // rows and tail, a mean's shape and per-person largest sums. It reports
 // whether a mean's values are so few that it is hidden for that.
-func (s *Server) judgePart(c *release.Cell, p sqlagg.Part, vals []any, tops map[topsKey][]any, key []any, pb []byte, plan *sqlagg.Plan, desc string) bool {
+func (s *Server) judgePart(c *release.Cell, p sqlagg.Part, vals []any, tops map[topsKey][]any, spreads map[topsKey]spread, key []any, pb []byte, plan *sqlagg.Plan, desc string) bool {
 	c.Plan, c.Desc, c.Quantity, c.Source = pb, desc, p.Quantity, queryRowsSource(plan.Rows, key, p.Arg)
 	if src, e, ok := s.eventsSource(plan.Events, p); ok {
 		c.Source, c.Table, c.Concepts = src, e.Table, e.Concepts
@@ -493,6 +508,12 @@ func (s *Server) judgePart(c *release.Cell, p sqlagg.Part, vals []any, tops map[
 	// the list empty, and the mean is held as dominated.
 	hidden[2] = tops[topsKey{groupKeyOf(key), p.Col}]
 	c.Values, c.Magnitude, c.Top = sqlagg.Shape(hidden)
+	if p.Spread {
+		// A standard deviation's dominance is over the squared
+		// deviations; none found holds it as dominated.
+		sp := spreads[topsKey{groupKeyOf(key), p.Col}]
+		c.Magnitude, c.Top = max(sp.total, c.Magnitude), sp.top
+	}
 	return c.Values > 0 && c.Values <= release.MaxMeanValues
 }
 
@@ -606,6 +627,7 @@ type smoothedValue struct {
 	persons int64
 	window  window
 	members *roaring.Bitmap // the window's persons
+	ties    tiedWindow
 }
 
 // sqlQuantiles computes each median or quantile item of a %sql plan
@@ -614,6 +636,9 @@ type smoothedValue struct {
 func (s *Server) sqlQuantiles(ctx context.Context, qs []sqlagg.Quantile) (map[quantileKey]smoothedValue, error) {
 	out := map[quantileKey]smoothedValue{}
 	for _, q := range qs {
+		if q.Spread {
+			continue
+		}
 		byKey, err := s.keyedRows(ctx, s.d.smoothingSQL(q.Source, q.Groups, []string{strconv.FormatFloat(q.P, 'g', -1, 64)}, s.sess.Policy.MinCount, false), nil, q.Groups, smoothedWidth+2)
 		if err != nil {
 			return nil, err
@@ -623,7 +648,33 @@ func (s *Server) sqlQuantiles(ctx context.Context, qs []sqlagg.Quantile) (map[qu
 			if err != nil {
 				return nil, err
 			}
-			out[quantileKey{k, q.Item}] = smoothedValue{toFloat(v[0]), toInt(v[1]), windowOf(v), members}
+			out[quantileKey{k, q.Item}] = smoothedValue{toFloat(v[0]), toInt(v[1]), windowOf(v), members, tiesOf(v)}
+		}
+	}
+	return out, nil
+}
+
+// sqlSpreads computes, per cell, the spread of each standard deviation or
+// variance part of a %sql plan (keyed by group and the part's first hidden
+// column) from the rows its Spread source lists.
+func (s *Server) sqlSpreads(ctx context.Context, qs []sqlagg.Quantile) (map[topsKey]spread, error) {
+	out := map[topsKey]spread{}
+	for _, q := range qs {
+		if !q.Spread {
+			continue
+		}
+		byKey, err := s.keyedRows(ctx, s.d.spreadSQL(q.Source, q.Groups), nil, q.Groups, 3)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range byKey {
+			sp := spread{total: toFloat(v[2])}
+			for _, x := range v[:2] {
+				if x != nil {
+					sp.top = append(sp.top, toFloat(x))
+				}
+			}
+			out[topsKey{k, q.Col}] = sp
 		}
 	}
 	return out, nil

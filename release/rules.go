@@ -41,6 +41,12 @@ type Cell struct {
 	// numerator give the denominator (56.3% of a hidden N with 111 shown
 	// is N = 197).
 	DenomOf *Cell
+	// Needs are count cells, not shown, whose numbers this cell's value
+	// tells: it follows each of them as it follows Of. A smoothed
+	// quantile whose window holds two tied values tells how many rows lie
+	// below the boundary between them (a rank: padding blocks of known
+	// size around a group gave the group's count, review 59).
+	Needs []*Cell
 	// Top holds the largest per-person contributions of a Sum, largest
 	// first (at least Policy.DominanceN of them when there are that many);
 	// for a Mean, the largest |x| of single rows (see Magnitude).
@@ -112,6 +118,9 @@ type Cell struct {
 	// mean of 0s and 1s is a proportion; of gender_concept_id, how many
 	// women), so it is not released.
 	Values int64
+	// Rarest is, for a Mean over at most MaxTableValues values, the fewest
+	// persons that hold one of them (0 = not known).
+	Rarest int64
 	// Magnitude is, for a Mean, Σ|x| over its rows; with Top (the largest
 	// |x| of single rows) the dominance rules apply to it as to a sum: a
 	// row that dominates the sum shows whether it is in the group.
@@ -184,7 +193,8 @@ func (p Policy) primary(c *Cell) {
 		}
 	case Mean, Coef:
 		switch {
-		case c.Persons < int64(p.MinCount) || (c.Values > 0 && c.Values <= MaxMeanValues):
+		case c.Persons < int64(p.MinCount) || (c.Values > 0 && c.Values <= MaxMeanValues) ||
+			(c.Values > MaxMeanValues && c.Values <= MaxTableValues && c.Rarest < int64(p.MinCount)):
 			c.Status = spec.Derived
 		case c.Magnitude > 0 && p.dominatedBy(c.Magnitude, c.Top, c.Persons):
 			c.Status = spec.Dominance
@@ -211,6 +221,16 @@ func (p Policy) primary(c *Cell) {
 // MaxMeanValues is the most distinct values a mean's rows may take and
 // the mean still not be released (see Cell.Values).
 const MaxMeanValues = 3
+
+// MaxTableValues is the most distinct values over which a mean is released
+// only when each value is held by MinCount persons or more (Cell.Rarest).
+// A group's count, mean, sd and smoothed quartiles over 4 or 5 values
+// decode to how many persons hold each: one Describe of age over a few
+// years gave hidden counts of 9, 10, 17 and 19 persons, and padding of
+// three known values with one person gave that person's LDL (review 60).
+// Over that many values the numbers are a table of counts, and it is
+// released as one would be.
+const MaxTableValues = 5
 
 // dominatedBy applies the (n,k) and p-ratio rules to a total of
 // magnitudes whose largest contributions are top (largest first).
@@ -416,13 +436,22 @@ func follow(cells []*Cell) bool {
 	for again := true; again; {
 		again = false
 		for _, c := range cells {
-			if (c.Of != nil && c.Of.Suppressed() || c.DenomOf != nil && c.DenomOf.Suppressed()) && !c.Suppressed() {
+			if (c.Of != nil && c.Of.Suppressed() || c.DenomOf != nil && c.DenomOf.Suppressed() || anySuppressed(c.Needs)) && !c.Suppressed() {
 				c.Status = spec.Derived
 				again, changed = true, true
 			}
 		}
 	}
 	return changed
+}
+
+func anySuppressed(cells []*Cell) bool {
+	for _, c := range cells {
+		if c.Suppressed() {
+			return true
+		}
+	}
+	return false
 }
 
 // smallTotals hides every part of a Group margin whose total is 1–20
@@ -542,6 +571,7 @@ func (p Policy) Legend(cells []*Cell) []string {
 	add(spec.Extreme, "*: minimum, maximum and single-person values are never released")
 	add(spec.Model, "*: model output refused (see the note)")
 	add(spec.Overlap, windowNote(int64(p.MinCount-1)))
+	add(spec.Ties, fmt.Sprintf("* (ties): a quantile whose window holds a few tied values: its value would tell how many rows hold each, a count of 1–%d", p.MinCount-1))
 	add(spec.NoData, "–: no value")
 	return out
 }

@@ -309,6 +309,8 @@ func statusName(st string) string {
 		return "model rule"
 	case spec.Overlap:
 		return "overlapping quantile windows"
+	case spec.Ties:
+		return "quantile window of tied values"
 	case spec.NoData:
 		return "no value"
 	}

@@ -31,6 +31,7 @@ var statusReasons = map[string]string{
 	spec.Difference: "Suppressed: differs from an earlier release by too few persons",
 	spec.Model:      "Suppressed: model output refused (residual degrees of freedom or a sparse level)",
 	spec.Overlap:    "Suppressed: its window of values overlaps another quantile's of the same group",
+	spec.Ties:       "Suppressed: its window holds a few tied values, whose counts its value would tell",
 	spec.NoData:     "No value: no rows, or a statistic that is undefined here",
 }
 

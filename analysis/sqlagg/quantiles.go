@@ -15,10 +15,15 @@ import (
 // stats.Describe releases) from the cell's rows, which Quantile.Source
 // lists, and shows that instead.
 
-// Quantile is how to recompute a median or quantile select item smoothed.
+// Quantile is how to recompute a median or quantile select item smoothed,
+// or, with Spread, the rows of a standard deviation or variance part.
 type Quantile struct {
 	Item int     // index into Plan.Items
 	P    float64 // the quantile
+	// Spread marks the rows of a standard deviation or variance part (the
+	// part's first hidden column Col) instead of a quantile's.
+	Spread bool
+	Col    int
 	// Source is a query whose columns are the item's cell key g0…g(Groups−1)
 	// (the group items' values, as in SQL), v (the aggregate's argument, a
 	// DOUBLE, never NULL) and pid (the person of the row): the rows each
@@ -35,15 +40,22 @@ type Quantile struct {
 func quantileSources(ctx context.Context, q Querier, top *topResult, parts [][]Part, args [][]any, direct []bool, render func() (string, error)) ([]Quantile, error) {
 	var out []Quantile
 	var qargs []any // each one's argument, in the checked tree
+	rollup := len(arr(top.node, "group_sets")) > 1
 	for i, ps := range parts {
-		for _, p := range ps {
+		for j, p := range ps {
+			if p.Spread && !rollup {
+				// Without its rows (a subtotal's), the part is held as
+				// dominated.
+				out = append(out, Quantile{Item: i, Spread: true, Col: p.Col})
+				qargs = append(qargs, args[i][j])
+			}
 			if p.Kind != KindDerived || p.Mean {
 				continue
 			}
 			if !direct[i] {
 				return nil, refuse("quantile", "a median or quantile is accepted only as a select item of its own, not inside arithmetic: it is released smoothed (the mean of the values around its rank), which arithmetic around it cannot be")
 			}
-			if len(arr(top.node, "group_sets")) > 1 {
+			if rollup {
 				return nil, refuse("quantile", "a median or quantile is not accepted with ROLLUP, CUBE or GROUPING SETS: run one query per grouping")
 			}
 			out = append(out, Quantile{Item: i, P: p.P})

@@ -54,6 +54,10 @@ type Part struct {
 	// few-values and dominance rules read its Shape. A quantile reads
 	// only its rows (RowsOf), with Tail.
 	Mean bool
+	// Spread is set for a standard deviation or variance: a function of
+	// the squared deviations, whose dominance rules read each person's
+	// share of them (Quantile.Spread lists its rows).
+	Spread bool
 	// P is a quantile's p (a median's 0.5) and Tail the smaller of p and
 	// 1−p.
 	P, Tail float64
@@ -97,7 +101,7 @@ func partItems(ctx context.Context, q Querier, m map[string]any, k int) ([]any, 
 		alias(v, 0)
 		return []any{v}, Part{Kind: KindCount, Quantity: countQuantity(m), Arg: ArgOf(m)}, nil
 	}
-	part := Part{Kind: KindDerived, Mean: splitAggregates[name]}
+	part := Part{Kind: KindDerived, Mean: splitAggregates[name], Spread: strings.HasPrefix(name, "stddev") || strings.HasPrefix(name, "var")}
 	switch {
 	case part.Mean && len(ch) == 1:
 	case name == "median" && len(ch) == 1:

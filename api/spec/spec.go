@@ -44,6 +44,7 @@ const (
 	Difference = "difference" // nested with an earlier release and differs from it by too few persons
 	Model      = "model"      // model output refused (residual dof, sparse categorical level)
 	Overlap    = "overlap"    // a smoothed quantile whose window overlaps another's of the same group
+	Ties       = "ties"       // a smoothed quantile whose window of few tied values tells how many rows hold each
 	NoData     = "nodata"     // no value: no rows, or a statistic that is undefined here
 )
 
