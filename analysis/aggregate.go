@@ -645,16 +645,15 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 				default:
 					windows = append(windows, w)
 				}
-				tw := tiesOf(r.extra[col:])
-				_, cut, two := tw.boundary()
-				switch {
-				case c.Status != "":
-				case tw.counted() || two && r.rows != r.persons && tw.smallRank(int64(s.sess.Policy.MinCount-1)):
-					c.Status = spec.Ties
-				case two && r.rows == r.persons:
-					if err := s.rankCells(ctx, t, c, hv, name, at, vars, r.key, r.fixed, cut, desc); err != nil {
-						return nil, err
-					}
+				tw, err := tiesOf(r.extra[col:])
+				if err != nil {
+					return nil, err
+				}
+				side := func(cut float64, below bool) ([]byte, error) {
+					return planFor(valueSide(hv, name, at, cut, below), at, vars, r.key, r.fixed).bytes(), nil
+				}
+				if err := s.judgeTies(ctx, t, c, tw, r.rows == r.persons, desc, side); err != nil {
+					return nil, err
 				}
 			}
 			if st == release.Mean {

@@ -897,7 +897,7 @@ type spread struct {
 }
 
 // smoothedWidth is the columns smoothingSQL gives each quantile.
-const smoothedWidth = 9
+const smoothedWidth = 8
 
 // window is the ranks of a smoothed quantile's window, as smoothingSQL
 // gives them (from the quantile's value on).
@@ -944,9 +944,9 @@ func (w window) overlaps(ws []window) bool {
 // NULL) and the person pid. Its columns are the keys, then per quantile of
 // qs (smoothedWidth columns) its smoothed value, the persons behind it,
 // its window's first and last rank, the window's persons (ids joined
-// by commas: a list type would differ between the dialects) and the
-// distinct values, least and greatest value of its rows and the group's
-// rows (see ties), then the
+// by commas: a list type would differ between the dialects), how many
+// distinct values its rows hold and which (as text, joined by commas) and
+// the group's rows (see ties), then the
 // distinct values and Σ|x| of the group, and with tops the two
 // largest per-person Σ|x| (NULL when the group has fewer persons).
 //
@@ -1022,7 +1022,7 @@ func (d sqlDialect) smoothingSQL(src string, groups int, qs []string, minPersons
 		held := fmt.Sprintf("CASE WHEN 2 * max(t%s) > count(IF(%s, 1, NULL)) THEN 0 ELSE max(%s) END", ks, in, ck)
 		outer = append(outer, "avg(IF("+in+", v, NULL))", held, "min(IF("+in+", i, NULL))", "max(IF("+in+", i, NULL))",
 			"STRING_AGG(DISTINCT IF("+in+", "+d.cast("pid", "VARCHAR")+", NULL), ',')",
-			"count(DISTINCT IF("+in+", v, NULL))", "min(IF("+in+", v, NULL))", "max(IF("+in+", v, NULL))", "max(n)")
+			"count(DISTINCT IF("+in+", v, NULL))", "STRING_AGG(DISTINCT IF("+in+", "+d.cast("v", "VARCHAR")+", NULL), ',')", "max(n)")
 	}
 	outer = append(outer, "count(DISTINCT v)", "sum(abs(v))")
 	rowCols := with(gs, "v", "pid", "ROW_NUMBER() "+over+" ORDER BY v, pid) AS i", "COUNT(*) "+over+") AS n")

@@ -178,7 +178,9 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 	}
 	q := strings.TrimSpace(args + "\n" + m.Body)
 	if q == "" {
-		return magicErr(datasets.Errorf("%%sql needs a query: %%sql SELECT gender_concept_id, count(*) FROM person GROUP BY 1"))
+		// The line form takes the query on its own line (review 60: one
+		// put it on the next line, which is Go code to the kernel).
+		return magicErr(datasets.Errorf("%%sql needs a query on its line: %%sql SELECT gender_concept_id, count(*) FROM person GROUP BY 1; for a query over several lines, begin the cell with %%%%sql"))
 	}
 	entry := map[string]any{"sql": q}
 	if confirmed {
@@ -297,21 +299,15 @@ func (s *Server) magicSQL(ctx context.Context, m kernel.MagicCall) *kernel.CellE
 						sm := smoothed[quantileKey{groupKeyOf(key), i}]
 						c.Value, c.Near, c.Window = sm.value, max(1, sm.persons), sm.members
 						arg := it.Parts[0].Arg
-						switch {
-						case sm.window.overlaps(windows[arg]):
+						if sm.window.overlaps(windows[arg]) {
 							c.Status = spec.Overlap
-						case sm.ties.counted() || sm.ties.n != persons && sm.ties.smallRank(int64(s.sess.Policy.MinCount-1)):
-							// A window of few tied values tells their
-							// counts, and one of two the rank between
-							// them (ties.go).
-							c.Status = spec.Ties
-						default:
+						} else {
 							windows[arg] = append(windows[arg], sm.window)
-							if _, cut, two := sm.ties.boundary(); two && sm.ties.n == persons {
-								if err := s.sqlRankCells(ctx, t, c, q, i, key, cut, desc); err != nil {
-									return fail(err)
-								}
-							}
+						}
+						// Among a few tied values the window is a rank
+						// (ties.go).
+						if err := s.judgeTies(ctx, t, c, sm.ties, sm.ties.n == persons, desc, sqlRankPlan(q, i, key)); err != nil {
+							return fail(err)
 						}
 					}
 				} else {
@@ -648,7 +644,11 @@ func (s *Server) sqlQuantiles(ctx context.Context, qs []sqlagg.Quantile) (map[qu
 			if err != nil {
 				return nil, err
 			}
-			out[quantileKey{k, q.Item}] = smoothedValue{toFloat(v[0]), toInt(v[1]), windowOf(v), members, tiesOf(v)}
+			ties, err := tiesOf(v)
+			if err != nil {
+				return nil, err
+			}
+			out[quantileKey{k, q.Item}] = smoothedValue{toFloat(v[0]), toInt(v[1]), windowOf(v), members, ties}
 		}
 	}
 	return out, nil
