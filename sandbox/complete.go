@@ -68,6 +68,23 @@ func word(code string, at int) (qual, ident string, start int) {
 	return qual, ident, start
 }
 
+// methodOwner is "path.Type" when qual, the qualifier of a name starting at
+// start in code, is a type of an allowlisted package named before it
+// ("omop.Events" of "omop.Events.Where"), else "".
+func methodOwner(code, qual string, start int) string {
+	if qual == "" || start < 2 || packageFor(code, qual) != "" {
+		return ""
+	}
+	pkg, typ, _ := word(code, start-1)
+	if pkg == "" || typ != qual {
+		return ""
+	}
+	if p := packageFor(code, pkg); p != "" {
+		return p + "." + typ
+	}
+	return ""
+}
+
 // packageFor maps a name used in code to an allowlisted package path: an
 // import of this cell (with its local name) or any allowlisted package
 // whose last element is name.
@@ -262,7 +279,7 @@ func (w *Worker) inspect(q *rpc.CodeQuery) *rpc.Inspection {
 			extend()
 		}
 	}
-	qual, ident, _ := word(q.Code, at)
+	qual, ident, start := word(q.Code, at)
 	if ident == "" {
 		return &rpc.Inspection{}
 	}
@@ -277,6 +294,11 @@ func (w *Worker) inspect(q *rpc.CodeQuery) *rpc.Inspection {
 			if decl, doc, ok := symbols.Doc(key); ok {
 				text = strings.TrimSpace(decl + "\n\n" + doc)
 			}
+		}
+	} else if typ := methodOwner(q.Code, qual, start); typ != "" {
+		// A method by its type's name: "omop.Events.Where?" (review 60).
+		if decl, doc, ok := symbols.Doc(typ + "." + ident); ok {
+			text = strings.TrimSpace(decl + "\n\n" + doc)
 		}
 	} else if qual != "" {
 		p := packageFor(q.Code, qual)

@@ -90,6 +90,20 @@ func TestCompleteAndInspect(t *testing.T) {
 		{"time.AfterFunc", ""},
 		{"nothingHere", ""},
 	}
+	// A method by its type's name, as "omop.Events.Where?" asks (the
+	// cursor at the end).
+	for _, tc := range []struct{ code, want string }{
+		{"strings.Builder.WriteString", "func (b *Builder) WriteString(s string) (int, error)"},
+		{"display.Handle.Update", "func (h *Handle) Update("},
+	} {
+		m, got := ask(rpc.Inspect, tc.code, len(tc.code)), ""
+		if m.Found != nil {
+			got, _ = m.Found.Data["text/plain"].(string)
+		}
+		if !strings.Contains(got, tc.want) {
+			t.Errorf("inspect %q = %q, want %q", tc.code, got, tc.want)
+		}
+	}
 	for _, tc := range inspections {
 		m := ask(rpc.Inspect, tc.code, 3)
 		if m.Type != rpc.InspectReply || m.Found == nil {
