@@ -160,7 +160,9 @@ func (w *Worker) global(name string) (reflect.Value, bool) {
 	return v, true
 }
 
-// members lists the fields and compiled methods of a value's type.
+// members lists the fields and compiled methods of a value's type: of a
+// compiled package's type, only its exported fields (omop.Events offered
+// its handle field h, review 60).
 func members(v reflect.Value) []string {
 	var out []string
 	t := v.Type()
@@ -172,7 +174,9 @@ func members(v reflect.Value) []string {
 	}
 	if t.Kind() == reflect.Struct {
 		for i := 0; i < t.NumField(); i++ {
-			out = append(out, t.Field(i).Name)
+			if f := t.Field(i); f.IsExported() || t.PkgPath() == "" {
+				out = append(out, f.Name)
+			}
 		}
 	}
 	return out

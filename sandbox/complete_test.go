@@ -51,6 +51,8 @@ func TestCompleteAndInspect(t *testing.T) {
 		{"strings.Fi + 1", 10, []string{"Fields"}, nil, 8, 10},
 		{"best.Na", -1, []string{"Name"}, []string{"Count"}, 5, 7},
 		{"sb.Wr", -1, []string{"WriteString", "WriteByte"}, nil, 3, 5},
+		// A compiled type's unexported fields are not offered.
+		{"sb.", -1, []string{"WriteString"}, []string{"buf", "addr"}, 3, 3},
 	}
 	for _, tc := range completions {
 		cursor := tc.cursor
