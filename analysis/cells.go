@@ -124,7 +124,12 @@ func (s *Server) planIDs(ctx context.Context, p cellPlan) (*roaring.Bitmap, erro
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	rows, err := s.db.QueryContext(ctx, q, b.args...)
+	return s.idSet(ctx, q, b.args)
+}
+
+// idSet runs q, whose one column is person ids, and collects them as a set.
+func (s *Server) idSet(ctx context.Context, q string, args []any) (*roaring.Bitmap, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}

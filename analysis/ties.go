@@ -267,20 +267,5 @@ func (s *Server) rankSet(ctx context.Context, p rankPlan) (*roaring.Bitmap, erro
 		where = append(where, "g"+strconv.Itoa(g)+" IS NOT DISTINCT FROM ?")
 		args = append(args, v)
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT DISTINCT pid FROM ("+q.Source+") AS __enclave_q WHERE "+strings.Join(where, " AND "), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	bm := roaring.New()
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		if err := addID(bm, id, "person id"); err != nil {
-			return nil, err
-		}
-	}
-	return bm, rows.Err()
+	return s.idSet(ctx, "SELECT DISTINCT pid FROM ("+q.Source+") AS __enclave_q WHERE "+strings.Join(where, " AND "), args)
 }
