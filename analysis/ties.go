@@ -18,35 +18,36 @@ import (
 )
 
 // A smoothed quantile among tied values is a rank. Its window is a run of
-// consecutive ranks, so its value, the mean of the rows there, is a sum of
-// how many of them hold each value. With two values that is how many rows
-// lie below the boundary between them; with more, and values far apart
-// (1931, 1932 and 1950), it can say how many hold each value in between,
-// a block of at most 19 rows; and with a rank known from an earlier count
-// (everyone born in 1931) it says the rest. A cohort built as blocks of
-// known years around a group (persons born in 1931 and 1933 around those
-// born in 1932 with a condition) put the group's count in a quartile, 1–20
-// included, in 2 to 4 cells (review 59).
+// consecutive ranks f…l, so its value, the mean of the rows there, is
+// Σ k_j·v_j / (l−f+1) over the window's values v_1 < … < v_d held by k_j of
+// its rows. In the ranks R_j (rows below v_(j+1)) that is a constant plus
+// Σ (v_(j+1) − v_j)·R_j: one weighted sum of the boundaries' ranks.
 //
-// So, for a window of 2 to maxTiedValues distinct values with ties:
-//   - it is hidden (spec.Ties) when its value alone tells the size of a
-//     block between its first and last value: every way of filling its
-//     rows with its values that gives the value shown gives that block
-//     the same size (decoded);
-//   - for one row per person, each boundary between two of its values
-//     splits the group into the persons below and those above, counts the
-//     quantile shows with a rank, which pass the count rules as cells not
-//     shown (rankCells: small, or a small difference from an earlier
-//     release, hides the quantile). They are not compared with each other,
-//     since their differences are the blocks that decoded found untold;
-//   - for several rows per person, where a person-level count is not what
-//     the rank tells, it is hidden when a boundary may lie within
+//   - With two values it is the one rank R_1 exactly. Blocks of known
+//     years around a group (persons born in 1931 and 1933 around those
+//     born in 1932 with a condition) put the group's count in a quartile,
+//     1–20 included, in 2 to 4 cells (review 59). For one row per person
+//     the persons below the boundary and those above are counts the
+//     quantile shows, which pass the count rules as cells not shown
+//     (rankCells: small, or a small difference from an earlier release,
+//     hides the quantile; later releases are differenced against them).
+//     For several rows per person, where a person-level count is not what
+//     the rank tells, it is hidden when the boundary may lie within
 //     MinCount−1 rows of either end of the group (smallRank).
+//   - With more, the sum with one rank known from elsewhere (a count of
+//     everyone born in 1950, released before or after, whole or in parts)
+//     gives the rest when they are few: the blocks between, of at most 19
+//     rows (review 61: 3 cells for a count of 4, 2 for a person's LDL).
+//     So such a window is hidden (spec.Ties) when, with its first or its
+//     last block's rows known, every filling of its rows with its values
+//     that gives the value shown gives some block between the same size
+//     (decoded): always with three values; with four or five on a regular
+//     grid (lab values to 0.1), rarely. No rank of it is recorded: it
+//     tells none alone, and two ranks of one window differ by at most 19,
+//     so a later release of the second is differenced against the first.
 //
 // Windows of more values tell nothing so direct: the README's known-values
-// residual covers what they tell about persons whose values are known. Lab
-// values to 0.1 over a few hundred persons hold 4 or 5 values per window;
-// hiding every such window hid most of their medians.
+// residual covers what they tell about persons whose values are known.
 
 // maxTiedValues is the most distinct values of a window whose blocks are
 // read from its value; maxDecodedRows the most rows of a window that
@@ -99,23 +100,13 @@ func (w tiedWindow) tied() bool {
 	return len(w.list) >= 2 && int64(len(w.list)) < w.rows()
 }
 
-// cuts are the boundaries between the window's values: each halfway
-// between two of them.
-func (w tiedWindow) cuts() []float64 {
-	if !w.tied() {
-		return nil
-	}
-	var out []float64
-	for i := 1; i < len(w.list); i++ {
-		out = append(out, w.list[i-1]+(w.list[i]-w.list[i-1])/2)
-	}
-	return out
-}
-
-// decoded reports whether the value shown (to digits decimals) tells how
-// many rows of the window hold some value between its first and last:
-// whether every filling of its rows with its values (each at least once)
-// whose mean rounds to the value shown gives that value the same count.
+// decoded reports whether the value shown (to digits decimals), with the
+// rows of the window's first or last value known, tells how many rows
+// hold some value between: whether, among the fillings of its rows with
+// its values (each at least once) whose mean rounds to the value shown,
+// those with some count of the first (or last) value give an inner value
+// the same count every time. A window of three values always does; one
+// whose value no filling gives is taken to.
 func (w tiedWindow) decoded(shown float64, digits int) bool {
 	d := len(w.list)
 	if !w.tied() || d < 3 || w.rows() > maxDecodedRows {
@@ -123,11 +114,11 @@ func (w tiedWindow) decoded(shown float64, digits int) bool {
 	}
 	tol := 0.5*math.Pow(10, -float64(digits)) + 1e-9*math.Max(1, math.Abs(shown))
 	n := int(w.rows())
+	// inner[e][k][i]: over the fillings whose end e (0 first, 1 last) holds
+	// k rows, inner value i's count in all of them, or -1 once they differ.
+	inner := [2]map[int][]int{{}, {}}
 	counts := make([]int, d)
-	seen := make([]int, d) // per inner value: its count in every filling so far, or -1
-	for i := range seen {
-		seen[i] = -2 // none yet
-	}
+	found := false
 	var fill func(j, left int, sum float64)
 	fill = func(j, left int, sum float64) {
 		if j == d-1 {
@@ -135,13 +126,17 @@ func (w tiedWindow) decoded(shown float64, digits int) bool {
 			if math.Abs((sum+float64(left)*w.list[j])/float64(n)-shown) > tol {
 				return
 			}
-			for i := 1; i < d-1; i++ {
-				switch seen[i] {
-				case -2:
-					seen[i] = counts[i]
-				case counts[i]:
-				default:
-					seen[i] = -1
+			found = true
+			for e, k := range [2]int{counts[0], counts[d-1]} {
+				seen, ok := inner[e][k]
+				if !ok {
+					inner[e][k] = slices.Clone(counts[1 : d-1])
+					continue
+				}
+				for i, c := range counts[1 : d-1] {
+					if seen[i] != c {
+						seen[i] = -1
+					}
 				}
 			}
 			return
@@ -152,9 +147,14 @@ func (w tiedWindow) decoded(shown float64, digits int) bool {
 		}
 	}
 	fill(0, n, 0)
-	for i := 1; i < d-1; i++ {
-		if seen[i] >= 0 {
-			return true
+	if !found {
+		return true
+	}
+	for _, byEnd := range inner {
+		for _, seen := range byEnd {
+			if slices.ContainsFunc(seen, func(c int) bool { return c >= 0 }) {
+				return true
+			}
 		}
 	}
 	return false
@@ -167,26 +167,23 @@ func (w tiedWindow) smallRank(limit int64) bool {
 	return w.tied() && (w.first <= limit || w.n-w.last+1 <= limit)
 }
 
-// rankCells adds to t, not shown, the counts a quantile c among tied
-// values tells (see above): for each cut, the persons of its group below
-// it and those at or above it, whose person sets planOf gives; c needs
-// them all.
-func (s *Server) rankCells(ctx context.Context, t *built, c *release.Cell, cuts []float64, desc string, planOf func(cut float64, below bool) ([]byte, error)) error {
-	for _, cut := range cuts {
-		for _, below := range []bool{true, false} {
-			plan, err := planOf(cut, below)
-			if err != nil {
-				return err
-			}
-			set, err := s.PersonSet(ctx, plan)
-			if err != nil {
-				return err
-			}
-			word := map[bool]string{true: "below", false: "at or above"}[below]
-			n := int64(set.GetCardinality())
-			c.Needs = append(c.Needs, t.add(&release.Cell{Stat: release.Count, Value: float64(n), Persons: n, Plan: plan, Rank: true,
-				Desc: fmt.Sprintf("persons of %s %s %s (a quantile's rank, not shown)", desc, word, strconv.FormatFloat(cut, 'g', -1, 64))}))
+// rankCells adds to t, not shown, the counts a quantile c among two tied
+// values tells (see above): the persons of its group below cut and those
+// at or above it, whose person sets planOf gives; c needs both.
+func (s *Server) rankCells(ctx context.Context, t *built, c *release.Cell, cut float64, desc string, planOf func(cut float64, below bool) ([]byte, error)) error {
+	for _, below := range []bool{true, false} {
+		plan, err := planOf(cut, below)
+		if err != nil {
+			return err
 		}
+		set, err := s.PersonSet(ctx, plan)
+		if err != nil {
+			return err
+		}
+		word := map[bool]string{true: "below", false: "at or above"}[below]
+		n := int64(set.GetCardinality())
+		c.Needs = append(c.Needs, t.add(&release.Cell{Stat: release.Count, Value: float64(n), Persons: n, Plan: plan,
+			Desc: fmt.Sprintf("persons of %s %s %s (a quantile's rank, not shown)", desc, word, strconv.FormatFloat(cut, 'g', -1, 64))}))
 	}
 	return nil
 }
@@ -195,13 +192,16 @@ func (s *Server) rankCells(ctx context.Context, t *built, c *release.Cell, cuts 
 // whose window is w, over a group whose rows are one per person when
 // single; planOf gives the persons on one side of a cut.
 func (s *Server) judgeTies(ctx context.Context, t *built, c *release.Cell, w tiedWindow, single bool, desc string, planOf func(cut float64, below bool) ([]byte, error)) error {
-	limit := int64(s.sess.Policy.MinCount - 1)
 	switch {
 	case c.Status != "" || !w.tied():
-	case w.decoded(c.Value, c.Digits) || !single && w.smallRank(limit):
-		c.Status = spec.Ties
+	case len(w.list) > 2:
+		if w.decoded(c.Value, c.Digits) {
+			c.Status = spec.Ties
+		}
 	case single:
-		return s.rankCells(ctx, t, c, w.cuts(), desc, planOf)
+		return s.rankCells(ctx, t, c, w.list[0]+(w.list[1]-w.list[0])/2, desc, planOf)
+	case w.smallRank(int64(s.sess.Policy.MinCount - 1)):
+		c.Status = spec.Ties
 	}
 	return nil
 }

@@ -50,39 +50,82 @@ func TestSQLQuantileTiesTellNoCount(t *testing.T) {
 	for _, r := range queryRows(t, fmt.Sprintf("SELECT m, d, CAST(sum(k) OVER (ORDER BY m, d) AS BIGINT) FROM (SELECT month_of_birth AS m, day_of_birth AS d, count(*) AS k FROM person WHERE year_of_birth = %d GROUP BY 1, 2) ORDER BY 1, 2", y+1)) {
 		cuts = append(cuts, cut{r[0].(int64), r[1].(int64), r[2].(int64)})
 	}
+	// The padding's size: released first, or after the median as two
+	// parts (review 61), or as a total less another count.
+	pad := fmt.Sprintf("year_of_birth = %d AND gender_concept_id = 8532", y-1)
+	count := func(e *env, where string) int64 {
+		got := firstRow(t, e.sql("SELECT count(*) AS npersons FROM person WHERE "+where))[0]
+		n, err := strconv.ParseInt(strings.ReplaceAll(got, ",", ""), 10, 64)
+		if err != nil {
+			return -1 // hidden
+		}
+		return n
+	}
+	ways := []struct {
+		name          string
+		before, after func(e *env) int64
+	}{
+		{"first", func(e *env) int64 { return count(e, pad) }, nil},
+		{"in two parts after", nil, func(e *env) int64 {
+			a, b := count(e, pad+" AND month_of_birth <= 6"), count(e, pad+" AND month_of_birth > 6")
+			if a < 0 || b < 0 {
+				return -1
+			}
+			return a + b
+		}},
+		{"as a difference after", nil, func(e *env) int64 {
+			a, b := count(e, fmt.Sprintf("(%s) OR year_of_birth = %d", pad, y-3)), count(e, fmt.Sprintf("year_of_birth = %d", y-3))
+			if a < 0 || b < 0 {
+				return -1
+			}
+			return a - b
+		}},
+	}
 	shown, spanned := 0, 0
-	for _, c := range cuts {
+	for ci, c := range cuts {
+		if ci%2 == 1 {
+			continue // every other padding size: each moves the window a rank or two
+		}
 		n := nA + g + c.size
 		rank := int64(math.Round(0.5*float64(n-1) + 1))
 		if rank+10 < nA+g-2 || rank-10 > nA+g+12 {
 			continue // the window lies far from the group
 		}
-		e := newEnv(t)
-		if got := firstRow(t, e.sql(fmt.Sprintf("SELECT count(*) AS n FROM person WHERE year_of_birth = %d AND gender_concept_id = 8532", y-1)))[0]; got != strconv.FormatInt(nA, 10) {
-			t.Fatalf("the women born in %d: %q, want %d", y-1, got, nA)
-		}
-		row := firstRow(t, e.sql(fmt.Sprintf(`SELECT count(*) AS n, median(year_of_birth) AS md FROM person WHERE (year_of_birth = %d AND gender_concept_id = 8532)
+		for _, way := range ways {
+			e := newEnv(t)
+			known := int64(-1)
+			if way.before != nil {
+				known = way.before(e)
+			}
+			row := firstRow(t, e.sql(fmt.Sprintf(`SELECT count(*) AS n, median(year_of_birth) AS md FROM person WHERE (%s)
 			OR (year_of_birth = %d AND %s) OR (year_of_birth = %d AND (month_of_birth < %d OR month_of_birth = %d AND day_of_birth <= %d))`,
-			y-1, y, htn, y+1, c.month, c.month, c.day)))
-		if !shownNumber(row[1]) {
-			continue
-		}
-		shown++
-		// The attacker's arithmetic: the window's first rank f, the
-		// rows of y−1 in it (from the padding's count), and from the
-		// value how many of the others are y+1.
-		m, _ := strconv.ParseFloat(row[1], 64)
-		size, _ := strconv.ParseInt(row[0], 10, 64)
-		f := int64(math.Round(0.5*float64(size-1)+1)) - 10
-		k1 := min(21, max(0, nA-f+1))
-		k3 := int64(math.Round(21*(m-float64(y-1)))) - (21 - k1)
-		k2 := 21 - k1 - k3
-		if k3 <= 0 || k2 <= 0 {
-			continue // the window does not span the group's end
-		}
-		spanned++
-		if est := f - 1 + k1 + k2 - nA; est == g {
-			t.Errorf("padding to %d-%02d-%02d: n %s, median %s gives the %d hypertensives born in %d", y+1, c.month, c.day, row[0], row[1], g, y)
+				pad, y, htn, y+1, c.month, c.month, c.day)))
+			if way.after != nil {
+				known = way.after(e)
+			}
+			if !shownNumber(row[1]) || known < 0 {
+				continue
+			}
+			if known != nA {
+				t.Fatalf("the women born in %d %s: %d, want %d", y-1, way.name, known, nA)
+			}
+			shown++
+			// The attacker's arithmetic: the window's first rank f, the
+			// rows of y−1 in it (from the padding's count), and from the
+			// value how many of the others are y+1.
+			m, _ := strconv.ParseFloat(row[1], 64)
+			size, _ := strconv.ParseInt(row[0], 10, 64)
+			f := int64(math.Round(0.5*float64(size-1)+1)) - 10
+			k1 := min(21, max(0, nA-f+1))
+			k3 := int64(math.Round(21*(m-float64(y-1)))) - (21 - k1)
+			k2 := 21 - k1 - k3
+			if k3 <= 0 || k2 <= 0 {
+				continue // the window does not span the group's end
+			}
+			spanned++
+			if est := f - 1 + k1 + k2 - nA; est == g {
+				t.Errorf("padding to %d-%02d-%02d, its size %s: n %s, median %s gives the %d hypertensives born in %d", y+1, c.month, c.day, way.name, row[0], row[1], g, y)
+			}
 		}
 	}
 	if shown == 0 {

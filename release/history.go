@@ -510,10 +510,6 @@ func (h *History) judgeLocked(ctx context.Context, p Policy, d *Decision, sets S
 			}
 			var bad, via bool
 			var err error
-			earlier := d.Cells[:i]
-			if c.Rank {
-				earlier = slices.DeleteFunc(slices.Clone(earlier), func(e *Cell) bool { return e.Rank })
-			}
 			if k.qty != "" {
 				if bad, via, err = h.rowsNear(ctx, k, d.Cells[:i], sets); err == nil && !bad {
 					if bad, err = h.rowSpan(ctx, k, d.Cells[:i], sets); err == nil && !bad {
@@ -521,10 +517,10 @@ func (h *History) judgeLocked(ctx context.Context, p Policy, d *Decision, sets S
 					}
 					via = bad
 				}
-			} else if bad, via, err = h.nested(ctx, k, earlier, limit, sets, valued[c]); err == nil && !bad {
+			} else if bad, via, err = h.nested(ctx, k, d.Cells[:i], limit, sets, valued[c]); err == nil && !bad {
 				// The audit's sets include the history's; beyond its
 				// window, pairs of parts are looked for in all of it.
-				if bad, err = h.combined(ctx, c, earlier, limit, sets); err == nil && !bad {
+				if bad, err = h.combined(ctx, c, d.Cells[:i], limit, sets); err == nil && !bad {
 					bad, err = h.pairs(ctx, k, limit, sets)
 				}
 				via = bad

@@ -47,10 +47,6 @@ type Cell struct {
 	// below the boundary between them (a rank: padding blocks of known
 	// size around a group gave the group's count, review 59).
 	Needs []*Cell
-	// Rank marks such a count: it is judged against the history and the
-	// result's other cells, but not against the result's other ranks,
-	// whose differences are blocks of a window its value does not tell.
-	Rank bool
 	// Top holds the largest per-person contributions of a Sum, largest
 	// first (at least Policy.DominanceN of them when there are that many);
 	// for a Mean, the largest |x| of single rows (see Magnitude).
