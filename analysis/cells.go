@@ -762,6 +762,11 @@ func (s *Server) keyedRows(ctx context.Context, q string, args []any, n, width i
 	if err != nil {
 		return nil, err
 	}
+	return keyed(rows, n, width)
+}
+
+// keyed reads rows as keyedRows does, and closes them.
+func keyed(rows *sql.Rows, n, width int) (map[string][]any, error) {
 	defer rows.Close()
 	out := map[string][]any{}
 	for rows.Next() {

@@ -663,7 +663,13 @@ func (s *Server) sqlSpreads(ctx context.Context, qs []sqlagg.Quantile) (map[tops
 		if !q.Spread {
 			continue
 		}
-		byKey, err := s.keyedRows(ctx, s.d.spreadSQL(q.Source, q.Groups), nil, q.Groups, 3)
+		// A Source is in the tier's own SQL (on BigQuery, GoogleSQL with
+		// qualified names): it runs as %sql's queries do.
+		rows, err := s.runSQL(ctx, s.d.spreadSQL(q.Source, q.Groups), true)
+		if err != nil {
+			return nil, err
+		}
+		byKey, err := keyed(rows, q.Groups, 3)
 		if err != nil {
 			return nil, err
 		}

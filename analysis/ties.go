@@ -257,15 +257,43 @@ func (s *Server) rankSet(ctx context.Context, p rankPlan) (*roaring.Bitmap, erro
 	if i < 0 || plan.Quantiles[i].Groups != len(p.Key) {
 		return nil, fmt.Errorf("analysis: rank plan: the query has no quantile item %d of %d groups", p.Item, len(p.Key))
 	}
+	// The Source is in the tier's own SQL (as %sql runs it), which takes
+	// no arguments: the cut is written in (a number), and the group is
+	// picked here.
 	q := plan.Quantiles[i]
-	where := []string{"v >= ?"}
+	if math.IsNaN(p.Cut) || math.IsInf(p.Cut, 0) {
+		return nil, fmt.Errorf("analysis: rank plan: cut %v", p.Cut)
+	}
+	op := " >= "
 	if p.Below {
-		where[0] = "v < ?"
+		op = " < "
 	}
-	args := []any{p.Cut}
-	for g, v := range normaliseValues(p.Key) {
-		where = append(where, "g"+strconv.Itoa(g)+" IS NOT DISTINCT FROM ?")
-		args = append(args, v)
+	cols := []string{"pid"}
+	for g := range q.Groups {
+		cols = append(cols, "g"+strconv.Itoa(g))
 	}
-	return s.idSet(ctx, "SELECT DISTINCT pid FROM ("+q.Source+") AS __enclave_q WHERE "+strings.Join(where, " AND "), args)
+	rows, err := s.runSQL(ctx, "SELECT DISTINCT "+strings.Join(cols, ", ")+" FROM ("+q.Source+") AS __enclave_q WHERE v"+op+strconv.FormatFloat(p.Cut, 'f', -1, 64), true)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	want := groupKeyOf(normaliseValues(p.Key))
+	bm := roaring.New()
+	for rows.Next() {
+		vals, err := scanValues(rows, len(cols))
+		if err != nil {
+			return nil, err
+		}
+		key := make([]any, q.Groups)
+		for g := range key {
+			key[g] = normaliseKey(vals[1+g])
+		}
+		if groupKeyOf(key) != want {
+			continue
+		}
+		if err := addID(bm, toInt(vals[0]), "person id"); err != nil {
+			return nil, err
+		}
+	}
+	return bm, rows.Err()
 }

@@ -37,7 +37,7 @@ type Quantile struct {
 // refuses a quantile anywhere else: inside arithmetic it could not be
 // replaced, and with several grouping sets the rows of a subtotal are not
 // the rows of one SELECT without GROUP BY.
-func quantileSources(ctx context.Context, q Querier, top *topResult, parts [][]Part, args [][]any, direct []bool, render func() (string, error)) ([]Quantile, error) {
+func quantileSources(ctx context.Context, q Querier, top *topResult, parts [][]Part, args [][]any, direct []bool, google bool, render func() (string, error)) ([]Quantile, error) {
 	var out []Quantile
 	var qargs []any // each one's argument, in the checked tree
 	rollup := len(arr(top.node, "group_sets")) > 1
@@ -79,7 +79,12 @@ func quantileSources(ctx context.Context, q Querier, top *topResult, parts [][]P
 	for k, name := range keys {
 		cols = append(cols, name+" AS g"+strconv.Itoa(k))
 	}
-	cols = append(cols, "TRY_CAST(__enclave_v AS DOUBLE) AS v", "__enclave_pid AS pid")
+	// The wrapper is not rendered from the tree: its cast is the tier's.
+	v := "TRY_CAST(__enclave_v AS DOUBLE) AS v"
+	if google {
+		v = "SAFE_CAST(__enclave_v AS FLOAT64) AS v"
+	}
+	cols = append(cols, v, "__enclave_pid AS pid")
 	for j := range out {
 		arg, err := fillPlaceholders(qargs[j], nil)
 		if err != nil {

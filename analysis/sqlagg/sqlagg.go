@@ -284,7 +284,7 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 	if plan.Tops, err = topsQuery(ctx, q, top, parts, args, tierSQL); err != nil {
 		return nil, err
 	}
-	if plan.Quantiles, err = quantileSources(ctx, q, top, parts, args, direct, tierSQL); err != nil {
+	if plan.Quantiles, err = quantileSources(ctx, q, top, parts, args, direct, g != nil, tierSQL); err != nil {
 		return nil, err
 	}
 
