@@ -955,8 +955,8 @@ func (w window) overlaps(ws []window) bool {
 // qs (smoothedWidth columns) its smoothed value, the persons behind it,
 // its window's first and last rank, the window's persons (ids joined
 // by commas: a list type would differ between the dialects), how many
-// distinct values its rows hold and which (as text, joined by commas) and
-// the group's rows (see ties), then the
+// distinct values its rows hold and each row's value (as text, joined by
+// commas, in any order) and the group's rows (see ties), then the
 // distinct values and Σ|x| of the group, and with tops the two
 // largest per-person Σ|x| (NULL when the group has fewer persons).
 //
@@ -1032,7 +1032,7 @@ func (d sqlDialect) smoothingSQL(src string, groups int, qs []string, minPersons
 		held := fmt.Sprintf("CASE WHEN 2 * max(t%s) > count(IF(%s, 1, NULL)) THEN 0 ELSE max(%s) END", ks, in, ck)
 		outer = append(outer, "avg(IF("+in+", v, NULL))", held, "min(IF("+in+", i, NULL))", "max(IF("+in+", i, NULL))",
 			"STRING_AGG(DISTINCT IF("+in+", "+d.cast("pid", "VARCHAR")+", NULL), ',')",
-			"count(DISTINCT IF("+in+", v, NULL))", "STRING_AGG(DISTINCT IF("+in+", "+d.cast("v", "VARCHAR")+", NULL), ',')", "max(n)")
+			"count(DISTINCT IF("+in+", v, NULL))", "STRING_AGG(IF("+in+", "+d.cast("v", "VARCHAR")+", NULL), ',')", "max(n)")
 	}
 	outer = append(outer, "count(DISTINCT v)", "sum(abs(v))")
 	rowCols := with(gs, "v", "pid", "ROW_NUMBER() "+over+" ORDER BY v, pid) AS i", "COUNT(*) "+over+") AS n")

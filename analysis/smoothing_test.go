@@ -28,9 +28,7 @@ func smoothedByHand(vs []personValue, qs []float64) []any {
 		sorted := slices.SortedFunc(slices.Values(vs), func(a, b personValue) int { return cmp.Compare(a.v, b.v) })
 		var list []float64
 		for _, x := range sorted[first-1 : last] {
-			if len(list) == 0 || list[len(list)-1] != x.v {
-				list = append(list, x.v)
-			}
+			list = append(list, x.v)
 		}
 		out = append(out, mean, float64(persons), float64(first), float64(last), members,
 			float64(d), list, float64(len(vs)))
@@ -89,8 +87,8 @@ func idsOf(t *testing.T, x any) []int64 {
 	return ids
 }
 
-// valuesOf reads a window's values as SmoothingSQL lists them: numbers as
-// text joined by commas, in any order.
+// valuesOf reads a window's rows' values as SmoothingSQL lists them:
+// numbers as text joined by commas, in any order.
 func valuesOf(t *testing.T, x any) []float64 {
 	s, _ := x.(string)
 	var vs []float64

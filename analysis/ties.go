@@ -64,6 +64,7 @@ type tiedWindow struct {
 	first, last int64     // the window's ranks
 	values      int64     // distinct values of its rows
 	list        []float64 // those values, ascending, when at most maxTiedValues
+	counts      []int     // and how many of its rows hold each
 	n           int64     // the group's rows
 }
 
@@ -74,15 +75,21 @@ func tiesOf(cols []any) (tiedWindow, error) {
 		return w, nil
 	}
 	text, _ := cols[6].(string)
+	var all []float64
 	for f := range strings.SplitSeq(text, ",") {
 		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
 		if err != nil {
 			return w, &datasets.Error{Safe: "a quantile's window could not be read", Err: fmt.Errorf("window value %q: %w", f, err)}
 		}
-		w.list = append(w.list, v)
+		all = append(all, v)
 	}
-	slices.Sort(w.list)
-	w.list = slices.Compact(w.list)
+	slices.Sort(all)
+	for i, v := range all {
+		if i == 0 || v != all[i-1] {
+			w.list, w.counts = append(w.list, v), append(w.counts, 0)
+		}
+		w.counts[len(w.counts)-1]++
+	}
 	return w, nil
 }
 
@@ -104,9 +111,9 @@ func (w tiedWindow) tied() bool {
 // rows of the window's first or last value known, tells how many rows
 // hold some value between: whether, among the fillings of its rows with
 // its values (each at least once) whose mean rounds to the value shown,
-// those with some count of the first (or last) value give an inner value
-// the same count every time. A window of three values always does; one
-// whose value no filling gives is taken to.
+// those with the window's own count of the first (or of the last) value
+// give an inner value the same count every time. A window of three values
+// always does; one whose value no filling gives is taken to.
 func (w tiedWindow) decoded(shown float64, digits int) bool {
 	d := len(w.list)
 	if !w.tied() || d < 3 || w.rows() > maxDecodedRows {
@@ -147,14 +154,13 @@ func (w tiedWindow) decoded(shown float64, digits int) bool {
 		}
 	}
 	fill(0, n, 0)
-	if !found {
+	if !found || len(w.counts) != d {
 		return true
 	}
-	for _, byEnd := range inner {
-		for _, seen := range byEnd {
-			if slices.ContainsFunc(seen, func(c int) bool { return c >= 0 }) {
-				return true
-			}
+	for e, k := range [2]int{w.counts[0], w.counts[d-1]} {
+		seen, ok := inner[e][k]
+		if !ok || slices.ContainsFunc(seen, func(c int) bool { return c >= 0 }) {
+			return true
 		}
 	}
 	return false
