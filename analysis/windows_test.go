@@ -280,6 +280,16 @@ func TestSQLThenDescribeSameRows(t *testing.T) {
 	if numbers(picked) {
 		t.Errorf("rows picked by a subquery, the same persons: released\n%s", picked)
 	}
+	// Review 62: stats.Count of the rows by sex, then the same counts and
+	// means in %sql, its names unqualified in a join with person.
+	e = newEnv(t)
+	a1c = e.events("measurement", cHbA1c)
+	if tb := e.table(spec.MCount, spec.CountArgs{Handle: a1c.ID, By: []string{"gender"}}); !shown(tb) {
+		t.Errorf("Count by sex: %v", tb.Rows)
+	}
+	if text := e.sql("SELECT gender_concept_id, count(*) AS n, avg(value_as_number) AS mean FROM measurement JOIN person USING (person_id) WHERE measurement_concept_id = 3004410 GROUP BY gender_concept_id"); !numbers(text) {
+		t.Errorf("%%sql by sex, names unqualified, after the Count by sex:\n%s", text)
+	}
 }
 
 // firstRow is the fields of the first row of a %sql result's text.

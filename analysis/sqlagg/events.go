@@ -28,6 +28,15 @@ type EventRows struct {
 	NotNull []string
 	alias   string // the table's name in the query
 	person  string // the person table's, if joined
+	// tables are the schema's columns by table: an unqualified name in a
+	// join with person is the one table's that has it (JOIN person USING
+	// (person_id) … GROUP BY gender_concept_id, review 62).
+	tables map[string][]string
+}
+
+// has reports whether table t has column c.
+func (e *EventRows) has(t, c string) bool {
+	return slices.ContainsFunc(e.tables[t], func(x string) bool { return strings.EqualFold(x, c) })
 }
 
 // Reads reports whether an aggregate whose argument is arg (a Part's Arg,
@@ -71,19 +80,21 @@ func (e *EventRows) column(m map[string]any) (string, bool) {
 		return names[1], true
 	case len(names) == 1 && e.person == "":
 		return names[0], true
+	case len(names) == 1 && e.has(e.Table, names[0]) && !e.has("person", names[0]):
+		return names[0], true
 	}
 	return "", false
 }
 
 // eventRows recognises the one shape of EventRows in a checked SELECT node.
-func eventRows(node map[string]any) *EventRows {
+func eventRows(node map[string]any, tables map[string][]string) *EventRows {
 	if str(node, "type") != "SELECT_NODE" || node["sample"] != nil || node["qualify"] != nil {
 		return nil
 	}
 	if ctes := arr(obj(node, "cte_map"), "map"); len(ctes) > 0 {
 		return nil
 	}
-	e := &EventRows{}
+	e := &EventRows{tables: tables}
 	if !e.from(obj(node, "from_table")) {
 		return nil
 	}
@@ -235,11 +246,17 @@ func (e *EventRows) concepts(col map[string]any, vals []any) bool {
 // table.
 func (e *EventRows) personColumn(m map[string]any) bool {
 	names := arr(m, "column_names")
-	if e.person == "" || str(m, "class") != "COLUMN_REF" || len(names) != 2 {
+	if e.person == "" || str(m, "class") != "COLUMN_REF" {
 		return false
 	}
 	a, _ := names[0].(string)
-	return strings.EqualFold(a, e.person)
+	switch len(names) {
+	case 1:
+		return e.has("person", a) && !e.has(e.Table, a)
+	case 2:
+		return strings.EqualFold(a, e.person)
+	}
+	return false
 }
 
 // unwrapTry looks through the guard's TRY around an expression.

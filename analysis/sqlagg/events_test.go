@@ -21,6 +21,8 @@ func TestEventRows(t *testing.T) {
 		{"SELECT avg(m.value_as_number) FROM measurement m WHERE m.measurement_concept_id IN (3004249, 3004249)", []int64{3004249}, "value_as_number"},
 		{"SELECT p.gender_concept_id, avg(m.value_as_number) FROM measurement m JOIN person p ON p.person_id = m.person_id WHERE 3004249 = m.measurement_concept_id AND m.value_as_number IS NOT NULL GROUP BY 1", []int64{3004249}, "value_as_number"},
 		{"SELECT p.gender_concept_id, avg(m.value_as_number) FROM person p JOIN measurement m USING (person_id) WHERE m.measurement_concept_id = 3004249 GROUP BY p.gender_concept_id", []int64{3004249}, "value_as_number"},
+		// Unqualified names in a join, each of one table (review 62).
+		{"SELECT gender_concept_id, avg(value_as_number) FROM measurement JOIN person USING (person_id) WHERE measurement_concept_id = 3004249 GROUP BY gender_concept_id", []int64{3004249}, "value_as_number"},
 		// A NOT NULL test of another column leaves rows out.
 		{"SELECT avg(m.value_as_number) FROM measurement m WHERE m.measurement_concept_id = 3004249 AND m.unit_concept_id IS NOT NULL", []int64{3004249}, ""},
 		// Not the shape.

@@ -266,7 +266,7 @@ func rewrite(ctx context.Context, q Querier, userSQL string, s Schema, g *Google
 		defer func() { top.node["select_list"] = sel }()
 		return render()
 	}
-	plan := &Plan{PersonOf: top.personOf, Width: n + len(hidden) + 1, Rows: rowsOf(top.node), Events: eventRows(top.node)}
+	plan := &Plan{PersonOf: top.personOf, Width: n + len(hidden) + 1, Rows: rowsOf(top.node), Events: eventRows(top.node, s.Tables)}
 	var duckSQL string
 	if duckSQL, plan.SQL, err = build(tsel[0]); err != nil {
 		return nil, err
