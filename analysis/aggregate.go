@@ -610,7 +610,11 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 		tails := []float64{0, 0, 0.25, 0.5, 0.25}
 		hidden := r.extra[2+3*smoothedWidth : 2+3*smoothedWidth+sqlagg.SplitWidth]
 		values, magnitude, top := sqlagg.Shape(hidden)
-		if values > 0 && values <= release.MaxMeanValues && !fewValues {
+		var fewest int64
+		if few := rarest[keyString(r.key, r.fixed)]; len(few) == 1 {
+			fewest = toInt(few[0])
+		}
+		if values > 0 && (values <= release.MaxMeanValues || values <= release.MaxTableValues && fewest < int64(s.sess.Policy.MinCount)) && !fewValues {
 			fewValues = true
 			t.notes = append(t.notes, fewValuesNote)
 		}
@@ -657,10 +661,7 @@ func (s *Server) describe(ctx context.Context, cell string, args json.RawMessage
 				}
 			}
 			if st == release.Mean {
-				c.Values, c.Magnitude, c.Top = values, magnitude, top
-				if few := rarest[keyString(r.key, r.fixed)]; len(few) == 1 {
-					c.Rarest = toInt(few[0])
-				}
+				c.Values, c.Magnitude, c.Top, c.Rarest = values, magnitude, top, fewest
 				if i == 1 { // the sd: its dominance is over the spread
 					sp := spreads[keyString(r.key, r.fixed)]
 					c.Magnitude, c.Top = sp.total, sp.top

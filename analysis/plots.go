@@ -221,12 +221,21 @@ func (s *Server) histogram(ctx context.Context, cell string, args json.RawMessag
 
 // barsPlot draws released bar heights and registers the plot.
 func (s *Server) barsPlot(cell string, tab *spec.Table, bars render.Bars, heights []*release.Cell) (*spec.Plot, error) {
+	other := false // a bar hidden for another reason than its own few persons
 	for _, c := range heights {
 		bars.Heights = append(bars.Heights, c.Value)
 		bars.Suppressed = append(bars.Suppressed, c.Suppressed())
+		other = other || c.Suppressed() && c.Status != spec.Small
 	}
 	bars.Marker = s.sess.Policy.Marker
 	bars.Note = fmt.Sprintf("bars of 1–%d persons are not drawn (%s)", s.sess.Policy.MinCount-1, s.sess.Policy.Marker)
+	if other {
+		// "≤20" over a bar of thousands hidden for differencing would
+		// say something false (review 62): the table under the plot
+		// says which bar is hidden why.
+		bars.Marker = "*"
+		bars.Note = fmt.Sprintf("bars hidden by the release rules are not drawn (*: 1–%d persons, or hidden for another reason; the table says which)", s.sess.Policy.MinCount-1)
+	}
 	bundle, err := render.BarsBundle(bars)
 	if err != nil {
 		return nil, err

@@ -437,7 +437,7 @@ func groupText(v any) string {
 }
 
 // fewValuesNote explains a mean hidden by the Values rule.
-var fewValuesNote = fmt.Sprintf("a mean or sd of a value that takes at most %d values says how many rows hold each: it is not released (count by the value instead)", release.MaxMeanValues)
+var fewValuesNote = fmt.Sprintf("a mean or sd of a value that takes at most %d values (or %d, one held by fewer than 21 persons; in %%sql, %d whatever their persons) says how many rows hold each: it is not released (count by the value instead)", release.MaxMeanValues, release.MaxTableValues, release.MaxTableValues)
 
 // derivedDigits is the significant digits of a %sql value computed from
 // aggregates (avg(x)*1000, avg(x) − avg(y)).
@@ -510,7 +510,7 @@ func (s *Server) judgePart(c *release.Cell, p sqlagg.Part, vals []any, tops map[
 		sp := spreads[topsKey{groupKeyOf(key), p.Col}]
 		c.Magnitude, c.Top = max(sp.total, c.Magnitude), sp.top
 	}
-	return c.Values > 0 && c.Values <= release.MaxMeanValues
+	return c.Values > 0 && c.Values <= release.MaxTableValues
 }
 
 // eventsSource is the release.Cell.Source of a %sql part that reads what
