@@ -122,6 +122,19 @@ func (k *Kernel) runCell(ctx context.Context, req *request, c *executeContent, s
 	if target, ok := helpRequest(c.Code); ok {
 		return k.page(ctx, req, target)
 	}
+	// "…\nname?": the cell before it, then the page, as IPython does with
+	// a last line of help (it was a syntax error that lost the cell's
+	// declarations, review 62).
+	if i := strings.LastIndexByte(strings.TrimRight(c.Code, " \t\r\n"), '\n'); i >= 0 && !strings.HasPrefix(strings.TrimSpace(c.Code), "%%") {
+		if target, ok := helpRequest(c.Code[i+1:]); ok {
+			before := *c
+			before.Code = c.Code[:i]
+			if cerr, payload := k.runCell(ctx, req, &before, sink); cerr != nil {
+				return cerr, payload
+			}
+			return k.page(ctx, req, target)
+		}
+	}
 	code, cerr := k.runMagics(ctx, req.msg.Header.MsgID, c.Code, sink)
 	if cerr != nil || strings.TrimSpace(code) == "" {
 		return cerr, []any{}

@@ -746,6 +746,11 @@ func TestHelpPagesDocumentation(t *testing.T) {
 	if c, _ := tk.run("nothing?"); c["ename"] != "NotFound" {
 		t.Errorf("unknown name: %v", c)
 	}
+	// A last line of help: the cell runs, then the page.
+	c, iopub := tk.run("out before\nfmt.Println?")
+	if p, _ := c["payload"].([]any); c["status"] != "ok" || len(p) != 1 || !strings.Contains(types(iopub), "stream") {
+		t.Errorf("code then a help line: reply %v, iopub %s", c, types(iopub))
+	}
 	if _, ok := helpRequest("x := a?b"); ok {
 		t.Error("code with a ? inside is not a help request")
 	}
