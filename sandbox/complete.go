@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"go/scanner"
 	"go/token"
+	"maps"
 	"path"
 	"reflect"
 	"slices"
@@ -328,12 +329,40 @@ func (w *Worker) inspect(q *rpc.CodeQuery) *rpc.Inspection {
 			text = fmt.Sprintf("%s %s %s (declared in this notebook)\n= %s", k, ident, v.Type(), clip(valuePreview(v), 2000))
 		}
 	} else if p := packageFor(q.Code, ident); p != "" {
-		text = "package " + p
+		text = packagePage(p)
 	}
 	if text == "" {
 		return &rpc.Inspection{}
 	}
 	return &rpc.Inspection{Data: map[string]any{"text/plain": text}}
+}
+
+// packagePage is what "stats?" shows: the package and its exported
+// symbols, each with its declaration (it showed the name alone, review 62).
+func packagePage(p string) string {
+	var b strings.Builder
+	b.WriteString("package " + p + "\n")
+	names := slices.Sorted(maps.Keys(pkgSymbols(p)))
+	names = append(names, extraSymbols[p]...)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	const most = 80
+	for i, n := range names {
+		if i == most {
+			fmt.Fprintf(&b, "… and %d more (complete %s. to see them)\n", len(names)-most, path.Base(p))
+			break
+		}
+		if !token.IsExported(n) {
+			continue
+		}
+		decl, _, _ := symbols.Doc(p + "." + n)
+		if first, _, _ := strings.Cut(decl, "\n"); first != "" {
+			b.WriteString("\n" + first)
+		} else {
+			b.WriteString("\n" + n)
+		}
+	}
+	return b.String()
 }
 
 // docPath is the import path cells use for a compiled package path

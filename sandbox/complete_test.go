@@ -90,6 +90,7 @@ func TestCompleteAndInspect(t *testing.T) {
 		{"display.New", "func New(b Bundle) *Handle"},
 		{"sb.WriteString", "func (b *Builder) WriteString(s string) (int, error)"},
 		{"time.AfterFunc", ""},
+		{"strings", "func ToUpper(s string) string"},
 		{"nothingHere", ""},
 	}
 	// A method by its type's name, as "omop.Events.Where?" asks (the
