@@ -155,6 +155,21 @@ func TestSQLSpreadAndFewValues(t *testing.T) {
 	if !shownNumber(row[0]) || !shownNumber(row[1]) || shownNumber(row[2]) {
 		t.Errorf("padding of [%v, %v] and the one reading of %v: n, mean, sd = %q, want the sd alone hidden", lo, hi, top, row)
 	}
+	// HbA1c: its values lie far from zero, so Σ|x| is many times the
+	// squared deviations; the far reading's share is of the latter.
+	a1c := queryRows(t, fmt.Sprintf(`SELECT value_as_number, count(*) FROM measurement WHERE measurement_concept_id = %d
+		AND value_as_number IS NOT NULL GROUP BY 1 ORDER BY 1`, cHbA1c))
+	// The five lowest values, and the one highest reading, far above.
+	last := a1c[len(a1c)-1]
+	if len(a1c) < 10 || last[1].(int64) != 1 {
+		t.Fatalf("the fixture's HbA1c has %d values, or no single highest reading", len(a1c))
+	}
+	band := []float64{a1c[0][0].(float64), a1c[4][0].(float64)}
+	row = firstRow(t, newEnv(t).sql(fmt.Sprintf("SELECT count(*) AS n, avg(value_as_number) AS m, stddev(value_as_number) AS sd FROM measurement WHERE measurement_concept_id = %d AND (value_as_number BETWEEN %v AND %v OR value_as_number = %v)",
+		cHbA1c, band[0], band[1], last[0])))
+	if !shownNumber(row[0]) || shownNumber(row[2]) {
+		t.Errorf("HbA1c in [%v, %v] and the one reading of %v: n, mean, sd = %q, want the sd hidden", band[0], band[1], last[0], row)
+	}
 	// Three years of birth and the one person born in another.
 	years := queryRows(t, "SELECT year_of_birth FROM person GROUP BY 1 HAVING count(*) >= 30 ORDER BY 1 LIMIT 3")
 	far := queryRows(t, "SELECT year_of_birth FROM person GROUP BY 1 HAVING count(*) = 1 ORDER BY 1 LIMIT 1")

@@ -506,9 +506,12 @@ func (s *Server) judgePart(c *release.Cell, p sqlagg.Part, vals []any, tops map[
 	c.Values, c.Magnitude, c.Top = sqlagg.Shape(hidden)
 	if p.Spread {
 		// A standard deviation's dominance is over the squared
-		// deviations; none found holds it as dominated.
-		sp := spreads[topsKey{groupKeyOf(key), p.Col}]
-		c.Magnitude, c.Top = max(sp.total, c.Magnitude), sp.top
+		// deviations; none found (a subtotal's) holds it as dominated:
+		// Σ|x| stays its total, with no largest shares.
+		c.Top = nil
+		if sp, ok := spreads[topsKey{groupKeyOf(key), p.Col}]; ok {
+			c.Magnitude, c.Top = sp.total, sp.top
+		}
 	}
 	return c.Values > 0 && c.Values <= release.MaxTableValues
 }
