@@ -822,10 +822,10 @@ func (s *Server) smoothedQuantiles(ctx context.Context, h *handle, vars []variab
 	if err != nil || !tops {
 		return byKey, nil, err
 	}
+	nonNil := func(vs []any) []any { return slices.DeleteFunc(slices.Clone(vs), func(t any) bool { return t == nil }) }
 	spreads := map[string]spread{}
 	for k, v := range byKey {
-		nonNil := func(vs []any) []any { return slices.DeleteFunc(slices.Clone(vs), func(t any) bool { return t == nil }) }
-		tail := v[len(v)-5:]
+		tail := v[len(v)-5:] // Σ|x| p1, p2; Σ(x − x̄)² s1, s2; the group's
 		sp := spread{total: toFloat(tail[4])}
 		for _, x := range nonNil(tail[2:4]) {
 			sp.top = append(sp.top, toFloat(x))

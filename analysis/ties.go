@@ -154,7 +154,7 @@ func (w tiedWindow) decoded(shown float64, digits int) bool {
 		}
 	}
 	fill(0, n, 0)
-	if !found || len(w.counts) != d {
+	if !found {
 		return true
 	}
 	for e, k := range [2]int{w.counts[0], w.counts[d-1]} {

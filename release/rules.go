@@ -436,22 +436,13 @@ func follow(cells []*Cell) bool {
 	for again := true; again; {
 		again = false
 		for _, c := range cells {
-			if (c.Of != nil && c.Of.Suppressed() || c.DenomOf != nil && c.DenomOf.Suppressed() || anySuppressed(c.Needs)) && !c.Suppressed() {
+			if (c.Of != nil && c.Of.Suppressed() || c.DenomOf != nil && c.DenomOf.Suppressed() || slices.ContainsFunc(c.Needs, (*Cell).Suppressed)) && !c.Suppressed() {
 				c.Status = spec.Derived
 				again, changed = true, true
 			}
 		}
 	}
 	return changed
-}
-
-func anySuppressed(cells []*Cell) bool {
-	for _, c := range cells {
-		if c.Suppressed() {
-			return true
-		}
-	}
-	return false
 }
 
 // smallTotals hides every part of a Group margin whose total is 1–20

@@ -101,7 +101,8 @@ func partItems(ctx context.Context, q Querier, m map[string]any, k int) ([]any, 
 		alias(v, 0)
 		return []any{v}, Part{Kind: KindCount, Quantity: countQuantity(m), Arg: ArgOf(m)}, nil
 	}
-	part := Part{Kind: KindDerived, Mean: splitAggregates[name], Spread: strings.HasPrefix(name, "stddev") || strings.HasPrefix(name, "var")}
+	part := Part{Kind: KindDerived, Mean: splitAggregates[name]}
+	part.Spread = part.Mean && (strings.HasPrefix(name, "stddev") || strings.HasPrefix(name, "var"))
 	switch {
 	case part.Mean && len(ch) == 1:
 	case name == "median" && len(ch) == 1:
